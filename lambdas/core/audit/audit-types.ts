@@ -1,0 +1,45 @@
+/**
+ * One audit record. Request and response records of one call share `requestId`.
+ *
+ * Sensitive strings (secret values, tokens, accessors, request tokens) appear only as `hmac-sha256:<hex>` computed
+ * with the install's audit salt, so an operator can search for a known value (`coffer audit hash`) without the log
+ * revealing it.
+ */
+export interface AuditPrincipal {
+  readonly type: string;
+  /** HMAC'd when it is a token accessor; IAM ARNs are kept as they are. */
+  readonly id: string;
+  readonly displayName: string;
+  readonly policies: readonly string[];
+}
+
+export interface AuditRecord {
+  readonly type: 'request' | 'response';
+  /** ISO-8601 time. */
+  readonly time: string;
+  readonly requestId: string;
+  /** Operation name, e.g. `secret.read`, `token.create`. */
+  readonly operation: string;
+  /** The policy path the operation acts on, e.g. `secrets/prod/db`. */
+  readonly path: string;
+  readonly sourceIp: string;
+  readonly principal?: AuditPrincipal;
+  /** Request parameters, already HMAC'd where sensitive. */
+  readonly request?: Readonly<Record<string, unknown>>;
+  /** Response: `ok`, `denied` or `error`. */
+  readonly outcome?: 'ok' | 'denied' | 'error';
+  readonly status?: number;
+  readonly errorCode?: string;
+  /** Response data, already HMAC'd where sensitive. */
+  readonly response?: Readonly<Record<string, unknown>>;
+  readonly latencyMs?: number;
+}
+
+/** What a sink writes: the record plus its place in the hash chain. */
+export interface ChainedAuditRecord extends AuditRecord {
+  readonly seq: number;
+  /** Hash of the previous chained record (hex), or 64 zeros for the first. */
+  readonly prev: string;
+  /** sha256 over `prev` and the canonical record without `hash`. */
+  readonly hash: string;
+}

@@ -1,0 +1,100 @@
+/**
+ * The core's error vocabulary. Errors know nothing about HTTP: the broker maps `code` to a status in one place
+ * (`lambdas/broker/http-errors.ts`). Messages of client errors are shown to callers, so they must never contain a
+ * secret value; internal errors are never shown.
+ */
+export type ErrorCode =
+  | 'validation'
+  | 'not_found'
+  | 'already_exists'
+  | 'conflict'
+  | 'invalid_request'
+  | 'unauthenticated'
+  | 'permission_denied'
+  | 'limit_exceeded'
+  | 'payload_too_large'
+  | 'audit_unavailable'
+  | 'sealed'
+  | 'decryption_failure'
+  | 'internal';
+
+export interface CofferErrorOptions {
+  cause?: unknown;
+  /** Extra machine-readable context. Never put secret material here. */
+  details?: Record<string, unknown>;
+}
+
+export abstract class CofferError extends Error {
+  abstract readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(message: string, options: CofferErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.details = options.details;
+  }
+}
+
+/** Input breaks a rule (name syntax, sizes, tag counts, ...). */
+export class ValidationError extends CofferError {
+  readonly code = 'validation' as const;
+}
+
+export class NotFoundError extends CofferError {
+  readonly code = 'not_found' as const;
+}
+
+/** Create-only write hit an existing resource, or a request token was reused with a different value. */
+export class AlreadyExistsError extends CofferError {
+  readonly code = 'already_exists' as const;
+}
+
+/** Check-and-set failed or a concurrent writer won: the caller must re-read and retry. */
+export class ConflictError extends CofferError {
+  readonly code = 'conflict' as const;
+}
+
+/** The request is well-formed but not allowed in the resource's current state (e.g. pending deletion). */
+export class InvalidRequestError extends CofferError {
+  readonly code = 'invalid_request' as const;
+}
+
+export class UnauthenticatedError extends CofferError {
+  readonly code = 'unauthenticated' as const;
+}
+
+export class PermissionDeniedError extends CofferError {
+  readonly code = 'permission_denied' as const;
+}
+
+export class LimitExceededError extends CofferError {
+  readonly code = 'limit_exceeded' as const;
+}
+
+export class PayloadTooLargeError extends CofferError {
+  readonly code = 'payload_too_large' as const;
+}
+
+/** Fail-closed: the audit record could not be written, so the request must not proceed. */
+export class AuditUnavailableError extends CofferError {
+  readonly code = 'audit_unavailable' as const;
+}
+
+/** The keyring is sealed (passphrase missing or wrong), so no data key can be unwrapped. */
+export class SealedError extends CofferError {
+  readonly code = 'sealed' as const;
+}
+
+/** Ciphertext failed authentication: wrong key, wrong context, or tampering. */
+export class DecryptionFailureError extends CofferError {
+  readonly code = 'decryption_failure' as const;
+}
+
+/** A bug or an infrastructure failure. The message is logged, never returned to callers. */
+export class InternalError extends CofferError {
+  readonly code = 'internal' as const;
+}
+
+export function isCofferError(err: unknown): err is CofferError {
+  return err instanceof CofferError;
+}

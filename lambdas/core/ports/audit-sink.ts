@@ -1,0 +1,15 @@
+import type { AuditRecord } from '../audit/audit-types.ts';
+
+/**
+ * Where audit records go. A sink chains records (see `core/audit/hash-chain.ts`) so that tampering is detectable.
+ *
+ * `append` resolves only once the record is written; if it rejects, the caller must fail the request (fail-closed).
+ */
+export interface AuditSink {
+  /**
+   * @param durable when true the record must be on stable storage (fsync) before resolving; used for records of
+   *   requests that change state. Otherwise it must at least have reached the OS (survives a process crash).
+   */
+  append(record: AuditRecord, options: { durable: boolean }): Promise<void>;
+  close(): Promise<void>;
+}

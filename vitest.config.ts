@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Integration and end-to-end suites spawn real servers; the machines are small and noisy.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    allowOnly: false,
+  },
+});
