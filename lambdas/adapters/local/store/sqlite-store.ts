@@ -1,0 +1,322 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  type Condition,
+  ConditionFailedError,
+  type ItemData,
+  type Page,
+  type QueryOptions,
+  type Store,
+  type StoredItem,
+  type WriteOp,
+} from '../../../core/ports/store.ts';
+import { compareKeys, holds, validateOps } from '../../memory/memory-store.ts';
+
+/** Options of {@link SqliteStore.open}. */
+export interface SqliteStoreOptions {
+  /** Path of the database file. Its parent directory is created (mode 0700) if missing. */
+  readonly path: string;
+  /**
+   * Commit the transactions issued in the same event-loop tick together, in one SQLite transaction, so a burst of
+   * writes costs one fsync instead of one each. Every caller still gets its own all-or-nothing outcome.
+   * @default true
+   */
+  readonly groupCommit?: boolean;
+}
+
+/** At most this many `transact` calls share one commit, so one burst cannot stall the event loop for long. */
+const MAX_GROUP_SIZE = 256;
+
+/** How long a writer waits for another process's lock before giving up. */
+const BUSY_TIMEOUT_MS = 5_000;
+
+const DEFAULT_QUERY_LIMIT = 100;
+const MAX_QUERY_LIMIT = 1_000;
+
+/** A write operation captured at call time, so later mutation of the caller's objects cannot change it. */
+interface PreparedOp {
+  readonly type: WriteOp['type'];
+  readonly pk: string;
+  readonly sk: string;
+  readonly json: string | undefined;
+  readonly expiresAt: number | null;
+  readonly condition: Condition | undefined;
+}
+
+interface PendingTransaction {
+  readonly ops: readonly PreparedOp[];
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface ItemRow {
+  readonly sk: string;
+  readonly rev: number;
+  readonly data: string;
+  readonly expires_at: number | null;
+}
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS items (
+    pk TEXT NOT NULL,
+    sk TEXT NOT NULL,
+    rev INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    expires_at INTEGER NULL,
+    PRIMARY KEY (pk, sk)
+  ) WITHOUT ROWID
+`;
+
+/**
+ * The single-node `Store`: one SQLite file in WAL mode, fsynced on every commit.
+ *
+ * Sort keys order byte-wise because SQLite's BINARY collation compares the UTF-8 bytes, which is DynamoDB's order
+ * too. Writes are durable before `transact` resolves; with group commit, concurrent callers share that fsync.
+ *
+ * @example
+ * const store = SqliteStore.open({ path: '/var/lib/coffer/store.db' });
+ * await store.transact([{ type: 'put', pk: 'secret#db', sk: 'meta', data: { name: 'db' }, condition: { kind: 'absent' } }]);
+ * const item = await store.get('secret#db', 'meta');
+ * await store.close();
+ */
+export class SqliteStore implements Store {
+  private readonly statements = new Map<string, Database.Statement>();
+  private queue: PendingTransaction[] = [];
+  private flushScheduled = false;
+  private closed = false;
+
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly groupCommit: boolean,
+  ) {}
+
+  /**
+   * Opens (creating if needed) the database at `options.path`.
+   *
+   * @example
+   * const store = SqliteStore.open({ path: './data/store.db', groupCommit: true });
+   */
+  static open(options: SqliteStoreOptions): SqliteStore {
+    const file = path.resolve(options.path);
+    const dir = path.dirname(file);
+    if (!fs.existsSync(dir)) {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      // The umask may have widened or narrowed the mode; the store holds ciphertext and metadata only we may read.
+      fs.chmodSync(dir, 0o700);
+    }
+    // Create the file ourselves so it is never, even briefly, readable by others; SQLite gives -wal/-shm the same mode.
+    fs.closeSync(fs.openSync(file, 'a', 0o600));
+    fs.chmodSync(file, 0o600);
+
+    const db = new Database(file);
+    try {
+      db.pragma('journal_mode = WAL');
+      // FULL syncs the WAL on every commit: an acknowledged write survives power loss, not just a process crash.
+      db.pragma('synchronous = FULL');
+      // Only macOS honours these; there a plain fsync does not reach the platter.
+      db.pragma('fullfsync = ON');
+      db.pragma('checkpoint_fullfsync = ON');
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      db.exec(SCHEMA);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    for (const suffix of ['-wal', '-shm']) {
+      if (fs.existsSync(file + suffix)) fs.chmodSync(file + suffix, 0o600);
+    }
+    return new SqliteStore(db, options.groupCommit ?? true);
+  }
+
+  async get<T extends ItemData = ItemData>(pk: string, sk: string): Promise<StoredItem<T> | undefined> {
+    this.assertOpen();
+    const row = this.statement('SELECT sk, rev, data, expires_at FROM items WHERE pk = ? AND sk = ?').get(pk, sk) as
+      | ItemRow
+      | undefined;
+    return row === undefined ? undefined : toItem<T>(pk, row);
+  }
+
+  async query<T extends ItemData = ItemData>(pk: string, options: QueryOptions = {}): Promise<Page<T>> {
+    this.assertOpen();
+    const requested = Number.isFinite(options.limit) ? options.limit! : DEFAULT_QUERY_LIMIT;
+    const limit = Math.trunc(Math.min(Math.max(requested, 1), MAX_QUERY_LIMIT));
+    const clauses = ['pk = ?'];
+    const params: (string | number)[] = [pk];
+
+    // One lower bound (the tighter of prefix and startAfter) and one upper bound keep the scan a pure index range.
+    const prefix = options.prefix === '' ? undefined : options.prefix;
+    const startAfter = options.startAfter;
+    if (startAfter !== undefined && (prefix === undefined || compareKeys(startAfter, prefix) >= 0)) {
+      clauses.push('sk > ?');
+      params.push(startAfter);
+    } else if (prefix !== undefined) {
+      clauses.push('sk >= ?');
+      params.push(prefix);
+    }
+    const upper = prefix === undefined ? undefined : prefixUpperBound(prefix);
+    if (upper !== undefined) {
+      clauses.push('sk < ?');
+      params.push(upper);
+    }
+
+    // One extra row tells whether another page exists, so the last page carries no lastKey.
+    const sql = `SELECT sk, rev, data, expires_at FROM items WHERE ${clauses.join(' AND ')} ORDER BY sk LIMIT ?`;
+    const rows = this.statement(sql).all(...params, limit + 1) as ItemRow[];
+    const items = rows.slice(0, limit).map((row) => toItem<T>(pk, row));
+    return rows.length > limit ? { items, lastKey: items[items.length - 1]!.sk } : { items };
+  }
+
+  async transact(ops: readonly WriteOp[]): Promise<void> {
+    this.assertOpen();
+    validateOps(ops);
+    const prepared = ops.map(prepareOp);
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ ops: prepared, resolve, reject });
+      if (!this.groupCommit) {
+        this.flush();
+        return;
+      }
+      this.scheduleFlush();
+    });
+  }
+
+  /** Commits every queued transaction, then closes the database. Safe to call more than once. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.queue.length > 0) this.flush();
+    this.db.close();
+  }
+
+  /**
+   * Runs SQLite's `PRAGMA integrity_check`; returns `'ok'` for a sound database, otherwise the problems found.
+   *
+   * @example
+   * if (store.checkIntegrity() !== 'ok') throw new Error('store is corrupt');
+   */
+  checkIntegrity(): string {
+    this.assertOpen();
+    const rows = this.db.pragma('integrity_check', { simple: false }) as { integrity_check: string }[];
+    return rows.map((row) => row.integrity_check).join('\n');
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('SqliteStore is closed');
+  }
+
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // setImmediate runs after the current tick's promise continuations, so every caller of this tick joins the group.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Commits up to MAX_GROUP_SIZE queued transactions in one SQLite transaction, one savepoint per caller. */
+  private flush(): void {
+    const group = this.queue.splice(0, MAX_GROUP_SIZE);
+    if (group.length === 0) return;
+    if (this.queue.length > 0) this.scheduleFlush();
+
+    const outcomes: unknown[] = [];
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+      for (const pending of group) {
+        this.db.exec('SAVEPOINT caller');
+        try {
+          this.apply(pending.ops);
+          this.db.exec('RELEASE caller');
+          outcomes.push(undefined);
+        } catch (error) {
+          // Throws in turn if SQLite already aborted the whole transaction; then the outer handler fails everyone.
+          this.db.exec('ROLLBACK TO caller');
+          this.db.exec('RELEASE caller');
+          outcomes.push(error);
+        }
+      }
+      this.db.exec('COMMIT');
+    } catch (error) {
+      if (this.db.inTransaction) {
+        try {
+          this.db.exec('ROLLBACK');
+        } catch {
+          // The transaction is already gone; nothing was committed either way.
+        }
+      }
+      const failure = new Error('store write failed; the transaction was not applied', { cause: error });
+      for (const pending of group) pending.reject(failure);
+      return;
+    }
+    group.forEach((pending, index) => {
+      const outcome = outcomes[index];
+      if (outcome === undefined) pending.resolve();
+      else pending.reject(outcome);
+    });
+  }
+
+  /** Applies one caller's operations inside the current savepoint; throws without writing if a condition fails. */
+  private apply(ops: readonly PreparedOp[]): void {
+    const revOf = this.statement('SELECT rev FROM items WHERE pk = ? AND sk = ?');
+    ops.forEach((op, index) => {
+      if (op.condition === undefined) return;
+      const row = revOf.get(op.pk, op.sk) as { rev: number } | undefined;
+      const current = row === undefined ? undefined : { pk: op.pk, sk: op.sk, rev: row.rev, data: {} };
+      if (!holds(op.condition, current)) throw new ConditionFailedError(index, op.pk, op.sk);
+    });
+    const put = this.statement(
+      `INSERT INTO items (pk, sk, rev, data, expires_at) VALUES (?, ?, 1, ?, ?)
+       ON CONFLICT (pk, sk) DO UPDATE SET rev = rev + 1, data = excluded.data, expires_at = excluded.expires_at`,
+    );
+    const remove = this.statement('DELETE FROM items WHERE pk = ? AND sk = ?');
+    for (const op of ops) {
+      if (op.type === 'put') put.run(op.pk, op.sk, op.json, op.expiresAt);
+      else if (op.type === 'delete') remove.run(op.pk, op.sk);
+    }
+  }
+}
+
+function prepareOp(op: WriteOp): PreparedOp {
+  return {
+    type: op.type,
+    pk: op.pk,
+    sk: op.sk,
+    json: op.type === 'put' ? JSON.stringify(op.data) : undefined,
+    expiresAt: op.type === 'put' ? (op.expiresAt ?? null) : null,
+    condition: op.condition === undefined ? undefined : { ...op.condition },
+  };
+}
+
+function toItem<T extends ItemData>(pk: string, row: ItemRow): StoredItem<T> {
+  const item = { pk, sk: row.sk, rev: row.rev, data: JSON.parse(row.data) as T };
+  return row.expires_at === null ? item : { ...item, expiresAt: row.expires_at };
+}
+
+/**
+ * The smallest string above every string that starts with `prefix` (undefined if none exists), so a prefix becomes
+ * an index range. UTF-8 byte order equals code point order, so bumping the last code point is enough; unlike LIKE or
+ * GLOB this needs no escaping of `%`, `_`, `*` or `?`.
+ */
+export function prefixUpperBound(prefix: string): string | undefined {
+  // Lone surrogates reach SQLite as U+FFFD, so compute the bound on what is actually stored.
+  const codePoints = Array.from(prefix, (char) => {
+    const codePoint = char.codePointAt(0)!;
+    return codePoint >= 0xd800 && codePoint <= 0xdfff ? 0xfffd : codePoint;
+  });
+  while (codePoints.length > 0) {
+    const last = codePoints.pop()!;
+    if (last < 0x10ffff) return String.fromCodePoint(...codePoints, last === 0xd7ff ? 0xe000 : last + 1);
+  }
+  return undefined;
+}
