@@ -14,7 +14,11 @@ export interface AuditPrincipal {
 }
 
 export interface AuditRecord {
-  readonly type: 'request' | 'response';
+  /**
+   * `request` before an operation runs, `response` after it; `system` for what the log records about itself
+   * (a recovered torn write, a continuation in a new file after rotation, a head anchor that does not match).
+   */
+  readonly type: 'request' | 'response' | 'system';
   /** ISO-8601 time. */
   readonly time: string;
   readonly requestId: string;
@@ -33,6 +37,8 @@ export interface AuditRecord {
   /** Response data, already HMAC'd where sensitive. */
   readonly response?: Readonly<Record<string, unknown>>;
   readonly latencyMs?: number;
+  /** Facts of a `system` record, e.g. `{ discardedBytes: 37 }`. Never secret material. */
+  readonly details?: Readonly<Record<string, unknown>>;
 }
 
 /** What a sink writes: the record plus its place in the hash chain. */

@@ -1,0 +1,449 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { type FileHandle, mkdir, open } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { AuditRecord } from '../../../core/audit/audit-types.ts';
+import {
+  AUDIT_CONTINUED,
+  type ChainHead,
+  chainRecord,
+  serialise,
+  type VerifyResult,
+  verifyChain,
+} from '../../../core/audit/hash-chain.ts';
+import type { AuditSink } from '../../../core/ports/audit-sink.ts';
+
+/** Operation of the record noting that a torn last line (a crash mid-write) was cut off on open. */
+export const AUDIT_RECOVERED = 'audit.recovered';
+/** Operation of the record noting that the head anchor did not match the log's tail on open. */
+export const AUDIT_HEAD_MISMATCH = 'audit.head-mismatch';
+
+/** The head anchor has a fixed size, so updating it is one positional write and never needs a truncate. */
+const HEAD_BYTES = 128;
+/** First read size when scanning the log backwards; it doubles, so a long torn tail costs O(size). */
+const TAIL_CHUNK = 64 * 1024;
+const NEWLINE = 0x0a;
+
+export interface FileAuditSinkOptions {
+  /** The log file. Its head anchor lives beside it at `<path>.head`. */
+  readonly path: string;
+  /** Mode of a newly created log or anchor file. @default 0o600 */
+  readonly mode?: number;
+}
+
+/** The audit file cannot be written or resumed. Its message never contains record contents. */
+export class AuditFileError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AuditFileError';
+  }
+}
+
+interface Pending {
+  readonly record: AuditRecord;
+  readonly durable: boolean;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/** `<path>.head`: where the sink anchors the chain's head so that a truncated tail is detectable. */
+export function headAnchorPath(logPath: string): string {
+  return `${logPath}.head`;
+}
+
+/**
+ * The local audit device: one hash-chained JSON line per record, appended to a file.
+ *
+ * Appends made while a write is in flight (or in the same tick) are written together with one `write` call — group
+ * commit — and followed by one `fdatasync` only if a record in the batch is durable. Chain order is call order.
+ * When a write fails the chain state on disk is unknown, so the sink refuses every later append until
+ * {@link FileAuditSink.reopen} succeeds: fail-closed.
+ *
+ * @example
+ * ```ts
+ * const sink = await FileAuditSink.open({ path: '/var/lib/coffer/audit/audit.log' });
+ * await sink.append(record, { durable: true });
+ * process.on('SIGHUP', () => void sink.reopen()); // after logrotate moved the file
+ * ```
+ */
+export class FileAuditSink implements AuditSink {
+  readonly path: string;
+  readonly #headPath: string;
+  readonly #mode: number;
+  #log: FileHandle | undefined;
+  #head: FileHandle | undefined;
+  /** The last record known to be written: the chain continues from here. */
+  #last: ChainHead | undefined;
+  #queue: Pending[] = [];
+  #flushScheduled = false;
+  /** Serialises flushes, reopen and close: only one of them touches the files at a time. */
+  #io: Promise<unknown> = Promise.resolve();
+  #broken: AuditFileError | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(logPath: string, mode: number) {
+    this.path = logPath;
+    this.#headPath = headAnchorPath(logPath);
+    this.#mode = mode;
+  }
+
+  /**
+   * Opens (or creates, mode 0600 in a 0700 directory) the log and resumes its chain from the last line. A torn last
+   * line is cut off and noted in the chain; so is a head anchor that is ahead of the log (a truncated tail). An
+   * empty log with an anchor beside it continues the anchored chain (the previous file was rotated away).
+   *
+   * @throws AuditFileError when the last complete line is not a chained record, so the chain cannot be resumed
+   */
+  static async open(options: FileAuditSinkOptions): Promise<FileAuditSink> {
+    const sink = new FileAuditSink(options.path, options.mode ?? 0o600);
+    await sink.#attach(undefined);
+    return sink;
+  }
+
+  append(record: AuditRecord, options: { durable: boolean }): Promise<void> {
+    if (this.#closing !== undefined) return Promise.reject(new AuditFileError('audit log is closed'));
+    if (this.#broken !== undefined) return Promise.reject(this.#broken);
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ record, durable: options.durable, resolve, reject });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        void this.#exclusive(() => this.#flush());
+      }
+    });
+  }
+
+  /**
+   * Closes and reopens the file at the same path (log rotation, SIGHUP). A fresh, empty file continues the chain
+   * with an `audit.continued` record; an existing file resumes from its own last line. A broken sink is usable
+   * again once this succeeds.
+   */
+  reopen(): Promise<void> {
+    if (this.#closing !== undefined) return Promise.reject(new AuditFileError('audit log is closed'));
+    return this.#exclusive(async () => {
+      await this.#detach();
+      try {
+        await this.#attach(this.#last);
+        this.#broken = undefined;
+      } catch (cause) {
+        this.#broken = new AuditFileError('audit log could not be reopened; appends are refused until it is', {
+          cause,
+        });
+        throw cause;
+      }
+    });
+  }
+
+  /** Writes what is queued, syncs the log and the anchor to disk and closes them. Later appends are refused. */
+  close(): Promise<void> {
+    this.#closing ??= this.#exclusive(async () => {
+      let failure: unknown;
+      if (this.#broken === undefined) {
+        try {
+          await this.#log?.sync();
+          await this.#head?.sync();
+        } catch (err) {
+          failure = err;
+        }
+      }
+      const closed = await this.#detach();
+      failure ??= closed;
+      if (failure !== undefined) throw new AuditFileError('closing the audit log failed', { cause: failure });
+    });
+    return this.#closing;
+  }
+
+  #exclusive<T>(section: () => Promise<T>): Promise<T> {
+    const run = this.#io.then(section);
+    this.#io = run.catch(() => undefined);
+    return run;
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushScheduled = false;
+    const batch = this.#queue;
+    this.#queue = [];
+    const log = this.#log;
+    if (this.#broken !== undefined || log === undefined) {
+      const err = this.#broken ?? new AuditFileError('audit log is closed');
+      for (const pending of batch) pending.reject(err);
+      return;
+    }
+    let last = this.#last;
+    const lines: string[] = [];
+    const accepted: Pending[] = [];
+    for (const pending of batch) {
+      try {
+        const chained = chainRecord(last, pending.record);
+        lines.push(serialise(chained));
+        last = { seq: chained.seq, hash: chained.hash };
+        accepted.push(pending);
+      } catch (err) {
+        // A record that cannot be serialised (a bug in its producer) fails alone, not the whole batch.
+        pending.reject(err);
+      }
+    }
+    if (accepted.length === 0) return;
+    try {
+      await writeAll(log, Buffer.from(`${lines.join('\n')}\n`, 'utf8'));
+      if (accepted.some((pending) => pending.durable)) await log.datasync();
+    } catch (err) {
+      this.#markBroken(err);
+      for (const pending of accepted) pending.reject(err);
+      return;
+    }
+    this.#last = last;
+    for (const pending of accepted) pending.resolve();
+    // The anchor is advisory and may lag the log, so callers need not wait for it; the next flush does.
+    try {
+      await this.#writeHead();
+    } catch (err) {
+      this.#markBroken(err);
+    }
+  }
+
+  #markBroken(cause: unknown): void {
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    const why = typeof code === 'string' ? ` (${code})` : '';
+    this.#broken = new AuditFileError(
+      `audit log write failed${why}; appends are refused until the log is reopened, since its chain state is unknown`,
+      { cause },
+    );
+  }
+
+  /** Opens the files, resumes the chain, writes any notes about what was found. `previous`: chain before reopen. */
+  async #attach(previous: ChainHead | undefined): Promise<void> {
+    await mkdir(path.dirname(this.path), { recursive: true, mode: 0o700 });
+    this.#log = await open(this.path, 'a+', this.#mode);
+    try {
+      this.#head = await open(this.#headPath, fsConstants.O_RDWR | fsConstants.O_CREAT, this.#mode);
+      const anchor = await readAnchor(this.#head);
+      // Positional writes of a fixed-size anchor never shorten the file, so drop anything beyond it once.
+      if ((await this.#head.stat()).size > HEAD_BYTES) await this.#head.truncate(HEAD_BYTES);
+      const { last, tornBytes, tornSha256 } = await resumeTail(this.#log, this.path);
+      const notes: AuditRecord[] = [];
+      this.#last = last;
+      if (last === undefined) {
+        const base = previous ?? (anchor === 'unreadable' ? undefined : anchor);
+        if (base !== undefined) {
+          this.#last = base;
+          notes.push(systemRecord(AUDIT_CONTINUED, { previousSeq: base.seq, previousHash: base.hash }));
+        }
+      } else if (
+        anchor === 'unreadable' ||
+        (anchor !== undefined && (anchor.seq > last.seq || (anchor.seq === last.seq && anchor.hash !== last.hash)))
+      ) {
+        notes.push(systemRecord(AUDIT_HEAD_MISMATCH, { anchor, found: last }));
+      }
+      if (tornBytes > 0) {
+        notes.push(systemRecord(AUDIT_RECOVERED, { discardedBytes: tornBytes, discardedSha256: tornSha256 }));
+      }
+      if (notes.length > 0) await this.#writeNotes(notes);
+      if (this.#last !== undefined) await this.#writeHead();
+    } catch (err) {
+      await this.#detach();
+      throw err;
+    }
+  }
+
+  async #writeNotes(notes: readonly AuditRecord[]): Promise<void> {
+    let last = this.#last;
+    const lines = notes.map((note) => {
+      const chained = chainRecord(last, note);
+      last = { seq: chained.seq, hash: chained.hash };
+      return serialise(chained);
+    });
+    const log = this.#log!;
+    await writeAll(log, Buffer.from(`${lines.join('\n')}\n`, 'utf8'));
+    await log.datasync();
+    this.#last = last;
+  }
+
+  async #writeHead(): Promise<void> {
+    const head = this.#head;
+    if (head === undefined || this.#last === undefined) return;
+    const text = `${JSON.stringify({ seq: this.#last.seq, hash: this.#last.hash }).padEnd(HEAD_BYTES - 1)}\n`;
+    const { bytesWritten } = await head.write(Buffer.from(text, 'utf8'), 0, HEAD_BYTES, 0);
+    if (bytesWritten !== HEAD_BYTES) throw new AuditFileError('short write to the audit head anchor');
+  }
+
+  /** Closes both files; returns (does not throw) the first close error. */
+  async #detach(): Promise<unknown> {
+    const handles = [this.#log, this.#head];
+    this.#log = undefined;
+    this.#head = undefined;
+    let failure: unknown;
+    for (const handle of handles) {
+      try {
+        await handle?.close();
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    return failure;
+  }
+}
+
+function systemRecord(operation: string, details: Record<string, unknown>): AuditRecord {
+  return {
+    type: 'system',
+    time: new Date().toISOString(),
+    requestId: randomUUID(),
+    operation,
+    path: '',
+    sourceIp: '',
+    details,
+  };
+}
+
+async function writeAll(handle: FileHandle, buffer: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < buffer.length) {
+    const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset);
+    if (bytesWritten <= 0) throw new AuditFileError('audit log write made no progress');
+    offset += bytesWritten;
+  }
+}
+
+async function readFully(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
+  let offset = 0;
+  while (offset < buffer.length) {
+    const { bytesRead } = await handle.read(buffer, offset, buffer.length - offset, position + offset);
+    if (bytesRead === 0) throw new AuditFileError('audit log shrank while it was being read');
+    offset += bytesRead;
+  }
+}
+
+interface TailScan {
+  /** Up to the wanted number of last complete (newline-terminated) lines, in file order. */
+  readonly lines: string[];
+  /** Offset just past the last newline: anything after it is a torn line. */
+  readonly completeEnd: number;
+}
+
+/** Reads the end of a file backwards, doubling the read size, until it holds `wanted` complete lines. */
+async function scanTail(handle: FileHandle, size: number, wanted: number): Promise<TailScan> {
+  let start = size;
+  let buffer = Buffer.alloc(0);
+  let chunk = TAIL_CHUNK;
+  while (start > 0) {
+    const length = Math.min(chunk, start);
+    start -= length;
+    chunk *= 2;
+    const part = Buffer.allocUnsafe(length);
+    await readFully(handle, part, start);
+    buffer = Buffer.concat([part, buffer]);
+    const lastNewline = buffer.lastIndexOf(NEWLINE);
+    if (lastNewline === -1) continue;
+    // Splitting at newline bytes is safe for UTF-8: 0x0a never occurs inside a multi-byte character.
+    const segments = buffer.subarray(0, lastNewline).toString('utf8').split('\n');
+    if (start > 0) segments.shift(); // it may begin mid-line
+    if (segments.length >= wanted || start === 0) {
+      return { lines: segments.slice(Math.max(0, segments.length - wanted)), completeEnd: start + lastNewline + 1 };
+    }
+  }
+  return { lines: [], completeEnd: 0 };
+}
+
+/** Cuts a torn last line off the log and returns where its chain stands. */
+async function resumeTail(
+  log: FileHandle,
+  logPath: string,
+): Promise<{ last: ChainHead | undefined; tornBytes: number; tornSha256?: string }> {
+  const stat = await log.stat();
+  // A device such as /dev/full reads as endless zeros: only regular files have a tail to resume from.
+  if (!stat.isFile() || stat.size === 0) return { last: undefined, tornBytes: 0 };
+  const { lines, completeEnd } = await scanTail(log, stat.size, 1);
+  const tornBytes = stat.size - completeEnd;
+  let tornSha256: string | undefined;
+  if (tornBytes > 0) {
+    const torn = Buffer.allocUnsafe(tornBytes);
+    await readFully(log, torn, completeEnd);
+    // Kept as a digest only: the fragment may hold part of a record, which is not ours to copy into a new one.
+    tornSha256 = createHash('sha256').update(torn).digest('hex');
+    await log.truncate(completeEnd);
+    await log.datasync();
+  }
+  const lastLine = lines.at(-1);
+  if (lastLine === undefined) return { last: undefined, tornBytes, tornSha256 };
+  const last = parseChainHead(lastLine);
+  if (last === undefined) {
+    throw new AuditFileError(
+      `cannot resume the audit chain: the last line of ${logPath} is not a chained record; verify the file and move it aside`,
+    );
+  }
+  return { last, tornBytes, tornSha256 };
+}
+
+function parseChainHead(text: string): ChainHead | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { seq, hash } = value as Record<string, unknown>;
+  if (!Number.isSafeInteger(seq) || (seq as number) < 1 || typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) {
+    return undefined;
+  }
+  return { seq: seq as number, hash };
+}
+
+async function readAnchor(head: FileHandle): Promise<ChainHead | 'unreadable' | undefined> {
+  const text = (await head.readFile('utf8')).trim();
+  if (text === '') return undefined;
+  return parseChainHead(text) ?? 'unreadable';
+}
+
+/**
+ * Verifies an audit file line by line (streamed, so any size is fine) against its head anchor `<path>.head` when
+ * there is one, and names the first bad line.
+ *
+ * @example
+ * ```ts
+ * const result = await verifyAuditFile('/var/lib/coffer/audit/audit.log');
+ * if (!result.ok) console.error(`line ${result.line}: ${result.reason}`);
+ * ```
+ */
+export async function verifyAuditFile(logPath: string): Promise<VerifyResult> {
+  let anchor: ChainHead | 'unreadable' | undefined;
+  try {
+    const head = await open(headAnchorPath(logPath), 'r');
+    try {
+      anchor = await readAnchor(head);
+    } finally {
+      await head.close();
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const input = (await open(logPath, 'r')).createReadStream();
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  try {
+    const result = await verifyChain(lines, anchor === 'unreadable' || anchor === undefined ? {} : { head: anchor });
+    if (!result.ok || anchor !== 'unreadable') return result;
+    return {
+      ok: false,
+      records: result.records,
+      line: result.records + 1,
+      reason: 'head anchor is unreadable, so a truncated tail cannot be ruled out',
+    };
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+}
+
+/** The last `count` complete lines of an audit file, oldest first; reads only the end of the file. */
+export async function readAuditTail(logPath: string, count: number): Promise<string[]> {
+  const wanted = Math.floor(count);
+  if (!(wanted > 0)) return [];
+  const handle = await open(logPath, 'r');
+  try {
+    const { size } = await handle.stat();
+    return (await scanTail(handle, size, wanted)).lines;
+  } finally {
+    await handle.close();
+  }
+}

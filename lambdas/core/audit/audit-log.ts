@@ -1,0 +1,141 @@
+import { AuditUnavailableError, ValidationError } from '../errors.ts';
+import type { AuditSink } from '../ports/audit-sink.ts';
+import { type Clock, systemClock } from '../ports/clock.ts';
+import type { AuditHasher } from './audit-hmac.ts';
+import type { AuditRecord } from './audit-types.ts';
+
+/**
+ * Excludes records from the audit log. A record is excluded when it matches ALL fields given in ANY filter,
+ * e.g. `{ operation: 'sys.health' }` or `{ operation: 'secret.list', pathPrefix: 'scratch/' }`.
+ */
+export interface AuditFilter {
+  /** Exact operation name. @default any operation */
+  readonly operation?: string;
+  /** Plain string prefix of the policy path (`secrets/dev` also matches `secrets/devops`). @default any path */
+  readonly pathPrefix?: string;
+}
+
+export interface AuditLogOptions {
+  readonly sink: AuditSink;
+  readonly hasher: AuditHasher;
+  /** @default none: every record is written */
+  readonly filters?: readonly AuditFilter[];
+  /** Source of record times. @default systemClock */
+  readonly clock?: Clock;
+}
+
+/** What a caller gives for one record: the log sets `type` and `time`. */
+export type AuditEntry = Omit<AuditRecord, 'type' | 'time'> & {
+  /** Wait until the record is on stable storage (fsync): for requests that change state. @default false */
+  readonly durable?: boolean;
+};
+
+/**
+ * The fail-closed audit log the broker writes to: a request record before an operation runs and a response record
+ * after it. If the sink cannot take a record, the call throws {@link AuditUnavailableError} and the request must
+ * be refused, so nothing happens that the log does not show.
+ *
+ * @example
+ * ```ts
+ * const audit = new AuditLog({ sink, hasher, filters: [{ operation: 'sys.health' }] });
+ * await audit.request({ requestId, operation: 'secret.read', path: 'secrets/prod/db', sourceIp,
+ *   request: audit.redact(input, ['value']) });
+ * ```
+ */
+export class AuditLog {
+  readonly #sink: AuditSink;
+  readonly #hasher: AuditHasher;
+  readonly #filters: readonly AuditFilter[];
+  readonly #clock: Clock;
+
+  constructor(options: AuditLogOptions) {
+    this.#sink = options.sink;
+    this.#hasher = options.hasher;
+    this.#clock = options.clock ?? systemClock;
+    this.#filters = (options.filters ?? []).map(checkFilter);
+  }
+
+  /** Whether records of `operation` on `path` are left out of the log. */
+  excluded(operation: string, path: string): boolean {
+    return this.#filters.some(
+      (filter) =>
+        (filter.operation === undefined || filter.operation === operation) &&
+        (filter.pathPrefix === undefined || path.startsWith(filter.pathPrefix)),
+    );
+  }
+
+  /** Records a request before it runs. @throws AuditUnavailableError when the sink fails */
+  request(entry: AuditEntry): Promise<void> {
+    return this.#write('request', entry);
+  }
+
+  /** Records the outcome of a request. @throws AuditUnavailableError when the sink fails */
+  response(entry: AuditEntry): Promise<void> {
+    return this.#write('response', entry);
+  }
+
+  /** The audit HMAC of `value`, as it appears in the log (`hmac-sha256:<hex>`). */
+  hmac(value: string | Buffer): string {
+    return this.#hasher.hmac(value);
+  }
+
+  /**
+   * A copy of `obj` in which the values of `sensitiveKeys`, at any depth (nested objects and arrays included), are
+   * replaced by their HMAC. A sensitive value that is itself an object or array has every leaf hashed, so no part
+   * of it reaches the log.
+   */
+  redact(obj: Readonly<Record<string, unknown>>, sensitiveKeys: readonly string[]): Record<string, unknown> {
+    return redactSensitive(obj, new Set(sensitiveKeys), (value) => this.#hasher.hmac(value)) as Record<string, unknown>;
+  }
+
+  async #write(type: AuditRecord['type'], entry: AuditEntry): Promise<void> {
+    const { durable = false, ...fields } = entry;
+    const record: AuditRecord = { type, time: new Date(this.#clock.now()).toISOString(), ...fields };
+    try {
+      await this.#sink.append(record, { durable });
+    } catch (cause) {
+      throw new AuditUnavailableError('audit log unavailable: request refused', { cause });
+    }
+  }
+}
+
+function checkFilter(filter: AuditFilter): AuditFilter {
+  // A filter without fields would match everything and silently switch auditing off.
+  if (!filter.operation && !filter.pathPrefix) {
+    throw new ValidationError('an audit filter must name an operation or a path prefix');
+  }
+  return { ...filter };
+}
+
+type Hmac = (value: string | Buffer) => string;
+
+function redactSensitive(value: unknown, keys: ReadonlySet<string>, hmac: Hmac): unknown {
+  if (Array.isArray(value)) return value.map((item) => redactSensitive(item, keys, hmac));
+  if (!isPlainObject(value)) return value;
+  const copy: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    copy[key] = keys.has(key) ? hashAll(item, hmac) : redactSensitive(item, keys, hmac);
+  }
+  return copy;
+}
+
+/** Hashes every leaf of a sensitive value; numbers and booleans too, since a PIN is as secret as a password. */
+function hashAll(value: unknown, hmac: Hmac): unknown {
+  if (typeof value === 'string' || Buffer.isBuffer(value)) return hmac(value);
+  if (value instanceof Uint8Array) return hmac(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return hmac(String(value));
+  if (Array.isArray(value)) return value.map((item) => hashAll(item, hmac));
+  if (isPlainObject(value)) {
+    const copy: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) copy[key] = hashAll(item, hmac);
+    return copy;
+  }
+  // null and undefined carry nothing; anything else (a Date, a class instance) is not ours to guess about.
+  return value === null || value === undefined ? value : hmac(String(value));
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
