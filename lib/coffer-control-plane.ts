@@ -1,0 +1,291 @@
+import { Aws, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+
+/**
+ * Item-level DynamoDB actions the Coffer store adapter performs. `TransactWriteItems` is not an IAM action: a
+ * transaction is authorised per item by the put/delete/condition-check actions it contains.
+ */
+export const STORE_TABLE_ACTIONS: readonly string[] = [
+  'dynamodb:GetItem',
+  'dynamodb:Query',
+  'dynamodb:PutItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:ConditionCheckItem',
+];
+
+/** KMS actions the envelope layer needs: make a data key, and unwrap it later. Nothing else. */
+export const ENVELOPE_KEY_ACTIONS: readonly string[] = ['kms:GenerateDataKey', 'kms:Decrypt'];
+
+/**
+ * The shape every Coffer encryption context's `secretId` must have: a Secrets Manager style secret ARN. Requiring it
+ * in the grant binds every use of the envelope key to a secret ARN, which CloudTrail then records with the call.
+ */
+export const ENVELOPE_SECRET_ID_PATTERN = 'arn:*:secretsmanager:*:*:secret:*';
+
+/**
+ * Audit segments are read mostly while fresh (investigations, verification). Glacier Instant Retrieval stores them for
+ * less and still answers in milliseconds, so verifying the hash chain over old segments keeps working.
+ */
+const GLACIER_IR_AFTER_DAYS = 90;
+const MAX_AUDIT_RETENTION_DAYS = 36_500;
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** Configuration of {@link CofferControlPlane}. */
+export interface CofferControlPlaneProps {
+  /**
+   * Short name of this Coffer deployment. It appears in the KMS alias names (`alias/<name>/envelope`), so two
+   * deployments in one account and region need different names. Letters, digits, `_` and `-`, at most 64.
+   * @default 'coffer'
+   */
+  readonly name?: string;
+  /**
+   * How long, in whole days, every audit object is immutable (S3 Object Lock in COMPLIANCE mode: nobody, not even
+   * the account root, can delete or overwrite it earlier). Also how long superseded object versions are kept.
+   * @default 365
+   */
+  readonly auditRetentionDays?: number;
+  /**
+   * What CloudFormation does with the keys, table and buckets when they leave the stack. Anything but `DESTROY` also
+   * turns on the table's deletion protection. Audit objects stay locked until their retention ends whatever this says.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Where the table's alarms (server-side errors, throttling) notify.
+   * @default - the alarms are created without actions; they still show in the CloudWatch console.
+   */
+  readonly alarmTopic?: sns.ITopic;
+}
+
+/**
+ * The data, key and audit-storage foundation of a Coffer deployment on AWS.
+ *
+ * - `envelopeKey`: a KMS key used only to generate and unwrap per-version data keys, always under an encryption
+ *   context naming the secret ARN and version (see {@link CofferControlPlane.grantEnvelope}).
+ * - `storageKey`: a second KMS key for at-rest encryption of the items table and the audit bucket (see below why it
+ *   is not the envelope key).
+ * - `table`: the single items table (`pk`/`sk`, TTL on `expiresAt`) behind the DynamoDB store adapter.
+ * - `auditBucket`: versioned, Object-Locked (COMPLIANCE) storage for audit log segments, with server access logs
+ *   going to `accessLogBucket`.
+ *
+ * @example
+ * const plane = new CofferControlPlane(this, 'ControlPlane', { name: 'coffer', auditRetentionDays: 400 });
+ * plane.grantStore(brokerFunction);
+ * plane.grantEnvelope(brokerFunction);
+ */
+export class CofferControlPlane extends Construct {
+  /** Wraps per-version data keys (envelope encryption). Used for nothing else. */
+  readonly envelopeKey: kms.Key;
+  /** Encrypts the items table and the audit bucket at rest (service-side SSE). */
+  readonly storageKey: kms.Key;
+  /** The items table. */
+  readonly table: dynamodb.Table;
+  /** Object-Locked audit log storage. */
+  readonly auditBucket: s3.Bucket;
+  /** Receives the audit bucket's server access logs. */
+  readonly accessLogBucket: s3.Bucket;
+  /** Alarms on the items table, notifying `alarmTopic` when one was given. */
+  readonly alarms: readonly cloudwatch.Alarm[];
+  /** The resolved deployment name. */
+  readonly deploymentName: string;
+  /** The resolved audit retention, in days. */
+  readonly auditRetentionDays: number;
+
+  constructor(scope: Construct, id: string, props: CofferControlPlaneProps = {}) {
+    super(scope, id);
+    const name = props.name ?? 'coffer';
+    const retentionDays = props.auditRetentionDays ?? 365;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    validateName(name);
+    validateRetentionDays(retentionDays);
+    this.deploymentName = name;
+    this.auditRetentionDays = retentionDays;
+
+    this.envelopeKey = new kms.Key(this, 'EnvelopeKey', {
+      description: `Coffer (${name}): wraps per-version secret data keys; usable only with a secretId encryption context`,
+      enableKeyRotation: true,
+      alias: `alias/${name}/envelope`,
+      pendingWindow: Duration.days(30),
+      removalPolicy,
+    });
+
+    // A separate key for service-side encryption. DynamoDB and S3 call KMS with their own encryption contexts
+    // (aws:dynamodb:*, aws:s3:arn), so any principal reading the table or the bucket would need a grant on the
+    // envelope key WITHOUT Coffer's secretId condition, and the envelope key's "only under a secret's context" rule
+    // would no longer hold. With two keys, the envelope key's identity grants can all carry that condition, and
+    // at-rest access (operators reading audit logs, backups) never implies the power to unwrap data keys.
+    this.storageKey = new kms.Key(this, 'StorageKey', {
+      description: `Coffer (${name}): at-rest encryption of the items table and the audit bucket`,
+      enableKeyRotation: true,
+      alias: `alias/${name}/storage`,
+      pendingWindow: Duration.days(30),
+      removalPolicy,
+    });
+
+    this.table = new dynamodb.Table(this, 'ItemsTable', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      timeToLiveAttribute: 'expiresAt',
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // Deletion protection would make a requested DESTROY fail at stack deletion, so it follows the removal policy.
+      deletionProtection: removalPolicy !== RemovalPolicy.DESTROY,
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.storageKey,
+      removalPolicy,
+    });
+
+    this.accessLogBucket = new s3.Bucket(this, 'AccessLogBucket', {
+      // S3 server access logging delivers only to buckets with SSE-S3 default encryption, not SSE-KMS. This bucket
+      // needs no access logs of its own (cdk-nag's S1 accepts a log destination): logging it would need another.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      versioned: true,
+      lifecycleRules: [
+        {
+          id: 'expire-access-logs',
+          expiration: Duration.days(retentionDays),
+          noncurrentVersionExpiration: Duration.days(1),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
+      removalPolicy,
+    });
+
+    this.auditBucket = new s3.Bucket(this, 'AuditBucket', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.storageKey,
+      // One KMS call per bucket key rather than per object: audit segments are many and small.
+      bucketKeyEnabled: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      versioned: true,
+      objectLockEnabled: true,
+      objectLockDefaultRetention: s3.ObjectLockRetention.compliance(Duration.days(retentionDays)),
+      lifecycleRules: [
+        {
+          id: 'tier-and-expire-noncurrent',
+          transitions: [
+            {
+              storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+              transitionAfter: Duration.days(GLACIER_IR_AFTER_DAYS),
+            },
+          ],
+          // Object Lock already forbids removing a version before its retention ends; this removes it right after.
+          noncurrentVersionExpiration: Duration.days(retentionDays),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
+      serverAccessLogsBucket: this.accessLogBucket,
+      serverAccessLogsPrefix: 'audit-bucket/',
+      removalPolicy,
+    });
+
+    this.alarms = this.createTableAlarms(props.alarmTopic);
+  }
+
+  /**
+   * Lets `grantee` generate and unwrap envelope data keys, and nothing else: only `kms:GenerateDataKey` and
+   * `kms:Decrypt`, and only when the encryption context names a secret ARN (`secretId`) and a `versionId`. KMS
+   * authenticates the context, so a wrapped key can only be unwrapped with the secret and version it was made for.
+   *
+   * @example
+   * plane.grantEnvelope(brokerFunction);
+   */
+  grantEnvelope(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: [...ENVELOPE_KEY_ACTIONS],
+      resourceArns: [this.envelopeKey.keyArn],
+      conditions: {
+        StringLike: { 'kms:EncryptionContext:secretId': ENVELOPE_SECRET_ID_PATTERN },
+        Null: { 'kms:EncryptionContext:versionId': 'false' },
+      },
+    });
+  }
+
+  /**
+   * Lets `grantee` read and write items the way the store adapter does (get, query, put, delete, condition checks
+   * inside transactions), plus the storage-key use that reading and writing the encrypted table needs, restricted to
+   * calls made through DynamoDB. No table administration, no scans, no streams.
+   *
+   * @example
+   * plane.grantStore(brokerFunction);
+   */
+  grantStore(grantee: iam.IGrantable): iam.Grant {
+    const tableGrant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: [...STORE_TABLE_ACTIONS],
+      resourceArns: [this.table.tableArn],
+    });
+    const keyGrant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+      resourceArns: [this.storageKey.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Aws.REGION}.amazonaws.com` } },
+    });
+    return tableGrant.combine(keyGrant);
+  }
+
+  private createTableAlarms(topic: sns.ITopic | undefined): cloudwatch.Alarm[] {
+    const operations = [
+      dynamodb.Operation.GET_ITEM,
+      dynamodb.Operation.QUERY,
+      dynamodb.Operation.PUT_ITEM,
+      dynamodb.Operation.DELETE_ITEM,
+      dynamodb.Operation.TRANSACT_WRITE_ITEMS,
+    ];
+    const period = Duration.minutes(5);
+    const alarms = [
+      new cloudwatch.Alarm(this, 'TableSystemErrorsAlarm', {
+        alarmDescription: `Coffer (${this.deploymentName}): DynamoDB returned server-side errors for the items table`,
+        metric: this.table.metricSystemErrorsForOperations({ operations, period }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'TableThrottlesAlarm', {
+        alarmDescription: `Coffer (${this.deploymentName}): requests to the items table were throttled`,
+        metric: this.table.metricThrottledRequestsForOperations({ operations, period }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+    if (topic) {
+      const action = new cloudwatchActions.SnsAction(topic);
+      for (const alarm of alarms) alarm.addAlarmAction(action);
+    }
+    return alarms;
+  }
+}
+
+function validateName(name: string): void {
+  if (Token.isUnresolved(name) || !NAME_PATTERN.test(name)) {
+    throw new Error(
+      `CofferControlPlane: name must be 1-64 letters, digits, '_' or '-', starting with a letter or digit (got ${JSON.stringify(name)})`,
+    );
+  }
+}
+
+function validateRetentionDays(days: number): void {
+  if (Token.isUnresolved(days) || !Number.isInteger(days) || days < 1 || days > MAX_AUDIT_RETENTION_DAYS) {
+    throw new Error(
+      `CofferControlPlane: auditRetentionDays must be a whole number of days from 1 to ${MAX_AUDIT_RETENTION_DAYS} (got ${days})`,
+    );
+  }
+}
