@@ -1,0 +1,546 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { parseDuration } from '../../duration.ts';
+import {
+  InternalError,
+  InvalidRequestError,
+  NotFoundError,
+  PermissionDeniedError,
+  UnauthenticatedError,
+  ValidationError,
+} from '../../errors.ts';
+import { ROOT_POLICY_NAME } from '../../policy/policy-types.ts';
+import type { Clock } from '../../ports/clock.ts';
+import { ConditionFailedError, MAX_TRANSACTION_OPS, type Store, type WriteOp } from '../../ports/store.ts';
+import type { Principal } from '../../principal.ts';
+import { parseCreateTokenRequest } from './token-schema.ts';
+import {
+  ACCESSOR_PREFIX,
+  type AccessorItem,
+  type CreatedToken,
+  type CreateTokenRequest,
+  TOKEN_PARTITIONS,
+  TOKEN_PREFIX,
+  type TokenRecord,
+  type TokenTarget,
+} from './token-types.ts';
+
+export interface TokenServiceOptions {
+  readonly store: Store;
+  readonly clock: Clock;
+  /** TTL of a child token that does not ask for one. @default 2_764_800 (768h, as Vault) */
+  readonly defaultTtlSeconds?: number;
+  /** The longest TTL and explicit max TTL any child token may have. @default 2_764_800 (768h) */
+  readonly maxTtlSeconds?: number;
+}
+
+/** One message for every authentication failure, so callers cannot tell unknown, expired and revoked tokens apart. */
+const INVALID_TOKEN = 'invalid or expired token';
+const TOKEN_NOT_FOUND = 'token not found';
+const DEFAULT_TTL_SECONDS = 2_764_800;
+/** 32 random bytes are 43 base64url characters. */
+const TOKEN_SHAPE = /^cft_[A-Za-z0-9_-]{43}$/;
+/** Bound on optimistic-concurrency retries: each round lets at least one writer through, so this is never reached
+ * unless the store keeps failing conditions for another reason. */
+const MAX_WRITE_ATTEMPTS = 100;
+/** Ops per revoked token: its record, its accessor index item and its edge under its parent. */
+const OPS_PER_REVOKED_TOKEN = 3;
+
+/** Stored form of a record: a plain object type, so it satisfies the store's `ItemData`. */
+type TokenItem = { [K in keyof TokenRecord]: TokenRecord[K] };
+
+/** A token found in the store, with what is needed to rewrite it conditionally. */
+interface FoundToken {
+  readonly hash: string;
+  readonly rev: number;
+  readonly record: TokenRecord;
+}
+
+/** A token in a revocation walk. `hash` is absent when only a dangling edge is left of it. */
+interface RevocationNode {
+  readonly accessor: string;
+  readonly hash?: string | undefined;
+  readonly parentAccessor?: string | undefined;
+}
+
+/**
+ * The token auth method: Vault-style service tokens.
+ *
+ * Store layout:
+ * - `tokens` / sha256(token) hex → `TokenRecord` (the token itself is never stored);
+ * - `token-accessors` / accessor → `{ tokenHash }`, so a token can be looked up or revoked by its accessor;
+ * - `token-children#<parentAccessor>` / child accessor → `{}`, the edges walked by recursive revocation.
+ *
+ * Every item carries the token's `maxExpiresAt` as the store TTL, so a durable store eventually drops tokens that
+ * nobody revoked; expiry itself is enforced here, lazily, when a token is presented.
+ *
+ * @example
+ * const tokens = new TokenService({ store, clock: systemClock });
+ * const { token: rootToken, record: root } = await tokens.createRoot();
+ * const { token } = await tokens.create(root, { policies: ['app'], ttl: '1h' });
+ * const principal = tokens.toPrincipal(await tokens.authenticate(token));
+ */
+export class TokenService {
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly defaultTtlSeconds: number;
+  private readonly maxTtlSeconds: number;
+
+  constructor(options: TokenServiceOptions) {
+    this.store = options.store;
+    this.clock = options.clock;
+    this.maxTtlSeconds = positiveSeconds(options.maxTtlSeconds ?? DEFAULT_TTL_SECONDS, 'maxTtlSeconds');
+    // A default above the max would make every plain `create` fail; cap it instead.
+    this.defaultTtlSeconds = Math.min(
+      positiveSeconds(options.defaultTtlSeconds ?? DEFAULT_TTL_SECONDS, 'defaultTtlSeconds'),
+      this.maxTtlSeconds,
+    );
+  }
+
+  /**
+   * Creates a root token: the `root` policy, no expiry, unlimited uses, no parent. Used by `coffer init`.
+   * @example const { token } = await tokens.createRoot();
+   */
+  async createRoot(displayName = 'root'): Promise<CreatedToken> {
+    const record: TokenRecord = {
+      accessor: newAccessor(),
+      displayName,
+      policies: [ROOT_POLICY_NAME],
+      createdAt: this.clock.now(),
+      expiresAt: null,
+      maxExpiresAt: null,
+      ttlSeconds: 0,
+      renewable: false,
+      numUses: 0,
+      usesRemaining: 0,
+      orphan: true,
+      meta: {},
+    };
+    return this.insert(record, undefined);
+  }
+
+  /**
+   * Creates a child of `parent` (an authenticated token). Returns the token string: this is the only time it exists
+   * outside the caller's hands, since only its hash is stored.
+   *
+   * @throws ValidationError for a malformed request or a TTL beyond the max TTL.
+   * @throws PermissionDeniedError when a non-root parent asks for policies it lacks or for an orphan, or when the
+   *   parent is use-limited (as in Vault, use-limited tokens cannot create children).
+   * @throws UnauthenticatedError when the parent expired or was revoked meanwhile.
+   * @example await tokens.create(parent, { policies: ['app'], ttl: '1h', numUses: 3 })
+   */
+  async create(parent: TokenRecord, request: CreateTokenRequest = {}): Promise<CreatedToken> {
+    const options = parseCreateTokenRequest(request);
+    const now = this.clock.now();
+    if (isExpired(parent, now)) throw new UnauthenticatedError(INVALID_TOKEN);
+    const parentIsRoot = parent.policies.includes(ROOT_POLICY_NAME);
+    if (parent.numUses > 0) throw new PermissionDeniedError('a use-limited token cannot create child tokens');
+    const orphan = options.noParent === true;
+    if (orphan && !parentIsRoot) throw new PermissionDeniedError('only a root token may create orphan tokens');
+
+    const policies = [...new Set(options.policies ?? parent.policies)].sort();
+    if (!parentIsRoot) {
+      const extra = policies.filter((policy) => !parent.policies.includes(policy));
+      if (extra.length > 0) {
+        throw new PermissionDeniedError(`a child token cannot have policies its parent lacks: ${extra.join(', ')}`, {
+          details: { policies: extra },
+        });
+      }
+    }
+
+    const maxTtl =
+      options.explicitMaxTtl === undefined
+        ? this.maxTtlSeconds
+        : positiveSeconds(parseDuration(options.explicitMaxTtl), 'explicitMaxTtl');
+    if (maxTtl > this.maxTtlSeconds) {
+      throw new ValidationError(`explicitMaxTtl (${maxTtl}s) exceeds the max TTL (${this.maxTtlSeconds}s)`);
+    }
+    const ttl =
+      options.ttl === undefined
+        ? Math.min(this.defaultTtlSeconds, maxTtl)
+        : positiveSeconds(parseDuration(options.ttl), 'ttl');
+    if (ttl > maxTtl) throw new ValidationError(`ttl (${ttl}s) exceeds the max TTL (${maxTtl}s)`);
+
+    let expiresAt = now + ttl * 1000;
+    let maxExpiresAt = now + maxTtl * 1000;
+    // A child must not outlive its parent: revoking the parent would revoke it anyway, and expiry is the same promise.
+    if (!orphan) {
+      expiresAt = earliest(expiresAt, parent.expiresAt);
+      maxExpiresAt = earliest(maxExpiresAt, parent.maxExpiresAt ?? parent.expiresAt);
+    }
+    const numUses = options.numUses ?? 0;
+    const record: TokenRecord = {
+      accessor: newAccessor(),
+      displayName: options.displayName ?? 'token',
+      policies,
+      createdAt: now,
+      expiresAt,
+      maxExpiresAt,
+      ttlSeconds: ttl,
+      renewable: options.renewable ?? true,
+      numUses,
+      usesRemaining: numUses,
+      ...(orphan ? {} : { parentAccessor: parent.accessor }),
+      orphan,
+      meta: { ...options.meta },
+    };
+    return this.insert(record, orphan ? undefined : parent.accessor);
+  }
+
+  /**
+   * Resolves a presented token to its record: the hot path of every request, one `store.get` (plus one conditional
+   * write for use-limited tokens).
+   *
+   * Expired tokens are revoked on the spot. A use-limited token spends one use per call; the call that spends the
+   * last use succeeds and leaves the token unusable, and the next presentation deletes it. (Deleting it at once would
+   * break the request that spends the last use, e.g. `lookup-self` with a one-time token.)
+   *
+   * @throws UnauthenticatedError `invalid or expired token`, whatever the reason.
+   * @example const record = await tokens.authenticate(request.headers['x-coffer-token']);
+   */
+  async authenticate(token: string): Promise<TokenRecord> {
+    if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) throw new UnauthenticatedError(INVALID_TOKEN);
+    const hash = hashToken(token);
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const found = await this.findByHash(hash);
+      if (found === undefined) throw new UnauthenticatedError(INVALID_TOKEN);
+      const { record } = found;
+      if (isExpired(record, this.clock.now()) || isExhausted(record)) {
+        await this.revokeQuietly(found);
+        throw new UnauthenticatedError(INVALID_TOKEN);
+      }
+      if (record.numUses === 0) return record;
+      const spent: TokenRecord = { ...record, usesRemaining: record.usesRemaining - 1 };
+      if (await this.tryRewrite(found, spent)) return spent;
+    }
+    throw new InternalError('could not record a token use: too many concurrent writers');
+  }
+
+  /**
+   * The principal a token acts as. The accessor, not the token, identifies it in policies and audit.
+   * @example tokens.toPrincipal(record).id // 'acc_…'
+   */
+  toPrincipal(record: TokenRecord): Principal {
+    return {
+      type: 'token',
+      id: record.accessor,
+      displayName: record.displayName,
+      policies: [...record.policies],
+      metadata: { ...record.meta },
+    };
+  }
+
+  /**
+   * Describes a live token, by token or accessor. The result never holds the token or its hash.
+   * @throws NotFoundError if there is no such live token (an expired one is revoked on the way).
+   * @example await tokens.lookup({ accessor: 'acc_…' })
+   */
+  async lookup(target: TokenTarget): Promise<TokenRecord> {
+    const found = await this.findLive(target);
+    if (found === undefined) throw new NotFoundError(TOKEN_NOT_FOUND);
+    return found.record;
+  }
+
+  /**
+   * Extends a token to `now + increment` (default: its own TTL), capped by its max TTL and, for a child, by its
+   * parent's current expiry. Like Vault, renewal counts from now, so a small increment can also shorten a token.
+   * Tokens without expiry (root) are returned unchanged.
+   *
+   * @throws NotFoundError if there is no such live token; InvalidRequestError if it is not renewable;
+   *   ValidationError for a malformed or zero increment.
+   * @example await tokens.renew({ accessor }, '1h')
+   */
+  async renew(target: TokenTarget, increment?: string | number): Promise<TokenRecord> {
+    const incrementSeconds =
+      increment === undefined ? undefined : positiveSeconds(parseDuration(increment), 'increment');
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const found = await this.findLive(target);
+      if (found === undefined) throw new NotFoundError(TOKEN_NOT_FOUND);
+      const { record } = found;
+      if (record.expiresAt === null) return record;
+      if (!record.renewable) throw new InvalidRequestError('token is not renewable');
+      const now = this.clock.now();
+      let expiresAt = earliest(now + (incrementSeconds ?? record.ttlSeconds) * 1000, record.maxExpiresAt);
+      if (record.parentAccessor !== undefined) {
+        const parent = await this.findLive({ accessor: record.parentAccessor });
+        // A non-orphan whose parent is gone is the remnant of an interrupted revocation: finish the job.
+        if (parent === undefined) {
+          await this.revokeTree(found);
+          throw new NotFoundError(TOKEN_NOT_FOUND);
+        }
+        expiresAt = earliest(expiresAt, parent.record.expiresAt);
+      }
+      const renewed: TokenRecord = { ...record, expiresAt };
+      if (await this.tryRewrite(found, renewed)) return renewed;
+    }
+    throw new InternalError('could not renew the token: too many concurrent writers');
+  }
+
+  /**
+   * Revokes a token and every non-orphan descendant. Descendants already revoked are skipped, so an interrupted
+   * revocation can simply be repeated.
+   * @throws NotFoundError if there is no such token.
+   * @example await tokens.revoke({ accessor: 'acc_…' })
+   */
+  async revoke(target: TokenTarget): Promise<void> {
+    const found = await this.find(target);
+    if (found === undefined) throw new NotFoundError(TOKEN_NOT_FOUND);
+    await this.revokeTree(found);
+  }
+
+  /**
+   * Revokes only this token; its children become orphans and outlive it.
+   * @throws NotFoundError if there is no such token.
+   * @example await tokens.revokeOrphan({ accessor: 'acc_…' })
+   */
+  async revokeOrphan(target: TokenTarget): Promise<void> {
+    const found = await this.find(target);
+    if (found === undefined) throw new NotFoundError(TOKEN_NOT_FOUND);
+    const { accessor } = found.record;
+    await this.orphanChildren(accessor);
+    await this.store.transact(deleteOps(nodeOf(found)));
+    // A child created between the first pass and the deletion is still attached; none can be created after it.
+    await this.orphanChildren(accessor);
+  }
+
+  private async insert(record: TokenRecord, parentAccessor: string | undefined): Promise<CreatedToken> {
+    const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+    const hash = hashToken(token);
+    const ttl = storeTtl(record);
+    const ops: WriteOp[] = [
+      recordPut(hash, record, { kind: 'absent' }),
+      {
+        type: 'put',
+        pk: TOKEN_PARTITIONS.accessors,
+        sk: record.accessor,
+        data: { tokenHash: hash } satisfies AccessorItem,
+        condition: { kind: 'absent' },
+        expiresAt: ttl,
+      },
+    ];
+    if (parentAccessor !== undefined) {
+      ops.push(
+        {
+          type: 'put',
+          pk: childrenPartition(parentAccessor),
+          sk: record.accessor,
+          data: {},
+          condition: { kind: 'absent' },
+          expiresAt: ttl,
+        },
+        // The parent must still exist when the child commits; see `revokeTree` for why this closes the race.
+        { type: 'check', pk: TOKEN_PARTITIONS.accessors, sk: parentAccessor, condition: { kind: 'exists' } },
+      );
+    }
+    try {
+      await this.store.transact(ops);
+    } catch (err) {
+      const parentGone =
+        err instanceof ConditionFailedError && err.pk === TOKEN_PARTITIONS.accessors && err.sk === parentAccessor;
+      if (parentGone) {
+        throw new UnauthenticatedError(INVALID_TOKEN, { cause: err });
+      }
+      // Random 256-bit tokens and 144-bit accessors do not collide; a failure here is a store fault.
+      throw new InternalError('could not store the new token', { cause: err });
+    }
+    return { token, record };
+  }
+
+  private async find(target: TokenTarget): Promise<FoundToken | undefined> {
+    if ('token' in target) {
+      if (typeof target.token !== 'string' || !TOKEN_SHAPE.test(target.token)) return undefined;
+      return this.findByHash(hashToken(target.token));
+    }
+    const index = await this.store.get<AccessorItem>(TOKEN_PARTITIONS.accessors, target.accessor);
+    if (index === undefined) return undefined;
+    return this.findByHash(index.data.tokenHash);
+  }
+
+  private async findByHash(hash: string): Promise<FoundToken | undefined> {
+    const item = await this.store.get<TokenItem>(TOKEN_PARTITIONS.tokens, hash);
+    // Belt and braces against a store whose key lookup is not exact: compare the hashes in constant time.
+    if (item === undefined || !sameHash(item.sk, hash)) return undefined;
+    return { hash, rev: item.rev, record: item.data };
+  }
+
+  /** Like `find`, but an expired token counts as absent and is revoked on the way. */
+  private async findLive(target: TokenTarget): Promise<FoundToken | undefined> {
+    const found = await this.find(target);
+    if (found === undefined) return undefined;
+    if (isExpired(found.record, this.clock.now())) {
+      await this.revokeTree(found);
+      return undefined;
+    }
+    return found;
+  }
+
+  /** Conditional rewrite of a record; false when another writer got there first (or it was revoked meanwhile). */
+  private async tryRewrite(found: FoundToken, record: TokenRecord): Promise<boolean> {
+    try {
+      await this.store.transact([recordPut(found.hash, record, { kind: 'rev', rev: found.rev })]);
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionFailedError) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Lazy revocation on the authentication path. The token is rejected either way, so a store failure here must not
+   * turn the uniform "invalid or expired token" into a different error; the next presentation retries.
+   */
+  private async revokeQuietly(found: FoundToken): Promise<void> {
+    try {
+      await this.revokeTree(found);
+    } catch {
+      // Deliberately ignored: see above.
+    }
+  }
+
+  /**
+   * Deletes a token and its non-orphan subtree.
+   *
+   * The subtree is read breadth-first, then deleted leaves first in transactions of at most 100 operations, so a
+   * crash leaves a smaller tree whose root still exists and the revocation can be repeated. A child committed while
+   * the walk runs is caught by re-reading the child lists after the deletion: `create` checks that the parent's
+   * accessor still exists, so once a token is deleted no child can be added under it, and every child added before
+   * that is in the list.
+   */
+  private async revokeTree(top: FoundToken): Promise<void> {
+    const visited = new Set<string>();
+    let frontier: RevocationNode[] = [nodeOf(top)];
+    while (frontier.length > 0) {
+      const order = frontier.filter((node) => !visited.has(node.accessor));
+      for (const node of order) visited.add(node.accessor);
+      // Breadth-first: `order` grows while it is walked.
+      for (let index = 0; index < order.length; index++) {
+        for (const child of await this.childrenOf(order[index]!.accessor)) {
+          if (visited.has(child.accessor)) continue;
+          visited.add(child.accessor);
+          order.push(child);
+        }
+      }
+      const leavesFirst = [...order].reverse();
+      for (const batch of chunk(leavesFirst, Math.floor(MAX_TRANSACTION_OPS / OPS_PER_REVOKED_TOKEN))) {
+        await this.store.transact(batch.flatMap(deleteOps));
+      }
+      frontier = [];
+      for (const node of order) {
+        for (const child of await this.childrenOf(node.accessor)) {
+          if (!visited.has(child.accessor)) frontier.push(child);
+        }
+      }
+    }
+  }
+
+  /** The children of a token, read from its edge partition, each resolved to its record's hash if it still exists. */
+  private async childrenOf(accessor: string): Promise<RevocationNode[]> {
+    const nodes: RevocationNode[] = [];
+    for (const childAccessor of await this.childAccessors(accessor)) {
+      const index = await this.store.get<AccessorItem>(TOKEN_PARTITIONS.accessors, childAccessor);
+      nodes.push({ accessor: childAccessor, hash: index?.data.tokenHash, parentAccessor: accessor });
+    }
+    return nodes;
+  }
+
+  private async childAccessors(accessor: string): Promise<string[]> {
+    const accessors: string[] = [];
+    let startAfter: string | undefined;
+    do {
+      const page = await this.store.query(childrenPartition(accessor), { limit: 1000, startAfter });
+      accessors.push(...page.items.map((item) => item.sk));
+      startAfter = page.lastKey;
+    } while (startAfter !== undefined);
+    return accessors;
+  }
+
+  /** Detaches every current child of `accessor`: each becomes an orphan and its edge is removed, atomically. */
+  private async orphanChildren(accessor: string): Promise<void> {
+    for (const childAccessor of await this.childAccessors(accessor)) {
+      const edge = { type: 'delete', pk: childrenPartition(accessor), sk: childAccessor } as const;
+      for (let attempt = 0; ; attempt++) {
+        if (attempt === MAX_WRITE_ATTEMPTS) throw new InternalError('could not orphan a child token');
+        const child = await this.find({ accessor: childAccessor });
+        if (child === undefined) {
+          await this.store.transact([edge]);
+          break;
+        }
+        const { parentAccessor: _detached, ...rest } = child.record;
+        const orphaned: TokenRecord = { ...rest, orphan: true };
+        try {
+          await this.store.transact([recordPut(child.hash, orphaned, { kind: 'rev', rev: child.rev }), edge]);
+          break;
+        } catch (err) {
+          if (!(err instanceof ConditionFailedError)) throw err;
+        }
+      }
+    }
+  }
+}
+
+/** sha256 of the token, hex: the only form in which a token is ever stored. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+function newAccessor(): string {
+  return ACCESSOR_PREFIX + randomBytes(18).toString('base64url');
+}
+
+function sameHash(a: string, b: string): boolean {
+  const left = Buffer.from(a, 'utf8');
+  const right = Buffer.from(b, 'utf8');
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+function isExpired(record: TokenRecord, now: number): boolean {
+  return record.expiresAt !== null && now >= record.expiresAt;
+}
+
+function isExhausted(record: TokenRecord): boolean {
+  return record.numUses > 0 && record.usesRemaining <= 0;
+}
+
+function earliest(time: number, limit: number | null): number {
+  return limit === null ? time : Math.min(time, limit);
+}
+
+function positiveSeconds(seconds: number, field: string): number {
+  if (!Number.isSafeInteger(seconds) || seconds <= 0) {
+    throw new ValidationError(`${field} must be a whole number of seconds greater than 0`);
+  }
+  return seconds;
+}
+
+function childrenPartition(parentAccessor: string): string {
+  return TOKEN_PARTITIONS.childrenPrefix + parentAccessor;
+}
+
+/** Store TTL of all of a token's items: renewal can never take it past `maxExpiresAt`. */
+function storeTtl(record: TokenRecord): number | undefined {
+  return record.maxExpiresAt ?? undefined;
+}
+
+function recordPut(hash: string, record: TokenRecord, condition: WriteOp['condition']): WriteOp {
+  const data: TokenItem = { ...record };
+  return { type: 'put', pk: TOKEN_PARTITIONS.tokens, sk: hash, data, condition, expiresAt: storeTtl(record) };
+}
+
+function nodeOf(found: FoundToken): RevocationNode {
+  return { accessor: found.record.accessor, hash: found.hash, parentAccessor: found.record.parentAccessor };
+}
+
+/** Deleting absent items is a no-op, which makes repeating an interrupted revocation safe. */
+function deleteOps(node: RevocationNode): WriteOp[] {
+  const ops: WriteOp[] = [{ type: 'delete', pk: TOKEN_PARTITIONS.accessors, sk: node.accessor }];
+  if (node.hash !== undefined) ops.push({ type: 'delete', pk: TOKEN_PARTITIONS.tokens, sk: node.hash });
+  if (node.parentAccessor !== undefined) {
+    ops.push({ type: 'delete', pk: childrenPartition(node.parentAccessor), sk: node.accessor });
+  }
+  return ops;
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let start = 0; start < items.length; start += size) chunks.push(items.slice(start, start + size));
+  return chunks;
+}

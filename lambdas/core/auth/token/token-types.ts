@@ -1,0 +1,79 @@
+/**
+ * Types of the token auth method: Vault-style service tokens with a TTL, a max TTL, an optional use limit, and a
+ * parent/child tree so that revoking a token revokes everything it created.
+ */
+
+export { parseDuration } from '../../duration.ts';
+
+/** Prefix of every token string, so leaked tokens are recognisable by secret scanners. */
+export const TOKEN_PREFIX = 'cft_';
+/** Prefix of every accessor: the non-secret handle used to look up or revoke a token without holding it. */
+export const ACCESSOR_PREFIX = 'acc_';
+
+/** Store partitions of the token method (see `TokenService` for the layout). */
+export const TOKEN_PARTITIONS = {
+  /** sk = sha256(token) in hex → `TokenRecord`. */
+  tokens: 'tokens',
+  /** sk = accessor → `AccessorItem`. */
+  accessors: 'token-accessors',
+  /** `token-children#<parentAccessor>`, sk = child accessor → `{}`. */
+  childrenPrefix: 'token-children#',
+} as const;
+
+/** What is stored about a token. Never holds the token or its hash, so it is safe to return from lookups. */
+export interface TokenRecord {
+  readonly accessor: string;
+  readonly displayName: string;
+  readonly policies: string[];
+  /** Epoch ms. */
+  readonly createdAt: number;
+  /** Epoch ms; null = never expires (root tokens). */
+  readonly expiresAt: number | null;
+  /** Epoch ms beyond which renewal cannot extend the token; null = no limit (root tokens). */
+  readonly maxExpiresAt: number | null;
+  /** The TTL the token was created with; the default renewal increment. */
+  readonly ttlSeconds: number;
+  readonly renewable: boolean;
+  /** Uses granted at creation; 0 = unlimited. */
+  readonly numUses: number;
+  /** Uses left when `numUses > 0`; equals `numUses` (0) for unlimited tokens. */
+  readonly usesRemaining: number;
+  /** Accessor of the token that created this one; absent for orphans. */
+  readonly parentAccessor?: string;
+  /** True when revoking another token never revokes this one. */
+  readonly orphan: boolean;
+  /** Free-form identity metadata, exposed to templated policies as principal metadata. */
+  readonly meta: Readonly<Record<string, string>>;
+}
+
+/** Index item: accessor → the hash under which the token record is stored. */
+export type AccessorItem = { readonly tokenHash: string };
+
+/** Options of a child token. Everything is optional: the defaults give a renewable copy of the parent's policies. */
+export interface CreateTokenRequest {
+  /** @default the parent's policies */
+  policies?: string[] | undefined;
+  /** Seconds or a duration such as `'1h'`; at most the max TTL. @default the service's default TTL (capped by max) */
+  ttl?: string | number | undefined;
+  /** A hard limit for renewal, at most the service's max TTL. @default the service's max TTL */
+  explicitMaxTtl?: string | number | undefined;
+  /** @default 0 (unlimited) */
+  numUses?: number | undefined;
+  /** @default true */
+  renewable?: boolean | undefined;
+  /** @default 'token' */
+  displayName?: string | undefined;
+  /** @default {} */
+  meta?: Record<string, string> | undefined;
+  /** Create an orphan: a token that survives the revocation of its creator. Needs a root-policy parent. @default false */
+  noParent?: boolean | undefined;
+}
+
+/** Names a token either by its secret string or by its accessor. */
+export type TokenTarget = { readonly token: string } | { readonly accessor: string };
+
+/** A freshly created token. `token` is shown exactly once: only its hash is stored. */
+export interface CreatedToken {
+  readonly token: string;
+  readonly record: TokenRecord;
+}
