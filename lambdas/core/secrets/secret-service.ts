@@ -1,0 +1,741 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { open, seal } from '../crypto/envelope.ts';
+import { AlreadyExistsError, ConflictError, InvalidRequestError, NotFoundError, ValidationError } from '../errors.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { KeyProvider } from '../ports/key-provider.ts';
+import {
+  ConditionFailedError,
+  MAX_TRANSACTION_OPS,
+  type Store,
+  type StoredItem,
+  type WriteOp,
+} from '../ports/store.ts';
+import {
+  applyStageUpdate,
+  assertLabelLimit,
+  decodeCursor,
+  deletionDateFor,
+  encodeCursor,
+  folderPrefix,
+  isExpired,
+  isPendingDeletion,
+  labelsByVersion,
+  labelsOf,
+  moveLabels,
+  newSecretArn,
+  parseSecretId,
+  pastFolder,
+  sameValue,
+  valueBytes,
+  versionsToPrune,
+} from './secret-fns.ts';
+import {
+  ClientRequestTokenSchema,
+  CustomMetadataSchema,
+  DescriptionSchema,
+  PageLimitSchema,
+  RecoveryWindowDaysSchema,
+  SecretNameSchema,
+  SecretValueSchema,
+  StagingLabelSchema,
+  TagKeySchema,
+  TagsSchema,
+  VersionIdSchema,
+  VersionStagesSchema,
+  validate,
+} from './secret-schema.ts';
+import {
+  AWSCURRENT,
+  type CreateSecretInput,
+  type CreateSecretResult,
+  type DeleteSecretInput,
+  type DeleteSecretResult,
+  type GetSecretValueInput,
+  type GetSecretValueResult,
+  type ListEntry,
+  type ListSecretsInput,
+  type ListSecretsResult,
+  type ListVersionsInput,
+  type ListVersionsResult,
+  type PutSecretValueInput,
+  type PutSecretValueResult,
+  SECRET_LIMITS,
+  SECRETS_PARTITION,
+  type SecretDescription,
+  type SecretRecord,
+  type SecretRef,
+  type SecretValue,
+  type UpdateSecretInput,
+  type UpdateVersionStageInput,
+  type VersionRecord,
+  versionPartition,
+} from './secret-types.ts';
+
+export interface SecretServiceOptions {
+  readonly store: Store;
+  /** Wraps each version's data key; in production a caching decorator, since `get` unwraps on every read. */
+  readonly keyProvider: KeyProvider;
+  readonly clock: Clock;
+  /** Region part of the ARNs. @default 'local' */
+  readonly region?: string | undefined;
+  /** Account part of the ARNs. @default '000000000000' */
+  readonly account?: string | undefined;
+  /**
+   * Attempts of a conditional write that lost a race, before giving up with `ConflictError`. Each retry re-reads and
+   * re-checks every rule (including check-and-set), so a retry can never lose another writer's update.
+   * @default 20
+   */
+  readonly maxWriteAttempts?: number | undefined;
+}
+
+type SecretItem = StoredItem<SecretRecord>;
+
+/** Two ops of a value write are the version and the metadata; the rest of the transaction is free for pruning. */
+const PRUNE_BUDGET_WITH_VERSION = MAX_TRANSACTION_OPS - 2;
+const PRUNE_BUDGET_METADATA_ONLY = MAX_TRANSACTION_OPS - 1;
+const ARN_MAX_LENGTH = 2048;
+const DEFAULT_PAGE = 100;
+
+/**
+ * Secrets with versions and staging labels, following AWS Secrets Manager's rules: client request tokens as version
+ * ids, AWSCURRENT/AWSPREVIOUS movement, UpdateSecretVersionStage, recovery windows, pruning of deprecated versions.
+ * Adds check-and-set (`ifVersionId`, `ifAbsent`) and a folder view for listing.
+ *
+ * Every write is read → compute → one conditional transaction on the metadata item's revision, retried on a lost
+ * race. Every version is sealed under its own data key, bound to `{ secretId: arn, versionId }`.
+ *
+ * @example
+ * ```ts
+ * const secrets = new SecretService({ store, keyProvider, clock: systemClock });
+ * await secrets.create({ name: 'prod/db', value: { kind: 'string', string: 'hunter2' } });
+ * const { value } = await secrets.get({ secretId: 'prod/db' });
+ * ```
+ */
+export class SecretService {
+  private readonly store: Store;
+  private readonly keyProvider: KeyProvider;
+  private readonly clock: Clock;
+  private readonly region: string;
+  private readonly account: string;
+  private readonly maxWriteAttempts: number;
+
+  constructor(options: SecretServiceOptions) {
+    this.store = options.store;
+    this.keyProvider = options.keyProvider;
+    this.clock = options.clock;
+    this.region = options.region ?? 'local';
+    this.account = options.account ?? '000000000000';
+    this.maxWriteAttempts = options.maxWriteAttempts ?? 20;
+  }
+
+  /**
+   * Creates a secret, with a first version labelled AWSCURRENT when a value is given. A retry with the same token and
+   * value returns the first call's result.
+   *
+   * @throws AlreadyExistsError when a live secret has this name (and the call is not an idempotent retry)
+   * @throws InvalidRequestError when a secret of this name is scheduled for deletion
+   */
+  async create(input: CreateSecretInput): Promise<CreateSecretResult> {
+    const name = validate(SecretNameSchema, input.name);
+    const description = input.description === undefined ? '' : validate(DescriptionSchema, input.description);
+    const tags = input.tags === undefined ? {} : validate(TagsSchema, input.tags);
+    const metadata = input.metadata === undefined ? {} : validate(CustomMetadataSchema, input.metadata);
+    const value = input.value === undefined ? undefined : validate(SecretValueSchema, input.value);
+    const token =
+      input.clientRequestToken === undefined ? undefined : validate(ClientRequestTokenSchema, input.clientRequestToken);
+    const versionId = token ?? randomUUID();
+    const arn = newSecretArn(this.region, this.account, name);
+    let sealed: VersionRecord | undefined;
+
+    return this.retrying(async () => {
+      const now = this.clock.now();
+      let existing = await this.store.get<SecretRecord>(SECRETS_PARTITION, name);
+      if (existing !== undefined && isExpired(existing.data, now)) {
+        await this.purge(existing);
+        existing = undefined;
+      }
+      if (existing !== undefined) {
+        const current = existing.data;
+        if (isPendingDeletion(current)) {
+          throw new InvalidRequestError(`secret ${name} is scheduled for deletion; restore it or wait for the purge`);
+        }
+        if (value !== undefined && token !== undefined && hasVersion(current, versionId)) {
+          if (await this.holdsValue(current.arn, versionId, value)) return { arn: current.arn, name, versionId };
+        }
+        throw new AlreadyExistsError(`secret ${name} already exists`);
+      }
+      const record: SecretRecord = {
+        arn,
+        name,
+        description,
+        tags,
+        metadata,
+        createdAt: now,
+        updatedAt: now,
+        stages: {},
+        versions: [],
+      };
+      const ops: WriteOp[] = [];
+      if (value !== undefined) {
+        sealed ??= await this.sealVersion(arn, versionId, value);
+        record.stages = { [AWSCURRENT]: versionId };
+        record.versions = [{ versionId, createdAt: sealed.createdAt }];
+        ops.push({
+          type: 'put',
+          pk: versionPartition(arn),
+          sk: versionId,
+          data: sealed,
+          condition: { kind: 'absent' },
+        });
+      }
+      ops.push({ type: 'put', pk: SECRETS_PARTITION, sk: name, data: record, condition: { kind: 'absent' } });
+      await this.store.transact(ops);
+      return value === undefined ? { arn, name } : { arn, name, versionId };
+    });
+  }
+
+  /**
+   * Stores a new version and moves its labels to it (AWS PutSecretValue). The idempotency check (same token) comes
+   * before check-and-set, so a client retrying after a lost response succeeds.
+   *
+   * @throws AlreadyExistsError when the token was used for a different value
+   * @throws ConflictError when `ifVersionId` / `ifAbsent` does not hold
+   * @throws NotFoundError when the secret does not exist and `createIfMissing` is not set
+   * @throws InvalidRequestError when the secret is scheduled for deletion
+   */
+  async put(input: PutSecretValueInput): Promise<PutSecretValueResult> {
+    const value = validate(SecretValueSchema, input.value);
+    const token =
+      input.clientRequestToken === undefined ? undefined : validate(ClientRequestTokenSchema, input.clientRequestToken);
+    const requested = [...new Set(validate(VersionStagesSchema, input.versionStages ?? [AWSCURRENT]))];
+    const ifVersionId = input.ifVersionId === undefined ? undefined : validate(VersionIdSchema, input.ifVersionId);
+    if (ifVersionId !== undefined && input.ifAbsent === true) {
+      throw new ValidationError('give ifVersionId or ifAbsent, not both');
+    }
+    const versionId = token ?? randomUUID();
+    let newArn: string | undefined;
+    let sealed: { arn: string; record: VersionRecord } | undefined;
+    const sealFor = async (arn: string): Promise<VersionRecord> => {
+      // The binding includes the ARN, so a retry that lands on another ARN (the name was recreated) must re-seal.
+      if (sealed?.arn !== arn) sealed = { arn, record: await this.sealVersion(arn, versionId, value) };
+      return sealed.record;
+    };
+
+    return this.retrying(async () => {
+      const now = this.clock.now();
+      let item = await this.find(input.secretId);
+      if (item !== undefined && isExpired(item.data, now)) {
+        if (input.createIfMissing !== true) throw notFound(input.secretId);
+        await this.purge(item);
+        item = undefined;
+      }
+      if (item === undefined) {
+        if (input.createIfMissing !== true || input.secretId.startsWith('arn:')) throw notFound(input.secretId);
+        if (ifVersionId !== undefined) {
+          throw new ConflictError(`check-and-set failed: secret ${input.secretId} has no current version`);
+        }
+        const name = input.secretId;
+        newArn ??= newSecretArn(this.region, this.account, name);
+        const record = await sealFor(newArn);
+        // The first version of a secret always becomes current, as in AWS.
+        const stages = moveLabels({}, withCurrent(requested), versionId);
+        const secret: SecretRecord = {
+          arn: newArn,
+          name,
+          description: '',
+          tags: {},
+          metadata: {},
+          createdAt: now,
+          updatedAt: now,
+          stages,
+          versions: [{ versionId, createdAt: record.createdAt }],
+        };
+        await this.store.transact([
+          { type: 'put', pk: versionPartition(newArn), sk: versionId, data: record, condition: { kind: 'absent' } },
+          { type: 'put', pk: SECRETS_PARTITION, sk: name, data: secret, condition: { kind: 'absent' } },
+        ]);
+        return { arn: newArn, name, versionId, versionStages: labelsOf(stages, versionId) };
+      }
+
+      const secret = item.data;
+      if (isPendingDeletion(secret)) throw markedForDeletion(input.secretId);
+      if (hasVersion(secret, versionId)) {
+        if (!(await this.holdsValue(secret.arn, versionId, value))) {
+          throw new AlreadyExistsError(
+            `version ${versionId} already exists with a different value; use a new clientRequestToken`,
+          );
+        }
+        return { arn: secret.arn, name: secret.name, versionId, versionStages: labelsOf(secret.stages, versionId) };
+      }
+      const current = secret.stages[AWSCURRENT];
+      if (ifVersionId !== undefined && current !== ifVersionId) {
+        throw new ConflictError(`check-and-set failed: the current version differs from ${ifVersionId}`);
+      }
+      if (input.ifAbsent === true && current !== undefined) {
+        throw new ConflictError(`check-and-set failed: secret ${input.secretId} already has a current version`);
+      }
+      const labels = secret.versions.length === 0 ? withCurrent(requested) : requested;
+      const stages = moveLabels(secret.stages, labels, versionId);
+      assertLabelLimit(stages);
+      const record = await sealFor(secret.arn);
+      const versions = [...secret.versions, { versionId, createdAt: record.createdAt }];
+      const pruned = versionsToPrune(versions, stages, now, PRUNE_BUDGET_WITH_VERSION);
+      const next: SecretRecord = {
+        ...secret,
+        stages,
+        versions: versions.filter((v) => !pruned.includes(v.versionId)),
+        updatedAt: now,
+      };
+      await this.store.transact([
+        { type: 'put', pk: versionPartition(secret.arn), sk: versionId, data: record, condition: { kind: 'absent' } },
+        { type: 'put', pk: SECRETS_PARTITION, sk: secret.name, data: next, condition: { kind: 'rev', rev: item.rev } },
+        ...pruned.map((id): WriteOp => ({ type: 'delete', pk: versionPartition(secret.arn), sk: id })),
+      ]);
+      return { arn: secret.arn, name: secret.name, versionId, versionStages: labelsOf(stages, versionId) };
+    });
+  }
+
+  /**
+   * Reads a value: AWSCURRENT by default, or a version by id and/or stage. The hot path: two store reads, one
+   * unwrap, one open.
+   *
+   * @throws NotFoundError when the secret, version or stage is unknown, or the stage is not on the given version
+   * @throws InvalidRequestError when the secret is scheduled for deletion
+   * @throws DecryptionFailureError when the stored ciphertext or wrapped key fails authentication
+   */
+  async get(input: GetSecretValueInput): Promise<GetSecretValueResult> {
+    const askedVersion = input.versionId === undefined ? undefined : validate(VersionIdSchema, input.versionId);
+    const askedStage = input.versionStage === undefined ? undefined : validate(StagingLabelSchema, input.versionStage);
+    const secret = await this.live(input.secretId);
+    if (isPendingDeletion(secret.data)) throw markedForDeletion(input.secretId);
+    const { arn, name, stages } = secret.data;
+    let versionId: string;
+    if (askedVersion !== undefined) {
+      if (!hasVersion(secret.data, askedVersion)) throw versionNotFound(input.secretId, askedVersion);
+      if (askedStage !== undefined && stages[askedStage] !== askedVersion) {
+        throw new NotFoundError(`version ${askedVersion} doesn't have staging label ${askedStage}`);
+      }
+      versionId = askedVersion;
+    } else {
+      const stage = askedStage ?? AWSCURRENT;
+      const labelled = stages[stage];
+      if (labelled === undefined) {
+        throw new NotFoundError(`secret ${input.secretId} has no version with staging label ${stage}`);
+      }
+      versionId = labelled;
+    }
+    const version = await this.store.get<VersionRecord>(versionPartition(arn), versionId);
+    if (version === undefined) throw versionNotFound(input.secretId, versionId);
+    const value = await this.openVersion(arn, version.data);
+    return {
+      arn,
+      name,
+      versionId,
+      value,
+      versionStages: labelsOf(stages, versionId),
+      createdAt: version.data.createdAt,
+    };
+  }
+
+  /** Metadata, tags and the version-to-stage map. Readable while pending deletion, as in AWS. */
+  async describe(input: { secretId: string }): Promise<SecretDescription> {
+    const { data } = await this.live(input.secretId);
+    return {
+      arn: data.arn,
+      name: data.name,
+      description: data.description,
+      tags: { ...data.tags },
+      metadata: { ...data.metadata },
+      createdAt: data.createdAt,
+      updatedAt: data.updatedAt,
+      ...(data.deletedAt === undefined ? {} : { deletedAt: data.deletedAt }),
+      ...(data.deletionDate === undefined ? {} : { deletionDate: data.deletionDate }),
+      versionIdsToStages: labelsByVersion(data.stages),
+    };
+  }
+
+  /** Versions newest first; deprecated (unlabelled) ones only with `includeDeprecated`. */
+  async listVersions(input: ListVersionsInput): Promise<ListVersionsResult> {
+    const limit = validate(PageLimitSchema, input.limit ?? DEFAULT_PAGE);
+    const { data } = await this.live(input.secretId);
+    const byVersion = labelsByVersion(data.stages);
+    const newestFirst = [...data.versions]
+      .reverse()
+      .filter((v) => input.includeDeprecated === true || byVersion[v.versionId] !== undefined);
+    let start = 0;
+    if (input.cursor !== undefined) {
+      const [createdAt, versionId] = parseVersionPosition(decodeCursor(input.cursor));
+      const at = newestFirst.findIndex((v) => v.versionId === versionId);
+      // The version may have been pruned between pages: resume at the first older one.
+      start = at >= 0 ? at + 1 : newestFirst.findIndex((v) => v.createdAt < createdAt);
+      if (start < 0) start = newestFirst.length;
+    }
+    const page = newestFirst.slice(start, start + limit);
+    const last = page[page.length - 1];
+    const more = start + limit < newestFirst.length;
+    return {
+      versions: page.map((v) => ({
+        versionId: v.versionId,
+        versionStages: byVersion[v.versionId] ?? [],
+        createdAt: v.createdAt,
+      })),
+      ...(more && last !== undefined ? { nextCursor: encodeCursor(`${last.createdAt}/${last.versionId}`) } : {}),
+    };
+  }
+
+  /**
+   * Moves or removes a staging label (AWS UpdateSecretVersionStage). Moving a label that sits on another version
+   * must name that version in `removeFromVersionId`; AWSCURRENT can only move, and drags AWSPREVIOUS along.
+   *
+   * @throws ValidationError when `removeFromVersionId` is missing or wrong, or AWSCURRENT would be removed
+   * @throws NotFoundError when `moveToVersionId` is not a version of the secret
+   * @throws LimitExceededError when the target version would carry more than 20 labels
+   */
+  async updateVersionStage(input: UpdateVersionStageInput): Promise<SecretRef> {
+    const update = {
+      versionStage: validate(StagingLabelSchema, input.versionStage),
+      moveToVersionId:
+        input.moveToVersionId === undefined ? undefined : validate(VersionIdSchema, input.moveToVersionId),
+      removeFromVersionId:
+        input.removeFromVersionId === undefined ? undefined : validate(VersionIdSchema, input.removeFromVersionId),
+    };
+    return this.retrying(async () => {
+      const item = await this.live(input.secretId);
+      const secret = item.data;
+      if (isPendingDeletion(secret)) throw markedForDeletion(input.secretId);
+      if (update.moveToVersionId !== undefined && !hasVersion(secret, update.moveToVersionId)) {
+        throw versionNotFound(input.secretId, update.moveToVersionId);
+      }
+      const stages = applyStageUpdate(secret.stages, update);
+      if (stages === undefined) return { arn: secret.arn, name: secret.name };
+      const now = this.clock.now();
+      const pruned = versionsToPrune(secret.versions, stages, now, PRUNE_BUDGET_METADATA_ONLY);
+      const next: SecretRecord = {
+        ...secret,
+        stages,
+        versions: secret.versions.filter((v) => !pruned.includes(v.versionId)),
+        updatedAt: now,
+      };
+      await this.store.transact([
+        { type: 'put', pk: SECRETS_PARTITION, sk: secret.name, data: next, condition: { kind: 'rev', rev: item.rev } },
+        ...pruned.map((id): WriteOp => ({ type: 'delete', pk: versionPartition(secret.arn), sk: id })),
+      ]);
+      return { arn: secret.arn, name: secret.name };
+    });
+  }
+
+  /**
+   * Updates the description, replaces the custom metadata, adds and removes tags.
+   *
+   * @throws ValidationError when a key is both added and removed, or the result has more than 50 tags
+   * @throws InvalidRequestError when the secret is scheduled for deletion
+   */
+  async update(input: UpdateSecretInput): Promise<SecretRef> {
+    const description = input.description === undefined ? undefined : validate(DescriptionSchema, input.description);
+    const metadata = input.metadata === undefined ? undefined : validate(CustomMetadataSchema, input.metadata);
+    const addTags = input.addTags === undefined ? {} : validate(TagsSchema, input.addTags);
+    const removeTagKeys = (input.removeTagKeys ?? []).map((key) => validate(TagKeySchema, key));
+    if (removeTagKeys.some((key) => Object.hasOwn(addTags, key))) {
+      throw new ValidationError('a tag key cannot be both added and removed');
+    }
+    return this.retrying(async () => {
+      const item = await this.live(input.secretId);
+      const secret = item.data;
+      if (isPendingDeletion(secret)) throw markedForDeletion(input.secretId);
+      const tags = { ...secret.tags, ...addTags };
+      for (const key of removeTagKeys) delete tags[key];
+      validate(TagsSchema, tags);
+      const next: SecretRecord = {
+        ...secret,
+        description: description ?? secret.description,
+        metadata: metadata ?? secret.metadata,
+        tags,
+        updatedAt: this.clock.now(),
+      };
+      await this.store.transact([
+        { type: 'put', pk: SECRETS_PARTITION, sk: secret.name, data: next, condition: { kind: 'rev', rev: item.rev } },
+      ]);
+      return { arn: secret.arn, name: secret.name };
+    });
+  }
+
+  /** Adds or replaces tags (AWS TagResource). */
+  async tag(input: { secretId: string; tags: Record<string, string> }): Promise<SecretRef> {
+    return this.update({ secretId: input.secretId, addTags: input.tags });
+  }
+
+  /** Removes tags (AWS UntagResource). */
+  async untag(input: { secretId: string; tagKeys: readonly string[] }): Promise<SecretRef> {
+    return this.update({ secretId: input.secretId, removeTagKeys: input.tagKeys });
+  }
+
+  /**
+   * Schedules deletion after a recovery window, or purges at once with `forceDeleteWithoutRecovery`.
+   *
+   * @throws ValidationError when the window is outside 7–30 days or combined with force
+   * @throws InvalidRequestError when already scheduled (unless forced)
+   */
+  async delete(input: DeleteSecretInput): Promise<DeleteSecretResult> {
+    const force = input.forceDeleteWithoutRecovery === true;
+    if (force && input.recoveryWindowDays !== undefined) {
+      throw new ValidationError('give recoveryWindowDays or forceDeleteWithoutRecovery, not both');
+    }
+    const days =
+      input.recoveryWindowDays === undefined
+        ? SECRET_LIMITS.defaultRecoveryWindowDays
+        : validate(RecoveryWindowDaysSchema, input.recoveryWindowDays);
+    return this.retrying(async () => {
+      const item = await this.live(input.secretId);
+      const secret = item.data;
+      const now = this.clock.now();
+      if (force) {
+        await this.purge(item);
+        return { arn: secret.arn, name: secret.name, deletionDate: now };
+      }
+      if (isPendingDeletion(secret)) {
+        throw new InvalidRequestError(`secret ${input.secretId} is already scheduled for deletion`);
+      }
+      const deletionDate = deletionDateFor(now, days);
+      const next: SecretRecord = { ...secret, deletedAt: now, deletionDate, updatedAt: now };
+      await this.store.transact([
+        { type: 'put', pk: SECRETS_PARTITION, sk: secret.name, data: next, condition: { kind: 'rev', rev: item.rev } },
+      ]);
+      return { arn: secret.arn, name: secret.name, deletionDate };
+    });
+  }
+
+  /** Cancels a scheduled deletion; a no-op on a live secret. */
+  async restore(input: { secretId: string }): Promise<SecretRef> {
+    return this.retrying(async () => {
+      const item = await this.live(input.secretId);
+      const { deletedAt: _deletedAt, deletionDate: _deletionDate, ...secret } = item.data;
+      if (!isPendingDeletion(item.data)) return { arn: secret.arn, name: secret.name };
+      const next: SecretRecord = { ...secret, updatedAt: this.clock.now() };
+      await this.store.transact([
+        { type: 'put', pk: SECRETS_PARTITION, sk: secret.name, data: next, condition: { kind: 'rev', rev: item.rev } },
+      ]);
+      return { arn: secret.arn, name: secret.name };
+    });
+  }
+
+  /** Purges every secret whose deletion date has passed; returns how many. Safe to run concurrently with writes. */
+  async purgeExpired(): Promise<number> {
+    const now = this.clock.now();
+    let purged = 0;
+    for await (const item of this.scan<SecretRecord>(SECRETS_PARTITION)) {
+      if (!isExpired(item.data, now)) continue;
+      try {
+        await this.purge(item);
+        purged++;
+      } catch (err) {
+        // Changed since the scan read it (purged by another sweep, or recreated): the next sweep decides.
+        if (!(err instanceof ConditionFailedError)) throw err;
+      }
+    }
+    return purged;
+  }
+
+  /**
+   * Lists a folder: its direct children (secrets and one entry per subfolder), or with `recursive` every secret
+   * below it. Secrets pending deletion are hidden unless `includePlannedDeletion`; expired ones always are.
+   */
+  async list(input: ListSecretsInput = {}): Promise<ListSecretsResult> {
+    const prefix = folderPrefix(input.prefix ?? '');
+    if (prefix !== '') validate(SecretNameSchema, prefix.slice(0, -1));
+    const limit = validate(PageLimitSchema, input.limit ?? DEFAULT_PAGE);
+    const now = this.clock.now();
+    const visible = (s: SecretRecord) =>
+      !isExpired(s, now) && (input.includePlannedDeletion === true || !isPendingDeletion(s));
+    const entries: ListEntry[] = [];
+    let position = input.cursor === undefined ? undefined : decodeCursor(input.cursor);
+    let exhausted = false;
+
+    pages: while (entries.length < limit) {
+      const page = await this.store.query<SecretRecord>(SECRETS_PARTITION, {
+        ...(prefix === '' ? {} : { prefix }),
+        ...(position === undefined ? {} : { startAfter: position }),
+        limit: Math.min(1000, limit - entries.length + 1),
+      });
+      for (const item of page.items) {
+        const slash = input.recursive === true ? -1 : item.sk.indexOf('/', prefix.length);
+        if (slash >= 0 && visible(item.data)) {
+          const folder = item.sk.slice(0, slash + 1);
+          entries.push({ name: folder, kind: 'folder' });
+          // Skip the folder's contents in one jump rather than reading them.
+          position = pastFolder(folder);
+          continue pages;
+        }
+        position = item.sk;
+        if (slash < 0 && visible(item.data)) entries.push({ name: item.sk, arn: item.data.arn, kind: 'secret' });
+        if (entries.length >= limit) break pages;
+      }
+      if (page.lastKey === undefined) {
+        exhausted = true;
+        break;
+      }
+    }
+    if (!exhausted && position !== undefined) {
+      const peek = await this.store.query(SECRETS_PARTITION, {
+        ...(prefix === '' ? {} : { prefix }),
+        startAfter: position,
+        limit: 1,
+      });
+      if (peek.items.length > 0) return { entries, nextCursor: encodeCursor(position) };
+    }
+    return { entries };
+  }
+
+  /**
+   * Re-wraps every data key not wrapped by the current root key, so the old root key can be retired. Each version
+   * is a revision-conditioned put, so a version pruned or purged meanwhile is skipped, never resurrected.
+   */
+  async rewrapAll(): Promise<{ rewrapped: number }> {
+    let rewrapped = 0;
+    for await (const secret of this.scan<SecretRecord>(SECRETS_PARTITION)) {
+      const pk = versionPartition(secret.data.arn);
+      for await (const version of this.scan<VersionRecord>(pk)) {
+        if (this.keyProvider.isCurrent(version.data.wrappedKey)) continue;
+        const context = { secretId: secret.data.arn, versionId: version.data.versionId };
+        const wrappedKey = await this.keyProvider.rewrapDataKey(version.data.wrappedKey, context);
+        try {
+          await this.store.transact([
+            {
+              type: 'put',
+              pk,
+              sk: version.sk,
+              data: { ...version.data, wrappedKey },
+              condition: { kind: 'rev', rev: version.rev },
+            },
+          ]);
+          rewrapped++;
+        } catch (err) {
+          if (!(err instanceof ConditionFailedError)) throw err;
+        }
+      }
+    }
+    return { rewrapped };
+  }
+
+  /** The metadata item for a secretId, including pending and expired secrets; `undefined` when there is none. */
+  private async find(secretId: string): Promise<SecretItem | undefined> {
+    if (typeof secretId !== 'string' || secretId.length > ARN_MAX_LENGTH) {
+      throw new ValidationError('secretId must be a name or an ARN');
+    }
+    const lookup = parseSecretId(secretId, this.region, this.account);
+    if (lookup.by === 'name') {
+      return this.store.get<SecretRecord>(SECRETS_PARTITION, validate(SecretNameSchema, lookup.name));
+    }
+    for (const candidate of lookup.candidates) {
+      const item = await this.store.get<SecretRecord>(SECRETS_PARTITION, candidate.name);
+      if (item !== undefined && (candidate.arn === undefined || item.data.arn === candidate.arn)) return item;
+    }
+    return undefined;
+  }
+
+  /** Like `find`, but a secret past its deletion date is gone. */
+  private async live(secretId: string): Promise<SecretItem> {
+    const item = await this.find(secretId);
+    if (item === undefined || isExpired(item.data, this.clock.now())) throw notFound(secretId);
+    return item;
+  }
+
+  /**
+   * Removes a secret and all its versions. The metadata goes first, in the first batch: if a later batch fails, the
+   * leftover versions are unreachable (their partition is keyed by this ARN, which no new secret gets).
+   */
+  private async purge(item: SecretItem): Promise<void> {
+    const pk = versionPartition(item.data.arn);
+    const first = item.data.versions.slice(0, MAX_TRANSACTION_OPS - 1);
+    await this.store.transact([
+      { type: 'delete', pk: SECRETS_PARTITION, sk: item.sk, condition: { kind: 'rev', rev: item.rev } },
+      ...first.map((v): WriteOp => ({ type: 'delete', pk, sk: v.versionId })),
+    ]);
+    for (;;) {
+      const page = await this.store.query(pk, { limit: MAX_TRANSACTION_OPS });
+      if (page.items.length === 0) return;
+      await this.store.transact(page.items.map((v): WriteOp => ({ type: 'delete', pk, sk: v.sk })));
+    }
+  }
+
+  private async *scan<T extends Record<string, unknown>>(pk: string): AsyncGenerator<StoredItem<T>> {
+    let startAfter: string | undefined;
+    do {
+      const page = await this.store.query<T>(pk, { limit: 1000, ...(startAfter === undefined ? {} : { startAfter }) });
+      yield* page.items;
+      startAfter = page.lastKey;
+    } while (startAfter !== undefined);
+  }
+
+  private async sealVersion(arn: string, versionId: string, value: SecretValue): Promise<VersionRecord> {
+    const binding = { secretId: arn, versionId };
+    const dataKey = await this.keyProvider.generateDataKey(binding);
+    const plaintext = valueBytes(value);
+    try {
+      const { blob } = seal(dataKey.plaintext, plaintext, binding);
+      return { versionId, createdAt: this.clock.now(), kind: value.kind, sealed: blob, wrappedKey: dataKey.wrapped };
+    } finally {
+      // A string's bytes are our copy; a binary value's buffer belongs to the caller.
+      if (value.kind === 'string') plaintext.fill(0);
+    }
+  }
+
+  private async openVersion(arn: string, version: VersionRecord): Promise<SecretValue> {
+    const binding = { secretId: arn, versionId: version.versionId };
+    const dataKey = await this.keyProvider.unwrapDataKey(version.wrappedKey, binding);
+    const plaintext = open(dataKey, { blob: version.sealed }, binding);
+    if (version.kind === 'binary') return { kind: 'binary', binary: plaintext };
+    const string = plaintext.toString('utf8');
+    plaintext.fill(0);
+    return { kind: 'string', string };
+  }
+
+  /** Whether a stored version holds exactly `value` (kind and bytes), compared in constant time. */
+  private async holdsValue(arn: string, versionId: string, value: SecretValue): Promise<boolean> {
+    const version = await this.store.get<VersionRecord>(versionPartition(arn), versionId);
+    if (version === undefined) return false;
+    return sameValue(await this.openVersion(arn, version.data), value);
+  }
+
+  private async retrying<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let n = 1; ; n++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (!(err instanceof ConditionFailedError)) throw err;
+        if (n >= this.maxWriteAttempts) {
+          throw new ConflictError('too many concurrent writes to this secret; retry', { cause: err });
+        }
+        // Full jitter: writers that lost the same race spread out instead of colliding again in lockstep.
+        await sleep(randomInt(0, Math.min(64, 2 ** n) + 1));
+      }
+    }
+  }
+}
+
+function hasVersion(secret: SecretRecord, versionId: string): boolean {
+  return secret.versions.some((v) => v.versionId === versionId);
+}
+
+function withCurrent(labels: readonly string[]): string[] {
+  return labels.includes(AWSCURRENT) ? [...labels] : [...labels, AWSCURRENT];
+}
+
+function parseVersionPosition(position: string): [number, string] {
+  const slash = position.indexOf('/');
+  const createdAt = Number(position.slice(0, slash));
+  if (slash < 0 || !Number.isFinite(createdAt)) throw new ValidationError('cursor is invalid');
+  return [createdAt, position.slice(slash + 1)];
+}
+
+function notFound(secretId: string): NotFoundError {
+  return new NotFoundError(`secret ${secretId} not found`);
+}
+
+function versionNotFound(secretId: string, versionId: string): NotFoundError {
+  return new NotFoundError(`version ${versionId} of secret ${secretId} not found`);
+}
+
+function markedForDeletion(secretId: string): InvalidRequestError {
+  return new InvalidRequestError(`secret ${secretId} is marked for deletion; restore it to use it`);
+}
