@@ -8,6 +8,7 @@ import {
   AUDIT_RECOVERED,
   AuditFileError,
   FileAuditSink,
+  fileIo,
   headAnchorPath,
   readAuditTail,
   verifyAuditFile,
@@ -83,9 +84,9 @@ describe('Class: FileAuditSink', () => {
   it('writes appends of one tick with one write call and syncs only for durable records', async () => {
     const sink = await openSink();
     const probe = await open(path.join(dir, 'probe'), 'w');
-    const proto = Object.getPrototypeOf(probe) as { write: unknown; datasync: unknown };
+    const proto = Object.getPrototypeOf(probe) as { datasync: unknown };
     await probe.close();
-    const write = vi.spyOn(proto as { write: () => Promise<unknown> }, 'write');
+    const write = vi.spyOn(fileIo, 'writeSync');
     const datasync = vi.spyOn(proto as { datasync: () => Promise<void> }, 'datasync');
 
     await appendMany(sink, 1, 200);
