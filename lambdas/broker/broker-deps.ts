@@ -1,0 +1,30 @@
+import type { AuditLog } from '../core/audit/audit-log.ts';
+import type { VerifyResult } from '../core/audit/hash-chain.ts';
+import type { TokenService } from '../core/auth/token/token-service.ts';
+import type { PolicyService } from '../core/policy/policy-service.ts';
+import type { Clock } from '../core/ports/clock.ts';
+import type { Principal } from '../core/principal.ts';
+import type { SecretService } from '../core/secrets/secret-service.ts';
+
+/** Operations that only some runtimes offer (the local file keyring and file audit log). */
+export interface SystemOperations {
+  readonly version: string;
+  readonly runtime: 'local' | 'aws';
+  readonly auditVerify?: () => Promise<VerifyResult>;
+  readonly auditTail?: (lines: number) => Promise<string[]>;
+  readonly rotateRootKey?: () => Promise<{ keyId: string; rewrapped: number; retired: string[] }>;
+}
+
+/** Everything the broker needs, built by one composition root per runtime. */
+export interface BrokerDeps {
+  readonly secrets: SecretService;
+  readonly tokens: TokenService;
+  readonly policies: PolicyService;
+  readonly audit: AuditLog;
+  readonly clock: Clock;
+  readonly system: SystemOperations;
+  /** Maps an IAM ARN (from API Gateway) to a principal; absent where IAM callers are not accepted. */
+  readonly resolveIamPrincipal?: (arn: string) => Promise<Principal | undefined>;
+  /** @default 1_048_576 */
+  readonly maxBodyBytes?: number;
+}

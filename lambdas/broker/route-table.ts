@@ -1,0 +1,82 @@
+import type { HttpMethod, RouteDef } from './route.ts';
+
+type Segment = { kind: 'literal'; value: string } | { kind: 'param'; name: string; rest: boolean };
+
+interface CompiledRoute {
+  readonly route: RouteDef;
+  readonly segments: readonly Segment[];
+}
+
+export type RouteMatch =
+  | { kind: 'found'; route: RouteDef; params: Record<string, string> }
+  | { kind: 'method' }
+  | { kind: 'none' };
+
+/**
+ * Matches raw (still percent-encoded) paths against route templates. Literal segments must match byte for byte, so
+ * an encoded variant of a literal (`%64ata`) matches nothing; parameters are decoded exactly once.
+ */
+export class RouteTable {
+  private readonly compiled: CompiledRoute[];
+
+  constructor(routes: readonly RouteDef[]) {
+    this.compiled = routes.map((route) => ({ route, segments: compile(route.path) }));
+    const seen = new Set<string>();
+    for (const { route } of this.compiled) {
+      const key = `${route.method} ${route.path}`;
+      if (seen.has(key)) throw new Error(`duplicate route ${key}`);
+      seen.add(key);
+    }
+  }
+
+  match(method: string, rawPath: string): RouteMatch {
+    const parts = rawPath.split('/').slice(1);
+    let methodMismatch = false;
+    for (const candidate of this.compiled) {
+      const params = matchSegments(candidate.segments, parts);
+      if (params === undefined) continue;
+      if (candidate.route.method !== (method.toUpperCase() as HttpMethod)) {
+        methodMismatch = true;
+        continue;
+      }
+      return { kind: 'found', route: candidate.route, params };
+    }
+    return methodMismatch ? { kind: 'method' } : { kind: 'none' };
+  }
+}
+
+function compile(path: string): Segment[] {
+  return path
+    .split('/')
+    .slice(1)
+    .map((part) => {
+      const param = /^\{([a-zA-Z]+)(\+?)\}$/.exec(part);
+      if (param === null) return { kind: 'literal', value: part };
+      return { kind: 'param', name: param[1]!, rest: param[2] === '+' };
+    });
+}
+
+function matchSegments(segments: readonly Segment[], parts: readonly string[]): Record<string, string> | undefined {
+  const params: Record<string, string> = {};
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i]!;
+    if (segment.kind === 'literal') {
+      if (parts[i] !== segment.value) return undefined;
+      continue;
+    }
+    const raw = segment.rest ? parts.slice(i).join('/') : parts[i];
+    if (raw === undefined || raw.length === 0) return undefined;
+    // Undecodable input is kept raw so that validation rejects it with a clear 400 rather than a 404.
+    params[segment.name] = decode(raw) ?? raw;
+    if (segment.rest) return params;
+  }
+  return parts.length === segments.length ? params : undefined;
+}
+
+function decode(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+}

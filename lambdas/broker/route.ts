@@ -1,0 +1,65 @@
+import type { z } from 'zod';
+import type { Capability } from '../core/policy/policy-types.ts';
+import type { Principal, RequestContext } from '../core/principal.ts';
+import type { BrokerDeps } from './broker-deps.ts';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** A policy check: the capability a caller needs on a policy path. */
+export interface AccessCheck {
+  readonly path: string;
+  readonly capability: Exclude<Capability, 'deny'>;
+}
+
+export interface RouteInput<P, Q, B> {
+  readonly params: P;
+  readonly query: Q;
+  readonly body: B;
+}
+
+export interface RouteContext {
+  readonly requestId: string;
+  /** Undefined only on routes with `auth: 'none'`. */
+  readonly principal: Principal | undefined;
+  readonly request: RequestContext;
+  readonly deps: BrokerDeps;
+  /** For handlers whose required capability depends on state (e.g. upsert: create vs update). Throws if denied. */
+  authorize(check: AccessCheck): Promise<void>;
+}
+
+export interface RouteResult {
+  /** @default 200 */
+  readonly status?: number;
+  readonly body: unknown;
+}
+
+/**
+ * One API operation: its HTTP shape, the schemas that validate it (also the source of the OpenAPI document), the
+ * access it needs, and the one service call it makes. Handlers stay thin: parse, call, map.
+ */
+export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
+  readonly operation: string;
+  readonly method: HttpMethod;
+  /** Literal segments, `{param}` for one segment, or a final `{param+}` for the rest of the path (may hold '/'). */
+  readonly path: string;
+  readonly summary: string;
+  /** @default 'token' */
+  readonly auth?: 'none' | 'token';
+  /** Mutating requests are audited durably (fsync) before they are acknowledged. */
+  readonly mutating: boolean;
+  readonly params?: z.ZodType<P>;
+  readonly query?: z.ZodType<Q>;
+  readonly body?: z.ZodType<B>;
+  /** Checked before the handler runs, so a denied request never touches data. */
+  readonly access?: (input: RouteInput<P, Q, B>) => AccessCheck | undefined;
+  /** Field names whose values are HMAC'd in the audit log. */
+  readonly sensitive?: readonly string[];
+  /** The policy path recorded in the audit log when the handler does its own access checks. */
+  readonly resource?: (input: RouteInput<P, Q, B>) => string;
+  handle(input: RouteInput<P, Q, B>, ctx: RouteContext): Promise<RouteResult>;
+}
+
+/** Keeps each route's input types inferred from its schemas while the route table stays homogeneous. */
+export function defineRoute<P, Q, B>(route: RouteDef<P, Q, B>): RouteDef {
+  return route as unknown as RouteDef;
+}

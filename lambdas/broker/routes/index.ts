@@ -1,0 +1,23 @@
+import { buildOpenApi } from '../openapi.ts';
+import type { RouteDef } from '../route.ts';
+import { policyRoutes } from './policies.ts';
+import { secretRoutes } from './secrets.ts';
+import { sysRoutes } from './sys.ts';
+import { tokenRoutes } from './tokens.ts';
+
+export const API_VERSION = '0.1.0';
+
+/** The whole native API, in one table shared by every entry point. */
+export function nativeRoutes(): RouteDef[] {
+  let document: Record<string, unknown> | undefined;
+  const routes: RouteDef[] = [
+    ...sysRoutes(() => {
+      document ??= buildOpenApi(routes, API_VERSION);
+      return document;
+    }),
+    ...secretRoutes,
+    ...policyRoutes,
+    ...tokenRoutes,
+  ];
+  return routes;
+}

@@ -1,0 +1,280 @@
+import { z } from 'zod';
+import { NotFoundError, PermissionDeniedError, ValidationError } from '../../core/errors.ts';
+import { SecretNameSchema } from '../../core/secrets/secret-schema.ts';
+import { defineRoute, type RouteDef } from '../route.ts';
+import { iso, Pagination, QueryBool, SecretNameParam, StringMap, toSecretValue, ValueFields } from './wire.ts';
+
+/** Policy path of a secret. Names are validated before this is used, so the path is canonical. */
+export const secretPath = (name: string): string => `secrets/${name}`;
+
+/** Listing `prod/` needs `list` on `secrets/prod`; listing the root needs `list` on `secrets`. */
+const listPath = (prefix: string): string => (prefix === '' ? 'secrets' : `secrets/${prefix.replace(/\/+$/, '')}`);
+
+function readValue(value: { kind: 'string'; string: string } | { kind: 'binary'; binary: Buffer }) {
+  return value.kind === 'string' ? { value: value.string } : { binary: value.binary.toString('base64') };
+}
+
+const CreateBody = ValueFields.extend({
+  name: SecretNameSchema,
+  description: z.string().max(2048).optional(),
+  tags: StringMap.optional(),
+  metadata: StringMap.optional(),
+  clientRequestToken: z.string().min(1).max(64).optional(),
+}).strict();
+
+const PutBody = ValueFields.extend({
+  clientRequestToken: z.string().min(1).max(64).optional(),
+  stages: z.array(z.string().min(1).max(256)).min(1).max(20).optional(),
+  cas: z
+    .object({ ifVersionId: z.string().min(1).max(64).optional(), ifAbsent: z.boolean().optional() })
+    .strict()
+    .refine((c) => !(c.ifVersionId !== undefined && c.ifAbsent === true), 'give ifVersionId or ifAbsent, not both')
+    .optional(),
+}).strict();
+
+const ReadQuery = z
+  .object({ versionId: z.string().min(1).max(64).optional(), stage: z.string().min(1).max(256).optional() })
+  .strict();
+
+const UpdateBody = z
+  .object({
+    description: z.string().max(2048).optional(),
+    metadata: StringMap.optional(),
+    addTags: StringMap.optional(),
+    removeTagKeys: z.array(z.string().min(1).max(128)).max(50).optional(),
+  })
+  .strict();
+
+const DeleteQuery = z
+  .object({ recoveryWindowDays: z.coerce.number().int().optional(), force: QueryBool.optional() })
+  .strict();
+
+const StageBody = z
+  .object({
+    stage: z.string().min(1).max(256),
+    moveToVersionId: z.string().min(1).max(64).optional(),
+    removeFromVersionId: z.string().min(1).max(64).optional(),
+  })
+  .strict();
+
+const VersionsQuery = Pagination.extend({ includeDeprecated: QueryBool.optional() }).strict();
+
+const ListQuery = Pagination.extend({
+  recursive: QueryBool.optional(),
+  includePlannedDeletion: QueryBool.optional(),
+}).strict();
+
+const PrefixParam = z.object({ prefix: z.string().max(512).optional() });
+
+export const secretRoutes: RouteDef[] = [
+  defineRoute({
+    operation: 'secret.create',
+    method: 'POST',
+    path: '/v1/secrets',
+    summary: 'Create a secret, optionally with its first value',
+    mutating: true,
+    body: CreateBody,
+    sensitive: ['value', 'binary'],
+    access: ({ body }) => ({ path: secretPath(body.name), capability: 'create' }),
+    async handle({ body }, { deps }) {
+      const value = toSecretValue(body);
+      const created = await deps.secrets.create({
+        name: body.name,
+        description: body.description,
+        tags: body.tags,
+        metadata: body.metadata,
+        clientRequestToken: body.clientRequestToken,
+        ...(value === undefined ? {} : { value }),
+      });
+      return { status: 201, body: created };
+    },
+  }),
+  defineRoute({
+    operation: 'secret.read',
+    method: 'GET',
+    path: '/v1/secret/data/{name+}',
+    summary: 'Read a secret value (AWSCURRENT unless a stage or version id is given)',
+    mutating: false,
+    params: SecretNameParam,
+    query: ReadQuery,
+    sensitive: ['value', 'binary'],
+    access: ({ params }) => ({ path: secretPath(params.name), capability: 'read' }),
+    async handle({ params, query }, { deps }) {
+      const got = await deps.secrets.get({
+        secretId: params.name,
+        versionId: query.versionId,
+        versionStage: query.stage,
+      });
+      return {
+        body: {
+          name: got.name,
+          arn: got.arn,
+          versionId: got.versionId,
+          versionStages: got.versionStages,
+          createdAt: iso(got.createdAt),
+          ...readValue(got.value),
+        },
+      };
+    },
+  }),
+  defineRoute({
+    operation: 'secret.write',
+    method: 'PUT',
+    path: '/v1/secret/data/{name+}',
+    summary: 'Write a new version (creates the secret if absent); supports check-and-set',
+    mutating: true,
+    params: SecretNameParam,
+    body: PutBody,
+    sensitive: ['value', 'binary'],
+    // Upsert, as in Vault: writing an existing secret needs `update`, creating one needs `create`. A caller with
+    // only `create` can never overwrite: its write is create-only.
+    resource: ({ params }) => secretPath(params.name),
+    async handle({ params, body }, ctx) {
+      const value = toSecretValue(body);
+      if (value === undefined) throw new ValidationError('a value or binary is required');
+      const path = secretPath(params.name);
+      const request = {
+        secretId: params.name,
+        value,
+        clientRequestToken: body.clientRequestToken,
+        versionStages: body.stages,
+        ifVersionId: body.cas?.ifVersionId,
+        ifAbsent: body.cas?.ifAbsent,
+      };
+      const canUpdate = await ctx.authorize({ path, capability: 'update' }).then(
+        () => true,
+        (err: unknown) => {
+          if (err instanceof PermissionDeniedError) return false;
+          throw err;
+        },
+      );
+      if (!canUpdate) {
+        await ctx.authorize({ path, capability: 'create' });
+        return { body: await ctx.deps.secrets.put({ ...request, ifAbsent: true, createIfMissing: true }) };
+      }
+      try {
+        return { body: await ctx.deps.secrets.put(request) };
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+        await ctx.authorize({ path, capability: 'create' });
+        return { body: await ctx.deps.secrets.put({ ...request, createIfMissing: true }) };
+      }
+    },
+  }),
+  defineRoute({
+    operation: 'secret.describe',
+    method: 'GET',
+    path: '/v1/secret/metadata/{name+}',
+    summary: 'Describe a secret: metadata, tags and the version-to-stage map',
+    mutating: false,
+    params: SecretNameParam,
+    access: ({ params }) => ({ path: secretPath(params.name), capability: 'read' }),
+    async handle({ params }, { deps }) {
+      const d = await deps.secrets.describe({ secretId: params.name });
+      return {
+        body: {
+          ...d,
+          createdAt: iso(d.createdAt),
+          updatedAt: iso(d.updatedAt),
+          deletedAt: iso(d.deletedAt),
+          deletionDate: iso(d.deletionDate),
+        },
+      };
+    },
+  }),
+  defineRoute({
+    operation: 'secret.update',
+    method: 'PATCH',
+    path: '/v1/secret/metadata/{name+}',
+    summary: 'Update description, custom metadata and tags',
+    mutating: true,
+    params: SecretNameParam,
+    body: UpdateBody,
+    access: ({ params }) => ({ path: secretPath(params.name), capability: 'update' }),
+    async handle({ params, body }, { deps }) {
+      await deps.secrets.update({ secretId: params.name, ...body });
+      return { body: { name: params.name, updated: true } };
+    },
+  }),
+  defineRoute({
+    operation: 'secret.delete',
+    method: 'DELETE',
+    path: '/v1/secret/metadata/{name+}',
+    summary: 'Schedule deletion after a 7–30 day recovery window, or delete at once with force=true',
+    mutating: true,
+    params: SecretNameParam,
+    query: DeleteQuery,
+    access: ({ params }) => ({ path: secretPath(params.name), capability: 'delete' }),
+    async handle({ params, query }, { deps }) {
+      const deleted = await deps.secrets.delete({
+        secretId: params.name,
+        recoveryWindowDays: query.recoveryWindowDays,
+        forceDeleteWithoutRecovery: query.force,
+      });
+      return { body: { ...deleted, deletionDate: iso(deleted.deletionDate) } };
+    },
+  }),
+  defineRoute({
+    operation: 'secret.restore',
+    method: 'POST',
+    path: '/v1/secret/restore/{name+}',
+    summary: 'Cancel a scheduled deletion',
+    mutating: true,
+    params: SecretNameParam,
+    access: ({ params }) => ({ path: secretPath(params.name), capability: 'update' }),
+    async handle({ params }, { deps }) {
+      return { body: await deps.secrets.restore({ secretId: params.name }) };
+    },
+  }),
+  defineRoute({
+    operation: 'secret.versions',
+    method: 'GET',
+    path: '/v1/secret/versions/{name+}',
+    summary: 'List versions, newest first',
+    mutating: false,
+    params: SecretNameParam,
+    query: VersionsQuery,
+    access: ({ params }) => ({ path: secretPath(params.name), capability: 'read' }),
+    async handle({ params, query }, { deps }) {
+      const page = await deps.secrets.listVersions({ secretId: params.name, ...query });
+      return {
+        body: {
+          versions: page.versions.map((v) => ({ ...v, createdAt: iso(v.createdAt) })),
+          nextCursor: page.nextCursor,
+        },
+      };
+    },
+  }),
+  defineRoute({
+    operation: 'secret.stage',
+    method: 'POST',
+    path: '/v1/secret/stages/{name+}',
+    summary: 'Move or remove a staging label (UpdateSecretVersionStage rules)',
+    mutating: true,
+    params: SecretNameParam,
+    body: StageBody,
+    access: ({ params }) => ({ path: secretPath(params.name), capability: 'update' }),
+    async handle({ params, body }, { deps }) {
+      await deps.secrets.updateVersionStage({ secretId: params.name, versionStage: body.stage, ...body });
+      const d = await deps.secrets.describe({ secretId: params.name });
+      return { body: { name: d.name, arn: d.arn, versionIdsToStages: d.versionIdsToStages } };
+    },
+  }),
+  ...(['/v1/secret/list', '/v1/secret/list/{prefix+}'] as const).map((path) =>
+    defineRoute({
+      operation: 'secret.list',
+      method: 'GET',
+      path,
+      summary: 'List secrets under a prefix: direct children (folders end in "/") or, with recursive=true, all',
+      mutating: false,
+      params: PrefixParam,
+      query: ListQuery,
+      access: ({ params }) => ({ path: listPath(params.prefix ?? ''), capability: 'list' }),
+      async handle({ params, query }, { deps }) {
+        const prefix = params.prefix ?? '';
+        const page = await deps.secrets.list({ prefix, ...query });
+        return { body: page };
+      },
+    }),
+  ),
+];

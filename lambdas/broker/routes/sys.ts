@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { InvalidRequestError } from '../../core/errors.ts';
+import { defineRoute, type RouteDef } from '../route.ts';
+
+/** Routes are passed in so the OpenAPI document can describe the very table the broker serves. */
+export function sysRoutes(openapi: () => unknown): RouteDef[] {
+  return [
+    defineRoute({
+      operation: 'sys.health',
+      method: 'GET',
+      path: '/v1/sys/health',
+      summary: 'Liveness and version; no authentication',
+      auth: 'none',
+      mutating: false,
+      resource: () => 'sys/health',
+      async handle(_input, { deps }) {
+        return {
+          body: { status: 'ok', version: deps.system.version, runtime: deps.system.runtime, initialized: true },
+        };
+      },
+    }),
+    defineRoute({
+      operation: 'sys.openapi',
+      method: 'GET',
+      path: '/v1/openapi.json',
+      summary: 'This API as an OpenAPI 3.1 document; no authentication',
+      auth: 'none',
+      mutating: false,
+      resource: () => 'sys/openapi',
+      async handle() {
+        return { body: openapi() };
+      },
+    }),
+    defineRoute({
+      operation: 'audit.hash',
+      method: 'POST',
+      path: '/v1/sys/audit/hash',
+      summary: 'HMAC a value with the audit salt, to search the audit log for it',
+      mutating: false,
+      body: z.object({ input: z.string().min(1).max(65_536) }).strict(),
+      sensitive: ['input'],
+      access: () => ({ path: 'sys/audit/hash', capability: 'update' }),
+      async handle({ body }, { deps }) {
+        return { body: { hash: deps.audit.hmac(body.input) } };
+      },
+    }),
+    defineRoute({
+      operation: 'audit.verify',
+      method: 'GET',
+      path: '/v1/sys/audit/verify',
+      summary: 'Verify the audit log hash chain; names the first bad record',
+      mutating: false,
+      access: () => ({ path: 'sys/audit/verify', capability: 'sudo' }),
+      async handle(_input, { deps }) {
+        if (deps.system.auditVerify === undefined)
+          throw new InvalidRequestError('this runtime has no local audit file');
+        return { body: await deps.system.auditVerify() };
+      },
+    }),
+    defineRoute({
+      operation: 'audit.tail',
+      method: 'GET',
+      path: '/v1/sys/audit/tail',
+      summary: 'The last audit records (already HMAC-redacted)',
+      mutating: false,
+      query: z.object({ lines: z.coerce.number().int().min(1).max(10_000).optional() }).strict(),
+      access: () => ({ path: 'sys/audit/tail', capability: 'sudo' }),
+      async handle({ query }, { deps }) {
+        if (deps.system.auditTail === undefined) throw new InvalidRequestError('this runtime has no local audit file');
+        const lines = await deps.system.auditTail(query.lines ?? 20);
+        return { body: { records: lines.map((line) => JSON.parse(line) as unknown) } };
+      },
+    }),
+    defineRoute({
+      operation: 'keyring.rotate',
+      method: 'POST',
+      path: '/v1/sys/keyring/rotate',
+      summary: 'Rotate the root key, re-wrap every data key, and retire the old root keys',
+      mutating: true,
+      access: () => ({ path: 'sys/keyring/rotate', capability: 'sudo' }),
+      async handle(_input, { deps }) {
+        if (deps.system.rotateRootKey === undefined) {
+          throw new InvalidRequestError('root-key rotation is managed by KMS in this runtime');
+        }
+        return { body: await deps.system.rotateRootKey() };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { ValidationError } from '../../core/errors.ts';
+import { SecretNameSchema } from '../../core/secrets/secret-schema.ts';
+
+/** Shapes shared by several routes. Domain rules (name syntax, sizes) are enforced again by the core services. */
+export const SecretNameParam = z.object({ name: SecretNameSchema.describe('Secret name; may contain "/"') });
+
+const base64 = z
+  .string()
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
+  .refine((s) => s.length % 4 === 0, 'must be base64 (length is not a multiple of 4)');
+
+export const StringMap = z.record(z.string(), z.string());
+
+/** A value is given as UTF-8 `value` or base64 `binary`, never both. */
+export const ValueFields = z.object({
+  value: z.string().optional().describe('The secret value as a string'),
+  binary: base64.optional().describe('The secret value as base64-encoded bytes'),
+});
+
+export type SecretValueWire = z.infer<typeof ValueFields>;
+
+export function toSecretValue(
+  wire: SecretValueWire,
+): { kind: 'string'; string: string } | { kind: 'binary'; binary: Buffer } | undefined {
+  if (wire.value !== undefined && wire.binary !== undefined) {
+    throw new ValidationError('give either value or binary, not both');
+  }
+  if (wire.value !== undefined) return { kind: 'string', string: wire.value };
+  if (wire.binary !== undefined) return { kind: 'binary', binary: Buffer.from(wire.binary, 'base64') };
+  return undefined;
+}
+
+export function iso(epochMs: number | undefined): string | undefined {
+  return epochMs === undefined ? undefined : new Date(epochMs).toISOString();
+}
+
+/** Query-string booleans: only the literal words, so a typo is an error rather than silently false. */
+export const QueryBool = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+export const Pagination = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  cursor: z.string().max(2048).optional(),
+});

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { defineRoute } from '../../../lambdas/broker/route.ts';
+import { RouteTable } from '../../../lambdas/broker/route-table.ts';
+
+const route = (method: 'GET' | 'PUT', path: string) =>
+  defineRoute({
+    operation: `${method} ${path}`,
+    method,
+    path,
+    summary: '',
+    mutating: false,
+    handle: async () => ({ body: {} }),
+  });
+
+describe('Class: RouteTable', () => {
+  const table = new RouteTable([
+    route('GET', '/v1/secret/data/{name+}'),
+    route('GET', '/v1/sys/policies/{name}'),
+    route('PUT', '/v1/sys/policies/{name}'),
+  ]);
+
+  it('captures the rest of the path, slashes included, decoding once', () => {
+    const match = table.match('GET', '/v1/secret/data/a/b%2Fc');
+    expect(match).toMatchObject({ kind: 'found', params: { name: 'a/b/c' } });
+  });
+
+  it('does not match a percent-encoded literal segment', () => {
+    expect(table.match('GET', '/v1/secret/%64ata/x').kind).toBe('none');
+  });
+
+  it('keeps an undecodable parameter raw so validation can reject it', () => {
+    expect(table.match('GET', '/v1/secret/data/a%zz')).toMatchObject({ params: { name: 'a%zz' } });
+  });
+
+  it('matches single-segment parameters only on one segment', () => {
+    expect(table.match('GET', '/v1/sys/policies/a/b').kind).toBe('none');
+    expect(table.match('GET', '/v1/sys/policies/').kind).toBe('none');
+  });
+
+  it('reports a method mismatch separately from an unknown path', () => {
+    expect(table.match('DELETE', '/v1/sys/policies/a').kind).toBe('method');
+  });
+
+  it('refuses duplicate routes', () => {
+    expect(() => new RouteTable([route('GET', '/x'), route('GET', '/x')])).toThrow(/duplicate/);
+  });
+});
