@@ -1,0 +1,186 @@
+import type { Command } from 'commander';
+import { namePath } from '../api-client.ts';
+import { CliError, ExitCode } from '../exit-codes.ts';
+import { client, collect, columns, globals, integer, keyValues, print, readSecretInput } from '../io.ts';
+
+interface ValueFlags {
+  file?: string;
+  binary?: boolean;
+}
+
+async function valueBody(flags: ValueFlags): Promise<{ value: string } | { binary: string }> {
+  const data = await readSecretInput(flags.file, { keepNewline: flags.binary === true });
+  if (data.length === 0) throw new CliError('the value is empty', ExitCode.usage);
+  if (flags.binary === true) return { binary: data.toString('base64') };
+  return { value: data.toString('utf8') };
+}
+
+interface SecretRead {
+  name: string;
+  versionId: string;
+  versionStages: string[];
+  value?: string;
+  binary?: string;
+}
+
+export function registerSecretCommands(program: Command): void {
+  const secret = program.command('secret').description('store, version, read and delete secrets');
+
+  secret
+    .command('create <name>')
+    .description('create a secret; its first value comes from --file (or "-" for stdin)')
+    .option('--file <path>', 'read the value from a file, or "-" for stdin')
+    .option('--binary', 'store the value as bytes')
+    .option('--description <text>')
+    .option('--tag <key=value>', 'repeatable', collect)
+    .option('--metadata <key=value>', 'custom metadata, repeatable', collect)
+    .option('--request-token <token>', 'idempotency token; becomes the version id')
+    .action(async (name: string, flags: ValueFlags & Record<string, unknown>, command: Command) => {
+      const value = flags.file === undefined ? {} : await valueBody(flags);
+      const body = {
+        name,
+        ...value,
+        description: flags.description,
+        tags: keyValues(flags.tag as string[] | undefined, '--tag'),
+        metadata: keyValues(flags.metadata as string[] | undefined, '--metadata'),
+        clientRequestToken: flags.requestToken,
+      };
+      const created = await client(command).call('POST', '/v1/secrets', { body });
+      print(command, created, () => `created ${created.name} (${created.arn})`);
+    });
+
+  secret
+    .command('put <name>')
+    .description('write a new version from stdin (default) or --file; creates the secret if absent')
+    .option('--file <path>', 'read the value from a file, or "-" for stdin')
+    .option('--binary', 'store the value as bytes')
+    .option('--stage <label>', 'labels for the new version (default AWSCURRENT), repeatable', collect)
+    .option('--if-version <versionId>', 'check-and-set: only if the current version is this one')
+    .option('--if-absent', 'check-and-set: only if the secret has no current version')
+    .option('--request-token <token>', 'idempotency token; becomes the version id')
+    .action(async (name: string, flags: ValueFlags & Record<string, unknown>, command: Command) => {
+      if (flags.ifVersion !== undefined && flags.ifAbsent === true) {
+        throw new CliError('use --if-version or --if-absent, not both', ExitCode.usage);
+      }
+      const cas =
+        flags.ifVersion !== undefined
+          ? { ifVersionId: flags.ifVersion }
+          : flags.ifAbsent === true
+            ? { ifAbsent: true }
+            : undefined;
+      const body = {
+        ...(await valueBody(flags)),
+        stages: flags.stage,
+        cas,
+        clientRequestToken: flags.requestToken,
+      };
+      const put = await client(command).call('PUT', `/v1/secret/data/${namePath(name)}`, { body });
+      print(command, put, () => `${put.name} version ${put.versionId} ${(put.versionStages as string[]).join(',')}`);
+    });
+
+  secret
+    .command('get <name>')
+    .description('print a secret value (AWSCURRENT unless --stage or --version-id)')
+    .option('--stage <label>')
+    .option('--version-id <id>')
+    .action(async (name: string, flags: { stage?: string; versionId?: string }, command: Command) => {
+      const read = await client(command).call<SecretRead>('GET', `/v1/secret/data/${namePath(name)}`, {
+        query: { stage: flags.stage, versionId: flags.versionId },
+      });
+      if (globals(command).output === 'json') {
+        print(command, read);
+      } else if (read.binary !== undefined) {
+        process.stdout.write(Buffer.from(read.binary, 'base64'));
+      } else {
+        process.stdout.write(`${read.value ?? ''}\n`);
+      }
+    });
+
+  secret
+    .command('list [prefix]')
+    .description('list secrets under a prefix (folders end in "/"); --recursive lists everything below')
+    .option('--recursive')
+    .option('--include-deleted', 'include secrets scheduled for deletion')
+    .option('--limit <n>', 'page size', integer('--limit'))
+    .action(async (prefix: string | undefined, flags: Record<string, unknown>, command: Command) => {
+      const api = client(command);
+      const path = prefix === undefined || prefix === '' ? '/v1/secret/list' : `/v1/secret/list/${namePath(prefix)}`;
+      const entries: Array<{ name: string; kind: string; arn?: string }> = [];
+      let cursor: string | undefined;
+      do {
+        const page = await api.call<{ entries: typeof entries; nextCursor?: string }>('GET', path, {
+          query: {
+            recursive: flags.recursive === true ? 'true' : undefined,
+            includePlannedDeletion: flags.includeDeleted === true ? 'true' : undefined,
+            limit: flags.limit as number | undefined,
+            cursor,
+          },
+        });
+        entries.push(...page.entries);
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      print(command, { entries }, () => entries.map((e) => e.name).join('\n'));
+    });
+
+  secret
+    .command('describe <name>')
+    .description('show metadata, tags and which version carries which label')
+    .action(async (name: string, _flags: unknown, command: Command) => {
+      const d = await client(command).call('GET', `/v1/secret/metadata/${namePath(name)}`);
+      print(command, d);
+    });
+
+  secret
+    .command('versions <name>')
+    .description('list versions, newest first')
+    .option('--include-deprecated', 'include versions without labels')
+    .action(async (name: string, flags: { includeDeprecated?: boolean }, command: Command) => {
+      const page = await client(command).call<{
+        versions: Array<{ versionId: string; versionStages: string[]; createdAt: string }>;
+      }>('GET', `/v1/secret/versions/${namePath(name)}`, {
+        query: { includeDeprecated: flags.includeDeprecated === true ? 'true' : undefined },
+      });
+      print(command, page, () =>
+        columns([
+          ['VERSION', 'CREATED', 'STAGES'],
+          ...page.versions.map((v) => [v.versionId, v.createdAt, v.versionStages.join(',')]),
+        ]),
+      );
+    });
+
+  secret
+    .command('stage <name> <label>')
+    .description('move a staging label (--move-to) and/or remove it from a version (--remove-from)')
+    .option('--move-to <versionId>')
+    .option('--remove-from <versionId>')
+    .action(async (name: string, label: string, flags: { moveTo?: string; removeFrom?: string }, command: Command) => {
+      if (flags.moveTo === undefined && flags.removeFrom === undefined) {
+        throw new CliError('give --move-to and/or --remove-from', ExitCode.usage);
+      }
+      const body = { stage: label, moveToVersionId: flags.moveTo, removeFromVersionId: flags.removeFrom };
+      const result = await client(command).call('POST', `/v1/secret/stages/${namePath(name)}`, { body });
+      print(command, result);
+    });
+
+  secret
+    .command('delete <name>')
+    .description('schedule deletion after a recovery window (7-30 days, default 30), or --force to delete now')
+    .option('--recovery-window-days <n>', 'days before the secret is purged', integer('--recovery-window-days'))
+    .option('--force', 'delete immediately, without recovery')
+    .action(async (name: string, flags: { recoveryWindowDays?: number; force?: boolean }, command: Command) => {
+      const result = await client(command).call('DELETE', `/v1/secret/metadata/${namePath(name)}`, {
+        query: { recoveryWindowDays: flags.recoveryWindowDays, force: flags.force === true ? 'true' : undefined },
+      });
+      print(command, result, () =>
+        flags.force === true ? `deleted ${name}` : `${name} will be deleted at ${String(result.deletionDate)}`,
+      );
+    });
+
+  secret
+    .command('restore <name>')
+    .description('cancel a scheduled deletion')
+    .action(async (name: string, _flags: unknown, command: Command) => {
+      const result = await client(command).call('POST', `/v1/secret/restore/${namePath(name)}`);
+      print(command, result, () => `restored ${name}`);
+    });
+}

@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import { initialise, isInitialised } from '../../local/compose.ts';
+import { dataPaths, type LocalConfigInput, loadLocalConfig } from '../../local/config.ts';
+import { startLocalServer } from '../../local/server.ts';
+import { CliError, ExitCode } from '../exit-codes.ts';
+import { client, print } from '../io.ts';
+
+interface ServerFlags {
+  dataDir?: string;
+  host?: string;
+  port?: string;
+}
+
+function config(flags: ServerFlags) {
+  const overrides: Partial<LocalConfigInput> = { dataDir: flags.dataDir, host: flags.host };
+  if (flags.port !== undefined) overrides.port = Number(flags.port);
+  return loadLocalConfig(process.env, overrides);
+}
+
+function announceRootToken(token: string, dataDir: string): void {
+  process.stdout.write(
+    [
+      'Coffer initialised.',
+      `Root token (shown once; also saved to ${dataPaths(dataDir).rootToken}, mode 0600):`,
+      '',
+      `    ${token}`,
+      '',
+      'Use it with: export COFFER_TOKEN=$(cat <root-token file>)',
+      '',
+    ].join('\n'),
+  );
+}
+
+export function registerServerCommands(program: Command): void {
+  program
+    .command('init')
+    .description('create the keyring, the audit salt and the root token (COFFER_PASSPHRASE seals the root key)')
+    .option('--data-dir <dir>', 'default .coffer, or COFFER_DATA_DIR')
+    .action(async (flags: ServerFlags) => {
+      const cfg = config(flags);
+      if (isInitialised(cfg.dataDir)) throw new CliError(`${cfg.dataDir} is already initialised`, ExitCode.conflict);
+      const { rootToken } = await initialise(cfg);
+      announceRootToken(rootToken, cfg.dataDir);
+    });
+
+  program
+    .command('server')
+    .description('run the local single-node server (initialises on first start)')
+    .option('--data-dir <dir>', 'default .coffer, or COFFER_DATA_DIR')
+    .option('--host <host>', 'default 127.0.0.1')
+    .option('--port <port>', 'default 8270')
+    .action(async (flags: ServerFlags) => {
+      const cfg = config(flags);
+      const running = await startLocalServer(cfg, {
+        onInitialised: (token) => announceRootToken(token, cfg.dataDir),
+      });
+      const { address, port } = running.address;
+      process.stdout.write(`Coffer listening on http://${address}:${port} (data: ${cfg.dataDir})\n`);
+      const shutdown = (signal: string) => {
+        process.stdout.write(`${signal}: finishing in-flight requests\n`);
+        running.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGINT', () => shutdown('SIGINT'));
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      process.on('SIGHUP', () => {
+        running.node.reopenAudit().catch(() => {
+          process.stderr.write('audit log reopen failed: requests are refused until it succeeds\n');
+        });
+      });
+    });
+
+  const keyring = program.command('keyring').description('manage the root key');
+  keyring
+    .command('rotate')
+    .description('rotate the root key and re-wrap every data key')
+    .action(async (_flags: unknown, command: Command) => {
+      const result = await client(command).call('POST', '/v1/sys/keyring/rotate');
+      print(
+        command,
+        result,
+        () => `root key rotated to ${String(result.keyId)}; ${String(result.rewrapped)} data keys re-wrapped`,
+      );
+    });
+}

@@ -1,0 +1,99 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { ApiClient } from './api-client.ts';
+import { CliError, ExitCode } from './exit-codes.ts';
+
+export type OutputFormat = 'json' | 'table';
+
+export interface GlobalOptions {
+  output: OutputFormat;
+  address: string;
+  token: string | undefined;
+}
+
+/** Global options live on the root command; every subcommand reads them through here. */
+export function globals(command: Command): GlobalOptions {
+  const opts = command.optsWithGlobals<{ output?: string; address?: string; token?: string }>();
+  const output = opts.output ?? 'table';
+  if (output !== 'json' && output !== 'table') throw new CliError('--output must be json or table', ExitCode.usage);
+  return {
+    output,
+    address: opts.address ?? process.env.COFFER_ADDR ?? 'http://127.0.0.1:8270',
+    token: opts.token ?? (process.env.COFFER_TOKEN === '' ? undefined : process.env.COFFER_TOKEN),
+  };
+}
+
+export function client(command: Command): ApiClient {
+  const { address, token } = globals(command);
+  return new ApiClient({ address, token });
+}
+
+/**
+ * Reads a secret value from a file or stdin, never from argv, so it stays out of shell history and `ps`.
+ * A single trailing newline (from `echo` or an editor) is dropped unless `keepNewline`.
+ */
+export async function readSecretInput(
+  file: string | undefined,
+  options: { keepNewline?: boolean } = {},
+): Promise<Buffer> {
+  let data: Buffer;
+  if (file !== undefined && file !== '-') {
+    data = await readFile(file).catch((err: NodeJS.ErrnoException) => {
+      throw new CliError(`cannot read ${file}: ${err.code ?? 'error'}`, ExitCode.usage);
+    });
+  } else {
+    if (process.stdin.isTTY) {
+      throw new CliError('no value: pipe it on stdin or pass --file <path>', ExitCode.usage);
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    data = Buffer.concat(chunks);
+  }
+  if (options.keepNewline !== true && data.at(-1) === 0x0a) {
+    data = data.subarray(0, data.at(-2) === 0x0d ? -2 : -1);
+  }
+  return data;
+}
+
+export function print(command: Command, value: unknown, table?: () => string): void {
+  const { output } = globals(command);
+  if (output === 'json' || table === undefined) {
+    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  } else {
+    const text = table();
+    process.stdout.write(text.endsWith('\n') || text.length === 0 ? text : `${text}\n`);
+  }
+}
+
+/** Aligned columns for human output. */
+export function columns(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  }
+  return rows
+    .map((row) => row.map((cell, i) => cell.padEnd(i === row.length - 1 ? 0 : widths[i]!)).join('  '))
+    .join('\n');
+}
+
+export function keyValues(pairs: readonly string[] | undefined, flag: string): Record<string, string> | undefined {
+  if (pairs === undefined || pairs.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new CliError(`${flag} takes key=value, got "${pair}"`, ExitCode.usage);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export function integer(flag: string) {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value)) throw new CliError(`${flag} must be an integer`, ExitCode.usage);
+    return Number(value);
+  };
+}

@@ -1,0 +1,50 @@
+import { Command, CommanderError } from 'commander';
+import { isCofferError } from '../../core/errors.ts';
+import { registerAuditCommands } from './commands/audit.ts';
+import { registerPolicyCommands } from './commands/policy.ts';
+import { registerSecretCommands } from './commands/secret.ts';
+import { registerServerCommands } from './commands/server.ts';
+import { registerTokenCommands } from './commands/token.ts';
+import { CliError, ExitCode } from './exit-codes.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('coffer')
+    .description('Coffer: secrets management for AWS and a local single node')
+    .option('-o, --output <format>', 'json or table', 'table')
+    .option('--address <url>', 'server address (default COFFER_ADDR or http://127.0.0.1:8270)')
+    .option('--token <token>', 'prefer COFFER_TOKEN: flags show up in process listings')
+    .exitOverride()
+    .showHelpAfterError();
+  registerServerCommands(program);
+  registerSecretCommands(program);
+  registerPolicyCommands(program);
+  registerTokenCommands(program);
+  registerAuditCommands(program);
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit through here with code 0.
+      return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return err.exitCode;
+    }
+    if (isCofferError(err)) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return err.code === 'validation'
+        ? ExitCode.usage
+        : err.code === 'sealed'
+          ? ExitCode.unavailable
+          : ExitCode.failure;
+    }
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return ExitCode.failure;
+  }
+}

@@ -1,0 +1,68 @@
+import type { Broker } from '../../broker/broker.ts';
+import type { BrokerRequest, BrokerResponse } from '../../broker/http-types.ts';
+
+/** The parts of an API Gateway REST (v1) proxy event the broker uses. */
+export interface ApiGatewayProxyEvent {
+  httpMethod: string;
+  path: string;
+  headers?: Record<string, string | undefined> | null;
+  queryStringParameters?: Record<string, string | undefined> | null;
+  body?: string | null;
+  isBase64Encoded?: boolean;
+  requestContext: {
+    requestId?: string;
+    stage?: string;
+    path?: string;
+    identity: { sourceIp: string; userArn?: string | null; caller?: string | null };
+  };
+}
+
+export interface ApiGatewayProxyResult {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+  isBase64Encoded: false;
+}
+
+export function toBrokerRequest(event: ApiGatewayProxyEvent): BrokerRequest {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event.headers ?? {})) {
+    if (value !== undefined) headers[name.toLowerCase()] = value;
+  }
+  const query: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event.queryStringParameters ?? {})) {
+    if (value !== undefined) query[name] = value;
+  }
+  const body =
+    event.body === undefined || event.body === null
+      ? undefined
+      : Buffer.from(event.body, event.isBase64Encoded === true ? 'base64' : 'utf8');
+  // `requestContext.path` keeps the caller's percent-encoding (`path` may be decoded) but carries the stage prefix.
+  const { stage, path: contextPath } = event.requestContext;
+  const rawPath =
+    contextPath === undefined
+      ? event.path
+      : stage !== undefined && contextPath.startsWith(`/${stage}/`)
+        ? contextPath.slice(stage.length + 1)
+        : contextPath;
+  const iamArn = event.requestContext.identity.userArn ?? undefined;
+  return {
+    method: event.httpMethod,
+    rawPath,
+    query,
+    headers,
+    body,
+    sourceIp: event.requestContext.identity.sourceIp,
+    iamArn,
+  };
+}
+
+export function toProxyResult(response: BrokerResponse): ApiGatewayProxyResult {
+  return { statusCode: response.status, headers: response.headers, body: response.body, isBase64Encoded: false };
+}
+
+/** The Lambda entry: the same broker as the local server, behind API Gateway's proxy integration. */
+export function createApiGatewayHandler(broker: Pick<Broker, 'handle'>) {
+  return async (event: ApiGatewayProxyEvent): Promise<ApiGatewayProxyResult> =>
+    toProxyResult(await broker.handle(toBrokerRequest(event)));
+}

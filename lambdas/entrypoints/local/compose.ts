@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { FileAuditSink, readAuditTail, verifyAuditFile } from '../../adapters/local/audit-file/file-audit-sink.ts';
+import { FileKeyring } from '../../adapters/local/keyring/file-keyring.ts';
+import { SqliteStore } from '../../adapters/local/store/sqlite-store.ts';
+import { Broker } from '../../broker/broker.ts';
+import type { BrokerDeps } from '../../broker/broker-deps.ts';
+import { API_VERSION, nativeRoutes } from '../../broker/routes/index.ts';
+import { AuditHasher } from '../../core/audit/audit-hmac.ts';
+import { AuditLog } from '../../core/audit/audit-log.ts';
+import { TokenService } from '../../core/auth/token/token-service.ts';
+import { CachingKeyProvider } from '../../core/crypto/data-key-cache.ts';
+import { InvalidRequestError } from '../../core/errors.ts';
+import { PolicyService } from '../../core/policy/policy-service.ts';
+import { type Clock, systemClock } from '../../core/ports/clock.ts';
+import type { Store } from '../../core/ports/store.ts';
+import { SecretService } from '../../core/secrets/secret-service.ts';
+import { dataPaths, type LocalConfig } from './config.ts';
+
+/** The local runtime's composition root: the only place that knows which adapters the local node uses. */
+export interface LocalNode {
+  readonly broker: Broker;
+  readonly deps: BrokerDeps;
+  readonly store: Store;
+  /** Re-opens the audit file (log rotation, SIGHUP). */
+  reopenAudit(): Promise<void>;
+  purgeExpired(): Promise<number>;
+  close(): Promise<void>;
+}
+
+const INIT_PK = 'sys';
+const INIT_SK = 'init';
+
+export function isInitialised(dataDir: string): boolean {
+  return FileKeyring.exists(dataPaths(dataDir).keyring);
+}
+
+/**
+ * Creates the keyring, the audit salt and the root token. The root token is returned once and, for development
+ * convenience, written to `<dataDir>/root-token` (mode 0600).
+ */
+export async function initialise(config: LocalConfig): Promise<{ rootToken: string }> {
+  const paths = dataPaths(config.dataDir);
+  if (isInitialised(config.dataDir)) {
+    throw new InvalidRequestError(`already initialised: ${paths.keyring} exists`);
+  }
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await chmod(config.dataDir, 0o700);
+  await writeCreateOnly(paths.auditSalt, randomBytes(32));
+  const store = SqliteStore.open({ path: paths.database });
+  try {
+    const tokens = new TokenService({ store, clock: systemClock });
+    const { token, record } = await tokens.createRoot();
+    await store.transact([
+      {
+        type: 'put',
+        pk: INIT_PK,
+        sk: INIT_SK,
+        data: { initializedAt: new Date().toISOString(), rootAccessor: record.accessor },
+        condition: { kind: 'absent' },
+      },
+    ]);
+    await writeFile(paths.rootToken, `${token}\n`, { mode: 0o600 });
+    await chmod(paths.rootToken, 0o600);
+    // The keyring is written last: its presence is what marks the node as initialised.
+    await FileKeyring.init({ path: paths.keyring, passphrase: config.passphrase });
+    return { rootToken: token };
+  } finally {
+    await store.close();
+  }
+}
+
+async function writeCreateOnly(file: string, data: Buffer): Promise<void> {
+  const handle = await open(file, 'wx', 0o600).catch(async (err: NodeJS.ErrnoException) => {
+    // A previous, interrupted init may have left the salt: keep it, so existing audit hashes stay searchable.
+    if (err.code === 'EEXIST') return undefined;
+    throw err;
+  });
+  if (handle === undefined) return;
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function openLocalNode(config: LocalConfig, clock: Clock = systemClock): Promise<LocalNode> {
+  const paths = dataPaths(config.dataDir);
+  const keyring = await FileKeyring.open({ path: paths.keyring, passphrase: config.passphrase });
+  const keyProvider = new CachingKeyProvider(keyring, { clock });
+  const salt = await readFile(paths.auditSalt);
+  await mkdir(path.dirname(paths.auditLog), { recursive: true, mode: 0o700 });
+  const sink = await FileAuditSink.open({ path: paths.auditLog });
+  const store = SqliteStore.open({ path: paths.database });
+  const audit = new AuditLog({
+    sink,
+    hasher: new AuditHasher(salt),
+    filters: config.auditExclude.map((operation) => ({ operation })),
+  });
+  const secrets = new SecretService({ store, keyProvider, clock, region: config.region, account: config.account });
+  const deps: BrokerDeps = {
+    secrets,
+    tokens: new TokenService({ store, clock }),
+    policies: new PolicyService({ store, clock }),
+    audit,
+    clock,
+    maxBodyBytes: config.maxBodyBytes,
+    system: {
+      version: API_VERSION,
+      runtime: 'local',
+      auditVerify: () => verifyAuditFile(paths.auditLog),
+      auditTail: (lines) => readAuditTail(paths.auditLog, lines),
+      async rotateRootKey() {
+        const previous = keyring.describe().keyId;
+        const keyId = await keyring.rotate();
+        // A write that generated its data key just before the rotation may commit after the first pass has
+        // passed its secret, so sweep until a pass finds nothing left under the old key.
+        let rewrapped = 0;
+        for (let pass = 0; pass < 5; pass++) {
+          const { rewrapped: count } = await secrets.rewrapAll();
+          rewrapped += count;
+          if (count === 0 && pass > 0) break;
+        }
+        const retired = [previous];
+        await keyring.retire(previous);
+        // Cached plaintext keys were unwrapped under the retired key; drop them so nothing depends on it.
+        keyProvider.clear();
+        return { keyId, rewrapped, retired };
+      },
+    },
+  };
+  return {
+    broker: new Broker(deps, nativeRoutes()),
+    deps,
+    store,
+    reopenAudit: () => sink.reopen(),
+    purgeExpired: () => secrets.purgeExpired(),
+    async close() {
+      await store.close();
+      await sink.close();
+      keyProvider.clear();
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { ValidationError } from '../../core/errors.ts';
+
+/**
+ * All configuration of the local runtime, parsed once at start-up. Environment access happens only here.
+ * There are no defaults for key material: the keyring is generated at init, the passphrase comes from the operator.
+ */
+export const LocalConfigSchema = z.object({
+  /** @default '.coffer' (relative to the working directory) */
+  dataDir: z.string().min(1).default('.coffer'),
+  /** @default '127.0.0.1' */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** @default 8270 */
+  port: z.coerce.number().int().min(0).max(65_535).default(8270),
+  /** Seals the root key with scrypt. Unset: the keyring file is protected by file permissions only. */
+  passphrase: z.string().min(8, 'COFFER_PASSPHRASE must be at least 8 characters').optional(),
+  /** Operations not audited, e.g. `sys.health`. @default none: every request is audited */
+  auditExclude: z.array(z.string().min(1)).default([]),
+  /** Used in secret ARNs. @default 'local' */
+  region: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/)
+    .default('local'),
+  /** Used in secret ARNs. @default '000000000000' */
+  account: z
+    .string()
+    .regex(/^\d{12}$/, 'COFFER_ACCOUNT_ID must be 12 digits')
+    .default('000000000000'),
+  /** @default 1_048_576 */
+  maxBodyBytes: z.coerce.number().int().min(1024).max(16_777_216).default(1_048_576),
+  /** @default 30_000 */
+  requestTimeoutMs: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+  /** How often secrets past their recovery window are purged. @default 60_000 */
+  purgeIntervalMs: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
+});
+
+export type LocalConfig = z.infer<typeof LocalConfigSchema>;
+export type LocalConfigInput = z.input<typeof LocalConfigSchema>;
+
+/** Reads `COFFER_*` variables; explicit overrides (CLI flags) win. */
+export function loadLocalConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<LocalConfigInput> = {},
+): LocalConfig {
+  const fromEnv: Partial<LocalConfigInput> = {
+    dataDir: env.COFFER_DATA_DIR,
+    host: env.COFFER_HOST,
+    port: env.COFFER_PORT as unknown as number | undefined,
+    passphrase: env.COFFER_PASSPHRASE === '' ? undefined : env.COFFER_PASSPHRASE,
+    auditExclude: env.COFFER_AUDIT_EXCLUDE?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    region: env.COFFER_REGION,
+    account: env.COFFER_ACCOUNT_ID,
+    maxBodyBytes: env.COFFER_MAX_BODY_BYTES as unknown as number | undefined,
+    requestTimeoutMs: env.COFFER_REQUEST_TIMEOUT_MS as unknown as number | undefined,
+    purgeIntervalMs: env.COFFER_PURGE_INTERVAL_MS as unknown as number | undefined,
+  };
+  const merged = Object.fromEntries(
+    Object.entries({ ...fromEnv, ...overrides }).filter(([, value]) => value !== undefined),
+  );
+  const parsed = LocalConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ValidationError(`invalid configuration ${issue.path.join('.')}: ${issue.message}`);
+  }
+  return { ...parsed.data, dataDir: path.resolve(parsed.data.dataDir) };
+}
+
+/** Where each piece lives inside the data directory. */
+export function dataPaths(dataDir: string) {
+  return {
+    keyring: path.join(dataDir, 'keyring.json'),
+    database: path.join(dataDir, 'coffer.db'),
+    auditLog: path.join(dataDir, 'audit', 'audit.log'),
+    auditSalt: path.join(dataDir, 'audit-salt'),
+    rootToken: path.join(dataDir, 'root-token'),
+  };
+}

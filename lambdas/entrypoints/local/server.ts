@@ -1,0 +1,60 @@
+import type { AddressInfo } from 'node:net';
+import type { Clock } from '../../core/ports/clock.ts';
+import { systemClock } from '../../core/ports/clock.ts';
+import { initialise, isInitialised, type LocalNode, openLocalNode } from './compose.ts';
+import type { LocalConfig } from './config.ts';
+import { LocalHttpServer } from './http-server.ts';
+
+export interface RunningServer {
+  readonly address: AddressInfo;
+  readonly node: LocalNode;
+  /** Graceful: stop accepting, finish in-flight requests, flush and close the store and the audit log. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Called once, on the first start, with the new root token. */
+  readonly onInitialised?: (rootToken: string) => void;
+  readonly clock?: Clock;
+}
+
+/** `coffer server`: initialise on first start, then serve the broker on the loopback address. */
+export async function startLocalServer(config: LocalConfig, options: StartOptions = {}): Promise<RunningServer> {
+  if (!isInitialised(config.dataDir)) {
+    const { rootToken } = await initialise(config);
+    options.onInitialised?.(rootToken);
+  }
+  const node = await openLocalNode(config, options.clock ?? systemClock);
+  const http = new LocalHttpServer(node.broker, {
+    host: config.host,
+    port: config.port,
+    maxBodyBytes: config.maxBodyBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
+  });
+  let address: AddressInfo;
+  try {
+    address = await http.listen();
+  } catch (err) {
+    await node.close();
+    throw err;
+  }
+  const purge = setInterval(() => {
+    node.purgeExpired().catch(() => {
+      // A failed purge is retried on the next tick; secrets past their window already read as not found.
+    });
+  }, config.purgeIntervalMs);
+  purge.unref();
+  let stopping: Promise<void> | undefined;
+  return {
+    address,
+    node,
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(purge);
+        await http.close();
+        await node.close();
+      })();
+      return stopping;
+    },
+  };
+}
