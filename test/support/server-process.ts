@@ -1,0 +1,115 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+export const COFFER_BIN = path.join(ROOT, 'bin/coffer.mjs');
+
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  readonly address: string;
+  readonly dataDir: string;
+  readonly rootToken: string;
+  /** Everything the server printed so far. */
+  output(): string;
+  /** Graceful stop (SIGTERM) and wait for exit; returns the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function tempDir(prefix = 'coffer-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Starts `coffer server` as a real child process on an ephemeral loopback port. */
+export async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [COFFER_BIN, 'server', '--data-dir', dataDir, '--port', '0'], {
+    env: { ...process.env, COFFER_TOKEN: '', COFFER_PASSPHRASE: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const address = await new Promise<string>((resolve, reject) => {
+    const timer = setInterval(() => {
+      const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
+      if (match !== null) {
+        clearInterval(timer);
+        resolve(match[1]!);
+      }
+    }, 20);
+    void exited.then((code) => {
+      clearInterval(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${out}`));
+    });
+  });
+  const rootToken = readFileSync(path.join(dataDir, 'root-token'), 'utf8').trim();
+  return {
+    child,
+    address,
+    dataDir,
+    rootToken,
+    output: () => out,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the real `coffer` CLI; `input` is piped to stdin (stdin is closed either way). */
+export function runCli(
+  args: readonly string[],
+  options: { env?: Record<string, string>; input?: string | Buffer } = {},
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [COFFER_BIN, ...args], {
+      env: { ...process.env, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** A small JSON client for the native API. */
+export async function api(
+  address: string,
+  token: string | undefined,
+  method: string,
+  urlPath: string,
+  body?: unknown,
+): Promise<{
+  status: number;
+  requestId: string | null;
+  body: Record<string, unknown> & { error?: { code: string; message: string } };
+}> {
+  const headers: Record<string, string> = {};
+  if (token !== undefined) headers['x-coffer-token'] = token;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${address}${urlPath}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return {
+    status: res.status,
+    requestId: res.headers.get('x-request-id'),
+    body: text.length === 0 ? {} : JSON.parse(text),
+  };
+}
