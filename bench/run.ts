@@ -1,0 +1,166 @@
+/**
+ * `npm run bench`: every figure is printed next to a baseline measured in the same run, as a ratio, because
+ * absolute numbers on a shared 2-core machine mean little. Results are recorded by hand in docs/BENCHMARKS.md.
+ */
+import { spawn } from 'node:child_process';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { FileKeyring } from '../lambdas/adapters/local/keyring/file-keyring.ts';
+import { CachingKeyProvider } from '../lambdas/core/crypto/data-key-cache.ts';
+import { open, seal } from '../lambdas/core/crypto/envelope.ts';
+import { api, COFFER_BIN } from '../test/support/server-process.ts';
+
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function spawnServer(args: string[]): Promise<{ address: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, COFFER_TOKEN: '' },
+  });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  const address = await new Promise<string>((resolve, reject) => {
+    const timer = setInterval(() => {
+      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
+      if (m) {
+        clearInterval(timer);
+        resolve(m[1]!);
+      }
+    }, 20);
+    child.once('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
+  });
+  return {
+    address,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function load(options: autocannon.Options): Promise<Load> {
+  const result = await autocannon({ connections: CONNECTIONS, duration: DURATION_S, ...options });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+/** Maximum throughput, then latency at half of it (an open-loop rate, so queueing does not hide in the numbers). */
+async function profile(url: string, options: Partial<autocannon.Options> = {}): Promise<{ max: Load; half: Load }> {
+  await load({ url, ...options, duration: 1 }); // warm-up: JIT, caches, connections
+  const max = await load({ url, ...options });
+  const half = await load({ url, ...options, overallRate: Math.max(1, Math.floor(max.rps / 2)) });
+  return { max, half };
+}
+
+const fmt = (n: number, digits = 0) => n.toFixed(digits);
+
+function row(label: string, l: Load): string {
+  return `${label.padEnd(34)} ${fmt(l.rps).padStart(8)} req/s   p50 ${fmt(l.p50, 2).padStart(6)} ms   p99 ${fmt(l.p99, 2).padStart(6)} ms${l.errors + l.non2xx > 0 ? `   (errors ${l.errors}, non-2xx ${l.non2xx})` : ''}`;
+}
+
+async function httpBench(): Promise<void> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'coffer-bench-'));
+  const bare = await spawnServer([path.join(import.meta.dirname, 'bare-server.mjs'), path.join(tmp, 'bare.log')]);
+  const coffer = await spawnServer([COFFER_BIN, 'server', '--data-dir', path.join(tmp, 'data'), '--port', '0']);
+  try {
+    const { readFileSync } = await import('node:fs');
+    const token = readFileSync(path.join(tmp, 'data', 'root-token'), 'utf8').trim();
+    const secret = 'x'.repeat(1024);
+    await api(coffer.address, token, 'PUT', '/v1/secret/data/bench/read', { value: secret });
+
+    console.log('\n## Authenticated, policy-checked, audited GET of a 1 KiB secret vs bare node:http returning 1 KiB');
+    const bareGet = await profile(`${bare.address}/`);
+    const cofferGet = await profile(`${coffer.address}/v1/secret/data/bench/read`, {
+      headers: { 'x-coffer-token': token },
+    });
+    console.log(row('bare node:http  (max)', bareGet.max));
+    console.log(row('coffer GET      (max)', cofferGet.max));
+    console.log(row('bare node:http  (half max rate)', bareGet.half));
+    console.log(row('coffer GET      (half max rate)', cofferGet.half));
+    console.log(`throughput ratio coffer/bare: ${fmt(cofferGet.max.rps / bareGet.max.rps, 2)}   (goal >= 0.5)`);
+    console.log(`p99 at half max rate: ${fmt(cofferGet.half.p99, 2)} ms   (goal <= 5 ms)`);
+
+    console.log(
+      '\n## Durable PUT of 1 KiB (fsync before acknowledging) vs bare node:http append+fdatasync per request',
+    );
+    let n = 0;
+    const body = JSON.stringify({ value: secret });
+    const barePut = await load({ url: `${bare.address}/`, method: 'PUT', body });
+    const cofferPut = await load({
+      url: coffer.address,
+      method: 'PUT',
+      headers: { 'x-coffer-token': token, 'content-type': 'application/json' },
+      requests: [{ setupRequest: (req) => ({ ...req, path: `/v1/secret/data/bench/put-${n++ % 1000}`, body }) }],
+    });
+    console.log(row('bare append+fdatasync PUT', barePut));
+    console.log(row('coffer durable PUT', cofferPut));
+    console.log(`throughput ratio coffer/bare: ${fmt(cofferPut.rps / barePut.rps, 2)}   (goal: coffer >= 1000 req/s)`);
+  } finally {
+    await bare.stop();
+    await coffer.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function decryptBench(): Promise<void> {
+  console.log('\n## In-process decrypt of a 1 KiB secret with a cached data key vs raw AES-256-GCM');
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'coffer-bench-'));
+  try {
+    const keyring = await FileKeyring.init({ path: path.join(tmp, 'keyring.json') });
+    const provider = new CachingKeyProvider(keyring, { clock: { now: () => Date.now() } });
+    const binding = { secretId: 'arn:aws:secretsmanager:local:000000000000:secret:bench-abcdef', versionId: 'v1' };
+    const context = { secretId: binding.secretId, versionId: binding.versionId };
+    const dataKey = await provider.generateDataKey(context);
+    const sealed = seal(dataKey.plaintext, randomBytes(1024), binding);
+    await provider.unwrapDataKey(dataKey.wrapped, context);
+
+    const key = randomBytes(32);
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    const ct = Buffer.concat([cipher.update(randomBytes(1024)), cipher.final()]);
+    const tag = cipher.getAuthTag();
+
+    const iterations = 200_000;
+    const time = async (fn: () => unknown | Promise<unknown>) => {
+      for (let i = 0; i < 10_000; i++) await fn();
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < iterations; i++) await fn();
+      return Number(process.hrtime.bigint() - start) / 1000 / iterations;
+    };
+    const raw = await time(() => {
+      const d = createDecipheriv('aes-256-gcm', key, iv);
+      d.setAuthTag(tag);
+      return Buffer.concat([d.update(ct), d.final()]);
+    });
+    const ours = await time(async () => open(await provider.unwrapDataKey(dataKey.wrapped, context), sealed, binding));
+    console.log(`raw AES-256-GCM decrypt 1 KiB:         ${fmt(raw, 2)} µs/op`);
+    console.log(`coffer unwrap(cached) + open 1 KiB:    ${fmt(ours, 2)} µs/op   (goal <= 20 µs)`);
+    console.log(`ratio coffer/raw: ${fmt(ours / raw, 2)}   cache: ${JSON.stringify(provider.stats())}`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+console.log(
+  `# Coffer benchmarks  (${os.cpus().length} cores, node ${process.version}, ${DURATION_S}s per load, ${CONNECTIONS} connections)`,
+);
+await decryptBench();
+await httpBench();
