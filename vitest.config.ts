@@ -8,5 +8,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     allowOnly: false,
+    globalSetup: ['test/support/aws-global-setup.ts'],
+    // CI reads the closing summary from this file (see .ci/run).
+    reporters: process.env.CI ? ['default', ['json', { outputFile: 'test-results.json' }]] : ['default'],
   },
 });

@@ -1,0 +1,20 @@
+import { inject } from 'vitest';
+
+/** Client settings that can only ever reach the local emulator: fixed dummy credentials and an explicit endpoint. */
+export interface EmulatorClientConfig {
+  readonly endpoint: string;
+  readonly region: string;
+  readonly credentials: { accessKeyId: string; secretAccessKey: string };
+}
+
+/** The emulator started by the global setup. Throws (so the suite fails) with instructions when there is none. */
+export function awsEmulator(): EmulatorClientConfig {
+  const endpoint = inject('awsEndpoint');
+  if (endpoint === '') throw new Error(inject('awsEmulatorError'));
+  return { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
+}
+
+/** A name no other test (or an earlier run against a long-lived LocalStack) uses. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
