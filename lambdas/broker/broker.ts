@@ -58,6 +58,8 @@ export class Broker {
     const { route } = match;
     let audited = !this.deps.audit.excluded(route.operation, '');
     let principal: Principal | undefined;
+    // HMAC'd once per request: both records carry it.
+    let auditPrincipal: AuditPrincipal | undefined;
     let auditPath = '';
     let requestAudited = false;
     try {
@@ -65,14 +67,17 @@ export class Broker {
       const check = route.access?.(input);
       auditPath = check?.path ?? route.resource?.(input) ?? '';
       audited = !this.deps.audit.excluded(route.operation, auditPath);
-      if (route.auth !== 'none') principal = await this.authenticate(req);
+      if (route.auth !== 'none') {
+        principal = await this.authenticate(req);
+        auditPrincipal = this.auditPrincipal(principal);
+      }
       if (audited) {
         await this.deps.audit.request({
           requestId,
           operation: route.operation,
           path: auditPath,
           sourceIp: req.sourceIp,
-          principal: this.auditPrincipal(principal),
+          principal: auditPrincipal,
           request: this.deps.audit.redact(auditable(input), route.sensitive ?? []),
           durable: route.mutating,
         });
@@ -95,7 +100,7 @@ export class Broker {
           operation: route.operation,
           path: auditPath,
           sourceIp: req.sourceIp,
-          principal: this.auditPrincipal(principal),
+          principal: auditPrincipal,
           outcome: 'ok',
           status,
           response: isPlainObject(result.body) ? this.deps.audit.redact(result.body, route.sensitive ?? []) : undefined,
@@ -115,7 +120,7 @@ export class Broker {
             operation: route.operation,
             path: auditPath,
             sourceIp: req.sourceIp,
-            principal: this.auditPrincipal(principal),
+            principal: auditPrincipal,
             outcome: httpError.status === 403 || httpError.status === 401 ? 'denied' : 'error',
             status: httpError.status,
             errorCode: httpError.code,
