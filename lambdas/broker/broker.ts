@@ -62,6 +62,13 @@ export class Broker {
     let auditPrincipal: AuditPrincipal | undefined;
     let auditPath = '';
     let requestAudited = false;
+    const about = () => ({
+      requestId,
+      operation: route.operation,
+      path: auditPath,
+      sourceIp: req.sourceIp,
+      principal: auditPrincipal,
+    });
     try {
       const input = this.parseInput(route, match.params, req);
       const check = route.access?.(input);
@@ -73,11 +80,7 @@ export class Broker {
       }
       if (audited) {
         await this.deps.audit.request({
-          requestId,
-          operation: route.operation,
-          path: auditPath,
-          sourceIp: req.sourceIp,
-          principal: auditPrincipal,
+          ...about(),
           request: this.deps.audit.redact(auditable(input), route.sensitive ?? []),
           durable: route.mutating,
         });
@@ -96,11 +99,7 @@ export class Broker {
       const body = result.body === undefined ? '' : JSON.stringify(result.body);
       if (audited) {
         await this.deps.audit.response({
-          requestId,
-          operation: route.operation,
-          path: auditPath,
-          sourceIp: req.sourceIp,
-          principal: auditPrincipal,
+          ...about(),
           outcome: 'ok',
           status,
           response: isPlainObject(result.body) ? this.deps.audit.redact(result.body, route.sensitive ?? []) : undefined,
@@ -116,11 +115,7 @@ export class Broker {
         try {
           // A request refused before its request record (bad input, bad token) still leaves a record of the refusal.
           await this.deps.audit.response({
-            requestId,
-            operation: route.operation,
-            path: auditPath,
-            sourceIp: req.sourceIp,
-            principal: auditPrincipal,
+            ...about(),
             outcome: httpError.status === 403 || httpError.status === 401 ? 'denied' : 'error',
             status: httpError.status,
             errorCode: httpError.code,

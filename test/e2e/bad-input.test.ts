@@ -1,29 +1,16 @@
 import http from 'node:http';
-import path from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { api, useServer } from '../support/server-process.ts';
 
-let server: ServerProcess;
-let cleanup: () => void;
-
-beforeAll(async () => {
-  const tmp = tempDir();
-  cleanup = tmp.cleanup;
-  server = await startServer(path.join(tmp.dir, 'data'));
-});
-
-afterAll(async () => {
-  agent.destroy();
-  await server?.stop();
-  cleanup?.();
-});
+const current = useServer();
+afterAll(() => agent.destroy());
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
 /** node:http sends the path exactly as given (fetch would resolve `..` and re-encode it before sending). */
 function raw(method: string, urlPath: string, body: string | Buffer | undefined, headers: Record<string, string>) {
-  const { hostname, port } = new URL(server.address);
+  const { hostname, port } = new URL(current().address);
   return new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = http.request({ host: hostname, port, method, path: urlPath, headers, agent }, (res) => {
       const chunks: Buffer[] = [];
@@ -57,9 +44,9 @@ describe('Bad input', () => {
     ['a bad recovery window', 'DELETE', '/v1/secret/metadata/ok?recoveryWindowDays=3', undefined, /7/],
     ['an unknown query parameter', 'GET', '/v1/secret/data/ok?stagee=AWSCURRENT', undefined, /stagee/],
   ])('answers %s with a 4xx and a clear message', async (_label, method, urlPath, body, message) => {
-    await api(server.address, server.rootToken, 'PUT', '/v1/secret/data/ok', { value: 'present' });
+    await api(current().address, current().rootToken, 'PUT', '/v1/secret/data/ok', { value: 'present' });
     const res = await raw(method, urlPath, body, {
-      'x-coffer-token': server.rootToken,
+      'x-coffer-token': current().rootToken,
       'content-type': 'application/json',
     });
     expect(res.status).toBeGreaterThanOrEqual(400);
@@ -71,11 +58,11 @@ describe('Bad input', () => {
 
   it('cuts off a body over 1 MiB with 413 and keeps serving', async () => {
     const res = await raw('PUT', '/v1/secret/data/big', Buffer.alloc(2 * 1024 * 1024, 0x61), {
-      'x-coffer-token': server.rootToken,
+      'x-coffer-token': current().rootToken,
       'content-type': 'application/json',
     });
     expect(res.status).toBe(413);
-    expect((await api(server.address, undefined, 'GET', '/v1/sys/health')).status).toBe(200);
+    expect((await api(current().address, undefined, 'GET', '/v1/sys/health')).status).toBe(200);
   });
 
   it('answers unknown routes with 404 and wrong methods with 405', async () => {
@@ -126,7 +113,7 @@ describe('Bad input', () => {
         const s = samples[next++]!;
         const headers: Record<string, string> = {};
         if (s.contentType !== '') headers['content-type'] = s.contentType;
-        if (s.withToken) headers['x-coffer-token'] = server.rootToken;
+        if (s.withToken) headers['x-coffer-token'] = current().rootToken;
         const body = s.method === 'GET' ? undefined : s.body;
         const res = await raw(s.method, s.path, body, headers);
         if (res.status >= 500) failures.push(`${s.method} ${s.path} -> ${res.status} ${res.text}`);
@@ -135,6 +122,6 @@ describe('Bad input', () => {
     await Promise.all(Array.from({ length: 16 }, worker));
     expect(failures).toEqual([]);
     expect(samples.length).toBe(10_000);
-    expect((await api(server.address, undefined, 'GET', '/v1/sys/health')).status).toBe(200);
+    expect((await api(current().address, undefined, 'GET', '/v1/sys/health')).status).toBe(200);
   });
 });

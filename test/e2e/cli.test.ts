@@ -1,33 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
+import { describe, expect, it } from 'vitest';
+import { runCli, tempDir, useServer } from '../support/server-process.ts';
 
-let server: ServerProcess;
-let cleanup: () => void;
+const current = useServer();
 
-beforeAll(async () => {
-  const tmp = tempDir();
-  cleanup = tmp.cleanup;
-  server = await startServer(path.join(tmp.dir, 'data'));
-});
-
-afterAll(async () => {
-  await server?.stop();
-  cleanup?.();
-});
-
-const cli = (args: string[], input?: string, token = server.rootToken) =>
-  runCli(args, { env: { COFFER_ADDR: server.address, COFFER_TOKEN: token }, input });
+const cli = (args: string[], input?: string, token = current().rootToken) =>
+  runCli(args, { env: { COFFER_ADDR: current().address, COFFER_TOKEN: token }, input });
 
 const unique = (prefix: string) => `${prefix}/${randomUUID().slice(0, 8)}`;
 
 describe('coffer CLI against a real server', () => {
   it('prints the root token once on first start and keeps it in a 0600 file', () => {
-    expect(server.output()).toContain(server.rootToken);
-    expect(statSync(path.join(server.dataDir, 'root-token')).mode & 0o777).toBe(0o600);
-    expect(statSync(path.join(server.dataDir, 'keyring.json')).mode & 0o777).toBe(0o600);
+    expect(current().output()).toContain(current().rootToken);
+    expect(statSync(path.join(current().dataDir, 'root-token')).mode & 0o777).toBe(0o600);
+    expect(statSync(path.join(current().dataDir, 'keyring.json')).mode & 0o777).toBe(0o600);
   });
 
   it('creates, writes, reads, versions and stages a secret', async () => {
@@ -162,10 +150,10 @@ describe('coffer CLI against a real server', () => {
     await cli(['secret', 'put', name], 'canary-for-hash');
     const hash = await cli(['audit', 'hash'], 'canary-for-hash');
     expect(hash.stdout.trim()).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
-    const tail = await cli(['audit', 'tail', '-n', '200', '--data-dir', server.dataDir]);
+    const tail = await cli(['audit', 'tail', '-n', '200', '--data-dir', current().dataDir]);
     expect(tail.stdout).toContain(hash.stdout.trim());
     expect(tail.stdout).not.toContain('canary-for-hash');
-    const verify = await cli(['audit', 'verify', '--data-dir', server.dataDir]);
+    const verify = await cli(['audit', 'verify', '--data-dir', current().dataDir]);
     expect(verify.code).toBe(0);
     expect(verify.stdout).toMatch(/chain intact/);
   });
