@@ -24,7 +24,8 @@ export async function answers(endpoint) {
 
 /** Resolves to { endpoint, stop }. Never reaches real AWS: the endpoint is always local or explicitly configured. */
 export async function startEmulator() {
-  if (process.env.AWS_ENDPOINT_URL) return { endpoint: process.env.AWS_ENDPOINT_URL, started: false, stop: async () => {} };
+  if (process.env.AWS_ENDPOINT_URL)
+    return { endpoint: process.env.AWS_ENDPOINT_URL, started: false, stop: async () => {} };
   const endpoint = `http://${EMULATOR_HOST}:${EMULATOR_PORT}`;
   if (await answers(endpoint)) return { endpoint, started: false, stop: async () => {} };
   const child = spawn('python3', ['-m', 'moto.server', '-H', EMULATOR_HOST, '-p', String(EMULATOR_PORT)], {
@@ -56,7 +57,9 @@ export async function startEmulator() {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const emulator = await startEmulator();
-  console.log(`AWS emulator at ${emulator.endpoint}${emulator.started ? ' (moto, started here)' : ' (already running)'}`);
+  console.log(
+    `AWS emulator at ${emulator.endpoint}${emulator.started ? ' (moto, started here)' : ' (already running)'}`,
+  );
   if (emulator.started) {
     process.on('SIGINT', () => emulator.stop().then(() => process.exit(0)));
   }
