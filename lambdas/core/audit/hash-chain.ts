@@ -54,10 +54,15 @@ const HEX64 = /^[0-9a-f]{64}$/;
  * sorting keys, and it runs twice per request.
  */
 function recordHash(prevHash: string, body: Readonly<Record<string, unknown>>): string {
-  return createHash('sha256')
-    .update(`${prevHash}\n${JSON.stringify(body)}`, 'utf8')
-    .digest('hex');
+  return hashJson(prevHash, JSON.stringify(body));
 }
+
+function hashJson(prevHash: string, bodyJson: string): string {
+  return createHash('sha256').update(`${prevHash}\n${bodyJson}`, 'utf8').digest('hex');
+}
+
+/** Lines already produced by `chainRecord`, so the hot path serialises each record once, not twice. */
+const written = new WeakMap<ChainedAuditRecord, string>();
 
 /**
  * Links `record` after `prev` (or starts a chain when `prev` is undefined): seq is `prev.seq + 1` (or 1), `prev` is
@@ -74,12 +79,17 @@ export function chainRecord(prev: ChainHead | undefined, record: AuditRecord): C
   // A record that was chained before (e.g. copied from another log) must not carry its old links into the body.
   const { seq: _seq, prev: _prev, hash: _hash, ...fields } = record as Partial<ChainedAuditRecord> & AuditRecord;
   const body = { ...fields, seq: prev === undefined ? 1 : prev.seq + 1, prev: prev?.hash ?? GENESIS_HASH };
-  return { ...body, hash: recordHash(body.prev, body) };
+  const bodyJson = JSON.stringify(body);
+  const hash = hashJson(body.prev, bodyJson);
+  const chained = { ...body, hash };
+  // `hash` is the last member, so the line is the body with it appended: identical to JSON.stringify(chained).
+  written.set(chained, `${bodyJson.slice(0, -1)},"hash":"${hash}"}`);
+  return chained;
 }
 
 /** One log line for a chained record: JSON without a newline inside (JSON escapes newlines in strings). */
 export function serialise(chained: ChainedAuditRecord): string {
-  return JSON.stringify(chained);
+  return written.get(chained) ?? JSON.stringify(chained);
 }
 
 type Failure = Extract<VerifyResult, { ok: false }>;

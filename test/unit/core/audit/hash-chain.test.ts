@@ -60,6 +60,7 @@ describe('Function: chainRecord', () => {
     const first = chainRecord(undefined, record(0));
     const second = chainRecord(first, record(1));
     const line = serialise(second);
+    expect(line).toBe(JSON.stringify(second));
     const suffix = `,"hash":"${second.hash}"}`;
     expect(line.endsWith(suffix)).toBe(true);
     expect(second.seq).toBe(2);
