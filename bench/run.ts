@@ -71,6 +71,7 @@ async function maxThroughput(url: string, headers: Record<string, string> = {}):
 
 /** Latency at a fixed offered rate: open loop, microsecond resolution. */
 async function latencyAt(url: string, rate: number, headers: Record<string, string> = {}): Promise<Load> {
+  await openLoop({ url, headers, rate, durationMs: 1000 }); // warm-up of the client's own code paths and sockets
   const r = await openLoop({ url, headers, rate, durationMs: DURATION_S * 1000 });
   return { rps: r.sent / DURATION_S, p50: r.p50, p99: r.p99, errors: r.failed, non2xx: 0 };
 }
