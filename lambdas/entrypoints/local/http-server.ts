@@ -26,8 +26,12 @@ export class LocalHttpServer {
     private readonly broker: Pick<Broker, 'handle'>,
     private readonly options: HttpServerOptions,
   ) {
-    this.server = createServer((req, res) => void this.serve(req, res));
-    this.server.requestTimeout = options.requestTimeoutMs ?? 30_000;
+    const requestTimeout = options.requestTimeoutMs ?? 30_000;
+    // Node only looks for expired requests every `connectionsCheckingInterval` (30 s by default), which would let a
+    // stalled client hold its socket for up to twice the configured timeout.
+    const connectionsCheckingInterval = Math.max(250, Math.min(5_000, Math.floor(requestTimeout / 4)));
+    this.server = createServer({ connectionsCheckingInterval }, (req, res) => void this.serve(req, res));
+    this.server.requestTimeout = requestTimeout;
     this.server.headersTimeout = Math.min(this.server.requestTimeout, 20_000);
     this.server.keepAliveTimeout = 5_000;
   }
