@@ -2,7 +2,7 @@
  * Who is calling. Every auth method (tokens now; IAM via API Gateway, Kubernetes, OIDC later) resolves a request to a
  * principal, and only the principal reaches policy evaluation and audit.
  */
-export type PrincipalType = 'token' | 'iam';
+export type PrincipalType = 'token' | 'iam' | 'access-key';
 
 export interface Principal {
   readonly type: PrincipalType;
