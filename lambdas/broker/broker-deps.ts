@@ -1,5 +1,7 @@
 import type { AuditLog } from '../core/audit/audit-log.ts';
 import type { VerifyResult } from '../core/audit/hash-chain.ts';
+import type { AccessKeyService } from '../core/auth/sigv4/access-key-service.ts';
+import type { SigV4Verifier } from '../core/auth/sigv4/sigv4-verifier.ts';
 import type { TokenService } from '../core/auth/token/token-service.ts';
 import type { PolicyService } from '../core/policy/policy-service.ts';
 import type { Clock } from '../core/ports/clock.ts';
@@ -19,6 +21,9 @@ export interface SystemOperations {
 export interface BrokerDeps {
   readonly secrets: SecretService;
   readonly tokens: TokenService;
+  /** Coffer-issued access keys for SigV4-signed requests; absent where only tokens (and API Gateway IAM) apply. */
+  readonly accessKeys?: AccessKeyService;
+  readonly sigv4?: SigV4Verifier;
   readonly policies: PolicyService;
   readonly audit: AuditLog;
   readonly clock: Clock;

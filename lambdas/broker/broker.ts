@@ -167,6 +167,10 @@ export class Broker {
       if (principal === undefined) throw new UnauthenticatedError('no Coffer identity is mapped to this IAM principal');
       return principal;
     }
+    if (req.headers.authorization?.startsWith('AWS4-') === true) {
+      if (this.deps.sigv4 === undefined) throw new UnauthenticatedError('SigV4-signed requests are not accepted here');
+      return (await this.deps.sigv4.verify(req)).principal;
+    }
     const token = bearerToken(req.headers);
     if (token === undefined)
       throw new UnauthenticatedError('missing token: send X-Coffer-Token or Authorization: Bearer');

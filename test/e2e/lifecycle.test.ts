@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { api, runCli, type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
+import { signedFetch } from '../support/sigv4.ts';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {
@@ -55,13 +56,19 @@ describe('Node lifecycle', () => {
     for (let i = 0; i < 5; i++) {
       await api(server.address, server.rootToken, 'PUT', `/v1/secret/data/rot/s${i}`, { value: `v${i}` });
     }
+    const accessKey = (
+      await api(server.address, server.rootToken, 'POST', '/v1/sys/access-keys', {
+        principal: 'ops',
+        policies: ['root'],
+      })
+    ).body as unknown as { accessKeyId: string; secretAccessKey: string };
     const before = JSON.parse(readFileSync(path.join(dir, 'keyring.json'), 'utf8')) as { primary: string };
     const rotate = await runCli(['keyring', 'rotate', '-o', 'json'], {
       env: { COFFER_ADDR: server.address, COFFER_TOKEN: server.rootToken },
     });
     expect(rotate.code).toBe(0);
     const result = JSON.parse(rotate.stdout) as { keyId: string; rewrapped: number; retired: string[] };
-    expect(result.rewrapped).toBe(5);
+    expect(result.rewrapped).toBe(6); // five secret versions and one access key
     expect(result.retired).toEqual([before.primary]);
     const after = JSON.parse(readFileSync(path.join(dir, 'keyring.json'), 'utf8')) as {
       primary: string;
@@ -76,6 +83,8 @@ describe('Node lifecycle', () => {
       const read = await api(restarted.address, restarted.rootToken, 'GET', `/v1/secret/data/rot/s${i}`);
       expect(read.body.value).toBe(`v${i}`);
     }
+    const signed = await signedFetch(restarted.address, accessKey, 'GET', '/v1/secret/data/rot/s0');
+    expect(signed.body.value).toBe('v0');
   });
 
   it('leaves excluded operations out of the audit log and records everything else', async () => {

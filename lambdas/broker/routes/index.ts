@@ -1,5 +1,6 @@
 import { buildOpenApi } from '../openapi.ts';
 import type { RouteDef } from '../route.ts';
+import { accessKeyRoutes } from './access-keys.ts';
 import { policyRoutes } from './policies.ts';
 import { secretRoutes } from './secrets.ts';
 import { sysRoutes } from './sys.ts';
@@ -18,6 +19,7 @@ export function nativeRoutes(): RouteDef[] {
     ...secretRoutes,
     ...policyRoutes,
     ...tokenRoutes,
+    ...accessKeyRoutes,
   ];
   return routes;
 }

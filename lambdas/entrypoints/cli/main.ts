@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { isCofferError } from '../../core/errors.ts';
+import { registerAccessKeyCommands } from './commands/access-key.ts';
 import { registerAuditCommands } from './commands/audit.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
 import { registerSecretCommands } from './commands/secret.ts';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerPolicyCommands(program);
   registerTokenCommands(program);
   registerAuditCommands(program);
+  registerAccessKeyCommands(program);
   return program;
 }
 

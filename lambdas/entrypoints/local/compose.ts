@@ -9,6 +9,8 @@ import type { BrokerDeps } from '../../broker/broker-deps.ts';
 import { API_VERSION, nativeRoutes } from '../../broker/routes/index.ts';
 import { AuditHasher } from '../../core/audit/audit-hmac.ts';
 import { AuditLog } from '../../core/audit/audit-log.ts';
+import { AccessKeyService } from '../../core/auth/sigv4/access-key-service.ts';
+import { SigV4Verifier } from '../../core/auth/sigv4/sigv4-verifier.ts';
 import { TokenService } from '../../core/auth/token/token-service.ts';
 import { CachingKeyProvider } from '../../core/crypto/data-key-cache.ts';
 import { InvalidRequestError } from '../../core/errors.ts';
@@ -100,8 +102,12 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     filters: config.auditExclude.map((operation) => ({ operation })),
   });
   const secrets = new SecretService({ store, keyProvider, clock, region: config.region, account: config.account });
+  const accessKeys = new AccessKeyService({ store, keyProvider, clock });
   const deps: BrokerDeps = {
     secrets,
+    accessKeys,
+    // The Secrets Manager-compatible facade will add 'secretsmanager'; the native API is signed as 'coffer'.
+    sigv4: new SigV4Verifier({ accessKeys, clock, services: ['coffer', 'secretsmanager'] }),
     tokens: new TokenService({ store, clock }),
     policies: new PolicyService({ store, clock }),
     audit,
@@ -119,7 +125,7 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
         // passed its secret, so sweep until a pass finds nothing left under the old key.
         let rewrapped = 0;
         for (let pass = 0; pass < 5; pass++) {
-          const { rewrapped: count } = await secrets.rewrapAll();
+          const count = (await secrets.rewrapAll()).rewrapped + (await accessKeys.rewrapAll()).rewrapped;
           rewrapped += count;
           if (count === 0 && pass > 0) break;
         }

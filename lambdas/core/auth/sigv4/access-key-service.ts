@@ -237,6 +237,41 @@ export class AccessKeyService {
    * policies and audit.
    * @example keys.toPrincipal(record) // { type: 'access-key', id: 'AKCF…', displayName: 'ci-pipeline', … }
    */
+  /**
+   * Re-wraps every access key's data key under the key provider's current root key, after a root-key rotation, so
+   * the old root key can be retired. A key changed concurrently is skipped; callers repeat until nothing is left.
+   */
+  async rewrapAll(): Promise<{ rewrapped: number }> {
+    let rewrapped = 0;
+    let startAfter: string | undefined;
+    do {
+      const page = await this.store.query<AccessKeyItem>(ACCESS_KEY_PARTITION, { startAfter, limit: 100 });
+      for (const item of page.items) {
+        if (this.keyProvider.isCurrent(item.data.wrappedKey)) continue;
+        const wrappedKey = await this.keyProvider.rewrapDataKey(
+          item.data.wrappedKey,
+          keyContext(item.data.accessKeyId),
+        );
+        try {
+          await this.store.transact([
+            {
+              type: 'put',
+              pk: ACCESS_KEY_PARTITION,
+              sk: item.sk,
+              data: { ...item.data, wrappedKey },
+              condition: { kind: 'rev', rev: item.rev },
+            },
+          ]);
+          rewrapped++;
+        } catch (err) {
+          if (!(err instanceof ConditionFailedError)) throw err;
+        }
+      }
+      startAfter = page.lastKey;
+    } while (startAfter !== undefined);
+    return { rewrapped };
+  }
+
   toPrincipal(record: AccessKeyRecord): Principal {
     return accessKeyPrincipal(record);
   }

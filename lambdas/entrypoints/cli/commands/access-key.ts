@@ -1,0 +1,67 @@
+import type { Command } from 'commander';
+import { CliError, ExitCode } from '../exit-codes.ts';
+import { client, collect, columns, print, readSecretInput } from '../io.ts';
+
+interface AccessKeyInfo {
+  accessKeyId: string;
+  principal: string;
+  policies: string[];
+  status: string;
+  createdAt: string;
+  secretAccessKey?: string;
+}
+
+export function registerAccessKeyCommands(program: Command): void {
+  const keys = program.command('access-key').description('SigV4 access keys for AWS clients');
+
+  keys
+    .command('create')
+    .description('create a key pair for a principal, or import one with --access-key-id (secret on stdin)')
+    .requiredOption('--principal <name>', 'who holds the key, e.g. ci-pipeline')
+    .option('--policy <name>', 'repeatable', collect)
+    .option(
+      '--access-key-id <id>',
+      'import an existing pair; its secret access key is read from stdin or --secret-file',
+    )
+    .option('--secret-access-key <secret>', 'import: the secret inline (visible in shell history; prefer stdin)')
+    .option('--secret-file <path>', 'import: read the secret access key from a file')
+    .action(async (flags: Record<string, string | string[] | undefined>, command: Command) => {
+      let secretAccessKey = flags.secretAccessKey as string | undefined;
+      if (flags.accessKeyId !== undefined && secretAccessKey === undefined) {
+        secretAccessKey = (await readSecretInput(flags.secretFile as string | undefined)).toString('utf8');
+      }
+      if (flags.accessKeyId === undefined && secretAccessKey !== undefined) {
+        throw new CliError('--secret-access-key needs --access-key-id', ExitCode.usage);
+      }
+      const body = {
+        principal: flags.principal,
+        policies: flags.policy,
+        accessKeyId: flags.accessKeyId,
+        secretAccessKey,
+      };
+      const created = await client(command).call<AccessKeyInfo>('POST', '/v1/sys/access-keys', { body });
+      print(command, created, () =>
+        columns([
+          ['access key id', created.accessKeyId],
+          ['secret access key', created.secretAccessKey ?? ''],
+          ['principal', created.principal],
+          ['policies', created.policies.join(',')],
+        ]),
+      );
+    });
+
+  keys.command('list').action(async (_flags: unknown, command: Command) => {
+    const listed = await client(command).call<{ accessKeys: AccessKeyInfo[] }>('GET', '/v1/sys/access-keys');
+    print(command, listed, () =>
+      columns([
+        ['ACCESS KEY ID', 'PRINCIPAL', 'STATUS', 'POLICIES'],
+        ...listed.accessKeys.map((k) => [k.accessKeyId, k.principal, k.status, k.policies.join(',')]),
+      ]),
+    );
+  });
+
+  keys.command('delete <accessKeyId>').action(async (accessKeyId: string, _flags: unknown, command: Command) => {
+    await client(command).call('DELETE', `/v1/sys/access-keys/${encodeURIComponent(accessKeyId)}`);
+    print(command, { deleted: accessKeyId }, () => `deleted ${accessKeyId}`);
+  });
+}
