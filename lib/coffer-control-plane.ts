@@ -15,7 +15,9 @@ import { Construct } from 'constructs';
 export const STORE_TABLE_ACTIONS: readonly string[] = [
   'dynamodb:GetItem',
   'dynamodb:Query',
-  'dynamodb:PutItem',
+  // The DynamoDB store writes every put as a conditional UpdateItem (atomic revision increment), also in
+  // transactions, so PutItem is not needed.
+  'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
   'dynamodb:ConditionCheckItem',
 ];
