@@ -557,7 +557,7 @@ describe('Class: SigV4Verifier', () => {
   });
 
   describe('signed headers', () => {
-    it('refuses a request whose signature does not cover host', async () => {
+    it.each(['host', 'x-amz-date'])('refuses a request whose signature does not cover %s', async (header) => {
       const { accessKeys, verifier, setNow } = setup();
       const key = await accessKeys.create({ principal: 'ci' });
       const date = wholeSecondNow();
@@ -566,25 +566,14 @@ describe('Class: SigV4Verifier', () => {
         accessKeyId: key.accessKeyId,
         secret: key.secretAccessKey,
         date,
-        unsignableHeaders: new Set(['host']),
+        unsignableHeaders: new Set([header]),
       });
-      expect(authParts(request).signedHeaders).not.toContain('host');
-      await expectCode(verifier.verify(request), 'IncompleteSignature', /'host' must be a signed header/);
-    });
-
-    it('refuses a request whose signature does not cover x-amz-date', async () => {
-      const { accessKeys, verifier, setNow } = setup();
-      const key = await accessKeys.create({ principal: 'ci' });
-      const date = wholeSecondNow();
-      setNow(date.getTime());
-      const request = await signManually({
-        accessKeyId: key.accessKeyId,
-        secret: key.secretAccessKey,
-        date,
-        unsignableHeaders: new Set(['x-amz-date']),
-      });
-      expect(authParts(request).signedHeaders).not.toContain('x-amz-date');
-      await expectCode(verifier.verify(request), 'IncompleteSignature', /'x-amz-date' must be a signed header/);
+      expect(authParts(request).signedHeaders).not.toContain(header);
+      await expectCode(
+        verifier.verify(request),
+        'IncompleteSignature',
+        new RegExp(`'${header}' must be a signed header`),
+      );
     });
 
     it('accepts headers the JavaScript SDK never signs, such as user-agent, when a client signed them', async () => {
