@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { MIN_AUDIT_SALT_BYTES } from '../../core/audit/audit-hmac.ts';
+import { ValidationError } from '../../core/errors.ts';
+
+/** `arn:<partition>:kms:<region>:<account>:key/<key id>`: an alias would let `kms:UpdateAlias` re-point the key. */
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:(\d{12}):key\/[A-Za-z0-9-]+$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Environment values are strings or absent; an empty string is as good as absent. */
+const required = () => z.string({ error: 'is required' }).min(1, 'is required');
+
+/**
+ * The Lambda environment, parsed once per cold start. Keys are the variable names, so a failure names the setting.
+ * There are no defaults for key material: the envelope key and the audit salt come from the deployment.
+ */
+export const AwsConfigSchema = z
+  .object({
+    /** The items table (partition key `pk`, sort key `sk`). */
+    COFFER_TABLE_NAME: required().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'),
+    /** ARN of the symmetric KMS key that wraps data keys. */
+    COFFER_ENVELOPE_KEY_ARN: required().regex(KMS_KEY_ARN, 'must be a KMS key ARN'),
+    /** The Object-Locked audit bucket. */
+    COFFER_AUDIT_BUCKET: required().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
+    /**
+     * Base64 of at least 32 random bytes keying the audit HMACs. Every instance must share it, or the same value hashes
+     * differently across streams. Interim: the CDK issue moves it to Secrets Manager / SSM so it leaves the environment.
+     */
+    COFFER_AUDIT_SALT: required()
+      .regex(BASE64, 'must be base64')
+      .refine((value) => Buffer.from(value, 'base64').length >= MIN_AUDIT_SALT_BYTES, {
+        message: `must decode to at least ${MIN_AUDIT_SALT_BYTES} bytes`,
+      }),
+    /** Set by the Lambda runtime. */
+    AWS_REGION: required().regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region'),
+    /** Used in secret ARNs. @default the account of `COFFER_ENVELOPE_KEY_ARN` */
+    COFFER_ACCOUNT_ID: z
+      .string()
+      .regex(/^\d{12}$/, 'must be 12 digits')
+      .optional(),
+    /** Points every SDK client at an emulator. Never set in a deployment. @default the AWS endpoints */
+    AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  })
+  .transform((env) => ({
+    tableName: env.COFFER_TABLE_NAME,
+    envelopeKeyArn: env.COFFER_ENVELOPE_KEY_ARN,
+    auditBucket: env.COFFER_AUDIT_BUCKET,
+    auditSalt: Buffer.from(env.COFFER_AUDIT_SALT, 'base64'),
+    region: env.AWS_REGION,
+    account: env.COFFER_ACCOUNT_ID ?? KMS_KEY_ARN.exec(env.COFFER_ENVELOPE_KEY_ARN)![1]!,
+    endpoint: env.AWS_ENDPOINT_URL,
+  }));
+
+/** The AWS runtime's settings, as the composition root uses them. */
+export type AwsConfig = z.output<typeof AwsConfigSchema>;
+
+/** The variables the schema reads: nothing else of the environment is looked at. */
+const SETTINGS = Object.keys(AwsConfigSchema.in.shape) as (keyof typeof AwsConfigSchema.in.shape)[];
+
+/**
+ * Parses the Lambda environment.
+ * @throws ValidationError naming the first bad setting, e.g. `invalid configuration COFFER_ENVELOPE_KEY_ARN: must
+ * be a KMS key ARN`. The message never contains a setting's value (the salt is key material).
+ */
+export function loadAwsConfig(env: NodeJS.ProcessEnv = process.env): AwsConfig {
+  const picked = Object.fromEntries(
+    SETTINGS.map((name) => [name, env[name] === '' ? undefined : env[name]]).filter(([, value]) => value !== undefined),
+  );
+  const parsed = AwsConfigSchema.safeParse(picked);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ValidationError(`invalid configuration ${issue.path.join('.')}: ${issue.message}`);
+  }
+  return parsed.data;
+}
