@@ -1,11 +1,4 @@
-import {
-  CreateTableCommand,
-  DeleteTableCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateTimeToLiveCommand,
-} from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbStore } from '../../../lambdas/adapters/aws/dynamodb-store/dynamodb-store.ts';
 import { systemClock } from '../../../lambdas/core/ports/clock.ts';
@@ -13,32 +6,8 @@ import { ConditionFailedError } from '../../../lambdas/core/ports/store.ts';
 import { SecretService } from '../../../lambdas/core/secrets/secret-service.ts';
 import { AWSCURRENT, AWSPREVIOUS } from '../../../lambdas/core/secrets/secret-types.ts';
 import { describeStoreContract } from '../../contract/store.contract.ts';
-import { awsEmulator, uniqueName } from '../../support/aws-emulator.ts';
+import { awsEmulator, createItemsTable, uniqueName } from '../../support/aws-emulator.ts';
 import { FakeKeyProvider } from '../../support/fake-key-provider.ts';
-
-/** The table shape the CDK stack deploys (lib/coffer-control-plane.ts): pk/sk strings, TTL on expiresAt. */
-async function createItemsTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  await client.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-    }),
-  );
-  await client.send(
-    new UpdateTimeToLiveCommand({
-      TableName: tableName,
-      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
-    }),
-  );
-}
 
 /**
  * A client for the emulator. moto (5.2.1) serves requests on parallel threads but does not isolate DynamoDB

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
   CreateBucketCommand,
@@ -17,7 +17,7 @@ import { systemClock } from '../../../lambdas/core/ports/clock.ts';
 import type { ApiGatewayProxyEvent, ApiGatewayProxyResult } from '../../../lambdas/entrypoints/lambda/api-gateway.ts';
 import { createLambdaHandler } from '../../../lambdas/entrypoints/lambda/compose.ts';
 import { loadAwsConfig } from '../../../lambdas/entrypoints/lambda/config.ts';
-import { awsEmulator, uniqueName } from '../../support/aws-emulator.ts';
+import { awsEmulator, createItemsTable, uniqueName } from '../../support/aws-emulator.ts';
 
 const ACCOUNT = '123456789012';
 const APP_SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/app-role/session-1`;
@@ -76,20 +76,7 @@ describe('Module: lambda handler (emulator)', () => {
   }
 
   beforeAll(async () => {
-    await dynamodb.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-      }),
-    );
+    await createItemsTable(dynamodb, tableName);
     const key = await kms.send(
       new CreateKeyCommand({ KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT', Description: 'coffer lambda' }),
     );
