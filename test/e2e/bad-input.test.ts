@@ -1,7 +1,8 @@
 import http from 'node:http';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { api, useServer } from '../support/server-process.ts';
+import { api } from '../support/server-process.ts';
+import { useServer } from '../support/use-server.ts';
 
 const current = useServer();
 afterAll(() => agent.destroy());

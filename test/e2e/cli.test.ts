@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, tempDir, useServer } from '../support/server-process.ts';
+import { runCli, tempDir } from '../support/server-process.ts';
+import { useServer } from '../support/use-server.ts';
 
 const current = useServer();
 

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { api, runCli, useServer } from '../support/server-process.ts';
+import { api, runCli } from '../support/server-process.ts';
 import { signedFetch } from '../support/sigv4.ts';
+import { useServer } from '../support/use-server.ts';
 
 const current = useServer();
 const cli = (args: string[], input?: string) =>

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { api, useServer } from '../support/server-process.ts';
+import { api } from '../support/server-process.ts';
+import { useServer } from '../support/use-server.ts';
 
 const current = useServer({ COFFER_REQUEST_TIMEOUT_MS: '1500' });
 

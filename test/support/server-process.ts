@@ -2,7 +2,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 export const COFFER_BIN = path.join(ROOT, 'bin/coffer.mjs');
@@ -112,24 +111,5 @@ export async function api(
     status: res.status,
     requestId: res.headers.get('x-request-id'),
     body: text.length === 0 ? {} : JSON.parse(text),
-  };
-}
-
-/** One server for a whole test file: started before its tests, stopped (and its data removed) after them. */
-export function useServer(env: Record<string, string> = {}): () => ServerProcess {
-  let server: ServerProcess | undefined;
-  let cleanup: (() => void) | undefined;
-  beforeAll(async () => {
-    const tmp = tempDir();
-    cleanup = tmp.cleanup;
-    server = await startServer(path.join(tmp.dir, 'data'), env);
-  });
-  afterAll(async () => {
-    await server?.stop();
-    cleanup?.();
-  });
-  return () => {
-    if (server === undefined) throw new Error('the server is not started yet');
-    return server;
   };
 }
