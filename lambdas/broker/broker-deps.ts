@@ -30,6 +30,12 @@ export interface BrokerDeps {
   readonly system: SystemOperations;
   /** Maps an IAM ARN (from API Gateway) to a principal; absent where IAM callers are not accepted. */
   readonly resolveIamPrincipal?: (arn: string) => Promise<Principal | undefined>;
+  /**
+   * Wraps the handling of each request, e.g. in the audit outbox's per-request scope (`AuditOutbox.run`). If it
+   * rejects, the request fails with the mapped error.
+   * @default none: requests run unwrapped
+   */
+  readonly requestScope?: <T>(requestId: string, fn: () => Promise<T>) => Promise<T>;
   /** @default 1_048_576 */
   readonly maxBodyBytes?: number;
 }

@@ -38,3 +38,60 @@ export function toHttpError(err: unknown): HttpError {
 export function errorBody(error: HttpError, requestId: string): string {
   return JSON.stringify({ error: { code: error.code, message: error.message, requestId } });
 }
+
+/** An error as the AWS JSON 1.1 protocol sends it: `{"__type": type, "message": message}` with `status`. */
+export interface AwsJsonError {
+  readonly status: number;
+  readonly type: string;
+  readonly message: string;
+  readonly exposed: boolean;
+}
+
+/**
+ * Core error codes as AWS Secrets Manager names them (see REFERENCE.md), for the AWS-compatible facade. Client errors
+ * are 400 as in AWS, authentication failures 403, and server failures 500 `InternalServiceError`.
+ */
+const AWS_TYPE: Record<ErrorCode, { status: number; type: string }> = {
+  validation: { status: 400, type: 'InvalidParameterException' },
+  invalid_request: { status: 400, type: 'InvalidRequestException' },
+  not_found: { status: 400, type: 'ResourceNotFoundException' },
+  already_exists: { status: 400, type: 'ResourceExistsException' },
+  // A lost race that exhausted its retries, or a failed check-and-set: the request is valid, the state moved.
+  conflict: { status: 400, type: 'InvalidRequestException' },
+  unauthenticated: { status: 403, type: 'UnrecognizedClientException' },
+  permission_denied: { status: 400, type: 'AccessDeniedException' },
+  limit_exceeded: { status: 400, type: 'LimitExceededException' },
+  payload_too_large: { status: 400, type: 'InvalidParameterException' },
+  audit_unavailable: { status: 500, type: 'InternalServiceError' },
+  sealed: { status: 500, type: 'InternalServiceError' },
+  decryption_failure: { status: 400, type: 'DecryptionFailure' },
+  internal: { status: 500, type: 'InternalServiceError' },
+};
+
+export function toAwsJsonError(err: unknown): AwsJsonError {
+  if (!isCofferError(err))
+    return { status: 500, type: 'InternalServiceError', message: 'internal error', exposed: false };
+  const awsCode = err.details?.awsCode;
+  // SigV4 failures carry the exact name AWS answers with (InvalidSignatureException, IncompleteSignature, ...).
+  if (err.code === 'unauthenticated' && typeof awsCode === 'string') {
+    return { status: 403, type: awsCode, message: err.message, exposed: true };
+  }
+  const malformed = err.details?.malformed;
+  if (err.code === 'validation' && malformed === 'serialization') {
+    return { status: 400, type: 'SerializationException', message: err.message, exposed: true };
+  }
+  if (err.code === 'validation' && malformed !== undefined) {
+    // The request does not fit the operation's model (a missing member, a wrong type, a length out of range).
+    return { status: 400, type: 'ValidationException', message: err.message, exposed: true };
+  }
+  const { status, type: mapped } = AWS_TYPE[err.code];
+  const awsType = err.details?.awsType;
+  // A few AWS names have no core code of their own (InvalidNextTokenException, MalformedPolicyDocumentException).
+  const type = status < 500 && typeof awsType === 'string' ? awsType : mapped;
+  const exposed = status < 500 || SAFE_SERVER_ERRORS.has(err.code);
+  return { status, type, message: exposed ? err.message : 'internal error', exposed };
+}
+
+export function awsJsonErrorBody(error: AwsJsonError): string {
+  return JSON.stringify({ __type: error.type, message: error.message });
+}

@@ -8,6 +8,8 @@ import type { RouteDef } from './route.ts';
 export function buildOpenApi(routes: readonly RouteDef[], version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
+    // The AWS-compatible operations are documented by AWS; OpenAPI cannot express X-Amz-Target dispatch anyway.
+    if (route.target !== undefined) continue;
     const path = route.path.replace(/\{([a-zA-Z]+)\+\}/g, '{$1}');
     const operation: Record<string, unknown> = {
       operationId: route.operation,

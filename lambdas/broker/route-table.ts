@@ -10,7 +10,9 @@ interface CompiledRoute {
 export type RouteMatch =
   | { kind: 'found'; route: RouteDef; params: Record<string, string> }
   | { kind: 'method' }
-  | { kind: 'none' };
+  | { kind: 'none' }
+  /** `POST` to a path served by `X-Amz-Target` dispatch, with a missing or unknown target. */
+  | { kind: 'target'; target: string | undefined };
 
 /**
  * Matches raw (still percent-encoded) paths against route templates. Literal segments must match byte for byte, so
@@ -18,18 +20,40 @@ export type RouteMatch =
  */
 export class RouteTable {
   private readonly compiled: CompiledRoute[];
+  /** `X-Amz-Target` -> route, for the AWS JSON 1.1 operations, all served by `POST <path>`. */
+  private readonly targets = new Map<string, RouteDef>();
+  private readonly targetPaths = new Set<string>();
 
   constructor(routes: readonly RouteDef[]) {
-    this.compiled = routes.map((route) => ({ route, segments: compile(route.path) }));
+    const pathRoutes: RouteDef[] = [];
+    for (const route of routes) {
+      if (route.target === undefined) {
+        pathRoutes.push(route);
+        continue;
+      }
+      if (route.method !== 'POST') throw new Error(`target route ${route.target} must be POST`);
+      if (this.targets.has(route.target)) throw new Error(`duplicate target ${route.target}`);
+      this.targets.set(route.target, route);
+      this.targetPaths.add(route.path);
+    }
+    this.compiled = pathRoutes.map((route) => ({ route, segments: compile(route.path) }));
     const seen = new Set<string>();
     for (const { route } of this.compiled) {
       const key = `${route.method} ${route.path}`;
+      if (this.targetPaths.has(route.path)) throw new Error(`route ${key} collides with X-Amz-Target dispatch`);
       if (seen.has(key)) throw new Error(`duplicate route ${key}`);
       seen.add(key);
     }
   }
 
-  match(method: string, rawPath: string): RouteMatch {
+  /** @param target the request's `X-Amz-Target` header, consulted only on paths served by target dispatch */
+  match(method: string, rawPath: string, target?: string): RouteMatch {
+    if (this.targetPaths.has(rawPath)) {
+      if (method.toUpperCase() !== 'POST') return { kind: 'method' };
+      const route = target === undefined ? undefined : this.targets.get(target);
+      if (route === undefined || route.path !== rawPath) return { kind: 'target', target };
+      return { kind: 'found', route, params: {} };
+    }
     const parts = rawPath.split('/').slice(1);
     let methodMismatch = false;
     for (const candidate of this.compiled) {

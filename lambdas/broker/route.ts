@@ -25,7 +25,17 @@ export interface RouteContext {
   readonly deps: BrokerDeps;
   /** For handlers whose required capability depends on state (e.g. upsert: create vs update). Throws if denied. */
   authorize(check: AccessCheck): Promise<void>;
+  /** The same decision without throwing, for handlers that filter (list) or report per item (batch get). */
+  isAllowed(check: AccessCheck): Promise<boolean>;
+  /** The region of a SigV4 caller's credential scope; AWS-compatible operations put it in the ARNs they create. */
+  readonly signingRegion: string | undefined;
 }
+
+/**
+ * How a route speaks: Coffer's native REST shape, or the AWS JSON 1.1 protocol (`POST /`, the operation named by
+ * `X-Amz-Target`, errors as `{"__type", "message"}`) of the AWS-compatible facades.
+ */
+export type RouteProtocol = 'coffer' | 'aws-json';
 
 export interface RouteResult {
   /** @default 200 */
@@ -40,6 +50,10 @@ export interface RouteResult {
 export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
   readonly operation: string;
   readonly method: HttpMethod;
+  /** @default 'coffer' */
+  readonly protocol?: RouteProtocol;
+  /** For `aws-json` routes: the `X-Amz-Target` value that selects this operation, e.g. `secretsmanager.GetSecretValue`. */
+  readonly target?: string;
   /** Literal segments, `{param}` for one segment, or a final `{param+}` for the rest of the path (may hold '/'). */
   readonly path: string;
   readonly summary: string;

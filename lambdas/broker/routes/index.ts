@@ -3,6 +3,7 @@ import type { RouteDef } from '../route.ts';
 import { accessKeyRoutes } from './access-keys.ts';
 import { policyRoutes } from './policies.ts';
 import { secretRoutes } from './secrets.ts';
+import { secretsManagerRoutes } from './secretsmanager/routes.ts';
 import { sysRoutes } from './sys.ts';
 import { tokenRoutes } from './tokens.ts';
 
@@ -20,6 +21,7 @@ export function nativeRoutes(): RouteDef[] {
     ...policyRoutes,
     ...tokenRoutes,
     ...accessKeyRoutes,
+    ...secretsManagerRoutes,
   ];
   return routes;
 }

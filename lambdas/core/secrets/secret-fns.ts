@@ -28,25 +28,47 @@ function arnPrefix(region: string, account: string): string {
   return `arn:aws:secretsmanager:${region}:${account}:secret:`;
 }
 
-/** How a `secretId` may be found: by name, or by an ARN that must then match exactly (full) or up to its suffix. */
+/**
+ * How a `secretId` may be found: by name, or by an ARN. An ARN candidate must then match the stored ARN exactly
+ * (`arn`, a full ARN) or be the stored ARN without its suffix (`partialArn`).
+ */
 export type SecretLookup =
   | { readonly by: 'name'; readonly name: string }
-  | { readonly by: 'arn'; readonly candidates: readonly { readonly name: string; readonly arn?: string }[] };
+  | {
+      readonly by: 'arn';
+      readonly candidates: readonly { readonly name: string; readonly arn?: string; readonly partialArn?: string }[];
+    };
+
+const ARN_SHAPE = /^arn:aws:secretsmanager:([a-z0-9-]{1,64}):([^:]+):secret:(.+)$/;
 
 /**
  * Reads a `secretId`. A full ARN and a partial ARN look alike when a name itself ends in `-xxxxxx`, so an ARN yields
- * up to two candidates: the name without the suffix (matching only that exact ARN), then the whole tail as a name.
- * An ARN of another region or account matches nothing.
+ * up to two candidates: the name without the suffix (matching only that exact ARN), then the whole tail as a name
+ * (matching only an ARN that is this one plus a suffix). The region is the one the secret was created in (an
+ * AWS-compatible caller's credential scope), so any region parses, but only the stored ARN matches; an ARN of
+ * another account matches nothing.
  */
-export function parseSecretId(secretId: string, region: string, account: string): SecretLookup {
+export function parseSecretId(secretId: string, _region: string, account: string): SecretLookup {
   if (!secretId.startsWith('arn:')) return { by: 'name', name: secretId };
-  const prefix = arnPrefix(region, account);
-  if (!secretId.startsWith(prefix)) return { by: 'arn', candidates: [] };
-  const tail = secretId.slice(prefix.length);
-  const candidates: { name: string; arn?: string }[] = [];
+  const match = ARN_SHAPE.exec(secretId);
+  if (match === null || match[2] !== account) return { by: 'arn', candidates: [] };
+  const tail = match[3]!;
+  const candidates: { name: string; arn?: string; partialArn?: string }[] = [];
   if (ARN_SUFFIX.test(tail)) candidates.push({ name: tail.slice(0, -7), arn: secretId });
-  candidates.push({ name: tail });
+  candidates.push({ name: tail, partialArn: secretId });
   return { by: 'arn', candidates };
+}
+
+/** Whether a stored ARN is the one an ARN lookup candidate asks for. */
+export function arnMatches(
+  stored: string,
+  candidate: { readonly arn?: string; readonly partialArn?: string },
+): boolean {
+  if (candidate.arn !== undefined) return stored === candidate.arn;
+  if (candidate.partialArn !== undefined) {
+    return stored.length === candidate.partialArn.length + 7 && stored.startsWith(`${candidate.partialArn}-`);
+  }
+  return true;
 }
 
 /** Labels per version, for versions carrying at least one; label order follows `stages`. */

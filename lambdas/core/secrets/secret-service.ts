@@ -13,6 +13,7 @@ import {
 } from '../ports/store.ts';
 import {
   applyStageUpdate,
+  arnMatches,
   assertLabelLimit,
   decodeCursor,
   deletionDateFor,
@@ -145,7 +146,7 @@ export class SecretService {
     const token =
       input.clientRequestToken === undefined ? undefined : validate(ClientRequestTokenSchema, input.clientRequestToken);
     const versionId = token ?? randomUUID();
-    const arn = newSecretArn(this.region, this.account, name);
+    const arn = newSecretArn(this.regionFor(input.region), this.account, name);
     let sealed: VersionRecord | undefined;
 
     return this.retrying(async () => {
@@ -236,7 +237,7 @@ export class SecretService {
           throw new ConflictError(`check-and-set failed: secret ${input.secretId} has no current version`);
         }
         const name = input.secretId;
-        newArn ??= newSecretArn(this.region, this.account, name);
+        newArn ??= newSecretArn(this.regionFor(input.region), this.account, name);
         const record = await sealFor(newArn);
         // The first version of a secret always becomes current, as in AWS.
         const stages = moveLabels({}, withCurrent(requested), versionId);
@@ -341,18 +342,30 @@ export class SecretService {
   /** Metadata, tags and the version-to-stage map. Readable while pending deletion, as in AWS. */
   async describe(input: { secretId: string }): Promise<SecretDescription> {
     const { data } = await this.live(input.secretId);
-    return {
-      arn: data.arn,
-      name: data.name,
-      description: data.description,
-      tags: { ...data.tags },
-      metadata: { ...data.metadata },
-      createdAt: data.createdAt,
-      updatedAt: data.updatedAt,
-      ...(data.deletedAt === undefined ? {} : { deletedAt: data.deletedAt }),
-      ...(data.deletionDate === undefined ? {} : { deletionDate: data.deletionDate }),
-      versionIdsToStages: labelsByVersion(data.stages),
-    };
+    return describeRecord(data);
+  }
+
+  /** The ARN and resource policy of a live secret, by name; `undefined` when there is no such secret. */
+  async resourcePolicyOf(name: string): Promise<{ arn: string; account: string; policy?: string } | undefined> {
+    const item = await this.store.get<SecretRecord>(SECRETS_PARTITION, name);
+    if (item === undefined || isExpired(item.data, this.clock.now())) return undefined;
+    const { arn, resourcePolicy } = item.data;
+    return { arn, account: this.account, ...(resourcePolicy === undefined ? {} : { policy: resourcePolicy }) };
+  }
+
+  /**
+   * Every live secret's description, in name order: what AWS-style filtered and sorted listings start from. Secrets
+   * pending deletion only with `includePlannedDeletion`; expired ones never.
+   */
+  async listDescriptions(input: { includePlannedDeletion?: boolean } = {}): Promise<SecretDescription[]> {
+    const now = this.clock.now();
+    const out: SecretDescription[] = [];
+    for await (const { data } of this.scan<SecretRecord>(SECRETS_PARTITION)) {
+      if (isExpired(data, now)) continue;
+      if (isPendingDeletion(data) && input.includePlannedDeletion !== true) continue;
+      out.push(describeRecord(data));
+    }
+    return out;
   }
 
   /** Versions newest first; deprecated (unlabelled) ones only with `includeDeprecated`. */
@@ -453,6 +466,8 @@ export class SecretService {
         tags,
         updatedAt: this.clock.now(),
       };
+      if (input.resourcePolicy === null) delete next.resourcePolicy;
+      else if (input.resourcePolicy !== undefined) next.resourcePolicy = input.resourcePolicy;
       await this.store.transact([
         { type: 'put', pk: SECRETS_PARTITION, sk: secret.name, data: next, condition: { kind: 'rev', rev: item.rev } },
       ]);
@@ -617,6 +632,13 @@ export class SecretService {
     return { rewrapped };
   }
 
+  /** A caller-supplied ARN region (an AWS-compatible caller's credential scope) or the configured one. */
+  private regionFor(region: string | undefined): string {
+    if (region === undefined) return this.region;
+    if (!/^[a-z0-9-]{1,64}$/.test(region)) throw new ValidationError('region must be lower-case letters, digits and -');
+    return region;
+  }
+
   /** The metadata item for a secretId, including pending and expired secrets; `undefined` when there is none. */
   private async find(secretId: string): Promise<SecretItem | undefined> {
     if (typeof secretId !== 'string' || secretId.length > ARN_MAX_LENGTH) {
@@ -628,7 +650,7 @@ export class SecretService {
     }
     for (const candidate of lookup.candidates) {
       const item = await this.store.get<SecretRecord>(SECRETS_PARTITION, candidate.name);
-      if (item !== undefined && (candidate.arn === undefined || item.data.arn === candidate.arn)) return item;
+      if (item !== undefined && arnMatches(item.data.arn, candidate)) return item;
     }
     return undefined;
   }
@@ -738,4 +760,20 @@ function versionNotFound(secretId: string, versionId: string): NotFoundError {
 
 function markedForDeletion(secretId: string): InvalidRequestError {
   return new InvalidRequestError(`secret ${secretId} is marked for deletion; restore it to use it`);
+}
+
+function describeRecord(data: SecretRecord): SecretDescription {
+  return {
+    arn: data.arn,
+    name: data.name,
+    description: data.description,
+    tags: { ...data.tags },
+    metadata: { ...data.metadata },
+    createdAt: data.createdAt,
+    updatedAt: data.updatedAt,
+    ...(data.deletedAt === undefined ? {} : { deletedAt: data.deletedAt }),
+    ...(data.deletionDate === undefined ? {} : { deletionDate: data.deletionDate }),
+    ...(data.resourcePolicy === undefined ? {} : { resourcePolicy: data.resourcePolicy }),
+    versionIdsToStages: labelsByVersion(data.stages),
+  };
 }

@@ -75,6 +75,8 @@ export type SecretRecord = {
   deletedAt?: number;
   /** When the secret is purged; from then on it reads as absent. */
   deletionDate?: number;
+  /** An AWS-style resource policy document (JSON text), as PutResourcePolicy stored it. */
+  resourcePolicy?: string;
 };
 
 /** A version item (pk `secret-versions#<arn>`, sk = versionId). Holds only ciphertext and a wrapped data key. */
@@ -96,6 +98,8 @@ export interface CreateSecretInput {
   value?: SecretValue | undefined;
   /** Becomes the first version's id. @default crypto.randomUUID() */
   clientRequestToken?: string | undefined;
+  /** The region in the new ARN (an AWS-compatible caller's credential scope). @default the service's region */
+  region?: string | undefined;
 }
 
 export interface CreateSecretResult {
@@ -119,6 +123,8 @@ export interface PutSecretValueInput {
   ifAbsent?: boolean | undefined;
   /** Create the secret when it does not exist (upsert). Only by name, not by ARN. @default false */
   createIfMissing?: boolean | undefined;
+  /** The region in the ARN of a secret created by `createIfMissing`. @default the service's region */
+  region?: string | undefined;
 }
 
 export interface PutSecretValueResult {
@@ -154,6 +160,7 @@ export interface SecretDescription {
   updatedAt: number;
   deletedAt?: number;
   deletionDate?: number;
+  resourcePolicy?: string;
   /** Only versions that carry at least one label, as AWS's `VersionIdsToStages`. */
   versionIdsToStages: Record<string, string[]>;
 }
@@ -194,6 +201,8 @@ export interface UpdateSecretInput {
   metadata?: Record<string, string> | undefined;
   addTags?: Record<string, string> | undefined;
   removeTagKeys?: readonly string[] | undefined;
+  /** A resource policy document to store; `null` removes it. */
+  resourcePolicy?: string | null | undefined;
 }
 
 export interface DeleteSecretInput {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { LimitExceededError, ValidationError } from '../../../../lambdas/core/errors.ts';
 import {
   applyStageUpdate,
+  arnMatches,
   decodeCursor,
   encodeCursor,
   labelsByVersion,
@@ -78,14 +79,38 @@ describe('Function: versionsToPrune', () => {
 });
 
 describe('Function: parseSecretId', () => {
-  it('offers the suffix-less name for exact match, then the whole tail', () => {
+  it('offers the suffix-less name for exact match, then the whole tail as a partial ARN', () => {
     const arn = 'arn:aws:secretsmanager:r:1:secret:app-abcdef';
     expect(parseSecretId(arn, 'r', '1')).toEqual({
       by: 'arn',
-      candidates: [{ name: 'app', arn }, { name: 'app-abcdef' }],
+      candidates: [
+        { name: 'app', arn },
+        { name: 'app-abcdef', partialArn: arn },
+      ],
     });
-    expect(parseSecretId('arn:aws:secretsmanager:other:1:secret:app', 'r', '1')).toEqual({ by: 'arn', candidates: [] });
     expect(parseSecretId('app', 'r', '1')).toEqual({ by: 'name', name: 'app' });
+  });
+
+  it("parses any region (the ARN carries the creator's credential scope) but only this account", () => {
+    expect(parseSecretId('arn:aws:secretsmanager:other:1:secret:app', 'r', '1')).toEqual({
+      by: 'arn',
+      candidates: [{ name: 'app', partialArn: 'arn:aws:secretsmanager:other:1:secret:app' }],
+    });
+    expect(parseSecretId('arn:aws:secretsmanager:r:2:secret:app', 'r', '1')).toEqual({ by: 'arn', candidates: [] });
+    expect(parseSecretId('arn:aws:kms:r:1:key/app', 'r', '1')).toEqual({ by: 'arn', candidates: [] });
+  });
+});
+
+describe('Function: arnMatches', () => {
+  const stored = 'arn:aws:secretsmanager:r:1:secret:app-abcdef';
+  it('matches a full ARN exactly, region included', () => {
+    expect(arnMatches(stored, { arn: stored })).toBe(true);
+    expect(arnMatches(stored, { arn: stored.replace(':r:', ':q:') })).toBe(false);
+  });
+  it('matches a partial ARN only as the stored ARN minus its suffix', () => {
+    expect(arnMatches(stored, { partialArn: 'arn:aws:secretsmanager:r:1:secret:app' })).toBe(true);
+    expect(arnMatches(stored, { partialArn: 'arn:aws:secretsmanager:q:1:secret:app' })).toBe(false);
+    expect(arnMatches(stored, { partialArn: 'arn:aws:secretsmanager:r:1:secret:ap' })).toBe(false);
   });
 });
 

@@ -1,0 +1,185 @@
+import { z } from 'zod';
+import { ValidationError } from '../../../core/errors.ts';
+import type { SecretValue } from '../../../core/secrets/secret-types.ts';
+
+/**
+ * Request members of the AWS Secrets Manager API, as its JSON 1.1 model names them. Only the model's own constraints
+ * are checked here (types, presence, lengths); the domain rules (name syntax, label limits, sizes) are the core's,
+ * so both APIs refuse the same things with the same messages.
+ *
+ * Objects are loose: AWS ignores members it does not know, and newer SDKs send members older servers lack.
+ */
+const SecretId = z.string().min(1).max(2048);
+const Token = z.string().min(32).max(64);
+const Blob = z
+  .string()
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
+  .refine((s) => s.length % 4 === 0, 'must be base64');
+const Tag = z.object({ Key: z.string().min(1).max(128), Value: z.string().max(256) });
+
+export const Tags = z.array(Tag).max(50);
+export const FilterSchema = z.object({
+  Key: z.enum(['description', 'name', 'tag-key', 'tag-value', 'primary-region', 'owning-service', 'all']),
+  Values: z
+    .array(
+      z
+        .string()
+        .max(512)
+        .regex(/^!?[a-zA-Z0-9 :_@/+=.\-!]*$/, 'has characters a filter value cannot hold'),
+    )
+    .min(1)
+    .max(10)
+    .optional(),
+});
+export type Filter = z.infer<typeof FilterSchema>;
+
+const ValueMembers = {
+  SecretString: z.string().optional(),
+  SecretBinary: Blob.optional(),
+};
+
+export const CreateSecretRequest = z.looseObject({
+  Name: z.string().min(1).max(512),
+  ClientRequestToken: Token.optional(),
+  Description: z.string().max(2048).optional(),
+  KmsKeyId: z.string().optional(),
+  Tags: Tags.optional(),
+  AddReplicaRegions: z.array(z.unknown()).optional(),
+  ForceOverwriteReplicaSecret: z.boolean().optional(),
+  ...ValueMembers,
+});
+
+export const GetSecretValueRequest = z.looseObject({
+  SecretId,
+  VersionId: z.string().min(32).max(64).optional(),
+  VersionStage: z.string().min(1).max(256).optional(),
+});
+
+export const BatchGetSecretValueRequest = z.looseObject({
+  SecretIdList: z.array(SecretId).min(1).max(20).optional(),
+  Filters: z.array(FilterSchema).max(10).optional(),
+  MaxResults: z.number().int().min(1).max(20).optional(),
+  NextToken: z.string().min(1).max(4096).optional(),
+});
+
+export const PutSecretValueRequest = z.looseObject({
+  SecretId,
+  ClientRequestToken: Token.optional(),
+  VersionStages: z.array(z.string().min(1).max(256)).min(1).max(20).optional(),
+  RotationToken: z.string().optional(),
+  ...ValueMembers,
+});
+
+export const UpdateSecretRequest = z.looseObject({
+  SecretId,
+  ClientRequestToken: Token.optional(),
+  Description: z.string().max(2048).optional(),
+  KmsKeyId: z.string().optional(),
+  ...ValueMembers,
+});
+
+export const UpdateSecretVersionStageRequest = z.looseObject({
+  SecretId,
+  VersionStage: z.string().min(1).max(256),
+  MoveToVersionId: z.string().min(32).max(64).optional(),
+  RemoveFromVersionId: z.string().min(32).max(64).optional(),
+});
+
+export const SecretIdRequest = z.looseObject({ SecretId });
+
+export const ListSecretsRequest = z.looseObject({
+  IncludePlannedDeletion: z.boolean().optional(),
+  MaxResults: z.number().int().min(1).max(100).optional(),
+  NextToken: z.string().min(1).max(4096).optional(),
+  Filters: z.array(FilterSchema).max(10).optional(),
+  SortOrder: z.enum(['asc', 'desc']).optional(),
+});
+
+export const ListSecretVersionIdsRequest = z.looseObject({
+  SecretId,
+  MaxResults: z.number().int().min(1).max(100).optional(),
+  NextToken: z.string().min(1).max(4096).optional(),
+  IncludeDeprecated: z.boolean().optional(),
+});
+
+export const DeleteSecretRequest = z.looseObject({
+  SecretId,
+  RecoveryWindowInDays: z.number().int().optional(),
+  ForceDeleteWithoutRecovery: z.boolean().optional(),
+});
+
+export const RotateSecretRequest = z.looseObject({
+  SecretId,
+  ClientRequestToken: Token.optional(),
+  RotationLambdaARN: z.string().max(2048).optional(),
+  RotationRules: z
+    .looseObject({
+      AutomaticallyAfterDays: z.number().int().min(1).max(1000).optional(),
+      Duration: z.string().min(2).max(3).optional(),
+      ScheduleExpression: z.string().min(1).max(256).optional(),
+    })
+    .optional(),
+  RotateImmediately: z.boolean().optional(),
+});
+
+export const TagResourceRequest = z.looseObject({ SecretId, Tags });
+export const UntagResourceRequest = z.looseObject({ SecretId, TagKeys: z.array(z.string().min(1).max(128)).max(50) });
+
+export const GetRandomPasswordRequest = z.looseObject({
+  PasswordLength: z.number().int().min(1).max(4096).optional(),
+  ExcludeCharacters: z.string().max(4096).optional(),
+  ExcludeNumbers: z.boolean().optional(),
+  ExcludePunctuation: z.boolean().optional(),
+  ExcludeUppercase: z.boolean().optional(),
+  ExcludeLowercase: z.boolean().optional(),
+  IncludeSpace: z.boolean().optional(),
+  RequireEachIncludedType: z.boolean().optional(),
+});
+
+export const PutResourcePolicyRequest = z.looseObject({
+  SecretId,
+  ResourcePolicy: z.string().min(1).max(20_480),
+  BlockPublicPolicy: z.boolean().optional(),
+});
+
+/** The value members of a request: exactly one of SecretString and SecretBinary, or neither where that is allowed. */
+export function requestValue(
+  request: { SecretString?: string | undefined; SecretBinary?: string | undefined },
+  required: boolean,
+): SecretValue | undefined {
+  if (request.SecretString !== undefined && request.SecretBinary !== undefined) {
+    throw new ValidationError(
+      "You can't specify both a binary secret value and a string secret value in the same secret.",
+    );
+  }
+  if (request.SecretString !== undefined) return { kind: 'string', string: request.SecretString };
+  if (request.SecretBinary !== undefined)
+    return { kind: 'binary', binary: Buffer.from(request.SecretBinary, 'base64') };
+  if (required) throw new ValidationError('You must provide either SecretString or SecretBinary.');
+  return undefined;
+}
+
+/** A value as GetSecretValue returns it: SecretString, or SecretBinary as base64 (the JSON form of a blob). */
+export function valueMembers(value: SecretValue): { SecretString: string } | { SecretBinary: string } {
+  return value.kind === 'string' ? { SecretString: value.string } : { SecretBinary: value.binary.toString('base64') };
+}
+
+export function tagMap(tags: readonly { Key: string; Value: string }[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const { Key, Value } of tags) out[Key] = Value;
+  return out;
+}
+
+export function tagList(tags: Readonly<Record<string, string>>): { Key: string; Value: string }[] {
+  return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+}
+
+/** AWS timestamps on the wire: epoch seconds, as numbers. */
+export function epochSeconds(ms: number): number {
+  return ms / 1000;
+}
+
+/** A 4xx whose AWS error name is not implied by the core error code. */
+export function awsError(type: string, message: string): ValidationError {
+  return new ValidationError(message, { details: { awsType: type } });
+}
