@@ -45,3 +45,36 @@ describe('Class: RouteTable', () => {
     expect(() => new RouteTable([route('GET', '/x'), route('GET', '/x')])).toThrow(/duplicate/);
   });
 });
+
+describe('Class: RouteTable, X-Amz-Target dispatch', () => {
+  const target = (name: string) =>
+    defineRoute({
+      operation: name,
+      target: name,
+      protocol: 'aws-json',
+      method: 'POST',
+      path: '/',
+      summary: '',
+      mutating: false,
+      handle: async () => ({ body: {} }),
+    });
+  const table = new RouteTable([route('GET', '/v1/sys/health'), target('svc.A'), target('svc.B')]);
+
+  it('picks the operation by target on the dispatch path only', () => {
+    const match = table.match('POST', '/', 'svc.B');
+    expect(match.kind === 'found' && match.route.operation).toBe('svc.B');
+    expect(table.match('GET', '/v1/sys/health', 'svc.A').kind).toBe('found');
+  });
+
+  it('reports a missing or unknown target, and a wrong method', () => {
+    expect(table.match('POST', '/', undefined)).toEqual({ kind: 'target', target: undefined });
+    expect(table.match('POST', '/', 'svc.C')).toEqual({ kind: 'target', target: 'svc.C' });
+    expect(table.match('POST', '/', '__proto__')).toEqual({ kind: 'target', target: '__proto__' });
+    expect(table.match('GET', '/', 'svc.A').kind).toBe('method');
+  });
+
+  it('refuses duplicate targets and path routes that collide with dispatch', () => {
+    expect(() => new RouteTable([target('svc.A'), target('svc.A')])).toThrow(/duplicate target/);
+    expect(() => new RouteTable([target('svc.A'), route('GET', '/')])).toThrow(/collides/);
+  });
+});

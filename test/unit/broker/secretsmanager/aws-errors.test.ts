@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { awsJsonErrorBody, toAwsJsonError } from '../../../../lambdas/broker/http-errors.ts';
+import { SigV4Error } from '../../../../lambdas/core/auth/sigv4/sigv4-verifier.ts';
+import {
+  AlreadyExistsError,
+  AuditUnavailableError,
+  DecryptionFailureError,
+  InvalidRequestError,
+  NotFoundError,
+  PermissionDeniedError,
+  ValidationError,
+} from '../../../../lambdas/core/errors.ts';
+
+describe('Function: toAwsJsonError', () => {
+  it.each([
+    [new NotFoundError('x'), 400, 'ResourceNotFoundException'],
+    [new AlreadyExistsError('x'), 400, 'ResourceExistsException'],
+    [new InvalidRequestError('x'), 400, 'InvalidRequestException'],
+    [new ValidationError('x'), 400, 'InvalidParameterException'],
+    [new PermissionDeniedError('x'), 400, 'AccessDeniedException'],
+    [new DecryptionFailureError('x'), 400, 'DecryptionFailure'],
+    [new SigV4Error('InvalidSignatureException', 'x'), 403, 'InvalidSignatureException'],
+    [new SigV4Error('IncompleteSignature', 'x'), 403, 'IncompleteSignature'],
+    [new ValidationError('x', { details: { malformed: 'serialization' } }), 400, 'SerializationException'],
+    [new ValidationError('x', { details: { malformed: 'body' } }), 400, 'ValidationException'],
+    [new ValidationError('x', { details: { awsType: 'InvalidNextTokenException' } }), 400, 'InvalidNextTokenException'],
+  ])('maps %o to %i %s', (err, status, type) => {
+    expect(toAwsJsonError(err)).toMatchObject({ status, type, message: 'x' });
+  });
+
+  it('hides server failures behind InternalServiceError', () => {
+    expect(toAwsJsonError(new Error('disk says /secret/path'))).toEqual({
+      status: 500,
+      type: 'InternalServiceError',
+      message: 'internal error',
+      exposed: false,
+    });
+    expect(toAwsJsonError(new AuditUnavailableError('audit log unavailable')).type).toBe('InternalServiceError');
+  });
+
+  it('renders the JSON 1.1 error body', () => {
+    expect(JSON.parse(awsJsonErrorBody(toAwsJsonError(new NotFoundError('gone'))))).toEqual({
+      __type: 'ResourceNotFoundException',
+      message: 'gone',
+    });
+  });
+});
