@@ -7,6 +7,9 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
 import autocannon from 'autocannon';
 import { FileKeyring } from '../lambdas/adapters/local/keyring/file-keyring.ts';
 import { CachingKeyProvider } from '../lambdas/core/crypto/data-key-cache.ts';
@@ -69,6 +72,33 @@ async function maxThroughput(url: string, headers: Record<string, string> = {}):
   return load({ url, headers });
 }
 
+/** Maximum throughput of any request shape, after the same one-second warm-up. */
+async function maxLoad(options: autocannon.Options): Promise<Load> {
+  await load({ ...options, duration: 1 });
+  return load(options);
+}
+
+/** Headers of one SigV4-signed JSON 1.1 request, as an AWS SDK would send them. */
+async function signJson(
+  address: string,
+  credentials: { accessKeyId: string; secretAccessKey: string },
+  headers: Record<string, string>,
+  body: string,
+): Promise<Record<string, string>> {
+  const url = new URL(address);
+  const request = new HttpRequest({
+    method: 'POST',
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: '/',
+    headers: { host: url.host, ...headers },
+    body,
+  });
+  const signer = new SignatureV4({ credentials, region: 'us-east-1', service: 'secretsmanager', sha256: Sha256 });
+  return (await signer.sign(request)).headers as Record<string, string>;
+}
+
 /** Latency at a fixed offered rate: open loop, microsecond resolution. */
 async function latencyAt(url: string, rate: number, headers: Record<string, string> = {}): Promise<Load> {
   await openLoop({ url, headers, rate, durationMs: 1000 }); // warm-up of the client's own code paths and sockets
@@ -110,6 +140,30 @@ async function httpBench(): Promise<void> {
     const bareGet = { max: bareMax };
     console.log(`throughput ratio coffer/bare: ${fmt(cofferGet.max.rps / bareGet.max.rps, 2)}   (goal >= 0.5)`);
     console.log(`p99 at half max rate: ${fmt(cofferGet.half.p99, 2)} ms   (goal <= 5 ms)`);
+
+    console.log('\n## Secrets Manager-compatible GetSecretValue (POST /, X-Amz-Target) vs the native GET, same secret');
+    const smBody = JSON.stringify({ SecretId: 'bench/read' });
+    const smHeaders = { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.GetSecretValue' };
+    const smToken = await maxLoad({
+      url: `${coffer.address}/`,
+      method: 'POST',
+      headers: { ...smHeaders, ...auth },
+      body: smBody,
+    });
+    // SigV4 has no nonce: one signed request may be replayed for its 15-minute window, so autocannon can repeat it.
+    const created = await api(coffer.address, token, 'POST', '/v1/sys/access-keys', {
+      principal: 'bench',
+      policies: ['root'],
+    });
+    const key = created.body as unknown as { accessKeyId: string; secretAccessKey: string };
+    const signedHeaders = await signJson(coffer.address, key, smHeaders, smBody);
+    const smSigned = await maxLoad({ url: `${coffer.address}/`, method: 'POST', headers: signedHeaders, body: smBody });
+    console.log(row('native GET, token', cofferMax));
+    console.log(row('SM GetSecretValue, token', smToken));
+    console.log(row('SM GetSecretValue, SigV4', smSigned));
+    console.log(
+      `throughput ratio SM(token)/native: ${fmt(smToken.rps / cofferMax.rps, 2)}   SM(SigV4)/native: ${fmt(smSigned.rps / cofferMax.rps, 2)}`,
+    );
 
     console.log(
       '\n## Durable PUT of 1 KiB (fsync before acknowledging) vs bare node:http append+fdatasync per request',
