@@ -11,6 +11,7 @@ import {
   GetResourcePolicyCommand,
   GetSecretValueCommand,
   ListSecretsCommand,
+  type ListSecretsCommandInput,
   ListSecretVersionIdsCommand,
   PutResourcePolicyCommand,
   PutSecretValueCommand,
@@ -268,7 +269,7 @@ describe('AWS SDK v3 SecretsManagerClient against Coffer', () => {
       new CreateSecretCommand({ Name: `${prefix}/two`, SecretString: 'x', Tags: [{ Key: 'team', Value: 'red' }] }),
     );
     await admin.send(new CreateSecretCommand({ Name: `${prefix}/three`, SecretString: 'x' }));
-    const names = async (input: ConstructorParameters<typeof ListSecretsCommand>[0]) =>
+    const names = async (input: ListSecretsCommandInput) =>
       (await admin.send(new ListSecretsCommand(input))).SecretList?.map((s) => s.Name);
 
     expect(await names({ Filters: [{ Key: 'name', Values: [prefix] }] })).toEqual([

@@ -1,8 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { isCofferError } from '../../core/errors.ts';
 import { registerAccessKeyCommands } from './commands/access-key.ts';
+import { registerAgentCommand } from './commands/agent.ts';
 import { registerAuditCommands } from './commands/audit.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
+import { registerRunCommand } from './commands/run.ts';
 import { registerSecretCommands } from './commands/secret.ts';
 import { registerServerCommands } from './commands/server.ts';
 import { registerTokenCommands } from './commands/token.ts';
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   registerTokenCommands(program);
   registerAuditCommands(program);
   registerAccessKeyCommands(program);
+  registerRunCommand(program);
+  registerAgentCommand(program);
   return program;
 }
 

@@ -8,6 +8,7 @@ import {
   type VerifyResult,
   verifyChain,
 } from '../../../core/audit/hash-chain.ts';
+import type { AuditSegmentStore } from '../../../core/audit/outbox/outbox-relay.ts';
 import { ValidationError } from '../../../core/errors.ts';
 import type { AuditSink } from '../../../core/ports/audit-sink.ts';
 import { type Clock, systemClock } from '../../../core/ports/clock.ts';
@@ -369,4 +370,83 @@ export async function verifyS3AuditStream(
   }
   if (structural !== undefined) return { ...structural, records: result.records };
   return { ...result, objects: segments.length };
+}
+
+export interface S3AuditSegmentsOptions {
+  readonly client: S3Client;
+  readonly bucket: string;
+  /** @default 'audit/' */
+  readonly prefix?: string;
+  /** The relay's chain; see `OutboxRelay.streamId`. @default 'outbox' */
+  readonly streamId?: string;
+}
+
+/**
+ * The relay's segment store on S3 (see `OutboxRelay`): segments of one stream under `<prefix><streamId>/`, named
+ * exactly as {@link S3AuditSink} names its objects, so {@link verifyS3AuditStream} checks the relay's chain too.
+ * `IfNoneMatch: '*'` makes a second write of the same segment report `exists` instead of overwriting it.
+ *
+ * @example
+ * ```ts
+ * const segments = new S3AuditSegments({ client: new S3Client({}), bucket: 'coffer-audit' });
+ * await segments.create(1, 3, body); // 'created', or 'exists' when that segment was written before
+ * ```
+ */
+export class S3AuditSegments implements AuditSegmentStore {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly streamId: string;
+  readonly #client: S3Client;
+
+  constructor(options: S3AuditSegmentsOptions) {
+    this.#client = options.client;
+    this.bucket = options.bucket;
+    this.prefix = options.prefix ?? 'audit/';
+    this.streamId = options.streamId ?? 'outbox';
+    if (options.bucket === '') throw new ValidationError('audit bucket name is empty');
+    if (!STREAM_ID.test(this.streamId)) {
+      throw new ValidationError('audit stream id must be 1-128 letters, digits, ".", "_" or "-"');
+    }
+  }
+
+  async create(first: number, last: number, body: string): Promise<'created' | 'exists'> {
+    const key = this.#key(first, last);
+    try {
+      await this.#client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ContentType: 'application/x-ndjson',
+          // Object Lock puts need an integrity header; SHA-256 also lets S3 reject a body damaged on the way.
+          ChecksumAlgorithm: 'SHA256',
+          IfNoneMatch: '*',
+        }),
+      );
+      return 'created';
+    } catch (cause) {
+      // 412: the key exists. 409: a concurrent conditional write of the same key is in flight; the caller reads back.
+      const status = (cause as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412 || status === 409) return 'exists';
+      throw new S3AuditError(`audit object ${key} could not be written (${errorName(cause)})`, { cause });
+    }
+  }
+
+  async read(first: number, last: number): Promise<string | undefined> {
+    const key = this.#key(first, last);
+    try {
+      const object = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return (await object.Body?.transformToString('utf8')) ?? '';
+    } catch (cause) {
+      if (errorName(cause) === 'NoSuchKey') return undefined;
+      throw new S3AuditError(`audit object ${key} could not be read (${errorName(cause)})`, { cause });
+    }
+  }
+
+  #key(first: number, last: number): string {
+    if (!Number.isSafeInteger(first) || first < 1 || last < first || last > MAX_SEQ) {
+      throw new ValidationError('segment seqs out of range');
+    }
+    return segmentKey(this.prefix, this.streamId, first, last);
+  }
 }

@@ -1,0 +1,45 @@
+import { startSecretsCache } from '../extension/secrets-server.ts';
+import { CofferClient } from '../sdk/client.ts';
+
+export interface CacheSidecarOptions {
+  readonly address: string;
+  readonly port: number;
+  /** @default '127.0.0.1' */
+  readonly host: string;
+  /** The token the agent holds now: renewed or replaced from the token file while the cache runs. */
+  readonly token: () => string | undefined;
+  /** What callers must send in `X-Aws-Parameters-Secrets-Token`; undefined lets every local process read. */
+  readonly callerToken: string | undefined;
+}
+
+export interface CacheSidecar {
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the local secrets cache (the Lambda extension's listener, `lambdas/extension`) beside the agent. The cache
+ * reads Coffer through a client whose every request carries the agent's current token, so renewals and a replaced
+ * token file apply to it too.
+ */
+export async function startCacheSidecar(options: CacheSidecarOptions): Promise<CacheSidecar> {
+  const withCurrentToken: typeof fetch = (input, init) => {
+    const headers = new Headers(init?.headers);
+    const token = options.token();
+    if (token !== undefined) headers.set('x-coffer-token', token);
+    return fetch(input, { ...init, headers });
+  };
+  const coffer = new CofferClient({
+    endpoint: options.address,
+    auth: { token: options.token() ?? '' },
+    cache: false,
+    fetch: withCurrentToken,
+  });
+  const server = await startSecretsCache({
+    coffer,
+    port: options.port,
+    host: options.host,
+    token: options.callerToken,
+  });
+  return { address: server.address, close: () => server.close() };
+}

@@ -1,0 +1,147 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { CliError, ExitCode } from '../entrypoints/cli/exit-codes.ts';
+import { ENV_NAME, parseSecretRef, type SecretRef } from './secret-ref.ts';
+
+/**
+ * A duration in milliseconds, written as seconds (`30`) or a string with one unit: `'250ms'`, `'30s'`, `'5m'`, `'1h'`.
+ * Milliseconds are allowed because tests and tight loops need sub-second polling.
+ */
+const Duration = z
+  .union([z.number().int().nonnegative(), z.string().regex(/^\d+(ms|s|m|h)$/, "e.g. '250ms', '30s', '5m', '1h'")])
+  .transform((value) => {
+    if (typeof value === 'number') return value * 1000;
+    const [, amount, unit] = /^(\d+)(ms|s|m|h)$/.exec(value)!;
+    return Number(amount) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
+  });
+
+const SIGNAL_NAMES = Object.keys(os.constants.signals) as [NodeJS.Signals, ...NodeJS.Signals[]];
+const SignalName = z.enum(SIGNAL_NAMES);
+
+/** File modes as octal strings (`"0640"`, `"640"`); JSON has no octal numbers. */
+const Perms = z
+  .string()
+  .regex(/^0?[0-7]{3}$/, 'an octal mode such as "0600"')
+  .transform((mode) => Number.parseInt(mode, 8));
+
+const Argv = z.array(z.string().min(1)).min(1);
+
+const SecretRefText = z.string().transform((text, ctx): SecretRef => {
+  try {
+    return parseSecretRef(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'invalid secret reference' });
+    return z.NEVER;
+  }
+});
+
+const AutoAuth = z.discriminatedUnion('method', [
+  /** A token in a file (a Kubernetes secret mount, a file an init step wrote); re-read when it changes. */
+  z.strictObject({ method: z.literal('token_file'), path: z.string().min(1) }),
+  /** A token in an environment variable of the agent. */
+  z.strictObject({ method: z.literal('env'), variable: z.string().regex(ENV_NAME).default('COFFER_TOKEN') }),
+]);
+
+const Template = z
+  .strictObject({
+    /** A template file, or… */
+    source: z.string().min(1).optional(),
+    /** …the template inline. Exactly one of the two. */
+    contents: z.string().optional(),
+    destination: z.string().min(1),
+    /** @default "0600" */
+    perms: Perms.default(0o600),
+    /** Run (argv, no shell) after the output changed. */
+    command: Argv.optional(),
+    /** @default "30s" */
+    command_timeout: Duration.default(30_000),
+    /** Send a signal to the process in `pid_file` after the output changed. */
+    signal: z.strictObject({ name: SignalName.default('SIGHUP'), pid_file: z.string().min(1) }).optional(),
+  })
+  .refine((t) => (t.source === undefined) !== (t.contents === undefined), {
+    error: 'give exactly one of source or contents',
+  });
+
+const Exec = z.strictObject({
+  command: Argv,
+  /** @default "always" */
+  restart_on_secret_changes: z.enum(['always', 'never']).default('always'),
+  /** @default "SIGTERM" */
+  restart_stop_signal: SignalName.default('SIGTERM'),
+  /** How long a restart waits for the child after the stop signal before SIGKILL. @default "10s" */
+  restart_kill_timeout: Duration.default(10_000),
+  /** Environment variables of the child: `NAME: "secret[#field][@stage]"`. */
+  env: z.record(z.string().regex(ENV_NAME, 'an environment variable name'), SecretRefText).default({}),
+});
+
+/** The agent's configuration file (JSON). Relative paths are resolved against the file's directory. */
+export const AgentConfigSchema = z
+  .strictObject({
+    /** @default the global --address / COFFER_ADDR */
+    address: z.url().optional(),
+    /** @default the global --token / COFFER_TOKEN, without renewal of a changed value */
+    auto_auth: AutoAuth.optional(),
+    /** How often secret versions are checked. @default "30s" */
+    poll_interval: Duration.default(30_000),
+    templates: z.array(Template).default([]),
+    exec: Exec.optional(),
+    /**
+     * A local secrets cache sidecar speaking the AWS Parameters and Secrets Lambda Extension protocol; callers send
+     * the agent's `AWS_SESSION_TOKEN` in `X-Aws-Parameters-Secrets-Token` when it is set.
+     */
+    cache: z
+      .strictObject({
+        port: z.number().int().min(0).max(65_535),
+        /** @default "127.0.0.1" */
+        host: z.string().min(1).default('127.0.0.1'),
+      })
+      .optional(),
+  })
+  .superRefine((config, ctx) => {
+    if (config.templates.length === 0 && config.exec === undefined && config.cache === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'nothing to do: give templates, exec or cache' });
+    }
+    if (config.poll_interval < 10) ctx.addIssue({ code: 'custom', path: ['poll_interval'], message: 'at least 10ms' });
+  });
+
+export type AgentConfig = z.output<typeof AgentConfigSchema>;
+export type TemplateConfig = AgentConfig['templates'][number];
+export type ExecConfig = NonNullable<AgentConfig['exec']>;
+
+/**
+ * Parses and validates a configuration, resolving relative paths against `baseDir`.
+ * @throws CliError (usage) listing each invalid field.
+ */
+export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
+  const result = AgentConfigSchema.safeParse(input);
+  if (!result.success) {
+    const issues = result.error.issues
+      .slice(0, 8)
+      .map((issue) => (issue.path.length === 0 ? issue.message : `${issue.path.join('.')}: ${issue.message}`));
+    throw new CliError(`invalid agent config: ${issues.join('; ')}`, ExitCode.usage);
+  }
+  const config = result.data;
+  const resolve = (p: string) => path.resolve(baseDir, p);
+  const seen = new Set<string>();
+  for (const t of config.templates) {
+    const destination = resolve(t.destination);
+    if (seen.has(destination)) {
+      throw new CliError(`invalid agent config: two templates write ${destination}`, ExitCode.usage);
+    }
+    seen.add(destination);
+  }
+  return {
+    ...config,
+    auto_auth:
+      config.auto_auth?.method === 'token_file'
+        ? { ...config.auto_auth, path: resolve(config.auto_auth.path) }
+        : config.auto_auth,
+    templates: config.templates.map((t) => ({
+      ...t,
+      destination: resolve(t.destination),
+      ...(t.source === undefined ? {} : { source: resolve(t.source) }),
+      ...(t.signal === undefined ? {} : { signal: { ...t.signal, pid_file: resolve(t.signal.pid_file) } }),
+    })),
+  };
+}

@@ -1,0 +1,67 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { runAgent } from '../../../agent/agent.ts';
+import type { TokenSource } from '../../../agent/auto-auth.ts';
+import { type AgentConfig, parseAgentConfig } from '../../../agent/config.ts';
+import type { ApiCall } from '../../../agent/secret-source.ts';
+import { ApiClient } from '../api-client.ts';
+import { CliError, ExitCode } from '../exit-codes.ts';
+import { globals } from '../io.ts';
+
+async function loadConfig(file: string): Promise<AgentConfig> {
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new CliError(`cannot read ${file}: ${err.code ?? 'error'}`, ExitCode.usage);
+  });
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new CliError(`${file} is not valid JSON: ${err instanceof Error ? err.message : ''}`, ExitCode.usage);
+  }
+  return parseAgentConfig(json, path.dirname(path.resolve(file)));
+}
+
+export function registerAgentCommand(program: Command): void {
+  program
+    .command('agent')
+    .description(
+      'render secrets into files (atomically, mode 0600 by default) and/or run a child with secrets in its ' +
+        'environment, keeping both current; see the README for the config file',
+    )
+    .requiredOption('--config <file>', 'the agent configuration (JSON)')
+    .option('--once', 'render the templates once and exit (no polling, no exec)')
+    .action(async (flags: { config: string; once?: boolean }, command: Command) => {
+      const config = await loadConfig(flags.config);
+      if (flags.once === true && config.exec !== undefined) {
+        throw new CliError(
+          '--once renders templates only; for one child with secrets use `coffer run`',
+          ExitCode.usage,
+        );
+      }
+      if (flags.once === true && config.cache !== undefined) {
+        throw new CliError('--once renders templates only; the cache needs a running agent', ExitCode.usage);
+      }
+      const { address, token } = globals(command);
+      const auth = config.auto_auth;
+      const tokenSource: TokenSource =
+        auth?.method === 'token_file'
+          ? { kind: 'file', path: auth.path }
+          : auth?.method === 'env'
+            ? { kind: 'static', token: process.env[auth.variable], origin: `$${auth.variable}` }
+            : { kind: 'static', token, origin: '--token / $COFFER_TOKEN' };
+      const api = (current: string | undefined): ApiCall => {
+        const client = new ApiClient({ address: config.address ?? address, token: current });
+        return client.call.bind(client) as ApiCall;
+      };
+      process.exitCode = await runAgent({
+        config,
+        address: config.address ?? address,
+        token: tokenSource,
+        api,
+        once: flags.once === true,
+        env: process.env,
+        log: (message) => process.stderr.write(`coffer agent: ${message}\n`),
+      });
+    });
+}

@@ -1,0 +1,121 @@
+import { z } from 'zod';
+
+/**
+ * The extension's settings, read once from the environment. The `PARAMETERS_SECRETS_EXTENSION_*` and
+ * `SECRETS_MANAGER_*` variables and their defaults are those of the AWS Parameters and Secrets Lambda Extension, so a
+ * function's configuration carries over; `COFFER_*` variables configure what AWS's extension does not have.
+ */
+
+const int = (min: number, max: number) =>
+  z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(['true', 'false']))
+  .transform((v) => v === 'true');
+
+/** AWS caps the TTL at 300 s and warns rather than failing; so do we. */
+const MAX_TTL_S = 300;
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'none'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const EnvSchema = z.object({
+  PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: int(1, 65_535).default(2773),
+  PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED: bool.default(true),
+  PARAMETERS_SECRETS_EXTENSION_CACHE_SIZE: int(0, 1000).default(1000),
+  SECRETS_MANAGER_TTL: int(0, Number.MAX_SAFE_INTEGER).default(300),
+  /** 0: no timeout of our own (the client's default applies). */
+  SECRETS_MANAGER_TIMEOUT_MILLIS: int(0, 3_600_000).default(0),
+  PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS: int(1, 10_000).default(3),
+  PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL: z.string().trim().toLowerCase().pipe(z.enum(LOG_LEVELS)).default('info'),
+  /** Callers must send it in `X-Aws-Parameters-Secrets-Token`; Lambda sets it for every function. */
+  AWS_SESSION_TOKEN: z.string().min(1, 'AWS_SESSION_TOKEN must be set: callers authenticate with it'),
+  COFFER_ADDR: z.url({ protocol: /^https?$/, error: 'COFFER_ADDR must be an http(s) URL' }),
+  /** Without it, requests to Coffer are signed with SigV4 using the function's role. */
+  COFFER_TOKEN: z.string().min(1).optional(),
+  /** `execute-api` behind API Gateway's IAM authorisation; `coffer` for a Coffer server reached directly. */
+  COFFER_SIGNING_SERVICE: z
+    .string()
+    .regex(/^[a-z0-9-]{1,64}$/)
+    .default('execute-api'),
+  COFFER_EXTENSION_CHECK_INTERVAL_MS: int(50, 300_000).default(2000),
+  COFFER_EXTENSION_STALE_WHILE_REVALIDATE_MS: int(0, 300_000).default(1000),
+  COFFER_EXTENSION_NEGATIVE_TTL_MS: int(0, 300_000).default(1000),
+  COFFER_EXTENSION_CACHE_MAX_BYTES: int(0, 2 ** 40).default(32 * 1024 * 1024),
+  COFFER_EXTENSION_HOT_WINDOW_MS: int(0, 3_600_000).default(60_000),
+});
+
+export interface ExtensionConfig {
+  readonly port: number;
+  readonly sessionToken: string;
+  readonly cofferAddr: string;
+  readonly cofferToken: string | undefined;
+  readonly signingService: string;
+  /** Upstream calls to Coffer in flight at most. */
+  readonly maxConnections: number;
+  readonly timeoutMs: number | undefined;
+  readonly logLevel: LogLevel;
+  readonly cache: CacheSettings;
+  /** Problems that did not stop the start (a TTL above the maximum, say), to log. */
+  readonly warnings: readonly string[];
+}
+
+export interface CacheSettings {
+  /** False when caching is off (CACHE_ENABLED=false, CACHE_SIZE=0 or TTL=0): every request reads Coffer. */
+  readonly enabled: boolean;
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  /** A value is fetched again this long after it was fetched, whatever the version checks said. */
+  readonly ttlMs: number;
+  /** How often a hot secret's version is checked, and how long a value is served unconfirmed. */
+  readonly checkIntervalMs: number;
+  readonly staleWhileRevalidateMs: number;
+  readonly negativeTtlMs: number;
+  /** Secrets read within this window are polled by the background checker. */
+  readonly hotWindowMs: number;
+}
+
+/**
+ * Parses the environment. Messages name variables, never values: `COFFER_TOKEN` and `AWS_SESSION_TOKEN` are secrets.
+ * @throws Error listing every invalid variable
+ * @example const config = parseExtensionConfig(process.env);
+ */
+export function parseExtensionConfig(env: NodeJS.ProcessEnv): ExtensionConfig {
+  const parsed = EnvSchema.safeParse(env, { reportInput: false });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`invalid extension configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  const warnings: string[] = [];
+  let ttlS = e.SECRETS_MANAGER_TTL;
+  if (ttlS > MAX_TTL_S) {
+    warnings.push(`SECRETS_MANAGER_TTL exceeds the maximum; using ${MAX_TTL_S} s`);
+    ttlS = MAX_TTL_S;
+  }
+  return {
+    port: e.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT,
+    sessionToken: e.AWS_SESSION_TOKEN,
+    cofferAddr: e.COFFER_ADDR,
+    cofferToken: e.COFFER_TOKEN,
+    signingService: e.COFFER_SIGNING_SERVICE,
+    maxConnections: e.PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS,
+    timeoutMs: e.SECRETS_MANAGER_TIMEOUT_MILLIS === 0 ? undefined : e.SECRETS_MANAGER_TIMEOUT_MILLIS,
+    logLevel: e.PARAMETERS_SECRETS_EXTENSION_LOG_LEVEL,
+    cache: {
+      enabled:
+        e.PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED && e.PARAMETERS_SECRETS_EXTENSION_CACHE_SIZE > 0 && ttlS > 0,
+      maxEntries: e.PARAMETERS_SECRETS_EXTENSION_CACHE_SIZE,
+      maxBytes: e.COFFER_EXTENSION_CACHE_MAX_BYTES,
+      ttlMs: ttlS * 1000,
+      checkIntervalMs: e.COFFER_EXTENSION_CHECK_INTERVAL_MS,
+      staleWhileRevalidateMs: e.COFFER_EXTENSION_STALE_WHILE_REVALIDATE_MS,
+      negativeTtlMs: e.COFFER_EXTENSION_NEGATIVE_TTL_MS,
+      hotWindowMs: e.COFFER_EXTENSION_HOT_WINDOW_MS,
+    },
+    warnings,
+  };
+}

@@ -1,0 +1,26 @@
+import type { LogLevel } from './config.ts';
+
+/** The extension's log lines go to stderr, which Lambda forwards to CloudWatch. They never carry secret values. */
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3, none: 4 };
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * A logger writing `[Coffer Extension] LEVEL message` lines at or above `level`, the format of AWS's extension.
+ * @example const log = createLogger('info'); log.warn('SECRETS_MANAGER_TTL exceeds the maximum');
+ */
+export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+  const at =
+    (name: Exclude<LogLevel, 'none'>) =>
+    (message: string): void => {
+      if (RANK[name] >= RANK[level]) write(`[Coffer Extension] ${name.toUpperCase()} ${message}\n`);
+    };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}

@@ -1,0 +1,313 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import type { CofferClient } from '../sdk/client.ts';
+import {
+  CofferAccessDeniedError,
+  CofferClientError,
+  CofferInvalidRequestError,
+  CofferNetworkError,
+  CofferNotFoundError,
+  CofferThrottledError,
+  CofferValidationError,
+} from '../sdk/errors.ts';
+import { cacheKey, SecretCache, type SecretCacheStats, type SecretSource } from '../sdk/secret-cache.ts';
+import type { GetSecretValueInput, GetSecretValueOutput } from '../sdk/types.ts';
+import type { CacheSettings } from './config.ts';
+import { type Logger, silentLogger } from './logger.ts';
+
+export const TOKEN_HEADER = 'x-aws-parameters-secrets-token';
+
+/** The defaults of a cache started outside Lambda; inside, `config.ts` derives them from the AWS variables. */
+export const DEFAULT_CACHE_SETTINGS: CacheSettings = {
+  enabled: true,
+  maxEntries: 1000,
+  maxBytes: 32 * 1024 * 1024,
+  ttlMs: 300_000,
+  checkIntervalMs: 2000,
+  staleWhileRevalidateMs: 1000,
+  negativeTtlMs: 1000,
+  hotWindowMs: 60_000,
+};
+
+export interface SecretsCacheServerOptions {
+  /** The client to read Coffer with; only its uncached calls are used. */
+  readonly coffer: Pick<CofferClient, 'source'>;
+  /** @default 2773 */
+  readonly port?: number;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /**
+   * The value callers must send in `X-Aws-Parameters-Secrets-Token` (`AWS_SESSION_TOKEN` in Lambda). Without one,
+   * every process that can reach the port reads whatever the client may read: keep it on loopback.
+   */
+  readonly token?: string | undefined;
+  readonly cache?: Partial<CacheSettings>;
+  /** Upstream calls to Coffer in flight at most (`PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS`). @default 3 */
+  readonly maxConnections?: number;
+  readonly logger?: Logger;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+export interface SecretsCacheServer {
+  /** `http://host:port` */
+  readonly address: string;
+  readonly port: number;
+  stats(): SecretCacheStats & { requests: number; upstreamCalls: number };
+  /**
+   * Checks the versions of hot secrets now. Lambda freezes the process between invocations, so timers stall; the
+   * extension calls this on every INVOKE event to catch up at once.
+   */
+  checkNow(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const QuerySchema = z
+  .object({
+    secretId: z.string().min(1).max(2048),
+    versionId: z.string().min(1).max(64).optional(),
+    versionStage: z.string().min(1).max(256).optional(),
+    refreshNow: z.enum(['true', 'false']).optional(),
+  })
+  .strict();
+
+const JSON_HEADERS = { 'content-type': 'application/json' } as const;
+
+interface ParsedQuery {
+  readonly input: GetSecretValueInput;
+  readonly key: string;
+  readonly refresh: boolean;
+}
+
+/**
+ * Validated query strings, by their raw text. Validation is most of a hit's own CPU (a few µs, against ~1 µs for the
+ * rest), and a function asks for the same few secrets over and over. Bounded: short strings only, and cleared when full.
+ */
+const MEMO_MAX_ENTRIES = 1024;
+const MEMO_MAX_QUERY_LENGTH = 1024;
+
+function queryParser(): (raw: string) => ParsedQuery | string {
+  const memo = new Map<string, ParsedQuery>();
+  return (raw) => {
+    const known = memo.get(raw);
+    if (known !== undefined) return known;
+    const fields: Record<string, string> = {};
+    for (const [name, value] of new URLSearchParams(raw)) fields[name] = value;
+    const parsed = QuerySchema.safeParse(fields, { reportInput: false });
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+      return `${where}${issue?.message ?? 'invalid query'}`;
+    }
+    const { secretId, versionId, versionStage, refreshNow } = parsed.data;
+    const input: GetSecretValueInput = { secretId, versionId, versionStage };
+    const result = { input, key: cacheKey(input), refresh: refreshNow === 'true' };
+    if (raw.length <= MEMO_MAX_QUERY_LENGTH) {
+      if (memo.size >= MEMO_MAX_ENTRIES) memo.clear();
+      memo.set(raw, result);
+    }
+    return result;
+  };
+}
+
+/** Limits calls in flight to `max`; the rest wait in FIFO order. */
+function limitConcurrency(source: SecretSource, max: number): SecretSource & { calls(): number } {
+  let active = 0;
+  let calls = 0;
+  const waiting: Array<() => void> = [];
+  const run = async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (active >= max) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    calls++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+  return {
+    fetch: (input) => run(() => source.fetch(input)),
+    versions: (secretId) => run(() => source.versions(secretId)),
+    calls: () => calls,
+  };
+}
+
+/** Coffer errors in the Secrets Manager shape that callers of AWS's extension already handle. */
+function errorResponse(err: unknown): { status: number; type: string; message: string } {
+  if (err instanceof CofferNotFoundError) {
+    return {
+      status: 400,
+      type: 'ResourceNotFoundException',
+      message: "Secrets Manager can't find the specified secret.",
+    };
+  }
+  if (err instanceof CofferAccessDeniedError)
+    return { status: 400, type: 'AccessDeniedException', message: err.message };
+  if (err instanceof CofferInvalidRequestError)
+    return { status: 400, type: 'InvalidRequestException', message: err.message };
+  if (err instanceof CofferValidationError)
+    return { status: 400, type: 'InvalidParameterException', message: err.message };
+  if (err instanceof CofferThrottledError)
+    return { status: 400, type: 'ThrottlingException', message: 'Rate exceeded' };
+  if (err instanceof CofferNetworkError)
+    return { status: 502, type: 'InternalServiceError', message: 'Coffer is unreachable' };
+  if (err instanceof CofferClientError && err.status !== undefined && err.status < 500) {
+    return { status: 400, type: 'InvalidRequestException', message: err.message };
+  }
+  return { status: 500, type: 'InternalServiceError', message: 'internal error' };
+}
+
+function sendError(res: ServerResponse, status: number, type: string, message: string): void {
+  res.writeHead(status, JSON_HEADERS);
+  res.end(JSON.stringify({ __type: type, message }));
+}
+
+/**
+ * Serves the AWS Parameters and Secrets Lambda Extension protocol (`GET /secretsmanager/get?secretId=..`) from a
+ * version-aware cache of Coffer secrets: the Lambda extension's listener, and `coffer agent --cache` outside Lambda.
+ *
+ * Beyond AWS's TTL-only cache:
+ * - a hot secret's version is checked every `checkIntervalMs` (a metadata read), so after a rotation no caller gets
+ *   the old value for longer than `checkIntervalMs + staleWhileRevalidateMs` plus one round trip, while Coffer answers;
+ * - `refreshNow=true` forces a fetch; not-found answers are remembered for `negativeTtlMs`;
+ * - memory is bounded by entries (`maxEntries`) and bytes (`maxBytes`).
+ *
+ * @example
+ * const cache = await startSecretsCache({ coffer: new CofferClient({ cache: false }), port: 2773, token });
+ * // curl -H "X-Aws-Parameters-Secrets-Token: $token" 'http://127.0.0.1:2773/secretsmanager/get?secretId=prod/db'
+ * await cache.close();
+ */
+export async function startSecretsCache(options: SecretsCacheServerOptions): Promise<SecretsCacheServer> {
+  const settings: CacheSettings = { ...DEFAULT_CACHE_SETTINGS, ...options.cache };
+  const logger = options.logger ?? silentLogger;
+  const source = limitConcurrency(options.coffer.source, options.maxConnections ?? 3);
+  const cache = new SecretCache(source, {
+    maxEntries: settings.enabled ? settings.maxEntries : 0,
+    maxBytes: settings.maxBytes,
+    checkAfterMs: settings.checkIntervalMs,
+    staleWhileRevalidateMs: settings.staleWhileRevalidateMs,
+    expireAfterMs: settings.ttlMs,
+    negativeTtlMs: settings.enabled ? settings.negativeTtlMs : 0,
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
+  const expected = options.token === undefined ? undefined : Buffer.from(options.token, 'utf8');
+  // Serialised once per fetched value; a hit writes the same bytes again.
+  const bodies = new WeakMap<GetSecretValueOutput, Buffer>();
+  const bodyOf = (value: GetSecretValueOutput): Buffer => {
+    let body = bodies.get(value);
+    if (body === undefined) {
+      body = Buffer.from(JSON.stringify(value), 'utf8');
+      bodies.set(value, body);
+    }
+    return body;
+  };
+  let requests = 0;
+  const parseQuery = queryParser();
+
+  const authorised = (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (expected === undefined) return true;
+    const presented = req.headers[TOKEN_HEADER];
+    if (typeof presented !== 'string' || presented === '') {
+      sendError(res, 401, 'UnauthorizedException', `Missing ${TOKEN_HEADER} header`);
+      return false;
+    }
+    const given = Buffer.from(presented, 'utf8');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      sendError(res, 403, 'ForbiddenException', `The ${TOKEN_HEADER} header does not match AWS_SESSION_TOKEN`);
+      return false;
+    }
+    return true;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    requests++;
+    if (!authorised(req, res)) return;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    if (path !== '/secretsmanager/get') {
+      if (path === '/systemsmanager/parameters/get') {
+        sendError(res, 501, 'UnsupportedOperation', 'Coffer serves Secrets Manager secrets only');
+      } else {
+        sendError(res, 404, 'NotFound', 'Unknown path; use GET /secretsmanager/get?secretId=...');
+      }
+      return;
+    }
+    if (req.method !== 'GET') {
+      res.setHeader('allow', 'GET');
+      sendError(res, 405, 'MethodNotAllowed', 'Use GET');
+      return;
+    }
+    const query = parseQuery(q === -1 ? '' : url.slice(q + 1));
+    if (typeof query === 'string') {
+      sendError(res, 400, 'InvalidParameterException', query);
+      return;
+    }
+    const { input, key, refresh } = query;
+    const hit = refresh ? undefined : cache.peekFresh(key);
+    let value: GetSecretValueOutput;
+    if (hit !== undefined) {
+      value = hit;
+    } else {
+      try {
+        value = await cache.get(input, { refresh });
+      } catch (err) {
+        const e = errorResponse(err);
+        if (e.status >= 500) logger.warn(`reading a secret from Coffer failed: ${(err as Error).name}`);
+        sendError(res, e.status, e.type, e.message);
+        return;
+      }
+    }
+    res.writeHead(200, JSON_HEADERS);
+    res.end(bodyOf(value));
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) sendError(res, 500, 'InternalServiceError', 'internal error');
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 2773, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  // The poller keeps hot secrets confirmed, so reads rarely wait for a check. `minAgeMs` of half an interval makes
+  // each tick check every hot entry once, whatever the timer's drift.
+  let polling: Promise<void> | undefined;
+  const checkNow = (): Promise<void> => {
+    polling ??= cache
+      .checkDue({ hotWindowMs: settings.hotWindowMs, minAgeMs: settings.checkIntervalMs / 2 })
+      .finally(() => {
+        polling = undefined;
+      });
+    return polling;
+  };
+  const timer = settings.enabled ? setInterval(() => void checkNow(), settings.checkIntervalMs) : undefined;
+  timer?.unref();
+  logger.info(
+    `listening on 127.0.0.1:${port}; cache ${settings.enabled ? `on (${settings.maxEntries} entries, ttl ${settings.ttlMs} ms, version check every ${settings.checkIntervalMs} ms)` : 'off'}`,
+  );
+
+  return {
+    address: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    port,
+    stats: () => ({ ...cache.stats(), requests, upstreamCalls: source.calls() }),
+    checkNow,
+    close: async () => {
+      if (timer !== undefined) clearInterval(timer);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,300 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { type CofferAuth, type RequestAuthoriser, sigv4Authoriser, tokenAuthoriser } from './auth.ts';
+import { CofferClientError, CofferNetworkError, errorFromResponse } from './errors.ts';
+import { DEFAULT_RETRY, type RetryOptions, realSleep, withRetries } from './retry.ts';
+import { SecretCache, type SecretCacheStats, type SecretSource } from './secret-cache.ts';
+import type {
+  BatchGetOutput,
+  GetSecretValueInput,
+  GetSecretValueOutput,
+  PutSecretValueInput,
+  PutSecretValueOutput,
+  SecretDescription,
+} from './types.ts';
+
+export interface CofferClientCacheOptions {
+  /**
+   * How long a value is served before its version is checked again (a metadata read; the value is fetched again only
+   * when the label moved to another version). @default 60_000
+   */
+  readonly ttlMs?: number;
+  /** @default 1000 */
+  readonly maxEntries?: number;
+  /** Bytes of values kept at most. @default 33_554_432 (32 MiB) */
+  readonly maxBytes?: number;
+}
+
+export interface CofferClientOptions {
+  /** Base URL of the Coffer API, including any stage path behind API Gateway. @default COFFER_ADDR, then http://127.0.0.1:8270 */
+  readonly endpoint?: string;
+  /** @default { token: COFFER_TOKEN } when it is set, else SigV4 with the default AWS credential chain */
+  readonly auth?: CofferAuth;
+  /** `false` turns the cache off. @default { ttlMs: 60_000, maxEntries: 1000 } */
+  readonly cache?: CofferClientCacheOptions | false;
+  /** Retries on 429, 5xx and network errors, never on other 4xx. @default { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 2000 } */
+  readonly retry?: RetryOptions;
+  /** Per-attempt timeout. @default 10_000 */
+  readonly timeoutMs?: number;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+  /** For tests: the backoff's sleep. @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** For tests: the backoff's jitter, uniform in [0, 1). @default Math.random */
+  readonly random?: () => number;
+  /** For tests: the cache's clock. @default Date.now */
+  readonly now?: () => number;
+  /** @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+const ReadResponse = z.object({
+  arn: z.string(),
+  name: z.string(),
+  versionId: z.string(),
+  versionStages: z.array(z.string()),
+  createdAt: z.string(),
+  value: z.string().optional(),
+  binary: z.string().optional(),
+});
+
+const StageMap = z.record(z.string(), z.array(z.string()));
+
+const DescribeResponse = z.object({
+  arn: z.string(),
+  name: z.string(),
+  description: z.string().optional(),
+  tags: z.record(z.string(), z.string()).optional(),
+  metadata: z.record(z.string(), z.string()).optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  deletedAt: z.string().optional(),
+  deletionDate: z.string().optional(),
+  versionIdsToStages: StageMap,
+});
+
+const PutResponse = z.object({
+  arn: z.string(),
+  name: z.string(),
+  versionId: z.string(),
+  versionStages: z.array(z.string()),
+});
+
+const BATCH_CONCURRENCY = 8;
+
+/** A 2xx body of the wrong shape (a proxy's page, an incompatible server) is an error, not a crash further on. */
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    throw new CofferClientError('Coffer answered with an unexpected body', {
+      code: 'invalid_response',
+      cause: parsed.error,
+    });
+  }
+  return parsed.data;
+}
+
+const epochSeconds = (iso: string): number => Date.parse(iso) / 1000;
+
+/** `/v1/secret/<area>/a/b@c`: each name segment percent-encoded, as the broker decodes them one by one. */
+const secretPath = (area: string, name: string): string =>
+  `/v1/secret/${area}/${name.split('/').map(encodeURIComponent).join('/')}`;
+
+/**
+ * A typed client of Coffer's native API.
+ *
+ * - Auth: a Coffer token (`X-Coffer-Token`) or SigV4 (a Coffer access key locally, IAM behind API Gateway).
+ * - Reads go through a bounded LRU cache; after `ttlMs` a cached value is re-confirmed with a metadata read and
+ *   fetched again only if its label moved (a rotation).
+ * - Throttling, 5xx and network failures are retried with full-jitter exponential backoff; other 4xx are not.
+ * - Every failure is a typed {@link CofferClientError} (`CofferNotFoundError`, `CofferAccessDeniedError`, ...).
+ *
+ * @example
+ * const coffer = new CofferClient({ endpoint: 'http://127.0.0.1:8270', auth: { token: process.env.COFFER_TOKEN! } });
+ * const { SecretString } = await coffer.getSecretValue({ secretId: 'prod/db/password' });
+ */
+export class CofferClient {
+  /** The uncached calls, for caches built on top of this client (the Lambda extension's). */
+  readonly source: SecretSource;
+  private readonly endpoint: string;
+  private readonly authorise: RequestAuthoriser;
+  private readonly cache: SecretCache | undefined;
+  private readonly retry: Required<RetryOptions>;
+  private readonly timeoutMs: number;
+  private readonly fetchFn: typeof fetch;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+
+  constructor(options: CofferClientOptions = {}) {
+    const env = options.env ?? process.env;
+    this.endpoint = (options.endpoint ?? env.COFFER_ADDR ?? 'http://127.0.0.1:8270').replace(/\/+$/, '');
+    const auth: CofferAuth = options.auth ?? (env.COFFER_TOKEN ? { token: env.COFFER_TOKEN } : { sigv4: {} });
+    this.authorise = 'token' in auth ? tokenAuthoriser(auth.token) : sigv4Authoriser(auth.sigv4, env);
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.fetchFn = options.fetch ?? globalThis.fetch;
+    this.sleep = options.sleep ?? realSleep;
+    this.random = options.random ?? Math.random;
+    this.source = {
+      fetch: (input) => this.fetchSecretValue(input),
+      versions: async (secretId) => {
+        const d = await this.describe(secretId);
+        return { versionIdsToStages: d.VersionIdsToStages, deleted: d.DeletedDate !== undefined };
+      },
+    };
+    this.cache =
+      options.cache === false
+        ? undefined
+        : new SecretCache(this.source, {
+            checkAfterMs: options.cache?.ttlMs ?? 60_000,
+            maxEntries: options.cache?.maxEntries ?? 1000,
+            ...(options.cache?.maxBytes === undefined ? {} : { maxBytes: options.cache.maxBytes }),
+            ...(options.now === undefined ? {} : { now: options.now }),
+          });
+  }
+
+  /**
+   * Reads a value: AWSCURRENT unless a `versionId` or `versionStage` is given. `forceRefresh` skips the cache.
+   * @example const { SecretString, VersionId } = await coffer.getSecretValue({ secretId: 'prod/api-key' });
+   */
+  getSecretValue(input: GetSecretValueInput, options: { forceRefresh?: boolean } = {}): Promise<GetSecretValueOutput> {
+    if (this.cache === undefined) return this.fetchSecretValue(input);
+    return this.cache.get(input, { refresh: options.forceRefresh === true });
+  }
+
+  /**
+   * Reads several secrets at once (through the cache), like `BatchGetSecretValue`: a failure of one secret lands in
+   * `Errors` instead of failing the batch.
+   * @example const { SecretValues, Errors } = await coffer.batchGet(['prod/a', { secretId: 'prod/b', versionStage: 'AWSPREVIOUS' }]);
+   */
+  async batchGet(ids: ReadonlyArray<string | GetSecretValueInput>): Promise<BatchGetOutput> {
+    const inputs = ids.map((id) => (typeof id === 'string' ? { secretId: id } : id));
+    const results: Array<{ ok: GetSecretValueOutput } | { err: unknown }> = new Array(inputs.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < inputs.length) {
+        const index = next++;
+        results[index] = await this.getSecretValue(inputs[index]!).then(
+          (ok) => ({ ok }),
+          (err: unknown) => ({ err }),
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, inputs.length) }, worker));
+    const output: BatchGetOutput = { SecretValues: [], Errors: [] };
+    results.forEach((result, index) => {
+      if ('ok' in result) {
+        output.SecretValues.push(result.ok);
+        return;
+      }
+      const error = result.err instanceof Error ? result.err : new Error(String(result.err));
+      output.Errors.push({ SecretId: inputs[index]!.secretId, ErrorCode: error.name, Message: error.message, error });
+    });
+    return output;
+  }
+
+  /**
+   * Metadata and the version-to-label map; never cached.
+   * @example const { VersionIdsToStages } = await coffer.describe('prod/db/password');
+   */
+  async describe(secretId: string): Promise<SecretDescription> {
+    const d = parseBody(DescribeResponse, await this.request('GET', secretPath('metadata', secretId)));
+    return {
+      ARN: d.arn,
+      Name: d.name,
+      Description: d.description ?? '',
+      Tags: d.tags ?? {},
+      Metadata: d.metadata ?? {},
+      CreatedDate: epochSeconds(d.createdAt),
+      LastChangedDate: epochSeconds(d.updatedAt),
+      ...(d.deletedAt === undefined ? {} : { DeletedDate: epochSeconds(d.deletedAt) }),
+      ...(d.deletionDate === undefined ? {} : { DeletionDate: epochSeconds(d.deletionDate) }),
+      VersionIdsToStages: d.versionIdsToStages,
+    };
+  }
+
+  /**
+   * Writes a new version (creating the secret if the caller may). Retries are safe: they reuse one
+   * `clientRequestToken`, which the server treats as idempotent. The secret's cached reads are dropped.
+   * @example await coffer.putSecretValue({ secretId: 'prod/api-key', secretString: newKey });
+   */
+  async putSecretValue(input: PutSecretValueInput): Promise<PutSecretValueOutput> {
+    if ((input.secretString === undefined) === (input.secretBinary === undefined)) {
+      throw new CofferClientError('give exactly one of secretString or secretBinary', { code: 'validation' });
+    }
+    const body = {
+      ...(input.secretString === undefined ? {} : { value: input.secretString }),
+      ...(input.secretBinary === undefined ? {} : { binary: Buffer.from(input.secretBinary).toString('base64') }),
+      clientRequestToken: input.clientRequestToken ?? randomUUID(),
+      ...(input.versionStages === undefined ? {} : { stages: input.versionStages }),
+    };
+    try {
+      const put = parseBody(PutResponse, await this.request('PUT', secretPath('data', input.secretId), body));
+      return { ARN: put.arn, Name: put.name, VersionId: put.versionId, VersionStages: put.versionStages };
+    } finally {
+      this.cache?.invalidate(input.secretId);
+    }
+  }
+
+  /** Counters of the read cache, or undefined when it is off. */
+  cacheStats(): SecretCacheStats | undefined {
+    return this.cache?.stats();
+  }
+
+  private async fetchSecretValue(input: GetSecretValueInput): Promise<GetSecretValueOutput> {
+    const query = new URLSearchParams();
+    if (input.versionId !== undefined) query.set('versionId', input.versionId);
+    if (input.versionStage !== undefined) query.set('stage', input.versionStage);
+    const search = query.size === 0 ? '' : `?${query}`;
+    const r = parseBody(ReadResponse, await this.request('GET', `${secretPath('data', input.secretId)}${search}`));
+    return {
+      ARN: r.arn,
+      Name: r.name,
+      VersionId: r.versionId,
+      ...(r.value === undefined ? {} : { SecretString: r.value }),
+      ...(r.binary === undefined ? {} : { SecretBinary: r.binary }),
+      VersionStages: r.versionStages,
+      CreatedDate: epochSeconds(r.createdAt),
+    };
+  }
+
+  private request(method: string, path: string, body?: unknown): Promise<unknown> {
+    const url = new URL(`${this.endpoint}${path}`);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const isRetryable = (err: unknown) => err instanceof CofferClientError && err.retryable;
+    return withRetries(() => this.attempt(method, url, payload), isRetryable, this.retry, {
+      sleep: this.sleep,
+      random: this.random,
+    });
+  }
+
+  private async attempt(method: string, url: URL, payload: string | undefined): Promise<unknown> {
+    const headers = await this.authorise({
+      method,
+      url,
+      headers: payload === undefined ? {} : { 'content-type': 'application/json' },
+      body: payload,
+    });
+    let res: Response;
+    let text: string;
+    try {
+      res = await this.fetchFn(url, { method, headers, body: payload, signal: AbortSignal.timeout(this.timeoutMs) });
+      text = await res.text();
+    } catch (err) {
+      throw new CofferNetworkError(`request to Coffer failed: ${err instanceof Error ? err.message : String(err)}`, {
+        code: 'network',
+        cause: err,
+      });
+    }
+    if (!res.ok) throw errorFromResponse(res.status, text, res.headers.get('x-request-id'));
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new CofferClientError('Coffer answered with a body that is not JSON', {
+        status: res.status,
+        code: 'invalid_response',
+        cause: err,
+      });
+    }
+  }
+}
