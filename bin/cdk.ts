@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
  * The CDK app: `npx cdk synth` / `npx cdk deploy` run this through `cdk.json`. Settings come from CDK context
- * (`coffer:name`, `coffer:auditRetentionDays`, `coffer:alarmTopicArn`), so nothing here needs AWS credentials:
+ * (`coffer:name`, `coffer:auditRetentionDays`, `coffer:alarmTopicArn`, `coffer:adminRoleArns`,
+ * `coffer:cloudHsmClusterId`, `coffer:cloudHsmTrustAnchorFile`, `coffer:cloudHsmPasswordSecretArn`), so nothing here
+ * needs AWS credentials:
  * without `CDK_DEFAULT_ACCOUNT`/`CDK_DEFAULT_REGION` the stack is environment-agnostic and synthesises offline.
  */
 import { App, Validations } from 'aws-cdk-lib';
@@ -15,7 +17,7 @@ const region = process.env.CDK_DEFAULT_REGION;
 
 new CofferStack(app, settings.name, {
   ...settings,
-  description: `Coffer (${settings.name}): keys, items table and audit storage`,
+  description: `Coffer (${settings.name}): secrets control plane (API, broker, keys, items table, audit)`,
   env: account || region ? { account, region } : undefined,
 });
 

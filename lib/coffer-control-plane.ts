@@ -4,9 +4,18 @@ import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { AuditOutboxRelay } from './audit-outbox-relay.ts';
+import { CofferApi } from './coffer-api.ts';
+import { CofferAuditTrail } from './coffer-audit-trail.ts';
+import { CofferBroker } from './coffer-broker.ts';
+import { CofferCloudHsmKey } from './coffer-cloudhsm-key.ts';
+import { CofferMonitoring } from './coffer-monitoring.ts';
+import { CofferExtensionLayer } from './extension-layer.ts';
 
 /**
  * Item-level DynamoDB actions the Coffer store adapter performs. `TransactWriteItems` is not an IAM action: a
@@ -24,6 +33,12 @@ export const STORE_TABLE_ACTIONS: readonly string[] = [
 
 /** KMS actions the envelope layer needs: make a data key, and unwrap it later. Nothing else. */
 export const ENVELOPE_KEY_ACTIONS: readonly string[] = ['kms:GenerateDataKey', 'kms:Decrypt'];
+
+/**
+ * What re-wrapping a data key under the current envelope key needs (`ReEncrypt`, so the plaintext key never leaves
+ * KMS): both halves, as KMS authorises the source and destination key separately.
+ */
+export const ENVELOPE_REWRAP_ACTIONS: readonly string[] = ['kms:ReEncryptFrom', 'kms:ReEncryptTo'];
 
 /**
  * The shape every Coffer encryption context's `secretId` must have: a Secrets Manager style secret ARN. Requiring it
@@ -64,6 +79,45 @@ export interface CofferControlPlaneProps {
    * @default - the alarms are created without actions; they still show in the CloudWatch console.
    */
   readonly alarmTopic?: sns.ITopic;
+  /**
+   * IAM principals (exact role, user or assumed-role ARNs) that get Coffer's built-in `root` policy: the first
+   * admins of a fresh deployment, who then map everyone else (`coffer iam map ...`). A role ARN also covers its STS
+   * sessions. Passed to the broker as `COFFER_BOOTSTRAP_ADMIN_ARNS`.
+   * @default none - then nobody can administer Coffer until one is given
+   */
+  readonly adminRoleArns?: readonly string[];
+  /** API Gateway stage name; the API's base URL ends with it. @default 'prod' */
+  readonly stageName?: string;
+  /** Steady-state API requests per second, across the stage. @default 1000 */
+  readonly throttlingRateLimit?: number;
+  /** API burst size. @default 2000 */
+  readonly throttlingBurstLimit?: number;
+  /** Retention of the broker and API access log groups. @default logs.RetentionDays.ONE_YEAR */
+  readonly logRetention?: logs.RetentionDays;
+  /** Memory of the broker function, in MB (CPU scales with it). @default 1024 */
+  readonly brokerMemorySize?: number;
+  /** Alarm when unshipped audit records are older than this many seconds. @default 300 */
+  readonly auditLagThresholdSeconds?: number;
+  /**
+   * Create API Gateway's account-wide CloudWatch logging role. Turn off if the account already has one.
+   * @default true
+   */
+  readonly apiCloudWatchRole?: boolean;
+  /**
+   * Log the items table's data events in CloudTrail (about two per secret read, $0.10 per 100,000: see docs/COST.md).
+   * @default true
+   */
+  readonly trailTableDataEvents?: boolean;
+  /**
+   * Put the envelope key in a KMS custom key store backed by this CloudHSM cluster (ACTIVE, at least two HSMs in
+   * different AZs; checked at deploy time). Needs `cloudHsmTrustAnchorCertificate` and `cloudHsmKmsUserPasswordSecret`.
+   * @default - the envelope key is an ordinary KMS key
+   */
+  readonly cloudHsmClusterId?: string;
+  /** PEM of the CA certificate that signed the cluster certificate (the cluster's trust anchor). */
+  readonly cloudHsmTrustAnchorCertificate?: string;
+  /** Secret holding the cluster's `kmsuser` password; never a literal. */
+  readonly cloudHsmKmsUserPasswordSecret?: secretsmanager.ISecret;
 }
 
 /**
@@ -84,7 +138,9 @@ export interface CofferControlPlaneProps {
  */
 export class CofferControlPlane extends Construct {
   /** Wraps per-version data keys (envelope encryption). Used for nothing else. */
-  readonly envelopeKey: kms.Key;
+  readonly envelopeKey: kms.IKey;
+  /** The CloudHSM-backed key store and its custom resource, when `cloudHsmClusterId` is set. */
+  readonly cloudHsm?: CofferCloudHsmKey;
   /** Encrypts the items table and the audit bucket at rest (service-side SSE). */
   readonly storageKey: kms.Key;
   /** The items table. */
@@ -93,8 +149,20 @@ export class CofferControlPlane extends Construct {
   readonly auditBucket: s3.Bucket;
   /** Receives the audit bucket's server access logs. */
   readonly accessLogBucket: s3.Bucket;
-  /** Alarms on the items table, notifying `alarmTopic` when one was given. */
+  /** Every alarm of the deployment (table, API, broker, KMS, audit lag), notifying `alarmTopic` when one was given. */
   readonly alarms: readonly cloudwatch.Alarm[];
+  /** The broker function, its role, log group and audit salt secret. */
+  readonly broker: CofferBroker;
+  /** The REST API in front of the broker. */
+  readonly api: CofferApi;
+  /** The CloudTrail trail and its bucket. */
+  readonly trail: CofferAuditTrail;
+  /** Alarms and dashboard of the request path. */
+  readonly monitoring: CofferMonitoring;
+  /** Ships the audit outbox to the bucket as a hash chain. */
+  readonly auditRelay: AuditOutboxRelay;
+  /** The Lambda extension (Parameters and Secrets protocol) for functions that read Coffer secrets. */
+  readonly extensionLayer: CofferExtensionLayer;
   /** The resolved deployment name. */
   readonly deploymentName: string;
   /** The resolved audit retention, in days. */
@@ -110,13 +178,29 @@ export class CofferControlPlane extends Construct {
     this.deploymentName = name;
     this.auditRetentionDays = retentionDays;
 
-    this.envelopeKey = new kms.Key(this, 'EnvelopeKey', {
-      description: `Coffer (${name}): wraps per-version secret data keys; usable only with a secretId encryption context`,
-      enableKeyRotation: true,
-      alias: `alias/${name}/envelope`,
-      pendingWindow: Duration.days(30),
-      removalPolicy,
-    });
+    if (props.cloudHsmClusterId !== undefined) {
+      if (props.cloudHsmTrustAnchorCertificate === undefined || props.cloudHsmKmsUserPasswordSecret === undefined) {
+        throw new Error(
+          'CofferControlPlane: cloudHsmClusterId needs cloudHsmTrustAnchorCertificate and cloudHsmKmsUserPasswordSecret',
+        );
+      }
+      this.cloudHsm = new CofferCloudHsmKey(this, 'CloudHsmEnvelopeKey', {
+        deploymentName: name,
+        clusterId: props.cloudHsmClusterId,
+        trustAnchorCertificate: props.cloudHsmTrustAnchorCertificate,
+        kmsUserPasswordSecret: props.cloudHsmKmsUserPasswordSecret,
+        removalPolicy,
+      });
+      this.envelopeKey = this.cloudHsm.key;
+    } else {
+      this.envelopeKey = new kms.Key(this, 'EnvelopeKey', {
+        description: `Coffer (${name}): wraps per-version secret data keys; usable only with a secretId encryption context`,
+        enableKeyRotation: true,
+        alias: `alias/${name}/envelope`,
+        pendingWindow: Duration.days(30),
+        removalPolicy,
+      });
+    }
 
     // A separate key for service-side encryption. DynamoDB and S3 call KMS with their own encryption contexts
     // (aws:dynamodb:*, aws:s3:arn), so any principal reading the table or the bucket would need a grant on the
@@ -141,6 +225,8 @@ export class CofferControlPlane extends Construct {
       deletionProtection: removalPolicy !== RemovalPolicy.DESTROY,
       encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
       encryptionKey: this.storageKey,
+      // The audit outbox relay wakes on new outbox items.
+      stream: dynamodb.StreamViewType.NEW_IMAGE,
       removalPolicy,
     });
 
@@ -195,7 +281,67 @@ export class CofferControlPlane extends Construct {
       removalPolicy,
     });
 
-    this.alarms = this.createTableAlarms(props.alarmTopic);
+    const tableAlarms = this.createTableAlarms(props.alarmTopic);
+
+    this.broker = new CofferBroker(this, 'Broker', {
+      deploymentName: name,
+      tableName: this.table.tableName,
+      envelopeKeyArn: this.envelopeKey.keyArn,
+      auditBucketName: this.auditBucket.bucketName,
+      storageKey: this.storageKey,
+      adminRoleArns: props.adminRoleArns,
+      memorySize: props.brokerMemorySize,
+      logRetention: props.logRetention,
+      removalPolicy,
+    });
+    this.grantStore(this.broker.role);
+    this.grantEnvelope(this.broker.role, { rewrap: true });
+    // No S3 grant: the broker's audit records go to the table's outbox with each change, and the audit relay
+    // (`AuditOutboxRelay`) ships them to the bucket.
+
+    this.api = new CofferApi(this, 'Api', {
+      deploymentName: name,
+      handler: this.broker.function,
+      stageName: props.stageName,
+      throttlingRateLimit: props.throttlingRateLimit,
+      throttlingBurstLimit: props.throttlingBurstLimit,
+      logRetention: props.logRetention,
+      cloudWatchRole: props.apiCloudWatchRole,
+      removalPolicy,
+    });
+
+    this.trail = new CofferAuditTrail(this, 'Trail', {
+      deploymentName: name,
+      tableArn: this.table.tableArn,
+      auditBucketArn: this.auditBucket.bucketArn,
+      accessLogBucket: this.accessLogBucket,
+      tableDataEvents: props.trailTableDataEvents,
+      retentionDays,
+      removalPolicy,
+    });
+
+    this.auditRelay = new AuditOutboxRelay(this, 'AuditRelay', {
+      table: this.table,
+      auditBucket: this.auditBucket,
+      storageKey: this.storageKey,
+      alarmTopic: props.alarmTopic,
+      lagAlarmSeconds: props.auditLagThresholdSeconds,
+      deploymentName: name,
+      logRetention: props.logRetention,
+      removalPolicy,
+    });
+
+    this.extensionLayer = new CofferExtensionLayer(this, 'ExtensionLayer', { removalPolicy });
+
+    this.monitoring = new CofferMonitoring(this, 'Monitoring', {
+      deploymentName: name,
+      api: this.api.restApi,
+      brokerFunction: this.broker.function,
+      table: this.table,
+      extraAlarms: [...tableAlarms, this.auditRelay.lagAlarm],
+      alarmTopic: props.alarmTopic,
+    });
+    this.alarms = [...tableAlarms, this.auditRelay.lagAlarm, ...this.monitoring.alarms];
   }
 
   /**
@@ -203,13 +349,16 @@ export class CofferControlPlane extends Construct {
    * `kms:Decrypt`, and only when the encryption context names a secret ARN (`secretId`) and a `versionId`. KMS
    * authenticates the context, so a wrapped key can only be unwrapped with the secret and version it was made for.
    *
+   * With `rewrap`, also `kms:ReEncryptFrom`/`kms:ReEncryptTo` under the same conditions, for moving data keys to the
+   * current key without exposing them.
+   *
    * @example
    * plane.grantEnvelope(brokerFunction);
    */
-  grantEnvelope(grantee: iam.IGrantable): iam.Grant {
+  grantEnvelope(grantee: iam.IGrantable, options: { readonly rewrap?: boolean } = {}): iam.Grant {
     return iam.Grant.addToPrincipal({
       grantee,
-      actions: [...ENVELOPE_KEY_ACTIONS],
+      actions: [...ENVELOPE_KEY_ACTIONS, ...(options.rewrap === true ? ENVELOPE_REWRAP_ACTIONS : [])],
       resourceArns: [this.envelopeKey.keyArn],
       conditions: {
         StringLike: { 'kms:EncryptionContext:secretId': ENVELOPE_SECRET_ID_PATTERN },

@@ -1,10 +1,16 @@
+import { readFileSync } from 'node:fs';
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct, Node } from 'constructs';
 import { CofferControlPlane, type CofferControlPlaneProps } from './coffer-control-plane.ts';
 
 /** Configuration of {@link CofferStack}. */
-export interface CofferStackProps extends StackProps, Omit<CofferControlPlaneProps, 'alarmTopic'> {
+export interface CofferStackProps
+  extends StackProps,
+    Omit<CofferControlPlaneProps, 'alarmTopic' | 'cloudHsmKmsUserPasswordSecret'> {
+  /** ARN of the Secrets Manager secret holding the CloudHSM `kmsuser` password (with `cloudHsmClusterId`). */
+  readonly cloudHsmPasswordSecretArn?: string;
   /**
    * ARN of an existing SNS topic the stack's alarms notify.
    * @default - alarms without actions
@@ -20,8 +26,18 @@ export interface CofferContextSettings {
   readonly auditRetentionDays: number;
   /** `coffer:alarmTopicArn`. @default - none */
   readonly alarmTopicArn?: string;
+  /** `coffer:adminRoleArns`: a JSON array or a comma-separated string of IAM ARNs. @default - none */
+  readonly adminRoleArns?: readonly string[];
+  /** `coffer:cloudHsmClusterId`. @default - no CloudHSM */
+  readonly cloudHsmClusterId?: string;
+  /** Read from the PEM file named by `coffer:cloudHsmTrustAnchorFile`. */
+  readonly cloudHsmTrustAnchorCertificate?: string;
+  /** `coffer:cloudHsmPasswordSecretArn`. */
+  readonly cloudHsmPasswordSecretArn?: string;
 }
 
+const ADMIN_ARN = /^arn:aws[a-z-]*:(?:iam|sts)::\d{12}:[^*\s,]+$/;
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
 const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
 
 /**
@@ -44,17 +60,57 @@ export function cofferSettingsFromContext(node: Node): CofferContextSettings {
       `context coffer:auditRetentionDays must be a positive whole number of days (got ${JSON.stringify(rawDays)})`,
     );
   }
+  const adminRoleArns = adminArnsFromContext(node.tryGetContext('coffer:adminRoleArns'));
   const alarmTopicArn = node.tryGetContext('coffer:alarmTopicArn');
-  if (alarmTopicArn === undefined || alarmTopicArn === '') return { name, auditRetentionDays };
+  const settings = {
+    name,
+    auditRetentionDays,
+    ...(adminRoleArns.length > 0 && { adminRoleArns }),
+    ...cloudHsmFromContext(node),
+  };
+  if (alarmTopicArn === undefined || alarmTopicArn === '') return settings;
   if (typeof alarmTopicArn !== 'string' || !SNS_TOPIC_ARN.test(alarmTopicArn)) {
     throw new Error(`context coffer:alarmTopicArn must be an SNS topic ARN (got ${JSON.stringify(alarmTopicArn)})`);
   }
-  return { name, auditRetentionDays, alarmTopicArn };
+  return { ...settings, alarmTopicArn };
+}
+
+function cloudHsmFromContext(node: Node): Partial<CofferContextSettings> {
+  const clusterId = node.tryGetContext('coffer:cloudHsmClusterId');
+  if (clusterId === undefined || clusterId === '') return {};
+  const file = node.tryGetContext('coffer:cloudHsmTrustAnchorFile');
+  const secretArn = node.tryGetContext('coffer:cloudHsmPasswordSecretArn');
+  if (typeof clusterId !== 'string' || typeof file !== 'string' || typeof secretArn !== 'string') {
+    throw new Error(
+      'context coffer:cloudHsmClusterId needs coffer:cloudHsmTrustAnchorFile (a PEM file) and coffer:cloudHsmPasswordSecretArn',
+    );
+  }
+  if (!SECRET_ARN.test(secretArn)) {
+    throw new Error(
+      `context coffer:cloudHsmPasswordSecretArn must be a Secrets Manager secret ARN (got ${JSON.stringify(secretArn)})`,
+    );
+  }
+  return {
+    cloudHsmClusterId: clusterId,
+    cloudHsmTrustAnchorCertificate: readFileSync(file, 'utf8'),
+    cloudHsmPasswordSecretArn: secretArn,
+  };
+}
+
+function adminArnsFromContext(raw: unknown): string[] {
+  if (raw === undefined || raw === '') return [];
+  const list = typeof raw === 'string' ? raw.split(',').map((arn) => arn.trim()) : raw;
+  if (!Array.isArray(list) || list.some((arn) => typeof arn !== 'string' || !ADMIN_ARN.test(arn))) {
+    throw new Error(
+      `context coffer:adminRoleArns must be IAM or STS ARNs without * (a JSON array or comma-separated; got ${JSON.stringify(raw)})`,
+    );
+  }
+  return list.filter((arn: string) => arn !== '');
 }
 
 /**
- * Coffer's AWS deployment. For now it holds the control-plane foundation (keys, items table, audit storage); the API
- * and broker functions join it once their bundles exist.
+ * Coffer's AWS deployment: one {@link CofferControlPlane} (keys, items table, audit storage, broker function, REST
+ * API, CloudTrail trail, alarms and dashboard) and its outputs.
  *
  * @example
  * new CofferStack(app, 'coffer', { name: 'coffer', auditRetentionDays: 365 });
@@ -67,11 +123,15 @@ export class CofferStack extends Stack {
     const alarmTopic = props.alarmTopicArn
       ? sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn)
       : undefined;
+    const { alarmTopicArn: _arn, cloudHsmPasswordSecretArn, ...planeProps } = props;
+    const cloudHsmKmsUserPasswordSecret =
+      cloudHsmPasswordSecretArn === undefined
+        ? undefined
+        : secretsmanager.Secret.fromSecretCompleteArn(this, 'CloudHsmPassword', cloudHsmPasswordSecretArn);
     this.controlPlane = new CofferControlPlane(this, 'ControlPlane', {
-      name: props.name,
-      auditRetentionDays: props.auditRetentionDays,
-      removalPolicy: props.removalPolicy,
+      ...planeProps,
       alarmTopic,
+      cloudHsmKmsUserPasswordSecret,
     });
 
     new CfnOutput(this, 'TableName', {
@@ -81,6 +141,10 @@ export class CofferStack extends Stack {
     new CfnOutput(this, 'EnvelopeKeyArn', {
       description: 'KMS key that wraps per-version data keys',
       value: this.controlPlane.envelopeKey.keyArn,
+    });
+    new CfnOutput(this, 'ApiUrl', {
+      description: 'Base URL of the Coffer API (native routes under v1/, Secrets Manager protocol at the root)',
+      value: this.controlPlane.api.restApi.url,
     });
     new CfnOutput(this, 'AuditBucketName', {
       description: 'Object-Locked S3 bucket for audit log segments',

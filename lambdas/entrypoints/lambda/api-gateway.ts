@@ -21,7 +21,8 @@ export interface ApiGatewayProxyResult {
   statusCode: number;
   headers: Record<string, string>;
   body: string;
-  isBase64Encoded: false;
+  /** True for a raw binary body (a DER CRL); the API's binary media types let API Gateway send it as bytes. */
+  isBase64Encoded: boolean;
 }
 
 export function toBrokerRequest(event: ApiGatewayProxyEvent): BrokerRequest {
@@ -58,6 +59,14 @@ export function toBrokerRequest(event: ApiGatewayProxyEvent): BrokerRequest {
 }
 
 export function toProxyResult(response: BrokerResponse): ApiGatewayProxyResult {
+  if (response.bytes !== undefined) {
+    return {
+      statusCode: response.status,
+      headers: response.headers,
+      body: response.bytes.toString('base64'),
+      isBase64Encoded: true,
+    };
+  }
   return { statusCode: response.status, headers: response.headers, body: response.body, isBase64Encoded: false };
 }
 

@@ -5,6 +5,21 @@ import { ValidationError } from '../../core/errors.ts';
 /** `arn:<partition>:kms:<region>:<account>:key/<key id>`: an alias would let `kms:UpdateAlias` re-point the key. */
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:(\d{12}):key\/[A-Za-z0-9-]+$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>-<6 chars>`: a full ARN, never a bare name. */
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
+/**
+ * One exact IAM or STS ARN (no `*`): a bootstrap admin is a named principal, never a pattern. Later mappings, made by
+ * that admin through the API, may use patterns.
+ */
+const ADMIN_ARN = /^arn:aws[a-z-]*:(?:iam|sts)::\d{12}:[^*\s,]+$/;
+
+/** The audit salt as the schema accepts it: base64 of at least {@link MIN_AUDIT_SALT_BYTES} bytes. */
+export const AuditSaltSchema = z
+  .string()
+  .regex(BASE64, 'must be base64')
+  .refine((value) => Buffer.from(value, 'base64').length >= MIN_AUDIT_SALT_BYTES, {
+    message: `must decode to at least ${MIN_AUDIT_SALT_BYTES} bytes`,
+  });
 
 /** Environment values are strings or absent; an empty string is as good as absent. */
 const required = () => z.string({ error: 'is required' }).min(1, 'is required');
@@ -23,13 +38,34 @@ export const AwsConfigSchema = z
     COFFER_AUDIT_BUCKET: required().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
     /**
      * Base64 of at least 32 random bytes keying the audit HMACs. Every instance must share it, or the same value hashes
-     * differently across streams. Interim: the CDK issue moves it to Secrets Manager / SSM so it leaves the environment.
+     * differently across streams. For tests and emulators: a deployment sets `COFFER_AUDIT_SALT_SECRET_ARN` instead,
+     * so the salt never sits in the function's configuration. Exactly one of the two is required.
      */
-    COFFER_AUDIT_SALT: required()
-      .regex(BASE64, 'must be base64')
-      .refine((value) => Buffer.from(value, 'base64').length >= MIN_AUDIT_SALT_BYTES, {
-        message: `must decode to at least ${MIN_AUDIT_SALT_BYTES} bytes`,
-      }),
+    COFFER_AUDIT_SALT: AuditSaltSchema.optional(),
+    /**
+     * ARN of the Secrets Manager secret whose string is the audit salt (same format as `COFFER_AUDIT_SALT`). Read once
+     * per cold start, before the first request is served.
+     */
+    COFFER_AUDIT_SALT_SECRET_ARN: z.string().regex(SECRET_ARN, 'must be a Secrets Manager secret ARN').optional(),
+    /**
+     * Comma-separated exact IAM/STS ARNs that get Coffer's built-in `root` policy: how the first admin of a fresh
+     * deployment gets in (there is no root token on AWS). Keep it short, and map everyone else through the API.
+     * @default none
+     */
+    COFFER_BOOTSTRAP_ADMIN_ARNS: z
+      .string()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((arn) => arn.trim())
+          .filter((arn) => arn !== ''),
+      )
+      .pipe(
+        z
+          .array(z.string().regex(ADMIN_ARN, 'must be comma-separated IAM or STS ARNs without *'))
+          .max(20, 'must list at most 20 ARNs'),
+      )
+      .optional(),
     /** Set by the Lambda runtime. */
     AWS_REGION: required().regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region'),
     /** Used in secret ARNs. @default the account of `COFFER_ENVELOPE_KEY_ARN` */
@@ -40,11 +76,25 @@ export const AwsConfigSchema = z
     /** Points every SDK client at an emulator. Never set in a deployment. @default the AWS endpoints */
     AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   })
+  .superRefine((env, ctx) => {
+    if (env.COFFER_AUDIT_SALT === undefined && env.COFFER_AUDIT_SALT_SECRET_ARN === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['COFFER_AUDIT_SALT'], message: 'is required' });
+    } else if (env.COFFER_AUDIT_SALT !== undefined && env.COFFER_AUDIT_SALT_SECRET_ARN !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['COFFER_AUDIT_SALT_SECRET_ARN'],
+        message: 'cannot be combined with COFFER_AUDIT_SALT',
+      });
+    }
+  })
   .transform((env) => ({
     tableName: env.COFFER_TABLE_NAME,
     envelopeKeyArn: env.COFFER_ENVELOPE_KEY_ARN,
     auditBucket: env.COFFER_AUDIT_BUCKET,
-    auditSalt: Buffer.from(env.COFFER_AUDIT_SALT, 'base64'),
+    /** The salt given inline; `undefined` when it is to be read from `auditSaltSecretArn`. */
+    auditSalt: env.COFFER_AUDIT_SALT === undefined ? undefined : Buffer.from(env.COFFER_AUDIT_SALT, 'base64'),
+    auditSaltSecretArn: env.COFFER_AUDIT_SALT_SECRET_ARN,
+    bootstrapAdminArns: env.COFFER_BOOTSTRAP_ADMIN_ARNS ?? [],
     region: env.AWS_REGION,
     account: env.COFFER_ACCOUNT_ID ?? KMS_KEY_ARN.exec(env.COFFER_ENVELOPE_KEY_ARN)![1]!,
     endpoint: env.AWS_ENDPOINT_URL,

@@ -33,8 +33,17 @@ afterAll(() => {
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * An app with the feature flags of `cdk.json`. The broker bundle is skipped (`test/unit/lib/coffer-deployment.test.ts`
+ * builds the real one once) and so is the built-in CloudFormation rule check (the `bin/cdk.ts` test runs it): both
+ * cost seconds per app and test nothing these tests look at.
+ */
 function newApp(context: Record<string, unknown> = {}): App {
-  return new App({ outdir: tempDir(), context: { ...cdkJsonContext, ...context } });
+  return new App({
+    outdir: tempDir(),
+    context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [], ...context },
+    builtinCloudFormationValidation: false,
+  });
 }
 
 interface PolicyStatementJson {
@@ -250,9 +259,10 @@ describe('Class: CofferControlPlane', () => {
     expect(actions.filter((a) => a.includes('*'))).toEqual([]);
   });
 
-  it('creates table alarms without actions when no alarm topic is given', () => {
+  it('creates its alarms without actions when no alarm topic is given', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(2);
+    expect(alarms).toHaveLength(plane.alarms.length);
+    expect(alarms.length).toBeGreaterThanOrEqual(2);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toBeUndefined();
   });
 
@@ -310,7 +320,7 @@ describe('Class: CofferControlPlane (options)', () => {
 
   it('sends every alarm to the alarm topic', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(2);
+    expect(alarms).toHaveLength(9);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual(['arn:aws:sns:eu-west-1:123456789012:coffer-alarms']);
     }
@@ -365,7 +375,7 @@ describe('Class: CofferStack', () => {
 
   it('outputs the table name, envelope key ARN and audit bucket name', () => {
     const outputs = template.toJSON().Outputs;
-    expect(Object.keys(outputs).sort()).toEqual(['AuditBucketName', 'EnvelopeKeyArn', 'TableName']);
+    expect(Object.keys(outputs).sort()).toEqual(['ApiUrl', 'AuditBucketName', 'EnvelopeKeyArn', 'TableName']);
     expect(outputs.TableName.Value).toEqual({ Ref: expect.stringMatching(/^ControlPlaneItemsTable/) });
     expect(outputs.EnvelopeKeyArn.Value).toEqual({
       'Fn::GetAtt': [expect.stringMatching(/^ControlPlaneEnvelopeKey/), 'Arn'],
@@ -382,6 +392,33 @@ describe('Class: CofferStack', () => {
 
 describe('Function: cofferSettingsFromContext', () => {
   const settingsFor = (context: Record<string, unknown>) => cofferSettingsFromContext(new App({ context }).node);
+
+  it('reads admin role ARNs from a comma-separated string or a JSON array', () => {
+    const a = 'arn:aws:iam::123456789012:role/admin';
+    const b = 'arn:aws:sts::123456789012:assumed-role/ops/alice';
+    expect(settingsFor({ 'coffer:adminRoleArns': `${a}, ${b}` }).adminRoleArns).toEqual([a, b]);
+    expect(settingsFor({ 'coffer:adminRoleArns': [a] }).adminRoleArns).toEqual([a]);
+  });
+
+  it('reads the CloudHSM cluster, trust anchor file and password secret ARN together', () => {
+    const pem = path.join(tempDir(), 'customerCA.crt');
+    fs.writeFileSync(pem, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kmsuser-AbCdEf';
+    expect(
+      settingsFor({
+        'coffer:cloudHsmClusterId': 'cluster-igklspoyj5v',
+        'coffer:cloudHsmTrustAnchorFile': pem,
+        'coffer:cloudHsmPasswordSecretArn': arn,
+      }),
+    ).toMatchObject({
+      cloudHsmClusterId: 'cluster-igklspoyj5v',
+      cloudHsmTrustAnchorCertificate: expect.stringContaining('BEGIN CERTIFICATE'),
+      cloudHsmPasswordSecretArn: arn,
+    });
+    expect(() => settingsFor({ 'coffer:cloudHsmClusterId': 'cluster-igklspoyj5v' })).toThrow(
+      'coffer:cloudHsmTrustAnchorFile',
+    );
+  });
 
   it('defaults to name coffer, 365 days and no alarm topic', () => {
     expect(settingsFor({})).toEqual({ name: 'coffer', auditRetentionDays: 365 });
@@ -403,22 +440,30 @@ describe('Function: cofferSettingsFromContext', () => {
     ['coffer:name', ''],
     ['coffer:name', 7],
     ['coffer:alarmTopicArn', 'arn:aws:sqs:eu-west-1:123456789012:q'],
+    ['coffer:adminRoleArns', 'arn:aws:iam::123456789012:role/*'],
+    ['coffer:adminRoleArns', [7]],
   ])('rejects %s = %j, naming the key', (key, value) => {
     expect(() => settingsFor({ [key]: value })).toThrow(key);
   });
 });
 
 describe('App: bin/cdk.ts', () => {
-  it('synthesises offline from context, with no AWS credentials, and reports no cdk-nag findings', () => {
+  // The real `cdk synth` path, esbuild bundling included. CDK's built-in CloudFormation rule check (about 30 s of
+  // WebAssembly on a small machine) is left to `npx cdk synth` itself.
+  it('synthesises offline from context, with no AWS credentials, and reports no cdk-nag findings', {
+    timeout: 240_000,
+  }, () => {
     const outdir = tempDir();
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       CDK_OUTDIR: outdir,
+      CDK_VALIDATION: 'false',
       CDK_CONTEXT_JSON: JSON.stringify({
         ...cdkJsonContext,
         'coffer:name': 'coffer-bin',
         'coffer:auditRetentionDays': '45',
+        'coffer:adminRoleArns': 'arn:aws:iam::123456789012:role/admin',
       }),
     };
     execFileSync(process.execPath, ['--import', 'tsx', 'bin/cdk.ts'], { cwd: repoRoot, env, stdio: 'pipe' });
@@ -430,6 +475,11 @@ describe('App: bin/cdk.ts', () => {
       ObjectLockConfiguration: {
         ObjectLockEnabled: 'Enabled',
         Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 45 } },
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ COFFER_BOOTSTRAP_ADMIN_ARNS: 'arn:aws:iam::123456789012:role/admin' }),
       },
     });
     const report = JSON.parse(fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8'));

@@ -1,0 +1,125 @@
+import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambdaNodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../lambdas/entrypoints/lambda/observability.ts';
+import { BROKER_ENTRY, brokerBundlingOptions, REPO_ROOT } from './broker-bundling.ts';
+
+/** An exact IAM/STS ARN, as `COFFER_BOOTSTRAP_ADMIN_ARNS` accepts it (checked again by the function at cold start). */
+const ADMIN_ARN = /^arn:aws[a-z-]*:(?:iam|sts)::\d{12}:[^*\s,]+$/;
+
+/** What the broker needs from the rest of the control plane. */
+export interface CofferBrokerProps {
+  /** The deployment name, used in descriptions. */
+  readonly deploymentName: string;
+  readonly tableName: string;
+  readonly envelopeKeyArn: string;
+  readonly auditBucketName: string;
+  /** Encrypts the audit salt secret. */
+  readonly storageKey: kms.IKey;
+  /** IAM principals mapped to Coffer's `root` policy (see `COFFER_BOOTSTRAP_ADMIN_ARNS`). @default none */
+  readonly adminRoleArns?: readonly string[];
+  /** @default 1024 (more memory is also more CPU: a faster cold start) */
+  readonly memorySize?: number;
+  /** @default logs.RetentionDays.ONE_YEAR */
+  readonly logRetention?: logs.RetentionDays;
+  /** @default - unreserved */
+  readonly reservedConcurrentExecutions?: number;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * The broker Lambda (nodejs22.x, arm64, esbuild ESM bundle of `lambdas/entrypoints/lambda/handler.ts`) with its own
+ * role, log group and the audit-salt secret. The role starts empty except for writing its own logs and reading the
+ * salt: {@link CofferControlPlane} grants the table and envelope-key access (audit records go to the table's outbox).
+ */
+export class CofferBroker extends Construct {
+  readonly function: lambdaNodejs.NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+  /** 64 random alphanumeric characters (valid base64 of 48 bytes) keying the audit HMACs. */
+  readonly auditSaltSecret: secretsmanager.Secret;
+
+  constructor(scope: Construct, id: string, props: CofferBrokerProps) {
+    super(scope, id);
+    const adminArns = [...(props.adminRoleArns ?? [])];
+    for (const arn of adminArns) {
+      if (!ADMIN_ARN.test(arn)) {
+        throw new Error(
+          `CofferControlPlane: adminRoleArns must be exact IAM or STS ARNs without * (got ${JSON.stringify(arn)})`,
+        );
+      }
+    }
+
+    this.auditSaltSecret = new secretsmanager.Secret(this, 'AuditSalt', {
+      description: `Coffer (${props.deploymentName}): key of the audit log HMACs; read by the broker at cold start`,
+      encryptionKey: props.storageKey,
+      // 64 characters of [A-Za-z0-9] are valid base64 (no padding needed) of 48 bytes with ~381 bits of entropy.
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+      removalPolicy: props.removalPolicy,
+    });
+    Validations.of(this.auditSaltSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The audit salt keys the HMACs already written to Object-Locked audit logs; rotating it would make old and new ' +
+        'hashes of the same value differ and break searching the log. It is never shown to callers.',
+    });
+
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      removalPolicy: props.removalPolicy,
+    });
+
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Coffer (${props.deploymentName}): the broker function`,
+    });
+    // Its own log group only: no AWSLambdaBasicExecutionRole (logs:CreateLogGroup on every group).
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+    this.auditSaltSecret.grantRead(this.role);
+
+    this.function = new lambdaNodejs.NodejsFunction(this, 'Function', {
+      description: `Coffer (${props.deploymentName}): the broker behind API Gateway`,
+      entry: BROKER_ENTRY,
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: `${REPO_ROOT}/package-lock.json`,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 1024,
+      // API Gateway gives up at 29 s; a broker call is a few DynamoDB/KMS/S3 round trips.
+      timeout: Duration.seconds(15),
+      role: this.role,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      ...(props.reservedConcurrentExecutions !== undefined && {
+        reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      }),
+      bundling: brokerBundlingOptions(),
+      environment: {
+        COFFER_TABLE_NAME: props.tableName,
+        COFFER_ENVELOPE_KEY_ARN: props.envelopeKeyArn,
+        COFFER_AUDIT_BUCKET: props.auditBucketName,
+        COFFER_AUDIT_SALT_SECRET_ARN: this.auditSaltSecret.secretArn,
+        ...(adminArns.length > 0 && { COFFER_BOOTSTRAP_ADMIN_ARNS: adminArns.join(',') }),
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      },
+    });
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'nodejs22.x is the runtime Coffer is built and tested for (target node22); a newer one is adopted with a ' +
+        'release, not by the linter.',
+    });
+  }
+}

@@ -1,0 +1,554 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { deflateRawSync } from 'node:zlib';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nativeRoutes } from '../../../lambdas/broker/routes/index.ts';
+import { RELAY_SERVICE_NAME } from '../../../lambdas/entrypoints/lambda/audit-relay.ts';
+import { AwsConfigSchema } from '../../../lambdas/entrypoints/lambda/config.ts';
+import { ESM_REQUIRE_BANNER, REPO_ROOT } from '../../../lib/broker-bundling.ts';
+import { HEALTH_PATH } from '../../../lib/coffer-api.ts';
+import {
+  CofferControlPlane,
+  ENVELOPE_KEY_ACTIONS,
+  ENVELOPE_REWRAP_ACTIONS,
+  ENVELOPE_SECRET_ID_PATTERN,
+  STORE_TABLE_ACTIONS,
+} from '../../../lib/coffer-control-plane.ts';
+import { AUDIT_SHIPPING_LAG_METRIC } from '../../../lib/coffer-monitoring.ts';
+import { CofferStack } from '../../../lib/coffer-stack.ts';
+
+const cdkJsonContext: Record<string, unknown> = JSON.parse(
+  fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8'),
+).context;
+const ADMIN = 'arn:aws:iam::123456789012:role/coffer-admin';
+const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:coffer-alarms';
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+const asList = (value: string | string[]) => (Array.isArray(value) ? value : [value]);
+
+describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
+  let outdir: string;
+  let stack: CofferStack;
+  let template: Template;
+  // biome-ignore lint/suspicious/noExplicitAny: synthesised CloudFormation JSON, asserted field by field below.
+  let resources: Record<string, { Type: string; Properties: Record<string, any>; Metadata?: unknown }>;
+  const idOf = (construct: { node: { defaultChild?: unknown } }) =>
+    stack.getLogicalId(construct.node.defaultChild as s3.CfnBucket);
+  const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+
+  beforeAll(() => {
+    outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-deploy-'));
+    // One real esbuild bundle for the whole file; the built-in CloudFormation rule check runs in the bin test.
+    const app = new App({ outdir, context: cdkJsonContext, builtinCloudFormationValidation: false });
+    stack = new CofferStack(app, 'coffer', {
+      adminRoleArns: [ADMIN],
+      alarmTopicArn: TOPIC,
+      throttlingRateLimit: 250,
+      throttlingBurstLimit: 500,
+    });
+    template = Template.fromStack(stack);
+    resources = template.toJSON().Resources;
+  });
+  afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
+
+  describe('broker function', () => {
+    const fnProps = () =>
+      ofType('AWS::Lambda::Function')
+        .filter(([id]) => id === idOf(stack.controlPlane.broker.function))
+        .map(([, r]) => r.Properties);
+
+    it('is one nodejs22.x arm64 function with an ESM handler (beside the audit relay, and nothing else)', () => {
+      expect(fnProps()).toHaveLength(1);
+      expect(
+        ofType('AWS::Lambda::Function')
+          .map(([id]) => id)
+          .sort(),
+      ).toEqual([idOf(stack.controlPlane.broker.function), idOf(stack.controlPlane.auditRelay.function)].sort());
+      expect(fnProps()[0]).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        MemorySize: 1024,
+        Timeout: 15,
+        LoggingConfig: { LogFormat: 'JSON' },
+      });
+    });
+
+    it('sets only settings the Lambda config reads, the salt as a secret ARN and never inline', () => {
+      const env = fnProps()[0]!.Environment.Variables as Record<string, unknown>;
+      const settings = new Set(Object.keys(AwsConfigSchema.in.shape));
+      const cofferVars = Object.keys(env).filter((name) => !name.startsWith('POWERTOOLS_'));
+      for (const name of cofferVars) expect(settings, name).toContain(name);
+      expect(cofferVars.sort()).toEqual([
+        'COFFER_AUDIT_BUCKET',
+        'COFFER_AUDIT_SALT_SECRET_ARN',
+        'COFFER_BOOTSTRAP_ADMIN_ARNS',
+        'COFFER_ENVELOPE_KEY_ARN',
+        'COFFER_TABLE_NAME',
+      ]);
+      expect(env.COFFER_AUDIT_SALT_SECRET_ARN).toEqual({ Ref: idOf(stack.controlPlane.broker.auditSaltSecret) });
+      expect(env.COFFER_ENVELOPE_KEY_ARN).toEqual({ 'Fn::GetAtt': [idOf(stack.controlPlane.envelopeKey), 'Arn'] });
+      expect(env.COFFER_BOOTSTRAP_ADMIN_ARNS).toBe(ADMIN);
+      expect(env).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'coffer', POWERTOOLS_METRICS_NAMESPACE: 'Coffer' });
+    });
+
+    it('bundles an ESM file with the require banner, the SDK inside, minified, with an external source map', () => {
+      const hash = String(fnProps()[0]!.Code.S3Key).replace(/\.zip$/, '');
+      const bundleDir = path.join(outdir, `asset.${hash}`);
+      expect(fs.existsSync(path.join(bundleDir, 'index.mjs'))).toBe(true);
+      const code = fs.readFileSync(path.join(bundleDir!, 'index.mjs'), 'utf8');
+      expect(code.startsWith(ESM_REQUIRE_BANNER)).toBe(true);
+      expect(code).not.toMatch(/from\s*["']@aws-sdk\//);
+      expect(code).toContain('GenerateDataKey');
+      // Minified: long lines (the few line breaks left sit inside template literals).
+      expect(code.length / code.split('\n').length).toBeGreaterThan(2000);
+      const map = JSON.parse(fs.readFileSync(path.join(bundleDir!, 'index.mjs.map'), 'utf8'));
+      expect(map.sourcesContent).toBeUndefined();
+      const deflated = deflateRawSync(code).length + deflateRawSync(JSON.stringify(map)).length;
+      expect(deflated).toBeLessThan(1_000_000);
+    });
+
+    it('keeps the audit salt in a generated secret encrypted with the storage key', () => {
+      template.hasResourceProperties('AWS::SecretsManager::Secret', {
+        KmsKeyId: { 'Fn::GetAtt': [idOf(stack.controlPlane.storageKey), 'Arn'] },
+        GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true, IncludeSpace: false },
+      });
+    });
+
+    it('runs under its own role with no managed policy', () => {
+      const [, role] = ofType('AWS::IAM::Role').find(([id]) => id.startsWith('ControlPlaneBrokerRole'))!;
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+      expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+        { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
+      ]);
+    });
+
+    it('grants the role exactly the calls the adapters make, each on its one resource', () => {
+      const statements = ofType('AWS::IAM::Policy')
+        .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref.startsWith('ControlPlaneBrokerRole')))
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
+      const plane = stack.controlPlane;
+      const byActions = (actions: readonly string[]) =>
+        statements.filter((s) => JSON.stringify(asList(s.Action).sort()) === JSON.stringify([...actions].sort()));
+      const viaService = (service: string) => ({
+        StringEquals: {
+          'kms:ViaService': { 'Fn::Join': ['', [`${service}.`, { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+        },
+      });
+
+      expect(statements).toHaveLength(5);
+      expect(byActions(['logs:CreateLogStream', 'logs:PutLogEvents'])[0]!.Resource).toEqual({
+        'Fn::GetAtt': [idOf(plane.broker.logGroup), 'Arn'],
+      });
+      expect(byActions(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'])[0]!.Resource).toEqual({
+        Ref: idOf(plane.broker.auditSaltSecret),
+      });
+      expect(byActions(STORE_TABLE_ACTIONS)[0]!.Resource).toEqual({ 'Fn::GetAtt': [idOf(plane.table), 'Arn'] });
+      const envelope = byActions([...ENVELOPE_KEY_ACTIONS, ...ENVELOPE_REWRAP_ACTIONS])[0]!;
+      expect(envelope.Resource).toEqual({ 'Fn::GetAtt': [idOf(plane.envelopeKey), 'Arn'] });
+      expect(envelope.Condition).toEqual({
+        StringLike: { 'kms:EncryptionContext:secretId': ENVELOPE_SECRET_ID_PATTERN },
+        Null: { 'kms:EncryptionContext:versionId': 'false' },
+      });
+      expect(byActions(['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'])[0]!.Condition).toEqual(
+        viaService('dynamodb'),
+      );
+      const all = statements.flatMap((s) => asList(s.Action));
+      for (const forbidden of [
+        'dynamodb:Scan',
+        'dynamodb:PutItem',
+        's3:GetObject',
+        's3:DeleteObject',
+        'kms:CreateKey',
+      ]) {
+        expect(all).not.toContain(forbidden);
+      }
+    });
+
+    it('puts no wildcard action in any IAM policy, inline or attached', () => {
+      const documents = [
+        ...ofType('AWS::IAM::Policy').map(([, p]) => p.Properties.PolicyDocument),
+        ...ofType('AWS::IAM::ManagedPolicy').map(([, p]) => p.Properties.PolicyDocument),
+        ...ofType('AWS::IAM::Role').flatMap(([, r]) =>
+          ((r.Properties.Policies ?? []) as { PolicyDocument: unknown }[]).map((p) => p.PolicyDocument),
+        ),
+      ] as { Statement: Statement[] }[];
+      const actions = documents.flatMap((d) => d.Statement.flatMap((s) => asList(s.Action)));
+      expect(actions.length).toBeGreaterThan(0);
+      expect(actions.filter((a) => a.includes('*'))).toEqual([]);
+      expect(actions.filter((a) => /^(kms|dynamodb):/.test(a)).length).toBeGreaterThan(0);
+    });
+  });
+
+  describe('audit relay and extension layer', () => {
+    it('streams the table to the audit relay, which alone alarms on shipping lag', () => {
+      const [, table] = ofType('AWS::DynamoDB::Table')[0]!;
+      expect(table.Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_IMAGE' });
+      const mappings = ofType('AWS::Lambda::EventSourceMapping').map(([, m]) => m.Properties);
+      expect(mappings).toHaveLength(1);
+      expect(JSON.stringify(mappings[0]!.FunctionName)).toContain(idOf(stack.controlPlane.auditRelay.function));
+      const lagAlarms = ofType('AWS::CloudWatch::Alarm').filter(
+        ([, a]) => a.Properties.MetricName === 'AuditShippingLagSeconds',
+      );
+      expect(lagAlarms.map(([id]) => id)).toEqual([idOf(stack.controlPlane.auditRelay.lagAlarm)]);
+      expect(lagAlarms[0]![1].Properties.AlarmActions).toEqual([TOPIC]);
+    });
+
+    it('publishes the Lambda extension as a layer', () => {
+      expect(ofType('AWS::Lambda::LayerVersion')).toHaveLength(1);
+    });
+  });
+
+  describe('REST API', () => {
+    const methods = () => ofType('AWS::ApiGateway::Method').map(([, m]) => m.Properties);
+    const pathOf = (resourceId: unknown): string => {
+      if (typeof resourceId === 'object' && resourceId !== null && 'Fn::GetAtt' in resourceId) return '/';
+      const id = (resourceId as { Ref: string }).Ref;
+      const resource = resources[id]!.Properties;
+      const parent = pathOf(resource.ParentId);
+      return `${parent === '/' ? '' : parent}/${resource.PathPart}`;
+    };
+
+    it('serves POST /, ANY /v1/{proxy+}, ANY /v1/sys/{proxy+} and GET /v1/sys/health', () => {
+      const routes = methods().map((m) => `${m.HttpMethod} ${pathOf(m.ResourceId)}`);
+      expect(routes.sort()).toEqual(['ANY /v1/sys/{proxy+}', 'ANY /v1/{proxy+}', `GET ${HEALTH_PATH}`, 'POST /']);
+    });
+
+    it('requires AWS_IAM on every method except the health check', () => {
+      for (const method of methods()) {
+        const route = `${method.HttpMethod} ${pathOf(method.ResourceId)}`;
+        expect(method.AuthorizationType, route).toBe(route === `GET ${HEALTH_PATH}` ? 'NONE' : 'AWS_IAM');
+      }
+    });
+
+    it('leaves open exactly the broker route that needs no authentication for health', () => {
+      const health = nativeRoutes().find((route) => route.operation === 'sys.health');
+      expect(health).toMatchObject({ method: 'GET', path: HEALTH_PATH, auth: 'none' });
+    });
+
+    it('proxies every method to the broker function and validates requests', () => {
+      const fnId = idOf(stack.controlPlane.broker.function);
+      const validatorId = ofType('AWS::ApiGateway::RequestValidator')[0]![0];
+      template.hasResourceProperties('AWS::ApiGateway::RequestValidator', {
+        ValidateRequestBody: true,
+        ValidateRequestParameters: true,
+      });
+      for (const method of methods()) {
+        expect(method.Integration.Type).toBe('AWS_PROXY');
+        expect(JSON.stringify(method.Integration.Uri)).toContain(fnId);
+        expect(method.RequestValidatorId).toEqual({ Ref: validatorId });
+      }
+      const permissions = ofType('AWS::Lambda::Permission')
+        .map(([, p]) => p.Properties)
+        .filter((p) => JSON.stringify(p.FunctionName).includes(fnId));
+      expect(permissions).toHaveLength(4);
+      for (const p of permissions) expect(p.Principal).toBe('apigateway.amazonaws.com');
+    });
+
+    it('throttles the stage, logs access as JSON, logs errors without bodies, and traces', () => {
+      const [, stage] = ofType('AWS::ApiGateway::Stage')[0]!;
+      expect(stage.Properties).toMatchObject({ StageName: 'prod', TracingEnabled: true });
+      expect(stage.Properties.MethodSettings).toEqual([
+        {
+          HttpMethod: '*',
+          ResourcePath: '/*',
+          ThrottlingRateLimit: 250,
+          ThrottlingBurstLimit: 500,
+          LoggingLevel: 'ERROR',
+          DataTraceEnabled: false,
+          MetricsEnabled: true,
+        },
+      ]);
+      const access = stage.Properties.AccessLogSetting;
+      expect(JSON.stringify(access.DestinationArn)).toContain(idOf(stack.controlPlane.api.accessLogGroup));
+      const format = JSON.parse(access.Format);
+      expect(format).toMatchObject({
+        requestId: '$context.requestId',
+        status: '$context.status',
+        caller: '$context.identity.caller',
+      });
+    });
+  });
+
+  describe('CloudTrail', () => {
+    it('validates log files and logs all management events plus the table and audit-bucket data events', () => {
+      const [, trail] = ofType('AWS::CloudTrail::Trail')[0]!;
+      const plane = stack.controlPlane;
+      expect(trail.Properties).toMatchObject({
+        EnableLogFileValidation: true,
+        IsMultiRegionTrail: true,
+        IncludeGlobalServiceEvents: true,
+        IsLogging: true,
+        S3BucketName: { Ref: idOf(plane.trail.bucket) },
+      });
+      expect(trail.Properties.EventSelectors).toBeUndefined();
+      expect(trail.Properties.AdvancedEventSelectors.map((s: { FieldSelectors: unknown }) => s.FieldSelectors)).toEqual(
+        [
+          // No eventSource filter: KMS calls (GenerateDataKey, Decrypt, ReEncrypt) are management events.
+          [{ Field: 'eventCategory', Equals: ['Management'] }],
+          [
+            { Field: 'eventCategory', Equals: ['Data'] },
+            { Field: 'resources.type', Equals: ['AWS::DynamoDB::Table'] },
+            { Field: 'resources.ARN', Equals: [{ 'Fn::GetAtt': [idOf(plane.table), 'Arn'] }] },
+          ],
+          [
+            { Field: 'eventCategory', Equals: ['Data'] },
+            { Field: 'resources.type', Equals: ['AWS::S3::Object'] },
+            {
+              Field: 'resources.ARN',
+              StartsWith: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [idOf(plane.auditBucket), 'Arn'] }, '/']] }],
+            },
+          ],
+        ],
+      );
+    });
+
+    it('writes to its own encrypted, private, TLS-only bucket with access logs', () => {
+      const plane = stack.controlPlane;
+      const bucket = resources[idOf(plane.trail.bucket)]!.Properties;
+      expect(bucket.BucketEncryption.ServerSideEncryptionConfiguration).toEqual([
+        { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
+      ]);
+      expect(Object.values(bucket.PublicAccessBlockConfiguration)).toEqual([true, true, true, true]);
+      expect(bucket.LoggingConfiguration).toEqual({
+        DestinationBucketName: { Ref: idOf(plane.accessLogBucket) },
+        LogFilePrefix: 'trail-bucket/',
+      });
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: idOf(plane.trail.bucket) },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 's3:*',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+            Match.objectLike({
+              Effect: 'Allow',
+              Action: 's3:PutObject',
+              Principal: { Service: 'cloudtrail.amazonaws.com' },
+            }),
+          ]),
+        },
+      });
+    });
+  });
+
+  describe('monitoring', () => {
+    const alarms = () => ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+    const alarmOn = (namespace: string, metricName: string) =>
+      alarms().filter((a) => a.Namespace === namespace && a.MetricName === metricName);
+
+    it.each([
+      ['AWS/ApiGateway', '5XXError'],
+      ['AWS/ApiGateway', '4XXError'],
+      ['AWS/Lambda', 'Errors'],
+      ['AWS/Lambda', 'Throttles'],
+      ['Coffer', 'BrokerErrors'],
+      ['Coffer', 'KmsErrors'],
+      ['Coffer', AUDIT_SHIPPING_LAG_METRIC],
+    ])('alarms on %s %s', (namespace, metricName) => {
+      expect(alarmOn(namespace, metricName)).toHaveLength(1);
+    });
+
+    it('alarms on DynamoDB throttles of the table', () => {
+      const throttles = alarms().filter((a) => JSON.stringify(a.Metrics ?? '').includes('ThrottledRequests'));
+      expect(throttles).toHaveLength(1);
+    });
+
+    it('reads the broker and relay metrics with their Powertools service dimensions', () => {
+      for (const name of ['BrokerErrors', 'KmsErrors']) {
+        expect(alarmOn('Coffer', name)[0]!.Dimensions).toEqual([{ Name: 'service', Value: 'coffer' }]);
+      }
+      expect(alarmOn('Coffer', AUDIT_SHIPPING_LAG_METRIC)[0]!.Dimensions).toEqual([
+        { Name: 'service', Value: RELAY_SERVICE_NAME },
+      ]);
+      expect(alarmOn('Coffer', AUDIT_SHIPPING_LAG_METRIC)[0]).toMatchObject({ Statistic: 'Maximum', Threshold: 300 });
+    });
+
+    it('sends every alarm to the alarm topic', () => {
+      expect(alarms()).toHaveLength(9);
+      for (const alarm of alarms()) expect(alarm.AlarmActions).toEqual([TOPIC]);
+    });
+
+    it('draws a dashboard of the same metrics', () => {
+      const [, dashboard] = ofType('AWS::CloudWatch::Dashboard')[0]!;
+      const body = JSON.stringify(dashboard.Properties.DashboardBody);
+      for (const name of [
+        '5XXError',
+        '4XXError',
+        'Throttles',
+        'BrokerErrors',
+        'KmsErrors',
+        AUDIT_SHIPPING_LAG_METRIC,
+        'ThrottledRequests',
+      ]) {
+        expect(body).toContain(name);
+      }
+    });
+  });
+
+  it('outputs the API URL', () => {
+    expect(template.toJSON().Outputs.ApiUrl.Value).toBeDefined();
+  });
+
+  it('leaves no unacknowledged AwsSolutions finding, and every acknowledgment gives a reason', () => {
+    expect(new AwsSolutionsChecks().validateScope(stack).violations.map((v) => v.ruleName)).toEqual([]);
+    const acknowledgments = stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
+      .flatMap((m) => Object.entries(m.data as Record<string, string>));
+    expect(acknowledgments.length).toBeGreaterThan(0);
+    for (const [id, reason] of acknowledgments) expect(reason.length, id).toBeGreaterThan(40);
+  });
+});
+
+describe('Stack: CofferStack (validation)', () => {
+  const app = () =>
+    new App({
+      context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] },
+      builtinCloudFormationValidation: false,
+    });
+
+  it('refuses an admin pattern with *', () => {
+    expect(() => new CofferStack(app(), 'bad', { adminRoleArns: ['arn:aws:iam::123456789012:role/*'] })).toThrow(
+      /adminRoleArns must be exact IAM or STS ARNs/,
+    );
+  });
+
+  it('drops the table data events from the trail when asked, keeping management and audit-bucket events', () => {
+    const stack = new CofferStack(app(), 'lean', { trailTableDataEvents: false });
+    const trail = Object.values(Template.fromStack(stack).findResources('AWS::CloudTrail::Trail'))[0]!;
+    const types = JSON.stringify(trail.Properties.AdvancedEventSelectors);
+    expect(types).not.toContain('AWS::DynamoDB::Table');
+    expect(types).toContain('Management');
+    expect(types).toContain('AWS::S3::Object');
+  });
+
+  it('omits the bootstrap variable when there is no admin', () => {
+    const stack = new CofferStack(app(), 'none');
+    const fn = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'))[0]!;
+    expect(fn.Properties.Environment.Variables.COFFER_BOOTSTRAP_ADMIN_ARNS).toBeUndefined();
+  });
+
+  it('embeds as an L3 construct in any stack, with its broker and API', () => {
+    const stack = new Stack(app(), 'Embedded');
+    new CofferControlPlane(stack, 'Plane', { name: 'embedded' });
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::Lambda::Function', 2); // the broker and the audit relay
+    template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
+    template.resourceCountIs('AWS::CloudTrail::Trail', 1);
+  });
+});
+
+describe('Stack: CofferStack (CloudHSM envelope key)', () => {
+  const PASSWORD_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:coffer/kmsuser-AbCdEf';
+  const PEM = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
+  let stack: CofferStack;
+  let template: Template;
+
+  beforeAll(() => {
+    const app = new App({
+      context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] },
+      builtinCloudFormationValidation: false,
+    });
+    stack = new CofferStack(app, 'hsm', {
+      name: 'hsm',
+      cloudHsmClusterId: 'cluster-igklspoyj5v',
+      cloudHsmTrustAnchorCertificate: PEM,
+      cloudHsmPasswordSecretArn: PASSWORD_SECRET,
+    });
+    template = Template.fromStack(stack);
+  });
+
+  it('creates the envelope key through the custom resource, not as an AWS::KMS::Key', () => {
+    const keys = Object.values(template.findResources('AWS::KMS::Key'));
+    expect(keys).toHaveLength(1);
+    expect(keys[0]!.Properties.Description).toMatch(/at-rest encryption/);
+    template.hasResourceProperties('Custom::CofferCloudHsmEnvelopeKey', {
+      ClusterId: 'cluster-igklspoyj5v',
+      KeyStoreName: 'hsm-envelope',
+      TrustAnchorCertificate: PEM,
+      KmsUserPasswordSecretArn: PASSWORD_SECRET,
+      KeyAlias: 'alias/hsm/envelope',
+    });
+  });
+
+  it('passes the password only as a secret ARN, never as a value', () => {
+    const [resource] = Object.values(template.findResources('Custom::CofferCloudHsmEnvelopeKey'));
+    expect(Object.keys(resource!.Properties).filter((k) => /password/i.test(k))).toEqual(['KmsUserPasswordSecretArn']);
+  });
+
+  it('points the broker and its envelope grant at the key the custom resource made', () => {
+    const [resourceId] = Object.keys(template.findResources('Custom::CofferCloudHsmEnvelopeKey'));
+    const keyArn = { 'Fn::GetAtt': [resourceId, 'KeyArn'] };
+    const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((f) =>
+      String(f.Properties.Description).includes('broker'),
+    )!;
+    expect(fn.Properties.Environment.Variables.COFFER_ENVELOPE_KEY_ARN).toEqual(keyArn);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: [...ENVELOPE_KEY_ACTIONS, ...ENVELOPE_REWRAP_ACTIONS].sort(),
+            Resource: keyArn,
+            Condition: Match.objectLike({
+              StringLike: { 'kms:EncryptionContext:secretId': ENVELOPE_SECRET_ID_PATTERN },
+            }),
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('lets only the custom resource handler read the kmsuser password', () => {
+    const readers = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
+      JSON.stringify(p.Properties.PolicyDocument).includes(PASSWORD_SECRET),
+    );
+    expect(readers).toHaveLength(1);
+    expect(JSON.stringify(readers[0]!.Properties.Roles)).toContain('CloudHsmEnvelopeKeyHandlerRole');
+  });
+
+  it('polls for the connection for up to an hour', () => {
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+  });
+
+  it('leaves no unacknowledged AwsSolutions finding', () => {
+    expect(new AwsSolutionsChecks().validateScope(stack).violations.map((v) => v.ruleName)).toEqual([]);
+  });
+
+  it.each([
+    [
+      { cloudHsmClusterId: 'cluster-igklspoyj5v' },
+      /needs cloudHsmTrustAnchorCertificate and cloudHsmKmsUserPasswordSecret/,
+    ],
+    [
+      { cloudHsmClusterId: 'nope', cloudHsmTrustAnchorCertificate: PEM, cloudHsmPasswordSecretArn: PASSWORD_SECRET },
+      /cloudHsmClusterId must look like cluster-/,
+    ],
+    [
+      {
+        cloudHsmClusterId: 'cluster-igklspoyj5v',
+        cloudHsmTrustAnchorCertificate: 'x',
+        cloudHsmPasswordSecretArn: PASSWORD_SECRET,
+      },
+      /must be a PEM certificate/,
+    ],
+  ])('refuses incomplete CloudHSM settings %#', (props, message) => {
+    const app = new App({
+      context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] },
+      builtinCloudFormationValidation: false,
+    });
+    expect(() => new CofferStack(app, 'bad', props)).toThrow(message);
+  });
+});
