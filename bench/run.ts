@@ -231,3 +231,21 @@ console.log(
 );
 await decryptBench();
 await httpBench();
+
+/**
+ * The other suites each print their own figures beside a baseline measured in the same run; they run as separate
+ * processes so one suite's heap and sockets cannot colour the next one's numbers.
+ */
+async function suite(file: string, title: string): Promise<void> {
+  console.log(`\n## ${title}`);
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, file)], {
+    stdio: 'inherit',
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`${file} exited ${code}`);
+}
+
+await suite('lambda-bundle.ts', 'Lambda bundle: zipped size and cold initialisation vs importing an empty module');
+await suite('extension.ts', 'Lambda extension cache and post-rotation staleness');
+await suite('pki.ts', 'PKI: EC P-256 certificates issued vs raw WebCrypto keygen+sign');
+await suite('dynamic.ts', 'Dynamic PostgreSQL credentials, and revoking 10,000 leases under read load');

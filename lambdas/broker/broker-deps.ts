@@ -3,10 +3,13 @@ import type { VerifyResult } from '../core/audit/hash-chain.ts';
 import type { AccessKeyService } from '../core/auth/sigv4/access-key-service.ts';
 import type { SigV4Verifier } from '../core/auth/sigv4/sigv4-verifier.ts';
 import type { TokenService } from '../core/auth/token/token-service.ts';
+import type { LeaseService } from '../core/leases/lease-service.ts';
 import type { PolicyService } from '../core/policy/policy-service.ts';
 import type { Clock } from '../core/ports/clock.ts';
 import type { Principal } from '../core/principal.ts';
 import type { SecretService } from '../core/secrets/secret-service.ts';
+import type { DatabaseEngine } from '../engines/database/database-engine.ts';
+import type { PkiService } from '../engines/pki/pki-service.ts';
 
 /** Operations that only some runtimes offer (the local file keyring and file audit log). */
 export interface SystemOperations {
@@ -30,12 +33,18 @@ export interface BrokerDeps {
   readonly system: SystemOperations;
   /** Maps an IAM ARN (from API Gateway) to a principal; absent where IAM callers are not accepted. */
   readonly resolveIamPrincipal?: (arn: string) => Promise<Principal | undefined>;
+  /** @default 1_048_576 */
+  readonly maxBodyBytes?: number;
+  /** The PKI engine (CAs, roles, issue/sign, CRL); absent where it is not enabled. */
+  readonly pki?: PkiService;
+  /** Leases of dynamic credentials (issue, renew, revoke, revoke-prefix); absent where not enabled. */
+  readonly leases?: LeaseService;
+  /** The database secrets engine (connection configs and roles); absent where not enabled. */
+  readonly database?: DatabaseEngine;
   /**
    * Wraps the handling of each request, e.g. in the audit outbox's per-request scope (`AuditOutbox.run`). If it
    * rejects, the request fails with the mapped error.
    * @default none: requests run unwrapped
    */
   readonly requestScope?: <T>(requestId: string, fn: () => Promise<T>) => Promise<T>;
-  /** @default 1_048_576 */
-  readonly maxBodyBytes?: number;
 }

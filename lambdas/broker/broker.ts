@@ -134,6 +134,14 @@ export class Broker {
           durable: route.mutating,
         });
       }
+      if (result.raw !== undefined) {
+        return {
+          status,
+          headers: { 'x-request-id': requestId, 'cache-control': 'no-store', 'content-type': result.raw.contentType },
+          body: '',
+          bytes: result.raw.bytes,
+        };
+      }
       return respond(protocol, status, body, requestId);
     } catch (err) {
       const httpError = toHttpError(err);

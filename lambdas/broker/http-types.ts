@@ -18,5 +18,8 @@ export interface BrokerRequest {
 export interface BrokerResponse {
   readonly status: number;
   readonly headers: Record<string, string>;
+  /** JSON text; empty when `bytes` is set. */
   readonly body: string;
+  /** The body of a route with a raw media type (a DER CRL), sent as it is. */
+  readonly bytes?: Buffer;
 }

@@ -20,7 +20,7 @@ export type RouteMatch =
  */
 export class RouteTable {
   private readonly compiled: CompiledRoute[];
-  /** `X-Amz-Target` -> route, for the AWS JSON 1.1 operations, all served by `POST <path>`. */
+  /** `<path> <X-Amz-Target>` -> route, for the AWS JSON 1.1 operations, each path serving its set by `POST`. */
   private readonly targets = new Map<string, RouteDef>();
   private readonly targetPaths = new Set<string>();
 
@@ -32,8 +32,9 @@ export class RouteTable {
         continue;
       }
       if (route.method !== 'POST') throw new Error(`target route ${route.target} must be POST`);
-      if (this.targets.has(route.target)) throw new Error(`duplicate target ${route.target}`);
-      this.targets.set(route.target, route);
+      const key = `${route.path} ${route.target}`;
+      if (this.targets.has(key)) throw new Error(`duplicate target ${route.target} on ${route.path}`);
+      this.targets.set(key, route);
       this.targetPaths.add(route.path);
     }
     this.compiled = pathRoutes.map((route) => ({ route, segments: compile(route.path) }));
@@ -50,8 +51,8 @@ export class RouteTable {
   match(method: string, rawPath: string, target?: string): RouteMatch {
     if (this.targetPaths.has(rawPath)) {
       if (method.toUpperCase() !== 'POST') return { kind: 'method' };
-      const route = target === undefined ? undefined : this.targets.get(target);
-      if (route === undefined || route.path !== rawPath) return { kind: 'target', target };
+      const route = target === undefined ? undefined : this.targets.get(`${rawPath} ${target}`);
+      if (route === undefined) return { kind: 'target', target };
       return { kind: 'found', route, params: {} };
     }
     const parts = rawPath.split('/').slice(1);

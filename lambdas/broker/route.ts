@@ -41,6 +41,11 @@ export interface RouteResult {
   /** @default 200 */
   readonly status?: number;
   readonly body: unknown;
+  /**
+   * Bytes sent as they are instead of `body` as JSON, for documents with a media type of their own (a DER CRL at a
+   * distribution point). Never for secret material: raw bodies are not HMAC'd into the audit log, only left out.
+   */
+  readonly raw?: { readonly contentType: string; readonly bytes: Buffer };
 }
 
 /**

@@ -96,6 +96,30 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 
 const epochSeconds = (iso: string): number => Date.parse(iso) / 1000;
 
+const AWS_JSON_PATH = '/v1/aws/secretsmanager';
+const isArn = (secretId: string): boolean => secretId.startsWith('arn:');
+
+const AwsValueResponse = z.object({
+  ARN: z.string(),
+  Name: z.string(),
+  VersionId: z.string(),
+  SecretString: z.string().optional(),
+  SecretBinary: z.string().optional(),
+  VersionStages: z.array(z.string()),
+  CreatedDate: z.number(),
+});
+
+const AwsDescribeResponse = z.object({
+  ARN: z.string(),
+  Name: z.string(),
+  Description: z.string().optional(),
+  Tags: z.array(z.object({ Key: z.string(), Value: z.string() })).optional(),
+  CreatedDate: z.number(),
+  LastChangedDate: z.number(),
+  DeletedDate: z.number().optional(),
+  VersionIdsToStages: z.record(z.string(), z.array(z.string())),
+});
+
 /** `/v1/secret/<area>/a/b@c`: each name segment percent-encoded, as the broker decodes them one by one. */
 const secretPath = (area: string, name: string): string =>
   `/v1/secret/${area}/${name.split('/').map(encodeURIComponent).join('/')}`;
@@ -198,6 +222,20 @@ export class CofferClient {
    * @example const { VersionIdsToStages } = await coffer.describe('prod/db/password');
    */
   async describe(secretId: string): Promise<SecretDescription> {
+    if (isArn(secretId)) {
+      const d = parseBody(AwsDescribeResponse, await this.awsJson('DescribeSecret', { SecretId: secretId }));
+      return {
+        ARN: d.ARN,
+        Name: d.Name,
+        Description: d.Description ?? '',
+        Tags: Object.fromEntries((d.Tags ?? []).map((t) => [t.Key, t.Value])),
+        Metadata: {},
+        CreatedDate: d.CreatedDate,
+        LastChangedDate: d.LastChangedDate,
+        ...(d.DeletedDate === undefined ? {} : { DeletedDate: d.DeletedDate }),
+        VersionIdsToStages: d.VersionIdsToStages,
+      };
+    }
     const d = parseBody(DescribeResponse, await this.request('GET', secretPath('metadata', secretId)));
     return {
       ARN: d.arn,
@@ -242,6 +280,26 @@ export class CofferClient {
   }
 
   private async fetchSecretValue(input: GetSecretValueInput): Promise<GetSecretValueOutput> {
+    if (isArn(input.secretId)) {
+      // The native paths take names; an ARN (full or partial) goes through the Secrets Manager–compatible API.
+      const r = parseBody(
+        AwsValueResponse,
+        await this.awsJson('GetSecretValue', {
+          SecretId: input.secretId,
+          ...(input.versionId === undefined ? {} : { VersionId: input.versionId }),
+          ...(input.versionStage === undefined ? {} : { VersionStage: input.versionStage }),
+        }),
+      );
+      return {
+        ARN: r.ARN,
+        Name: r.Name,
+        VersionId: r.VersionId,
+        ...(r.SecretString === undefined ? {} : { SecretString: r.SecretString }),
+        ...(r.SecretBinary === undefined ? {} : { SecretBinary: r.SecretBinary }),
+        VersionStages: r.VersionStages,
+        CreatedDate: r.CreatedDate,
+      };
+    }
     const query = new URLSearchParams();
     if (input.versionId !== undefined) query.set('versionId', input.versionId);
     if (input.versionStage !== undefined) query.set('stage', input.versionStage);
@@ -258,21 +316,39 @@ export class CofferClient {
     };
   }
 
-  private request(method: string, path: string, body?: unknown): Promise<unknown> {
+  /** One operation of the Secrets Manager–compatible API, under the native path space (IAM-guarded on AWS). */
+  private awsJson(operation: string, body: unknown): Promise<unknown> {
+    return this.request('POST', AWS_JSON_PATH, body, {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': `secretsmanager.${operation}`,
+    });
+  }
+
+  private request(
+    method: string,
+    path: string,
+    body?: unknown,
+    extraHeaders?: Record<string, string>,
+  ): Promise<unknown> {
     const url = new URL(`${this.endpoint}${path}`);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const isRetryable = (err: unknown) => err instanceof CofferClientError && err.retryable;
-    return withRetries(() => this.attempt(method, url, payload), isRetryable, this.retry, {
+    return withRetries(() => this.attempt(method, url, payload, extraHeaders), isRetryable, this.retry, {
       sleep: this.sleep,
       random: this.random,
     });
   }
 
-  private async attempt(method: string, url: URL, payload: string | undefined): Promise<unknown> {
+  private async attempt(
+    method: string,
+    url: URL,
+    payload: string | undefined,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<unknown> {
     const headers = await this.authorise({
       method,
       url,
-      headers: payload === undefined ? {} : { 'content-type': 'application/json' },
+      headers: { ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...extraHeaders },
       body: payload,
     });
     let res: Response;

@@ -79,6 +79,20 @@ const BY_CODE: Readonly<Record<string, ErrorClass>> = {
   internal: CofferServerError,
 };
 
+/** The AWS JSON 1.1 error names of Coffer's Secrets Manager–compatible API, for reads by ARN. */
+const BY_AWS_TYPE: Readonly<Record<string, ErrorClass>> = {
+  ResourceNotFoundException: CofferNotFoundError,
+  InvalidRequestException: CofferInvalidRequestError,
+  InvalidParameterException: CofferValidationError,
+  ValidationException: CofferValidationError,
+  AccessDeniedException: CofferAccessDeniedError,
+  UnrecognizedClientException: CofferAccessDeniedError,
+  ResourceExistsException: CofferConflictError,
+  LimitExceededException: CofferThrottledError,
+  InternalServiceError: CofferServerError,
+  DecryptionFailure: CofferServerError,
+};
+
 function byStatus(status: number): ErrorClass {
   if (status === 401 || status === 403) return CofferAccessDeniedError;
   if (status === 404) return CofferNotFoundError;
@@ -99,7 +113,16 @@ export function errorFromResponse(status: number, body: string, requestIdHeader?
   let message: string | undefined;
   let requestId = requestIdHeader ?? undefined;
   try {
-    const parsed = JSON.parse(body) as { error?: { code?: unknown; message?: unknown; requestId?: unknown } };
+    const parsed = JSON.parse(body) as {
+      error?: { code?: unknown; message?: unknown; requestId?: unknown };
+      __type?: unknown;
+      message?: unknown;
+    };
+    if (typeof parsed.__type === 'string') {
+      const AwsClass = BY_AWS_TYPE[parsed.__type] ?? byStatus(status);
+      const text = typeof parsed.message === 'string' ? parsed.message : `Coffer answered ${parsed.__type}`;
+      return new AwsClass(text, { status, code: parsed.__type, requestId });
+    }
     if (typeof parsed.error?.code === 'string') code = parsed.error.code;
     if (typeof parsed.error?.message === 'string') message = parsed.error.message;
     if (typeof parsed.error?.requestId === 'string') requestId = parsed.error.requestId;

@@ -37,6 +37,23 @@ function countingFetch() {
 }
 
 describe('CofferClient against a running server', () => {
+  it('reads and describes by full or partial ARN, through the Secrets Manager–compatible path, typed errors included', async () => {
+    const { address, rootToken } = current();
+    const coffer = new CofferClient({ endpoint: address, auth: { token: rootToken }, env: {}, cache: false });
+    const put = await coffer.putSecretValue({ secretId: 'sdk/by-arn/db', secretString: 'arn-value' });
+    const byArn = await coffer.getSecretValue({ secretId: put.ARN });
+    expect(byArn).toMatchObject({ Name: 'sdk/by-arn/db', VersionId: put.VersionId, SecretString: 'arn-value' });
+    const partial = put.ARN.slice(0, -7);
+    expect((await coffer.getSecretValue({ secretId: partial, versionStage: 'AWSCURRENT' })).SecretString).toBe(
+      'arn-value',
+    );
+    const described = await coffer.describe(put.ARN);
+    expect(described.VersionIdsToStages).toEqual({ [put.VersionId]: ['AWSCURRENT'] });
+    await expect(
+      coffer.getSecretValue({ secretId: put.ARN.replace(/-[A-Za-z0-9]{6}$/, '-zzzzzz') }),
+    ).rejects.toBeInstanceOf(CofferNotFoundError);
+  });
+
   it('with a token: puts, reads (string and binary, by stage and version id), describes and batch-gets', async () => {
     const { address, rootToken } = current();
     const coffer = new CofferClient({ endpoint: address, auth: { token: rootToken }, env: {} });

@@ -1,9 +1,12 @@
 import { buildOpenApi } from '../openapi.ts';
 import type { RouteDef } from '../route.ts';
 import { accessKeyRoutes } from './access-keys.ts';
+import { databaseRoutes } from './database.ts';
+import { leaseRoutes } from './leases.ts';
+import { pkiRoutes } from './pki.ts';
 import { policyRoutes } from './policies.ts';
 import { secretRoutes } from './secrets.ts';
-import { secretsManagerRoutes } from './secretsmanager/routes.ts';
+import { SECRETS_MANAGER_PATHS, secretsManagerRoutes } from './secretsmanager/routes.ts';
 import { sysRoutes } from './sys.ts';
 import { tokenRoutes } from './tokens.ts';
 
@@ -21,7 +24,10 @@ export function nativeRoutes(): RouteDef[] {
     ...policyRoutes,
     ...tokenRoutes,
     ...accessKeyRoutes,
-    ...secretsManagerRoutes,
+    ...pkiRoutes,
+    ...databaseRoutes,
+    ...leaseRoutes,
+    ...SECRETS_MANAGER_PATHS.flatMap((path) => secretsManagerRoutes(path)),
   ];
   return routes;
 }

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { STSClient } from '@aws-sdk/client-sts';
 import { FileAuditSink, readAuditTail, verifyAuditFile } from '../../adapters/local/audit-file/file-audit-sink.ts';
 import { FileKeyring } from '../../adapters/local/keyring/file-keyring.ts';
+import { SealedCaKeyStore } from '../../adapters/local/pki-keys/sealed-ca-key-store.ts';
 import { SqliteStore } from '../../adapters/local/store/sqlite-store.ts';
 import { Broker } from '../../broker/broker.ts';
 import type { BrokerDeps } from '../../broker/broker-deps.ts';
@@ -14,10 +16,17 @@ import { SigV4Verifier } from '../../core/auth/sigv4/sigv4-verifier.ts';
 import { TokenService } from '../../core/auth/token/token-service.ts';
 import { CachingKeyProvider } from '../../core/crypto/data-key-cache.ts';
 import { InvalidRequestError } from '../../core/errors.ts';
+import { LeaseService } from '../../core/leases/lease-service.ts';
+import { LeaseSweeper } from '../../core/leases/lease-sweeper.ts';
+import type { ProviderRegistry } from '../../core/leases/lease-types.ts';
 import { PolicyService } from '../../core/policy/policy-service.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
 import type { Store } from '../../core/ports/store.ts';
 import { SecretService } from '../../core/secrets/secret-service.ts';
+import { AwsEngine } from '../../engines/aws/aws-engine.ts';
+import { DatabaseEngine } from '../../engines/database/database-engine.ts';
+import { PostgresPlugin } from '../../engines/database/postgres/postgres-plugin.ts';
+import { PkiService } from '../../engines/pki/pki-service.ts';
 import { dataPaths, type LocalConfig } from './config.ts';
 
 /** The local runtime's composition root: the only place that knows which adapters the local node uses. */
@@ -103,6 +112,26 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
   });
   const secrets = new SecretService({ store, keyProvider, clock, region: config.region, account: config.account });
   const accessKeys = new AccessKeyService({ store, keyProvider, clock });
+  const caKeys = new SealedCaKeyStore({ store, keyProvider, clock });
+  const pki = new PkiService({ store, keyProvider, caKeys, clock, publicUrl: config.publicUrl });
+  const database = new DatabaseEngine({ store, clock, secrets, plugin: new PostgresPlugin() });
+  const providers = {
+    database,
+    // Credentials and region come from the standard AWS environment; nothing is called until an aws role is used.
+    aws: new AwsEngine({ store, sts: new STSClient({}) }),
+  } satisfies ProviderRegistry;
+  const leases = new LeaseService({
+    store,
+    clock,
+    providers,
+    maxLeasesPerRole: config.leaseMaxPerRole,
+    maxLeasesPerPrincipal: config.leaseMaxPerPrincipal,
+    retryBaseMs: config.leaseRetryBaseMs,
+    retryMaxMs: config.leaseRetryMaxMs,
+  });
+  // Expiry enforcement starts with the node (its first pass finishes revocations a crash interrupted).
+  const sweeper = new LeaseSweeper(leases, { intervalMs: config.leaseSweepIntervalMs });
+  sweeper.start();
   const deps: BrokerDeps = {
     secrets,
     accessKeys,
@@ -113,6 +142,9 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     audit,
     clock,
     maxBodyBytes: config.maxBodyBytes,
+    leases,
+    database,
+    pki,
     system: {
       version: API_VERSION,
       runtime: 'local',
@@ -125,7 +157,11 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
         // passed its secret, so sweep until a pass finds nothing left under the old key.
         let rewrapped = 0;
         for (let pass = 0; pass < 5; pass++) {
-          const count = (await secrets.rewrapAll()).rewrapped + (await accessKeys.rewrapAll()).rewrapped;
+          const count =
+            (await secrets.rewrapAll()).rewrapped +
+            (await accessKeys.rewrapAll()).rewrapped +
+            (await caKeys.rewrapAll()).rewrapped +
+            (await pki.rewrapAll()).rewrapped;
           rewrapped += count;
           if (count === 0 && pass > 0) break;
         }
@@ -144,6 +180,9 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     reopenAudit: () => sink.reopen(),
     purgeExpired: () => secrets.purgeExpired(),
     async close() {
+      await sweeper.stop();
+      await leases.drain();
+      await database.close();
       await store.close();
       await sink.close();
       keyProvider.clear();

@@ -33,6 +33,21 @@ export const LocalConfigSchema = z.object({
   requestTimeoutMs: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   /** How often secrets past their recovery window are purged. @default 60_000 */
   purgeIntervalMs: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
+  /** How often the lease sweeper revokes expired leases and retries failed revocations. @default 1000 */
+  leaseSweepIntervalMs: z.coerce.number().int().min(20).max(3_600_000).default(1000),
+  /** Live leases per role (a role's max_leases overrides it). @default 1000 */
+  leaseMaxPerRole: z.coerce.number().int().min(1).max(10_000_000).default(1000),
+  /** Live leases per principal. @default 1000 */
+  leaseMaxPerPrincipal: z.coerce.number().int().min(1).max(10_000_000).default(1000),
+  /** First retry delay of a failed revocation (doubles per attempt, up to leaseRetryMaxMs). @default 1000 */
+  leaseRetryBaseMs: z.coerce.number().int().min(10).max(3_600_000).default(1000),
+  /** @default 300_000 */
+  leaseRetryMaxMs: z.coerce.number().int().min(10).max(86_400_000).default(300_000),
+  /**
+   * Base URL clients reach this node at, written into issued certificates (CRL distribution point
+   * `<publicUrl>/v1/pki/crl`). @default 'http://127.0.0.1:8270'
+   */
+  publicUrl: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8270'),
 });
 
 export type LocalConfig = z.infer<typeof LocalConfigSchema>;
@@ -56,6 +71,12 @@ export function loadLocalConfig(
     maxBodyBytes: env.COFFER_MAX_BODY_BYTES as unknown as number | undefined,
     requestTimeoutMs: env.COFFER_REQUEST_TIMEOUT_MS as unknown as number | undefined,
     purgeIntervalMs: env.COFFER_PURGE_INTERVAL_MS as unknown as number | undefined,
+    leaseSweepIntervalMs: env.COFFER_LEASE_SWEEP_INTERVAL_MS as unknown as number | undefined,
+    leaseMaxPerRole: env.COFFER_LEASE_MAX_PER_ROLE as unknown as number | undefined,
+    leaseMaxPerPrincipal: env.COFFER_LEASE_MAX_PER_PRINCIPAL as unknown as number | undefined,
+    leaseRetryBaseMs: env.COFFER_LEASE_RETRY_BASE_MS as unknown as number | undefined,
+    leaseRetryMaxMs: env.COFFER_LEASE_RETRY_MAX_MS as unknown as number | undefined,
+    publicUrl: env.COFFER_PUBLIC_URL,
   };
   const merged = Object.fromEntries(
     Object.entries({ ...fromEnv, ...overrides }).filter(([, value]) => value !== undefined),

@@ -87,7 +87,7 @@ export class LocalHttpServer {
       };
       const response = await this.broker.handle(request);
       res.writeHead(response.status, response.headers);
-      res.end(response.body);
+      res.end(response.bytes ?? response.body);
     } catch {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end(errorBody({ status: 500, code: 'internal', message: 'internal error', exposed: false }, 'none'));

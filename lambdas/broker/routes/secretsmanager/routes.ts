@@ -43,15 +43,12 @@ const PREFIX = 'secretsmanager.';
 const SENSITIVE = ['SecretString', 'SecretBinary', 'RandomPassword'];
 const DEFAULT_REGION_PAGE = 100;
 
-function op(name: string) {
-  return {
-    operation: `${PREFIX}${name}`,
-    target: `${PREFIX}${name}`,
-    method: 'POST',
-    path: '/',
-    protocol: 'aws-json',
-  } as const;
-}
+/**
+ * Where the API is served: at `/`, where unmodified AWS SDKs and the `aws` CLI send it (signed for `secretsmanager`
+ * with a Coffer access key), and under `/v1/aws/secretsmanager`, inside the native API's path space, for callers
+ * authenticated like native ones (a token, or IAM through API Gateway, whose IAM authoriser guards `/v1/`).
+ */
+export const SECRETS_MANAGER_PATHS = ['/', '/v1/aws/secretsmanager'] as const;
 
 const auditPath = ({ body }: { body: { SecretId: string } }) => secretPath(body.SecretId);
 
@@ -135,396 +132,416 @@ async function visibleSecrets(
   return out;
 }
 
-export const secretsManagerRoutes: RouteDef[] = [
-  defineRoute({
-    ...op('CreateSecret'),
-    summary: 'Create a secret (AWS Secrets Manager CreateSecret)',
-    mutating: true,
-    body: CreateSecretRequest,
-    sensitive: SENSITIVE,
-    access: ({ body }) => ({ path: secretPath(body.Name), capability: 'create' }),
-    async handle({ body }, ctx) {
-      noKmsKey(body.KmsKeyId);
-      if (body.AddReplicaRegions !== undefined && body.AddReplicaRegions.length > 0) {
-        throw awsError('InvalidParameterException', 'Replica regions are not supported.');
-      }
-      const value = requestValue(body, false);
-      const created = await ctx.deps.secrets.create({
-        name: body.Name,
-        description: body.Description,
-        tags: body.Tags === undefined ? undefined : tagMap(body.Tags),
-        value,
-        clientRequestToken: body.ClientRequestToken,
-        region: ctx.signingRegion,
-      });
-      return {
-        body: { ARN: created.arn, Name: created.name, ...(created.versionId ? { VersionId: created.versionId } : {}) },
-      };
-    },
-  }),
-  defineRoute({
-    ...op('GetSecretValue'),
-    summary: 'Read a secret value (AWS Secrets Manager GetSecretValue)',
-    mutating: false,
-    body: GetSecretValueRequest,
-    sensitive: SENSITIVE,
-    resource: auditPath,
-    async handle({ body }, ctx) {
-      await authorizeSecret(ctx, body.SecretId, 'read');
-      return {
-        body: await getValue(ctx, {
-          secretId: body.SecretId,
-          ...(body.VersionId === undefined ? {} : { versionId: body.VersionId }),
-          ...(body.VersionStage === undefined ? {} : { versionStage: body.VersionStage }),
-        }),
-      };
-    },
-  }),
-  defineRoute({
-    ...op('BatchGetSecretValue'),
-    summary: 'Read up to 20 secret values (AWS Secrets Manager BatchGetSecretValue)',
-    mutating: false,
-    body: BatchGetSecretValueRequest,
-    sensitive: SENSITIVE,
-    resource: () => 'secrets',
-    async handle({ body }, ctx) {
-      if ((body.SecretIdList === undefined) === (body.Filters === undefined)) {
-        throw awsError('InvalidParameterException', 'Either SecretIdList or Filters must be provided, but not both.');
-      }
-      let ids: string[];
-      let nextToken: string | undefined;
-      if (body.SecretIdList !== undefined) {
-        if (body.MaxResults !== undefined || body.NextToken !== undefined) {
-          throw awsError('InvalidParameterException', 'MaxResults and NextToken go only with Filters.');
+/** The operations, served at `path`. */
+export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number]): RouteDef[] {
+  const op = (name: string) =>
+    ({
+      operation: `${PREFIX}${name}`,
+      target: `${PREFIX}${name}`,
+      method: 'POST',
+      path,
+      protocol: 'aws-json',
+    }) as const;
+  return [
+    defineRoute({
+      ...op('CreateSecret'),
+      summary: 'Create a secret (AWS Secrets Manager CreateSecret)',
+      mutating: true,
+      body: CreateSecretRequest,
+      sensitive: SENSITIVE,
+      access: ({ body }) => ({ path: secretPath(body.Name), capability: 'create' }),
+      async handle({ body }, ctx) {
+        noKmsKey(body.KmsKeyId);
+        if (body.AddReplicaRegions !== undefined && body.AddReplicaRegions.length > 0) {
+          throw awsError('InvalidParameterException', 'Replica regions are not supported.');
         }
-        ids = [...new Set(body.SecretIdList)];
-      } else {
-        const filters = body.Filters ?? [];
-        const visible = sortSecrets(await visibleSecrets(ctx, { includePlannedDeletion: false, filters }));
-        const found = page(visible, {
-          maxResults: body.MaxResults ?? 20,
-          nextToken: body.NextToken,
-          order: 'asc',
-          fingerprint: queryFingerprint(['batch', filters]),
+        const value = requestValue(body, false);
+        const created = await ctx.deps.secrets.create({
+          name: body.Name,
+          description: body.Description,
+          tags: body.Tags === undefined ? undefined : tagMap(body.Tags),
+          value,
+          clientRequestToken: body.ClientRequestToken,
+          region: ctx.signingRegion,
         });
-        ids = found.items.map((s) => s.arn);
-        nextToken = found.nextToken;
-      }
-      const SecretValues: unknown[] = [];
-      const Errors: { SecretId: string; ErrorCode: string; Message: string }[] = [];
-      for (const secretId of ids) {
-        try {
-          await authorizeSecret(ctx, secretId, 'read');
-          SecretValues.push(await getValue(ctx, { secretId }));
-        } catch (err) {
-          // One secret's failure is that secret's entry, not the batch's; server faults still fail the call.
-          if (!isCofferError(err) || err.code === 'internal' || err.code === 'audit_unavailable') throw err;
-          Errors.push({ SecretId: secretId, ErrorCode: batchErrorCode(err.code), Message: err.message });
-        }
-      }
-      return { body: { SecretValues, Errors, ...(nextToken === undefined ? {} : { NextToken: nextToken }) } };
-    },
-  }),
-  defineRoute({
-    ...op('PutSecretValue'),
-    summary: 'Store a new version (AWS Secrets Manager PutSecretValue)',
-    mutating: true,
-    body: PutSecretValueRequest,
-    sensitive: [...SENSITIVE, 'RotationToken'],
-    resource: auditPath,
-    async handle({ body }, ctx) {
-      await authorizeSecret(ctx, body.SecretId, 'update');
-      const value = requestValue(body, true)!;
-      const result = await ctx.deps.secrets.put({
-        secretId: body.SecretId,
-        value,
-        clientRequestToken: body.ClientRequestToken,
-        versionStages: body.VersionStages,
-      });
-      return {
-        body: { ARN: result.arn, Name: result.name, VersionId: result.versionId, VersionStages: result.versionStages },
-      };
-    },
-  }),
-  defineRoute({
-    ...op('UpdateSecret'),
-    summary: 'Change the description, or store a new current value (AWS Secrets Manager UpdateSecret)',
-    mutating: true,
-    body: UpdateSecretRequest,
-    sensitive: SENSITIVE,
-    resource: auditPath,
-    async handle({ body }, ctx) {
-      await authorizeSecret(ctx, body.SecretId, 'update');
-      noKmsKey(body.KmsKeyId);
-      const value = requestValue(body, false);
-      let ref = { arn: '', name: '' };
-      if (body.Description !== undefined) {
-        ref = await ctx.deps.secrets.update({ secretId: body.SecretId, description: body.Description });
-      }
-      if (value === undefined) {
-        if (body.Description === undefined) ref = await ctx.deps.secrets.describe({ secretId: body.SecretId });
-        return { body: { ARN: ref.arn, Name: ref.name } };
-      }
-      const put = await ctx.deps.secrets.put({
-        secretId: body.SecretId,
-        value,
-        clientRequestToken: body.ClientRequestToken,
-      });
-      return { body: { ARN: put.arn, Name: put.name, VersionId: put.versionId } };
-    },
-  }),
-  defineRoute({
-    ...op('UpdateSecretVersionStage'),
-    summary: 'Move a staging label (AWS Secrets Manager UpdateSecretVersionStage)',
-    mutating: true,
-    body: UpdateSecretVersionStageRequest,
-    resource: auditPath,
-    async handle({ body }, ctx) {
-      await authorizeSecret(ctx, body.SecretId, 'update');
-      const ref = await ctx.deps.secrets.updateVersionStage({
-        secretId: body.SecretId,
-        versionStage: body.VersionStage,
-        moveToVersionId: body.MoveToVersionId,
-        removeFromVersionId: body.RemoveFromVersionId,
-      });
-      return { body: { ARN: ref.arn, Name: ref.name } };
-    },
-  }),
-  defineRoute({
-    ...op('DescribeSecret'),
-    summary: 'Describe a secret (AWS Secrets Manager DescribeSecret)',
-    mutating: false,
-    body: SecretIdRequest,
-    resource: auditPath,
-    async handle({ body }, ctx) {
-      await authorizeSecret(ctx, body.SecretId, 'read');
-      return { body: describeShape(await ctx.deps.secrets.describe({ secretId: body.SecretId })) };
-    },
-  }),
-  defineRoute({
-    ...op('ListSecrets'),
-    summary: 'List secrets the caller may list, with filters, order and paging (AWS Secrets Manager ListSecrets)',
-    mutating: false,
-    body: ListSecretsRequest,
-    resource: () => 'secrets',
-    async handle({ body }, ctx) {
-      const filters = body.Filters ?? [];
-      const order = body.SortOrder ?? 'asc';
-      const includePlannedDeletion = body.IncludePlannedDeletion ?? false;
-      const visible = sortSecrets(await visibleSecrets(ctx, { includePlannedDeletion, filters }), order);
-      const found = page(visible, {
-        maxResults: body.MaxResults ?? DEFAULT_REGION_PAGE,
-        nextToken: body.NextToken,
-        order,
-        fingerprint: queryFingerprint(['list', filters, order, includePlannedDeletion]),
-      });
-      return {
-        body: {
-          SecretList: found.items.map((d) => ({ ...describeShape(d), SecretVersionsToStages: d.versionIdsToStages })),
-          ...(found.nextToken === undefined ? {} : { NextToken: found.nextToken }),
-        },
-      };
-    },
-  }),
-  defineRoute({
-    ...op('ListSecretVersionIds'),
-    summary: "List a secret's versions (AWS Secrets Manager ListSecretVersionIds)",
-    mutating: false,
-    body: ListSecretVersionIdsRequest,
-    resource: auditPath,
-    async handle({ body }, ctx) {
-      await authorizeSecret(ctx, body.SecretId, 'read');
-      const ref = await ctx.deps.secrets.describe({ secretId: body.SecretId });
-      let result: Awaited<ReturnType<typeof ctx.deps.secrets.listVersions>>;
-      try {
-        result = await ctx.deps.secrets.listVersions({
-          secretId: body.SecretId,
-          includeDeprecated: body.IncludeDeprecated,
-          limit: body.MaxResults,
-          cursor: body.NextToken,
-        });
-      } catch (err) {
-        if (body.NextToken !== undefined && isCofferError(err) && err.code === 'validation') {
-          throw awsError('InvalidNextTokenException', 'The NextToken value is not valid.');
-        }
-        throw err;
-      }
-      return {
-        body: {
-          ARN: ref.arn,
-          Name: ref.name,
-          Versions: result.versions.map((v) => ({
-            VersionId: v.versionId,
-            VersionStages: v.versionStages,
-            CreatedDate: epochSeconds(v.createdAt),
-          })),
-          ...(result.nextCursor === undefined ? {} : { NextToken: result.nextCursor }),
-        },
-      };
-    },
-  }),
-  defineRoute({
-    ...op('DeleteSecret'),
-    summary: 'Schedule a deletion, or delete at once (AWS Secrets Manager DeleteSecret)',
-    mutating: true,
-    body: DeleteSecretRequest,
-    resource: auditPath,
-    async handle({ body }, ctx) {
-      await authorizeSecret(ctx, body.SecretId, 'delete');
-      const result = await ctx.deps.secrets.delete({
-        secretId: body.SecretId,
-        recoveryWindowDays: body.RecoveryWindowInDays,
-        forceDeleteWithoutRecovery: body.ForceDeleteWithoutRecovery,
-      });
-      return { body: { ARN: result.arn, Name: result.name, DeletionDate: epochSeconds(result.deletionDate) } };
-    },
-  }),
-  defineRoute({
-    ...op('RestoreSecret'),
-    summary: 'Cancel a scheduled deletion (AWS Secrets Manager RestoreSecret)',
-    mutating: true,
-    body: SecretIdRequest,
-    resource: auditPath,
-    async handle({ body }, ctx) {
-      await authorizeSecret(ctx, body.SecretId, 'update');
-      const ref = await ctx.deps.secrets.restore({ secretId: body.SecretId });
-      return { body: { ARN: ref.arn, Name: ref.name } };
-    },
-  }),
-  defineRoute({
-    ...op('RotateSecret'),
-    summary: 'Start a rotation (AWS Secrets Manager RotateSecret)',
-    mutating: true,
-    body: RotateSecretRequest,
-    resource: auditPath,
-    async handle({ body }, ctx) {
-      await authorizeSecret(ctx, body.SecretId, 'rotate');
-      const secret = await ctx.deps.secrets.describe({ secretId: body.SecretId });
-      if (secret.deletedAt !== undefined) {
-        throw new InvalidRequestError(
-          "You can't perform this operation on the secret because it was marked for deletion.",
-        );
-      }
-      const pending = Object.entries(secret.versionIdsToStages).find(([, labels]) => labels.includes(AWSPENDING));
-      if (pending !== undefined && !pending[1].includes(AWSCURRENT)) {
-        throw new InvalidRequestError("A previous rotation isn't complete. That rotation will be reattempted.");
-      }
-      throw new InvalidRequestError(
-        'No rotation is configured for this secret: this Coffer node has no rotation engine for it.',
-      );
-    },
-  }),
-  defineRoute({
-    ...op('CancelRotateSecret'),
-    summary: 'Turn rotation off (AWS Secrets Manager CancelRotateSecret)',
-    mutating: true,
-    body: SecretIdRequest,
-    resource: auditPath,
-    async handle({ body }, ctx) {
-      await authorizeSecret(ctx, body.SecretId, 'rotate');
-      const secret = await ctx.deps.secrets.describe({ secretId: body.SecretId });
-      if (secret.deletedAt !== undefined) {
-        throw new InvalidRequestError(
-          "You can't perform this operation on the secret because it was marked for deletion.",
-        );
-      }
-      // Rotation is never enabled without a rotation engine, so there is nothing to turn off; AWS answers the same.
-      return { body: { ARN: secret.arn, Name: secret.name } };
-    },
-  }),
-  defineRoute({
-    ...op('TagResource'),
-    summary: 'Add or replace tags (AWS Secrets Manager TagResource)',
-    mutating: true,
-    body: TagResourceRequest,
-    resource: auditPath,
-    async handle({ body }, ctx) {
-      await authorizeSecret(ctx, body.SecretId, 'update');
-      await ctx.deps.secrets.tag({ secretId: body.SecretId, tags: tagMap(body.Tags) });
-      return { body: {} };
-    },
-  }),
-  defineRoute({
-    ...op('UntagResource'),
-    summary: 'Remove tags (AWS Secrets Manager UntagResource)',
-    mutating: true,
-    body: UntagResourceRequest,
-    resource: auditPath,
-    async handle({ body }, ctx) {
-      await authorizeSecret(ctx, body.SecretId, 'update');
-      await ctx.deps.secrets.untag({ secretId: body.SecretId, tagKeys: body.TagKeys });
-      return { body: {} };
-    },
-  }),
-  defineRoute({
-    ...op('GetRandomPassword'),
-    summary: 'Generate a random password (AWS Secrets Manager GetRandomPassword)',
-    mutating: false,
-    body: GetRandomPasswordRequest,
-    sensitive: SENSITIVE,
-    // Any authenticated caller: it reads no data.
-    resource: () => 'sys/random-password',
-    async handle({ body }) {
-      return {
-        body: {
-          RandomPassword: randomPassword({
-            length: body.PasswordLength,
-            excludeCharacters: body.ExcludeCharacters,
-            excludeNumbers: body.ExcludeNumbers,
-            excludePunctuation: body.ExcludePunctuation,
-            excludeUppercase: body.ExcludeUppercase,
-            excludeLowercase: body.ExcludeLowercase,
-            includeSpace: body.IncludeSpace,
-            requireEachIncludedType: body.RequireEachIncludedType,
+        return {
+          body: {
+            ARN: created.arn,
+            Name: created.name,
+            ...(created.versionId ? { VersionId: created.versionId } : {}),
+          },
+        };
+      },
+    }),
+    defineRoute({
+      ...op('GetSecretValue'),
+      summary: 'Read a secret value (AWS Secrets Manager GetSecretValue)',
+      mutating: false,
+      body: GetSecretValueRequest,
+      sensitive: SENSITIVE,
+      resource: auditPath,
+      async handle({ body }, ctx) {
+        await authorizeSecret(ctx, body.SecretId, 'read');
+        return {
+          body: await getValue(ctx, {
+            secretId: body.SecretId,
+            ...(body.VersionId === undefined ? {} : { versionId: body.VersionId }),
+            ...(body.VersionStage === undefined ? {} : { versionStage: body.VersionStage }),
           }),
-        },
-      };
-    },
-  }),
-  defineRoute({
-    ...op('GetResourcePolicy'),
-    summary: "Read a secret's resource policy (AWS Secrets Manager GetResourcePolicy)",
-    mutating: false,
-    body: SecretIdRequest,
-    resource: auditPath,
-    async handle({ body }, ctx) {
-      await authorizeSecret(ctx, body.SecretId, 'read');
-      const secret = await ctx.deps.secrets.describe({ secretId: body.SecretId });
-      return {
-        body: {
-          ARN: secret.arn,
-          Name: secret.name,
-          ...(secret.resourcePolicy === undefined ? {} : { ResourcePolicy: secret.resourcePolicy }),
-        },
-      };
-    },
-  }),
-  defineRoute({
-    ...op('PutResourcePolicy'),
-    summary: 'Attach a resource policy, enforced with Coffer policies (AWS Secrets Manager PutResourcePolicy)',
-    mutating: true,
-    body: PutResourcePolicyRequest,
-    resource: auditPath,
-    async handle({ body }, ctx) {
-      await authorizeSecret(ctx, body.SecretId, 'sudo');
-      parseResourcePolicy(body.ResourcePolicy, { blockPublicPolicy: body.BlockPublicPolicy ?? true });
-      const ref = await ctx.deps.secrets.update({ secretId: body.SecretId, resourcePolicy: body.ResourcePolicy });
-      return { body: { ARN: ref.arn, Name: ref.name } };
-    },
-  }),
-  defineRoute({
-    ...op('DeleteResourcePolicy'),
-    summary: "Remove a secret's resource policy (AWS Secrets Manager DeleteResourcePolicy)",
-    mutating: true,
-    body: SecretIdRequest,
-    resource: auditPath,
-    async handle({ body }, ctx) {
-      await authorizeSecret(ctx, body.SecretId, 'sudo');
-      const ref = await ctx.deps.secrets.update({ secretId: body.SecretId, resourcePolicy: null });
-      return { body: { ARN: ref.arn, Name: ref.name } };
-    },
-  }),
-];
+        };
+      },
+    }),
+    defineRoute({
+      ...op('BatchGetSecretValue'),
+      summary: 'Read up to 20 secret values (AWS Secrets Manager BatchGetSecretValue)',
+      mutating: false,
+      body: BatchGetSecretValueRequest,
+      sensitive: SENSITIVE,
+      resource: () => 'secrets',
+      async handle({ body }, ctx) {
+        if ((body.SecretIdList === undefined) === (body.Filters === undefined)) {
+          throw awsError('InvalidParameterException', 'Either SecretIdList or Filters must be provided, but not both.');
+        }
+        let ids: string[];
+        let nextToken: string | undefined;
+        if (body.SecretIdList !== undefined) {
+          if (body.MaxResults !== undefined || body.NextToken !== undefined) {
+            throw awsError('InvalidParameterException', 'MaxResults and NextToken go only with Filters.');
+          }
+          ids = [...new Set(body.SecretIdList)];
+        } else {
+          const filters = body.Filters ?? [];
+          const visible = sortSecrets(await visibleSecrets(ctx, { includePlannedDeletion: false, filters }));
+          const found = page(visible, {
+            maxResults: body.MaxResults ?? 20,
+            nextToken: body.NextToken,
+            order: 'asc',
+            fingerprint: queryFingerprint(['batch', filters]),
+          });
+          ids = found.items.map((s) => s.arn);
+          nextToken = found.nextToken;
+        }
+        const SecretValues: unknown[] = [];
+        const Errors: { SecretId: string; ErrorCode: string; Message: string }[] = [];
+        for (const secretId of ids) {
+          try {
+            await authorizeSecret(ctx, secretId, 'read');
+            SecretValues.push(await getValue(ctx, { secretId }));
+          } catch (err) {
+            // One secret's failure is that secret's entry, not the batch's; server faults still fail the call.
+            if (!isCofferError(err) || err.code === 'internal' || err.code === 'audit_unavailable') throw err;
+            Errors.push({ SecretId: secretId, ErrorCode: batchErrorCode(err.code), Message: err.message });
+          }
+        }
+        return { body: { SecretValues, Errors, ...(nextToken === undefined ? {} : { NextToken: nextToken }) } };
+      },
+    }),
+    defineRoute({
+      ...op('PutSecretValue'),
+      summary: 'Store a new version (AWS Secrets Manager PutSecretValue)',
+      mutating: true,
+      body: PutSecretValueRequest,
+      sensitive: [...SENSITIVE, 'RotationToken'],
+      resource: auditPath,
+      async handle({ body }, ctx) {
+        await authorizeSecret(ctx, body.SecretId, 'update');
+        const value = requestValue(body, true)!;
+        const result = await ctx.deps.secrets.put({
+          secretId: body.SecretId,
+          value,
+          clientRequestToken: body.ClientRequestToken,
+          versionStages: body.VersionStages,
+        });
+        return {
+          body: {
+            ARN: result.arn,
+            Name: result.name,
+            VersionId: result.versionId,
+            VersionStages: result.versionStages,
+          },
+        };
+      },
+    }),
+    defineRoute({
+      ...op('UpdateSecret'),
+      summary: 'Change the description, or store a new current value (AWS Secrets Manager UpdateSecret)',
+      mutating: true,
+      body: UpdateSecretRequest,
+      sensitive: SENSITIVE,
+      resource: auditPath,
+      async handle({ body }, ctx) {
+        await authorizeSecret(ctx, body.SecretId, 'update');
+        noKmsKey(body.KmsKeyId);
+        const value = requestValue(body, false);
+        let ref = { arn: '', name: '' };
+        if (body.Description !== undefined) {
+          ref = await ctx.deps.secrets.update({ secretId: body.SecretId, description: body.Description });
+        }
+        if (value === undefined) {
+          if (body.Description === undefined) ref = await ctx.deps.secrets.describe({ secretId: body.SecretId });
+          return { body: { ARN: ref.arn, Name: ref.name } };
+        }
+        const put = await ctx.deps.secrets.put({
+          secretId: body.SecretId,
+          value,
+          clientRequestToken: body.ClientRequestToken,
+        });
+        return { body: { ARN: put.arn, Name: put.name, VersionId: put.versionId } };
+      },
+    }),
+    defineRoute({
+      ...op('UpdateSecretVersionStage'),
+      summary: 'Move a staging label (AWS Secrets Manager UpdateSecretVersionStage)',
+      mutating: true,
+      body: UpdateSecretVersionStageRequest,
+      resource: auditPath,
+      async handle({ body }, ctx) {
+        await authorizeSecret(ctx, body.SecretId, 'update');
+        const ref = await ctx.deps.secrets.updateVersionStage({
+          secretId: body.SecretId,
+          versionStage: body.VersionStage,
+          moveToVersionId: body.MoveToVersionId,
+          removeFromVersionId: body.RemoveFromVersionId,
+        });
+        return { body: { ARN: ref.arn, Name: ref.name } };
+      },
+    }),
+    defineRoute({
+      ...op('DescribeSecret'),
+      summary: 'Describe a secret (AWS Secrets Manager DescribeSecret)',
+      mutating: false,
+      body: SecretIdRequest,
+      resource: auditPath,
+      async handle({ body }, ctx) {
+        await authorizeSecret(ctx, body.SecretId, 'read');
+        return { body: describeShape(await ctx.deps.secrets.describe({ secretId: body.SecretId })) };
+      },
+    }),
+    defineRoute({
+      ...op('ListSecrets'),
+      summary: 'List secrets the caller may list, with filters, order and paging (AWS Secrets Manager ListSecrets)',
+      mutating: false,
+      body: ListSecretsRequest,
+      resource: () => 'secrets',
+      async handle({ body }, ctx) {
+        const filters = body.Filters ?? [];
+        const order = body.SortOrder ?? 'asc';
+        const includePlannedDeletion = body.IncludePlannedDeletion ?? false;
+        const visible = sortSecrets(await visibleSecrets(ctx, { includePlannedDeletion, filters }), order);
+        const found = page(visible, {
+          maxResults: body.MaxResults ?? DEFAULT_REGION_PAGE,
+          nextToken: body.NextToken,
+          order,
+          fingerprint: queryFingerprint(['list', filters, order, includePlannedDeletion]),
+        });
+        return {
+          body: {
+            SecretList: found.items.map((d) => ({ ...describeShape(d), SecretVersionsToStages: d.versionIdsToStages })),
+            ...(found.nextToken === undefined ? {} : { NextToken: found.nextToken }),
+          },
+        };
+      },
+    }),
+    defineRoute({
+      ...op('ListSecretVersionIds'),
+      summary: "List a secret's versions (AWS Secrets Manager ListSecretVersionIds)",
+      mutating: false,
+      body: ListSecretVersionIdsRequest,
+      resource: auditPath,
+      async handle({ body }, ctx) {
+        await authorizeSecret(ctx, body.SecretId, 'read');
+        const ref = await ctx.deps.secrets.describe({ secretId: body.SecretId });
+        let result: Awaited<ReturnType<typeof ctx.deps.secrets.listVersions>>;
+        try {
+          result = await ctx.deps.secrets.listVersions({
+            secretId: body.SecretId,
+            includeDeprecated: body.IncludeDeprecated,
+            limit: body.MaxResults,
+            cursor: body.NextToken,
+          });
+        } catch (err) {
+          if (body.NextToken !== undefined && isCofferError(err) && err.code === 'validation') {
+            throw awsError('InvalidNextTokenException', 'The NextToken value is not valid.');
+          }
+          throw err;
+        }
+        return {
+          body: {
+            ARN: ref.arn,
+            Name: ref.name,
+            Versions: result.versions.map((v) => ({
+              VersionId: v.versionId,
+              VersionStages: v.versionStages,
+              CreatedDate: epochSeconds(v.createdAt),
+            })),
+            ...(result.nextCursor === undefined ? {} : { NextToken: result.nextCursor }),
+          },
+        };
+      },
+    }),
+    defineRoute({
+      ...op('DeleteSecret'),
+      summary: 'Schedule a deletion, or delete at once (AWS Secrets Manager DeleteSecret)',
+      mutating: true,
+      body: DeleteSecretRequest,
+      resource: auditPath,
+      async handle({ body }, ctx) {
+        await authorizeSecret(ctx, body.SecretId, 'delete');
+        const result = await ctx.deps.secrets.delete({
+          secretId: body.SecretId,
+          recoveryWindowDays: body.RecoveryWindowInDays,
+          forceDeleteWithoutRecovery: body.ForceDeleteWithoutRecovery,
+        });
+        return { body: { ARN: result.arn, Name: result.name, DeletionDate: epochSeconds(result.deletionDate) } };
+      },
+    }),
+    defineRoute({
+      ...op('RestoreSecret'),
+      summary: 'Cancel a scheduled deletion (AWS Secrets Manager RestoreSecret)',
+      mutating: true,
+      body: SecretIdRequest,
+      resource: auditPath,
+      async handle({ body }, ctx) {
+        await authorizeSecret(ctx, body.SecretId, 'update');
+        const ref = await ctx.deps.secrets.restore({ secretId: body.SecretId });
+        return { body: { ARN: ref.arn, Name: ref.name } };
+      },
+    }),
+    defineRoute({
+      ...op('RotateSecret'),
+      summary: 'Start a rotation (AWS Secrets Manager RotateSecret)',
+      mutating: true,
+      body: RotateSecretRequest,
+      resource: auditPath,
+      async handle({ body }, ctx) {
+        await authorizeSecret(ctx, body.SecretId, 'rotate');
+        const secret = await ctx.deps.secrets.describe({ secretId: body.SecretId });
+        if (secret.deletedAt !== undefined) {
+          throw new InvalidRequestError(
+            "You can't perform this operation on the secret because it was marked for deletion.",
+          );
+        }
+        const pending = Object.entries(secret.versionIdsToStages).find(([, labels]) => labels.includes(AWSPENDING));
+        if (pending !== undefined && !pending[1].includes(AWSCURRENT)) {
+          throw new InvalidRequestError("A previous rotation isn't complete. That rotation will be reattempted.");
+        }
+        throw new InvalidRequestError(
+          'No rotation is configured for this secret: this Coffer node has no rotation engine for it.',
+        );
+      },
+    }),
+    defineRoute({
+      ...op('CancelRotateSecret'),
+      summary: 'Turn rotation off (AWS Secrets Manager CancelRotateSecret)',
+      mutating: true,
+      body: SecretIdRequest,
+      resource: auditPath,
+      async handle({ body }, ctx) {
+        await authorizeSecret(ctx, body.SecretId, 'rotate');
+        const secret = await ctx.deps.secrets.describe({ secretId: body.SecretId });
+        if (secret.deletedAt !== undefined) {
+          throw new InvalidRequestError(
+            "You can't perform this operation on the secret because it was marked for deletion.",
+          );
+        }
+        // Rotation is never enabled without a rotation engine, so there is nothing to turn off; AWS answers the same.
+        return { body: { ARN: secret.arn, Name: secret.name } };
+      },
+    }),
+    defineRoute({
+      ...op('TagResource'),
+      summary: 'Add or replace tags (AWS Secrets Manager TagResource)',
+      mutating: true,
+      body: TagResourceRequest,
+      resource: auditPath,
+      async handle({ body }, ctx) {
+        await authorizeSecret(ctx, body.SecretId, 'update');
+        await ctx.deps.secrets.tag({ secretId: body.SecretId, tags: tagMap(body.Tags) });
+        return { body: {} };
+      },
+    }),
+    defineRoute({
+      ...op('UntagResource'),
+      summary: 'Remove tags (AWS Secrets Manager UntagResource)',
+      mutating: true,
+      body: UntagResourceRequest,
+      resource: auditPath,
+      async handle({ body }, ctx) {
+        await authorizeSecret(ctx, body.SecretId, 'update');
+        await ctx.deps.secrets.untag({ secretId: body.SecretId, tagKeys: body.TagKeys });
+        return { body: {} };
+      },
+    }),
+    defineRoute({
+      ...op('GetRandomPassword'),
+      summary: 'Generate a random password (AWS Secrets Manager GetRandomPassword)',
+      mutating: false,
+      body: GetRandomPasswordRequest,
+      sensitive: SENSITIVE,
+      // Any authenticated caller: it reads no data.
+      resource: () => 'sys/random-password',
+      async handle({ body }) {
+        return {
+          body: {
+            RandomPassword: randomPassword({
+              length: body.PasswordLength,
+              excludeCharacters: body.ExcludeCharacters,
+              excludeNumbers: body.ExcludeNumbers,
+              excludePunctuation: body.ExcludePunctuation,
+              excludeUppercase: body.ExcludeUppercase,
+              excludeLowercase: body.ExcludeLowercase,
+              includeSpace: body.IncludeSpace,
+              requireEachIncludedType: body.RequireEachIncludedType,
+            }),
+          },
+        };
+      },
+    }),
+    defineRoute({
+      ...op('GetResourcePolicy'),
+      summary: "Read a secret's resource policy (AWS Secrets Manager GetResourcePolicy)",
+      mutating: false,
+      body: SecretIdRequest,
+      resource: auditPath,
+      async handle({ body }, ctx) {
+        await authorizeSecret(ctx, body.SecretId, 'read');
+        const secret = await ctx.deps.secrets.describe({ secretId: body.SecretId });
+        return {
+          body: {
+            ARN: secret.arn,
+            Name: secret.name,
+            ...(secret.resourcePolicy === undefined ? {} : { ResourcePolicy: secret.resourcePolicy }),
+          },
+        };
+      },
+    }),
+    defineRoute({
+      ...op('PutResourcePolicy'),
+      summary: 'Attach a resource policy, enforced with Coffer policies (AWS Secrets Manager PutResourcePolicy)',
+      mutating: true,
+      body: PutResourcePolicyRequest,
+      resource: auditPath,
+      async handle({ body }, ctx) {
+        await authorizeSecret(ctx, body.SecretId, 'sudo');
+        parseResourcePolicy(body.ResourcePolicy, { blockPublicPolicy: body.BlockPublicPolicy ?? true });
+        const ref = await ctx.deps.secrets.update({ secretId: body.SecretId, resourcePolicy: body.ResourcePolicy });
+        return { body: { ARN: ref.arn, Name: ref.name } };
+      },
+    }),
+    defineRoute({
+      ...op('DeleteResourcePolicy'),
+      summary: "Remove a secret's resource policy (AWS Secrets Manager DeleteResourcePolicy)",
+      mutating: true,
+      body: SecretIdRequest,
+      resource: auditPath,
+      async handle({ body }, ctx) {
+        await authorizeSecret(ctx, body.SecretId, 'sudo');
+        const ref = await ctx.deps.secrets.update({ secretId: body.SecretId, resourcePolicy: null });
+        return { body: { ARN: ref.arn, Name: ref.name } };
+      },
+    }),
+  ];
+}
 
 function batchErrorCode(code: string): string {
   switch (code) {

@@ -1,0 +1,138 @@
+/**
+ * PKI benchmark: EC P-256 certificates issued per second (and p99), with the baseline measured in the same run,
+ * because absolute numbers on a shared 2-core machine mean little.
+ *
+ * - `baseline`: raw WebCrypto, one P-256 key generation plus one ECDSA signature over a certificate-sized message:
+ *   the cryptographic floor of issuing (leaf keygen + CA signature).
+ * - `inProcess`: `PkiService.issue` on the real local node (SQLite store, file keyring behind the data-key cache,
+ *   sealed local CA key), without HTTP: keygen, name checks, X.509 encoding, signing, conditional serial write.
+ * - `http`: `POST /v1/pki/issue/<role>` against the real server process (authentication, policy, durable audit
+ *   of request and response, then the same service call).
+ *
+ * Run alone with `node --import tsx bench/pki.ts`; `bench/run.ts` may call `benchPki()`.
+ */
+
+import { webcrypto } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { PkiRoleInput } from '../lambdas/engines/pki/pki-role.ts';
+import { initialise, openLocalNode } from '../lambdas/entrypoints/local/compose.ts';
+import { loadLocalConfig } from '../lambdas/entrypoints/local/config.ts';
+import { api, startServer } from '../test/support/server-process.ts';
+
+export interface PkiRate {
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  count: number;
+}
+
+export interface PkiBenchResult {
+  /** WebCrypto P-256 keygen + one ECDSA P-256/SHA-256 signature, same concurrency. */
+  baseline: PkiRate;
+  /** PkiService.issue in process on the local node's adapters. */
+  inProcess: PkiRate;
+  /** POST /v1/pki/issue/<role> through the real server. */
+  http: PkiRate;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function measure(count: number, concurrency: number, fn: (i: number) => Promise<void>): Promise<PkiRate> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const i = next++;
+        const t0 = performance.now();
+        await fn(i);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { perSecond: count / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), count };
+}
+
+const ROLE: PkiRoleInput = {
+  allowed_domains: ['bench.internal'],
+  allow_subdomains: true,
+  key_type: 'ec-p256',
+  max_ttl: '24h',
+};
+
+export async function benchPki(options: { count?: number; concurrency?: number } = {}): Promise<PkiBenchResult> {
+  const count = options.count ?? 500;
+  const concurrency = options.concurrency ?? 4;
+
+  const caKeys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])) as {
+    privateKey: webcrypto.CryptoKey;
+  };
+  const tbs = new Uint8Array(600).fill(1);
+  const baseline = await measure(count, concurrency, async () => {
+    await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+    await webcrypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, caKeys.privateKey, tbs);
+  });
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-bench-pki-'));
+  try {
+    const config = loadLocalConfig({}, { dataDir: path.join(dir, 'inproc') });
+    await initialise(config);
+    const node = await openLocalNode(config);
+    let inProcess: PkiRate;
+    try {
+      const pki = node.deps.pki!;
+      await pki.generateRoot({ common_name: 'Bench Root', key_type: 'ec-p256', ttl: 365 * 86_400 });
+      await pki.generateIntermediate({
+        common_name: 'Bench Int',
+        key_type: 'ec-p256',
+        sign_with_root: true,
+        ttl: 180 * 86_400,
+      });
+      await pki.putRole('bench', ROLE);
+      await pki.issue('bench', { common_name: 'warm.bench.internal' });
+      inProcess = await measure(count, concurrency, async (i) => {
+        await pki.issue('bench', { common_name: `h${i}.bench.internal`, ttl: 3600 });
+      });
+    } finally {
+      await node.close();
+    }
+
+    const server = await startServer(path.join(dir, 'http'));
+    let http: PkiRate;
+    try {
+      const call = (method: string, url: string, body?: unknown) =>
+        api(server.address, server.rootToken, method, url, body);
+      await call('POST', '/v1/pki/root/generate', { common_name: 'Bench Root' });
+      await call('POST', '/v1/pki/intermediate/generate', { common_name: 'Bench Int', sign_with_root: true });
+      await call('PUT', '/v1/pki/roles/bench', ROLE);
+      http = await measure(count, concurrency, async (i) => {
+        const res = await call('POST', '/v1/pki/issue/bench', { common_name: `h${i}.bench.internal`, ttl: '1h' });
+        if (res.status !== 200) throw new Error(`issue failed: HTTP ${res.status}`);
+      });
+    } finally {
+      await server.stop();
+    }
+    return { baseline, inProcess, http };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const result = await benchPki();
+  const row = (name: string, r: PkiRate) =>
+    `${name.padEnd(34)} ${r.perSecond.toFixed(0).padStart(6)}/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  ` +
+    `(${(r.perSecond / result.baseline.perSecond).toFixed(2)}× baseline)`;
+  console.log(row('baseline WebCrypto keygen+sign', result.baseline));
+  console.log(row('PkiService.issue (in process)', result.inProcess));
+  console.log(row('POST /v1/pki/issue (HTTP)', result.http));
+}

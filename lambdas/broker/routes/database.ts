@@ -1,0 +1,168 @@
+import { z } from 'zod';
+import { parseDuration } from '../../core/duration.ts';
+import { InvalidRequestError } from '../../core/errors.ts';
+import { DbConfigSchema, DbObjectNameSchema, DbRoleSchema } from '../../engines/database/database-types.ts';
+import type { BrokerDeps } from '../broker-deps.ts';
+import { defineRoute, type RouteDef } from '../route.ts';
+import { describeLease } from './leases.ts';
+
+const NameParam = z.object({ name: DbObjectNameSchema });
+const RoleParam = z.object({ role: DbObjectNameSchema });
+const TtlBody = z
+  .object({
+    ttl: z
+      .union([z.string().max(32), z.number().int().min(1)])
+      .optional()
+      .describe('e.g. "15m"; capped by the role'),
+  })
+  .strict();
+
+function engine(deps: BrokerDeps) {
+  if (deps.database === undefined) throw new InvalidRequestError('the database engine is not enabled on this runtime');
+  return deps.database;
+}
+
+function leases(deps: BrokerDeps) {
+  if (deps.leases === undefined) throw new InvalidRequestError('leases are not enabled on this runtime');
+  return deps.leases;
+}
+
+const configPath = (name: string) => `database/config/${name}`;
+const rolePath = (name: string) => `database/roles/${name}`;
+const credsPath = (role: string) => `database/creds/${role}`;
+
+function issueRoute(method: 'GET' | 'POST') {
+  return defineRoute({
+    operation: method === 'GET' ? 'database.creds.read' : 'database.creds.issue',
+    method,
+    path: '/v1/database/creds/{role}',
+    summary: 'Issue a database user under a new lease (username, password, lease id and TTL)',
+    // Creates a user at the target and a lease: audited durably even as a GET.
+    mutating: true,
+    params: RoleParam,
+    ...(method === 'POST' ? { body: TtlBody } : {}),
+    sensitive: ['password'],
+    access: ({ params }) => ({ path: credsPath(params.role), capability: method === 'GET' ? 'read' : 'update' }),
+    async handle({ params, body }, { deps, principal }) {
+      const ttl = (body as z.infer<typeof TtlBody> | undefined)?.ttl;
+      const { lease, credential } = await leases(deps).issue({
+        kind: 'database',
+        role: params.role,
+        principalId: principal?.id ?? 'anonymous',
+        ttlSeconds: ttl === undefined ? undefined : parseDuration(ttl),
+      });
+      return {
+        body: {
+          ...describeLease(lease),
+          leaseDuration: Math.round((lease.expiresAt - deps.clock.now()) / 1000),
+          renewable: true,
+          username: credential.username,
+          password: credential.password,
+        },
+      };
+    },
+  });
+}
+
+export const databaseRoutes: RouteDef[] = [
+  defineRoute({
+    operation: 'database.config.list',
+    method: 'GET',
+    path: '/v1/database/config',
+    summary: 'List database connection configs',
+    mutating: false,
+    access: () => ({ path: 'database/config', capability: 'list' }),
+    async handle(_input, { deps }) {
+      return { body: { configs: await engine(deps).listConfigs() } };
+    },
+  }),
+  defineRoute({
+    operation: 'database.config.write',
+    method: 'PUT',
+    path: '/v1/database/config/{name}',
+    summary: 'Create or replace a connection config (its admin credential is the Coffer secret named admin_secret)',
+    mutating: true,
+    params: NameParam,
+    body: DbConfigSchema,
+    access: ({ params }) => ({ path: configPath(params.name), capability: 'update' }),
+    async handle({ params, body }, { deps }) {
+      return { body: { name: params.name, ...(await engine(deps).putConfig(params.name, body)) } };
+    },
+  }),
+  defineRoute({
+    operation: 'database.config.read',
+    method: 'GET',
+    path: '/v1/database/config/{name}',
+    summary: 'Read a connection config',
+    mutating: false,
+    params: NameParam,
+    access: ({ params }) => ({ path: configPath(params.name), capability: 'read' }),
+    async handle({ params }, { deps }) {
+      return { body: { name: params.name, ...(await engine(deps).getConfig(params.name)) } };
+    },
+  }),
+  defineRoute({
+    operation: 'database.config.delete',
+    method: 'DELETE',
+    path: '/v1/database/config/{name}',
+    summary: 'Delete a connection config',
+    mutating: true,
+    params: NameParam,
+    access: ({ params }) => ({ path: configPath(params.name), capability: 'delete' }),
+    async handle({ params }, { deps }) {
+      await engine(deps).deleteConfig(params.name);
+      return { status: 204, body: undefined };
+    },
+  }),
+  defineRoute({
+    operation: 'database.role.list',
+    method: 'GET',
+    path: '/v1/database/roles',
+    summary: 'List database roles',
+    mutating: false,
+    access: () => ({ path: 'database/roles', capability: 'list' }),
+    async handle(_input, { deps }) {
+      return { body: { roles: await engine(deps).listRoles() } };
+    },
+  }),
+  defineRoute({
+    operation: 'database.role.write',
+    method: 'PUT',
+    path: '/v1/database/roles/{name}',
+    summary: 'Create or replace a role: statements, username template, password policy, TTLs, lease quota',
+    mutating: true,
+    params: NameParam,
+    body: DbRoleSchema,
+    access: ({ params }) => ({ path: rolePath(params.name), capability: 'update' }),
+    async handle({ params, body }, { deps }) {
+      return { body: { name: params.name, ...(await engine(deps).putRole(params.name, body)) } };
+    },
+  }),
+  defineRoute({
+    operation: 'database.role.read',
+    method: 'GET',
+    path: '/v1/database/roles/{name}',
+    summary: 'Read a role',
+    mutating: false,
+    params: NameParam,
+    access: ({ params }) => ({ path: rolePath(params.name), capability: 'read' }),
+    async handle({ params }, { deps }) {
+      return { body: { name: params.name, ...(await engine(deps).getRole(params.name)) } };
+    },
+  }),
+  defineRoute({
+    operation: 'database.role.delete',
+    method: 'DELETE',
+    path: '/v1/database/roles/{name}',
+    summary: 'Delete a role (its live leases stay revocable)',
+    mutating: true,
+    params: NameParam,
+    access: ({ params }) => ({ path: rolePath(params.name), capability: 'delete' }),
+    async handle({ params }, { deps }) {
+      await engine(deps).deleteRole(params.name);
+      return { status: 204, body: undefined };
+    },
+  }),
+  issueRoute('GET'),
+  issueRoute('POST'),
+];

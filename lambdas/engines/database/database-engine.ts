@@ -1,0 +1,200 @@
+import { InvalidRequestError, NotFoundError, ValidationError } from '../../core/errors.ts';
+import type { DynamicProvider, HandleOf, RoleLimits } from '../../core/leases/lease-types.ts';
+import type { Clock } from '../../core/ports/clock.ts';
+import type { Store } from '../../core/ports/store.ts';
+import type { SecretService } from '../../core/secrets/secret-service.ts';
+import { generatePassword, renderUsername, validateUsernameTemplate } from './credential-fns.ts';
+import {
+  AdminCredentialSchema,
+  DB_CONFIG_PK,
+  DB_ROLE_PK,
+  type DbConfig,
+  type DbConfigInput,
+  DbConfigSchema,
+  DbObjectNameSchema,
+  type DbRole,
+  type DbRoleInput,
+  DbRoleSchema,
+  DEFAULT_RENEW,
+} from './database-types.ts';
+import type { DatabasePlugin, Target } from './postgres/postgres-plugin.ts';
+import { validateStatementTemplate } from './postgres/sql-template.ts';
+
+export interface DatabaseEngineOptions {
+  readonly store: Store;
+  readonly clock: Clock;
+  /** Reads the admin credential named by a connection config. */
+  readonly secrets: Pick<SecretService, 'get'>;
+  readonly plugin: DatabasePlugin;
+}
+
+function parse<T>(
+  schema: {
+    safeParse(
+      v: unknown,
+    ): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
+  },
+  value: unknown,
+  what: string,
+): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const at = issue.path.length === 0 ? '' : ` ${issue.path.map(String).join('.')}`;
+    throw new ValidationError(`invalid ${what}${at}: ${issue.message}`);
+  }
+  return result.data;
+}
+
+/**
+ * The database secrets engine: connection configs, roles, and the `database` dynamic provider that creates and drops
+ * users at the target. Configs and roles hold no secret; the admin credential is read from a Coffer secret on use, so
+ * rotating that secret takes effect on the next call.
+ *
+ * @example
+ * ```ts
+ * const db = new DatabaseEngine({ store, clock, secrets, plugin: new PostgresPlugin() });
+ * await db.putConfig('main', { host: '127.0.0.1', database: 'app', admin_secret: 'db/admin' });
+ * await db.putRole('app', { db_name: 'main', default_ttl: '1h', max_ttl: '24h' });
+ * ```
+ */
+export class DatabaseEngine implements DynamicProvider<'database'> {
+  readonly kind = 'database' as const;
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly secrets: Pick<SecretService, 'get'>;
+  private readonly plugin: DatabasePlugin;
+
+  constructor(options: DatabaseEngineOptions) {
+    this.store = options.store;
+    this.clock = options.clock;
+    this.secrets = options.secrets;
+    this.plugin = options.plugin;
+  }
+
+  async putConfig(name: string, input: DbConfigInput): Promise<DbConfig> {
+    parse(DbObjectNameSchema, name, 'config name');
+    const config = parse(DbConfigSchema, input, 'database config');
+    await this.store.transact([{ type: 'put', pk: DB_CONFIG_PK, sk: name, data: config }]);
+    return config;
+  }
+
+  async getConfig(name: string): Promise<DbConfig> {
+    const item = await this.store.get<DbConfig>(DB_CONFIG_PK, parse(DbObjectNameSchema, name, 'config name'));
+    if (item === undefined) throw new NotFoundError(`database config ${name} not found`);
+    return item.data;
+  }
+
+  async listConfigs(): Promise<string[]> {
+    return (await this.store.query(DB_CONFIG_PK, { limit: 1000 })).items.map((item) => item.sk);
+  }
+
+  async deleteConfig(name: string): Promise<void> {
+    await this.getConfig(name);
+    await this.store.transact([{ type: 'delete', pk: DB_CONFIG_PK, sk: name }]);
+  }
+
+  async putRole(name: string, input: DbRoleInput): Promise<DbRole> {
+    parse(DbObjectNameSchema, name, 'role name');
+    const role = parse(DbRoleSchema, input, 'database role');
+    validateUsernameTemplate(role.username_template);
+    for (const s of role.creation_statements) {
+      validateStatementTemplate(s, ['name', 'password', 'expiration'], 'creation_statements');
+    }
+    for (const s of role.revocation_statements) validateStatementTemplate(s, ['name'], 'revocation_statements');
+    for (const s of role.renew_statements) validateStatementTemplate(s, ['name', 'expiration'], 'renew_statements');
+    if (!role.creation_statements.some((s) => s.includes('{{name}}'))) {
+      throw new ValidationError('creation_statements must create the user named {{name}}');
+    }
+    // Renders a sample now, so a template that can never produce a valid name is refused here, not at issue time.
+    renderUsername(role.username_template, name, this.clock.now());
+    await this.store.transact([{ type: 'put', pk: DB_ROLE_PK, sk: name, data: role }]);
+    return role;
+  }
+
+  async getRole(name: string): Promise<DbRole> {
+    const item = await this.store.get<DbRole>(DB_ROLE_PK, parse(DbObjectNameSchema, name, 'role name'));
+    if (item === undefined) throw new NotFoundError(`database role ${name} not found`);
+    return item.data;
+  }
+
+  async listRoles(): Promise<string[]> {
+    return (await this.store.query(DB_ROLE_PK, { limit: 1000 })).items.map((item) => item.sk);
+  }
+
+  async deleteRole(name: string): Promise<void> {
+    await this.getRole(name);
+    await this.store.transact([{ type: 'delete', pk: DB_ROLE_PK, sk: name }]);
+  }
+
+  async roleLimits(role: string): Promise<RoleLimits> {
+    const r = await this.getRole(role);
+    return { defaultTtlSeconds: r.default_ttl, maxTtlSeconds: r.max_ttl, maxLeases: r.max_leases };
+  }
+
+  async issue(role: string, _ttlSeconds: number, expiresAt: number) {
+    const r = await this.getRole(role);
+    const target = await this.target(r.db_name, role);
+    const username = renderUsername(r.username_template, role, this.clock.now());
+    const password = generatePassword(r.password_policy);
+    await this.plugin.createUser(target, r.creation_statements, {
+      name: username,
+      password,
+      expiration: new Date(expiresAt).toISOString(),
+    });
+    return {
+      credential: { username, password },
+      revokeHandle: { config: r.db_name, role, username },
+    };
+  }
+
+  async revoke(handle: HandleOf<'database'>): Promise<void> {
+    // A deleted role falls back to the default revocation; a deleted config cannot be reached and stays failed.
+    const statements = await this.getRole(handle.role).then(
+      (r) => (r.db_name === handle.config ? r.revocation_statements : []),
+      () => [],
+    );
+    const target = await this.target(handle.config);
+    await this.plugin.revokeUser(target, statements, handle.username);
+  }
+
+  async renew(handle: HandleOf<'database'>, expiresAt: number): Promise<void> {
+    const statements = await this.getRole(handle.role).then(
+      (r) => (r.renew_statements.length > 0 ? r.renew_statements : DEFAULT_RENEW),
+      () => DEFAULT_RENEW,
+    );
+    const target = await this.target(handle.config);
+    await this.plugin.renewUser(target, statements, {
+      name: handle.username,
+      expiration: new Date(expiresAt).toISOString(),
+    });
+  }
+
+  private async target(configName: string, role?: string): Promise<Target> {
+    const config = await this.getConfig(configName);
+    if (role !== undefined && !config.allowed_roles.includes('*') && !config.allowed_roles.includes(role)) {
+      throw new InvalidRequestError(`role ${role} is not in the allowed_roles of database config ${configName}`);
+    }
+    const secret = await this.secrets.get({ secretId: config.admin_secret });
+    if (secret.value.kind !== 'string') {
+      throw new InvalidRequestError(
+        `admin secret ${config.admin_secret} must be a JSON string {"username","password"}`,
+      );
+    }
+    let admin: unknown;
+    try {
+      admin = JSON.parse(secret.value.string);
+    } catch {
+      throw new InvalidRequestError(`admin secret ${config.admin_secret} is not JSON {"username","password"}`);
+    }
+    const parsed = AdminCredentialSchema.safeParse(admin);
+    if (!parsed.success) {
+      throw new InvalidRequestError(`admin secret ${config.admin_secret} must hold {"username","password"}`);
+    }
+    return { name: configName, config, admin: parsed.data, credentialVersion: secret.versionId };
+  }
+
+  close(): Promise<void> {
+    return this.plugin.close();
+  }
+}

@@ -1,0 +1,146 @@
+import pg from 'pg';
+import { InternalError } from '../../../core/errors.ts';
+import { failureMessage } from '../../../core/leases/lease-fns.ts';
+import type { AdminCredential, DbConfig } from '../database-types.ts';
+import { renderStatement } from './sql-template.ts';
+
+/** What the engine asks of a database plugin. One implementation per database kind. */
+export interface DatabasePlugin {
+  /** Runs the creation statements in one transaction, so a failure leaves nothing behind. */
+  createUser(
+    target: Target,
+    statements: readonly string[],
+    values: { name: string; password: string; expiration: string },
+  ): Promise<void>;
+  /** Idempotent: a user that is already gone is a success. Empty statements: the default revocation. */
+  revokeUser(target: Target, statements: readonly string[], name: string): Promise<void>;
+  renewUser(target: Target, statements: readonly string[], values: { name: string; expiration: string }): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Target {
+  /** Config name: the pool key. */
+  readonly name: string;
+  readonly config: DbConfig;
+  readonly admin: AdminCredential;
+  /** Identifies the admin credential's version; a rotated credential gets a fresh pool. */
+  readonly credentialVersion: string;
+}
+
+/**
+ * PostgreSQL through `pg`: one small pool per connection config (replaced when the admin credential rotates).
+ * Error messages that leave this class are rebuilt from the server's message with every credential blanked.
+ */
+export class PostgresPlugin implements DatabasePlugin {
+  private readonly pools = new Map<string, { version: string; pool: pg.Pool }>();
+
+  private pool(target: Target): pg.Pool {
+    const existing = this.pools.get(target.name);
+    if (existing !== undefined && existing.version === target.credentialVersion) return existing.pool;
+    if (existing !== undefined) void existing.pool.end().catch(() => {});
+    const pool = new pg.Pool({
+      host: target.config.host,
+      port: target.config.port,
+      database: target.config.database,
+      user: target.admin.username,
+      password: target.admin.password,
+      ssl: target.config.ssl,
+      max: target.config.max_connections,
+      connectionTimeoutMillis: target.config.connect_timeout_ms,
+      idleTimeoutMillis: 30_000,
+    });
+    // An idle client's error (server restart) must not crash the process; the next checkout reconnects.
+    pool.on('error', () => {});
+    this.pools.set(target.name, { version: target.credentialVersion, pool });
+    return pool;
+  }
+
+  private async withClient<T>(
+    target: Target,
+    secrets: readonly string[],
+    fn: (client: pg.PoolClient) => Promise<T>,
+  ): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool(target).connect();
+    } catch (err) {
+      throw safeError(`cannot connect to database ${target.name}`, err, [target.admin.password, ...secrets]);
+    }
+    try {
+      return await fn(client);
+    } catch (err) {
+      throw safeError(`database ${target.name}`, err, [target.admin.password, ...secrets]);
+    } finally {
+      client.release();
+    }
+  }
+
+  async createUser(
+    target: Target,
+    statements: readonly string[],
+    values: { name: string; password: string; expiration: string },
+  ) {
+    await this.withClient(target, [values.password], async (client) => {
+      await client.query('BEGIN');
+      try {
+        for (const statement of statements) await client.query(renderStatement(statement, values));
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      }
+    });
+  }
+
+  async revokeUser(target: Target, statements: readonly string[], name: string) {
+    await this.withClient(target, [], async (client) => {
+      if (statements.length > 0) {
+        for (const statement of statements) await client.query(renderStatement(statement, { name }));
+        return;
+      }
+      const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name]);
+      if (exists.rowCount === 0) return;
+      const ident = pg.escapeIdentifier(renderCheckedName(name));
+      // No new sessions, then end the open ones, then move owned objects to the admin and drop the rest.
+      await client.query(`ALTER ROLE ${ident} NOLOGIN`);
+      await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [name]);
+      await client.query('BEGIN');
+      try {
+        await client.query(`REASSIGN OWNED BY ${ident} TO CURRENT_USER`);
+        await client.query(`DROP OWNED BY ${ident}`);
+        await client.query(`DROP ROLE IF EXISTS ${ident}`);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      }
+    });
+  }
+
+  async renewUser(target: Target, statements: readonly string[], values: { name: string; expiration: string }) {
+    await this.withClient(target, [], async (client) => {
+      for (const statement of statements) await client.query(renderStatement(statement, values));
+    });
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.allSettled(pools.map(({ pool }) => pool.end()));
+  }
+}
+
+function renderCheckedName(name: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new InternalError('refusing to revoke an invalid role name');
+  return name;
+}
+
+/**
+ * A `pg` error rebuilt as a message safe to store and show: the server's message and SQLSTATE only (never the
+ * statement, its position or parameters), with the given credentials blanked in case the server echoed one.
+ */
+function safeError(context: string, err: unknown, secrets: readonly string[]): InternalError {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+  const message = failureMessage(err, secrets);
+  return new InternalError(`${context}: ${message}${code === '' ? '' : ` (${code})`}`);
+}

@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { CliError, ExitCode } from '../exit-codes.ts';
+import { client, columns, print } from '../io.ts';
+
+type Issued = {
+  leaseId: string;
+  leaseDuration: number;
+  expiresAt: string;
+  maxExpiresAt: string;
+  username: string;
+  password: string;
+};
+
+/** `db/<role>` → the database engine's creds path. More kinds (aws/<role>) plug in here. */
+function credsPath(target: string): string {
+  const match = /^(db|database)\/([a-z0-9][a-z0-9_-]{0,62})$/.exec(target);
+  if (match === null) throw new CliError(`expected db/<role>, got "${target}"`, ExitCode.usage);
+  return `/v1/database/creds/${match[2]}`;
+}
+
+export function registerCredsCommands(program: Command): void {
+  const creds = program.command('creds').description('issue dynamic credentials under a lease');
+  creds
+    .command('get <target>')
+    .description('issue credentials, e.g. `coffer creds get db/app` (username, password, lease id and TTL)')
+    .option('--ttl <duration>', 'e.g. 15m; default and cap come from the role')
+    .action(async (target: string, flags: { ttl?: string }, command: Command) => {
+      const api = client(command);
+      const path = credsPath(target);
+      const issued =
+        flags.ttl === undefined
+          ? await api.call<Issued>('GET', path)
+          : await api.call<Issued>('POST', path, { body: { ttl: flags.ttl } });
+      print(command, issued, () =>
+        columns([
+          ['username', issued.username],
+          ['password', issued.password],
+          ['lease_id', issued.leaseId],
+          ['lease_duration', `${issued.leaseDuration}s`],
+          ['expires', issued.expiresAt],
+          ['max_expires', issued.maxExpiresAt],
+        ]),
+      );
+    });
+}
