@@ -8,6 +8,7 @@ import type { PolicyService } from '../core/policy/policy-service.ts';
 import type { Clock } from '../core/ports/clock.ts';
 import type { Principal } from '../core/principal.ts';
 import type { SecretService } from '../core/secrets/secret-service.ts';
+import type { AwsEngine } from '../engines/aws/aws-engine.ts';
 import type { DatabaseEngine } from '../engines/database/database-engine.ts';
 import type { PkiService } from '../engines/pki/pki-service.ts';
 
@@ -41,6 +42,8 @@ export interface BrokerDeps {
   readonly leases?: LeaseService;
   /** The database secrets engine (connection configs and roles); absent where not enabled. */
   readonly database?: DatabaseEngine;
+  /** Short-lived AWS credentials (STS AssumeRole); absent where not enabled. */
+  readonly aws?: AwsEngine;
   /**
    * Wraps the handling of each request, e.g. in the audit outbox's per-request scope (`AuditOutbox.run`). If it
    * rejects, the request fails with the mapped error.

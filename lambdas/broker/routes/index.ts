@@ -1,6 +1,7 @@
 import { buildOpenApi } from '../openapi.ts';
 import type { RouteDef } from '../route.ts';
 import { accessKeyRoutes } from './access-keys.ts';
+import { awsRoutes } from './aws.ts';
 import { databaseRoutes } from './database.ts';
 import { leaseRoutes } from './leases.ts';
 import { pkiRoutes } from './pki.ts';
@@ -27,6 +28,7 @@ export function nativeRoutes(): RouteDef[] {
     ...pkiRoutes,
     ...databaseRoutes,
     ...leaseRoutes,
+    ...awsRoutes,
     ...SECRETS_MANAGER_PATHS.flatMap((path) => secretsManagerRoutes(path)),
   ];
   return routes;

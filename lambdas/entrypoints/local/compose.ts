@@ -115,11 +115,9 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
   const caKeys = new SealedCaKeyStore({ store, keyProvider, clock });
   const pki = new PkiService({ store, keyProvider, caKeys, clock, publicUrl: config.publicUrl });
   const database = new DatabaseEngine({ store, clock, secrets, plugin: new PostgresPlugin() });
-  const providers = {
-    database,
-    // Credentials and region come from the standard AWS environment; nothing is called until an aws role is used.
-    aws: new AwsEngine({ store, sts: new STSClient({}) }),
-  } satisfies ProviderRegistry;
+  // Credentials, region and endpoint come from the standard AWS environment; nothing is called until a role is used.
+  const aws = new AwsEngine({ store, sts: new STSClient({}) });
+  const providers = { database, aws } satisfies ProviderRegistry;
   const leases = new LeaseService({
     store,
     clock,
@@ -144,6 +142,7 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     maxBodyBytes: config.maxBodyBytes,
     leases,
     database,
+    aws,
     pki,
     system: {
       version: API_VERSION,

@@ -7,22 +7,22 @@ type Issued = {
   leaseDuration: number;
   expiresAt: string;
   maxExpiresAt: string;
-  username: string;
-  password: string;
-};
+} & ({ username: string; password: string } | { accessKeyId: string; secretAccessKey: string; sessionToken: string });
 
-/** `db/<role>` → the database engine's creds path. More kinds (aws/<role>) plug in here. */
+/** `db/<role>` or `aws/<role>` → the engine's creds path. */
 function credsPath(target: string): string {
-  const match = /^(db|database)\/([a-z0-9][a-z0-9_-]{0,62})$/.exec(target);
-  if (match === null) throw new CliError(`expected db/<role>, got "${target}"`, ExitCode.usage);
-  return `/v1/database/creds/${match[2]}`;
+  const match = /^(db|database|aws)\/([a-z0-9][a-z0-9_-]{0,62})$/.exec(target);
+  if (match === null) throw new CliError(`expected db/<role> or aws/<role>, got "${target}"`, ExitCode.usage);
+  return match[1] === 'aws' ? `/v1/aws/creds/${match[2]}` : `/v1/database/creds/${match[2]}`;
 }
 
 export function registerCredsCommands(program: Command): void {
   const creds = program.command('creds').description('issue dynamic credentials under a lease');
   creds
     .command('get <target>')
-    .description('issue credentials, e.g. `coffer creds get db/app` (username, password, lease id and TTL)')
+    .description(
+      'issue credentials, e.g. `coffer creds get db/app` or `coffer creds get aws/deploy`, with a lease id and TTL',
+    )
     .option('--ttl <duration>', 'e.g. 15m; default and cap come from the role')
     .action(async (target: string, flags: { ttl?: string }, command: Command) => {
       const api = client(command);
@@ -33,8 +33,16 @@ export function registerCredsCommands(program: Command): void {
           : await api.call<Issued>('POST', path, { body: { ttl: flags.ttl } });
       print(command, issued, () =>
         columns([
-          ['username', issued.username],
-          ['password', issued.password],
+          ...('username' in issued
+            ? [
+                ['username', issued.username],
+                ['password', issued.password],
+              ]
+            : [
+                ['access_key_id', issued.accessKeyId],
+                ['secret_access_key', issued.secretAccessKey],
+                ['session_token', issued.sessionToken],
+              ]),
           ['lease_id', issued.leaseId],
           ['lease_duration', `${issued.leaseDuration}s`],
           ['expires', issued.expiresAt],
