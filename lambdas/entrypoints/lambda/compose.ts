@@ -1,6 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDbStore } from '../../adapters/aws/dynamodb-store/dynamodb-store.ts';
 import { KmsKeyProvider } from '../../adapters/aws/kms-key-provider/kms-key-provider.ts';
@@ -24,11 +23,10 @@ import { SecretService } from '../../core/secrets/secret-service.ts';
 import { createApiGatewayHandler } from './api-gateway.ts';
 import { AuditSaltSchema, type AwsConfig, loadAwsConfig } from './config.ts';
 
-/** The SDK clients the AWS runtime talks through. Injected ones belong to the caller (tests add middleware). */
+/** The SDK clients the broker talks through (no S3: its audit records go to the table's outbox). Injected ones belong to the caller (tests add middleware). */
 export interface AwsClients {
   readonly dynamodb: DynamoDBClient;
   readonly kms: KMSClient;
-  readonly s3: S3Client;
   /** Only needed when the audit salt comes from a secret (`COFFER_AUDIT_SALT_SECRET_ARN`). */
   readonly secretsManager?: SecretsManagerClient;
 }
@@ -39,8 +37,6 @@ export function createAwsClients(config: Pick<AwsConfig, 'region' | 'endpoint'>)
   return {
     dynamodb: new DynamoDBClient(common),
     kms: new KMSClient(common),
-    // Emulators serve buckets by path, not by virtual host.
-    s3: new S3Client({ ...common, forcePathStyle: config.endpoint !== undefined }),
     secretsManager: new SecretsManagerClient(common),
   };
 }

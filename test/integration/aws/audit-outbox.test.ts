@@ -78,7 +78,7 @@ describe('Module: audit outbox and relay (emulator)', () => {
       AWS_REGION: emulator.region,
       COFFER_ACCOUNT_ID: ACCOUNT,
     };
-    const broker = createLambdaHandler(env, { dynamodb, kms, s3 });
+    const broker = createLambdaHandler(env, { dynamodb, kms });
     const requestIds: string[] = [];
     const call = async (method: string, path: string, body?: unknown, userArn?: string | null) => {
       const result = await broker(event(method, path, body, userArn));

@@ -103,7 +103,7 @@ describe('Module: lambda handler (emulator)', () => {
       AWS_REGION: emulator.region,
       COFFER_ACCOUNT_ID: ACCOUNT,
     };
-    handler = createLambdaHandler(env, { dynamodb, kms, s3 });
+    handler = createLambdaHandler(env, { dynamodb, kms });
 
     const store = new DynamoDbStore({ client: dynamodb, tableName });
     await new PolicyService({ store, clock: systemClock }).put({
