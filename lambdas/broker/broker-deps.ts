@@ -1,5 +1,6 @@
 import type { AuditLog } from '../core/audit/audit-log.ts';
 import type { VerifyResult } from '../core/audit/hash-chain.ts';
+import type { IamPrincipalService } from '../core/auth/iam/iam-principal-service.ts';
 import type { AccessKeyService } from '../core/auth/sigv4/access-key-service.ts';
 import type { SigV4Verifier } from '../core/auth/sigv4/sigv4-verifier.ts';
 import type { TokenService } from '../core/auth/token/token-service.ts';
@@ -32,6 +33,8 @@ export interface BrokerDeps {
   readonly audit: AuditLog;
   readonly clock: Clock;
   readonly system: SystemOperations;
+  /** The IAM caller mappings, managed through the API; absent where IAM callers are not accepted. */
+  readonly iamPrincipals?: IamPrincipalService;
   /** Maps an IAM ARN (from API Gateway) to a principal; absent where IAM callers are not accepted. */
   readonly resolveIamPrincipal?: (arn: string) => Promise<Principal | undefined>;
   /** @default 1_048_576 */

@@ -75,3 +75,48 @@ describe('SigV4 access keys on the native API', () => {
     expect(after.status).toBe(401);
   });
 });
+
+describe('the CLI signing with SigV4 (COFFER_AUTH=sigv4)', () => {
+  it('reads with a Coffer access key from the default AWS credential chain, under that key’s policies', async () => {
+    const { address, rootToken } = current();
+    await api(address, rootToken, 'PUT', '/v1/sys/policies/cli-sigv4', {
+      rules: [{ path: 'secrets/cli-sigv4/*', capabilities: ['read'] }],
+    });
+    await api(address, rootToken, 'PUT', '/v1/secret/data/cli-sigv4/key', { value: 'signed-read' });
+    await api(address, rootToken, 'PUT', '/v1/secret/data/elsewhere/key', { value: 'no' });
+    const created = await cli([
+      'access-key',
+      'create',
+      '--principal',
+      'cli-user',
+      '--policy',
+      'cli-sigv4',
+      '-o',
+      'json',
+    ]);
+    const key = JSON.parse(created.stdout) as { accessKeyId: string; secretAccessKey: string };
+    const env = {
+      COFFER_ADDR: address,
+      COFFER_TOKEN: '',
+      COFFER_AUTH: 'sigv4',
+      COFFER_SIGNING_SERVICE: 'coffer',
+      AWS_ACCESS_KEY_ID: key.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+      AWS_CONFIG_FILE: '/dev/null',
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    };
+    const read = await runCli(['secret', 'get', 'cli-sigv4/key'], { env });
+    expect(read.code, read.stderr).toBe(0);
+    expect(read.stdout).toContain('signed-read');
+    expect((await runCli(['secret', 'get', 'elsewhere/key'], { env })).code).toBe(4);
+    const forged = await runCli(['secret', 'get', 'cli-sigv4/key'], {
+      env: { ...env, AWS_SECRET_ACCESS_KEY: `${key.secretAccessKey}x` },
+    });
+    expect(forged.code).toBe(4);
+    // IAM caller mappings belong to the AWS deployment; the local node says so.
+    const iam = await cli(['iam', 'list']);
+    expect(iam.code).toBe(2);
+    expect(iam.stderr).toContain('IAM callers are not accepted');
+  });
+});

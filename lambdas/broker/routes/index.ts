@@ -3,6 +3,7 @@ import type { RouteDef } from '../route.ts';
 import { accessKeyRoutes } from './access-keys.ts';
 import { awsRoutes } from './aws.ts';
 import { databaseRoutes } from './database.ts';
+import { iamMappingRoutes } from './iam-mappings.ts';
 import { leaseRoutes } from './leases.ts';
 import { pkiRoutes } from './pki.ts';
 import { policyRoutes } from './policies.ts';
@@ -29,6 +30,7 @@ export function nativeRoutes(): RouteDef[] {
     ...databaseRoutes,
     ...leaseRoutes,
     ...awsRoutes,
+    ...iamMappingRoutes,
     ...SECRETS_MANAGER_PATHS.flatMap((path) => secretsManagerRoutes(path)),
   ];
   return routes;

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { sigv4Authoriser } from '../../sdk/auth.ts';
 import { ApiClient } from './api-client.ts';
 import { CliError, ExitCode } from './exit-codes.ts';
 
@@ -23,8 +24,20 @@ export function globals(command: Command): GlobalOptions {
   };
 }
 
+/**
+ * Without a token and with `COFFER_AUTH=sigv4`, requests are SigV4-signed with the default AWS credential chain:
+ * signing name `COFFER_SIGNING_SERVICE` (`execute-api` for the AWS deployment, whose IAM authoriser checks it;
+ * `coffer` for a local node and a Coffer access key).
+ */
 export function client(command: Command): ApiClient {
   const { address, token } = globals(command);
+  if (token === undefined && process.env.COFFER_AUTH === 'sigv4') {
+    const service = process.env.COFFER_SIGNING_SERVICE ?? 'execute-api';
+    return new ApiClient({ address, token, sign: sigv4Authoriser({ service }) });
+  }
+  if (process.env.COFFER_AUTH !== undefined && process.env.COFFER_AUTH !== 'sigv4' && process.env.COFFER_AUTH !== '') {
+    throw new CliError('COFFER_AUTH must be sigv4 (or unset, for a token)', ExitCode.usage);
+  }
   return new ApiClient({ address, token });
 }
 

@@ -5,6 +5,7 @@ import { registerAgentCommand } from './commands/agent.ts';
 import { registerAuditCommands } from './commands/audit.ts';
 import { registerCredsCommands } from './commands/creds.ts';
 import { registerDbCommands } from './commands/db.ts';
+import { registerIamCommands } from './commands/iam.ts';
 import { registerLeaseCommands } from './commands/lease.ts';
 import { registerPkiCommands } from './commands/pki.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerCredsCommands(program);
   registerDbCommands(program);
   registerLeaseCommands(program);
+  registerIamCommands(program);
   registerRunCommand(program);
   registerAgentCommand(program);
   return program;
