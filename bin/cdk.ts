@@ -2,8 +2,8 @@
 /**
  * The CDK app: `npx cdk synth` / `npx cdk deploy` run this through `cdk.json`. Settings come from CDK context
  * (`coffer:name`, `coffer:auditRetentionDays`, `coffer:alarmTopicArn`, `coffer:adminRoleArns`,
- * `coffer:cloudHsmClusterId`, `coffer:cloudHsmTrustAnchorFile`, `coffer:cloudHsmPasswordSecretArn`), so nothing here
- * needs AWS credentials:
+ * `coffer:assumableRoleArns`, `coffer:cloudHsmClusterId`, `coffer:cloudHsmTrustAnchorFile`,
+ * `coffer:cloudHsmPasswordSecretArn`), so nothing here needs AWS credentials:
  * without `CDK_DEFAULT_ACCOUNT`/`CDK_DEFAULT_REGION` the stack is environment-agnostic and synthesises offline.
  */
 import { App, Validations } from 'aws-cdk-lib';

@@ -6,11 +6,16 @@ import * as lambdaNodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { CA_KEY_TAG } from '../lambdas/entrypoints/lambda/config.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../lambdas/entrypoints/lambda/observability.ts';
 import { BROKER_ENTRY, brokerBundlingOptions, REPO_ROOT } from './broker-bundling.ts';
 
 /** An exact IAM/STS ARN, as `COFFER_BOOTSTRAP_ADMIN_ARNS` accepts it (checked again by the function at cold start). */
 const ADMIN_ARN = /^arn:aws[a-z-]*:(?:iam|sts)::\d{12}:[^*\s,]+$/;
+/** An exact IAM role ARN the STS engine may assume (`aws/<role>` dynamic credentials). */
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+/** The tags `KmsCaKeyStore` puts on a CA key it creates: the deployment's and the CA's label. */
+const CA_KEY_TAG_KEYS = [CA_KEY_TAG, 'coffer:pki-ca'];
 
 /** What the broker needs from the rest of the control plane. */
 export interface CofferBrokerProps {
@@ -29,6 +34,11 @@ export interface CofferBrokerProps {
   readonly logRetention?: logs.RetentionDays;
   /** @default - unreserved */
   readonly reservedConcurrentExecutions?: number;
+  /**
+   * IAM roles the STS engine may assume for `aws/<role>` dynamic credentials (exact role ARNs).
+   * @default none - no `sts:AssumeRole` grant, and issuing `aws/<role>` credentials fails with access denied
+   */
+  readonly assumableRoleArns?: readonly string[];
   readonly removalPolicy: RemovalPolicy;
 }
 
@@ -86,6 +96,8 @@ export class CofferBroker extends Construct {
       }),
     );
     this.auditSaltSecret.grantRead(this.role);
+    this.grantPki(props.deploymentName);
+    this.grantAssumeRoles(props.assumableRoleArns ?? []);
 
     this.function = new lambdaNodejs.NodejsFunction(this, 'Function', {
       description: `Coffer (${props.deploymentName}): the broker behind API Gateway`,
@@ -111,6 +123,7 @@ export class CofferBroker extends Construct {
         COFFER_AUDIT_BUCKET: props.auditBucketName,
         COFFER_AUDIT_SALT_SECRET_ARN: this.auditSaltSecret.secretArn,
         ...(adminArns.length > 0 && { COFFER_BOOTSTRAP_ADMIN_ARNS: adminArns.join(',') }),
+        COFFER_DEPLOYMENT_NAME: props.deploymentName,
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       },
@@ -121,5 +134,67 @@ export class CofferBroker extends Construct {
         'nodejs22.x is the runtime Coffer is built and tested for (target node22); a newer one is adopted with a ' +
         'release, not by the linter.',
     });
+  }
+
+  /**
+   * The PKI engine's CA keys are KMS asymmetric keys it creates itself. `kms:CreateKey` (and `kms:TagResource`, which
+   * tagging at creation needs) cannot name a key that does not exist yet, so they are granted on `*` but only for a
+   * request that tags the key `coffer:ca=<deployment name>` and no tag keys but Coffer's; CreateKey also only for
+   * SIGN_VERIFY keys. Signing, reading the public key and describing are granted only on keys carrying that tag.
+   */
+  private grantPki(deploymentName: string): void {
+    const requestTags = {
+      StringEquals: { [`aws:RequestTag/${CA_KEY_TAG}`]: deploymentName },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': CA_KEY_TAG_KEYS },
+    };
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'CreateCaKeys',
+        actions: ['kms:CreateKey'],
+        resources: ['*'],
+        conditions: {
+          ...requestTags,
+          StringEquals: { ...requestTags.StringEquals, 'kms:KeyUsage': 'SIGN_VERIFY' },
+        },
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'TagCaKeysAtCreation',
+        actions: ['kms:TagResource'],
+        resources: ['*'],
+        conditions: requestTags,
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'UseCaKeys',
+        actions: ['kms:Sign', 'kms:GetPublicKey', 'kms:DescribeKey'],
+        resources: ['*'],
+        conditions: { StringEquals: { [`aws:ResourceTag/${CA_KEY_TAG}`]: deploymentName } },
+      }),
+    );
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'CA keys are created by the broker at run time, so kms:CreateKey/kms:TagResource cannot name them: both ' +
+        `require the request tag ${CA_KEY_TAG}=<deployment> and only Coffer's tag keys (CreateKey: SIGN_VERIFY ` +
+        `only); kms:Sign/GetPublicKey/DescribeKey apply only to keys tagged ${CA_KEY_TAG}=<deployment>.`,
+    });
+  }
+
+  /** `sts:AssumeRole` on exactly the given roles (none when the list is empty). */
+  private grantAssumeRoles(roleArns: readonly string[]): void {
+    for (const arn of roleArns) {
+      if (!ROLE_ARN.test(arn)) {
+        throw new Error(
+          `CofferControlPlane: assumableRoleArns must be exact IAM role ARNs (got ${JSON.stringify(arn)})`,
+        );
+      }
+    }
+    if (roleArns.length === 0) return;
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'AssumeDynamicRoles', actions: ['sts:AssumeRole'], resources: [...roleArns] }),
+    );
   }
 }

@@ -14,6 +14,7 @@ import { CofferApi } from './coffer-api.ts';
 import { CofferAuditTrail } from './coffer-audit-trail.ts';
 import { CofferBroker } from './coffer-broker.ts';
 import { CofferCloudHsmKey } from './coffer-cloudhsm-key.ts';
+import { CofferLeaseSweeper } from './coffer-lease-sweeper.ts';
 import { CofferMonitoring } from './coffer-monitoring.ts';
 import { CofferExtensionLayer } from './extension-layer.ts';
 
@@ -86,6 +87,12 @@ export interface CofferControlPlaneProps {
    * @default none - then nobody can administer Coffer until one is given
    */
   readonly adminRoleArns?: readonly string[];
+  /**
+   * IAM roles the broker may assume for `aws/<role>` dynamic credentials (exact role ARNs; each role's trust policy
+   * must also trust the broker's role).
+   * @default none - no `sts:AssumeRole` grant
+   */
+  readonly assumableRoleArns?: readonly string[];
   /** API Gateway stage name; the API's base URL ends with it. @default 'prod' */
   readonly stageName?: string;
   /** Steady-state API requests per second, across the stage. @default 1000 */
@@ -161,6 +168,8 @@ export class CofferControlPlane extends Construct {
   readonly monitoring: CofferMonitoring;
   /** Ships the audit outbox to the bucket as a hash chain. */
   readonly auditRelay: AuditOutboxRelay;
+  /** Revokes expired leases of dynamic credentials, every minute. */
+  readonly leaseSweeper: CofferLeaseSweeper;
   /** The Lambda extension (Parameters and Secrets protocol) for functions that read Coffer secrets. */
   readonly extensionLayer: CofferExtensionLayer;
   /** The resolved deployment name. */
@@ -290,6 +299,7 @@ export class CofferControlPlane extends Construct {
       auditBucketName: this.auditBucket.bucketName,
       storageKey: this.storageKey,
       adminRoleArns: props.adminRoleArns,
+      assumableRoleArns: props.assumableRoleArns,
       memorySize: props.brokerMemorySize,
       logRetention: props.logRetention,
       removalPolicy,
@@ -309,6 +319,22 @@ export class CofferControlPlane extends Construct {
       cloudWatchRole: props.apiCloudWatchRole,
       removalPolicy,
     });
+    // The CRL URL in issued certificates. Built from the API's id and the literal stage name, not `restApi.url`: that
+    // names the Stage resource, which depends (through the deployment and methods) on the broker function: a cycle.
+    this.broker.function.addEnvironment(
+      'COFFER_PUBLIC_URL',
+      `https://${this.api.restApi.restApiId}.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}/${props.stageName ?? 'prod'}`,
+    );
+
+    this.leaseSweeper = new CofferLeaseSweeper(this, 'LeaseSweeper', {
+      tableName: this.table.tableName,
+      envelopeKeyArn: this.envelopeKey.keyArn,
+      deploymentName: name,
+      logRetention: props.logRetention,
+      removalPolicy,
+    });
+    this.grantStore(this.leaseSweeper.role);
+    this.grantEnvelope(this.leaseSweeper.role);
 
     this.trail = new CofferAuditTrail(this, 'Trail', {
       deploymentName: name,

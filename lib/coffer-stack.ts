@@ -28,6 +28,8 @@ export interface CofferContextSettings {
   readonly alarmTopicArn?: string;
   /** `coffer:adminRoleArns`: a JSON array or a comma-separated string of IAM ARNs. @default - none */
   readonly adminRoleArns?: readonly string[];
+  /** `coffer:assumableRoleArns`: a JSON array or a comma-separated string of IAM role ARNs. @default - none */
+  readonly assumableRoleArns?: readonly string[];
   /** `coffer:cloudHsmClusterId`. @default - no CloudHSM */
   readonly cloudHsmClusterId?: string;
   /** Read from the PEM file named by `coffer:cloudHsmTrustAnchorFile`. */
@@ -37,6 +39,7 @@ export interface CofferContextSettings {
 }
 
 const ADMIN_ARN = /^arn:aws[a-z-]*:(?:iam|sts)::\d{12}:[^*\s,]+$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
 const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
 
@@ -60,12 +63,22 @@ export function cofferSettingsFromContext(node: Node): CofferContextSettings {
       `context coffer:auditRetentionDays must be a positive whole number of days (got ${JSON.stringify(rawDays)})`,
     );
   }
-  const adminRoleArns = adminArnsFromContext(node.tryGetContext('coffer:adminRoleArns'));
+  const adminRoleArns = arnsFromContext(
+    node.tryGetContext('coffer:adminRoleArns'),
+    ADMIN_ARN,
+    'coffer:adminRoleArns must be IAM or STS ARNs without *',
+  );
+  const assumableRoleArns = arnsFromContext(
+    node.tryGetContext('coffer:assumableRoleArns'),
+    ROLE_ARN,
+    'coffer:assumableRoleArns must be exact IAM role ARNs',
+  );
   const alarmTopicArn = node.tryGetContext('coffer:alarmTopicArn');
   const settings = {
     name,
     auditRetentionDays,
     ...(adminRoleArns.length > 0 && { adminRoleArns }),
+    ...(assumableRoleArns.length > 0 && { assumableRoleArns }),
     ...cloudHsmFromContext(node),
   };
   if (alarmTopicArn === undefined || alarmTopicArn === '') return settings;
@@ -97,13 +110,11 @@ function cloudHsmFromContext(node: Node): Partial<CofferContextSettings> {
   };
 }
 
-function adminArnsFromContext(raw: unknown): string[] {
+function arnsFromContext(raw: unknown, pattern: RegExp, rule: string): string[] {
   if (raw === undefined || raw === '') return [];
   const list = typeof raw === 'string' ? raw.split(',').map((arn) => arn.trim()) : raw;
-  if (!Array.isArray(list) || list.some((arn) => typeof arn !== 'string' || !ADMIN_ARN.test(arn))) {
-    throw new Error(
-      `context coffer:adminRoleArns must be IAM or STS ARNs without * (a JSON array or comma-separated; got ${JSON.stringify(raw)})`,
-    );
+  if (!Array.isArray(list) || list.some((arn) => typeof arn !== 'string' || !pattern.test(arn))) {
+    throw new Error(`context ${rule} (a JSON array or comma-separated; got ${JSON.stringify(raw)})`);
   }
   return list.filter((arn: string) => arn !== '');
 }

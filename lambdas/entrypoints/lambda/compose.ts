@@ -1,7 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDbStore } from '../../adapters/aws/dynamodb-store/dynamodb-store.ts';
+import { KmsCaKeyStore } from '../../adapters/aws/kms-ca-signer/kms-ca-key-store.ts';
 import { KmsKeyProvider } from '../../adapters/aws/kms-key-provider/kms-key-provider.ts';
 import { Broker } from '../../broker/broker.ts';
 import type { BrokerDeps } from '../../broker/broker-deps.ts';
@@ -15,13 +17,21 @@ import { describeCaller, IamPrincipalService } from '../../core/auth/iam/iam-pri
 import { TokenService } from '../../core/auth/token/token-service.ts';
 import { CachingKeyProvider } from '../../core/crypto/data-key-cache.ts';
 import { ValidationError } from '../../core/errors.ts';
+import { LeaseService } from '../../core/leases/lease-service.ts';
+import type { ProviderRegistry } from '../../core/leases/lease-types.ts';
 import { PolicyService } from '../../core/policy/policy-service.ts';
 import { ROOT_POLICY_NAME } from '../../core/policy/policy-types.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
+import type { KeyProvider } from '../../core/ports/key-provider.ts';
+import type { Store } from '../../core/ports/store.ts';
 import type { Principal } from '../../core/principal.ts';
 import { SecretService } from '../../core/secrets/secret-service.ts';
+import { AwsEngine } from '../../engines/aws/aws-engine.ts';
+import { DatabaseEngine } from '../../engines/database/database-engine.ts';
+import { PostgresPlugin } from '../../engines/database/postgres/postgres-plugin.ts';
+import { PkiService } from '../../engines/pki/pki-service.ts';
 import { createApiGatewayHandler } from './api-gateway.ts';
-import { AuditSaltSchema, type AwsConfig, loadAwsConfig } from './config.ts';
+import { AuditSaltSchema, type AwsConfig, CA_KEY_TAG, loadAwsConfig } from './config.ts';
 
 /** The SDK clients the broker talks through (no S3: its audit records go to the table's outbox). Injected ones belong to the caller (tests add middleware). */
 export interface AwsClients {
@@ -29,6 +39,8 @@ export interface AwsClients {
   readonly kms: KMSClient;
   /** Only needed when the audit salt comes from a secret (`COFFER_AUDIT_SALT_SECRET_ARN`). */
   readonly secretsManager?: SecretsManagerClient;
+  /** For `aws/<role>` dynamic credentials (AssumeRole). @default a client of the configured region and endpoint */
+  readonly sts?: STSClient;
 }
 
 /** Builds the clients of `config`: its region, and its endpoint when an emulator is configured. */
@@ -38,7 +50,59 @@ export function createAwsClients(config: Pick<AwsConfig, 'region' | 'endpoint'>)
     dynamodb: new DynamoDBClient(common),
     kms: new KMSClient(common),
     secretsManager: new SecretsManagerClient(common),
+    sts: new STSClient(common),
   };
+}
+
+/** The lease service and the dynamic-secret engines behind it, as the broker and the lease sweeper share them. */
+export interface DynamicSecrets {
+  readonly leases: LeaseService;
+  readonly database: DatabaseEngine;
+  readonly aws: AwsEngine;
+}
+
+/**
+ * Builds the lease service over the database engine (PostgreSQL, its admin credential read from a Coffer secret
+ * through `secrets`) and the STS engine. No timer: on AWS, expiry is enforced by the scheduled lease sweeper
+ * (`lease-sweeper.ts`), never inside the broker.
+ */
+export function composeDynamicSecrets(options: {
+  readonly store: Store;
+  readonly secrets: SecretService;
+  readonly clients: Pick<AwsClients, 'sts'>;
+  readonly config: Pick<AwsConfig, 'region' | 'endpoint'>;
+  readonly clock: Clock;
+}): DynamicSecrets {
+  const { store, secrets, clock, config } = options;
+  const database = new DatabaseEngine({ store, clock, secrets, plugin: new PostgresPlugin() });
+  const sts =
+    options.clients.sts ??
+    new STSClient({ region: config.region, ...(config.endpoint !== undefined && { endpoint: config.endpoint }) });
+  const aws = new AwsEngine({ store, sts });
+  const providers = { database, aws } satisfies ProviderRegistry;
+  return { leases: new LeaseService({ store, clock, providers }), database, aws };
+}
+
+/** The PKI engine with its CA keys in KMS, tagged `coffer:ca=<deployment name>` (what the broker's grants require). */
+export function composePki(options: {
+  readonly store: Store;
+  readonly keyProvider: KeyProvider;
+  readonly kms: KMSClient;
+  readonly config: Pick<AwsConfig, 'publicUrl' | 'deploymentName'>;
+  readonly clock: Clock;
+}): PkiService {
+  const caKeys = new KmsCaKeyStore({
+    client: options.kms,
+    description: `coffer (${options.config.deploymentName}) pki`,
+    tags: { [CA_KEY_TAG]: options.config.deploymentName },
+  });
+  return new PkiService({
+    store: options.store,
+    keyProvider: options.keyProvider,
+    caKeys,
+    clock: options.clock,
+    publicUrl: options.config.publicUrl,
+  });
 }
 
 /** A configuration whose audit salt is at hand (given inline, or read by {@link resolveAuditSalt}). */
@@ -108,6 +172,9 @@ export function withBootstrapAdmins(
  * `auditVerify`, `auditTail` or `rotateRootKey`: the log is verified offline with `verifyS3AuditStream`, and KMS
  * rotates the envelope key itself.
  *
+ * Dynamic secrets (leases over the database and STS engines) and PKI (CA keys in KMS) are wired too; lease expiry
+ * is enforced by the scheduled lease sweeper (`lease-sweeper.ts`), never by a timer in this function.
+ *
  * Only callers that API Gateway authenticated with IAM (mapped by {@link IamPrincipalService}) or that present a
  * Coffer token are served: Coffer's own SigV4 access keys are not wired here, since API Gateway's IAM authoriser
  * already owns the `Authorization` header.
@@ -117,6 +184,15 @@ export function composeAwsBroker(
   clients: AwsClients = createAwsClients(config),
   clock: Clock = systemClock,
 ): Broker {
+  return new Broker(composeAwsDeps(config, clients, clock), nativeRoutes());
+}
+
+/** The broker's dependencies on AWS (see {@link composeAwsBroker}); exposed so tests can see what is wired. */
+export function composeAwsDeps(
+  config: ResolvedAwsConfig,
+  clients: AwsClients = createAwsClients(config),
+  clock: Clock = systemClock,
+): BrokerDeps {
   const items = new DynamoDbStore({ client: clients.dynamodb, tableName: config.tableName });
   const outbox = new AuditOutbox({ store: items, clock });
   const store = new OutboxStore(items, outbox);
@@ -128,17 +204,23 @@ export function composeAwsBroker(
     clock,
   });
   const iamPrincipals = new IamPrincipalService({ store, clock });
-  const deps: BrokerDeps = {
-    secrets: new SecretService({ store, keyProvider, clock, region: config.region, account: config.account }),
+  const secrets = new SecretService({ store, keyProvider, clock, region: config.region, account: config.account });
+  const dynamic = composeDynamicSecrets({ store, secrets, clients, config, clock });
+  return {
+    secrets,
     tokens: new TokenService({ store, clock }),
     policies: new PolicyService({ store, clock }),
     audit,
     clock,
+    iamPrincipals,
     resolveIamPrincipal: withBootstrapAdmins((arn) => iamPrincipals.resolve(arn), config.bootstrapAdminArns),
     system: { version: API_VERSION, runtime: 'aws' },
     requestScope: (requestId, fn) => outbox.run(requestId, fn),
+    leases: dynamic.leases,
+    database: dynamic.database,
+    aws: dynamic.aws,
+    pki: composePki({ store, keyProvider, kms: clients.kms, config, clock }),
   };
-  return new Broker(deps, nativeRoutes());
 }
 
 /**

@@ -3,7 +3,7 @@ import { MIN_AUDIT_SALT_BYTES } from '../../core/audit/audit-hmac.ts';
 import { ValidationError } from '../../core/errors.ts';
 
 /** `arn:<partition>:kms:<region>:<account>:key/<key id>`: an alias would let `kms:UpdateAlias` re-point the key. */
-const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:(\d{12}):key\/[A-Za-z0-9-]+$/;
+export const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:(\d{12}):key\/[A-Za-z0-9-]+$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 /** `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>-<6 chars>`: a full ARN, never a bare name. */
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
@@ -12,6 +12,13 @@ const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Z
  * that admin through the API, may use patterns.
  */
 const ADMIN_ARN = /^arn:aws[a-z-]*:(?:iam|sts)::\d{12}:[^*\s,]+$/;
+/** The deployment name, as `CofferControlPlane` accepts it. */
+const DEPLOYMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** The CRL base URL when `COFFER_PUBLIC_URL` is unset (the local node's default address). */
+export const DEFAULT_PUBLIC_URL = 'http://127.0.0.1:8270';
+/** The tag every KMS CA key gets; its value is the deployment name, and the broker's IAM grants require it. */
+export const CA_KEY_TAG = 'coffer:ca';
 
 /** The audit salt as the schema accepts it: base64 of at least {@link MIN_AUDIT_SALT_BYTES} bytes. */
 export const AuditSaltSchema = z
@@ -75,6 +82,16 @@ export const AwsConfigSchema = z
       .optional(),
     /** Points every SDK client at an emulator. Never set in a deployment. @default the AWS endpoints */
     AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    /**
+     * The API's base URL (the stage URL). Issued certificates carry `<url>/v1/pki/crl` as CRL distribution point.
+     * @default {@link DEFAULT_PUBLIC_URL}, for emulators and tests: a deployment sets it
+     */
+    COFFER_PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    /**
+     * The deployment's name. CA keys created in KMS are tagged `coffer:ca=<name>`, and the broker's IAM policy only
+     * lets it create, and sign with, keys carrying that tag. @default 'coffer'
+     */
+    COFFER_DEPLOYMENT_NAME: z.string().regex(DEPLOYMENT_NAME, "must be 1-64 letters, digits, '_' or '-'").optional(),
   })
   .superRefine((env, ctx) => {
     if (env.COFFER_AUDIT_SALT === undefined && env.COFFER_AUDIT_SALT_SECRET_ARN === undefined) {
@@ -98,6 +115,8 @@ export const AwsConfigSchema = z
     region: env.AWS_REGION,
     account: env.COFFER_ACCOUNT_ID ?? KMS_KEY_ARN.exec(env.COFFER_ENVELOPE_KEY_ARN)![1]!,
     endpoint: env.AWS_ENDPOINT_URL,
+    publicUrl: env.COFFER_PUBLIC_URL ?? DEFAULT_PUBLIC_URL,
+    deploymentName: env.COFFER_DEPLOYMENT_NAME ?? 'coffer',
   }));
 
 /** The AWS runtime's settings, as the composition root uses them. */

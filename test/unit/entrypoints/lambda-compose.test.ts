@@ -1,14 +1,26 @@
 import { randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../../lambdas/adapters/memory/memory-store.ts';
+import { IamPrincipalService } from '../../../lambdas/core/auth/iam/iam-principal-service.ts';
+import { LeaseService } from '../../../lambdas/core/leases/lease-service.ts';
 import type { Principal } from '../../../lambdas/core/principal.ts';
+import { SecretService } from '../../../lambdas/core/secrets/secret-service.ts';
+import { AwsEngine } from '../../../lambdas/engines/aws/aws-engine.ts';
+import { DatabaseEngine } from '../../../lambdas/engines/database/database-engine.ts';
 import {
+  composeAwsDeps,
+  composeDynamicSecrets,
   createLambdaHandler,
   resolveAuditSalt,
   withBootstrapAdmins,
 } from '../../../lambdas/entrypoints/lambda/compose.ts';
-import { loadAwsConfig } from '../../../lambdas/entrypoints/lambda/config.ts';
+import { CA_KEY_TAG, DEFAULT_PUBLIC_URL, loadAwsConfig } from '../../../lambdas/entrypoints/lambda/config.ts';
+import { FakeKeyProvider } from '../../support/fake-key-provider.ts';
 
 const ACCOUNT = '123456789012';
 const SECRET_ARN = `arn:aws:secretsmanager:eu-west-1:${ACCOUNT}:secret:coffer/audit-salt-AbC123`;
@@ -102,5 +114,88 @@ describe('Function: withBootstrapAdmins', () => {
     expect(await resolve(`arn:aws:sts::${ACCOUNT}:assumed-role/coffer-admin-2/s`)).toBeUndefined();
     expect(await resolve(`arn:aws:iam::${ACCOUNT}:role/other`)).toBeUndefined();
     expect(await resolve('not-an-arn')).toBeUndefined();
+  });
+});
+
+describe('Function: composeAwsDeps (dynamic secrets and PKI)', () => {
+  const kms = mockClient(KMSClient);
+  const dynamodb = mockClient(DynamoDBClient);
+  afterEach(() => {
+    kms.reset();
+    dynamodb.reset();
+  });
+  const salted = (extra: Record<string, string> = {}) => {
+    const { COFFER_AUDIT_SALT_SECRET_ARN: _arn, ...inline } = env;
+    return loadAwsConfig({ ...inline, COFFER_AUDIT_SALT: randomBytes(32).toString('base64'), ...extra });
+  };
+  const clients = () => ({
+    dynamodb: new DynamoDBClient({ region: 'eu-west-1' }),
+    kms: new KMSClient({ region: 'eu-west-1' }),
+    sts: new STSClient({ region: 'eu-west-1' }),
+  });
+  const compose = (extra?: Record<string, string>) => {
+    const config = salted(extra);
+    return composeAwsDeps({ ...config, auditSalt: config.auditSalt! }, clients());
+  };
+
+  it('wires leases, the database and AWS engines and PKI, with the CRL under COFFER_PUBLIC_URL', () => {
+    const deps = compose({ COFFER_PUBLIC_URL: 'https://abc.execute-api.eu-west-1.amazonaws.com/prod/' });
+    expect(deps.leases).toBeInstanceOf(LeaseService);
+    expect(deps.database).toBeInstanceOf(DatabaseEngine);
+    expect(deps.aws).toBeInstanceOf(AwsEngine);
+    // The IAM mappings the resolver reads are the ones the API manages.
+    expect(deps.iamPrincipals).toBeInstanceOf(IamPrincipalService);
+    expect(deps.pki?.crlUrl).toBe('https://abc.execute-api.eu-west-1.amazonaws.com/prod/v1/pki/crl');
+  });
+
+  it('falls back to the default URL for the CRL when COFFER_PUBLIC_URL is unset', () => {
+    expect(compose().pki?.crlUrl).toBe(`${DEFAULT_PUBLIC_URL}/v1/pki/crl`);
+  });
+
+  it('creates CA keys in KMS as SIGN_VERIFY keys tagged with the deployment name', async () => {
+    dynamodb.onAnyCommand().resolves({});
+    kms.on(CreateKeyCommand).rejects(Object.assign(new Error('stop here'), { name: 'LimitExceededException' }));
+    const deps = compose({ COFFER_DEPLOYMENT_NAME: 'coffer-prod' });
+    await expect(deps.pki!.generateRoot({ common_name: 'Root', key_type: 'ec-p256', ttl: 3600 })).rejects.toThrow();
+    const input = kms.commandCalls(CreateKeyCommand)[0]!.args[0].input;
+    expect(input.KeyUsage).toBe('SIGN_VERIFY');
+    expect(input.Tags).toContainEqual({ TagKey: CA_KEY_TAG, TagValue: 'coffer-prod' });
+  });
+});
+
+describe('Function: composeDynamicSecrets', () => {
+  const sts = mockClient(STSClient);
+  afterEach(() => sts.reset());
+
+  it('issues aws/<role> credentials through the injected STS client, under a lease', async () => {
+    sts.on(AssumeRoleCommand).resolves({
+      Credentials: {
+        AccessKeyId: 'ASIAEXAMPLE',
+        SecretAccessKey: 'secret',
+        SessionToken: 'token',
+        Expiration: new Date(Date.now() + 900_000),
+      },
+    });
+    const store = new MemoryStore();
+    const clock = { now: () => Date.now() };
+    const secrets = new SecretService({
+      store,
+      keyProvider: new FakeKeyProvider(),
+      clock,
+      region: 'eu-west-1',
+      account: ACCOUNT,
+    });
+    const { aws, leases } = composeDynamicSecrets({
+      store,
+      secrets,
+      clients: { sts: new STSClient({ region: 'eu-west-1' }) },
+      config: { region: 'eu-west-1', endpoint: undefined },
+      clock,
+    });
+    await aws.putRole('reports', { role_arn: `arn:aws:iam::${ACCOUNT}:role/reports`, default_ttl: '15m' });
+    const { lease } = await leases.issue({ kind: 'aws', role: 'reports', principalId: 'alice' });
+    expect(lease.leaseId).toMatch(/^aws\/creds\/reports\//);
+    expect(sts.commandCalls(AssumeRoleCommand)[0]!.args[0].input.RoleArn).toBe(`arn:aws:iam::${ACCOUNT}:role/reports`);
+    expect((await leases.list({ prefix: 'aws/' })).leases).toHaveLength(1);
   });
 });

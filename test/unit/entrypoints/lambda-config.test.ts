@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { loadAwsConfig } from '../../../lambdas/entrypoints/lambda/config.ts';
+import { DEFAULT_PUBLIC_URL, loadAwsConfig } from '../../../lambdas/entrypoints/lambda/config.ts';
 
 const ACCOUNT = '123456789012';
 const SECRET_ARN = `arn:aws:secretsmanager:eu-west-1:${ACCOUNT}:secret:coffer/audit-salt-AbC123`;
@@ -66,4 +66,33 @@ describe('Function: loadAwsConfig (audit salt secret, bootstrap admins)', () => 
       ).toThrow(/^invalid configuration COFFER_BOOTSTRAP_ADMIN_ARNS(\.\d+)?: must be comma-separated IAM or STS ARNs/);
     },
   );
+});
+
+describe('Function: loadAwsConfig (public URL, deployment name)', () => {
+  const salted = { ...base, COFFER_AUDIT_SALT: randomBytes(32).toString('base64') };
+
+  it('reads the API URL and the deployment name', () => {
+    const config = loadAwsConfig({
+      ...salted,
+      COFFER_PUBLIC_URL: 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod/',
+      COFFER_DEPLOYMENT_NAME: 'coffer-prod',
+    });
+    expect(config.publicUrl).toBe('https://abc123.execute-api.eu-west-1.amazonaws.com/prod/');
+    expect(config.deploymentName).toBe('coffer-prod');
+  });
+
+  it('falls back to the default URL and the name coffer', () => {
+    const config = loadAwsConfig(salted);
+    expect(config.publicUrl).toBe(DEFAULT_PUBLIC_URL);
+    expect(config.deploymentName).toBe('coffer');
+  });
+
+  it('refuses a URL that is not http(s) and a name with other characters, naming the setting', () => {
+    expect(() => loadAwsConfig({ ...salted, COFFER_PUBLIC_URL: 'ftp://example.com' })).toThrow(
+      /^invalid configuration COFFER_PUBLIC_URL: must be an http\(s\) URL$/,
+    );
+    expect(() => loadAwsConfig({ ...salted, COFFER_DEPLOYMENT_NAME: 'a b' })).toThrow(
+      /^invalid configuration COFFER_DEPLOYMENT_NAME:/,
+    );
+  });
 });

@@ -400,6 +400,16 @@ describe('Function: cofferSettingsFromContext', () => {
     expect(settingsFor({ 'coffer:adminRoleArns': [a] }).adminRoleArns).toEqual([a]);
   });
 
+  it('reads assumable role ARNs for the STS engine, refusing anything but exact role ARNs', () => {
+    const a = 'arn:aws:iam::123456789012:role/reports-reader';
+    const b = 'arn:aws:iam::123456789012:role/team/deployer';
+    expect(settingsFor({ 'coffer:assumableRoleArns': `${a},${b}` }).assumableRoleArns).toEqual([a, b]);
+    expect(settingsFor({}).assumableRoleArns).toBeUndefined();
+    expect(() => settingsFor({ 'coffer:assumableRoleArns': 'arn:aws:iam::123456789012:role/*' })).toThrow(
+      /^context coffer:assumableRoleArns must be exact IAM role ARNs/,
+    );
+  });
+
   it('reads the CloudHSM cluster, trust anchor file and password secret ARN together', () => {
     const pem = path.join(tempDir(), 'customerCA.crt');
     fs.writeFileSync(pem, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');

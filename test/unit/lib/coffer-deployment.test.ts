@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nativeRoutes } from '../../../lambdas/broker/routes/index.ts';
 import { RELAY_SERVICE_NAME } from '../../../lambdas/entrypoints/lambda/audit-relay.ts';
 import { AwsConfigSchema } from '../../../lambdas/entrypoints/lambda/config.ts';
+import { LeaseSweeperConfigSchema } from '../../../lambdas/entrypoints/lambda/lease-sweeper.ts';
 import { ESM_REQUIRE_BANNER, REPO_ROOT } from '../../../lib/broker-bundling.ts';
 import { HEALTH_PATH } from '../../../lib/coffer-api.ts';
 import {
@@ -27,6 +28,7 @@ const cdkJsonContext: Record<string, unknown> = JSON.parse(
 ).context;
 const ADMIN = 'arn:aws:iam::123456789012:role/coffer-admin';
 const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:coffer-alarms';
+const ASSUMABLE = 'arn:aws:iam::123456789012:role/reports-reader';
 
 interface Statement {
   Effect: string;
@@ -52,6 +54,7 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
     const app = new App({ outdir, context: cdkJsonContext, builtinCloudFormationValidation: false });
     stack = new CofferStack(app, 'coffer', {
       adminRoleArns: [ADMIN],
+      assumableRoleArns: [ASSUMABLE],
       alarmTopicArn: TOPIC,
       throttlingRateLimit: 250,
       throttlingBurstLimit: 500,
@@ -67,13 +70,19 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
         .filter(([id]) => id === idOf(stack.controlPlane.broker.function))
         .map(([, r]) => r.Properties);
 
-    it('is one nodejs22.x arm64 function with an ESM handler (beside the audit relay, and nothing else)', () => {
+    it('is one nodejs22.x arm64 function with an ESM handler (beside the audit relay and lease sweeper only)', () => {
       expect(fnProps()).toHaveLength(1);
       expect(
         ofType('AWS::Lambda::Function')
           .map(([id]) => id)
           .sort(),
-      ).toEqual([idOf(stack.controlPlane.broker.function), idOf(stack.controlPlane.auditRelay.function)].sort());
+      ).toEqual(
+        [
+          idOf(stack.controlPlane.broker.function),
+          idOf(stack.controlPlane.auditRelay.function),
+          idOf(stack.controlPlane.leaseSweeper.function),
+        ].sort(),
+      );
       expect(fnProps()[0]).toMatchObject({
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
@@ -93,9 +102,12 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
         'COFFER_AUDIT_BUCKET',
         'COFFER_AUDIT_SALT_SECRET_ARN',
         'COFFER_BOOTSTRAP_ADMIN_ARNS',
+        'COFFER_DEPLOYMENT_NAME',
         'COFFER_ENVELOPE_KEY_ARN',
+        'COFFER_PUBLIC_URL',
         'COFFER_TABLE_NAME',
       ]);
+      expect(env.COFFER_DEPLOYMENT_NAME).toBe('coffer');
       expect(env.COFFER_AUDIT_SALT_SECRET_ARN).toEqual({ Ref: idOf(stack.controlPlane.broker.auditSaltSecret) });
       expect(env.COFFER_ENVELOPE_KEY_ARN).toEqual({ 'Fn::GetAtt': [idOf(stack.controlPlane.envelopeKey), 'Arn'] });
       expect(env.COFFER_BOOTSTRAP_ADMIN_ARNS).toBe(ADMIN);
@@ -146,7 +158,8 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
         },
       });
 
-      expect(statements).toHaveLength(5);
+      // Logs, salt, table, storage key, envelope key; CA key create/tag/use; AssumeRole.
+      expect(statements).toHaveLength(9);
       expect(byActions(['logs:CreateLogStream', 'logs:PutLogEvents'])[0]!.Resource).toEqual({
         'Fn::GetAtt': [idOf(plane.broker.logGroup), 'Arn'],
       });
@@ -169,7 +182,8 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
         'dynamodb:PutItem',
         's3:GetObject',
         's3:DeleteObject',
-        'kms:CreateKey',
+        'kms:ScheduleKeyDeletion',
+        'kms:UntagResource',
       ]) {
         expect(all).not.toContain(forbidden);
       }
@@ -187,6 +201,111 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
       expect(actions.length).toBeGreaterThan(0);
       expect(actions.filter((a) => a.includes('*'))).toEqual([]);
       expect(actions.filter((a) => /^(kms|dynamodb):/.test(a)).length).toBeGreaterThan(0);
+    });
+  });
+
+  describe('broker grants for the dynamic-secret engines and PKI', () => {
+    const brokerStatements = () =>
+      ofType('AWS::IAM::Policy')
+        .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref.startsWith('ControlPlaneBrokerRole')))
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as (Statement & { Sid?: string })[]);
+    const bySid = (sid: string) => brokerStatements().find((s) => s.Sid === sid)!;
+
+    it('lets the broker create only SIGN_VERIFY CA keys tagged with the deployment, and tag only at creation', () => {
+      const create = bySid('CreateCaKeys');
+      expect(create).toMatchObject({ Effect: 'Allow', Action: 'kms:CreateKey', Resource: '*' });
+      expect(create.Condition).toEqual({
+        StringEquals: { 'aws:RequestTag/coffer:ca': 'coffer', 'kms:KeyUsage': 'SIGN_VERIFY' },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': ['coffer:ca', 'coffer:pki-ca'] },
+      });
+      const tag = bySid('TagCaKeysAtCreation');
+      expect(tag).toMatchObject({ Action: 'kms:TagResource', Resource: '*' });
+      expect(tag.Condition).toEqual({
+        StringEquals: { 'aws:RequestTag/coffer:ca': 'coffer' },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': ['coffer:ca', 'coffer:pki-ca'] },
+      });
+    });
+
+    it('lets the broker sign, read public keys and describe only keys tagged coffer:ca=<deployment>', () => {
+      const use = bySid('UseCaKeys');
+      expect(asList(use.Action).sort()).toEqual(['kms:DescribeKey', 'kms:GetPublicKey', 'kms:Sign']);
+      expect(use.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/coffer:ca': 'coffer' } });
+      // Every KMS statement on * carries a condition.
+      for (const s of brokerStatements().filter((st) => st.Resource === '*')) expect(s.Condition, s.Sid).toBeDefined();
+    });
+
+    it('lets the broker assume exactly the configured roles', () => {
+      expect(bySid('AssumeDynamicRoles')).toMatchObject({ Action: 'sts:AssumeRole', Resource: ASSUMABLE });
+      const assumes = brokerStatements().filter((s) => asList(s.Action).includes('sts:AssumeRole'));
+      expect(assumes).toHaveLength(1);
+    });
+
+    it('passes the API stage URL as COFFER_PUBLIC_URL, without a dependency cycle', () => {
+      const [, fn] = ofType('AWS::Lambda::Function').find(([id]) => id === idOf(stack.controlPlane.broker.function))!;
+      const url = JSON.stringify(fn.Properties.Environment.Variables.COFFER_PUBLIC_URL);
+      expect(url).toContain(idOf(stack.controlPlane.api.restApi));
+      expect(url).toContain('.execute-api.');
+      expect(url).toContain('/prod');
+      expect(url).not.toContain('Stage');
+    });
+
+    it('puts no * action on KMS or DynamoDB anywhere', () => {
+      const actions = ofType('AWS::IAM::Policy').flatMap(([, p]) =>
+        (p.Properties.PolicyDocument.Statement as Statement[]).flatMap((s) => asList(s.Action)),
+      );
+      expect(actions.filter((a) => /^(kms|dynamodb):.*\*/.test(a))).toEqual([]);
+    });
+  });
+
+  describe('lease sweeper', () => {
+    const sweeperId = () => idOf(stack.controlPlane.leaseSweeper.function);
+
+    it('is a nodejs22.x arm64 function with reserved concurrency 1 and only the settings it reads', () => {
+      const [, fn] = ofType('AWS::Lambda::Function').find(([id]) => id === sweeperId())!;
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        ReservedConcurrentExecutions: 1,
+      });
+      const variables = fn.Properties.Environment.Variables as Record<string, unknown>;
+      const settings = new Set<string>([...Object.keys(LeaseSweeperConfigSchema.in.shape), 'NODE_OPTIONS']);
+      for (const name of Object.keys(variables)) expect(settings, name).toContain(name);
+      expect(variables.COFFER_TABLE_NAME).toEqual({ Ref: idOf(stack.controlPlane.table) });
+    });
+
+    it('runs every minute from an EventBridge rule', () => {
+      const rules = ofType('AWS::Events::Rule').filter(([, r]) =>
+        JSON.stringify(r.Properties.Targets).includes(sweeperId()),
+      );
+      expect(rules).toHaveLength(1);
+      expect(rules[0]![1].Properties.ScheduleExpression).toBe('rate(1 minute)');
+      const permissions = ofType('AWS::Lambda::Permission')
+        .map(([, p]) => p.Properties)
+        .filter((p) => JSON.stringify(p.FunctionName).includes(sweeperId()));
+      expect(permissions).toHaveLength(1);
+      expect(permissions[0]!.Principal).toBe('events.amazonaws.com');
+    });
+
+    it('gets the store actions, the envelope key under its secret context, and its own logs, nothing else', () => {
+      const statements = ofType('AWS::IAM::Policy')
+        .filter(([, p]) =>
+          p.Properties.Roles.some((r: { Ref: string }) => r.Ref === idOf(stack.controlPlane.leaseSweeper.role)),
+        )
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
+      const actions = statements.map((s) => asList(s.Action).sort());
+      expect(actions).toContainEqual([...STORE_TABLE_ACTIONS].sort());
+      expect(actions).toContainEqual([...ENVELOPE_KEY_ACTIONS].sort());
+      expect(statements).toHaveLength(4);
+      const envelope = statements.find((s) => asList(s.Action).includes('kms:GenerateDataKey') && s.Condition?.Null)!;
+      expect(envelope.Condition).toEqual({
+        StringLike: { 'kms:EncryptionContext:secretId': ENVELOPE_SECRET_ID_PATTERN },
+        Null: { 'kms:EncryptionContext:versionId': 'false' },
+      });
+      const all = statements.flatMap((s) => asList(s.Action));
+      for (const forbidden of ['kms:CreateKey', 'kms:Sign', 'sts:AssumeRole', 'dynamodb:Scan']) {
+        expect(all).not.toContain(forbidden);
+      }
     });
   });
 
@@ -435,6 +554,18 @@ describe('Stack: CofferStack (validation)', () => {
     expect(types).toContain('AWS::S3::Object');
   });
 
+  it('refuses an assumable role that is not an exact role ARN, and grants no AssumeRole without one', () => {
+    expect(
+      () => new CofferStack(app(), 'badRole', { assumableRoleArns: ['arn:aws:iam::123456789012:role/*'] }),
+    ).toThrow(/assumableRoleArns must be exact IAM role ARNs/);
+    const statements = Object.values(
+      Template.fromStack(new CofferStack(app(), 'noRoles')).findResources('AWS::IAM::Policy'),
+    )
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
+      .flatMap((s) => asList(s.Action));
+    expect(statements).not.toContain('sts:AssumeRole');
+  });
+
   it('omits the bootstrap variable when there is no admin', () => {
     const stack = new CofferStack(app(), 'none');
     const fn = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'))[0]!;
@@ -445,7 +576,7 @@ describe('Stack: CofferStack (validation)', () => {
     const stack = new Stack(app(), 'Embedded');
     new CofferControlPlane(stack, 'Plane', { name: 'embedded' });
     const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::Lambda::Function', 2); // the broker and the audit relay
+    template.resourceCountIs('AWS::Lambda::Function', 3); // the broker, the audit relay and the lease sweeper
     template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
     template.resourceCountIs('AWS::CloudTrail::Trail', 1);
   });

@@ -1,0 +1,138 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { STSClient } from '@aws-sdk/client-sts';
+import { z } from 'zod';
+import { DynamoDbStore } from '../../adapters/aws/dynamodb-store/dynamodb-store.ts';
+import { KmsKeyProvider } from '../../adapters/aws/kms-key-provider/kms-key-provider.ts';
+import { CachingKeyProvider } from '../../core/crypto/data-key-cache.ts';
+import { ValidationError } from '../../core/errors.ts';
+import type { SweepOutcome } from '../../core/leases/lease-service.ts';
+import { type Clock, systemClock } from '../../core/ports/clock.ts';
+import { SecretService } from '../../core/secrets/secret-service.ts';
+import { composeDynamicSecrets } from './compose.ts';
+import { KMS_KEY_ARN } from './config.ts';
+
+/** The `service` name of the sweeper's logs. */
+export const SWEEPER_SERVICE_NAME = 'lease-sweeper';
+
+const required = () => z.string({ error: 'is required' }).min(1, 'is required');
+
+/**
+ * The sweeper's environment: the broker's table, envelope key (to read a database connection's admin secret) and
+ * account (part of secret ARNs, hence of the envelope key's encryption context). Keys are the variable names.
+ */
+export const LeaseSweeperConfigSchema = z
+  .object({
+    COFFER_TABLE_NAME: required().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'),
+    COFFER_ENVELOPE_KEY_ARN: required().regex(KMS_KEY_ARN, 'must be a KMS key ARN'),
+    /** @default the account of `COFFER_ENVELOPE_KEY_ARN` */
+    COFFER_ACCOUNT_ID: z
+      .string()
+      .regex(/^\d{12}$/, 'must be 12 digits')
+      .optional(),
+    AWS_REGION: required().regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region'),
+    /** Points the clients at an emulator. Never set in a deployment. */
+    AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  })
+  .transform((env) => ({
+    tableName: env.COFFER_TABLE_NAME,
+    envelopeKeyArn: env.COFFER_ENVELOPE_KEY_ARN,
+    account: env.COFFER_ACCOUNT_ID ?? KMS_KEY_ARN.exec(env.COFFER_ENVELOPE_KEY_ARN)![1]!,
+    region: env.AWS_REGION,
+    endpoint: env.AWS_ENDPOINT_URL,
+  }));
+
+export type LeaseSweeperConfig = z.output<typeof LeaseSweeperConfigSchema>;
+
+const SETTINGS = Object.keys(LeaseSweeperConfigSchema.in.shape) as (keyof typeof LeaseSweeperConfigSchema.in.shape)[];
+
+/**
+ * Parses the sweeper's environment.
+ * @throws ValidationError naming the first bad setting, never its value.
+ */
+export function loadLeaseSweeperConfig(env: NodeJS.ProcessEnv = process.env): LeaseSweeperConfig {
+  const picked = Object.fromEntries(
+    SETTINGS.map((name) => [name, env[name] === '' ? undefined : env[name]]).filter(([, value]) => value !== undefined),
+  );
+  const parsed = LeaseSweeperConfigSchema.safeParse(picked);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ValidationError(`invalid configuration ${issue.path.join('.')}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+export interface LeaseSweeperClients {
+  readonly dynamodb: DynamoDBClient;
+  readonly kms: KMSClient;
+  readonly sts: STSClient;
+}
+
+/** The part of a Powertools `Logger` the sweeper uses. */
+export interface SweeperLogger {
+  info(message: string, attributes: Record<string, unknown>): void;
+  error(message: string, attributes: Record<string, unknown>): void;
+}
+
+export interface LeaseSweeperHandlerOptions {
+  /** @default clients of the configured region (and emulator endpoint) */
+  readonly clients?: LeaseSweeperClients;
+  /** @default a Powertools logger, service `lease-sweeper` */
+  readonly logger?: SweeperLogger;
+  /** @default systemClock */
+  readonly clock?: Clock;
+}
+
+/**
+ * Builds the lease sweeper's Lambda handler: AWS's expiry enforcement (the local node runs a timer instead). Each
+ * invocation, from the one-minute schedule, runs one pass of `LeaseService.sweep`: resumes interrupted revoke-prefix
+ * jobs, revokes leases that expired, retries failed revocations that are due, and abandons issues a crash
+ * interrupted. A pass whose revocations failed still resolves (the failures stay listed, `lease list --failed`, and
+ * are retried with backoff by later passes); a pass that cannot run at all rejects, so it shows in the errors metric.
+ *
+ * Composed once per cold start: database connection pools and cached data keys live across invocations.
+ *
+ * @example
+ * ```ts
+ * export const handler = createLeaseSweeperHandler(process.env);
+ * ```
+ * @throws ValidationError naming a bad setting, at construction (cold start).
+ */
+export function createLeaseSweeperHandler(
+  env: NodeJS.ProcessEnv = process.env,
+  options: LeaseSweeperHandlerOptions = {},
+): (event?: unknown) => Promise<SweepOutcome> {
+  const config = loadLeaseSweeperConfig(env);
+  const clients = options.clients ?? createSweeperClients(config);
+  const clock = options.clock ?? systemClock;
+  const logger: SweeperLogger = options.logger ?? new Logger({ serviceName: SWEEPER_SERVICE_NAME });
+  // The plain store, not the audit outbox: nothing here runs inside a request.
+  const store = new DynamoDbStore({ client: clients.dynamodb, tableName: config.tableName });
+  const keyProvider = new CachingKeyProvider(
+    new KmsKeyProvider({ client: clients.kms, keyId: config.envelopeKeyArn }),
+    {
+      clock,
+    },
+  );
+  const secrets = new SecretService({ store, keyProvider, clock, region: config.region, account: config.account });
+  const { leases } = composeDynamicSecrets({ store, secrets, clients, config, clock });
+
+  return async () => {
+    try {
+      const outcome = await leases.sweep();
+      logger.info('lease sweep finished', { ...outcome });
+      return outcome;
+    } catch (err) {
+      // Names and messages only: lease and SDK errors never quote credentials.
+      const error = err instanceof Error ? { name: err.name, message: err.message } : { name: 'unknown' };
+      logger.error('lease sweep failed', { error });
+      throw err;
+    }
+  };
+}
+
+function createSweeperClients(config: LeaseSweeperConfig): LeaseSweeperClients {
+  const common = { region: config.region, ...(config.endpoint !== undefined && { endpoint: config.endpoint }) };
+  return { dynamodb: new DynamoDBClient(common), kms: new KMSClient(common), sts: new STSClient(common) };
+}

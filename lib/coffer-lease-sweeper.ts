@@ -1,0 +1,107 @@
+import path from 'node:path';
+import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambdaNodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { brokerBundlingOptions, REPO_ROOT } from './broker-bundling.ts';
+
+/** The sweeper Lambda's entry module. */
+export const LEASE_SWEEPER_ENTRY = path.join(REPO_ROOT, 'lambdas/entrypoints/lambda/lease-sweeper-handler.ts');
+
+export interface CofferLeaseSweeperProps {
+  /** The items table holding the leases. */
+  readonly tableName: string;
+  /** The envelope key: a database connection's admin credential is a Coffer secret, unwrapped to revoke its users. */
+  readonly envelopeKeyArn: string;
+  /** @default 'coffer' (used in descriptions) */
+  readonly deploymentName?: string;
+  /** @default logs.RetentionDays.ONE_YEAR */
+  readonly logRetention?: logs.RetentionDays;
+  /** @default RETAIN (the log group) */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The lease sweeper: AWS's expiry enforcement for dynamic credentials. An EventBridge rule runs it every minute; each
+ * run is one `LeaseService.sweep` pass (revoke expired leases at their target, retry failed revocations, finish
+ * interrupted revoke-prefix jobs). Reserved concurrency 1: passes never overlap.
+ *
+ * Its role starts with its own log group only; {@link CofferControlPlane} grants the table (`grantStore`) and the
+ * envelope key (`grantEnvelope`, to read a database connection's admin secret).
+ *
+ * @example
+ * ```ts
+ * const sweeper = new CofferLeaseSweeper(this, 'LeaseSweeper', { tableName, envelopeKeyArn });
+ * plane.grantStore(sweeper.role);
+ * plane.grantEnvelope(sweeper.role);
+ * ```
+ */
+export class CofferLeaseSweeper extends Construct {
+  readonly function: lambdaNodejs.NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+  readonly schedule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: CofferLeaseSweeperProps) {
+    super(scope, id);
+    const name = props.deploymentName ?? 'coffer';
+
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      ...(props.removalPolicy !== undefined && { removalPolicy: props.removalPolicy }),
+    });
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Coffer (${name}): the lease sweeper`,
+    });
+    // Its own log group only: no AWSLambdaBasicExecutionRole (logs:CreateLogGroup on every group).
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+
+    this.function = new lambdaNodejs.NodejsFunction(this, 'Function', {
+      description: `Coffer (${name}): revokes expired leases of dynamic credentials`,
+      entry: LEASE_SWEEPER_ENTRY,
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: `${REPO_ROOT}/package-lock.json`,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 512,
+      // A pass revokes in batches; a large backlog is finished by the next runs, not by one long run.
+      timeout: Duration.seconds(55),
+      reservedConcurrentExecutions: 1,
+      role: this.role,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      bundling: brokerBundlingOptions(),
+      environment: {
+        COFFER_TABLE_NAME: props.tableName,
+        COFFER_ENVELOPE_KEY_ARN: props.envelopeKeyArn,
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+    });
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'nodejs22.x is the runtime Coffer is built and tested for (target node22); a newer one is adopted with a ' +
+        'release, not by the linter.',
+    });
+
+    this.schedule = new events.Rule(this, 'Schedule', {
+      description: `Coffer (${name}): one lease sweep pass`,
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      // No retries: the next minute's pass picks up whatever this one left.
+      targets: [
+        new eventsTargets.LambdaFunction(this.function, { retryAttempts: 0, maxEventAge: Duration.minutes(1) }),
+      ],
+    });
+  }
+}
