@@ -33,38 +33,9 @@ import { FakeKeyProvider } from '../test/support/fake-key-provider.ts';
 import { request } from '../test/support/memory-node.ts';
 import { startPostgres } from '../test/support/postgres.ts';
 import { FakeDatabaseProvider, fakeRegistry } from '../test/unit/core/leases/fake-provider.ts';
+import { measure, percentile, type Rate } from './measure.ts';
 
-export interface Rate {
-  perSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  count: number;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-/** Runs `fn` `count` times with `concurrency` in flight; per-call latency and overall rate. */
-async function measure(count: number, concurrency: number, fn: (i: number) => Promise<void>): Promise<Rate> {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        const i = next++;
-        const t0 = performance.now();
-        await fn(i);
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { perSecond: count / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), count };
-}
+export type { Rate } from './measure.ts';
 
 export interface DynamicPostgresResult {
   /** Issue through the broker: lease reserved, user created (one transaction at the server), lease activated. */

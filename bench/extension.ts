@@ -8,13 +8,13 @@
  *
  * Run alone: `node --import tsx bench/extension.ts`. The same file is the child processes (`--sidecar`, `--bare`).
  */
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { startSecretsCache } from '../lambdas/extension/secrets-server.ts';
 import { CofferClient } from '../lambdas/sdk/client.ts';
 import { api, startServer, tempDir } from '../test/support/server-process.ts';
+import { spawnListening } from './measure.ts';
 import { openLoop } from './open-loop.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
@@ -64,35 +64,8 @@ interface Child {
 }
 
 /** Spawns this file in a child mode and waits for its `listening on` line. */
-async function spawnSelf(mode: string, env: Record<string, string>): Promise<Child> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SELF, mode], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
-  });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  const address = await new Promise<string>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-      if (m) {
-        clearInterval(timer);
-        resolve(m[1]!);
-      }
-    }, 20);
-    child.once('exit', (code) => {
-      clearInterval(timer);
-      reject(new Error(`${mode} exited ${code}: ${out}`));
-    });
-  });
-  return {
-    address,
-    stop: () =>
-      new Promise((resolve) => {
-        child.removeAllListeners('exit');
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+function spawnSelf(mode: string, env: Record<string, string>): Promise<Child> {
+  return spawnListening(['--import', 'tsx', SELF, mode], env);
 }
 
 async function maxLoad(url: string, headers: Record<string, string>): Promise<LoadFigures> {

@@ -21,6 +21,7 @@ import type { PkiRoleInput } from '../lambdas/engines/pki/pki-role.ts';
 import { initialise, openLocalNode } from '../lambdas/entrypoints/local/compose.ts';
 import { loadLocalConfig } from '../lambdas/entrypoints/local/config.ts';
 import { api, startServer } from '../test/support/server-process.ts';
+import { measure } from './measure.ts';
 
 export interface PkiRate {
   perSecond: number;
@@ -36,30 +37,6 @@ export interface PkiBenchResult {
   inProcess: PkiRate;
   /** POST /v1/pki/issue/<role> through the real server. */
   http: PkiRate;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-async function measure(count: number, concurrency: number, fn: (i: number) => Promise<void>): Promise<PkiRate> {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        const i = next++;
-        const t0 = performance.now();
-        await fn(i);
-        latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { perSecond: count / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), count };
 }
 
 const ROLE: PkiRoleInput = {

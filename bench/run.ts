@@ -15,6 +15,7 @@ import { FileKeyring } from '../lambdas/adapters/local/keyring/file-keyring.ts';
 import { CachingKeyProvider } from '../lambdas/core/crypto/data-key-cache.ts';
 import { open, seal } from '../lambdas/core/crypto/envelope.ts';
 import { api, COFFER_BIN } from '../test/support/server-process.ts';
+import { spawnListening } from './measure.ts';
 import { openLoop } from './open-loop.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
@@ -28,31 +29,8 @@ interface Load {
   non2xx: number;
 }
 
-async function spawnServer(args: string[]): Promise<{ address: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, args, {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, COFFER_TOKEN: '' },
-  });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  const address = await new Promise<string>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-      if (m) {
-        clearInterval(timer);
-        resolve(m[1]!);
-      }
-    }, 20);
-    child.once('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
-  });
-  return {
-    address,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+function spawnServer(args: string[]): Promise<{ address: string; stop: () => Promise<void> }> {
+  return spawnListening(args, { COFFER_TOKEN: '' });
 }
 
 async function load(options: autocannon.Options): Promise<Load> {

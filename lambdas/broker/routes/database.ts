@@ -1,68 +1,19 @@
 import { z } from 'zod';
-import { parseDuration } from '../../core/duration.ts';
 import { InvalidRequestError } from '../../core/errors.ts';
 import { DbConfigSchema, DbObjectNameSchema, DbRoleSchema } from '../../engines/database/database-types.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
-import { describeLease } from './leases.ts';
+import { credsRoutes } from './creds.ts';
 
 const NameParam = z.object({ name: DbObjectNameSchema });
-const RoleParam = z.object({ role: DbObjectNameSchema });
-const TtlBody = z
-  .object({
-    ttl: z
-      .union([z.string().max(32), z.number().int().min(1)])
-      .optional()
-      .describe('e.g. "15m"; capped by the role'),
-  })
-  .strict();
 
 function engine(deps: BrokerDeps) {
   if (deps.database === undefined) throw new InvalidRequestError('the database engine is not enabled on this runtime');
   return deps.database;
 }
 
-function leases(deps: BrokerDeps) {
-  if (deps.leases === undefined) throw new InvalidRequestError('leases are not enabled on this runtime');
-  return deps.leases;
-}
-
 const configPath = (name: string) => `database/config/${name}`;
 const rolePath = (name: string) => `database/roles/${name}`;
-const credsPath = (role: string) => `database/creds/${role}`;
-
-function issueRoute(method: 'GET' | 'POST') {
-  return defineRoute({
-    operation: method === 'GET' ? 'database.creds.read' : 'database.creds.issue',
-    method,
-    path: '/v1/database/creds/{role}',
-    summary: 'Issue a database user under a new lease (username, password, lease id and TTL)',
-    // Creates a user at the target and a lease: audited durably even as a GET.
-    mutating: true,
-    params: RoleParam,
-    ...(method === 'POST' ? { body: TtlBody } : {}),
-    sensitive: ['password'],
-    access: ({ params }) => ({ path: credsPath(params.role), capability: method === 'GET' ? 'read' : 'update' }),
-    async handle({ params, body }, { deps, principal }) {
-      const ttl = (body as z.infer<typeof TtlBody> | undefined)?.ttl;
-      const { lease, credential } = await leases(deps).issue({
-        kind: 'database',
-        role: params.role,
-        principalId: principal?.id ?? 'anonymous',
-        ttlSeconds: ttl === undefined ? undefined : parseDuration(ttl),
-      });
-      return {
-        body: {
-          ...describeLease(lease),
-          leaseDuration: Math.round((lease.expiresAt - deps.clock.now()) / 1000),
-          renewable: true,
-          username: credential.username,
-          password: credential.password,
-        },
-      };
-    },
-  });
-}
 
 export const databaseRoutes: RouteDef[] = [
   defineRoute({
@@ -163,6 +114,12 @@ export const databaseRoutes: RouteDef[] = [
       return { status: 204, body: undefined };
     },
   }),
-  issueRoute('GET'),
-  issueRoute('POST'),
+  ...credsRoutes({
+    kind: 'database',
+    engine: 'database',
+    role: DbObjectNameSchema,
+    summary: 'Issue a database user under a new lease (username, password, lease id and TTL)',
+    sensitive: ['password'],
+    renewable: true,
+  }),
 ];
