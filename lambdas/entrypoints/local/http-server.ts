@@ -62,7 +62,10 @@ export class LocalHttpServer {
       const limit = this.options.maxBodyBytes ?? 1_048_576;
       const body = await readBody(req, limit);
       if (body === 'too-large') {
-        res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+        // Answer once the client has finished sending, so it reads the 413 instead of dying on a reset connection
+        // (EPIPE); a body far past the limit, or one that never ends, gets the answer and a closed connection.
+        const drained = await drain(req, DRAIN_MAX_BYTES, DRAIN_MAX_MS);
+        res.writeHead(413, { 'content-type': 'application/json', ...(drained ? {} : { connection: 'close' }) });
         const message = `request body exceeds ${limit} bytes`;
         res.end(errorBody({ status: 413, code: 'payload_too_large', message, exposed: true }, 'none'));
         return;
@@ -96,6 +99,33 @@ export class LocalHttpServer {
       if (this.inFlight === 0) this.idle?.();
     }
   }
+}
+
+/** How much of an oversized body is read and thrown away so that the client can read the 413. */
+const DRAIN_MAX_BYTES = 16 * 1_048_576;
+const DRAIN_MAX_MS = 5_000;
+
+/** Discards the rest of a request body: true once it ended, false past `maxBytes` or `maxMs`. */
+function drain(req: IncomingMessage, maxBytes: number, maxMs: number): Promise<boolean> {
+  if (req.complete) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    let size = 0;
+    const finish = (ended: boolean) => {
+      clearTimeout(timer);
+      req.removeListener('data', onData);
+      req.removeListener('end', onEnd);
+      resolve(ended);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) finish(false);
+    };
+    const onEnd = () => finish(true);
+    const timer = setTimeout(() => finish(false), maxMs);
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.resume();
+  });
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
