@@ -758,7 +758,8 @@ function versionNotFound(secretId: string, versionId: string): NotFoundError {
   return new NotFoundError(`version ${versionId} of secret ${secretId} not found`);
 }
 
-function markedForDeletion(secretId: string): InvalidRequestError {
+/** The refusal of any operation but describe and restore on a secret pending deletion. */
+export function markedForDeletion(secretId: string): InvalidRequestError {
   return new InvalidRequestError(`secret ${secretId} is marked for deletion; restore it to use it`);
 }
 

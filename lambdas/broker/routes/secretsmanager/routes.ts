@@ -2,6 +2,7 @@ import { InvalidRequestError, isCofferError, NotFoundError, PermissionDeniedErro
 import type { Capability } from '../../../core/policy/policy-types.ts';
 import { parseResourcePolicy } from '../../../core/policy/resource-policy.ts';
 import { parseSecretId } from '../../../core/secrets/secret-fns.ts';
+import { markedForDeletion } from '../../../core/secrets/secret-service.ts';
 import { AWSCURRENT, AWSPENDING, type SecretDescription } from '../../../core/secrets/secret-types.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../../route.ts';
 import { secretPath } from '../secrets.ts';
@@ -77,6 +78,13 @@ async function authorizeSecret(
     throw err;
   }
   await ctx.authorize({ path: secretPath(description.name), capability });
+}
+
+/** A secret's description, refusing one pending deletion as the core's reads do. */
+async function describeLive(ctx: RouteContext, secretId: string): Promise<SecretDescription> {
+  const secret = await ctx.deps.secrets.describe({ secretId });
+  if (secret.deletedAt !== undefined) throw markedForDeletion(secretId);
+  return secret;
 }
 
 function accountOf(arn: string): string {
@@ -415,12 +423,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         await authorizeSecret(ctx, body.SecretId, 'rotate');
-        const secret = await ctx.deps.secrets.describe({ secretId: body.SecretId });
-        if (secret.deletedAt !== undefined) {
-          throw new InvalidRequestError(
-            "You can't perform this operation on the secret because it was marked for deletion.",
-          );
-        }
+        const secret = await describeLive(ctx, body.SecretId);
         const pending = Object.entries(secret.versionIdsToStages).find(([, labels]) => labels.includes(AWSPENDING));
         if (pending !== undefined && !pending[1].includes(AWSCURRENT)) {
           throw new InvalidRequestError("A previous rotation isn't complete. That rotation will be reattempted.");
@@ -438,12 +441,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         await authorizeSecret(ctx, body.SecretId, 'rotate');
-        const secret = await ctx.deps.secrets.describe({ secretId: body.SecretId });
-        if (secret.deletedAt !== undefined) {
-          throw new InvalidRequestError(
-            "You can't perform this operation on the secret because it was marked for deletion.",
-          );
-        }
+        const secret = await describeLive(ctx, body.SecretId);
         // Rotation is never enabled without a rotation engine, so there is nothing to turn off; AWS answers the same.
         return { body: { ARN: secret.arn, Name: secret.name } };
       },
