@@ -1,0 +1,127 @@
+/**
+ * Rotation: the vocabulary shared by the rotation service, the step handlers, the engines (rotators) and the
+ * runners (Step Functions on AWS, the same definition run in-process locally).
+ *
+ * The contract is AWS Secrets Manager's four steps (see `/work/shared/REFERENCE.md`): createSecret stores the new
+ * value as AWSPENDING, setSecret applies it at the target, testSecret proves it works, finishSecret moves AWSCURRENT.
+ * Every step is idempotent and keyed by the rotation's client request token, which is also the new version's id.
+ */
+import type { SecretValue } from '../secrets/secret-types.ts';
+
+export const ROTATION_STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
+export type RotationStep = (typeof ROTATION_STEPS)[number];
+
+/** The engines that can rotate a secret. Adding one here forces a rotator into every registry. */
+export type RotationType =
+  | 'postgres-single'
+  | 'postgres-alternating'
+  | 'api-key-http'
+  | 'api-key-coffer'
+  | 'certificate';
+
+export const ROTATION_TYPES = [
+  'postgres-single',
+  'postgres-alternating',
+  'api-key-http',
+  'api-key-coffer',
+  'certificate',
+] as const satisfies readonly RotationType[];
+
+/** How a rotation was started. */
+export type RotationTrigger = 'schedule' | 'on-demand' | 'breach';
+
+/** As Secrets Manager's RotationRules: one of `automaticallyAfterDays` / `scheduleExpression`, plus a window. */
+export interface RotationRules {
+  /** 1–1000 days after the last rotation. */
+  readonly automaticallyAfterDays?: number | undefined;
+  /** `rate(N days|hours)` or `cron(min hour dom month dow year)` in UTC, as EventBridge Scheduler. */
+  readonly scheduleExpression?: string | undefined;
+  /** The window in which a due rotation may start, e.g. `3h` (1h–24h, as AWS). */
+  readonly duration?: string | undefined;
+}
+
+/** Reads other Coffer secrets a rotator needs (admin credentials, provider credentials). */
+export interface RotationSecrets {
+  /** The AWSCURRENT value of `secretId` (name or ARN). @throws NotFoundError */
+  readCurrent(secretId: string): Promise<SecretValue>;
+}
+
+/** What a rotator is given at every step. */
+export interface RotatorContext<S> {
+  readonly secretName: string;
+  readonly arn: string;
+  /** The rotation's client request token: the pending version's id. */
+  readonly token: string;
+  readonly settings: S;
+  readonly secrets: RotationSecrets;
+  /** Epoch ms. */
+  readonly now: number;
+  /** The AWSCURRENT value; undefined only for a secret that has none yet. */
+  readonly current: SecretValue | undefined;
+  /** The AWSPREVIOUS value, if any: alternating strategies restore it on rollback. */
+  readonly previous: SecretValue | undefined;
+  /** True when the rotation answers a breach: no grace period, revoke at once. */
+  readonly breach: boolean;
+}
+
+/**
+ * A non-secret reference to a credential that must be revoked later (a username, an API key id, a certificate
+ * serial). Stored in the revocation queue, so it must never hold secret material.
+ */
+export type RevocationHandle = Readonly<Record<string, string>>;
+
+/**
+ * One rotation engine. Every method may be retried (the workflow retries transient errors and a restarted local
+ * node replays an interrupted rotation from its first step), so each must be idempotent.
+ *
+ * Throw {@link TransientRotationError} for failures worth retrying (connection refused, timeouts, 5xx); any other
+ * error fails the rotation at once and rolls it back.
+ */
+export interface Rotator<S = unknown> {
+  readonly type: RotationType;
+  /** Validates and normalises the settings of a rotation config. @throws ValidationError naming the setting */
+  parseSettings(input: unknown): S;
+  /**
+   * createSecret: the new value, derived from the current one (same host/user fields, new password/key/cert).
+   * Called at most once per token: the service stores the result as AWSPENDING under the token and reuses it.
+   */
+  createValue(ctx: RotatorContext<S>): Promise<SecretValue>;
+  /** setSecret: applies `pending` at the target (a no-op where createValue already did). */
+  setSecret(ctx: RotatorContext<S>, pending: SecretValue): Promise<void>;
+  /** testSecret: proves `pending` works (logs in and probes). @throws when it does not */
+  testSecret(ctx: RotatorContext<S>, pending: SecretValue): Promise<void>;
+  /**
+   * Undoes whatever createValue/setSecret did, so `current` (and, for alternating strategies, `previous`) works at
+   * the target again and nothing made for `pending` survives. Called whatever step failed, even before setSecret
+   * ran and even when `pending` is undefined (createSecret failed before storing it).
+   */
+  rollback(ctx: RotatorContext<S>, pending: SecretValue | undefined): Promise<void>;
+  /**
+   * After finishSecret, the credential that just became AWSPREVIOUS: how to revoke it, and when.
+   * `afterMs` undefined means "not by time" (alternating users stay valid until the next rotation changes them,
+   * certificates until they expire); a breach rotation revokes the handle at once regardless.
+   * Returns undefined when there is nothing to revoke.
+   */
+  retire(ctx: RotatorContext<S>, previous: SecretValue): { handle: RevocationHandle; afterMs?: number } | undefined;
+  /** Revokes a retired credential. Idempotent: succeeds when it is already gone. */
+  revoke(settings: S, handle: RevocationHandle, secrets: RotationSecrets): Promise<void>;
+  /** When the value itself asks for the next rotation (a certificate at two-thirds of its lifetime), epoch ms. */
+  dueAt?(settings: S, current: SecretValue): number | undefined;
+}
+
+/**
+ * One rotator per type. A mapped type, so a registry that forgets a type does not compile:
+ * `const rotators = { ... } satisfies RotatorRegistry`.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: each rotator has its own settings type
+export type RotatorRegistry = { readonly [T in RotationType]: Rotator<any> & { readonly type: T } };
+
+/** A failure worth retrying with backoff (the state machine's Retry matches this name). */
+export class TransientRotationError extends Error {
+  override readonly name = 'TransientRotationError';
+}
+
+/** A step found the target or the value in a state it cannot rotate from; retrying will not help. */
+export class RotationStepError extends Error {
+  override readonly name = 'RotationStepError';
+}
