@@ -48,6 +48,8 @@ import {
 } from './secret-schema.ts';
 import {
   AWSCURRENT,
+  AWSPENDING,
+  AWSPREVIOUS,
   type CreateSecretInput,
   type CreateSecretResult,
   type DeleteSecretInput,
@@ -422,6 +424,58 @@ export class SecretService {
       }
       const stages = applyStageUpdate(secret.stages, update);
       if (stages === undefined) return { arn: secret.arn, name: secret.name };
+      const now = this.clock.now();
+      const pruned = versionsToPrune(secret.versions, stages, now, PRUNE_BUDGET_METADATA_ONLY);
+      const next: SecretRecord = {
+        ...secret,
+        stages,
+        versions: secret.versions.filter((v) => !pruned.includes(v.versionId)),
+        updatedAt: now,
+      };
+      await this.store.transact([
+        { type: 'put', pk: SECRETS_PARTITION, sk: secret.name, data: next, condition: { kind: 'rev', rev: item.rev } },
+        ...pruned.map((id): WriteOp => ({ type: 'delete', pk: versionPartition(secret.arn), sk: id })),
+      ]);
+      return { arn: secret.arn, name: secret.name };
+    });
+  }
+
+  /**
+   * Sets the three rotation labels in one conditional write: finishSecret (AWSCURRENT to the new version, AWSPREVIOUS
+   * to the old current, AWSPENDING removed) and a rollback (the labels as they were before the rotation). One write,
+   * so a crash can never leave AWSPENDING on the current version or AWSCURRENT moved without AWSPREVIOUS.
+   * Idempotent: setting the labels they already have writes nothing. `undefined` removes a label.
+   *
+   * @throws NotFoundError when a named version is not a version of the secret
+   * @throws InvalidRequestError when the secret is scheduled for deletion
+   */
+  async setRotationStages(input: {
+    secretId: string;
+    current: string;
+    previous: string | undefined;
+    pending: string | undefined;
+  }): Promise<SecretRef> {
+    return this.retrying(async () => {
+      const item = await this.live(input.secretId);
+      const secret = item.data;
+      if (isPendingDeletion(secret)) throw markedForDeletion(input.secretId);
+      const wanted: Record<string, string | undefined> = {
+        [AWSCURRENT]: input.current,
+        [AWSPREVIOUS]: input.previous,
+        [AWSPENDING]: input.pending,
+      };
+      for (const versionId of Object.values(wanted)) {
+        if (versionId !== undefined && !hasVersion(secret, versionId)) throw versionNotFound(input.secretId, versionId);
+      }
+      if (Object.entries(wanted).every(([label, versionId]) => secret.stages[label] === versionId)) {
+        return { arn: secret.arn, name: secret.name };
+      }
+      const stages: Record<string, string> = { ...secret.stages };
+      for (const [label, versionId] of Object.entries(wanted)) {
+        if (versionId === undefined) delete stages[label];
+        else stages[label] = versionId;
+      }
+      assertLabelLimit(stages);
       const now = this.clock.now();
       const pruned = versionsToPrune(secret.versions, stages, now, PRUNE_BUDGET_METADATA_ONLY);
       const next: SecretRecord = {
