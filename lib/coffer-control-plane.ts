@@ -16,6 +16,7 @@ import { CofferBroker } from './coffer-broker.ts';
 import { CofferCloudHsmKey } from './coffer-cloudhsm-key.ts';
 import { CofferLeaseSweeper } from './coffer-lease-sweeper.ts';
 import { CofferMonitoring } from './coffer-monitoring.ts';
+import { CofferRotation } from './coffer-rotation.ts';
 import { CofferExtensionLayer } from './extension-layer.ts';
 
 /**
@@ -170,6 +171,8 @@ export class CofferControlPlane extends Construct {
   readonly auditRelay: AuditOutboxRelay;
   /** Revokes expired leases of dynamic credentials, every minute. */
   readonly leaseSweeper: CofferLeaseSweeper;
+  /** Secret rotation: the Step Functions workflow, its Lambda, the schedule group, breach and sweep rules. */
+  readonly rotation: CofferRotation;
   /** The Lambda extension (Parameters and Secrets protocol) for functions that read Coffer secrets. */
   readonly extensionLayer: CofferExtensionLayer;
   /** The resolved deployment name. */
@@ -321,10 +324,8 @@ export class CofferControlPlane extends Construct {
     });
     // The CRL URL in issued certificates. Built from the API's id and the literal stage name, not `restApi.url`: that
     // names the Stage resource, which depends (through the deployment and methods) on the broker function: a cycle.
-    this.broker.function.addEnvironment(
-      'COFFER_PUBLIC_URL',
-      `https://${this.api.restApi.restApiId}.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}/${props.stageName ?? 'prod'}`,
-    );
+    const publicUrl = `https://${this.api.restApi.restApiId}.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}/${props.stageName ?? 'prod'}`;
+    this.broker.function.addEnvironment('COFFER_PUBLIC_URL', publicUrl);
 
     this.leaseSweeper = new CofferLeaseSweeper(this, 'LeaseSweeper', {
       tableName: this.table.tableName,
@@ -335,6 +336,26 @@ export class CofferControlPlane extends Construct {
     });
     this.grantStore(this.leaseSweeper.role);
     this.grantEnvelope(this.leaseSweeper.role);
+
+    this.rotation = new CofferRotation(this, 'Rotation', {
+      deploymentName: name,
+      tableName: this.table.tableName,
+      envelopeKeyArn: this.envelopeKey.keyArn,
+      auditBucketName: this.auditBucket.bucketName,
+      auditSaltSecret: this.broker.auditSaltSecret,
+      alarmTopic: props.alarmTopic,
+      logRetention: props.logRetention,
+      removalPolicy,
+    });
+    this.grantStore(this.rotation.role);
+    this.grantEnvelope(this.rotation.role);
+    // The broker starts on-demand rotations and keeps each secret's schedule in step with its rotation config.
+    this.rotation.grantControl(this.broker.role);
+    for (const [key, value] of Object.entries(this.rotation.environment)) {
+      this.broker.function.addEnvironment(key, value);
+    }
+    // Certificate rotation re-issues from the PKI engine: the same CRL URL as the broker's.
+    this.rotation.function.addEnvironment('COFFER_PUBLIC_URL', publicUrl);
 
     this.trail = new CofferAuditTrail(this, 'Trail', {
       deploymentName: name,
@@ -364,10 +385,10 @@ export class CofferControlPlane extends Construct {
       api: this.api.restApi,
       brokerFunction: this.broker.function,
       table: this.table,
-      extraAlarms: [...tableAlarms, this.auditRelay.lagAlarm],
+      extraAlarms: [...tableAlarms, this.auditRelay.lagAlarm, this.rotation.failedAlarm],
       alarmTopic: props.alarmTopic,
     });
-    this.alarms = [...tableAlarms, this.auditRelay.lagAlarm, ...this.monitoring.alarms];
+    this.alarms = [...tableAlarms, this.auditRelay.lagAlarm, this.rotation.failedAlarm, ...this.monitoring.alarms];
   }
 
   /**

@@ -70,7 +70,7 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
         .filter(([id]) => id === idOf(stack.controlPlane.broker.function))
         .map(([, r]) => r.Properties);
 
-    it('is one nodejs22.x arm64 function with an ESM handler (beside the audit relay and lease sweeper only)', () => {
+    it('is one nodejs22.x arm64 function with an ESM handler (beside the relay, sweeper and rotation only)', () => {
       expect(fnProps()).toHaveLength(1);
       expect(
         ofType('AWS::Lambda::Function')
@@ -81,6 +81,7 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
           idOf(stack.controlPlane.broker.function),
           idOf(stack.controlPlane.auditRelay.function),
           idOf(stack.controlPlane.leaseSweeper.function),
+          idOf(stack.controlPlane.rotation.function),
         ].sort(),
       );
       expect(fnProps()[0]).toMatchObject({
@@ -104,7 +105,12 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
         'COFFER_BOOTSTRAP_ADMIN_ARNS',
         'COFFER_DEPLOYMENT_NAME',
         'COFFER_ENVELOPE_KEY_ARN',
+        'COFFER_EVENT_BUS_NAME',
         'COFFER_PUBLIC_URL',
+        'COFFER_ROTATION_SCHEDULER_ROLE_ARN',
+        'COFFER_ROTATION_SCHEDULE_GROUP',
+        'COFFER_ROTATION_STATE_MACHINE_ARN',
+        'COFFER_ROTATION_TARGET_ARN',
         'COFFER_TABLE_NAME',
       ]);
       expect(env.COFFER_DEPLOYMENT_NAME).toBe('coffer');
@@ -158,8 +164,9 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
         },
       });
 
-      // Logs, salt, table, storage key, envelope key; CA key create/tag/use; AssumeRole.
-      expect(statements).toHaveLength(9);
+      // Logs, salt, table, storage key, envelope key; CA key create/tag/use; AssumeRole; rotation control (start,
+      // describe, schedules, pass the scheduler role, publish events: see coffer-rotation.test.ts).
+      expect(statements).toHaveLength(14);
       expect(byActions(['logs:CreateLogStream', 'logs:PutLogEvents'])[0]!.Resource).toEqual({
         'Fn::GetAtt': [idOf(plane.broker.logGroup), 'Arn'],
       });
@@ -496,7 +503,7 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
     });
 
     it('sends every alarm to the alarm topic', () => {
-      expect(alarms()).toHaveLength(9);
+      expect(alarms()).toHaveLength(10);
       for (const alarm of alarms()) expect(alarm.AlarmActions).toEqual([TOPIC]);
     });
 
@@ -576,7 +583,7 @@ describe('Stack: CofferStack (validation)', () => {
     const stack = new Stack(app(), 'Embedded');
     new CofferControlPlane(stack, 'Plane', { name: 'embedded' });
     const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::Lambda::Function', 3); // the broker, the audit relay and the lease sweeper
+    template.resourceCountIs('AWS::Lambda::Function', 4); // the broker, the audit relay, the lease sweeper, rotation
     template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
     template.resourceCountIs('AWS::CloudTrail::Trail', 1);
   });
@@ -651,7 +658,8 @@ describe('Stack: CofferStack (CloudHSM envelope key)', () => {
   });
 
   it('polls for the connection for up to an hour', () => {
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    // The provider's waiter, beside the rotation workflow.
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
   });
 
   it('leaves no unacknowledged AwsSolutions finding', () => {
