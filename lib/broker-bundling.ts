@@ -30,6 +30,11 @@ export const BROKER_BUNDLE = {
   format: 'esm',
   platform: 'node',
   minify: true,
+  /**
+   * Keep class and function names through minification: error names are what Step Functions' Retry/Catch match and
+   * what the failure events and Lambda's errorType report (`ConflictError`, not a two-letter alias).
+   */
+  keepNames: true,
   /** External source maps without the sources: stack traces map back to `.ts` lines without doubling the zip. */
   sourcemap: true,
   sourcesContent: false,
@@ -52,6 +57,7 @@ export function brokerBundlingOptions(): lambdaNodejs.BundlingOptions {
     target: BROKER_BUNDLE.target,
     format: OutputFormat.ESM,
     minify: BROKER_BUNDLE.minify,
+    keepNames: BROKER_BUNDLE.keepNames,
     sourceMap: BROKER_BUNDLE.sourcemap,
     sourceMapMode: SourceMapMode.EXTERNAL,
     sourcesContent: BROKER_BUNDLE.sourcesContent,
@@ -76,6 +82,7 @@ export function brokerEsbuildOptions(outfile: string): BuildOptions {
     format: BROKER_BUNDLE.format,
     platform: BROKER_BUNDLE.platform,
     minify: BROKER_BUNDLE.minify,
+    keepNames: BROKER_BUNDLE.keepNames,
     sourcemap: BROKER_BUNDLE.sourcemap,
     sourcesContent: BROKER_BUNDLE.sourcesContent,
     mainFields: [...BROKER_BUNDLE.mainFields],

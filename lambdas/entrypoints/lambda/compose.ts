@@ -31,6 +31,7 @@ import { DatabaseEngine } from '../../engines/database/database-engine.ts';
 import { PostgresPlugin } from '../../engines/database/postgres/postgres-plugin.ts';
 import { PkiService } from '../../engines/pki/pki-service.ts';
 import { createApiGatewayHandler } from './api-gateway.ts';
+import { composeRotation, createRotationClients, type RotationClients } from './compose-rotation.ts';
 import { AuditSaltSchema, type AwsConfig, CA_KEY_TAG, loadAwsConfig } from './config.ts';
 
 /** The SDK clients the broker talks through (no S3: its audit records go to the table's outbox). Injected ones belong to the caller (tests add middleware). */
@@ -41,16 +42,19 @@ export interface AwsClients {
   readonly secretsManager?: SecretsManagerClient;
   /** For `aws/<role>` dynamic credentials (AssumeRole). @default a client of the configured region and endpoint */
   readonly sts?: STSClient;
+  /** Rotation's Step Functions, Scheduler and EventBridge clients, used when rotation is configured. */
+  readonly rotation?: RotationClients;
 }
 
 /** Builds the clients of `config`: its region, and its endpoint when an emulator is configured. */
-export function createAwsClients(config: Pick<AwsConfig, 'region' | 'endpoint'>): AwsClients {
+export function createAwsClients(config: Pick<AwsConfig, 'region' | 'endpoint' | 'rotation'>): AwsClients {
   const common = { region: config.region, ...(config.endpoint !== undefined && { endpoint: config.endpoint }) };
   return {
     dynamodb: new DynamoDBClient(common),
     kms: new KMSClient(common),
     secretsManager: new SecretsManagerClient(common),
     sts: new STSClient(common),
+    ...(config.rotation !== undefined && { rotation: createRotationClients(config) }),
   };
 }
 
@@ -206,6 +210,20 @@ export function composeAwsDeps(
   const iamPrincipals = new IamPrincipalService({ store, clock });
   const secrets = new SecretService({ store, keyProvider, clock, region: config.region, account: config.account });
   const dynamic = composeDynamicSecrets({ store, secrets, clients, config, clock });
+  const pki = composePki({ store, keyProvider, kms: clients.kms, config, clock });
+  const rotation =
+    config.rotation === undefined
+      ? undefined
+      : composeRotation({
+          store,
+          secrets,
+          audit,
+          pki,
+          clock,
+          rotation: config.rotation,
+          config,
+          clients: clients.rotation,
+        });
   return {
     secrets,
     tokens: new TokenService({ store, clock }),
@@ -219,7 +237,8 @@ export function composeAwsDeps(
     leases: dynamic.leases,
     database: dynamic.database,
     aws: dynamic.aws,
-    pki: composePki({ store, keyProvider, kms: clients.kms, config, clock }),
+    pki,
+    ...(rotation !== undefined && { rotation }),
   };
 }
 

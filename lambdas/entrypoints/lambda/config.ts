@@ -15,6 +15,23 @@ const ADMIN_ARN = /^arn:aws[a-z-]*:(?:iam|sts)::\d{12}:[^*\s,]+$/;
 /** The deployment name, as `CofferControlPlane` accepts it. */
 const DEPLOYMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
+/** `arn:<partition>:states:<region>:<account>:stateMachine:<name>`. */
+const STATE_MACHINE_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/;
+/** `arn:<partition>:iam::<account>:role/<path/name>`. */
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[A-Za-z0-9+=,.@_/-]{1,512}$/;
+/** `arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]`. */
+const FUNCTION_ARN =
+  /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(?::[A-Za-z0-9$_-]{1,128})?$/;
+/** An EventBridge bus name, or its ARN. */
+const EVENT_BUS = /^(?:arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/)?[A-Za-z0-9._/-]{1,256}$/;
+/** The rotation settings that come together: all of them, or none (rotation is then not configured). */
+const ROTATION_SETTINGS = [
+  'COFFER_ROTATION_STATE_MACHINE_ARN',
+  'COFFER_ROTATION_SCHEDULE_GROUP',
+  'COFFER_ROTATION_SCHEDULER_ROLE_ARN',
+  'COFFER_ROTATION_TARGET_ARN',
+] as const;
+
 /** The CRL base URL when `COFFER_PUBLIC_URL` is unset (the local node's default address). */
 export const DEFAULT_PUBLIC_URL = 'http://127.0.0.1:8270';
 /** The tag every KMS CA key gets; its value is the deployment name, and the broker's IAM grants require it. */
@@ -92,8 +109,29 @@ export const AwsConfigSchema = z
      * lets it create, and sign with, keys carrying that tag. @default 'coffer'
      */
     COFFER_DEPLOYMENT_NAME: z.string().regex(DEPLOYMENT_NAME, "must be 1-64 letters, digits, '_' or '-'").optional(),
+    /**
+     * The rotation workflow (a standard state machine, `lib/coffer-rotation.ts`). Unset: rotation is not configured.
+     * The four `COFFER_ROTATION_*` settings come together.
+     */
+    COFFER_ROTATION_STATE_MACHINE_ARN: z.string().regex(STATE_MACHINE_ARN, 'must be a state machine ARN').optional(),
+    /** The EventBridge Scheduler group holding one rotation schedule per secret. */
+    COFFER_ROTATION_SCHEDULE_GROUP: z
+      .string()
+      .regex(/^[0-9A-Za-z_.-]{1,64}$/, "must be 1-64 letters, digits, '.', '_' or '-'")
+      .optional(),
+    /** The role EventBridge Scheduler assumes to invoke the rotation function. */
+    COFFER_ROTATION_SCHEDULER_ROLE_ARN: z.string().regex(ROLE_ARN, 'must be an IAM role ARN').optional(),
+    /** The rotation function, which the schedules invoke. */
+    COFFER_ROTATION_TARGET_ARN: z.string().regex(FUNCTION_ARN, 'must be a Lambda function ARN').optional(),
+    /** Where rotation events go. @default 'default' */
+    COFFER_EVENT_BUS_NAME: z.string().regex(EVENT_BUS, 'must be an event bus name or ARN').optional(),
   })
   .superRefine((env, ctx) => {
+    const rotationSet = ROTATION_SETTINGS.filter((name) => env[name] !== undefined);
+    if (rotationSet.length > 0 && rotationSet.length < ROTATION_SETTINGS.length) {
+      const missing = ROTATION_SETTINGS.find((name) => env[name] === undefined)!;
+      ctx.addIssue({ code: 'custom', path: [missing], message: `is required with ${rotationSet[0]}` });
+    }
     if (env.COFFER_AUDIT_SALT === undefined && env.COFFER_AUDIT_SALT_SECRET_ARN === undefined) {
       ctx.addIssue({ code: 'custom', path: ['COFFER_AUDIT_SALT'], message: 'is required' });
     } else if (env.COFFER_AUDIT_SALT !== undefined && env.COFFER_AUDIT_SALT_SECRET_ARN !== undefined) {
@@ -117,7 +155,21 @@ export const AwsConfigSchema = z
     endpoint: env.AWS_ENDPOINT_URL,
     publicUrl: env.COFFER_PUBLIC_URL ?? DEFAULT_PUBLIC_URL,
     deploymentName: env.COFFER_DEPLOYMENT_NAME ?? 'coffer',
+    /** Where rotations run and schedules live; `undefined` when rotation is not configured. */
+    rotation:
+      env.COFFER_ROTATION_STATE_MACHINE_ARN === undefined
+        ? undefined
+        : {
+            stateMachineArn: env.COFFER_ROTATION_STATE_MACHINE_ARN,
+            scheduleGroup: env.COFFER_ROTATION_SCHEDULE_GROUP!,
+            schedulerRoleArn: env.COFFER_ROTATION_SCHEDULER_ROLE_ARN!,
+            targetArn: env.COFFER_ROTATION_TARGET_ARN!,
+            eventBusName: env.COFFER_EVENT_BUS_NAME ?? 'default',
+          },
   }));
+
+/** Where the rotation machinery lives (see `compose-rotation.ts`). */
+export type RotationConfig = NonNullable<AwsConfig['rotation']>;
 
 /** The AWS runtime's settings, as the composition root uses them. */
 export type AwsConfig = z.output<typeof AwsConfigSchema>;
