@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { LocalRotationRunner } from '../../lambdas/adapters/local/rotation-runner/local-rotation-runner.ts';
 import { MemoryAuditSink } from '../../lambdas/adapters/memory/memory-audit-sink.ts';
 import { MemoryStore } from '../../lambdas/adapters/memory/memory-store.ts';
-import { LocalRotationRunner } from '../../lambdas/adapters/local/rotation-runner/local-rotation-runner.ts';
 import { AuditHasher } from '../../lambdas/core/audit/audit-hmac.ts';
 import { AuditLog } from '../../lambdas/core/audit/audit-log.ts';
 import { ValidationError } from '../../lambdas/core/errors.ts';
@@ -22,7 +22,10 @@ import { FakeKeyProvider } from './fake-key-provider.ts';
 
 /** The state-machine definition CDK synthesises, as committed (a drift test keeps it equal to the synth). */
 export const ROTATION_DEFINITION = JSON.parse(
-  readFileSync(new URL('../../lambdas/core/rotation/workflow/rotation-state-machine.asl.json', import.meta.url), 'utf8'),
+  readFileSync(
+    new URL('../../lambdas/core/rotation/workflow/rotation-state-machine.asl.json', import.meta.url),
+    'utf8',
+  ),
 ) as Record<string, unknown>;
 
 /**
@@ -131,9 +134,15 @@ export interface RotationHarness {
 export function rotationHarness(
   rotators: RotatorRegistry,
   shared?: { store: MemoryStore; keyProvider: FakeKeyProvider; clock: RotationHarness['clock'] },
+  definition: Record<string, unknown> = ROTATION_DEFINITION,
 ): RotationHarness {
   let time = Date.UTC(2026, 10, 29, 12, 0, 0);
-  const clock = shared?.clock ?? { now: () => time, advance: (ms: number) => void (time += ms) };
+  const clock = shared?.clock ?? {
+    now: () => time,
+    advance: (ms: number) => {
+      time += ms;
+    },
+  };
   const store = shared?.store ?? new MemoryStore();
   const keyProvider = shared?.keyProvider ?? new FakeKeyProvider();
   const secrets = new SecretService({ store, keyProvider, clock });
@@ -143,7 +152,7 @@ export function rotationHarness(
   const schedules = new RecordingSchedules();
   let service: RotationService | undefined;
   const runner = new LocalRotationRunner({
-    definition: ROTATION_DEFINITION,
+    definition,
     step: (input) => (service as RotationService).runStep(input),
     events,
     retryIntervalMs: 0,
@@ -158,7 +167,7 @@ export function rotationHarness(
     schedules,
     sink,
     clock,
-    restart: (next = rotators) => rotationHarness(next, { store, keyProvider, clock }),
+    restart: (next = rotators) => rotationHarness(next, { store, keyProvider, clock }, definition),
   };
 }
 

@@ -5,6 +5,8 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { FileAuditSink, readAuditTail, verifyAuditFile } from '../../adapters/local/audit-file/file-audit-sink.ts';
 import { FileKeyring } from '../../adapters/local/keyring/file-keyring.ts';
 import { SealedCaKeyStore } from '../../adapters/local/pki-keys/sealed-ca-key-store.ts';
+import { FileEventPublisher, storeBackedSchedules } from '../../adapters/local/rotation-runner/file-event-publisher.ts';
+import { LocalRotationRunner } from '../../adapters/local/rotation-runner/local-rotation-runner.ts';
 import { SqliteStore } from '../../adapters/local/store/sqlite-store.ts';
 import { Broker } from '../../broker/broker.ts';
 import type { BrokerDeps } from '../../broker/broker-deps.ts';
@@ -22,11 +24,18 @@ import type { ProviderRegistry } from '../../core/leases/lease-types.ts';
 import { PolicyService } from '../../core/policy/policy-service.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
 import type { Store } from '../../core/ports/store.ts';
+import { parseRotationFaults, withRotationFaults } from '../../core/rotation/rotation-faults.ts';
+import { RotationScheduler } from '../../core/rotation/rotation-scheduler.ts';
+import { RotationService } from '../../core/rotation/rotation-service.ts';
+import rotationDefinition from '../../core/rotation/workflow/rotation-state-machine.asl.json' with { type: 'json' };
 import { SecretService } from '../../core/secrets/secret-service.ts';
 import { AwsEngine } from '../../engines/aws/aws-engine.ts';
 import { DatabaseEngine } from '../../engines/database/database-engine.ts';
 import { PostgresPlugin } from '../../engines/database/postgres/postgres-plugin.ts';
 import { PkiService } from '../../engines/pki/pki-service.ts';
+import { ApiKeyRegistry } from '../../engines/rotation/api-key/index.ts';
+import { closeAdminSessions } from '../../engines/rotation/postgres/index.ts';
+import { createRotators } from '../../engines/rotation/registry.ts';
 import { dataPaths, type LocalConfig } from './config.ts';
 
 /** The local runtime's composition root: the only place that knows which adapters the local node uses. */
@@ -34,6 +43,9 @@ export interface LocalNode {
   readonly broker: Broker;
   readonly deps: BrokerDeps;
   readonly store: Store;
+  readonly rotation: RotationService;
+  /** The in-process workflow runner (tests wait on `idle()`). */
+  readonly rotationRunner: LocalRotationRunner;
   /** Re-opens the audit file (log rotation, SIGHUP). */
   reopenAudit(): Promise<void>;
   purgeExpired(): Promise<number>;
@@ -130,6 +142,44 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
   // Expiry enforcement starts with the node (its first pass finishes revocations a crash interrupted).
   const sweeper = new LeaseSweeper(leases, { intervalMs: config.leaseSweepIntervalMs });
   sweeper.start();
+  const events = new FileEventPublisher(paths.events, clock);
+  const rotators = withRotationFaults(createRotators({ store, clock, pki }), parseRotationFaults(config.rotationFault));
+  let rotation: RotationService | undefined;
+  const runner = new LocalRotationRunner({
+    definition: rotationDefinition as Record<string, unknown>,
+    step: (input) => {
+      if (rotation === undefined) throw new Error('rotation service not ready');
+      return rotation.runStep(input);
+    },
+    events,
+    retryIntervalMs: config.rotationRetryIntervalMs,
+    onError: (rotationId, error) =>
+      process.stderr.write(
+        `rotation ${rotationId}: execution error: ${error instanceof Error ? error.name : 'unknown'}\n`,
+      ),
+  });
+  rotation = new RotationService({
+    store,
+    secrets,
+    clock,
+    rotators,
+    launcher: runner,
+    schedules: storeBackedSchedules,
+    events,
+    audit,
+  });
+  // Rotations a crash interrupted resume (or finish rolling back) before anything new starts; then the scheduler's
+  // first tick starts what came due while the node was down.
+  for (const input of await rotation.interrupted()) await runner.launch(input);
+  const scheduler = new RotationScheduler({
+    rotation,
+    intervalMs: config.rotationTickMs,
+    onError: (error) =>
+      process.stderr.write(
+        `rotation scheduler: ${error instanceof Error ? `${error.name}: ${error.message}` : 'error'}\n`,
+      ),
+  });
+  scheduler.start();
   const deps: BrokerDeps = {
     secrets,
     accessKeys,
@@ -144,6 +194,8 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     database,
     aws,
     pki,
+    rotation,
+    apiKeys: new ApiKeyRegistry({ store, clock }),
     system: {
       version: API_VERSION,
       runtime: 'local',
@@ -178,7 +230,12 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     store,
     reopenAudit: () => sink.reopen(),
     purgeExpired: () => secrets.purgeExpired(),
+    rotation,
+    rotationRunner: runner,
     async close() {
+      await scheduler.stop();
+      await runner.close();
+      await closeAdminSessions();
       await sweeper.stop();
       await leases.drain();
       await database.close();

@@ -48,6 +48,12 @@ export const LocalConfigSchema = z.object({
    * `<publicUrl>/v1/pki/crl`). @default 'http://127.0.0.1:8270'
    */
   publicUrl: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8270'),
+  /** How often the local scheduler starts due rotations and revokes retired credentials. @default 10_000 */
+  rotationTickMs: z.coerce.number().int().min(20).max(3_600_000).default(10_000),
+  /** Replaces the workflow's retry intervals (the definition's own: 2 s doubling). @default the definition's */
+  rotationRetryIntervalMs: z.coerce.number().int().min(0).max(600_000).optional(),
+  /** Fault injection for chaos drills: `<type|*>:<step>:<fail|transient|stall>[:n]`. @default none */
+  rotationFault: z.string().max(1000).optional(),
 });
 
 export type LocalConfig = z.infer<typeof LocalConfigSchema>;
@@ -77,6 +83,9 @@ export function loadLocalConfig(
     leaseRetryBaseMs: env.COFFER_LEASE_RETRY_BASE_MS as unknown as number | undefined,
     leaseRetryMaxMs: env.COFFER_LEASE_RETRY_MAX_MS as unknown as number | undefined,
     publicUrl: env.COFFER_PUBLIC_URL,
+    rotationTickMs: env.COFFER_ROTATION_TICK_MS as unknown as number | undefined,
+    rotationRetryIntervalMs: env.COFFER_ROTATION_RETRY_INTERVAL_MS as unknown as number | undefined,
+    rotationFault: env.COFFER_ROTATION_FAULT === '' ? undefined : env.COFFER_ROTATION_FAULT,
   };
   const merged = Object.fromEntries(
     Object.entries({ ...fromEnv, ...overrides }).filter(([, value]) => value !== undefined),
@@ -97,5 +106,6 @@ export function dataPaths(dataDir: string) {
     auditLog: path.join(dataDir, 'audit', 'audit.log'),
     auditSalt: path.join(dataDir, 'audit-salt'),
     rootToken: path.join(dataDir, 'root-token'),
+    events: path.join(dataDir, 'events.jsonl'),
   };
 }

@@ -51,6 +51,11 @@ export class LocalRotationRunner implements RotationLauncher {
     return [...this.#running.keys()];
   }
 
+  /** Resolves when the execution of `rotationId` has ended (at once if none is in flight). */
+  async done(rotationId: string): Promise<void> {
+    await this.#running.get(rotationId);
+  }
+
   /** Resolves when every execution in flight has ended (tests, graceful shutdown). */
   async idle(): Promise<void> {
     while (this.#running.size > 0) await Promise.allSettled([...this.#running.values()]);
@@ -70,12 +75,20 @@ export class LocalRotationRunner implements RotationLauncher {
     clearTimeout(timer);
   }
 
+  #machinePromise: Promise<import('aws-local-stepfunctions').StateMachine> | undefined;
+
+  /** Built (and validated) once: validation compiles a JSON schema, far costlier than running the machine. */
+  #machine(): Promise<import('aws-local-stepfunctions').StateMachine> {
+    this.#machinePromise ??= import('aws-local-stepfunctions').then(
+      ({ StateMachine }) =>
+        // biome-ignore lint/suspicious/noExplicitAny: the definition is validated by the library itself
+        new StateMachine(this.#options.definition as any, { validationOptions: { checkArn: false } }),
+    );
+    return this.#machinePromise;
+  }
+
   async #run(input: RotationExecutionInput): Promise<void> {
-    const { StateMachine } = await import('aws-local-stepfunctions');
-    // biome-ignore lint/suspicious/noExplicitAny: the definition is validated by the library itself
-    const machine = new StateMachine(this.#options.definition as any, {
-      validationOptions: { checkArn: false },
-    });
+    const machine = await this.#machine();
     const step = (value: JsonValue): Promise<JsonValue> =>
       this.#options.step(value as unknown as StepTaskInput) as Promise<JsonValue>;
     const retryNames = [

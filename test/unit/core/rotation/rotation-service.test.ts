@@ -40,8 +40,7 @@ async function secretWithKey(h: RotationHarness, target: FakeTarget, name = `app
 
 async function labels(h: RotationHarness, name: string) {
   const described = await h.secrets.describe({ secretId: name });
-  const find = (label: string) =>
-    Object.entries(described.versionIdsToStages).find(([, l]) => l.includes(label))?.[0];
+  const find = (label: string) => Object.entries(described.versionIdsToStages).find(([, l]) => l.includes(label))?.[0];
   return { current: find('AWSCURRENT'), previous: find('AWSPREVIOUS'), pending: find('AWSPENDING') };
 }
 
@@ -120,29 +119,32 @@ describe('RotationService with the local runner executing the synthesised defini
     expect((await h.rotation.rotation(first.rotationId)).status).toBe('succeeded');
   });
 
-  it.each(ROTATION_STEPS)('a failure at %s rolls back: current works, no AWSPENDING, event and audit record', async (step: RotationStep) => {
-    const { h, target } = await setup({ faults: `*:${step}:fail` });
-    const { name, value } = await secretWithKey(h, target);
-    const before = await labels(h, name);
-    const started = await h.rotation.rotate({ secretId: name, trigger: 'on-demand' });
-    await h.runner.idle();
-    const after = await labels(h, name);
-    expect(after).toEqual({ current: before.current, previous: before.previous, pending: undefined });
-    expect(await valueAt(h, name, 'AWSCURRENT')).toEqual(value);
-    expect(target.works(value)).toBe(true);
-    // Whatever the failed rotation had set at the target is gone again.
-    expect(target.keys.size).toBe(1);
-    const record = await h.rotation.rotation(started.rotationId);
-    expect(record).toMatchObject({ status: 'failed', step, error: 'RotationStepError' });
-    expect(record.message).toContain(`injected fault at ${step}`);
-    const failure = h.events.events.find((e) => e.detailType === ROTATION_EVENTS.failed);
-    expect(failure?.detail).toMatchObject({ Failure: { rotationId: started.rotationId, failedStep: step } });
-    const audit = h.sink.records().find((r) => r.operation === 'rotation.failed');
-    expect(audit).toMatchObject({ path: `secrets/${name}`, outcome: 'error' });
-    expect((await h.rotation.config(name)).lastStatus).toBe('failed');
-    // And the lock is free again.
-    expect((await h.rotation.rotate({ secretId: name, trigger: 'on-demand' })).started).toBe(true);
-  });
+  it.each(ROTATION_STEPS)(
+    'a failure at %s rolls back: current works, no AWSPENDING, event and audit record',
+    async (step: RotationStep) => {
+      const { h, target } = await setup({ faults: `*:${step}:fail` });
+      const { name, value } = await secretWithKey(h, target);
+      const before = await labels(h, name);
+      const started = await h.rotation.rotate({ secretId: name, trigger: 'on-demand' });
+      await h.runner.idle();
+      const after = await labels(h, name);
+      expect(after).toEqual({ current: before.current, previous: before.previous, pending: undefined });
+      expect(await valueAt(h, name, 'AWSCURRENT')).toEqual(value);
+      expect(target.works(value)).toBe(true);
+      // Whatever the failed rotation had set at the target is gone again.
+      expect(target.keys.size).toBe(1);
+      const record = await h.rotation.rotation(started.rotationId);
+      expect(record).toMatchObject({ status: 'failed', step, error: 'RotationStepError' });
+      expect(record.message).toContain(`injected fault at ${step}`);
+      const failure = h.events.events.find((e) => e.detailType === ROTATION_EVENTS.failed);
+      expect(failure?.detail).toMatchObject({ Failure: { rotationId: started.rotationId, failedStep: step } });
+      const audit = h.sink.records().find((r) => r.operation === 'rotation.failed');
+      expect(audit).toMatchObject({ path: `secrets/${name}`, outcome: 'error' });
+      expect((await h.rotation.config(name)).lastStatus).toBe('failed');
+      // And the lock is free again.
+      expect((await h.rotation.rotate({ secretId: name, trigger: 'on-demand' })).started).toBe(true);
+    },
+  );
 
   it('retries a transient failure with backoff and then succeeds', async () => {
     const { h, target } = await setup({ faults: '*:setSecret:transient:2' });
@@ -261,9 +263,9 @@ describe('RotationService with the local runner executing the synthesised defini
   it('validates configs: type, settings and rules are named in the error', async () => {
     const { h, target } = await setup();
     const { name } = await secretWithKey(h, target);
-    await expect(
-      h.rotation.configure({ secretId: name, type: 'nope' as 'certificate', settings: {} }),
-    ).rejects.toThrow(/type must be one of/);
+    await expect(h.rotation.configure({ secretId: name, type: 'nope' as 'certificate', settings: {} })).rejects.toThrow(
+      /type must be one of/,
+    );
     await expect(
       h.rotation.configure({ secretId: name, type: 'api-key-coffer', settings: { overlapMs: -1 } }),
     ).rejects.toBeInstanceOf(ValidationError);

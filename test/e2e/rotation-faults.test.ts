@@ -1,0 +1,398 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import tls from 'node:tls';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RotationType } from '../../lambdas/core/rotation/rotation-types.ts';
+import { ROTATION_EVENTS } from '../../lambdas/core/rotation/rotation-workflow.ts';
+import { type ApiKeyService, startApiKeyService } from '../support/api-key-service.ts';
+import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { api, runCli, type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
+
+/**
+ * What the issue asks to be shown, for every rotation type, against the real server, real PostgreSQL, a real HTTP
+ * key service and the real PKI engine: a failure injected at each of the four steps, and a SIGKILL of the server in
+ * the middle of a rotation, leave
+ * - a client that loops all along always able to authenticate with some valid credential,
+ * - no secret with a stale AWSPENDING,
+ * - an audit record and a failure event for each failure (an "interrupted" event for the kill).
+ */
+
+const STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
+
+let postgres: TestPostgres;
+let keyService: ApiKeyService;
+
+beforeAll(async () => {
+  [postgres, keyService] = await Promise.all([startPostgres(), startApiKeyService()]);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([postgres?.stop(), keyService?.close()]);
+});
+
+type Json = Record<string, unknown>;
+
+interface Fixture {
+  /** Settings of the rotation config, and other secrets the type needs (admin credentials). */
+  prepare(node: Node, name: string): Promise<{ value: Json; settings: Json }>;
+  /** Can a client authenticate with this value? (`undefined`: cannot tell right now, e.g. the validator is down.) */
+  works(value: Json, node: Node): Promise<boolean | undefined>;
+}
+
+interface Node {
+  server: ServerProcess | undefined;
+  readonly dataDir: string;
+  readonly token: () => string;
+}
+
+async function pgLogin(value: Json): Promise<boolean> {
+  const client = new pg.Client({
+    host: String(value.host),
+    port: Number(value.port),
+    database: String(value.dbname),
+    user: String(value.username),
+    password: String(value.password),
+    connectionTimeoutMillis: 5_000,
+  });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function adminSql(sql: string): Promise<void> {
+  const client = await postgres.adminClient();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+const pgValue = (username: string, password: string): Json => ({
+  engine: 'postgres',
+  host: postgres.host,
+  port: postgres.port,
+  dbname: postgres.database,
+  username,
+  password,
+});
+
+let caPem = '';
+
+const FIXTURES: Record<RotationType, Fixture> = {
+  'postgres-single': {
+    async prepare(_node, name) {
+      const user = `single_${name.replace(/\W/g, '_')}`;
+      const password = randomBytes(18).toString('base64url');
+      await adminSql(`CREATE ROLE "${user}" LOGIN PASSWORD '${password}'`);
+      return { value: pgValue(user, password), settings: {} };
+    },
+    works: pgLogin,
+  },
+  'postgres-alternating': {
+    async prepare(node, name) {
+      const user = `alt_${name.replace(/\W/g, '_')}`;
+      const password = randomBytes(18).toString('base64url');
+      await adminSql(`CREATE ROLE "${user}" LOGIN PASSWORD '${password}'`);
+      const adminSecret = `${name}-admin`;
+      await put(node, adminSecret, pgValue(postgres.adminUser, postgres.adminPassword));
+      return { value: pgValue(user, password), settings: { adminSecret } };
+    },
+    works: pgLogin,
+  },
+  'api-key-http': {
+    async prepare(node, name) {
+      const credentialSecret = `${name}-vendor-admin`;
+      await put(node, credentialSecret, keyService.adminToken);
+      const { id, key } = keyService.issue();
+      return {
+        value: { keyId: id, apiKey: key },
+        settings: {
+          baseUrl: keyService.url,
+          credentialSecret,
+          create: { path: '/keys' },
+          test: { path: '/check' },
+          revoke: { path: '/keys/{{keyId}}' },
+          overlapSeconds: 3600,
+        },
+      };
+    },
+    async works(value) {
+      return keyService.isValid(String(value.apiKey));
+    },
+  },
+  'api-key-coffer': {
+    async prepare() {
+      // The first (fault-free) rotation issues the first key; until then the value is a placeholder.
+      return { value: { keyId: 'none', apiKey: 'none' }, settings: { overlapSeconds: 3600 } };
+    },
+    async works(value, node) {
+      if (node.server === undefined) return undefined;
+      try {
+        const res = await api(node.server.address, node.token(), 'POST', '/v1/apikeys/validate', {
+          key: value.apiKey,
+        });
+        return res.status === 200 ? res.body.valid === true : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  },
+  certificate: {
+    async prepare(node) {
+      if (caPem === '') {
+        const root = await cli(node, ['pki', 'root', 'generate', '--common-name', 'Rotation Root']);
+        expect(root.code, root.stderr).toBe(0);
+        const role = await cli(node, [
+          'pki',
+          'role',
+          'put',
+          'svc',
+          '--allowed-domains',
+          'example.com',
+          '--allow-subdomains',
+          '--ttl',
+          '1h',
+          '--max-ttl',
+          '24h',
+        ]);
+        expect(role.code, role.stderr).toBe(0);
+        const ca = await api(node.server!.address, node.token(), 'GET', '/v1/pki/ca');
+        caPem = String(ca.body.certificate);
+      }
+      return { value: { placeholder: true }, settings: { role: 'svc', commonName: 'api.example.com', ttl: '1h' } };
+    },
+    async works(value) {
+      if (typeof value.certificate !== 'string' || typeof value.privateKey !== 'string') return false;
+      return tlsHandshake(String(value.privateKey), String(value.fullChain ?? value.certificate));
+    },
+  },
+};
+
+/** A real TLS handshake: a server presenting the certificate, a client trusting only our CA. */
+async function tlsHandshake(key: string, cert: string): Promise<boolean> {
+  let server: tls.Server | undefined;
+  try {
+    server = tls.createServer({ key, cert }, (socket) => socket.end('ok'));
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    return await new Promise<boolean>((resolve) => {
+      const socket = tls.connect({ host: '127.0.0.1', port, ca: caPem, servername: 'api.example.com' }, () => {
+        resolve(socket.authorized);
+        socket.end();
+      });
+      socket.on('error', () => resolve(false));
+    });
+  } catch {
+    return false;
+  } finally {
+    server?.close();
+  }
+}
+
+function cli(node: Node, args: string[]) {
+  return runCli([...args, '--address', node.server!.address], { env: { COFFER_TOKEN: node.token() } });
+}
+
+async function put(node: Node, name: string, value: Json | string): Promise<void> {
+  const res = await api(node.server!.address, node.token(), 'PUT', `/v1/secret/data/${name}`, {
+    value: typeof value === 'string' ? value : JSON.stringify(value),
+  });
+  expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
+}
+
+async function stage(node: Node, name: string, label: string): Promise<Json | undefined | 'unreachable'> {
+  try {
+    const res = await api(node.server!.address, node.token(), 'GET', `/v1/secret/data/${name}?stage=${label}`);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) return 'unreachable';
+    return JSON.parse(String(res.body.value)) as Json;
+  } catch {
+    return 'unreachable';
+  }
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function rotateAndWait(node: Node, name: string): Promise<Json> {
+  const started = await api(node.server!.address, node.token(), 'POST', '/v1/rotation/rotate', { secretId: name });
+  expect(started.status, JSON.stringify(started.body)).toBe(202);
+  const id = String(started.body.rotationId);
+  return waitFor(`rotation ${id}`, async () => {
+    const res = await api(node.server!.address, node.token(), 'GET', `/v1/rotation/rotations/${id}`);
+    return res.body.status === 'succeeded' || res.body.status === 'failed' ? res.body : undefined;
+  });
+}
+
+/**
+ * A client that authenticates over and over, as an application would: it uses AWSCURRENT, and when that fails it
+ * refreshes from Coffer and tries AWSPENDING and AWSPREVIOUS too. While Coffer is down it keeps what it had.
+ */
+function clientLoop(node: Node, name: string, fixture: Fixture) {
+  let known: Json[] = [];
+  let running = true;
+  const incidents: string[] = [];
+  let checks = 0;
+  const refresh = async () => {
+    const found: Json[] = [];
+    for (const label of ['AWSCURRENT', 'AWSPENDING', 'AWSPREVIOUS']) {
+      const value = node.server === undefined ? 'unreachable' : await stage(node, name, label);
+      if (value === 'unreachable') return;
+      if (value !== undefined) found.push(value);
+    }
+    known = found;
+  };
+  const loop = (async () => {
+    await refresh();
+    while (running) {
+      let verdict: boolean | undefined = false;
+      for (const attempt of [0, 1]) {
+        if (attempt === 1) await refresh();
+        verdict = false;
+        for (const value of known) {
+          const ok = await fixture.works(value, node);
+          if (ok === undefined) verdict = undefined;
+          if (ok === true) {
+            verdict = true;
+            break;
+          }
+        }
+        if (verdict !== false) break;
+      }
+      checks++;
+      if (verdict === false)
+        incidents.push(`${new Date().toISOString()}: no credential worked (${known.length} known)`);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+  })();
+  return {
+    stats: () => ({ checks, incidents }),
+    async stop() {
+      running = false;
+      await loop;
+      return { checks, incidents };
+    },
+  };
+}
+
+function eventsOf(node: Node): { 'detail-type': string; detail: Json }[] {
+  try {
+    return readFileSync(path.join(node.dataDir, 'events.jsonl'), 'utf8')
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as { 'detail-type': string; detail: Json });
+  } catch {
+    return [];
+  }
+}
+
+function auditOf(node: Node): { operation: string; response?: Json }[] {
+  return readFileSync(path.join(node.dataDir, 'audit', 'audit.log'), 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as { operation: string; response?: Json });
+}
+
+const mentions = (detail: unknown, rotationId: string) => JSON.stringify(detail).includes(rotationId);
+
+describe.each(Object.keys(FIXTURES) as RotationType[])('rotation type %s under faults', (type) => {
+  it('survives a failure at each step and a SIGKILL mid-rotation with clients authenticating throughout', async () => {
+    const fixture = FIXTURES[type];
+    const { dir, cleanup } = tempDir('coffer-rotfault-');
+    const node: Node = { server: undefined, dataDir: dir, token: () => node.server!.rootToken };
+    const baseEnv = { COFFER_ROTATION_RETRY_INTERVAL_MS: '0', COFFER_ROTATION_TICK_MS: '200' };
+    const name = `rot-${type}-${randomBytes(3).toString('hex')}`;
+    let loop: ReturnType<typeof clientLoop> | undefined;
+    try {
+      // 1. A healthy node: the secret, its rotation config, and one clean rotation.
+      node.server = await startServer(dir, baseEnv);
+      const { value, settings } = await fixture.prepare(node, name);
+      await put(node, name, value);
+      const configured = await api(node.server.address, node.token(), 'PUT', `/v1/rotation/configs/${name}`, {
+        type,
+        settings,
+      });
+      expect(configured.status, JSON.stringify(configured.body)).toBe(200);
+      const seeded = await rotateAndWait(node, name);
+      expect(seeded.status, JSON.stringify(seeded)).toBe('succeeded');
+      await node.server.stop();
+
+      // 2. Faults at each of the four steps, once each, in order: rotations 1–4 fail, the 5th succeeds.
+      node.server = await startServer(dir, {
+        ...baseEnv,
+        COFFER_ROTATION_FAULT: STEPS.map((step) => `${type}:${step}:fail:1`).join(','),
+      });
+      loop = clientLoop(node, name, fixture);
+      for (const step of STEPS) {
+        const before = await stage(node, name, 'AWSCURRENT');
+        const result = await rotateAndWait(node, name);
+        expect(result, `fault at ${step}`).toMatchObject({ status: 'failed', step });
+        expect(String(result.message)).toContain(`injected fault at ${step}`);
+        expect(await stage(node, name, 'AWSPENDING'), `stale AWSPENDING after ${step}`).toBeUndefined();
+        expect(await stage(node, name, 'AWSCURRENT')).toEqual(before);
+        expect(await fixture.works(before as Json, node)).not.toBe(false);
+        const id = String(result.rotationId);
+        expect(eventsOf(node).some((e) => e['detail-type'] === ROTATION_EVENTS.failed && mentions(e.detail, id))).toBe(
+          true,
+        );
+        expect(auditOf(node).some((r) => r.operation === 'rotation.failed' && mentions(r.response, id))).toBe(true);
+      }
+      const after = await rotateAndWait(node, name);
+      expect(after.status).toBe('succeeded');
+      await node.server.stop();
+
+      // 3. A rotation stalls right after setSecret changed the target; the node is SIGKILLed there.
+      node.server = await startServer(dir, { ...baseEnv, COFFER_ROTATION_FAULT: `${type}:setSecret:stall:1` });
+      const started = await api(node.server.address, node.token(), 'POST', '/v1/rotation/rotate', { secretId: name });
+      const id = String(started.body.rotationId);
+      await waitFor('the stall after setSecret', async () => {
+        const res = await api(node.server!.address, node.token(), 'GET', `/v1/rotation/rotations/${id}`);
+        return res.body.step === 'setSecret' ? true : undefined;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const killed = node.server;
+      node.server = undefined;
+      await killed.stop('SIGKILL');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+
+      // 4. Restarted without faults: the rotation resumes and finishes.
+      node.server = await startServer(dir, baseEnv);
+      const resumed = await waitFor(`rotation ${id} after restart`, async () => {
+        const res = await api(node.server!.address, node.token(), 'GET', `/v1/rotation/rotations/${id}`);
+        return res.body.status === 'succeeded' || res.body.status === 'failed' ? res.body : undefined;
+      });
+      expect(resumed.status).toBe('succeeded');
+      expect(await stage(node, name, 'AWSPENDING')).toBeUndefined();
+      expect(await fixture.works((await stage(node, name, 'AWSCURRENT')) as Json, node)).not.toBe(false);
+      expect(
+        eventsOf(node).some((e) => e['detail-type'] === ROTATION_EVENTS.interrupted && mentions(e.detail, id)),
+      ).toBe(true);
+      expect(auditOf(node).some((r) => r.operation === 'rotation.interrupted' && mentions(r.response, id))).toBe(true);
+
+      const { checks, incidents } = await loop.stop();
+      loop = undefined;
+      expect(incidents).toEqual([]);
+      expect(checks).toBeGreaterThan(10);
+    } finally {
+      await loop?.stop();
+      await node.server?.stop();
+      cleanup();
+    }
+  }, 240_000);
+});
