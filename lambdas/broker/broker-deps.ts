@@ -8,10 +8,12 @@ import type { LeaseService } from '../core/leases/lease-service.ts';
 import type { PolicyService } from '../core/policy/policy-service.ts';
 import type { Clock } from '../core/ports/clock.ts';
 import type { Principal } from '../core/principal.ts';
+import type { RotationService } from '../core/rotation/rotation-service.ts';
 import type { SecretService } from '../core/secrets/secret-service.ts';
 import type { AwsEngine } from '../engines/aws/aws-engine.ts';
 import type { DatabaseEngine } from '../engines/database/database-engine.ts';
 import type { PkiService } from '../engines/pki/pki-service.ts';
+import type { ApiKeyRegistry } from '../engines/rotation/api-key/api-key-registry.ts';
 
 /** Operations that only some runtimes offer (the local file keyring and file audit log). */
 export interface SystemOperations {
@@ -47,6 +49,10 @@ export interface BrokerDeps {
   readonly database?: DatabaseEngine;
   /** Short-lived AWS credentials (STS AssumeRole); absent where not enabled. */
   readonly aws?: AwsEngine;
+  /** Coffer-managed API keys, validated for services by `POST /v1/apikeys/validate`; absent where not enabled. */
+  readonly apiKeys?: ApiKeyRegistry;
+  /** Rotation (configs, on-demand and breach rotations, status); absent where not enabled. */
+  readonly rotation?: RotationService;
   /**
    * Wraps the handling of each request, e.g. in the audit outbox's per-request scope (`AuditOutbox.run`). If it
    * rejects, the request fails with the mapped error.

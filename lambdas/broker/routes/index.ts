@@ -1,12 +1,14 @@
 import { buildOpenApi } from '../openapi.ts';
 import type { RouteDef } from '../route.ts';
 import { accessKeyRoutes } from './access-keys.ts';
+import { apiKeyRoutes } from './api-keys.ts';
 import { awsRoutes } from './aws.ts';
 import { databaseRoutes } from './database.ts';
 import { iamMappingRoutes } from './iam-mappings.ts';
 import { leaseRoutes } from './leases.ts';
 import { pkiRoutes } from './pki.ts';
 import { policyRoutes } from './policies.ts';
+import { rotationRoutes } from './rotation.ts';
 import { secretRoutes } from './secrets.ts';
 import { SECRETS_MANAGER_PATHS, secretsManagerRoutes } from './secretsmanager/routes.ts';
 import { sysRoutes } from './sys.ts';
@@ -26,11 +28,13 @@ export function nativeRoutes(): RouteDef[] {
     ...policyRoutes,
     ...tokenRoutes,
     ...accessKeyRoutes,
+    ...apiKeyRoutes,
     ...pkiRoutes,
     ...databaseRoutes,
     ...leaseRoutes,
     ...awsRoutes,
     ...iamMappingRoutes,
+    ...rotationRoutes,
     ...SECRETS_MANAGER_PATHS.flatMap((path) => secretsManagerRoutes(path)),
   ];
   return routes;

@@ -9,6 +9,7 @@ import { registerIamCommands } from './commands/iam.ts';
 import { registerLeaseCommands } from './commands/lease.ts';
 import { registerPkiCommands } from './commands/pki.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
+import { registerRotationCommands } from './commands/rotation.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerSecretCommands } from './commands/secret.ts';
 import { registerServerCommands } from './commands/server.ts';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerCredsCommands(program);
   registerDbCommands(program);
   registerLeaseCommands(program);
+  registerRotationCommands(program);
   registerIamCommands(program);
   registerRunCommand(program);
   registerAgentCommand(program);

@@ -1,10 +1,18 @@
-import { InvalidRequestError, isCofferError, NotFoundError, PermissionDeniedError } from '../../../core/errors.ts';
+import {
+  ConflictError,
+  InvalidRequestError,
+  isCofferError,
+  NotFoundError,
+  PermissionDeniedError,
+} from '../../../core/errors.ts';
 import type { Capability } from '../../../core/policy/policy-types.ts';
 import { parseResourcePolicy } from '../../../core/policy/resource-policy.ts';
+import type { RotationConfigView } from '../../../core/rotation/rotation-service.ts';
 import { parseSecretId } from '../../../core/secrets/secret-fns.ts';
 import { markedForDeletion } from '../../../core/secrets/secret-service.ts';
 import { AWSCURRENT, AWSPENDING, type SecretDescription } from '../../../core/secrets/secret-types.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../../route.ts';
+import { authorizeRotation } from '../rotation.ts';
 import { secretPath } from '../secrets.ts';
 import { matchesFilters, page, queryFingerprint, sortSecrets } from './list-secrets.ts';
 import { randomPassword } from './random-password.ts';
@@ -22,6 +30,8 @@ import {
   PutSecretValueRequest,
   RotateSecretRequest,
   requestValue,
+  rotationMembers,
+  rotationRulesIn,
   SecretIdRequest,
   TagResourceRequest,
   tagList,
@@ -43,6 +53,8 @@ import {
 const PREFIX = 'secretsmanager.';
 const SENSITIVE = ['SecretString', 'SecretBinary', 'RandomPassword'];
 const DEFAULT_REGION_PAGE = 100;
+/** AWS's message when AWSPENDING sits on another version, or a rotation is running. */
+const ROTATION_INCOMPLETE = "A previous rotation isn't complete. That rotation will be reattempted.";
 
 /**
  * Where the API is served: at `/`, where unmodified AWS SDKs and the `aws` CLI send it (signed for `secretsmanager`
@@ -91,12 +103,12 @@ function accountOf(arn: string): string {
   return arn.split(':')[4] ?? '';
 }
 
-function describeShape(d: SecretDescription) {
+function describeShape(d: SecretDescription, rotation?: RotationConfigView) {
   return {
     ARN: d.arn,
     Name: d.name,
     ...(d.description === '' ? {} : { Description: d.description }),
-    RotationEnabled: false,
+    ...rotationMembers(rotation),
     LastChangedDate: epochSeconds(d.updatedAt),
     CreatedDate: epochSeconds(d.createdAt),
     ...(d.deletedAt === undefined ? {} : { DeletedDate: epochSeconds(d.deletedAt) }),
@@ -123,6 +135,17 @@ function noKmsKey(kmsKeyId: string | undefined): void {
       'InvalidParameterException',
       'KmsKeyId is not supported: Coffer seals every version under its own envelope key.',
     );
+  }
+}
+
+/** The rotation config of a secret, when rotation is enabled on this runtime and configured for it. */
+async function rotationConfigOf(ctx: RouteContext, name: string): Promise<RotationConfigView | undefined> {
+  if (ctx.deps.rotation === undefined) return undefined;
+  try {
+    return await ctx.deps.rotation.config(name);
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
   }
 }
 
@@ -322,7 +345,8 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         await authorizeSecret(ctx, body.SecretId, 'read');
-        return { body: describeShape(await ctx.deps.secrets.describe({ secretId: body.SecretId })) };
+        const secret = await ctx.deps.secrets.describe({ secretId: body.SecretId });
+        return { body: describeShape(secret, await rotationConfigOf(ctx, secret.name)) };
       },
     }),
     defineRoute({
@@ -342,9 +366,14 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
           order,
           fingerprint: queryFingerprint(['list', filters, order, includePlannedDeletion]),
         });
+        // One read of every rotation config, not one per secret.
+        const configs = new Map((await ctx.deps.rotation?.listConfigs())?.map((c) => [c.name, c]));
         return {
           body: {
-            SecretList: found.items.map((d) => ({ ...describeShape(d), SecretVersionsToStages: d.versionIdsToStages })),
+            SecretList: found.items.map((d) => ({
+              ...describeShape(d, configs.get(d.name)),
+              SecretVersionsToStages: d.versionIdsToStages,
+            })),
             ...(found.nextToken === undefined ? {} : { NextToken: found.nextToken }),
           },
         };
@@ -417,7 +446,9 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
     }),
     defineRoute({
       ...op('RotateSecret'),
-      summary: 'Start a rotation (AWS Secrets Manager RotateSecret)',
+      summary:
+        "Start a rotation with the secret's Coffer rotation config, or change its RotationRules (AWS Secrets Manager " +
+        'RotateSecret). RotationLambdaARN is accepted and ignored: Coffer runs its own rotation engines.',
       mutating: true,
       body: RotateSecretRequest,
       resource: auditPath,
@@ -426,11 +457,42 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
         const secret = await describeLive(ctx, body.SecretId);
         const pending = Object.entries(secret.versionIdsToStages).find(([, labels]) => labels.includes(AWSPENDING));
         if (pending !== undefined && !pending[1].includes(AWSCURRENT)) {
-          throw new InvalidRequestError("A previous rotation isn't complete. That rotation will be reattempted.");
+          throw new InvalidRequestError(ROTATION_INCOMPLETE);
         }
-        throw new InvalidRequestError(
-          'No rotation is configured for this secret: this Coffer node has no rotation engine for it.',
-        );
+        const service = ctx.deps.rotation;
+        const config = await rotationConfigOf(ctx, secret.name);
+        if (service === undefined || config === undefined) {
+          throw new InvalidRequestError(
+            'No rotation is configured for this secret: configure one with Coffer (coffer rotation configure); ' +
+              'a RotationLambdaARN cannot be used.',
+          );
+        }
+        const rotateNow = body.RotateImmediately !== false;
+        // A group rotation changes every member: refuse before changing anything.
+        if (rotateNow) await authorizeRotation(ctx, service, secret.name);
+        if (body.RotationRules !== undefined) {
+          await service.setRules(secret.name, rotationRulesIn(body.RotationRules));
+        } else if (!config.enabled) {
+          // As AWS: RotateSecret on a secret whose rotation was cancelled turns it back on with its last config.
+          await service.configure({
+            secretId: secret.name,
+            type: config.type,
+            settings: config.settings,
+            rules: config.rules,
+          });
+        }
+        if (!rotateNow) return { body: { ARN: secret.arn, Name: secret.name } };
+        try {
+          const started = await service.rotate({
+            secretId: secret.name,
+            clientRequestToken: body.ClientRequestToken,
+            trigger: 'on-demand',
+          });
+          return { body: { ARN: secret.arn, Name: secret.name, VersionId: started.rotationId } };
+        } catch (err) {
+          if (err instanceof ConflictError) throw new InvalidRequestError(ROTATION_INCOMPLETE);
+          throw err;
+        }
       },
     }),
     defineRoute({
@@ -442,7 +504,8 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       async handle({ body }, ctx) {
         await authorizeSecret(ctx, body.SecretId, 'rotate');
         const secret = await describeLive(ctx, body.SecretId);
-        // Rotation is never enabled without a rotation engine, so there is nothing to turn off; AWS answers the same.
+        // Without a config there is nothing to turn off; AWS answers the same.
+        await ctx.deps.rotation?.disable(secret.name);
         return { body: { ARN: secret.arn, Name: secret.name } };
       },
     }),

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { ValidationError } from '../../../core/errors.ts';
+import type { RotationConfigView } from '../../../core/rotation/rotation-service.ts';
+import type { RotationRules } from '../../../core/rotation/rotation-types.ts';
 import type { SecretValue } from '../../../core/secrets/secret-types.ts';
 
 /**
@@ -172,6 +174,44 @@ export function tagMap(tags: readonly { Key: string; Value: string }[]): Record<
 
 export function tagList(tags: Readonly<Record<string, string>>): { Key: string; Value: string }[] {
   return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+}
+
+/** RotateSecret's RotationRules as the rotation service takes them (validated there). */
+export function rotationRulesIn(
+  rules: NonNullable<z.infer<typeof RotateSecretRequest>['RotationRules']>,
+): RotationRules {
+  return {
+    ...(rules.AutomaticallyAfterDays === undefined ? {} : { automaticallyAfterDays: rules.AutomaticallyAfterDays }),
+    ...(rules.ScheduleExpression === undefined ? {} : { scheduleExpression: rules.ScheduleExpression }),
+    ...(rules.Duration === undefined ? {} : { duration: rules.Duration }),
+  };
+}
+
+/**
+ * The rotation members of DescribeSecret and ListSecrets entries: `RotationEnabled` always; `RotationRules`,
+ * `LastRotatedDate` and `NextRotationDate` (epoch seconds) when a rotation config has them.
+ */
+export function rotationMembers(config: RotationConfigView | undefined) {
+  if (config === undefined) return { RotationEnabled: false };
+  const rules = config.rules;
+  return {
+    RotationEnabled: config.enabled,
+    ...(rules === undefined
+      ? {}
+      : {
+          RotationRules: {
+            ...(rules.automaticallyAfterDays === undefined
+              ? {}
+              : { AutomaticallyAfterDays: rules.automaticallyAfterDays }),
+            ...(rules.scheduleExpression === undefined ? {} : { ScheduleExpression: rules.scheduleExpression }),
+            ...(rules.duration === undefined ? {} : { Duration: rules.duration }),
+          },
+        }),
+    ...(config.lastRotatedAt === undefined ? {} : { LastRotatedDate: epochSeconds(config.lastRotatedAt) }),
+    ...(config.enabled && config.nextRotationAt !== undefined
+      ? { NextRotationDate: epochSeconds(config.nextRotationAt) }
+      : {}),
+  };
 }
 
 /** AWS timestamps on the wire: epoch seconds, as numbers. */

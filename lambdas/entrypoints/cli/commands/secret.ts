@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { namePath } from '../api-client.ts';
 import { CliError, ExitCode } from '../exit-codes.ts';
 import { client, collect, columns, globals, integer, keyValues, print, readSecretInput } from '../io.ts';
+import { registerSecretRotate } from './rotation.ts';
 
 interface ValueFlags {
   file?: string;
@@ -183,4 +184,6 @@ export function registerSecretCommands(program: Command): void {
       const result = await client(command).call('POST', `/v1/secret/restore/${namePath(name)}`);
       print(command, result, () => `restored ${name}`);
     });
+
+  registerSecretRotate(secret);
 }
