@@ -31,6 +31,8 @@ export type RotationConfigRecord = {
   lastError?: string | undefined;
   /** When the next scheduled rotation is due (epoch ms); absent without a schedule. */
   nextRotationAt?: number | undefined;
+  /** After a failed scheduled rotation, the scheduler waits until then before trying again (due time unchanged). */
+  retryAfter?: number | undefined;
   /** A breach was reported while a rotation ran: that rotation revokes at once when it finishes. */
   breachRequestedAt?: number | undefined;
 };

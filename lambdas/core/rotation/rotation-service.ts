@@ -71,6 +71,8 @@ export interface RotationStarted {
 export type RotationConfigView = Omit<RotationConfigRecord, 'breachRequestedAt'>;
 
 const SYSTEM: AuditPrincipal = { type: 'system', id: 'coffer-rotation', displayName: 'rotation', policies: [] };
+/** How long the scheduler waits after a failed rotation before starting that secret's rotation again. */
+const RETRY_AFTER_FAILURE_MS = 15 * 60_000;
 const REVOCATION_BACKOFF_MS = [10_000, 30_000, 60_000, 300_000, 900_000];
 const PAGE = 500;
 
@@ -342,6 +344,8 @@ export class RotationService {
       if (!data.enabled || data.nextRotationAt === undefined || data.nextRotationAt > now || seen.has(data.name)) {
         continue;
       }
+      // A rotation that just failed is not retried at every tick; it stays due (and overdue) meanwhile.
+      if (data.retryAfter !== undefined && data.retryAfter > now) continue;
       try {
         const result = await this.rotate({ secretId: data.name, trigger: 'schedule' });
         for (const member of result.secrets) seen.add(member);
@@ -478,6 +482,7 @@ export class RotationService {
         lastRotationId: rotation.rotationId,
         lastStatus: 'succeeded',
         lastError: undefined,
+        retryAfter: undefined,
         breachRequestedAt: breach ? undefined : c.breachRequestedAt,
       }));
       await this.#refreshNextDue(member);
@@ -526,6 +531,7 @@ export class RotationService {
         ...c,
         lastStatus: 'failed',
         lastError: `${failedStep}: ${message}`.slice(0, 1024),
+        retryAfter: now + RETRY_AFTER_FAILURE_MS,
       }));
     }
     await this.#end(rotation, { status: 'failed', finishedAt: now, error, message });

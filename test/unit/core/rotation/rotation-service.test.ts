@@ -224,6 +224,23 @@ describe('RotationService with the local runner executing the synthesised defini
     expect(await h.rotation.rotateDue()).toEqual([]);
   });
 
+  it('waits 15 minutes before retrying a failed scheduled rotation, while the secret stays overdue', async () => {
+    const { h, target } = await setup({ faults: '*:testSecret:fail:1' });
+    const { name } = await secretWithKey(h, target);
+    await h.rotation.configure({ secretId: name, type: 'api-key-coffer', rules: { automaticallyAfterDays: 1 } });
+    h.clock.advance(3 * DAY);
+    expect(await h.rotation.rotateDue()).toHaveLength(1);
+    await h.runner.idle();
+    expect((await h.rotation.config(name)).lastStatus).toBe('failed');
+    expect(await h.rotation.rotateDue()).toEqual([]);
+    expect((await h.rotation.status()).overdue.map((o) => o.name)).toEqual([name]);
+    h.clock.advance(15 * 60_000 + 1);
+    expect(await h.rotation.rotateDue()).toHaveLength(1);
+    await h.runner.idle();
+    expect((await h.rotation.config(name)).lastStatus).toBe('succeeded');
+    expect((await h.rotation.status()).overdue).toEqual([]);
+  });
+
   it('a restarted node resumes an interrupted rotation from the store and finishes it', async () => {
     const stall = new Promise<void>(() => {});
     const { h, target } = await setup({ gate: stall, gateStep: 'testSecret' });
