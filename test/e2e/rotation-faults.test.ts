@@ -2,12 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RotationType } from '../../lambdas/core/rotation/rotation-types.ts';
 import { ROTATION_EVENTS } from '../../lambdas/core/rotation/rotation-workflow.ts';
 import { type ApiKeyService, startApiKeyService } from '../support/api-key-service.ts';
-import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { canLogin, startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { api, runCli, type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
 
 /**
@@ -47,25 +46,8 @@ interface Node {
   readonly token: () => string;
 }
 
-async function pgLogin(value: Json): Promise<boolean> {
-  const client = new pg.Client({
-    host: String(value.host),
-    port: Number(value.port),
-    database: String(value.dbname),
-    user: String(value.username),
-    password: String(value.password),
-    connectionTimeoutMillis: 5_000,
-  });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
+/** The value names this test's server; logging in there is what an application would do. */
+const pgLogin = (value: Json): Promise<boolean> => canLogin(postgres, String(value.username), String(value.password));
 
 async function adminSql(sql: string): Promise<void> {
   const client = await postgres.adminClient();

@@ -766,24 +766,8 @@ export class RotationService {
   }
 
   async #updateRotation(rotationId: string, change: (r: RotationRecord) => RotationRecord): Promise<void> {
-    for (;;) {
-      const item = await this.#store.get<RotationRecord>(ROTATION_PK, rotationId);
-      if (item === undefined) throw new RotationStepError(`unknown rotation ${rotationId}`);
-      try {
-        await this.#store.transact([
-          {
-            type: 'put',
-            pk: ROTATION_PK,
-            sk: rotationId,
-            data: change(item.data),
-            condition: { kind: 'rev', rev: item.rev },
-          },
-        ]);
-        return;
-      } catch (error) {
-        if (!(error instanceof ConditionFailedError)) throw error;
-      }
-    }
+    const updated = await this.#update(ROTATION_PK, rotationId, change);
+    if (!updated) throw new RotationStepError(`unknown rotation ${rotationId}`);
   }
 
   /** Marks the rotation ended and releases its locks, in one transaction. */
@@ -817,20 +801,19 @@ export class RotationService {
   }
 
   async #updateConfig(name: string, change: (c: RotationConfigRecord) => RotationConfigRecord): Promise<void> {
+    await this.#update(ROTATION_CONFIG_PK, name, change);
+  }
+
+  /** Read-modify-write of one item under its revision, retried when a concurrent writer won. False if absent. */
+  async #update<T extends Record<string, unknown>>(pk: string, sk: string, change: (data: T) => T): Promise<boolean> {
     for (;;) {
-      const item = await this.#store.get<RotationConfigRecord>(ROTATION_CONFIG_PK, name);
-      if (item === undefined) return;
+      const item = await this.#store.get<T>(pk, sk);
+      if (item === undefined) return false;
       try {
         await this.#store.transact([
-          {
-            type: 'put',
-            pk: ROTATION_CONFIG_PK,
-            sk: name,
-            data: change(item.data),
-            condition: { kind: 'rev', rev: item.rev },
-          },
+          { type: 'put', pk, sk, data: change(item.data), condition: { kind: 'rev', rev: item.rev } },
         ]);
-        return;
+        return true;
       } catch (error) {
         if (!(error instanceof ConditionFailedError)) throw error;
       }

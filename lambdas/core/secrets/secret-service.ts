@@ -424,18 +424,7 @@ export class SecretService {
       }
       const stages = applyStageUpdate(secret.stages, update);
       if (stages === undefined) return { arn: secret.arn, name: secret.name };
-      const now = this.clock.now();
-      const pruned = versionsToPrune(secret.versions, stages, now, PRUNE_BUDGET_METADATA_ONLY);
-      const next: SecretRecord = {
-        ...secret,
-        stages,
-        versions: secret.versions.filter((v) => !pruned.includes(v.versionId)),
-        updatedAt: now,
-      };
-      await this.store.transact([
-        { type: 'put', pk: SECRETS_PARTITION, sk: secret.name, data: next, condition: { kind: 'rev', rev: item.rev } },
-        ...pruned.map((id): WriteOp => ({ type: 'delete', pk: versionPartition(secret.arn), sk: id })),
-      ]);
+      await this.writeStages(item, stages);
       return { arn: secret.arn, name: secret.name };
     });
   }
@@ -476,18 +465,7 @@ export class SecretService {
         else stages[label] = versionId;
       }
       assertLabelLimit(stages);
-      const now = this.clock.now();
-      const pruned = versionsToPrune(secret.versions, stages, now, PRUNE_BUDGET_METADATA_ONLY);
-      const next: SecretRecord = {
-        ...secret,
-        stages,
-        versions: secret.versions.filter((v) => !pruned.includes(v.versionId)),
-        updatedAt: now,
-      };
-      await this.store.transact([
-        { type: 'put', pk: SECRETS_PARTITION, sk: secret.name, data: next, condition: { kind: 'rev', rev: item.rev } },
-        ...pruned.map((id): WriteOp => ({ type: 'delete', pk: versionPartition(secret.arn), sk: id })),
-      ]);
+      await this.writeStages(item, stages);
       return { arn: secret.arn, name: secret.name };
     });
   }
@@ -771,6 +749,23 @@ export class SecretService {
     const version = await this.store.get<VersionRecord>(versionPartition(arn), versionId);
     if (version === undefined) return false;
     return sameValue(await this.openVersion(arn, version.data), value);
+  }
+
+  /** One conditional write of a secret's new labels, pruning what they leave deprecated beyond the budget. */
+  private async writeStages(item: SecretItem, stages: Record<string, string>): Promise<void> {
+    const secret = item.data;
+    const now = this.clock.now();
+    const pruned = versionsToPrune(secret.versions, stages, now, PRUNE_BUDGET_METADATA_ONLY);
+    const next: SecretRecord = {
+      ...secret,
+      stages,
+      versions: secret.versions.filter((v) => !pruned.includes(v.versionId)),
+      updatedAt: now,
+    };
+    await this.store.transact([
+      { type: 'put', pk: SECRETS_PARTITION, sk: secret.name, data: next, condition: { kind: 'rev', rev: item.rev } },
+      ...pruned.map((id): WriteOp => ({ type: 'delete', pk: versionPartition(secret.arn), sk: id })),
+    ]);
   }
 
   private async retrying<T>(attempt: () => Promise<T>): Promise<T> {

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRotationFaults, withRotationFaults } from '../../../lambdas/core/rotation/rotation-faults.ts';
 import type { RotatorRegistry } from '../../../lambdas/core/rotation/rotation-types.ts';
@@ -9,7 +8,7 @@ import {
   postgresSingleRotator,
 } from '../../../lambdas/engines/rotation/postgres/index.ts';
 import { type AslDefinition, synthesiseRotationDefinition } from '../../../lib/rotation-definition.ts';
-import { startPostgres, type TestPostgres } from '../../support/postgres.ts';
+import { canLogin, startPostgres, type TestPostgres } from '../../support/postgres.ts';
 import { FakeTarget, fakeRegistry, fakeRotator, rotationHarness } from '../../support/rotation-harness.ts';
 
 /**
@@ -51,22 +50,7 @@ const credential = (username: string, password: string) => ({
 async function login(value: { kind: string; string?: string } | undefined): Promise<boolean> {
   if (value?.kind !== 'string' || value.string === undefined) return false;
   const c = JSON.parse(value.string) as { username: string; password: string };
-  const client = new pg.Client({
-    host: postgres.host,
-    port: postgres.port,
-    database: postgres.database,
-    user: c.username,
-    password: c.password,
-  });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
+  return canLogin(postgres, c.username, c.password);
 }
 
 async function newUser(prefix: string) {

@@ -71,6 +71,17 @@ const ACL_ROWS = `
         FROM pg_proc p, aclexplode(p.proacl) a
        WHERE p.proacl IS NOT NULL AND a.grantee IN (cur_oid, pend_oid)`;
 
+/** The GRANTs that give the pending user every object privilege the current user has and it lacks. */
+const GRANTS_TO_COPY = `
+    WITH acl AS (${ACL_ROWS}
+    ),
+    want AS (SELECT target, cols, priv, bool_or(grantable) AS grantable FROM acl WHERE grantee = cur_oid GROUP BY 1, 2, 3),
+    have AS (SELECT target, cols, priv, bool_or(grantable) AS grantable FROM acl WHERE grantee = pend_oid GROUP BY 1, 2, 3)
+    SELECT format('GRANT %s%s ON %s TO %I%s', w.priv, w.cols, w.target, pend,
+                  CASE WHEN w.grantable THEN ' WITH GRANT OPTION' ELSE '' END) AS sql
+      FROM want w LEFT JOIN have h USING (target, cols, priv)
+     WHERE h.priv IS NULL OR (w.grantable AND NOT h.grantable)`;
+
 /**
  * Role memberships of the current ($1) and pending ($2) users other than the shared owner ($3), and the GRANTs that
  * give the pending user ($4: its name) every membership and option the current user has. PostgreSQL 16 records
@@ -171,29 +182,32 @@ BEGIN
                        WHERE m.roleid = own_oid AND g.rolname = u) THEN
       EXECUTE format('GRANT %I TO %I', own, u);
     END IF;
-    FOREACH kind IN ARRAY ARRAY['TABLES', 'SEQUENCES', 'FUNCTIONS', 'TYPES', 'SCHEMAS'] LOOP
-      EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I GRANT ALL ON %s TO %I', u, kind, own);
+    -- Default privileges are written once per user and kind: rewriting them at every rotation costs catalog
+    -- writes that a thousand rotations feel.
+    FOREACH kind IN ARRAY ARRAY['TABLES:r', 'SEQUENCES:S', 'FUNCTIONS:f', 'TYPES:T', 'SCHEMAS:n'] LOOP
+      IF NOT EXISTS (SELECT 1 FROM pg_default_acl d JOIN pg_roles g ON g.oid = d.defaclrole, aclexplode(d.defaclacl) a
+                      WHERE g.rolname = u AND d.defaclnamespace = 0
+                        AND d.defaclobjtype = split_part(kind, ':', 2)::"char" AND a.grantee = own_oid) THEN
+        EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I GRANT ALL ON %s TO %I', u, split_part(kind, ':', 1), own);
+      END IF;
     END LOOP;
   END LOOP;
 
   -- Concurrent GRANTs on one object (a table every application reads) fail with "tuple concurrently updated":
   -- rotations of this database reassign and copy privileges one at a time, until their commit. Taken before any
-  -- object lock (REASSIGN locks what it moves), so two rotations cannot deadlock.
-  PERFORM pg_advisory_xact_lock(hashtext('coffer.rotation.grants'));
-  EXECUTE format('REASSIGN OWNED BY %I, %I TO %I', cur, pend, own);
-
-  FOR r IN
-    WITH acl AS (${ACL_ROWS}
-    ),
-    want AS (SELECT target, cols, priv, bool_or(grantable) AS grantable FROM acl WHERE grantee = cur_oid GROUP BY 1, 2, 3),
-    have AS (SELECT target, cols, priv, bool_or(grantable) AS grantable FROM acl WHERE grantee = pend_oid GROUP BY 1, 2, 3)
-    SELECT format('GRANT %s%s ON %s TO %I%s', w.priv, w.cols, w.target, pend,
-                  CASE WHEN w.grantable THEN ' WITH GRANT OPTION' ELSE '' END) AS sql
-      FROM want w LEFT JOIN have h USING (target, cols, priv)
-     WHERE h.priv IS NULL OR (w.grantable AND NOT h.grantable)
-  LOOP
-    EXECUTE r.sql;
-  END LOOP;
+  -- object lock (REASSIGN locks what it moves), so two rotations cannot deadlock; and only when there is something
+  -- to reassign or grant, so steady-state rotations of many users do not queue behind each other.
+  IF EXISTS (SELECT 1 FROM pg_shdepend
+              WHERE deptype = 'o' AND refclassid = 'pg_authid'::regclass AND refobjid IN (cur_oid, pend_oid)
+                AND dbid IN (0, (SELECT oid FROM pg_database WHERE datname = current_database())))
+     OR EXISTS (${GRANTS_TO_COPY}) THEN
+    PERFORM pg_advisory_xact_lock(hashtext('coffer.rotation.grants'));
+    EXECUTE format('REASSIGN OWNED BY %I, %I TO %I', cur, pend, own);
+    FOR r IN ${GRANTS_TO_COPY}
+    LOOP
+      EXECUTE r.sql;
+    END LOOP;
+  END IF;
 
   FOR r IN EXECUTE CASE WHEN v16 THEN $memberships$${MEMBERSHIPS_16}$memberships$
                         ELSE $memberships$${MEMBERSHIPS_LEGACY}$memberships$ END
