@@ -552,27 +552,32 @@ export class RotationService {
     if (described === undefined) return;
     const { config, rotator } = await this.#configOf(member);
     const before = rotation.before[member] ?? {};
-    // Labels first: from here on readers get the credential that worked before the rotation. Only a member this
-    // rotation already finished (a group whose later member failed) gets its old labels back; otherwise AWSCURRENT
-    // stays where it is, even if someone put a new value meanwhile.
-    const current = Object.entries(described.versionIdsToStages).find(([, l]) => l.includes(AWSCURRENT))?.[0];
-    if (current === rotation.token && before.current !== undefined) {
-      await this.#secrets.setRotationStages({
-        secretId: member,
-        current: before.current,
-        previous: before.previous,
-        pending: undefined,
-      });
-    } else if (described.versionIdsToStages[rotation.token]?.includes(AWSPENDING)) {
-      await this.#secrets.updateVersionStage({
-        secretId: member,
-        versionStage: AWSPENDING,
-        removeFromVersionId: rotation.token,
-      });
-    }
+    // The target first, labels after: until the target accepts the old credential again, AWSPENDING still names
+    // the one it does accept, so a client that refreshes always finds a working credential. The labels are put
+    // back even when the target's rollback fails (the workflow retries it), so no AWSPENDING is left behind.
+    // Only a member this rotation already finished (a group whose later member failed) gets its old labels back;
+    // otherwise AWSCURRENT stays where it is, even if someone put a new value meanwhile.
     const pending = await this.#valueOf(member, rotation.token);
     const ctx = await this.#context(rotation, member, config, before);
-    await rotator.rollback(ctx, pending);
+    try {
+      await rotator.rollback(ctx, pending);
+    } finally {
+      const current = Object.entries(described.versionIdsToStages).find(([, l]) => l.includes(AWSCURRENT))?.[0];
+      if (current === rotation.token && before.current !== undefined) {
+        await this.#secrets.setRotationStages({
+          secretId: member,
+          current: before.current,
+          previous: before.previous,
+          pending: undefined,
+        });
+      } else if (described.versionIdsToStages[rotation.token]?.includes(AWSPENDING)) {
+        await this.#secrets.updateVersionStage({
+          secretId: member,
+          versionStage: AWSPENDING,
+          removeFromVersionId: rotation.token,
+        });
+      }
+    }
   }
 
   // ---- revocations ---------------------------------------------------------------------------------------------
