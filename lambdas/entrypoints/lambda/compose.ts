@@ -30,6 +30,7 @@ import { AwsEngine } from '../../engines/aws/aws-engine.ts';
 import { DatabaseEngine } from '../../engines/database/database-engine.ts';
 import { PostgresPlugin } from '../../engines/database/postgres/postgres-plugin.ts';
 import { PkiService } from '../../engines/pki/pki-service.ts';
+import { ApiKeyRegistry } from '../../engines/rotation/api-key/index.ts';
 import { createApiGatewayHandler } from './api-gateway.ts';
 import { composeRotation, createRotationClients, type RotationClients } from './compose-rotation.ts';
 import { AuditSaltSchema, type AwsConfig, CA_KEY_TAG, loadAwsConfig } from './config.ts';
@@ -238,6 +239,8 @@ export function composeAwsDeps(
     database: dynamic.database,
     aws: dynamic.aws,
     pki,
+    // Services check Coffer-managed API keys through the broker, on AWS as locally.
+    apiKeys: new ApiKeyRegistry({ store, clock }),
     ...(rotation !== undefined && { rotation }),
   };
 }

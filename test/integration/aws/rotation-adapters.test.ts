@@ -275,6 +275,8 @@ describe('Rotation function (DynamoDB, KMS, Step Functions, Scheduler and EventB
     expect(versionWith(after.versionIdsToStages, AWSPREVIOUS)).toBe(versionWith(before.versionIdsToStages, AWSCURRENT));
     const rotated = JSON.parse(((await broker.secrets.get({ secretId: secret })).value as { string: string }).string);
     expect(rotated).toMatchObject({ service: 'billing', keyId: expect.any(String), apiKey: expect.any(String) });
+    // Services validate the new key through the broker, on AWS as locally.
+    expect(await broker.apiKeys!.validate(rotated.apiKey)).toMatchObject({ valid: true, secretName: secret });
 
     // A breach report: published, and a new rotation started at once.
     await handler(
