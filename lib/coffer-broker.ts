@@ -3,12 +3,13 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as lambdaNodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { CA_KEY_TAG } from '../lambdas/entrypoints/lambda/config.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../lambdas/entrypoints/lambda/observability.ts';
 import { BROKER_ENTRY, brokerBundlingOptions, REPO_ROOT } from './broker-bundling.ts';
+import { functionRole } from './function-role.ts';
 
 /** An exact IAM/STS ARN, as `COFFER_BOOTSTRAP_ADMIN_ARNS` accepts it (checked again by the function at cold start). */
 const ADMIN_ARN = /^arn:aws[a-z-]*:(?:iam|sts)::\d{12}:[^*\s,]+$/;
@@ -79,22 +80,11 @@ export class CofferBroker extends Construct {
         'hashes of the same value differ and break searching the log. It is never shown to callers.',
     });
 
-    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-      removalPolicy: props.removalPolicy,
-    });
-
-    this.role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    ({ logGroup: this.logGroup, role: this.role } = functionRole(this, {
       description: `Coffer (${props.deploymentName}): the broker function`,
-    });
-    // Its own log group only: no AWSLambdaBasicExecutionRole (logs:CreateLogGroup on every group).
-    this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [this.logGroup.logGroupArn],
-      }),
-    );
+      logRetention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    }));
     this.auditSaltSecret.grantRead(this.role);
     this.grantPki(props.deploymentName);
     this.grantAssumeRoles(props.assumableRoleArns ?? []);

@@ -2,12 +2,13 @@ import path from 'node:path';
 import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as lambdaNodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { brokerBundlingOptions, REPO_ROOT } from './broker-bundling.ts';
+import { functionRole } from './function-role.ts';
 
 /** The sweeper Lambda's entry module. */
 export const LEASE_SWEEPER_ENTRY = path.join(REPO_ROOT, 'lambdas/entrypoints/lambda/lease-sweeper-handler.ts');
@@ -50,21 +51,11 @@ export class CofferLeaseSweeper extends Construct {
     super(scope, id);
     const name = props.deploymentName ?? 'coffer';
 
-    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-      ...(props.removalPolicy !== undefined && { removalPolicy: props.removalPolicy }),
-    });
-    this.role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    ({ logGroup: this.logGroup, role: this.role } = functionRole(this, {
       description: `Coffer (${name}): the lease sweeper`,
-    });
-    // Its own log group only: no AWSLambdaBasicExecutionRole (logs:CreateLogGroup on every group).
-    this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [this.logGroup.logGroupArn],
-      }),
-    );
+      logRetention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    }));
 
     this.function = new lambdaNodejs.NodejsFunction(this, 'Function', {
       description: `Coffer (${name}): revokes expired leases of dynamic credentials`,

@@ -20,6 +20,7 @@ import { ROTATION_EVENTS, ROTATION_STATES } from '../lambdas/core/rotation/rotat
 import { CA_KEY_TAG } from '../lambdas/entrypoints/lambda/config.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../lambdas/entrypoints/lambda/observability.ts';
 import { brokerBundlingOptions, REPO_ROOT } from './broker-bundling.ts';
+import { functionRole } from './function-role.ts';
 
 /** The rotation Lambda's entry module: answers step tasks, scheduler targets, breach events and the sweep. */
 export const ROTATION_ENTRY = path.join(REPO_ROOT, 'lambdas/entrypoints/lambda/rotation-handler.ts');
@@ -179,21 +180,11 @@ export class CofferRotation extends Construct {
       scheduleGroupName: this.resourceName,
     });
 
-    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
-      ...(props.removalPolicy !== undefined && { removalPolicy: props.removalPolicy }),
-    });
-    this.role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    ({ logGroup: this.logGroup, role: this.role } = functionRole(this, {
       description: `Coffer (${name}): the rotation function`,
-    });
-    // Its own log group only: no AWSLambdaBasicExecutionRole (logs:CreateLogGroup on every group).
-    this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [this.logGroup.logGroupArn],
-      }),
-    );
+      logRetention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    }));
     props.auditSaltSecret.grantRead(this.role);
     // Certificate rotation re-issues from the PKI engine: signing with the deployment's CA keys, nothing more.
     this.role.addToPrincipalPolicy(
