@@ -10,6 +10,7 @@ const STATUS: Record<ErrorCode, number> = {
   unauthenticated: 401,
   permission_denied: 403,
   limit_exceeded: 429,
+  throttled: 429,
   payload_too_large: 413,
   audit_unavailable: 503,
   sealed: 503,
@@ -61,6 +62,8 @@ const AWS_TYPE: Record<ErrorCode, { status: number; type: string }> = {
   unauthenticated: { status: 403, type: 'UnrecognizedClientException' },
   permission_denied: { status: 400, type: 'AccessDeniedException' },
   limit_exceeded: { status: 400, type: 'LimitExceededException' },
+  // AWS answers a rate limit with HTTP 400 ThrottlingException, which its SDKs retry with backoff.
+  throttled: { status: 400, type: 'ThrottlingException' },
   payload_too_large: { status: 400, type: 'InvalidParameterException' },
   audit_unavailable: { status: 500, type: 'InternalServiceError' },
   sealed: { status: 500, type: 'InternalServiceError' },

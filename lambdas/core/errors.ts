@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'unauthenticated'
   | 'permission_denied'
   | 'limit_exceeded'
+  | 'throttled'
   | 'payload_too_large'
   | 'audit_unavailable'
   | 'sealed'
@@ -69,6 +70,11 @@ export class PermissionDeniedError extends CofferError {
 
 export class LimitExceededError extends CofferError {
   readonly code = 'limit_exceeded' as const;
+}
+
+/** Too many requests in too short a time (a write rate); the same request may succeed after a pause. */
+export class ThrottledError extends CofferError {
+  readonly code = 'throttled' as const;
 }
 
 export class PayloadTooLargeError extends CofferError {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { awsJsonErrorBody, toAwsJsonError } from '../../../../lambdas/broker/http-errors.ts';
+import { awsJsonErrorBody, toAwsJsonError, toHttpError } from '../../../../lambdas/broker/http-errors.ts';
 import { SigV4Error } from '../../../../lambdas/core/auth/sigv4/sigv4-verifier.ts';
 import {
   AlreadyExistsError,
@@ -7,7 +7,9 @@ import {
   DecryptionFailureError,
   InvalidRequestError,
   NotFoundError,
+  LimitExceededError,
   PermissionDeniedError,
+  ThrottledError,
   ValidationError,
 } from '../../../../lambdas/core/errors.ts';
 
@@ -19,6 +21,8 @@ describe('Function: toAwsJsonError', () => {
     [new ValidationError('x'), 400, 'InvalidParameterException'],
     [new PermissionDeniedError('x'), 400, 'AccessDeniedException'],
     [new DecryptionFailureError('x'), 400, 'DecryptionFailure'],
+    [new LimitExceededError('x'), 400, 'LimitExceededException'],
+    [new ThrottledError('x'), 400, 'ThrottlingException'],
     [new SigV4Error('InvalidSignatureException', 'x'), 403, 'InvalidSignatureException'],
     [new SigV4Error('IncompleteSignature', 'x'), 403, 'IncompleteSignature'],
     [new ValidationError('x', { details: { malformed: 'serialization' } }), 400, 'SerializationException'],
@@ -43,5 +47,11 @@ describe('Function: toAwsJsonError', () => {
       __type: 'ResourceNotFoundException',
       message: 'gone',
     });
+  });
+});
+
+describe('Function: toHttpError', () => {
+  it('answers a throttled write with 429, as a limit', () => {
+    expect(toHttpError(new ThrottledError('slow down'))).toMatchObject({ status: 429, code: 'throttled' });
   });
 });
