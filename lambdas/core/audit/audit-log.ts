@@ -109,25 +109,36 @@ function checkFilter(filter: AuditFilter): AuditFilter {
 
 type Hmac = (value: string | Buffer) => string;
 
-function redactSensitive(value: unknown, keys: ReadonlySet<string>, hmac: Hmac): unknown {
-  if (Array.isArray(value)) return value.map((item) => redactSensitive(item, keys, hmac));
+/**
+ * How deep redaction walks. The broker refuses request bodies nested deeper than 64 levels, so this only bites on
+ * something no request can produce (a cyclic or absurdly deep response): there the subtree is replaced by
+ * {@link TOO_DEEP}, which drops data rather than risk a stack overflow or a secret reaching the log.
+ */
+export const MAX_REDACT_DEPTH = 100;
+/** What stands in the log for a subtree deeper than {@link MAX_REDACT_DEPTH}. */
+export const TOO_DEEP = '[nested too deep]';
+
+function redactSensitive(value: unknown, keys: ReadonlySet<string>, hmac: Hmac, depth = 0): unknown {
+  if (depth >= MAX_REDACT_DEPTH && (Array.isArray(value) || isPlainObject(value))) return TOO_DEEP;
+  if (Array.isArray(value)) return value.map((item) => redactSensitive(item, keys, hmac, depth + 1));
   if (!isPlainObject(value)) return value;
   const copy: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    copy[key] = keys.has(key) ? hashAll(item, hmac) : redactSensitive(item, keys, hmac);
+    copy[key] = keys.has(key) ? hashAll(item, hmac, depth + 1) : redactSensitive(item, keys, hmac, depth + 1);
   }
   return copy;
 }
 
 /** Hashes every leaf of a sensitive value; numbers and booleans too, since a PIN is as secret as a password. */
-function hashAll(value: unknown, hmac: Hmac): unknown {
+function hashAll(value: unknown, hmac: Hmac, depth: number): unknown {
   if (typeof value === 'string' || Buffer.isBuffer(value)) return hmac(value);
   if (value instanceof Uint8Array) return hmac(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return hmac(String(value));
-  if (Array.isArray(value)) return value.map((item) => hashAll(item, hmac));
+  if (depth >= MAX_REDACT_DEPTH && (Array.isArray(value) || isPlainObject(value))) return TOO_DEEP;
+  if (Array.isArray(value)) return value.map((item) => hashAll(item, hmac, depth + 1));
   if (isPlainObject(value)) {
     const copy: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) copy[key] = hashAll(item, hmac);
+    for (const [key, item] of Object.entries(value)) copy[key] = hashAll(item, hmac, depth + 1);
     return copy;
   }
   // null and undefined carry nothing; anything else (a Date, a class instance) is not ours to guess about.

@@ -48,13 +48,35 @@ export interface VerifyOptions {
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /**
- * The hash covers the record's own serialised bytes (insertion-ordered `JSON.stringify`, exactly as written to the
- * log, minus the trailing `hash` member), so a verifier in any language needs no canonicalisation: strip
- * `,"hash":"…"` from the line, prepend the previous hash and a newline, sha256. It is also several times cheaper than
- * sorting keys, and it runs twice per request.
+ * Characters that some line-splitting readers (editors, `str.splitlines()`, log shippers) take for a line break, or
+ * that a terminal or viewer acts on: the C1 controls and DEL (U+0085 NEL among them), the Unicode line and paragraph
+ * separators, and the bidirectional embedding, override and isolate controls (which can make a line display as
+ * something it does not say). `JSON.stringify` writes them raw; the log writes them as `\uXXXX` escapes, which
+ * `JSON.parse` reads back to the same string. They only ever occur inside JSON strings (JSON's own whitespace is
+ * ASCII), so escaping them in the serialised text is exact. C0 controls are already escaped by `JSON.stringify`.
  */
-function recordHash(prevHash: string, body: Readonly<Record<string, unknown>>): string {
-  return hashJson(prevHash, JSON.stringify(body));
+const UNSAFE_IN_LINE = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const UNSAFE_IN_LINE_ALL = new RegExp(UNSAFE_IN_LINE.source, 'g');
+
+/** `json` with every {@link UNSAFE_IN_LINE} character written as a `\uXXXX` escape. */
+export function escapeForLine(json: string): string {
+  // The common case has none: one scan, no copy.
+  if (!UNSAFE_IN_LINE.test(json)) return json;
+  return json.replace(UNSAFE_IN_LINE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * The hash covers the record's own serialised bytes (insertion-ordered `JSON.stringify` with the characters above
+ * escaped, exactly as written to the log, minus the trailing `hash` member), so a verifier in any language needs no
+ * canonicalisation: strip `,"hash":"…"` from the line, prepend the previous hash and a newline, sha256. It is also
+ * several times cheaper than sorting keys, and it runs twice per request.
+ *
+ * Lines written before those characters were escaped hold them raw and were hashed that way: `legacy` verifies them
+ * as written (the recipe above holds for both forms).
+ */
+function recordHash(prevHash: string, body: Readonly<Record<string, unknown>>, legacy = false): string {
+  const json = JSON.stringify(body);
+  return hashJson(prevHash, legacy ? json : escapeForLine(json));
 }
 
 function hashJson(prevHash: string, bodyJson: string): string {
@@ -79,17 +101,20 @@ export function chainRecord(prev: ChainHead | undefined, record: AuditRecord): C
   // A record that was chained before (e.g. copied from another log) must not carry its old links into the body.
   const { seq: _seq, prev: _prev, hash: _hash, ...fields } = record as Partial<ChainedAuditRecord> & AuditRecord;
   const body = { ...fields, seq: prev === undefined ? 1 : prev.seq + 1, prev: prev?.hash ?? GENESIS_HASH };
-  const bodyJson = JSON.stringify(body);
+  const bodyJson = escapeForLine(JSON.stringify(body));
   const hash = hashJson(body.prev, bodyJson);
   const chained = { ...body, hash };
-  // `hash` is the last member, so the line is the body with it appended: identical to JSON.stringify(chained).
+  // `hash` is the last member, so the line is the body with it appended: identical to serialising `chained` afresh.
   written.set(chained, `${bodyJson.slice(0, -1)},"hash":"${hash}"}`);
   return chained;
 }
 
-/** One log line for a chained record: JSON without a newline inside (JSON escapes newlines in strings). */
+/**
+ * One log line for a chained record: JSON with no line terminator of any kind inside (JSON escapes newlines in
+ * strings; {@link escapeForLine} the rest), which `JSON.parse` reads back to the same record.
+ */
 export function serialise(chained: ChainedAuditRecord): string {
-  return written.get(chained) ?? JSON.stringify(chained);
+  return written.get(chained) ?? escapeForLine(JSON.stringify(chained));
 }
 
 type Failure = Extract<VerifyResult, { ok: false }>;
@@ -169,9 +194,13 @@ function checkLine(
     if (value.prev !== last.hash) return { seq, reason: 'prev does not match the hash of the previous record' };
   }
   const { hash, ...body } = value;
-  if (recordHash(value.prev, body) !== hash) return { seq, reason: 'hash mismatch: the record was altered' };
+  const raw = JSON.stringify(value);
+  const escaped = escapeForLine(raw);
+  // Written before the escaping existed: raw characters, hashed raw. A given hash still fits exactly one line.
+  const legacy = line !== escaped && line === raw;
+  if (recordHash(value.prev, body, legacy) !== hash) return { seq, reason: 'hash mismatch: the record was altered' };
   // Catches byte changes that parse to the same value (e.g. the case of a \u escape) and so keep the hash intact.
-  if (JSON.stringify(value) !== line) return { seq, reason: 'line differs from how the log writes it: altered' };
+  if (line !== escaped && !legacy) return { seq, reason: 'line differs from how the log writes it: altered' };
   if (head !== undefined && seq === head.seq && hash !== head.hash) {
     return { seq, reason: 'record does not match the head anchor' };
   }

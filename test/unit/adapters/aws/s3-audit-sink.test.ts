@@ -72,6 +72,16 @@ describe('Class: S3AuditSink', () => {
     );
   });
 
+  it('writes a record holding Unicode line terminators as one escaped line that verifies', async () => {
+    const sink = new S3AuditSink({ client, bucket: BUCKET, streamId: 'i-1', clock });
+    await sink.append({ ...record(1), path: 'secrets/a\u2028b\u2029c\u0085d' }, { durable: true });
+    const body = String(puts()[0]?.Body);
+    expect(body.trimEnd().split(/\r\n|[\n\v\f\r\u0085\u2028\u2029]/)).toHaveLength(1);
+    expect(body).toContain('a\\u2028b\\u2029c\\u0085d');
+    expect(JSON.parse(body)).toMatchObject({ path: 'secrets/a\u2028b\u2029c\u0085d' });
+    await expect(verifyChain(body.trimEnd().split('\n'))).resolves.toMatchObject({ ok: true, records: 1 });
+  });
+
   it('continues the chain in the next object', async () => {
     const sink = new S3AuditSink({ client, bucket: BUCKET, prefix: 'logs/', streamId: 'i-2', clock });
     await appendAll(sink, 1, 3);

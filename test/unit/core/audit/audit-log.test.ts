@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { AuditHasher } from '../../../../lambdas/core/audit/audit-hmac.ts';
-import { AuditLog, type AuditLogOptions } from '../../../../lambdas/core/audit/audit-log.ts';
+import {
+  AuditLog,
+  type AuditLogOptions,
+  MAX_REDACT_DEPTH,
+  TOO_DEEP,
+} from '../../../../lambdas/core/audit/audit-log.ts';
 import type { AuditRecord } from '../../../../lambdas/core/audit/audit-types.ts';
 import { AuditUnavailableError, ValidationError } from '../../../../lambdas/core/errors.ts';
 import type { AuditSink } from '../../../../lambdas/core/ports/audit-sink.ts';
@@ -131,6 +136,41 @@ describe('Method: AuditLog.redact', () => {
     expect(json).not.toContain(Buffer.from(secrets[2]!).toString('base64'));
     expect(json).toContain('visible-name');
     expect(json).toContain(hasher.hmac(secrets[1]!));
+  });
+
+  it('cuts a structure nested far deeper than any request at a marker instead of overflowing the stack', () => {
+    let deep: unknown = { SecretString: 'deep-plaintext' };
+    for (let i = 0; i < 20_000; i++) deep = i % 2 === 0 ? { a: deep } : [deep];
+    let redacted: unknown;
+    expect(() => {
+      redacted = log.redact({ deep }, ['SecretString']);
+    }).not.toThrow();
+    const text = JSON.stringify(redacted);
+    expect(text).toContain(TOO_DEEP);
+    expect(text).not.toContain('deep-plaintext');
+    expect(text.split('{').length + text.split('[').length - 2).toBeLessThanOrEqual(MAX_REDACT_DEPTH + 1);
+  });
+
+  it('cuts a deep sensitive value at the marker, leaving no leaf of it in plaintext', () => {
+    let deep: unknown = 'deep-plaintext';
+    for (let i = 0; i < 5_000; i++) deep = [deep];
+    const redacted = log.redact({ SecretString: deep }, ['SecretString']);
+    expect(JSON.stringify(redacted)).toContain(TOO_DEEP);
+    expect(JSON.stringify(redacted)).not.toContain('deep-plaintext');
+  });
+
+  it('terminates on a cyclic object', () => {
+    const cyclic: Record<string, unknown> = { name: 'loop' };
+    cyclic.self = cyclic;
+    expect(JSON.stringify(log.redact(cyclic, []))).toContain(TOO_DEEP);
+  });
+
+  it('keeps a structure as deep as the broker accepts intact', () => {
+    let deep: unknown = { token: 's.abc' };
+    for (let i = 0; i < 64; i++) deep = { a: deep };
+    const text = JSON.stringify(log.redact({ deep }, ['token']));
+    expect(text).not.toContain(TOO_DEEP);
+    expect(text).toContain(hasher.hmac('s.abc'));
   });
 
   it('keeps null and absent sensitive values as they are', () => {

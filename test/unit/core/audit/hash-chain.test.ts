@@ -245,3 +245,70 @@ describe('Function: verifyChain', () => {
     await expect(verifyChain(lines)).resolves.toMatchObject({ ok: false, line: 1, seq: 42 });
   });
 });
+
+/** Every character some reader takes for a line break: Unicode's line terminators and JSON's own. */
+const ANY_LINE_BREAK = /\r\n|[\n\v\f\r\u0085\u2028\u2029]/;
+const TERMINATORS = ['\u2028', '\u2029', '\u0085', '\v', '\f', '\r', '\n', '\u007f', '\u009b', '\u202e', '\u2066'];
+
+describe('Line terminators and control characters in records', () => {
+  function withText(i: number, text: string): AuditRecord {
+    return { ...record(i), path: `secrets/${text}`, request: { note: `a${text}b`, [`k${text}`]: [text] } };
+  }
+
+  it('writes each as a \\u escape, one line per record, that parses back to the record and verifies', async () => {
+    const lines: string[] = [];
+    let prev: ChainedAuditRecord | undefined;
+    for (const [i, text] of TERMINATORS.entries()) {
+      const chained = chainRecord(prev, withText(i, text));
+      const line = serialise(chained);
+      expect(line.split(ANY_LINE_BREAK)).toHaveLength(1);
+      expect(line).not.toMatch(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
+      expect(JSON.parse(line)).toEqual(chained);
+      expect((JSON.parse(line) as AuditRecord).path).toBe(`secrets/${text}`);
+      lines.push(line);
+      prev = chained;
+    }
+    const text = `${lines.join('\n')}\n`;
+    expect(text.split(ANY_LINE_BREAK)).toHaveLength(TERMINATORS.length + 1);
+    await expect(verifyChain(text.split('\n'))).resolves.toMatchObject({ ok: true, records: TERMINATORS.length });
+  });
+
+  it('hashes the escaped line as written, so the documented recipe still holds', () => {
+    const chained = chainRecord(undefined, withText(0, '\u2028'));
+    const line = serialise(chained);
+    const suffix = `,"hash":"${chained.hash}"}`;
+    expect(line).toContain('\\u2028');
+    expect(chained.hash).toBe(
+      createHash('sha256')
+        .update(`${GENESIS_HASH}\n${line.slice(0, -suffix.length)}}`)
+        .digest('hex'),
+    );
+  });
+
+  it('still verifies lines written before the escaping, which hold the characters raw', async () => {
+    // How the log wrote (and hashed) a record before: plain JSON.stringify.
+    const lines: string[] = [];
+    let prev: { seq: number; hash: string } | undefined;
+    for (const [i, text] of ['\u2028', 'plain', '\u0085'].entries()) {
+      const body = { ...withText(i, text), seq: (prev?.seq ?? 0) + 1, prev: prev?.hash ?? GENESIS_HASH };
+      const bodyJson = JSON.stringify(body);
+      const hash = createHash('sha256').update(`${body.prev}\n${bodyJson}`).digest('hex');
+      lines.push(`${bodyJson.slice(0, -1)},"hash":"${hash}"}`);
+      prev = { seq: body.seq, hash };
+    }
+    expect(lines[0]).toContain('\u2028');
+    await expect(verifyChain(lines)).resolves.toMatchObject({ ok: true, records: 3 });
+    // Continuing such a log with new (escaped) lines keeps the chain whole.
+    const next = serialise(chainRecord(prev, withText(3, '\u2029')));
+    await expect(verifyChain([...lines, next])).resolves.toMatchObject({ ok: true, records: 4 });
+  });
+
+  it('catches a line whose escape was turned back into the raw character, and the reverse', async () => {
+    const first = chainRecord(undefined, withText(0, '\u2028'));
+    const line = serialise(first);
+    await expect(verifyChain([line.replace('\\u2028', '\u2028')])).resolves.toMatchObject({ ok: false, line: 1 });
+    const raw = JSON.stringify(first);
+    expect(raw).toContain('\u2028');
+    await expect(verifyChain([raw])).resolves.toMatchObject({ ok: false, line: 1 });
+  });
+});
