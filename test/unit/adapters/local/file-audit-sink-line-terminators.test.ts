@@ -6,6 +6,7 @@ import { FileAuditSink, verifyAuditFile } from '../../../../lambdas/adapters/loc
 import type { AuditRecord } from '../../../../lambdas/core/audit/audit-types.ts';
 
 /** What a line-splitting reader (an editor, Python's `str.splitlines()`) takes for a line break. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the file and record separators are what is under test
 const ANY_LINE_BREAK = /\r\n|[\n\v\f\r\u001c-\u001e\u0085\u2028\u2029]/;
 const TERMINATORS = ['\u2028', '\u2029', '\u0085', '\v', '\f', '\r', '\u001c', '\u001d', '\u001e', '\u009b'];
 
