@@ -9,7 +9,8 @@ import { useServer } from '../support/use-server.ts';
  * `--endpoint-url`, as a user with an existing shell script would call it. Only the endpoint and the credentials
  * differ from a script written for AWS.
  */
-const current = useServer();
+// The CLI signs for eu-west-1 (so the ARNs show the signing region), which the node serves only when told to.
+const current = useServer({ COFFER_SIGV4_REGIONS: 'eu-west-1' });
 let env: NodeJS.ProcessEnv;
 
 interface AwsResult {

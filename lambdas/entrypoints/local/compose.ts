@@ -37,6 +37,7 @@ import { ApiKeyRegistry } from '../../engines/rotation/api-key/index.ts';
 import { closeAdminSessions } from '../../engines/rotation/postgres/index.ts';
 import { createRotators } from '../../engines/rotation/registry.ts';
 import { dataPaths, type LocalConfig } from './config.ts';
+import { servedHosts, servedRegions } from './served-names.ts';
 
 /** The local runtime's composition root: the only place that knows which adapters the local node uses. */
 export interface LocalNode {
@@ -184,7 +185,13 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     secrets,
     accessKeys,
     // The Secrets Manager-compatible facade will add 'secretsmanager'; the native API is signed as 'coffer'.
-    sigv4: new SigV4Verifier({ accessKeys, clock, services: ['coffer', 'secretsmanager'] }),
+    sigv4: new SigV4Verifier({
+      accessKeys,
+      clock,
+      services: ['coffer', 'secretsmanager'],
+      regions: servedRegions(config),
+      hosts: servedHosts(config),
+    }),
     tokens: new TokenService({ store, clock }),
     policies: new PolicyService({ store, clock }),
     audit,

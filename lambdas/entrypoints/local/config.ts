@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { hostName } from '../../core/auth/allowed-hosts.ts';
 import { ValidationError } from '../../core/errors.ts';
 
 /**
@@ -54,6 +55,18 @@ export const LocalConfigSchema = z.object({
   rotationRetryIntervalMs: z.coerce.number().int().min(0).max(600_000).optional(),
   /** Fault injection for chaos drills: `<type|*>:<step>:<fail|transient|stall>[:n]`. @default none */
   rotationFault: z.string().max(1000).optional(),
+  /**
+   * `Host` names answered besides loopback, the host of `publicUrl` and a non-wildcard `host` (see
+   * `served-names.ts`); any other is refused, against DNS rebinding. @default none
+   */
+  allowedHosts: z
+    .array(z.string().refine((value) => hostName(value) !== undefined, 'COFFER_ALLOWED_HOSTS must list host names'))
+    .default([]),
+  /** Regions a SigV4 credential scope may name. @default `region` and `us-east-1` */
+  sigv4Regions: z
+    .array(z.string().regex(/^[a-z0-9-]{1,32}$/, 'COFFER_SIGV4_REGIONS must list regions'))
+    .min(1)
+    .optional(),
 });
 
 export type LocalConfig = z.infer<typeof LocalConfigSchema>;
@@ -86,6 +99,8 @@ export function loadLocalConfig(
     rotationTickMs: env.COFFER_ROTATION_TICK_MS as unknown as number | undefined,
     rotationRetryIntervalMs: env.COFFER_ROTATION_RETRY_INTERVAL_MS as unknown as number | undefined,
     rotationFault: env.COFFER_ROTATION_FAULT === '' ? undefined : env.COFFER_ROTATION_FAULT,
+    allowedHosts: list(env.COFFER_ALLOWED_HOSTS),
+    sigv4Regions: list(env.COFFER_SIGV4_REGIONS),
   };
   const merged = Object.fromEntries(
     Object.entries({ ...fromEnv, ...overrides }).filter(([, value]) => value !== undefined),
@@ -96,6 +111,15 @@ export function loadLocalConfig(
     throw new ValidationError(`invalid configuration ${issue.path.join('.')}: ${issue.message}`);
   }
   return { ...parsed.data, dataDir: path.resolve(parsed.data.dataDir) };
+}
+
+/** A comma-separated variable as its non-empty items; unset or empty: undefined (the default applies). */
+function list(value: string | undefined): string[] | undefined {
+  const items = value
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return items === undefined || items.length === 0 ? undefined : items;
 }
 
 /** Where each piece lives inside the data directory. */

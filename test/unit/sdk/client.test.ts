@@ -260,6 +260,8 @@ describe('Class: CofferClient', () => {
       },
       clock: { now: () => Date.now() },
       services: ['coffer'],
+      regions: ['eu-west-1'],
+      hosts: { names: ['coffer.test'] },
     });
     const verified: string[] = [];
     const { fetch } = fakeFetch((call) => ({

@@ -6,6 +6,7 @@ import type { BrokerRequest } from '../../../broker/http-types.ts';
 import { type CofferErrorOptions, UnauthenticatedError } from '../../errors.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { Principal } from '../../principal.ts';
+import { AllowedHosts, type AllowedHostsOptions } from '../allowed-hosts.ts';
 import { type AccessKeyService, accessKeyPrincipal } from './access-key-service.ts';
 
 /**
@@ -15,7 +16,8 @@ import { type AccessKeyService, accessKeyPrincipal } from './access-key-service.
  * - `IncompleteSignature`: the header (or a header it depends on) is malformed or incomplete;
  * - `InvalidClientTokenId`: unknown or inactive access key, or a session token (not supported);
  * - `InvalidSignatureException`: the signature does not match, the request is outside the clock-skew window
- *   ("Signature expired" / "Signature not yet current"), or the credential scope names another service or day.
+ *   ("Signature expired" / "Signature not yet current"), the credential scope names another service, region or day,
+ *   or the request was signed for a host this node does not answer to.
  *   The AWS SDKs treat this name as a clock-skew error and retry once with a clock corrected from the `Date`
  *   response header, which is what we want for an expired request.
  */
@@ -46,6 +48,17 @@ export interface SigV4VerifierOptions {
   readonly maxSkewMs?: number;
   /** Signing names a credential scope may name, e.g. `['secretsmanager']`. */
   readonly services: readonly string[];
+  /**
+   * Regions a credential scope may name, e.g. `['us-east-1']`. A signature is only meant for the regions it names:
+   * without this check, one captured for another deployment (or for AWS itself, if a key is shared) would replay here.
+   */
+  readonly regions: readonly string[];
+  /**
+   * The hosts a signature may be made for (the signed `Host`). Like the region, it stops a signature made for
+   * another server from being replayed to this one.
+   * @default loopback names only (`localhost`, `127.x.x.x`, `[::1]`, any port)
+   */
+  readonly hosts?: AllowedHostsOptions;
 }
 
 export interface VerifyOptions {
@@ -104,11 +117,19 @@ interface ParsedAuthorization {
  * Not supported (refused): session tokens (`X-Amz-Security-Token`), presigned URLs, SigV4a, `UNSIGNED-PAYLOAD` and
  * streaming payloads, and signing the `Date` header instead of `X-Amz-Date`.
  *
+ * Every header that changes what a request means must be signed, or it could be swapped under a valid signature:
+ * `host` and `x-amz-date` always, and `content-type`, `x-amz-target` and every `x-amz-*` header whenever the request
+ * carries them (the AWS SDKs and the aws CLI sign all of these; a native `GET` without a body has no content type).
+ * So a header a proxy adds after signing (CloudFront's `x-amz-cf-id`, say) makes the request fail.
+ *
  * The canonical path is normalised as SigV4 prescribes for every service but S3 (`/a/../` signs like `/`), so the
  * caller must route on the exact raw path it verified.
  *
  * @example
- * const verifier = new SigV4Verifier({ accessKeys, clock: systemClock, services: ['secretsmanager'] });
+ * const verifier = new SigV4Verifier({
+ *   accessKeys, clock: systemClock, services: ['secretsmanager'], regions: ['us-east-1'],
+ *   hosts: { names: ['coffer.internal'] },
+ * });
  * const { principal, region } = await verifier.verify(request);
  */
 export class SigV4Verifier {
@@ -116,6 +137,8 @@ export class SigV4Verifier {
   private readonly clock: Clock;
   private readonly maxSkewMs: number;
   private readonly services: ReadonlySet<string>;
+  private readonly regions: ReadonlySet<string>;
+  private readonly hosts: AllowedHosts;
 
   constructor(options: SigV4VerifierOptions) {
     this.accessKeys = options.accessKeys;
@@ -126,6 +149,12 @@ export class SigV4Verifier {
     }
     this.services = new Set(options.services);
     if (this.services.size === 0) throw new RangeError('services must name at least one signing name');
+    this.regions = new Set(options.regions);
+    if (this.regions.size === 0) throw new RangeError('regions must name at least one region');
+    for (const region of this.regions) {
+      if (!REGION_SHAPE.test(region)) throw new RangeError(`not a region: ${JSON.stringify(region)}`);
+    }
+    this.hosts = new AllowedHosts(options.hosts);
   }
 
   /**
@@ -141,6 +170,7 @@ export class SigV4Verifier {
     }
     const auth = parseAuthorization(authorization);
     const signedHeaders = signedHeaderValues(request, auth.signedHeaders, options.host);
+    requireSigned(request, auth.signedHeaders);
 
     const amzDate = signedHeaders['x-amz-date'] ?? '';
     const signingDate = parseAmzDate(amzDate);
@@ -156,6 +186,15 @@ export class SigV4Verifier {
         'InvalidSignatureException',
         `Credential should be scoped to correct service: '${[...this.services].join("' or '")}'.`,
       );
+    }
+    if (!this.regions.has(auth.region)) {
+      throw new SigV4Error(
+        'InvalidSignatureException',
+        `Credential should be scoped to a valid region, not '${auth.region}'. This node serves '${[...this.regions].join("' or '")}'.`,
+      );
+    }
+    if (!this.hosts.allows(signedHeaders.host)) {
+      throw new SigV4Error('InvalidSignatureException', 'The request was signed for a host this node does not serve.');
     }
     if (request.headers['x-amz-security-token'] !== undefined) {
       throw new SigV4Error('InvalidClientTokenId', `${INVALID_KEY} Session tokens are not supported.`);
@@ -277,6 +316,20 @@ function signedHeaderValues(
     values[name] = value;
   }
   return values;
+}
+
+/**
+ * Refuses a request carrying a meaningful header its signature does not cover: an unsigned `x-amz-target` could turn
+ * a signed DescribeSecret into GetSecretValue, an unsigned `content-type` change how the body is read.
+ */
+function requireSigned(request: BrokerRequest, signed: readonly string[]): void {
+  for (const name of Object.keys(request.headers)) {
+    const lower = name.toLowerCase();
+    const mustSign = lower === 'content-type' || lower.startsWith('x-amz-');
+    if (mustSign && !signed.includes(lower)) {
+      throw new SigV4Error('IncompleteSignature', `'${lower}' must be a signed header when the request carries it.`);
+    }
+  }
 }
 
 /** `X-Amz-Date` in ISO 8601 basic format, e.g. `20240102T030405Z`, as a real calendar instant. */

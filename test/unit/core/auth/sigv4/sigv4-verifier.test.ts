@@ -19,6 +19,7 @@ import {
   SigV4Error,
   type SigV4ErrorCode,
   SigV4Verifier,
+  type SigV4VerifierOptions,
 } from '../../../../../lambdas/core/auth/sigv4/sigv4-verifier.ts';
 import { UnauthenticatedError } from '../../../../../lambdas/core/errors.ts';
 import type { Clock } from '../../../../../lambdas/core/ports/clock.ts';
@@ -246,7 +247,12 @@ async function expectCode(promise: Promise<unknown>, code: SigV4ErrorCode, messa
   return error;
 }
 
-function setup(options: { maxSkewMs?: number; services?: string[] } = {}) {
+/** The regions the requests of these tests are signed for. */
+const REGIONS = ['eu-west-1', 'ap-southeast-2', 'us-east-1'];
+
+function setup(
+  options: { maxSkewMs?: number; services?: string[]; regions?: string[]; hosts?: SigV4VerifierOptions['hosts'] } = {},
+) {
   const store = new MemoryStore();
   let now = Date.now();
   const clock: Clock = { now: () => now };
@@ -261,6 +267,9 @@ function setup(options: { maxSkewMs?: number; services?: string[] } = {}) {
     },
     clock,
     services: options.services ?? ['secretsmanager'],
+    regions: options.regions ?? REGIONS,
+    // `signManually` signs for coffer.test; the SDK's requests go to the loopback stand-in, accepted by default.
+    hosts: options.hosts ?? { names: ['coffer.test'] },
     ...(options.maxSkewMs === undefined ? {} : { maxSkewMs: options.maxSkewMs }),
   });
   return {
@@ -647,7 +656,7 @@ describe('Class: SigV4Verifier', () => {
     });
 
     it('uses the host a proxy reports when told to', async () => {
-      const { accessKeys, verifier, setNow } = setup();
+      const { accessKeys, verifier, setNow } = setup({ hosts: { names: ['coffer.internal'] } });
       const key = await accessKeys.create({ principal: 'ci' });
       const request = await sdkRequest({ accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey });
       setNow(amzDateMs(request));
@@ -679,6 +688,165 @@ describe('Class: SigV4Verifier', () => {
         'IncompleteSignature',
         /'x-amz-target' is missing/,
       );
+    });
+  });
+
+  describe('headers that must be signed', () => {
+    it('refuses an x-amz-target left out of the signature, and so its swap under the same signature', async () => {
+      const { accessKeys, verifier, setNow, lookups } = setup();
+      const key = await accessKeys.create({ principal: 'ci' });
+      const date = wholeSecondNow();
+      setNow(date.getTime());
+      const request = await signManually({
+        accessKeyId: key.accessKeyId,
+        secret: key.secretAccessKey,
+        date,
+        headers: { 'x-amz-target': 'secretsmanager.DescribeSecret' },
+        body: '{"SecretId":"prod/db"}',
+        unsignableHeaders: new Set(['x-amz-target']),
+      });
+      expect(authParts(request).signedHeaders).not.toContain('x-amz-target');
+      const swapped = withHeaders(request, { 'x-amz-target': 'secretsmanager.GetSecretValue' });
+      for (const candidate of [request, swapped]) {
+        await expectCode(
+          verifier.verify(candidate),
+          'IncompleteSignature',
+          /'x-amz-target' must be a signed header when the request carries it/,
+        );
+      }
+      expect(lookups).toEqual([]);
+    });
+
+    it.each([
+      ['content-type', 'application/x-amz-json-1.1'],
+      ['x-amz-target', 'secretsmanager.GetSecretValue'],
+      ['x-amz-security-token', 'FwoGZXIvYXdzEXAMPLE'],
+      ['x-amz-content-sha256', createHash('sha256').update('{}').digest('hex')],
+      ['x-amz-user-agent', 'aws-sdk-js/3'],
+    ])('refuses a request carrying %s outside its signature', async (name, value) => {
+      const { accessKeys, verifier, setNow } = setup();
+      const key = await accessKeys.create({ principal: 'ci' });
+      const date = wholeSecondNow();
+      setNow(date.getTime());
+      const request = await signManually({
+        accessKeyId: key.accessKeyId,
+        secret: key.secretAccessKey,
+        date,
+        headers: { [name]: value },
+        applyChecksum: false,
+        unsignableHeaders: new Set([name]),
+      });
+      expect(request.headers[name]).toBe(value);
+      expect(authParts(request).signedHeaders).not.toContain(name);
+      await expectCode(
+        verifier.verify(request),
+        'IncompleteSignature',
+        new RegExp(`'${name}' must be a signed header`),
+      );
+    });
+
+    it('refuses an unsigned header added to a request the SDK signed', async () => {
+      const { accessKeys, verifier, setNow } = setup();
+      const key = await accessKeys.create({ principal: 'ci' });
+      const request = await sdkRequest({ accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey });
+      setNow(amzDateMs(request));
+      await expect(verifier.verify(request)).resolves.toBeDefined();
+      await expectCode(
+        verifier.verify(withHeaders(request, { 'x-amz-security-token': 'added' })),
+        'IncompleteSignature',
+        /'x-amz-security-token' must be a signed header/,
+      );
+    });
+
+    it('accepts a GET without a body or content type that signs only host and x-amz-date', async () => {
+      const { accessKeys, verifier, setNow } = setup();
+      const key = await accessKeys.create({ principal: 'ci' });
+      const date = wholeSecondNow();
+      setNow(date.getTime());
+      const signed = await signManually({
+        accessKeyId: key.accessKeyId,
+        secret: key.secretAccessKey,
+        date,
+        method: 'GET',
+        path: '/v1/secret/data/app',
+        body: '',
+        applyChecksum: false,
+        unsignableHeaders: new Set(['content-type']),
+      });
+      const bare = withHeaders({ ...signed, body: undefined }, { 'content-type': undefined });
+      expect(authParts(bare).signedHeaders).toEqual(['host', 'x-amz-date']);
+      await expect(verifier.verify(bare)).resolves.toBeDefined();
+    });
+  });
+
+  describe('region and host', () => {
+    it('refuses a credential scoped to a region the node does not serve, without a lookup', async () => {
+      const { accessKeys, verifier, setNow, lookups } = setup({ regions: ['local', 'us-east-1'] });
+      const key = await accessKeys.create({ principal: 'ci' });
+      const request = await sdkRequest({
+        accessKeyId: key.accessKeyId,
+        secretAccessKey: key.secretAccessKey,
+        region: 'eu-central-1',
+      });
+      setNow(amzDateMs(request));
+      await expectCode(
+        verifier.verify(request),
+        'InvalidSignatureException',
+        /^Credential should be scoped to a valid region, not 'eu-central-1'\. This node serves 'local' or 'us-east-1'\.$/,
+      );
+      expect(lookups).toEqual([]);
+      const served = await sdkRequest({
+        accessKeyId: key.accessKeyId,
+        secretAccessKey: key.secretAccessKey,
+        region: 'us-east-1',
+      });
+      setNow(amzDateMs(served));
+      await expect(verifier.verify(served)).resolves.toMatchObject({ region: 'us-east-1' });
+    });
+
+    it('refuses a valid signature made for a host the node does not serve', async () => {
+      const { accessKeys, verifier, setNow, lookups } = setup({ hosts: { names: ['coffer.test'] } });
+      const key = await accessKeys.create({ principal: 'ci' });
+      const date = wholeSecondNow();
+      setNow(date.getTime());
+      const request = await signManually({
+        accessKeyId: key.accessKeyId,
+        secret: key.secretAccessKey,
+        date,
+        headers: { host: 'evil.example', 'x-amz-target': 'secretsmanager.ListSecrets' },
+      });
+      expect(request.headers.host).toBe('evil.example');
+      await expectCode(
+        verifier.verify(request),
+        'InvalidSignatureException',
+        /signed for a host this node does not serve/,
+      );
+      expect(lookups).toEqual([]);
+      const other = setup({ hosts: { names: ['Evil.Example'] } });
+      await other.accessKeys.import({
+        accessKeyId: key.accessKeyId,
+        secretAccessKey: key.secretAccessKey,
+        principal: 'ci',
+      });
+      other.setNow(date.getTime());
+      await expect(other.verifier.verify(request)).resolves.toMatchObject({ accessKeyId: key.accessKeyId });
+    });
+
+    it('accepts loopback hosts by default and refuses them when loopback is off', async () => {
+      const loopback = setup({ hosts: {} });
+      const key = await loopback.accessKeys.create({ principal: 'ci' });
+      const request = await sdkRequest({ accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey });
+      expect(request.headers.host).toMatch(/^127\.0\.0\.1:\d+$/);
+      loopback.setNow(amzDateMs(request));
+      await expect(loopback.verifier.verify(request)).resolves.toBeDefined();
+      const remote = setup({ hosts: { names: ['coffer.test'], loopback: false } });
+      await remote.accessKeys.import({
+        accessKeyId: key.accessKeyId,
+        secretAccessKey: key.secretAccessKey,
+        principal: 'ci',
+      });
+      remote.setNow(amzDateMs(request));
+      await expectCode(remote.verifier.verify(request), 'InvalidSignatureException', /host this node does not serve/);
     });
   });
 
@@ -726,6 +894,7 @@ describe('Class: SigV4Verifier', () => {
         },
         clock: { now: () => amzDateMs(request) },
         services: ['secretsmanager'],
+        regions: REGIONS,
       });
       await expectCode(verifier.verify(request), 'InvalidClientTokenId');
     });
@@ -818,10 +987,21 @@ describe('Class: SigV4Verifier', () => {
     it('refuses an empty service list and a negative skew', () => {
       const accessKeys = { secretFor: async () => undefined };
       const clock = { now: () => 0 };
-      expect(() => new SigV4Verifier({ accessKeys, clock, services: [] })).toThrow(RangeError);
-      expect(() => new SigV4Verifier({ accessKeys, clock, services: ['secretsmanager'], maxSkewMs: -1 })).toThrow(
-        RangeError,
-      );
+      const services = ['secretsmanager'];
+      const regions = ['us-east-1'];
+      expect(() => new SigV4Verifier({ accessKeys, clock, services: [], regions })).toThrow(RangeError);
+      expect(() => new SigV4Verifier({ accessKeys, clock, services, regions, maxSkewMs: -1 })).toThrow(RangeError);
+    });
+
+    it('refuses an empty or malformed region list and a malformed host name', () => {
+      const accessKeys = { secretFor: async () => undefined };
+      const clock = { now: () => 0 };
+      const services = ['secretsmanager'];
+      expect(() => new SigV4Verifier({ accessKeys, clock, services, regions: [] })).toThrow(RangeError);
+      expect(() => new SigV4Verifier({ accessKeys, clock, services, regions: ['US East'] })).toThrow(RangeError);
+      expect(
+        () => new SigV4Verifier({ accessKeys, clock, services, regions: ['local'], hosts: { names: ['a@b'] } }),
+      ).toThrow(RangeError);
     });
   });
 });

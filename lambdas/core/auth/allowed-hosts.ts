@@ -1,0 +1,79 @@
+/**
+ * Which `Host` a request may name. A listener on loopback is still reachable from a browser page through DNS
+ * rebinding (`evil.example` re-pointed at 127.0.0.1): the browser then sends `Host: evil.example`, which is the one
+ * thing the attacker cannot change. So only loopback names and the names an operator configured are answered.
+ */
+
+export interface AllowedHostsOptions {
+  /**
+   * Names accepted besides loopback, e.g. `coffer.internal` or `10.0.0.5`. Ports are ignored: rebinding is about
+   * names, and a proxy in front may expose the node on another port.
+   * @default [] (none)
+   */
+  readonly names?: readonly string[];
+  /** Whether `localhost`, `127.x.x.x` and `[::1]` (any port) are accepted. @default true */
+  readonly loopback?: boolean;
+}
+
+/** `host[:port]` as RFC 9110 allows it: a reg-name or IPv4 (no percent-encoding, no userinfo) or an IPv6 literal. */
+const HOST_HEADER = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::\d{0,5})?$/;
+const LOOPBACK_V4 = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+
+/**
+ * The host name of a `Host` header value, normalised as a browser would serialise it (lower case, IPv4 shorthand
+ * such as `127.1` expanded, IPv6 compressed, no trailing dot), or `undefined` when it is not a valid host.
+ * @example hostName('LocalHost:8270') // 'localhost'
+ */
+export function hostName(value: string): string | undefined {
+  const trimmed = value.trim();
+  // The shape check comes first: the URL parser would otherwise read `a@b` as userinfo and `a/b` as a path.
+  if (!HOST_HEADER.test(trimmed)) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(`http://${trimmed}/`);
+  } catch {
+    return undefined;
+  }
+  const name = parsed.hostname.endsWith('.') ? parsed.hostname.slice(0, -1) : parsed.hostname;
+  return name === '' ? undefined : name;
+}
+
+/** Whether a normalised host name (see {@link hostName}) is a loopback name. */
+export function isLoopbackName(name: string): boolean {
+  return name === 'localhost' || name === '[::1]' || LOOPBACK_V4.test(name);
+}
+
+/**
+ * The `Host` names one listener answers to.
+ * @example
+ * const hosts = new AllowedHosts({ names: ['coffer.internal'] });
+ * hosts.allows('127.0.0.1:8270'); // true
+ * hosts.allows('evil.example');   // false
+ */
+export class AllowedHosts {
+  private readonly names: ReadonlySet<string>;
+  private readonly loopback: boolean;
+
+  /** @throws RangeError when a configured name is not a valid host */
+  constructor(options: AllowedHostsOptions = {}) {
+    this.loopback = options.loopback ?? true;
+    const names = new Set<string>();
+    for (const configured of options.names ?? []) {
+      const name = hostName(configured);
+      if (name === undefined) throw new RangeError(`not a valid host name: ${JSON.stringify(configured)}`);
+      names.add(name);
+    }
+    this.names = names;
+  }
+
+  /**
+   * Whether a request naming `host` (a `Host` header value, port included or not) may be answered. No `Host` at all
+   * (HTTP/1.0) is refused: every browser and HTTP/1.1 client sends one, and failing closed costs nothing real.
+   */
+  allows(host: string | undefined): boolean {
+    if (host === undefined) return false;
+    const name = hostName(host);
+    if (name === undefined) return false;
+    return this.names.has(name) || (this.loopback && isLoopbackName(name));
+  }
+}
