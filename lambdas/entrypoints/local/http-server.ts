@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Broker } from '../../broker/broker.ts';
 import { errorBody } from '../../broker/http-errors.ts';
 import type { BrokerRequest } from '../../broker/http-types.ts';
+import type { AuditLog } from '../../core/audit/audit-log.ts';
+import { AllowedHosts, type AllowedHostsOptions } from '../../core/auth/allowed-hosts.ts';
 
 export interface HttpServerOptions {
   readonly host: string;
@@ -11,7 +14,19 @@ export interface HttpServerOptions {
   readonly maxBodyBytes?: number;
   /** A request that has not completed in this time is answered 408 by Node. @default 30_000 */
   readonly requestTimeoutMs?: number;
+  /**
+   * The `Host` names answered; any other gets 421 before the broker sees the request (DNS rebinding).
+   * @default loopback names only
+   */
+  readonly allowedHosts?: AllowedHostsOptions;
+  /** Where a refused `Host` is recorded. @default nowhere */
+  readonly audit?: Pick<AuditLog, 'response' | 'excluded'>;
 }
+
+/** The operation name audit records of a refused `Host` carry. */
+export const MISDIRECTED_OPERATION = 'http.misdirected';
+/** How much of a refused `Host` goes into the audit record: enough to recognise the name, never a flood. */
+const AUDITED_HOST_CHARS = 255;
 
 /**
  * Serves the broker over node:http. It only translates: body limits are enforced while streaming (an oversized
@@ -19,6 +34,7 @@ export interface HttpServerOptions {
  */
 export class LocalHttpServer {
   private readonly server: Server;
+  private readonly hosts: AllowedHosts;
   private inFlight = 0;
   private idle: (() => void) | undefined;
 
@@ -26,6 +42,7 @@ export class LocalHttpServer {
     private readonly broker: Pick<Broker, 'handle'>,
     private readonly options: HttpServerOptions,
   ) {
+    this.hosts = new AllowedHosts(options.allowedHosts);
     const requestTimeout = options.requestTimeoutMs ?? 30_000;
     // Node only looks for expired requests every `connectionsCheckingInterval` (30 s by default), which would let a
     // stalled client hold its socket for up to twice the configured timeout.
@@ -59,17 +76,17 @@ export class LocalHttpServer {
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.inFlight++;
     try {
-      const limit = this.options.maxBodyBytes ?? 1_048_576;
-      const body = await readBody(req, limit);
-      if (body === 'too-large') {
-        // Answer once the client has finished sending, so it reads the 413 instead of dying on a reset connection
-        // (EPIPE); a body far past the limit, or one that never ends, gets the answer and a closed connection.
-        const drained = await drain(req, DRAIN_MAX_BYTES, DRAIN_MAX_MS);
-        res.writeHead(413, { 'content-type': 'application/json', ...(drained ? {} : { connection: 'close' }) });
-        const message = `request body exceeds ${limit} bytes`;
-        res.end(errorBody({ status: 413, code: 'payload_too_large', message, exposed: true }, 'none'));
+      if (!this.hosts.allows(req.headers.host)) {
+        await this.misdirected(req, res);
         return;
       }
+      const limit = this.options.maxBodyBytes ?? 1_048_576;
+      const body = await readBody(req, limit);
+      const tooLarge = body === 'too-large';
+      // Answer once the client has finished sending, so it reads the 413 instead of dying on a reset connection
+      // (EPIPE); a body far past the limit, or one that never ends, gets the answer and a closed connection. The
+      // broker gives the 413 (marked `bodyTooLarge`), so the refusal is audited like any other.
+      const drained = !tooLarge || (await drain(req, DRAIN_MAX_BYTES, DRAIN_MAX_MS));
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const rawPath = q === -1 ? url : url.slice(0, q);
@@ -85,11 +102,13 @@ export class LocalHttpServer {
         rawPath,
         query,
         headers,
-        body: body.length === 0 ? undefined : body,
+        body: tooLarge || body.length === 0 ? undefined : body,
         sourceIp: normaliseIp(req.socket.remoteAddress ?? ''),
+        ...(q === -1 ? {} : { rawQuery: url.slice(q + 1) }),
+        ...(tooLarge ? { bodyTooLarge: true } : {}),
       };
       const response = await this.broker.handle(request);
-      res.writeHead(response.status, response.headers);
+      res.writeHead(response.status, drained ? response.headers : { ...response.headers, connection: 'close' });
       res.end(response.bytes ?? response.body);
     } catch {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
@@ -99,7 +118,52 @@ export class LocalHttpServer {
       if (this.inFlight === 0) this.idle?.();
     }
   }
+
+  /**
+   * Refuses a request for a `Host` this node does not answer to: nothing of it is read or handled, the connection is
+   * closed, and the refusal is audited when an audit log is given. A failed audit write changes nothing, since no
+   * operation ran.
+   */
+  private async misdirected(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = randomUUID();
+    const audit = this.options.audit;
+    if (audit !== undefined && !audit.excluded(MISDIRECTED_OPERATION, '')) {
+      const host = req.headers.host;
+      await audit
+        .response({
+          requestId,
+          operation: MISDIRECTED_OPERATION,
+          path: '',
+          sourceIp: normaliseIp(req.socket.remoteAddress ?? ''),
+          request: { host: host === undefined ? null : host.slice(0, AUDITED_HOST_CHARS), method: req.method ?? '' },
+          outcome: 'denied',
+          status: MISDIRECTED_STATUS,
+          errorCode: 'misdirected_request',
+        })
+        .catch(() => {
+          // The request is refused either way; the broker's own records report an unavailable audit log.
+        });
+    }
+    // AWS clients read `__type`; everyone else gets the native error shape.
+    const body =
+      req.headers['x-amz-target'] === undefined
+        ? errorBody(
+            { status: MISDIRECTED_STATUS, code: 'misdirected_request', message: MISDIRECTED_MESSAGE, exposed: true },
+            requestId,
+          )
+        : JSON.stringify({ __type: 'MisdirectedRequest', message: MISDIRECTED_MESSAGE });
+    res.writeHead(MISDIRECTED_STATUS, {
+      'content-type': req.headers['x-amz-target'] === undefined ? 'application/json' : 'application/x-amz-json-1.1',
+      connection: 'close',
+    });
+    res.end(body);
+    req.resume();
+  }
 }
+
+/** Status and error names of a refused `Host`: 421 says "not this server", which is what rebinding amounts to. */
+const MISDIRECTED_STATUS = 421;
+const MISDIRECTED_MESSAGE = 'this server does not answer to the requested Host';
 
 /** How much of an oversized body is read and thrown away so that the client can read the 413. */
 const DRAIN_MAX_BYTES = 16 * 1_048_576;

@@ -4,6 +4,7 @@ import { systemClock } from '../../core/ports/clock.ts';
 import { initialise, isInitialised, type LocalNode, openLocalNode } from './compose.ts';
 import type { LocalConfig } from './config.ts';
 import { LocalHttpServer } from './http-server.ts';
+import { servedHosts } from './served-names.ts';
 
 export interface RunningServer {
   readonly address: AddressInfo;
@@ -18,7 +19,10 @@ export interface StartOptions {
   readonly clock?: Clock;
 }
 
-/** `coffer server`: initialise on first start, then serve the broker on the loopback address. */
+/**
+ * `coffer server`: initialise on first start, then serve the broker on the loopback address, to the `Host` names of
+ * {@link servedHosts} only.
+ */
 export async function startLocalServer(config: LocalConfig, options: StartOptions = {}): Promise<RunningServer> {
   if (!isInitialised(config.dataDir)) {
     const { rootToken } = await initialise(config);
@@ -30,6 +34,8 @@ export async function startLocalServer(config: LocalConfig, options: StartOption
     port: config.port,
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeoutMs,
+    allowedHosts: servedHosts(config),
+    audit: node.deps.audit,
   });
   let address: AddressInfo;
   try {
