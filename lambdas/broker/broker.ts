@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { AuditPrincipal } from '../core/audit/audit-types.ts';
+import { allowedByCeilings } from '../core/auth/derived-credentials.ts';
 import {
   isCofferError,
   PayloadTooLargeError,
@@ -240,6 +241,7 @@ export class Broker {
     if (!evaluate(policies, { path: check.path, capability: check.capability, principal, context }).allowed) {
       return false;
     }
+    if (!(await allowedByCeilings(this.deps.policies, principal, check, context))) return false;
     return !(await this.deniedByResourcePolicy(principal, check));
   }
 

@@ -8,9 +8,34 @@ export interface Principal {
   readonly type: PrincipalType;
   /** Stable identifier: a token accessor, or an IAM ARN. Used in templated policy paths and audit. */
   readonly id: string;
+  /**
+   * The identity's name (`{{principal.name}}` in templated policies, the name the audit log shows). Always set by the
+   * server from the authenticated identity, never from a label the caller chose, or templated policies would let a
+   * caller pick whose paths it reaches.
+   */
   readonly displayName: string;
   readonly policies: readonly string[];
-  /** Free-form identity metadata usable by templated policies. */
+  /** Identity metadata usable by templated policies; server-set for the same reason as `displayName`. */
+  readonly metadata: Readonly<Record<string, string>>;
+  /**
+   * The creators this credential was derived from (a child token's ancestors, the creator of an access key or of an
+   * IAM mapping), as they were at derivation. A request must also be allowed to each of them: policy names alone do
+   * not bound access, since dropping a policy can drop a `deny` or a more specific rule. Absent = none.
+   */
+  readonly ceilings?: readonly PrincipalCeiling[];
+}
+
+/** A creator's identity and policy names, frozen into what it derived; see `Principal.ceilings`. */
+export interface PrincipalCeiling {
+  readonly id: string;
+  readonly name: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly policies: readonly string[];
+}
+
+/** The identity a derived credential carries: the name and metadata templated policies and the audit log see. */
+export interface PrincipalIdentity {
+  readonly name: string;
   readonly metadata: Readonly<Record<string, string>>;
 }
 

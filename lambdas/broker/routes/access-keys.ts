@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AccessKeyRecord } from '../../core/auth/sigv4/access-key-types.ts';
-import { InvalidRequestError } from '../../core/errors.ts';
+import { InvalidRequestError, UnauthenticatedError } from '../../core/errors.ts';
 import { PolicyNameSchema } from '../../core/policy/policy-schema.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../route.ts';
 import { iso } from './wire.ts';
@@ -9,7 +9,8 @@ const IdParam = z.object({ accessKeyId: z.string().regex(/^[A-Za-z0-9]{1,128}$/,
 
 const CreateBody = z
   .object({
-    principal: z.string().min(1).max(64),
+    /** Defaults to the caller's identity name; naming anyone else needs root. */
+    principal: z.string().min(1).max(64).optional(),
     policies: z.array(PolicyNameSchema).max(64).optional(),
     /** Import an existing pair instead of generating one. */
     accessKeyId: z.string().min(1).max(128).optional(),
@@ -20,7 +21,15 @@ const CreateBody = z
     error: 'give both accessKeyId and secretAccessKey to import a pair, or neither to generate one',
   });
 
-const describeKey = (record: AccessKeyRecord) => ({ ...record, createdAt: iso(record.createdAt) });
+/** Field by field: a key's ceilings name its creators (token accessors among them) and stay server-side. */
+const describeKey = (record: AccessKeyRecord) => ({
+  accessKeyId: record.accessKeyId,
+  principal: record.principal,
+  policies: record.policies,
+  ...(record.metadata === undefined ? {} : { metadata: record.metadata }),
+  createdAt: iso(record.createdAt),
+  status: record.status,
+});
 
 function service(ctx: RouteContext) {
   if (ctx.deps.accessKeys === undefined) throw new InvalidRequestError('access keys are not available in this runtime');
@@ -32,22 +41,28 @@ export const accessKeyRoutes: RouteDef[] = [
     operation: 'access-key.create',
     method: 'POST',
     path: '/v1/sys/access-keys',
-    summary: 'Create (or import) a SigV4 access key for a principal; the secret is returned once',
+    summary:
+      'Create (or import) a SigV4 access key; the secret is returned once. Without root, only for the caller’s own identity and policies',
     mutating: true,
     body: CreateBody,
     sensitive: ['secretAccessKey'],
     access: () => ({ path: 'sys/access-keys', capability: 'sudo' }),
     async handle({ body }, ctx) {
       const keys = service(ctx);
+      const creator = ctx.principal;
+      if (creator === undefined) throw new UnauthenticatedError('authentication required');
       const created =
         body.accessKeyId !== undefined && body.secretAccessKey !== undefined
-          ? await keys.import({
-              accessKeyId: body.accessKeyId,
-              secretAccessKey: body.secretAccessKey,
-              principal: body.principal,
-              policies: body.policies,
-            })
-          : await keys.create({ principal: body.principal, policies: body.policies });
+          ? await keys.import(
+              {
+                accessKeyId: body.accessKeyId,
+                secretAccessKey: body.secretAccessKey,
+                principal: body.principal,
+                policies: body.policies,
+              },
+              creator,
+            )
+          : await keys.create({ principal: body.principal, policies: body.policies }, creator);
       return {
         status: 201,
         body: { ...describeKey(created.record), secretAccessKey: created.secretAccessKey },

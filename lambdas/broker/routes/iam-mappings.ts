@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { InvalidRequestError } from '../../core/errors.ts';
+import { InvalidRequestError, UnauthenticatedError } from '../../core/errors.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 
 /**
  * Which IAM callers (as API Gateway's IAM authoriser reports them) get which Coffer policies. Changing a mapping
- * grants access, so it needs `sudo` on `auth/iam/mappings`; reading needs `read`.
+ * grants access, so it needs `sudo` on `auth/iam/mappings`, and without root only the caller's own policies can be
+ * mapped (the service enforces it); reading needs `read`.
  */
 const MAPPINGS_PATH = 'auth/iam/mappings';
 const PutBody = z
@@ -32,8 +33,9 @@ export const iamMappingRoutes: RouteDef[] = [
     mutating: true,
     body: PutBody,
     access: () => ({ path: MAPPINGS_PATH, capability: 'sudo' }),
-    async handle({ body }, { deps }) {
-      return { body: await mappings(deps).put(body.pattern, body.policies) };
+    async handle({ body }, { deps, principal }) {
+      if (principal === undefined) throw new UnauthenticatedError('authentication required');
+      return { body: await mappings(deps).put(body.pattern, body.policies, principal) };
     },
   }),
   defineRoute({

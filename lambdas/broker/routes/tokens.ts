@@ -6,13 +6,18 @@ import {
   RevokeTokenRequestSchema,
   toTokenTarget as target,
 } from '../../core/auth/token/token-schema.ts';
+import { tokenIdentity } from '../../core/auth/token/token-service.ts';
 import type { TokenRecord } from '../../core/auth/token/token-types.ts';
 import { InvalidRequestError, ValidationError } from '../../core/errors.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../route.ts';
 import { iso } from './wire.ts';
 
-/** The wire form of a token record: never the token itself, never its hash. */
+/**
+ * The wire form of a token record: never the token itself, never its hash. `displayName` and `meta` are the labels its
+ * creator chose; `identity` is who it acts as in policies and audit.
+ */
 export function describeToken(record: TokenRecord) {
+  const identity = tokenIdentity(record);
   return {
     accessor: record.accessor,
     displayName: record.displayName,
@@ -27,6 +32,7 @@ export function describeToken(record: TokenRecord) {
     orphan: record.orphan,
     parentAccessor: record.parentAccessor,
     meta: record.meta,
+    identity: { name: identity.name, metadata: identity.metadata },
   };
 }
 
@@ -42,7 +48,8 @@ export const tokenRoutes: RouteDef[] = [
     operation: 'token.create',
     method: 'POST',
     path: '/v1/auth/token/create',
-    summary: 'Create a child token (policies must be a subset of the caller’s unless it holds root)',
+    summary:
+      'Create a child token: it acts as the caller’s identity and never does more than the caller (other policies or identity need root)',
     mutating: true,
     body: CreateTokenRequestSchema,
     sensitive: ['token', 'accessor'],

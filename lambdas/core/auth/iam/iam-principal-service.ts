@@ -3,7 +3,8 @@ import { NotFoundError, ValidationError } from '../../errors.ts';
 import { PolicyNameSchema } from '../../policy/policy-schema.ts';
 import type { Clock } from '../../ports/clock.ts';
 import { ConditionFailedError, type Store } from '../../ports/store.ts';
-import type { Principal } from '../../principal.ts';
+import type { Principal, PrincipalCeiling } from '../../principal.ts';
+import { assertGrantable, ceilingsFrom } from '../derived-credentials.ts';
 
 /** The store partition holding the IAM mappings, one item per ARN pattern. */
 export const IAM_PRINCIPAL_PARTITION = 'iam-principals';
@@ -41,6 +42,13 @@ export interface IamPrincipalMapping {
 interface MappingItem {
   [key: string]: unknown;
   policies: string[];
+  /** The non-root creators of the mapping, as they were when they wrote it; see `Principal.ceilings`. */
+  ceilings?: PrincipalCeiling[];
+}
+
+/** A mapping as stored: what callers get, and what bounds it. */
+interface StoredMapping extends IamPrincipalMapping {
+  readonly ceilings: readonly PrincipalCeiling[];
 }
 
 export interface IamPrincipalServiceOptions {
@@ -57,7 +65,7 @@ export interface IamPrincipalServiceOptions {
 interface CacheEntry {
   readonly expiresAt: number;
   /** A promise, so concurrent misses share one read of the partition. */
-  readonly mappings: Promise<readonly IamPrincipalMapping[]>;
+  readonly mappings: Promise<readonly StoredMapping[]>;
 }
 
 const DEFAULT_CACHE_TTL_MS = 5000;
@@ -69,6 +77,10 @@ const DEFAULT_CACHE_TTL_MS = 5000;
  * mapping can only add access, never silently take away what a more specific one gave, and narrowing is what `deny`
  * rules in the policies are for. An assumed-role session `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION` also
  * matches patterns for `arn:aws:iam::ACCOUNT:role/ROLE` (STS drops a role's path, so map pathed roles by session ARN).
+ *
+ * A mapping written by a creator without root names only policies that creator holds and carries the creator as a
+ * ceiling: every caller it matches is then bounded by that creator's access (whoever the caller is, so a role named
+ * after someone else gains nothing through templated policies).
  *
  * All mappings are read at once (prefix patterns cannot be looked up by key) and cached for `cacheTtlMs`.
  *
@@ -91,16 +103,22 @@ export class IamPrincipalService {
   }
 
   /**
-   * Creates or replaces the mapping of `pattern`.
+   * Creates or replaces the mapping of `pattern`. `creator` is who asks (the API always passes its caller); without the
+   * `root` policy it may map only policies it holds. Only trusted in-process callers (bootstrap, tests) omit it.
    * @throws ValidationError for a malformed pattern or policy name.
+   * @throws PermissionDeniedError when a non-root creator maps policies it lacks.
    */
-  async put(pattern: string, policies: readonly string[]): Promise<IamPrincipalMapping> {
+  async put(pattern: string, policies: readonly string[], creator?: Principal): Promise<IamPrincipalMapping> {
     const checkedPattern = parse(PatternSchema, pattern, 'pattern');
     const checkedPolicies = [...new Set(parse(PoliciesSchema, policies, 'policies'))].sort();
+    const data: MappingItem = { policies: checkedPolicies };
+    if (creator !== undefined) {
+      assertGrantable(creator, checkedPolicies, 'an IAM mapping');
+      const ceilings = ceilingsFrom(creator);
+      if (ceilings.length > 0) data.ceilings = ceilings;
+    }
     try {
-      await this.#store.transact([
-        { type: 'put', pk: IAM_PRINCIPAL_PARTITION, sk: checkedPattern, data: { policies: checkedPolicies } },
-      ]);
+      await this.#store.transact([{ type: 'put', pk: IAM_PRINCIPAL_PARTITION, sk: checkedPattern, data }]);
     } finally {
       this.#cache = undefined;
     }
@@ -126,14 +144,20 @@ export class IamPrincipalService {
 
   /** Every mapping, sorted by pattern. Always read from the store. */
   async list(): Promise<IamPrincipalMapping[]> {
-    const mappings: IamPrincipalMapping[] = [];
+    return (await this.#read()).map(({ pattern, policies }) => ({ pattern, policies }));
+  }
+
+  async #read(): Promise<StoredMapping[]> {
+    const mappings: StoredMapping[] = [];
     let startAfter: string | undefined;
     do {
       const page = await this.#store.query<MappingItem>(IAM_PRINCIPAL_PARTITION, {
         limit: 1000,
         ...(startAfter !== undefined && { startAfter }),
       });
-      for (const item of page.items) mappings.push({ pattern: item.sk, policies: [...item.data.policies] });
+      for (const item of page.items) {
+        mappings.push({ pattern: item.sk, policies: [...item.data.policies], ceilings: item.data.ceilings ?? [] });
+      }
       startAfter = page.lastKey;
     } while (startAfter !== undefined);
     return mappings;
@@ -147,9 +171,13 @@ export class IamPrincipalService {
     const identity = describeCaller(arn);
     if (identity === undefined) return undefined;
     const policies = new Set<string>();
+    const ceilings: PrincipalCeiling[] = [];
     for (const mapping of await this.#mappings()) {
       if (identity.candidates.some((candidate) => matches(mapping.pattern, candidate))) {
         for (const policy of mapping.policies) policies.add(policy);
+        // Every matching mapping's creator bounds the caller: the policies are evaluated as one union, so a ceiling
+        // kept per mapping could not tell which grant it was meant to bound.
+        ceilings.push(...mapping.ceilings);
       }
     }
     if (policies.size === 0) return undefined;
@@ -159,13 +187,14 @@ export class IamPrincipalService {
       displayName: identity.displayName,
       policies: [...policies].sort(),
       metadata: identity.metadata,
+      ...(ceilings.length === 0 ? {} : { ceilings }),
     };
   }
 
-  #mappings(): Promise<readonly IamPrincipalMapping[]> {
+  #mappings(): Promise<readonly StoredMapping[]> {
     const now = this.#clock.now();
     if (this.#cache !== undefined && this.#cache.expiresAt > now) return this.#cache.mappings;
-    const entry: CacheEntry = { expiresAt: now + this.#cacheTtlMs, mappings: this.list() };
+    const entry: CacheEntry = { expiresAt: now + this.#cacheTtlMs, mappings: this.#read() };
     this.#cache = entry;
     // A failed read must not be served for the whole TTL.
     entry.mappings.catch(() => {

@@ -1,11 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { type Binding, open, seal } from '../../crypto/envelope.ts';
-import { AlreadyExistsError, InternalError, NotFoundError, ValidationError } from '../../errors.ts';
+import {
+  AlreadyExistsError,
+  InternalError,
+  NotFoundError,
+  PermissionDeniedError,
+  ValidationError,
+} from '../../errors.ts';
 import { PolicyNameSchema } from '../../policy/policy-schema.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { EncryptionContext, KeyProvider } from '../../ports/key-provider.ts';
 import { ConditionFailedError, type Store, type StoredItem } from '../../ports/store.ts';
-import type { Principal } from '../../principal.ts';
+import type { Principal, PrincipalCeiling } from '../../principal.ts';
+import { assertGrantable, ceilingsFrom, holdsRoot } from '../derived-credentials.ts';
 import {
   ACCESS_KEY_ID_PREFIX,
   ACCESS_KEY_PARTITION,
@@ -51,6 +58,14 @@ const ID_RANDOM_BYTES = 10;
 /** 30 random bytes are exactly 40 base64 characters (240 bits), the length of an AWS secret access key. */
 const SECRET_RANDOM_BYTES = 30;
 
+/** Who a new key acts as and what bounds it, decided from its creator. */
+interface KeyIdentity {
+  readonly principal: string;
+  readonly policies: string[];
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly ceilings?: readonly PrincipalCeiling[];
+}
+
 interface CacheEntry {
   readonly secret: string;
   readonly record: AccessKeyRecord;
@@ -95,17 +110,21 @@ export class AccessKeyService {
   /**
    * Issues a new key pair: `AKCF` + 16 base32 characters, and a 40-character secret. The secret is returned here and
    * never again.
+   *
+   * `creator` is who asks (the API always passes its caller). A creator without the `root` policy may only give the key
+   * policies it holds and its own identity (name and metadata), and the key carries it as a ceiling, so the key never
+   * does more than its creator. Only in-process callers that are themselves trusted (bootstrap, tests) omit it.
    * @throws ValidationError for a malformed principal or policy name.
-   * @example const { accessKeyId, secretAccessKey } = await keys.create({ principal: 'ci-pipeline', policies: ['app'] });
+   * @throws PermissionDeniedError when a non-root creator grants policies it lacks or names another principal.
+   * @example const { accessKeyId, secretAccessKey } = await keys.create({ principal: 'ci-pipeline', policies: ['app'] }, caller);
    */
-  async create(request: CreateAccessKeyRequest): Promise<CreatedAccessKey> {
-    const principal = checkPrincipal(request.principal);
-    const policies = checkPolicies(request.policies);
+  async create(request: CreateAccessKeyRequest, creator?: Principal): Promise<CreatedAccessKey> {
+    const identity = keyIdentity(request, creator);
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const accessKeyId = ACCESS_KEY_ID_PREFIX + base32(randomBytes(ID_RANDOM_BYTES));
       const secretAccessKey = randomBytes(SECRET_RANDOM_BYTES).toString('base64');
       try {
-        return await this.insert(accessKeyId, secretAccessKey, principal, policies);
+        return await this.insert(accessKeyId, secretAccessKey, identity);
       } catch (err) {
         // 80 random bits make a collision practically impossible; if one happens, draw again rather than fail.
         if (!(err instanceof AlreadyExistsError)) throw err;
@@ -116,19 +135,16 @@ export class AccessKeyService {
 
   /**
    * Registers an existing key pair, e.g. LocalStack's `test`/`test`, so tools configured with it work unchanged.
+   * `creator` is bound by the same rules as in `create`.
    * @throws ValidationError for a malformed id, secret, principal or policy name (the message never shows the secret).
+   * @throws PermissionDeniedError when a non-root creator grants policies it lacks or names another principal.
    * @throws AlreadyExistsError if the access key id is taken.
-   * @example await keys.import({ accessKeyId: 'test', secretAccessKey: 'test', principal: 'localstack' });
+   * @example await keys.import({ accessKeyId: 'test', secretAccessKey: 'test', principal: 'localstack' }, caller);
    */
-  async import(request: ImportAccessKeyRequest): Promise<CreatedAccessKey> {
+  async import(request: ImportAccessKeyRequest, creator?: Principal): Promise<CreatedAccessKey> {
     const accessKeyId = checkAccessKeyId(request.accessKeyId);
     const secretAccessKey = checkSecret(request.secretAccessKey);
-    return this.insert(
-      accessKeyId,
-      secretAccessKey,
-      checkPrincipal(request.principal),
-      checkPolicies(request.policies),
-    );
+    return this.insert(accessKeyId, secretAccessKey, keyIdentity(request, creator));
   }
 
   /**
@@ -276,13 +292,17 @@ export class AccessKeyService {
     return accessKeyPrincipal(record);
   }
 
-  private async insert(
-    accessKeyId: string,
-    secretAccessKey: string,
-    principal: string,
-    policies: string[],
-  ): Promise<CreatedAccessKey> {
-    const record: AccessKeyRecord = { accessKeyId, principal, policies, createdAt: this.clock.now(), status: 'active' };
+  private async insert(accessKeyId: string, secretAccessKey: string, identity: KeyIdentity): Promise<CreatedAccessKey> {
+    const { principal, policies, metadata, ceilings } = identity;
+    const record: AccessKeyRecord = {
+      accessKeyId,
+      principal,
+      policies,
+      ...(metadata === undefined || Object.keys(metadata).length === 0 ? {} : { metadata }),
+      ...(ceilings === undefined || ceilings.length === 0 ? {} : { ceilings }),
+      createdAt: this.clock.now(),
+      status: 'active',
+    };
     const item: AccessKeyItem = { ...record, ...(await this.sealSecret(accessKeyId, secretAccessKey)) };
     try {
       await this.store.transact([
@@ -349,7 +369,37 @@ export function accessKeyPrincipal(record: AccessKeyRecord): Principal {
     id: record.accessKeyId,
     displayName: record.principal,
     policies: [...record.policies],
-    metadata: { accessKeyId: record.accessKeyId },
+    // The key's own id last: a creator's metadata must not stand in for it.
+    metadata: { ...record.metadata, accessKeyId: record.accessKeyId },
+    ...(record.ceilings === undefined || record.ceilings.length === 0 ? {} : { ceilings: record.ceilings }),
+  };
+}
+
+/**
+ * Who a new key acts as. A creator holding root names any principal (with no metadata); any other creator only
+ * itself, with its metadata, and only policies it holds. Either way the key inherits the creator's ceilings.
+ */
+function keyIdentity(request: CreateAccessKeyRequest, creator: Principal | undefined): KeyIdentity {
+  const policies = checkPolicies(request.policies);
+  if (creator === undefined) return { principal: checkPrincipal(request.principal), policies };
+  assertGrantable(creator, policies, 'an access key');
+  if (holdsRoot(creator)) {
+    return {
+      principal: checkPrincipal(request.principal ?? creator.displayName),
+      policies,
+      ceilings: ceilingsFrom(creator),
+    };
+  }
+  if (request.principal !== undefined && request.principal !== creator.displayName) {
+    throw new PermissionDeniedError(
+      'only a root token may create an access key for another principal than its own identity',
+    );
+  }
+  return {
+    principal: checkPrincipal(creator.displayName),
+    policies,
+    metadata: { ...creator.metadata },
+    ceilings: ceilingsFrom(creator),
   };
 }
 
@@ -367,6 +417,8 @@ function toRecord(item: AccessKeyItem): AccessKeyRecord {
     accessKeyId: item.accessKeyId,
     principal: item.principal,
     policies: [...item.policies],
+    ...(item.metadata === undefined ? {} : { metadata: { ...item.metadata } }),
+    ...(item.ceilings === undefined ? {} : { ceilings: item.ceilings }),
     createdAt: item.createdAt,
     status: item.status,
   };

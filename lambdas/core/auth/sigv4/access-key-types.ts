@@ -6,6 +6,8 @@
  * sealed under its own data key, exactly like a secret version.
  */
 
+import type { PrincipalCeiling } from '../../principal.ts';
+
 /** Prefix of every access key id Coffer issues ("Coffer" in the style of AWS's `AKIA`). */
 export const ACCESS_KEY_ID_PREFIX = 'AKCF';
 
@@ -20,9 +22,16 @@ export type AccessKeyStatus = 'active' | 'inactive';
 /** What is known about an access key, safe to return from listings: never holds the secret, sealed or not. */
 export interface AccessKeyRecord {
   readonly accessKeyId: string;
-  /** Display name of whoever holds the key, e.g. `ci-pipeline`. Becomes the principal's display name. */
+  /**
+   * Identity name of whoever holds the key, e.g. `ci-pipeline`: the principal's name in templated policies and audit.
+   * A creator without root can only give its own.
+   */
   readonly principal: string;
   readonly policies: string[];
+  /** Identity metadata the key acts with: its non-root creator's. Absent = none. */
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** Its non-root creators, as they were when it was created; see `Principal.ceilings`. Absent = none. */
+  readonly ceilings?: readonly PrincipalCeiling[];
   /** Epoch ms. */
   readonly createdAt: number;
   /** Only an `active` key authenticates requests. */
@@ -44,8 +53,11 @@ export type AccessKeyItem = { [K in keyof SealedAccessKey]: SealedAccessKey[K] }
 
 /** Options of `AccessKeyService.create`. */
 export interface CreateAccessKeyRequest {
-  /** Display name of the holder: 1–64 characters of `A-Z a-z 0-9 + = , . @ _ -` (IAM user-name characters). */
-  principal: string;
+  /**
+   * Identity name of the holder: 1–64 characters of `A-Z a-z 0-9 + = , . @ _ -` (IAM user-name characters). Naming
+   * anyone but the creator needs root. @default the creator's identity name
+   */
+  principal?: string | undefined;
   /** Policy names attached to the key. @default [] */
   policies?: string[] | undefined;
 }

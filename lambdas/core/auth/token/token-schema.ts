@@ -33,6 +33,12 @@ const MetaSchema = z
     error: `must have at most ${TOKEN_LIMITS.metaEntries} entries`,
   });
 
+const DisplayNameSchema = z
+  .string()
+  .min(1)
+  .max(TOKEN_LIMITS.displayNameLength)
+  .regex(/^[\x20-\x7e]+$/, { error: 'must be printable ASCII' });
+
 /** Body of `POST /v1/auth/token/create`. */
 export const CreateTokenRequestSchema = z.strictObject({
   policies: z.array(PolicyNameSchema).max(TOKEN_LIMITS.policies).optional(),
@@ -40,13 +46,9 @@ export const CreateTokenRequestSchema = z.strictObject({
   explicitMaxTtl: DurationSchema.optional(),
   numUses: z.number().int().min(0).max(TOKEN_LIMITS.numUses).optional(),
   renewable: z.boolean().optional(),
-  displayName: z
-    .string()
-    .min(1)
-    .max(TOKEN_LIMITS.displayNameLength)
-    .regex(/^[\x20-\x7e]+$/, { error: 'must be printable ASCII' })
-    .optional(),
+  displayName: DisplayNameSchema.optional(),
   meta: MetaSchema.optional(),
+  identity: z.strictObject({ name: DisplayNameSchema, metadata: MetaSchema.optional() }).optional(),
   noParent: z.boolean().optional(),
 }) satisfies z.ZodType<CreateTokenRequest>;
 

@@ -11,7 +11,8 @@ import {
 import { ROOT_POLICY_NAME } from '../../policy/policy-types.ts';
 import type { Clock } from '../../ports/clock.ts';
 import { ConditionFailedError, MAX_TRANSACTION_OPS, type Store, type WriteOp } from '../../ports/store.ts';
-import type { Principal } from '../../principal.ts';
+import type { Principal, PrincipalIdentity } from '../../principal.ts';
+import { assertGrantable, ceilingsFrom, holdsRoot } from '../derived-credentials.ts';
 import { parseCreateTokenRequest } from './token-schema.ts';
 import {
   ACCESSOR_PREFIX,
@@ -97,13 +98,15 @@ export class TokenService {
   }
 
   /**
-   * Creates a root token: the `root` policy, no expiry, unlimited uses, no parent. Used by `coffer init`.
+   * Creates a root token: the `root` policy, no expiry, unlimited uses, no parent, and the identity `displayName`.
+   * Used by `coffer init`.
    * @example const { token } = await tokens.createRoot();
    */
   async createRoot(displayName = 'root'): Promise<CreatedToken> {
     const record: TokenRecord = {
       accessor: newAccessor(),
       displayName,
+      identity: { name: displayName, metadata: {} },
       policies: [ROOT_POLICY_NAME],
       createdAt: this.clock.now(),
       expiresAt: null,
@@ -122,9 +125,14 @@ export class TokenService {
    * Creates a child of `parent` (an authenticated token). Returns the token string: this is the only time it exists
    * outside the caller's hands, since only its hash is stored.
    *
+   * The child acts as its parent's identity: `displayName` and `meta` are labels only, since templated policies and the
+   * audit log must not see a name the caller picked. A root-policy parent may give the child another `identity`.
+   * The child also carries its parent as a ceiling (see `Principal.ceilings`), so it can never do more than the parent.
+   * Its expiry and max expiry are capped at the parent's.
+   *
    * @throws ValidationError for a malformed request or a TTL beyond the max TTL.
-   * @throws PermissionDeniedError when a non-root parent asks for policies it lacks or for an orphan, or when the
-   *   parent is use-limited (as in Vault, use-limited tokens cannot create children).
+   * @throws PermissionDeniedError when a non-root parent asks for policies it lacks, another identity or an orphan,
+   *   or when the parent is use-limited (as in Vault, use-limited tokens cannot create children).
    * @throws UnauthenticatedError when the parent expired or was revoked meanwhile.
    * @example await tokens.create(parent, { policies: ['app'], ttl: '1h', numUses: 3 })
    */
@@ -132,20 +140,16 @@ export class TokenService {
     const options = parseCreateTokenRequest(request);
     const now = this.clock.now();
     if (isExpired(parent, now)) throw new UnauthenticatedError(INVALID_TOKEN);
-    const parentIsRoot = parent.policies.includes(ROOT_POLICY_NAME);
+    const creator = this.toPrincipal(parent);
+    const parentIsRoot = holdsRoot(creator);
     if (parent.numUses > 0) throw new PermissionDeniedError('a use-limited token cannot create child tokens');
     const orphan = options.noParent === true;
     if (orphan && !parentIsRoot) throw new PermissionDeniedError('only a root token may create orphan tokens');
 
     const policies = [...new Set(options.policies ?? parent.policies)].sort();
-    if (!parentIsRoot) {
-      const extra = policies.filter((policy) => !parent.policies.includes(policy));
-      if (extra.length > 0) {
-        throw new PermissionDeniedError(`a child token cannot have policies its parent lacks: ${extra.join(', ')}`, {
-          details: { policies: extra },
-        });
-      }
-    }
+    assertGrantable(creator, policies, 'a child token');
+    const identity = childIdentity(tokenIdentity(parent), options.identity, parentIsRoot);
+    const ceilings = ceilingsFrom(creator);
 
     const maxTtl =
       options.explicitMaxTtl === undefined
@@ -182,6 +186,8 @@ export class TokenService {
       ...(orphan ? {} : { parentAccessor: parent.accessor }),
       orphan,
       meta: { ...options.meta },
+      identity,
+      ...(ceilings.length === 0 ? {} : { ceilings }),
     };
     return this.insert(record, orphan ? undefined : parent.accessor);
   }
@@ -216,16 +222,19 @@ export class TokenService {
   }
 
   /**
-   * The principal a token acts as. The accessor, not the token, identifies it in policies and audit.
+   * The principal a token acts as. The accessor, not the token, identifies it in policies and audit; its name and
+   * metadata are its identity, never its caller-chosen labels.
    * @example tokens.toPrincipal(record).id // 'acc_…'
    */
   toPrincipal(record: TokenRecord): Principal {
+    const identity = tokenIdentity(record);
     return {
       type: 'token',
       id: record.accessor,
-      displayName: record.displayName,
+      displayName: identity.name,
       policies: [...record.policies],
-      metadata: { ...record.meta },
+      metadata: { ...identity.metadata },
+      ...(record.ceilings === undefined || record.ceilings.length === 0 ? {} : { ceilings: record.ceilings }),
     };
   }
 
@@ -475,6 +484,41 @@ export class TokenService {
       }
     }
   }
+}
+
+/**
+ * The identity a token acts as. A record written before identities existed has only the labels its creator chose,
+ * which are trusted only on a root-policy token (whose creator held root and could have named anyone). Any other
+ * such token gets a name no policy template accepts (':' is not a template value character) and no metadata, so its
+ * templated grants fail closed until it is re-issued.
+ */
+export function tokenIdentity(record: TokenRecord): PrincipalIdentity {
+  if (record.identity !== undefined) return record.identity;
+  if (record.policies.includes(ROOT_POLICY_NAME)) return { name: record.displayName, metadata: { ...record.meta } };
+  return { name: `legacy:${record.displayName}`, metadata: {} };
+}
+
+/** The child's identity: the parent's, unless a root-policy parent names another. */
+function childIdentity(
+  parent: PrincipalIdentity,
+  requested: CreateTokenRequest['identity'],
+  parentIsRoot: boolean,
+): PrincipalIdentity {
+  if (requested === undefined) return { name: parent.name, metadata: { ...parent.metadata } };
+  const identity = { name: requested.name, metadata: { ...requested.metadata } };
+  if (!parentIsRoot && !sameIdentity(identity, parent)) {
+    throw new PermissionDeniedError('only a root token may give a child token another identity than its own');
+  }
+  return identity;
+}
+
+function sameIdentity(a: PrincipalIdentity, b: PrincipalIdentity): boolean {
+  const keys = Object.keys(a.metadata);
+  return (
+    a.name === b.name &&
+    keys.length === Object.keys(b.metadata).length &&
+    keys.every((key) => Object.hasOwn(b.metadata, key) && b.metadata[key] === a.metadata[key])
+  );
 }
 
 /** sha256 of the token, hex: the only form in which a token is ever stored. */

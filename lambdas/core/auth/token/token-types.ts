@@ -3,6 +3,8 @@
  * parent/child tree so that revoking a token revokes everything it created.
  */
 
+import type { PrincipalCeiling, PrincipalIdentity } from '../../principal.ts';
+
 export { parseDuration } from '../../duration.ts';
 
 /** Prefix of every token string, so leaked tokens are recognisable by secret scanners. */
@@ -42,8 +44,16 @@ export interface TokenRecord {
   readonly parentAccessor?: string;
   /** True when revoking another token never revokes this one. */
   readonly orphan: boolean;
-  /** Free-form identity metadata, exposed to templated policies as principal metadata. */
+  /** Free-form metadata chosen by the creator: a descriptive label, like `displayName`, never identity. */
   readonly meta: Readonly<Record<string, string>>;
+  /**
+   * Who the token acts as: the name and metadata templated policies and the audit log see. Inherited from the parent;
+   * only a root-policy parent may set another. Absent on records written before identities existed (see
+   * `tokenIdentity`).
+   */
+  readonly identity?: PrincipalIdentity;
+  /** The non-root ancestors the token descends from, as they were when it was created; see `Principal.ceilings`. */
+  readonly ceilings?: readonly PrincipalCeiling[];
 }
 
 /** Index item: accessor → the hash under which the token record is stored. */
@@ -61,10 +71,12 @@ export interface CreateTokenRequest {
   numUses?: number | undefined;
   /** @default true */
   renewable?: boolean | undefined;
-  /** @default 'token' */
+  /** A descriptive label shown by lookups; not the identity. @default 'token' */
   displayName?: string | undefined;
-  /** @default {} */
+  /** Descriptive labels shown by lookups; not identity metadata. @default {} */
   meta?: Record<string, string> | undefined;
+  /** Another identity for the child; only a root-policy parent may give one that differs from its own. @default the parent's */
+  identity?: { name: string; metadata?: Record<string, string> | undefined } | undefined;
   /** Create an orphan: a token that survives the revocation of its creator. Needs a root-policy parent. @default false */
   noParent?: boolean | undefined;
 }

@@ -17,7 +17,7 @@ export function registerAccessKeyCommands(program: Command): void {
   keys
     .command('create')
     .description('create a key pair for a principal, or import one with --access-key-id (secret on stdin)')
-    .requiredOption('--principal <name>', 'who holds the key, e.g. ci-pipeline')
+    .option('--principal <name>', 'who holds the key, e.g. ci-pipeline (root only); default: your own identity')
     .option('--policy <name>', 'repeatable', collect)
     .option(
       '--access-key-id <id>',

@@ -1,11 +1,19 @@
 import type { Command } from 'commander';
-import { client, collect, columns, integer, print } from '../io.ts';
+import { CliError, ExitCode } from '../exit-codes.ts';
+import { client, collect, columns, integer, keyValues, print } from '../io.ts';
 
-type TokenInfo = Record<string, unknown> & { accessor: string; policies: string[]; expiresAt: string | null };
+type TokenInfo = Record<string, unknown> & {
+  accessor: string;
+  policies: string[];
+  expiresAt: string | null;
+  /** Absent from servers older than identities. */
+  identity?: { name: string };
+};
 
 function describe(info: TokenInfo): string {
   return columns([
     ['accessor', info.accessor],
+    ...(info.identity === undefined ? [] : [['identity', info.identity.name]]),
     ['policies', info.policies.join(',')],
     ['expires', info.expiresAt ?? 'never'],
     ['uses remaining', String(info.numUses === 0 ? 'unlimited' : info.usesRemaining)],
@@ -25,8 +33,15 @@ export function registerTokenCommands(program: Command): void {
     .option('--num-uses <n>', '0 = unlimited', integer('--num-uses'))
     .option('--no-renewable', 'the token cannot be renewed')
     .option('--orphan', 'no parent: survives revocation of the caller (root only)')
-    .option('--display-name <name>')
+    .option('--display-name <name>', 'a label shown by lookups; the token still acts as the caller’s identity')
+    .option('--meta <key=value>', 'a label shown by lookups, repeatable', collect)
+    .option('--identity <name>', 'act as another identity (root only)')
+    .option('--identity-meta <key=value>', 'metadata of --identity, repeatable', collect)
     .action(async (flags: Record<string, unknown>, command: Command) => {
+      const identityMeta = keyValues(flags.identityMeta as string[] | undefined, '--identity-meta');
+      if (identityMeta !== undefined && flags.identity === undefined) {
+        throw new CliError('--identity-meta needs --identity', ExitCode.usage);
+      }
       const body = {
         policies: flags.policy,
         ttl: flags.ttl,
@@ -35,6 +50,8 @@ export function registerTokenCommands(program: Command): void {
         renewable: flags.renewable,
         noParent: flags.orphan === true ? true : undefined,
         displayName: flags.displayName,
+        meta: keyValues(flags.meta as string[] | undefined, '--meta'),
+        identity: flags.identity === undefined ? undefined : { name: flags.identity, metadata: identityMeta },
       };
       const created = await client(command).call<TokenInfo & { token: string }>('POST', '/v1/auth/token/create', {
         body,

@@ -19,6 +19,7 @@ describe('Schema: CreateTokenRequestSchema', () => {
       renewable: false,
       displayName: 'ci',
       meta: { team: 'payments' },
+      identity: { name: 'bob', metadata: { team: 'blue' } },
       noParent: true,
     };
     expect(CreateTokenRequestSchema.parse(request)).toEqual(request);
@@ -33,6 +34,11 @@ describe('Schema: CreateTokenRequestSchema', () => {
     [{ policies: ['Not A Policy'] }],
     [{ displayName: '' }],
     [{ meta: { key: 1 } }],
+    [{ identity: {} }],
+    [{ identity: { name: '' } }],
+    [{ identity: { name: 'bob\n' } }],
+    [{ identity: { name: 'bob', metadata: { team: 1 } } }],
+    [{ identity: { name: 'bob', admin: true } }],
   ])('rejects %j', (request) => {
     expect(CreateTokenRequestSchema.safeParse(request).success).toBe(false);
     expect(() => parseCreateTokenRequest(request)).toThrow(ValidationError);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../../../../lambdas/adapters/memory/memory-store.ts';
+import { MAX_CEILINGS } from '../../../../../lambdas/core/auth/derived-credentials.ts';
 import { hashToken, TokenService } from '../../../../../lambdas/core/auth/token/token-service.ts';
 import { TOKEN_PARTITIONS, type TokenRecord } from '../../../../../lambdas/core/auth/token/token-types.ts';
 import {
@@ -115,12 +116,14 @@ describe('Class: TokenService', () => {
         parentAccessor: root.record.accessor,
         orphan: false,
       });
+      // displayName and meta are labels: the child acts as its parent's identity.
+      expect(record).toMatchObject({ displayName: 'ci', meta: { team: 'payments' } });
       expect(tokens.toPrincipal(record)).toEqual({
         type: 'token',
         id: record.accessor,
-        displayName: 'ci',
+        displayName: 'root',
         policies: ['app', 'ops'],
-        metadata: { team: 'payments' },
+        metadata: {},
       });
     });
 
@@ -184,6 +187,91 @@ describe('Class: TokenService', () => {
       await expectInvalidToken(tokens.authenticate(child.token));
       expect(await store.get(TOKEN_PARTITIONS.tokens, hashToken(child.token))).toBeUndefined();
       expect(await store.get(TOKEN_PARTITIONS.accessors, child.record.accessor)).toBeUndefined();
+    });
+  });
+
+  describe('identity', () => {
+    it('gives the root token the identity root', async () => {
+      const { tokens, root } = await withRoot();
+      expect(root.record.identity).toEqual({ name: 'root', metadata: {} });
+      expect(tokens.toPrincipal(root.record)).toMatchObject({ displayName: 'root', metadata: {} });
+    });
+
+    it('lets a root parent give a child another identity, which its own children inherit whatever labels they ask for', async () => {
+      const { tokens, root } = await withRoot();
+      const bob = await tokens.create(root.record, {
+        policies: ['users'],
+        identity: { name: 'bob', metadata: { team: 'blue' } },
+      });
+      expect(tokens.toPrincipal(bob.record)).toMatchObject({ displayName: 'bob', metadata: { team: 'blue' } });
+      const child = await tokens.create(bob.record, { displayName: 'alice', meta: { team: 'red' } });
+      expect(child.record).toMatchObject({ displayName: 'alice', meta: { team: 'red' } });
+      expect(tokens.toPrincipal(child.record)).toMatchObject({ displayName: 'bob', metadata: { team: 'blue' } });
+      const grandchild = await tokens.create(child.record, { displayName: 'carol' });
+      expect(tokens.toPrincipal(grandchild.record)).toMatchObject({ displayName: 'bob', metadata: { team: 'blue' } });
+    });
+
+    it('refuses another identity from a non-root parent, but accepts its own spelled out', async () => {
+      const { tokens, root } = await withRoot();
+      const bob = await tokens.create(root.record, {
+        policies: ['users'],
+        identity: { name: 'bob', metadata: { team: 'blue' } },
+      });
+      const others: { name: string; metadata?: Record<string, string> }[] = [
+        { name: 'alice' },
+        { name: 'bob', metadata: { team: 'red' } },
+        { name: 'bob' },
+        { name: 'bob', metadata: { team: 'blue', admin: 'yes' } },
+      ];
+      for (const identity of others) {
+        const err = await rejection(tokens.create(bob.record, { identity }));
+        expect(err).toBeInstanceOf(PermissionDeniedError);
+        expect((err as Error).message).toContain('another identity');
+      }
+      const same = await tokens.create(bob.record, { identity: { name: 'bob', metadata: { team: 'blue' } } });
+      expect(tokens.toPrincipal(same.record).displayName).toBe('bob');
+    });
+
+    it("carries a non-root parent's chain as ceilings, and none from a root parent", async () => {
+      const { tokens, root } = await withRoot();
+      const bob = await tokens.create(root.record, { policies: ['a', 'b'], identity: { name: 'bob', metadata: {} } });
+      expect(tokens.toPrincipal(bob.record).ceilings).toBeUndefined();
+      const child = await tokens.create(bob.record, { policies: ['a'] });
+      const grandchild = await tokens.create(child.record, { policies: ['a'] });
+      expect(tokens.toPrincipal(grandchild.record).ceilings).toEqual([
+        { id: bob.record.accessor, name: 'bob', metadata: {}, policies: ['a', 'b'] },
+        { id: child.record.accessor, name: 'bob', metadata: {}, policies: ['a'] },
+      ]);
+    });
+
+    it('refuses a chain of non-root creators longer than MAX_CEILINGS', async () => {
+      const { tokens, root } = await withRoot();
+      let parent = await tokens.create(root.record, { policies: ['a'] });
+      for (let depth = 0; depth < MAX_CEILINGS; depth++) parent = await tokens.create(parent.record);
+      const err = await rejection(tokens.create(parent.record));
+      expect(err).toBeInstanceOf(PermissionDeniedError);
+    });
+
+    it('trusts the labels of a record written before identities only on a root-policy token', () => {
+      const { tokens } = setup();
+      const legacy = (policies: string[]): TokenRecord => ({
+        accessor: 'acc_legacy',
+        displayName: 'alice',
+        policies,
+        createdAt: NOW,
+        expiresAt: null,
+        maxExpiresAt: null,
+        ttlSeconds: 0,
+        renewable: false,
+        numUses: 0,
+        usesRemaining: 0,
+        orphan: true,
+        meta: { team: 'red' },
+      });
+      expect(tokens.toPrincipal(legacy(['root']))).toMatchObject({ displayName: 'alice', metadata: { team: 'red' } });
+      const principal = tokens.toPrincipal(legacy(['users']));
+      expect(principal.displayName).toBe('legacy:alice');
+      expect(principal.metadata).toEqual({});
     });
   });
 

@@ -1,0 +1,86 @@
+import { PermissionDeniedError } from '../errors.ts';
+import { evaluate } from '../policy/policy-engine.ts';
+import { type PolicyDocument, type RequestedCapability, ROOT_POLICY_NAME } from '../policy/policy-types.ts';
+import type { Principal, PrincipalCeiling, RequestContext } from '../principal.ts';
+
+/**
+ * The rules every credential derived from another (a child token, an access key, an IAM mapping) obeys: it never does
+ * more than its creator. Policy names are checked when it is created; its ceilings are checked on every request.
+ */
+
+/**
+ * Longest chain of non-root creators a credential may descend from. Every request evaluates each ceiling, so the chain
+ * must stay short; 32 is far beyond any real delegation.
+ */
+export const MAX_CEILINGS = 32;
+
+/** Whether `principal` holds the built-in `root` policy, which may grant anything. */
+export function holdsRoot(principal: Pick<Principal, 'policies'>): boolean {
+  return principal.policies.includes(ROOT_POLICY_NAME);
+}
+
+/**
+ * Refuses to let a creator without root hand out policies it does not hold itself.
+ * @throws PermissionDeniedError naming the policies (already validated names, never secret input).
+ * @example assertGrantable(creator, ['app'], 'an access key')
+ */
+export function assertGrantable(creator: Pick<Principal, 'policies'>, policies: readonly string[], what: string): void {
+  if (holdsRoot(creator)) return;
+  const extra = [...new Set(policies.filter((policy) => !creator.policies.includes(policy)))].sort();
+  if (extra.length > 0) {
+    throw new PermissionDeniedError(`${what} cannot have policies its creator lacks: ${extra.join(', ')}`, {
+      details: { policies: extra },
+    });
+  }
+}
+
+/**
+ * The ceilings of a credential derived from `creator`: the creator's own, then the creator itself. A creator holding
+ * root adds none of its own (root allows every path), but passes on any it carries.
+ * @throws PermissionDeniedError when the chain would exceed `MAX_CEILINGS`.
+ */
+export function ceilingsFrom(creator: Principal): PrincipalCeiling[] {
+  const ceilings = [...(creator.ceilings ?? [])];
+  if (!holdsRoot(creator)) {
+    ceilings.push({
+      id: creator.id,
+      name: creator.displayName,
+      metadata: { ...creator.metadata },
+      policies: [...creator.policies],
+    });
+  }
+  if (ceilings.length > MAX_CEILINGS) {
+    throw new PermissionDeniedError(`credentials can be derived from at most ${MAX_CEILINGS} non-root creators`);
+  }
+  return ceilings;
+}
+
+/** Resolves policy names to documents; `PolicyService` is one. */
+export interface PolicyDocumentSource {
+  resolve(names: readonly string[]): Promise<PolicyDocument[]>;
+}
+
+/**
+ * Whether every creator `principal` was derived from, as it was then, is also allowed `access`. The broker asks this
+ * after the principal's own policies allowed the request. Each ceiling is evaluated with the creator's own identity,
+ * so templates resolve as they did for the creator.
+ */
+export async function allowedByCeilings(
+  policies: PolicyDocumentSource,
+  principal: Principal,
+  access: { readonly path: string; readonly capability: RequestedCapability },
+  context: RequestContext,
+): Promise<boolean> {
+  for (const ceiling of principal.ceilings ?? []) {
+    const creator: Principal = {
+      type: principal.type,
+      id: ceiling.id,
+      displayName: ceiling.name,
+      policies: ceiling.policies,
+      metadata: ceiling.metadata,
+    };
+    const documents = await policies.resolve(ceiling.policies);
+    if (!evaluate(documents, { ...access, principal: creator, context }).allowed) return false;
+  }
+  return true;
+}
