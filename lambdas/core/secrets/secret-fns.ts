@@ -162,26 +162,59 @@ export function applyStageUpdate(
   return next;
 }
 
+/** How many deprecated versions a secret keeps, and how old one must be before it may be pruned. */
+export interface VersionLimits {
+  /** Deprecated (unlabelled) versions kept before the oldest are pruned. */
+  readonly maxDeprecated: number;
+  /** A deprecated version younger than this is never pruned, whatever the count. */
+  readonly minPruneAgeMs: number;
+}
+
+export const DEFAULT_VERSION_LIMITS: VersionLimits = {
+  maxDeprecated: SECRET_LIMITS.maxDeprecatedVersions,
+  minPruneAgeMs: SECRET_LIMITS.pruneMinAgeMs,
+};
+
+function deprecatedOldestFirst(versions: readonly VersionRef[], stages: Readonly<Record<string, string>>) {
+  const labelled = new Set(Object.values(stages));
+  // `versions` is in creation order; the stable sort only matters if the clock ever went backwards.
+  return versions.filter((v) => !labelled.has(v.versionId)).sort((a, b) => a.createdAt - b.createdAt);
+}
+
 /**
- * Deprecated versions (no label) to delete: while more than 100 exist, the oldest first, but never one younger than
- * 24 hours. At most `maxDeletes`, so the deletes fit in the writer's transaction; the rest go on a later write.
+ * Deprecated versions (no label) to delete: while more than `maxDeprecated` exist, the oldest first, but never one
+ * younger than `minPruneAgeMs`. At most `maxDeletes`, so the deletes fit in the writer's transaction; the rest go on
+ * a later write.
  */
 export function versionsToPrune(
   versions: readonly VersionRef[],
   stages: Readonly<Record<string, string>>,
   now: number,
   maxDeletes: number,
+  limits: VersionLimits = DEFAULT_VERSION_LIMITS,
 ): string[] {
-  const labelled = new Set(Object.values(stages));
-  // `versions` is in creation order; the stable sort only matters if the clock ever went backwards.
-  const deprecated = versions.filter((v) => !labelled.has(v.versionId)).sort((a, b) => a.createdAt - b.createdAt);
-  const excess = deprecated.length - SECRET_LIMITS.maxDeprecatedVersions;
+  const deprecated = deprecatedOldestFirst(versions, stages);
+  const excess = deprecated.length - limits.maxDeprecated;
   if (excess <= 0) return [];
   return deprecated
     .slice(0, excess)
-    .filter((v) => now - v.createdAt > SECRET_LIMITS.pruneMinAgeMs)
+    .filter((v) => now - v.createdAt > limits.minPruneAgeMs)
     .slice(0, Math.max(0, maxDeletes))
     .map((v) => v.versionId);
+}
+
+/**
+ * Deprecated versions too young to prune. When a new version would take them past `maxDeprecated`, pruning cannot
+ * keep up with the writers and the write is refused (AWS's LimitExceededException): otherwise a busy secret grows
+ * without bound, and with it the metadata item every write rewrites.
+ */
+export function youngDeprecatedCount(
+  versions: readonly VersionRef[],
+  stages: Readonly<Record<string, string>>,
+  now: number,
+  limits: VersionLimits = DEFAULT_VERSION_LIMITS,
+): number {
+  return deprecatedOldestFirst(versions, stages).filter((v) => now - v.createdAt <= limits.minPruneAgeMs).length;
 }
 
 /** Scheduled for deletion, whether or not the date has passed. */

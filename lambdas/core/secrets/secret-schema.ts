@@ -11,6 +11,21 @@ import { SECRET_LIMITS as L, type SecretValue } from './secret-types.ts';
 
 const NAME_CHARS = /^[A-Za-z0-9/_+=.@-]+$/;
 
+/** A UTF-16 code unit that is half of a surrogate pair without its other half. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Whether a string is well-formed Unicode (`String.prototype.isWellFormed`, which our ES2023 lib does not type). A
+ * lone surrogate cannot be encoded as UTF-8: stored, it would silently become U+FFFD, so what we acknowledged would
+ * not be what a reader gets back. Every string the secrets domain stores must pass this.
+ */
+export function isWellFormedText(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
+/** The message of the well-formedness rule for `what`; names the field, never the value. */
+export const notWellFormed = (what: string): string => `${what} must be well-formed Unicode (no lone surrogate)`;
+
 /**
  * A secret name. AWS's character set and length, plus path rules AWS lacks: names double as policy paths
  * (`secrets/<name>`), so `a//b`, `/a`, `a/` and `a/../b` would give one secret several spellings, or let a name
@@ -43,16 +58,24 @@ export const ClientRequestTokenSchema = z
 export const VersionIdSchema = z
   .string({ error: 'versionId must be a string' })
   .min(1, 'versionId must not be empty')
-  .max(64, 'versionId must be at most 64 characters');
+  .max(64, 'versionId must be at most 64 characters')
+  .refine(isWellFormedText, notWellFormed('versionId'));
 
 export const DescriptionSchema = z
   .string({ error: 'description must be a string' })
-  .max(L.descriptionMaxLength, `description must be at most ${L.descriptionMaxLength} characters`);
+  .max(L.descriptionMaxLength, `description must be at most ${L.descriptionMaxLength} characters`)
+  .refine(isWellFormedText, notWellFormed('description'));
 
 export const StagingLabelSchema = z
   .string({ error: 'a staging label must be a string' })
   .min(1, 'a staging label must not be empty')
-  .max(L.labelMaxLength, `a staging label must be at most ${L.labelMaxLength} characters`);
+  .max(L.labelMaxLength, `a staging label must be at most ${L.labelMaxLength} characters`)
+  .refine(isWellFormedText, notWellFormed('a staging label'));
+
+/** A resource policy document as stored (its JSON is checked by the policy parser). */
+export const ResourcePolicyTextSchema = z
+  .string({ error: 'resourcePolicy must be a string' })
+  .refine(isWellFormedText, notWellFormed('resourcePolicy'));
 
 export const VersionStagesSchema = z
   .array(StagingLabelSchema, { error: 'versionStages must be a list of labels' })
@@ -94,6 +117,9 @@ function stringMap(rules: StringMapRules) {
             message: `${rules.what} values must be at most ${rules.valueMaxLength} characters`,
           });
         }
+        if (!isWellFormedText(key) || !isWellFormedText(map[key] ?? '')) {
+          ctx.addIssue({ code: 'custom', message: notWellFormed(`${rules.what} keys and values`) });
+        }
       }
     });
 }
@@ -110,7 +136,8 @@ export const TagsSchema = stringMap({
 export const TagKeySchema = z
   .string({ error: 'a tag key must be a string' })
   .min(1, 'a tag key must not be empty')
-  .max(L.tagKeyMaxLength, `a tag key must be at most ${L.tagKeyMaxLength} characters`);
+  .max(L.tagKeyMaxLength, `a tag key must be at most ${L.tagKeyMaxLength} characters`)
+  .refine(isWellFormedText, notWellFormed('a tag key'));
 
 /** Custom metadata, as Vault KV v2's `custom_metadata`: at most 64 keys, key 1–128, value ≤ 512. */
 export const CustomMetadataSchema = stringMap({
@@ -131,7 +158,8 @@ export const SecretValueSchema: z.ZodType<SecretValue> = z.discriminatedUnion(
         kind: z.literal('string'),
         string: z
           .string({ error: 'a string value must be a string' })
-          .refine((s) => s.length > 0 && Buffer.byteLength(s, 'utf8') <= L.valueMaxBytes, sizeMessage),
+          .refine((s) => s.length > 0 && Buffer.byteLength(s, 'utf8') <= L.valueMaxBytes, sizeMessage)
+          .refine(isWellFormedText, notWellFormed('a string value')),
       },
       { error: 'give either a string or a binary value, not both' },
     ),

@@ -1,7 +1,15 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { open, seal } from '../crypto/envelope.ts';
-import { AlreadyExistsError, ConflictError, InvalidRequestError, NotFoundError, ValidationError } from '../errors.ts';
+import {
+  AlreadyExistsError,
+  ConflictError,
+  InvalidRequestError,
+  LimitExceededError,
+  NotFoundError,
+  ThrottledError,
+  ValidationError,
+} from '../errors.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { KeyProvider } from '../ports/key-provider.ts';
 import {
@@ -28,8 +36,10 @@ import {
   parseSecretId,
   pastFolder,
   sameValue,
+  type VersionLimits,
   valueBytes,
   versionsToPrune,
+  youngDeprecatedCount,
 } from './secret-fns.ts';
 import {
   ClientRequestTokenSchema,
@@ -37,6 +47,7 @@ import {
   DescriptionSchema,
   PageLimitSchema,
   RecoveryWindowDaysSchema,
+  ResourcePolicyTextSchema,
   SecretNameSchema,
   SecretValueSchema,
   StagingLabelSchema,
@@ -74,6 +85,7 @@ import {
   type VersionRecord,
   versionPartition,
 } from './secret-types.ts';
+import { type WriteRate, WriteRateLimiter } from './write-rate.ts';
 
 export interface SecretServiceOptions {
   readonly store: Store;
@@ -90,7 +102,26 @@ export interface SecretServiceOptions {
    * @default 20
    */
   readonly maxWriteAttempts?: number | undefined;
+  /**
+   * Deprecated (unlabelled) versions a secret keeps; beyond them the oldest are pruned as part of writes. Also the most
+   * deprecated versions younger than `minPruneAgeMs` a secret may hold: a write that would exceed it is refused with
+   * `LimitExceededError`, as AWS refuses more than 100 versions in 24 hours.
+   * @default 100
+   */
+  readonly maxDeprecatedVersions?: number | undefined;
+  /** A deprecated version younger than this is never pruned. @default 86_400_000 (24 hours) */
+  readonly minPruneAgeMs?: number | undefined;
+  /**
+   * Writes per secret (value, metadata, labels) allowed per second, and their burst, in this process; a write beyond
+   * them is refused at once with `ThrottledError`, so a hot writer gets an answer it can back off on instead of
+   * slowing everyone down with lost races. `'unlimited'` turns the limit off.
+   * @default { perSecond: 10, burst: 20 }
+   */
+  readonly writeRate?: WriteRate | 'unlimited' | undefined;
 }
+
+/** See `SecretServiceOptions.writeRate`. */
+export const DEFAULT_WRITE_RATE: WriteRate = { perSecond: 10, burst: 20 };
 
 type SecretItem = StoredItem<SecretRecord>;
 
@@ -122,6 +153,8 @@ export class SecretService {
   private readonly region: string;
   private readonly account: string;
   private readonly maxWriteAttempts: number;
+  private readonly versionLimits: VersionLimits;
+  private readonly writeLimiter: WriteRateLimiter | undefined;
 
   constructor(options: SecretServiceOptions) {
     this.store = options.store;
@@ -130,14 +163,26 @@ export class SecretService {
     this.region = options.region ?? 'local';
     this.account = options.account ?? '000000000000';
     this.maxWriteAttempts = options.maxWriteAttempts ?? 20;
+    const maxDeprecated = options.maxDeprecatedVersions ?? SECRET_LIMITS.maxDeprecatedVersions;
+    const minPruneAgeMs = options.minPruneAgeMs ?? SECRET_LIMITS.pruneMinAgeMs;
+    if (!Number.isInteger(maxDeprecated) || maxDeprecated < 1) {
+      throw new RangeError('maxDeprecatedVersions must be a whole number of at least 1');
+    }
+    if (!Number.isFinite(minPruneAgeMs) || minPruneAgeMs < 0) {
+      throw new RangeError('minPruneAgeMs must be a finite number of milliseconds, at least 0');
+    }
+    this.versionLimits = { maxDeprecated, minPruneAgeMs };
+    const rate = options.writeRate ?? DEFAULT_WRITE_RATE;
+    this.writeLimiter = rate === 'unlimited' ? undefined : new WriteRateLimiter(rate, this.clock);
   }
 
   /**
    * Creates a secret, with a first version labelled AWSCURRENT when a value is given. A retry with the same token and
-   * value returns the first call's result.
+   * value returns the first call's result, but only for a caller that `mayRead` the secret (see `CreateSecretInput`).
    *
    * @throws AlreadyExistsError when a live secret has this name (and the call is not an idempotent retry)
    * @throws InvalidRequestError when a secret of this name is scheduled for deletion
+   * @throws ThrottledError when the secret's write rate is exceeded
    */
   async create(input: CreateSecretInput): Promise<CreateSecretResult> {
     const name = validate(SecretNameSchema, input.name);
@@ -150,6 +195,7 @@ export class SecretService {
     const versionId = token ?? randomUUID();
     const arn = newSecretArn(this.regionFor(input.region), this.account, name);
     let sealed: VersionRecord | undefined;
+    this.chargeWrite(name);
 
     return this.retrying(async () => {
       const now = this.clock.now();
@@ -163,7 +209,9 @@ export class SecretService {
         if (isPendingDeletion(current)) {
           throw new InvalidRequestError(`secret ${name} is scheduled for deletion; restore it or wait for the purge`);
         }
-        if (value !== undefined && token !== undefined && hasVersion(current, versionId)) {
+        // Only a reader may learn that a retry matches: to anyone else, "same value" and "different value" must read
+        // alike, or a create-only caller could confirm guesses of the value through the version id it can list.
+        if (input.mayRead === true && value !== undefined && token !== undefined && hasVersion(current, versionId)) {
           if (await this.holdsValue(current.arn, versionId, value)) return { arn: current.arn, name, versionId };
         }
         throw new AlreadyExistsError(`secret ${name} already exists`);
@@ -199,13 +247,16 @@ export class SecretService {
   }
 
   /**
-   * Stores a new version and moves its labels to it (AWS PutSecretValue). The idempotency check (same token) comes
-   * before check-and-set, so a client retrying after a lost response succeeds.
+   * Stores a new version and moves its labels to it (AWS PutSecretValue), pruning deprecated versions beyond the
+   * limit in the same transaction. The idempotency check (same token) comes before check-and-set, so a client
+   * retrying after a lost response succeeds; it is a no-op only for a caller that `mayRead` the secret.
    *
-   * @throws AlreadyExistsError when the token was used for a different value
+   * @throws AlreadyExistsError when the token is already a version id (with a different value, for a reader)
    * @throws ConflictError when `ifVersionId` / `ifAbsent` does not hold
    * @throws NotFoundError when the secret does not exist and `createIfMissing` is not set
    * @throws InvalidRequestError when the secret is scheduled for deletion
+   * @throws LimitExceededError when the secret already holds the most deprecated versions too young to prune
+   * @throws ThrottledError when the secret's write rate is exceeded
    */
   async put(input: PutSecretValueInput): Promise<PutSecretValueResult> {
     const value = validate(SecretValueSchema, input.value);
@@ -225,9 +276,16 @@ export class SecretService {
       return sealed.record;
     };
 
+    let charged = false;
+
     return this.retrying(async () => {
       const now = this.clock.now();
       let item = await this.find(input.secretId);
+      if (!charged && (item !== undefined || input.createIfMissing === true)) {
+        // Before sealing (a key provider call) and before the store sees the write: a refusal must be cheap.
+        this.chargeWrite(item?.data.name ?? input.secretId);
+        charged = true;
+      }
       if (item !== undefined && isExpired(item.data, now)) {
         if (input.createIfMissing !== true) throw notFound(input.secretId);
         await this.purge(item);
@@ -264,9 +322,10 @@ export class SecretService {
       const secret = item.data;
       if (isPendingDeletion(secret)) throw markedForDeletion(input.secretId);
       if (hasVersion(secret, versionId)) {
-        if (!(await this.holdsValue(secret.arn, versionId, value))) {
+        // One answer for a non-reader whatever the value, so the token cannot test guesses of a value it may not read.
+        if (input.mayRead !== true || !(await this.holdsValue(secret.arn, versionId, value))) {
           throw new AlreadyExistsError(
-            `version ${versionId} already exists with a different value; use a new clientRequestToken`,
+            `version ${versionId} already exists; a new value needs a new clientRequestToken`,
           );
         }
         return { arn: secret.arn, name: secret.name, versionId, versionStages: labelsOf(secret.stages, versionId) };
@@ -281,9 +340,13 @@ export class SecretService {
       const labels = secret.versions.length === 0 ? withCurrent(requested) : requested;
       const stages = moveLabels(secret.stages, labels, versionId);
       assertLabelLimit(stages);
+      const unsealed = [...secret.versions, { versionId, createdAt: now }];
+      if (youngDeprecatedCount(unsealed, stages, now, this.versionLimits) > this.versionLimits.maxDeprecated) {
+        throw this.tooManyVersions(input.secretId);
+      }
       const record = await sealFor(secret.arn);
       const versions = [...secret.versions, { versionId, createdAt: record.createdAt }];
-      const pruned = versionsToPrune(versions, stages, now, PRUNE_BUDGET_WITH_VERSION);
+      const pruned = versionsToPrune(versions, stages, now, PRUNE_BUDGET_WITH_VERSION, this.versionLimits);
       const next: SecretRecord = {
         ...secret,
         stages,
@@ -415,9 +478,14 @@ export class SecretService {
       removeFromVersionId:
         input.removeFromVersionId === undefined ? undefined : validate(VersionIdSchema, input.removeFromVersionId),
     };
+    let charged = false;
     return this.retrying(async () => {
       const item = await this.live(input.secretId);
       const secret = item.data;
+      if (!charged) {
+        this.chargeWrite(secret.name);
+        charged = true;
+      }
       if (isPendingDeletion(secret)) throw markedForDeletion(input.secretId);
       if (update.moveToVersionId !== undefined && !hasVersion(secret, update.moveToVersionId)) {
         throw versionNotFound(input.secretId, update.moveToVersionId);
@@ -484,9 +552,15 @@ export class SecretService {
     if (removeTagKeys.some((key) => Object.hasOwn(addTags, key))) {
       throw new ValidationError('a tag key cannot be both added and removed');
     }
+    if (typeof input.resourcePolicy === 'string') validate(ResourcePolicyTextSchema, input.resourcePolicy);
+    let charged = false;
     return this.retrying(async () => {
       const item = await this.live(input.secretId);
       const secret = item.data;
+      if (!charged) {
+        this.chargeWrite(secret.name);
+        charged = true;
+      }
       if (isPendingDeletion(secret)) throw markedForDeletion(input.secretId);
       const tags = { ...secret.tags, ...addTags };
       for (const key of removeTagKeys) delete tags[key];
@@ -755,7 +829,7 @@ export class SecretService {
   private async writeStages(item: SecretItem, stages: Record<string, string>): Promise<void> {
     const secret = item.data;
     const now = this.clock.now();
-    const pruned = versionsToPrune(secret.versions, stages, now, PRUNE_BUDGET_METADATA_ONLY);
+    const pruned = versionsToPrune(secret.versions, stages, now, PRUNE_BUDGET_METADATA_ONLY, this.versionLimits);
     const next: SecretRecord = {
       ...secret,
       stages,
@@ -766,6 +840,21 @@ export class SecretService {
       { type: 'put', pk: SECRETS_PARTITION, sk: secret.name, data: next, condition: { kind: 'rev', rev: item.rev } },
       ...pruned.map((id): WriteOp => ({ type: 'delete', pk: versionPartition(secret.arn), sk: id })),
     ]);
+  }
+
+  /** Takes one write from the secret's rate budget, or refuses at once. */
+  private chargeWrite(name: string): void {
+    if (this.writeLimiter !== undefined && !this.writeLimiter.tryTake(name)) {
+      throw new ThrottledError(`too many writes to secret ${name}; retry after a pause`);
+    }
+  }
+
+  private tooManyVersions(secretId: string): LimitExceededError {
+    const hours = Math.round((this.versionLimits.minPruneAgeMs / 3_600_000) * 10) / 10;
+    return new LimitExceededError(
+      `secret ${secretId} already has ${this.versionLimits.maxDeprecated} versions without a staging label created ` +
+        `in the last ${hours} hours, which cannot be pruned yet; write it less often`,
+    );
   }
 
   private async retrying<T>(attempt: () => Promise<T>): Promise<T> {

@@ -100,6 +100,13 @@ export interface CreateSecretInput {
   clientRequestToken?: string | undefined;
   /** The region in the new ARN (an AWS-compatible caller's credential scope). @default the service's region */
   region?: string | undefined;
+  /**
+   * Whether the caller may read this secret's values. Only then is a retry with a token that is already a version id
+   * answered by comparing values (same value: an idempotent no-op; different: `AlreadyExistsError`). Otherwise every
+   * such retry is refused alike, so that a caller who may write but not read cannot test guesses of a value.
+   * @default false
+   */
+  mayRead?: boolean | undefined;
 }
 
 export interface CreateSecretResult {
@@ -125,6 +132,13 @@ export interface PutSecretValueInput {
   createIfMissing?: boolean | undefined;
   /** The region in the ARN of a secret created by `createIfMissing`. @default the service's region */
   region?: string | undefined;
+  /**
+   * Whether the caller may read this secret's values. Only then is a retry with a token that is already a version id
+   * answered by comparing values (same value: an idempotent no-op; different: `AlreadyExistsError`). Otherwise every
+   * such retry is refused alike, so that a caller who may write but not read cannot test guesses of a value.
+   * @default false
+   */
+  mayRead?: boolean | undefined;
 }
 
 export interface PutSecretValueResult {

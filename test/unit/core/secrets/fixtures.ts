@@ -1,6 +1,6 @@
 import { MemoryStore } from '../../../../lambdas/adapters/memory/memory-store.ts';
 import type { Clock } from '../../../../lambdas/core/ports/clock.ts';
-import { SecretService } from '../../../../lambdas/core/secrets/secret-service.ts';
+import { SecretService, type SecretServiceOptions } from '../../../../lambdas/core/secrets/secret-service.ts';
 import type { SecretValue } from '../../../../lambdas/core/secrets/secret-types.ts';
 import { FakeKeyProvider } from '../../../support/fake-key-provider.ts';
 
@@ -18,12 +18,15 @@ export class FakeClock implements Clock {
   }
 }
 
-/** A secret service on an in-memory store, a fake key provider and a fake clock. */
-export function setup(options: { region?: string; account?: string } = {}) {
+/**
+ * A secret service on an in-memory store, a fake key provider and a fake clock. The write rate is unlimited unless
+ * given: the clock stands still, so a rate limit would refuse every write past the burst.
+ */
+export function setup(options: Omit<SecretServiceOptions, 'store' | 'keyProvider' | 'clock'> = {}) {
   const store = new MemoryStore();
   const keys = new FakeKeyProvider();
   const clock = new FakeClock();
-  const secrets = new SecretService({ store, keyProvider: keys, clock, ...options });
+  const secrets = new SecretService({ store, keyProvider: keys, clock, writeRate: 'unlimited', ...options });
   return { store, keys, clock, secrets };
 }
 

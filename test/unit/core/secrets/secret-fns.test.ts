@@ -11,6 +11,7 @@ import {
   pastFolder,
   sameValue,
   versionsToPrune,
+  youngDeprecatedCount,
 } from '../../../../lambdas/core/secrets/secret-fns.ts';
 import { DAY } from './fixtures.ts';
 
@@ -75,6 +76,28 @@ describe('Function: versionsToPrune', () => {
 
   it('never prunes a labelled version', () => {
     expect(versionsToPrune(versions, { AWSCURRENT: 'v103', keep: 'v0' }, now, 98)).toEqual(['v1']);
+  });
+
+  it('takes its limits as an argument', () => {
+    const limits = { maxDeprecated: 1, minPruneAgeMs: DAY };
+    // 103 deprecated, 102 over a limit of 1; only v0 and v1 are old enough.
+    expect(versionsToPrune(versions, { AWSCURRENT: 'v103' }, now, 98, limits)).toEqual(['v0', 'v1']);
+    const youngAllowed = { maxDeprecated: 100, minPruneAgeMs: 0 };
+    expect(versionsToPrune(versions, { AWSCURRENT: 'v103' }, now + 1, 98, youngAllowed)).toEqual(['v0', 'v1', 'v2']);
+  });
+});
+
+describe('Function: youngDeprecatedCount', () => {
+  const now = 10 * DAY;
+  const versions = Array.from({ length: 6 }, (_, i) => ({ versionId: `v${i}`, createdAt: i < 2 ? 0 : now - DAY }));
+
+  it('counts unlabelled versions not older than the prune age', () => {
+    // v2..v5 are exactly 24 hours old: not yet prunable. v5 is labelled.
+    expect(youngDeprecatedCount(versions, { AWSCURRENT: 'v5' }, now)).toBe(3);
+    expect(youngDeprecatedCount(versions, { AWSCURRENT: 'v5' }, now + 1)).toBe(0);
+    expect(
+      youngDeprecatedCount(versions, { AWSCURRENT: 'v5' }, now, { maxDeprecated: 1, minPruneAgeMs: 11 * DAY }),
+    ).toBe(5);
   });
 });
 

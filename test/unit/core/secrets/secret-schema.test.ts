@@ -4,9 +4,14 @@ import {
   ClientRequestTokenSchema,
   CustomMetadataSchema,
   DescriptionSchema,
+  isWellFormedText,
+  ResourcePolicyTextSchema,
   SecretNameSchema,
   SecretValueSchema,
+  StagingLabelSchema,
+  TagKeySchema,
   TagsSchema,
+  VersionIdSchema,
   VersionStagesSchema,
   validate,
 } from '../../../../lambdas/core/secrets/secret-schema.ts';
@@ -73,7 +78,75 @@ describe('Function: validate', () => {
   });
 });
 
+describe('Function: isWellFormedText', () => {
+  it.each([
+    ['', true],
+    ['plain', true],
+    ['é ✓ 😀', true],
+    ['\ud83d\ude00', true],
+    ['\ud800', false],
+    ['a\udc00b', false],
+    ['\ude00\ud83d', false],
+    ['😀\ud83d', false],
+  ])('%j is well-formed: %s', (text, expected) => {
+    expect(isWellFormedText(text)).toBe(expected);
+  });
+});
+
+describe('Well-formed Unicode', () => {
+  const lone = 'pass\ud800word';
+
+  it.each([
+    ['a string value', SecretValueSchema, str(lone)],
+    ['description', DescriptionSchema, lone],
+    ['tags', TagsSchema, { k: lone }],
+    ['tags', TagsSchema, { [lone]: 'v' }],
+    ['metadata', CustomMetadataSchema, { k: lone }],
+    ['a staging label', StagingLabelSchema, lone],
+    ['a tag key', TagKeySchema, lone],
+    ['versionId', VersionIdSchema, lone],
+    ['resourcePolicy', ResourcePolicyTextSchema, `{"x":"${lone}"}`],
+  ])('refuses a lone surrogate in %s, naming the field and not the value', (what, schema, input) => {
+    const err = (() => {
+      try {
+        validate(schema as never, input);
+      } catch (e) {
+        return e as Error;
+      }
+      return undefined;
+    })();
+    expect(err).toBeInstanceOf(ValidationError);
+    expect(err?.message).toContain(`${what}`);
+    expect(err?.message).toContain('well-formed Unicode');
+    expect(err?.message).not.toContain('pass');
+  });
+
+  it('keeps surrogate pairs (characters beyond the BMP) as they are', () => {
+    expect(validate(SecretValueSchema, str('🔑 key'))).toEqual(str('🔑 key'));
+    expect(validate(TagsSchema, { '🔑': '🔒' })).toEqual({ '🔑': '🔒' });
+  });
+});
+
 describe('Class: SecretService', () => {
+  it('refuses a lone surrogate in any stored string, storing nothing', async () => {
+    const { secrets, store } = setup();
+    const lone = '\ud800';
+    await expect(secrets.create({ name: 'x', value: str(lone) })).rejects.toThrow(/well-formed/);
+    await expect(secrets.create({ name: 'x', description: lone })).rejects.toThrow(/well-formed/);
+    await expect(secrets.put({ secretId: 'x', value: str(lone), createIfMissing: true })).rejects.toThrow(
+      /well-formed/,
+    );
+    await secrets.create({ name: 'y', value: str('v') });
+    await expect(secrets.update({ secretId: 'y', addTags: { k: lone } })).rejects.toThrow(/well-formed/);
+    await expect(secrets.update({ secretId: 'y', metadata: { k: lone } })).rejects.toThrow(/well-formed/);
+    await expect(secrets.update({ secretId: 'y', resourcePolicy: lone })).rejects.toThrow(/well-formed/);
+    await expect(secrets.put({ secretId: 'y', value: str('v2'), versionStages: [lone] })).rejects.toThrow(
+      /well-formed/,
+    );
+    expect(await store.get('secrets', 'x')).toBeUndefined();
+    expect((await secrets.describe({ secretId: 'y' })).tags).toEqual({});
+  });
+
   it('validates every input before touching the store', async () => {
     const { secrets } = setup();
     await expect(secrets.create({ name: 'a//b' })).rejects.toThrow(ValidationError);

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidRequestError, NotFoundError, ValidationError } from '../../../../lambdas/core/errors.ts';
+import {
+  InvalidRequestError,
+  LimitExceededError,
+  NotFoundError,
+  ThrottledError,
+  ValidationError,
+} from '../../../../lambdas/core/errors.ts';
 import { MAX_TRANSACTION_OPS } from '../../../../lambdas/core/ports/store.ts';
+import { SecretService } from '../../../../lambdas/core/secrets/secret-service.ts';
 import { DAY, HOUR, setup, str } from './fixtures.ts';
 
 describe('Class: SecretService', () => {
@@ -76,7 +83,8 @@ describe('Class: SecretService', () => {
     });
 
     it('force-deletes the metadata and every version, in batches', async () => {
-      const { secrets, store } = setup();
+      // More versions than one transaction holds, all young: allowed only with a higher version limit.
+      const { secrets, store } = setup({ maxDeprecatedVersions: 200 });
       const { arn } = await secrets.create({ name: 's', value: str('v0') });
       for (let i = 1; i <= 150; i++) await secrets.put({ secretId: 's', value: str(`v${i}`) });
       expect((await store.query(`secret-versions#${arn}`, { limit: 1000 })).items).toHaveLength(151);
@@ -135,46 +143,86 @@ describe('Class: SecretService', () => {
   });
 
   describe('pruning deprecated versions', () => {
-    async function withDeprecated(count: number) {
-      const ctx = setup();
+    type Ctx = ReturnType<typeof setup>;
+
+    /** `count` deprecated versions v0.. created now: each put moves AWSCURRENT, leaving the last two labelled. */
+    async function withDeprecated(count: number, ctx: Ctx = setup()) {
       await ctx.secrets.create({ name: 's', value: str('v0') });
-      // Each put moves AWSCURRENT; all but the last two versions end up deprecated.
       for (let i = 1; i < count + 2; i++) await ctx.secrets.put({ secretId: 's', value: str(`v${i}`) });
       return ctx;
     }
 
-    async function deprecatedCount(ctx: Awaited<ReturnType<typeof withDeprecated>>) {
+    async function values(ctx: Ctx) {
       const { versions } = await ctx.secrets.listVersions({ secretId: 's', includeDeprecated: true, limit: 1000 });
-      return versions.filter((v) => v.versionStages.length === 0).length;
-    }
-
-    it('prunes the oldest deprecated versions beyond 100 once older than 24 hours', async () => {
-      const ctx = await withDeprecated(105);
-      expect(await deprecatedCount(ctx)).toBe(105);
-      ctx.clock.advance(DAY + 1);
-      const latest = await ctx.secrets.put({ secretId: 's', value: str('trigger') });
-      // The put deprecated one more (106); pruning brings it back to 100.
-      expect(await deprecatedCount(ctx)).toBe(100);
-      const { versions } = await ctx.secrets.listVersions({ secretId: 's', includeDeprecated: true, limit: 1000 });
-      const values = await Promise.all(
+      return Promise.all(
         versions.map(async (v) => {
           const got = await ctx.secrets.get({ secretId: 's', versionId: v.versionId });
           return got.value.kind === 'string' ? got.value.string : '';
         }),
       );
-      // v0..v5 (the six oldest) are gone; v6 onwards remain.
-      expect(values).not.toContain('v5');
-      expect(values).toContain('v6');
-      expect(versions[0]?.versionId).toBe(latest.versionId);
-      const arn = latest.arn;
-      expect((await ctx.store.query(`secret-versions#${arn}`, { limit: 1000 })).items).toHaveLength(102);
+    }
+
+    async function deprecatedCount(ctx: Ctx) {
+      const { versions } = await ctx.secrets.listVersions({ secretId: 's', includeDeprecated: true, limit: 1000 });
+      return versions.filter((v) => v.versionStages.length === 0).length;
+    }
+
+    it('prunes the oldest deprecated versions beyond 100 once older than 24 hours', async () => {
+      const ctx = await withDeprecated(100);
+      expect(await deprecatedCount(ctx)).toBe(100);
+      ctx.clock.advance(DAY + 1);
+      let latest = await ctx.secrets.put({ secretId: 's', value: str('t1') });
+      for (let i = 2; i <= 6; i++) latest = await ctx.secrets.put({ secretId: 's', value: str(`t${i}`) });
+      // Six puts deprecated six more; pruning kept the count at 100 by removing the six oldest.
+      expect(await deprecatedCount(ctx)).toBe(100);
+      const kept = await values(ctx);
+      expect(kept).not.toContain('v5');
+      expect(kept).toContain('v6');
+      expect((await ctx.store.query(`secret-versions#${latest.arn}`, { limit: 1000 })).items).toHaveLength(102);
     });
 
-    it('never prunes a deprecated version younger than 24 hours', async () => {
-      const ctx = await withDeprecated(105);
+    it('never prunes a labelled version, however old', async () => {
+      const ctx = await withDeprecated(100);
+      const { versions } = await ctx.secrets.listVersions({ secretId: 's', includeDeprecated: true, limit: 1000 });
+      const oldest = versions[versions.length - 1]!.versionId;
+      await ctx.secrets.updateVersionStage({ secretId: 's', versionStage: 'keep', moveToVersionId: oldest });
+      ctx.clock.advance(DAY + 1);
+      for (let i = 1; i <= 3; i++) await ctx.secrets.put({ secretId: 's', value: str(`t${i}`) });
+      const kept = await values(ctx);
+      expect(kept).toContain('v0');
+      expect(kept).not.toContain('v1');
+      expect(kept).toContain('v4');
+      expect(await deprecatedCount(ctx)).toBe(100);
+    });
+
+    it('refuses a new version while 100 deprecated versions are younger than 24 hours, pruning none', async () => {
+      const ctx = await withDeprecated(100);
+      const before = await ctx.store.get('secrets', 's');
+      await expect(ctx.secrets.put({ secretId: 's', value: str('one-too-many') })).rejects.toThrow(LimitExceededError);
       ctx.clock.advance(DAY - HOUR);
-      await ctx.secrets.put({ secretId: 's', value: str('trigger') });
-      expect(await deprecatedCount(ctx)).toBe(106);
+      await expect(ctx.secrets.put({ secretId: 's', value: str('one-too-many') })).rejects.toThrow(LimitExceededError);
+      expect((await ctx.store.get('secrets', 's'))?.rev).toBe(before?.rev);
+      expect(await deprecatedCount(ctx)).toBe(100);
+      // Once the oldest is past 24 hours it can make room, one version per write.
+      ctx.clock.advance(HOUR + 1);
+      await ctx.secrets.put({ secretId: 's', value: str('room-again') });
+      expect(await deprecatedCount(ctx)).toBe(100);
+      expect(await values(ctx)).not.toContain('v0');
+      expect((await ctx.secrets.get({ secretId: 's' })).value).toEqual(str('room-again'));
+    });
+
+    it('takes its limits from the options', async () => {
+      const ctx = await withDeprecated(3, setup({ maxDeprecatedVersions: 3, minPruneAgeMs: HOUR }));
+      await expect(ctx.secrets.put({ secretId: 's', value: str('x') })).rejects.toThrow(LimitExceededError);
+      ctx.clock.advance(HOUR + 1);
+      await ctx.secrets.put({ secretId: 's', value: str('x') });
+      expect(await deprecatedCount(ctx)).toBe(3);
+      expect(await values(ctx)).not.toContain('v0');
+    });
+
+    it('refuses limits that make no sense', () => {
+      expect(() => setup({ maxDeprecatedVersions: 0 })).toThrow(RangeError);
+      expect(() => setup({ minPruneAgeMs: -1 })).toThrow(RangeError);
     });
 
     it('prunes only old versions when young and old are mixed', async () => {
@@ -188,15 +236,64 @@ describe('Class: SecretService', () => {
     });
 
     it('prunes at most what fits in one transaction', async () => {
-      const ctx = await withDeprecated(100);
-      // Make 150 more deprecated versions look young, then age everything at once.
-      for (let i = 0; i < 150; i++) await ctx.secrets.put({ secretId: 's', value: str(`x${i}`) });
+      // 250 deprecated versions left by a service with a higher limit (a limit lowered by configuration).
+      const ctx = await withDeprecated(250, setup({ maxDeprecatedVersions: 300 }));
       expect(await deprecatedCount(ctx)).toBe(250);
+      const secrets = new SecretService({
+        store: ctx.store,
+        keyProvider: ctx.keys,
+        clock: ctx.clock,
+        writeRate: 'unlimited',
+      });
       ctx.clock.advance(DAY + 1);
-      await ctx.secrets.put({ secretId: 's', value: str('trigger') });
+      await secrets.put({ secretId: 's', value: str('trigger') });
       expect(await deprecatedCount(ctx)).toBe(251 - (MAX_TRANSACTION_OPS - 2));
-      await ctx.secrets.put({ secretId: 's', value: str('trigger2') });
+      await secrets.put({ secretId: 's', value: str('trigger2') });
       expect(await deprecatedCount(ctx)).toBe(100);
+    });
+  });
+
+  describe('write rate', () => {
+    it('refuses writes to one secret beyond its rate with ThrottledError, storing nothing', async () => {
+      const { secrets, store, clock } = setup({ writeRate: { perSecond: 1, burst: 2 } });
+      await secrets.create({ name: 's', value: str('v0') });
+      await secrets.put({ secretId: 's', value: str('v1') });
+      const before = await store.get('secrets', 's');
+      await expect(secrets.put({ secretId: 's', value: str('v2') })).rejects.toThrow(ThrottledError);
+      await expect(secrets.update({ secretId: 's', description: 'd' })).rejects.toThrow(ThrottledError);
+      await expect(
+        secrets.updateVersionStage({
+          secretId: 's',
+          versionStage: 'x',
+          moveToVersionId: before!.data.stages.AWSCURRENT,
+        }),
+      ).rejects.toThrow(ThrottledError);
+      expect((await store.get('secrets', 's'))?.rev).toBe(before?.rev);
+      // Another secret has its own budget; this one refills with time.
+      await secrets.put({ secretId: 'other', value: str('o'), createIfMissing: true });
+      clock.advance(1000);
+      await secrets.put({ secretId: 's', value: str('v2') });
+      await expect(secrets.put({ secretId: 's', value: str('v3') })).rejects.toThrow(ThrottledError);
+      // Reads are never limited.
+      expect((await secrets.get({ secretId: 's' })).value).toEqual(str('v2'));
+    });
+
+    it('counts a secret addressed by ARN against its name', async () => {
+      const { secrets } = setup({ writeRate: { perSecond: 1, burst: 2 } });
+      const { arn } = await secrets.create({ name: 's', value: str('v0') });
+      await secrets.put({ secretId: arn, value: str('v1') });
+      await expect(secrets.put({ secretId: arn.slice(0, -7), value: str('v2') })).rejects.toThrow(ThrottledError);
+    });
+
+    it('allows 20 writes at once and 10 per second to one secret by default', async () => {
+      const ctx = setup();
+      const secrets = new SecretService({ store: ctx.store, keyProvider: ctx.keys, clock: ctx.clock });
+      await secrets.create({ name: 's', value: str('v0') });
+      for (let i = 1; i < 20; i++) await secrets.put({ secretId: 's', value: str(`v${i}`) });
+      await expect(secrets.put({ secretId: 's', value: str('v20') })).rejects.toThrow(ThrottledError);
+      ctx.clock.advance(100);
+      await secrets.put({ secretId: 's', value: str('v20') });
+      await expect(secrets.put({ secretId: 's', value: str('v21') })).rejects.toThrow(ThrottledError);
     });
   });
 });

@@ -55,10 +55,11 @@ describe('Class: SecretService', () => {
       await expect(secrets.create({ name: 'taken' })).rejects.toThrow(AlreadyExistsError);
     });
 
-    it('returns the first result when create is retried with the same token and value', async () => {
+    it('returns the first result when a reader retries create with the same token and value', async () => {
       const { secrets } = setup();
-      const first = await secrets.create({ name: 'retry', value: str('v'), clientRequestToken: token('a') });
-      const again = await secrets.create({ name: 'retry', value: str('v'), clientRequestToken: token('a') });
+      const request = { name: 'retry', value: str('v'), clientRequestToken: token('a'), mayRead: true };
+      const first = await secrets.create(request);
+      const again = await secrets.create(request);
       expect(again).toEqual(first);
       expect(first.versionId).toBe(token('a'));
     });
@@ -67,8 +68,23 @@ describe('Class: SecretService', () => {
       const { secrets } = setup();
       await secrets.create({ name: 'retry', value: str('v'), clientRequestToken: token('a') });
       await expect(
-        secrets.create({ name: 'retry', value: str('other'), clientRequestToken: token('a') }),
+        secrets.create({ name: 'retry', value: str('other'), clientRequestToken: token('a'), mayRead: true }),
       ).rejects.toThrow(AlreadyExistsError);
+    });
+
+    it('answers a caller who may not read alike whether a create retry matches the value or not', async () => {
+      const { secrets } = setup();
+      await secrets.create({ name: 'retry', value: str('right'), clientRequestToken: token('a') });
+      const answers = await Promise.all(
+        ['right', 'wrong'].map((guess) =>
+          secrets.create({ name: 'retry', value: str(guess), clientRequestToken: token('a'), mayRead: false }).then(
+            () => 'accepted',
+            (err: Error) => `${err.constructor.name}: ${err.message}`,
+          ),
+        ),
+      );
+      expect(answers[0]).toBe('AlreadyExistsError: secret retry already exists');
+      expect(answers[1]).toBe(answers[0]);
     });
 
     it('refuses to put to a missing secret unless createIfMissing is set', async () => {
@@ -274,12 +290,13 @@ describe('Class: SecretService', () => {
   });
 
   describe('client request tokens', () => {
-    it('treats a retry with the same token and value as a no-op', async () => {
+    it('treats a retry with the same token and value as a no-op for a reader', async () => {
       const { secrets, store } = setup();
       await secrets.create({ name: 's', value: str('one') });
-      const first = await secrets.put({ secretId: 's', value: str('two'), clientRequestToken: token('t') });
+      const request = { secretId: 's', value: str('two'), clientRequestToken: token('t'), mayRead: true };
+      const first = await secrets.put(request);
       const rev = (await store.get('secrets', 's'))?.rev;
-      const again = await secrets.put({ secretId: 's', value: str('two'), clientRequestToken: token('t') });
+      const again = await secrets.put(request);
       expect(again).toEqual(first);
       expect(first.versionId).toBe(token('t'));
       expect((await store.get('secrets', 's'))?.rev).toBe(rev);
@@ -289,9 +306,30 @@ describe('Class: SecretService', () => {
       const { secrets } = setup();
       await secrets.create({ name: 's', value: str('one') });
       await secrets.put({ secretId: 's', value: str('two'), clientRequestToken: token('t') });
-      await expect(secrets.put({ secretId: 's', value: str('three'), clientRequestToken: token('t') })).rejects.toThrow(
-        AlreadyExistsError,
+      await expect(
+        secrets.put({ secretId: 's', value: str('three'), clientRequestToken: token('t'), mayRead: true }),
+      ).rejects.toThrow(AlreadyExistsError);
+    });
+
+    it('refuses a used token alike to a caller who may not read, whatever the value', async () => {
+      const { secrets, store } = setup();
+      await secrets.create({ name: 's', value: str('one') });
+      await secrets.put({ secretId: 's', value: str('two'), clientRequestToken: token('t') });
+      const rev = (await store.get('secrets', 's'))?.rev;
+      const answers: string[] = [];
+      for (const guess of ['two', 'wrong']) {
+        for (const cas of [{}, { ifAbsent: true, createIfMissing: true }]) {
+          const err = await secrets
+            .put({ secretId: 's', value: str(guess), clientRequestToken: token('t'), ...cas })
+            .catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(AlreadyExistsError);
+          answers.push((err as Error).message);
+        }
+      }
+      expect(new Set(answers)).toEqual(
+        new Set([`version ${token('t')} already exists; a new value needs a new clientRequestToken`]),
       );
+      expect((await store.get('secrets', 's'))?.rev).toBe(rev);
     });
 
     it('refuses a token reused with the same bytes but another kind', async () => {
@@ -305,7 +343,13 @@ describe('Class: SecretService', () => {
     it('checks idempotency before check-and-set, so a retry after a lost response succeeds', async () => {
       const { secrets } = setup();
       const v1 = (await secrets.create({ name: 's', value: str('one') })).versionId!;
-      const request = { secretId: 's', value: str('two'), clientRequestToken: token('t'), ifVersionId: v1 };
+      const request = {
+        secretId: 's',
+        value: str('two'),
+        clientRequestToken: token('t'),
+        ifVersionId: v1,
+        mayRead: true,
+      };
       const first = await secrets.put(request);
       await expect(secrets.put(request)).resolves.toEqual(first);
     });
@@ -315,7 +359,7 @@ describe('Class: SecretService', () => {
       await secrets.create({ name: 's', value: str('one') });
       const results = await Promise.all(
         Array.from({ length: 10 }, () =>
-          secrets.put({ secretId: 's', value: str('two'), clientRequestToken: token('c') }),
+          secrets.put({ secretId: 's', value: str('two'), clientRequestToken: token('c'), mayRead: true }),
         ),
       );
       expect(new Set(results.map((r) => r.versionId))).toEqual(new Set([token('c')]));
