@@ -5,8 +5,10 @@ import {
   IAM_PRINCIPAL_PARTITION,
   IamPrincipalService,
 } from '../../../../../lambdas/core/auth/iam/iam-principal-service.ts';
-import { NotFoundError, ValidationError } from '../../../../../lambdas/core/errors.ts';
+import { NotFoundError, PermissionDeniedError, ValidationError } from '../../../../../lambdas/core/errors.ts';
 import type { Clock } from '../../../../../lambdas/core/ports/clock.ts';
+import type { Principal } from '../../../../../lambdas/core/principal.ts';
+import { rejectionOf } from '../../../../support/rejection.ts';
 
 const ACCOUNT = '123456789012';
 const SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/app-role/session-1`;
@@ -157,6 +159,54 @@ describe('Class: IamPrincipalService', () => {
     await expect(service.resolve(SESSION)).rejects.toThrow('store down');
     store.query = query;
     expect((await service.resolve(SESSION))?.policies).toEqual(['app']);
+  });
+});
+
+describe('IamPrincipalService: mappings made by a non-root creator', () => {
+  const creator = (policies: string[]): Principal => ({
+    type: 'token',
+    id: 'acc_creator',
+    displayName: 'ops',
+    policies,
+    metadata: {},
+  });
+
+  it('maps only policies the creator holds, naming the others', async () => {
+    const { service } = setup();
+    for (const policies of [['root'], ['app', 'billing']]) {
+      const err = await rejectionOf(service.put(ROLE, policies, creator(['app'])));
+      expect(err).toBeInstanceOf(PermissionDeniedError);
+      expect(err.message).toContain(policies.at(-1));
+    }
+    expect(await service.list()).toEqual([]);
+    await expect(service.put(ROLE, ['root'], creator(['root']))).resolves.toEqual({
+      pattern: ROLE,
+      policies: ['root'],
+    });
+  });
+
+  it('bounds every caller a mapping matches by its creator, and lists mappings without the ceilings', async () => {
+    const { service } = setup();
+    await service.put(ROLE, ['app'], creator(['app', 'no-prod']));
+    const principal = await service.resolve(SESSION);
+    expect(principal?.ceilings).toEqual([
+      { id: 'acc_creator', name: 'ops', metadata: {}, policies: ['app', 'no-prod'] },
+    ]);
+    expect(await service.list()).toEqual([{ pattern: ROLE, policies: ['app'] }]);
+    // Root-made mappings add no ceiling.
+    await service.put(ROLE, ['app'], creator(['root']));
+    expect((await service.resolve(SESSION))?.ceilings).toBeUndefined();
+  });
+
+  it('names callers from their authenticated ARN, whatever the mapping says', async () => {
+    const { service } = setup();
+    await service.put(ROLE, ['app'], creator(['app']));
+    expect(await service.resolve(SESSION)).toMatchObject({
+      type: 'iam',
+      id: SESSION,
+      displayName: 'app-role',
+      metadata: { arn: SESSION, account: ACCOUNT, roleName: 'app-role', sessionName: 'session-1' },
+    });
   });
 });
 

@@ -10,11 +10,14 @@ import {
   AlreadyExistsError,
   DecryptionFailureError,
   NotFoundError,
+  PermissionDeniedError,
   ValidationError,
 } from '../../../../../lambdas/core/errors.ts';
 import type { Clock } from '../../../../../lambdas/core/ports/clock.ts';
 import type { ItemData, Store, StoredItem, WriteOp } from '../../../../../lambdas/core/ports/store.ts';
+import type { Principal } from '../../../../../lambdas/core/principal.ts';
 import { FakeKeyProvider } from '../../../../support/fake-key-provider.ts';
+import { rejectionOf } from '../../../../support/rejection.ts';
 
 const RECORD_KEYS = ['accessKeyId', 'createdAt', 'policies', 'principal', 'status'];
 
@@ -352,6 +355,87 @@ describe('Class: AccessKeyService', () => {
       await expect(keys.secretFor('')).resolves.toBeUndefined();
       await expect(keys.secretFor('a/b')).resolves.toBeUndefined();
       expect(keyProvider.calls.unwrap).toBe(0);
+    });
+  });
+
+  describe('creator rules', () => {
+    const creator = (policies: string[], extra: Partial<Principal> = {}): Principal => ({
+      type: 'token',
+      id: 'acc_creator',
+      displayName: 'ops',
+      policies,
+      metadata: { team: 'blue' },
+      ...extra,
+    });
+    const SECRET = 'never-echo-this-secret-value-0123456789';
+
+    it('lets a non-root creator grant only policies it holds, naming the others', async () => {
+      const { keys } = setup();
+      for (const policies of [['root'], ['app', 'billing', 'admin']]) {
+        const err = await rejectionOf(keys.create({ policies }, creator(['app'])));
+        expect(err).toBeInstanceOf(PermissionDeniedError);
+        expect((err as Error).message).toContain(
+          policies
+            .filter((p) => p !== 'app')
+            .sort()
+            .join(', '),
+        );
+      }
+      const err = await rejectionOf(
+        keys.import({ accessKeyId: 'IMPORTED', secretAccessKey: SECRET, policies: ['root'] }, creator(['app'])),
+      );
+      expect(err).toBeInstanceOf(PermissionDeniedError);
+      expect(
+        JSON.stringify({ message: (err as Error).message, details: (err as PermissionDeniedError).details }),
+      ).not.toContain(SECRET);
+      expect(await keys.list()).toEqual([]);
+    });
+
+    it("gives a non-root creator's key the creator's identity and ceilings, and refuses another principal", async () => {
+      const { keys } = setup();
+      const ops = creator(['app', 'no-prod'], {
+        ceilings: [{ id: 'acc_up', name: 'ops', metadata: {}, policies: ['app', 'no-prod', 'x'] }],
+      });
+      const { record } = await keys.create({ policies: ['app'] }, ops);
+      expect(record).toMatchObject({ principal: 'ops', metadata: { team: 'blue' }, policies: ['app'] });
+      expect(keys.toPrincipal(record)).toEqual({
+        type: 'access-key',
+        id: record.accessKeyId,
+        displayName: 'ops',
+        policies: ['app'],
+        metadata: { team: 'blue', accessKeyId: record.accessKeyId },
+        ceilings: [
+          { id: 'acc_up', name: 'ops', metadata: {}, policies: ['app', 'no-prod', 'x'] },
+          { id: 'acc_creator', name: 'ops', metadata: { team: 'blue' }, policies: ['app', 'no-prod'] },
+        ],
+      });
+      expect((await keys.get(record.accessKeyId)).ceilings).toHaveLength(2);
+      await expect(keys.create({ principal: 'ops', policies: ['app'] }, ops)).resolves.toBeDefined();
+      await expect(keys.create({ principal: 'ci' }, ops)).rejects.toBeInstanceOf(PermissionDeniedError);
+      await expect(
+        keys.import({ accessKeyId: 'IMPORTED', secretAccessKey: SECRET, principal: 'ci' }, ops),
+      ).rejects.toBeInstanceOf(PermissionDeniedError);
+    });
+
+    it("never lets a creator's metadata stand in for the key's own id", async () => {
+      const { keys } = setup();
+      const parentKey = creator(['app'], {
+        type: 'access-key',
+        id: 'AKCFPARENT',
+        metadata: { accessKeyId: 'AKCFPARENT' },
+      });
+      const { record } = await keys.create({}, parentKey);
+      expect(keys.toPrincipal(record).metadata.accessKeyId).toBe(record.accessKeyId);
+    });
+
+    it('lets a root creator name any principal and grant any policy, without ceilings', async () => {
+      const { keys } = setup();
+      const { record } = await keys.create({ principal: 'ci', policies: ['root', 'anything'] }, creator(['root']));
+      expect(record).toMatchObject({ principal: 'ci', policies: ['anything', 'root'] });
+      expect(keys.toPrincipal(record)).not.toHaveProperty('ceilings');
+      expect(keys.toPrincipal(record).metadata).toEqual({ accessKeyId: record.accessKeyId });
+      const defaulted = await keys.create({}, creator(['root']));
+      expect(defaulted.record.principal).toBe('ops');
     });
   });
 
