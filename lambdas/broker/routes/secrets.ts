@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NotFoundError, PermissionDeniedError, ValidationError } from '../../core/errors.ts';
-import { SecretNameSchema } from '../../core/secrets/secret-schema.ts';
+import { isWellFormedText, SecretNameSchema } from '../../core/secrets/secret-schema.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 import { iso, Pagination, QueryBool, SecretNameParam, StringMap, toSecretValue, ValueFields } from './wire.ts';
 
@@ -10,38 +10,41 @@ export const secretPath = (name: string): string => `secrets/${name}`;
 /** Listing `prod/` needs `list` on `secrets/prod`; listing the root needs `list` on `secrets`. */
 const listPath = (prefix: string): string => (prefix === '' ? 'secrets' : `secrets/${prefix.replace(/\/+$/, '')}`);
 
+/** A string member; a lone surrogate would be stored as U+FFFD, so it is refused rather than silently altered. */
+const text = () => z.string().refine(isWellFormedText, 'must be well-formed Unicode (no lone surrogate)');
+
 function readValue(value: { kind: 'string'; string: string } | { kind: 'binary'; binary: Buffer }) {
   return value.kind === 'string' ? { value: value.string } : { binary: value.binary.toString('base64') };
 }
 
 const CreateBody = ValueFields.extend({
   name: SecretNameSchema,
-  description: z.string().max(2048).optional(),
+  description: text().max(2048).optional(),
   tags: StringMap.optional(),
   metadata: StringMap.optional(),
-  clientRequestToken: z.string().min(1).max(64).optional(),
+  clientRequestToken: text().min(1).max(64).optional(),
 }).strict();
 
 const PutBody = ValueFields.extend({
-  clientRequestToken: z.string().min(1).max(64).optional(),
-  stages: z.array(z.string().min(1).max(256)).min(1).max(20).optional(),
+  clientRequestToken: text().min(1).max(64).optional(),
+  stages: z.array(text().min(1).max(256)).min(1).max(20).optional(),
   cas: z
-    .object({ ifVersionId: z.string().min(1).max(64).optional(), ifAbsent: z.boolean().optional() })
+    .object({ ifVersionId: text().min(1).max(64).optional(), ifAbsent: z.boolean().optional() })
     .strict()
     .refine((c) => !(c.ifVersionId !== undefined && c.ifAbsent === true), 'give ifVersionId or ifAbsent, not both')
     .optional(),
 }).strict();
 
 const ReadQuery = z
-  .object({ versionId: z.string().min(1).max(64).optional(), stage: z.string().min(1).max(256).optional() })
+  .object({ versionId: text().min(1).max(64).optional(), stage: text().min(1).max(256).optional() })
   .strict();
 
 const UpdateBody = z
   .object({
-    description: z.string().max(2048).optional(),
+    description: text().max(2048).optional(),
     metadata: StringMap.optional(),
     addTags: StringMap.optional(),
-    removeTagKeys: z.array(z.string().min(1).max(128)).max(50).optional(),
+    removeTagKeys: z.array(text().min(1).max(128)).max(50).optional(),
   })
   .strict();
 
@@ -51,9 +54,9 @@ const DeleteQuery = z
 
 const StageBody = z
   .object({
-    stage: z.string().min(1).max(256),
-    moveToVersionId: z.string().min(1).max(64).optional(),
-    removeFromVersionId: z.string().min(1).max(64).optional(),
+    stage: text().min(1).max(256),
+    moveToVersionId: text().min(1).max(64).optional(),
+    removeFromVersionId: text().min(1).max(64).optional(),
   })
   .strict();
 
@@ -64,7 +67,7 @@ const ListQuery = Pagination.extend({
   includePlannedDeletion: QueryBool.optional(),
 }).strict();
 
-const PrefixParam = z.object({ prefix: z.string().max(512).optional() });
+const PrefixParam = z.object({ prefix: text().max(512).optional() });
 
 export const secretRoutes: RouteDef[] = [
   defineRoute({
@@ -76,7 +79,7 @@ export const secretRoutes: RouteDef[] = [
     body: CreateBody,
     sensitive: ['value', 'binary'],
     access: ({ body }) => ({ path: secretPath(body.name), capability: 'create' }),
-    async handle({ body }, { deps }) {
+    async handle({ body }, { deps, isAllowed }) {
       const value = toSecretValue(body);
       const created = await deps.secrets.create({
         name: body.name,
@@ -85,6 +88,8 @@ export const secretRoutes: RouteDef[] = [
         metadata: body.metadata,
         clientRequestToken: body.clientRequestToken,
         ...(value === undefined ? {} : { value }),
+        // A retry is told apart by value only for a reader; see CreateSecretInput.mayRead.
+        mayRead: await isAllowed({ path: secretPath(body.name), capability: 'read' }),
       });
       return { status: 201, body: created };
     },
@@ -140,6 +145,8 @@ export const secretRoutes: RouteDef[] = [
         versionStages: body.stages,
         ifVersionId: body.cas?.ifVersionId,
         ifAbsent: body.cas?.ifAbsent,
+        // A retry is told apart by value only for a reader; see PutSecretValueInput.mayRead.
+        mayRead: await ctx.isAllowed({ path, capability: 'read' }),
       };
       const canUpdate = await ctx.authorize({ path, capability: 'update' }).then(
         () => true,

@@ -48,7 +48,8 @@ import {
  *
  * Every operation is authorised against the secret's real name (an ARN is resolved first, reading metadata only),
  * with the same capabilities as the native API. A caller that may not touch a secret cannot learn whether it exists:
- * a missing secret is `ResourceNotFoundException` only for callers allowed to touch that name.
+ * a missing secret is `ResourceNotFoundException` only for callers allowed to touch that name, and a denial names the
+ * secret as the caller did (never the name an ARN resolved to).
  */
 const PREFIX = 'secretsmanager.';
 const SENSITIVE = ['SecretString', 'SecretBinary', 'RandomPassword'];
@@ -65,31 +66,50 @@ export const SECRETS_MANAGER_PATHS = ['/', '/v1/aws/secretsmanager'] as const;
 
 const auditPath = ({ body }: { body: { SecretId: string } }) => secretPath(body.SecretId);
 
-/** Authorises `capability` on the secret `secretId` names (by name, or by ARN resolved to its name). */
+/**
+ * Authorises `capability` on the secret `secretId` names (by name, or by ARN resolved to its name) and returns that
+ * name. A caller refused on an ARN gets the same answer whether or not a secret is behind it: the denial repeats the
+ * ARN as given, and a missing secret is ResourceNotFoundException only for a caller allowed on every name the ARN
+ * could stand for (a full ARN is also read as a partial one), since allowed on some would tell the others apart.
+ */
 async function authorizeSecret(
   ctx: RouteContext,
   secretId: string,
   capability: Exclude<Capability, 'deny'>,
-): Promise<void> {
+): Promise<string> {
   if (!secretId.startsWith('arn:')) {
     await ctx.authorize({ path: secretPath(secretId), capability });
-    return;
+    return secretId;
   }
+  const denied = () => new PermissionDeniedError(`permission denied: ${capability} on ${secretId}`);
   let description: SecretDescription;
   try {
     description = await ctx.deps.secrets.describe({ secretId });
   } catch (err) {
-    if (err instanceof NotFoundError) {
-      const lookup = parseSecretId(secretId, '', accountOf(secretId));
-      const names = lookup.by === 'name' ? [lookup.name] : lookup.candidates.map((c) => c.name);
-      for (const name of names) {
-        if (await ctx.isAllowed({ path: secretPath(name), capability })) throw err;
-      }
-      throw new PermissionDeniedError(`permission denied: ${capability} on ${secretId}`);
+    if (!(err instanceof NotFoundError)) throw err;
+    const lookup = parseSecretId(secretId, '', accountOf(secretId));
+    const names = lookup.by === 'name' ? [lookup.name] : lookup.candidates.map((c) => c.name);
+    if (names.length === 0) throw denied();
+    for (const name of names) {
+      if (!(await ctx.isAllowed({ path: secretPath(name), capability }))) throw denied();
     }
     throw err;
   }
-  await ctx.authorize({ path: secretPath(description.name), capability });
+  try {
+    await ctx.authorize({ path: secretPath(description.name), capability });
+  } catch (err) {
+    if (err instanceof PermissionDeniedError) throw denied();
+    throw err;
+  }
+  return description.name;
+}
+
+/**
+ * Whether the caller may read the secret it writes: only then may a retry with a used ClientRequestToken be told
+ * apart by value (AWS's idempotent no-op); see `PutSecretValueInput.mayRead`.
+ */
+function mayRead(ctx: RouteContext, name: string): Promise<boolean> {
+  return ctx.isAllowed({ path: secretPath(name), capability: 'read' });
 }
 
 /** A secret's description, refusing one pending deletion as the core's reads do. */
@@ -194,6 +214,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
           value,
           clientRequestToken: body.ClientRequestToken,
           region: ctx.signingRegion,
+          mayRead: await mayRead(ctx, body.Name),
         });
         return {
           body: {
@@ -275,13 +296,14 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       sensitive: [...SENSITIVE, 'RotationToken'],
       resource: auditPath,
       async handle({ body }, ctx) {
-        await authorizeSecret(ctx, body.SecretId, 'update');
+        const name = await authorizeSecret(ctx, body.SecretId, 'update');
         const value = requestValue(body, true)!;
         const result = await ctx.deps.secrets.put({
           secretId: body.SecretId,
           value,
           clientRequestToken: body.ClientRequestToken,
           versionStages: body.VersionStages,
+          mayRead: await mayRead(ctx, name),
         });
         return {
           body: {
@@ -301,7 +323,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       sensitive: SENSITIVE,
       resource: auditPath,
       async handle({ body }, ctx) {
-        await authorizeSecret(ctx, body.SecretId, 'update');
+        const name = await authorizeSecret(ctx, body.SecretId, 'update');
         noKmsKey(body.KmsKeyId);
         const value = requestValue(body, false);
         let ref = { arn: '', name: '' };
@@ -316,6 +338,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
           secretId: body.SecretId,
           value,
           clientRequestToken: body.ClientRequestToken,
+          mayRead: await mayRead(ctx, name),
         });
         return { body: { ARN: put.arn, Name: put.name, VersionId: put.versionId } };
       },

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ValidationError } from '../../../core/errors.ts';
 import type { RotationConfigView } from '../../../core/rotation/rotation-service.ts';
 import type { RotationRules } from '../../../core/rotation/rotation-types.ts';
+import { isWellFormedText } from '../../../core/secrets/secret-schema.ts';
 import type { SecretValue } from '../../../core/secrets/secret-types.ts';
 
 /**
@@ -11,13 +12,19 @@ import type { SecretValue } from '../../../core/secrets/secret-types.ts';
  *
  * Objects are loose: AWS ignores members it does not know, and newer SDKs send members older servers lack.
  */
-const SecretId = z.string().min(1).max(2048);
-const Token = z.string().min(32).max(64);
+/**
+ * A string member. A lone surrogate (JSON `"\ud800"`) cannot become UTF-8: stored, it would silently turn into U+FFFD,
+ * so it is refused up front, in every member, rather than acknowledged and altered.
+ */
+const text = () => z.string().refine(isWellFormedText, 'must be well-formed Unicode (no lone surrogate)');
+
+const SecretId = text().min(1).max(2048);
+const Token = text().min(32).max(64);
 const Blob = z
   .string()
   .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
   .refine((s) => s.length % 4 === 0, 'must be base64');
-const Tag = z.object({ Key: z.string().min(1).max(128), Value: z.string().max(256) });
+const Tag = z.object({ Key: text().min(1).max(128), Value: text().max(256) });
 
 export const Tags = z.array(Tag).max(50);
 export const FilterSchema = z.object({
@@ -36,15 +43,15 @@ export const FilterSchema = z.object({
 export type Filter = z.infer<typeof FilterSchema>;
 
 const ValueMembers = {
-  SecretString: z.string().optional(),
+  SecretString: text().optional(),
   SecretBinary: Blob.optional(),
 };
 
 export const CreateSecretRequest = z.looseObject({
-  Name: z.string().min(1).max(512),
+  Name: text().min(1).max(512),
   ClientRequestToken: Token.optional(),
-  Description: z.string().max(2048).optional(),
-  KmsKeyId: z.string().optional(),
+  Description: text().max(2048).optional(),
+  KmsKeyId: text().optional(),
   Tags: Tags.optional(),
   AddReplicaRegions: z.array(z.unknown()).optional(),
   ForceOverwriteReplicaSecret: z.boolean().optional(),
@@ -53,38 +60,38 @@ export const CreateSecretRequest = z.looseObject({
 
 export const GetSecretValueRequest = z.looseObject({
   SecretId,
-  VersionId: z.string().min(32).max(64).optional(),
-  VersionStage: z.string().min(1).max(256).optional(),
+  VersionId: text().min(32).max(64).optional(),
+  VersionStage: text().min(1).max(256).optional(),
 });
 
 export const BatchGetSecretValueRequest = z.looseObject({
   SecretIdList: z.array(SecretId).min(1).max(20).optional(),
   Filters: z.array(FilterSchema).max(10).optional(),
   MaxResults: z.number().int().min(1).max(20).optional(),
-  NextToken: z.string().min(1).max(4096).optional(),
+  NextToken: text().min(1).max(4096).optional(),
 });
 
 export const PutSecretValueRequest = z.looseObject({
   SecretId,
   ClientRequestToken: Token.optional(),
-  VersionStages: z.array(z.string().min(1).max(256)).min(1).max(20).optional(),
-  RotationToken: z.string().optional(),
+  VersionStages: z.array(text().min(1).max(256)).min(1).max(20).optional(),
+  RotationToken: text().optional(),
   ...ValueMembers,
 });
 
 export const UpdateSecretRequest = z.looseObject({
   SecretId,
   ClientRequestToken: Token.optional(),
-  Description: z.string().max(2048).optional(),
-  KmsKeyId: z.string().optional(),
+  Description: text().max(2048).optional(),
+  KmsKeyId: text().optional(),
   ...ValueMembers,
 });
 
 export const UpdateSecretVersionStageRequest = z.looseObject({
   SecretId,
-  VersionStage: z.string().min(1).max(256),
-  MoveToVersionId: z.string().min(32).max(64).optional(),
-  RemoveFromVersionId: z.string().min(32).max(64).optional(),
+  VersionStage: text().min(1).max(256),
+  MoveToVersionId: text().min(32).max(64).optional(),
+  RemoveFromVersionId: text().min(32).max(64).optional(),
 });
 
 export const SecretIdRequest = z.looseObject({ SecretId });
@@ -92,7 +99,7 @@ export const SecretIdRequest = z.looseObject({ SecretId });
 export const ListSecretsRequest = z.looseObject({
   IncludePlannedDeletion: z.boolean().optional(),
   MaxResults: z.number().int().min(1).max(100).optional(),
-  NextToken: z.string().min(1).max(4096).optional(),
+  NextToken: text().min(1).max(4096).optional(),
   Filters: z.array(FilterSchema).max(10).optional(),
   SortOrder: z.enum(['asc', 'desc']).optional(),
 });
@@ -100,7 +107,7 @@ export const ListSecretsRequest = z.looseObject({
 export const ListSecretVersionIdsRequest = z.looseObject({
   SecretId,
   MaxResults: z.number().int().min(1).max(100).optional(),
-  NextToken: z.string().min(1).max(4096).optional(),
+  NextToken: text().min(1).max(4096).optional(),
   IncludeDeprecated: z.boolean().optional(),
 });
 
@@ -113,23 +120,23 @@ export const DeleteSecretRequest = z.looseObject({
 export const RotateSecretRequest = z.looseObject({
   SecretId,
   ClientRequestToken: Token.optional(),
-  RotationLambdaARN: z.string().max(2048).optional(),
+  RotationLambdaARN: text().max(2048).optional(),
   RotationRules: z
     .looseObject({
       AutomaticallyAfterDays: z.number().int().min(1).max(1000).optional(),
-      Duration: z.string().min(2).max(3).optional(),
-      ScheduleExpression: z.string().min(1).max(256).optional(),
+      Duration: text().min(2).max(3).optional(),
+      ScheduleExpression: text().min(1).max(256).optional(),
     })
     .optional(),
   RotateImmediately: z.boolean().optional(),
 });
 
 export const TagResourceRequest = z.looseObject({ SecretId, Tags });
-export const UntagResourceRequest = z.looseObject({ SecretId, TagKeys: z.array(z.string().min(1).max(128)).max(50) });
+export const UntagResourceRequest = z.looseObject({ SecretId, TagKeys: z.array(text().min(1).max(128)).max(50) });
 
 export const GetRandomPasswordRequest = z.looseObject({
   PasswordLength: z.number().int().min(1).max(4096).optional(),
-  ExcludeCharacters: z.string().max(4096).optional(),
+  ExcludeCharacters: text().max(4096).optional(),
   ExcludeNumbers: z.boolean().optional(),
   ExcludePunctuation: z.boolean().optional(),
   ExcludeUppercase: z.boolean().optional(),
@@ -140,7 +147,7 @@ export const GetRandomPasswordRequest = z.looseObject({
 
 export const PutResourcePolicyRequest = z.looseObject({
   SecretId,
-  ResourcePolicy: z.string().min(1).max(20_480),
+  ResourcePolicy: text().min(1).max(20_480),
   BlockPublicPolicy: z.boolean().optional(),
 });
 
