@@ -24,6 +24,16 @@ export interface SystemOperations {
   readonly rotateRootKey?: () => Promise<{ keyId: string; rewrapped: number; retired: string[] }>;
 }
 
+/** One policy decision the broker made for a request. */
+export interface AccessDecision {
+  readonly requestId: string;
+  readonly path: string;
+  readonly capability: string;
+  readonly allowed: boolean;
+  /** `enforce` for checks that refuse the request, `filter` for checks that only leave items out. */
+  readonly kind: 'enforce' | 'filter';
+}
+
 /** Everything the broker needs, built by one composition root per runtime. */
 export interface BrokerDeps {
   readonly secrets: SecretService;
@@ -53,6 +63,12 @@ export interface BrokerDeps {
   readonly apiKeys?: ApiKeyRegistry;
   /** Rotation (configs, on-demand and breach rotations, status); absent where not enabled. */
   readonly rotation?: RotationService;
+  /**
+   * Told of every access decision (enforced or filtering), for metrics and for the test harness that proves no
+   * request touches a record it was not authorised for. Must not throw.
+   * @default none
+   */
+  readonly onAccessDecision?: (decision: AccessDecision) => void;
   /**
    * Wraps the handling of each request, e.g. in the audit outbox's per-request scope (`AuditOutbox.run`). If it
    * rejects, the request fails with the mapped error.

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import type { AuditPrincipal } from '../core/audit/audit-types.ts';
+import type { AuditAccess, AuditPrincipal } from '../core/audit/audit-types.ts';
 import { allowedByCeilings } from '../core/auth/derived-credentials.ts';
 import {
   isCofferError,
@@ -21,10 +21,22 @@ import type { BrokerDeps } from './broker-deps.ts';
 import { awsJsonErrorBody, errorBody, type HttpError, toAwsJsonError, toHttpError } from './http-errors.ts';
 import type { BrokerRequest, BrokerResponse } from './http-types.ts';
 import type { AccessCheck, RouteContext, RouteDef, RouteInput, RouteProtocol } from './route.ts';
-import { RouteTable } from './route-table.ts';
+import { type RouteMatch, RouteTable } from './route-table.ts';
 
 export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
+/**
+ * The deepest nesting of `{` and `[` a request body may have. Real requests need a handful of levels; refusing deeper
+ * ones before parsing keeps every later walk of the value (validation, audit redaction, serialisation) far from the
+ * stack limit.
+ */
+export const MAX_BODY_DEPTH = 64;
 const SECRET_PATH_PREFIX = 'secrets/';
+/** Operation recorded for a request no route serves (404, 405, or a body too large to route on the local server). */
+export const UNROUTABLE_OPERATION = 'unroutable';
+/** Operation recorded for an AWS JSON request with a missing or unknown `X-Amz-Target`. */
+export const UNKNOWN_AWS_OPERATION = 'aws.unknown-operation';
+/** Strict: a body that is not UTF-8 is refused, never silently turned into U+FFFD. BOM kept, so JSON.parse refuses it. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Logs server-side failures without request data (which may hold secrets): only the error's name and stack. */
 export type ErrorReporter = (requestId: string, err: unknown) => void;
@@ -68,15 +80,25 @@ export class Broker {
     const started = performance.now();
     const context: RequestContext = { requestId, sourceIp: req.sourceIp, now: this.deps.clock.now() };
     const match = this.table.match(req.method, req.rawPath, req.headers['x-amz-target']);
-    if (match.kind === 'target') {
+    if (match.kind === 'target' && req.bodyTooLarge !== true) {
       const error = unknownOperation(match.target);
-      return respond('aws-json', error.status, awsJsonErrorBody(error), requestId);
+      const answer = respond('aws-json', error.status, awsJsonErrorBody(error), requestId);
+      return this.unroutable(req, requestId, started, 'aws-json', UNKNOWN_AWS_OPERATION, error.type, answer);
     }
     if (match.kind !== 'found') {
-      const status = match.kind === 'method' ? 405 : 404;
-      const code = match.kind === 'method' ? 'method_not_allowed' : 'not_found';
-      const message = match.kind === 'method' ? `method ${req.method} not allowed here` : 'no such endpoint';
-      return respond('coffer', status, errorBody({ status, code, message, exposed: true }, requestId), requestId);
+      const failure: HttpError =
+        req.bodyTooLarge === true
+          ? toHttpError(new PayloadTooLargeError(`request body exceeds ${this.maxBodyBytes} bytes`))
+          : match.kind === 'method'
+            ? {
+                status: 405,
+                code: 'method_not_allowed',
+                message: `method ${req.method} not allowed here`,
+                exposed: true,
+              }
+            : { status: 404, code: 'not_found', message: 'no such endpoint', exposed: true };
+      const answer = respond('coffer', failure.status, errorBody(failure, requestId), requestId);
+      return this.unroutable(req, requestId, started, 'coffer', UNROUTABLE_OPERATION, failure.code, answer);
     }
     const { route } = match;
     const protocol = route.protocol ?? 'coffer';
@@ -87,6 +109,8 @@ export class Broker {
     let auditPrincipal: AuditPrincipal | undefined;
     let auditPath = '';
     let requestAudited = false;
+    const grants: AuditAccess[] = [];
+    let denied: AuditAccess | undefined;
     const about = () => ({
       requestId,
       operation: route.operation,
@@ -95,7 +119,7 @@ export class Broker {
       principal: auditPrincipal,
     });
     try {
-      const input = this.parseInput(route, match.params, req);
+      const input = this.parseInput(route, match, req);
       const check = route.access?.(input);
       auditPath = check?.path ?? route.resource?.(input) ?? '';
       audited = !this.deps.audit.excluded(route.operation, auditPath);
@@ -116,11 +140,25 @@ export class Broker {
         principal,
         request: context,
         deps: this.deps,
-        authorize: (c) => this.authorize(principal, c, context),
-        isAllowed: (c) => this.isAllowed(principal, c, context),
+        authorize: async (c) => {
+          try {
+            await this.authorize(principal, c, context);
+          } catch (err) {
+            denied ??= { path: c.path, capability: c.capability };
+            throw err;
+          }
+          grants.push({ path: c.path, capability: c.capability });
+        },
+        isAllowed: async (c) => {
+          const allowed = await this.isAllowed(principal, c, context);
+          this.deps.onAccessDecision?.({ requestId, path: c.path, capability: c.capability, allowed, kind: 'filter' });
+          return allowed;
+        },
         signingRegion,
       };
       if (check !== undefined) await ctx.authorize(check);
+      // Resources named inside the body or settings: the engine will act on them later, so the caller must be able to.
+      for (const reference of (await route.references?.(input, ctx)) ?? []) await ctx.authorize(reference);
       const result = await route.handle(input, ctx);
       const status = result.status ?? 200;
       // An AWS JSON 1.1 response always has a body, `{}` at least: SDKs parse it.
@@ -132,6 +170,7 @@ export class Broker {
           status,
           response: isPlainObject(result.body) ? this.deps.audit.redact(result.body, route.sensitive ?? []) : undefined,
           latencyMs: round(performance.now() - started),
+          ...(grants.length === 0 ? {} : { grants }),
           durable: route.mutating,
         });
       }
@@ -156,6 +195,7 @@ export class Broker {
             outcome: httpError.status === 403 || httpError.status === 401 ? 'denied' : 'error',
             status: httpError.status,
             errorCode: httpError.code,
+            ...(denied === undefined ? {} : { denied }),
             latencyMs: round(performance.now() - started),
             durable: route.mutating,
           });
@@ -166,6 +206,48 @@ export class Broker {
       if (awsError !== undefined) return respond(protocol, awsError.status, awsJsonErrorBody(awsError), requestId);
       return respond(protocol, httpError.status, errorBody(httpError, requestId), requestId);
     }
+  }
+
+  /**
+   * Records a request that no route serves, then gives `answer`. It has no operation or policy path of its own, and
+   * its raw path and target are attacker-chosen text that may even hold a secret pasted into the wrong place: the
+   * record keeps the method, the path only as its HMAC (searchable with `coffer audit hash`), the target only when it
+   * looks like an operation name, and never the query or body. Fails closed like every other record.
+   */
+  private async unroutable(
+    req: BrokerRequest,
+    requestId: string,
+    started: number,
+    protocol: RouteProtocol,
+    operation: string,
+    errorCode: string,
+    answer: BrokerResponse,
+  ): Promise<BrokerResponse> {
+    if (this.deps.audit.excluded(operation, '')) return answer;
+    const target = req.headers['x-amz-target'];
+    const facts: Record<string, unknown> = {
+      method: /^[A-Z]{1,16}$/.test(req.method) ? req.method : 'invalid',
+      rawPath: this.deps.audit.hmac(req.rawPath),
+    };
+    if (protocol === 'aws-json' && target !== undefined) {
+      facts.target = SAFE_TARGET.test(target) ? target : this.deps.audit.hmac(target);
+    }
+    try {
+      await this.deps.audit.response({
+        requestId,
+        operation,
+        path: '',
+        sourceIp: req.sourceIp,
+        request: facts,
+        outcome: 'error',
+        status: answer.status,
+        errorCode,
+        latencyMs: round(performance.now() - started),
+      });
+    } catch (auditErr) {
+      return this.errorResponse(protocol, auditErr, requestId);
+    }
+    return answer;
   }
 
   private errorResponse(protocol: RouteProtocol, err: unknown, requestId: string): BrokerResponse {
@@ -179,10 +261,19 @@ export class Broker {
 
   private parseInput(
     route: RouteDef,
-    params: Record<string, string>,
+    match: Extract<RouteMatch, { kind: 'found' }>,
     req: BrokerRequest,
   ): RouteInput<unknown, unknown, unknown> {
-    const parsedParams = validate(route.params, params, 'path');
+    if (req.bodyTooLarge === true) throw new PayloadTooLargeError(`request body exceeds ${this.maxBodyBytes} bytes`);
+    if (match.malformed !== undefined) {
+      throw new ValidationError(`invalid path: ${match.malformed} is not valid percent-encoded UTF-8`, {
+        details: { malformed: 'path' },
+      });
+    }
+    if (req.rawQuery !== undefined && !isUtf8Query(req.rawQuery)) {
+      throw new ValidationError('invalid query: not valid percent-encoded UTF-8', { details: { malformed: 'query' } });
+    }
+    const parsedParams = validate(route.params, match.params, 'path');
     const query = validate(route.query, req.query, 'query');
     let body: unknown;
     if (route.body !== undefined) {
@@ -202,8 +293,19 @@ export class Broker {
       }
       let decoded: unknown = {};
       if (raw.length > 0) {
+        let text: string;
         try {
-          decoded = JSON.parse(raw.toString('utf8'));
+          text = UTF8.decode(raw);
+        } catch {
+          throw new ValidationError('request body is not valid UTF-8', { details: { malformed: 'serialization' } });
+        }
+        if (nestedDeeperThan(text, MAX_BODY_DEPTH)) {
+          throw new ValidationError(`request body is nested deeper than ${MAX_BODY_DEPTH} levels`, {
+            details: { malformed: 'serialization' },
+          });
+        }
+        try {
+          decoded = JSON.parse(text);
         } catch {
           throw new ValidationError('request body is not valid JSON', { details: { malformed: 'serialization' } });
         }
@@ -270,9 +372,15 @@ export class Broker {
     context: RequestContext,
   ): Promise<void> {
     if (principal === undefined) throw new UnauthenticatedError('authentication required');
-    if (!(await this.isAllowed(principal, check, context))) {
-      throw new PermissionDeniedError(`permission denied: ${check.capability} on ${check.path}`);
-    }
+    const allowed = await this.isAllowed(principal, check, context);
+    this.deps.onAccessDecision?.({
+      requestId: context.requestId,
+      path: check.path,
+      capability: check.capability,
+      allowed,
+      kind: 'enforce',
+    });
+    if (!allowed) throw new PermissionDeniedError(`permission denied: ${check.capability} on ${check.path}`);
   }
 
   private auditPrincipal(principal: Principal | undefined): AuditPrincipal | undefined {
@@ -299,6 +407,51 @@ function validate(schema: z.ZodType | undefined, value: unknown, where: string):
     .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : where}: ${issue.message}`);
   throw new ValidationError(`invalid ${where}: ${issues.join('; ')}`, { details: { malformed: where } });
 }
+
+/** An `X-Amz-Target` that looks like `<service>.<Operation>`: kept in the audit record as it is. */
+const SAFE_TARGET = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/**
+ * Whether JSON text nests `{`/`[` deeper than `limit`, found by one scan that skips strings (brackets inside them do
+ * not count) without parsing or recursing. Malformed text may be miscounted, but it is refused either way.
+ */
+function nestedDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/**
+ * Whether every run of percent-escapes in a raw query string decodes to valid UTF-8. Transports decode queries
+ * leniently (URLSearchParams turns `%FF` or an encoded surrogate into U+FFFD), so only the raw form shows that the
+ * value received is not the value sent. A multi-byte character is always one unbroken run of escapes.
+ */
+function isUtf8Query(rawQuery: string): boolean {
+  if (!rawQuery.includes('%')) return true;
+  for (const [run] of rawQuery.matchAll(PERCENT_RUN)) {
+    try {
+      UTF8.decode(Buffer.from(run.replaceAll('%', ''), 'hex'));
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+const PERCENT_RUN = /(?:%[0-9a-fA-F]{2})+/g;
 
 function unknownOperation(target: string | undefined): ReturnType<typeof toAwsJsonError> {
   return {

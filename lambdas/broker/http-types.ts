@@ -7,9 +7,19 @@ export interface BrokerRequest {
   /** Path as received, still percent-encoded, without the query string. */
   readonly rawPath: string;
   readonly query: Readonly<Record<string, string>>;
+  /**
+   * The query string as received (still percent-encoded, without `?`), when the transport has it. `query` is decoded
+   * leniently (bytes that are not UTF-8 become U+FFFD), so the broker checks this form and refuses such a query.
+   */
+  readonly rawQuery?: string;
   /** Lower-cased header names. */
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Buffer | undefined;
+  /**
+   * The transport cut the body off at its size limit (`body` is then undefined): the broker answers 413 and audits
+   * the refusal like any other.
+   */
+  readonly bodyTooLarge?: boolean;
   readonly sourceIp: string;
   /** The caller's IAM ARN, set only by the API Gateway entry (AWS_IAM authorisation already verified it). */
   readonly iamArn?: string | undefined;

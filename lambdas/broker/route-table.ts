@@ -8,7 +8,13 @@ interface CompiledRoute {
 }
 
 export type RouteMatch =
-  | { kind: 'found'; route: RouteDef; params: Record<string, string> }
+  | {
+      kind: 'found';
+      route: RouteDef;
+      params: Record<string, string>;
+      /** The first parameter whose raw text is not valid percent-encoded UTF-8 (kept raw in `params`). */
+      malformed?: string;
+    }
   | { kind: 'method' }
   | { kind: 'none' }
   /** `POST` to a path served by `X-Amz-Target` dispatch, with a missing or unknown target. */
@@ -58,13 +64,16 @@ export class RouteTable {
     const parts = rawPath.split('/').slice(1);
     let methodMismatch = false;
     for (const candidate of this.compiled) {
-      const params = matchSegments(candidate.segments, parts);
-      if (params === undefined) continue;
+      const matched = matchSegments(candidate.segments, parts);
+      if (matched === undefined) continue;
       if (candidate.route.method !== (method.toUpperCase() as HttpMethod)) {
         methodMismatch = true;
         continue;
       }
-      return { kind: 'found', route: candidate.route, params };
+      const { params, malformed } = matched;
+      return malformed === undefined
+        ? { kind: 'found', route: candidate.route, params }
+        : { kind: 'found', route: candidate.route, params, malformed };
     }
     return methodMismatch ? { kind: 'method' } : { kind: 'none' };
   }
@@ -81,8 +90,12 @@ function compile(path: string): Segment[] {
     });
 }
 
-function matchSegments(segments: readonly Segment[], parts: readonly string[]): Record<string, string> | undefined {
+function matchSegments(
+  segments: readonly Segment[],
+  parts: readonly string[],
+): { params: Record<string, string>; malformed: string | undefined } | undefined {
   const params: Record<string, string> = {};
+  let malformed: string | undefined;
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i]!;
     if (segment.kind === 'literal') {
@@ -91,11 +104,14 @@ function matchSegments(segments: readonly Segment[], parts: readonly string[]): 
     }
     const raw = segment.rest ? parts.slice(i).join('/') : parts[i];
     if (raw === undefined || raw.length === 0) return undefined;
-    // Undecodable input is kept raw so that validation rejects it with a clear 400 rather than a 404.
-    params[segment.name] = decode(raw) ?? raw;
-    if (segment.rest) return params;
+    const decoded = decode(raw);
+    // Undecodable input (a broken escape, bytes that are not UTF-8, an encoded surrogate) still matches, so the
+    // broker refuses it with a clear 400 rather than a 404; it is kept raw and named, never silently repaired.
+    params[segment.name] = decoded ?? raw;
+    if (decoded === undefined) malformed ??= segment.name;
+    if (segment.rest) return { params, malformed };
   }
-  return parts.length === segments.length ? params : undefined;
+  return parts.length === segments.length ? { params, malformed } : undefined;
 }
 
 function decode(raw: string): string | undefined {

@@ -73,6 +73,14 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
   readonly access?: (input: RouteInput<P, Q, B>) => AccessCheck | undefined;
   /** Field names whose values are HMAC'd in the audit log. */
   readonly sensitive?: readonly string[];
+  /**
+   * Resources the request names inside its body or engine settings (another secret whose value an engine will read,
+   * a PKI role it will issue from, a connection it will use), each with the capability the engine will use it for.
+   * The broker authorises every one for the caller, after `access` and before the handler, and records them in the
+   * audit log: an engine never acts on a resource its configurer could not. May read state (e.g. a stored config's
+   * settings), never write it.
+   */
+  readonly references?: (input: RouteInput<P, Q, B>, ctx: RouteContext) => Promise<readonly AccessCheck[]>;
   /** The policy path recorded in the audit log when the handler does its own access checks. */
   readonly resource?: (input: RouteInput<P, Q, B>) => string;
   handle(input: RouteInput<P, Q, B>, ctx: RouteContext): Promise<RouteResult>;

@@ -13,6 +13,12 @@ export interface AuditPrincipal {
   readonly policies: readonly string[];
 }
 
+/** A policy path and the capability checked on it. */
+export interface AuditAccess {
+  readonly path: string;
+  readonly capability: string;
+}
+
 export interface AuditRecord {
   /**
    * `request` before an operation runs, `response` after it; `system` for what the log records about itself
@@ -37,6 +43,13 @@ export interface AuditRecord {
   /** Response data, already HMAC'd where sensitive. */
   readonly response?: Readonly<Record<string, unknown>>;
   readonly latencyMs?: number;
+  /**
+   * On a response: every access the request was granted through an enforced check, the route's own and those of the
+   * resources it names inside its body or settings (`references`), so the log shows what the request acted with.
+   */
+  readonly grants?: readonly AuditAccess[];
+  /** On a refused response: the access that was refused. */
+  readonly denied?: AuditAccess;
   /** Facts of a `system` record, e.g. `{ discardedBytes: 37 }`. Never secret material. */
   readonly details?: Readonly<Record<string, unknown>>;
 }

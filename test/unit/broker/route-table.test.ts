@@ -28,8 +28,12 @@ describe('Class: RouteTable', () => {
     expect(table.match('GET', '/v1/secret/%64ata/x').kind).toBe('none');
   });
 
-  it('keeps an undecodable parameter raw so validation can reject it', () => {
-    expect(table.match('GET', '/v1/secret/data/a%zz')).toMatchObject({ params: { name: 'a%zz' } });
+  it('keeps an undecodable parameter raw and names it, so the broker refuses it rather than repair it', () => {
+    expect(table.match('GET', '/v1/secret/data/a%zz')).toMatchObject({ params: { name: 'a%zz' }, malformed: 'name' });
+    for (const raw of ['%ED%A0%80', '%FF', '%C0%AF', '%E2%82']) {
+      expect(table.match('GET', `/v1/secret/data/${raw}`)).toMatchObject({ kind: 'found', malformed: 'name' });
+    }
+    expect(table.match('GET', '/v1/secret/data/%C3%A9')).not.toHaveProperty('malformed');
   });
 
   it('matches single-segment parameters only on one segment', () => {
