@@ -35,13 +35,15 @@ export function assertGrantable(creator: Pick<Principal, 'policies'>, policies: 
 }
 
 /**
- * The ceilings of a credential derived from `creator`: the creator's own, then the creator itself. A creator holding
- * root adds none of its own (root allows every path), but passes on any it carries.
+ * The ceilings of a credential derived from `creator`: the creator's own, then the creator itself. Only a creator whose
+ * sole policy is `root` adds none of its own, since it is allowed every canonical path; root next to other policies
+ * is not (a more specific rule or a deny of theirs still binds it), so such a creator bounds what it derives.
  * @throws PermissionDeniedError when the chain would exceed `MAX_CEILINGS`.
  */
 export function ceilingsFrom(creator: Principal): PrincipalCeiling[] {
   const ceilings = [...(creator.ceilings ?? [])];
-  if (!holdsRoot(creator)) {
+  const onlyRoot = creator.policies.length > 0 && creator.policies.every((policy) => policy === ROOT_POLICY_NAME);
+  if (!onlyRoot) {
     ceilings.push({
       id: creator.id,
       name: creator.displayName,

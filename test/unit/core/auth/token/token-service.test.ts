@@ -244,6 +244,15 @@ describe('Class: TokenService', () => {
       ]);
     });
 
+    it('lets a parent holding root next to other policies bound its children too (their rules still bind it)', async () => {
+      const { tokens, root } = await withRoot();
+      const mixed = await tokens.create(root.record, { policies: ['no-prod', 'root'] });
+      const child = await tokens.create(mixed.record, { policies: ['root'], identity: { name: 'alice' } });
+      expect(tokens.toPrincipal(child.record).ceilings).toEqual([
+        { id: mixed.record.accessor, name: 'root', metadata: {}, policies: ['no-prod', 'root'] },
+      ]);
+    });
+
     it('refuses a chain of non-root creators longer than MAX_CEILINGS', async () => {
       const { tokens, root } = await withRoot();
       let parent = await tokens.create(root.record, { policies: ['a'] });
