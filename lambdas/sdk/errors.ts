@@ -73,6 +73,7 @@ const BY_CODE: Readonly<Record<string, ErrorClass>> = {
   already_exists: CofferConflictError,
   conflict: CofferConflictError,
   limit_exceeded: CofferThrottledError,
+  throttled: CofferThrottledError,
   audit_unavailable: CofferServerError,
   sealed: CofferServerError,
   decryption_failure: CofferServerError,
@@ -89,6 +90,7 @@ const BY_AWS_TYPE: Readonly<Record<string, ErrorClass>> = {
   UnrecognizedClientException: CofferAccessDeniedError,
   ResourceExistsException: CofferConflictError,
   LimitExceededException: CofferThrottledError,
+  ThrottlingException: CofferThrottledError,
   InternalServiceError: CofferServerError,
   DecryptionFailure: CofferServerError,
 };
