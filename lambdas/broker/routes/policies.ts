@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import type { AccessRequest } from '../../core/policy/policy-engine.ts';
+import { type Decision, evaluate, ROOT_POLICY } from '../../core/policy/policy-engine.ts';
 import { CAPABILITIES } from '../../core/policy/policy-types.ts';
-import { defineRoute, type RouteDef } from '../route.ts';
+import { defineRoute, type RouteContext, type RouteDef } from '../route.ts';
 
 const NameParam = z.object({ name: z.string().min(1).max(128) });
 
@@ -76,23 +78,64 @@ export const policyRoutes: RouteDef[] = [
     mutating: false,
     body: TestBody,
     access: () => ({ path: 'sys/policy-test', capability: 'read' }),
-    async handle({ body }, { deps, principal, request }) {
+    async handle({ body }, ctx) {
+      const { deps, principal, request } = ctx;
       const names = body.policies ?? principal?.policies ?? [];
       const subject = principal ?? { type: 'token' as const, id: '', displayName: '', policies: names, metadata: {} };
-      const decision = await deps.policies.test(
-        {
-          path: body.path,
-          capability: body.capability,
-          principal: { ...subject, policies: names },
-          context: {
-            requestId: request.requestId,
-            sourceIp: body.sourceIp ?? request.sourceIp,
-            now: body.at === undefined ? request.now : Date.parse(body.at),
-          },
+      const access: AccessRequest = {
+        path: body.path,
+        capability: body.capability,
+        principal: { ...subject, policies: names },
+        context: {
+          requestId: request.requestId,
+          sourceIp: body.sourceIp ?? request.sourceIp,
+          now: body.at === undefined ? request.now : Date.parse(body.at),
         },
-        names,
-      );
-      return { body: { policies: names, ...decision } };
+      };
+      const decision = await deps.policies.test(access, names);
+      const hidden = await unreadablePolicies(names, ctx);
+      if (hidden.size === 0) return { body: { policies: names, ...decision } };
+      const readable = names.filter((name) => !hidden.has(name));
+      const readableOnly = await deps.policies.test(access, readable);
+      return { body: { policies: names, ...withoutHiddenRules(decision, access, readableOnly, hidden) } };
     },
   }),
 ];
+
+/** The named policies whose rules the caller may not read (`read` on `sys/policies/<name>`). */
+async function unreadablePolicies(names: readonly string[], ctx: RouteContext): Promise<Set<string>> {
+  const unique = [...new Set(names)];
+  const readable = await Promise.all(
+    unique.map((name) => ctx.isAllowed({ path: `sys/policies/${name}`, capability: 'read' })),
+  );
+  return new Set(unique.filter((_, i) => !readable[i]));
+}
+
+/** The reason given when policies the caller may not read took part in the decision. */
+export const HIDDEN_REASON =
+  'policies the caller may not read took part in this decision: their rules are not shown (see readableOnly)';
+
+/**
+ * The decision as a caller who may not read every policy may see it: nothing beyond the outcome that they could not
+ * work out from the policies they can read. Which rule decided, and whether one did, would tell what the hidden
+ * policies hold (a more specific deny, no matching rule at all), so the reason says only that hidden policies took
+ * part; `considered` lists the readable policies' rules (each rule's match is independent of the others), and
+ * `readableOnly` explains how the readable policies alone would decide. A reason about the request itself (a
+ * non-canonical path, which even the all-granting root policy refuses) is kept.
+ */
+function withoutHiddenRules(
+  decision: Decision,
+  access: AccessRequest,
+  readableOnly: Decision,
+  hidden: ReadonlySet<string>,
+) {
+  const aboutRequest = !evaluate([ROOT_POLICY], access).allowed;
+  const { considered, ...readableSummary } = readableOnly;
+  return {
+    allowed: decision.allowed,
+    reason: aboutRequest ? readableOnly.reason : HIDDEN_REASON,
+    considered,
+    hiddenPolicies: [...hidden],
+    readableOnly: readableSummary,
+  };
+}
