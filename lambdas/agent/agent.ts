@@ -198,6 +198,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
         address: options.address,
         port: config.cache.port,
         host: config.cache.host,
+        allowedHosts: config.cache.allowed_hosts,
         token: () => auth.token(),
         callerToken,
       });

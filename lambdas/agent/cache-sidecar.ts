@@ -1,3 +1,4 @@
+import { boundHostName } from '../core/auth/allowed-hosts.ts';
 import { startSecretsCache } from '../extension/secrets-server.ts';
 import { CofferClient } from '../sdk/client.ts';
 
@@ -10,6 +11,11 @@ export interface CacheSidecarOptions {
   readonly token: () => string | undefined;
   /** What callers must send in `X-Aws-Parameters-Secrets-Token`; undefined lets every local process read. */
   readonly callerToken: string | undefined;
+  /**
+   * `Host` names callers may use besides loopback and `host` itself (when it is an address, not a wildcard), e.g. the
+   * name other containers reach the sidecar by. @default none
+   */
+  readonly allowedHosts?: readonly string[];
 }
 
 export interface CacheSidecar {
@@ -40,6 +46,13 @@ export async function startCacheSidecar(options: CacheSidecarOptions): Promise<C
     port: options.port,
     host: options.host,
     token: options.callerToken,
+    allowedHosts: { names: sidecarHosts(options) },
   });
   return { address: server.address, close: () => server.close() };
+}
+
+/** The names a sidecar answers to besides loopback: the configured ones and the address it listens on. */
+function sidecarHosts(options: Pick<CacheSidecarOptions, 'host' | 'allowedHosts'>): string[] {
+  const listen = boundHostName(options.host);
+  return [...(options.allowedHosts ?? []), ...(listen === undefined ? [] : [listen])];
 }

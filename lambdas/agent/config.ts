@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { hostName } from '../core/auth/allowed-hosts.ts';
 import { CliError, ExitCode } from '../entrypoints/cli/exit-codes.ts';
 import { ENV_NAME, parseSecretRef, type SecretRef } from './secret-ref.ts';
 
@@ -95,6 +96,10 @@ export const AgentConfigSchema = z
         port: z.number().int().min(0).max(65_535),
         /** @default "127.0.0.1" */
         host: z.string().min(1).default('127.0.0.1'),
+        /** `Host` names callers may use besides loopback and `host` (DNS rebinding guard). @default none */
+        allowed_hosts: z
+          .array(z.string().refine((value) => hostName(value) !== undefined, 'must be a host name'))
+          .default([]),
       })
       .optional(),
   })

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { hostName } from '../core/auth/allowed-hosts.ts';
 
 /**
  * The extension's settings, read once from the environment. The `PARAMETERS_SECRETS_EXTENSION_*` and
@@ -46,6 +47,17 @@ const EnvSchema = z.object({
   COFFER_EXTENSION_NEGATIVE_TTL_MS: int(0, 300_000).default(1000),
   COFFER_EXTENSION_CACHE_MAX_BYTES: int(0, 2 ** 40).default(32 * 1024 * 1024),
   COFFER_EXTENSION_HOT_WINDOW_MS: int(0, 3_600_000).default(60_000),
+  /** Comma-separated `Host` names answered besides loopback: functions call `localhost:2773`, so none by default. */
+  COFFER_EXTENSION_ALLOWED_HOSTS: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().refine((name) => hostName(name) !== undefined, 'must list host names')))
+    .default([]),
 });
 
 export interface ExtensionConfig {
@@ -59,6 +71,8 @@ export interface ExtensionConfig {
   readonly timeoutMs: number | undefined;
   readonly logLevel: LogLevel;
   readonly cache: CacheSettings;
+  /** `Host` names answered besides loopback (DNS rebinding guard). */
+  readonly allowedHosts: readonly string[];
   /** Problems that did not stop the start (a TTL above the maximum, say), to log. */
   readonly warnings: readonly string[];
 }
@@ -116,6 +130,7 @@ export function parseExtensionConfig(env: NodeJS.ProcessEnv): ExtensionConfig {
       negativeTtlMs: e.COFFER_EXTENSION_NEGATIVE_TTL_MS,
       hotWindowMs: e.COFFER_EXTENSION_HOT_WINDOW_MS,
     },
+    allowedHosts: e.COFFER_EXTENSION_ALLOWED_HOSTS,
     warnings,
   };
 }

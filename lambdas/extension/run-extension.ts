@@ -49,6 +49,7 @@ export async function runExtension(env: NodeJS.ProcessEnv): Promise<number> {
       coffer,
       port: config.port,
       token: config.sessionToken,
+      allowedHosts: { names: config.allowedHosts },
       cache: config.cache,
       maxConnections: config.maxConnections,
       logger: log,

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { AllowedHosts, type AllowedHostsOptions } from '../core/auth/allowed-hosts.ts';
 import type { CofferClient } from '../sdk/client.ts';
 import {
   CofferAccessDeniedError,
@@ -43,6 +44,12 @@ export interface SecretsCacheServerOptions {
    * every process that can reach the port reads whatever the client may read: keep it on loopback.
    */
   readonly token?: string | undefined;
+  /**
+   * The `Host` names answered. Any other is refused with 421 before the token is even looked at: a browser page that
+   * re-pointed its own name at 127.0.0.1 (DNS rebinding) can reach the port, but cannot send a loopback `Host`.
+   * @default loopback names only (`localhost`, `127.x.x.x`, `[::1]`)
+   */
+  readonly allowedHosts?: AllowedHostsOptions;
   readonly cache?: Partial<CacheSettings>;
   /** Upstream calls to Coffer in flight at most (`PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS`). @default 3 */
   readonly maxConnections?: number;
@@ -194,6 +201,7 @@ export async function startSecretsCache(options: SecretsCacheServerOptions): Pro
     ...(options.now === undefined ? {} : { now: options.now }),
   });
   const expected = options.token === undefined ? undefined : Buffer.from(options.token, 'utf8');
+  const hosts = new AllowedHosts(options.allowedHosts);
   // Serialised once per fetched value; a hit writes the same bytes again.
   const bodies = new WeakMap<GetSecretValueOutput, Buffer>();
   const bodyOf = (value: GetSecretValueOutput): Buffer => {
@@ -224,6 +232,12 @@ export async function startSecretsCache(options: SecretsCacheServerOptions): Pro
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     requests++;
+    if (!hosts.allows(req.headers.host)) {
+      res.setHeader('connection', 'close');
+      sendError(res, 421, 'MisdirectedRequest', 'This listener does not answer to the requested Host');
+      req.resume();
+      return;
+    }
     if (!authorised(req, res)) return;
     const url = req.url ?? '/';
     const q = url.indexOf('?');

@@ -44,6 +44,15 @@ export function isLoopbackName(name: string): boolean {
 }
 
 /**
+ * The name a listener bound to `address` is reached by (`10.0.0.5`, `[::1]`, `coffer.internal`), or `undefined` for a
+ * wildcard (`0.0.0.0`, `::`), which names no host of its own.
+ */
+export function boundHostName(address: string): string | undefined {
+  const name = hostName(address.includes(':') && !address.startsWith('[') ? `[${address}]` : address);
+  return name === '0.0.0.0' || name === '[::]' ? undefined : name;
+}
+
+/**
  * The `Host` names one listener answers to.
  * @example
  * const hosts = new AllowedHosts({ names: ['coffer.internal'] });

@@ -1,4 +1,4 @@
-import { type AllowedHostsOptions, hostName, isLoopbackName } from '../../core/auth/allowed-hosts.ts';
+import { type AllowedHostsOptions, boundHostName, isLoopbackName } from '../../core/auth/allowed-hosts.ts';
 import type { LocalConfig } from './config.ts';
 
 /** The SigV4 region the README's examples and the AWS tools' own default sign with. */
@@ -11,11 +11,10 @@ const AWS_DEFAULT_REGION = 'us-east-1';
  * so a request naming it was meant for another server.
  */
 export function servedHosts(config: Pick<LocalConfig, 'host' | 'publicUrl' | 'allowedHosts'>): AllowedHostsOptions {
-  const listen = hostName(config.host.includes(':') && !config.host.startsWith('[') ? `[${config.host}]` : config.host);
-  const wildcard = listen === undefined || listen === '0.0.0.0' || listen === '[::]';
+  const listen = boundHostName(config.host);
   const names = [...config.allowedHosts, new URL(config.publicUrl).host];
-  if (!wildcard) names.push(listen);
-  return { names, loopback: wildcard || isLoopbackName(listen) };
+  if (listen !== undefined) names.push(listen);
+  return { names, loopback: listen === undefined || isLoopbackName(listen) };
 }
 
 /**

@@ -23,6 +23,17 @@ describe('Function: parseAgentConfig', () => {
     expect(config.templates[0]).toMatchObject({ perms: 0o640, command_timeout: 120_000 });
   });
 
+  it('reads the cache sidecar with its extra Host names, none by default', () => {
+    expect(parseAgentConfig({ cache: { port: 2773 } }, '/').cache).toEqual({
+      port: 2773,
+      host: '127.0.0.1',
+      allowed_hosts: [],
+    });
+    const named = parseAgentConfig({ cache: { port: 0, allowed_hosts: ['secrets-cache'] } }, '/');
+    expect(named.cache?.allowed_hosts).toEqual(['secrets-cache']);
+    expect(() => parseAgentConfig({ cache: { port: 0, allowed_hosts: ['http://x/'] } }, '/')).toThrow(/allowed_hosts/);
+  });
+
   it('parses exec env references and defaults the restart policy', () => {
     const config = parseAgentConfig({ exec: { command: ['app'], env: { DB: 'prod/db#password' } } }, '/');
     expect(config.exec).toMatchObject({

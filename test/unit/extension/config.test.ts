@@ -33,6 +33,17 @@ describe('Function: parseExtensionConfig', () => {
     expect(config.cache).toMatchObject({ maxEntries: 10, ttlMs: 60_000 });
   });
 
+  it('answers loopback only unless COFFER_EXTENSION_ALLOWED_HOSTS names more', () => {
+    expect(parseExtensionConfig(base).allowedHosts).toEqual([]);
+    expect(parseExtensionConfig({ ...base, COFFER_EXTENSION_ALLOWED_HOSTS: ' a.internal, b ,' }).allowedHosts).toEqual([
+      'a.internal',
+      'b',
+    ]);
+    expect(() => parseExtensionConfig({ ...base, COFFER_EXTENSION_ALLOWED_HOSTS: 'http://x/' })).toThrow(
+      /COFFER_EXTENSION_ALLOWED_HOSTS/,
+    );
+  });
+
   it('caps the TTL at 300 s with a warning, as AWS does', () => {
     const config = parseExtensionConfig({ ...base, SECRETS_MANAGER_TTL: '3600' });
     expect(config.cache.ttlMs).toBe(300_000);

@@ -1,3 +1,5 @@
+import http from 'node:http';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type SecretsCacheServer,
@@ -221,5 +223,68 @@ describe('Function: startSecretsCache', () => {
     for (const n of [1, 2, 3, 1]) await get(`/secretsmanager/get?secretId=s${n}`);
     expect(source.fetches.map((f) => f.secretId)).toEqual(['s1', 's2', 's3', 's1']);
     expect(server!.stats()).toMatchObject({ entries: 2, evictions: 2 });
+  });
+});
+
+/** node:http, since fetch will not send a `Host` of our choosing. */
+function getWithHost(host: string, path = '/secretsmanager/get?secretId=s'): Promise<{ status: number; body: string }> {
+  const { port } = server!;
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, headers: { host, [TOKEN_HEADER]: TOKEN } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('Host header (DNS rebinding)', () => {
+  it('refuses Host: evil.example with 421 even with the right token, without reading Coffer', async () => {
+    const source = new FakeSource();
+    source.values.set('s', 'v');
+    await start(source);
+    for (const host of ['evil.example', `evil.example:${server!.port}`, 'localhost.evil.example']) {
+      const res = await getWithHost(host);
+      expect(res.status, host).toBe(421);
+      expect(JSON.parse(res.body)).toEqual({ __type: 'MisdirectedRequest', message: expect.stringMatching(/Host/) });
+    }
+    expect(source.fetches).toHaveLength(0);
+  });
+
+  it('serves loopback names, with or without port', async () => {
+    const source = new FakeSource();
+    source.values.set('s', 'v');
+    await start(source);
+    for (const host of [`localhost:${server!.port}`, `127.0.0.1:${server!.port}`, '[::1]:2773', 'localhost']) {
+      expect((await getWithHost(host)).status, host).toBe(200);
+    }
+  });
+
+  it('serves configured names besides loopback', async () => {
+    const source = new FakeSource();
+    source.values.set('s', 'v');
+    await start(source, { allowedHosts: { names: ['cache.internal'] } });
+    expect((await getWithHost('cache.internal:2773')).status).toBe(200);
+    expect((await getWithHost('127.0.0.1')).status).toBe(200);
+    expect((await getWithHost('evil.example')).status).toBe(421);
+  });
+
+  it('refuses an HTTP/1.0 request without a Host', async () => {
+    const source = new FakeSource();
+    source.values.set('s', 'v');
+    await start(source);
+    const response = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(server!.port, '127.0.0.1', () =>
+        socket.end(`GET /secretsmanager/get?secretId=s HTTP/1.0\r\n${TOKEN_HEADER}: ${TOKEN}\r\n\r\n`),
+      );
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      socket.on('error', reject);
+    });
+    expect(response).toMatch(/^HTTP\/1\.1 421 /);
+    expect(source.fetches).toHaveLength(0);
   });
 });

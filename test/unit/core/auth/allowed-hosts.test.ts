@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AllowedHosts, hostName, isLoopbackName } from '../../../../lambdas/core/auth/allowed-hosts.ts';
+import { AllowedHosts, boundHostName, hostName, isLoopbackName } from '../../../../lambdas/core/auth/allowed-hosts.ts';
 
 describe('hostName', () => {
   it.each([
@@ -74,5 +74,21 @@ describe('Class: AllowedHosts', () => {
     expect(isLoopbackName('[::1]')).toBe(true);
     expect(isLoopbackName('[::2]')).toBe(false);
     expect(isLoopbackName('localhost.example')).toBe(false);
+  });
+});
+
+describe('boundHostName', () => {
+  it.each([
+    ['127.0.0.1', '127.0.0.1'],
+    ['10.0.0.5', '10.0.0.5'],
+    ['::1', '[::1]'],
+    ['[::1]', '[::1]'],
+    ['Coffer.Internal', 'coffer.internal'],
+  ])('names %j as %j', (address, expected) => {
+    expect(boundHostName(address)).toBe(expected);
+  });
+
+  it.each(['0.0.0.0', '::', '[::]', '0:0:0:0:0:0:0:0'])('names no host for the wildcard %j', (address) => {
+    expect(boundHostName(address)).toBeUndefined();
   });
 });
