@@ -112,6 +112,12 @@ export interface SecretServiceOptions {
   /** A deprecated version younger than this is never pruned. @default 86_400_000 (24 hours) */
   readonly minPruneAgeMs?: number | undefined;
   /**
+   * Versions carrying a staging label a secret may hold. Labelled versions are never pruned, so without this a writer
+   * giving every new version a label of its own would grow the secret without bound.
+   * @default 100
+   */
+  readonly maxLabelledVersions?: number | undefined;
+  /**
    * Writes per secret (value, metadata, labels) allowed per second, and their burst, in this process; a write beyond
    * them is refused at once with `ThrottledError`, so a hot writer gets an answer it can back off on instead of
    * slowing everyone down with lost races. `'unlimited'` turns the limit off.
@@ -119,6 +125,8 @@ export interface SecretServiceOptions {
    */
   readonly writeRate?: WriteRate | 'unlimited' | undefined;
 }
+
+const DEFAULT_MAX_LABELLED_VERSIONS = 100;
 
 /** See `SecretServiceOptions.writeRate`. */
 export const DEFAULT_WRITE_RATE: WriteRate = { perSecond: 10, burst: 20 };
@@ -154,6 +162,7 @@ export class SecretService {
   private readonly account: string;
   private readonly maxWriteAttempts: number;
   private readonly versionLimits: VersionLimits;
+  private readonly maxLabelledVersions: number;
   private readonly writeLimiter: WriteRateLimiter | undefined;
 
   constructor(options: SecretServiceOptions) {
@@ -172,6 +181,10 @@ export class SecretService {
       throw new RangeError('minPruneAgeMs must be a finite number of milliseconds, at least 0');
     }
     this.versionLimits = { maxDeprecated, minPruneAgeMs };
+    this.maxLabelledVersions = options.maxLabelledVersions ?? DEFAULT_MAX_LABELLED_VERSIONS;
+    if (!Number.isInteger(this.maxLabelledVersions) || this.maxLabelledVersions < 1) {
+      throw new RangeError('maxLabelledVersions must be a whole number of at least 1');
+    }
     const rate = options.writeRate ?? DEFAULT_WRITE_RATE;
     this.writeLimiter = rate === 'unlimited' ? undefined : new WriteRateLimiter(rate, this.clock);
   }
@@ -343,6 +356,12 @@ export class SecretService {
       const unsealed = [...secret.versions, { versionId, createdAt: now }];
       if (youngDeprecatedCount(unsealed, stages, now, this.versionLimits) > this.versionLimits.maxDeprecated) {
         throw this.tooManyVersions(input.secretId);
+      }
+      if (new Set(Object.values(stages)).size > this.maxLabelledVersions) {
+        throw new LimitExceededError(
+          `secret ${input.secretId} already has ${this.maxLabelledVersions} versions with staging labels; ` +
+            'remove labels from some before adding another',
+        );
       }
       const record = await sealFor(secret.arn);
       const versions = [...secret.versions, { versionId, createdAt: record.createdAt }];

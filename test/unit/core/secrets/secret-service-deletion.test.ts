@@ -223,6 +223,22 @@ describe('Class: SecretService', () => {
     it('refuses limits that make no sense', () => {
       expect(() => setup({ maxDeprecatedVersions: 0 })).toThrow(RangeError);
       expect(() => setup({ minPruneAgeMs: -1 })).toThrow(RangeError);
+      expect(() => setup({ maxLabelledVersions: 0 })).toThrow(RangeError);
+    });
+
+    it('caps the versions that carry a label, which pruning never removes', async () => {
+      const ctx = setup({ maxLabelledVersions: 4 });
+      await ctx.secrets.create({ name: 's', value: str('v0') });
+      // AWSCURRENT and two labels of their own: four labelled versions (with AWSPREVIOUS), then no more.
+      await ctx.secrets.put({ secretId: 's', value: str('v1'), versionStages: ['mine-1'] });
+      await ctx.secrets.put({ secretId: 's', value: str('v2'), versionStages: ['mine-2'] });
+      await ctx.secrets.put({ secretId: 's', value: str('v3') });
+      await expect(ctx.secrets.put({ secretId: 's', value: str('v4'), versionStages: ['mine-3'] })).rejects.toThrow(
+        LimitExceededError,
+      );
+      // Moving a label that exists creates no labelled version: still allowed.
+      await ctx.secrets.put({ secretId: 's', value: str('v4'), versionStages: ['mine-1'] });
+      expect((await ctx.secrets.get({ secretId: 's', versionStage: 'mine-1' })).value).toEqual(str('v4'));
     });
 
     it('prunes only old versions when young and old are mixed', async () => {
