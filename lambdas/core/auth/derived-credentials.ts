@@ -13,6 +13,11 @@ import type { Principal, PrincipalCeiling, RequestContext } from '../principal.t
  * must stay short; 32 is far beyond any real delegation.
  */
 export const MAX_CEILINGS = 32;
+/**
+ * Bound on the serialised ceilings of one credential: they are stored in its item (DynamoDB allows 400 KB) and read on
+ * every request. Only chains of creators with very large metadata come near it.
+ */
+export const MAX_CEILINGS_CHARS = 128 * 1024;
 
 /** Whether `principal` holds the built-in `root` policy, which may grant anything. */
 export function holdsRoot(principal: Pick<Principal, 'policies'>): boolean {
@@ -53,6 +58,11 @@ export function ceilingsFrom(creator: Principal): PrincipalCeiling[] {
   }
   if (ceilings.length > MAX_CEILINGS) {
     throw new PermissionDeniedError(`credentials can be derived from at most ${MAX_CEILINGS} non-root creators`);
+  }
+  if (JSON.stringify(ceilings).length > MAX_CEILINGS_CHARS) {
+    throw new PermissionDeniedError(
+      'the chain of creators is too large to derive another credential from (their identity metadata is too long)',
+    );
   }
   return ceilings;
 }

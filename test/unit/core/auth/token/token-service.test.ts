@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../../../../lambdas/adapters/memory/memory-store.ts';
-import { MAX_CEILINGS } from '../../../../../lambdas/core/auth/derived-credentials.ts';
+import { MAX_CEILINGS, MAX_CEILINGS_CHARS } from '../../../../../lambdas/core/auth/derived-credentials.ts';
 import { hashToken, TokenService } from '../../../../../lambdas/core/auth/token/token-service.ts';
 import { TOKEN_PARTITIONS, type TokenRecord } from '../../../../../lambdas/core/auth/token/token-types.ts';
 import {
@@ -251,6 +251,19 @@ describe('Class: TokenService', () => {
       expect(tokens.toPrincipal(child.record).ceilings).toEqual([
         { id: mixed.record.accessor, name: 'root', metadata: {}, policies: ['no-prod', 'root'] },
       ]);
+    });
+
+    it('refuses a chain whose ceilings would outgrow MAX_CEILINGS_CHARS, before storing anything', async () => {
+      const { tokens, root, store } = await withRoot();
+      const metadata = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`k${i}`, 'v'.repeat(512)]));
+      let parent = await tokens.create(root.record, { policies: ['a'], identity: { name: 'bob', metadata } });
+      const levels = Math.floor(MAX_CEILINGS_CHARS / JSON.stringify(metadata).length);
+      for (let depth = 0; depth < levels; depth++) parent = await tokens.create(parent.record);
+      const writes = store.transactions.length;
+      const err = await rejection(tokens.create(parent.record));
+      expect(err).toBeInstanceOf(PermissionDeniedError);
+      expect((err as Error).message).toContain('too large');
+      expect(store.transactions.length).toBe(writes);
     });
 
     it('refuses a chain of non-root creators longer than MAX_CEILINGS', async () => {
