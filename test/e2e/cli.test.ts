@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, tempDir } from '../support/server-process.ts';
+import { COFFER_BIN, runCli, tempDir } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
 
 const current = useServer();
@@ -167,5 +168,83 @@ describe('coffer CLI against a real server', () => {
       env: { COFFER_ADDR: 'http://127.0.0.1:9', COFFER_TOKEN: 't' },
     });
     expect(unreachable.code).toBe(6);
+  });
+});
+
+/** Runs `coffer` in `cwd` with `env` added (and no inherited COFFER_* configuration); resolves when it exits. */
+function cofferIn(cwd: string, args: string[], env: Record<string, string>) {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('COFFER_')));
+  const child = spawn(process.execPath, [COFFER_BIN, ...args], {
+    cwd,
+    env: { ...inherited, COFFER_EGRESS_ALLOW: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exited, output: () => output };
+}
+
+describe('coffer init and server take their configuration from COFFER_* when no flag is given', () => {
+  it('init puts the keyring and the root token in COFFER_DATA_DIR, not in ./.coffer', async () => {
+    const tmp = tempDir();
+    try {
+      const cwd = path.join(tmp.dir, 'cwd');
+      mkdirSync(cwd);
+      const dataDir = path.join(tmp.dir, 'from-env');
+      const init = cofferIn(cwd, ['init'], { COFFER_DATA_DIR: dataDir });
+      expect(await init.exited).toBe(0);
+      expect(init.output()).toContain(path.join(dataDir, 'root-token'));
+      expect(existsSync(path.join(dataDir, 'keyring.json'))).toBe(true);
+      expect(existsSync(path.join(cwd, '.coffer'))).toBe(false);
+
+      // A flag still wins over the environment.
+      const flagged = path.join(tmp.dir, 'from-flag');
+      const second = cofferIn(cwd, ['init', '--data-dir', flagged], { COFFER_DATA_DIR: dataDir });
+      expect(await second.exited).toBe(0);
+      expect(existsSync(path.join(flagged, 'keyring.json'))).toBe(true);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('server listens on COFFER_HOST and COFFER_PORT and keeps its data and audit log in COFFER_DATA_DIR', async () => {
+    const tmp = tempDir();
+    try {
+      const cwd = path.join(tmp.dir, 'cwd');
+      mkdirSync(cwd);
+      const dataDir = path.join(tmp.dir, 'from-env');
+      const env = { COFFER_DATA_DIR: dataDir, COFFER_HOST: '127.0.0.2', COFFER_PORT: '0' };
+      const server = cofferIn(cwd, ['server'], env);
+      try {
+        const listening = await new Promise<string>((resolve, reject) => {
+          const poll = setInterval(() => {
+            const match = /listening on (http:\/\/\S+) \(data: (.+)\)/.exec(server.output());
+            if (match !== null) {
+              clearInterval(poll);
+              resolve(server.output());
+            }
+          }, 20);
+          void server.exited.then((code) => {
+            clearInterval(poll);
+            reject(new Error(`server exited with ${code}:\n${server.output()}`));
+          });
+        });
+        expect(listening).toMatch(/listening on http:\/\/127\.0\.0\.2:\d+ /);
+        expect(listening).toContain(`(data: ${dataDir})`);
+      } finally {
+        server.child.kill('SIGTERM');
+        await server.exited;
+      }
+      expect(existsSync(path.join(dataDir, 'root-token'))).toBe(true);
+      expect(existsSync(path.join(cwd, '.coffer'))).toBe(false);
+      // `audit verify` finds the same log through COFFER_DATA_DIR alone.
+      const verify = cofferIn(cwd, ['audit', 'verify'], { COFFER_DATA_DIR: dataDir });
+      expect(await verify.exited).toBe(0);
+      expect(verify.output()).toMatch(/chain intact/);
+    } finally {
+      tmp.cleanup();
+    }
   });
 });

@@ -102,9 +102,10 @@ export function loadLocalConfig(
     allowedHosts: list(env.COFFER_ALLOWED_HOSTS),
     sigv4Regions: list(env.COFFER_SIGV4_REGIONS),
   };
-  const merged = Object.fromEntries(
-    Object.entries({ ...fromEnv, ...overrides }).filter(([, value]) => value !== undefined),
-  );
+  // An override given as `undefined` (a CLI flag left out) must not hide the environment: flags, then env, then
+  // defaults. Spreading first and filtering after would let it.
+  const given = (entries: object) => Object.entries(entries).filter(([, value]) => value !== undefined);
+  const merged = Object.fromEntries([...given(fromEnv), ...given(overrides)]);
   const parsed = LocalConfigSchema.safeParse(merged);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -11,8 +11,11 @@ interface ServerFlags {
   port?: string;
 }
 
+/** Flags win, then `COFFER_*` variables, then the defaults: only flags actually given become overrides. */
 function config(flags: ServerFlags) {
-  const overrides: Partial<LocalConfigInput> = { dataDir: flags.dataDir, host: flags.host };
+  const overrides: Partial<LocalConfigInput> = {};
+  if (flags.dataDir !== undefined) overrides.dataDir = flags.dataDir;
+  if (flags.host !== undefined) overrides.host = flags.host;
   if (flags.port !== undefined) overrides.port = Number(flags.port);
   return loadLocalConfig(process.env, overrides);
 }
@@ -47,8 +50,8 @@ export function registerServerCommands(program: Command): void {
     .command('server')
     .description('run the local single-node server (initialises on first start)')
     .option('--data-dir <dir>', 'default .coffer, or COFFER_DATA_DIR')
-    .option('--host <host>', 'default 127.0.0.1')
-    .option('--port <port>', 'default 8270')
+    .option('--host <host>', 'default 127.0.0.1, or COFFER_HOST')
+    .option('--port <port>', 'default 8270, or COFFER_PORT')
     .action(async (flags: ServerFlags) => {
       const cfg = config(flags);
       const running = await startLocalServer(cfg, {
