@@ -18,6 +18,7 @@ import type {
 } from '../../lambdas/core/rotation/rotation-types.ts';
 import { SecretService } from '../../lambdas/core/secrets/secret-service.ts';
 import type { SecretValue } from '../../lambdas/core/secrets/secret-types.ts';
+import { loopbackEgress } from './egress.ts';
 import { FakeKeyProvider } from './fake-key-provider.ts';
 
 /** The state-machine definition CDK synthesises, as committed (a drift test keeps it equal to the synth). */
@@ -65,6 +66,7 @@ export function fakeRotator(
   };
   return {
     type: 'api-key-coffer',
+    references: () => [],
     parseSettings(input: unknown): FakeSettings {
       const overlapMs = (input as { overlapMs?: unknown } | undefined)?.overlapMs ?? 60_000;
       if (typeof overlapMs !== 'number' || overlapMs < 0) throw new ValidationError('overlapMs must be a number ≥ 0');
@@ -157,7 +159,17 @@ export function rotationHarness(
     events,
     retryIntervalMs: 0,
   });
-  service = new RotationService({ store, secrets, clock, rotators, launcher: runner, schedules, events, audit });
+  service = new RotationService({
+    store,
+    secrets,
+    clock,
+    rotators,
+    launcher: runner,
+    schedules,
+    events,
+    audit,
+    egress: loopbackEgress(),
+  });
   return {
     store,
     secrets,
@@ -182,3 +194,12 @@ export function fakeRegistry(rotator: Rotator<FakeSettings> & { type: 'api-key-c
     certificate: as('certificate'),
   };
 }
+
+/**
+ * The grant a test's rotation configs are recorded with, as a caller authorised for every reference would give it
+ * (tests that configure through the broker get the real caller's).
+ */
+export const TEST_GRANT = {
+  grantedBy: { type: 'token', id: 'hmac-sha256:test', displayName: 'test' },
+  requestId: 'test-request',
+} as const;

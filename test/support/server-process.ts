@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { LOOPBACK_EGRESS } from './egress.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 export const COFFER_BIN = path.join(ROOT, 'bin/coffer.mjs');
@@ -25,7 +26,8 @@ export function tempDir(prefix = 'coffer-test-'): { dir: string; cleanup: () => 
 /** Starts `coffer server` as a real child process on an ephemeral loopback port. */
 export async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, [COFFER_BIN, 'server', '--data-dir', dataDir, '--port', '0'], {
-    env: { ...process.env, COFFER_TOKEN: '', COFFER_PASSPHRASE: '', ...env },
+    // The tests' PostgreSQL, key service and listeners are on loopback: the node may reach them, as a user would allow.
+    env: { ...process.env, COFFER_TOKEN: '', COFFER_PASSPHRASE: '', COFFER_EGRESS_ALLOW: LOOPBACK_EGRESS, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

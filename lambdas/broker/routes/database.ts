@@ -36,6 +36,9 @@ export const databaseRoutes: RouteDef[] = [
     params: NameParam,
     body: DbConfigSchema,
     access: ({ params }) => ({ path: configPath(params.name), capability: 'update' }),
+    // The engine logs in with the admin credential in that secret whenever a role issues: only a caller who may
+    // read it may point a connection at it.
+    references: async ({ body }) => [{ path: `secrets/${body.admin_secret}`, capability: 'read' }],
     async handle({ params, body }, { deps }) {
       return { body: { name: params.name, ...(await engine(deps).putConfig(params.name, body)) } };
     },
@@ -85,6 +88,8 @@ export const databaseRoutes: RouteDef[] = [
     params: NameParam,
     body: DbRoleSchema,
     access: ({ params }) => ({ path: rolePath(params.name), capability: 'update' }),
+    // A role's statements run as the connection's admin: writing one is using that admin connection.
+    references: async ({ body }) => [{ path: configPath(body.db_name), capability: 'update' }],
     async handle({ params, body }, { deps }) {
       return { body: { name: params.name, ...(await engine(deps).putRole(params.name, body)) } };
     },

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { InvalidRequestError, NotFoundError } from '../../core/errors.ts';
 import type { RevocationRecord, RotationRecord } from '../../core/rotation/rotation-records.ts';
 import type { RotationConfigView, RotationService } from '../../core/rotation/rotation-service.ts';
-import { ROTATION_TYPES } from '../../core/rotation/rotation-types.ts';
+import { ROTATION_TYPES, type RotationGrant } from '../../core/rotation/rotation-types.ts';
 import { SecretNameSchema } from '../../core/secrets/secret-schema.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../route.ts';
@@ -31,12 +31,30 @@ export async function authorizeRotation(ctx: RouteContext, service: RotationServ
   }
 }
 
+/** The caller as the rotation's grant records it: the audit log's view (a token's accessor HMAC'd). */
+export function grantOf(ctx: RouteContext): { grantedBy: RotationGrant['grantedBy']; requestId: string } {
+  const principal = ctx.principal;
+  if (principal === undefined) throw new InvalidRequestError('configuring rotation needs an authenticated caller');
+  const id = principal.type === 'token' ? ctx.deps.audit.hmac(principal.id) : principal.id;
+  return { grantedBy: { type: principal.type, id, displayName: principal.displayName }, requestId: ctx.requestId };
+}
+
 export function describeConfig(config: RotationConfigView) {
   return {
     name: config.name,
     type: config.type,
     enabled: config.enabled,
     settings: config.settings,
+    ...(config.grant === undefined
+      ? {}
+      : {
+          grant: {
+            grantedBy: config.grant.grantedBy,
+            requestId: config.grant.requestId,
+            grantedAt: iso(config.grant.grantedAt),
+            references: config.grant.references,
+          },
+        }),
     ...(config.rules === undefined ? {} : { rules: config.rules }),
     ...(config.group === undefined ? {} : { group: config.group }),
     createdAt: iso(config.createdAt),
@@ -124,6 +142,9 @@ export const rotationRoutes: RouteDef[] = [
     params: SecretNameParam,
     body: ConfigureBody,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'rotate' }),
+    // The rotation will later read other secrets and issue from PKI roles named in its settings: the caller must be
+    // able to do each of those itself, now.
+    references: async ({ body }, ctx) => rotationService(ctx.deps).references(body.type, body.settings),
     async handle({ params, body }, ctx) {
       const service = rotationService(ctx.deps);
       // A group rotation changes every member: refuse before changing anything.
@@ -133,6 +154,7 @@ export const rotationRoutes: RouteDef[] = [
         type: body.type,
         settings: body.settings,
         rules: body.rules,
+        grant: grantOf(ctx),
       });
       if (!body.rotateImmediately) return { body: describeConfig(config) };
       const started = await service.rotate({ secretId: config.name, trigger: 'on-demand' });

@@ -13,6 +13,16 @@ export type Capability = (typeof CAPABILITIES)[number];
 /** The capabilities a request can ask for: nobody "requests" a deny. */
 export type RequestedCapability = Exclude<Capability, 'deny'>;
 
+/**
+ * A resource a request or an engine setting names, with the capability the engine will use it for: `read` on
+ * `secrets/<name>` for a credential it will read, `update` on `pki/issue/<role>` for a role it will issue from.
+ * The caller must hold it when it configures the engine; the engine later acts only within it.
+ */
+export interface ResourceReference {
+  readonly path: string;
+  readonly capability: RequestedCapability;
+}
+
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
 

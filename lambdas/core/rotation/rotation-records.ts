@@ -2,7 +2,14 @@
  * What the rotation service keeps in the store. Records hold names, version ids, timings and non-secret handles;
  * never a secret value.
  */
-import type { RevocationHandle, RotationRules, RotationStep, RotationTrigger, RotationType } from './rotation-types.ts';
+import type {
+  RevocationHandle,
+  RotationGrant,
+  RotationRules,
+  RotationStep,
+  RotationTrigger,
+  RotationType,
+} from './rotation-types.ts';
 
 /** pk of rotation configs, sk = secret name. */
 export const ROTATION_CONFIG_PK = 'rotation-config';
@@ -35,6 +42,8 @@ export type RotationConfigRecord = {
   retryAfter?: number | undefined;
   /** A breach was reported while a rotation ran: that rotation revokes at once when it finishes. */
   breachRequestedAt?: number | undefined;
+  /** The authority the rotation acts with (absent on configs written before grants were recorded: no references). */
+  grant?: RotationGrant | undefined;
 };
 
 export type RotationLockRecord = { name: string; rotationId: string; acquiredAt: number };
@@ -71,6 +80,8 @@ export type RevocationRecord = {
   attempts: number;
   lastError?: string | undefined;
   rotationId: string;
+  /** The config's grant when the credential was retired: the revocation reads only what it allows. */
+  grant?: RotationGrant | undefined;
 };
 
 export function revocationKey(dueAt: number, id: string): string {

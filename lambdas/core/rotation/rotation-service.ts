@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuditPrincipal } from '../audit/audit-types.ts';
+import type { EgressGuard } from '../egress/egress-policy.ts';
 import { CofferError, ConflictError, InvalidRequestError, NotFoundError, ValidationError } from '../errors.ts';
+import type { ResourceReference } from '../policy/policy-types.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { RotationEventPublisher, RotationLauncher, RotationScheduleSync } from '../ports/rotation.ts';
 import { ConditionFailedError, type Store, type StoredItem, type WriteOp } from '../ports/store.ts';
@@ -25,6 +27,7 @@ import {
 import { nextRotationAt, RotationRulesSchema } from './rotation-schedule.ts';
 import {
   ROTATION_TYPES,
+  type RotationGrant,
   type RotationRules,
   type RotationSecrets,
   type RotationStep,
@@ -51,6 +54,8 @@ export interface RotationServiceOptions {
   readonly schedules: RotationScheduleSync;
   readonly events: RotationEventPublisher;
   readonly audit: AuditLog;
+  /** Checks the outbound targets rotators connect to. */
+  readonly egress: EgressGuard;
 }
 
 export interface ConfigureRotationInput {
@@ -58,6 +63,12 @@ export interface ConfigureRotationInput {
   readonly type: RotationType;
   readonly settings?: Record<string, unknown> | undefined;
   readonly rules?: RotationRules | undefined;
+  /**
+   * Who configures, in which request: recorded as the rotation's grant together with `references(type, settings)`,
+   * which the caller must already have been authorised for. Without it, only the schedule or the enabled flag may
+   * change: the type and settings must equal the stored ones, whose grant is kept.
+   */
+  readonly grant?: Omit<RotationGrant, 'grantedAt' | 'references'> | undefined;
 }
 
 export interface RotationStarted {
@@ -94,7 +105,7 @@ export class RotationService {
   readonly #schedules: RotationScheduleSync;
   readonly #events: RotationEventPublisher;
   readonly #audit: AuditLog;
-  readonly #reader: RotationSecrets;
+  readonly #egress: EgressGuard;
 
   constructor(options: RotationServiceOptions) {
     this.#store = options.store;
@@ -105,9 +116,7 @@ export class RotationService {
     this.#schedules = options.schedules;
     this.#events = options.events;
     this.#audit = options.audit;
-    this.#reader = {
-      readCurrent: async (secretId) => (await this.#secrets.get({ secretId })).value,
-    };
+    this.#egress = options.egress;
   }
 
   // ---- configuration -------------------------------------------------------------------------------------------
@@ -118,13 +127,28 @@ export class RotationService {
       throw new ValidationError(`type must be one of ${ROTATION_TYPES.join(', ')}`);
     }
     const rotator = this.#rotators[input.type] as Rotator<unknown>;
-    const settings = rotator.parseSettings(input.settings ?? {}) as Record<string, unknown>;
+    const parsed = rotator.parseSettings(input.settings ?? {});
+    const settings = parsed as Record<string, unknown>;
     const rules = input.rules === undefined ? undefined : parseRules(input.rules);
     const { name } = await this.#secrets.describe({ secretId: input.secretId });
+    if (input.grant !== undefined) await rotator.checkTargets?.(parsed, this.#egress);
     const now = this.#clock.now();
     for (;;) {
       const item = await this.#store.get<RotationConfigRecord>(ROTATION_CONFIG_PK, name);
       const base = item?.data;
+      let grant: RotationGrant | undefined;
+      if (input.grant !== undefined) {
+        grant = { ...input.grant, grantedAt: now, references: rotator.references(parsed) };
+      } else if (
+        base !== undefined &&
+        base.type === input.type &&
+        JSON.stringify(base.settings) === JSON.stringify(settings)
+      ) {
+        grant = base.grant;
+      } else {
+        // A programming error, not a caller's: every route that changes type or settings passes the caller's grant.
+        throw new InvalidRequestError(`changing the rotation type or settings of ${name} needs the caller's grant`);
+      }
       const next: RotationConfigRecord = {
         ...base,
         name,
@@ -134,6 +158,7 @@ export class RotationService {
         enabled: true,
         createdAt: base?.createdAt ?? now,
         updatedAt: now,
+        grant,
       };
       next.nextRotationAt = await this.#nextDue(next, now);
       try {
@@ -154,6 +179,19 @@ export class RotationService {
       else await this.#schedules.put(name, rules);
       return viewOf(next);
     }
+  }
+
+  /**
+   * The resources a rotation of `type` with `settings` would use, each with its capability: the caller configuring
+   * it must hold them all (the broker checks them before `configure`).
+   * @throws ValidationError when the settings do not parse
+   */
+  references(type: RotationType, settings: Record<string, unknown> | undefined): ResourceReference[] {
+    if (!(ROTATION_TYPES as readonly string[]).includes(type)) {
+      throw new ValidationError(`type must be one of ${ROTATION_TYPES.join(', ')}`);
+    }
+    const rotator = this.#rotators[type] as Rotator<unknown>;
+    return rotator.references(rotator.parseSettings(settings ?? {}));
   }
 
   /** Changes only the schedule of a configured secret (Secrets Manager's RotateSecret with RotationRules). */
@@ -462,11 +500,16 @@ export class RotationService {
             dueAt,
             attempts: 0,
             rotationId: rotation.rotationId,
+            grant: config.grant,
           };
           if (breach) {
             // Revoke at once; a failure leaves the revocation queued and due, so the sweeper keeps trying.
             try {
-              await rotator.revoke(config.settings, retired.handle, this.#reader);
+              await rotator.revoke(
+                config.settings,
+                retired.handle,
+                this.#readerFor(member, config.grant, rotation.rotationId),
+              );
               await this.#record('rotation.revoke', [member], rotation.rotationId, 'ok', { breach: true });
             } catch (error) {
               await this.#queueRevocation({ ...revocation, attempts: 1, lastError: messageOf(error) });
@@ -550,7 +593,9 @@ export class RotationService {
       throw error;
     });
     if (described === undefined) return;
-    const { config, rotator } = await this.#configOf(member);
+    // A rollback must run even for a config whose grant no longer covers its settings: it undoes, and the reader
+    // still refuses any read outside the grant.
+    const { config, rotator } = await this.#configOf(member, false);
     const before = rotation.before[member] ?? {};
     // The target first, labels after: until the target accepts the old credential again, AWSPENDING still names
     // the one it does accept, so a client that refreshes always finds a working credential. The labels are put
@@ -593,7 +638,8 @@ export class RotationService {
       if (revocation.dueAt > now) break;
       const rotator = this.#rotators[revocation.type] as Rotator<unknown>;
       try {
-        await rotator.revoke(revocation.settings, revocation.handle, this.#reader);
+        const reader = this.#readerFor(revocation.secretName, revocation.grant, revocation.rotationId);
+        await rotator.revoke(revocation.settings, revocation.handle, reader);
         await this.#store.transact([{ type: 'delete', pk: REVOCATION_PK, sk: item.sk }]);
         await this.#record('rotation.revoke', [revocation.secretName], revocation.rotationId, 'ok', {});
         revoked++;
@@ -683,7 +729,7 @@ export class RotationService {
       arn: described.arn,
       token: rotation.token,
       settings: config.settings,
-      secrets: this.#reader,
+      secrets: this.#readerFor(member, config.grant, rotation.rotationId),
       now: this.#clock.now(),
       current: before.current === undefined ? undefined : await this.#valueOf(member, before.current),
       previous: before.previous === undefined ? undefined : await this.#valueOf(member, before.previous),
@@ -691,10 +737,67 @@ export class RotationService {
     };
   }
 
-  async #configOf(member: string): Promise<{ config: RotationConfigRecord; rotator: Rotator<unknown> }> {
+  async #configOf(
+    member: string,
+    enforceGrant = true,
+  ): Promise<{ config: RotationConfigRecord; rotator: Rotator<unknown> }> {
     const item = await this.#store.get<RotationConfigRecord>(ROTATION_CONFIG_PK, member);
     if (item === undefined) throw new RotationStepError(`rotation of ${member} is no longer configured`);
-    return { config: item.data, rotator: this.#rotators[item.data.type] as Rotator<unknown> };
+    const rotator = this.#rotators[item.data.type] as Rotator<unknown>;
+    // The rotation acts only within what its configurer was authorised for.
+    for (const needed of enforceGrant ? rotator.references(item.data.settings) : []) {
+      if (!granted(item.data.grant, needed)) {
+        throw new RotationStepError(
+          `rotation of ${member} needs ${needed.capability} on ${needed.path}, which its configuration was not ` +
+            'granted: configure the rotation again as a caller who holds it',
+        );
+      }
+    }
+    return { config: item.data, rotator };
+  }
+
+  /**
+   * What a rotation may read beyond its own secret: the secrets its grant gives `read` on, each read audited as the
+   * rotation's, under the grant. A secret outside the grant and a missing one fail alike, so a rotation's error
+   * never tells whether some other secret exists.
+   */
+  #readerFor(member: string, grant: RotationGrant | undefined, rotationId: string): RotationSecrets {
+    return {
+      egress: this.#egress,
+      readCurrent: async (secretId) => {
+        const refused = () =>
+          new RotationStepError(`secret ${secretId} is not readable by the rotation of ${member} (not granted)`);
+        let name: string;
+        try {
+          ({ name } = await this.#secrets.describe({ secretId }));
+        } catch (error) {
+          if (error instanceof NotFoundError) throw refused();
+          throw error;
+        }
+        if (name !== member && !granted(grant, { path: `secrets/${name}`, capability: 'read' })) throw refused();
+        const { value } = await this.#secrets.get({ secretId: name });
+        if (name !== member) {
+          await this.#audit.response({
+            requestId: `rotation-${rotationId}`,
+            operation: 'rotation.read-secret',
+            path: `secrets/${name}`,
+            sourceIp: 'internal',
+            principal: SYSTEM,
+            outcome: 'ok',
+            grants: [{ path: `secrets/${name}`, capability: 'read' }],
+            response: {
+              rotationId,
+              secret: member,
+              ...(grant === undefined
+                ? {}
+                : { grantedBy: grant.grantedBy, grantRequestId: grant.requestId, grantedAt: iso(grant.grantedAt) }),
+            },
+            durable: true,
+          });
+        }
+        return value;
+      },
+    };
   }
 
   async #membersOf(config: RotationConfigRecord): Promise<string[]> {
@@ -854,6 +957,10 @@ export class RotationService {
       startAfter = page.lastKey;
     } while (startAfter !== undefined);
   }
+}
+
+function granted(grant: RotationGrant | undefined, needed: ResourceReference): boolean {
+  return grant?.references.some((r) => r.path === needed.path && r.capability === needed.capability) ?? false;
 }
 
 function executionInput(record: RotationRecord): RotationExecutionInput {

@@ -6,6 +6,8 @@
  * value as AWSPENDING, setSecret applies it at the target, testSecret proves it works, finishSecret moves AWSCURRENT.
  * Every step is idempotent and keyed by the rotation's client request token, which is also the new version's id.
  */
+import type { EgressGuard } from '../egress/egress-policy.ts';
+import type { ResourceReference } from '../policy/policy-types.ts';
 import type { SecretValue } from '../secrets/secret-types.ts';
 
 export const ROTATION_STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
@@ -40,10 +42,33 @@ export interface RotationRules {
   readonly duration?: string | undefined;
 }
 
-/** Reads other Coffer secrets a rotator needs (admin credentials, provider credentials). */
+/**
+ * What a rotator may reach beyond its own secret: other Coffer secrets (admin or provider credentials), only those
+ * its configurer was authorised to read (the config's recorded grant), each read audited; and the network, only
+ * through the egress guard.
+ */
 export interface RotationSecrets {
-  /** The AWSCURRENT value of `secretId` (name or ARN). @throws NotFoundError */
+  /**
+   * The AWSCURRENT value of `secretId` (a name).
+   * @throws RotationStepError when the secret is not in the rotation's grant; NotFoundError when it is gone
+   */
   readCurrent(secretId: string): Promise<SecretValue>;
+  /** Every connection a rotator makes is checked (and pinned) by this guard. */
+  readonly egress: EgressGuard;
+}
+
+/**
+ * The authority a rotation acts with, recorded when it was configured: who configured it, in which request, and the
+ * resources (beyond the secret itself) that caller was authorised for. Rotations run later without a caller; they
+ * never act beyond this.
+ */
+export interface RotationGrant {
+  /** The configurer as the audit log names it (a token's id is its HMAC'd accessor). */
+  readonly grantedBy: { readonly type: string; readonly id: string; readonly displayName: string };
+  readonly requestId: string;
+  /** Epoch ms. */
+  readonly grantedAt: number;
+  readonly references: readonly ResourceReference[];
 }
 
 /** What a rotator is given at every step. */
@@ -81,6 +106,16 @@ export interface Rotator<S = unknown> {
   readonly type: RotationType;
   /** Validates and normalises the settings of a rotation config. @throws ValidationError naming the setting */
   parseSettings(input: unknown): S;
+  /**
+   * The resources these settings make the rotation use, with the capability it uses them for (another secret it
+   * reads, a PKI role it issues from). The configurer must hold each; a rotation whose grant lacks one fails.
+   */
+  references(settings: S): ResourceReference[];
+  /**
+   * Checks, at configuration time, the outbound targets the settings name (a provider's URL), so a target off the
+   * allow-list is refused when configured rather than at the first rotation. @throws PermissionDeniedError
+   */
+  checkTargets?(settings: S, egress: EgressGuard): Promise<void>;
   /**
    * createSecret: the new value, derived from the current one (same host/user fields, new password/key/cert).
    * Called at most once per token: the service stores the result as AWSPENDING under the token and reuses it.

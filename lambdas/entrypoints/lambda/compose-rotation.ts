@@ -4,7 +4,9 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { EventBridgeRotationEvents } from '../../adapters/aws/rotation/eventbridge-events.ts';
 import { SchedulerRotationSchedules } from '../../adapters/aws/rotation/scheduler-schedules.ts';
 import { StepFunctionsRotationLauncher } from '../../adapters/aws/rotation/step-functions-launcher.ts';
+import { DnsEgressGuard, guardedFetch } from '../../adapters/egress/dns-egress-guard.ts';
 import type { AuditLog } from '../../core/audit/audit-log.ts';
+import { EgressPolicy } from '../../core/egress/egress-policy.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { Store } from '../../core/ports/store.ts';
 import { RotationService } from '../../core/rotation/rotation-service.ts';
@@ -43,7 +45,7 @@ export interface ComposeRotationOptions {
   readonly clock: Clock;
   /** Where the workflow, the schedules and the events are. */
   readonly rotation: RotationConfig;
-  readonly config: Pick<AwsConfig, 'region' | 'endpoint'>;
+  readonly config: Pick<AwsConfig, 'region' | 'endpoint' | 'egressAllow'>;
   /** @default clients of the configured region and endpoint */
   readonly clients?: RotationClients | undefined;
   /** For the HTTP API-key rotator. @default globalThis.fetch */
@@ -65,12 +67,19 @@ export function composeRotation(options: ComposeRotationOptions): RotationServic
   const { store, secrets, audit, pki, clock, rotation } = options;
   const { sfn, scheduler, eventBridge } = options.clients ?? {};
   const defaults = sfn && scheduler && eventBridge ? undefined : createRotationClients(options.config);
+  const egress = new DnsEgressGuard(EgressPolicy.parse(options.config.egressAllow));
   return new RotationService({
     store,
     secrets,
     clock,
     audit,
-    rotators: createRotators({ store, clock, pki, ...(options.fetch !== undefined && { fetch: options.fetch }) }),
+    egress,
+    rotators: createRotators({
+      store,
+      clock,
+      pki,
+      fetch: options.fetch ?? guardedFetch(egress, 'api-key-http provider'),
+    }),
     launcher: new StepFunctionsRotationLauncher({
       client: sfn ?? defaults!.sfn,
       stateMachineArn: rotation.stateMachineArn,

@@ -5,6 +5,7 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDbStore } from '../../adapters/aws/dynamodb-store/dynamodb-store.ts';
 import { KmsCaKeyStore } from '../../adapters/aws/kms-ca-signer/kms-ca-key-store.ts';
 import { KmsKeyProvider } from '../../adapters/aws/kms-key-provider/kms-key-provider.ts';
+import { DnsEgressGuard } from '../../adapters/egress/dns-egress-guard.ts';
 import { Broker } from '../../broker/broker.ts';
 import type { BrokerDeps } from '../../broker/broker-deps.ts';
 import { API_VERSION, nativeRoutes } from '../../broker/routes/index.ts';
@@ -16,6 +17,7 @@ import { OutboxStore } from '../../core/audit/outbox/outbox-store.ts';
 import { describeCaller, IamPrincipalService } from '../../core/auth/iam/iam-principal-service.ts';
 import { TokenService } from '../../core/auth/token/token-service.ts';
 import { CachingKeyProvider } from '../../core/crypto/data-key-cache.ts';
+import { EgressPolicy } from '../../core/egress/egress-policy.ts';
 import { ValidationError } from '../../core/errors.ts';
 import { LeaseService } from '../../core/leases/lease-service.ts';
 import type { ProviderRegistry } from '../../core/leases/lease-types.ts';
@@ -75,11 +77,12 @@ export function composeDynamicSecrets(options: {
   readonly store: Store;
   readonly secrets: SecretService;
   readonly clients: Pick<AwsClients, 'sts'>;
-  readonly config: Pick<AwsConfig, 'region' | 'endpoint'>;
+  readonly config: Pick<AwsConfig, 'region' | 'endpoint' | 'egressAllow'>;
   readonly clock: Clock;
 }): DynamicSecrets {
   const { store, secrets, clock, config } = options;
-  const database = new DatabaseEngine({ store, clock, secrets, plugin: new PostgresPlugin() });
+  const egress = new DnsEgressGuard(EgressPolicy.parse(config.egressAllow));
+  const database = new DatabaseEngine({ store, clock, secrets, plugin: new PostgresPlugin(egress) });
   const sts =
     options.clients.sts ??
     new STSClient({ region: config.region, ...(config.endpoint !== undefined && { endpoint: config.endpoint }) });

@@ -54,6 +54,11 @@ const required = () => z.string({ error: 'is required' }).min(1, 'is required');
  */
 export const AwsConfigSchema = z
   .object({
+    /**
+     * Where engines may connect (API-key providers, database hosts): comma-separated entries as the local node's
+     * `COFFER_EGRESS_ALLOW` (`core/egress/egress-policy.ts`). @default '' (nothing)
+     */
+    COFFER_EGRESS_ALLOW: z.string().max(8192).optional(),
     /** The items table (partition key `pk`, sort key `sk`). */
     COFFER_TABLE_NAME: required().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'),
     /** ARN of the symmetric KMS key that wraps data keys. */
@@ -155,6 +160,7 @@ export const AwsConfigSchema = z
     endpoint: env.AWS_ENDPOINT_URL,
     publicUrl: env.COFFER_PUBLIC_URL ?? DEFAULT_PUBLIC_URL,
     deploymentName: env.COFFER_DEPLOYMENT_NAME ?? 'coffer',
+    egressAllow: env.COFFER_EGRESS_ALLOW ?? '',
     /** Where rotations run and schedules live; `undefined` when rotation is not configured. */
     rotation:
       env.COFFER_ROTATION_STATE_MACHINE_ARN === undefined

@@ -34,6 +34,8 @@ export const LeaseSweeperConfigSchema = z
     AWS_REGION: required().regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region'),
     /** Points the clients at an emulator. Never set in a deployment. */
     AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    /** Where revocations may connect (database hosts), as the broker's. @default '' (nothing) */
+    COFFER_EGRESS_ALLOW: z.string().max(8192).optional(),
   })
   .transform((env) => ({
     tableName: env.COFFER_TABLE_NAME,
@@ -41,6 +43,7 @@ export const LeaseSweeperConfigSchema = z
     account: env.COFFER_ACCOUNT_ID ?? KMS_KEY_ARN.exec(env.COFFER_ENVELOPE_KEY_ARN)![1]!,
     region: env.AWS_REGION,
     endpoint: env.AWS_ENDPOINT_URL,
+    egressAllow: env.COFFER_EGRESS_ALLOW ?? '',
   }));
 
 export type LeaseSweeperConfig = z.output<typeof LeaseSweeperConfigSchema>;

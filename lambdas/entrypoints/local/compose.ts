@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { STSClient } from '@aws-sdk/client-sts';
+import { DnsEgressGuard, guardedFetch } from '../../adapters/egress/dns-egress-guard.ts';
 import { FileAuditSink, readAuditTail, verifyAuditFile } from '../../adapters/local/audit-file/file-audit-sink.ts';
 import { FileKeyring } from '../../adapters/local/keyring/file-keyring.ts';
 import { SealedCaKeyStore } from '../../adapters/local/pki-keys/sealed-ca-key-store.ts';
@@ -17,6 +18,7 @@ import { AccessKeyService } from '../../core/auth/sigv4/access-key-service.ts';
 import { SigV4Verifier } from '../../core/auth/sigv4/sigv4-verifier.ts';
 import { TokenService } from '../../core/auth/token/token-service.ts';
 import { CachingKeyProvider } from '../../core/crypto/data-key-cache.ts';
+import { EgressPolicy } from '../../core/egress/egress-policy.ts';
 import { InvalidRequestError } from '../../core/errors.ts';
 import { LeaseService } from '../../core/leases/lease-service.ts';
 import { LeaseSweeper } from '../../core/leases/lease-sweeper.ts';
@@ -124,10 +126,11 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     filters: config.auditExclude.map((operation) => ({ operation })),
   });
   const secrets = new SecretService({ store, keyProvider, clock, region: config.region, account: config.account });
+  const egress = new DnsEgressGuard(EgressPolicy.parse(config.egressAllow));
   const accessKeys = new AccessKeyService({ store, keyProvider, clock });
   const caKeys = new SealedCaKeyStore({ store, keyProvider, clock });
   const pki = new PkiService({ store, keyProvider, caKeys, clock, publicUrl: config.publicUrl });
-  const database = new DatabaseEngine({ store, clock, secrets, plugin: new PostgresPlugin() });
+  const database = new DatabaseEngine({ store, clock, secrets, plugin: new PostgresPlugin(egress) });
   // Credentials, region and endpoint come from the standard AWS environment; nothing is called until a role is used.
   const aws = new AwsEngine({ store, sts: new STSClient({}) });
   const providers = { database, aws } satisfies ProviderRegistry;
@@ -144,7 +147,10 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
   const sweeper = new LeaseSweeper(leases, { intervalMs: config.leaseSweepIntervalMs });
   sweeper.start();
   const events = new FileEventPublisher(paths.events, clock);
-  const rotators = withRotationFaults(createRotators({ store, clock, pki }), parseRotationFaults(config.rotationFault));
+  const rotators = withRotationFaults(
+    createRotators({ store, clock, pki, fetch: guardedFetch(egress, 'api-key-http provider') }),
+    parseRotationFaults(config.rotationFault),
+  );
   let rotation: RotationService | undefined;
   const runner = new LocalRotationRunner({
     definition: rotationDefinition as Record<string, unknown>,
@@ -168,6 +174,7 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     schedules: storeBackedSchedules,
     events,
     audit,
+    egress,
   });
   // Rotations a crash interrupted resume (or finish rolling back) before anything new starts; then the scheduler's
   // first tick starts what came due while the node was down.

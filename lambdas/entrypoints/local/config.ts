@@ -53,6 +53,12 @@ export const LocalConfigSchema = z.object({
   rotationTickMs: z.coerce.number().int().min(20).max(3_600_000).default(10_000),
   /** Replaces the workflow's retry intervals (the definition's own: 2 s doubling). @default the definition's */
   rotationRetryIntervalMs: z.coerce.number().int().min(0).max(600_000).optional(),
+  /**
+   * Where engines may connect (API-key providers, database hosts): comma-separated host names, `*.domain`, addresses
+   * or CIDRs, each optionally `:port` (see `core/egress/egress-policy.ts`). Loopback and link-local targets need an
+   * entry naming their address. @default '' (nothing: engines cannot connect anywhere)
+   */
+  egressAllow: z.string().max(8192).default(''),
   /** Fault injection for chaos drills: `<type|*>:<step>:<fail|transient|stall>[:n]`. @default none */
   rotationFault: z.string().max(1000).optional(),
   /**
@@ -101,6 +107,7 @@ export function loadLocalConfig(
     rotationFault: env.COFFER_ROTATION_FAULT === '' ? undefined : env.COFFER_ROTATION_FAULT,
     allowedHosts: list(env.COFFER_ALLOWED_HOSTS),
     sigv4Regions: list(env.COFFER_SIGV4_REGIONS),
+    egressAllow: env.COFFER_EGRESS_ALLOW,
   };
   // An override given as `undefined` (a CLI flag left out) must not hide the environment: flags, then env, then
   // defaults. Spreading first and filtering after would let it.

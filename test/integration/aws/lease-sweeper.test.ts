@@ -27,7 +27,7 @@ async function setup() {
   const envelopeKeyArn = key.KeyMetadata!.Arn!;
   let now = Date.now();
   const clock = { now: () => now };
-  const config = { region: emulator.region, endpoint: emulator.endpoint };
+  const config = { region: emulator.region, endpoint: emulator.endpoint, egressAllow: '' };
   // The broker's side: the same table, engines and clients the AWS composition root builds.
   const store = new DynamoDbStore({ client: clients.dynamodb, tableName });
   const keyProvider = new KmsKeyProvider({ client: clients.kms, keyId: envelopeKeyArn });

@@ -43,6 +43,7 @@ import { composeAwsDeps } from '../../../lambdas/entrypoints/lambda/compose.ts';
 import { loadAwsConfig } from '../../../lambdas/entrypoints/lambda/config.ts';
 import { loadRotationHandler } from '../../../lambdas/entrypoints/lambda/rotation.ts';
 import { awsEmulator, createItemsTable, uniqueName } from '../../support/aws-emulator.ts';
+import { TEST_GRANT } from '../../support/rotation-harness.ts';
 
 const ACCOUNT = '123456789012';
 const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/coffer-rotation-scheduler`;
@@ -237,6 +238,7 @@ describe('Rotation function (DynamoDB, KMS, Step Functions, Scheduler and EventB
     const secret = uniqueName('billing/api-key');
     await broker.secrets.create({ name: secret, value: { kind: 'string', string: '{"service":"billing"}' } });
     await broker.rotation!.configure({
+      grant: TEST_GRANT,
       secretId: secret,
       type: 'api-key-coffer',
       rules: { automaticallyAfterDays: 30 },

@@ -8,6 +8,7 @@ import { SecretService } from '../../../lambdas/core/secrets/secret-service.ts';
 import { DatabaseEngine } from '../../../lambdas/engines/database/database-engine.ts';
 import type { DbRoleInput } from '../../../lambdas/engines/database/database-types.ts';
 import { PostgresPlugin } from '../../../lambdas/engines/database/postgres/postgres-plugin.ts';
+import { loopbackEgress } from '../../support/egress.ts';
 import { FakeKeyProvider } from '../../support/fake-key-provider.ts';
 import { canLogin, startPostgres, type TestPostgres } from '../../support/postgres.ts';
 import { unusedAwsProvider } from '../../unit/core/leases/fake-provider.ts';
@@ -42,7 +43,7 @@ async function setup(options: { maxLeasesPerRole?: number; maxLeasesPerPrincipal
     name: 'db/admin',
     value: { kind: 'string', string: JSON.stringify({ username: server.adminUser, password: server.adminPassword }) },
   });
-  const plugin = new PostgresPlugin();
+  const plugin = new PostgresPlugin(loopbackEgress());
   const database = new DatabaseEngine({ store, clock, secrets, plugin });
   await database.putConfig('main', {
     host: server.host,
@@ -263,7 +264,7 @@ describe('Dynamic PostgreSQL credentials (real PostgreSQL)', () => {
     });
 
     it('substitutes a hostile password as one literal at the server', async () => {
-      const plugin = new PostgresPlugin();
+      const plugin = new PostgresPlugin(loopbackEgress());
       try {
         const target = {
           name: 'main',

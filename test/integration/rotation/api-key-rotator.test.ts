@@ -19,6 +19,7 @@ import {
   httpApiKeyRotator,
 } from '../../../lambdas/engines/rotation/api-key/index.ts';
 import { type ApiKeyService, startApiKeyService } from '../../support/api-key-service.ts';
+import { loopbackEgress } from '../../support/egress.ts';
 import { FakeKeyProvider } from '../../support/fake-key-provider.ts';
 
 const SECRET = 'svc/vendor/api-key';
@@ -38,7 +39,10 @@ beforeEach(async () => {
   });
   await secrets.create({ name: ADMIN_SECRET, value: { kind: 'string', string: service.adminToken } });
   // What the rotation service hands a rotator: the AWSCURRENT value of another Coffer secret.
-  readCurrent = { readCurrent: async (secretId) => (await secrets.get({ secretId })).value };
+  readCurrent = {
+    readCurrent: async (secretId) => (await secrets.get({ secretId })).value,
+    egress: loopbackEgress(),
+  };
 });
 
 afterEach(async () => {

@@ -1,5 +1,7 @@
 import { createPrivateKey, X509Certificate as NodeX509, webcrypto } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { DnsEgressGuard } from '../../../lambdas/adapters/egress/dns-egress-guard.ts';
+import { EgressPolicy } from '../../../lambdas/core/egress/egress-policy.ts';
 import { ValidationError } from '../../../lambdas/core/errors.ts';
 import { RotationStepError, type RotatorContext } from '../../../lambdas/core/rotation/rotation-types.ts';
 import type { SecretValue } from '../../../lambdas/core/secrets/secret-types.ts';
@@ -11,6 +13,8 @@ import {
   certificateRotator,
 } from '../../../lambdas/engines/rotation/certificate/index.ts';
 import { DAY, pkiFixture, withChain } from '../../unit/engines/pki/fixtures.ts';
+
+const noEgress = new DnsEgressGuard(EgressPolicy.none());
 
 const HOUR_MS = 3_600_000;
 const SETTINGS = { role: 'web', commonName: 'api.example.com', altNames: ['www.example.com'], ttl: '24h' };
@@ -44,6 +48,7 @@ async function setup(role: Record<string, unknown> = {}) {
     settings: rotator.parseSettings(settingsInput),
     secrets: {
       readCurrent: () => Promise.reject(new Error('the certificate rotator reads no other secret')),
+      egress: noEgress,
     },
     now: clock.now(),
     current: undefined,

@@ -18,6 +18,7 @@ import {
   postgresAlternatingRotator,
   postgresSingleRotator,
 } from '../../../lambdas/engines/rotation/postgres/index.ts';
+import { loopbackEgress } from '../../support/egress.ts';
 import { canLogin, startPostgres, type TestPostgres } from '../../support/postgres.ts';
 
 let server: TestPostgres;
@@ -96,6 +97,7 @@ const works = (value: SecretValue | undefined) => {
 
 class FakeSecrets implements RotationSecrets {
   readonly values = new Map<string, SecretValue>();
+  readonly egress = loopbackEgress();
   constructor() {
     this.values.set(ADMIN_SECRET, {
       kind: 'string',

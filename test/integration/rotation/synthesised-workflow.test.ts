@@ -9,7 +9,7 @@ import {
 } from '../../../lambdas/engines/rotation/postgres/index.ts';
 import { type AslDefinition, synthesiseRotationDefinition } from '../../../lib/rotation-definition.ts';
 import { canLogin, startPostgres, type TestPostgres } from '../../support/postgres.ts';
-import { FakeTarget, fakeRegistry, fakeRotator, rotationHarness } from '../../support/rotation-harness.ts';
+import { FakeTarget, fakeRegistry, fakeRotator, rotationHarness, TEST_GRANT } from '../../support/rotation-harness.ts';
 
 /**
  * The state machine CDK synthesises (taken from a fresh synth, not from the committed file) is executed here by the
@@ -78,6 +78,7 @@ describe('the synthesised rotation state machine, run locally against real Postg
       value: { kind: 'string', string: JSON.stringify(credential(user, password)) },
     });
     await h.rotation.configure({
+      grant: TEST_GRANT,
       secretId: 'pg/app',
       type: 'postgres-alternating',
       settings: { adminSecret: 'pg/admin' },
@@ -107,7 +108,7 @@ describe('the synthesised rotation state machine, run locally against real Postg
     const { user, password } = await newUser('wf_single');
     const value = { kind: 'string' as const, string: JSON.stringify(credential(user, password)) };
     await h.secrets.create({ name: 'pg/single', value });
-    await h.rotation.configure({ secretId: 'pg/single', type: 'postgres-single' });
+    await h.rotation.configure({ grant: TEST_GRANT, secretId: 'pg/single', type: 'postgres-single' });
     const { rotationId } = await h.rotation.rotate({ secretId: 'pg/single', trigger: 'on-demand' });
     await h.runner.done(rotationId);
     const record = await h.rotation.rotation(rotationId);

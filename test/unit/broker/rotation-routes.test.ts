@@ -16,6 +16,7 @@ import {
 } from '../../../lambdas/core/rotation/rotation-types.ts';
 import type { RotationExecutionInput } from '../../../lambdas/core/rotation/rotation-workflow.ts';
 import type { SecretValue } from '../../../lambdas/core/secrets/secret-types.ts';
+import { loopbackEgress } from '../../support/egress.ts';
 import { memoryNode, request } from '../../support/memory-node.ts';
 
 const DAY = 86_400_000;
@@ -41,6 +42,7 @@ function keyRotator(target: KeyTarget): Rotator<{ overlapSeconds: number }> & { 
   const Settings = z.object({ overlapSeconds: z.number().int().min(0).default(60) }).strict();
   return {
     type: 'api-key-coffer',
+    references: () => [],
     parseSettings(input) {
       const parsed = Settings.safeParse(input);
       if (!parsed.success) throw new ValidationError('invalid settings: overlapSeconds');
@@ -123,6 +125,7 @@ async function setup() {
     launcher,
     schedules: { put: async () => {}, delete: async () => {} },
     events,
+    egress: loopbackEgress(),
     audit: node.deps.audit,
   });
   launcher.service = rotation;

@@ -189,7 +189,7 @@ describe('Function: composeDynamicSecrets', () => {
       store,
       secrets,
       clients: { sts: new STSClient({ region: 'eu-west-1' }) },
-      config: { region: 'eu-west-1', endpoint: undefined },
+      config: { region: 'eu-west-1', endpoint: undefined, egressAllow: '' },
       clock,
     });
     await aws.putRole('reports', { role_arn: `arn:aws:iam::${ACCOUNT}:role/reports`, default_ttl: '15m' });

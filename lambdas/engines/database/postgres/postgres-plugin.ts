@@ -1,6 +1,8 @@
 import pg from 'pg';
+import type { EgressGuard } from '../../../core/egress/egress-policy.ts';
 import { InternalError } from '../../../core/errors.ts';
 import { failureMessage } from '../../../core/leases/lease-fns.ts';
+import { guardedStream } from '../../shared/guarded-socket.ts';
 import type { AdminCredential, DbConfig } from '../database-types.ts';
 import { renderStatement } from './sql-template.ts';
 
@@ -34,11 +36,15 @@ export interface Target {
 export class PostgresPlugin implements DatabasePlugin {
   private readonly pools = new Map<string, { version: string; pool: pg.Pool }>();
 
+  /** @param egress every connection to a configured host goes through it (the admin credential goes there) */
+  constructor(private readonly egress: EgressGuard) {}
+
   private pool(target: Target): pg.Pool {
     const existing = this.pools.get(target.name);
     if (existing !== undefined && existing.version === target.credentialVersion) return existing.pool;
     if (existing !== undefined) void existing.pool.end().catch(() => {});
     const pool = new pg.Pool({
+      stream: guardedStream(this.egress, `database connection ${target.name}`),
       host: target.config.host,
       port: target.config.port,
       database: target.config.database,

@@ -61,6 +61,8 @@ export function cofferApiKeyRotator(
 
     parseSettings: (input) => parseWith(CofferApiKeySettingsSchema, input, 'api-key-coffer settings'),
 
+    references: () => [],
+
     async createValue(ctx) {
       valueFields(ctx.current, 'current');
       const issued = await registry.register({

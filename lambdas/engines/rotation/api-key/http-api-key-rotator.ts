@@ -40,13 +40,22 @@ export function httpApiKeyRotator(
   options: HttpApiKeyRotatorOptions = {},
 ): Rotator<HttpApiKeySettings> & { readonly type: 'api-key-http' } {
   const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  const provider = async (settings: HttpApiKeySettings, secrets: RotationSecrets) =>
-    new HttpApiKeyProvider(settings, await readCredential(settings, secrets), fetchImpl);
+  const provider = async (settings: HttpApiKeySettings, secrets: RotationSecrets) => {
+    // Checked before the credential is even read, and again by the guarded fetch at connect time.
+    await secrets.egress.resolve(providerTarget(settings));
+    return new HttpApiKeyProvider(settings, await readCredential(settings, secrets), fetchImpl);
+  };
 
   return {
     type: 'api-key-http',
 
     parseSettings: (input) => parseWith(HttpApiKeySettingsSchema, input, 'api-key-http settings'),
+
+    references: (settings) => [{ path: `secrets/${settings.credentialSecret}`, capability: 'read' }],
+
+    async checkTargets(settings, egress) {
+      await egress.resolve(providerTarget(settings));
+    },
 
     async createValue(ctx) {
       // Check the current value first: a key created for a value that cannot be stored would be orphaned.
@@ -124,4 +133,11 @@ async function readCredential(settings: HttpApiKeySettings, secrets: RotationSec
     throw new RotationStepError(`${where} is not a usable credential (empty or not a valid header value)`);
   }
   return credential.trim();
+}
+
+/** The provider's host and port, as the egress allow-list sees them. */
+function providerTarget(settings: HttpApiKeySettings) {
+  const url = new URL(settings.baseUrl);
+  const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+  return { host: url.hostname, port, purpose: 'api-key-http provider' };
 }

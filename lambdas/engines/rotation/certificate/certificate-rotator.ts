@@ -120,6 +120,11 @@ export function certificateRotator(options: CertificateRotatorOptions): Certific
 
     parseSettings: parseCertificateSettings,
 
+    // The rotation issues from the role (or has it sign a CSR), as `pki issue` / `pki sign` would for the caller.
+    references: (settings) => [
+      { path: `pki/${settings.keyType === undefined ? 'issue' : 'sign'}/${settings.role}`, capability: 'update' },
+    ],
+
     async createValue(ctx: RotatorContext<CertificateSettings>): Promise<SecretValue> {
       const { certificate, privateKey, chain } = await issue(ctx.settings);
       const value = certificateValue(certificate, privateKey, chain);

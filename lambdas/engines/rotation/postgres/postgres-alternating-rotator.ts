@@ -89,6 +89,8 @@ export function postgresAlternatingRotator(): Rotator<PostgresAlternatingSetting
 
     parseSettings: (input) => parsePostgresSettings(PostgresAlternatingSettingsSchema, input, 'postgres-alternating'),
 
+    references: (settings) => [{ path: `secrets/${settings.adminSecret}`, capability: 'read' }],
+
     async createValue(ctx) {
       const current = parseValue(ctx.current, 'current value');
       const password = generatePassword(ctx.settings.passwordLength, ctx.settings.excludeCharacters);
@@ -102,6 +104,7 @@ export function postgresAlternatingRotator(): Rotator<PostgresAlternatingSetting
       const admin = await readAdmin(ctx.secrets, ctx.settings.adminSecret, next.endpoint);
       const sql = syncAlternatingSql(cur, pend, userPair(cur), next.endpoint.password);
       await withAdminSession(
+        ctx.secrets.egress,
         admin,
         `setSecret for user ${named(pend)} as admin ${named(admin.user)}`,
         [next.endpoint.password, current.endpoint.password],
@@ -109,8 +112,8 @@ export function postgresAlternatingRotator(): Rotator<PostgresAlternatingSetting
       );
     },
 
-    async testSecret(_ctx, pending) {
-      await probe(parseValue(pending, 'pending value').endpoint, 'testSecret');
+    async testSecret(ctx, pending) {
+      await probe(ctx.secrets.egress, parseValue(pending, 'pending value').endpoint, 'testSecret');
     },
 
     async rollback(ctx, pending) {
@@ -125,6 +128,7 @@ export function postgresAlternatingRotator(): Rotator<PostgresAlternatingSetting
       const password = previous?.endpoint.user === user ? previous.endpoint.password : unusablePassword();
       const admin = await readAdmin(ctx.secrets, ctx.settings.adminSecret, next.endpoint);
       await withAdminSession(
+        ctx.secrets.egress,
         admin,
         `rollback for user ${named(user)} as admin ${named(admin.user)}`,
         [next.endpoint.password, current.endpoint.password, password],
@@ -162,11 +166,17 @@ export function postgresAlternatingRotator(): Rotator<PostgresAlternatingSetting
         ssl: handle.ssl === undefined ? undefined : handle.ssl === 'true',
       });
       if (admin.user === user) throw new RotationStepError(`revoke: refusing to revoke the admin user ${named(user)}`);
-      await withAdminSession(admin, `revoke user ${named(user)} as admin ${named(admin.user)}`, [], async (client) => {
-        // The password first, committed, then the sessions: a client reconnecting in between is refused.
-        await client.query(alterPasswordIfExistsSql(user, unusablePassword()));
-        await client.query(TERMINATE_SESSIONS_SQL, [user]);
-      });
+      await withAdminSession(
+        secrets.egress,
+        admin,
+        `revoke user ${named(user)} as admin ${named(admin.user)}`,
+        [],
+        async (client) => {
+          // The password first, committed, then the sessions: a client reconnecting in between is refused.
+          await client.query(alterPasswordIfExistsSql(user, unusablePassword()));
+          await client.query(TERMINATE_SESSIONS_SQL, [user]);
+        },
+      );
     },
   };
 }

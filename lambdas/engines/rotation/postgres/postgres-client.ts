@@ -1,7 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
+import type { EgressGuard } from '../../../core/egress/egress-policy.ts';
 import { failureMessage } from '../../../core/leases/lease-fns.ts';
 import { RotationStepError, TransientRotationError } from '../../../core/rotation/rotation-types.ts';
+import { guardedStream } from '../../shared/guarded-socket.ts';
 import { PROBE_SQL } from './postgres-sql.ts';
 import type { Endpoint } from './postgres-value.ts';
 
@@ -66,8 +68,9 @@ export function stepError(what: string, err: unknown, passwords: readonly string
   return isTransient(err) ? new TransientRotationError(message) : new RotationStepError(message);
 }
 
-function configFor(endpoint: Endpoint): pg.ClientConfig {
+function configFor(egress: EgressGuard, endpoint: Endpoint): pg.ClientConfig {
   return {
+    stream: guardedStream(egress, 'postgres rotation target'),
     host: endpoint.host,
     port: endpoint.port,
     database: endpoint.database,
@@ -82,8 +85,8 @@ function configFor(endpoint: Endpoint): pg.ClientConfig {
   };
 }
 
-function clientFor(endpoint: Endpoint): pg.Client {
-  const client = new pg.Client(configFor(endpoint));
+function clientFor(egress: EgressGuard, endpoint: Endpoint): pg.Client {
+  const client = new pg.Client(configFor(egress, endpoint));
   // A session ended by the server (pg_terminate_backend, restart) must not crash the process; the query fails.
   client.on('error', () => {});
   return client;
@@ -91,6 +94,7 @@ function clientFor(endpoint: Endpoint): pg.Client {
 
 /** One fresh session: logs in, runs `fn`, always closes. A refused login is a result only when `refusedIsResult`. */
 async function session<T>(
+  egress: EgressGuard,
   endpoint: Endpoint,
   what: string,
   passwords: readonly string[],
@@ -98,7 +102,7 @@ async function session<T>(
   refusedIsResult: boolean,
 ): Promise<{ ok: true; result: T } | { ok: false }> {
   const secrets = [endpoint.password, ...passwords];
-  const client = clientFor(endpoint);
+  const client = clientFor(egress, endpoint);
   try {
     try {
       await client.connect();
@@ -120,12 +124,13 @@ async function session<T>(
  * @param passwords blanked from any error message (the endpoint's password always is)
  */
 export async function withSession<T>(
+  egress: EgressGuard,
   endpoint: Endpoint,
   what: string,
   passwords: readonly string[],
   fn: (client: pg.Client) => Promise<T>,
 ): Promise<T> {
-  const outcome = await session(endpoint, what, passwords, fn, false);
+  const outcome = await session(egress, endpoint, what, passwords, fn, false);
   if (!outcome.ok) throw new RotationStepError(`${what}: cannot log in`);
   return outcome.result;
 }
@@ -136,12 +141,13 @@ export async function withSession<T>(
  * @throws TransientRotationError when the server cannot be reached
  */
 export function trySession<T>(
+  egress: EgressGuard,
   endpoint: Endpoint,
   what: string,
   passwords: readonly string[],
   fn: (client: pg.Client) => Promise<T>,
 ): Promise<{ ok: true; result: T } | { ok: false }> {
-  return session(endpoint, what, passwords, fn, true);
+  return session(egress, endpoint, what, passwords, fn, true);
 }
 
 /** Admin pools kept at once; the oldest is ended beyond this (admin credentials rotate, targets come and go). */
@@ -149,6 +155,16 @@ const MAX_ADMIN_POOLS = 32;
 /** Admin sessions per pool: enough for concurrent rotations of many secrets, few enough for the target's limit. */
 const ADMIN_POOL_SIZE = 8;
 const adminPools = new Map<string, pg.Pool>();
+// A pool dials through the guard it was made with: one made under another allow-list must not be reused.
+const guardIds = new WeakMap<EgressGuard, string>();
+const guardId = (egress: EgressGuard): string => {
+  let id = guardIds.get(egress);
+  if (id === undefined) {
+    id = randomUUID();
+    guardIds.set(egress, id);
+  }
+  return id;
+};
 
 /**
  * The admin sessions of one admin credential at one database, reused across steps and rotations: an admin session
@@ -156,9 +172,10 @@ const adminPools = new Map<string, pg.Pool>();
  * whole endpoint, password included, so a rotated admin credential gets a fresh pool. Idle sessions close after
  * 10 s and never keep the process alive.
  */
-function adminPool(endpoint: Endpoint): pg.Pool {
+function adminPool(egress: EgressGuard, endpoint: Endpoint): pg.Pool {
   const key = createHash('sha256')
     .update(JSON.stringify([endpoint.host, endpoint.port, endpoint.database, endpoint.user, endpoint.password]))
+    .update(guardId(egress))
     .update(String(endpoint.ssl))
     .digest('hex');
   const existing = adminPools.get(key);
@@ -169,7 +186,7 @@ function adminPool(endpoint: Endpoint): pg.Pool {
     return existing;
   }
   const pool = new pg.Pool({
-    ...configFor(endpoint),
+    ...configFor(egress, endpoint),
     max: ADMIN_POOL_SIZE,
     idleTimeoutMillis: 10_000,
     allowExitOnIdle: true,
@@ -190,6 +207,7 @@ function adminPool(endpoint: Endpoint): pg.Pool {
  * at the connection level).
  */
 export async function withAdminSession<T>(
+  egress: EgressGuard,
   endpoint: Endpoint,
   what: string,
   passwords: readonly string[],
@@ -198,7 +216,7 @@ export async function withAdminSession<T>(
   const secrets = [endpoint.password, ...passwords];
   let client: pg.PoolClient;
   try {
-    client = await adminPool(endpoint).connect();
+    client = await adminPool(egress, endpoint).connect();
   } catch (err) {
     throw stepError(`${what}: cannot log in`, err, secrets);
   }
@@ -230,9 +248,9 @@ export const named = (user: string): string => JSON.stringify(user);
  * @throws RotationStepError when the login is refused or the probe answers otherwise; TransientRotationError when the
  *   server cannot be reached
  */
-export async function probe(endpoint: Endpoint, step: string): Promise<void> {
+export async function probe(egress: EgressGuard, endpoint: Endpoint, step: string): Promise<void> {
   const what = `${step}: user ${named(endpoint.user)} on database ${named(endpoint.database)}`;
-  await withSession(endpoint, what, [], async (client) => {
+  await withSession(egress, endpoint, what, [], async (client) => {
     const row = (await client.query<{ ok: number; login: string; acting: string }>(PROBE_SQL)).rows[0];
     if (row?.ok !== 1) throw new RotationStepError(`${what}: the probe query returned no row`);
     if (row.login !== endpoint.user) {

@@ -46,6 +46,9 @@ export function postgresSingleRotator(): Rotator<PostgresSingleSettings> & { rea
 
     parseSettings: (input) => parsePostgresSettings(PostgresSingleSettingsSchema, input, 'postgres-single'),
 
+    references: (settings) =>
+      settings.adminSecret === undefined ? [] : [{ path: `secrets/${settings.adminSecret}`, capability: 'read' }],
+
     async createValue(ctx) {
       const current = parseValue(ctx.current, 'current value');
       const password = generatePassword(ctx.settings.passwordLength, ctx.settings.excludeCharacters);
@@ -60,21 +63,23 @@ export function postgresSingleRotator(): Rotator<PostgresSingleSettings> & { rea
       const secrets = passwordsOf(current, next);
       if (ctx.settings.adminSecret !== undefined) {
         const admin = await readAdmin(ctx.secrets, ctx.settings.adminSecret, next.endpoint);
-        await withAdminSession(admin, `${what} as admin ${named(admin.user)}`, secrets, (client) =>
+        await withAdminSession(ctx.secrets.egress, admin, `${what} as admin ${named(admin.user)}`, secrets, (client) =>
           client.query(change),
         );
         return;
       }
-      const byCurrent = await trySession(current.endpoint, what, secrets, (client) => client.query(change));
+      const byCurrent = await trySession(ctx.secrets.egress, current.endpoint, what, secrets, (client) =>
+        client.query(change),
+      );
       if (byCurrent.ok) return;
       // The current password is refused: a retry after the change went through, if the pending one is accepted.
-      const byPending = await trySession(next.endpoint, what, secrets, async () => undefined);
+      const byPending = await trySession(ctx.secrets.egress, next.endpoint, what, secrets, async () => undefined);
       if (byPending.ok) return;
       throw new RotationStepError(`${what}: the target accepts neither the current nor the pending password`);
     },
 
-    async testSecret(_ctx, pending) {
-      await probe(parseValue(pending, 'pending value').endpoint, 'testSecret');
+    async testSecret(ctx, pending) {
+      await probe(ctx.secrets.egress, parseValue(pending, 'pending value').endpoint, 'testSecret');
     },
 
     async rollback(ctx, pending) {
@@ -84,8 +89,12 @@ export function postgresSingleRotator(): Rotator<PostgresSingleSettings> & { rea
       const user = next.endpoint.user;
       const restore = alterPasswordSql(user, current.endpoint.password, false);
       // Only when setSecret took effect: the pending password logs in, and that session sets the current one back.
-      await trySession(next.endpoint, `rollback for user ${named(user)}`, passwordsOf(current, next), (client) =>
-        client.query(restore),
+      await trySession(
+        ctx.secrets.egress,
+        next.endpoint,
+        `rollback for user ${named(user)}`,
+        passwordsOf(current, next),
+        (client) => client.query(restore),
       );
     },
 

@@ -12,6 +12,7 @@ import {
   keyValue,
   type RotationHarness,
   rotationHarness,
+  TEST_GRANT,
 } from '../../../support/rotation-harness.ts';
 
 const DAY = 86_400_000;
@@ -34,7 +35,12 @@ async function secretWithKey(h: RotationHarness, target: FakeTarget, name = `app
   const value = keyValue(keyId);
   target.keys.set(keyId, JSON.parse((value as { string: string }).string).key);
   await h.secrets.create({ name, value });
-  await h.rotation.configure({ secretId: name, type: 'api-key-coffer', settings: { overlapMs: 60_000 } });
+  await h.rotation.configure({
+    grant: TEST_GRANT,
+    secretId: name,
+    type: 'api-key-coffer',
+    settings: { overlapMs: 60_000 },
+  });
   return { name, value };
 }
 
@@ -199,6 +205,7 @@ describe('RotationService with the local runner executing the synthesised defini
     const { h, target } = await setup();
     const { name } = await secretWithKey(h, target);
     await h.rotation.configure({
+      grant: TEST_GRANT,
       secretId: name,
       type: 'api-key-coffer',
       settings: {},
@@ -227,7 +234,12 @@ describe('RotationService with the local runner executing the synthesised defini
   it('waits 15 minutes before retrying a failed scheduled rotation, while the secret stays overdue', async () => {
     const { h, target } = await setup({ faults: '*:testSecret:fail:1' });
     const { name } = await secretWithKey(h, target);
-    await h.rotation.configure({ secretId: name, type: 'api-key-coffer', rules: { automaticallyAfterDays: 1 } });
+    await h.rotation.configure({
+      grant: TEST_GRANT,
+      secretId: name,
+      type: 'api-key-coffer',
+      rules: { automaticallyAfterDays: 1 },
+    });
     h.clock.advance(3 * DAY);
     expect(await h.rotation.rotateDue()).toHaveLength(1);
     await h.runner.idle();
@@ -280,14 +292,19 @@ describe('RotationService with the local runner executing the synthesised defini
   it('validates configs: type, settings and rules are named in the error', async () => {
     const { h, target } = await setup();
     const { name } = await secretWithKey(h, target);
-    await expect(h.rotation.configure({ secretId: name, type: 'nope' as 'certificate', settings: {} })).rejects.toThrow(
-      /type must be one of/,
-    );
     await expect(
-      h.rotation.configure({ secretId: name, type: 'api-key-coffer', settings: { overlapMs: -1 } }),
+      h.rotation.configure({ grant: TEST_GRANT, secretId: name, type: 'nope' as 'certificate', settings: {} }),
+    ).rejects.toThrow(/type must be one of/);
+    await expect(
+      h.rotation.configure({ grant: TEST_GRANT, secretId: name, type: 'api-key-coffer', settings: { overlapMs: -1 } }),
     ).rejects.toBeInstanceOf(ValidationError);
     await expect(
-      h.rotation.configure({ secretId: name, type: 'api-key-coffer', rules: { automaticallyAfterDays: 0 } }),
+      h.rotation.configure({
+        grant: TEST_GRANT,
+        secretId: name,
+        type: 'api-key-coffer',
+        rules: { automaticallyAfterDays: 0 },
+      }),
     ).rejects.toBeInstanceOf(ValidationError);
   });
 
@@ -295,8 +312,18 @@ describe('RotationService with the local runner executing the synthesised defini
     const { h, target } = await setup({ faults: '*:testSecret:fail:1' });
     const a = await secretWithKey(h, target);
     const b = await secretWithKey(h, target);
-    await h.rotation.configure({ secretId: a.name, type: 'api-key-coffer', rules: { automaticallyAfterDays: 1 } });
-    await h.rotation.configure({ secretId: b.name, type: 'api-key-coffer', rules: { automaticallyAfterDays: 1 } });
+    await h.rotation.configure({
+      grant: TEST_GRANT,
+      secretId: a.name,
+      type: 'api-key-coffer',
+      rules: { automaticallyAfterDays: 1 },
+    });
+    await h.rotation.configure({
+      grant: TEST_GRANT,
+      secretId: b.name,
+      type: 'api-key-coffer',
+      rules: { automaticallyAfterDays: 1 },
+    });
     await h.rotation.rotate({ secretId: a.name, trigger: 'on-demand' }); // fails (injected once)
     await h.runner.idle();
     await h.rotation.rotate({ secretId: a.name, trigger: 'on-demand' });

@@ -1,6 +1,8 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { DnsEgressGuard } from '../../../../lambdas/adapters/egress/dns-egress-guard.ts';
 import { MemoryStore } from '../../../../lambdas/adapters/memory/memory-store.ts';
+import { EgressPolicy } from '../../../../lambdas/core/egress/egress-policy.ts';
 import { AlreadyExistsError, InvalidRequestError, ValidationError } from '../../../../lambdas/core/errors.ts';
 import {
   RotationStepError,
@@ -158,6 +160,7 @@ describe('Class: ApiKeyRegistry', () => {
 describe('cofferApiKeyRotator', () => {
   const rotator = () => cofferApiKeyRotator({ store, clock });
   const noSecrets = {
+    egress: new DnsEgressGuard(EgressPolicy.none()),
     readCurrent: async () => {
       throw new Error('the coffer rotator reads no other secret');
     },
