@@ -8,6 +8,7 @@ import {
 } from '../../../../lambdas/core/errors.ts';
 import { MAX_TRANSACTION_OPS } from '../../../../lambdas/core/ports/store.ts';
 import { SecretService } from '../../../../lambdas/core/secrets/secret-service.ts';
+import type { SecretRecord } from '../../../../lambdas/core/secrets/secret-types.ts';
 import { DAY, HOUR, setup, str } from './fixtures.ts';
 
 describe('Class: SecretService', () => {
@@ -274,7 +275,7 @@ describe('Class: SecretService', () => {
       const { secrets, store, clock } = setup({ writeRate: { perSecond: 1, burst: 2 } });
       await secrets.create({ name: 's', value: str('v0') });
       await secrets.put({ secretId: 's', value: str('v1') });
-      const before = await store.get('secrets', 's');
+      const before = await store.get<SecretRecord>('secrets', 's');
       await expect(secrets.put({ secretId: 's', value: str('v2') })).rejects.toThrow(ThrottledError);
       await expect(secrets.update({ secretId: 's', description: 'd' })).rejects.toThrow(ThrottledError);
       await expect(
