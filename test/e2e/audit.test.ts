@@ -78,6 +78,67 @@ describe('Audit log end to end', () => {
     expect(verify.stdout).toMatch(/TAMPERED at line 4/);
   });
 
+  it('records 404, 405, 413 and unknown-target requests, never their query or body', async () => {
+    const s = await server();
+    const send = async (
+      method: string,
+      p: string,
+      init: { body?: string | Buffer; headers?: Record<string, string> },
+    ) => {
+      const res = await fetch(`${s.address}${p}`, { method, body: init.body, headers: init.headers });
+      await res.arrayBuffer();
+      return { status: res.status, requestId: res.headers.get('x-request-id') };
+    };
+    const results = [
+      await send('GET', '/v1/no-such-thing?token=query-canary', {}),
+      await send('DELETE', '/v1/sys/health', {}),
+      await send('PUT', '/v1/secret/data/big?x=query-canary', {
+        body: Buffer.alloc(2 * 1024 * 1024, 0x61),
+        headers: { 'content-type': 'application/json', 'x-coffer-token': s.rootToken },
+      }),
+      await send('POST', '/', {
+        body: '{"SecretString":"body-canary"}',
+        headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.NoSuchOperation' },
+      }),
+    ];
+    expect(results.map((r) => r.status)).toEqual([404, 405, 413, 400]);
+    const all = records(s) as Array<{ requestId: string; operation: string; outcome?: string; status?: number }>;
+    const expected = [
+      ['unroutable', 404],
+      ['unroutable', 405],
+      ['secret.write', 413],
+      ['aws.unknown-operation', 400],
+    ] as const;
+    for (const [i, [operation, status]] of expected.entries()) {
+      const mine = all.filter((r) => r.requestId === results[i]!.requestId);
+      expect(mine, `${operation} ${status}`).toMatchObject([{ type: 'response', operation, outcome: 'error', status }]);
+    }
+    const text = readFileSync(auditPath(s), 'utf8');
+    expect(text).not.toContain('query-canary');
+    expect(text).not.toContain('body-canary');
+    expect((await runCli(['audit', 'verify', '--file', auditPath(s)])).code).toBe(0);
+  });
+
+  it('writes Unicode line terminators escaped, one line per record, and the log verifies', async () => {
+    const s = await server();
+    const odd = 'a\u2028b\u2029c\u0085d\u202ee';
+    const created = await api(s.address, s.rootToken, 'POST', '/v1/secrets', {
+      name: 'terminators',
+      description: odd,
+    });
+    expect(created.status).toBe(201);
+    const described = await api(s.address, s.rootToken, 'GET', '/v1/secret/metadata/terminators');
+    expect(described.body.description).toBe(odd);
+    await s.stop();
+    const text = readFileSync(auditPath(s), 'utf8');
+    expect(text).not.toMatch(/[\u0085\u2028\u2029\u202e]/);
+    const byAnyBreak = text.trimEnd().split(/\r\n|[\n\v\f\r\u0085\u2028\u2029]/);
+    expect(byAnyBreak).toEqual(text.trimEnd().split('\n'));
+    const verify = await runCli(['audit', 'verify', '--file', auditPath(s)]);
+    expect(verify.code).toBe(0);
+    expect(verify.stdout).toMatch(/chain intact/);
+  });
+
   it('refuses writes and changes nothing when the audit log cannot be written', async () => {
     const s = await server();
     expect((await api(s.address, s.rootToken, 'PUT', '/v1/secret/data/guarded', { value: 'before' })).status).toBe(200);

@@ -63,7 +63,52 @@ describe('Bad input', () => {
       'content-type': 'application/json',
     });
     expect(res.status).toBe(413);
+    // The broker answered it, so it carries a request id and left an audit record.
+    expect(JSON.parse(res.text).error).toMatchObject({
+      code: 'payload_too_large',
+      requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
     expect((await api(current().address, undefined, 'GET', '/v1/sys/health')).status).toBe(200);
+  });
+
+  it('refuses bodies nested 5,000 deep and bytes that are not UTF-8 with 400, storing nothing', async () => {
+    const headers = { 'x-coffer-token': current().rootToken, 'content-type': 'application/json' };
+    const deep = `{"value":"x","metadata":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`;
+    const nested = await raw('PUT', '/v1/secret/data/hardening/deep', deep, headers);
+    expect(nested.status).toBe(400);
+    expect(nested.text).toContain('nested deeper than 64 levels');
+    const bytes = Buffer.concat([Buffer.from('{"value":"a'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]);
+    const utf = await raw('PUT', '/v1/secret/data/hardening/utf', bytes, headers);
+    expect(utf.status).toBe(400);
+    expect(utf.text).toContain('not valid UTF-8');
+    const awsBytes = Buffer.concat([
+      Buffer.from('{"Name":"hardening-sm","SecretString":"'),
+      Buffer.from([0xff]),
+      Buffer.from('"}'),
+    ]);
+    const sm = await raw('POST', '/', awsBytes, {
+      'x-coffer-token': current().rootToken,
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': 'secretsmanager.CreateSecret',
+    });
+    expect(sm.status).toBe(400);
+    expect(JSON.parse(sm.text)).toMatchObject({ __type: 'SerializationException' });
+    for (const name of ['hardening/deep', 'hardening/utf', 'hardening-sm']) {
+      expect((await raw('GET', `/v1/secret/data/${name}`, undefined, headers)).status).toBe(404);
+    }
+  });
+
+  it('refuses a path parameter or a query holding an encoded surrogate or a stray byte', async () => {
+    const headers = { 'x-coffer-token': current().rootToken, 'content-type': 'application/json' };
+    await api(current().address, current().rootToken, 'PUT', '/v1/secret/data/hardening/q', { value: 'v' });
+    const path = await raw('PUT', '/v1/secret/data/hardening/%ED%A0%80', '{"value":"x"}', headers);
+    expect(path.status).toBe(400);
+    expect(path.text).toContain('not valid percent-encoded UTF-8');
+    for (const query of ['stage=%ED%A0%80', 'stage=AWS%FFCURRENT']) {
+      const res = await raw('GET', `/v1/secret/data/hardening/q?${query}`, undefined, headers);
+      expect(res.status).toBe(400);
+      expect(res.text).toContain('invalid query');
+    }
   });
 
   it('answers unknown routes with 404 and wrong methods with 405', async () => {
