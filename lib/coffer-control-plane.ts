@@ -9,6 +9,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { EgressPolicy } from '../lambdas/core/egress/egress-policy.ts';
 import { AuditOutboxRelay } from './audit-outbox-relay.ts';
 import { CofferApi } from './coffer-api.ts';
 import { CofferAuditTrail } from './coffer-audit-trail.ts';
@@ -94,6 +95,14 @@ export interface CofferControlPlaneProps {
    * @default none - no `sts:AssumeRole` grant
    */
   readonly assumableRoleArns?: readonly string[];
+  /**
+   * Where engines may connect: API-key providers and the database hosts of rotation and dynamic credentials (host
+   * names, `*.domain`, addresses or CIDRs, each optionally `:port`; see `lambdas/core/egress/egress-policy.ts`).
+   * Loopback and link-local addresses (the instance metadata service among them) need an entry naming the address.
+   * Passed to the broker, rotation and lease sweeper functions as `COFFER_EGRESS_ALLOW`.
+   * @default none - engines cannot connect anywhere
+   */
+  readonly egressAllow?: readonly string[];
   /** API Gateway stage name; the API's base URL ends with it. @default 'prod' */
   readonly stageName?: string;
   /** Steady-state API requests per second, across the stage. @default 1000 */
@@ -356,6 +365,14 @@ export class CofferControlPlane extends Construct {
     }
     // Certificate rotation re-issues from the PKI engine: the same CRL URL as the broker's.
     this.rotation.function.addEnvironment('COFFER_PUBLIC_URL', publicUrl);
+    const egressAllow = (props.egressAllow ?? []).join(',');
+    // Refused at synth, with the entry named, rather than at the first cold start.
+    EgressPolicy.parse(egressAllow);
+    if (egressAllow !== '') {
+      for (const fn of [this.broker.function, this.rotation.function, this.leaseSweeper.function]) {
+        fn.addEnvironment('COFFER_EGRESS_ALLOW', egressAllow);
+      }
+    }
 
     this.trail = new CofferAuditTrail(this, 'Trail', {
       deploymentName: name,

@@ -3,6 +3,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct, Node } from 'constructs';
+import { EgressPolicy } from '../lambdas/core/egress/egress-policy.ts';
 import { CofferControlPlane, type CofferControlPlaneProps } from './coffer-control-plane.ts';
 
 /** Configuration of {@link CofferStack}. */
@@ -30,6 +31,8 @@ export interface CofferContextSettings {
   readonly adminRoleArns?: readonly string[];
   /** `coffer:assumableRoleArns`: a JSON array or a comma-separated string of IAM role ARNs. @default - none */
   readonly assumableRoleArns?: readonly string[];
+  /** `coffer:egressAllow`: a JSON array or a comma-separated string of egress allow-list entries. @default - none */
+  readonly egressAllow?: readonly string[];
   /** `coffer:cloudHsmClusterId`. @default - no CloudHSM */
   readonly cloudHsmClusterId?: string;
   /** Read from the PEM file named by `coffer:cloudHsmTrustAnchorFile`. */
@@ -73,12 +76,14 @@ export function cofferSettingsFromContext(node: Node): CofferContextSettings {
     ROLE_ARN,
     'coffer:assumableRoleArns must be exact IAM role ARNs',
   );
+  const egressAllow = egressFromContext(node.tryGetContext('coffer:egressAllow'));
   const alarmTopicArn = node.tryGetContext('coffer:alarmTopicArn');
   const settings = {
     name,
     auditRetentionDays,
     ...(adminRoleArns.length > 0 && { adminRoleArns }),
     ...(assumableRoleArns.length > 0 && { assumableRoleArns }),
+    ...(egressAllow.length > 0 && { egressAllow }),
     ...cloudHsmFromContext(node),
   };
   if (alarmTopicArn === undefined || alarmTopicArn === '') return settings;
@@ -108,6 +113,21 @@ function cloudHsmFromContext(node: Node): Partial<CofferContextSettings> {
     cloudHsmTrustAnchorCertificate: readFileSync(file, 'utf8'),
     cloudHsmPasswordSecretArn: secretArn,
   };
+}
+
+function egressFromContext(raw: unknown): string[] {
+  if (raw === undefined || raw === '') return [];
+  const list = typeof raw === 'string' ? raw.split(',').map((entry) => entry.trim()) : raw;
+  if (!Array.isArray(list) || list.some((entry) => typeof entry !== 'string')) {
+    throw new Error(`context coffer:egressAllow must be a JSON array or comma-separated (got ${JSON.stringify(raw)})`);
+  }
+  const entries = list.filter((entry: string) => entry !== '');
+  try {
+    EgressPolicy.parse(entries);
+  } catch (err) {
+    throw new Error(`context coffer:egressAllow: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return entries;
 }
 
 function arnsFromContext(raw: unknown, pattern: RegExp, rule: string): string[] {

@@ -369,8 +369,19 @@ describe('Class: CofferStack', () => {
   beforeAll(() => {
     const stack = new CofferStack(newApp(), 'coffer', {
       alarmTopicArn: 'arn:aws:sns:us-east-1:123456789012:ops',
+      egressAllow: ['*.db.example.com:5432', '10.0.0.0/8'],
     });
     template = Template.fromStack(stack);
+  });
+
+  it('gives the broker, rotation and lease sweeper functions the egress allow-list, and nothing else', () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function'));
+    const withList = functions.filter(
+      (fn) => fn.Properties.Environment?.Variables?.COFFER_EGRESS_ALLOW === '*.db.example.com:5432,10.0.0.0/8',
+    );
+    expect(withList).toHaveLength(3);
+    const all = functions.filter((fn) => fn.Properties.Environment?.Variables?.COFFER_EGRESS_ALLOW !== undefined);
+    expect(all).toHaveLength(3);
   });
 
   it('outputs the table name, envelope key ARN and audit bucket name', () => {
@@ -407,6 +418,17 @@ describe('Function: cofferSettingsFromContext', () => {
     expect(settingsFor({}).assumableRoleArns).toBeUndefined();
     expect(() => settingsFor({ 'coffer:assumableRoleArns': 'arn:aws:iam::123456789012:role/*' })).toThrow(
       /^context coffer:assumableRoleArns must be exact IAM role ARNs/,
+    );
+  });
+
+  it('reads the egress allow-list, refusing an entry the functions would refuse', () => {
+    expect(settingsFor({ 'coffer:egressAllow': 'db.example.com:5432, 10.0.0.0/8' }).egressAllow).toEqual([
+      'db.example.com:5432',
+      '10.0.0.0/8',
+    ]);
+    expect(settingsFor({}).egressAllow).toBeUndefined();
+    expect(() => settingsFor({ 'coffer:egressAllow': 'db.*.example.com' })).toThrow(
+      /^context coffer:egressAllow: invalid egress allow-list entry "db\.\*\.example\.com"/,
     );
   });
 
