@@ -4,11 +4,12 @@ import {
   isCofferError,
   NotFoundError,
   PermissionDeniedError,
+  ValidationError,
 } from '../../../core/errors.ts';
 import type { Capability } from '../../../core/policy/policy-types.ts';
 import { parseResourcePolicy } from '../../../core/policy/resource-policy.ts';
 import type { RotationConfigView } from '../../../core/rotation/rotation-service.ts';
-import { parseSecretId } from '../../../core/secrets/secret-fns.ts';
+import { arnMatches, parseSecretId } from '../../../core/secrets/secret-fns.ts';
 import { markedForDeletion } from '../../../core/secrets/secret-service.ts';
 import { AWSCURRENT, AWSPENDING, type SecretDescription } from '../../../core/secrets/secret-types.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../../route.ts';
@@ -66,42 +67,63 @@ export const SECRETS_MANAGER_PATHS = ['/', '/v1/aws/secretsmanager'] as const;
 
 const auditPath = ({ body }: { body: { SecretId: string } }) => secretPath(body.SecretId);
 
+/** A secret an operation may act on: the id to give the core (a name, or the stored full ARN) and its name. */
+interface AuthorisedSecret {
+  readonly id: string;
+  readonly name: string;
+}
+
 /**
- * Authorises `capability` on the secret `secretId` names (by name, or by ARN resolved to its name) and returns that
- * name. A caller refused on an ARN gets the same answer whether or not a secret is behind it: the denial repeats the
- * ARN as given, and a missing secret is ResourceNotFoundException only for a caller allowed on every name the ARN
- * could stand for (a full ARN is also read as a partial one), since allowed on some would tell the others apart.
+ * Authorises `capability` on the secret `secretId` names, by name or by ARN. An ARN is resolved only among the names
+ * it can stand for (the tail without its suffix, and the whole tail, since a partial ARN looks like a full one when a
+ * name ends in `-xxxxxx`) that the caller may use: a record behind a name the caller may not touch is never read.
+ * So a refused caller gets the same answer whether or not a secret is behind the ARN (the denial repeats the ARN as
+ * given), and a missing secret is ResourceNotFoundException only for a caller allowed on every such name.
+ *
+ * The id returned for an ARN is the stored ARN, so that the core, resolving it again, reads only that one record.
  */
 async function authorizeSecret(
   ctx: RouteContext,
   secretId: string,
   capability: Exclude<Capability, 'deny'>,
-): Promise<string> {
+): Promise<AuthorisedSecret> {
   if (!secretId.startsWith('arn:')) {
     await ctx.authorize({ path: secretPath(secretId), capability });
-    return secretId;
+    return { id: secretId, name: secretId };
   }
+  const lookup = parseSecretId(secretId, '', accountOf(secretId));
+  const candidates = lookup.by === 'arn' ? lookup.candidates : [];
   const denied = () => new PermissionDeniedError(`permission denied: ${capability} on ${secretId}`);
-  let description: SecretDescription;
-  try {
-    description = await ctx.deps.secrets.describe({ secretId });
-  } catch (err) {
-    if (!(err instanceof NotFoundError)) throw err;
-    const lookup = parseSecretId(secretId, '', accountOf(secretId));
-    const names = lookup.by === 'name' ? [lookup.name] : lookup.candidates.map((c) => c.name);
-    if (names.length === 0) throw denied();
-    for (const name of names) {
-      if (!(await ctx.isAllowed({ path: secretPath(name), capability }))) throw denied();
+  if (candidates.length === 0) throw denied();
+  let refused: string | undefined;
+  for (const candidate of candidates) {
+    const path = secretPath(candidate.name);
+    if (!(await ctx.isAllowed({ path, capability }))) {
+      refused ??= path;
+      continue;
     }
-    throw err;
+    await ctx.authorize({ path, capability });
+    const found = await describeIfAny(ctx, candidate.name);
+    if (found !== undefined && arnMatches(found.arn, candidate)) return { id: found.arn, name: found.name };
   }
+  if (refused === undefined) throw new NotFoundError(`secret ${secretId} not found`);
+  // Through `authorize`, so the refusal is recorded like any other; its message would name the path, so it is replaced.
   try {
-    await ctx.authorize({ path: secretPath(description.name), capability });
+    await ctx.authorize({ path: refused, capability });
   } catch (err) {
-    if (err instanceof PermissionDeniedError) throw denied();
+    if (!(err instanceof PermissionDeniedError)) throw err;
+  }
+  throw denied();
+}
+
+/** The description of the secret of this name, or `undefined` when there is none (or the name is not valid). */
+async function describeIfAny(ctx: RouteContext, name: string): Promise<SecretDescription | undefined> {
+  try {
+    return await ctx.deps.secrets.describe({ secretId: name });
+  } catch (err) {
+    if (err instanceof NotFoundError || err instanceof ValidationError) return undefined;
     throw err;
   }
-  return description.name;
 }
 
 /**
@@ -233,10 +255,10 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       sensitive: SENSITIVE,
       resource: auditPath,
       async handle({ body }, ctx) {
-        await authorizeSecret(ctx, body.SecretId, 'read');
+        const { id } = await authorizeSecret(ctx, body.SecretId, 'read');
         return {
           body: await getValue(ctx, {
-            secretId: body.SecretId,
+            secretId: id,
             ...(body.VersionId === undefined ? {} : { versionId: body.VersionId }),
             ...(body.VersionStage === undefined ? {} : { versionStage: body.VersionStage }),
           }),
@@ -277,8 +299,8 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
         const Errors: { SecretId: string; ErrorCode: string; Message: string }[] = [];
         for (const secretId of ids) {
           try {
-            await authorizeSecret(ctx, secretId, 'read');
-            SecretValues.push(await getValue(ctx, { secretId }));
+            const { id } = await authorizeSecret(ctx, secretId, 'read');
+            SecretValues.push(await getValue(ctx, { secretId: id }));
           } catch (err) {
             // One secret's failure is that secret's entry, not the batch's; server faults still fail the call.
             if (!isCofferError(err) || err.code === 'internal' || err.code === 'audit_unavailable') throw err;
@@ -296,10 +318,10 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       sensitive: [...SENSITIVE, 'RotationToken'],
       resource: auditPath,
       async handle({ body }, ctx) {
-        const name = await authorizeSecret(ctx, body.SecretId, 'update');
+        const { id, name } = await authorizeSecret(ctx, body.SecretId, 'update');
         const value = requestValue(body, true)!;
         const result = await ctx.deps.secrets.put({
-          secretId: body.SecretId,
+          secretId: id,
           value,
           clientRequestToken: body.ClientRequestToken,
           versionStages: body.VersionStages,
@@ -323,19 +345,19 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       sensitive: SENSITIVE,
       resource: auditPath,
       async handle({ body }, ctx) {
-        const name = await authorizeSecret(ctx, body.SecretId, 'update');
+        const { id, name } = await authorizeSecret(ctx, body.SecretId, 'update');
         noKmsKey(body.KmsKeyId);
         const value = requestValue(body, false);
         let ref = { arn: '', name: '' };
         if (body.Description !== undefined) {
-          ref = await ctx.deps.secrets.update({ secretId: body.SecretId, description: body.Description });
+          ref = await ctx.deps.secrets.update({ secretId: id, description: body.Description });
         }
         if (value === undefined) {
-          if (body.Description === undefined) ref = await ctx.deps.secrets.describe({ secretId: body.SecretId });
+          if (body.Description === undefined) ref = await ctx.deps.secrets.describe({ secretId: id });
           return { body: { ARN: ref.arn, Name: ref.name } };
         }
         const put = await ctx.deps.secrets.put({
-          secretId: body.SecretId,
+          secretId: id,
           value,
           clientRequestToken: body.ClientRequestToken,
           mayRead: await mayRead(ctx, name),
@@ -350,9 +372,9 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       body: UpdateSecretVersionStageRequest,
       resource: auditPath,
       async handle({ body }, ctx) {
-        await authorizeSecret(ctx, body.SecretId, 'update');
+        const { id } = await authorizeSecret(ctx, body.SecretId, 'update');
         const ref = await ctx.deps.secrets.updateVersionStage({
-          secretId: body.SecretId,
+          secretId: id,
           versionStage: body.VersionStage,
           moveToVersionId: body.MoveToVersionId,
           removeFromVersionId: body.RemoveFromVersionId,
@@ -367,8 +389,8 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       body: SecretIdRequest,
       resource: auditPath,
       async handle({ body }, ctx) {
-        await authorizeSecret(ctx, body.SecretId, 'read');
-        const secret = await ctx.deps.secrets.describe({ secretId: body.SecretId });
+        const { id } = await authorizeSecret(ctx, body.SecretId, 'read');
+        const secret = await ctx.deps.secrets.describe({ secretId: id });
         return { body: describeShape(secret, await rotationConfigOf(ctx, secret.name)) };
       },
     }),
@@ -409,12 +431,12 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       body: ListSecretVersionIdsRequest,
       resource: auditPath,
       async handle({ body }, ctx) {
-        await authorizeSecret(ctx, body.SecretId, 'read');
-        const ref = await ctx.deps.secrets.describe({ secretId: body.SecretId });
+        const { id } = await authorizeSecret(ctx, body.SecretId, 'read');
+        const ref = await ctx.deps.secrets.describe({ secretId: id });
         let result: Awaited<ReturnType<typeof ctx.deps.secrets.listVersions>>;
         try {
           result = await ctx.deps.secrets.listVersions({
-            secretId: body.SecretId,
+            secretId: id,
             includeDeprecated: body.IncludeDeprecated,
             limit: body.MaxResults,
             cursor: body.NextToken,
@@ -446,9 +468,9 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       body: DeleteSecretRequest,
       resource: auditPath,
       async handle({ body }, ctx) {
-        await authorizeSecret(ctx, body.SecretId, 'delete');
+        const { id } = await authorizeSecret(ctx, body.SecretId, 'delete');
         const result = await ctx.deps.secrets.delete({
-          secretId: body.SecretId,
+          secretId: id,
           recoveryWindowDays: body.RecoveryWindowInDays,
           forceDeleteWithoutRecovery: body.ForceDeleteWithoutRecovery,
         });
@@ -462,8 +484,8 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       body: SecretIdRequest,
       resource: auditPath,
       async handle({ body }, ctx) {
-        await authorizeSecret(ctx, body.SecretId, 'update');
-        const ref = await ctx.deps.secrets.restore({ secretId: body.SecretId });
+        const { id } = await authorizeSecret(ctx, body.SecretId, 'update');
+        const ref = await ctx.deps.secrets.restore({ secretId: id });
         return { body: { ARN: ref.arn, Name: ref.name } };
       },
     }),
@@ -476,8 +498,8 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       body: RotateSecretRequest,
       resource: auditPath,
       async handle({ body }, ctx) {
-        await authorizeSecret(ctx, body.SecretId, 'rotate');
-        const secret = await describeLive(ctx, body.SecretId);
+        const { id } = await authorizeSecret(ctx, body.SecretId, 'rotate');
+        const secret = await describeLive(ctx, id);
         const pending = Object.entries(secret.versionIdsToStages).find(([, labels]) => labels.includes(AWSPENDING));
         if (pending !== undefined && !pending[1].includes(AWSCURRENT)) {
           throw new InvalidRequestError(ROTATION_INCOMPLETE);
@@ -525,8 +547,8 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       body: SecretIdRequest,
       resource: auditPath,
       async handle({ body }, ctx) {
-        await authorizeSecret(ctx, body.SecretId, 'rotate');
-        const secret = await describeLive(ctx, body.SecretId);
+        const { id } = await authorizeSecret(ctx, body.SecretId, 'rotate');
+        const secret = await describeLive(ctx, id);
         // Without a config there is nothing to turn off; AWS answers the same.
         await ctx.deps.rotation?.disable(secret.name);
         return { body: { ARN: secret.arn, Name: secret.name } };
@@ -539,8 +561,8 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       body: TagResourceRequest,
       resource: auditPath,
       async handle({ body }, ctx) {
-        await authorizeSecret(ctx, body.SecretId, 'update');
-        await ctx.deps.secrets.tag({ secretId: body.SecretId, tags: tagMap(body.Tags) });
+        const { id } = await authorizeSecret(ctx, body.SecretId, 'update');
+        await ctx.deps.secrets.tag({ secretId: id, tags: tagMap(body.Tags) });
         return { body: {} };
       },
     }),
@@ -551,8 +573,8 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       body: UntagResourceRequest,
       resource: auditPath,
       async handle({ body }, ctx) {
-        await authorizeSecret(ctx, body.SecretId, 'update');
-        await ctx.deps.secrets.untag({ secretId: body.SecretId, tagKeys: body.TagKeys });
+        const { id } = await authorizeSecret(ctx, body.SecretId, 'update');
+        await ctx.deps.secrets.untag({ secretId: id, tagKeys: body.TagKeys });
         return { body: {} };
       },
     }),
@@ -588,8 +610,8 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       body: SecretIdRequest,
       resource: auditPath,
       async handle({ body }, ctx) {
-        await authorizeSecret(ctx, body.SecretId, 'read');
-        const secret = await ctx.deps.secrets.describe({ secretId: body.SecretId });
+        const { id } = await authorizeSecret(ctx, body.SecretId, 'read');
+        const secret = await ctx.deps.secrets.describe({ secretId: id });
         return {
           body: {
             ARN: secret.arn,
@@ -606,9 +628,9 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       body: PutResourcePolicyRequest,
       resource: auditPath,
       async handle({ body }, ctx) {
-        await authorizeSecret(ctx, body.SecretId, 'sudo');
+        const { id } = await authorizeSecret(ctx, body.SecretId, 'sudo');
         parseResourcePolicy(body.ResourcePolicy, { blockPublicPolicy: body.BlockPublicPolicy ?? true });
-        const ref = await ctx.deps.secrets.update({ secretId: body.SecretId, resourcePolicy: body.ResourcePolicy });
+        const ref = await ctx.deps.secrets.update({ secretId: id, resourcePolicy: body.ResourcePolicy });
         return { body: { ARN: ref.arn, Name: ref.name } };
       },
     }),
@@ -619,8 +641,8 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       body: SecretIdRequest,
       resource: auditPath,
       async handle({ body }, ctx) {
-        await authorizeSecret(ctx, body.SecretId, 'sudo');
-        const ref = await ctx.deps.secrets.update({ secretId: body.SecretId, resourcePolicy: null });
+        const { id } = await authorizeSecret(ctx, body.SecretId, 'sudo');
+        const ref = await ctx.deps.secrets.update({ secretId: id, resourcePolicy: null });
         return { body: { ARN: ref.arn, Name: ref.name } };
       },
     }),

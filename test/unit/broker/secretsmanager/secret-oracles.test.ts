@@ -16,7 +16,20 @@ async function setup(options: Omit<SecretServiceOptions, 'store' | 'keyProvider'
   let now = Date.UTC(2026, 10, 1, 12, 0, 0);
   const clock = { now: () => now };
   const node = await memoryNode(clock);
-  const secrets = new SecretService({ store: node.store, keyProvider: new FakeKeyProvider(), clock, ...options });
+  // Every metadata read of the secret service, to show what a request looked at.
+  const reads: string[] = [];
+  const store = new Proxy(node.store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (prop !== 'get' || typeof value !== 'function')
+        return typeof value === 'function' ? value.bind(target) : value;
+      return (pk: string, sk: string) => {
+        if (pk === 'secrets') reads.push(sk);
+        return value.call(target, pk, sk);
+      };
+    },
+  });
+  const secrets = new SecretService({ store, keyProvider: new FakeKeyProvider(), clock, ...options });
   const broker = new Broker({ ...node.deps, secrets }, nativeRoutes(), () => {});
   const root = node.rootToken;
   const rootRecord = await node.deps.tokens.lookup({ token: root });
@@ -43,7 +56,7 @@ async function setup(options: Omit<SecretServiceOptions, 'store' | 'keyProvider'
     });
     return { status: res.status, body: JSON.parse(res.body || '{}') as Json };
   };
-  return { node, secrets, call, sm, tokenFor, root, advance: (ms: number) => (now += ms) };
+  return { node, secrets, reads, call, sm, tokenFor, root, advance: (ms: number) => (now += ms) };
 }
 
 describe('Value oracle through ClientRequestToken', () => {
@@ -161,6 +174,19 @@ describe('Partial-ARN oracle', () => {
     const absent = await t.sm('GetSecretValue', { SecretId: missing }, tail);
     expect(existing.body.__type).toBe('AccessDeniedException');
     expect(absent.body.__type).toBe('AccessDeniedException');
+  });
+
+  it('never reads the record behind an ARN for a caller who may not use its name', async () => {
+    const t = await setup();
+    const arn = (await t.sm('CreateSecret', { Name: 'app/db', SecretString: 'v' })).body.ARN as string;
+    const outsider = await t.tokenFor('outsider', [{ path: 'secrets/app/db-*', capabilities: ['read', 'delete'] }]);
+    t.reads.length = 0;
+    for (const SecretId of [arn, arn.slice(0, -7)]) {
+      expect((await t.sm('DescribeSecret', { SecretId }, outsider)).body.__type).toBe('AccessDeniedException');
+      expect((await t.sm('DeleteSecret', { SecretId }, outsider)).body.__type).toBe('AccessDeniedException');
+    }
+    expect(t.reads).not.toContain('app/db');
+    expect((await t.sm('DescribeSecret', { SecretId: 'app/db' })).body.ARN).toBe(arn);
   });
 
   it('still answers ResourceNotFoundException to a caller allowed on the names an ARN stands for', async () => {
