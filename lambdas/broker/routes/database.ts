@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { InvalidRequestError } from '../../core/errors.ts';
+import type { StoredDbConfig } from '../../engines/database/database-engine.ts';
 import { DbConfigSchema, DbObjectNameSchema, DbRoleSchema } from '../../engines/database/database-types.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 import { credsRoutes } from './creds.ts';
+import { grantOf, iso } from './wire.ts';
 
 const NameParam = z.object({ name: DbObjectNameSchema });
 
@@ -13,6 +15,12 @@ function engine(deps: BrokerDeps) {
 }
 
 const configPath = (name: string) => `database/config/${name}`;
+
+/** A stored config on the wire: the grant's time as ISO-8601. */
+function describeConfig(config: StoredDbConfig) {
+  const { grant, ...rest } = config;
+  return grant === undefined ? rest : { ...rest, grant: { ...grant, grantedAt: iso(grant.grantedAt) } };
+}
 const rolePath = (name: string) => `database/roles/${name}`;
 
 export const databaseRoutes: RouteDef[] = [
@@ -39,8 +47,9 @@ export const databaseRoutes: RouteDef[] = [
     // The engine logs in with the admin credential in that secret whenever a role issues: only a caller who may
     // read it may point a connection at it.
     references: async ({ body }) => [{ path: `secrets/${body.admin_secret}`, capability: 'read' }],
-    async handle({ params, body }, { deps }) {
-      return { body: { name: params.name, ...(await engine(deps).putConfig(params.name, body)) } };
+    async handle({ params, body }, ctx) {
+      const config = await engine(ctx.deps).putConfig(params.name, body, grantOf(ctx));
+      return { body: { name: params.name, ...describeConfig(config) } };
     },
   }),
   defineRoute({
@@ -52,7 +61,7 @@ export const databaseRoutes: RouteDef[] = [
     params: NameParam,
     access: ({ params }) => ({ path: configPath(params.name), capability: 'read' }),
     async handle({ params }, { deps }) {
-      return { body: { name: params.name, ...(await engine(deps).getConfig(params.name)) } };
+      return { body: { name: params.name, ...describeConfig(await engine(deps).getConfig(params.name)) } };
     },
   }),
   defineRoute({

@@ -2,12 +2,12 @@ import { z } from 'zod';
 import { InvalidRequestError, NotFoundError } from '../../core/errors.ts';
 import type { RevocationRecord, RotationRecord } from '../../core/rotation/rotation-records.ts';
 import type { RotationConfigView, RotationService } from '../../core/rotation/rotation-service.ts';
-import { ROTATION_TYPES, type RotationGrant } from '../../core/rotation/rotation-types.ts';
+import { ROTATION_TYPES } from '../../core/rotation/rotation-types.ts';
 import { SecretNameSchema } from '../../core/secrets/secret-schema.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../route.ts';
 import { secretPath } from './secrets.ts';
-import { iso, SecretNameParam } from './wire.ts';
+import { grantOf, iso, SecretNameParam } from './wire.ts';
 
 /**
  * Rotation: configs per secret, on-demand and breach rotations, history, compliance figures, groups and the
@@ -29,14 +29,6 @@ export async function authorizeRotation(ctx: RouteContext, service: RotationServ
   for (const member of await service.groupMembers(secretId)) {
     await ctx.authorize({ path: secretPath(member), capability: 'rotate' });
   }
-}
-
-/** The caller as the rotation's grant records it: the audit log's view (a token's accessor HMAC'd). */
-export function grantOf(ctx: RouteContext): { grantedBy: RotationGrant['grantedBy']; requestId: string } {
-  const principal = ctx.principal;
-  if (principal === undefined) throw new InvalidRequestError('configuring rotation needs an authenticated caller');
-  const id = principal.type === 'token' ? ctx.deps.audit.hmac(principal.id) : principal.id;
-  return { grantedBy: { type: principal.type, id, displayName: principal.displayName }, requestId: ctx.requestId };
 }
 
 export function describeConfig(config: RotationConfigView) {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { ValidationError } from '../../core/errors.ts';
+import { InvalidRequestError, ValidationError } from '../../core/errors.ts';
 import { SecretNameSchema } from '../../core/secrets/secret-schema.ts';
+import type { RouteContext } from '../route.ts';
 
 /** Shapes shared by several routes. Domain rules (name syntax, sizes) are enforced again by the core services. */
 export const SecretNameParam = z.object({ name: SecretNameSchema.describe('Secret name; may contain "/"') });
@@ -42,3 +43,17 @@ export const Pagination = z.object({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
   cursor: z.string().max(2048).optional(),
 });
+
+/**
+ * The caller as an engine's recorded grant names it (a rotation's, a database connection's): the audit log's view, a
+ * token's accessor HMAC'd, and the request that granted it.
+ */
+export function grantOf(ctx: RouteContext): {
+  grantedBy: { type: string; id: string; displayName: string };
+  requestId: string;
+} {
+  const principal = ctx.principal;
+  if (principal === undefined) throw new InvalidRequestError('this operation needs an authenticated caller');
+  const id = principal.type === 'token' ? ctx.deps.audit.hmac(principal.id) : principal.id;
+  return { grantedBy: { type: principal.type, id, displayName: principal.displayName }, requestId: ctx.requestId };
+}

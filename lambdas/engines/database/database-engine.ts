@@ -1,3 +1,4 @@
+import type { AuditLog } from '../../core/audit/audit-log.ts';
 import { InvalidRequestError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { DynamicProvider, HandleOf, RoleLimits } from '../../core/leases/lease-types.ts';
 import type { Clock } from '../../core/ports/clock.ts';
@@ -26,7 +27,25 @@ export interface DatabaseEngineOptions {
   /** Reads the admin credential named by a connection config. */
   readonly secrets: Pick<SecretService, 'get'>;
   readonly plugin: DatabasePlugin;
+  /** Where each read of an admin credential is recorded, with the grant it was made under. @default not recorded */
+  readonly audit?: Pick<AuditLog, 'response'>;
 }
+
+/**
+ * Who wrote a connection config, in which request: the caller was authorised to read its `admin_secret` then, and
+ * the engine reads that credential later (for whoever requests credentials of a role) only under this record.
+ */
+export interface ConnectionGrant {
+  readonly grantedBy: { readonly type: string; readonly id: string; readonly displayName: string };
+  readonly requestId: string;
+  /** Epoch ms. */
+  readonly grantedAt: number;
+  /** The admin secret the writer was authorised to read. */
+  readonly adminSecret: string;
+}
+
+/** A connection config as stored: the config and the grant its admin credential is read under. */
+export type StoredDbConfig = DbConfig & { readonly grant?: ConnectionGrant | undefined };
 
 function parse<T>(
   schema: {
@@ -64,23 +83,37 @@ export class DatabaseEngine implements DynamicProvider<'database'> {
   private readonly clock: Clock;
   private readonly secrets: Pick<SecretService, 'get'>;
   private readonly plugin: DatabasePlugin;
+  private readonly audit: Pick<AuditLog, 'response'> | undefined;
 
   constructor(options: DatabaseEngineOptions) {
     this.store = options.store;
     this.clock = options.clock;
     this.secrets = options.secrets;
     this.plugin = options.plugin;
+    this.audit = options.audit;
   }
 
-  async putConfig(name: string, input: DbConfigInput): Promise<DbConfig> {
+  /**
+   * @param grant who writes the config, in which request: the caller must already be authorised to read its
+   *   `admin_secret` (the broker checks it); recorded beside the config
+   */
+  async putConfig(
+    name: string,
+    input: DbConfigInput,
+    grant: Omit<ConnectionGrant, 'grantedAt' | 'adminSecret'>,
+  ): Promise<StoredDbConfig> {
     parse(DbObjectNameSchema, name, 'config name');
     const config = parse(DbConfigSchema, input, 'database config');
-    await this.store.transact([{ type: 'put', pk: DB_CONFIG_PK, sk: name, data: config }]);
-    return config;
+    const stored: StoredDbConfig = {
+      ...config,
+      grant: { ...grant, grantedAt: this.clock.now(), adminSecret: config.admin_secret },
+    };
+    await this.store.transact([{ type: 'put', pk: DB_CONFIG_PK, sk: name, data: stored }]);
+    return stored;
   }
 
-  async getConfig(name: string): Promise<DbConfig> {
-    const item = await this.store.get<DbConfig>(DB_CONFIG_PK, parse(DbObjectNameSchema, name, 'config name'));
+  async getConfig(name: string): Promise<StoredDbConfig> {
+    const item = await this.store.get<StoredDbConfig>(DB_CONFIG_PK, parse(DbObjectNameSchema, name, 'config name'));
     if (item === undefined) throw new NotFoundError(`database config ${name} not found`);
     return item.data;
   }
@@ -175,7 +208,31 @@ export class DatabaseEngine implements DynamicProvider<'database'> {
     if (role !== undefined && !config.allowed_roles.includes('*') && !config.allowed_roles.includes(role)) {
       throw new InvalidRequestError(`role ${role} is not in the allowed_roles of database config ${configName}`);
     }
+    // The credential is read with the authority of whoever wrote the config, never with that of the caller asking for
+    // credentials (who may not read it) nor with Coffer's own: no recorded grant, no read.
+    if (config.grant?.adminSecret !== config.admin_secret) {
+      throw new InvalidRequestError(
+        `database config ${configName} has no recorded grant for its admin_secret: write it again (db config put) ` +
+          'as a caller who may read that secret',
+      );
+    }
     const secret = await this.secrets.get({ secretId: config.admin_secret });
+    await this.audit?.response({
+      requestId: `database-${configName}-${this.clock.now()}`,
+      operation: 'database.read-admin-secret',
+      path: `secrets/${config.admin_secret}`,
+      sourceIp: 'internal',
+      principal: { type: 'system', id: 'coffer-database', displayName: 'database engine', policies: [] },
+      outcome: 'ok',
+      grants: [{ path: `secrets/${config.admin_secret}`, capability: 'read' }],
+      response: {
+        config: configName,
+        grantedBy: config.grant.grantedBy,
+        grantRequestId: config.grant.requestId,
+        grantedAt: new Date(config.grant.grantedAt).toISOString(),
+      },
+      durable: true,
+    });
     if (secret.value.kind !== 'string') {
       throw new InvalidRequestError(
         `admin secret ${config.admin_secret} must be a JSON string {"username","password"}`,

@@ -79,10 +79,18 @@ export function composeDynamicSecrets(options: {
   readonly clients: Pick<AwsClients, 'sts'>;
   readonly config: Pick<AwsConfig, 'region' | 'endpoint' | 'egressAllow'>;
   readonly clock: Clock;
+  /** Records each read of a connection's admin credential. @default not recorded (the lease sweeper) */
+  readonly audit?: AuditLog;
 }): DynamicSecrets {
-  const { store, secrets, clock, config } = options;
+  const { store, secrets, clock, config, audit } = options;
   const egress = new DnsEgressGuard(EgressPolicy.parse(config.egressAllow));
-  const database = new DatabaseEngine({ store, clock, secrets, plugin: new PostgresPlugin(egress) });
+  const database = new DatabaseEngine({
+    store,
+    clock,
+    secrets,
+    plugin: new PostgresPlugin(egress),
+    ...(audit !== undefined && { audit }),
+  });
   const sts =
     options.clients.sts ??
     new STSClient({ region: config.region, ...(config.endpoint !== undefined && { endpoint: config.endpoint }) });
@@ -213,7 +221,7 @@ export function composeAwsDeps(
   });
   const iamPrincipals = new IamPrincipalService({ store, clock });
   const secrets = new SecretService({ store, keyProvider, clock, region: config.region, account: config.account });
-  const dynamic = composeDynamicSecrets({ store, secrets, clients, config, clock });
+  const dynamic = composeDynamicSecrets({ store, secrets, clients, config, clock, audit });
   const pki = composePki({ store, keyProvider, kms: clients.kms, config, clock });
   const rotation =
     config.rotation === undefined

@@ -130,7 +130,7 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
   const accessKeys = new AccessKeyService({ store, keyProvider, clock });
   const caKeys = new SealedCaKeyStore({ store, keyProvider, clock });
   const pki = new PkiService({ store, keyProvider, caKeys, clock, publicUrl: config.publicUrl });
-  const database = new DatabaseEngine({ store, clock, secrets, plugin: new PostgresPlugin(egress) });
+  const database = new DatabaseEngine({ store, clock, secrets, plugin: new PostgresPlugin(egress), audit });
   // Credentials, region and endpoint come from the standard AWS environment; nothing is called until a role is used.
   const aws = new AwsEngine({ store, sts: new STSClient({}) });
   const providers = { database, aws } satisfies ProviderRegistry;

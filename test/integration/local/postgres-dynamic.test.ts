@@ -9,6 +9,9 @@ import { DatabaseEngine } from '../../../lambdas/engines/database/database-engin
 import type { DbRoleInput } from '../../../lambdas/engines/database/database-types.ts';
 import { PostgresPlugin } from '../../../lambdas/engines/database/postgres/postgres-plugin.ts';
 import { loopbackEgress } from '../../support/egress.ts';
+
+const TEST_CONNECTION_GRANT = { grantedBy: { type: 'token', id: 'test', displayName: 'test' }, requestId: 'test' };
+
 import { FakeKeyProvider } from '../../support/fake-key-provider.ts';
 import { canLogin, startPostgres, type TestPostgres } from '../../support/postgres.ts';
 import { unusedAwsProvider } from '../../unit/core/leases/fake-provider.ts';
@@ -45,13 +48,17 @@ async function setup(options: { maxLeasesPerRole?: number; maxLeasesPerPrincipal
   });
   const plugin = new PostgresPlugin(loopbackEgress());
   const database = new DatabaseEngine({ store, clock, secrets, plugin });
-  await database.putConfig('main', {
-    host: server.host,
-    port: server.port,
-    database: server.database,
-    admin_secret: 'db/admin',
-    connect_timeout_ms: 2000,
-  });
+  await database.putConfig(
+    'main',
+    {
+      host: server.host,
+      port: server.port,
+      database: server.database,
+      admin_secret: 'db/admin',
+      connect_timeout_ms: 2000,
+    },
+    TEST_CONNECTION_GRANT,
+  );
   const putRole = (name: string, role: Partial<DbRoleInput> = {}) =>
     database.putRole(name, { db_name: 'main', default_ttl: 60, max_ttl: 300, ...role });
   await putRole('app');
