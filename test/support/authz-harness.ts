@@ -95,8 +95,8 @@ export const PHASES = {
   authn: "authentication: the broker reads (and, for a use-limited token, spends a use of) the caller's own token",
   'policy-eval': "policy evaluation: the broker reads the caller's policy documents and a secret's resource policy",
   'engine-delegated':
-    "an engine reads the admin secret named by a stored database config: the config's writer was authorised for it " +
-    '(route `references`), the caller of creds/renew/revoke acts through the config, not on the secret',
+    "an engine reads a secret under a grant recorded in a stored config (its writer's authority, checked by the route's " +
+    "`references`), not the caller's: covered only by a config the same request read that delegates that secret",
 } as const;
 export type Phase = keyof typeof PHASES;
 
@@ -180,9 +180,9 @@ export class TracingStore implements Store {
   private async record(op: Touch['op'], kind: TouchKind, pk: string, sk: string, data: ItemData | undefined) {
     const scope = this.tracer.current();
     if (scope === undefined) return;
-    // The broker's own phases need no classification: they are exempt by construction.
+    // The broker's own phases need no classification; an engine's delegated reads are checked against delegations.
     const cls: RecordClass =
-      scope.phase !== undefined
+      scope.phase !== undefined && scope.phase !== 'engine-delegated'
         ? { kind: 'system', reason: PHASES[scope.phase] }
         : await classify({ touch: kind, pk, sk, data, caller: scope.trace.caller, store: this.inner });
     scope.trace.touches.push({ kind, op, pk, sk, phase: scope.phase, class: cls });
@@ -218,6 +218,8 @@ export type RecordClass =
       readonly grants: readonly Grant[];
       /** Published to anyone (unauthenticated routes serve it): reads need no decision. */
       readonly publicRead?: string;
+      /** Paths an engine may read under the grant stored in this record (see `engine-delegated`). */
+      readonly delegates?: readonly string[];
     }
   /** A partition missing from {@link PARTITIONS}: always a failure. */
   | { readonly kind: 'unclassified' };
@@ -239,11 +241,17 @@ export interface PartitionRule {
   readonly classify: (input: ClassifyInput) => RecordClass | Promise<RecordClass>;
 }
 
-const resource = (paths: readonly string[], grants: readonly Grant[] = [], publicRead?: string): RecordClass => ({
+const resource = (
+  paths: readonly string[],
+  grants: readonly Grant[] = [],
+  publicRead?: string,
+  delegates?: readonly string[],
+): RecordClass => ({
   kind: 'resource',
   paths,
   grants,
   ...(publicRead === undefined ? {} : { publicRead }),
+  ...(delegates === undefined ? {} : { delegates }),
 });
 
 const exactly = (path: string) => (p: string) => p === path;
@@ -316,6 +324,12 @@ function leaseGrants(leaseId: string): Grant[] {
       why: 'issuing a credential creates its lease',
     },
   ];
+}
+
+function delegatedAdminSecret(data: ItemData | undefined): string[] {
+  const config = data as { admin_secret?: string; grant?: { adminSecret?: string } } | undefined;
+  const secret = config?.admin_secret;
+  return secret !== undefined && config?.grant?.adminSecret === secret ? [`secrets/${secret}`] : [];
 }
 
 /** `accessor` and its ancestors, nearest first (a token's parent is in its record). */
@@ -501,7 +515,8 @@ export const PARTITIONS: readonly PartitionRule[] = [
   },
   {
     pk: DB_CONFIG_PK,
-    classify: ({ sk }) =>
+    // A config delegates its admin secret only when it carries the grant of a writer who was authorised for it.
+    classify: ({ sk, data }) =>
       resource(
         [`database/config/${sk}`],
         [
@@ -514,6 +529,8 @@ export const PARTITIONS: readonly PartitionRule[] = [
             why: "a credential of a role is made through the role's connection config",
           },
         ],
+        undefined,
+        delegatedAdminSecret(data),
       ),
   },
   {
@@ -649,16 +666,28 @@ export interface Violation {
  * Also covered: a read of a record the request then filtered out, i.e. a filter decision about one of its paths that
  * was denied (a listing must read a record to know whether to show it; the denial proves it asked). A write is never
  * covered by a filter decision it failed. `self`, `system` and `absent` records, and touches in a broker phase
- * ({@link PHASES}), are exempt; `publicRead` records may be read without a decision. Decisions are not ordered: a
+ * ({@link PHASES}) but `engine-delegated`, are exempt; `publicRead` records may be read without a decision. An
+ * engine's delegated read is covered only by a config record read in the same request whose stored grant names it. Decisions are not ordered: a
  * route that reads and then authorises is covered if the authorisation was granted (the denied runs catch the rest,
  * since there the grant never comes).
  */
 export function unauthorisedTouches(trace: RequestTrace): Violation[] {
   const allowed = trace.decisions.filter((d) => d.allowed);
   const filteredOut = trace.decisions.filter((d) => !d.allowed && d.kind === 'filter');
+  const delegated = new Set(
+    trace.touches.flatMap((t) =>
+      t.class.kind === 'resource' && t.phase === undefined ? (t.class.delegates ?? []) : [],
+    ),
+  );
   const violations: Violation[] = [];
   for (const touch of trace.touches) {
     const cls = touch.class;
+    if (touch.phase === 'engine-delegated') {
+      const paths = cls.kind === 'resource' ? cls.paths : [];
+      if (touch.kind === 'read' && paths.length > 0 && paths.every((p) => delegated.has(p))) continue;
+      violations.push({ touch, why: `engine read of ${touch.pk}/${touch.sk} that no config read here delegates` });
+      continue;
+    }
     if (cls.kind === 'system' || cls.kind === 'self' || cls.kind === 'absent') continue;
     if (cls.kind === 'unclassified') {
       violations.push({ touch, why: `partition ${touch.pk} is not classified in PARTITIONS (authz-harness.ts)` });

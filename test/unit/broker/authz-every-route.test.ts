@@ -595,3 +595,25 @@ describe('the authorisation harness catches a route that oversteps', () => {
     expect(violations).toEqual([]);
   });
 });
+
+describe('the delegated phase is checked, not waved through', () => {
+  it("an engine's read of a config's admin secret is covered by that config's stored grant", async () => {
+    const { world } = await seededWorld();
+    const route = routes.find((r) => r.operation === 'database.creds.read')!;
+    const token = await world.tokenFor([{ path: 'database/creds/app', capability: 'read' }]);
+    const { res, trace } = await world.send(requestFor(route, { params: { role: 'app' } }, token));
+    expect(res.status).toBe(200);
+    expect(trace.touches.some((t) => t.phase === 'engine-delegated' && t.pk === 'secrets')).toBe(true);
+    expect(describeViolations(unauthorisedTouches(trace))).toEqual([]);
+    // Without the delegation (as if the config had no grant), the same reads are violations.
+    const undelegated = {
+      ...trace,
+      touches: trace.touches.map((t) =>
+        t.class.kind === 'resource' ? { ...t, class: { ...t.class, delegates: [] } } : t,
+      ),
+    };
+    expect(describeViolations(unauthorisedTouches(undelegated)).join('\n')).toMatch(
+      /engine read of secrets\/db\/admin/,
+    );
+  });
+});
