@@ -54,6 +54,21 @@ interface Sample {
 let leafCsr = '';
 
 const ADMIN_SECRET = JSON.stringify({ username: 'admin', password: 'admin-password-not-real' });
+
+/** Every seeded secret value, by the policy path that may read it: no refused run may answer with one. */
+const SEEDED_VALUES: Record<string, string> = {
+  'secrets/app/db': 'the-db-password',
+  'secrets/db/admin': 'admin-password-not-real',
+  'secrets/app/old': 'old value',
+  ...Object.fromEntries(['app/rot', 'app/hist', 'app/g1', 'app/g2'].map((n) => [`secrets/${n}`, `value of ${n}`])),
+};
+
+/** Seeded values in `body` whose secret the caller was not granted `read` on. */
+function leakedValues(body: string, granted: readonly AccessCheck[]): string[] {
+  return Object.entries(SEEDED_VALUES)
+    .filter(([path, value]) => body.includes(value) && !granted.some((g) => g.path === path && g.capability === 'read'))
+    .map(([path]) => path);
+}
 const RESOURCE_POLICY = JSON.stringify({
   Version: '2012-10-17',
   Statement: [
@@ -295,7 +310,7 @@ async function seed(noCa: boolean): Promise<{ snapshot: AuthzSnapshot; seed: See
   const { secrets } = deps;
   const db = await secrets.create({ name: 'app/db', value: { kind: 'string', string: 'the-db-password' } });
   await secrets.create({ name: 'db/admin', value: { kind: 'string', string: ADMIN_SECRET } });
-  await secrets.create({ name: 'app/old', value: { kind: 'string', string: 'old' } });
+  await secrets.create({ name: 'app/old', value: { kind: 'string', string: 'old value' } });
   await secrets.delete({ secretId: 'app/old', recoveryWindowDays: 7 });
   for (const name of ['app/rot', 'app/hist', 'app/g1', 'app/g2']) {
     await secrets.create({ name, value: { kind: 'string', string: `value of ${name}` } });
@@ -484,6 +499,7 @@ describe('no route acts beyond its caller', () => {
           const { res, trace } = await world.send(requestFor(route, fixture()(seed), token));
           const what = `${label(route)} without ${run.missing === undefined ? 'any policy' : `${run.missing.capability} on ${run.missing.path}`}`;
           const violations = describeViolations(unauthorisedTouches(trace));
+          expect(leakedValues(res.body, run.granted), `${what} answered with values of`).toEqual([]);
           gap(key, route, 'denied-touch', violations.length > 0, `${what} touched:\n${violations.join('\n')}`);
           // A route that enforces nothing (self-service, filtering, public) is only held to the checker.
           if (run.missing === undefined || run.filter === true) continue;
@@ -541,6 +557,11 @@ describe('the authorisation harness catches a route that oversteps', () => {
       ...(access === undefined ? { resource: () => 'probe' } : { access: () => access }),
       handle,
     });
+
+  it('a secret value in a refused answer', () => {
+    expect(leakedValues('{"value":"the-db-password"}', [])).toEqual(['secrets/app/db']);
+    expect(leakedValues('{"value":"the-db-password"}', [{ path: 'secrets/app/db', capability: 'read' }])).toEqual([]);
+  });
 
   it('a read of a secret the route never authorised', async () => {
     const route = probe(
