@@ -22,7 +22,11 @@ describe('Function: loadLeaseSweeperConfig', () => {
       account: '123456789012',
       region: 'eu-west-1',
       endpoint: undefined,
+      egressAllow: '',
     });
+    expect(loadLeaseSweeperConfig({ ...env, COFFER_EGRESS_ALLOW: 'db.example.com:5432' }).egressAllow).toBe(
+      'db.example.com:5432',
+    );
   });
 
   it('fails naming the setting', () => {

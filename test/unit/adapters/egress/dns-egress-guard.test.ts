@@ -65,6 +65,47 @@ describe('Function: guardedFetch', () => {
   });
 });
 
+describe('Function: guardedFetch (responses)', () => {
+  it('returns a redirect as it is, without following it, and sends method, headers and body', async () => {
+    const seen: { method?: string; auth?: string; body: string }[] = [];
+    const server = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        seen.push({ method: req.method, auth: req.headers.authorization, body });
+        res.writeHead(302, { location: 'http://169.254.169.254/' });
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server as unknown as Server);
+    const fetchGuarded = guardedFetch(new DnsEgressGuard(EgressPolicy.parse('127.0.0.1')), 'provider');
+    const res = await fetchGuarded(`http://127.0.0.1:${(server.address() as AddressInfo).port}/keys`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer x' },
+      body: '{"a":1}',
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe('http://169.254.169.254/');
+    expect(seen).toEqual([{ method: 'POST', auth: 'Bearer x', body: '{"a":1}' }]);
+  });
+
+  it('fails a response larger than 1 MiB', async () => {
+    const server = createHttpServer((_req, res) => {
+      res.end(Buffer.alloc(2 * 1_048_576, 97));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server as unknown as Server);
+    const fetchGuarded = guardedFetch(new DnsEgressGuard(EgressPolicy.parse('127.0.0.1')), 'provider');
+    await expect(fetchGuarded(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)).rejects.toThrow(
+      /larger than 1048576 bytes/,
+    );
+  });
+});
+
 describe('Function: guardedStream', () => {
   it('gives pg a socket that refuses a target off the list before dialing it', async () => {
     const listener = await counting();
