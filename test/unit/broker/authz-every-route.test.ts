@@ -270,15 +270,16 @@ const KNOWN_GAPS: Record<string, Partial<Record<GapKind, string>>> = {
   // ListSecrets reads every secret's metadata (`listDescriptions`) and drops those pending deletion before asking the
   // policy: their metadata is read with no decision at all (never returned). Fix: ask `isAllowed` first, or have the
   // service skip them without reading.
-  // The same with filters: secrets the filter drops are read before any decision.
+  'secretsmanager.ListSecrets': {
+    'root-touch': 'reads metadata of secrets pending deletion without a decision',
+    'denied-touch': 'the same, for a caller with no policy at all',
+  },
+  // The same with filters: secrets the filter (or their state) drops are read before any decision; and, as above,
+  // per-secret refusals inside a 200.
   'secretsmanager.BatchGetSecretValue (by filter)': {
     'root-touch': 'reads metadata of secrets the filter or their state drops, without a decision',
     'denied-touch': 'the same, for a caller with no policy at all',
     'not-refused': 'per-secret refusals inside a 200',
-  },
-  'secretsmanager.ListSecrets': {
-    'root-touch': 'reads metadata of secrets pending deletion without a decision',
-    'denied-touch': 'the same, for a caller with no policy at all',
   },
 };
 
