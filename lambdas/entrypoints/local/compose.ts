@@ -38,7 +38,7 @@ import { PkiService } from '../../engines/pki/pki-service.ts';
 import { ApiKeyRegistry } from '../../engines/rotation/api-key/index.ts';
 import { closeAdminSessions } from '../../engines/rotation/postgres/index.ts';
 import { createRotators } from '../../engines/rotation/registry.ts';
-import { dataPaths, type LocalConfig } from './config.ts';
+import { dataPaths, type LocalConfig, secretLimits } from './config.ts';
 import { servedHosts, servedRegions } from './served-names.ts';
 
 /** The local runtime's composition root: the only place that knows which adapters the local node uses. */
@@ -125,7 +125,14 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     hasher: new AuditHasher(salt),
     filters: config.auditExclude.map((operation) => ({ operation })),
   });
-  const secrets = new SecretService({ store, keyProvider, clock, region: config.region, account: config.account });
+  const secrets = new SecretService({
+    store,
+    keyProvider,
+    clock,
+    region: config.region,
+    account: config.account,
+    ...secretLimits(config),
+  });
   const egress = new DnsEgressGuard(EgressPolicy.parse(config.egressAllow));
   const accessKeys = new AccessKeyService({ store, keyProvider, clock });
   const caKeys = new SealedCaKeyStore({ store, keyProvider, clock });

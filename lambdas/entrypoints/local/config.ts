@@ -59,6 +59,16 @@ export const LocalConfigSchema = z.object({
    * entry naming their address. @default '' (nothing: engines cannot connect anywhere)
    */
   egressAllow: z.string().max(8192).default(''),
+  /**
+   * Writes per second allowed on one secret (value, metadata, labels), with bursts of twice as many; beyond it a
+   * writer is answered 429 (`ThrottlingException`) at once. 0 turns the limit off. @default 10
+   */
+  secretWriteRate: z.coerce.number().min(0).max(100_000).default(10),
+  /**
+   * Deprecated versions a secret keeps (older ones are pruned, never one younger than 24 hours); a write that would
+   * leave more young deprecated versions than this is refused (`LimitExceededException`). @default 100
+   */
+  maxDeprecatedVersions: z.coerce.number().int().min(1).max(100_000).default(100),
   /** Fault injection for chaos drills: `<type|*>:<step>:<fail|transient|stall>[:n]`. @default none */
   rotationFault: z.string().max(1000).optional(),
   /**
@@ -108,6 +118,8 @@ export function loadLocalConfig(
     allowedHosts: list(env.COFFER_ALLOWED_HOSTS),
     sigv4Regions: list(env.COFFER_SIGV4_REGIONS),
     egressAllow: env.COFFER_EGRESS_ALLOW,
+    secretWriteRate: env.COFFER_SECRET_WRITE_RATE as unknown as number | undefined,
+    maxDeprecatedVersions: env.COFFER_MAX_DEPRECATED_VERSIONS as unknown as number | undefined,
   };
   // An override given as `undefined` (a CLI flag left out) must not hide the environment: flags, then env, then
   // defaults. Spreading first and filtering after would let it.
@@ -139,5 +151,16 @@ export function dataPaths(dataDir: string) {
     auditSalt: path.join(dataDir, 'audit-salt'),
     rootToken: path.join(dataDir, 'root-token'),
     events: path.join(dataDir, 'events.jsonl'),
+  };
+}
+
+/** The secret limits of a config as `SecretService` takes them. */
+export function secretLimits(config: Pick<LocalConfig, 'secretWriteRate' | 'maxDeprecatedVersions'>) {
+  return {
+    writeRate:
+      config.secretWriteRate === 0
+        ? ('unlimited' as const)
+        : { perSecond: config.secretWriteRate, burst: Math.max(1, Math.ceil(config.secretWriteRate * 2)) },
+    maxDeprecatedVersions: config.maxDeprecatedVersions,
   };
 }
