@@ -45,6 +45,7 @@ export function describeConfig(config: RotationConfigView) {
             requestId: config.grant.requestId,
             grantedAt: iso(config.grant.grantedAt),
             references: config.grant.references,
+            ...(config.grant.target === undefined ? {} : { target: config.grant.target }),
           },
         }),
     ...(config.rules === undefined ? {} : { rules: config.rules }),

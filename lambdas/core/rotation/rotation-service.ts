@@ -132,13 +132,14 @@ export class RotationService {
     const rules = input.rules === undefined ? undefined : parseRules(input.rules);
     const { name } = await this.#secrets.describe({ secretId: input.secretId });
     if (input.grant !== undefined) await rotator.checkTargets?.(parsed, this.#egress);
+    const target = input.grant === undefined ? undefined : await this.#pinTarget(rotator, name, input.type);
     const now = this.#clock.now();
     for (;;) {
       const item = await this.#store.get<RotationConfigRecord>(ROTATION_CONFIG_PK, name);
       const base = item?.data;
       let grant: RotationGrant | undefined;
       if (input.grant !== undefined) {
-        grant = { ...input.grant, grantedAt: now, references: rotator.references(parsed) };
+        grant = { ...input.grant, grantedAt: now, references: rotator.references(parsed), ...(target && { target }) };
       } else if (
         base !== undefined &&
         base.type === input.type &&
@@ -178,6 +179,30 @@ export class RotationService {
       if (rules === undefined) await this.#schedules.delete(name);
       else await this.#schedules.put(name, rules);
       return viewOf(next);
+    }
+  }
+
+  /** The target the secret's current value names, for rotators that pin one (see `Rotator.target`). */
+  async #pinTarget(
+    rotator: Rotator<unknown>,
+    name: string,
+    type: RotationType,
+  ): Promise<Readonly<Record<string, string>> | undefined> {
+    if (rotator.target === undefined) return undefined;
+    const versionId = await this.#currentVersion(name);
+    const current = versionId === undefined ? undefined : await this.#valueOf(name, versionId);
+    if (current === undefined) {
+      throw new InvalidRequestError(
+        `secret ${name} has no current value: put the value naming its target before configuring ${type} rotation`,
+      );
+    }
+    try {
+      return rotator.target(current);
+    } catch (error) {
+      if (error instanceof RotationStepError) {
+        throw new ValidationError(`the current value of ${name} cannot be rotated as ${type}: ${error.message}`);
+      }
+      throw error;
     }
   }
 
@@ -445,7 +470,9 @@ export class RotationService {
     switch (step) {
       case 'createSecret': {
         if (await this.#hasVersion(member, rotation.token)) return;
-        const value = await rotator.createValue(await this.#context(rotation, member, config, before));
+        const value = await rotator.createValue(
+          this.#onPinnedTarget(rotator, config, await this.#context(rotation, member, config, before)),
+        );
         await this.#secrets.put({
           secretId: member,
           value,
@@ -456,12 +483,18 @@ export class RotationService {
       }
       case 'setSecret': {
         const pending = await this.#pending(member, rotation.token);
-        await rotator.setSecret(await this.#context(rotation, member, config, before), pending);
+        await rotator.setSecret(
+          this.#onPinnedTarget(rotator, config, await this.#context(rotation, member, config, before)),
+          pending,
+        );
         return;
       }
       case 'testSecret': {
         const pending = await this.#pending(member, rotation.token);
-        await rotator.testSecret(await this.#context(rotation, member, config, before), pending);
+        await rotator.testSecret(
+          this.#onPinnedTarget(rotator, config, await this.#context(rotation, member, config, before)),
+          pending,
+        );
         return;
       }
       case 'finishSecret': {
@@ -605,7 +638,8 @@ export class RotationService {
     const pending = await this.#valueOf(member, rotation.token);
     const ctx = await this.#context(rotation, member, config, before);
     try {
-      await rotator.rollback(ctx, pending);
+      // A value naming another target than the pinned one never reached it (the steps refuse it): nothing to undo.
+      if (this.#targetMatches(rotator, config, ctx.current)) await rotator.rollback(ctx, pending);
     } finally {
       const current = Object.entries(described.versionIdsToStages).find(([, l]) => l.includes(AWSCURRENT))?.[0];
       if (current === rotation.token && before.current !== undefined) {
@@ -754,6 +788,36 @@ export class RotationService {
       }
     }
     return { config: item.data, rotator };
+  }
+
+  /** The context, once its value is known to name the target pinned at configuration. @throws RotationStepError */
+  #onPinnedTarget<C extends RotatorContext<unknown>>(
+    rotator: Rotator<unknown>,
+    config: RotationConfigRecord,
+    ctx: C,
+  ): C {
+    if (!this.#targetMatches(rotator, config, ctx.current)) {
+      throw new RotationStepError(
+        `the value of secret ${config.name} names another target than its rotation was configured for: configure ` +
+          'rotation again (as a caller who holds its references) to rotate it there',
+      );
+    }
+    return ctx;
+  }
+
+  #targetMatches(rotator: Rotator<unknown>, config: RotationConfigRecord, current: SecretValue | undefined): boolean {
+    if (rotator.target === undefined || current === undefined) return true;
+    const pinned = config.grant?.target;
+    if (pinned === undefined) return false;
+    let actual: Readonly<Record<string, string>>;
+    try {
+      actual = rotator.target(current);
+    } catch {
+      // A value that names no target cannot be acted on; the step's own parsing says why.
+      return true;
+    }
+    const keys = new Set([...Object.keys(pinned), ...Object.keys(actual)]);
+    return [...keys].every((key) => pinned[key] === actual[key]);
   }
 
   /**

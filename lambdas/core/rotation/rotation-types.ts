@@ -69,6 +69,11 @@ export interface RotationGrant {
   /** Epoch ms. */
   readonly grantedAt: number;
   readonly references: readonly ResourceReference[];
+  /**
+   * Where the secret's value pointed the rotation when it was configured (see `Rotator.target`): a rotation whose
+   * value names another target fails instead of acting there with the engine's credentials.
+   */
+  readonly target?: Readonly<Record<string, string>> | undefined;
 }
 
 /** What a rotator is given at every step. */
@@ -111,6 +116,13 @@ export interface Rotator<S = unknown> {
    * reads, a PKI role it issues from). The configurer must hold each; a rotation whose grant lacks one fails.
    */
   references(settings: S): ResourceReference[];
+  /**
+   * The target a value points the rotation at, for engines that act there with a credential of their own (a database
+   * admin): host, port, database and user. It is pinned in the grant when rotation is configured, so a caller who may
+   * only update the secret's value cannot redirect the admin to another user or server; changing the target means
+   * configuring rotation again. @throws RotationStepError when the value names no target
+   */
+  target?(current: SecretValue): Readonly<Record<string, string>>;
   /**
    * Checks, at configuration time, the outbound targets the settings name (a provider's URL), so a target off the
    * allow-list is refused when configured rather than at the first rotation. @throws PermissionDeniedError

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DnsEgressGuard, guardedFetch } from '../../../lambdas/adapters/egress/dns-egress-guard.ts';
 import { Broker } from '../../../lambdas/broker/broker.ts';
@@ -312,4 +312,56 @@ describe('Broker: resources named inside engine settings are authorised for the 
     expect(JSON.stringify(role.body)).toContain('update on database/config/main');
     expect((await t.call('PUT', '/v1/database/roles/ro', { token: dba, body: { db_name: 'main' } })).status).toBe(200);
   });
+
+  it('pins the database target at configuration: a later value naming another user or host fails without the admin connecting', async () => {
+    const t = await setup();
+    const db = await countingListener();
+    closers.push(db.close);
+    const value = (username: string, port = db.port) =>
+      JSON.stringify({ engine: 'postgres', host: '127.0.0.1', port, dbname: 'app', username, password: 'p' });
+    await t.put('app/db', value('app'));
+    const dba = await t.tokenFor('dba', [
+      { path: 'secrets/app/*', capabilities: ['read', 'create', 'update', 'rotate'] },
+      { path: 'secrets/prod/db/admin', capabilities: ['read'] },
+    ]);
+    const configured = await t.call('PUT', '/v1/rotation/configs/app/db', {
+      token: dba,
+      body: { type: 'postgres-single', settings: { adminSecret: 'prod/db/admin' } },
+    });
+    expect(configured.status).toBe(200);
+    expect(configured.body.grant).toMatchObject({
+      target: { host: '127.0.0.1', port: String(db.port), dbname: 'app', user: 'app' },
+    });
+    // A writer of the value (no read on the admin secret) points the admin at the superuser, then at another port.
+    for (const next of [value('postgres'), value('app', db.port + 1)]) {
+      await t.put('app/db', next);
+      t.launcher.failures.length = 0;
+      await t.rotation.rotate({ secretId: 'app/db', trigger: 'on-demand', clientRequestToken: randomUUID() });
+      expect(t.launcher.failures.join()).toContain('names another target than its rotation was configured for');
+    }
+    expect(db.connections()).toBe(0);
+  });
+
+  it('refuses to configure postgres rotation on a secret whose value names no target', async () => {
+    const t = await setup();
+    await t.put('app/db', 'not json');
+    const res = await t.call('PUT', '/v1/rotation/configs/app/db', { body: { type: 'postgres-single' } });
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body)).toContain('cannot be rotated as postgres-single');
+  });
 });
+
+/** A TCP listener standing in for a database host: it only counts who connects. */
+async function countingListener(): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
+  let connections = 0;
+  const server = createNetServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => connections,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

@@ -14,7 +14,15 @@ import {
   parsePostgresSettings,
 } from './postgres-settings.ts';
 import { alterPasswordIfExistsSql, syncAlternatingSql, TERMINATE_SESSIONS_SQL } from './postgres-sql.ts';
-import { alternateOf, type PostgresValue, parseValue, readAdmin, userPair, withCredential } from './postgres-value.ts';
+import {
+  alternateOf,
+  type PostgresValue,
+  parseValue,
+  pinnedTarget,
+  readAdmin,
+  userPair,
+  withCredential,
+} from './postgres-value.ts';
 
 type Ctx = RotatorContext<PostgresAlternatingSettings>;
 
@@ -88,6 +96,8 @@ export function postgresAlternatingRotator(): Rotator<PostgresAlternatingSetting
     type: 'postgres-alternating',
 
     parseSettings: (input) => parsePostgresSettings(PostgresAlternatingSettingsSchema, input, 'postgres-alternating'),
+
+    target: (current) => pinnedTarget(current, true),
 
     references: (settings) => [{ path: `secrets/${settings.adminSecret}`, capability: 'read' }],
 

@@ -8,7 +8,7 @@ import {
   parsePostgresSettings,
 } from './postgres-settings.ts';
 import { alterPasswordSql } from './postgres-sql.ts';
-import { type PostgresValue, parseValue, readAdmin, withCredential } from './postgres-value.ts';
+import { type PostgresValue, parseValue, pinnedTarget, readAdmin, withCredential } from './postgres-value.ts';
 
 /** The current and pending values of one rotation, checked to name the same user at the same place. */
 function currentAndPending(ctx: RotatorContext<PostgresSingleSettings>, pending: SecretValue, step: string) {
@@ -45,6 +45,8 @@ export function postgresSingleRotator(): Rotator<PostgresSingleSettings> & { rea
     type: 'postgres-single',
 
     parseSettings: (input) => parsePostgresSettings(PostgresSingleSettingsSchema, input, 'postgres-single'),
+
+    target: (current) => pinnedTarget(current, false),
 
     references: (settings) =>
       settings.adminSecret === undefined ? [] : [{ path: `secrets/${settings.adminSecret}`, capability: 'read' }],

@@ -178,3 +178,18 @@ export function alternateOf(username: string): string {
   const pair = userPair(username);
   return username === pair.clone ? pair.base : pair.clone;
 }
+
+/**
+ * The target a value points a rotation at (`Rotator.target`): host, port, database and user, the user being the base
+ * of an alternating pair so that `app` and `app_clone` pin alike.
+ * @throws RotationStepError when the value is not a PostgreSQL secret value
+ */
+export function pinnedTarget(value: SecretValue, alternating: boolean): Record<string, string> {
+  const { endpoint } = parseValue(value, 'current value');
+  return {
+    host: endpoint.host.toLowerCase(),
+    port: String(endpoint.port),
+    dbname: endpoint.database,
+    user: alternating ? userPair(endpoint.user).base : endpoint.user,
+  };
+}
