@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InvalidRequestError, NotFoundError } from '../../core/errors.ts';
+import { InvalidRequestError, NotFoundError, PermissionDeniedError } from '../../core/errors.ts';
 import type { RevocationRecord, RotationRecord } from '../../core/rotation/rotation-records.ts';
 import type { RotationConfigView, RotationService } from '../../core/rotation/rotation-service.ts';
 import { ROTATION_TYPES } from '../../core/rotation/rotation-types.ts';
@@ -240,9 +240,20 @@ export const rotationRoutes: RouteDef[] = [
     params: RotationIdParam,
     resource: ({ params }) => `sys/rotation/rotations/${params.id}`,
     async handle({ params }, ctx) {
-      const rotation = await rotationService(ctx.deps).rotation(params.id);
-      for (const name of rotation.secrets) await ctx.authorize({ path: secretPath(name), capability: 'read' });
-      return { body: describeRotation(rotation) };
+      const rotation = await rotationService(ctx.deps)
+        .rotation(params.id)
+        .catch((error: unknown) => {
+          if (error instanceof NotFoundError) return undefined;
+          throw error;
+        });
+      if (rotation !== undefined && (await mayReadAll(ctx, rotation.secrets)))
+        return { body: describeRotation(rotation) };
+      // A missing rotation and one the caller may not see answer alike, naming no secret: only a caller who may list
+      // every rotation learns that an id does not exist.
+      if (rotation === undefined && (await ctx.isAllowed({ path: 'sys/rotation/rotations', capability: 'list' }))) {
+        throw new NotFoundError(`no rotation ${params.id}`);
+      }
+      throw new PermissionDeniedError(`permission denied: read on the secrets of rotation ${params.id}`);
     },
   }),
   defineRoute({

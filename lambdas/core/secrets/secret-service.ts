@@ -441,10 +441,20 @@ export class SecretService {
    * Every live secret's description, in name order: what AWS-style filtered and sorted listings start from. Secrets
    * pending deletion only with `includePlannedDeletion`; expired ones never.
    */
-  async listDescriptions(input: { includePlannedDeletion?: boolean } = {}): Promise<SecretDescription[]> {
+  async listDescriptions(
+    input: {
+      includePlannedDeletion?: boolean;
+      /**
+       * Asked first for every secret the scan meets, before its state is looked at, so that no record is read
+       * without the caller's decision (a listing's authorisation). @default every secret is visible
+       */
+      visible?: (name: string) => Promise<boolean>;
+    } = {},
+  ): Promise<SecretDescription[]> {
     const now = this.clock.now();
     const out: SecretDescription[] = [];
     for await (const { data } of this.scan<SecretRecord>(SECRETS_PARTITION)) {
+      if (input.visible !== undefined && !(await input.visible(data.name))) continue;
       if (isExpired(data, now)) continue;
       if (isPendingDeletion(data) && input.includePlannedDeletion !== true) continue;
       out.push(describeRecord(data));

@@ -379,8 +379,14 @@ export class PkiService {
 
   /** The issuing CA's certificate and chain (issuing CA first, root last). */
   async caChain(): Promise<{ certificate: string; ca_chain: string[]; pem: string }> {
-    const issuer = await this.#issuer();
-    const chain = [issuer.record.certificate!, ...issuer.record.chain];
+    // Public certificates only: read the records, never open (unseal) a CA key for an unauthenticated request.
+    const intermediate = await this.#store.get<CaRecord>(PK_CA, 'intermediate');
+    const root = await this.#store.get<CaRecord>(PK_CA, 'root');
+    const issuer = intermediate?.data.certificate !== undefined ? intermediate.data : root?.data;
+    if (issuer?.certificate === undefined) {
+      throw new InvalidRequestError('no CA: generate a root CA first (pki root generate)');
+    }
+    const chain = [issuer.certificate, ...issuer.chain];
     return { certificate: chain[0]!, ca_chain: chain, pem: chain.join('') };
   }
 

@@ -54,12 +54,22 @@ interface Sample {
 let leafCsr = '';
 
 const ADMIN_SECRET = JSON.stringify({ username: 'admin', password: 'admin-password-not-real' });
+/** A PostgreSQL secret value: postgres rotation pins the target it names when configured. */
+const PG_VALUE = JSON.stringify({
+  engine: 'postgres',
+  host: 'pg.db.test',
+  port: 5432,
+  dbname: 'app',
+  username: 'app',
+  password: 'pg-password-not-real',
+});
 
 /** Every seeded secret value, by the policy path that may read it: no refused run may answer with one. */
 const SEEDED_VALUES: Record<string, string> = {
   'secrets/app/db': 'the-db-password',
   'secrets/db/admin': 'admin-password-not-real',
   'secrets/app/old': 'old value',
+  'secrets/app/pg': 'pg-password-not-real',
   ...Object.fromEntries(['app/rot', 'app/hist', 'app/g1', 'app/g2'].map((n) => [`secrets/${n}`, `value of ${n}`])),
 };
 
@@ -220,7 +230,7 @@ const VARIANTS: Record<string, Record<string, (seed: Seed) => Sample>> = {
   },
   'rotation.configure': {
     'naming an admin secret': () => ({
-      params: { name: 'app/db' },
+      params: { name: 'app/pg' },
       body: { type: 'postgres-single', settings: { adminSecret: 'db/admin' } },
     }),
   },
@@ -250,37 +260,16 @@ function samplesOf(operation: string): [string, (seed: Seed) => Sample][] {
  */
 type GapKind = 'root-touch' | 'denied-touch' | 'not-refused' | 'audit';
 const KNOWN_GAPS: Record<string, Partial<Record<GapKind, string>>> = {
-  // GET /v1/pki/ca needs no authentication, yet `PkiService.caChain` opens the issuing CA through `#open`, which
-  // unseals its private key (reads pki#ca-key; KMS Decrypt on AWS) — and the pending intermediate's too — only to
-  // return public certificates. Fix: read the certificate from the CA record without opening the signer.
-  'pki.ca': { 'root-touch': 'unauthenticated request unseals the CA private keys' },
   // The CRL distribution points need no authentication (by design), but a missing or half-stale CRL is re-signed on
   // read: an unauthenticated request unseals the CA key and writes pki#crl. Fix: publish the CRL on CA change,
   // revoke and tidy, and refresh it from a scheduled job, so that reads never sign or write.
   'pki.crl': { 'root-touch': 'unauthenticated request signs and writes the CRL' },
   'pki.crl.info': { 'root-touch': 'unauthenticated request signs and writes the CRL' },
-  // GET /v1/rotation/rotations/{id} reads the rotation record before authorising read on its secrets (it needs the
-  // record to know them): a caller without read learns only that the id exists (403 vs 404; ids are UUIDs). Fix, if
-  // wanted: answer 404 for both, or authorise `sys/rotation/rotations/<id>` read first.
-  'rotation.get': { 'denied-touch': 'reads the rotation record before authorising its secrets' },
   // AWS semantics: BatchGetSecretValue answers 200 with a per-secret AccessDeniedException in `Errors`. The refusal
   // is in the audit log only inside the redacted response body, with no `denied` field. Fix: record per-item
   // refusals (e.g. `denied` as a list) in the response record.
   'secretsmanager.BatchGetSecretValue': { 'not-refused': 'per-secret refusals inside a 200' },
-  // ListSecrets reads every secret's metadata (`listDescriptions`) and drops those pending deletion before asking the
-  // policy: their metadata is read with no decision at all (never returned). Fix: ask `isAllowed` first, or have the
-  // service skip them without reading.
-  'secretsmanager.ListSecrets': {
-    'root-touch': 'reads metadata of secrets pending deletion without a decision',
-    'denied-touch': 'the same, for a caller with no policy at all',
-  },
-  // The same with filters: secrets the filter (or their state) drops are read before any decision; and, as above,
-  // per-secret refusals inside a 200.
-  'secretsmanager.BatchGetSecretValue (by filter)': {
-    'root-touch': 'reads metadata of secrets the filter or their state drops, without a decision',
-    'denied-touch': 'the same, for a caller with no policy at all',
-    'not-refused': 'per-secret refusals inside a 200',
-  },
+  'secretsmanager.BatchGetSecretValue (by filter)': { 'not-refused': 'per-secret refusals inside a 200' },
 };
 
 const SEED_GRANT = {
@@ -311,6 +300,7 @@ async function seed(noCa: boolean): Promise<{ snapshot: AuthzSnapshot; seed: See
   const { secrets } = deps;
   const db = await secrets.create({ name: 'app/db', value: { kind: 'string', string: 'the-db-password' } });
   await secrets.create({ name: 'db/admin', value: { kind: 'string', string: ADMIN_SECRET } });
+  await secrets.create({ name: 'app/pg', value: { kind: 'string', string: PG_VALUE } });
   await secrets.create({ name: 'app/old', value: { kind: 'string', string: 'old value' } });
   await secrets.delete({ secretId: 'app/old', recoveryWindowDays: 7 });
   for (const name of ['app/rot', 'app/hist', 'app/g1', 'app/g2']) {

@@ -327,6 +327,18 @@ describe('Routes: /v1/rotation', () => {
       { path: 'sys/rotation/rotations', capabilities: ['list'] },
     ]);
     expect((await t.call('GET', `/v1/rotation/rotations/${body.rotationId}`, { token: outsider })).status).toBe(403);
+    // A caller who may not list rotations cannot tell an unreadable rotation from a missing one, nor learn its secrets.
+    const stranger = await t.tokenFor('stranger', [{ path: 'secrets/other/*', capabilities: ['read'] }]);
+    const unreadable = await t.call('GET', `/v1/rotation/rotations/${body.rotationId}`, { token: stranger });
+    const missing = await t.call('GET', `/v1/rotation/rotations/${'0'.repeat(36)}`, { token: stranger });
+    expect([unreadable.status, missing.status]).toEqual([403, 403]);
+    const shape = (b: Json) =>
+      JSON.stringify(b)
+        .replace(/"requestId":"[^"]+"/, '')
+        .replace(/rotation [\w-]+/, '');
+    expect(shape(unreadable.body)).toBe(shape(missing.body));
+    expect(JSON.stringify(unreadable.body)).not.toContain('app/h');
+    expect((await t.call('GET', `/v1/rotation/rotations/${'0'.repeat(36)}`, { token: outsider })).status).toBe(404);
     expect(
       (await t.call('GET', '/v1/rotation/rotations', { token: outsider, query: { secretId: 'app/h' } })).status,
     ).toBe(403);

@@ -196,13 +196,12 @@ async function visibleSecrets(
   ctx: RouteContext,
   options: { includePlannedDeletion: boolean; filters: Parameters<typeof matchesFilters>[1] },
 ): Promise<SecretDescription[]> {
-  const all = await ctx.deps.secrets.listDescriptions({ includePlannedDeletion: options.includePlannedDeletion });
-  const out: SecretDescription[] = [];
-  for (const secret of all) {
-    if (!matchesFilters(secret, options.filters)) continue;
-    if (await ctx.isAllowed({ path: secretPath(secret.name), capability: 'list' })) out.push(secret);
-  }
-  return out;
+  // The policy decides first, for every secret the scan meets; filters and state only narrow what it allowed.
+  const visible = await ctx.deps.secrets.listDescriptions({
+    includePlannedDeletion: options.includePlannedDeletion,
+    visible: (name) => ctx.isAllowed({ path: secretPath(name), capability: 'list' }),
+  });
+  return visible.filter((secret) => matchesFilters(secret, options.filters));
 }
 
 /** The operations, served at `path`. */
