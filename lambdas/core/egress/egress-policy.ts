@@ -205,6 +205,12 @@ const SPECIAL: ReadonlyArray<readonly [string, number, 'ipv4' | 'ipv6', string]>
   ['::1', 128, 'ipv6', 'loopback'],
   ['fe80::', 10, 'ipv6', 'link-local'],
   ['ff00::', 8, 'ipv6', 'multicast'],
+  // EC2's instance metadata service over IPv6 sits in the unique-local range, which `*` would otherwise reach.
+  ['fd00:ec2::254', 128, 'ipv6', 'instance metadata'],
+  // Addresses that embed an IPv4 one (IPv4-compatible, NAT64) could reach loopback or metadata through a translator.
+  ['::', 96, 'ipv6', 'IPv4-embedding'],
+  ['64:ff9b::', 96, 'ipv6', 'IPv4-embedding'],
+  ['64:ff9b:1::', 48, 'ipv6', 'IPv4-embedding'],
 ];
 const SPECIAL_LISTS = SPECIAL.map(([address, prefix, family, name]) => {
   const list = new BlockList();
@@ -212,7 +218,10 @@ const SPECIAL_LISTS = SPECIAL.map(([address, prefix, family, name]) => {
   return { list, name };
 });
 
-/** Loopback, link-local, unspecified, multicast or broadcast: the addresses a name or wildcard never unlocks. */
+/**
+ * Loopback, link-local, unspecified, multicast, broadcast, instance metadata and IPv4-embedding IPv6: the addresses a
+ * name or wildcard never unlocks.
+ */
 export function specialRange(address: string): string | undefined {
   return SPECIAL_LISTS.find(({ list }) => inList(list, address))?.name;
 }

@@ -78,5 +78,10 @@ describe('Class: EgressPolicy', () => {
     expect(specialRange('169.254.1.1')).toBe('link-local');
     expect(specialRange('224.0.0.1')).toBe('multicast');
     expect(specialRange('8.8.8.8')).toBeUndefined();
+    expect(specialRange('fd00:ec2::254')).toBe('instance metadata');
+    expect(specialRange('64:ff9b::7f00:1')).toBe('IPv4-embedding');
+    expect(specialRange('::7f00:1')).toBe('IPv4-embedding');
+    expect(specialRange('::1')).toBe('loopback');
+    expect(specialRange('2606:4700::1111')).toBeUndefined();
   });
 });
