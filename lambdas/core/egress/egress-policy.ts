@@ -85,17 +85,7 @@ export class EgressPolicy {
       if (!portMatches(entry, target.port)) return false;
       if (literal) return this.#allows(host, target.port, host);
       // An address entry may match what the name resolves to: only resolving can tell.
-      switch (entry.kind) {
-        case 'address':
-        case 'any':
-          return true;
-        case 'name':
-          return host === entry.name;
-        case 'suffix':
-          return host.endsWith(entry.suffix) && host.length > entry.suffix.length;
-        default:
-          return false;
-      }
+      return entry.kind === 'address' || entry.kind === 'any' || namesHost(entry, host);
     });
   }
 
@@ -103,18 +93,8 @@ export class EgressPolicy {
     const special = specialRange(address) !== undefined;
     return this.#entries.some((entry) => {
       if (!portMatches(entry, port)) return false;
-      switch (entry.kind) {
-        case 'address':
-          return inList(entry.list, address);
-        case 'any':
-          return !special;
-        case 'name':
-          return !special && host === entry.name;
-        case 'suffix':
-          return !special && host.endsWith(entry.suffix) && host.length > entry.suffix.length;
-        default:
-          return false;
-      }
+      if (entry.kind === 'address') return inList(entry.list, address);
+      return !special && (entry.kind === 'any' || namesHost(entry, host));
     });
   }
 }
@@ -184,6 +164,13 @@ function splitPort(text: string): { pattern: string; port: number | undefined } 
   const port = text.slice(colon + 1);
   if (!/^\d{1,5}$/.test(port) || Number(port) > 65_535 || Number(port) === 0) throw fail();
   return { pattern: text.slice(0, colon), port: Number(port) };
+}
+
+/** A name entry naming `host` exactly, or a `*.suffix` entry with `host` below it. */
+function namesHost(entry: EgressEntry, host: string): boolean {
+  if (entry.kind === 'name') return host === entry.name;
+  if (entry.kind === 'suffix') return host.endsWith(entry.suffix) && host.length > entry.suffix.length;
+  return false;
 }
 
 function portMatches(entry: EgressEntry, port: number): boolean {
