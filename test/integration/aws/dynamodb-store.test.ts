@@ -174,6 +174,8 @@ describe('Class: DynamoDbStore under SecretService', () => {
       keyProvider: new FakeKeyProvider(),
       clock: systemClock,
       maxWriteAttempts: 10_000,
+      // The store's conditional writes are under test, not the per-secret rate limit.
+      writeRate: 'unlimited',
     });
     const name = uniqueName('race/secret');
     await secrets.create({ name });
