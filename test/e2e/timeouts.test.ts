@@ -20,7 +20,7 @@ function slowRequest(head: string): Promise<string> {
 describe('Request timeouts', () => {
   it('answers 408 to a client that never finishes its body, and keeps serving others', async () => {
     const hung = slowRequest(
-      `PUT /v1/secret/data/slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"value":`,
+      `PUT /v1/secret/data/slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"value":`,
     );
     // Meanwhile the server is not blocked by the stalled client.
     expect((await api(current().address, undefined, 'GET', '/v1/sys/health')).status).toBe(200);
