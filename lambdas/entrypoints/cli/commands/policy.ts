@@ -2,10 +2,30 @@ import type { Command } from 'commander';
 import { CliError, ExitCode } from '../exit-codes.ts';
 import { client, collect, print, readSecretInput } from '../io.ts';
 
-interface Decision {
+export interface Decision {
   allowed: boolean;
   reason: string;
   decidedBy?: { policy: string; rule: number; path: string };
+  /** Policies the caller may not read that took part: their rules are not shown. */
+  hiddenPolicies?: string[];
+  /** How the policies the caller may read would decide on their own. */
+  readableOnly?: { allowed: boolean; reason: string; decidedBy?: { policy: string; rule: number; path: string } };
+}
+
+export function explainDecision(decision: Decision): string {
+  const by = decision.decidedBy;
+  const rule = by === undefined ? '' : `\ndecided by: policy "${by.policy}" rule #${by.rule} (${by.path})`;
+  const lines = [`${decision.allowed ? 'ALLOWED' : 'DENIED'}: ${decision.reason}${rule}`];
+  if (decision.hiddenPolicies !== undefined && decision.hiddenPolicies.length > 0) {
+    lines.push(`policies you may not read took part: ${decision.hiddenPolicies.join(', ')}`);
+  }
+  const alone = decision.readableOnly;
+  if (alone !== undefined) {
+    const aloneBy =
+      alone.decidedBy === undefined ? '' : ` (policy "${alone.decidedBy.policy}" rule #${alone.decidedBy.rule})`;
+    lines.push(`the policies you may read alone: ${alone.allowed ? 'ALLOWED' : 'DENIED'}: ${alone.reason}${aloneBy}`);
+  }
+  return lines.join('\n');
 }
 
 export function registerPolicyCommands(program: Command): void {
@@ -60,11 +80,7 @@ export function registerPolicyCommands(program: Command): void {
         at: flags.at,
       };
       const decision = await client(command).call<Decision>('POST', '/v1/sys/policy-test', { body });
-      print(command, decision, () => {
-        const by = decision.decidedBy;
-        const rule = by === undefined ? '' : `\ndecided by: policy "${by.policy}" rule #${by.rule} (${by.path})`;
-        return `${decision.allowed ? 'ALLOWED' : 'DENIED'}: ${decision.reason}${rule}`;
-      });
+      print(command, decision, () => explainDecision(decision));
       // A denial is an answer, not a failure of the command; scripts can still test it via the exit code.
       if (!decision.allowed) process.exitCode = ExitCode.denied;
     });
