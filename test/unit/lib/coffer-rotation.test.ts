@@ -18,7 +18,6 @@ import {
   type RotationExecutionInput,
   type StepTaskInput,
 } from '../../../lambdas/core/rotation/rotation-workflow.ts';
-import { withResolvers } from '../../../lambdas/core/rotation/workflow/with-resolvers.ts';
 import { REPO_ROOT } from '../../../lib/broker-bundling.ts';
 import { ENVELOPE_KEY_ACTIONS, STORE_TABLE_ACTIONS } from '../../../lib/coffer-control-plane.ts';
 import {
@@ -525,7 +524,6 @@ describe('Rotation definition executed (aws-local-stepfunctions)', () => {
   let definition: AslDefinition;
 
   beforeAll(async () => {
-    // After the Promise.withResolvers polyfill (imported above): the library needs it on Node 20.
     local = await import('aws-local-stepfunctions');
     definition = synthesiseRotationDefinition();
   });
@@ -656,17 +654,5 @@ describe('Rotation definition executed (aws-local-stepfunctions)', () => {
     expect(calls.map((c) => c.state)).toEqual(['rollback', 'publishFailure']);
     expect(calls[0]!.input).toEqual({ Step: 'rollback', Rotation: resumed });
     expect(error?.cause?.name).toBe('RotationFailed');
-  });
-});
-
-describe('Function: withResolvers (the Promise.withResolvers polyfill)', () => {
-  it('is installed on Promise when the runtime lacks it, and settles either way', async () => {
-    expect(typeof (Promise as unknown as { withResolvers: unknown }).withResolvers).toBe('function');
-    const ok = withResolvers<number>();
-    ok.resolve(7);
-    await expect(ok.promise).resolves.toBe(7);
-    const failed = withResolvers<number>();
-    failed.reject(new Error('no'));
-    await expect(failed.promise).rejects.toThrow('no');
   });
 });

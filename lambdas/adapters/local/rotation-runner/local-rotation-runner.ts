@@ -1,4 +1,3 @@
-import '../../../core/rotation/workflow/with-resolvers.ts';
 import type { RotationEventPublisher, RotationLauncher } from '../../../core/ports/rotation.ts';
 import {
   ROTATION_EVENTS,
