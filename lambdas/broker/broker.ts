@@ -384,13 +384,7 @@ export class Broker {
   }
 
   private auditPrincipal(principal: Principal | undefined): AuditPrincipal | undefined {
-    if (principal === undefined) return undefined;
-    return {
-      type: principal.type,
-      id: principal.type === 'token' ? this.deps.audit.hmac(principal.id) : principal.id,
-      displayName: principal.displayName,
-      policies: principal.policies,
-    };
+    return principal === undefined ? undefined : this.deps.audit.principal(principal);
   }
 }
 

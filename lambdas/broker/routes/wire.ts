@@ -54,6 +54,6 @@ export function grantOf(ctx: RouteContext): {
 } {
   const principal = ctx.principal;
   if (principal === undefined) throw new InvalidRequestError('this operation needs an authenticated caller');
-  const id = principal.type === 'token' ? ctx.deps.audit.hmac(principal.id) : principal.id;
-  return { grantedBy: { type: principal.type, id, displayName: principal.displayName }, requestId: ctx.requestId };
+  const { type, id, displayName } = ctx.deps.audit.principal(principal);
+  return { grantedBy: { type, id, displayName }, requestId: ctx.requestId };
 }

@@ -1,8 +1,9 @@
 import { AuditUnavailableError, ValidationError } from '../errors.ts';
 import type { AuditSink } from '../ports/audit-sink.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
+import type { Principal } from '../principal.ts';
 import type { AuditHasher } from './audit-hmac.ts';
-import type { AuditRecord } from './audit-types.ts';
+import type { AuditPrincipal, AuditRecord } from './audit-types.ts';
 
 /**
  * Excludes records from the audit log. A record is excluded when it matches ALL fields given in ANY filter,
@@ -72,6 +73,19 @@ export class AuditLog {
   /** Records the outcome of a request. @throws AuditUnavailableError when the sink fails */
   response(entry: AuditEntry): Promise<void> {
     return this.#write('response', entry);
+  }
+
+  /**
+   * A principal as the log names it: a token's id is its accessor, a handle on the token, so it appears only as its
+   * HMAC; IAM ARNs and access-key principals are kept as they are.
+   */
+  principal(principal: Principal): AuditPrincipal {
+    return {
+      type: principal.type,
+      id: principal.type === 'token' ? this.#hasher.hmac(principal.id) : principal.id,
+      displayName: principal.displayName,
+      policies: principal.policies,
+    };
   }
 
   /** The audit HMAC of `value`, as it appears in the log (`hmac-sha256:<hex>`). */

@@ -189,8 +189,13 @@ export class RotationService {
     type: RotationType,
   ): Promise<Readonly<Record<string, string>> | undefined> {
     if (rotator.target === undefined) return undefined;
-    const versionId = await this.#currentVersion(name);
-    const current = versionId === undefined ? undefined : await this.#valueOf(name, versionId);
+    const current = await this.#secrets.get({ secretId: name }).then(
+      (got) => got.value,
+      (error: unknown) => {
+        if (error instanceof NotFoundError) return undefined;
+        throw error;
+      },
+    );
     if (current === undefined) {
       throw new InvalidRequestError(
         `secret ${name} has no current value: put the value naming its target before configuring ${type} rotation`,
@@ -831,15 +836,27 @@ export class RotationService {
       readCurrent: async (secretId) => {
         const refused = () =>
           new RotationStepError(`secret ${secretId} is not readable by the rotation of ${member} (not granted)`);
-        let name: string;
+        // Settings name secrets by name, so the grant is checked on the id as given; only an id that is not itself
+        // granted (an ARN, e.g. the member's own in a revocation handle) is resolved to its name first.
+        const allowed = (name: string) =>
+          name === member || granted(grant, { path: `secrets/${name}`, capability: 'read' });
+        let name = secretId;
+        if (!allowed(name)) {
+          try {
+            ({ name } = await this.#secrets.describe({ secretId }));
+          } catch (error) {
+            if (error instanceof NotFoundError) throw refused();
+            throw error;
+          }
+          if (!allowed(name)) throw refused();
+        }
+        let value: SecretValue;
         try {
-          ({ name } = await this.#secrets.describe({ secretId }));
+          ({ value } = await this.#secrets.get({ secretId: name }));
         } catch (error) {
           if (error instanceof NotFoundError) throw refused();
           throw error;
         }
-        if (name !== member && !granted(grant, { path: `secrets/${name}`, capability: 'read' })) throw refused();
-        const { value } = await this.#secrets.get({ secretId: name });
         if (name !== member) {
           await this.#audit.response({
             requestId: `rotation-${rotationId}`,
