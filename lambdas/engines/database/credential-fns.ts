@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { DIGITS, generatePassword as generateFromClasses, LOWERCASE, UPPERCASE } from '../../core/crypto/password.ts';
 import { ValidationError } from '../../core/errors.ts';
 import type { PasswordPolicy } from './database-types.ts';
 
@@ -51,35 +51,22 @@ export function renderUsername(template: string, role: string, now: number): str
   return rendered;
 }
 
-const LOWER = 'abcdefghijklmnopqrstuvwxyz';
-const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-const DIGITS = '0123456789';
-
 function randomLower(n: number): string {
-  const alphabet = `${LOWER}${DIGITS}`;
-  let out = '';
-  for (let i = 0; i < n; i++) out += alphabet[randomInt(0, alphabet.length)];
-  return out;
+  return generateFromClasses({ length: n, classes: [{ characters: `${LOWERCASE}${DIGITS}` }] });
 }
 
 /**
  * Generates a password under a policy: at least the minimum count of each required class, the rest drawn uniformly
- * (`crypto.randomInt`) from every class whose minimum is above zero, then shuffled (Fisher–Yates).
+ * from every class whose minimum is above zero (a class at 0 is left out entirely).
  */
 export function generatePassword(policy: PasswordPolicy): string {
-  const classes: { chars: string; min: number }[] = [
-    { chars: LOWER, min: policy.min_lower },
-    { chars: UPPER, min: policy.min_upper },
-    { chars: DIGITS, min: policy.min_digits },
-    { chars: [...new Set(policy.symbols)].join(''), min: policy.min_symbols },
-  ].filter((c) => c.min > 0);
-  const all = classes.map((c) => c.chars).join('');
-  const chars: string[] = [];
-  for (const c of classes) for (let i = 0; i < c.min; i++) chars.push(c.chars[randomInt(0, c.chars.length)]!);
-  while (chars.length < policy.length) chars.push(all[randomInt(0, all.length)]!);
-  for (let i = chars.length - 1; i > 0; i--) {
-    const j = randomInt(0, i + 1);
-    [chars[i], chars[j]] = [chars[j]!, chars[i]!];
-  }
-  return chars.join('');
+  return generateFromClasses({
+    length: policy.length,
+    classes: [
+      { characters: LOWERCASE, min: policy.min_lower },
+      { characters: UPPERCASE, min: policy.min_upper },
+      { characters: DIGITS, min: policy.min_digits },
+      { characters: [...new Set(policy.symbols)].join(''), min: policy.min_symbols },
+    ].filter((c) => c.min > 0),
+  });
 }

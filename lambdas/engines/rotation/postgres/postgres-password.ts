@@ -1,42 +1,35 @@
-import { createHash, createHmac, pbkdf2Sync, randomBytes, randomInt } from 'node:crypto';
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import {
+  DIGITS,
+  generatePassword as generateFromClasses,
+  LOWERCASE,
+  passwordClasses,
+  UPPERCASE,
+} from '../../../core/crypto/password.ts';
 
-const LOWER = 'abcdefghijklmnopqrstuvwxyz';
-const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-const DIGITS = '0123456789';
 /**
  * Printable ASCII punctuation without `/ @ " ' \`, as AWS's rotation templates exclude by default: those are the
  * characters that most often break connection strings and shell quoting. Passwords reach PostgreSQL escaped, so
  * none of them is needed for safety here.
  */
 const PUNCTUATION = '!#$%&()*+,-.:;<=>?[]^_`{|}~';
-const CLASSES = [LOWER, UPPER, DIGITS, PUNCTUATION] as const;
-
-/** The characters a password is drawn from, per class, once `exclude` is removed (empty classes dropped). */
-function classes(exclude = ''): string[] {
-  const excluded = new Set(exclude);
-  return CLASSES.map((chars) => [...chars].filter((c) => !excluded.has(c)).join('')).filter((c) => c.length > 0);
-}
+/** One character of each class is guaranteed, unless `exclude` empties the class. */
+const CLASSES = [LOWERCASE, UPPERCASE, DIGITS, PUNCTUATION].map((characters) => ({ characters, min: 1 }));
 
 /** Every character a password may contain under `exclude`. */
 export function passwordAlphabet(exclude?: string): string {
-  return classes(exclude).join('');
+  return passwordClasses(CLASSES, exclude)
+    .map((c) => c.characters)
+    .join('');
 }
 
 /**
- * A random password (`crypto.randomInt`): one character of each class left after `exclude` (lower, upper, digit,
- * punctuation), the rest uniform over all of them, then shuffled (Fisher–Yates).
+ * A random password: one character of each class left after `exclude` (lower, upper, digit, punctuation), the rest
+ * uniform over all of them.
  * @example generatePassword(32, '%;') // 32 characters, never '%' or ';'
  */
 export function generatePassword(length: number, exclude?: string): string {
-  const groups = classes(exclude);
-  const all = groups.join('');
-  const chars: string[] = groups.map((g) => g[randomInt(0, g.length)]!);
-  while (chars.length < length) chars.push(all[randomInt(0, all.length)]!);
-  for (let i = chars.length - 1; i > 0; i--) {
-    const j = randomInt(0, i + 1);
-    [chars[i], chars[j]] = [chars[j]!, chars[i]!];
-  }
-  return chars.slice(0, length).join('');
+  return generateFromClasses({ length, classes: CLASSES, exclude });
 }
 
 /** A password nobody is ever told: what `revoke` and a rollback without a previous value set. */
