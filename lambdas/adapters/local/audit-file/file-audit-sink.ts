@@ -145,6 +145,8 @@ export class FileAuditSink implements AuditSink {
   /** Writes what is queued, syncs the log and the anchor to disk and closes them. Later appends are refused. */
   close(): Promise<void> {
     this.#closing ??= this.#exclusive(async () => {
+      // Appends of this event-loop turn are queued for a flush that would otherwise run after the files are closed.
+      await this.#flush();
       let failure: unknown;
       if (this.#broken === undefined) {
         try {
