@@ -96,6 +96,12 @@ export class AuditOutbox {
   readonly shards: number;
   readonly #clock: Clock;
   readonly #scope = new AsyncLocalStorage<RequestAudit>();
+  /**
+   * Item seq of the next record appended outside a request. Each such record gets a scope of its own, so without it
+   * two records of one request id written in the same millisecond would claim the same outbox key, and the second
+   * append would fail.
+   */
+  #looseItems = 0;
 
   constructor(options: AuditOutboxOptions) {
     this.store = options.store;
@@ -135,7 +141,10 @@ export class AuditOutbox {
   async append(record: AuditRecord): Promise<void> {
     const scope = this.current();
     if (scope === undefined) {
-      await this.store.transact([this.itemOp(this.#newScope(record.requestId || randomUUID()), [record])]);
+      const scope = this.#newScope(record.requestId || randomUUID());
+      scope.items = this.#looseItems;
+      this.#looseItems = (this.#looseItems + 1) % 10 ** SEQ_DIGITS;
+      await this.store.transact([this.itemOp(scope, [record])]);
       return;
     }
     scope.pending.push(record);
