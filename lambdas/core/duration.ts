@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { ValidationError } from './errors.ts';
 
 /** Seconds per duration unit, largest first: components of a duration string must appear in this order. */
@@ -62,3 +63,24 @@ function parseDurationText(text: string): number {
 function describe(input: string | number): string {
   return typeof input === 'number' ? String(input) : JSON.stringify(input.slice(0, 40));
 }
+
+/**
+ * A duration in a request or a setting, as `parseDuration` accepts it, validated and kept as given (`'1h30m'` stays a
+ * string): for request types that are echoed or stored as the caller wrote them. The string bound keeps a huge body
+ * out of error messages; a valid duration is never that long.
+ */
+export const DurationInputSchema = z
+  .union([z.string({ error: 'must be a string or a number' }).max(32), z.number().int().nonnegative()])
+  .superRefine((input, ctx) => {
+    try {
+      parseDuration(input);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'invalid duration' });
+    }
+  });
+
+/**
+ * A duration parsed to whole seconds (0 allowed; a setting that needs a positive one refines it).
+ * @example DurationSchema.parse('1h30m') // 5400
+ */
+export const DurationSchema = DurationInputSchema.transform((input) => parseDuration(input));

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import { z } from 'zod';
-import { parseDuration } from '../../core/duration.ts';
+import { DurationSchema } from '../../core/duration.ts';
 import { InternalError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { DynamicProvider, HandleOf, RoleLimits } from '../../core/leases/lease-types.ts';
 import type { Store } from '../../core/ports/store.ts';
@@ -11,15 +11,6 @@ export const AWS_ROLE_PK = 'aws/roles';
 /** STS refuses sessions shorter than 15 minutes or longer than 12 hours. */
 const STS_MIN_SECONDS = 900;
 const STS_MAX_SECONDS = 43_200;
-
-const Duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  try {
-    return parseDuration(value);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'invalid duration' });
-    return z.NEVER;
-  }
-});
 
 export const AwsRoleSchema = z
   .object({
@@ -36,8 +27,8 @@ export const AwsRoleSchema = z
         }
       }, 'must be a JSON policy document')
       .optional(),
-    default_ttl: Duration.default(3600),
-    max_ttl: Duration.default(STS_MAX_SECONDS),
+    default_ttl: DurationSchema.default(3600),
+    max_ttl: DurationSchema.default(STS_MAX_SECONDS),
     max_leases: z.number().int().min(1).max(1_000_000).optional(),
   })
   .strict()

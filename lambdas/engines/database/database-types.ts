@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../../core/duration.ts';
+import { DurationSchema } from '../../core/duration.ts';
 import { SecretNameSchema } from '../../core/secrets/secret-schema.ts';
 
 /** Store partitions of the database engine. Nothing here is secret: admin credentials live in a Coffer secret. */
@@ -13,15 +13,6 @@ export const DbObjectNameSchema = z
     /^[a-z0-9][a-z0-9_-]{0,62}$/,
     'must be 1-63 characters of a-z, 0-9, "_" and "-", starting with a letter or digit',
   );
-
-const Duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  try {
-    return parseDuration(value);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'invalid duration' });
-    return z.NEVER;
-  }
-});
 
 export const DbConfigSchema = z
   .object({
@@ -91,8 +82,8 @@ export const DbRoleSchema = z
       min_symbols: 0,
       symbols: '!#%*+-.=?@^_~',
     }),
-    default_ttl: Duration.default(3600),
-    max_ttl: Duration.default(86_400),
+    default_ttl: DurationSchema.default(3600),
+    max_ttl: DurationSchema.default(86_400),
     max_leases: z.number().int().min(1).max(1_000_000).optional(),
   })
   .strict()

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../../duration.ts';
+import { DurationInputSchema } from '../../duration.ts';
 import { ValidationError } from '../../errors.ts';
 import { PolicyNameSchema } from '../../policy/policy-schema.ts';
 import type { CreateTokenRequest } from './token-types.ts';
@@ -16,17 +16,6 @@ export const TOKEN_LIMITS = {
   targetLength: 256,
 } as const;
 
-/** Seconds as a number, or a duration string such as `'1h30m'` (see `parseDuration`). */
-export const DurationSchema = z
-  .union([z.string({ error: 'must be a string or a number' }).max(32), z.number().int().nonnegative()])
-  .superRefine((input, ctx) => {
-    try {
-      parseDuration(input);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'invalid duration' });
-    }
-  });
-
 const MetaSchema = z
   .record(z.string().min(1).max(TOKEN_LIMITS.metaKeyLength), z.string().max(TOKEN_LIMITS.metaValueLength))
   .refine((meta) => Object.keys(meta).length <= TOKEN_LIMITS.metaEntries, {
@@ -42,8 +31,8 @@ const DisplayNameSchema = z
 /** Body of `POST /v1/auth/token/create`. */
 export const CreateTokenRequestSchema = z.strictObject({
   policies: z.array(PolicyNameSchema).max(TOKEN_LIMITS.policies).optional(),
-  ttl: DurationSchema.optional(),
-  explicitMaxTtl: DurationSchema.optional(),
+  ttl: DurationInputSchema.optional(),
+  explicitMaxTtl: DurationInputSchema.optional(),
   numUses: z.number().int().min(0).max(TOKEN_LIMITS.numUses).optional(),
   renewable: z.boolean().optional(),
   displayName: DisplayNameSchema.optional(),
@@ -68,11 +57,11 @@ export const LookupTokenRequestSchema = z.strictObject(TargetFields).refine(hasO
 
 /** Body of `POST /v1/auth/token/renew`; `increment` defaults to the token's own TTL. */
 export const RenewTokenRequestSchema = z
-  .strictObject({ ...TargetFields, increment: DurationSchema.optional() })
+  .strictObject({ ...TargetFields, increment: DurationInputSchema.optional() })
   .refine(hasOneTarget, ONE_TARGET);
 
 /** Body of `POST /v1/auth/token/renew-self`. */
-export const RenewSelfRequestSchema = z.strictObject({ increment: DurationSchema.optional() });
+export const RenewSelfRequestSchema = z.strictObject({ increment: DurationInputSchema.optional() });
 
 /** Body of `POST /v1/auth/token/revoke`; `orphan: true` keeps the children alive as orphans. */
 export const RevokeTokenRequestSchema = z

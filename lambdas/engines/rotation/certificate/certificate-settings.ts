@@ -1,7 +1,8 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { DurationSchema } from '../../../core/duration.ts';
 import { ValidationError } from '../../../core/errors.ts';
-import { DurationSchema, LEAF_KEY_TYPES, ROLE_NAME } from '../../pki/pki-role.ts';
+import { LEAF_KEY_TYPES, ROLE_NAME } from '../../pki/pki-role.ts';
 
 /** Re-issue at two-thirds of a certificate's lifetime unless told otherwise. */
 export const DEFAULT_RENEW_AT_FRACTION = 2 / 3;
