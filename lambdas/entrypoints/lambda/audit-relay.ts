@@ -7,8 +7,8 @@ import { DynamoDbStore } from '../../adapters/aws/dynamodb-store/dynamodb-store.
 import { S3AuditSegments } from '../../adapters/aws/s3-audit/s3-audit-sink.ts';
 import { DEFAULT_OUTBOX_SHARDS } from '../../core/audit/outbox/audit-outbox.ts';
 import { DEFAULT_RELAY_STREAM, OutboxRelay, type RelayRunResult } from '../../core/audit/outbox/outbox-relay.ts';
-import { ValidationError } from '../../core/errors.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
+import { LambdaSettings, loadLambdaConfig } from './config.ts';
 import { METRICS_NAMESPACE } from './observability.ts';
 
 /** The `service` dimension Powertools adds to every metric; the lag alarm selects on it. */
@@ -17,23 +17,19 @@ export const RELAY_SERVICE_NAME = 'audit-relay';
 export const LAG_METRIC = 'AuditShippingLagSeconds';
 export const SHIPPED_METRIC = 'AuditRecordsShipped';
 
-const required = () => z.string({ error: 'is required' }).min(1, 'is required');
-
-/** The relay's environment. Keys are the variable names, so a failure names the setting. */
-export const AuditRelayConfigSchema = z
-  .object({
-    /** The items table holding the outbox. */
-    COFFER_TABLE_NAME: required().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'),
-    /** The Object-Locked audit bucket. */
-    COFFER_AUDIT_BUCKET: required().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
+/** The relay's environment: the broker's table (holding the outbox) and audit bucket, and the chain's name. */
+export const AuditRelayConfigSchema = LambdaSettings.pick({
+  COFFER_TABLE_NAME: true,
+  COFFER_AUDIT_BUCKET: true,
+  AWS_REGION: true,
+  AWS_ENDPOINT_URL: true,
+})
+  .extend({
     /** The chain's name: segments go to `audit/<stream>/`. @default 'outbox' */
     COFFER_AUDIT_STREAM: z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1-128 letters, digits, ".", "_" or "-"')
       .optional(),
-    AWS_REGION: required().regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region'),
-    /** Points the clients at an emulator. Never set in a deployment. */
-    AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   })
   .transform((env) => ({
     tableName: env.COFFER_TABLE_NAME,
@@ -45,22 +41,12 @@ export const AuditRelayConfigSchema = z
 
 export type AuditRelayConfig = z.output<typeof AuditRelayConfigSchema>;
 
-const SETTINGS = Object.keys(AuditRelayConfigSchema.in.shape) as (keyof typeof AuditRelayConfigSchema.in.shape)[];
-
 /**
  * Parses the relay's environment.
  * @throws ValidationError naming the first bad setting, never its value.
  */
 export function loadAuditRelayConfig(env: NodeJS.ProcessEnv = process.env): AuditRelayConfig {
-  const picked = Object.fromEntries(
-    SETTINGS.map((name) => [name, env[name] === '' ? undefined : env[name]]).filter(([, value]) => value !== undefined),
-  );
-  const parsed = AuditRelayConfigSchema.safeParse(picked);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ValidationError(`invalid configuration ${issue.path.join('.')}: ${issue.message}`);
-  }
-  return parsed.data;
+  return loadLambdaConfig(AuditRelayConfigSchema, env);
 }
 
 export interface AuditRelayClients {

@@ -49,22 +49,80 @@ export const AuditSaltSchema = z
 const required = () => z.string({ error: 'is required' }).min(1, 'is required');
 
 /**
- * The Lambda environment, parsed once per cold start. Keys are the variable names, so a failure names the setting.
+ * Every setting more than one Lambda function reads, defined once: a name parses the same way in the broker, the
+ * rotation function, the lease sweeper and the audit relay. Each function's schema picks the ones it needs
+ * (`LambdaSettings.pick`) and adds its own. Keys are the variable names, so a failure names the setting.
+ */
+export const LambdaSettings = z.object({
+  /**
+   * Where engines may connect (API-key providers, database hosts): comma-separated entries as the local node's
+   * `COFFER_EGRESS_ALLOW` (`core/egress/egress-policy.ts`). @default '' (nothing)
+   */
+  COFFER_EGRESS_ALLOW: z.string().max(8192).optional(),
+  /** The items table (partition key `pk`, sort key `sk`). */
+  COFFER_TABLE_NAME: required().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'),
+  /** ARN of the symmetric KMS key that wraps data keys. */
+  COFFER_ENVELOPE_KEY_ARN: required().regex(KMS_KEY_ARN, 'must be a KMS key ARN'),
+  /** The Object-Locked audit bucket. */
+  COFFER_AUDIT_BUCKET: required().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
+  /** Set by the Lambda runtime. */
+  AWS_REGION: required().regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region'),
+  /** Used in secret ARNs. @default the account of `COFFER_ENVELOPE_KEY_ARN` */
+  COFFER_ACCOUNT_ID: z
+    .string()
+    .regex(/^\d{12}$/, 'must be 12 digits')
+    .optional(),
+  /** Points every SDK client at an emulator. Never set in a deployment. @default the AWS endpoints */
+  AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+});
+
+/** The account secret ARNs are in: `COFFER_ACCOUNT_ID`, else the envelope key's. */
+export function accountOf(env: { COFFER_ACCOUNT_ID?: string | undefined; COFFER_ENVELOPE_KEY_ARN: string }): string {
+  return env.COFFER_ACCOUNT_ID ?? KMS_KEY_ARN.exec(env.COFFER_ENVELOPE_KEY_ARN)![1]!;
+}
+
+/** The egress allow-list as `core/egress/egress-policy.ts` parses it; unset allows nothing. */
+export function egressAllowOf(env: { COFFER_EGRESS_ALLOW?: string | undefined }): string {
+  return env.COFFER_EGRESS_ALLOW ?? '';
+}
+
+/**
+ * Parses a Lambda function's environment with its schema: only the variables the schema names are looked at, and an
+ * empty one counts as unset.
+ * @throws ValidationError naming the first bad setting, e.g. `invalid configuration COFFER_ENVELOPE_KEY_ARN: must
+ * be a KMS key ARN`. The message never contains a setting's value (the salt is key material).
+ *
+ * @example
+ * const config = loadLambdaConfig(LeaseSweeperConfigSchema, process.env);
+ */
+export function loadLambdaConfig<Schema extends z.ZodPipe<z.ZodObject>>(
+  schema: Schema,
+  env: NodeJS.ProcessEnv,
+): z.output<Schema> {
+  const picked = Object.fromEntries(
+    Object.keys(schema.in.shape)
+      .map((name) => [name, env[name] === '' ? undefined : env[name]])
+      .filter(([, value]) => value !== undefined),
+  );
+  const parsed = schema.safeParse(picked);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ValidationError(`invalid configuration ${issue.path.join('.')}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * The broker's and the rotation function's environment, parsed once per cold start.
  * There are no defaults for key material: the envelope key and the audit salt come from the deployment.
  */
-export const AwsConfigSchema = z
-  .object({
-    /**
-     * Where engines may connect (API-key providers, database hosts): comma-separated entries as the local node's
-     * `COFFER_EGRESS_ALLOW` (`core/egress/egress-policy.ts`). @default '' (nothing)
-     */
-    COFFER_EGRESS_ALLOW: z.string().max(8192).optional(),
-    /** The items table (partition key `pk`, sort key `sk`). */
-    COFFER_TABLE_NAME: required().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'),
-    /** ARN of the symmetric KMS key that wraps data keys. */
-    COFFER_ENVELOPE_KEY_ARN: required().regex(KMS_KEY_ARN, 'must be a KMS key ARN'),
-    /** The Object-Locked audit bucket. */
-    COFFER_AUDIT_BUCKET: required().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
+export const AwsConfigSchema = LambdaSettings.pick({
+  COFFER_EGRESS_ALLOW: true,
+  COFFER_TABLE_NAME: true,
+  COFFER_ENVELOPE_KEY_ARN: true,
+  COFFER_AUDIT_BUCKET: true,
+})
+  .extend({
     /**
      * Base64 of at least 32 random bytes keying the audit HMACs. Every instance must share it, or the same value hashes
      * differently across streams. For tests and emulators: a deployment sets `COFFER_AUDIT_SALT_SECRET_ARN` instead,
@@ -95,15 +153,9 @@ export const AwsConfigSchema = z
           .max(20, 'must list at most 20 ARNs'),
       )
       .optional(),
-    /** Set by the Lambda runtime. */
-    AWS_REGION: required().regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region'),
-    /** Used in secret ARNs. @default the account of `COFFER_ENVELOPE_KEY_ARN` */
-    COFFER_ACCOUNT_ID: z
-      .string()
-      .regex(/^\d{12}$/, 'must be 12 digits')
-      .optional(),
-    /** Points every SDK client at an emulator. Never set in a deployment. @default the AWS endpoints */
-    AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    AWS_REGION: LambdaSettings.shape.AWS_REGION,
+    COFFER_ACCOUNT_ID: LambdaSettings.shape.COFFER_ACCOUNT_ID,
+    AWS_ENDPOINT_URL: LambdaSettings.shape.AWS_ENDPOINT_URL,
     /**
      * The API's base URL (the stage URL). Issued certificates carry `<url>/v1/pki/crl` as CRL distribution point.
      * @default {@link DEFAULT_PUBLIC_URL}, for emulators and tests: a deployment sets it
@@ -156,11 +208,11 @@ export const AwsConfigSchema = z
     auditSaltSecretArn: env.COFFER_AUDIT_SALT_SECRET_ARN,
     bootstrapAdminArns: env.COFFER_BOOTSTRAP_ADMIN_ARNS ?? [],
     region: env.AWS_REGION,
-    account: env.COFFER_ACCOUNT_ID ?? KMS_KEY_ARN.exec(env.COFFER_ENVELOPE_KEY_ARN)![1]!,
+    account: accountOf(env),
     endpoint: env.AWS_ENDPOINT_URL,
     publicUrl: env.COFFER_PUBLIC_URL ?? DEFAULT_PUBLIC_URL,
     deploymentName: env.COFFER_DEPLOYMENT_NAME ?? 'coffer',
-    egressAllow: env.COFFER_EGRESS_ALLOW ?? '',
+    egressAllow: egressAllowOf(env),
     /** Where rotations run and schedules live; `undefined` when rotation is not configured. */
     rotation:
       env.COFFER_ROTATION_STATE_MACHINE_ARN === undefined
@@ -180,22 +232,10 @@ export type RotationConfig = NonNullable<AwsConfig['rotation']>;
 /** The AWS runtime's settings, as the composition root uses them. */
 export type AwsConfig = z.output<typeof AwsConfigSchema>;
 
-/** The variables the schema reads: nothing else of the environment is looked at. */
-const SETTINGS = Object.keys(AwsConfigSchema.in.shape) as (keyof typeof AwsConfigSchema.in.shape)[];
-
 /**
- * Parses the Lambda environment.
- * @throws ValidationError naming the first bad setting, e.g. `invalid configuration COFFER_ENVELOPE_KEY_ARN: must
- * be a KMS key ARN`. The message never contains a setting's value (the salt is key material).
+ * Parses the broker's (and the rotation function's) environment.
+ * @throws ValidationError naming the first bad setting, never its value (see {@link loadLambdaConfig}).
  */
 export function loadAwsConfig(env: NodeJS.ProcessEnv = process.env): AwsConfig {
-  const picked = Object.fromEntries(
-    SETTINGS.map((name) => [name, env[name] === '' ? undefined : env[name]]).filter(([, value]) => value !== undefined),
-  );
-  const parsed = AwsConfigSchema.safeParse(picked);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ValidationError(`invalid configuration ${issue.path.join('.')}: ${issue.message}`);
-  }
-  return parsed.data;
+  return loadLambdaConfig(AwsConfigSchema, env);
 }

@@ -2,68 +2,48 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { STSClient } from '@aws-sdk/client-sts';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { DynamoDbStore } from '../../adapters/aws/dynamodb-store/dynamodb-store.ts';
 import { KmsKeyProvider } from '../../adapters/aws/kms-key-provider/kms-key-provider.ts';
 import { CachingKeyProvider } from '../../core/crypto/data-key-cache.ts';
-import { ValidationError } from '../../core/errors.ts';
 import type { SweepOutcome } from '../../core/leases/lease-service.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
 import { SecretService } from '../../core/secrets/secret-service.ts';
 import { composeDynamicSecrets } from './compose.ts';
-import { KMS_KEY_ARN } from './config.ts';
+import { accountOf, egressAllowOf, LambdaSettings, loadLambdaConfig } from './config.ts';
 
 /** The `service` name of the sweeper's logs. */
 export const SWEEPER_SERVICE_NAME = 'lease-sweeper';
 
-const required = () => z.string({ error: 'is required' }).min(1, 'is required');
-
 /**
  * The sweeper's environment: the broker's table, envelope key (to read a database connection's admin secret) and
- * account (part of secret ARNs, hence of the envelope key's encryption context). Keys are the variable names.
+ * account (part of secret ARNs, hence of the envelope key's encryption context), and the broker's egress allow-list
+ * (revocations connect to database hosts).
  */
-export const LeaseSweeperConfigSchema = z
-  .object({
-    COFFER_TABLE_NAME: required().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'),
-    COFFER_ENVELOPE_KEY_ARN: required().regex(KMS_KEY_ARN, 'must be a KMS key ARN'),
-    /** @default the account of `COFFER_ENVELOPE_KEY_ARN` */
-    COFFER_ACCOUNT_ID: z
-      .string()
-      .regex(/^\d{12}$/, 'must be 12 digits')
-      .optional(),
-    AWS_REGION: required().regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region'),
-    /** Points the clients at an emulator. Never set in a deployment. */
-    AWS_ENDPOINT_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-    /** Where revocations may connect (database hosts), as the broker's. @default '' (nothing) */
-    COFFER_EGRESS_ALLOW: z.string().max(8192).optional(),
-  })
-  .transform((env) => ({
-    tableName: env.COFFER_TABLE_NAME,
-    envelopeKeyArn: env.COFFER_ENVELOPE_KEY_ARN,
-    account: env.COFFER_ACCOUNT_ID ?? KMS_KEY_ARN.exec(env.COFFER_ENVELOPE_KEY_ARN)![1]!,
-    region: env.AWS_REGION,
-    endpoint: env.AWS_ENDPOINT_URL,
-    egressAllow: env.COFFER_EGRESS_ALLOW ?? '',
-  }));
+export const LeaseSweeperConfigSchema = LambdaSettings.pick({
+  COFFER_TABLE_NAME: true,
+  COFFER_ENVELOPE_KEY_ARN: true,
+  COFFER_ACCOUNT_ID: true,
+  AWS_REGION: true,
+  AWS_ENDPOINT_URL: true,
+  COFFER_EGRESS_ALLOW: true,
+}).transform((env) => ({
+  tableName: env.COFFER_TABLE_NAME,
+  envelopeKeyArn: env.COFFER_ENVELOPE_KEY_ARN,
+  account: accountOf(env),
+  region: env.AWS_REGION,
+  endpoint: env.AWS_ENDPOINT_URL,
+  egressAllow: egressAllowOf(env),
+}));
 
 export type LeaseSweeperConfig = z.output<typeof LeaseSweeperConfigSchema>;
-
-const SETTINGS = Object.keys(LeaseSweeperConfigSchema.in.shape) as (keyof typeof LeaseSweeperConfigSchema.in.shape)[];
 
 /**
  * Parses the sweeper's environment.
  * @throws ValidationError naming the first bad setting, never its value.
  */
 export function loadLeaseSweeperConfig(env: NodeJS.ProcessEnv = process.env): LeaseSweeperConfig {
-  const picked = Object.fromEntries(
-    SETTINGS.map((name) => [name, env[name] === '' ? undefined : env[name]]).filter(([, value]) => value !== undefined),
-  );
-  const parsed = LeaseSweeperConfigSchema.safeParse(picked);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ValidationError(`invalid configuration ${issue.path.join('.')}: ${issue.message}`);
-  }
-  return parsed.data;
+  return loadLambdaConfig(LeaseSweeperConfigSchema, env);
 }
 
 export interface LeaseSweeperClients {
