@@ -81,6 +81,8 @@ import {
   type SecretRef,
   type SecretValue,
   type UpdateSecretInput,
+  type UpdateSecretValueInput,
+  type UpdateSecretValueResult,
   type UpdateVersionStageInput,
   type VersionRecord,
   versionPartition,
@@ -277,6 +279,7 @@ export class SecretService {
       input.clientRequestToken === undefined ? undefined : validate(ClientRequestTokenSchema, input.clientRequestToken);
     const requested = [...new Set(validate(VersionStagesSchema, input.versionStages ?? [AWSCURRENT]))];
     const ifVersionId = input.ifVersionId === undefined ? undefined : validate(VersionIdSchema, input.ifVersionId);
+    const description = input.description === undefined ? undefined : validate(DescriptionSchema, input.description);
     if (ifVersionId !== undefined && input.ifAbsent === true) {
       throw new ValidationError('give ifVersionId or ifAbsent, not both');
     }
@@ -317,7 +320,7 @@ export class SecretService {
         const secret: SecretRecord = {
           arn: newArn,
           name,
-          description: '',
+          description: description ?? '',
           tags: {},
           metadata: {},
           createdAt: now,
@@ -340,6 +343,18 @@ export class SecretService {
           throw new AlreadyExistsError(
             `version ${versionId} already exists; a new value needs a new clientRequestToken`,
           );
+        }
+        if (description !== undefined && description !== secret.description) {
+          // A retry whose description differs from the stored one still gets it, as the first call would have.
+          await this.store.transact([
+            {
+              type: 'put',
+              pk: SECRETS_PARTITION,
+              sk: secret.name,
+              data: { ...secret, description, updatedAt: now },
+              condition: { kind: 'rev', rev: item.rev },
+            },
+          ]);
         }
         return { arn: secret.arn, name: secret.name, versionId, versionStages: labelsOf(secret.stages, versionId) };
       }
@@ -368,6 +383,7 @@ export class SecretService {
       const pruned = versionsToPrune(versions, stages, now, PRUNE_BUDGET_WITH_VERSION, this.versionLimits);
       const next: SecretRecord = {
         ...secret,
+        ...(description === undefined ? {} : { description }),
         stages,
         versions: versions.filter((v) => !pruned.includes(v.versionId)),
         updatedAt: now,
@@ -379,6 +395,30 @@ export class SecretService {
       ]);
       return { arn: secret.arn, name: secret.name, versionId, versionStages: labelsOf(stages, versionId) };
     });
+  }
+
+  /**
+   * AWS UpdateSecret: a new description and a new current value are one conditional transaction, so a refused or
+   * failed write changes neither; with only a description it is `update`, with neither it changes nothing. The value
+   * follows `put`'s rules (idempotency by token, version caps, write rate, pending deletion).
+   *
+   * @throws AlreadyExistsError, LimitExceededError, ThrottledError, InvalidRequestError as `put` and `update` do
+   */
+  async updateSecret(input: UpdateSecretValueInput): Promise<UpdateSecretValueResult> {
+    if (input.value !== undefined) {
+      const put = await this.put({
+        secretId: input.secretId,
+        value: input.value,
+        description: input.description,
+        clientRequestToken: input.clientRequestToken,
+        mayRead: input.mayRead,
+      });
+      return { arn: put.arn, name: put.name, versionId: put.versionId };
+    }
+    if (input.description !== undefined)
+      return this.update({ secretId: input.secretId, description: input.description });
+    const { arn, name } = await this.describe({ secretId: input.secretId });
+    return { arn, name };
   }
 
   /**

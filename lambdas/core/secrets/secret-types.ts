@@ -139,6 +139,28 @@ export interface PutSecretValueInput {
    * @default false
    */
   mayRead?: boolean | undefined;
+  /** A new description, written in the same transaction as the version. @default unchanged */
+  description?: string | undefined;
+}
+
+/** AWS UpdateSecret: a new description, a new current value, or both in one write. */
+export interface UpdateSecretValueInput {
+  /** Name, full ARN or partial ARN. */
+  secretId: string;
+  description?: string | undefined;
+  /** Becomes the new version, labelled AWSCURRENT. */
+  value?: SecretValue | undefined;
+  /** Becomes the new version's id; see `PutSecretValueInput.clientRequestToken`. */
+  clientRequestToken?: string | undefined;
+  /** See `PutSecretValueInput.mayRead`. @default false */
+  mayRead?: boolean | undefined;
+}
+
+export interface UpdateSecretValueResult {
+  arn: string;
+  name: string;
+  /** Present when a value was given. */
+  versionId?: string;
 }
 
 export interface PutSecretValueResult {

@@ -347,21 +347,20 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
         const { id, name } = await authorizeSecret(ctx, body.SecretId, 'update');
         noKmsKey(body.KmsKeyId);
         const value = requestValue(body, false);
-        let ref = { arn: '', name: '' };
-        if (body.Description !== undefined) {
-          ref = await ctx.deps.secrets.update({ secretId: id, description: body.Description });
-        }
-        if (value === undefined) {
-          if (body.Description === undefined) ref = await ctx.deps.secrets.describe({ secretId: id });
-          return { body: { ARN: ref.arn, Name: ref.name } };
-        }
-        const put = await ctx.deps.secrets.put({
+        const updated = await ctx.deps.secrets.updateSecret({
           secretId: id,
+          description: body.Description,
           value,
           clientRequestToken: body.ClientRequestToken,
-          mayRead: await mayRead(ctx, name),
+          mayRead: value !== undefined && (await mayRead(ctx, name)),
         });
-        return { body: { ARN: put.arn, Name: put.name, VersionId: put.versionId } };
+        return {
+          body: {
+            ARN: updated.arn,
+            Name: updated.name,
+            ...(updated.versionId === undefined ? {} : { VersionId: updated.versionId }),
+          },
+        };
       },
     }),
     defineRoute({
