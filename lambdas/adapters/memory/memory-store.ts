@@ -1,14 +1,13 @@
 import {
-  type Condition,
   ConditionFailedError,
   type ItemData,
-  MAX_TRANSACTION_OPS,
   type Page,
   type QueryOptions,
   type Store,
   type StoredItem,
   type WriteOp,
 } from '../../core/ports/store.ts';
+import { compareKeys, holds, validateOps } from '../../core/ports/store-rules.ts';
 
 /**
  * An in-memory `Store` for unit tests. It enforces the same rules as the durable adapters (it passes the store
@@ -60,32 +59,4 @@ export class MemoryStore implements Store {
   }
 
   async close(): Promise<void> {}
-}
-
-/** Byte-wise ordering of sort keys, as DynamoDB and SQLite's BINARY collation order UTF-8 strings. */
-export function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
-export function holds(condition: Condition, current: StoredItem | undefined): boolean {
-  switch (condition.kind) {
-    case 'absent':
-      return current === undefined;
-    case 'exists':
-      return current !== undefined;
-    case 'rev':
-      return current !== undefined && current.rev === condition.rev;
-  }
-}
-
-export function validateOps(ops: readonly WriteOp[]): void {
-  if (ops.length === 0) throw new RangeError('a transaction needs at least one operation');
-  if (ops.length > MAX_TRANSACTION_OPS)
-    throw new RangeError(`a transaction holds at most ${MAX_TRANSACTION_OPS} operations`);
-  const seen = new Set<string>();
-  for (const op of ops) {
-    const key = JSON.stringify([op.pk, op.sk]);
-    if (seen.has(key)) throw new RangeError('a transaction may touch each item only once');
-    seen.add(key);
-  }
 }

@@ -22,7 +22,7 @@ import {
   type StoredItem,
   type WriteOp,
 } from '../../../core/ports/store.ts';
-import { compareKeys, validateOps } from '../../memory/memory-store.ts';
+import { compareKeys, validateOps } from '../../../core/ports/store-rules.ts';
 
 /** Options of {@link DynamoDbStore}. */
 export interface DynamoDbStoreOptions {

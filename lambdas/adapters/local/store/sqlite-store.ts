@@ -11,7 +11,7 @@ import {
   type StoredItem,
   type WriteOp,
 } from '../../../core/ports/store.ts';
-import { compareKeys, holds, validateOps } from '../../memory/memory-store.ts';
+import { compareKeys, holds, validateOps } from '../../../core/ports/store-rules.ts';
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {

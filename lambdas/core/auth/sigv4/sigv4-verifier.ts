@@ -2,12 +2,25 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { BrokerRequest } from '../../../broker/http-types.ts';
 import { type CofferErrorOptions, UnauthenticatedError } from '../../errors.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { Principal } from '../../principal.ts';
 import { AllowedHosts, type AllowedHostsOptions } from '../allowed-hosts.ts';
 import { type AccessKeyService, accessKeyPrincipal } from './access-key-service.ts';
+
+/**
+ * What SigV4 verification reads of an HTTP request. The broker's request has this shape; the core names only the
+ * fields it needs so that it does not depend on the broker.
+ */
+export interface SignedRequest {
+  readonly method: string;
+  /** Path as received, still percent-encoded, without the query string. */
+  readonly rawPath: string;
+  readonly query: Readonly<Record<string, string>>;
+  /** Lower-cased header names. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer | undefined;
+}
 
 /**
  * The error names AWS returns for SigV4 failures, as AWS JSON-protocol services (Secrets Manager among them) send them
@@ -163,7 +176,7 @@ export class SigV4Verifier {
    * @throws SigV4Error with the AWS error name to answer with; nothing else for a bad request.
    * @example const { principal, region, accessKeyId } = await verifier.verify(request);
    */
-  async verify(request: BrokerRequest, options: VerifyOptions = {}): Promise<VerifiedSigV4> {
+  async verify(request: SignedRequest, options: VerifyOptions = {}): Promise<VerifiedSigV4> {
     const authorization = request.headers.authorization;
     if (authorization === undefined || authorization.trim() === '') {
       throw new SigV4Error('MissingAuthenticationToken', 'Request is missing Authentication Token');
@@ -303,7 +316,7 @@ function parseAuthorization(header: string): ParsedAuthorization {
 
 /** The value of every signed header, which must all be present; `host` may be overridden by a trusted proxy's view. */
 function signedHeaderValues(
-  request: BrokerRequest,
+  request: SignedRequest,
   names: readonly string[],
   hostOverride: string | undefined,
 ): Record<string, string> {
@@ -322,7 +335,7 @@ function signedHeaderValues(
  * Refuses a request carrying a meaningful header its signature does not cover: an unsigned `x-amz-target` could turn
  * a signed DescribeSecret into GetSecretValue, an unsigned `content-type` change how the body is read.
  */
-function requireSigned(request: BrokerRequest, signed: readonly string[]): void {
+function requireSigned(request: SignedRequest, signed: readonly string[]): void {
   for (const name of Object.keys(request.headers)) {
     const lower = name.toLowerCase();
     const mustSign = lower === 'content-type' || lower.startsWith('x-amz-');
@@ -384,7 +397,7 @@ function checkPayloadHash(declared: string | undefined, body: Buffer | undefined
 
 /** Signs the request again as the client must have, or `undefined` when the rebuilt request cannot be signed. */
 async function computeSignature(
-  request: BrokerRequest,
+  request: SignedRequest,
   auth: ParsedAuthorization,
   headers: Record<string, string>,
   signingDate: Date,
