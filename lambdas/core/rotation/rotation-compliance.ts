@@ -18,8 +18,9 @@
  *   succeeded / (succeeded + failed): running rotations are not decided yet. Times to rotate are
  *   `finishedAt - startedAt` of succeeded rotations that have a `finishedAt`; p95 is the nearest-rank percentile.
  */
-import { nextRotationAt, windowEnd } from './rotation-schedule.ts';
+
 import type { RotationRules, RotationTrigger } from './rotation-types.ts';
+import { nextRotationAt, windowEnd } from './schedule/rotation-rules.ts';
 
 const DAY_MS = 86_400_000;
 

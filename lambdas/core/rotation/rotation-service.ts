@@ -24,7 +24,6 @@ import {
   type RotationRecord,
   revocationKey,
 } from './rotation-records.ts';
-import { nextRotationAt, RotationRulesSchema } from './rotation-schedule.ts';
 import {
   ROTATION_TYPES,
   type RotationGrant,
@@ -44,6 +43,7 @@ import {
   type RotationFailureDetail,
   type StepTaskInput,
 } from './rotation-workflow.ts';
+import { nextRotationAt, RotationRulesSchema } from './schedule/rotation-rules.ts';
 
 export interface RotationServiceOptions {
   readonly store: Store;

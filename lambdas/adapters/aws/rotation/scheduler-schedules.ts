@@ -8,8 +8,8 @@ import {
 } from '@aws-sdk/client-scheduler';
 import { ConflictError } from '../../../core/errors.ts';
 import type { RotationScheduleSync } from '../../../core/ports/rotation.ts';
-import { toSchedulerExpression } from '../../../core/rotation/rotation-schedule.ts';
 import type { RotationRules } from '../../../core/rotation/rotation-types.ts';
+import { toSchedulerExpression } from '../../../core/rotation/schedule/rotation-rules.ts';
 import { awsErrorName, awsFailure } from './aws-failure.ts';
 
 /** EventBridge Scheduler's bound on a schedule name (`[0-9a-zA-Z-_.]{1,64}`). */

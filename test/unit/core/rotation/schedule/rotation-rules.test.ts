@@ -1,18 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../../../../lambdas/core/errors.ts';
+import { ValidationError } from '../../../../../lambdas/core/errors.ts';
+import type { RotationRules } from '../../../../../lambdas/core/rotation/rotation-types.ts';
+import { cronMatches, parseAwsCron } from '../../../../../lambdas/core/rotation/schedule/cron.ts';
 import {
-  cronMatches,
   isDue,
   isOverdue,
   nextRotationAt,
-  parseAwsCron,
   parseRotationRules,
   RotationRulesSchema,
   toSchedulerExpression,
   windowEnd,
-} from '../../../../lambdas/core/rotation/rotation-schedule.ts';
-import type { RotationRules } from '../../../../lambdas/core/rotation/rotation-types.ts';
+} from '../../../../../lambdas/core/rotation/schedule/rotation-rules.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -127,70 +126,6 @@ describe('Schema: RotationRulesSchema', () => {
       ['scheduleExpression'],
       ['duration'],
     ]);
-  });
-});
-
-describe('Function: parseAwsCron', () => {
-  it.each([
-    // The EventBridge cron examples: valid EventBridge syntax even where Secrets Manager refuses them.
-    ['cron(0 10 * * ? *)', [0], [10]],
-    ['cron(15 12 * * ? *)', [15], [12]],
-    ['cron(0 18 ? * MON-FRI *)', [0], [18]],
-    ['cron(0 8 1 * ? *)', [0], [8]],
-    ['cron(0/15 * * * ? *)', [0, 15, 30, 45], Array.from({ length: 24 }, (_, h) => h)],
-    ['cron(0/10 * ? * MON-FRI *)', [0, 10, 20, 30, 40, 50], Array.from({ length: 24 }, (_, h) => h)],
-    [
-      'cron(0/5 8-17 ? * MON-FRI *)',
-      Array.from({ length: 12 }, (_, i) => i * 5),
-      [8, 9, 10, 11, 12, 13, 14, 15, 16, 17],
-    ],
-    ['cron(0 9 ? * 2#1 *)', [0], [9]],
-  ])('parses the EventBridge example %s', (expression, minutes, hours) => {
-    const cron = parseAwsCron(expression);
-    expect(cron.minutes).toEqual(minutes);
-    expect(cron.hours).toEqual(hours);
-  });
-
-  it('reads names, increments and specials into their meaning', () => {
-    const weekdays = parseAwsCron('cron(0 18 ? * mon-fri *)');
-    expect(weekdays.expression).toBe('cron(0 18 ? * MON-FRI *)');
-    expect(weekdays.dayOfWeek).toEqual({ kind: 'weekdays', weekdays: new Set([2, 3, 4, 5, 6]) });
-    expect([...parseAwsCron('cron(0 0 1 JAN/3 ? *)').months]).toEqual([1, 4, 7, 10]);
-    expect(parseAwsCron('cron(0 0 ? * SUN#1 *)').dayOfWeek).toEqual({ kind: 'nth', weekday: 1, nth: 1 });
-    expect(parseAwsCron('cron(0 0 ? * 6L *)').dayOfWeek).toEqual({ kind: 'lastOfMonth', weekday: 6 });
-    expect(parseAwsCron('cron(0 0 15W * ? *)').dayOfMonth).toEqual({ kind: 'nearestWeekday', day: 15 });
-    expect(parseAwsCron('cron(0 0 L * ? *)').dayOfMonth).toEqual({ kind: 'last' });
-    expect([...parseAwsCron('cron(0 0 1 * ? 2026-2028)').years]).toEqual([2026, 2027, 2028]);
-  });
-
-  it('refuses what is not a cron expression, naming the field given', () => {
-    expect(() => parseAwsCron('0 10 * * ? *', 'schedule')).toThrow(/^schedule: a cron expression must look like/);
-    expect(() => parseAwsCron('cron(0 10 * * ? 1969)')).toThrow(/year value 1969 is out of range 1970–2199/);
-  });
-});
-
-describe('Function: cronMatches', () => {
-  const lastDay = parseAwsCron('cron(0 16 L * ? *)');
-
-  it('matches the last day of each month, leap years included', () => {
-    expect(cronMatches(lastDay, utc(2026, 2, 28, 16))).toBe(true);
-    expect(cronMatches(lastDay, utc(2028, 2, 28, 16))).toBe(false);
-    expect(cronMatches(lastDay, utc(2028, 2, 29, 16))).toBe(true);
-    expect(cronMatches(lastDay, utc(2026, 4, 30, 16))).toBe(true);
-  });
-
-  it('matches only whole minutes of the right hour', () => {
-    expect(cronMatches(lastDay, utc(2026, 2, 28, 15))).toBe(false);
-    expect(cronMatches(lastDay, utc(2026, 2, 28, 16) + 1)).toBe(false);
-  });
-
-  it('moves nW to the nearest weekday without leaving the month', () => {
-    const day1 = parseAwsCron('cron(0 0 1W * ? *)');
-    expect(cronMatches(day1, utc(2026, 8, 3))).toBe(true); // 1 Aug 2026 is a Saturday: Monday the 3rd
-    expect(cronMatches(day1, utc(2026, 7, 31))).toBe(false);
-    const day31 = parseAwsCron('cron(0 0 31W * ? *)');
-    expect(cronMatches(day31, utc(2026, 5, 29))).toBe(true); // 31 May 2026 is a Sunday: Friday the 29th
-    expect(cronMatches(day31, utc(2026, 4, 30))).toBe(false); // April has no 31st
   });
 });
 
