@@ -10,7 +10,11 @@ export interface EmulatorClientConfig {
 
 /** The emulator started by the global setup. Throws (so the suite fails) with instructions when there is none. */
 export function awsEmulator(): EmulatorClientConfig {
-  const endpoint = inject('awsEndpoint');
+  const endpoint = inject('awsEndpoint') as string | undefined;
+  // Only the projects listed in vitest.config.ts get an emulator; anywhere else there is no endpoint to reach, and
+  // the SDK must not fall back on real AWS.
+  if (endpoint === undefined)
+    throw new Error('this suite needs the AWS emulator: add it to AWS_SUITES in vitest.config.ts');
   if (endpoint === '') throw new Error(inject('awsEmulatorError'));
   return { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
 }
