@@ -7,6 +7,7 @@ import {
   type StoredItem,
   type WriteOp,
 } from '../ports/store.ts';
+import { retryOnConflict } from '../retry.ts';
 import {
   assertLeaseId,
   assertLeasePrefix,
@@ -33,6 +34,15 @@ import {
   QUOTA_PK,
   viewOf,
 } from './lease-types.ts';
+
+/**
+ * Attempts of a read-modify-write of the quota counters (reserve, finalize): every node's issue and revoke moves
+ * them, so they see the most contention.
+ */
+const RESERVE_ATTEMPTS = 21;
+const FINALIZE_ATTEMPTS = 21;
+/** Attempts of a renewal: each one renews at the target again, so fewer. */
+const RENEW_ATTEMPTS = 6;
 
 export interface LeaseServiceOptions {
   readonly store: Store;
@@ -232,62 +242,62 @@ export class LeaseService {
 
   /** Checks each reservation against the running counts, rejects those over quota, commits the rest. */
   private async commitReserves(batch: readonly PendingReserve[]): Promise<PendingReserve[]> {
-    for (let attempt = 0; ; attempt++) {
-      const keys = [...new Set(batch.flatMap((e) => [`role:${e.lease.rolePath}`, `principal:${e.lease.principalId}`]))];
-      const items = new Map(
-        await Promise.all(
-          keys.map(async (key) => [key, await this.store.get<{ count: number }>(QUOTA_PK, key)] as const),
-        ),
-      );
-      const counts = new Map(keys.map((key) => [key, items.get(key)?.data.count ?? 0]));
-      const accepted: PendingReserve[] = [];
-      const rejected: { entry: PendingReserve; error: LimitExceededError }[] = [];
-      for (const entry of batch) {
-        const roleKey = `role:${entry.lease.rolePath}`;
-        const principalKey = `principal:${entry.lease.principalId}`;
-        const roleLive = counts.get(roleKey)!;
-        const principalLive = counts.get(principalKey)!;
-        if (roleLive >= entry.roleLimit) {
-          rejected.push({
-            entry,
-            error: new LimitExceededError(
-              `role ${entry.lease.rolePath} already has ${roleLive} live leases, its limit of ${entry.roleLimit}; revoke some or raise the role's max_leases`,
-            ),
-          });
-        } else if (principalLive >= this.maxPerPrincipal) {
-          rejected.push({
-            entry,
-            error: new LimitExceededError(
-              `the caller already holds ${principalLive} live leases, its limit of ${this.maxPerPrincipal}; revoke some first`,
-            ),
-          });
-        } else {
-          counts.set(roleKey, roleLive + 1);
-          counts.set(principalKey, principalLive + 1);
-          accepted.push(entry);
-        }
-      }
-      const ops: WriteOp[] = [];
-      for (const key of keys) {
-        const before = items.get(key)?.data.count ?? 0;
-        if (counts.get(key) !== before) ops.push(counterOp(key, items.get(key), counts.get(key)!));
-      }
-      for (const { lease } of accepted) {
-        ops.push(
-          { type: 'put', pk: LEASE_PK, sk: lease.leaseId, data: lease, condition: { kind: 'absent' } },
-          { type: 'put', pk: DUE_PK, sk: dueKey(lease.dueAt, lease.leaseId), data: { leaseId: lease.leaseId } },
+    // Another node moving a counter makes the transaction fail: re-read and re-check the whole batch.
+    return retryOnConflict(
+      async () => {
+        const keys = [
+          ...new Set(batch.flatMap((e) => [`role:${e.lease.rolePath}`, `principal:${e.lease.principalId}`])),
+        ];
+        const items = new Map(
+          await Promise.all(
+            keys.map(async (key) => [key, await this.store.get<{ count: number }>(QUOTA_PK, key)] as const),
+          ),
         );
-      }
-      try {
+        const counts = new Map(keys.map((key) => [key, items.get(key)?.data.count ?? 0]));
+        const accepted: PendingReserve[] = [];
+        const rejected: { entry: PendingReserve; error: LimitExceededError }[] = [];
+        for (const entry of batch) {
+          const roleKey = `role:${entry.lease.rolePath}`;
+          const principalKey = `principal:${entry.lease.principalId}`;
+          const roleLive = counts.get(roleKey)!;
+          const principalLive = counts.get(principalKey)!;
+          if (roleLive >= entry.roleLimit) {
+            rejected.push({
+              entry,
+              error: new LimitExceededError(
+                `role ${entry.lease.rolePath} already has ${roleLive} live leases, its limit of ${entry.roleLimit}; revoke some or raise the role's max_leases`,
+              ),
+            });
+          } else if (principalLive >= this.maxPerPrincipal) {
+            rejected.push({
+              entry,
+              error: new LimitExceededError(
+                `the caller already holds ${principalLive} live leases, its limit of ${this.maxPerPrincipal}; revoke some first`,
+              ),
+            });
+          } else {
+            counts.set(roleKey, roleLive + 1);
+            counts.set(principalKey, principalLive + 1);
+            accepted.push(entry);
+          }
+        }
+        const ops: WriteOp[] = [];
+        for (const key of keys) {
+          const before = items.get(key)?.data.count ?? 0;
+          if (counts.get(key) !== before) ops.push(counterOp(key, items.get(key), counts.get(key)!));
+        }
+        for (const { lease } of accepted) {
+          ops.push(
+            { type: 'put', pk: LEASE_PK, sk: lease.leaseId, data: lease, condition: { kind: 'absent' } },
+            { type: 'put', pk: DUE_PK, sk: dueKey(lease.dueAt, lease.leaseId), data: { leaseId: lease.leaseId } },
+          );
+        }
         if (ops.length > 0) await this.store.transact(ops);
-      } catch (err) {
-        // Another node moved a counter: re-read and re-check the whole batch.
-        if (err instanceof ConditionFailedError && attempt < 20) continue;
-        throw err;
-      }
-      for (const { entry, error } of rejected) entry.reject(error);
-      return accepted;
-    }
+        for (const { entry, error } of rejected) entry.reject(error);
+        return accepted;
+      },
+      { maxAttempts: RESERVE_ATTEMPTS },
+    );
   }
 
   async lookup(leaseId: string): Promise<LeaseView> {
@@ -328,32 +338,31 @@ export class LeaseService {
     if (incrementSeconds !== undefined && (!Number.isSafeInteger(incrementSeconds) || incrementSeconds <= 0)) {
       throw new ValidationError('increment must be a positive number of seconds');
     }
-    for (let attempt = 0; ; attempt++) {
-      const item = await this.mustGet(leaseId);
-      const lease = item.data;
-      const now = this.clock.now();
-      if (lease.state !== 'active' || lease.expiresAt <= now) {
-        throw new InvalidRequestError(
-          `lease ${leaseId} is ${lease.state === 'active' ? 'expired' : lease.state}; it cannot be renewed`,
-        );
-      }
-      const wanted = now + (incrementSeconds ?? lease.ttlSeconds) * 1000;
-      const expiresAt = Math.min(wanted, lease.maxExpiresAt);
-      const provider = this.provider(lease.kind);
-      if (provider.renew !== undefined && lease.revokeHandle !== undefined) {
-        await provider.renew(lease.revokeHandle as never, expiresAt);
-      }
-      const next: LeaseRecord = { ...lease, expiresAt, dueAt: expiresAt };
-      try {
+    return retryOnConflict(
+      async () => {
+        const item = await this.mustGet(leaseId);
+        const lease = item.data;
+        const now = this.clock.now();
+        if (lease.state !== 'active' || lease.expiresAt <= now) {
+          throw new InvalidRequestError(
+            `lease ${leaseId} is ${lease.state === 'active' ? 'expired' : lease.state}; it cannot be renewed`,
+          );
+        }
+        const wanted = now + (incrementSeconds ?? lease.ttlSeconds) * 1000;
+        const expiresAt = Math.min(wanted, lease.maxExpiresAt);
+        const provider = this.provider(lease.kind);
+        if (provider.renew !== undefined && lease.revokeHandle !== undefined) {
+          await provider.renew(lease.revokeHandle as never, expiresAt);
+        }
+        const next: LeaseRecord = { ...lease, expiresAt, dueAt: expiresAt };
         await this.store.transact([
           { type: 'put', pk: LEASE_PK, sk: leaseId, data: next, condition: { kind: 'rev', rev: item.rev } },
           ...moveDue(lease, next),
         ]);
         return { ...viewOf(next), capped: wanted > lease.maxExpiresAt };
-      } catch (err) {
-        if (!(err instanceof ConditionFailedError) || attempt >= 5) throw err;
-      }
-    }
+      },
+      { maxAttempts: RENEW_ATTEMPTS },
+    );
   }
 
   /**
@@ -471,23 +480,21 @@ export class LeaseService {
   }
 
   private async markOne(leaseId: string): Promise<LeaseItem | undefined> {
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const item = await this.store.get<LeaseItem['data']>(LEASE_PK, leaseId);
-      if (item === undefined) return undefined;
-      if (item.data.state === 'revoking') return item;
-      const now = this.clock.now();
-      const next: LeaseRecord = { ...item.data, state: 'revoking', revokeRequestedAt: now, dueAt: now };
-      try {
+    return retryOnConflict(
+      async () => {
+        const item = await this.store.get<LeaseItem['data']>(LEASE_PK, leaseId);
+        if (item === undefined) return undefined;
+        if (item.data.state === 'revoking') return item;
+        const now = this.clock.now();
+        const next: LeaseRecord = { ...item.data, state: 'revoking', revokeRequestedAt: now, dueAt: now };
         await this.store.transact([
           { type: 'put', pk: LEASE_PK, sk: leaseId, data: next, condition: { kind: 'rev', rev: item.rev } },
           ...moveDue(item.data, next),
         ]);
         return { ...item, rev: item.rev + 1, data: next as LeaseItem['data'] };
-      } catch (err) {
-        if (!(err instanceof ConditionFailedError)) throw err;
-      }
-    }
-    throw new ConflictError(`lease ${leaseId} keeps changing; try again`);
+      },
+      { maxAttempts: 10, onExhausted: () => new ConflictError(`lease ${leaseId} keeps changing; try again`) },
+    );
   }
 
   /** One revocation attempt at the target, shared with any concurrent attempt on the same lease. */
@@ -557,48 +564,52 @@ export class LeaseService {
   }
 
   private async finalizeChunk(items: readonly LeaseItem[]): Promise<number> {
-    for (let attempt = 0; ; attempt++) {
-      const decrements = new Map<string, number>();
-      for (const item of items) {
-        for (const key of [`role:${item.data.rolePath}`, `principal:${item.data.principalId}`]) {
-          decrements.set(key, (decrements.get(key) ?? 0) + 1);
-        }
-      }
-      const counters = await Promise.all(
-        [...decrements.keys()].map(async (key) => ({
-          key,
-          item: await this.store.get<{ count: number }>(QUOTA_PK, key),
-        })),
-      );
-      const ops: WriteOp[] = items.flatMap((item): WriteOp[] => [
-        { type: 'delete', pk: LEASE_PK, sk: item.sk, condition: { kind: 'rev', rev: item.rev } },
-        { type: 'delete', pk: DUE_PK, sk: dueKey(item.data.dueAt, item.sk) },
-        { type: 'delete', pk: FAILED_PK, sk: item.sk },
-      ]);
-      for (const { key, item } of counters) {
-        const count = Math.max(0, (item?.data.count ?? 0) - decrements.get(key)!);
-        if (item === undefined) continue;
-        ops.push(
-          count === 0
-            ? { type: 'delete', pk: QUOTA_PK, sk: key, condition: { kind: 'rev', rev: item.rev } }
-            : counterOp(key, item, count),
-        );
-      }
-      try {
-        await this.store.transact(ops);
-        return items.length;
-      } catch (err) {
-        if (!(err instanceof ConditionFailedError) || attempt >= 20) throw err;
-        if (err.pk === LEASE_PK) {
-          // One lease changed (or is gone): settle the others, then that one from a fresh read.
-          const fresh = await Promise.all(items.map((item) => this.store.get<LeaseItem['data']>(LEASE_PK, item.sk)));
-          const still = fresh.filter((item): item is LeaseItem => item !== undefined);
-          if (still.length !== items.length || still.some((item, i) => item.rev !== items[i]!.rev)) {
-            return still.length === 0 ? 0 : this.finalizeChunk(still);
+    // A number when the chunk is done; the leases still there when one of them changed under us.
+    const outcome = await retryOnConflict(
+      async (): Promise<number | LeaseItem[]> => {
+        const decrements = new Map<string, number>();
+        for (const item of items) {
+          for (const key of [`role:${item.data.rolePath}`, `principal:${item.data.principalId}`]) {
+            decrements.set(key, (decrements.get(key) ?? 0) + 1);
           }
         }
-      }
-    }
+        const counters = await Promise.all(
+          [...decrements.keys()].map(async (key) => ({
+            key,
+            item: await this.store.get<{ count: number }>(QUOTA_PK, key),
+          })),
+        );
+        const ops: WriteOp[] = items.flatMap((item): WriteOp[] => [
+          { type: 'delete', pk: LEASE_PK, sk: item.sk, condition: { kind: 'rev', rev: item.rev } },
+          { type: 'delete', pk: DUE_PK, sk: dueKey(item.data.dueAt, item.sk) },
+          { type: 'delete', pk: FAILED_PK, sk: item.sk },
+        ]);
+        for (const { key, item } of counters) {
+          const count = Math.max(0, (item?.data.count ?? 0) - decrements.get(key)!);
+          if (item === undefined) continue;
+          ops.push(
+            count === 0
+              ? { type: 'delete', pk: QUOTA_PK, sk: key, condition: { kind: 'rev', rev: item.rev } }
+              : counterOp(key, item, count),
+          );
+        }
+        try {
+          await this.store.transact(ops);
+          return items.length;
+        } catch (err) {
+          if (err instanceof ConditionFailedError && err.pk === LEASE_PK) {
+            // One lease changed (or is gone): settle the others, then that one from a fresh read.
+            const fresh = await Promise.all(items.map((item) => this.store.get<LeaseItem['data']>(LEASE_PK, item.sk)));
+            const still = fresh.filter((item): item is LeaseItem => item !== undefined);
+            if (still.length !== items.length || still.some((item, i) => item.rev !== items[i]!.rev)) return still;
+          }
+          throw err;
+        }
+      },
+      { maxAttempts: FINALIZE_ATTEMPTS },
+    );
+    if (typeof outcome === 'number') return outcome;
+    return outcome.length === 0 ? 0 : this.finalizeChunk(outcome);
   }
 
   /**

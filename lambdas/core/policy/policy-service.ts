@@ -1,6 +1,7 @@
 import { ConflictError, InternalError, NotFoundError, ValidationError } from '../errors.ts';
 import type { Clock } from '../ports/clock.ts';
 import { ConditionFailedError, type Store, type StoredItem } from '../ports/store.ts';
+import { retryOnConflict } from '../retry.ts';
 import { type AccessRequest, type Decision, deepFreeze, evaluate, ROOT_POLICY } from './policy-engine.ts';
 import { isReservedPolicyName, PolicyNameSchema, parsePolicyDocument } from './policy-schema.ts';
 import type { PolicyDocument } from './policy-types.ts';
@@ -60,11 +61,11 @@ export class PolicyService {
    */
   async put(input: unknown): Promise<PolicyDocument> {
     const document = parsePolicyDocument(input);
-    for (let attempt = 0; attempt < PUT_ATTEMPTS; attempt++) {
-      const existing = await this.store.get<PolicyItem>(POLICY_PARTITION, document.name);
-      const now = new Date(this.clock.now()).toISOString();
-      const item: PolicyItem = { ...document, createdAt: existing?.data.createdAt ?? now, updatedAt: now };
-      try {
+    await retryOnConflict(
+      async () => {
+        const existing = await this.store.get<PolicyItem>(POLICY_PARTITION, document.name);
+        const now = new Date(this.clock.now()).toISOString();
+        const item: PolicyItem = { ...document, createdAt: existing?.data.createdAt ?? now, updatedAt: now };
         await this.store.transact([
           {
             type: 'put',
@@ -75,14 +76,14 @@ export class PolicyService {
             condition: existing === undefined ? { kind: 'absent' } : { kind: 'rev', rev: existing.rev },
           },
         ]);
-      } catch (err) {
-        if (err instanceof ConditionFailedError) continue;
-        throw err;
-      }
-      this.cache.delete(document.name);
-      return deepFreeze(document);
-    }
-    throw new ConflictError(`policy "${document.name}" is being changed concurrently; retry`);
+      },
+      {
+        maxAttempts: PUT_ATTEMPTS,
+        onExhausted: () => new ConflictError(`policy "${document.name}" is being changed concurrently; retry`),
+      },
+    );
+    this.cache.delete(document.name);
+    return deepFreeze(document);
   }
 
   /**

@@ -12,6 +12,7 @@ import type { Clock } from '../../ports/clock.ts';
 import type { EncryptionContext, KeyProvider } from '../../ports/key-provider.ts';
 import { ConditionFailedError, type Store, type StoredItem } from '../../ports/store.ts';
 import type { Principal, PrincipalCeiling } from '../../principal.ts';
+import { retryOnConflict } from '../../retry.ts';
 import { assertGrantable, ceilingsFrom, holdsRoot } from '../derived-credentials.ts';
 import {
   ACCESS_KEY_ID_PREFIX,
@@ -180,11 +181,11 @@ export class AccessKeyService {
    */
   async setStatus(accessKeyId: string, status: AccessKeyStatus): Promise<AccessKeyRecord> {
     if (status !== 'active' && status !== 'inactive') throw new ValidationError('status must be active or inactive');
-    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      const item = await this.find(accessKeyId);
-      if (item === undefined) throw new NotFoundError('access key not found');
-      const data: AccessKeyItem = { ...item.data, status };
-      try {
+    return retryOnConflict(
+      async () => {
+        const item = await this.find(accessKeyId);
+        if (item === undefined) throw new NotFoundError('access key not found');
+        const data: AccessKeyItem = { ...item.data, status };
         await this.store.transact([
           {
             type: 'put',
@@ -196,11 +197,12 @@ export class AccessKeyService {
         ]);
         this.invalidate(accessKeyId);
         return toRecord(data);
-      } catch (err) {
-        if (!(err instanceof ConditionFailedError)) throw err;
-      }
-    }
-    throw new InternalError('could not change the access key status: too many concurrent writers');
+      },
+      {
+        maxAttempts: MAX_WRITE_ATTEMPTS,
+        onExhausted: () => new InternalError('could not change the access key status: too many concurrent writers'),
+      },
+    );
   }
 
   /**

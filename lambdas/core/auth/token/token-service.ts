@@ -12,6 +12,7 @@ import { ROOT_POLICY_NAME } from '../../policy/policy-types.ts';
 import type { Clock } from '../../ports/clock.ts';
 import { ConditionFailedError, MAX_TRANSACTION_OPS, type Store, type WriteOp } from '../../ports/store.ts';
 import type { Principal, PrincipalIdentity } from '../../principal.ts';
+import { retryOnConflict } from '../../retry.ts';
 import { assertGrantable, ceilingsFrom, holdsRoot } from '../derived-credentials.ts';
 import { parseCreateTokenRequest } from './token-schema.ts';
 import {
@@ -206,19 +207,25 @@ export class TokenService {
   async authenticate(token: string): Promise<TokenRecord> {
     if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) throw new UnauthenticatedError(INVALID_TOKEN);
     const hash = hashToken(token);
-    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      const found = await this.findByHash(hash);
-      if (found === undefined) throw new UnauthenticatedError(INVALID_TOKEN);
-      const { record } = found;
-      if (isExpired(record, this.clock.now()) || isExhausted(record)) {
-        await this.revokeQuietly(found);
-        throw new UnauthenticatedError(INVALID_TOKEN);
-      }
-      if (record.numUses === 0) return record;
-      const spent: TokenRecord = { ...record, usesRemaining: record.usesRemaining - 1 };
-      if (await this.tryRewrite(found, spent)) return spent;
-    }
-    throw new InternalError('could not record a token use: too many concurrent writers');
+    return retryOnConflict(
+      async () => {
+        const found = await this.findByHash(hash);
+        if (found === undefined) throw new UnauthenticatedError(INVALID_TOKEN);
+        const { record } = found;
+        if (isExpired(record, this.clock.now()) || isExhausted(record)) {
+          await this.revokeQuietly(found);
+          throw new UnauthenticatedError(INVALID_TOKEN);
+        }
+        if (record.numUses === 0) return record;
+        const spent: TokenRecord = { ...record, usesRemaining: record.usesRemaining - 1 };
+        await this.rewrite(found, spent);
+        return spent;
+      },
+      {
+        maxAttempts: MAX_WRITE_ATTEMPTS,
+        onExhausted: () => new InternalError('could not record a token use: too many concurrent writers'),
+      },
+    );
   }
 
   /**
@@ -261,27 +268,33 @@ export class TokenService {
   async renew(target: TokenTarget, increment?: string | number): Promise<TokenRecord> {
     const incrementSeconds =
       increment === undefined ? undefined : positiveSeconds(parseDuration(increment), 'increment');
-    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      const found = await this.findLive(target);
-      if (found === undefined) throw new NotFoundError(TOKEN_NOT_FOUND);
-      const { record } = found;
-      if (record.expiresAt === null) return record;
-      if (!record.renewable) throw new InvalidRequestError('token is not renewable');
-      const now = this.clock.now();
-      let expiresAt = earliest(now + (incrementSeconds ?? record.ttlSeconds) * 1000, record.maxExpiresAt);
-      if (record.parentAccessor !== undefined) {
-        const parent = await this.findLive({ accessor: record.parentAccessor });
-        // A non-orphan whose parent is gone is the remnant of an interrupted revocation: finish the job.
-        if (parent === undefined) {
-          await this.revokeTree(found);
-          throw new NotFoundError(TOKEN_NOT_FOUND);
+    return retryOnConflict(
+      async () => {
+        const found = await this.findLive(target);
+        if (found === undefined) throw new NotFoundError(TOKEN_NOT_FOUND);
+        const { record } = found;
+        if (record.expiresAt === null) return record;
+        if (!record.renewable) throw new InvalidRequestError('token is not renewable');
+        const now = this.clock.now();
+        let expiresAt = earliest(now + (incrementSeconds ?? record.ttlSeconds) * 1000, record.maxExpiresAt);
+        if (record.parentAccessor !== undefined) {
+          const parent = await this.findLive({ accessor: record.parentAccessor });
+          // A non-orphan whose parent is gone is the remnant of an interrupted revocation: finish the job.
+          if (parent === undefined) {
+            await this.revokeTree(found);
+            throw new NotFoundError(TOKEN_NOT_FOUND);
+          }
+          expiresAt = earliest(expiresAt, parent.record.expiresAt);
         }
-        expiresAt = earliest(expiresAt, parent.record.expiresAt);
-      }
-      const renewed: TokenRecord = { ...record, expiresAt };
-      if (await this.tryRewrite(found, renewed)) return renewed;
-    }
-    throw new InternalError('could not renew the token: too many concurrent writers');
+        const renewed: TokenRecord = { ...record, expiresAt };
+        await this.rewrite(found, renewed);
+        return renewed;
+      },
+      {
+        maxAttempts: MAX_WRITE_ATTEMPTS,
+        onExhausted: () => new InternalError('could not renew the token: too many concurrent writers'),
+      },
+    );
   }
 
   /**
@@ -382,15 +395,12 @@ export class TokenService {
     return found;
   }
 
-  /** Conditional rewrite of a record; false when another writer got there first (or it was revoked meanwhile). */
-  private async tryRewrite(found: FoundToken, record: TokenRecord): Promise<boolean> {
-    try {
-      await this.store.transact([recordPut(found.hash, record, { kind: 'rev', rev: found.rev })]);
-      return true;
-    } catch (err) {
-      if (err instanceof ConditionFailedError) return false;
-      throw err;
-    }
+  /**
+   * Conditional rewrite of a record: `ConditionFailedError` when another writer got there first (or it was revoked
+   * meanwhile).
+   */
+  private async rewrite(found: FoundToken, record: TokenRecord): Promise<void> {
+    await this.store.transact([recordPut(found.hash, record, { kind: 'rev', rev: found.rev })]);
   }
 
   /**
@@ -466,22 +476,22 @@ export class TokenService {
   private async orphanChildren(accessor: string): Promise<void> {
     for (const childAccessor of await this.childAccessors(accessor)) {
       const edge = { type: 'delete', pk: childrenPartition(accessor), sk: childAccessor } as const;
-      for (let attempt = 0; ; attempt++) {
-        if (attempt === MAX_WRITE_ATTEMPTS) throw new InternalError('could not orphan a child token');
-        const child = await this.find({ accessor: childAccessor });
-        if (child === undefined) {
-          await this.store.transact([edge]);
-          break;
-        }
-        const { parentAccessor: _detached, ...rest } = child.record;
-        const orphaned: TokenRecord = { ...rest, orphan: true };
-        try {
+      await retryOnConflict(
+        async () => {
+          const child = await this.find({ accessor: childAccessor });
+          if (child === undefined) {
+            await this.store.transact([edge]);
+            return;
+          }
+          const { parentAccessor: _detached, ...rest } = child.record;
+          const orphaned: TokenRecord = { ...rest, orphan: true };
           await this.store.transact([recordPut(child.hash, orphaned, { kind: 'rev', rev: child.rev }), edge]);
-          break;
-        } catch (err) {
-          if (!(err instanceof ConditionFailedError)) throw err;
-        }
-      }
+        },
+        {
+          maxAttempts: MAX_WRITE_ATTEMPTS,
+          onExhausted: () => new InternalError('could not orphan a child token'),
+        },
+      );
     }
   }
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AlreadyExistsError, InternalError, InvalidRequestError, ValidationError } from '../../../core/errors.ts';
 import { type Clock, systemClock } from '../../../core/ports/clock.ts';
 import { ConditionFailedError, type Store, type WriteOp } from '../../../core/ports/store.ts';
+import { retryOnConflict } from '../../../core/retry.ts';
 import { SecretNameSchema } from '../../../core/secrets/secret-schema.ts';
 import type { IssuedApiKey } from './api-key-provider.ts';
 
@@ -132,18 +133,16 @@ export class ApiKeyRegistry {
       await this.insertOrConfirm({ ...key, keyId: parsed.keyId, apiKey: input.apiKey });
       return { keyId: parsed.keyId, apiKey: input.apiKey };
     }
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const keyId = randomBytes(KEY_ID_BYTES).toString('hex');
-      const apiKey = `${API_KEY_PREFIX}${keyId}_${randomBytes(KEY_SECRET_BYTES).toString('base64url')}`;
-      try {
+    // 64 random bits of id make a collision practically impossible; if one happens, draw again.
+    return retryOnConflict(
+      async () => {
+        const keyId = randomBytes(KEY_ID_BYTES).toString('hex');
+        const apiKey = `${API_KEY_PREFIX}${keyId}_${randomBytes(KEY_SECRET_BYTES).toString('base64url')}`;
         await this.insert({ ...key, keyId, apiKey });
         return { keyId, apiKey };
-      } catch (err) {
-        // 64 random bits of id make a collision practically impossible; if one happens, draw again.
-        if (!(err instanceof ConditionFailedError)) throw err;
-      }
-    }
-    throw new InternalError('could not allocate a unique API key id');
+      },
+      { maxAttempts: MAX_ATTEMPTS, onExhausted: () => new InternalError('could not allocate a unique API key id') },
+    );
   }
 
   /**
@@ -166,32 +165,33 @@ export class ApiKeyRegistry {
    */
   async revoke(keyId: string): Promise<boolean> {
     if (!KEY_ID_SHAPE.test(keyId)) return false;
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const item = await this.store.get<ApiKeyItem>(API_KEY_PARTITION, keySk(keyId));
-      if (item === undefined || item.data.state === 'revoked') return false;
-      const now = this.clock.now();
-      const ops: WriteOp[] = [
-        {
-          type: 'put',
-          pk: API_KEY_PARTITION,
-          sk: keySk(keyId),
-          data: { ...item.data, state: 'revoked', revokedAt: now },
-          condition: { kind: 'rev', rev: item.rev },
-          expiresAt: now + REVOKED_RETENTION_MS,
-        },
-      ];
-      if (item.data.rotationToken !== undefined) {
-        ops.push({ type: 'delete', pk: API_KEY_PARTITION, sk: `${tokenPrefix(item.data.rotationToken)}${keyId}` });
-      }
-      try {
+    // A concurrent revoke (or re-register) moves the item: read it again.
+    return retryOnConflict(
+      async () => {
+        const item = await this.store.get<ApiKeyItem>(API_KEY_PARTITION, keySk(keyId));
+        if (item === undefined || item.data.state === 'revoked') return false;
+        const now = this.clock.now();
+        const ops: WriteOp[] = [
+          {
+            type: 'put',
+            pk: API_KEY_PARTITION,
+            sk: keySk(keyId),
+            data: { ...item.data, state: 'revoked', revokedAt: now },
+            condition: { kind: 'rev', rev: item.rev },
+            expiresAt: now + REVOKED_RETENTION_MS,
+          },
+        ];
+        if (item.data.rotationToken !== undefined) {
+          ops.push({ type: 'delete', pk: API_KEY_PARTITION, sk: `${tokenPrefix(item.data.rotationToken)}${keyId}` });
+        }
         await this.store.transact(ops);
         return true;
-      } catch (err) {
-        // A concurrent revoke (or re-register) moved the item: read it again.
-        if (!(err instanceof ConditionFailedError)) throw err;
-      }
-    }
-    throw new InternalError('could not revoke the API key: too many concurrent updates');
+      },
+      {
+        maxAttempts: MAX_ATTEMPTS,
+        onExhausted: () => new InternalError('could not revoke the API key: too many concurrent updates'),
+      },
+    );
   }
 
   /** Describes one key (never its hash), or undefined. */
