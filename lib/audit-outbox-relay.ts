@@ -8,7 +8,6 @@ import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as lambdaNodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -17,7 +16,8 @@ import { OUTBOX_PARTITION_PREFIX } from '../lambdas/core/audit/outbox/audit-outb
 import { RELAY_PARTITION } from '../lambdas/core/audit/outbox/outbox-relay.ts';
 import { LAG_METRIC, RELAY_SERVICE_NAME } from '../lambdas/entrypoints/lambda/audit-relay.ts';
 import { METRICS_NAMESPACE } from '../lambdas/entrypoints/lambda/observability.ts';
-import { brokerBundlingOptions, REPO_ROOT } from './broker-bundling.ts';
+import { REPO_ROOT } from './broker-bundling.ts';
+import { CofferFunction } from './coffer-function.ts';
 
 /** The relay Lambda's entry module. */
 export const AUDIT_RELAY_ENTRY = path.join(REPO_ROOT, 'lambdas/entrypoints/lambda/audit-relay-handler.ts');
@@ -75,7 +75,7 @@ export interface AuditOutboxRelayProps {
  * ```
  */
 export class AuditOutboxRelay extends Construct {
-  readonly function: lambdaNodejs.NodejsFunction;
+  readonly function: CofferFunction;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
   readonly schedule: events.Rule;
@@ -99,33 +99,19 @@ export class AuditOutboxRelay extends Construct {
     });
     this.grantMinimum(props, streamArn);
 
-    this.function = new lambdaNodejs.NodejsFunction(this, 'Function', {
+    this.function = new CofferFunction(this, 'Function', {
       description: `Coffer (${name}): ships the audit outbox to the S3 audit log`,
       entry: AUDIT_RELAY_ENTRY,
-      handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: `${REPO_ROOT}/package-lock.json`,
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
       memorySize: 512,
       // A run writes at most 25 segments (a few round trips each); the schedule picks up what is left.
       timeout: Duration.seconds(60),
       reservedConcurrentExecutions: 1,
       role: this.role,
       logGroup: this.logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      bundling: brokerBundlingOptions(),
       environment: {
         COFFER_TABLE_NAME: props.table.tableName,
         COFFER_AUDIT_BUCKET: props.auditBucket.bucketName,
-        NODE_OPTIONS: '--enable-source-maps',
       },
-    });
-    Validations.of(this.function).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason:
-        'nodejs22.x is the runtime Coffer is built and tested for (target node22); a newer one is adopted with a ' +
-        'release, not by the linter.',
     });
 
     this.function.addEventSourceMapping('OutboxInserts', {

@@ -1,14 +1,13 @@
 import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as lambdaNodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { CA_KEY_TAG } from '../lambdas/entrypoints/lambda/config.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../lambdas/entrypoints/lambda/observability.ts';
-import { BROKER_ENTRY, brokerBundlingOptions, REPO_ROOT } from './broker-bundling.ts';
+import { BROKER_ENTRY } from './broker-bundling.ts';
+import { CofferFunction } from './coffer-function.ts';
 import { functionRole } from './function-role.ts';
 
 /** An exact IAM/STS ARN, as `COFFER_BOOTSTRAP_ADMIN_ARNS` accepts it (checked again by the function at cold start). */
@@ -49,7 +48,7 @@ export interface CofferBrokerProps {
  * salt: {@link CofferControlPlane} grants the table and envelope-key access (audit records go to the table's outbox).
  */
 export class CofferBroker extends Construct {
-  readonly function: lambdaNodejs.NodejsFunction;
+  readonly function: CofferFunction;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
   /** 64 random alphanumeric characters (valid base64 of 48 bytes) keying the audit HMACs. */
@@ -89,24 +88,19 @@ export class CofferBroker extends Construct {
     this.grantPki(props.deploymentName);
     this.grantAssumeRoles(props.assumableRoleArns ?? []);
 
-    this.function = new lambdaNodejs.NodejsFunction(this, 'Function', {
+    this.function = new CofferFunction(this, 'Function', {
       description: `Coffer (${props.deploymentName}): the broker behind API Gateway`,
       entry: BROKER_ENTRY,
-      handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: `${REPO_ROOT}/package-lock.json`,
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
+      // Mapping a stack trace costs on the request path, and the broker's environment holds only its config's settings.
+      sourceMapStackTraces: false,
       memorySize: props.memorySize ?? 1024,
       // API Gateway gives up at 29 s; a broker call is a few DynamoDB/KMS/S3 round trips.
       timeout: Duration.seconds(15),
       role: this.role,
       logGroup: this.logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
       ...(props.reservedConcurrentExecutions !== undefined && {
         reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       }),
-      bundling: brokerBundlingOptions(),
       environment: {
         COFFER_TABLE_NAME: props.tableName,
         COFFER_ENVELOPE_KEY_ARN: props.envelopeKeyArn,
@@ -117,12 +111,6 @@ export class CofferBroker extends Construct {
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       },
-    });
-    Validations.of(this.function).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason:
-        'nodejs22.x is the runtime Coffer is built and tested for (target node22); a newer one is adopted with a ' +
-        'release, not by the linter.',
     });
   }
 

@@ -3,12 +3,12 @@ import { CustomResource, Duration, type RemovalPolicy, Stack, Validations } from
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as lambdaNodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { brokerBundlingOptions, REPO_ROOT } from './broker-bundling.ts';
+import { REPO_ROOT } from './broker-bundling.ts';
+import { CofferFunction } from './coffer-function.ts';
 
 const HANDLER_ENTRY = path.join(REPO_ROOT, 'lambdas/entrypoints/custom-resources/cloudhsm-key-store.ts');
 const CLUSTER_ID = /^cluster-[2-7a-zA-Z]{11,16}$/;
@@ -99,27 +99,16 @@ export class CofferCloudHsmKey extends Construct {
     });
 
     const handler = (handlerName: string) =>
-      new lambdaNodejs.NodejsFunction(this, `${handlerName}Function`, {
+      new CofferFunction(this, `${handlerName}Function`, {
         description: `Coffer (${props.deploymentName}): CloudHSM key store custom resource (${handlerName})`,
         entry: HANDLER_ENTRY,
         handler: handlerName,
-        projectRoot: REPO_ROOT,
-        depsLockFilePath: `${REPO_ROOT}/package-lock.json`,
-        runtime: lambda.Runtime.NODEJS_22_X,
-        architecture: lambda.Architecture.ARM_64,
         timeout: Duration.minutes(2),
         role,
         logGroup,
-        bundling: brokerBundlingOptions(),
       });
     const onEvent = handler('onEvent');
     const isComplete = handler('isComplete');
-    for (const fn of [onEvent, isComplete]) {
-      Validations.of(fn).acknowledge({
-        id: 'AwsSolutions-L1',
-        reason: 'nodejs22.x is the runtime Coffer is built and tested for (target node22).',
-      });
-    }
 
     const provider = new cr.Provider(this, 'Provider', {
       onEventHandler: onEvent,

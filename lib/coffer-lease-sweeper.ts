@@ -1,13 +1,12 @@
 import path from 'node:path';
-import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import type * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as lambdaNodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { brokerBundlingOptions, REPO_ROOT } from './broker-bundling.ts';
+import { REPO_ROOT } from './broker-bundling.ts';
+import { CofferFunction } from './coffer-function.ts';
 import { functionRole } from './function-role.ts';
 
 /** The sweeper Lambda's entry module. */
@@ -42,7 +41,7 @@ export interface CofferLeaseSweeperProps {
  * ```
  */
 export class CofferLeaseSweeper extends Construct {
-  readonly function: lambdaNodejs.NodejsFunction;
+  readonly function: CofferFunction;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
   readonly schedule: events.Rule;
@@ -57,33 +56,19 @@ export class CofferLeaseSweeper extends Construct {
       removalPolicy: props.removalPolicy,
     }));
 
-    this.function = new lambdaNodejs.NodejsFunction(this, 'Function', {
+    this.function = new CofferFunction(this, 'Function', {
       description: `Coffer (${name}): revokes expired leases of dynamic credentials`,
       entry: LEASE_SWEEPER_ENTRY,
-      handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: `${REPO_ROOT}/package-lock.json`,
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
       memorySize: 512,
       // A pass revokes in batches; a large backlog is finished by the next runs, not by one long run.
       timeout: Duration.seconds(55),
       reservedConcurrentExecutions: 1,
       role: this.role,
       logGroup: this.logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      bundling: brokerBundlingOptions(),
       environment: {
         COFFER_TABLE_NAME: props.tableName,
         COFFER_ENVELOPE_KEY_ARN: props.envelopeKeyArn,
-        NODE_OPTIONS: '--enable-source-maps',
       },
-    });
-    Validations.of(this.function).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason:
-        'nodejs22.x is the runtime Coffer is built and tested for (target node22); a newer one is adopted with a ' +
-        'release, not by the linter.',
     });
 
     this.schedule = new events.Rule(this, 'Schedule', {

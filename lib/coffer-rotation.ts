@@ -6,8 +6,7 @@ import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as lambdaNodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -19,7 +18,8 @@ import { ROTATION_STEPS } from '../lambdas/core/rotation/rotation-types.ts';
 import { ROTATION_EVENTS, ROTATION_STATES } from '../lambdas/core/rotation/rotation-workflow.ts';
 import { CA_KEY_TAG } from '../lambdas/entrypoints/lambda/config.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../lambdas/entrypoints/lambda/observability.ts';
-import { brokerBundlingOptions, REPO_ROOT } from './broker-bundling.ts';
+import { REPO_ROOT } from './broker-bundling.ts';
+import { CofferFunction } from './coffer-function.ts';
 import { functionRole } from './function-role.ts';
 
 /** The rotation Lambda's entry module: answers step tasks, scheduler targets, breach events and the sweep. */
@@ -137,7 +137,7 @@ export interface CofferRotationProps {
  * ```
  */
 export class CofferRotation extends Construct {
-  readonly function: lambdaNodejs.NodejsFunction;
+  readonly function: CofferFunction;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
   readonly stateMachine: sfn.StateMachine;
@@ -211,23 +211,16 @@ export class CofferRotation extends Construct {
       }),
     });
 
-    this.function = new lambdaNodejs.NodejsFunction(this, 'Function', {
+    this.function = new CofferFunction(this, 'Function', {
       functionName: this.resourceName,
       description: `Coffer (${name}): rotation steps, scheduled and breach rotations, revocation sweep`,
       entry: ROTATION_ENTRY,
-      handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: `${REPO_ROOT}/package-lock.json`,
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
       // Key generation (certificates) is CPU-bound, and CPU scales with memory.
       memorySize: 1024,
       timeout: FUNCTION_TIMEOUT,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions ?? 10,
       role: this.role,
       logGroup: this.logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      bundling: brokerBundlingOptions(),
       environment: {
         COFFER_TABLE_NAME: props.tableName,
         COFFER_ENVELOPE_KEY_ARN: props.envelopeKeyArn,
@@ -236,15 +229,8 @@ export class CofferRotation extends Construct {
         COFFER_DEPLOYMENT_NAME: name,
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-        NODE_OPTIONS: '--enable-source-maps',
         ...this.environmentFor(functionArn),
       },
-    });
-    Validations.of(this.function).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason:
-        'nodejs22.x is the runtime Coffer is built and tested for (target node22); a newer one is adopted with a ' +
-        'release, not by the linter.',
     });
     // Exactly this function, no version or alias.
     this.schedulerRole.addToPrincipalPolicy(
