@@ -11,8 +11,8 @@
 import { createServer } from 'node:http';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { startSecretsCache } from '../lambdas/extension/secrets-server.ts';
 import { CofferClient } from '../lambdas/sdk/client.ts';
+import { startSecretsCache } from '../lambdas/sdk/secrets-server.ts';
 import { api, startServer, tempDir } from '../test/support/server-process.ts';
 import { spawnListening } from './measure.ts';
 import { openLoop } from './open-loop.ts';

@@ -1,6 +1,6 @@
 import { boundHostName } from '../core/auth/allowed-hosts.ts';
-import { startSecretsCache } from '../extension/secrets-server.ts';
 import { CofferClient } from '../sdk/client.ts';
+import { startSecretsCache } from '../sdk/secrets-server.ts';
 
 export interface CacheSidecarOptions {
   readonly address: string;
@@ -24,7 +24,7 @@ export interface CacheSidecar {
 }
 
 /**
- * Starts the local secrets cache (the Lambda extension's listener, `lambdas/extension`) beside the agent. The cache
+ * Starts the local secrets cache (the Lambda extension's listener, `lambdas/sdk/secrets-server.ts`) beside the agent. The cache
  * reads Coffer through a client whose every request carries the agent's current token, so renewals and a replaced
  * token file apply to it too.
  */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { hostName } from '../core/auth/allowed-hosts.ts';
+import type { CacheSettings } from '../sdk/secrets-server.ts';
 
 /**
  * The extension's settings, read once from the environment. The `PARAMETERS_SECRETS_EXTENSION_*` and
@@ -75,21 +76,6 @@ export interface ExtensionConfig {
   readonly allowedHosts: readonly string[];
   /** Problems that did not stop the start (a TTL above the maximum, say), to log. */
   readonly warnings: readonly string[];
-}
-
-export interface CacheSettings {
-  /** False when caching is off (CACHE_ENABLED=false, CACHE_SIZE=0 or TTL=0): every request reads Coffer. */
-  readonly enabled: boolean;
-  readonly maxEntries: number;
-  readonly maxBytes: number;
-  /** A value is fetched again this long after it was fetched, whatever the version checks said. */
-  readonly ttlMs: number;
-  /** How often a hot secret's version is checked, and how long a value is served unconfirmed. */
-  readonly checkIntervalMs: number;
-  readonly staleWhileRevalidateMs: number;
-  readonly negativeTtlMs: number;
-  /** Secrets read within this window are polled by the background checker. */
-  readonly hotWindowMs: number;
 }
 
 /**

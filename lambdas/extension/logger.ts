@@ -1,18 +1,10 @@
+import type { Logger } from '../sdk/secrets-server.ts';
 import type { LogLevel } from './config.ts';
-
-/** The extension's log lines go to stderr, which Lambda forwards to CloudWatch. They never carry secret values. */
-export interface Logger {
-  debug(message: string): void;
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
 
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3, none: 4 };
 
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-
 /**
+ * The extension's log lines go to stderr, which Lambda forwards to CloudWatch. They never carry secret values.
  * A logger writing `[Coffer Extension] LEVEL message` lines at or above `level`, the format of AWS's extension.
  * @example const log = createLogger('info'); log.warn('SECRETS_MANAGER_TTL exceeds the maximum');
  */

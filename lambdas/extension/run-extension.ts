@@ -1,8 +1,8 @@
 import { CofferClient } from '../sdk/client.ts';
+import { type SecretsCacheServer, startSecretsCache } from '../sdk/secrets-server.ts';
 import { parseExtensionConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { ExtensionsApiClient } from './runtime-api.ts';
-import { type SecretsCacheServer, startSecretsCache } from './secrets-server.ts';
 
 /** The executable's file name in the layer's `extensions/` folder; Lambda requires it as the registered name. */
 export const EXTENSION_NAME = 'coffer-extension';

@@ -3,8 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { type AddressInfo, connect, createServer as createNetServer } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type SecretsCacheServer, startSecretsCache, TOKEN_HEADER } from '../../lambdas/extension/secrets-server.ts';
 import { CofferClient } from '../../lambdas/sdk/client.ts';
+import { type SecretsCacheServer, startSecretsCache, TOKEN_HEADER } from '../../lambdas/sdk/secrets-server.ts';
 import { api } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
 

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { AllowedHosts, type AllowedHostsOptions } from '../core/auth/allowed-hosts.ts';
-import type { CofferClient } from '../sdk/client.ts';
+import type { CofferClient } from './client.ts';
 import {
   CofferAccessDeniedError,
   CofferClientError,
@@ -12,11 +12,34 @@ import {
   CofferNotFoundError,
   CofferThrottledError,
   CofferValidationError,
-} from '../sdk/errors.ts';
-import { cacheKey, SecretCache, type SecretCacheStats, type SecretSource } from '../sdk/secret-cache.ts';
-import type { GetSecretValueInput, GetSecretValueOutput } from '../sdk/types.ts';
-import type { CacheSettings } from './config.ts';
-import { type Logger, silentLogger } from './logger.ts';
+} from './errors.ts';
+import { cacheKey, SecretCache, type SecretCacheStats, type SecretSource } from './secret-cache.ts';
+import type { GetSecretValueInput, GetSecretValueOutput } from './types.ts';
+
+/** Where the listener reports trouble. Lines never carry secret values. */
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export interface CacheSettings {
+  /** False when caching is off (CACHE_ENABLED=false, CACHE_SIZE=0 or TTL=0): every request reads Coffer. */
+  readonly enabled: boolean;
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  /** A value is fetched again this long after it was fetched, whatever the version checks said. */
+  readonly ttlMs: number;
+  /** How often a hot secret's version is checked, and how long a value is served unconfirmed. */
+  readonly checkIntervalMs: number;
+  readonly staleWhileRevalidateMs: number;
+  readonly negativeTtlMs: number;
+  /** Secrets read within this window are polled by the background checker. */
+  readonly hotWindowMs: number;
+}
 
 export const TOKEN_HEADER = 'x-aws-parameters-secrets-token';
 

@@ -2,12 +2,6 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  type SecretsCacheServer,
-  type SecretsCacheServerOptions,
-  startSecretsCache,
-  TOKEN_HEADER,
-} from '../../../lambdas/extension/secrets-server.ts';
-import {
   CofferAccessDeniedError,
   CofferInvalidRequestError,
   CofferNetworkError,
@@ -15,6 +9,12 @@ import {
   CofferServerError,
 } from '../../../lambdas/sdk/errors.ts';
 import type { SecretSource } from '../../../lambdas/sdk/secret-cache.ts';
+import {
+  type SecretsCacheServer,
+  type SecretsCacheServerOptions,
+  startSecretsCache,
+  TOKEN_HEADER,
+} from '../../../lambdas/sdk/secrets-server.ts';
 import type { GetSecretValueInput, GetSecretValueOutput } from '../../../lambdas/sdk/types.ts';
 
 /** Stands in for `CofferClient.source`; `errors` makes a secret fail, `gate` holds fetches in flight. */
