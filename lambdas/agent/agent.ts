@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { chmod, readFile } from 'node:fs/promises';
-import { CliError, ExitCode } from '../entrypoints/cli/exit-codes.ts';
 import { compareFile, writeFileAtomic } from './atomic-file.ts';
 import { AutoAuth, type TokenSource } from './auto-auth.ts';
 import { childEnvironment, exitStatus, forwardSignals } from './child-process.ts';
 import type { AgentConfig, TemplateConfig } from './config.ts';
 import { ExecSupervisor } from './exec-supervisor.ts';
+import { CliError, ExitCode } from './exit-codes.ts';
 import { describeRef, type SecretRef, selectField, versionKey } from './secret-ref.ts';
 import { type ApiCall, type FetchedSecret, SecretSource } from './secret-source.ts';
 import { type CompiledTemplate, compileTemplate, renderTemplate } from './template.ts';

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { CliError, ExitCode } from '../entrypoints/cli/exit-codes.ts';
+import { CliError, ExitCode } from './exit-codes.ts';
 import type { ApiCall } from './secret-source.ts';
 
 export type TokenSource =

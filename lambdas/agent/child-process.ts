@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
-import { CliError, ExitCode } from '../entrypoints/cli/exit-codes.ts';
+import { CliError, ExitCode } from './exit-codes.ts';
 
 /**
  * Signals `coffer run` and the agent's exec mode pass on to their child. SIGUSR1 is among them on purpose: a

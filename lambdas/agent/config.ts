@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { hostName } from '../core/auth/allowed-hosts.ts';
-import { CliError, ExitCode } from '../entrypoints/cli/exit-codes.ts';
+import { CliError, ExitCode } from './exit-codes.ts';
 import { ENV_NAME, parseSecretRef, type SecretRef } from './secret-ref.ts';
 
 /**

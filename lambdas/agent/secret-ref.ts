@@ -1,4 +1,4 @@
-import { CliError, ExitCode } from '../entrypoints/cli/exit-codes.ts';
+import { CliError, ExitCode } from './exit-codes.ts';
 
 /** The staging label read when a reference names none. */
 export const DEFAULT_STAGE = 'AWSCURRENT';

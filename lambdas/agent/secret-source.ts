@@ -1,5 +1,5 @@
-import { namePath } from '../entrypoints/cli/api-client.ts';
-import { CliError, ExitCode } from '../entrypoints/cli/exit-codes.ts';
+import { namePath } from '../sdk/name-path.ts';
+import { CliError, ExitCode } from './exit-codes.ts';
 
 /** The one call the agent and `coffer run` make to the native API; `ApiClient.call` has this shape. */
 export type ApiCall = <T = Record<string, unknown>>(

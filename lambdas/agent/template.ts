@@ -1,4 +1,4 @@
-import { CliError, ExitCode } from '../entrypoints/cli/exit-codes.ts';
+import { CliError, ExitCode } from './exit-codes.ts';
 import { DEFAULT_STAGE, type SecretRef, versionKey } from './secret-ref.ts';
 
 /**

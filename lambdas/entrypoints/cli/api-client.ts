@@ -1,5 +1,5 @@
+import { CliError, ExitCode, exitCodeForStatus } from '../../agent/exit-codes.ts';
 import type { RequestAuthoriser } from '../../sdk/auth.ts';
-import { CliError, ExitCode, exitCodeForStatus } from './exit-codes.ts';
 
 export interface ApiClientOptions {
   /** @default process.env.COFFER_ADDR ?? 'http://127.0.0.1:8270' */
@@ -54,12 +54,4 @@ export class ApiClient {
     }
     return (text.length === 0 ? {} : JSON.parse(text)) as T;
   }
-}
-
-/** Encodes each segment of a secret name for a URL path, keeping '/' as the separator. */
-export function namePath(name: string): string {
-  return name
-    .split('/')
-    .map((segment) => encodeURIComponent(segment))
-    .join('/');
 }

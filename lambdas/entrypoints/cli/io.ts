@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { CliError, ExitCode } from '../../agent/exit-codes.ts';
 import { sigv4Authoriser } from '../../sdk/auth.ts';
 import { ApiClient } from './api-client.ts';
-import { CliError, ExitCode } from './exit-codes.ts';
 
 export type OutputFormat = 'json' | 'table';
 

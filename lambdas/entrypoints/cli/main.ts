@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { CliError, ExitCode } from '../../agent/exit-codes.ts';
 import { isCofferError } from '../../core/errors.ts';
 import { registerAccessKeyCommands } from './commands/access-key.ts';
 import { registerAgentCommand } from './commands/agent.ts';
@@ -14,7 +15,6 @@ import { registerRunCommand } from './commands/run.ts';
 import { registerSecretCommands } from './commands/secret.ts';
 import { registerServerCommands } from './commands/server.ts';
 import { registerTokenCommands } from './commands/token.ts';
-import { CliError, ExitCode } from './exit-codes.ts';
 
 export function buildProgram(): Command {
   const program = new Command('coffer')

@@ -2,8 +2,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AutoAuth } from '../../../lambdas/agent/auto-auth.ts';
+import { CliError } from '../../../lambdas/agent/exit-codes.ts';
 import type { ApiCall } from '../../../lambdas/agent/secret-source.ts';
-import { CliError } from '../../../lambdas/entrypoints/cli/exit-codes.ts';
 import { tempDir } from '../../support/server-process.ts';
 
 interface Call {

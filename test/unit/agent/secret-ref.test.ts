@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { CliError, ExitCode } from '../../../lambdas/agent/exit-codes.ts';
 import { parseEnvBinding, parseSecretRef, selectField } from '../../../lambdas/agent/secret-ref.ts';
-import { CliError, ExitCode } from '../../../lambdas/entrypoints/cli/exit-codes.ts';
 
 describe('Function: parseSecretRef', () => {
   it.each([

@@ -281,7 +281,6 @@ describe('Class: CofferClient', () => {
         query,
         headers: { ...headers, host: url.host },
         body: typeof init.body === 'string' ? Buffer.from(init.body) : undefined,
-        sourceIp: '127.0.0.1',
       });
       verified.push(`${result.service}/${result.region}`);
       return fetch(input, init);

@@ -4,9 +4,9 @@ import type { Command } from 'commander';
 import { runAgent } from '../../../agent/agent.ts';
 import type { TokenSource } from '../../../agent/auto-auth.ts';
 import { type AgentConfig, parseAgentConfig } from '../../../agent/config.ts';
+import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import type { ApiCall } from '../../../agent/secret-source.ts';
 import { ApiClient } from '../api-client.ts';
-import { CliError, ExitCode } from '../exit-codes.ts';
 import { globals } from '../io.ts';
 
 async function loadConfig(file: string): Promise<AgentConfig> {

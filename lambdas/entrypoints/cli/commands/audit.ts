@@ -1,8 +1,8 @@
 import { open } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { readAuditTail, verifyAuditFile } from '../../../adapters/local/audit-file/file-audit-sink.ts';
+import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import { dataPaths, loadLocalConfig } from '../../local/config.ts';
-import { CliError, ExitCode } from '../exit-codes.ts';
 import { client, integer, print, readSecretInput } from '../io.ts';
 
 function auditFile(flags: { file?: string; dataDir?: string }): string {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { CliError, ExitCode } from '../exit-codes.ts';
+import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import { client, collect, columns, integer, print } from '../io.ts';
 
 async function jsonFile(file: string | undefined): Promise<Record<string, unknown>> {

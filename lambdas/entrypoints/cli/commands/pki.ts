@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { CliError, ExitCode } from '../exit-codes.ts';
+import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import { client, columns, print } from '../io.ts';
 
 type Issued = {

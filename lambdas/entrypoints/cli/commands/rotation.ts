@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { type ApiClient, namePath } from '../api-client.ts';
-import { CliError, ExitCode } from '../exit-codes.ts';
+import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
+import { namePath } from '../../../sdk/name-path.ts';
+import type { ApiClient } from '../api-client.ts';
 import { client, columns, integer, print } from '../io.ts';
 
 type Rules = { automaticallyAfterDays?: number; scheduleExpression?: string; duration?: string };

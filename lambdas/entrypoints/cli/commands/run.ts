@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { childEnvironment, exitStatus, forwardSignals, spawnFailureStatus } from '../../../agent/child-process.ts';
+import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import { parseEnvBinding, selectField, versionKey } from '../../../agent/secret-ref.ts';
 import { type ApiCall, SecretSource } from '../../../agent/secret-source.ts';
-import { CliError, ExitCode } from '../exit-codes.ts';
 import { client, collect } from '../io.ts';
 
 /**

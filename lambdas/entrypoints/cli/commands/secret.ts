@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { namePath } from '../api-client.ts';
-import { CliError, ExitCode } from '../exit-codes.ts';
+import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
+import { namePath } from '../../../sdk/name-path.ts';
 import { client, collect, columns, globals, integer, keyValues, print, readSecretInput } from '../io.ts';
 import { registerSecretRotate } from './rotation.ts';
 

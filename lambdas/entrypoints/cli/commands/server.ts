@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
+import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import { initialise, isInitialised } from '../../local/compose.ts';
 import { dataPaths, type LocalConfigInput, loadLocalConfig } from '../../local/config.ts';
 import { startLocalServer } from '../../local/server.ts';
-import { CliError, ExitCode } from '../exit-codes.ts';
 import { client, print } from '../io.ts';
 
 interface ServerFlags {

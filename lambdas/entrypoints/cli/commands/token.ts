@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { CliError, ExitCode } from '../exit-codes.ts';
+import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import { client, collect, columns, integer, keyValues, print } from '../io.ts';
 
 type TokenInfo = Record<string, unknown> & {

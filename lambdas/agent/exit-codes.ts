@@ -1,6 +1,7 @@
 /**
  * Documented exit codes of `coffer` (see README): scripts can tell "not there" from "not allowed" from "someone
- * else changed it first" without parsing messages.
+ * else changed it first" without parsing messages. They live with the agent, which `coffer agent` and `coffer run`
+ * run and which exits with the same codes, because the agent is a client and may not import the CLI.
  */
 export const ExitCode = {
   ok: 0,
