@@ -1,19 +1,11 @@
-import {
-  ConflictError,
-  InvalidRequestError,
-  isCofferError,
-  NotFoundError,
-  PermissionDeniedError,
-  ValidationError,
-} from '../../../core/errors.ts';
+import { isCofferError, NotFoundError, PermissionDeniedError, ValidationError } from '../../../core/errors.ts';
 import type { Capability } from '../../../core/policy/policy-types.ts';
 import { parseResourcePolicy } from '../../../core/policy/resource-policy.ts';
 import type { RotationConfigView } from '../../../core/rotation/rotation-service.ts';
+import { cancelRotateSecret, rotateSecret, rotationConfigOf } from '../../../core/rotation/secrets-manager-rotation.ts';
 import { arnMatches, parseSecretId } from '../../../core/secrets/secret-fns.ts';
-import { markedForDeletion } from '../../../core/secrets/secret-service.ts';
-import { AWSCURRENT, AWSPENDING, type SecretDescription } from '../../../core/secrets/secret-types.ts';
+import type { SecretDescription } from '../../../core/secrets/secret-types.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../../route.ts';
-import { authorizeRotation } from '../rotation.ts';
 import { secretPath } from '../secrets.ts';
 import { matchesFilters, page, queryFingerprint, sortSecrets } from './list-secrets.ts';
 import { randomPassword } from './random-password.ts';
@@ -55,8 +47,6 @@ import {
 const PREFIX = 'secretsmanager.';
 const SENSITIVE = ['SecretString', 'SecretBinary', 'RandomPassword'];
 const DEFAULT_REGION_PAGE = 100;
-/** AWS's message when AWSPENDING sits on another version, or a rotation is running. */
-const ROTATION_INCOMPLETE = "A previous rotation isn't complete. That rotation will be reattempted.";
 
 /**
  * Where the API is served: at `/`, where unmodified AWS SDKs and the `aws` CLI send it (signed for `secretsmanager`
@@ -134,13 +124,6 @@ function mayRead(ctx: RouteContext, name: string): Promise<boolean> {
   return ctx.isAllowed({ path: secretPath(name), capability: 'read' });
 }
 
-/** A secret's description, refusing one pending deletion as the core's reads do. */
-async function describeLive(ctx: RouteContext, secretId: string): Promise<SecretDescription> {
-  const secret = await ctx.deps.secrets.describe({ secretId });
-  if (secret.deletedAt !== undefined) throw markedForDeletion(secretId);
-  return secret;
-}
-
 function accountOf(arn: string): string {
   return arn.split(':')[4] ?? '';
 }
@@ -180,15 +163,13 @@ function noKmsKey(kmsKeyId: string | undefined): void {
   }
 }
 
-/** The rotation config of a secret, when rotation is enabled on this runtime and configured for it. */
-async function rotationConfigOf(ctx: RouteContext, name: string): Promise<RotationConfigView | undefined> {
-  if (ctx.deps.rotation === undefined) return undefined;
-  try {
-    return await ctx.deps.rotation.config(name);
-  } catch (err) {
-    if (err instanceof NotFoundError) return undefined;
-    throw err;
-  }
+/**
+ * The caller's `rotate` on every secret a rotation changes: the secret first, so a caller who may not rotate it
+ * learns nothing about its group, then each member.
+ */
+async function authorizeMembers(ctx: RouteContext, name: string, members: readonly string[]): Promise<void> {
+  await ctx.authorize({ path: secretPath(name), capability: 'rotate' });
+  for (const member of members) await ctx.authorize({ path: secretPath(member), capability: 'rotate' });
 }
 
 /** Secrets the caller may list, filtered as ListSecrets/BatchGetSecretValue filters select them. */
@@ -389,7 +370,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'read');
         const secret = await ctx.deps.secrets.describe({ secretId: id });
-        return { body: describeShape(secret, await rotationConfigOf(ctx, secret.name)) };
+        return { body: describeShape(secret, await rotationConfigOf(ctx.deps, secret.name)) };
       },
     }),
     defineRoute({
@@ -497,45 +478,20 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'rotate');
-        const secret = await describeLive(ctx, id);
-        const pending = Object.entries(secret.versionIdsToStages).find(([, labels]) => labels.includes(AWSPENDING));
-        if (pending !== undefined && !pending[1].includes(AWSCURRENT)) {
-          throw new InvalidRequestError(ROTATION_INCOMPLETE);
-        }
-        const service = ctx.deps.rotation;
-        const config = await rotationConfigOf(ctx, secret.name);
-        if (service === undefined || config === undefined) {
-          throw new InvalidRequestError(
-            'No rotation is configured for this secret: configure one with Coffer (coffer rotation configure); ' +
-              'a RotationLambdaARN cannot be used.',
-          );
-        }
-        const rotateNow = body.RotateImmediately !== false;
-        // A group rotation changes every member: refuse before changing anything.
-        if (rotateNow) await authorizeRotation(ctx, service, secret.name);
-        if (body.RotationRules !== undefined) {
-          await service.setRules(secret.name, rotationRulesIn(body.RotationRules));
-        } else if (!config.enabled) {
-          // As AWS: RotateSecret on a secret whose rotation was cancelled turns it back on with its last config.
-          await service.configure({
-            secretId: secret.name,
-            type: config.type,
-            settings: config.settings,
-            rules: config.rules,
-          });
-        }
-        if (!rotateNow) return { body: { ARN: secret.arn, Name: secret.name } };
-        try {
-          const started = await service.rotate({
-            secretId: secret.name,
-            clientRequestToken: body.ClientRequestToken,
-            trigger: 'on-demand',
-          });
-          return { body: { ARN: secret.arn, Name: secret.name, VersionId: started.rotationId } };
-        } catch (err) {
-          if (err instanceof ConflictError) throw new InvalidRequestError(ROTATION_INCOMPLETE);
-          throw err;
-        }
+        const rotated = await rotateSecret(ctx.deps, {
+          secretId: id,
+          rules: body.RotationRules === undefined ? undefined : rotationRulesIn(body.RotationRules),
+          rotateImmediately: body.RotateImmediately,
+          clientRequestToken: body.ClientRequestToken,
+          authorizeRotation: (name, members) => authorizeMembers(ctx, name, members),
+        });
+        return {
+          body: {
+            ARN: rotated.arn,
+            Name: rotated.name,
+            ...(rotated.rotationId === undefined ? {} : { VersionId: rotated.rotationId }),
+          },
+        };
       },
     }),
     defineRoute({
@@ -546,10 +502,8 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'rotate');
-        const secret = await describeLive(ctx, id);
-        // Without a config there is nothing to turn off; AWS answers the same.
-        await ctx.deps.rotation?.disable(secret.name);
-        return { body: { ARN: secret.arn, Name: secret.name } };
+        const ref = await cancelRotateSecret(ctx.deps, id);
+        return { body: { ARN: ref.arn, Name: ref.name } };
       },
     }),
     defineRoute({
