@@ -1,5 +1,5 @@
 import { webcrypto } from 'node:crypto';
-import { type CaKeyType, type CaSigner, caHash } from './ca-key-store.ts';
+import { type CaKeyType, type CaSigner, caHash } from '../../core/ports/ca-key-store.ts';
 
 type CryptoKey = webcrypto.CryptoKey;
 type Crypto = webcrypto.Crypto;

@@ -8,7 +8,7 @@ import {
   type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
 import { InternalError, NotFoundError, ValidationError } from '../../../core/errors.ts';
-import { type CaKeyStore, type CaKeyType, type CaSigner, caHash } from '../../../engines/pki/ca-key-store.ts';
+import { type CaKeyStore, type CaKeyType, type CaSigner, caHash } from '../../../core/ports/ca-key-store.ts';
 
 const KEY_SPEC: Record<CaKeyType, KeySpec> = {
   'ec-p256': 'ECC_NIST_P256',

@@ -2,10 +2,10 @@ import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject, ran
 import { promisify } from 'node:util';
 import { open, seal } from '../../../core/crypto/envelope.ts';
 import { NotFoundError, ValidationError } from '../../../core/errors.ts';
+import { type CaKeyStore, type CaKeyType, type CaSigner, caHash } from '../../../core/ports/ca-key-store.ts';
 import type { Clock } from '../../../core/ports/clock.ts';
 import type { KeyProvider } from '../../../core/ports/key-provider.ts';
 import type { Store } from '../../../core/ports/store.ts';
-import { type CaKeyStore, type CaKeyType, type CaSigner, caHash } from '../../../engines/pki/ca-key-store.ts';
 
 const generate = promisify(generateKeyPair);
 const PK = 'pki#ca-key';

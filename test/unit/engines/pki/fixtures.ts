@@ -5,8 +5,8 @@ import path from 'node:path';
 import { SealedCaKeyStore } from '../../../../lambdas/adapters/local/pki-keys/sealed-ca-key-store.ts';
 import { MemoryStore } from '../../../../lambdas/adapters/memory/memory-store.ts';
 import { CachingKeyProvider } from '../../../../lambdas/core/crypto/data-key-cache.ts';
+import type { CaKeyStore } from '../../../../lambdas/core/ports/ca-key-store.ts';
 import type { Clock } from '../../../../lambdas/core/ports/clock.ts';
-import type { CaKeyStore } from '../../../../lambdas/engines/pki/ca-key-store.ts';
 import { PkiService, type PkiServiceOptions } from '../../../../lambdas/engines/pki/pki-service.ts';
 import { FakeKeyProvider } from '../../../support/fake-key-provider.ts';
 
