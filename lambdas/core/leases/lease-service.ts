@@ -1,4 +1,5 @@
 import { ConflictError, InvalidRequestError, LimitExceededError, NotFoundError, ValidationError } from '../errors.ts';
+import { GroupCommit } from '../group-commit.ts';
 import type { Clock } from '../ports/clock.ts';
 import {
   ConditionFailedError,
@@ -93,11 +94,9 @@ export interface SweepOutcome extends BulkOutcome {
 
 type LeaseItem = StoredItem<LeaseRecord>;
 
-interface PendingReserve {
+interface Reservation {
   readonly lease: LeaseRecord;
   readonly roleLimit: number;
-  resolve(): void;
-  reject(err: unknown): void;
 }
 
 /**
@@ -131,7 +130,17 @@ export class LeaseService {
   private readonly batchSize: number;
   private readonly issueGraceMs: number;
   private readonly quotaLock = new Mutex();
-  private readonly pendingReserves: PendingReserve[] = [];
+  /**
+   * Reservations queue and are committed in batches (one transaction per batch, quota counters read once), so
+   * concurrent issues do not serialise on one fsync each. Under the quota lock, as finalizing moves the same counters.
+   */
+  private readonly reservations = new GroupCommit<Reservation>({
+    // Two writes per lease plus at most two counters each keeps a batch within one transaction.
+    maxBatch: Math.floor(MAX_TRANSACTION_OPS / 4),
+    schedule: 'now',
+    exclusive: (section) => this.quotaLock.run(section),
+    commit: (batch) => this.commitReserves(batch),
+  });
   /** Target revocations in flight on this node, so the sweeper and an API call never revoke one lease twice. */
   private readonly inFlight = new Map<string, Promise<RevokeOutcome>>();
   private readonly prefixJobs = new Map<string, Promise<BulkOutcome>>();
@@ -215,33 +224,16 @@ export class LeaseService {
     return { lease: viewOf(lease), credential: issued.credential };
   }
 
-  /**
-   * Reserves quota for a lease. Reservations queue and are committed in batches (one transaction per batch, quota
-   * counters read once), so concurrent issues do not serialise on one fsync each.
-   */
+  /** Reserves quota for a lease (see `reservations`). */
   private reserve(lease: LeaseRecord, roleLimit: number): Promise<void> {
-    const queued = new Promise<void>((resolve, reject) => {
-      this.pendingReserves.push({ lease, roleLimit, resolve, reject });
-    });
-    void this.quotaLock.run(() => this.drainReserves());
-    return queued;
+    return this.reservations.add({ lease, roleLimit });
   }
 
-  private async drainReserves(): Promise<void> {
-    while (this.pendingReserves.length > 0) {
-      // Two writes per lease plus at most two counters each keeps a batch within one transaction.
-      const batch = this.pendingReserves.splice(0, Math.floor(MAX_TRANSACTION_OPS / 4));
-      try {
-        const accepted = await this.commitReserves(batch);
-        for (const entry of accepted) entry.resolve();
-      } catch (err) {
-        for (const entry of batch) entry.reject(err);
-      }
-    }
-  }
-
-  /** Checks each reservation against the running counts, rejects those over quota, commits the rest. */
-  private async commitReserves(batch: readonly PendingReserve[]): Promise<PendingReserve[]> {
+  /**
+   * Checks each reservation against the running counts and commits those within quota.
+   * @returns per reservation: `undefined` when committed, the LimitExceededError when over quota
+   */
+  private async commitReserves(batch: readonly Reservation[]): Promise<(LimitExceededError | undefined)[]> {
     // Another node moving a counter makes the transaction fail: re-read and re-check the whole batch.
     return retryOnConflict(
       async () => {
@@ -254,31 +246,30 @@ export class LeaseService {
           ),
         );
         const counts = new Map(keys.map((key) => [key, items.get(key)?.data.count ?? 0]));
-        const accepted: PendingReserve[] = [];
-        const rejected: { entry: PendingReserve; error: LimitExceededError }[] = [];
+        const accepted: Reservation[] = [];
+        const outcomes: (LimitExceededError | undefined)[] = [];
         for (const entry of batch) {
           const roleKey = `role:${entry.lease.rolePath}`;
           const principalKey = `principal:${entry.lease.principalId}`;
           const roleLive = counts.get(roleKey)!;
           const principalLive = counts.get(principalKey)!;
           if (roleLive >= entry.roleLimit) {
-            rejected.push({
-              entry,
-              error: new LimitExceededError(
+            outcomes.push(
+              new LimitExceededError(
                 `role ${entry.lease.rolePath} already has ${roleLive} live leases, its limit of ${entry.roleLimit}; revoke some or raise the role's max_leases`,
               ),
-            });
+            );
           } else if (principalLive >= this.maxPerPrincipal) {
-            rejected.push({
-              entry,
-              error: new LimitExceededError(
+            outcomes.push(
+              new LimitExceededError(
                 `the caller already holds ${principalLive} live leases, its limit of ${this.maxPerPrincipal}; revoke some first`,
               ),
-            });
+            );
           } else {
             counts.set(roleKey, roleLive + 1);
             counts.set(principalKey, principalLive + 1);
             accepted.push(entry);
+            outcomes.push(undefined);
           }
         }
         const ops: WriteOp[] = [];
@@ -293,8 +284,7 @@ export class LeaseService {
           );
         }
         if (ops.length > 0) await this.store.transact(ops);
-        for (const { entry, error } of rejected) entry.reject(error);
-        return accepted;
+        return outcomes;
       },
       { maxAttempts: RESERVE_ATTEMPTS },
     );
