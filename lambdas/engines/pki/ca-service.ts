@@ -4,9 +4,9 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { AlreadyExistsError, InvalidRequestError, NotFoundError, ValidationError } from '../../core/errors.ts';
+import type { CaKeyStore, CaKeyType, CaSigner } from '../../core/ports/ca-key-store.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import { ConditionFailedError, type Store } from '../../core/ports/store.ts';
-import type { CaKeyStore, CaKeyType, CaSigner } from './ca-key-store.ts';
 import { subjectKeyIdentifier, subjectName } from './der.ts';
 import { type ExternalKey, externalKey } from './external-signer.ts';
 import { inspectPublicKey } from './leaf-keys.ts';

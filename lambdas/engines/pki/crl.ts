@@ -4,7 +4,8 @@
  */
 import { NotFoundError } from '../../core/errors.ts';
 import type { Clock } from '../../core/ports/clock.ts';
-import { ConditionFailedError, type Store, type WriteOp } from '../../core/ports/store.ts';
+import type { Store, WriteOp } from '../../core/ports/store.ts';
+import { retryOnConflict } from '../../core/retry.ts';
 import type { CaService } from './ca-service.ts';
 import { derInteger } from './der.ts';
 import { pemText } from './pem.ts';
@@ -20,6 +21,11 @@ import {
   type RevokedRecord,
 } from './pki-records.ts';
 import { AuthorityKeyIdentifierExtension, Extension, PemConverter, X509CrlGenerator } from './x509.ts';
+
+/** Revocations of one certificate race only with another revocation of it: a few re-reads settle them. */
+const REVOKE_ATTEMPTS = 4;
+/** Every revocation re-signs the CRL, so concurrent revocations of different certificates contend here. */
+const PUBLISH_ATTEMPTS = 6;
 
 export interface CrlServiceOptions {
   readonly store: Store;
@@ -45,28 +51,18 @@ export class CrlService {
   /** Revokes a certificate by serial and publishes a new CRL. Revoking twice is a no-op. */
   async revoke(serialInput: string): Promise<{ serial_number: string; revocation_time: string; crl_number: number }> {
     const serial = normaliseSerial(serialInput);
-    for (let attempt = 0; ; attempt++) {
-      const item = await this.#store.get<CertRecord>(PK_CERT, serial);
-      if (item === undefined) throw new NotFoundError(`no certificate with serial ${serial}`);
-      if (item.data.status === 'revoked') {
-        // A CRL signed before this revocation (the first attempt failed after recording it) is re-signed now.
-        const published = await this.#store.get<CrlRecord>(PK_CRL, CRL_SK);
-        if (published === undefined || published.data.thisUpdate < item.data.revokedAt!) await this.#publish();
-        const crl = await this.crl();
-        return {
-          serial_number: serial,
-          revocation_time: new Date(item.data.revokedAt!).toISOString(),
-          crl_number: crl.crl_number,
+    const marked = await retryOnConflict(
+      async () => {
+        const item = await this.#store.get<CertRecord>(PK_CERT, serial);
+        if (item === undefined) throw new NotFoundError(`no certificate with serial ${serial}`);
+        if (item.data.status === 'revoked') return { revokedAt: item.data.revokedAt!, already: true };
+        const revokedAt = this.#clock.now();
+        const revoked: RevokedRecord = {
+          serial,
+          issuerKeyRef: item.data.issuerKeyRef,
+          revokedAt,
+          notAfter: item.data.notAfter,
         };
-      }
-      const revokedAt = this.#clock.now();
-      const revoked: RevokedRecord = {
-        serial,
-        issuerKeyRef: item.data.issuerKeyRef,
-        revokedAt,
-        notAfter: item.data.notAfter,
-      };
-      try {
         await this.#store.transact([
           {
             type: 'put',
@@ -77,13 +73,20 @@ export class CrlService {
           },
           { type: 'put', pk: PK_REVOKED, sk: serial, data: revoked },
         ]);
-      } catch (err) {
-        if (err instanceof ConditionFailedError && attempt < 3) continue;
-        throw err;
-      }
+        return { revokedAt, already: false };
+      },
+      { maxAttempts: REVOKE_ATTEMPTS },
+    );
+    const revocationTime = new Date(marked.revokedAt).toISOString();
+    if (!marked.already) {
       const crl = await this.#publish();
-      return { serial_number: serial, revocation_time: new Date(revokedAt).toISOString(), crl_number: crl.crlNumber };
+      return { serial_number: serial, revocation_time: revocationTime, crl_number: crl.crlNumber };
     }
+    // A CRL signed before this revocation (the first attempt failed after recording it) is re-signed now.
+    const published = await this.#store.get<CrlRecord>(PK_CRL, CRL_SK);
+    if (published === undefined || published.data.thisUpdate < marked.revokedAt) await this.#publish();
+    const crl = await this.crl();
+    return { serial_number: serial, revocation_time: revocationTime, crl_number: crl.crl_number };
   }
 
   /** The current CRL of the issuing CA (PEM), re-signed first when it is missing, stale or from another CA. */
@@ -126,43 +129,44 @@ export class CrlService {
     return { removed: expired.length, removed_from_crl: staleRevoked.length };
   }
 
-  async #publish(): Promise<CrlRecord> {
-    for (let attempt = 0; ; attempt++) {
-      const issuer = await this.#cas.issuer();
-      const current = await this.#store.get<CrlRecord>(PK_CRL, CRL_SK);
-      const revoked = (await queryAll<RevokedRecord>(this.#store, PK_REVOKED)).filter(
-        (item) => item.data.issuerKeyRef === issuer.record.keyRef,
-      );
-      const crlNumber = (current?.data.crlNumber ?? 0) + 1;
-      const thisUpdate = this.#clock.now();
-      const nextUpdate = thisUpdate + this.#crlLifetimeMs;
-      const crl = await X509CrlGenerator.create(
-        {
-          issuer: issuer.cert!.subjectName,
-          thisUpdate: new Date(thisUpdate),
-          nextUpdate: new Date(nextUpdate),
-          entries: revoked.map((item) => ({
-            serialNumber: item.data.serial,
-            revocationDate: new Date(item.data.revokedAt),
-          })),
-          extensions: [
-            new Extension('2.5.29.20', false, derInteger(crlNumber)),
-            ...(issuer.keyId === undefined ? [] : [new AuthorityKeyIdentifierExtension(issuer.keyId)]),
-          ],
-          signingKey: issuer.ext.privateKey,
-          signingAlgorithm: issuer.ext.signingAlgorithm,
-        },
-        issuer.ext.crypto,
-      );
-      const record: CrlRecord = {
-        crlNumber,
-        issuerKeyRef: issuer.record.keyRef,
-        thisUpdate,
-        nextUpdate,
-        // OpenSSL and most tools only read the RFC 7468 label 'X509 CRL'.
-        crl: pemText(PemConverter.encode(crl.rawData, 'X509 CRL')),
-      };
-      try {
+  /** Signs and stores a new CRL; a writer that published meanwhile makes it rebuild, so the number only grows. */
+  #publish(): Promise<CrlRecord> {
+    return retryOnConflict(
+      async () => {
+        const issuer = await this.#cas.issuer();
+        const current = await this.#store.get<CrlRecord>(PK_CRL, CRL_SK);
+        const revoked = (await queryAll<RevokedRecord>(this.#store, PK_REVOKED)).filter(
+          (item) => item.data.issuerKeyRef === issuer.record.keyRef,
+        );
+        const crlNumber = (current?.data.crlNumber ?? 0) + 1;
+        const thisUpdate = this.#clock.now();
+        const nextUpdate = thisUpdate + this.#crlLifetimeMs;
+        const crl = await X509CrlGenerator.create(
+          {
+            issuer: issuer.cert!.subjectName,
+            thisUpdate: new Date(thisUpdate),
+            nextUpdate: new Date(nextUpdate),
+            entries: revoked.map((item) => ({
+              serialNumber: item.data.serial,
+              revocationDate: new Date(item.data.revokedAt),
+            })),
+            extensions: [
+              new Extension('2.5.29.20', false, derInteger(crlNumber)),
+              ...(issuer.keyId === undefined ? [] : [new AuthorityKeyIdentifierExtension(issuer.keyId)]),
+            ],
+            signingKey: issuer.ext.privateKey,
+            signingAlgorithm: issuer.ext.signingAlgorithm,
+          },
+          issuer.ext.crypto,
+        );
+        const record: CrlRecord = {
+          crlNumber,
+          issuerKeyRef: issuer.record.keyRef,
+          thisUpdate,
+          nextUpdate,
+          // OpenSSL and most tools only read the RFC 7468 label 'X509 CRL'.
+          crl: pemText(PemConverter.encode(crl.rawData, 'X509 CRL')),
+        };
         await this.#store.transact([
           {
             type: 'put',
@@ -173,11 +177,8 @@ export class CrlService {
           },
         ]);
         return record;
-      } catch (err) {
-        // Another writer published meanwhile; rebuild so the CRL number still only ever grows.
-        if (err instanceof ConditionFailedError && attempt < 5) continue;
-        throw err;
-      }
-    }
+      },
+      { maxAttempts: PUBLISH_ATTEMPTS },
+    );
   }
 }

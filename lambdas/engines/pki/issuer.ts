@@ -5,7 +5,8 @@
 import { webcrypto } from 'node:crypto';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { Clock } from '../../core/ports/clock.ts';
-import { ConditionFailedError, type Store } from '../../core/ports/store.ts';
+import type { Store } from '../../core/ports/store.ts';
+import { retryOnConflict } from '../../core/retry.ts';
 import { BACKDATE_MS, type CaService, type OpenedCa } from './ca-service.ts';
 import { subjectKeyIdentifier, subjectName } from './der.ts';
 import { checkKeyType, generateLeafKey, inspectPublicKey } from './leaf-keys.ts';
@@ -214,54 +215,53 @@ export class CertificateIssuer {
       new CRLDistributionPointsExtension([this.#crlUrl]),
     ];
     const now = this.#clock.now();
-    for (let attempt = 1; ; attempt++) {
-      const serial = this.#newSerial();
-      const cert = await X509CertificateGenerator.create(
-        {
-          serialNumber: serial,
-          subject: subjectName(names.cn),
-          issuer: issuer.cert!.subjectName,
-          notBefore: new Date(now - BACKDATE_MS),
-          notAfter,
-          publicKey: spki,
-          signingKey: issuer.ext.privateKey,
-          signingAlgorithm: issuer.ext.signingAlgorithm,
-          extensions,
-        },
-        issuer.ext.crypto,
-      );
-      const pem = pemText(cert.toString('pem'));
-      const record: CertRecord = {
-        serial,
-        commonName: names.cn,
-        role: roleName,
-        issuerKeyRef: issuer.record.keyRef,
-        issuedAt: now,
-        notAfter: notAfter.getTime(),
-        status: 'valid',
-        certificate: pem,
-        ...(pkcs8 !== undefined && role.store_private_key
-          ? { sealedKey: await this.#storedKeys.seal(serial, pkcs8) }
-          : {}),
-      };
-      try {
+    // A serial already in use: sign again under a fresh one. 2^-128 per pair, but uniqueness is a promise. The
+    // collision is not contention, so there is nothing to wait for between attempts.
+    const stored = await retryOnConflict(
+      async () => {
+        const serial = this.#newSerial();
+        const cert = await X509CertificateGenerator.create(
+          {
+            serialNumber: serial,
+            subject: subjectName(names.cn),
+            issuer: issuer.cert!.subjectName,
+            notBefore: new Date(now - BACKDATE_MS),
+            notAfter,
+            publicKey: spki,
+            signingKey: issuer.ext.privateKey,
+            signingAlgorithm: issuer.ext.signingAlgorithm,
+            extensions,
+          },
+          issuer.ext.crypto,
+        );
+        const record: CertRecord = {
+          serial,
+          commonName: names.cn,
+          role: roleName,
+          issuerKeyRef: issuer.record.keyRef,
+          issuedAt: now,
+          notAfter: notAfter.getTime(),
+          status: 'valid',
+          certificate: pemText(cert.toString('pem')),
+          ...(pkcs8 !== undefined && role.store_private_key
+            ? { sealedKey: await this.#storedKeys.seal(serial, pkcs8) }
+            : {}),
+        };
         await this.#store.transact([
           { type: 'put', pk: PK_CERT, sk: serial, data: record, condition: { kind: 'absent' } },
         ]);
-      } catch (err) {
-        // A serial already in use: sign again under a fresh one. 2^-128 per pair, but uniqueness is a promise.
-        if (err instanceof ConditionFailedError && attempt < SERIAL_ATTEMPTS) continue;
-        throw err;
-      }
-      const chain = [issuer.record.certificate!, ...issuer.record.chain];
-      return {
-        serial_number: serial,
-        certificate: pem,
-        issuing_ca: chain[0]!,
-        ca_chain: chain,
-        expiration: notAfter.toISOString(),
-      };
-    }
+        return record;
+      },
+      { maxAttempts: SERIAL_ATTEMPTS, baseDelayMs: 0, maxDelayMs: 0 },
+    );
+    const chain = [issuer.record.certificate!, ...issuer.record.chain];
+    return {
+      serial_number: stored.serial,
+      certificate: stored.certificate,
+      issuing_ca: chain[0]!,
+      ca_chain: chain,
+      expiration: notAfter.toISOString(),
+    };
   }
 }
 

@@ -3,8 +3,8 @@
  * revocation list's entries, the signed CRL), and the helpers every part of the engine reads them with.
  */
 import { ValidationError } from '../../core/errors.ts';
+import type { CaKeyType } from '../../core/ports/ca-key-store.ts';
 import type { ItemData, Store, StoredItem } from '../../core/ports/store.ts';
-import type { CaKeyType } from './ca-key-store.ts';
 
 export const PK_CA = 'pki#ca';
 export const PK_ROLE = 'pki#role';

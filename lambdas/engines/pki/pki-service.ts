@@ -4,10 +4,10 @@
  * revocation and the CRL (`crl.ts`), stored private keys (`stored-keys.ts`), over the records of `pki-records.ts`.
  */
 import { randomBytes } from 'node:crypto';
+import type { CaKeyStore, CaKeyType } from '../../core/ports/ca-key-store.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { KeyProvider } from '../../core/ports/key-provider.ts';
 import type { Store } from '../../core/ports/store.ts';
-import type { CaKeyStore, CaKeyType } from './ca-key-store.ts';
 import { CaService } from './ca-service.ts';
 import { CrlService } from './crl.ts';
 import {
