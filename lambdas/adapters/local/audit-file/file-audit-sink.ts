@@ -12,6 +12,7 @@ import {
   type VerifyResult,
   verifyChain,
 } from '../../../core/audit/hash-chain.ts';
+import { GroupCommit } from '../../../core/group-commit.ts';
 import type { AuditSink } from '../../../core/ports/audit-sink.ts';
 
 /**
@@ -47,11 +48,9 @@ export class AuditFileError extends Error {
   }
 }
 
-interface Pending {
+interface QueuedRecord {
   readonly record: AuditRecord;
   readonly durable: boolean;
-  resolve(): void;
-  reject(err: unknown): void;
 }
 
 /** `<path>.head`: where the sink anchors the chain's head so that a truncated tail is detectable. */
@@ -82,10 +81,14 @@ export class FileAuditSink implements AuditSink {
   #head: FileHandle | undefined;
   /** The last record known to be written: the chain continues from here. */
   #last: ChainHead | undefined;
-  #queue: Pending[] = [];
-  #flushScheduled = false;
   /** Serialises flushes, reopen and close: only one of them touches the files at a time. */
   #io: Promise<unknown> = Promise.resolve();
+  readonly #commits = new GroupCommit<QueuedRecord>({
+    // Unbounded: every record appended by requests handled in one event-loop turn shares one write and one fsync.
+    maxBatch: Number.POSITIVE_INFINITY,
+    exclusive: (section) => this.#exclusive(section),
+    commit: (batch) => this.#write(batch),
+  });
   #broken: AuditFileError | undefined;
   #closing: Promise<void> | undefined;
 
@@ -111,14 +114,7 @@ export class FileAuditSink implements AuditSink {
   append(record: AuditRecord, options: { durable: boolean }): Promise<void> {
     if (this.#closing !== undefined) return Promise.reject(new AuditFileError('audit log is closed'));
     if (this.#broken !== undefined) return Promise.reject(this.#broken);
-    return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ record, durable: options.durable, resolve, reject });
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        // One flush per event-loop turn: every record appended by requests handled in this turn shares one write.
-        setImmediate(() => void this.#exclusive(() => this.#flush()));
-      }
-    });
+    return this.#commits.add({ record, durable: options.durable });
   }
 
   /**
@@ -146,7 +142,7 @@ export class FileAuditSink implements AuditSink {
   close(): Promise<void> {
     this.#closing ??= this.#exclusive(async () => {
       // Appends of this event-loop turn are queued for a flush that would otherwise run after the files are closed.
-      await this.#flush();
+      await this.#commits.drain();
       let failure: unknown;
       if (this.#broken === undefined) {
         try {
@@ -169,49 +165,45 @@ export class FileAuditSink implements AuditSink {
     return run;
   }
 
-  async #flush(): Promise<void> {
-    this.#flushScheduled = false;
-    const batch = this.#queue;
-    this.#queue = [];
+  /** Chains and writes one batch; per record, `undefined` when written or why it was not. */
+  async #write(batch: readonly QueuedRecord[]): Promise<unknown[]> {
     const log = this.#log;
-    if (this.#broken !== undefined || log === undefined) {
-      const err = this.#broken ?? new AuditFileError('audit log is closed');
-      for (const pending of batch) pending.reject(err);
-      return;
-    }
+    if (this.#broken !== undefined || log === undefined)
+      throw this.#broken ?? new AuditFileError('audit log is closed');
     let last = this.#last;
     const lines: string[] = [];
-    const accepted: Pending[] = [];
-    for (const pending of batch) {
+    const outcomes: unknown[] = [];
+    let durable = false;
+    for (const queued of batch) {
       try {
-        const chained = chainRecord(last, pending.record);
+        const chained = chainRecord(last, queued.record);
         lines.push(serialise(chained));
         last = { seq: chained.seq, hash: chained.hash };
-        accepted.push(pending);
+        outcomes.push(undefined);
+        durable ||= queued.durable;
       } catch (err) {
         // A record that cannot be serialised (a bug in its producer) fails alone, not the whole batch.
-        pending.reject(err);
+        outcomes.push(err);
       }
     }
-    if (accepted.length === 0) return;
+    if (lines.length === 0) return outcomes;
     try {
       // A write to the page cache takes microseconds; doing it synchronously saves a thread-pool round trip on
       // every request. Only the fdatasync, which waits for the disk, goes to the thread pool.
       writeAllSync(log.fd, Buffer.from(`${lines.join('\n')}\n`, 'utf8'));
-      if (accepted.some((pending) => pending.durable)) await log.datasync();
+      if (durable) await log.datasync();
     } catch (err) {
       this.#markBroken(err);
-      for (const pending of accepted) pending.reject(err);
-      return;
+      return outcomes.map((outcome) => outcome ?? err);
     }
     this.#last = last;
-    for (const pending of accepted) pending.resolve();
-    // The anchor is advisory and may lag the log, so callers need not wait for it; the next flush does.
+    // The anchor is advisory and may lag the log; a failure to write it breaks the sink for later appends only.
     try {
       this.#writeHeadSync();
     } catch (err) {
       this.#markBroken(err);
     }
+    return outcomes;
   }
 
   #markBroken(cause: unknown): void {
