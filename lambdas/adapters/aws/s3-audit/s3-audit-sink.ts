@@ -10,6 +10,7 @@ import {
 } from '../../../core/audit/hash-chain.ts';
 import type { AuditSegmentStore } from '../../../core/audit/outbox/outbox-relay.ts';
 import { ValidationError } from '../../../core/errors.ts';
+import { GroupCommit } from '../../../core/group-commit.ts';
 import type { AuditSink } from '../../../core/ports/audit-sink.ts';
 import { type Clock, systemClock } from '../../../core/ports/clock.ts';
 
@@ -68,12 +69,6 @@ export class S3AuditError extends Error {
   }
 }
 
-interface Pending {
-  readonly record: AuditRecord;
-  resolve(): void;
-  reject(err: unknown): void;
-}
-
 /** `<prefix><streamId>/`: the folder holding one stream's segments. */
 export function streamPrefix(prefix: string, streamId: string): string {
   return `${prefix}${streamId}/`;
@@ -122,10 +117,10 @@ export class S3AuditSink implements AuditSink {
   readonly #retention: S3AuditRetention | undefined;
   /** The last record known to be stored: the chain continues from here. */
   #last: ChainHead | undefined;
-  #queue: Pending[] = [];
-  #flushScheduled = false;
   /** Serialises flushes and close: only one PutObject is in flight, so the chain reaches S3 in order. */
   #io: Promise<unknown> = Promise.resolve();
+  /** Every record appended by requests handled in one event-loop turn shares one object, up to `maxBatch`. */
+  readonly #commits: GroupCommit<AuditRecord>;
   #broken: S3AuditError | undefined;
   #closing: Promise<void> | undefined;
 
@@ -149,26 +144,24 @@ export class S3AuditSink implements AuditSink {
     if (days !== undefined && (!Number.isSafeInteger(days) || days < 1)) {
       throw new ValidationError('audit retention must be a positive whole number of days');
     }
+    this.#commits = new GroupCommit({
+      maxBatch: this.#maxBatch,
+      exclusive: (section) => this.#exclusive(section),
+      commit: (batch) => this.#writeSegment(batch),
+    });
   }
 
   append(record: AuditRecord, _options: { durable: boolean }): Promise<void> {
     if (this.#closing !== undefined) return Promise.reject(new S3AuditError('audit stream is closed'));
     if (this.#broken !== undefined) return Promise.reject(this.#broken);
-    return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ record, resolve, reject });
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        // One flush per event-loop turn: every record appended by requests handled in this turn shares one object.
-        setImmediate(() => void this.#exclusive(() => this.#flush()));
-      }
-    });
+    return this.#commits.add(record);
   }
 
   /** Writes what is queued, then refuses later appends. Rejects if that last write failed. */
   close(): Promise<void> {
     this.#closing ??= this.#exclusive(async () => {
       const failedBefore = this.#broken;
-      await this.#flush();
+      await this.#commits.drain();
       if (this.#broken !== undefined && this.#broken !== failedBefore) {
         throw new S3AuditError('closing the audit stream failed', { cause: this.#broken });
       }
@@ -182,41 +175,28 @@ export class S3AuditSink implements AuditSink {
     return run;
   }
 
-  async #flush(): Promise<void> {
-    this.#flushScheduled = false;
-    const batch = this.#queue;
-    this.#queue = [];
-    for (let start = 0; start < batch.length; start += this.#maxBatch) {
-      const part = batch.slice(start, start + this.#maxBatch);
-      if (this.#broken !== undefined) {
-        for (const pending of part) pending.reject(this.#broken);
-        continue;
-      }
-      await this.#writeSegment(part);
-    }
-  }
-
-  async #writeSegment(batch: readonly Pending[]): Promise<void> {
+  /** Chains and stores one batch as one object; per record, `undefined` when stored or why it was not. */
+  async #writeSegment(batch: readonly AuditRecord[]): Promise<unknown[]> {
+    if (this.#broken !== undefined) throw this.#broken;
     let last = this.#last;
     const first = (last?.seq ?? 0) + 1;
     const lines: string[] = [];
-    const accepted: Pending[] = [];
-    for (const pending of batch) {
+    const outcomes: unknown[] = [];
+    for (const record of batch) {
       try {
-        const chained = chainRecord(last, pending.record);
+        const chained = chainRecord(last, record);
         lines.push(serialise(chained));
         last = { seq: chained.seq, hash: chained.hash };
-        accepted.push(pending);
+        outcomes.push(undefined);
       } catch (err) {
         // A record that cannot be serialised (a bug in its producer) fails alone, not the whole batch.
-        pending.reject(err);
+        outcomes.push(err);
       }
     }
-    if (last === undefined || accepted.length === 0) return;
+    if (last === undefined || lines.length === 0) return outcomes;
     if (last.seq > MAX_SEQ) {
       this.#broken = new S3AuditError('audit stream is full; start a new stream');
-      for (const pending of accepted) pending.reject(this.#broken);
-      return;
+      return outcomes.map((outcome) => outcome ?? this.#broken);
     }
     const key = segmentKey(this.prefix, this.streamId, first, last.seq);
     try {
@@ -238,11 +218,10 @@ export class S3AuditSink implements AuditSink {
           'chain state is unknown',
         { cause },
       );
-      for (const pending of accepted) pending.reject(this.#broken);
-      return;
+      return outcomes.map((outcome) => outcome ?? this.#broken);
     }
     this.#last = last;
-    for (const pending of accepted) pending.resolve();
+    return outcomes;
   }
 
   #lockFields(): { ObjectLockMode?: S3AuditRetention['mode']; ObjectLockRetainUntilDate?: Date } {
