@@ -14,8 +14,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { OUTBOX_PARTITION_PREFIX } from '../lambdas/core/audit/outbox/audit-outbox.ts';
 import { RELAY_PARTITION } from '../lambdas/core/audit/outbox/outbox-relay.ts';
-import { LAG_METRIC, RELAY_SERVICE_NAME } from '../lambdas/entrypoints/lambda/audit-relay.ts';
-import { METRICS_NAMESPACE } from '../lambdas/entrypoints/lambda/observability.ts';
+import { LAG_METRIC, METRICS_NAMESPACE, RELAY_SERVICE_NAME } from '../lambdas/entrypoints/lambda/deployment-names.ts';
 import { REPO_ROOT } from './broker-bundling.ts';
 import { CofferFunction } from './coffer-function.ts';
 

@@ -6,13 +6,14 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { LAG_METRIC, RELAY_SERVICE_NAME } from '../lambdas/entrypoints/lambda/audit-relay.ts';
 import {
   BROKER_ERRORS_METRIC,
   KMS_ERRORS_METRIC,
+  LAG_METRIC,
   METRICS_NAMESPACE,
+  RELAY_SERVICE_NAME,
   SERVICE_NAME,
-} from '../lambdas/entrypoints/lambda/observability.ts';
+} from '../lambdas/entrypoints/lambda/deployment-names.ts';
 
 /**
  * The metric the audit outbox relay emits: age in seconds of the oldest audit record not yet shipped to S3, in the

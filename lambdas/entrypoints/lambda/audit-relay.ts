@@ -9,12 +9,8 @@ import { DEFAULT_OUTBOX_SHARDS } from '../../core/audit/outbox/audit-outbox.ts';
 import { DEFAULT_RELAY_STREAM, OutboxRelay, type RelayRunResult } from '../../core/audit/outbox/outbox-relay.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
 import { LambdaSettings, loadLambdaConfig } from './config.ts';
-import { METRICS_NAMESPACE } from './observability.ts';
+import { LAG_METRIC, METRICS_NAMESPACE, RELAY_SERVICE_NAME } from './deployment-names.ts';
 
-/** The `service` dimension Powertools adds to every metric; the lag alarm selects on it. */
-export const RELAY_SERVICE_NAME = 'audit-relay';
-/** Seconds since the oldest record still in the outbox was written (0 when it is empty). */
-export const LAG_METRIC = 'AuditShippingLagSeconds';
 export const SHIPPED_METRIC = 'AuditRecordsShipped';
 
 /** The relay's environment: the broker's table (holding the outbox) and audit bucket, and the chain's name. */

@@ -2,7 +2,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createAwsClients, loadLambdaHandler } from './compose.ts';
 import { loadAwsConfig } from './config.ts';
-import { countKmsErrors, instrumentHandler, METRICS_NAMESPACE, SERVICE_NAME } from './observability.ts';
+import { METRICS_NAMESPACE, SERVICE_NAME } from './deployment-names.ts';
+import { countKmsErrors, instrumentHandler } from './observability.ts';
 
 /**
  * The Lambda entry point. Composed once per cold start, at module load (top-level await: the bundle is ESM): a

@@ -2,15 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { ApiGatewayProxyEvent, ApiGatewayProxyResult } from './api-gateway.ts';
-
-/** The CloudWatch namespace of every Coffer metric (the CDK alarms and dashboard read the same constants). */
-export const METRICS_NAMESPACE = 'Coffer';
-/** Powertools' `service` dimension of the broker's metrics, and the logger's service name. */
-export const SERVICE_NAME = 'coffer';
-/** Requests the broker answered with a 5xx, or that threw. */
-export const BROKER_ERRORS_METRIC = 'BrokerErrors';
-/** KMS calls that failed (throttling, access denied, refused ciphertexts), counted per invocation. */
-export const KMS_ERRORS_METRIC = 'KmsErrors';
+import { BROKER_ERRORS_METRIC, KMS_ERRORS_METRIC } from './deployment-names.ts';
 
 /** The parts of Powertools' logger and metrics the broker uses, so tests can hand in recorders. */
 export interface BrokerTelemetry {

@@ -17,13 +17,9 @@ import { IamPrincipalService } from '../../../lambdas/core/auth/iam/iam-principa
 import { PolicyService } from '../../../lambdas/core/policy/policy-service.ts';
 import { systemClock } from '../../../lambdas/core/ports/clock.ts';
 import type { ApiGatewayProxyEvent } from '../../../lambdas/entrypoints/lambda/api-gateway.ts';
-import {
-  type AuditRelayEvent,
-  createAuditRelayHandler,
-  LAG_METRIC,
-} from '../../../lambdas/entrypoints/lambda/audit-relay.ts';
+import { type AuditRelayEvent, createAuditRelayHandler } from '../../../lambdas/entrypoints/lambda/audit-relay.ts';
 import { createLambdaHandler } from '../../../lambdas/entrypoints/lambda/compose.ts';
-import { METRICS_NAMESPACE } from '../../../lambdas/entrypoints/lambda/observability.ts';
+import { LAG_METRIC, METRICS_NAMESPACE } from '../../../lambdas/entrypoints/lambda/deployment-names.ts';
 import { awsEmulator, createItemsTable, uniqueName } from '../../support/aws-emulator.ts';
 
 const ACCOUNT = '123456789012';

@@ -1,0 +1,20 @@
+/**
+ * Names the CDK stack (`lib/`) and the Lambda functions must agree on: the stack creates alarms, dashboards and IAM
+ * conditions on them, the functions emit and tag with them. This module imports nothing, so synthesising the stack
+ * never loads a handler, an SDK client or an adapter (checked by `npm run layers`).
+ */
+
+/** The CloudWatch namespace of every Coffer metric (the CDK alarms and dashboard read the same constants). */
+export const METRICS_NAMESPACE = 'Coffer';
+/** Powertools' `service` dimension of the broker's metrics, and the logger's service name. */
+export const SERVICE_NAME = 'coffer';
+/** Requests the broker answered with a 5xx, or that threw. */
+export const BROKER_ERRORS_METRIC = 'BrokerErrors';
+/** KMS calls that failed (throttling, access denied, refused ciphertexts), counted per invocation. */
+export const KMS_ERRORS_METRIC = 'KmsErrors';
+/** The `service` dimension Powertools adds to every metric of the audit relay; the lag alarm selects on it. */
+export const RELAY_SERVICE_NAME = 'audit-relay';
+/** Seconds since the oldest record still in the audit outbox was written (0 when it is empty). */
+export const LAG_METRIC = 'AuditShippingLagSeconds';
+/** The tag every KMS CA key gets; its value is the deployment name, and the broker's IAM grants require it. */
+export const CA_KEY_TAG = 'coffer:ca';
