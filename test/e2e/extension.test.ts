@@ -1,14 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect, createServer as createNetServer } from 'node:net';
-import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { builtEntry } from '../../bin/built.mjs';
 import { CofferClient } from '../../lambdas/sdk/client.ts';
 import { type SecretsCacheServer, startSecretsCache, TOKEN_HEADER } from '../../lambdas/sdk/secrets-server.ts';
 import { api } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const current = useServer();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -103,7 +103,8 @@ function spawnExtension(env: Record<string, string>): {
   exited: Promise<number | null>;
   output: () => string;
 } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'lambdas/extension/main.ts')], {
+  // The compiled extension (`npm run build`), as the layer runs a compiled bundle: no TypeScript at run time.
+  const child = spawn(process.execPath, ['--enable-source-maps', fileURLToPath(builtEntry('extension-main'))], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
