@@ -20,6 +20,7 @@ import type { Principal, RequestContext } from '../core/principal.ts';
 import type { BrokerDeps } from './broker-deps.ts';
 import { awsJsonErrorBody, errorBody, type HttpError, toAwsJsonError, toHttpError } from './http-errors.ts';
 import type { BrokerRequest, BrokerResponse } from './http-types.ts';
+import { CHECK_RESPONSES, checkResponse } from './response-check.ts';
 import type { AccessCheck, RouteContext, RouteDef, RouteInput, RouteProtocol } from './route.ts';
 import { type RouteMatch, RouteTable } from './route-table.ts';
 
@@ -161,6 +162,7 @@ export class Broker {
       for (const reference of (await route.references?.(input, ctx)) ?? []) await ctx.authorize(reference);
       const result = await route.handle(input, ctx);
       const status = result.status ?? 200;
+      if (CHECK_RESPONSES) checkResponse(route, status, result.body);
       // An AWS JSON 1.1 response always has a body, `{}` at least: SDKs parse it.
       const body = result.body === undefined ? (protocol === 'aws-json' ? '{}' : '') : JSON.stringify(result.body);
       if (audited) {

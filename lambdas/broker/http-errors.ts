@@ -18,6 +18,16 @@ const STATUS: Record<ErrorCode, number> = {
   internal: 500,
 };
 
+/** Each error status with the codes answered with it, in status order: what the OpenAPI document lists. */
+export const ERROR_STATUSES: ReadonlyMap<number, readonly ErrorCode[]> = new Map(
+  Object.entries(STATUS)
+    .sort(([, a], [, b]) => a - b)
+    .reduce<Map<number, ErrorCode[]>>((byStatus, [code, status]) => {
+      byStatus.set(status, [...(byStatus.get(status) ?? []), code as ErrorCode]);
+      return byStatus;
+    }, new Map()),
+);
+
 /** 5xx errors whose message is still safe and useful to show: they describe the server's state, not its data. */
 const SAFE_SERVER_ERRORS: ReadonlySet<ErrorCode> = new Set(['audit_unavailable', 'sealed']);
 

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ErrorResponse } from '../api/common.ts';
+import { ERROR_STATUSES } from './http-errors.ts';
 import type { RouteDef } from './route.ts';
 
 /**
@@ -15,17 +17,7 @@ export function buildOpenApi(routes: readonly RouteDef[], version: string): Reco
       operationId: route.operation,
       summary: route.summary,
       parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
-      responses: {
-        '200': { description: 'Success' },
-        '4XX': {
-          description: 'Client error',
-          content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-        },
-        '5XX': {
-          description: 'Server error',
-          content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-        },
-      },
+      responses: { ...successResponses(route), ...errorResponses(route) },
     };
     if (route.auth === 'none') operation.security = [];
     if (route.body !== undefined) {
@@ -41,28 +33,62 @@ export function buildOpenApi(routes: readonly RouteDef[], version: string): Reco
     security: [{ token: [] }],
     components: {
       securitySchemes: { token: { type: 'apiKey', in: 'header', name: 'X-Coffer-Token' } },
-      schemas: {
-        Error: {
-          type: 'object',
-          required: ['error'],
-          properties: {
-            error: {
-              type: 'object',
-              required: ['code', 'message', 'requestId'],
-              properties: { code: { type: 'string' }, message: { type: 'string' }, requestId: { type: 'string' } },
-            },
-          },
-        },
-      },
+      schemas: { Error: jsonSchema(ErrorResponse, 'output') },
+      responses: errorComponents(),
     },
     paths,
   };
 }
 
-function jsonSchema(schema: z.ZodType): Record<string, unknown> {
-  const out = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+/** Requests are described as they are accepted (`input`), answers as they are sent (`output`). */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): Record<string, unknown> {
+  const out = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
   delete out.$schema;
   return out;
+}
+
+const STATUS_TEXT: Record<number, string> = { 200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No content' };
+
+function successResponses(route: RouteDef): Record<string, unknown> {
+  const responses: Record<string, unknown> = {};
+  for (const status of route.statuses ?? [200]) {
+    const description = STATUS_TEXT[status] ?? 'Success';
+    if (route.response === undefined || route.response instanceof z.ZodUndefined) {
+      // No JSON body: nothing (204), or bytes with a media type of their own (the DER CRL).
+      const raw = route.response?.description;
+      responses[String(status)] =
+        raw === undefined ? { description } : { description: raw, content: { 'application/pkix-crl': {} } };
+      continue;
+    }
+    responses[String(status)] = {
+      description,
+      content: { 'application/json': { schema: jsonSchema(route.response, 'output') } },
+    };
+  }
+  return responses;
+}
+
+/** Every error status the broker may answer (`http-errors.ts`), each described once under `components.responses`. */
+function errorResponses(route: RouteDef): Record<string, unknown> {
+  const responses: Record<string, unknown> = {};
+  for (const status of ERROR_STATUSES.keys()) {
+    if (route.auth === 'none' && status === 401) continue;
+    responses[String(status)] = { $ref: `#/components/responses/Error${status}` };
+  }
+  return responses;
+}
+
+/** One body shape for every error; the description lists the codes answered with that status. */
+function errorComponents(): Record<string, unknown> {
+  return Object.fromEntries(
+    [...ERROR_STATUSES].map(([status, codes]) => [
+      `Error${status}`,
+      {
+        description: codes.join(', '),
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      },
+    ]),
+  );
 }
 
 function parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): unknown[] {

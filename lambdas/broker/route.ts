@@ -37,10 +37,10 @@ export interface RouteContext {
  */
 export type RouteProtocol = 'coffer' | 'aws-json';
 
-export interface RouteResult {
+export interface RouteResult<T = unknown> {
   /** @default 200 */
   readonly status?: number;
-  readonly body: unknown;
+  readonly body: T;
   /**
    * Bytes sent as they are instead of `body` as JSON, for documents with a media type of their own (a DER CRL at a
    * distribution point). Never for secret material: raw bodies are not HMAC'd into the audit log, only left out.
@@ -52,7 +52,7 @@ export interface RouteResult {
  * One API operation: its HTTP shape, the schemas that validate it (also the source of the OpenAPI document), the
  * access it needs, and the one service call it makes. Handlers stay thin: parse, call, map.
  */
-export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
+export interface RouteDef<P = unknown, Q = unknown, B = unknown, R extends z.ZodType = z.ZodType> {
   readonly operation: string;
   readonly method: HttpMethod;
   /** @default 'coffer' */
@@ -69,6 +69,14 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
   readonly params?: z.ZodType<P>;
   readonly query?: z.ZodType<Q>;
   readonly body?: z.ZodType<B>;
+  /**
+   * The JSON body of a successful answer (`NoContent` for none). The handler's result is typed by it, the OpenAPI
+   * document describes it, and the broker checks answers against it under test (`checkResponses`). The AWS-compatible
+   * operations follow AWS's shapes and leave it out.
+   */
+  readonly response?: R;
+  /** The success statuses the handler answers with. @default [200] */
+  readonly statuses?: readonly SuccessStatus[];
   /** Checked before the handler runs, so a denied request never touches data. */
   readonly access?: (input: RouteInput<P, Q, B>) => AccessCheck | undefined;
   /** Field names whose values are HMAC'd in the audit log. */
@@ -83,10 +91,22 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
   readonly references?: (input: RouteInput<P, Q, B>, ctx: RouteContext) => Promise<readonly AccessCheck[]>;
   /** The policy path recorded in the audit log when the handler does its own access checks. */
   readonly resource?: (input: RouteInput<P, Q, B>) => string;
-  handle(input: RouteInput<P, Q, B>, ctx: RouteContext): Promise<RouteResult>;
+  handle(input: RouteInput<P, Q, B>, ctx: RouteContext): Promise<RouteResult<Answer<z.output<R>>>>;
 }
 
-/** Keeps each route's input types inferred from its schemas while the route table stays homogeneous. */
-export function defineRoute<P, Q, B>(route: RouteDef<P, Q, B>): RouteDef {
+/** A response shape as a handler may build it: from services' readonly records as well as fresh objects. */
+type Answer<T> = T extends readonly (infer U)[]
+  ? readonly Answer<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: Answer<T[K]> }
+    : T;
+
+export type SuccessStatus = 200 | 201 | 202 | 204;
+
+/**
+ * Keeps each route's input and result types inferred from its schemas while the route table stays homogeneous: a
+ * handler that returns anything but its `response` shape does not compile.
+ */
+export function defineRoute<P, Q, B, R extends z.ZodType = z.ZodUnknown>(route: RouteDef<P, Q, B, R>): RouteDef {
   return route as unknown as RouteDef;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import * as api from '../../api/index.ts';
 import type { AccessKeyRecord } from '../../core/auth/sigv4/access-key-types.ts';
 import { InvalidRequestError, UnauthenticatedError } from '../../core/errors.ts';
 import { PolicyNameSchema } from '../../core/policy/policy-schema.ts';
@@ -44,6 +45,8 @@ export const accessKeyRoutes: RouteDef[] = [
     summary:
       'Create (or import) a SigV4 access key; the secret is returned once. Without root, only for the caller’s own identity and policies',
     mutating: true,
+    response: api.AccessKeyCreated,
+    statuses: [201],
     body: CreateBody,
     sensitive: ['secretAccessKey'],
     access: () => ({ path: 'sys/access-keys', capability: 'sudo' }),
@@ -75,6 +78,7 @@ export const accessKeyRoutes: RouteDef[] = [
     path: '/v1/sys/access-keys',
     summary: 'List access keys (never their secrets)',
     mutating: false,
+    response: api.AccessKeyList,
     access: () => ({ path: 'sys/access-keys', capability: 'list' }),
     async handle(_input, ctx) {
       return { body: { accessKeys: (await service(ctx).list()).map(describeKey) } };
@@ -86,6 +90,8 @@ export const accessKeyRoutes: RouteDef[] = [
     path: '/v1/sys/access-keys/{accessKeyId}',
     summary: 'Delete an access key',
     mutating: true,
+    response: api.NoContent,
+    statuses: [204],
     params: IdParam,
     access: () => ({ path: 'sys/access-keys', capability: 'sudo' }),
     async handle({ params }, ctx) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import * as api from '../../api/index.ts';
 import { InvalidRequestError } from '../../core/errors.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../route.ts';
 
@@ -23,6 +24,7 @@ export const apiKeyRoutes: RouteDef[] = [
     path: '/v1/apikeys/validate',
     summary: 'Check a Coffer-managed API key: whether it is valid, and its key id, owning secret and scopes',
     mutating: false,
+    response: api.ApiKeyValidation,
     body: ValidateBody,
     // The presented key is HMAC'd in the audit log, so a leaked key can be searched for without being stored.
     sensitive: ['key'],

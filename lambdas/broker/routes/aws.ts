@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import * as api from '../../api/index.ts';
 import { InvalidRequestError } from '../../core/errors.ts';
 import { AwsRoleSchema } from '../../engines/aws/aws-engine.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
@@ -21,6 +22,7 @@ export const awsRoutes: RouteDef[] = [
     path: '/v1/aws/roles/{name}',
     summary: 'Create or replace an AWS role: the IAM role to assume, an inline session policy and TTLs',
     mutating: true,
+    response: api.AwsRole,
     params: NameParam,
     body: AwsRoleSchema,
     access: ({ params }) => ({ path: `aws/roles/${params.name}`, capability: 'update' }),
@@ -34,6 +36,7 @@ export const awsRoutes: RouteDef[] = [
     path: '/v1/aws/roles/{name}',
     summary: 'Read an AWS role',
     mutating: false,
+    response: api.AwsRole,
     params: NameParam,
     access: ({ params }) => ({ path: `aws/roles/${params.name}`, capability: 'read' }),
     async handle({ params }, { deps }) {
@@ -48,5 +51,6 @@ export const awsRoutes: RouteDef[] = [
     sensitive: ['secretAccessKey', 'sessionToken'],
     // STS sessions end at their own expiry; renewing the lease could not extend them.
     renewable: false,
+    response: api.AwsCredential,
   }),
 ];

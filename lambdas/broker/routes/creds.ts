@@ -27,6 +27,8 @@ export function credsRoutes(options: {
   /** Fields of the credential HMAC'd in the audit log. */
   readonly sensitive: readonly string[];
   readonly renewable: boolean;
+  /** The credential under its lease, as this kind issues it. */
+  readonly response: z.ZodType;
 }): RouteDef[] {
   const RoleParam = z.object({ role: options.role });
   return (['GET', 'POST'] as const).map((method) =>
@@ -36,6 +38,7 @@ export function credsRoutes(options: {
       path: `/v1/${options.engine}/creds/{role}`,
       summary: options.summary,
       mutating: true,
+      response: options.response,
       params: RoleParam,
       ...(method === 'POST' ? { body: TtlBody } : {}),
       sensitive: options.sensitive,

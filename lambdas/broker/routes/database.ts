@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import * as api from '../../api/index.ts';
 import { InvalidRequestError } from '../../core/errors.ts';
 import type { StoredDbConfig } from '../../engines/database/database-engine.ts';
 import { DbConfigSchema, DbObjectNameSchema, DbRoleSchema } from '../../engines/database/database-types.ts';
@@ -30,6 +31,7 @@ export const databaseRoutes: RouteDef[] = [
     path: '/v1/database/config',
     summary: 'List database connection configs',
     mutating: false,
+    response: api.DbConfigList,
     access: () => ({ path: 'database/config', capability: 'list' }),
     async handle(_input, { deps }) {
       return { body: { configs: await engine(deps).listConfigs() } };
@@ -41,6 +43,7 @@ export const databaseRoutes: RouteDef[] = [
     path: '/v1/database/config/{name}',
     summary: 'Create or replace a connection config (its admin credential is the Coffer secret named admin_secret)',
     mutating: true,
+    response: api.DbConfig,
     params: NameParam,
     body: DbConfigSchema,
     access: ({ params }) => ({ path: configPath(params.name), capability: 'update' }),
@@ -58,6 +61,7 @@ export const databaseRoutes: RouteDef[] = [
     path: '/v1/database/config/{name}',
     summary: 'Read a connection config',
     mutating: false,
+    response: api.DbConfig,
     params: NameParam,
     access: ({ params }) => ({ path: configPath(params.name), capability: 'read' }),
     async handle({ params }, { deps }) {
@@ -70,6 +74,8 @@ export const databaseRoutes: RouteDef[] = [
     path: '/v1/database/config/{name}',
     summary: 'Delete a connection config',
     mutating: true,
+    response: api.NoContent,
+    statuses: [204],
     params: NameParam,
     access: ({ params }) => ({ path: configPath(params.name), capability: 'delete' }),
     async handle({ params }, { deps }) {
@@ -83,6 +89,7 @@ export const databaseRoutes: RouteDef[] = [
     path: '/v1/database/roles',
     summary: 'List database roles',
     mutating: false,
+    response: api.DbRoleList,
     access: () => ({ path: 'database/roles', capability: 'list' }),
     async handle(_input, { deps }) {
       return { body: { roles: await engine(deps).listRoles() } };
@@ -94,6 +101,7 @@ export const databaseRoutes: RouteDef[] = [
     path: '/v1/database/roles/{name}',
     summary: 'Create or replace a role: statements, username template, password policy, TTLs, lease quota',
     mutating: true,
+    response: api.DbRole,
     params: NameParam,
     body: DbRoleSchema,
     access: ({ params }) => ({ path: rolePath(params.name), capability: 'update' }),
@@ -109,6 +117,7 @@ export const databaseRoutes: RouteDef[] = [
     path: '/v1/database/roles/{name}',
     summary: 'Read a role',
     mutating: false,
+    response: api.DbRole,
     params: NameParam,
     access: ({ params }) => ({ path: rolePath(params.name), capability: 'read' }),
     async handle({ params }, { deps }) {
@@ -121,6 +130,8 @@ export const databaseRoutes: RouteDef[] = [
     path: '/v1/database/roles/{name}',
     summary: 'Delete a role (its live leases stay revocable)',
     mutating: true,
+    response: api.NoContent,
+    statuses: [204],
     params: NameParam,
     access: ({ params }) => ({ path: rolePath(params.name), capability: 'delete' }),
     async handle({ params }, { deps }) {
@@ -135,5 +146,6 @@ export const databaseRoutes: RouteDef[] = [
     summary: 'Issue a database user under a new lease (username, password, lease id and TTL)',
     sensitive: ['password'],
     renewable: true,
+    response: api.DatabaseCredential,
   }),
 ];

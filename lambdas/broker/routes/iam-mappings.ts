@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import * as api from '../../api/index.ts';
 import { InvalidRequestError, UnauthenticatedError } from '../../core/errors.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
@@ -31,6 +32,7 @@ export const iamMappingRoutes: RouteDef[] = [
     path: '/v1/auth/iam/mappings',
     summary: 'Map IAM callers whose ARN matches a pattern to Coffer policies (replaces that pattern’s mapping)',
     mutating: true,
+    response: api.IamMapping,
     body: PutBody,
     access: () => ({ path: MAPPINGS_PATH, capability: 'sudo' }),
     async handle({ body }, { deps, principal }) {
@@ -44,6 +46,7 @@ export const iamMappingRoutes: RouteDef[] = [
     path: '/v1/auth/iam/mappings',
     summary: 'List the IAM caller mappings',
     mutating: false,
+    response: api.IamMappingList,
     access: () => ({ path: MAPPINGS_PATH, capability: 'read' }),
     async handle(_input, { deps }) {
       return { body: { mappings: await mappings(deps).list() } };
@@ -55,6 +58,8 @@ export const iamMappingRoutes: RouteDef[] = [
     path: '/v1/auth/iam/mappings',
     summary: 'Remove the mapping of one pattern',
     mutating: true,
+    response: api.NoContent,
+    statuses: [204],
     query: DeleteQuery,
     access: () => ({ path: MAPPINGS_PATH, capability: 'sudo' }),
     async handle({ query }, { deps }) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import * as api from '../../api/index.ts';
 import { parseDuration } from '../../core/duration.ts';
 import { InvalidRequestError } from '../../core/errors.ts';
 import type { LeaseView } from '../../core/leases/lease-types.ts';
@@ -40,6 +41,7 @@ export const leaseRoutes: RouteDef[] = [
     path: '/v1/sys/leases',
     summary: 'List leases under a prefix; failed=true keeps revocations that failed (with last error and attempts)',
     mutating: false,
+    response: api.LeaseList,
     query: ListQuery,
     access: ({ query }) => ({ path: lookupPath(query.prefix), capability: 'list' }),
     async handle({ query }, { deps }) {
@@ -58,6 +60,7 @@ export const leaseRoutes: RouteDef[] = [
     path: '/v1/sys/leases/lookup',
     summary: 'Describe one lease',
     mutating: false,
+    response: api.LeaseDescription,
     body: z.object({ leaseId: LeaseId }).strict(),
     access: ({ body }) => ({ path: `sys/leases/lookup/${body.leaseId}`, capability: 'read' }),
     async handle({ body }, { deps }) {
@@ -70,6 +73,7 @@ export const leaseRoutes: RouteDef[] = [
     path: '/v1/sys/leases/renew',
     summary: 'Extend a lease from now by increment (default: its TTL), capped by its max TTL',
     mutating: true,
+    response: api.LeaseRenewed,
     body: z
       .object({ leaseId: LeaseId, increment: z.union([z.string().max(32), z.number().int().min(1)]).optional() })
       .strict(),
@@ -94,6 +98,8 @@ export const leaseRoutes: RouteDef[] = [
     path: '/v1/sys/leases/revoke',
     summary: 'Revoke a lease at its target; 202 when the target failed and the revocation will be retried',
     mutating: true,
+    response: api.LeaseRevoked,
+    statuses: [200, 202],
     body: z.object({ leaseId: LeaseId }).strict(),
     access: ({ body }) => ({ path: `sys/leases/revoke/${body.leaseId}`, capability: 'update' }),
     async handle({ body }, { deps }) {
@@ -109,6 +115,8 @@ export const leaseRoutes: RouteDef[] = [
     path: '/v1/sys/leases/revoke-prefix',
     summary: 'Revoke every lease under a prefix, in batches; failures stay listed and are retried',
     mutating: true,
+    response: api.LeasesRevoked,
+    statuses: [200, 202],
     body: z.object({ prefix: Prefix }).strict(),
     access: ({ body }) => ({ path: `sys/leases/revoke-prefix/${body.prefix.replace(/\/+$/, '')}`, capability: 'sudo' }),
     async handle({ body }, { deps }) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import * as api from '../../api/index.ts';
 import { InvalidRequestError } from '../../core/errors.ts';
 import { CA_KEY_TYPES } from '../../engines/pki/ca-key-store.ts';
 import { DurationSchema, PkiRoleSchema } from '../../engines/pki/pki-role.ts';
@@ -88,6 +89,8 @@ export const pkiRoutes: RouteDef[] = [
     path: '/v1/pki/root/generate',
     summary: 'Generate the root CA: a new key (local keyring or KMS) and a self-signed certificate',
     mutating: true,
+    response: api.PkiRootGenerated,
+    statuses: [201],
     body: RootBody,
     access: () => ({ path: pkiPath('root'), capability: 'create' }),
     async handle({ body }, { deps }) {
@@ -100,6 +103,7 @@ export const pkiRoutes: RouteDef[] = [
     path: '/v1/pki/root/sign-intermediate',
     summary: 'Sign an intermediate CA CSR with the root (path length 0)',
     mutating: true,
+    response: api.PkiIntermediateSigned,
     body: SignIntermediateBody,
     access: () => ({ path: pkiPath('root'), capability: 'update' }),
     async handle({ body }, { deps }) {
@@ -112,6 +116,8 @@ export const pkiRoutes: RouteDef[] = [
     path: '/v1/pki/intermediate/generate',
     summary: "Generate the intermediate CA's key and CSR; optionally have the root sign it at once",
     mutating: true,
+    response: api.PkiIntermediateGenerated,
+    statuses: [201],
     body: IntermediateBody,
     access: () => ({ path: pkiPath('intermediate'), capability: 'create' }),
     async handle({ body }, { deps }) {
@@ -124,6 +130,7 @@ export const pkiRoutes: RouteDef[] = [
     path: '/v1/pki/intermediate/set-signed',
     summary: "Import the intermediate's certificate signed by an external CA (must match its key)",
     mutating: true,
+    response: api.PkiIntermediateSet,
     body: SetSignedBody,
     access: () => ({ path: pkiPath('intermediate'), capability: 'update' }),
     async handle({ body }, { deps }) {
@@ -137,6 +144,7 @@ export const pkiRoutes: RouteDef[] = [
     summary: 'The issuing CA certificate and its chain (PEM); no authentication',
     auth: 'none',
     mutating: false,
+    response: api.PkiCaChain,
     resource: () => pkiPath('ca'),
     async handle(_input, { deps }) {
       return { body: await pki(deps).caChain() };
@@ -150,6 +158,7 @@ export const pkiRoutes: RouteDef[] = [
       'The CRL distribution point named in issued certificates: the current CRL, DER (application/pkix-crl); no authentication',
     auth: 'none',
     mutating: false,
+    response: api.PkiCrlDer,
     resource: () => pkiPath('crl'),
     async handle(_input, { deps }) {
       const { crl } = await pki(deps).crl();
@@ -163,6 +172,7 @@ export const pkiRoutes: RouteDef[] = [
     summary: 'The current CRL as PEM, with its number and validity window; no authentication',
     auth: 'none',
     mutating: false,
+    response: api.PkiCrl,
     resource: () => pkiPath('crl'),
     async handle(_input, { deps }) {
       return { body: await pki(deps).crl() };
@@ -174,6 +184,7 @@ export const pkiRoutes: RouteDef[] = [
     path: '/v1/pki/roles/{name}',
     summary: 'Create or replace a PKI role',
     mutating: true,
+    response: api.PkiRole,
     params: NameParam,
     body: PkiRoleSchema,
     access: ({ params }) => ({ path: pkiPath('roles', params.name), capability: 'update' }),
@@ -187,6 +198,7 @@ export const pkiRoutes: RouteDef[] = [
     path: '/v1/pki/roles/{name}',
     summary: 'Read a PKI role',
     mutating: false,
+    response: api.PkiRole,
     params: NameParam,
     access: ({ params }) => ({ path: pkiPath('roles', params.name), capability: 'read' }),
     async handle({ params }, { deps }) {
@@ -199,6 +211,7 @@ export const pkiRoutes: RouteDef[] = [
     path: '/v1/pki/roles/{name}',
     summary: 'Delete a PKI role',
     mutating: true,
+    response: api.PkiRoleDeleted,
     params: NameParam,
     access: ({ params }) => ({ path: pkiPath('roles', params.name), capability: 'delete' }),
     async handle({ params }, { deps }) {
@@ -212,6 +225,7 @@ export const pkiRoutes: RouteDef[] = [
     path: '/v1/pki/roles',
     summary: 'List PKI roles',
     mutating: false,
+    response: api.PkiRoleList,
     access: () => ({ path: pkiPath('roles'), capability: 'list' }),
     async handle(_input, { deps }) {
       return { body: { roles: await pki(deps).listRoles() } };
@@ -223,6 +237,7 @@ export const pkiRoutes: RouteDef[] = [
     path: '/v1/pki/issue/{role}',
     summary: 'Generate a key and a certificate under a role; the private key is returned once',
     mutating: true,
+    response: api.PkiKeyIssued,
     params: RoleParam,
     body: IssueBody,
     sensitive: ['private_key'],
@@ -237,6 +252,7 @@ export const pkiRoutes: RouteDef[] = [
     path: '/v1/pki/sign/{role}',
     summary: 'Sign a CSR under a role after checking its proof of possession',
     mutating: true,
+    response: api.PkiCertificateIssued,
     params: RoleParam,
     body: SignBody,
     access: ({ params }) => ({ path: pkiPath('sign', params.role), capability: 'update' }),
@@ -250,6 +266,7 @@ export const pkiRoutes: RouteDef[] = [
     path: '/v1/pki/revoke',
     summary: 'Revoke a certificate by serial number and publish a new CRL',
     mutating: true,
+    response: api.PkiRevoked,
     body: RevokeBody,
     access: () => ({ path: pkiPath('revoke'), capability: 'update' }),
     async handle({ body }, { deps }) {
@@ -262,6 +279,7 @@ export const pkiRoutes: RouteDef[] = [
     path: '/v1/pki/tidy',
     summary: 'Remove certificates expired longer than safety_buffer (default 72h) from the index and the CRL',
     mutating: true,
+    response: api.PkiTidied,
     body: TidyBody,
     access: () => ({ path: pkiPath('tidy'), capability: 'update' }),
     async handle({ body }, { deps }) {
@@ -274,6 +292,7 @@ export const pkiRoutes: RouteDef[] = [
     path: '/v1/pki/certs',
     summary: 'List tracked certificates: serial, status, expiry',
     mutating: false,
+    response: api.PkiCertificateList,
     access: () => ({ path: pkiPath('certs'), capability: 'list' }),
     async handle(_input, { deps }) {
       return { body: { certificates: await pki(deps).listCertificates() } };
@@ -285,6 +304,7 @@ export const pkiRoutes: RouteDef[] = [
     path: '/v1/pki/certs/{serial}',
     summary: "A certificate's PEM and status (valid or revoked)",
     mutating: false,
+    response: api.PkiCertificate,
     params: SerialParam,
     access: ({ params }) => ({ path: pkiPath('certs', params.serial), capability: 'read' }),
     async handle({ params }, { deps }) {
@@ -297,6 +317,7 @@ export const pkiRoutes: RouteDef[] = [
     path: '/v1/pki/certs/{serial}/private-key',
     summary: 'The private key a store_private_key role kept (sealed at rest)',
     mutating: false,
+    response: api.PkiStoredKey,
     params: SerialParam,
     sensitive: ['private_key'],
     access: ({ params }) => ({ path: pkiPath('certs', params.serial, 'private-key'), capability: 'read' }),

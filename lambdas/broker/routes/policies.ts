@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import * as api from '../../api/index.ts';
 import type { AccessRequest } from '../../core/policy/policy-engine.ts';
 import { type Decision, evaluate, ROOT_POLICY } from '../../core/policy/policy-engine.ts';
 import { CAPABILITIES } from '../../core/policy/policy-types.ts';
@@ -25,6 +26,7 @@ export const policyRoutes: RouteDef[] = [
     path: '/v1/sys/policies',
     summary: 'List policy names',
     mutating: false,
+    response: api.PolicyNames,
     access: () => ({ path: 'sys/policies', capability: 'list' }),
     async handle(_input, { deps }) {
       return { body: { policies: await deps.policies.list() } };
@@ -36,6 +38,7 @@ export const policyRoutes: RouteDef[] = [
     path: '/v1/sys/policies/{name}',
     summary: 'Read a policy document',
     mutating: false,
+    response: api.PolicyDocument,
     params: NameParam,
     access: ({ params }) => ({ path: `sys/policies/${params.name}`, capability: 'read' }),
     async handle({ params }, { deps }) {
@@ -48,6 +51,7 @@ export const policyRoutes: RouteDef[] = [
     path: '/v1/sys/policies/{name}',
     summary: 'Create or replace a policy document',
     mutating: true,
+    response: api.PolicyDocument,
     params: NameParam,
     // The document's own schema lives in the core; the broker only insists on an object here.
     body: z.object({ description: z.string().optional(), rules: z.array(z.unknown()) }).passthrough(),
@@ -63,6 +67,7 @@ export const policyRoutes: RouteDef[] = [
     path: '/v1/sys/policies/{name}',
     summary: 'Delete a policy',
     mutating: true,
+    response: api.PolicyDeleted,
     params: NameParam,
     access: ({ params }) => ({ path: `sys/policies/${params.name}`, capability: 'delete' }),
     async handle({ params }, { deps }) {
@@ -76,6 +81,7 @@ export const policyRoutes: RouteDef[] = [
     path: '/v1/sys/policy-test',
     summary: 'Explain whether a request would be allowed, naming the rule that decided',
     mutating: false,
+    response: api.PolicyTestResult,
     body: TestBody,
     access: () => ({ path: 'sys/policy-test', capability: 'read' }),
     async handle({ body }, ctx) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import * as api from '../../api/index.ts';
 import { InvalidRequestError, NotFoundError, PermissionDeniedError } from '../../core/errors.ts';
 import type { RevocationRecord, RotationRecord } from '../../core/rotation/rotation-records.ts';
 import type { RotationConfigView, RotationService } from '../../core/rotation/rotation-service.ts';
@@ -132,6 +133,7 @@ export const rotationRoutes: RouteDef[] = [
     path: '/v1/rotation/configs/{name+}',
     summary: 'Turn rotation on for a secret, or change its type, settings or schedule; optionally rotate now',
     mutating: true,
+    response: api.RotationConfigured,
     params: SecretNameParam,
     body: ConfigureBody,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'rotate' }),
@@ -160,6 +162,7 @@ export const rotationRoutes: RouteDef[] = [
     path: '/v1/rotation/configs/{name+}',
     summary: "A secret's rotation config: type, settings, schedule, last and next rotation",
     mutating: false,
+    response: api.RotationConfig,
     params: SecretNameParam,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'read' }),
     async handle({ params }, { deps }) {
@@ -172,6 +175,7 @@ export const rotationRoutes: RouteDef[] = [
     path: '/v1/rotation/configs/{name+}',
     summary: 'Turn rotation off for a secret: its schedule goes; a rotation already running finishes',
     mutating: true,
+    response: api.RotationConfig,
     params: SecretNameParam,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'rotate' }),
     async handle({ params }, { deps }) {
@@ -186,6 +190,7 @@ export const rotationRoutes: RouteDef[] = [
     path: '/v1/rotation/configs',
     summary: 'Every rotation config of a secret the caller may read',
     mutating: false,
+    response: api.RotationConfigList,
     access: () => ({ path: 'sys/rotation/configs', capability: 'list' }),
     async handle(_input, ctx) {
       const configs = [];
@@ -203,6 +208,8 @@ export const rotationRoutes: RouteDef[] = [
     path: '/v1/rotation/rotate',
     summary: 'Rotate a secret now (and the rest of its group); idempotent by clientRequestToken; 202 when started',
     mutating: true,
+    response: api.RotationStarted,
+    statuses: [200, 202],
     body: RotateBody,
     resource: ({ body }) => secretPath(body.secretId),
     async handle({ body }, ctx) {
@@ -222,6 +229,8 @@ export const rotationRoutes: RouteDef[] = [
     path: '/v1/rotation/compromised',
     summary: 'Report a secret compromised: rotate at once and revoke the old credential with no grace period',
     mutating: true,
+    response: api.RotationStarted,
+    statuses: [200, 202],
     body: CompromisedBody,
     resource: ({ body }) => secretPath(body.secretId),
     async handle({ body }, ctx) {
@@ -237,6 +246,7 @@ export const rotationRoutes: RouteDef[] = [
     path: '/v1/rotation/rotations/{id}',
     summary: 'One rotation: its secrets, trigger, status, failed step and timings (never values)',
     mutating: false,
+    response: api.Rotation,
     params: RotationIdParam,
     resource: ({ params }) => `sys/rotation/rotations/${params.id}`,
     async handle({ params }, ctx) {
@@ -262,6 +272,7 @@ export const rotationRoutes: RouteDef[] = [
     path: '/v1/rotation/rotations',
     summary: 'Rotations, newest first: of one secret (read on it), or every one whose secrets the caller may read',
     mutating: false,
+    response: api.RotationHistory,
     query: HistoryQuery,
     access: ({ query }) =>
       query.secretId === undefined
@@ -288,6 +299,7 @@ export const rotationRoutes: RouteDef[] = [
     path: '/v1/rotation/status',
     summary: 'Rotation compliance: share rotated on schedule, overdue secrets, success rate, time to rotate',
     mutating: false,
+    response: api.RotationCompliance,
     access: () => ({ path: 'sys/rotation/status', capability: 'read' }),
     async handle(_input, { deps }) {
       const figures = await rotationService(deps).status();
@@ -315,6 +327,7 @@ export const rotationRoutes: RouteDef[] = [
     path: '/v1/rotation/groups/{group}',
     summary: 'Define a coordinated rotation group: rotating any member rotates all; all finish or all roll back',
     mutating: true,
+    response: api.RotationGroup,
     params: GroupParam,
     body: GroupBody,
     access: ({ params }) => ({ path: `sys/rotation/groups/${params.group}`, capability: 'update' }),
@@ -330,6 +343,7 @@ export const rotationRoutes: RouteDef[] = [
     path: '/v1/rotation/revocations',
     summary: 'Retired credentials queued for revocation (overlap running, or revocation failing), soonest first',
     mutating: false,
+    response: api.RevocationQueue,
     access: () => ({ path: 'sys/rotation/revocations', capability: 'read' }),
     async handle(_input, { deps }) {
       const queued = await rotationService(deps).pendingRevocations();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import * as api from '../../api/index.ts';
 import { NotFoundError, PermissionDeniedError, ValidationError } from '../../core/errors.ts';
 import { isWellFormedText, SecretNameSchema } from '../../core/secrets/secret-schema.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
@@ -76,6 +77,8 @@ export const secretRoutes: RouteDef[] = [
     path: '/v1/secrets',
     summary: 'Create a secret, optionally with its first value',
     mutating: true,
+    response: api.SecretCreated,
+    statuses: [201],
     body: CreateBody,
     sensitive: ['value', 'binary'],
     access: ({ body }) => ({ path: secretPath(body.name), capability: 'create' }),
@@ -100,6 +103,7 @@ export const secretRoutes: RouteDef[] = [
     path: '/v1/secret/data/{name+}',
     summary: 'Read a secret value (AWSCURRENT unless a stage or version id is given)',
     mutating: false,
+    response: api.SecretRead,
     params: SecretNameParam,
     query: ReadQuery,
     sensitive: ['value', 'binary'],
@@ -128,6 +132,7 @@ export const secretRoutes: RouteDef[] = [
     path: '/v1/secret/data/{name+}',
     summary: 'Write a new version (creates the secret if absent); supports check-and-set',
     mutating: true,
+    response: api.SecretWritten,
     params: SecretNameParam,
     body: PutBody,
     sensitive: ['value', 'binary'],
@@ -174,6 +179,7 @@ export const secretRoutes: RouteDef[] = [
     path: '/v1/secret/metadata/{name+}',
     summary: 'Describe a secret: metadata, tags and the version-to-stage map',
     mutating: false,
+    response: api.SecretDescribed,
     params: SecretNameParam,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'read' }),
     async handle({ params }, { deps }) {
@@ -195,6 +201,7 @@ export const secretRoutes: RouteDef[] = [
     path: '/v1/secret/metadata/{name+}',
     summary: 'Update description, custom metadata and tags',
     mutating: true,
+    response: api.SecretUpdated,
     params: SecretNameParam,
     body: UpdateBody,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'update' }),
@@ -209,6 +216,7 @@ export const secretRoutes: RouteDef[] = [
     path: '/v1/secret/metadata/{name+}',
     summary: 'Schedule deletion after a 7–30 day recovery window, or delete at once with force=true',
     mutating: true,
+    response: api.SecretDeleted,
     params: SecretNameParam,
     query: DeleteQuery,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'delete' }),
@@ -227,6 +235,7 @@ export const secretRoutes: RouteDef[] = [
     path: '/v1/secret/restore/{name+}',
     summary: 'Cancel a scheduled deletion',
     mutating: true,
+    response: api.SecretRestored,
     params: SecretNameParam,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'update' }),
     async handle({ params }, { deps }) {
@@ -239,6 +248,7 @@ export const secretRoutes: RouteDef[] = [
     path: '/v1/secret/versions/{name+}',
     summary: 'List versions, newest first',
     mutating: false,
+    response: api.SecretVersions,
     params: SecretNameParam,
     query: VersionsQuery,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'read' }),
@@ -258,6 +268,7 @@ export const secretRoutes: RouteDef[] = [
     path: '/v1/secret/stages/{name+}',
     summary: 'Move or remove a staging label (UpdateSecretVersionStage rules)',
     mutating: true,
+    response: api.SecretStaged,
     params: SecretNameParam,
     body: StageBody,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'update' }),
@@ -274,6 +285,7 @@ export const secretRoutes: RouteDef[] = [
       path,
       summary: 'List secrets under a prefix: direct children (folders end in "/") or, with recursive=true, all',
       mutating: false,
+      response: api.SecretList,
       params: PrefixParam,
       query: ListQuery,
       access: ({ params }) => ({ path: listPath(params.prefix ?? ''), capability: 'list' }),

@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import * as api from '../../api/index.ts';
 import { InvalidRequestError } from '../../core/errors.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 
 /** Routes are passed in so the OpenAPI document can describe the very table the broker serves. */
-export function sysRoutes(openapi: () => unknown): RouteDef[] {
+export function sysRoutes(openapi: () => Record<string, unknown>): RouteDef[] {
   return [
     defineRoute({
       operation: 'sys.health',
@@ -12,6 +13,7 @@ export function sysRoutes(openapi: () => unknown): RouteDef[] {
       summary: 'Liveness and version; no authentication',
       auth: 'none',
       mutating: false,
+      response: api.Health,
       resource: () => 'sys/health',
       async handle(_input, { deps }) {
         return {
@@ -26,6 +28,7 @@ export function sysRoutes(openapi: () => unknown): RouteDef[] {
       summary: 'This API as an OpenAPI 3.1 document; no authentication',
       auth: 'none',
       mutating: false,
+      response: api.OpenApiDocument,
       resource: () => 'sys/openapi',
       async handle() {
         return { body: openapi() };
@@ -37,6 +40,7 @@ export function sysRoutes(openapi: () => unknown): RouteDef[] {
       path: '/v1/sys/audit/hash',
       summary: 'HMAC a value with the audit salt, to search the audit log for it',
       mutating: false,
+      response: api.AuditHash,
       body: z.object({ input: z.string().min(1).max(65_536) }).strict(),
       sensitive: ['input'],
       access: () => ({ path: 'sys/audit/hash', capability: 'update' }),
@@ -50,6 +54,7 @@ export function sysRoutes(openapi: () => unknown): RouteDef[] {
       path: '/v1/sys/audit/verify',
       summary: 'Verify the audit log hash chain; names the first bad record',
       mutating: false,
+      response: api.AuditVerified,
       access: () => ({ path: 'sys/audit/verify', capability: 'sudo' }),
       async handle(_input, { deps }) {
         if (deps.system.auditVerify === undefined)
@@ -63,6 +68,7 @@ export function sysRoutes(openapi: () => unknown): RouteDef[] {
       path: '/v1/sys/audit/tail',
       summary: 'The last audit records (already HMAC-redacted)',
       mutating: false,
+      response: api.AuditTail,
       query: z.object({ lines: z.coerce.number().int().min(1).max(10_000).optional() }).strict(),
       access: () => ({ path: 'sys/audit/tail', capability: 'sudo' }),
       async handle({ query }, { deps }) {
@@ -77,6 +83,7 @@ export function sysRoutes(openapi: () => unknown): RouteDef[] {
       path: '/v1/sys/keyring/rotate',
       summary: 'Rotate the root key, re-wrap every data key, and retire the old root keys',
       mutating: true,
+      response: api.RootKeyRotated,
       access: () => ({ path: 'sys/keyring/rotate', capability: 'sudo' }),
       async handle(_input, { deps }) {
         if (deps.system.rotateRootKey === undefined) {

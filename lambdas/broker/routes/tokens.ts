@@ -1,3 +1,4 @@
+import * as api from '../../api/index.ts';
 import {
   CreateTokenRequestSchema,
   LookupTokenRequestSchema,
@@ -51,6 +52,8 @@ export const tokenRoutes: RouteDef[] = [
     summary:
       'Create a child token: it acts as the caller’s identity and never does more than the caller (other policies or identity need root)',
     mutating: true,
+    response: api.TokenCreated,
+    statuses: [201],
     body: CreateTokenRequestSchema,
     sensitive: ['token', 'accessor'],
     access: () => ({ path: 'auth/token/create', capability: 'create' }),
@@ -66,6 +69,7 @@ export const tokenRoutes: RouteDef[] = [
     path: '/v1/auth/token/lookup-self',
     summary: 'Describe the calling token',
     mutating: false,
+    response: api.TokenDescription,
     sensitive: ['accessor'],
     resource: () => 'auth/token/lookup-self',
     async handle(_input, ctx) {
@@ -78,6 +82,7 @@ export const tokenRoutes: RouteDef[] = [
     path: '/v1/auth/token/lookup',
     summary: 'Describe a token by token or accessor',
     mutating: false,
+    response: api.TokenDescription,
     body: LookupTokenRequestSchema,
     sensitive: ['token', 'accessor'],
     access: () => ({ path: 'auth/token/lookup', capability: 'read' }),
@@ -91,6 +96,7 @@ export const tokenRoutes: RouteDef[] = [
     path: '/v1/auth/token/renew-self',
     summary: 'Renew the calling token (from now, capped by its max TTL)',
     mutating: true,
+    response: api.TokenDescription,
     body: RenewSelfRequestSchema,
     sensitive: ['accessor'],
     resource: () => 'auth/token/renew-self',
@@ -105,6 +111,7 @@ export const tokenRoutes: RouteDef[] = [
     path: '/v1/auth/token/renew',
     summary: 'Renew a token by token or accessor',
     mutating: true,
+    response: api.TokenDescription,
     body: RenewTokenRequestSchema,
     sensitive: ['token', 'accessor'],
     access: () => ({ path: 'auth/token/renew', capability: 'update' }),
@@ -118,6 +125,8 @@ export const tokenRoutes: RouteDef[] = [
     path: '/v1/auth/token/revoke-self',
     summary: 'Revoke the calling token and its children',
     mutating: true,
+    response: api.NoContent,
+    statuses: [204],
     resource: () => 'auth/token/revoke-self',
     async handle(_input, ctx) {
       const self = await callerToken(ctx);
@@ -131,6 +140,8 @@ export const tokenRoutes: RouteDef[] = [
     path: '/v1/auth/token/revoke',
     summary: 'Revoke a token (and, unless orphan=true, its children) by token or accessor',
     mutating: true,
+    response: api.NoContent,
+    statuses: [204],
     body: RevokeTokenRequestSchema,
     sensitive: ['token', 'accessor'],
     access: () => ({ path: 'auth/token/revoke', capability: 'update' }),

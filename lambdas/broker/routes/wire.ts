@@ -32,6 +32,8 @@ export function toSecretValue(
   return undefined;
 }
 
+export function iso(epochMs: number): string;
+export function iso(epochMs: number | undefined): string | undefined;
 export function iso(epochMs: number | undefined): string | undefined {
   return epochMs === undefined ? undefined : new Date(epochMs).toISOString();
 }

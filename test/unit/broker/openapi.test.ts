@@ -29,6 +29,27 @@ describe('OpenAPI document', () => {
     expect(doc.paths['/v1/secret/data/{name}']?.put?.requestBody).toBeDefined();
   });
 
+  it('declares a response schema for every native route, and documents it with the error responses', () => {
+    const native = nativeRoutes().filter((r) => r.target === undefined);
+    expect(native.filter((r) => r.response === undefined).map((r) => r.operation)).toEqual([]);
+    const doc = buildOpenApi(nativeRoutes(), API_VERSION) as {
+      paths: Record<string, Record<string, { responses: Record<string, Record<string, unknown>> }>>;
+      components: { responses: Record<string, unknown>; schemas: Record<string, unknown> };
+    };
+    const read = doc.paths['/v1/secret/data/{name}']?.get?.responses;
+    expect(read?.['200']).toMatchObject({
+      content: { 'application/json': { schema: { properties: { value: { type: 'string' } } } } },
+    });
+    expect(read?.['404']).toEqual({ $ref: '#/components/responses/Error404' });
+    expect(doc.components.responses.Error404).toMatchObject({ description: 'not_found' });
+    expect(doc.components.schemas.Error).toMatchObject({ required: ['error'] });
+    // A route answering 201 or 204 documents that status, not 200.
+    expect(Object.keys(doc.paths['/v1/secrets']?.post?.responses ?? {})).toContain('201');
+    expect(doc.paths['/v1/sys/access-keys/{accessKeyId}']?.delete?.responses['204']).toEqual({
+      description: 'No content',
+    });
+  });
+
   it('is served at /v1/openapi.json without a token', async () => {
     const { broker } = await memoryNode();
     const res = await broker.handle(request('GET', '/v1/openapi.json'));

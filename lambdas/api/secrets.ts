@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { Instant, StageMap, StringMap } from './common.ts';
+
+export const SecretCreated = z.object({
+  arn: z.string(),
+  name: z.string(),
+  versionId: z.string().optional().describe('Present when a value was given'),
+});
+export type SecretCreated = z.infer<typeof SecretCreated>;
+
+/** A value, as UTF-8 `value` or base64 `binary`. */
+export const SecretRead = z.object({
+  name: z.string(),
+  arn: z.string(),
+  versionId: z.string(),
+  versionStages: z.array(z.string()),
+  createdAt: Instant,
+  value: z.string().optional(),
+  binary: z.string().optional().describe('base64'),
+});
+export type SecretRead = z.infer<typeof SecretRead>;
+
+export const SecretWritten = z.object({
+  arn: z.string(),
+  name: z.string(),
+  versionId: z.string(),
+  versionStages: z.array(z.string()),
+});
+export type SecretWritten = z.infer<typeof SecretWritten>;
+
+export const SecretDescribed = z.object({
+  arn: z.string(),
+  name: z.string(),
+  description: z.string(),
+  tags: StringMap,
+  metadata: StringMap,
+  createdAt: Instant,
+  updatedAt: Instant,
+  deletedAt: Instant.optional(),
+  deletionDate: Instant.optional(),
+  resourcePolicy: z.string().optional().describe('The resource policy document, as JSON text'),
+  versionIdsToStages: StageMap,
+});
+export type SecretDescribed = z.infer<typeof SecretDescribed>;
+
+export const SecretUpdated = z.object({ name: z.string(), updated: z.boolean() });
+
+export const SecretDeleted = z.object({ arn: z.string(), name: z.string(), deletionDate: Instant });
+
+export const SecretRestored = z.object({ arn: z.string(), name: z.string() });
+
+export const SecretVersions = z.object({
+  versions: z.array(z.object({ versionId: z.string(), versionStages: z.array(z.string()), createdAt: Instant })),
+  nextCursor: z.string().optional(),
+});
+
+export const SecretStaged = z.object({ name: z.string(), arn: z.string(), versionIdsToStages: StageMap });
+
+export const SecretList = z.object({
+  entries: z.array(
+    z.discriminatedUnion('kind', [
+      z.object({ name: z.string(), arn: z.string(), kind: z.literal('secret') }),
+      z.object({ name: z.string().describe('Ends in "/"'), kind: z.literal('folder') }),
+    ]),
+  ),
+  nextCursor: z.string().optional(),
+});

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+
+export const Health = z.object({
+  status: z.string().describe('"ok"'),
+  version: z.string(),
+  runtime: z.string(),
+  initialized: z.boolean(),
+});
+export type Health = z.infer<typeof Health>;
+
+/** This API as an OpenAPI 3.1 document. */
+export const OpenApiDocument = z.record(z.string(), z.unknown());
+
+export const AuditHash = z.object({ hash: z.string().describe('HMAC-SHA256 with the audit salt, as in records') });
+
+export const AuditVerified = z.union([
+  z.object({
+    ok: z.literal(true),
+    records: z.number(),
+    last: z.object({ seq: z.number(), hash: z.string() }).optional(),
+  }),
+  z.object({
+    ok: z.literal(false),
+    records: z.number().describe('Records that verified before the first bad line'),
+    line: z.number().describe('1-based number of the first bad line'),
+    seq: z.number().optional(),
+    reason: z.string(),
+  }),
+]);
+
+export const AuditTail = z.object({
+  records: z.array(z.unknown()).describe('Audit records as written (values HMAC-redacted)'),
+});
+
+export const RootKeyRotated = z.object({
+  keyId: z.string(),
+  rewrapped: z.number().describe('Data keys re-wrapped under the new root key'),
+  retired: z.array(z.string()),
+});
