@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { GroupCommit } from '../../../core/group-commit.ts';
 import {
   type Condition,
   ConditionFailedError,
@@ -44,12 +45,6 @@ interface PreparedOp {
   readonly condition: Condition | undefined;
 }
 
-interface PendingTransaction {
-  readonly ops: readonly PreparedOp[];
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
-}
-
 interface ItemRow {
   readonly sk: string;
   readonly rev: number;
@@ -82,14 +77,23 @@ const SCHEMA = `
  */
 export class SqliteStore implements Store {
   private readonly statements = new Map<string, Database.Statement>();
-  private queue: PendingTransaction[] = [];
-  private flushScheduled = false;
   private closed = false;
+  /**
+   * Transactions of one event-loop turn commit together, one savepoint each, sharing one fsync. Without group commit
+   * each transaction commits alone, at once.
+   */
+  private readonly commits: GroupCommit<readonly PreparedOp[]>;
 
   private constructor(
     private readonly db: Database.Database,
-    private readonly groupCommit: boolean,
-  ) {}
+    groupCommit: boolean,
+  ) {
+    this.commits = new GroupCommit({
+      maxBatch: groupCommit ? MAX_GROUP_SIZE : 1,
+      schedule: groupCommit ? 'nextTurn' : 'now',
+      commit: async (group) => this.commitGroup(group),
+    });
+  }
 
   /**
    * Opens (creating if needed) the database at `options.path`.
@@ -170,22 +174,14 @@ export class SqliteStore implements Store {
   async transact(ops: readonly WriteOp[]): Promise<void> {
     this.assertOpen();
     validateOps(ops);
-    const prepared = ops.map(prepareOp);
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ops: prepared, resolve, reject });
-      if (!this.groupCommit) {
-        this.flush();
-        return;
-      }
-      this.scheduleFlush();
-    });
+    return this.commits.add(ops.map(prepareOp));
   }
 
   /** Commits every queued transaction, then closes the database. Safe to call more than once. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    while (this.queue.length > 0) this.flush();
+    await this.commits.close();
     this.db.close();
   }
 
@@ -214,29 +210,18 @@ export class SqliteStore implements Store {
     return statement;
   }
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    // setImmediate runs after the current tick's promise continuations, so every caller of this tick joins the group.
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
-  }
-
-  /** Commits up to MAX_GROUP_SIZE queued transactions in one SQLite transaction, one savepoint per caller. */
-  private flush(): void {
-    const group = this.queue.splice(0, MAX_GROUP_SIZE);
-    if (group.length === 0) return;
-    if (this.queue.length > 0) this.scheduleFlush();
-
+  /**
+   * Commits a group of transactions in one SQLite transaction, one savepoint per caller.
+   * @returns per transaction: `undefined` when applied, or why it was not (a failed condition)
+   */
+  private commitGroup(group: readonly (readonly PreparedOp[])[]): unknown[] {
     const outcomes: unknown[] = [];
     try {
       this.db.exec('BEGIN IMMEDIATE');
-      for (const pending of group) {
+      for (const ops of group) {
         this.db.exec('SAVEPOINT caller');
         try {
-          this.apply(pending.ops);
+          this.apply(ops);
           this.db.exec('RELEASE caller');
           outcomes.push(undefined);
         } catch (error) {
@@ -255,15 +240,9 @@ export class SqliteStore implements Store {
           // The transaction is already gone; nothing was committed either way.
         }
       }
-      const failure = new Error('store write failed; the transaction was not applied', { cause: error });
-      for (const pending of group) pending.reject(failure);
-      return;
+      throw new Error('store write failed; the transaction was not applied', { cause: error });
     }
-    group.forEach((pending, index) => {
-      const outcome = outcomes[index];
-      if (outcome === undefined) pending.resolve();
-      else pending.reject(outcome);
-    });
+    return outcomes;
   }
 
   /** Applies one caller's operations inside the current savepoint; throws without writing if a condition fails. */
