@@ -1,12 +1,7 @@
 import { createPublicKey, randomBytes, webcrypto } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NotFoundError } from '../../lambdas/core/errors.ts';
-import {
-  CA_KEY_TYPES,
-  type CaKeyStore,
-  type CaKeyType,
-  type CaSigner,
-} from '../../lambdas/engines/pki/ca-key-store.ts';
+import { CA_KEY_TYPES, type CaKeyStore, type CaKeyType, type CaSigner } from '../../lambdas/core/ports/ca-key-store.ts';
 import { AsnEcSignatureFormatter, PublicKey } from '../../lambdas/engines/pki/x509.ts';
 
 /** What a contract run needs from an adapter: a fresh store, a key reference it never made, and how to tidy up. */

@@ -19,7 +19,8 @@ import {
   resolveAuditSalt,
   withBootstrapAdmins,
 } from '../../../lambdas/entrypoints/lambda/compose.ts';
-import { CA_KEY_TAG, DEFAULT_PUBLIC_URL, loadAwsConfig } from '../../../lambdas/entrypoints/lambda/config.ts';
+import { DEFAULT_PUBLIC_URL, loadAwsConfig } from '../../../lambdas/entrypoints/lambda/config.ts';
+import { CA_KEY_TAG } from '../../../lambdas/entrypoints/lambda/deployment-names.ts';
 import { FakeKeyProvider } from '../../support/fake-key-provider.ts';
 
 const ACCOUNT = '123456789012';
