@@ -31,6 +31,11 @@ import {
   ROTATION_PK,
 } from '../../lambdas/core/rotation/rotation-records.ts';
 import { RotationService } from '../../lambdas/core/rotation/rotation-service.ts';
+import {
+  CREATION_ORDER_COMPLETE,
+  CREATION_ORDER_PARTITION,
+  nameInCreationOrderKey,
+} from '../../lambdas/core/secrets/secret-creation-order.ts';
 import { SecretService } from '../../lambdas/core/secrets/secret-service.ts';
 import { SECRETS_PARTITION } from '../../lambdas/core/secrets/secret-types.ts';
 import { AWS_ROLE_PK, AwsEngine } from '../../lambdas/engines/aws/aws-engine.ts';
@@ -94,6 +99,9 @@ export interface RequestTrace {
 export const PHASES = {
   authn: "authentication: the broker reads (and, for a use-limited token, spends a use of) the caller's own token",
   'policy-eval': "policy evaluation: the broker reads the caller's policy documents and a secret's resource policy",
+  migration:
+    "a one-time migration of the store's own layout (indexing the secrets that predate the creation-order index), " +
+    "which the first listing runs: not the caller's reading or writing",
   'engine-delegated':
     "an engine reads a secret under a grant recorded in a stored config (its writer's authority, checked by the route's " +
     "`references`), not the caller's: covered only by a config the same request read that delegates that secret",
@@ -389,6 +397,14 @@ export const PARTITIONS: readonly PartitionRule[] = [
     pk: 'secret-versions#',
     prefix: true,
     classify: ({ pk }) => resource([`secrets/${secretNameOfArn(pk.slice('secret-versions#'.length))}`], [REWRAP]),
+  },
+  // The creation-order index: two entries per secret naming it (ListSecrets reads them), and the store's marker.
+  {
+    pk: CREATION_ORDER_PARTITION,
+    classify: ({ sk }) =>
+      sk === CREATION_ORDER_COMPLETE
+        ? { kind: 'system', reason: 'the marker that every secret of the store is in the creation-order index' }
+        : resource([`secrets/${nameInCreationOrderKey(sk)}`]),
   },
   // Policies: a caller may always see what its own policies say (policy-test defaults to them).
   {
@@ -842,6 +858,7 @@ export async function buildAuthzWorld(
     return own ? tracer.inPhase('policy-eval', () => resolve(names)) : resolve(names);
   };
   tracer.wrapInPhase(secrets, 'resourcePolicyOf', 'policy-eval');
+  tracer.wrapInPhase(secrets, 'indexCreationOrder', 'migration');
   // Learn who the caller is, for the `self` class (its token, its policies).
   const authenticate = tokens.authenticate.bind(tokens);
   tokens.authenticate = async (token: string) => {

@@ -20,6 +20,18 @@ import {
   type WriteOp,
 } from '../ports/store.ts';
 import {
+  CREATION_ORDER_COMPLETE,
+  CREATION_ORDER_PARTITION,
+  type CreationOrder,
+  type CreationOrderItem,
+  creationOrderKey,
+  creationOrderPrefix,
+  indexCreation,
+  isCreationOrderKey,
+  unindexCreation,
+} from './secret-creation-order.ts';
+import { matchesFilters, type SecretFilter } from './secret-filters.ts';
+import {
   applyStageUpdate,
   arnMatches,
   assertLabelLimit,
@@ -140,6 +152,26 @@ const PRUNE_BUDGET_WITH_VERSION = MAX_TRANSACTION_OPS - 2;
 const PRUNE_BUDGET_METADATA_ONLY = MAX_TRANSACTION_OPS - 1;
 const ARN_MAX_LENGTH = 2048;
 const DEFAULT_PAGE = 100;
+/** Index entries one creation-order page reads at most, however few of them the caller may see or the filters keep. */
+const SCAN_BUDGET = 1000;
+
+export interface CreationOrderListInput {
+  readonly order: CreationOrder;
+  /** 1–1000. */
+  readonly limit: number;
+  /** The `position` of the previous page. */
+  readonly after?: string | undefined;
+  readonly includePlannedDeletion?: boolean | undefined;
+  readonly filters?: readonly SecretFilter[] | undefined;
+  /** The caller's decision on a name, asked before its record is read (a listing's authorisation). */
+  readonly visible: (name: string) => Promise<boolean>;
+}
+
+export interface CreationOrderPage {
+  readonly secrets: SecretDescription[];
+  /** Where the next page starts; absent when none follows. */
+  readonly position?: string;
+}
 
 /**
  * Secrets with versions and staging labels, following AWS Secrets Manager's rules: client request tokens as version
@@ -166,6 +198,8 @@ export class SecretService {
   private readonly versionLimits: VersionLimits;
   private readonly maxLabelledVersions: number;
   private readonly writeLimiter: WriteRateLimiter | undefined;
+  /** The store's marker was seen: every secret has its creation-order items (see `indexCreationOrder`). */
+  private creationOrderIndexed = false;
 
   constructor(options: SecretServiceOptions) {
     this.store = options.store;
@@ -256,6 +290,7 @@ export class SecretService {
         });
       }
       ops.push({ type: 'put', pk: SECRETS_PARTITION, sk: name, data: record, condition: { kind: 'absent' } });
+      ops.push(...indexCreation(name, now));
       await this.store.transact(ops);
       return value === undefined ? { arn, name } : { arn, name, versionId };
     });
@@ -331,6 +366,7 @@ export class SecretService {
         await this.store.transact([
           { type: 'put', pk: versionPartition(newArn), sk: versionId, data: record, condition: { kind: 'absent' } },
           { type: 'put', pk: SECRETS_PARTITION, sk: name, data: secret, condition: { kind: 'absent' } },
+          ...indexCreation(name, now),
         ]);
         return { arn: newArn, name, versionId, versionStages: labelsOf(stages, versionId) };
       }
@@ -500,6 +536,71 @@ export class SecretService {
       out.push(describeRecord(data));
     }
     return out;
+  }
+
+  /**
+   * One page of live secrets in creation order (AWS ListSecrets), the order ties broken by name, starting after
+   * `after` (the `position` a previous page returned). Reads the creation-order index page by page: `visible` decides
+   * first for every name it meets, before its record is read; state and filters then narrow what it allowed. A page
+   * stops at `limit` secrets or after `SCAN_BUDGET` index entries, so it may hold fewer than `limit` with a position
+   * to go on from, as AWS's pages may. The first listing on a store from before the index indexes it.
+   *
+   * @throws ValidationError when `after` is not a position of this order
+   */
+  async listInCreationOrder(input: CreationOrderListInput): Promise<CreationOrderPage> {
+    const limit = validate(PageLimitSchema, input.limit);
+    if (input.after !== undefined && !isCreationOrderKey(input.order, input.after)) {
+      throw new ValidationError('cursor is invalid');
+    }
+    await this.indexCreationOrder();
+    const now = this.clock.now();
+    const secrets: SecretDescription[] = [];
+    let position = input.after;
+    let scanned = 0;
+    for (;;) {
+      const page = await this.store.query<CreationOrderItem>(CREATION_ORDER_PARTITION, {
+        prefix: creationOrderPrefix(input.order),
+        ...(position === undefined ? {} : { startAfter: position }),
+        limit: Math.min(1000, limit + 1),
+      });
+      for (const entry of page.items) {
+        // Another entry exists beyond a full page: the caller goes on from here.
+        if (secrets.length >= limit || scanned >= SCAN_BUDGET) return { secrets, position };
+        position = entry.sk;
+        scanned++;
+        if (!(await input.visible(entry.data.name))) continue;
+        const item = await this.store.get<SecretRecord>(SECRETS_PARTITION, entry.data.name);
+        // An entry left by an indexing that raced a purge, or of an earlier secret of this name, is no secret's.
+        if (item === undefined || creationOrderKey(input.order, item.data.name, item.data.createdAt) !== entry.sk) {
+          continue;
+        }
+        if (isExpired(item.data, now)) continue;
+        if (isPendingDeletion(item.data) && input.includePlannedDeletion !== true) continue;
+        const described = describeRecord(item.data);
+        if (matchesFilters(described, input.filters ?? [])) secrets.push(described);
+      }
+      if (page.lastKey === undefined) return { secrets };
+    }
+  }
+
+  /**
+   * Writes the creation-order items of every secret that predates the index, then marks the store indexed. Once per
+   * store, and one read of the marker per service instance after that. Idempotent, and safe beside writes: new
+   * secrets index themselves, and an entry of a secret purged meanwhile is skipped by listings.
+   */
+  async indexCreationOrder(): Promise<void> {
+    if (this.creationOrderIndexed) return;
+    if ((await this.store.get(CREATION_ORDER_PARTITION, CREATION_ORDER_COMPLETE)) !== undefined) {
+      this.creationOrderIndexed = true;
+      return;
+    }
+    for await (const { data } of this.scan<SecretRecord>(SECRETS_PARTITION)) {
+      await this.store.transact(indexCreation(data.name, data.createdAt));
+    }
+    await this.store.transact([
+      { type: 'put', pk: CREATION_ORDER_PARTITION, sk: CREATION_ORDER_COMPLETE, data: { at: this.clock.now() } },
+    ]);
+    this.creationOrderIndexed = true;
   }
 
   /** Versions newest first; deprecated (unlabelled) ones only with `includeDeprecated`. */
@@ -838,14 +939,17 @@ export class SecretService {
   }
 
   /**
-   * Removes a secret and all its versions. The metadata goes first, in the first batch: if a later batch fails, the
-   * leftover versions are unreachable (their partition is keyed by this ARN, which no new secret gets).
+   * Removes a secret and all its versions. The metadata and its creation-order items go first, in the first batch:
+   * if a later batch fails, the leftover versions are unreachable (their partition is keyed by this ARN, which no new
+   * secret gets).
    */
   private async purge(item: SecretItem): Promise<void> {
     const pk = versionPartition(item.data.arn);
-    const first = item.data.versions.slice(0, MAX_TRANSACTION_OPS - 1);
+    const unindex = unindexCreation(item.data.name, item.data.createdAt);
+    const first = item.data.versions.slice(0, MAX_TRANSACTION_OPS - 1 - unindex.length);
     await this.store.transact([
       { type: 'delete', pk: SECRETS_PARTITION, sk: item.sk, condition: { kind: 'rev', rev: item.rev } },
+      ...unindex,
       ...first.map((v): WriteOp => ({ type: 'delete', pk, sk: v.versionId })),
     ]);
     for (;;) {

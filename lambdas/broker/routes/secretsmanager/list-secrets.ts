@@ -1,61 +1,18 @@
 import { createHash } from 'node:crypto';
-import type { SecretDescription } from '../../../core/secrets/secret-types.ts';
+import { type CreationOrder, isCreationOrderKey } from '../../../core/secrets/secret-creation-order.ts';
+import type { SecretFilter } from '../../../core/secrets/secret-filters.ts';
 import { awsError, type Filter } from './shapes.ts';
 
 /**
- * ListSecrets' filters, order and paging, as AWS documents them: within one filter the values are alternatives, and
- * across filters all must hold; a value matches as a prefix; a leading `!` negates it; `description` and `all`
- * ignore case. Pure, so every rule is tested on its own.
+ * ListSecrets' and BatchGetSecretValue's NextToken: the position in creation order where the next page starts, and
+ * the query it belongs to. A token is refused with other filters or another order, and one whose position is not a
+ * position of that order. Altering a position only moves where a listing resumes: every secret it then meets is
+ * decided by the caller's policy as on any page.
  */
-export function matchesFilters(secret: SecretDescription, filters: readonly Filter[]): boolean {
-  return filters.every((filter) => matchesFilter(secret, filter));
-}
-
-function matchesFilter(secret: SecretDescription, filter: Filter): boolean {
-  const values = filter.Values ?? [];
-  const positive = values.filter((v) => !v.startsWith('!'));
-  const negative = values.filter((v) => v.startsWith('!')).map((v) => v.slice(1));
-  const fields = fieldsOf(secret, filter.Key);
-  const ignoreCase = filter.Key === 'description' || filter.Key === 'all';
-  const hit = (value: string) => fields.some((field) => startsWith(field, value, ignoreCase));
-  if (negative.some(hit)) return false;
-  return positive.length === 0 || positive.some(hit);
-}
-
-function fieldsOf(secret: SecretDescription, key: Filter['Key']): string[] {
-  switch (key) {
-    case 'name':
-      return [secret.name];
-    case 'description':
-      return [secret.description];
-    case 'tag-key':
-      return Object.keys(secret.tags);
-    case 'tag-value':
-      return Object.values(secret.tags);
-    case 'primary-region':
-    case 'owning-service':
-      // Coffer secrets are neither replicated nor owned by another service.
-      return [];
-    case 'all':
-      return [secret.name, secret.description, ...Object.keys(secret.tags), ...Object.values(secret.tags)];
-  }
-}
-
-function startsWith(field: string, prefix: string, ignoreCase: boolean): boolean {
-  return ignoreCase ? field.toLowerCase().startsWith(prefix.toLowerCase()) : field.startsWith(prefix);
-}
-
-/** Ascending (default) or descending by creation date, ties by name, so pages are stable. */
-export function sortSecrets(secrets: SecretDescription[], order: 'asc' | 'desc' = 'asc'): SecretDescription[] {
-  const sign = order === 'desc' ? -1 : 1;
-  return secrets.sort((a, b) => sign * (a.createdAt - b.createdAt || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
-}
-
-interface Cursor {
-  /** Position: the last returned secret's creation date and name. */
-  readonly c: number;
-  readonly n: string;
-  /** The query the token belongs to: a token is refused with other filters or another order. */
+interface PageToken {
+  /** `SecretService.listInCreationOrder`'s position. */
+  readonly p: string;
+  /** The query's fingerprint. */
   readonly q: string;
 }
 
@@ -63,52 +20,36 @@ export function queryFingerprint(parts: unknown): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 16);
 }
 
-/**
- * One page after the position in `nextToken`. Keyset paging: secrets created or deleted between pages neither repeat
- * nor shift the rest.
- */
-export function page<T extends SecretDescription>(
-  sorted: readonly T[],
-  options: { maxResults: number; nextToken?: string | undefined; order: 'asc' | 'desc'; fingerprint: string },
-): { items: T[]; nextToken?: string } {
-  let start = 0;
-  if (options.nextToken !== undefined) {
-    const cursor = decode(options.nextToken);
-    if (cursor.q !== options.fingerprint) {
-      throw awsError('InvalidNextTokenException', 'The NextToken does not belong to this query.');
-    }
-    const sign = options.order === 'desc' ? -1 : 1;
-    const after = (s: SecretDescription) => {
-      const cmp = s.createdAt - cursor.c || (s.name < cursor.n ? -1 : s.name > cursor.n ? 1 : 0);
-      return sign * cmp > 0;
-    };
-    start = sorted.findIndex(after);
-    if (start < 0) start = sorted.length;
-  }
-  const items = sorted.slice(start, start + options.maxResults);
-  const last = items.at(-1);
-  if (last === undefined || start + items.length >= sorted.length) return { items };
-  return { items, nextToken: encode({ c: last.createdAt, n: last.name, q: options.fingerprint }) };
+export function encodePageToken(position: string, fingerprint: string): string {
+  return Buffer.from(JSON.stringify({ p: position, q: fingerprint } satisfies PageToken)).toString('base64url');
 }
 
-function encode(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
-}
-
-function decode(token: string): Cursor {
+/** The position in `token`, or `undefined` for the first page. @throws InvalidNextTokenException (a 400) */
+export function decodePageToken(
+  token: string | undefined,
+  query: { order: CreationOrder; fingerprint: string },
+): string | undefined {
+  if (token === undefined) return undefined;
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (
-      typeof parsed === 'object' &&
-      parsed !== null &&
-      typeof (parsed as Cursor).c === 'number' &&
-      typeof (parsed as Cursor).n === 'string' &&
-      typeof (parsed as Cursor).q === 'string'
-    ) {
-      return parsed as Cursor;
-    }
+    parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
   } catch {
-    // fall through: any undecodable token is the same client error
+    // any undecodable token is the same client error as a malformed one
   }
-  throw awsError('InvalidNextTokenException', 'The NextToken value is not valid.');
+  const candidate = parsed as Partial<PageToken> | null | undefined;
+  if (typeof candidate?.p !== 'string' || typeof candidate.q !== 'string') {
+    throw awsError('InvalidNextTokenException', 'The NextToken value is not valid.');
+  }
+  if (candidate.q !== query.fingerprint) {
+    throw awsError('InvalidNextTokenException', 'The NextToken does not belong to this query.');
+  }
+  if (!isCreationOrderKey(query.order, candidate.p)) {
+    throw awsError('InvalidNextTokenException', 'The NextToken value is not valid.');
+  }
+  return candidate.p;
+}
+
+/** Wire filters as the core takes them. */
+export function filtersIn(filters: readonly Filter[]): SecretFilter[] {
+  return filters.map((f) => ({ key: f.Key, ...(f.Values === undefined ? {} : { values: f.Values }) }));
 }

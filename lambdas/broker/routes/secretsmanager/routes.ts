@@ -7,7 +7,7 @@ import { arnMatches, parseSecretId } from '../../../core/secrets/secret-fns.ts';
 import type { SecretDescription } from '../../../core/secrets/secret-types.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../../route.ts';
 import { secretPath } from '../secrets.ts';
-import { matchesFilters, page, queryFingerprint, sortSecrets } from './list-secrets.ts';
+import { decodePageToken, encodePageToken, filtersIn, queryFingerprint } from './list-secrets.ts';
 import { randomPassword } from './random-password.ts';
 import {
   awsError,
@@ -15,6 +15,7 @@ import {
   CreateSecretRequest,
   DeleteSecretRequest,
   epochSeconds,
+  type Filter,
   GetRandomPasswordRequest,
   GetSecretValueRequest,
   ListSecretsRequest,
@@ -172,17 +173,25 @@ async function authorizeMembers(ctx: RouteContext, name: string, members: readon
   for (const member of members) await ctx.authorize({ path: secretPath(member), capability: 'rotate' });
 }
 
-/** Secrets the caller may list, filtered as ListSecrets/BatchGetSecretValue filters select them. */
-async function visibleSecrets(
+/** One page of the secrets the caller may list, in creation order, filtered as ListSecrets' filters select them. */
+function listPage(
   ctx: RouteContext,
-  options: { includePlannedDeletion: boolean; filters: Parameters<typeof matchesFilters>[1] },
-): Promise<SecretDescription[]> {
-  // The policy decides first, for every secret the scan meets; filters and state only narrow what it allowed.
-  const visible = await ctx.deps.secrets.listDescriptions({
-    includePlannedDeletion: options.includePlannedDeletion,
+  query: {
+    order: 'asc' | 'desc';
+    limit: number;
+    after: string | undefined;
+    includePlannedDeletion: boolean;
+    filters: readonly Filter[];
+  },
+) {
+  return ctx.deps.secrets.listInCreationOrder({
+    order: query.order,
+    limit: query.limit,
+    after: query.after,
+    includePlannedDeletion: query.includePlannedDeletion,
+    filters: filtersIn(query.filters),
     visible: (name) => ctx.isAllowed({ path: secretPath(name), capability: 'list' }),
   });
-  return visible.filter((secret) => matchesFilters(secret, options.filters));
 }
 
 /** The operations, served at `path`. */
@@ -265,15 +274,16 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
           ids = [...new Set(body.SecretIdList)];
         } else {
           const filters = body.Filters ?? [];
-          const visible = sortSecrets(await visibleSecrets(ctx, { includePlannedDeletion: false, filters }));
-          const found = page(visible, {
-            maxResults: body.MaxResults ?? 20,
-            nextToken: body.NextToken,
+          const fingerprint = queryFingerprint(['batch', filters]);
+          const found = await listPage(ctx, {
             order: 'asc',
-            fingerprint: queryFingerprint(['batch', filters]),
+            limit: body.MaxResults ?? 20,
+            after: decodePageToken(body.NextToken, { order: 'asc', fingerprint }),
+            includePlannedDeletion: false,
+            filters,
           });
-          ids = found.items.map((s) => s.arn);
-          nextToken = found.nextToken;
+          ids = found.secrets.map((s) => s.arn);
+          nextToken = found.position === undefined ? undefined : encodePageToken(found.position, fingerprint);
         }
         const SecretValues: unknown[] = [];
         const Errors: { SecretId: string; ErrorCode: string; Message: string }[] = [];
@@ -383,22 +393,23 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
         const filters = body.Filters ?? [];
         const order = body.SortOrder ?? 'asc';
         const includePlannedDeletion = body.IncludePlannedDeletion ?? false;
-        const visible = sortSecrets(await visibleSecrets(ctx, { includePlannedDeletion, filters }), order);
-        const found = page(visible, {
-          maxResults: body.MaxResults ?? DEFAULT_REGION_PAGE,
-          nextToken: body.NextToken,
+        const fingerprint = queryFingerprint(['list', filters, order, includePlannedDeletion]);
+        const found = await listPage(ctx, {
           order,
-          fingerprint: queryFingerprint(['list', filters, order, includePlannedDeletion]),
+          limit: body.MaxResults ?? DEFAULT_REGION_PAGE,
+          after: decodePageToken(body.NextToken, { order, fingerprint }),
+          includePlannedDeletion,
+          filters,
         });
         // One read of every rotation config, not one per secret.
         const configs = new Map((await ctx.deps.rotation?.listConfigs())?.map((c) => [c.name, c]));
         return {
           body: {
-            SecretList: found.items.map((d) => ({
+            SecretList: found.secrets.map((d) => ({
               ...describeShape(d, configs.get(d.name)),
               SecretVersionsToStages: d.versionIdsToStages,
             })),
-            ...(found.nextToken === undefined ? {} : { NextToken: found.nextToken }),
+            ...(found.position === undefined ? {} : { NextToken: encodePageToken(found.position, fingerprint) }),
           },
         };
       },

@@ -1,0 +1,58 @@
+import type { SecretDescription } from './secret-types.ts';
+
+/** What a ListSecrets / BatchGetSecretValue filter looks at. */
+export type SecretFilterKey =
+  | 'description'
+  | 'name'
+  | 'tag-key'
+  | 'tag-value'
+  | 'primary-region'
+  | 'owning-service'
+  | 'all';
+
+export interface SecretFilter {
+  readonly key: SecretFilterKey;
+  readonly values?: readonly string[] | undefined;
+}
+
+/**
+ * ListSecrets' filters as AWS documents them: within one filter the values are alternatives, and across filters all
+ * must hold; a value matches as a prefix; a leading `!` negates it; `description` and `all` ignore case.
+ */
+export function matchesFilters(secret: SecretDescription, filters: readonly SecretFilter[]): boolean {
+  return filters.every((filter) => matchesFilter(secret, filter));
+}
+
+function matchesFilter(secret: SecretDescription, filter: SecretFilter): boolean {
+  const values = filter.values ?? [];
+  const positive = values.filter((v) => !v.startsWith('!'));
+  const negative = values.filter((v) => v.startsWith('!')).map((v) => v.slice(1));
+  const fields = fieldsOf(secret, filter.key);
+  const ignoreCase = filter.key === 'description' || filter.key === 'all';
+  const hit = (value: string) => fields.some((field) => startsWith(field, value, ignoreCase));
+  if (negative.some(hit)) return false;
+  return positive.length === 0 || positive.some(hit);
+}
+
+function fieldsOf(secret: SecretDescription, key: SecretFilterKey): string[] {
+  switch (key) {
+    case 'name':
+      return [secret.name];
+    case 'description':
+      return [secret.description];
+    case 'tag-key':
+      return Object.keys(secret.tags);
+    case 'tag-value':
+      return Object.values(secret.tags);
+    case 'primary-region':
+    case 'owning-service':
+      // Coffer secrets are neither replicated nor owned by another service.
+      return [];
+    case 'all':
+      return [secret.name, secret.description, ...Object.keys(secret.tags), ...Object.values(secret.tags)];
+  }
+}
+
+function startsWith(field: string, prefix: string, ignoreCase: boolean): boolean {
+  return ignoreCase ? field.toLowerCase().startsWith(prefix.toLowerCase()) : field.startsWith(prefix);
+}
