@@ -7,6 +7,7 @@ import type { ResourceReference } from '../policy/policy-types.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { RotationEventPublisher, RotationLauncher, RotationScheduleSync } from '../ports/rotation.ts';
 import { ConditionFailedError, type Store, type StoredItem, type WriteOp } from '../ports/store.ts';
+import { retryOnConflict } from '../retry.ts';
 import type { SecretService } from '../secrets/secret-service.ts';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS, type SecretValue } from '../secrets/secret-types.ts';
 import { type ComplianceFigures, complianceFigures } from './rotation-compliance.ts';
@@ -86,6 +87,11 @@ const SYSTEM: AuditPrincipal = { type: 'system', id: 'coffer-rotation', displayN
 const RETRY_AFTER_FAILURE_MS = 15 * 60_000;
 const REVOCATION_BACKOFF_MS = [10_000, 30_000, 60_000, 300_000, 900_000];
 const PAGE = 500;
+/**
+ * Attempts of a read-modify-write of a rotation's records. These loops had no bound: a rotation's records change a
+ * few times per step, so 20 lost races in a row mean a writer gone wrong, and failing beats spinning.
+ */
+const ROTATION_WRITE_ATTEMPTS = 20;
 
 /**
  * Rotation of secrets through the four Secrets Manager steps, for one secret or a coordinated group.
@@ -134,35 +140,35 @@ export class RotationService {
     if (input.grant !== undefined) await rotator.checkTargets?.(parsed, this.#egress);
     const target = input.grant === undefined ? undefined : await this.#pinTarget(rotator, name, input.type);
     const now = this.#clock.now();
-    for (;;) {
-      const item = await this.#store.get<RotationConfigRecord>(ROTATION_CONFIG_PK, name);
-      const base = item?.data;
-      let grant: RotationGrant | undefined;
-      if (input.grant !== undefined) {
-        grant = { ...input.grant, grantedAt: now, references: rotator.references(parsed), ...(target && { target }) };
-      } else if (
-        base !== undefined &&
-        base.type === input.type &&
-        JSON.stringify(base.settings) === JSON.stringify(settings)
-      ) {
-        grant = base.grant;
-      } else {
-        // A programming error, not a caller's: every route that changes type or settings passes the caller's grant.
-        throw new InvalidRequestError(`changing the rotation type or settings of ${name} needs the caller's grant`);
-      }
-      const next: RotationConfigRecord = {
-        ...base,
-        name,
-        type: input.type,
-        settings,
-        rules,
-        enabled: true,
-        createdAt: base?.createdAt ?? now,
-        updatedAt: now,
-        grant,
-      };
-      next.nextRotationAt = await this.#nextDue(next, now);
-      try {
+    const written = await retryOnConflict(
+      async () => {
+        const item = await this.#store.get<RotationConfigRecord>(ROTATION_CONFIG_PK, name);
+        const base = item?.data;
+        let grant: RotationGrant | undefined;
+        if (input.grant !== undefined) {
+          grant = { ...input.grant, grantedAt: now, references: rotator.references(parsed), ...(target && { target }) };
+        } else if (
+          base !== undefined &&
+          base.type === input.type &&
+          JSON.stringify(base.settings) === JSON.stringify(settings)
+        ) {
+          grant = base.grant;
+        } else {
+          // A programming error, not a caller's: every route that changes type or settings passes the caller's grant.
+          throw new InvalidRequestError(`changing the rotation type or settings of ${name} needs the caller's grant`);
+        }
+        const next: RotationConfigRecord = {
+          ...base,
+          name,
+          type: input.type,
+          settings,
+          rules,
+          enabled: true,
+          createdAt: base?.createdAt ?? now,
+          updatedAt: now,
+          grant,
+        };
+        next.nextRotationAt = await this.#nextDue(next, now);
         await this.#store.transact([
           {
             type: 'put',
@@ -172,14 +178,16 @@ export class RotationService {
             condition: item === undefined ? { kind: 'absent' } : { kind: 'rev', rev: item.rev },
           },
         ]);
-      } catch (error) {
-        if (error instanceof ConditionFailedError) continue;
-        throw error;
-      }
-      if (rules === undefined) await this.#schedules.delete(name);
-      else await this.#schedules.put(name, rules);
-      return viewOf(next);
-    }
+        return next;
+      },
+      {
+        maxAttempts: ROTATION_WRITE_ATTEMPTS,
+        onExhausted: () => new ConflictError(`the rotation of ${name} is being changed concurrently; retry`),
+      },
+    );
+    if (rules === undefined) await this.#schedules.delete(name);
+    else await this.#schedules.put(name, rules);
+    return viewOf(written);
   }
 
   /** The target the secret's current value names, for rotators that pin one (see `Rotator.target`). */
@@ -961,17 +969,17 @@ export class RotationService {
 
   /** Marks the rotation ended and releases its locks, in one transaction. */
   async #end(rotation: RotationRecord, fields: Partial<RotationRecord>): Promise<void> {
-    for (;;) {
-      const item = await this.#store.get<RotationRecord>(ROTATION_PK, rotation.rotationId);
-      if (item === undefined) return;
-      const locks: WriteOp[] = [];
-      for (const member of rotation.secrets) {
-        const lock = await this.#store.get<RotationLockRecord>(ROTATION_LOCK_PK, member);
-        if (lock?.data.rotationId === rotation.rotationId) {
-          locks.push({ type: 'delete', pk: ROTATION_LOCK_PK, sk: member, condition: { kind: 'rev', rev: lock.rev } });
+    await retryOnConflict(
+      async () => {
+        const item = await this.#store.get<RotationRecord>(ROTATION_PK, rotation.rotationId);
+        if (item === undefined) return;
+        const locks: WriteOp[] = [];
+        for (const member of rotation.secrets) {
+          const lock = await this.#store.get<RotationLockRecord>(ROTATION_LOCK_PK, member);
+          if (lock?.data.rotationId === rotation.rotationId) {
+            locks.push({ type: 'delete', pk: ROTATION_LOCK_PK, sk: member, condition: { kind: 'rev', rev: lock.rev } });
+          }
         }
-      }
-      try {
         await this.#store.transact([
           {
             type: 'put',
@@ -982,11 +990,9 @@ export class RotationService {
           },
           ...locks,
         ]);
-        return;
-      } catch (error) {
-        if (!(error instanceof ConditionFailedError)) throw error;
-      }
-    }
+      },
+      { maxAttempts: ROTATION_WRITE_ATTEMPTS },
+    );
   }
 
   async #updateConfig(name: string, change: (c: RotationConfigRecord) => RotationConfigRecord): Promise<void> {
@@ -995,18 +1001,17 @@ export class RotationService {
 
   /** Read-modify-write of one item under its revision, retried when a concurrent writer won. False if absent. */
   async #update<T extends Record<string, unknown>>(pk: string, sk: string, change: (data: T) => T): Promise<boolean> {
-    for (;;) {
-      const item = await this.#store.get<T>(pk, sk);
-      if (item === undefined) return false;
-      try {
+    return retryOnConflict(
+      async () => {
+        const item = await this.#store.get<T>(pk, sk);
+        if (item === undefined) return false;
         await this.#store.transact([
           { type: 'put', pk, sk, data: change(item.data), condition: { kind: 'rev', rev: item.rev } },
         ]);
         return true;
-      } catch (error) {
-        if (!(error instanceof ConditionFailedError)) throw error;
-      }
-    }
+      },
+      { maxAttempts: ROTATION_WRITE_ATTEMPTS },
+    );
   }
 
   async #record(
