@@ -22,7 +22,7 @@ import {
 } from './pki-records.ts';
 import { AuthorityKeyIdentifierExtension, Extension, PemConverter, X509CrlGenerator } from './x509.ts';
 
-/** Revocations of one certificate race only with another revocation of it: a few re-reads settle them. */
+/** A certificate's record changes only when it is revoked or its stored key re-wrapped: a few re-reads settle it. */
 const REVOKE_ATTEMPTS = 4;
 /** Every revocation re-signs the CRL, so concurrent revocations of different certificates contend here. */
 const PUBLISH_ATTEMPTS = 6;
