@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { type CofferAuth, type RequestAuthoriser, sigv4Authoriser, tokenAuthoriser } from './auth.ts';
-import { CofferClientError, CofferNetworkError, errorFromResponse } from './errors.ts';
-import { DEFAULT_RETRY, type RetryOptions, realSleep, withRetries } from './retry.ts';
+import { SecretDescribed, SecretRead, SecretWritten } from '../api/secrets.ts';
+import { type CofferAuth, sigv4Authoriser, tokenAuthoriser } from './auth.ts';
+import { CofferClientError } from './errors.ts';
+import { CofferHttp } from './http-client.ts';
+import { DEFAULT_RETRY, type RetryOptions } from './retry.ts';
 import { SecretCache, type SecretCacheStats, type SecretSource } from './secret-cache.ts';
 import type {
   BatchGetOutput,
@@ -48,51 +50,7 @@ export interface CofferClientOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-const ReadResponse = z.object({
-  arn: z.string(),
-  name: z.string(),
-  versionId: z.string(),
-  versionStages: z.array(z.string()),
-  createdAt: z.string(),
-  value: z.string().optional(),
-  binary: z.string().optional(),
-});
-
-const StageMap = z.record(z.string(), z.array(z.string()));
-
-const DescribeResponse = z.object({
-  arn: z.string(),
-  name: z.string(),
-  description: z.string().optional(),
-  tags: z.record(z.string(), z.string()).optional(),
-  metadata: z.record(z.string(), z.string()).optional(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  deletedAt: z.string().optional(),
-  deletionDate: z.string().optional(),
-  versionIdsToStages: StageMap,
-});
-
-const PutResponse = z.object({
-  arn: z.string(),
-  name: z.string(),
-  versionId: z.string(),
-  versionStages: z.array(z.string()),
-});
-
 const BATCH_CONCURRENCY = 8;
-
-/** A 2xx body of the wrong shape (a proxy's page, an incompatible server) is an error, not a crash further on. */
-function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) {
-    throw new CofferClientError('Coffer answered with an unexpected body', {
-      code: 'invalid_response',
-      cause: parsed.error,
-    });
-  }
-  return parsed.data;
-}
 
 const epochSeconds = (iso: string): number => Date.parse(iso) / 1000;
 
@@ -140,25 +98,21 @@ const secretPath = (area: string, name: string): string =>
 export class CofferClient {
   /** The uncached calls, for caches built on top of this client (the Lambda extension's). */
   readonly source: SecretSource;
-  private readonly endpoint: string;
-  private readonly authorise: RequestAuthoriser;
+  private readonly http: CofferHttp;
   private readonly cache: SecretCache | undefined;
-  private readonly retry: Required<RetryOptions>;
-  private readonly timeoutMs: number;
-  private readonly fetchFn: typeof fetch;
-  private readonly sleep: (ms: number) => Promise<void>;
-  private readonly random: () => number;
 
   constructor(options: CofferClientOptions = {}) {
     const env = options.env ?? process.env;
-    this.endpoint = (options.endpoint ?? env.COFFER_ADDR ?? 'http://127.0.0.1:8270').replace(/\/+$/, '');
     const auth: CofferAuth = options.auth ?? (env.COFFER_TOKEN ? { token: env.COFFER_TOKEN } : { sigv4: {} });
-    this.authorise = 'token' in auth ? tokenAuthoriser(auth.token) : sigv4Authoriser(auth.sigv4, env);
-    this.retry = { ...DEFAULT_RETRY, ...options.retry };
-    this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.fetchFn = options.fetch ?? globalThis.fetch;
-    this.sleep = options.sleep ?? realSleep;
-    this.random = options.random ?? Math.random;
+    this.http = new CofferHttp({
+      endpoint: options.endpoint ?? env.COFFER_ADDR ?? 'http://127.0.0.1:8270',
+      authorise: 'token' in auth ? tokenAuthoriser(auth.token) : sigv4Authoriser(auth.sigv4, env),
+      retry: { ...DEFAULT_RETRY, ...options.retry },
+      timeoutMs: options.timeoutMs ?? 10_000,
+      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
+      ...(options.random === undefined ? {} : { random: options.random }),
+    });
     this.source = {
       fetch: (input) => this.fetchSecretValue(input),
       versions: async (secretId) => {
@@ -223,7 +177,7 @@ export class CofferClient {
    */
   async describe(secretId: string): Promise<SecretDescription> {
     if (isArn(secretId)) {
-      const d = parseBody(AwsDescribeResponse, await this.awsJson('DescribeSecret', { SecretId: secretId }));
+      const d = await this.awsJson(AwsDescribeResponse, 'DescribeSecret', { SecretId: secretId });
       return {
         ARN: d.ARN,
         Name: d.Name,
@@ -236,7 +190,7 @@ export class CofferClient {
         VersionIdsToStages: d.VersionIdsToStages,
       };
     }
-    const d = parseBody(DescribeResponse, await this.request('GET', secretPath('metadata', secretId)));
+    const d = await this.http.call(SecretDescribed, 'GET', secretPath('metadata', secretId));
     return {
       ARN: d.arn,
       Name: d.name,
@@ -267,7 +221,7 @@ export class CofferClient {
       ...(input.versionStages === undefined ? {} : { stages: input.versionStages }),
     };
     try {
-      const put = parseBody(PutResponse, await this.request('PUT', secretPath('data', input.secretId), body));
+      const put = await this.http.call(SecretWritten, 'PUT', secretPath('data', input.secretId), { body });
       return { ARN: put.arn, Name: put.name, VersionId: put.versionId, VersionStages: put.versionStages };
     } finally {
       this.cache?.invalidate(input.secretId);
@@ -282,14 +236,11 @@ export class CofferClient {
   private async fetchSecretValue(input: GetSecretValueInput): Promise<GetSecretValueOutput> {
     if (isArn(input.secretId)) {
       // The native paths take names; an ARN (full or partial) goes through the Secrets Manager–compatible API.
-      const r = parseBody(
-        AwsValueResponse,
-        await this.awsJson('GetSecretValue', {
-          SecretId: input.secretId,
-          ...(input.versionId === undefined ? {} : { VersionId: input.versionId }),
-          ...(input.versionStage === undefined ? {} : { VersionStage: input.versionStage }),
-        }),
-      );
+      const r = await this.awsJson(AwsValueResponse, 'GetSecretValue', {
+        SecretId: input.secretId,
+        ...(input.versionId === undefined ? {} : { VersionId: input.versionId }),
+        ...(input.versionStage === undefined ? {} : { VersionStage: input.versionStage }),
+      });
       return {
         ARN: r.ARN,
         Name: r.Name,
@@ -300,11 +251,9 @@ export class CofferClient {
         CreatedDate: r.CreatedDate,
       };
     }
-    const query = new URLSearchParams();
-    if (input.versionId !== undefined) query.set('versionId', input.versionId);
-    if (input.versionStage !== undefined) query.set('stage', input.versionStage);
-    const search = query.size === 0 ? '' : `?${query}`;
-    const r = parseBody(ReadResponse, await this.request('GET', `${secretPath('data', input.secretId)}${search}`));
+    const r = await this.http.call(SecretRead, 'GET', secretPath('data', input.secretId), {
+      query: { versionId: input.versionId, stage: input.versionStage },
+    });
     return {
       ARN: r.arn,
       Name: r.name,
@@ -317,60 +266,10 @@ export class CofferClient {
   }
 
   /** One operation of the Secrets Manager–compatible API, under the native path space (IAM-guarded on AWS). */
-  private awsJson(operation: string, body: unknown): Promise<unknown> {
-    return this.request('POST', AWS_JSON_PATH, body, {
-      'content-type': 'application/x-amz-json-1.1',
-      'x-amz-target': `secretsmanager.${operation}`,
+  private awsJson<S extends z.ZodType>(schema: S, operation: string, body: unknown): Promise<z.output<S>> {
+    return this.http.call(schema, 'POST', AWS_JSON_PATH, {
+      body,
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `secretsmanager.${operation}` },
     });
-  }
-
-  private request(
-    method: string,
-    path: string,
-    body?: unknown,
-    extraHeaders?: Record<string, string>,
-  ): Promise<unknown> {
-    const url = new URL(`${this.endpoint}${path}`);
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const isRetryable = (err: unknown) => err instanceof CofferClientError && err.retryable;
-    return withRetries(() => this.attempt(method, url, payload, extraHeaders), isRetryable, this.retry, {
-      sleep: this.sleep,
-      random: this.random,
-    });
-  }
-
-  private async attempt(
-    method: string,
-    url: URL,
-    payload: string | undefined,
-    extraHeaders: Record<string, string> = {},
-  ): Promise<unknown> {
-    const headers = await this.authorise({
-      method,
-      url,
-      headers: { ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...extraHeaders },
-      body: payload,
-    });
-    let res: Response;
-    let text: string;
-    try {
-      res = await this.fetchFn(url, { method, headers, body: payload, signal: AbortSignal.timeout(this.timeoutMs) });
-      text = await res.text();
-    } catch (err) {
-      throw new CofferNetworkError(`request to Coffer failed: ${err instanceof Error ? err.message : String(err)}`, {
-        code: 'network',
-        cause: err,
-      });
-    }
-    if (!res.ok) throw errorFromResponse(res.status, text, res.headers.get('x-request-id'));
-    try {
-      return JSON.parse(text) as unknown;
-    } catch (err) {
-      throw new CofferClientError('Coffer answered with a body that is not JSON', {
-        status: res.status,
-        code: 'invalid_response',
-        cause: err,
-      });
-    }
   }
 }

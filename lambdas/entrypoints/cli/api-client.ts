@@ -1,5 +1,7 @@
 import { CliError, ExitCode, exitCodeForStatus } from '../../agent/exit-codes.ts';
 import type { RequestAuthoriser } from '../../sdk/auth.ts';
+import { CofferClientError, CofferNetworkError } from '../../sdk/errors.ts';
+import { CofferHttp } from '../../sdk/http-client.ts';
 
 export interface ApiClientOptions {
   /** @default process.env.COFFER_ADDR ?? 'http://127.0.0.1:8270' */
@@ -9,49 +11,54 @@ export interface ApiClientOptions {
   readonly sign?: RequestAuthoriser | undefined;
 }
 
-/** A small JSON client for the native API, used by the CLI. Errors become `CliError`s with the documented codes. */
+/**
+ * The CLI's view of the one HTTP client (`sdk/http-client.ts`): no retries and no timeout (a person is waiting and
+ * sees the error), and errors as `CliError`s with the documented exit codes.
+ */
 export class ApiClient {
-  constructor(private readonly options: ApiClientOptions) {}
+  private readonly http: CofferHttp;
+
+  constructor(private readonly options: ApiClientOptions) {
+    const { token, sign } = options;
+    this.http = new CofferHttp({
+      endpoint: options.address,
+      authorise: async (request) => {
+        const headers = token === undefined ? request.headers : { ...request.headers, 'x-coffer-token': token };
+        if (sign === undefined) return headers;
+        try {
+          return await sign({ ...request, headers });
+        } catch (err) {
+          const reason = err instanceof Error ? err.message : 'unknown error';
+          throw new CliError(`cannot sign the request (COFFER_AUTH=sigv4): ${reason}`, ExitCode.denied);
+        }
+      },
+    });
+  }
 
   async call<T = Record<string, unknown>>(
     method: string,
     path: string,
     options: { body?: unknown; query?: Record<string, string | number | boolean | undefined> } = {},
   ): Promise<T> {
-    const url = new URL(path, this.options.address);
-    for (const [key, value] of Object.entries(options.query ?? {})) {
-      if (value !== undefined) url.searchParams.set(key, String(value));
-    }
-    let headers: Record<string, string> = {};
-    if (this.options.token !== undefined) headers['x-coffer-token'] = this.options.token;
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
-    const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
-    if (this.options.sign !== undefined) {
-      try {
-        headers = await this.options.sign({ method, url, headers, body: payload });
-      } catch (err) {
-        const reason = err instanceof Error ? err.message : 'unknown error';
-        throw new CliError(`cannot sign the request (COFFER_AUTH=sigv4): ${reason}`, ExitCode.denied);
-      }
-    }
-    let response: Response;
     try {
-      response = await fetch(url, { method, headers, body: payload });
+      return ((await this.http.request(method, path, options)) ?? {}) as T;
     } catch (err) {
-      const reason = err instanceof Error && err.cause instanceof Error ? err.cause.message : 'connection failed';
-      throw new CliError(`cannot reach Coffer at ${this.options.address}: ${reason}`, ExitCode.unavailable);
+      throw this.cliError(err);
     }
-    const text = await response.text();
-    if (!response.ok) {
-      let message = `HTTP ${response.status}`;
-      try {
-        const parsed = JSON.parse(text) as { error?: { code?: string; message?: string } };
-        if (parsed.error?.message !== undefined) message = `${parsed.error.message} (${parsed.error.code})`;
-      } catch {
-        // Not JSON: keep the status line.
-      }
-      throw new CliError(message, exitCodeForStatus(response.status));
+  }
+
+  private cliError(err: unknown): unknown {
+    if (err instanceof CofferNetworkError) {
+      const failure = err.cause;
+      const reason =
+        failure instanceof Error && failure.cause instanceof Error ? failure.cause.message : 'connection failed';
+      return new CliError(`cannot reach Coffer at ${this.options.address}: ${reason}`, ExitCode.unavailable);
     }
-    return (text.length === 0 ? {} : JSON.parse(text)) as T;
+    if (err instanceof CofferClientError && err.status !== undefined) {
+      // The server's message and code when it sent its error body; a proxy's answer shows as its status alone.
+      const message = err.code.startsWith('http_') ? `HTTP ${err.status}` : `${err.message} (${err.code})`;
+      return new CliError(message, exitCodeForStatus(err.status));
+    }
+    return err;
   }
 }

@@ -1,0 +1,129 @@
+import type { z } from 'zod';
+import type { RequestAuthoriser } from './auth.ts';
+import { CofferClientError, CofferNetworkError, errorFromResponse } from './errors.ts';
+import { type RetryOptions, realSleep, withRetries } from './retry.ts';
+
+export interface CofferHttpOptions {
+  /** Base URL of the Coffer API, including any stage path behind API Gateway (no trailing '/'). */
+  readonly endpoint: string;
+  /** Adds the credential to each request: a token header, or a SigV4 signature. Its own errors pass through as they are. */
+  readonly authorise: RequestAuthoriser;
+  /** Retries on 429, 5xx and network errors, never on other 4xx. @default { maxAttempts: 1 } (no retries) */
+  readonly retry?: Required<RetryOptions>;
+  /** Per-attempt timeout. @default none */
+  readonly timeoutMs?: number | undefined;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+  /** For tests: the backoff's sleep. @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** For tests: the backoff's jitter, uniform in [0, 1). @default Math.random */
+  readonly random?: () => number;
+}
+
+export interface CofferHttpRequest {
+  /** Query parameters; undefined ones are left out. */
+  readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
+  /** Sent as JSON. */
+  readonly body?: unknown;
+  /** e.g. `content-type` and `x-amz-target` of the AWS JSON 1.1 operations. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The one HTTP client of Coffer's API, under the SDK, the agent and the CLI: authorisation (token or SigV4), an
+ * optional per-attempt timeout, retries with full-jitter backoff, and every failure as a typed
+ * {@link CofferClientError}. Answers are read with the route's schema from `lambdas/api`, so a client's types are the
+ * server's.
+ *
+ * @example
+ * const http = new CofferHttp({ endpoint: 'http://127.0.0.1:8270', authorise: tokenAuthoriser(token) });
+ * const health = await http.call(Health, 'GET', '/v1/sys/health');
+ */
+export class CofferHttp {
+  readonly endpoint: string;
+  private readonly options: CofferHttpOptions;
+
+  constructor(options: CofferHttpOptions) {
+    this.endpoint = options.endpoint.replace(/\/+$/, '');
+    this.options = options;
+  }
+
+  /**
+   * A request whose answer is read with `schema`.
+   * @throws CofferClientError `invalid_response` when a 2xx body does not fit it (a proxy's page, an incompatible
+   * server), rather than a crash further on
+   */
+  async call<S extends z.ZodType>(
+    schema: S,
+    method: string,
+    path: string,
+    request: CofferHttpRequest = {},
+  ): Promise<z.output<S>> {
+    const parsed = schema.safeParse(await this.request(method, path, request));
+    if (!parsed.success) {
+      throw new CofferClientError('Coffer answered with an unexpected body', {
+        code: 'invalid_response',
+        cause: parsed.error,
+      });
+    }
+    return parsed.data;
+  }
+
+  /** A request whose JSON answer is returned as it came (undefined for an empty body, e.g. 204). */
+  request(method: string, path: string, request: CofferHttpRequest = {}): Promise<unknown> {
+    const url = new URL(`${this.endpoint}${path}`);
+    for (const [key, value] of Object.entries(request.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    const payload = request.body === undefined ? undefined : JSON.stringify(request.body);
+    const retry = this.options.retry ?? { maxAttempts: 1, baseDelayMs: 0, maxDelayMs: 0 };
+    const isRetryable = (err: unknown) => err instanceof CofferClientError && err.retryable;
+    return withRetries(() => this.attempt(method, url, payload, request.headers ?? {}), isRetryable, retry, {
+      sleep: this.options.sleep ?? realSleep,
+      random: this.options.random ?? Math.random,
+    });
+  }
+
+  private async attempt(
+    method: string,
+    url: URL,
+    payload: string | undefined,
+    extraHeaders: Readonly<Record<string, string>>,
+  ): Promise<unknown> {
+    const headers = await this.options.authorise({
+      method,
+      url,
+      headers: { ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...extraHeaders },
+      body: payload,
+    });
+    const fetchFn = this.options.fetch ?? globalThis.fetch;
+    const timeoutMs = this.options.timeoutMs;
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetchFn(url, {
+        method,
+        headers,
+        body: payload,
+        ...(timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
+      });
+      text = await res.text();
+    } catch (err) {
+      throw new CofferNetworkError(`request to Coffer failed: ${err instanceof Error ? err.message : String(err)}`, {
+        code: 'network',
+        cause: err,
+      });
+    }
+    if (!res.ok) throw errorFromResponse(res.status, text, res.headers.get('x-request-id'));
+    if (text.length === 0) return undefined;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new CofferClientError('Coffer answered with a body that is not JSON', {
+        status: res.status,
+        code: 'invalid_response',
+        cause: err,
+      });
+    }
+  }
+}
