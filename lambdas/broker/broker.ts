@@ -18,6 +18,7 @@ import {
 } from '../core/policy/resource-policy.ts';
 import type { Principal, RequestContext } from '../core/principal.ts';
 import type { BrokerDeps } from './broker-deps.ts';
+import { checkFeatures } from './features.ts';
 import { awsJsonErrorBody, errorBody, type HttpError, toAwsJsonError, toHttpError } from './http-errors.ts';
 import type { BrokerRequest, BrokerResponse } from './http-types.ts';
 import { CHECK_RESPONSES, checkResponse } from './response-check.ts';
@@ -158,6 +159,9 @@ export class Broker {
         signingRegion,
       };
       if (check !== undefined) await ctx.authorize(check);
+      // An operation of a feature this runtime lacks answers the same error everywhere (to a caller allowed to ask),
+      // and touches nothing.
+      checkFeatures(this.deps, route.feature);
       // Resources named inside the body or settings: the engine will act on them later, so the caller must be able to.
       for (const reference of (await route.references?.(input, ctx)) ?? []) await ctx.authorize(reference);
       const result = await route.handle(input, ctx);

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Capability } from '../core/policy/policy-types.ts';
 import type { Principal, RequestContext } from '../core/principal.ts';
 import type { BrokerDeps } from './broker-deps.ts';
+import type { Feature } from './features.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -64,6 +65,11 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown, R extends z.Zod
   readonly summary: string;
   /** @default 'token' */
   readonly auth?: 'none' | 'token';
+  /**
+   * The optional feature(s) the operation belongs to; when the runtime was composed without one, the broker answers
+   * the one "not enabled" error before any policy check. @default none: every runtime offers it
+   */
+  readonly feature?: Feature | readonly Feature[];
   /** Mutating requests are audited durably (fsync) before they are acknowledged. */
   readonly mutating: boolean;
   readonly params?: z.ZodType<P>;
@@ -109,4 +115,9 @@ export type SuccessStatus = 200 | 201 | 202 | 204;
  */
 export function defineRoute<P, Q, B, R extends z.ZodType = z.ZodUnknown>(route: RouteDef<P, Q, B, R>): RouteDef {
   return route as unknown as RouteDef;
+}
+
+/** Marks every route of an engine's table as belonging to `feature` (a route's own declaration wins). */
+export function withFeature(feature: Feature | readonly Feature[], routes: readonly RouteDef[]): RouteDef[] {
+  return routes.map((route) => (route.feature === undefined ? { ...route, feature } : route));
 }

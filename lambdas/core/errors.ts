@@ -60,6 +60,20 @@ export class InvalidRequestError extends CofferError {
   readonly code = 'invalid_request' as const;
 }
 
+/**
+ * The operation belongs to an optional feature this runtime was composed without (an engine, a local-only
+ * operation). Every such route answers this one error, so callers can tell "off here" from "bad request".
+ */
+export class FeatureNotEnabledError extends InvalidRequestError {
+  constructor(
+    readonly feature: string,
+    description: string,
+    runtime: string,
+  ) {
+    super(`${description} is not enabled on this runtime`, { details: { feature, runtime } });
+  }
+}
+
 export class UnauthenticatedError extends CofferError {
   readonly code = 'unauthenticated' as const;
 }

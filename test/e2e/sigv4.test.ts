@@ -121,7 +121,7 @@ describe('the CLI signing with SigV4 (COFFER_AUTH=sigv4)', () => {
     // IAM caller mappings belong to the AWS deployment; the local node says so.
     const iam = await cli(['iam', 'list']);
     expect(iam.code).toBe(2);
-    expect(iam.stderr).toContain('IAM callers are not accepted');
+    expect(iam.stderr).toContain('mapping IAM callers to principals is not enabled on this runtime');
   });
 });
 

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import * as api from '../../api/index.ts';
 import type { AccessKeyRecord } from '../../core/auth/sigv4/access-key-types.ts';
-import { InvalidRequestError, UnauthenticatedError } from '../../core/errors.ts';
+import { UnauthenticatedError } from '../../core/errors.ts';
 import { PolicyNameSchema } from '../../core/policy/policy-schema.ts';
+import { requireService } from '../features.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../route.ts';
 import { iso } from './wire.ts';
 
@@ -33,8 +34,7 @@ const describeKey = (record: AccessKeyRecord) => ({
 });
 
 function service(ctx: RouteContext) {
-  if (ctx.deps.accessKeys === undefined) throw new InvalidRequestError('access keys are not available in this runtime');
-  return ctx.deps.accessKeys;
+  return requireService(ctx.deps, 'accessKeys');
 }
 
 export const accessKeyRoutes: RouteDef[] = [

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import * as api from '../../api/index.ts';
-import { InvalidRequestError } from '../../core/errors.ts';
+import { requireService } from '../features.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../route.ts';
 
 /** The policy path a service needs `read` on to validate Coffer-managed API keys. */
@@ -11,10 +11,7 @@ const ValidateBody = z
   .strict();
 
 function registry(ctx: RouteContext) {
-  if (ctx.deps.apiKeys === undefined) {
-    throw new InvalidRequestError('Coffer-managed API keys are not enabled on this runtime');
-  }
-  return ctx.deps.apiKeys;
+  return requireService(ctx.deps, 'apiKeys');
 }
 
 export const apiKeyRoutes: RouteDef[] = [

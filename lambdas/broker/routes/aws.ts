@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import * as api from '../../api/index.ts';
-import { InvalidRequestError } from '../../core/errors.ts';
 import { AwsRoleSchema } from '../../engines/aws/aws-engine.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
+import { requireService } from '../features.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 import { credsRoutes } from './creds.ts';
 
@@ -11,8 +11,7 @@ const RoleName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a role name is 
 const NameParam = z.object({ name: RoleName });
 
 function engine(deps: BrokerDeps) {
-  if (deps.aws === undefined) throw new InvalidRequestError('the aws engine is not enabled on this runtime');
-  return deps.aws;
+  return requireService(deps, 'aws');
 }
 
 export const awsRoutes: RouteDef[] = [

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.ts';
-import { InvalidRequestError } from '../../core/errors.ts';
 import type { DynamicKind } from '../../core/leases/lease-types.ts';
+import { requireService } from '../features.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 import { describeLease } from './leases.ts';
 
@@ -21,7 +21,7 @@ const TtlBody = z
 export function credsRoutes(options: {
   readonly kind: DynamicKind;
   /** URL and policy-path segment, e.g. `database` → `/v1/database/creds/{role}`, `database/creds/<role>`. */
-  readonly engine: string;
+  readonly engine: 'database' | 'aws';
   readonly role: z.ZodType<string>;
   readonly summary: string;
   /** Fields of the credential HMAC'd in the audit log. */
@@ -39,6 +39,7 @@ export function credsRoutes(options: {
       summary: options.summary,
       mutating: true,
       response: options.response,
+      feature: [options.engine, 'leases'],
       params: RoleParam,
       ...(method === 'POST' ? { body: TtlBody } : {}),
       sensitive: options.sensitive,
@@ -47,9 +48,9 @@ export function credsRoutes(options: {
         capability: method === 'GET' ? 'read' : 'update',
       }),
       async handle({ params, body }, { deps, principal }) {
-        if (deps.leases === undefined) throw new InvalidRequestError('leases are not enabled on this runtime');
+        const leases = requireService(deps, 'leases');
         const ttl = (body as z.infer<typeof TtlBody> | undefined)?.ttl;
-        const { lease, credential } = await deps.leases.issue({
+        const { lease, credential } = await leases.issue({
           kind: options.kind,
           role: params.role,
           principalId: principal?.id ?? 'anonymous',

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import * as api from '../../api/index.ts';
-import { InvalidRequestError } from '../../core/errors.ts';
 import type { StoredDbConfig } from '../../engines/database/database-engine.ts';
 import { DbConfigSchema, DbObjectNameSchema, DbRoleSchema } from '../../engines/database/database-types.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
+import { requireService } from '../features.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 import { credsRoutes } from './creds.ts';
 import { grantOf, iso } from './wire.ts';
@@ -11,8 +11,7 @@ import { grantOf, iso } from './wire.ts';
 const NameParam = z.object({ name: DbObjectNameSchema });
 
 function engine(deps: BrokerDeps) {
-  if (deps.database === undefined) throw new InvalidRequestError('the database engine is not enabled on this runtime');
-  return deps.database;
+  return requireService(deps, 'database');
 }
 
 const configPath = (name: string) => `database/config/${name}`;

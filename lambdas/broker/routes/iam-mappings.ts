@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import * as api from '../../api/index.ts';
-import { InvalidRequestError, UnauthenticatedError } from '../../core/errors.ts';
+import { UnauthenticatedError } from '../../core/errors.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
+import { requireService } from '../features.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 
 /**
@@ -19,10 +20,7 @@ const PutBody = z
 const DeleteQuery = z.object({ pattern: z.string().min(1).max(2048) }).strict();
 
 function mappings(deps: BrokerDeps) {
-  if (deps.iamPrincipals === undefined) {
-    throw new InvalidRequestError('IAM callers are not accepted by this runtime (the AWS deployment maps them)');
-  }
-  return deps.iamPrincipals;
+  return requireService(deps, 'iamPrincipals');
 }
 
 export const iamMappingRoutes: RouteDef[] = [

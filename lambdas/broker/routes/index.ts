@@ -1,5 +1,5 @@
 import { buildOpenApi } from '../openapi.ts';
-import type { RouteDef } from '../route.ts';
+import { type RouteDef, withFeature } from '../route.ts';
 import { accessKeyRoutes } from './access-keys.ts';
 import { apiKeyRoutes } from './api-keys.ts';
 import { awsRoutes } from './aws.ts';
@@ -27,14 +27,14 @@ export function nativeRoutes(): RouteDef[] {
     ...secretRoutes,
     ...policyRoutes,
     ...tokenRoutes,
-    ...accessKeyRoutes,
-    ...apiKeyRoutes,
-    ...pkiRoutes,
-    ...databaseRoutes,
-    ...leaseRoutes,
-    ...awsRoutes,
-    ...iamMappingRoutes,
-    ...rotationRoutes,
+    ...withFeature('accessKeys', accessKeyRoutes),
+    ...withFeature('apiKeys', apiKeyRoutes),
+    ...withFeature('pki', pkiRoutes),
+    ...withFeature('database', databaseRoutes),
+    ...withFeature('leases', leaseRoutes),
+    ...withFeature('aws', awsRoutes),
+    ...withFeature('iamPrincipals', iamMappingRoutes),
+    ...withFeature('rotation', rotationRoutes),
     ...SECRETS_MANAGER_PATHS.flatMap((path) => secretsManagerRoutes(path)),
   ];
   return routes;

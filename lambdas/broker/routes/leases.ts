@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import * as api from '../../api/index.ts';
 import { parseDuration } from '../../core/duration.ts';
-import { InvalidRequestError } from '../../core/errors.ts';
 import type { LeaseView } from '../../core/leases/lease-types.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
+import { requireService } from '../features.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 import { iso, Pagination, QueryBool } from './wire.ts';
 
@@ -24,8 +24,7 @@ export function describeLease(lease: LeaseView) {
 }
 
 function leases(deps: BrokerDeps) {
-  if (deps.leases === undefined) throw new InvalidRequestError('leases are not enabled on this runtime');
-  return deps.leases;
+  return requireService(deps, 'leases');
 }
 
 /** Listing `database/creds/app/` needs `list` on `sys/leases/lookup/database/creds/app`. */

@@ -1,18 +1,17 @@
 import { z } from 'zod';
 import * as api from '../../api/index.ts';
-import { InvalidRequestError } from '../../core/errors.ts';
 import { CA_KEY_TYPES } from '../../engines/pki/ca-key-store.ts';
 import { DurationSchema, PkiRoleSchema } from '../../engines/pki/pki-role.ts';
 import type { PkiService } from '../../engines/pki/pki-service.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
+import { requireService } from '../features.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 
 /** Policy paths of the PKI engine: `pki/root`, `pki/intermediate`, `pki/roles/<name>`, `pki/issue/<role>`, ... */
 export const pkiPath = (...segments: string[]): string => ['pki', ...segments].join('/');
 
 function pki(deps: BrokerDeps): PkiService {
-  if (deps.pki === undefined) throw new InvalidRequestError('the PKI engine is not enabled in this runtime');
-  return deps.pki;
+  return requireService(deps, 'pki');
 }
 
 const CommonName = z.string().min(1).max(64).describe('Subject CN (a DNS name for leaf certificates)');

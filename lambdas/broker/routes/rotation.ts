@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import * as api from '../../api/index.ts';
-import { InvalidRequestError, NotFoundError, PermissionDeniedError } from '../../core/errors.ts';
+import { NotFoundError, PermissionDeniedError } from '../../core/errors.ts';
 import type { RevocationRecord, RotationRecord } from '../../core/rotation/rotation-records.ts';
 import type { RotationConfigView, RotationService } from '../../core/rotation/rotation-service.ts';
 import { ROTATION_TYPES } from '../../core/rotation/rotation-types.ts';
 import { SecretNameSchema } from '../../core/secrets/secret-schema.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
+import { requireService } from '../features.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../route.ts';
 import { secretPath } from './secrets.ts';
 import { grantOf, iso, SecretNameParam } from './wire.ts';
@@ -17,8 +18,7 @@ import { grantOf, iso, SecretNameParam } from './wire.ts';
  */
 
 export function rotationService(deps: BrokerDeps): RotationService {
-  if (deps.rotation === undefined) throw new InvalidRequestError('rotation is not enabled on this runtime');
-  return deps.rotation;
+  return requireService(deps, 'rotation');
 }
 
 /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import * as api from '../../api/index.ts';
-import { InvalidRequestError } from '../../core/errors.ts';
+import { requireSystem } from '../features.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 
 /** Routes are passed in so the OpenAPI document can describe the very table the broker serves. */
@@ -55,11 +55,10 @@ export function sysRoutes(openapi: () => Record<string, unknown>): RouteDef[] {
       summary: 'Verify the audit log hash chain; names the first bad record',
       mutating: false,
       response: api.AuditVerified,
+      feature: 'auditVerify',
       access: () => ({ path: 'sys/audit/verify', capability: 'sudo' }),
       async handle(_input, { deps }) {
-        if (deps.system.auditVerify === undefined)
-          throw new InvalidRequestError('this runtime has no local audit file');
-        return { body: await deps.system.auditVerify() };
+        return { body: await requireSystem(deps, 'auditVerify')() };
       },
     }),
     defineRoute({
@@ -70,10 +69,10 @@ export function sysRoutes(openapi: () => Record<string, unknown>): RouteDef[] {
       mutating: false,
       response: api.AuditTail,
       query: z.object({ lines: z.coerce.number().int().min(1).max(10_000).optional() }).strict(),
+      feature: 'auditTail',
       access: () => ({ path: 'sys/audit/tail', capability: 'sudo' }),
       async handle({ query }, { deps }) {
-        if (deps.system.auditTail === undefined) throw new InvalidRequestError('this runtime has no local audit file');
-        const lines = await deps.system.auditTail(query.lines ?? 20);
+        const lines = await requireSystem(deps, 'auditTail')(query.lines ?? 20);
         return { body: { records: lines.map((line) => JSON.parse(line) as unknown) } };
       },
     }),
@@ -84,12 +83,10 @@ export function sysRoutes(openapi: () => Record<string, unknown>): RouteDef[] {
       summary: 'Rotate the root key, re-wrap every data key, and retire the old root keys',
       mutating: true,
       response: api.RootKeyRotated,
+      feature: 'rootKeyRotation',
       access: () => ({ path: 'sys/keyring/rotate', capability: 'sudo' }),
       async handle(_input, { deps }) {
-        if (deps.system.rotateRootKey === undefined) {
-          throw new InvalidRequestError('root-key rotation is managed by KMS in this runtime');
-        }
-        return { body: await deps.system.rotateRootKey() };
+        return { body: await requireSystem(deps, 'rootKeyRotation')() };
       },
     }),
   ];

@@ -5,36 +5,25 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDbStore } from '../../adapters/aws/dynamodb-store/dynamodb-store.ts';
 import { KmsCaKeyStore } from '../../adapters/aws/kms-ca-signer/kms-ca-key-store.ts';
 import { KmsKeyProvider } from '../../adapters/aws/kms-key-provider/kms-key-provider.ts';
-import { DnsEgressGuard } from '../../adapters/egress/dns-egress-guard.ts';
 import { Broker } from '../../broker/broker.ts';
 import type { BrokerDeps } from '../../broker/broker-deps.ts';
-import { API_VERSION, nativeRoutes } from '../../broker/routes/index.ts';
-import { AuditHasher } from '../../core/audit/audit-hmac.ts';
-import { AuditLog } from '../../core/audit/audit-log.ts';
+import { nativeRoutes } from '../../broker/routes/index.ts';
+import type { AuditLog } from '../../core/audit/audit-log.ts';
 import { AuditOutbox } from '../../core/audit/outbox/audit-outbox.ts';
 import { OutboxAuditSink } from '../../core/audit/outbox/outbox-audit-sink.ts';
 import { OutboxStore } from '../../core/audit/outbox/outbox-store.ts';
-import { describeCaller, IamPrincipalService } from '../../core/auth/iam/iam-principal-service.ts';
-import { TokenService } from '../../core/auth/token/token-service.ts';
-import { CachingKeyProvider } from '../../core/crypto/data-key-cache.ts';
-import { EgressPolicy } from '../../core/egress/egress-policy.ts';
 import { ValidationError } from '../../core/errors.ts';
-import { LeaseService } from '../../core/leases/lease-service.ts';
-import type { ProviderRegistry } from '../../core/leases/lease-types.ts';
-import { PolicyService } from '../../core/policy/policy-service.ts';
-import { ROOT_POLICY_NAME } from '../../core/policy/policy-types.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
-import type { KeyProvider } from '../../core/ports/key-provider.ts';
 import type { Store } from '../../core/ports/store.ts';
-import type { Principal } from '../../core/principal.ts';
-import { SecretService } from '../../core/secrets/secret-service.ts';
-import { AwsEngine } from '../../engines/aws/aws-engine.ts';
-import { DatabaseEngine } from '../../engines/database/database-engine.ts';
-import { PostgresPlugin } from '../../engines/database/postgres/postgres-plugin.ts';
-import { PkiService } from '../../engines/pki/pki-service.ts';
-import { ApiKeyRegistry } from '../../engines/rotation/api-key/index.ts';
+import type { SecretService } from '../../core/secrets/secret-service.ts';
+import {
+  composeDynamicSecrets as composeNeutralDynamicSecrets,
+  composeServices,
+  type DynamicSecrets,
+  type RuntimePorts,
+} from '../compose-services.ts';
 import { createApiGatewayHandler } from './api-gateway.ts';
-import { composeRotation, createRotationClients, type RotationClients } from './compose-rotation.ts';
+import { awsRotationPorts, createRotationClients, type RotationClients } from './compose-rotation.ts';
 import { AuditSaltSchema, type AwsConfig, CA_KEY_TAG, loadAwsConfig } from './config.ts';
 
 /** The SDK clients the broker talks through (no S3: its audit records go to the table's outbox). Injected ones belong to the caller (tests add middleware). */
@@ -61,17 +50,12 @@ export function createAwsClients(config: Pick<AwsConfig, 'region' | 'endpoint' |
   };
 }
 
-/** The lease service and the dynamic-secret engines behind it, as the broker and the lease sweeper share them. */
-export interface DynamicSecrets {
-  readonly leases: LeaseService;
-  readonly database: DatabaseEngine;
-  readonly aws: AwsEngine;
-}
+export { withBootstrapAdmins } from '../../core/auth/iam/bootstrap-admins.ts';
+export type { DynamicSecrets } from '../compose-services.ts';
 
 /**
- * Builds the lease service over the database engine (PostgreSQL, its admin credential read from a Coffer secret
- * through `secrets`) and the STS engine. No timer: on AWS, expiry is enforced by the scheduled lease sweeper
- * (`lease-sweeper.ts`), never inside the broker.
+ * The dynamic-secret engines of a deployment, as the lease sweeper uses them (no audit of admin-credential reads: the
+ * sweeper only revokes). The broker gets the same engines from {@link composeServices}.
  */
 export function composeDynamicSecrets(options: {
   readonly store: Store;
@@ -79,46 +63,21 @@ export function composeDynamicSecrets(options: {
   readonly clients: Pick<AwsClients, 'sts'>;
   readonly config: Pick<AwsConfig, 'region' | 'endpoint' | 'egressAllow'>;
   readonly clock: Clock;
-  /** Records each read of a connection's admin credential. @default not recorded (the lease sweeper) */
   readonly audit?: AuditLog;
 }): DynamicSecrets {
-  const { store, secrets, clock, config, audit } = options;
-  const egress = new DnsEgressGuard(EgressPolicy.parse(config.egressAllow));
-  const database = new DatabaseEngine({
-    store,
-    clock,
-    secrets,
-    plugin: new PostgresPlugin(egress),
-    ...(audit !== undefined && { audit }),
+  const { config } = options;
+  return composeNeutralDynamicSecrets({
+    store: options.store,
+    secrets: options.secrets,
+    clock: options.clock,
+    egressAllow: config.egressAllow,
+    sts: options.clients.sts ?? stsClient(config),
+    ...(options.audit !== undefined && { audit: options.audit }),
   });
-  const sts =
-    options.clients.sts ??
-    new STSClient({ region: config.region, ...(config.endpoint !== undefined && { endpoint: config.endpoint }) });
-  const aws = new AwsEngine({ store, sts });
-  const providers = { database, aws } satisfies ProviderRegistry;
-  return { leases: new LeaseService({ store, clock, providers }), database, aws };
 }
 
-/** The PKI engine with its CA keys in KMS, tagged `coffer:ca=<deployment name>` (what the broker's grants require). */
-export function composePki(options: {
-  readonly store: Store;
-  readonly keyProvider: KeyProvider;
-  readonly kms: KMSClient;
-  readonly config: Pick<AwsConfig, 'publicUrl' | 'deploymentName'>;
-  readonly clock: Clock;
-}): PkiService {
-  const caKeys = new KmsCaKeyStore({
-    client: options.kms,
-    description: `coffer (${options.config.deploymentName}) pki`,
-    tags: { [CA_KEY_TAG]: options.config.deploymentName },
-  });
-  return new PkiService({
-    store: options.store,
-    keyProvider: options.keyProvider,
-    caKeys,
-    clock: options.clock,
-    publicUrl: options.config.publicUrl,
-  });
+function stsClient(config: Pick<AwsConfig, 'region' | 'endpoint'>): STSClient {
+  return new STSClient({ region: config.region, ...(config.endpoint !== undefined && { endpoint: config.endpoint }) });
 }
 
 /** A configuration whose audit salt is at hand (given inline, or read by {@link resolveAuditSalt}). */
@@ -152,33 +111,6 @@ export async function resolveAuditSalt(
 }
 
 /**
- * Wraps the IAM principal lookup so the deployment's bootstrap admins (`COFFER_BOOTSTRAP_ADMIN_ARNS`) always get the
- * built-in `root` policy, on top of whatever their mappings give. A role ARN also covers that role's STS sessions,
- * as with the stored mappings. Everyone else is resolved by `resolve` unchanged.
- */
-export function withBootstrapAdmins(
-  resolve: (arn: string) => Promise<Principal | undefined>,
-  adminArns: readonly string[],
-): (arn: string) => Promise<Principal | undefined> {
-  if (adminArns.length === 0) return resolve;
-  const admins = new Set(adminArns);
-  return async (arn) => {
-    const identity = describeCaller(arn);
-    if (identity === undefined || !identity.candidates.some((candidate) => admins.has(candidate))) {
-      return resolve(arn);
-    }
-    const mapped = await resolve(arn);
-    return {
-      type: 'iam',
-      id: arn,
-      displayName: identity.displayName,
-      policies: [...new Set([ROOT_POLICY_NAME, ...(mapped?.policies ?? [])])].sort(),
-      metadata: { ...identity.metadata, bootstrapAdmin: 'true' },
-    };
-  };
-}
-
-/**
  * The AWS runtime's composition root: the only place that knows which adapters a Lambda instance uses. Synchronous
  * and free of I/O, so it runs at cold start and a wiring error surfaces as an init failure.
  *
@@ -209,50 +141,38 @@ export function composeAwsDeps(
   clients: AwsClients = createAwsClients(config),
   clock: Clock = systemClock,
 ): BrokerDeps {
+  return composeServices(awsPorts(config, clients, clock)).deps;
+}
+
+/** The AWS runtime's ports: DynamoDB behind the audit outbox, KMS, CA keys in KMS, Step Functions. */
+export function awsPorts(config: ResolvedAwsConfig, clients: AwsClients, clock: Clock): RuntimePorts {
   const items = new DynamoDbStore({ client: clients.dynamodb, tableName: config.tableName });
   const outbox = new AuditOutbox({ store: items, clock });
-  const store = new OutboxStore(items, outbox);
-  const envelopeKey = new KmsKeyProvider({ client: clients.kms, keyId: config.envelopeKeyArn });
-  const keyProvider = new CachingKeyProvider(envelopeKey, { clock });
-  const audit = new AuditLog({
-    sink: new OutboxAuditSink(outbox),
-    hasher: new AuditHasher(config.auditSalt),
-    clock,
-  });
-  const iamPrincipals = new IamPrincipalService({ store, clock });
-  const secrets = new SecretService({ store, keyProvider, clock, region: config.region, account: config.account });
-  const dynamic = composeDynamicSecrets({ store, secrets, clients, config, clock, audit });
-  const pki = composePki({ store, keyProvider, kms: clients.kms, config, clock });
-  const rotation =
-    config.rotation === undefined
-      ? undefined
-      : composeRotation({
-          store,
-          secrets,
-          audit,
-          pki,
-          clock,
-          rotation: config.rotation,
-          config,
-          clients: clients.rotation,
-        });
   return {
-    secrets,
-    tokens: new TokenService({ store, clock }),
-    policies: new PolicyService({ store, clock }),
-    audit,
+    runtime: 'aws',
     clock,
-    iamPrincipals,
-    resolveIamPrincipal: withBootstrapAdmins((arn) => iamPrincipals.resolve(arn), config.bootstrapAdminArns),
-    system: { version: API_VERSION, runtime: 'aws' },
+    store: new OutboxStore(items, outbox),
+    envelopeKey: new KmsKeyProvider({ client: clients.kms, keyId: config.envelopeKeyArn }),
+    audit: { sink: new OutboxAuditSink(outbox), salt: config.auditSalt },
+    // Tagged `coffer:ca=<deployment name>`: what the broker's grants on KMS require.
+    caKeys: () =>
+      new KmsCaKeyStore({
+        client: clients.kms,
+        description: `coffer (${config.deploymentName}) pki`,
+        tags: { [CA_KEY_TAG]: config.deploymentName },
+      }),
+    sts: clients.sts ?? stsClient(config),
+    settings: {
+      region: config.region,
+      account: config.account,
+      publicUrl: config.publicUrl,
+      egressAllow: config.egressAllow,
+    },
+    ...(config.rotation !== undefined && {
+      rotation: awsRotationPorts(config.rotation, config, clients.rotation),
+    }),
+    iamCallers: { bootstrapAdminArns: config.bootstrapAdminArns },
     requestScope: (requestId, fn) => outbox.run(requestId, fn),
-    leases: dynamic.leases,
-    database: dynamic.database,
-    aws: dynamic.aws,
-    pki,
-    // Services check Coffer-managed API keys through the broker, on AWS as locally.
-    apiKeys: new ApiKeyRegistry({ store, clock }),
-    ...(rotation !== undefined && { rotation }),
   };
 }
 

@@ -69,6 +69,8 @@ describe('IAM caller mappings through the API', () => {
     const { broker, rootToken } = await memoryNode();
     const res = await broker.handle(request('GET', '/v1/auth/iam/mappings', { token: rootToken }));
     expect(res.status).toBe(400);
-    expect(JSON.parse(res.body).error.message).toMatch(/IAM callers are not accepted/);
+    expect(JSON.parse(res.body).error.message).toMatch(
+      /mapping IAM callers to principals is not enabled on this runtime/,
+    );
   });
 });

@@ -1,0 +1,278 @@
+import type { STSClient } from '@aws-sdk/client-sts';
+import { DnsEgressGuard, guardedFetch } from '../adapters/egress/dns-egress-guard.ts';
+import type { BrokerDeps } from '../broker/broker-deps.ts';
+import { API_VERSION } from '../broker/routes/index.ts';
+import { AuditHasher } from '../core/audit/audit-hmac.ts';
+import { type AuditFilter, AuditLog } from '../core/audit/audit-log.ts';
+import type { VerifyResult } from '../core/audit/hash-chain.ts';
+import { withBootstrapAdmins } from '../core/auth/iam/bootstrap-admins.ts';
+import { IamPrincipalService } from '../core/auth/iam/iam-principal-service.ts';
+import { AccessKeyService } from '../core/auth/sigv4/access-key-service.ts';
+import { SigV4Verifier, type SigV4VerifierOptions } from '../core/auth/sigv4/sigv4-verifier.ts';
+import { TokenService } from '../core/auth/token/token-service.ts';
+import { CachingKeyProvider } from '../core/crypto/data-key-cache.ts';
+import { type DataKeyHolder, type RootKeyring, rotateRootKey } from '../core/crypto/root-key-rotation.ts';
+import { EgressPolicy } from '../core/egress/egress-policy.ts';
+import { LeaseService, type LeaseServiceOptions } from '../core/leases/lease-service.ts';
+import type { ProviderRegistry } from '../core/leases/lease-types.ts';
+import { PolicyService } from '../core/policy/policy-service.ts';
+import type { AuditSink } from '../core/ports/audit-sink.ts';
+import type { Clock } from '../core/ports/clock.ts';
+import type { KeyProvider } from '../core/ports/key-provider.ts';
+import type { RotationEventPublisher, RotationLauncher, RotationScheduleSync } from '../core/ports/rotation.ts';
+import type { Store } from '../core/ports/store.ts';
+import { parseRotationFaults, withRotationFaults } from '../core/rotation/rotation-faults.ts';
+import { RotationService } from '../core/rotation/rotation-service.ts';
+import type { StepTaskInput } from '../core/rotation/rotation-workflow.ts';
+import { SecretService, type SecretServiceOptions } from '../core/secrets/secret-service.ts';
+import { AwsEngine } from '../engines/aws/aws-engine.ts';
+import { DatabaseEngine } from '../engines/database/database-engine.ts';
+import { PostgresPlugin } from '../engines/database/postgres/postgres-plugin.ts';
+import type { CaKeyStore } from '../engines/pki/ca-key-store.ts';
+import { PkiService } from '../engines/pki/pki-service.ts';
+import { ApiKeyRegistry } from '../engines/rotation/api-key/index.ts';
+import { closeAdminSessions } from '../engines/rotation/postgres/index.ts';
+import { createRotators } from '../engines/rotation/registry.ts';
+
+/** What both runtimes configure the same way; each runtime reads it from its own configuration. */
+export interface ServiceSettings {
+  /** The region and account in the ARNs of the Secrets Manager-compatible API. */
+  readonly region: string;
+  readonly account: string;
+  /** Base URL of the CRL distribution points in issued certificates. */
+  readonly publicUrl: string;
+  /** Outbound targets engines may reach (`COFFER_EGRESS_ALLOW`); empty: none. */
+  readonly egressAllow: string;
+  /** Write-rate and version caps of secrets. @default the service's defaults */
+  readonly secretLimits?: Pick<SecretServiceOptions, 'writeRate' | 'maxDeprecatedVersions'>;
+  /** Lease caps and revocation retry backoff. @default the service's defaults */
+  readonly leases?: Pick<
+    LeaseServiceOptions,
+    'maxLeasesPerRole' | 'maxLeasesPerPrincipal' | 'retryBaseMs' | 'retryMaxMs'
+  >;
+  /** The chaos-drill switch `COFFER_ROTATION_FAULT`. @default none */
+  readonly rotationFault?: string | undefined;
+  /** @default 1_048_576 */
+  readonly maxBodyBytes?: number;
+}
+
+/** How a runtime runs rotation workflows, keeps schedules and publishes events. */
+export interface RotationPorts {
+  /** Built once the rotation service exists: a runner in process calls `step` back; Step Functions invokes a Lambda. */
+  readonly launcher: (step: (input: StepTaskInput) => Promise<Record<string, unknown>>) => RotationLauncher;
+  readonly schedules: RotationScheduleSync;
+  readonly events: RotationEventPublisher;
+}
+
+/**
+ * Everything that differs between the runtimes, and nothing else: storage, keys, the audit sink, the CA key store,
+ * the workflow engine, and the runtime's own operations. {@link composeServices} builds every service from them the
+ * same way on both.
+ */
+export interface RuntimePorts {
+  readonly runtime: 'local' | 'aws';
+  readonly clock: Clock;
+  /** Where every record lives (on AWS, the audit outbox's store, so changes commit with their audit records). */
+  readonly store: Store;
+  /** The root of envelope encryption (the file keyring, KMS); data keys are cached over it here. */
+  readonly envelopeKey: KeyProvider;
+  readonly audit: {
+    readonly sink: AuditSink;
+    /** Keys the HMAC of audited values. */
+    readonly salt: Buffer;
+    /** @default none: every record is written */
+    readonly filters?: readonly AuditFilter[];
+  };
+  /** Where CA private keys live, given the composed store and (cached) key provider. */
+  readonly caKeys: (shared: { store: Store; keyProvider: KeyProvider; clock: Clock }) => CaKeyStore;
+  /** For `aws/<role>` credentials; nothing is called until a role is used. */
+  readonly sts: Pick<STSClient, 'send'>;
+  readonly settings: ServiceSettings;
+  /** @default rotation not enabled */
+  readonly rotation?: RotationPorts;
+  /**
+   * Coffer-issued access keys and the SigV4 verifier for requests signed with them. Absent where API Gateway's IAM
+   * authoriser owns the `Authorization` header. @default not enabled
+   */
+  readonly signedRequests?: {
+    readonly services: readonly string[];
+    readonly regions: readonly string[];
+    readonly hosts: SigV4VerifierOptions['hosts'];
+  };
+  /** IAM callers authenticated by API Gateway, mapped to principals. @default not accepted */
+  readonly iamCallers?: { readonly bootstrapAdminArns: readonly string[] };
+  /** The local audit file's own operations. @default not offered */
+  readonly auditFile?: {
+    verify(): Promise<VerifyResult>;
+    tail(lines: number): Promise<string[]>;
+  };
+  /** A root key the node rotates itself (KMS rotates its own). @default root-key rotation not offered */
+  readonly rootKeyring?: RootKeyring;
+  /** Wraps each request (the audit outbox's scope). @default none */
+  readonly requestScope?: BrokerDeps['requestScope'];
+}
+
+/** The services of one node, and how to stop them. */
+export interface ComposedServices {
+  readonly deps: BrokerDeps;
+  /** The data-key cache over the envelope key. */
+  readonly keyProvider: CachingKeyProvider;
+  /** Finishes in-flight revocations, closes engine connections and forgets cached keys. */
+  close(): Promise<void>;
+}
+
+/** The lease service and the dynamic-secret engines behind it. */
+export interface DynamicSecrets {
+  readonly leases: LeaseService;
+  readonly database: DatabaseEngine;
+  readonly aws: AwsEngine;
+}
+
+/**
+ * The lease service over the database engine (PostgreSQL, its admin credential read from a Coffer secret through
+ * `secrets`) and the STS engine. No timer: expiry is enforced by the runtime (the local sweeper, the scheduled
+ * lease-sweeper function).
+ */
+export function composeDynamicSecrets(options: {
+  readonly store: Store;
+  readonly secrets: SecretService;
+  readonly sts: Pick<STSClient, 'send'>;
+  readonly egressAllow: string;
+  readonly clock: Clock;
+  readonly leases?: ServiceSettings['leases'];
+  /** Records each read of a connection's admin credential. @default not recorded (the lease sweeper) */
+  readonly audit?: AuditLog;
+}): DynamicSecrets {
+  const { store, secrets, clock, audit } = options;
+  const egress = new DnsEgressGuard(EgressPolicy.parse(options.egressAllow));
+  const database = new DatabaseEngine({
+    store,
+    clock,
+    secrets,
+    plugin: new PostgresPlugin(egress),
+    ...(audit !== undefined && { audit }),
+  });
+  const aws = new AwsEngine({ store, sts: options.sts });
+  const providers = { database, aws } satisfies ProviderRegistry;
+  return { leases: new LeaseService({ store, clock, providers, ...options.leases }), database, aws };
+}
+
+/**
+ * The one composition of Coffer's services, for every runtime: each runtime builds its {@link RuntimePorts} and
+ * nothing else. Synchronous and free of I/O (on AWS it runs at cold start). Optional features are on exactly when
+ * their ports are given (see `broker/features.ts`).
+ */
+export function composeServices(ports: RuntimePorts): ComposedServices {
+  const { store, clock, settings } = ports;
+  const keyProvider = new CachingKeyProvider(ports.envelopeKey, { clock });
+  const audit = new AuditLog({
+    sink: ports.audit.sink,
+    hasher: new AuditHasher(ports.audit.salt),
+    clock,
+    ...(ports.audit.filters !== undefined && { filters: ports.audit.filters }),
+  });
+  const secrets = new SecretService({
+    store,
+    keyProvider,
+    clock,
+    region: settings.region,
+    account: settings.account,
+    ...settings.secretLimits,
+  });
+  const egress = new DnsEgressGuard(EgressPolicy.parse(settings.egressAllow));
+  const caKeys = ports.caKeys({ store, keyProvider, clock });
+  const pki = new PkiService({ store, keyProvider, caKeys, clock, publicUrl: settings.publicUrl });
+  const dynamic = composeDynamicSecrets({
+    store,
+    secrets,
+    sts: ports.sts,
+    egressAllow: settings.egressAllow,
+    clock,
+    audit,
+    ...(settings.leases !== undefined && { leases: settings.leases }),
+  });
+  const rotation = ports.rotation === undefined ? undefined : composeRotation();
+  const accessKeys =
+    ports.signedRequests === undefined ? undefined : new AccessKeyService({ store, keyProvider, clock });
+  const iamPrincipals = ports.iamCallers === undefined ? undefined : new IamPrincipalService({ store, clock });
+
+  function composeRotation(): RotationService {
+    const rotationPorts = ports.rotation!;
+    let service: RotationService | undefined;
+    const launcher = rotationPorts.launcher((input) => {
+      if (service === undefined) throw new Error('rotation service not ready');
+      return service.runStep(input);
+    });
+    service = new RotationService({
+      store,
+      secrets,
+      clock,
+      audit,
+      egress,
+      rotators: withRotationFaults(
+        createRotators({ store, clock, pki, fetch: guardedFetch(egress, 'api-key-http provider') }),
+        parseRotationFaults(settings.rotationFault),
+      ),
+      launcher,
+      schedules: rotationPorts.schedules,
+      events: rotationPorts.events,
+    });
+    return service;
+  }
+
+  const rootKeyring = ports.rootKeyring;
+  const holders: DataKeyHolder[] = [secrets, pki, ...(accessKeys === undefined ? [] : [accessKeys])];
+  if (isDataKeyHolder(caKeys)) holders.push(caKeys);
+
+  const deps: BrokerDeps = {
+    secrets,
+    tokens: new TokenService({ store, clock }),
+    policies: new PolicyService({ store, clock }),
+    audit,
+    clock,
+    ...(settings.maxBodyBytes !== undefined && { maxBodyBytes: settings.maxBodyBytes }),
+    pki,
+    leases: dynamic.leases,
+    database: dynamic.database,
+    aws: dynamic.aws,
+    apiKeys: new ApiKeyRegistry({ store, clock }),
+    ...(rotation !== undefined && { rotation }),
+    ...(accessKeys !== undefined && {
+      accessKeys,
+      sigv4: new SigV4Verifier({ accessKeys, clock, ...ports.signedRequests! }),
+    }),
+    ...(iamPrincipals !== undefined && {
+      iamPrincipals,
+      resolveIamPrincipal: withBootstrapAdmins(
+        (arn) => iamPrincipals.resolve(arn),
+        ports.iamCallers!.bootstrapAdminArns,
+      ),
+    }),
+    ...(ports.requestScope !== undefined && { requestScope: ports.requestScope }),
+    system: {
+      version: API_VERSION,
+      runtime: ports.runtime,
+      ...(ports.auditFile !== undefined && {
+        auditVerify: () => ports.auditFile!.verify(),
+        auditTail: (lines: number) => ports.auditFile!.tail(lines),
+      }),
+      ...(rootKeyring !== undefined && {
+        rotateRootKey: () => rotateRootKey({ keyring: rootKeyring, holders, clearCache: () => keyProvider.clear() }),
+      }),
+    },
+  };
+  return {
+    deps,
+    keyProvider,
+    async close() {
+      await closeAdminSessions();
+      await dynamic.leases.drain();
+      await dynamic.database.close();
+      keyProvider.clear();
+    },
+  };
+}
+
+function isDataKeyHolder(value: object): value is DataKeyHolder {
+  return typeof (value as Partial<DataKeyHolder>).rewrapAll === 'function';
+}
