@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_DURATION_SECONDS, parseDuration } from '../../../../../lambdas/core/duration.ts';
-import { ValidationError } from '../../../../../lambdas/core/errors.ts';
+import { MAX_DURATION_SECONDS, parseDuration } from '../../../lambdas/core/duration.ts';
+import { ValidationError } from '../../../lambdas/core/errors.ts';
 
 describe('Function: parseDuration', () => {
   it.each([

@@ -1,10 +1,10 @@
 import { NoSuchBucket, PutObjectCommand, type PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { S3AuditError, S3AuditSink, segmentKey } from '../../../../lambdas/adapters/aws/s3-audit/s3-audit-sink.ts';
-import type { AuditRecord } from '../../../../lambdas/core/audit/audit-types.ts';
-import { GENESIS_HASH, verifyChain } from '../../../../lambdas/core/audit/hash-chain.ts';
-import { ValidationError } from '../../../../lambdas/core/errors.ts';
+import { S3AuditError, S3AuditSink, segmentKey } from '../../../../../lambdas/adapters/aws/s3-audit/s3-audit-sink.ts';
+import type { AuditRecord } from '../../../../../lambdas/core/audit/audit-types.ts';
+import { GENESIS_HASH, verifyChain } from '../../../../../lambdas/core/audit/hash-chain.ts';
+import { ValidationError } from '../../../../../lambdas/core/errors.ts';
 
 const BUCKET = 'coffer-audit';
 const NOW = Date.UTC(2026, 10, 28, 4, 0, 0);

@@ -1,11 +1,11 @@
 import { EventBridgeClient, EventBridgeServiceException, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventBridgeRotationEvents } from '../../../../lambdas/adapters/aws/rotation/eventbridge-events.ts';
-import { InternalError } from '../../../../lambdas/core/errors.ts';
-import { TransientRotationError } from '../../../../lambdas/core/rotation/rotation-types.ts';
-import { ROTATION_EVENTS } from '../../../../lambdas/core/rotation/rotation-workflow.ts';
-import { rejectionOf } from '../../../support/rejection.ts';
+import { EventBridgeRotationEvents } from '../../../../../lambdas/adapters/aws/rotation/eventbridge-events.ts';
+import { InternalError } from '../../../../../lambdas/core/errors.ts';
+import { TransientRotationError } from '../../../../../lambdas/core/rotation/rotation-types.ts';
+import { ROTATION_EVENTS } from '../../../../../lambdas/core/rotation/rotation-workflow.ts';
+import { rejectionOf } from '../../../../support/rejection.ts';
 
 const DETAIL = { rotationId: 'r-1', secrets: ['prod/db/password'], failedStep: 'setSecret' };
 

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileAuditSink, verifyAuditFile } from '../../../../lambdas/adapters/local/audit-file/file-audit-sink.ts';
-import type { AuditRecord } from '../../../../lambdas/core/audit/audit-types.ts';
+import { FileAuditSink, verifyAuditFile } from '../../../../../lambdas/adapters/local/audit-file/file-audit-sink.ts';
+import type { AuditRecord } from '../../../../../lambdas/core/audit/audit-types.ts';
 
 /** What a line-splitting reader (an editor, Python's `str.splitlines()`) takes for a line break. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the file and record separators are what is under test

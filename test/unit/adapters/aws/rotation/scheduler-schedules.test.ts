@@ -13,9 +13,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   SchedulerRotationSchedules,
   scheduleNameOf,
-} from '../../../../lambdas/adapters/aws/rotation/scheduler-schedules.ts';
-import { ConflictError, InternalError, ValidationError } from '../../../../lambdas/core/errors.ts';
-import { rejectionOf } from '../../../support/rejection.ts';
+} from '../../../../../lambdas/adapters/aws/rotation/scheduler-schedules.ts';
+import { ConflictError, InternalError, ValidationError } from '../../../../../lambdas/core/errors.ts';
+import { rejectionOf } from '../../../../support/rejection.ts';
 
 const GROUP = 'coffer-rotation';
 const TARGET = 'arn:aws:lambda:eu-west-1:111122223333:function:coffer-rotation';

@@ -11,11 +11,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   executionNameOf,
   StepFunctionsRotationLauncher,
-} from '../../../../lambdas/adapters/aws/rotation/step-functions-launcher.ts';
-import { InternalError } from '../../../../lambdas/core/errors.ts';
-import { TransientRotationError } from '../../../../lambdas/core/rotation/rotation-types.ts';
-import type { RotationExecutionInput } from '../../../../lambdas/core/rotation/rotation-workflow.ts';
-import { rejectionOf } from '../../../support/rejection.ts';
+} from '../../../../../lambdas/adapters/aws/rotation/step-functions-launcher.ts';
+import { InternalError } from '../../../../../lambdas/core/errors.ts';
+import { TransientRotationError } from '../../../../../lambdas/core/rotation/rotation-types.ts';
+import type { RotationExecutionInput } from '../../../../../lambdas/core/rotation/rotation-workflow.ts';
+import { rejectionOf } from '../../../../support/rejection.ts';
 
 const STATE_MACHINE = 'arn:aws:states:eu-west-1:111122223333:stateMachine:coffer-rotation';
 const TOKEN = '6f1c2b0e-8d2e-4a53-9a7b-0c6d3f7e1a42';
