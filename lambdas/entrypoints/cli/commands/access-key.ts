@@ -1,15 +1,11 @@
 import type { Command } from 'commander';
+import type { z } from 'zod';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
+import type * as api from '../../../api/index.ts';
 import { client, collect, columns, print, readSecretInput } from '../io.ts';
 
-interface AccessKeyInfo {
-  accessKeyId: string;
-  principal: string;
-  policies: string[];
-  status: string;
-  createdAt: string;
-  secretAccessKey?: string;
-}
+/** The secret access key is in the answer to create only. */
+type AccessKeyInfo = z.infer<typeof api.AccessKeyDescription> & { secretAccessKey?: string };
 
 export function registerAccessKeyCommands(program: Command): void {
   const keys = program.command('access-key').description('SigV4 access keys for AWS clients');

@@ -1,13 +1,10 @@
 import type { Command } from 'commander';
+import type { z } from 'zod';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
+import type * as api from '../../../api/index.ts';
 import { client, columns, print } from '../io.ts';
 
-type Issued = {
-  leaseId: string;
-  leaseDuration: number;
-  expiresAt: string;
-  maxExpiresAt: string;
-} & ({ username: string; password: string } | { accessKeyId: string; secretAccessKey: string; sessionToken: string });
+type Issued = z.infer<typeof api.DatabaseCredential> | z.infer<typeof api.AwsCredential>;
 
 /** `db/<role>` or `aws/<role>` → the engine's creds path. */
 function credsPath(target: string): string {

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
+import type { z } from 'zod';
+import type * as api from '../../../api/index.ts';
 import { client, collect, columns, print } from '../io.ts';
 
-interface Mapping {
-  pattern: string;
-  policies: string[];
-}
+type Mapping = z.infer<typeof api.IamMapping>;
 
 /** `coffer iam map|list|unmap`: which IAM callers of the AWS deployment get which Coffer policies. */
 export function registerIamCommands(program: Command): void {

@@ -1,15 +1,10 @@
 import type { Command } from 'commander';
+import type { z } from 'zod';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
+import type * as api from '../../../api/index.ts';
 import { client, columns, print } from '../io.ts';
 
-type Lease = {
-  leaseId: string;
-  state: string;
-  expiresAt: string;
-  maxExpiresAt: string;
-  attempts: number;
-  lastError?: string;
-};
+type Lease = z.infer<typeof api.LeaseDescription>;
 
 function table(leases: readonly Lease[], failed: boolean): string {
   if (leases.length === 0) return '';

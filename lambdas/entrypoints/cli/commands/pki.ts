@@ -1,17 +1,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import type { z } from 'zod';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
+import type * as api from '../../../api/index.ts';
 import { client, columns, print } from '../io.ts';
 
-type Issued = {
-  serial_number: string;
-  certificate: string;
-  issuing_ca: string;
-  ca_chain: string[];
-  expiration: string;
-  private_key?: string;
-  private_key_type?: string;
-};
+/** `issue` answers the private key too; `sign` does not. */
+type Issued = z.infer<typeof api.PkiCertificateIssued> &
+  Partial<Pick<z.infer<typeof api.PkiKeyIssued>, 'private_key' | 'private_key_type'>>;
 
 async function readText(file: string, flag: string): Promise<string> {
   return readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {

@@ -1,16 +1,14 @@
 import type { Command } from 'commander';
+import type { z } from 'zod';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
+import type * as api from '../../../api/index.ts';
 import { client, collect, print, readSecretInput } from '../io.ts';
 
-export interface Decision {
-  allowed: boolean;
-  reason: string;
-  decidedBy?: { policy: string; rule: number; path: string };
-  /** Policies the caller may not read that took part: their rules are not shown. */
-  hiddenPolicies?: string[];
-  /** How the policies the caller may read would decide on their own. */
-  readableOnly?: { allowed: boolean; reason: string; decidedBy?: { policy: string; rule: number; path: string } };
-}
+/** What `explainDecision` reads of the answer to `POST /v1/sys/policy-test`. */
+export type Decision = Pick<
+  z.infer<typeof api.PolicyTestResult>,
+  'allowed' | 'reason' | 'decidedBy' | 'hiddenPolicies' | 'readableOnly'
+>;
 
 export function explainDecision(decision: Decision): string {
   const by = decision.decidedBy;

@@ -1,65 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
+import type { z } from 'zod';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
+import type * as api from '../../../api/index.ts';
 import { namePath } from '../../../sdk/name-path.ts';
 import type { ApiClient } from '../api-client.ts';
 import { client, columns, integer, print } from '../io.ts';
 
-type Rules = { automaticallyAfterDays?: number; scheduleExpression?: string; duration?: string };
-
-type Config = {
-  name: string;
-  type: string;
-  enabled: boolean;
-  settings: Record<string, unknown>;
-  rules?: Rules;
-  group?: string;
-  createdAt: string;
-  updatedAt: string;
-  lastRotatedAt?: string;
-  lastRotationId?: string;
-  lastStatus?: string;
-  lastError?: string;
-  nextRotationAt?: string;
-  rotationId?: string;
-};
-
-export type Rotation = {
-  rotationId: string;
-  versionId: string;
-  secrets: string[];
-  trigger: string;
-  status: 'running' | 'rolling-back' | 'succeeded' | 'failed';
-  step?: string;
-  startedAt: string;
-  finishedAt?: string;
-  durationMs?: number;
-  error?: string;
-  message?: string;
-};
-
-type Started = { rotationId: string; secrets: string[]; started: boolean };
-
-type Status = {
-  secretsWithRotation: number;
-  onSchedule: number;
-  onScheduleShare: number;
-  overdue: { name: string; dueAt: string; windowEnd: string; overdueByMs: number }[];
-  rotations: { total: number; succeeded: number; failed: number; running: number; successRate: number | null };
-  meanTimeToRotateMs: number | null;
-  p95TimeToRotateMs: number | null;
-};
-
-type Revocation = {
-  id: string;
-  secretName: string;
-  type: string;
-  rotationId: string;
-  dueAt: string;
-  attempts: number;
-  lastError?: string;
-};
+/** The wire shapes of `lambdas/api`: what the server answers, not a copy of it. */
+type Rules = NonNullable<Config['rules']>;
+type Config = z.infer<typeof api.RotationConfigured>;
+export type Rotation = z.infer<typeof api.Rotation>;
+type Started = z.infer<typeof api.RotationStarted>;
+type Status = z.infer<typeof api.RotationCompliance>;
+type Revocation = z.infer<typeof api.RevocationQueue>['revocations'][number];
 
 /** A duration for people: `850ms`, `1.2s`, `3m 20s`, `2h 5m`, `3d 4h`. */
 export function humanDuration(ms: number): string {
