@@ -1,3 +1,5 @@
+import { Mutex } from './mutex.ts';
+
 /**
  * Writes one batch. Resolves with each item's outcome, in batch order: `undefined` when it was committed, anything
  * else is what that item's waiter is rejected with (an item can fail alone, e.g. a record that does not serialise).
@@ -50,14 +52,14 @@ export class GroupCommit<T> {
   #queue: Waiter<T>[] = [];
   #flushPending = false;
   #closed = false;
-  #tail: Promise<unknown> = Promise.resolve();
 
   constructor(options: GroupCommitOptions<T>) {
     if (!(options.maxBatch >= 1)) throw new RangeError('maxBatch must be at least 1');
     this.#commit = options.commit;
     this.#maxBatch = options.maxBatch;
     this.#nextTurn = (options.schedule ?? 'nextTurn') === 'nextTurn';
-    this.#exclusive = options.exclusive ?? ((section) => this.#serially(section));
+    const lock = new Mutex();
+    this.#exclusive = options.exclusive ?? ((section) => lock.run(section));
   }
 
   /** Items queued and not yet taken by a flush. */
@@ -121,11 +123,5 @@ export class GroupCommit<T> {
       if (outcome === undefined) waiter.resolve();
       else waiter.reject(outcome);
     });
-  }
-
-  #serially<R>(section: () => Promise<R>): Promise<R> {
-    const run = this.#tail.then(section);
-    this.#tail = run.catch(() => undefined);
-    return run;
   }
 }

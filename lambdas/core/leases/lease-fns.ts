@@ -47,20 +47,6 @@ export function failureMessage(err: unknown, secrets: readonly string[] = []): s
   return message.length > 300 ? `${message.slice(0, 300)}…` : message;
 }
 
-/** A promise-chain mutex: bookkeeping writes that touch the quota counters run one at a time on a node. */
-export class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(fn);
-    this.tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
-  }
-}
-
 /** Runs `fn` over `items` with at most `limit` in flight; resolves to each item's outcome in order. */
 export async function mapBounded<T, R>(
   items: readonly T[],

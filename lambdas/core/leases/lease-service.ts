@@ -1,5 +1,6 @@
 import { ConflictError, InvalidRequestError, LimitExceededError, NotFoundError, ValidationError } from '../errors.ts';
 import { GroupCommit } from '../group-commit.ts';
+import { Mutex } from '../mutex.ts';
 import type { Clock } from '../ports/clock.ts';
 import {
   ConditionFailedError,
@@ -14,7 +15,6 @@ import {
   assertLeasePrefix,
   backoffMs,
   failureMessage,
-  Mutex,
   mapBounded,
   newLeaseId,
   yieldToEventLoop,
@@ -129,6 +129,7 @@ export class LeaseService {
   private readonly concurrency: number;
   private readonly batchSize: number;
   private readonly issueGraceMs: number;
+  /** Bookkeeping writes that touch the quota counters run one at a time on a node. */
   private readonly quotaLock = new Mutex();
   /**
    * Reservations queue and are committed in batches (one transaction per batch, quota counters read once), so

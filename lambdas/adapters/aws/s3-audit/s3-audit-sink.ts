@@ -11,6 +11,7 @@ import {
 import type { AuditSegmentStore } from '../../../core/audit/outbox/outbox-relay.ts';
 import { ValidationError } from '../../../core/errors.ts';
 import { GroupCommit } from '../../../core/group-commit.ts';
+import { Mutex } from '../../../core/mutex.ts';
 import type { AuditSink } from '../../../core/ports/audit-sink.ts';
 import { type Clock, systemClock } from '../../../core/ports/clock.ts';
 
@@ -118,7 +119,7 @@ export class S3AuditSink implements AuditSink {
   /** The last record known to be stored: the chain continues from here. */
   #last: ChainHead | undefined;
   /** Serialises flushes and close: only one PutObject is in flight, so the chain reaches S3 in order. */
-  #io: Promise<unknown> = Promise.resolve();
+  readonly #io = new Mutex();
   /** Every record appended by requests handled in one event-loop turn shares one object, up to `maxBatch`. */
   readonly #commits: GroupCommit<AuditRecord>;
   #broken: S3AuditError | undefined;
@@ -146,7 +147,7 @@ export class S3AuditSink implements AuditSink {
     }
     this.#commits = new GroupCommit({
       maxBatch: this.#maxBatch,
-      exclusive: (section) => this.#exclusive(section),
+      exclusive: (section) => this.#io.run(section),
       commit: (batch) => this.#writeSegment(batch),
     });
   }
@@ -159,7 +160,7 @@ export class S3AuditSink implements AuditSink {
 
   /** Writes what is queued, then refuses later appends. Rejects if that last write failed. */
   close(): Promise<void> {
-    this.#closing ??= this.#exclusive(async () => {
+    this.#closing ??= this.#io.run(async () => {
       const failedBefore = this.#broken;
       await this.#commits.drain();
       if (this.#broken !== undefined && this.#broken !== failedBefore) {
@@ -167,12 +168,6 @@ export class S3AuditSink implements AuditSink {
       }
     });
     return this.#closing;
-  }
-
-  #exclusive<T>(section: () => Promise<T>): Promise<T> {
-    const run = this.#io.then(section);
-    this.#io = run.catch(() => undefined);
-    return run;
   }
 
   /** Chains and stores one batch as one object; per record, `undefined` when stored or why it was not. */

@@ -13,6 +13,7 @@ import {
   verifyChain,
 } from '../../../core/audit/hash-chain.ts';
 import { GroupCommit } from '../../../core/group-commit.ts';
+import { Mutex } from '../../../core/mutex.ts';
 import type { AuditSink } from '../../../core/ports/audit-sink.ts';
 
 /**
@@ -82,11 +83,11 @@ export class FileAuditSink implements AuditSink {
   /** The last record known to be written: the chain continues from here. */
   #last: ChainHead | undefined;
   /** Serialises flushes, reopen and close: only one of them touches the files at a time. */
-  #io: Promise<unknown> = Promise.resolve();
+  readonly #io = new Mutex();
   readonly #commits = new GroupCommit<QueuedRecord>({
     // Unbounded: every record appended by requests handled in one event-loop turn shares one write and one fsync.
     maxBatch: Number.POSITIVE_INFINITY,
-    exclusive: (section) => this.#exclusive(section),
+    exclusive: (section) => this.#io.run(section),
     commit: (batch) => this.#write(batch),
   });
   #broken: AuditFileError | undefined;
@@ -124,7 +125,7 @@ export class FileAuditSink implements AuditSink {
    */
   reopen(): Promise<void> {
     if (this.#closing !== undefined) return Promise.reject(new AuditFileError('audit log is closed'));
-    return this.#exclusive(async () => {
+    return this.#io.run(async () => {
       await this.#detach();
       try {
         await this.#attach(this.#last);
@@ -140,7 +141,7 @@ export class FileAuditSink implements AuditSink {
 
   /** Writes what is queued, syncs the log and the anchor to disk and closes them. Later appends are refused. */
   close(): Promise<void> {
-    this.#closing ??= this.#exclusive(async () => {
+    this.#closing ??= this.#io.run(async () => {
       // Appends of this event-loop turn are queued for a flush that would otherwise run after the files are closed.
       await this.#commits.drain();
       let failure: unknown;
@@ -157,12 +158,6 @@ export class FileAuditSink implements AuditSink {
       if (failure !== undefined) throw new AuditFileError('closing the audit log failed', { cause: failure });
     });
     return this.#closing;
-  }
-
-  #exclusive<T>(section: () => Promise<T>): Promise<T> {
-    const run = this.#io.then(section);
-    this.#io = run.catch(() => undefined);
-    return run;
   }
 
   /** Chains and writes one batch; per record, `undefined` when written or why it was not. */
