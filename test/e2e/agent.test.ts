@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { api, COFFER_BIN, runCli, tempDir } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
+import { type WaitForOptions, waitFor } from '../support/wait-for.ts';
 
 const current = useServer();
 
@@ -17,13 +18,8 @@ async function putSecret(name: string, value: string): Promise<string> {
   return put.body.versionId as string;
 }
 
-async function waitFor(what: string, probe: () => boolean | Promise<boolean>, output?: () => string): Promise<void> {
-  const deadline = Date.now() + 45_000;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${output ? `\n${output()}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+/** The agent starts a process and polls a server per step: waits get longer than the default, with its output. */
+const slowly = (output?: () => string): WaitForOptions => ({ timeoutMs: 45_000, detail: output });
 
 const readOr = (file: string, fallback = '') => (existsSync(file) ? readFileSync(file, 'utf8') : fallback);
 const lines = (file: string) =>
@@ -104,14 +100,14 @@ describe('coffer agent', () => {
         },
       ],
     });
-    await waitFor('the first render and command', () => lines(runs).length === 1, agent.output);
+    await waitFor('the first render and command', () => lines(runs).length === 1, slowly(agent.output));
     expect(readFileSync(out, 'utf8')).toBe('password=pw-1\n');
     expect(statSync(out).mode & 0o777).toBe(0o600);
     const firstInode = statSync(out).ino;
 
     // Several polls with no change: no render, no command.
     const polls = audited('secret.describe', name).length;
-    await waitFor('three more polls', () => audited('secret.describe', name).length >= polls + 3, agent.output);
+    await waitFor('three more polls', () => audited('secret.describe', name).length >= polls + 3, slowly(agent.output));
     expect(lines(runs)).toHaveLength(1);
     expect(statSync(out).ino).toBe(firstInode);
 
@@ -120,17 +116,21 @@ describe('coffer agent', () => {
     await waitFor(
       'the agent to fetch the new version',
       () => audited('secret.read', name).some((r) => r.response?.versionId === sameOutput),
-      agent.output,
+      slowly(agent.output),
     );
     const afterFetch = audited('secret.describe', name).length;
-    await waitFor('another poll', () => audited('secret.describe', name).length >= afterFetch + 2, agent.output);
+    await waitFor(
+      'another poll',
+      () => audited('secret.describe', name).length >= afterFetch + 2,
+      slowly(agent.output),
+    );
     expect(lines(runs)).toHaveLength(1);
     expect(statSync(out).ino).toBe(firstInode);
 
     // A real change: replaced by rename (new inode), still 0600, command runs once more, no temporary file left.
     await putSecret(name, JSON.stringify({ password: 'pw-2', other: 'b' }));
-    await waitFor('the second render', () => readOr(out) === 'password=pw-2\n', agent.output);
-    await waitFor('the second command', () => lines(runs).length === 2, agent.output);
+    await waitFor('the second render', () => readOr(out) === 'password=pw-2\n', slowly(agent.output));
+    await waitFor('the second command', () => lines(runs).length === 2, slowly(agent.output));
     expect(statSync(out).ino).not.toBe(firstInode);
     expect(statSync(out).mode & 0o777).toBe(0o600);
     expect(readdirSync(tmp.dir).sort()).toEqual(['agent.json', 'db.conf', 'runs.log']);
@@ -214,17 +214,17 @@ describe('coffer agent', () => {
       },
     );
     try {
-      await waitFor('the app', () => readOr(pidFile).trim() === String(app.pid));
+      await waitFor('the app', () => readOr(pidFile).trim() === String(app.pid), slowly());
       const agent = startAgent({
         poll_interval: '1h',
         templates: [{ contents: `{{ secret "${name}" }}`, destination: 'out', signal: { pid_file: 'app.pid' } }],
       });
-      await waitFor('the first signal', () => lines(marker).length === 1, agent.output);
+      await waitFor('the first signal', () => lines(marker).length === 1, slowly(agent.output));
       await putSecret(name, 'b');
       // The next scheduled poll is an hour away: SIGHUP makes the agent poll now.
       agent.child.kill('SIGHUP');
-      await waitFor('the render after SIGHUP', () => readOr(path.join(tmp.dir, 'out')) === 'b', agent.output);
-      await waitFor('the second signal', () => lines(marker).length === 2, agent.output);
+      await waitFor('the render after SIGHUP', () => readOr(path.join(tmp.dir, 'out')) === 'b', slowly(agent.output));
+      await waitFor('the second signal', () => lines(marker).length === 2, slowly(agent.output));
       agent.child.kill('SIGTERM');
       expect(await agent.exited).toBe(0);
     } finally {
@@ -244,15 +244,15 @@ describe('coffer agent', () => {
         restart_on_secret_changes: 'never',
       },
     });
-    await waitFor('the child', () => lines(seen).length === 1, agent.output);
+    await waitFor('the child', () => lines(seen).length === 1, slowly(agent.output));
     const second = await putSecret(name, 'n2');
     await waitFor(
       'the agent to fetch the new version',
       () => audited('secret.read', name).some((r) => r.response?.versionId === second),
-      agent.output,
+      slowly(agent.output),
     );
     const polls = audited('secret.describe', name).length;
-    await waitFor('more polls', () => audited('secret.describe', name).length >= polls + 3, agent.output);
+    await waitFor('more polls', () => audited('secret.describe', name).length >= polls + 3, slowly(agent.output));
     expect(lines(seen)).toEqual(['n1']);
   });
 
@@ -268,9 +268,9 @@ describe('coffer agent', () => {
         restart_kill_timeout: '300ms',
       },
     });
-    await waitFor('the child', () => lines(seen).length === 1, agent.output);
+    await waitFor('the child', () => lines(seen).length === 1, slowly(agent.output));
     await putSecret(name, 'k2');
-    await waitFor('the restarted child', () => lines(seen).length === 2, agent.output);
+    await waitFor('the restarted child', () => lines(seen).length === 2, slowly(agent.output));
     const [firstPid] = lines(seen)[0]!.split(' ');
     const [secondPid, value] = lines(seen)[1]!.split(' ');
     expect(value).toBe('k2');
@@ -292,7 +292,7 @@ describe('coffer agent', () => {
         address = /secrets cache listening on (http:\/\/[\d.]+:\d+)/.exec(agent.output())?.[1] ?? '';
         return address !== '';
       },
-      agent.output,
+      slowly(agent.output),
     );
     const url = `${address}/secretsmanager/get?secretId=${encodeURIComponent(name)}`;
     const ok = await fetch(url, { headers: { 'x-aws-parameters-secrets-token': 'session-xyz' } });
@@ -324,13 +324,13 @@ describe('coffer agent', () => {
         restart_kill_timeout: '5s',
       },
     });
-    await waitFor('the child', () => lines(seen).length === 1, agent.output);
+    await waitFor('the child', () => lines(seen).length === 1, slowly(agent.output));
     const [firstPid, firstValue, leaked] = lines(seen)[0]!.split(' ');
     expect(firstValue).toBe('exec-1');
     expect(leaked).toBe('');
 
     await putSecret(name, JSON.stringify({ password: 'exec-2' }));
-    await waitFor('the restarted child', () => lines(seen).length === 2, agent.output);
+    await waitFor('the restarted child', () => lines(seen).length === 2, slowly(agent.output));
     const [secondPid, secondValue] = lines(seen)[1]!.split(' ');
     expect(secondValue).toBe('exec-2');
     expect(secondPid).not.toBe(firstPid);
@@ -370,17 +370,17 @@ describe('coffer agent', () => {
       },
       { COFFER_TOKEN: '' },
     );
-    await waitFor('the first render', () => readOr(out) === 'r1', agent.output);
+    await waitFor('the first render', () => readOr(out) === 'r1', slowly(agent.output));
 
     const expiry = async () => {
       const looked = await api(current().address, current().rootToken, 'POST', '/v1/auth/token/lookup', { token });
       return looked.status === 200 ? Date.parse(looked.body.expiresAt as string) : 0;
     };
-    await waitFor('a renewal', async () => (await expiry()) > firstExpiry, agent.output);
+    await waitFor('a renewal', async () => (await expiry()) > firstExpiry, slowly(agent.output));
     // Past the original expiry, the agent still reads with its renewed token.
-    await waitFor('the original expiry to pass', () => Date.now() > firstExpiry + 500);
+    await waitFor('the original expiry to pass', () => Date.now() > firstExpiry + 500, slowly());
     await putSecret(name, 'r2');
-    await waitFor('a render with the renewed token', () => readOr(out) === 'r2', agent.output);
+    await waitFor('a render with the renewed token', () => readOr(out) === 'r2', slowly(agent.output));
     expect(agent.output()).toContain('renewed the token');
 
     // Replace the token: revoke the old one, write a new one; the agent switches without a restart.
@@ -390,7 +390,7 @@ describe('coffer agent', () => {
     );
     writeFileSync(tokenFile, next.body.token as string);
     await putSecret(name, 'r3');
-    await waitFor('a render with the new token', () => readOr(out) === 'r3', agent.output);
+    await waitFor('a render with the new token', () => readOr(out) === 'r3', slowly(agent.output));
     expect(agent.output()).toContain('the token file changed');
     expect(agent.output()).not.toContain(token);
   }, 180_000);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COFFER_BIN, runCli, tempDir } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const current = useServer();
 
@@ -218,19 +219,15 @@ describe('coffer init and server take their configuration from COFFER_* when no 
       const env = { COFFER_DATA_DIR: dataDir, COFFER_HOST: '127.0.0.2', COFFER_PORT: '0' };
       const server = cofferIn(cwd, ['server'], env);
       try {
-        const listening = await new Promise<string>((resolve, reject) => {
-          const poll = setInterval(() => {
-            const match = /listening on (http:\/\/\S+) \(data: (.+)\)/.exec(server.output());
-            if (match !== null) {
-              clearInterval(poll);
-              resolve(server.output());
-            }
-          }, 20);
-          void server.exited.then((code) => {
-            clearInterval(poll);
-            reject(new Error(`server exited with ${code}:\n${server.output()}`));
-          });
-        });
+        const listening = await waitFor(
+          'the server to listen',
+          () => {
+            if (server.child.exitCode !== null) throw new Error(`server exited with ${server.child.exitCode}`);
+            return /listening on (http:\/\/\S+) \(data: (.+)\)/.test(server.output()) && server.output();
+          },
+          // Bounded by the test: a loaded machine takes its time to start a node.
+          { timeoutMs: 60_000, detail: server.output },
+        );
         expect(listening).toMatch(/listening on http:\/\/127\.0\.0\.2:\d+ /);
         expect(listening).toContain(`(data: ${dataDir})`);
       } finally {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { api, startServer, tempDir } from '../support/server-process.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 /** Writes until `stopAfter` acknowledgements, with `concurrency` writers in flight; returns the acknowledged names. */
 async function writeStream(address: string, token: string, concurrency: number, stopAfter: number) {
@@ -30,7 +31,7 @@ describe('Crash safety', () => {
     const first = await startServer(dataDir);
     const stream = await writeStream(first.address, first.rootToken, 8, 1_000_000);
     // Kill in the middle of the stream, while writes are in flight.
-    while (stream.acknowledged.length < 150) await new Promise((r) => setTimeout(r, 10));
+    await waitFor('150 acknowledged writes', () => stream.acknowledged.length >= 150, { intervalMs: 10 });
     await first.stop('SIGKILL');
     stream.halt();
     await stream.done;
@@ -58,7 +59,7 @@ describe('Crash safety', () => {
     const dataDir = path.join(tmp.dir, 'data');
     const first = await startServer(dataDir);
     const stream = await writeStream(first.address, first.rootToken, 8, 1_000_000);
-    while (stream.acknowledged.length < 50) await new Promise((r) => setTimeout(r, 10));
+    await waitFor('50 acknowledged writes', () => stream.acknowledged.length >= 50, { intervalMs: 10 });
     const code = await first.stop('SIGTERM');
     stream.halt();
     await stream.done;

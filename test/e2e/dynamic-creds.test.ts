@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canLogin, startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { api, runCli, type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const LEASE_ENV = {
   COFFER_LEASE_SWEEP_INTERVAL_MS: '100',
@@ -11,9 +11,8 @@ const LEASE_ENV = {
 };
 
 /** Polls until `check` holds; the test's own timeout bounds the wait. */
-async function eventually(check: () => Promise<boolean>): Promise<void> {
-  while (!(await check())) await sleep(100);
-}
+// Each probe is an API call or a query; the waits are for the sweeper and the revocation retries, bounded by the test.
+const POLL = { intervalMs: 100, timeoutMs: 60_000 };
 
 let pgServer: TestPostgres;
 let server: ServerProcess;
@@ -104,7 +103,11 @@ describe('coffer creds / lease against a real server and a real PostgreSQL', () 
     await configure('short', { default_ttl: '2s', max_ttl: '2s' });
     const creds = await issue('short');
     expect(await canLogin(pgServer, creds.username, creds.password)).toBe(true);
-    await eventually(async () => (await listLeases('?prefix=database/creds/short/')).length === 0);
+    await waitFor(
+      'the sweeper to revoke the expired leases',
+      async () => (await listLeases('?prefix=database/creds/short/')).length === 0,
+      POLL,
+    );
     expect(await canLogin(pgServer, creds.username, creds.password)).toBe(false);
   });
 
@@ -134,7 +137,11 @@ describe('coffer creds / lease against a real server and a real PostgreSQL', () 
       const revoke = await cli(['lease', 'revoke', creds.leaseId]);
       expect(revoke.code, revoke.stderr).toBe(0);
       expect(revoke.stderr).toContain('will be retried');
-      await eventually(async () => (await listLeases('?failed=true')).some((l) => l.attempts >= 2));
+      await waitFor(
+        'a second failed revocation',
+        async () => (await listLeases('?failed=true')).some((l) => l.attempts >= 2),
+        POLL,
+      );
       const table = await cli(['lease', 'list', '--failed']);
       expect(table.stdout).toContain(creds.leaseId);
       expect(table.stdout).toContain('cannot connect to database main');
@@ -143,7 +150,11 @@ describe('coffer creds / lease against a real server and a real PostgreSQL', () 
     } finally {
       await pgServer.resume();
     }
-    await eventually(async () => (await listLeases('?failed=true')).length === 0);
+    await waitFor(
+      'the retried revocation to succeed',
+      async () => (await listLeases('?failed=true')).length === 0,
+      POLL,
+    );
     expect(await canLogin(pgServer, creds.username, creds.password)).toBe(false);
   });
 });
@@ -205,13 +216,15 @@ describe('A revoke interrupted by a crash', () => {
 
       void call('POST', '/v1/sys/leases/revoke', { leaseId }).catch(() => {});
       const watcher = await pgServer.adminClient();
-      await eventually(
+      await waitFor(
+        'the revocation to run at the database',
         async () =>
           ((
             await watcher.query(
               "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(4)%' AND state = 'active'",
             )
           ).rowCount ?? 0) > 0,
+        POLL,
       );
       await node.stop('SIGKILL');
       // The crash came before the DROP: the user still exists and can log in.
@@ -219,9 +232,9 @@ describe('A revoke interrupted by a crash', () => {
       await watcher.end();
 
       node = await startServer(dataDir, LEASE_ENV);
-      await eventually(async () => !(await canLogin(pgServer, username, password)));
+      await waitFor('the user to be dropped', async () => !(await canLogin(pgServer, username, password)), POLL);
       const lookup = () => api(node.address, node.rootToken, 'POST', '/v1/sys/leases/lookup', { leaseId });
-      await eventually(async () => (await lookup()).status === 404);
+      await waitFor('the lease to be gone', async () => (await lookup()).status === 404, POLL);
       expect((await lookup()).body.error?.code).toBe('not_found');
     } finally {
       await node.stop();

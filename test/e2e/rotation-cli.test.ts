@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { api, runCli } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 /**
  * `coffer rotation ...` and `coffer secret rotate` against the real server, with the built-in `api-key-coffer`
@@ -22,14 +23,17 @@ describe('coffer rotation (api-key-coffer)', () => {
   const server = useServer();
   const cli = cliOn(server);
 
-  async function untilEnded(rotationId: string): Promise<Rotation> {
-    for (;;) {
-      const got = await api(server().address, server().rootToken, 'GET', `/v1/rotation/rotations/${rotationId}`);
-      expect(got.status).toBe(200);
-      const rotation = got.body as unknown as Rotation;
-      if (rotation.status === 'succeeded' || rotation.status === 'failed') return rotation;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+  function untilEnded(rotationId: string): Promise<Rotation> {
+    return waitFor(
+      `rotation ${rotationId} to end`,
+      async () => {
+        const got = await api(server().address, server().rootToken, 'GET', `/v1/rotation/rotations/${rotationId}`);
+        expect(got.status).toBe(200);
+        const rotation = got.body as unknown as Rotation;
+        return rotation.status === 'succeeded' || rotation.status === 'failed' ? rotation : undefined;
+      },
+      { intervalMs: 100, timeoutMs: 60_000 },
+    );
   }
 
   /** Set-up through the API (each CLI run costs a process start); the CLI itself is what the tests exercise. */

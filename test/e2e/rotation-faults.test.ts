@@ -8,6 +8,7 @@ import { ROTATION_EVENTS } from '../../lambdas/core/rotation/rotation-workflow.t
 import { type ApiKeyService, startApiKeyService } from '../support/api-key-service.ts';
 import { canLogin, startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { api, runCli, type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 /**
  * What the issue asks to be shown, for every rotation type, against the real server, real PostgreSQL, a real HTTP
@@ -202,24 +203,21 @@ async function stage(node: Node, name: string, label: string): Promise<Json | un
   }
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+// Probes are API calls or logins at the target; a rotation over real PostgreSQL on a busy machine takes seconds.
+const POLL = { intervalMs: 50, timeoutMs: 60_000 };
 
 async function rotateAndWait(node: Node, name: string): Promise<Json> {
   const started = await api(node.server!.address, node.token(), 'POST', '/v1/rotation/rotate', { secretId: name });
   expect(started.status, JSON.stringify(started.body)).toBe(202);
   const id = String(started.body.rotationId);
-  return waitFor(`rotation ${id}`, async () => {
-    const res = await api(node.server!.address, node.token(), 'GET', `/v1/rotation/rotations/${id}`);
-    return res.body.status === 'succeeded' || res.body.status === 'failed' ? res.body : undefined;
-  });
+  return waitFor(
+    `rotation ${id}`,
+    async () => {
+      const res = await api(node.server!.address, node.token(), 'GET', `/v1/rotation/rotations/${id}`);
+      return res.body.status === 'succeeded' || res.body.status === 'failed' ? res.body : undefined;
+    },
+    POLL,
+  );
 }
 
 /**
@@ -264,6 +262,7 @@ function clientLoop(node: Node, name: string, fixture: Fixture) {
       checks++;
       if (verdict === false)
         incidents.push(`${new Date().toISOString()}: no credential worked (${known.length} known)`);
+      // An application's pace, not a wait for anything: it leaves the node and the target time to work.
       await new Promise((resolve) => setTimeout(resolve, 30));
     }
   })();
@@ -272,7 +271,12 @@ function clientLoop(node: Node, name: string, fixture: Fixture) {
     /** Resolves once the client has refreshed its view `times` more times. */
     async refreshed(times: number) {
       const target = refreshes + times;
-      await waitFor('the client to refresh', async () => (refreshes >= target ? true : undefined));
+      await waitFor('the client to refresh', () => refreshes >= target, POLL);
+    },
+    /** Resolves once the client has tried its credentials `times` more times. */
+    async checked(times: number) {
+      const target = checks + times;
+      await waitFor('the client to check its credentials', () => checks >= target, POLL);
     },
     async stop() {
       running = false;
@@ -352,28 +356,41 @@ describe.each(Object.keys(FIXTURES) as RotationType[])('rotation type %s under f
       node.server = await startServer(dir, { ...baseEnv, COFFER_ROTATION_FAULT: `${type}:setSecret:stall:1` });
       const started = await api(node.server.address, node.token(), 'POST', '/v1/rotation/rotate', { secretId: name });
       const id = String(started.body.rotationId);
-      await waitFor('the stall after setSecret', async () => {
-        const res = await api(node.server!.address, node.token(), 'GET', `/v1/rotation/rotations/${id}`);
-        return res.body.step === 'setSecret' ? true : undefined;
-      });
+      await waitFor(
+        'the stall after setSecret',
+        async () => {
+          const res = await api(node.server!.address, node.token(), 'GET', `/v1/rotation/rotations/${id}`);
+          return res.body.step === 'setSecret';
+        },
+        POLL,
+      );
       // setSecret has done its work at the target once the pending credential works there; the stall holds the
       // rotation at that point, the hardest place to die (single user: the old password is already gone).
-      await waitFor('setSecret to reach the target', async () => {
-        const pending = await stage(node, name, 'AWSPENDING');
-        return typeof pending === 'object' && (await fixture.works(pending, node)) === true ? true : undefined;
-      });
+      await waitFor(
+        'setSecret to reach the target',
+        async () => {
+          const pending = await stage(node, name, 'AWSPENDING');
+          return typeof pending === 'object' && (await fixture.works(pending, node)) === true;
+        },
+        POLL,
+      );
       await loop.refreshed(2);
       const killed = node.server;
       node.server = undefined;
       await killed.stop('SIGKILL');
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // The client goes on while no node runs, with the credentials it knew.
+      await loop.checked(2);
 
       // 4. Restarted without faults: the rotation resumes and finishes.
       node.server = await startServer(dir, baseEnv);
-      const resumed = await waitFor(`rotation ${id} after restart`, async () => {
-        const res = await api(node.server!.address, node.token(), 'GET', `/v1/rotation/rotations/${id}`);
-        return res.body.status === 'succeeded' || res.body.status === 'failed' ? res.body : undefined;
-      });
+      const resumed = await waitFor(
+        `rotation ${id} after restart`,
+        async () => {
+          const res = await api(node.server!.address, node.token(), 'GET', `/v1/rotation/rotations/${id}`);
+          return res.body.status === 'succeeded' || res.body.status === 'failed' ? res.body : undefined;
+        },
+        POLL,
+      );
       expect(resumed.status).toBe('succeeded');
       expect(await stage(node, name, 'AWSPENDING')).toBeUndefined();
       expect(await fixture.works((await stage(node, name, 'AWSCURRENT')) as Json, node)).not.toBe(false);

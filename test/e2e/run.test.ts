@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { api, COFFER_BIN, runCli, tempDir } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const current = useServer();
 
@@ -21,14 +22,6 @@ const env = (extra: Record<string, string> = {}) => ({
   COFFER_TOKEN: current().rootToken,
   ...extra,
 });
-
-async function waitFor(what: string, probe: () => boolean): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 describe('coffer run', () => {
   let tmp: { dir: string; cleanup: () => void };

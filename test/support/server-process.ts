@@ -34,18 +34,18 @@ export async function startServer(dataDir: string, env: Record<string, string> =
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
   child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // The address is in the output as soon as the server listens: look at each chunk as it arrives.
   const address = await new Promise<string>((resolve, reject) => {
-    const timer = setInterval(() => {
+    const look = () => {
       const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-      if (match !== null) {
-        clearInterval(timer);
-        resolve(match[1]!);
-      }
-    }, 20);
-    void exited.then((code) => {
-      clearInterval(timer);
-      reject(new Error(`server exited with ${code} before listening:\n${out}`));
-    });
+      if (match === null) return;
+      child.stdout!.off('data', look);
+      child.stderr!.off('data', look);
+      resolve(match[1]!);
+    };
+    child.stdout!.on('data', look);
+    child.stderr!.on('data', look);
+    void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${out}`)));
   });
   const rootToken = readFileSync(path.join(dataDir, 'root-token'), 'utf8').trim();
   return {

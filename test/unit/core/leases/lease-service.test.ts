@@ -4,6 +4,7 @@ import { LimitExceededError, NotFoundError, ValidationError } from '../../../../
 import { LeaseService } from '../../../../lambdas/core/leases/lease-service.ts';
 import { LEASE_PK, type LeaseRecord, type ProviderRegistry } from '../../../../lambdas/core/leases/lease-types.ts';
 import type { Store } from '../../../../lambdas/core/ports/store.ts';
+import { waitFor } from '../../../support/wait-for.ts';
 import { FakeClock } from '../secrets/fixtures.ts';
 import { FakeDatabaseProvider, fakeRegistry, unusedAwsProvider } from './fake-provider.ts';
 
@@ -333,8 +334,10 @@ describe('Class: LeaseService', () => {
       const first = setup({ store, maxLeasesPerRole: 1, issueGraceMs: 30_000 });
       first.db.issue = () => new Promise(() => {});
       void first.issue();
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      const record = (await store.query<LeaseRecord>(LEASE_PK)).items[0]!.data;
+      const record = await waitFor(
+        'the lease to be reserved',
+        async () => (await store.query<LeaseRecord>(LEASE_PK)).items[0]?.data,
+      );
       expect(record.state).toBe('issuing');
       const db = new FakeDatabaseProvider();
       db.roles.set('app', { defaultTtlSeconds: 60, maxTtlSeconds: 300 });

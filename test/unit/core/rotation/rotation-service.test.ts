@@ -14,6 +14,7 @@ import {
   rotationHarness,
   TEST_GRANT,
 } from '../../../support/rotation-harness.ts';
+import { waitFor } from '../../../support/wait-for.ts';
 
 const DAY = 86_400_000;
 
@@ -259,9 +260,7 @@ describe('RotationService with the local runner executing the synthesised defini
     const { name, value } = await secretWithKey(h, target);
     const started = await h.rotation.rotate({ secretId: name, trigger: 'on-demand' });
     // Wait until the first node is stuck in testSecret: the pending key is already set at the target.
-    for (let i = 0; i < 200 && !target.calls.includes(`testSecret:${name}`); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    await waitFor('the first node to reach testSecret', () => target.calls.includes(`testSecret:${name}`));
     expect((await labels(h, name)).pending).toBe(started.rotationId);
     // "Kill" it: a new node over the same store, with a rotator that does not stall.
     const restarted = h.restart(fakeRegistry(fakeRotator(target)));
