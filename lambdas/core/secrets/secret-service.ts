@@ -10,6 +10,7 @@ import {
   ThrottledError,
   ValidationError,
 } from '../errors.ts';
+import { parseResourcePolicy } from '../policy/resource-policy.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { KeyProvider } from '../ports/key-provider.ts';
 import {
@@ -749,6 +750,22 @@ export class SecretService {
       ]);
       return { arn: secret.arn, name: secret.name };
     });
+  }
+
+  /**
+   * Attaches a resource policy (AWS PutResourcePolicy) once it parses as one Coffer can enforce; with
+   * `blockPublicPolicy` (AWS's default) a statement allowing anyone is refused.
+   *
+   * @throws ValidationError (`MalformedPolicyDocumentException`, `PublicPolicyException`) when it may not be stored
+   */
+  async putResourcePolicy(input: { secretId: string; policy: string; blockPublicPolicy?: boolean | undefined }) {
+    parseResourcePolicy(input.policy, { blockPublicPolicy: input.blockPublicPolicy ?? true });
+    return this.update({ secretId: input.secretId, resourcePolicy: input.policy });
+  }
+
+  /** Removes a secret's resource policy (AWS DeleteResourcePolicy). */
+  async deleteResourcePolicy(input: { secretId: string }): Promise<SecretRef> {
+    return this.update({ secretId: input.secretId, resourcePolicy: null });
   }
 
   /** Adds or replaces tags (AWS TagResource). */

@@ -1,10 +1,10 @@
 import { isCofferError, NotFoundError, PermissionDeniedError, ValidationError } from '../../../core/errors.ts';
 import type { Capability } from '../../../core/policy/policy-types.ts';
-import { parseResourcePolicy } from '../../../core/policy/resource-policy.ts';
 import type { RotationConfigView } from '../../../core/rotation/rotation-service.ts';
 import { cancelRotateSecret, rotateSecret, rotationConfigOf } from '../../../core/rotation/secrets-manager-rotation.ts';
 import { arnMatches, parseSecretId } from '../../../core/secrets/secret-fns.ts';
 import type { SecretDescription } from '../../../core/secrets/secret-types.ts';
+import { toAwsJsonError } from '../../http-errors.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../../route.ts';
 import { secretPath } from '../secrets.ts';
 import { decodePageToken, encodePageToken, filtersIn, queryFingerprint } from './list-secrets.ts';
@@ -292,9 +292,11 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
             const { id } = await authorizeSecret(ctx, secretId, 'read');
             SecretValues.push(await getValue(ctx, { secretId: id }));
           } catch (err) {
-            // One secret's failure is that secret's entry, not the batch's; server faults still fail the call.
-            if (!isCofferError(err) || err.code === 'internal' || err.code === 'audit_unavailable') throw err;
-            Errors.push({ SecretId: secretId, ErrorCode: batchErrorCode(err.code), Message: err.message });
+            // One secret's failure is that secret's entry, named as the call would name it; server faults still fail
+            // the call.
+            const entry = toAwsJsonError(err);
+            if (!isCofferError(err) || entry.status >= 500) throw err;
+            Errors.push({ SecretId: secretId, ErrorCode: entry.type, Message: entry.message });
           }
         }
         return { body: { SecretValues, Errors, ...(nextToken === undefined ? {} : { NextToken: nextToken }) } };
@@ -592,8 +594,11 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'sudo');
-        parseResourcePolicy(body.ResourcePolicy, { blockPublicPolicy: body.BlockPublicPolicy ?? true });
-        const ref = await ctx.deps.secrets.update({ secretId: id, resourcePolicy: body.ResourcePolicy });
+        const ref = await ctx.deps.secrets.putResourcePolicy({
+          secretId: id,
+          policy: body.ResourcePolicy,
+          blockPublicPolicy: body.BlockPublicPolicy,
+        });
         return { body: { ARN: ref.arn, Name: ref.name } };
       },
     }),
@@ -605,25 +610,9 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'sudo');
-        const ref = await ctx.deps.secrets.update({ secretId: id, resourcePolicy: null });
+        const ref = await ctx.deps.secrets.deleteResourcePolicy({ secretId: id });
         return { body: { ARN: ref.arn, Name: ref.name } };
       },
     }),
   ];
-}
-
-function batchErrorCode(code: string): string {
-  switch (code) {
-    case 'not_found':
-      return 'ResourceNotFoundException';
-    case 'permission_denied':
-    case 'unauthenticated':
-      return 'AccessDeniedException';
-    case 'invalid_request':
-      return 'InvalidRequestException';
-    case 'decryption_failure':
-      return 'DecryptionFailure';
-    default:
-      return 'InvalidParameterException';
-  }
 }
