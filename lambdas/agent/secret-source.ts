@@ -1,3 +1,4 @@
+import type { SecretDescribed, SecretRead } from '../api/secrets.ts';
 import { namePath } from '../sdk/name-path.ts';
 import { CliError, ExitCode } from './exit-codes.ts';
 
@@ -30,10 +31,7 @@ export class SecretSource {
    * @throws CliError (not found) when no version carries the label.
    */
   async currentVersion(name: string, stage: string): Promise<string> {
-    const described = await this.api()<{ versionIdsToStages?: Record<string, string[]> }>(
-      'GET',
-      `/v1/secret/metadata/${namePath(name)}`,
-    );
+    const described = await this.api()<SecretDescribed>('GET', `/v1/secret/metadata/${namePath(name)}`);
     for (const [versionId, stages] of Object.entries(described.versionIdsToStages ?? {})) {
       if (stages.includes(stage)) return versionId;
     }
@@ -45,11 +43,9 @@ export class SecretSource {
    * @throws CliError (usage) for a binary secret: environment variables and text templates carry strings only.
    */
   async read(name: string, at: { versionId: string } | { stage: string }): Promise<FetchedSecret> {
-    const got = await this.api()<{ versionId: string; value?: string; binary?: string }>(
-      'GET',
-      `/v1/secret/data/${namePath(name)}`,
-      { query: 'versionId' in at ? { versionId: at.versionId } : { stage: at.stage } },
-    );
+    const got = await this.api()<SecretRead>('GET', `/v1/secret/data/${namePath(name)}`, {
+      query: 'versionId' in at ? { versionId: at.versionId } : { stage: at.stage },
+    });
     if (got.value === undefined) {
       throw new CliError(`secret ${name} holds a binary value; only string secrets can be injected`, ExitCode.usage);
     }
