@@ -595,9 +595,17 @@ export class SecretService {
       this.creationOrderIndexed = true;
       return;
     }
+    // Batched, so that indexing a large store is a few hundred transactions, not one per secret.
+    let batch: WriteOp[] = [];
     for await (const { data } of this.scan<SecretRecord>(SECRETS_PARTITION)) {
-      await this.store.transact(indexCreation(data.name, data.createdAt));
+      const ops = indexCreation(data.name, data.createdAt);
+      if (batch.length + ops.length > MAX_TRANSACTION_OPS) {
+        await this.store.transact(batch);
+        batch = [];
+      }
+      batch.push(...ops);
     }
+    if (batch.length > 0) await this.store.transact(batch);
     await this.store.transact([
       { type: 'put', pk: CREATION_ORDER_PARTITION, sk: CREATION_ORDER_COMPLETE, data: { at: this.clock.now() } },
     ]);

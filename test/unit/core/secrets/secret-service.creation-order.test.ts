@@ -155,6 +155,28 @@ describe('Class: SecretService', () => {
       expect(store.recordsRead).toEqual(['c', 'a', 'b']);
     });
 
+    it('indexes a large store in batched transactions', async () => {
+      const { store, clock, secrets, service } = world();
+      for (let i = 0; i < 120; i++) {
+        await secrets.create({ name: `s${String(i).padStart(3, '0')}` });
+        clock.advance(1);
+      }
+      const index = await store.query(CREATION_ORDER_PARTITION, { limit: 1000 });
+      const removals = index.items.map((i): WriteOp => ({ type: 'delete', pk: CREATION_ORDER_PARTITION, sk: i.sk }));
+      for (let at = 0; at < removals.length; at += 100) await store.transact(removals.slice(at, at + 100));
+      let transactions = 0;
+      const transact = store.transact.bind(store);
+      store.transact = (ops) => {
+        transactions++;
+        return transact(ops);
+      };
+      const upgraded = service();
+      await upgraded.indexCreationOrder();
+      // 240 entries in transactions of at most 100 operations, then the marker.
+      expect(transactions).toBe(4);
+      expect(await names(upgraded, { limit: 100 })).toHaveLength(120);
+    });
+
     it('refuses a position that is not one of the order asked', async () => {
       const { secrets } = world();
       for (const after of ['garbage', creationOrderKey('desc', 'a', 1)]) {
