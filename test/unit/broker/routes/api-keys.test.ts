@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Broker } from '../../../lambdas/broker/broker.ts';
-import { nativeRoutes } from '../../../lambdas/broker/routes/index.ts';
-import { ApiKeyRegistry } from '../../../lambdas/engines/rotation/api-key/index.ts';
-import { memoryNode, request } from '../../support/memory-node.ts';
+import { Broker } from '../../../../lambdas/broker/broker.ts';
+import { nativeRoutes } from '../../../../lambdas/broker/routes/index.ts';
+import { ApiKeyRegistry } from '../../../../lambdas/engines/rotation/api-key/index.ts';
+import { memoryNode, request } from '../../../support/memory-node.ts';
 
 const SECRET = 'svc/billing/api-key';
 

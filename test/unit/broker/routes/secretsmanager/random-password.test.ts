@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { randomPassword } from '../../../../lambdas/broker/routes/secretsmanager/random-password.ts';
-import { ValidationError } from '../../../../lambdas/core/errors.ts';
+import { randomPassword } from '../../../../../lambdas/broker/routes/secretsmanager/random-password.ts';
+import { ValidationError } from '../../../../../lambdas/core/errors.ts';
 
 describe('GetRandomPassword rules', () => {
   it('defaults to 32 characters with every type present', () => {

@@ -18,7 +18,7 @@ import {
   type KeyStoreClients,
   type KeyStoreEvent,
   onKeyStoreEvent,
-} from '../../../lambdas/entrypoints/custom-resources/cloudhsm-key-store.ts';
+} from '../../../../lambdas/entrypoints/custom-resources/cloudhsm-key-store.ts';
 
 const CLUSTER = 'cluster-abc123';
 const STORE = 'cks-0123456789abcdef0';

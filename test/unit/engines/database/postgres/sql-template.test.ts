@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../../../../lambdas/core/errors.ts';
+import { ValidationError } from '../../../../../lambdas/core/errors.ts';
 import {
   renderStatement,
   validateStatementTemplate,
-} from '../../../../lambdas/engines/database/postgres/sql-template.ts';
+} from '../../../../../lambdas/engines/database/postgres/sql-template.ts';
 
 const CREATE = 'CREATE ROLE {{name}} WITH LOGIN PASSWORD {{password}} VALID UNTIL {{expiration}}';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { awsJsonErrorBody, toAwsJsonError, toHttpError } from '../../../../lambdas/broker/http-errors.ts';
-import { SigV4Error } from '../../../../lambdas/core/auth/sigv4/sigv4-verifier.ts';
+import { awsJsonErrorBody, toAwsJsonError, toHttpError } from '../../../lambdas/broker/http-errors.ts';
+import { SigV4Error } from '../../../lambdas/core/auth/sigv4/sigv4-verifier.ts';
 import {
   AlreadyExistsError,
   AuditUnavailableError,
@@ -11,7 +11,7 @@ import {
   PermissionDeniedError,
   ThrottledError,
   ValidationError,
-} from '../../../../lambdas/core/errors.ts';
+} from '../../../lambdas/core/errors.ts';
 
 describe('Function: toAwsJsonError', () => {
   it.each([

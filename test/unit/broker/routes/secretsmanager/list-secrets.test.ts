@@ -4,8 +4,8 @@ import {
   encodePageToken,
   filtersIn,
   queryFingerprint,
-} from '../../../../lambdas/broker/routes/secretsmanager/list-secrets.ts';
-import { creationOrderKey } from '../../../../lambdas/core/secrets/secret-creation-order.ts';
+} from '../../../../../lambdas/broker/routes/secretsmanager/list-secrets.ts';
+import { creationOrderKey } from '../../../../../lambdas/core/secrets/secret-creation-order.ts';
 
 const awsTypeOf = (fn: () => unknown): unknown => {
   try {

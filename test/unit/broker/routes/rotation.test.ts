@@ -1,23 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { Broker } from '../../../lambdas/broker/broker.ts';
-import type { BrokerDeps } from '../../../lambdas/broker/broker-deps.ts';
-import { nativeRoutes } from '../../../lambdas/broker/routes/index.ts';
-import { ValidationError } from '../../../lambdas/core/errors.ts';
-import type { RotationEventPublisher, RotationLauncher } from '../../../lambdas/core/ports/rotation.ts';
-import { RotationService } from '../../../lambdas/core/rotation/rotation-service.ts';
+import { Broker } from '../../../../lambdas/broker/broker.ts';
+import type { BrokerDeps } from '../../../../lambdas/broker/broker-deps.ts';
+import { nativeRoutes } from '../../../../lambdas/broker/routes/index.ts';
+import { ValidationError } from '../../../../lambdas/core/errors.ts';
+import type { RotationEventPublisher, RotationLauncher } from '../../../../lambdas/core/ports/rotation.ts';
+import { RotationService } from '../../../../lambdas/core/rotation/rotation-service.ts';
 import {
   ROTATION_STEPS,
   type RotationStep,
   type Rotator,
   type RotatorContext,
   type RotatorRegistry,
-} from '../../../lambdas/core/rotation/rotation-types.ts';
-import type { RotationExecutionInput } from '../../../lambdas/core/rotation/rotation-workflow.ts';
-import type { SecretValue } from '../../../lambdas/core/secrets/secret-types.ts';
-import { loopbackEgress } from '../../support/egress.ts';
-import { memoryNode, request } from '../../support/memory-node.ts';
+} from '../../../../lambdas/core/rotation/rotation-types.ts';
+import type { RotationExecutionInput } from '../../../../lambdas/core/rotation/rotation-workflow.ts';
+import type { SecretValue } from '../../../../lambdas/core/secrets/secret-types.ts';
+import { loopbackEgress } from '../../../support/egress.ts';
+import { memoryNode, request } from '../../../support/memory-node.ts';
 
 const DAY = 86_400_000;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { HIDDEN_REASON } from '../../../lambdas/broker/routes/policies.ts';
-import { memoryNode, request } from '../../support/memory-node.ts';
+import { HIDDEN_REASON } from '../../../../lambdas/broker/routes/policies.ts';
+import { memoryNode, request } from '../../../support/memory-node.ts';
 
 type Explanation = {
   allowed: boolean;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { CreateKeyCommand, GetPublicKeyCommand, KMSClient, NotFoundException, SignCommand } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KmsCaKeyStore } from '../../../../lambdas/adapters/aws/kms-ca-signer/kms-ca-key-store.ts';
+import { KmsCaKeyStore } from '../../../../../lambdas/adapters/aws/kms-ca-signer/kms-ca-key-store.ts';
 
 const ARN = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const kms = mockClient(KMSClient);
