@@ -1,5 +1,4 @@
-import { randomInt, randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { randomUUID } from 'node:crypto';
 import { open, seal } from '../crypto/envelope.ts';
 import {
   AlreadyExistsError,
@@ -20,6 +19,7 @@ import {
   type StoredItem,
   type WriteOp,
 } from '../ports/store.ts';
+import { retryOnConflict } from '../retry.ts';
 import {
   CREATION_ORDER_COMPLETE,
   CREATION_ORDER_PARTITION,
@@ -1055,19 +1055,14 @@ export class SecretService {
     );
   }
 
-  private async retrying<T>(attempt: () => Promise<T>): Promise<T> {
-    for (let n = 1; ; n++) {
-      try {
-        return await attempt();
-      } catch (err) {
-        if (!(err instanceof ConditionFailedError)) throw err;
-        if (n >= this.maxWriteAttempts) {
-          throw new ConflictError('too many concurrent writes to this secret; retry', { cause: err });
-        }
-        // Full jitter: writers that lost the same race spread out instead of colliding again in lockstep.
-        await sleep(randomInt(0, Math.min(64, 2 ** n) + 1));
-      }
-    }
+  private retrying<T>(attempt: () => Promise<T>): Promise<T> {
+    return retryOnConflict(attempt, {
+      maxAttempts: this.maxWriteAttempts,
+      // Waits drawn from [0, 2^n) ms, at most 64: a lost race on one secret clears within a few milliseconds.
+      baseDelayMs: 2,
+      maxDelayMs: 64,
+      onExhausted: (last) => new ConflictError('too many concurrent writes to this secret; retry', { cause: last }),
+    });
   }
 }
 
