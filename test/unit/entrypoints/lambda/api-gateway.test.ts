@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createApiGatewayHandler, toBrokerRequest } from '../../../lambdas/entrypoints/lambda/api-gateway.ts';
-import { memoryNode } from '../../support/memory-node.ts';
+import { createApiGatewayHandler, toBrokerRequest } from '../../../../lambdas/entrypoints/lambda/api-gateway.ts';
+import { memoryNode } from '../../../support/memory-node.ts';
 
 const event = (overrides: Record<string, unknown> = {}) => ({
   httpMethod: 'GET',

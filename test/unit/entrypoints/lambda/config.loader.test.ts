@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { AuditRelayConfigSchema, loadAuditRelayConfig } from '../../../lambdas/entrypoints/lambda/audit-relay.ts';
+import { AuditRelayConfigSchema, loadAuditRelayConfig } from '../../../../lambdas/entrypoints/lambda/audit-relay.ts';
 import {
   AwsConfigSchema,
   LambdaSettings,
   loadAwsConfig,
   loadLambdaConfig,
-} from '../../../lambdas/entrypoints/lambda/config.ts';
-import { LeaseSweeperConfigSchema, loadLeaseSweeperConfig } from '../../../lambdas/entrypoints/lambda/lease-sweeper.ts';
+} from '../../../../lambdas/entrypoints/lambda/config.ts';
+import {
+  LeaseSweeperConfigSchema,
+  loadLeaseSweeperConfig,
+} from '../../../../lambdas/entrypoints/lambda/lease-sweeper.ts';
 
 const ACCOUNT = '123456789012';
 const env = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadLocalConfig } from '../../../lambdas/entrypoints/local/config.ts';
+import { loadLocalConfig } from '../../../../lambdas/entrypoints/local/config.ts';
 
 /** Every `COFFER_*` variable of README's "Configuration (local)" table, with a non-default value and its field. */
 const README_VARIABLES: [string, string, string, unknown][] = [

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PUBLIC_URL, loadAwsConfig } from '../../../lambdas/entrypoints/lambda/config.ts';
+import { DEFAULT_PUBLIC_URL, loadAwsConfig } from '../../../../lambdas/entrypoints/lambda/config.ts';
 
 const ACCOUNT = '123456789012';
 const SECRET_ARN = `arn:aws:secretsmanager:eu-west-1:${ACCOUNT}:secret:coffer/audit-salt-AbC123`;

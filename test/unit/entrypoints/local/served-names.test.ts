@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AllowedHosts } from '../../../lambdas/core/auth/allowed-hosts.ts';
-import { loadLocalConfig } from '../../../lambdas/entrypoints/local/config.ts';
-import { servedHosts, servedRegions } from '../../../lambdas/entrypoints/local/served-names.ts';
+import { AllowedHosts } from '../../../../lambdas/core/auth/allowed-hosts.ts';
+import { loadLocalConfig } from '../../../../lambdas/entrypoints/local/config.ts';
+import { servedHosts, servedRegions } from '../../../../lambdas/entrypoints/local/served-names.ts';
 
 const hostsOf = (env: NodeJS.ProcessEnv) => new AllowedHosts(servedHosts(loadLocalConfig(env)));
 

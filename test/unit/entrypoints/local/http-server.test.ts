@@ -1,12 +1,12 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryAuditSink } from '../../../lambdas/adapters/memory/memory-audit-sink.ts';
-import type { BrokerRequest } from '../../../lambdas/broker/http-types.ts';
-import { AuditHasher } from '../../../lambdas/core/audit/audit-hmac.ts';
-import { AuditLog } from '../../../lambdas/core/audit/audit-log.ts';
-import type { AllowedHostsOptions } from '../../../lambdas/core/auth/allowed-hosts.ts';
-import { LocalHttpServer, MISDIRECTED_OPERATION } from '../../../lambdas/entrypoints/local/http-server.ts';
+import { MemoryAuditSink } from '../../../../lambdas/adapters/memory/memory-audit-sink.ts';
+import type { BrokerRequest } from '../../../../lambdas/broker/http-types.ts';
+import { AuditHasher } from '../../../../lambdas/core/audit/audit-hmac.ts';
+import { AuditLog } from '../../../../lambdas/core/audit/audit-log.ts';
+import type { AllowedHostsOptions } from '../../../../lambdas/core/auth/allowed-hosts.ts';
+import { LocalHttpServer, MISDIRECTED_OPERATION } from '../../../../lambdas/entrypoints/local/http-server.ts';
 
 const servers: LocalHttpServer[] = [];
 

@@ -5,23 +5,23 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryStore } from '../../../lambdas/adapters/memory/memory-store.ts';
-import { IamPrincipalService } from '../../../lambdas/core/auth/iam/iam-principal-service.ts';
-import { LeaseService } from '../../../lambdas/core/leases/lease-service.ts';
-import type { Principal } from '../../../lambdas/core/principal.ts';
-import { SecretService } from '../../../lambdas/core/secrets/secret-service.ts';
-import { AwsEngine } from '../../../lambdas/engines/aws/aws-engine.ts';
-import { DatabaseEngine } from '../../../lambdas/engines/database/database-engine.ts';
+import { MemoryStore } from '../../../../lambdas/adapters/memory/memory-store.ts';
+import { IamPrincipalService } from '../../../../lambdas/core/auth/iam/iam-principal-service.ts';
+import { LeaseService } from '../../../../lambdas/core/leases/lease-service.ts';
+import type { Principal } from '../../../../lambdas/core/principal.ts';
+import { SecretService } from '../../../../lambdas/core/secrets/secret-service.ts';
+import { AwsEngine } from '../../../../lambdas/engines/aws/aws-engine.ts';
+import { DatabaseEngine } from '../../../../lambdas/engines/database/database-engine.ts';
 import {
   composeAwsDeps,
   composeDynamicSecrets,
   createLambdaHandler,
   resolveAuditSalt,
   withBootstrapAdmins,
-} from '../../../lambdas/entrypoints/lambda/compose.ts';
-import { DEFAULT_PUBLIC_URL, loadAwsConfig } from '../../../lambdas/entrypoints/lambda/config.ts';
-import { CA_KEY_TAG } from '../../../lambdas/entrypoints/lambda/deployment-names.ts';
-import { FakeKeyProvider } from '../../support/fake-key-provider.ts';
+} from '../../../../lambdas/entrypoints/lambda/compose.ts';
+import { DEFAULT_PUBLIC_URL, loadAwsConfig } from '../../../../lambdas/entrypoints/lambda/config.ts';
+import { CA_KEY_TAG } from '../../../../lambdas/entrypoints/lambda/deployment-names.ts';
+import { FakeKeyProvider } from '../../../support/fake-key-provider.ts';
 
 const ACCOUNT = '123456789012';
 const SECRET_ARN = `arn:aws:secretsmanager:eu-west-1:${ACCOUNT}:secret:coffer/audit-salt-AbC123`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { explainDecision } from '../../../../lambdas/entrypoints/cli/commands/policy.ts';
+import { explainDecision } from '../../../../../lambdas/entrypoints/cli/commands/policy.ts';
 
 describe('Function: explainDecision', () => {
   it('names the deciding rule of a decision made by readable policies', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Broker } from '../../../lambdas/broker/broker.ts';
-import { nativeRoutes } from '../../../lambdas/broker/routes/index.ts';
-import { IamPrincipalService } from '../../../lambdas/core/auth/iam/iam-principal-service.ts';
-import { memoryNode, request } from '../../support/memory-node.ts';
+import { Broker } from '../../../../lambdas/broker/broker.ts';
+import { nativeRoutes } from '../../../../lambdas/broker/routes/index.ts';
+import { IamPrincipalService } from '../../../../lambdas/core/auth/iam/iam-principal-service.ts';
+import { memoryNode, request } from '../../../support/memory-node.ts';
 
 const ROLE = 'arn:aws:iam::123456789012:role/app-web';
 const SESSION = 'arn:aws:sts::123456789012:assumed-role/app-web/i-0abc';

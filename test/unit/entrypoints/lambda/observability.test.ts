@@ -1,8 +1,15 @@
 import { DecryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { describe, expect, it } from 'vitest';
-import type { ApiGatewayProxyEvent, ApiGatewayProxyResult } from '../../../lambdas/entrypoints/lambda/api-gateway.ts';
-import { BROKER_ERRORS_METRIC, KMS_ERRORS_METRIC } from '../../../lambdas/entrypoints/lambda/deployment-names.ts';
-import { countKmsErrors, instrumentHandler, operationOf } from '../../../lambdas/entrypoints/lambda/observability.ts';
+import type {
+  ApiGatewayProxyEvent,
+  ApiGatewayProxyResult,
+} from '../../../../lambdas/entrypoints/lambda/api-gateway.ts';
+import { BROKER_ERRORS_METRIC, KMS_ERRORS_METRIC } from '../../../../lambdas/entrypoints/lambda/deployment-names.ts';
+import {
+  countKmsErrors,
+  instrumentHandler,
+  operationOf,
+} from '../../../../lambdas/entrypoints/lambda/observability.ts';
 
 const SECRET_VALUE = 'hunter2-do-not-log';
 

@@ -2,20 +2,20 @@ import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { describe, expect, it, vi } from 'vitest';
-import { ConflictError, InternalError, NotFoundError, ValidationError } from '../../../lambdas/core/errors.ts';
-import { RotationService } from '../../../lambdas/core/rotation/rotation-service.ts';
-import { TransientRotationError } from '../../../lambdas/core/rotation/rotation-types.ts';
-import type { StepTaskInput } from '../../../lambdas/core/rotation/rotation-workflow.ts';
-import { composeAwsDeps } from '../../../lambdas/entrypoints/lambda/compose.ts';
-import { loadAwsConfig } from '../../../lambdas/entrypoints/lambda/config.ts';
+import { ConflictError, InternalError, NotFoundError, ValidationError } from '../../../../lambdas/core/errors.ts';
+import { RotationService } from '../../../../lambdas/core/rotation/rotation-service.ts';
+import { TransientRotationError } from '../../../../lambdas/core/rotation/rotation-types.ts';
+import type { StepTaskInput } from '../../../../lambdas/core/rotation/rotation-workflow.ts';
+import { composeAwsDeps } from '../../../../lambdas/entrypoints/lambda/compose.ts';
+import { loadAwsConfig } from '../../../../lambdas/entrypoints/lambda/config.ts';
 import {
   createRotationHandler,
   loadRotationHandler,
   parseRotationEvent,
   type RotationLogger,
   type RotationOperations,
-} from '../../../lambdas/entrypoints/lambda/rotation.ts';
-import { rejectionOf } from '../../support/rejection.ts';
+} from '../../../../lambdas/entrypoints/lambda/rotation.ts';
+import { rejectionOf } from '../../../support/rejection.ts';
 
 const ACCOUNT = '123456789012';
 const TOKEN = '6f1c2b0e-8d2e-4a53-9a7b-0c6d3f7e1a42';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadLocalConfig, secretLimits } from '../../../lambdas/entrypoints/local/config.ts';
+import { loadLocalConfig, secretLimits } from '../../../../lambdas/entrypoints/local/config.ts';
 
 describe('Function: secretLimits', () => {
   it('defaults to 10 writes per second per secret (bursts of 20) and 100 deprecated versions', () => {

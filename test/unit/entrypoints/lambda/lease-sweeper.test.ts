@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   createLeaseSweeperHandler,
   loadLeaseSweeperConfig,
-} from '../../../lambdas/entrypoints/lambda/lease-sweeper.ts';
+} from '../../../../lambdas/entrypoints/lambda/lease-sweeper.ts';
 
 const env = {
   COFFER_TABLE_NAME: 'coffer-items',
