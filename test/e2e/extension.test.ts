@@ -8,18 +8,9 @@ import { CofferClient } from '../../lambdas/sdk/client.ts';
 import { type SecretsCacheServer, startSecretsCache, TOKEN_HEADER } from '../../lambdas/sdk/secrets-server.ts';
 import { api } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const current = useServer();
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 async function freePort(): Promise<number> {
   const server = createNetServer();
@@ -139,7 +130,7 @@ describe('Lambda extension process against a fake Runtime API and a running Coff
       if (ext.child.exitCode === null) ext.child.kill('SIGKILL');
     });
 
-    await waitFor(() => runtime.nextCalls.length === 1, 'the first event/next');
+    await waitFor('the first event/next', () => runtime.nextCalls.length === 1, { intervalMs: 10 });
     expect(runtime.registrations).toHaveLength(1);
     const [registration] = runtime.registrations;
     expect(registration!.headers['lambda-extension-name']).toBe('coffer-extension');
@@ -159,7 +150,7 @@ describe('Lambda extension process against a fake Runtime API and a running Coff
     expect((await fetch(url, { headers: { [TOKEN_HEADER]: 'session-tokeN' } })).status).toBe(403);
 
     runtime.push({ eventType: 'INVOKE', deadlineMs: Date.now() + 3000, requestId: 'r1' });
-    await waitFor(() => runtime.nextCalls.length === 2, 'the event/next after INVOKE');
+    await waitFor('the event/next after INVOKE', () => runtime.nextCalls.length === 2, { intervalMs: 10 });
     runtime.push({ eventType: 'SHUTDOWN', shutdownReason: 'spindown', deadlineMs: Date.now() + 2000 });
     expect(await ext.exited).toBe(0);
     expect(await portOpen(port)).toBe(false);
@@ -250,12 +241,15 @@ describe('startSecretsCache against a running Coffer', () => {
       const put = await api(address, rootToken, 'PUT', '/v1/secret/data/ext/rotating', { value: `r${n}` });
       expect(put.status).toBe(200);
       const rotatedAt = performance.now();
-      let seen = '';
-      while (seen !== `r${n}`) {
-        seen = (await get('secretId=ext/rotating')).body.SecretString as string;
-        expect([`r${n - 1}`, `r${n}`]).toContain(seen);
-        if (seen !== `r${n}`) await sleep(5);
-      }
+      await waitFor(
+        `the cache to serve r${n}`,
+        async () => {
+          const seen = (await get('secretId=ext/rotating')).body.SecretString as string;
+          expect([`r${n - 1}`, `r${n}`]).toContain(seen);
+          return seen === `r${n}`;
+        },
+        { intervalMs: 5 },
+      );
       staleness.push(performance.now() - rotatedAt);
     }
     for (const ms of staleness) expect(ms).toBeLessThanOrEqual(bound + checkIntervalMs);

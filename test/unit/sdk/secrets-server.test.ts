@@ -16,6 +16,7 @@ import {
   TOKEN_HEADER,
 } from '../../../lambdas/sdk/secrets-server.ts';
 import type { GetSecretValueInput, GetSecretValueOutput } from '../../../lambdas/sdk/types.ts';
+import { waitFor } from '../../support/wait-for.ts';
 
 /** Stands in for `CofferClient.source`; `errors` makes a secret fail, `gate` holds fetches in flight. */
 class FakeSource implements SecretSource {
@@ -191,7 +192,7 @@ describe('Function: startSecretsCache', () => {
     await start(source, { maxConnections: 2 });
     const all = Promise.all([1, 2, 3, 4, 5, 6].map((n) => get(`/secretsmanager/get?secretId=s${n}`)));
     // Every request has arrived (and waits on the gate or the limit) before the gate opens.
-    while (server!.stats().requests < 6) await new Promise((resolve) => setTimeout(resolve, 5));
+    await waitFor('all six requests to arrive', () => server!.stats().requests >= 6, { intervalMs: 5 });
     expect(source.inFlight).toBe(2);
     open();
     const results = await all;
