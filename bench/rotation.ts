@@ -14,7 +14,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { closeAdminSessions } from '../lambdas/engines/rotation/postgres/index.ts';
 import { initialise, openLocalNode } from '../lambdas/entrypoints/local/compose.ts';
 import { loadLocalConfig } from '../lambdas/entrypoints/local/config.ts';
 import { startPostgres } from '../test/support/postgres.ts';
@@ -155,7 +154,6 @@ export async function benchRotation(
       return { secrets: count, concurrency, firstUse, steady, baseline };
     } finally {
       await node.close();
-      await closeAdminSessions();
     }
   } finally {
     await server.stop();

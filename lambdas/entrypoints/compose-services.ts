@@ -17,6 +17,7 @@ import { LeaseService, type LeaseServiceOptions } from '../core/leases/lease-ser
 import type { ProviderRegistry } from '../core/leases/lease-types.ts';
 import { PolicyService } from '../core/policy/policy-service.ts';
 import type { AuditSink } from '../core/ports/audit-sink.ts';
+import type { CaKeyStore } from '../core/ports/ca-key-store.ts';
 import type { Clock } from '../core/ports/clock.ts';
 import type { KeyProvider } from '../core/ports/key-provider.ts';
 import type { RotationEventPublisher, RotationLauncher, RotationScheduleSync } from '../core/ports/rotation.ts';
@@ -28,11 +29,10 @@ import { SecretService, type SecretServiceOptions } from '../core/secrets/secret
 import { AwsEngine } from '../engines/aws/aws-engine.ts';
 import { DatabaseEngine } from '../engines/database/database-engine.ts';
 import { PostgresPlugin } from '../engines/database/postgres/postgres-plugin.ts';
-import type { CaKeyStore } from '../engines/pki/ca-key-store.ts';
 import { PkiService } from '../engines/pki/pki-service.ts';
 import { ApiKeyRegistry } from '../engines/rotation/api-key/index.ts';
-import { closeAdminSessions } from '../engines/rotation/postgres/index.ts';
 import { createRotators } from '../engines/rotation/registry.ts';
+import { PostgresSessions, type PostgresTimeouts } from '../engines/shared/postgres/postgres-sessions.ts';
 
 /** What both runtimes configure the same way; each runtime reads it from its own configuration. */
 export interface ServiceSettings {
@@ -50,6 +50,8 @@ export interface ServiceSettings {
     LeaseServiceOptions,
     'maxLeasesPerRole' | 'maxLeasesPerPrincipal' | 'retryBaseMs' | 'retryMaxMs'
   >;
+  /** Bounds on every PostgreSQL session the engines open. @default DEFAULT_POSTGRES_TIMEOUTS */
+  readonly postgresTimeouts?: Partial<PostgresTimeouts>;
   /** The chaos-drill switch `COFFER_ROTATION_FAULT`. @default none */
   readonly rotationFault?: string | undefined;
   /** @default 1_048_576 */
@@ -139,6 +141,8 @@ export function composeDynamicSecrets(options: {
   readonly sts: Pick<STSClient, 'send'>;
   readonly egressAllow: string;
   readonly clock: Clock;
+  /** The node's PostgreSQL sessions; the caller closes them. */
+  readonly postgres: PostgresSessions;
   readonly leases?: ServiceSettings['leases'];
   /** Records each read of a connection's admin credential. @default not recorded (the lease sweeper) */
   readonly audit?: AuditLog;
@@ -149,7 +153,7 @@ export function composeDynamicSecrets(options: {
     store,
     clock,
     secrets,
-    plugin: new PostgresPlugin(egress),
+    plugin: new PostgresPlugin(egress, options.postgres),
     ...(audit !== undefined && { audit }),
   });
   const aws = new AwsEngine({ store, sts: options.sts });
@@ -180,6 +184,9 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     ...settings.secretLimits,
   });
   const egress = new DnsEgressGuard(EgressPolicy.parse(settings.egressAllow));
+  const postgres = new PostgresSessions({
+    ...(settings.postgresTimeouts !== undefined && { timeouts: settings.postgresTimeouts }),
+  });
   const caKeys = ports.caKeys({ store, keyProvider, clock });
   const pki = new PkiService({ store, keyProvider, caKeys, clock, publicUrl: settings.publicUrl });
   const dynamic = composeDynamicSecrets({
@@ -188,6 +195,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     sts: ports.sts,
     egressAllow: settings.egressAllow,
     clock,
+    postgres,
     audit,
     ...(settings.leases !== undefined && { leases: settings.leases }),
   });
@@ -210,7 +218,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
       audit,
       egress,
       rotators: withRotationFaults(
-        createRotators({ store, clock, pki, fetch: guardedFetch(egress, 'api-key-http provider') }),
+        createRotators({ store, clock, pki, postgres, fetch: guardedFetch(egress, 'api-key-http provider') }),
         parseRotationFaults(settings.rotationFault),
       ),
       launcher,
@@ -265,9 +273,9 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     deps,
     keyProvider,
     async close() {
-      await closeAdminSessions();
       await dynamic.leases.drain();
       await dynamic.database.close();
+      await postgres.close();
       keyProvider.clear();
     },
   };

@@ -45,6 +45,7 @@ import type { DatabasePlugin } from '../../lambdas/engines/database/postgres/pos
 import { PkiService } from '../../lambdas/engines/pki/pki-service.ts';
 import { API_KEY_PARTITION, ApiKeyRegistry } from '../../lambdas/engines/rotation/api-key/api-key-registry.ts';
 import { createRotators } from '../../lambdas/engines/rotation/registry.ts';
+import { PostgresSessions } from '../../lambdas/engines/shared/postgres/postgres-sessions.ts';
 import { FakeKeyProvider } from './fake-key-provider.ts';
 import { RecordingEvents, RecordingSchedules } from './rotation-harness.ts';
 
@@ -837,7 +838,12 @@ export async function buildAuthzWorld(
     store,
     secrets,
     clock,
-    rotators: createRotators({ store, clock, pki }),
+    rotators: createRotators({
+      postgres: new PostgresSessions(),
+      store,
+      clock,
+      pki,
+    }),
     launcher: idleLauncher,
     schedules: new RecordingSchedules(),
     events: new RecordingEvents(),

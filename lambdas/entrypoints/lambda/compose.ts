@@ -16,6 +16,7 @@ import { ValidationError } from '../../core/errors.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
 import type { Store } from '../../core/ports/store.ts';
 import type { SecretService } from '../../core/secrets/secret-service.ts';
+import { PostgresSessions } from '../../engines/shared/postgres/postgres-sessions.ts';
 import {
   composeDynamicSecrets as composeNeutralDynamicSecrets,
   composeServices,
@@ -71,6 +72,8 @@ export function composeDynamicSecrets(options: {
     secrets: options.secrets,
     clock: options.clock,
     egressAllow: config.egressAllow,
+    // One per function instance: idle sessions close on their own, and the instance ends with its sessions.
+    postgres: new PostgresSessions(),
     sts: options.clients.sts ?? stsClient(config),
     ...(options.audit !== undefined && { audit: options.audit }),
   });

@@ -8,8 +8,10 @@ import { SecretService } from '../../../lambdas/core/secrets/secret-service.ts';
 import { DatabaseEngine } from '../../../lambdas/engines/database/database-engine.ts';
 import type { DbRoleInput } from '../../../lambdas/engines/database/database-types.ts';
 import { PostgresPlugin } from '../../../lambdas/engines/database/postgres/postgres-plugin.ts';
+import { PostgresSessions } from '../../../lambdas/engines/shared/postgres/postgres-sessions.ts';
 import { loopbackEgress } from '../../support/egress.ts';
 
+const sessions = new PostgresSessions();
 const TEST_CONNECTION_GRANT = { grantedBy: { type: 'token', id: 'test', displayName: 'test' }, requestId: 'test' };
 
 import { FakeKeyProvider } from '../../support/fake-key-provider.ts';
@@ -35,6 +37,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await sessions.close();
   await server?.stop();
 });
 
@@ -46,7 +49,7 @@ async function setup(options: { maxLeasesPerRole?: number; maxLeasesPerPrincipal
     name: 'db/admin',
     value: { kind: 'string', string: JSON.stringify({ username: server.adminUser, password: server.adminPassword }) },
   });
-  const plugin = new PostgresPlugin(loopbackEgress());
+  const plugin = new PostgresPlugin(loopbackEgress(), sessions);
   const database = new DatabaseEngine({ store, clock, secrets, plugin });
   await database.putConfig(
     'main',
@@ -271,7 +274,7 @@ describe('Dynamic PostgreSQL credentials (real PostgreSQL)', () => {
     });
 
     it('substitutes a hostile password as one literal at the server', async () => {
-      const plugin = new PostgresPlugin(loopbackEgress());
+      const plugin = new PostgresPlugin(loopbackEgress(), sessions);
       try {
         const target = {
           name: 'main',

@@ -12,15 +12,17 @@ import {
 } from '../../../lambdas/core/rotation/rotation-types.ts';
 import type { SecretValue } from '../../../lambdas/core/secrets/secret-types.ts';
 import {
-  closeAdminSessions,
   type PostgresAlternatingSettingsInput,
   type PostgresSingleSettingsInput,
   postgresAlternatingRotator,
   postgresSingleRotator,
 } from '../../../lambdas/engines/rotation/postgres/index.ts';
+import { PostgresSessions } from '../../../lambdas/engines/shared/postgres/postgres-sessions.ts';
 import { loopbackEgress } from '../../support/egress.ts';
 import { canLogin, startPostgres, type TestPostgres } from '../../support/postgres.ts';
 
+/** The PostgreSQL sessions (pools) of these rotators, as a node's composition root owns them. */
+const sessions = new PostgresSessions();
 let server: TestPostgres;
 const ADMIN_SECRET = 'db/admin';
 
@@ -31,7 +33,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await closeAdminSessions();
+  await sessions.close();
   await server?.stop();
 });
 
@@ -184,7 +186,7 @@ async function roleExists(name: string): Promise<boolean> {
 }
 
 describe('postgres-single rotator (real PostgreSQL)', () => {
-  const rotator = postgresSingleRotator();
+  const rotator = postgresSingleRotator(sessions);
   const single = (current: SecretValue, settings: PostgresSingleSettingsInput = {}) =>
     new Rotation(rotator, rotator.parseSettings(settings), current);
 
@@ -274,7 +276,7 @@ describe('postgres-single rotator (real PostgreSQL)', () => {
 });
 
 describe('postgres-alternating rotator (real PostgreSQL)', () => {
-  const rotator = postgresAlternatingRotator();
+  const rotator = postgresAlternatingRotator(sessions);
 
   /** A user with a schema it may create in, its own canary-free corner of the server. */
   async function setup(settings: Partial<PostgresAlternatingSettingsInput> = {}, base = unique('alt')) {

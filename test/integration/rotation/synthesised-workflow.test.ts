@@ -2,11 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRotationFaults, withRotationFaults } from '../../../lambdas/core/rotation/rotation-faults.ts';
 import type { RotatorRegistry } from '../../../lambdas/core/rotation/rotation-types.ts';
-import {
-  closeAdminSessions,
-  postgresAlternatingRotator,
-  postgresSingleRotator,
-} from '../../../lambdas/engines/rotation/postgres/index.ts';
+import { postgresAlternatingRotator, postgresSingleRotator } from '../../../lambdas/engines/rotation/postgres/index.ts';
+import { PostgresSessions } from '../../../lambdas/engines/shared/postgres/postgres-sessions.ts';
 import { type AslDefinition, synthesiseRotationDefinition } from '../../../lib/rotation-definition.ts';
 import { canLogin, startPostgres, type TestPostgres } from '../../support/postgres.ts';
 import { FakeTarget, fakeRegistry, fakeRotator, rotationHarness, TEST_GRANT } from '../../support/rotation-harness.ts';
@@ -16,6 +13,8 @@ import { FakeTarget, fakeRegistry, fakeRotator, rotationHarness, TEST_GRANT } fr
  * local runner, with the real step handlers (RotationService.runStep) and the real PostgreSQL rotators against a
  * real PostgreSQL server.
  */
+/** The PostgreSQL sessions (pools) of these rotators, as a node's composition root owns them. */
+const sessions = new PostgresSessions();
 let postgres: TestPostgres;
 let definition: AslDefinition;
 
@@ -25,15 +24,15 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await closeAdminSessions();
+  await sessions.close();
   await postgres?.stop();
 });
 
 function registry(faults?: string): RotatorRegistry {
   const base: RotatorRegistry = {
     ...fakeRegistry(fakeRotator(new FakeTarget())),
-    'postgres-single': postgresSingleRotator(),
-    'postgres-alternating': postgresAlternatingRotator(),
+    'postgres-single': postgresSingleRotator(sessions),
+    'postgres-alternating': postgresAlternatingRotator(sessions),
   };
   return withRotationFaults(base, parseRotationFaults(faults));
 }

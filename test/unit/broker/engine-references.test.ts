@@ -15,6 +15,7 @@ import type { RotationExecutionInput } from '../../../lambdas/core/rotation/rota
 import { DatabaseEngine } from '../../../lambdas/engines/database/database-engine.ts';
 import { PostgresPlugin } from '../../../lambdas/engines/database/postgres/postgres-plugin.ts';
 import { createRotators } from '../../../lambdas/engines/rotation/registry.ts';
+import { PostgresSessions } from '../../../lambdas/engines/shared/postgres/postgres-sessions.ts';
 import { type ApiKeyService, startApiKeyService } from '../../support/api-key-service.ts';
 import { LOOPBACK_EGRESS } from '../../support/egress.ts';
 import { memoryNode, request } from '../../support/memory-node.ts';
@@ -73,6 +74,7 @@ async function setup(egressAllow = LOOPBACK_EGRESS) {
     secrets: node.deps.secrets,
     clock: node.deps.clock,
     rotators: createRotators({
+      postgres: new PostgresSessions(),
       store: node.store,
       clock: node.deps.clock,
       pki,
@@ -89,7 +91,7 @@ async function setup(egressAllow = LOOPBACK_EGRESS) {
     store: node.store,
     clock: node.deps.clock,
     secrets: node.deps.secrets,
-    plugin: new PostgresPlugin(egress),
+    plugin: new PostgresPlugin(egress, new PostgresSessions()),
   });
   const deps: BrokerDeps = { ...node.deps, rotation, pki, database };
   const broker = new Broker(deps, nativeRoutes(), () => {});
@@ -252,7 +254,12 @@ describe('Broker: resources named inside engine settings are authorised for the 
     await t.put('app/rot', JSON.stringify({ keyId: 'k0', apiKey: 'a0' }));
     // As if written before grants were recorded, or tampered with in the store: settings naming another secret.
     const now = Date.now();
-    const rotators = createRotators({ store: t.node.store, clock: t.node.deps.clock, pki: t.pki });
+    const rotators = createRotators({
+      postgres: new PostgresSessions(),
+      store: t.node.store,
+      clock: t.node.deps.clock,
+      pki: t.pki,
+    });
     const settings = rotators['api-key-http'].parseSettings(apiKeySettings(evil.url, 'prod/db/password'));
     const record: RotationConfigRecord = {
       name: 'app/rot',

@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { EgressGuard } from '../../../core/egress/egress-policy.ts';
 import { InternalError } from '../../../core/errors.ts';
 import { failureMessage } from '../../../core/leases/lease-fns.ts';
-import { guardedStream } from '../../shared/guarded-socket.ts';
+import type { PostgresSessions } from '../../shared/postgres/postgres-sessions.ts';
 import type { AdminCredential, DbConfig } from '../database-types.ts';
 import { renderStatement } from './sql-template.ts';
 
@@ -30,35 +30,34 @@ export interface Target {
 }
 
 /**
- * PostgreSQL through `pg`: one small pool per connection config (replaced when the admin credential rotates).
+ * PostgreSQL through `pg`: one small pool per connection config and admin credential, from the node's sessions.
  * Error messages that leave this class are rebuilt from the server's message with every credential blanked.
  */
 export class PostgresPlugin implements DatabasePlugin {
-  private readonly pools = new Map<string, { version: string; pool: pg.Pool }>();
-
-  /** @param egress every connection to a configured host goes through it (the admin credential goes there) */
-  constructor(private readonly egress: EgressGuard) {}
+  /**
+   * @param egress every connection to a configured host goes through it (the admin credential goes there)
+   * @param sessions the node's PostgreSQL sessions: pools and timeouts, owned (and closed) by the composition root
+   */
+  constructor(
+    private readonly egress: EgressGuard,
+    private readonly sessions: PostgresSessions,
+  ) {}
 
   private pool(target: Target): pg.Pool {
-    const existing = this.pools.get(target.name);
-    if (existing !== undefined && existing.version === target.credentialVersion) return existing.pool;
-    if (existing !== undefined) void existing.pool.end().catch(() => {});
-    const pool = new pg.Pool({
-      stream: guardedStream(this.egress, `database connection ${target.name}`),
-      host: target.config.host,
-      port: target.config.port,
-      database: target.config.database,
-      user: target.admin.username,
-      password: target.admin.password,
-      ssl: target.config.ssl,
-      max: target.config.max_connections,
-      connectionTimeoutMillis: target.config.connect_timeout_ms,
-      idleTimeoutMillis: 30_000,
-    });
-    // An idle client's error (server restart) must not crash the process; the next checkout reconnects.
-    pool.on('error', () => {});
-    this.pools.set(target.name, { version: target.credentialVersion, pool });
-    return pool;
+    // Keyed by the endpoint and its admin credential: a rotated credential gets a fresh pool.
+    return this.sessions.pool(
+      this.egress,
+      {
+        host: target.config.host,
+        port: target.config.port,
+        database: target.config.database,
+        user: target.admin.username,
+        password: target.admin.password,
+        ssl: target.config.ssl,
+      },
+      `database connection ${target.name}`,
+      { max: target.config.max_connections, connectMs: target.config.connect_timeout_ms },
+    );
   }
 
   private async withClient<T>(
@@ -129,11 +128,8 @@ export class PostgresPlugin implements DatabasePlugin {
     });
   }
 
-  async close(): Promise<void> {
-    const pools = [...this.pools.values()];
-    this.pools.clear();
-    await Promise.allSettled(pools.map(({ pool }) => pool.end()));
-  }
+  /** The pools belong to the node's {@link PostgresSessions}, closed with it. */
+  async close(): Promise<void> {}
 }
 
 function renderCheckedName(name: string): string {

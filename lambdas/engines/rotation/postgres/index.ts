@@ -6,7 +6,6 @@
 /** Ends the pooled admin sessions the rotators keep (call at shutdown). */
 
 export { postgresAlternatingRotator } from './postgres-alternating-rotator.ts';
-export { closeAdminSessions } from './postgres-client.ts';
 export {
   type PostgresAlternatingSettings,
   type PostgresAlternatingSettingsInput,

@@ -6,6 +6,7 @@ import {
   type RotatorContext,
 } from '../../../core/rotation/rotation-types.ts';
 import type { SecretValue } from '../../../core/secrets/secret-types.ts';
+import type { PostgresSessions } from '../../shared/postgres/postgres-sessions.ts';
 import { named, probe, withAdminSession } from './postgres-client.ts';
 import { generatePassword, unusablePassword } from './postgres-password.ts';
 import {
@@ -89,7 +90,7 @@ function currentAndPending(ctx: Ctx, pending: SecretValue, step: string) {
  * @example
  * const rotators = { 'postgres-alternating': postgresAlternatingRotator(), ... } satisfies RotatorRegistry;
  */
-export function postgresAlternatingRotator(): Rotator<PostgresAlternatingSettings> & {
+export function postgresAlternatingRotator(sessions: PostgresSessions): Rotator<PostgresAlternatingSettings> & {
   readonly type: 'postgres-alternating';
 } {
   return {
@@ -114,6 +115,7 @@ export function postgresAlternatingRotator(): Rotator<PostgresAlternatingSetting
       const admin = await readAdmin(ctx.secrets, ctx.settings.adminSecret, next.endpoint);
       const sql = syncAlternatingSql(cur, pend, userPair(cur), next.endpoint.password);
       await withAdminSession(
+        sessions,
         ctx.secrets.egress,
         admin,
         `setSecret for user ${named(pend)} as admin ${named(admin.user)}`,
@@ -123,7 +125,7 @@ export function postgresAlternatingRotator(): Rotator<PostgresAlternatingSetting
     },
 
     async testSecret(ctx, pending) {
-      await probe(ctx.secrets.egress, parseValue(pending, 'pending value').endpoint, 'testSecret');
+      await probe(sessions, ctx.secrets.egress, parseValue(pending, 'pending value').endpoint, 'testSecret');
     },
 
     async rollback(ctx, pending) {
@@ -138,6 +140,7 @@ export function postgresAlternatingRotator(): Rotator<PostgresAlternatingSetting
       const password = previous?.endpoint.user === user ? previous.endpoint.password : unusablePassword();
       const admin = await readAdmin(ctx.secrets, ctx.settings.adminSecret, next.endpoint);
       await withAdminSession(
+        sessions,
         ctx.secrets.egress,
         admin,
         `rollback for user ${named(user)} as admin ${named(admin.user)}`,
@@ -177,6 +180,7 @@ export function postgresAlternatingRotator(): Rotator<PostgresAlternatingSetting
       });
       if (admin.user === user) throw new RotationStepError(`revoke: refusing to revoke the admin user ${named(user)}`);
       await withAdminSession(
+        sessions,
         secrets.egress,
         admin,
         `revoke user ${named(user)} as admin ${named(admin.user)}`,

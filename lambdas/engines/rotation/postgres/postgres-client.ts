@@ -1,17 +1,10 @@
-import { createHash, randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import type { EgressGuard } from '../../../core/egress/egress-policy.ts';
 import { failureMessage } from '../../../core/leases/lease-fns.ts';
 import { RotationStepError, TransientRotationError } from '../../../core/rotation/rotation-types.ts';
-import { guardedStream } from '../../shared/guarded-socket.ts';
+import type { PostgresSessions } from '../../shared/postgres/postgres-sessions.ts';
 import { PROBE_SQL } from './postgres-sql.ts';
 import type { Endpoint } from './postgres-value.ts';
-
-/** Connection attempt timeout: a target that does not answer is a transient failure, not a hung rotation. */
-export const CONNECT_TIMEOUT_MS = 5000;
-/** Every statement of a step is bounded; a waiting lock ends the step instead of stalling it. */
-const STATEMENT_TIMEOUT_MS = 30_000;
-const LOCK_TIMEOUT_MS = 10_000;
 
 /** Node socket errors that say "the server is not reachable right now". */
 const TRANSIENT_NET = new Set([
@@ -68,32 +61,11 @@ export function stepError(what: string, err: unknown, passwords: readonly string
   return isTransient(err) ? new TransientRotationError(message) : new RotationStepError(message);
 }
 
-function configFor(egress: EgressGuard, endpoint: Endpoint): pg.ClientConfig {
-  return {
-    stream: guardedStream(egress, 'postgres rotation target'),
-    host: endpoint.host,
-    port: endpoint.port,
-    database: endpoint.database,
-    user: endpoint.user,
-    password: endpoint.password,
-    ssl: endpoint.ssl,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    statement_timeout: STATEMENT_TIMEOUT_MS,
-    lock_timeout: LOCK_TIMEOUT_MS,
-    query_timeout: STATEMENT_TIMEOUT_MS + 5000,
-    application_name: 'coffer-rotation',
-  };
-}
-
-function clientFor(egress: EgressGuard, endpoint: Endpoint): pg.Client {
-  const client = new pg.Client(configFor(egress, endpoint));
-  // A session ended by the server (pg_terminate_backend, restart) must not crash the process; the query fails.
-  client.on('error', () => {});
-  return client;
-}
+const PURPOSE = 'postgres rotation target';
 
 /** One fresh session: logs in, runs `fn`, always closes. A refused login is a result only when `refusedIsResult`. */
 async function session<T>(
+  sessions: PostgresSessions,
   egress: EgressGuard,
   endpoint: Endpoint,
   what: string,
@@ -102,7 +74,7 @@ async function session<T>(
   refusedIsResult: boolean,
 ): Promise<{ ok: true; result: T } | { ok: false }> {
   const secrets = [endpoint.password, ...passwords];
-  const client = clientFor(egress, endpoint);
+  const client = sessions.client(egress, endpoint, PURPOSE);
   try {
     try {
       await client.connect();
@@ -124,13 +96,14 @@ async function session<T>(
  * @param passwords blanked from any error message (the endpoint's password always is)
  */
 export async function withSession<T>(
+  sessions: PostgresSessions,
   egress: EgressGuard,
   endpoint: Endpoint,
   what: string,
   passwords: readonly string[],
   fn: (client: pg.Client) => Promise<T>,
 ): Promise<T> {
-  const outcome = await session(egress, endpoint, what, passwords, fn, false);
+  const outcome = await session(sessions, egress, endpoint, what, passwords, fn, false);
   if (!outcome.ok) throw new RotationStepError(`${what}: cannot log in`);
   return outcome.result;
 }
@@ -141,72 +114,25 @@ export async function withSession<T>(
  * @throws TransientRotationError when the server cannot be reached
  */
 export function trySession<T>(
+  sessions: PostgresSessions,
   egress: EgressGuard,
   endpoint: Endpoint,
   what: string,
   passwords: readonly string[],
   fn: (client: pg.Client) => Promise<T>,
 ): Promise<{ ok: true; result: T } | { ok: false }> {
-  return session(egress, endpoint, what, passwords, fn, true);
+  return session(sessions, egress, endpoint, what, passwords, fn, true);
 }
 
-/** Admin pools kept at once; the oldest is ended beyond this (admin credentials rotate, targets come and go). */
-const MAX_ADMIN_POOLS = 32;
 /** Admin sessions per pool: enough for concurrent rotations of many secrets, few enough for the target's limit. */
 const ADMIN_POOL_SIZE = 8;
-const adminPools = new Map<string, pg.Pool>();
-// A pool dials through the guard it was made with: one made under another allow-list must not be reused.
-const guardIds = new WeakMap<EgressGuard, string>();
-const guardId = (egress: EgressGuard): string => {
-  let id = guardIds.get(egress);
-  if (id === undefined) {
-    id = randomUUID();
-    guardIds.set(egress, id);
-  }
-  return id;
-};
-
-/**
- * The admin sessions of one admin credential at one database, reused across steps and rotations: an admin session
- * costs a login (SCRAM) and a cold backend, several times the cost of the statements it runs. Keyed by a hash of the
- * whole endpoint, password included, so a rotated admin credential gets a fresh pool. Idle sessions close after
- * 10 s and never keep the process alive.
- */
-function adminPool(egress: EgressGuard, endpoint: Endpoint): pg.Pool {
-  const key = createHash('sha256')
-    .update(JSON.stringify([endpoint.host, endpoint.port, endpoint.database, endpoint.user, endpoint.password]))
-    .update(guardId(egress))
-    .update(String(endpoint.ssl))
-    .digest('hex');
-  const existing = adminPools.get(key);
-  if (existing !== undefined) {
-    // Least recently used goes first: move this one to the end.
-    adminPools.delete(key);
-    adminPools.set(key, existing);
-    return existing;
-  }
-  const pool = new pg.Pool({
-    ...configFor(egress, endpoint),
-    max: ADMIN_POOL_SIZE,
-    idleTimeoutMillis: 10_000,
-    allowExitOnIdle: true,
-  });
-  // An idle session ended by the server (restart, terminate) leaves the pool; the next checkout logs in again.
-  pool.on('error', () => {});
-  adminPools.set(key, pool);
-  if (adminPools.size > MAX_ADMIN_POOLS) {
-    const [oldest, old] = adminPools.entries().next().value!;
-    adminPools.delete(oldest);
-    void old.end().catch(() => {});
-  }
-  return pool;
-}
 
 /**
  * As {@link withSession}, in a pooled admin session (returned to the pool after `fn`, or discarded when it failed
  * at the connection level).
  */
 export async function withAdminSession<T>(
+  sessions: PostgresSessions,
   egress: EgressGuard,
   endpoint: Endpoint,
   what: string,
@@ -216,7 +142,7 @@ export async function withAdminSession<T>(
   const secrets = [endpoint.password, ...passwords];
   let client: pg.PoolClient;
   try {
-    client = await adminPool(egress, endpoint).connect();
+    client = await sessions.pool(egress, endpoint, PURPOSE, { max: ADMIN_POOL_SIZE }).connect();
   } catch (err) {
     throw stepError(`${what}: cannot log in`, err, secrets);
   }
@@ -232,13 +158,6 @@ export async function withAdminSession<T>(
   }
 }
 
-/** Ends every pooled admin session (process shutdown, tests). */
-export async function closeAdminSessions(): Promise<void> {
-  const pools = [...adminPools.values()];
-  adminPools.clear();
-  await Promise.allSettled(pools.map((pool) => pool.end()));
-}
-
 /** A role name as it appears in messages: quoted, so an empty or odd name stays visible. */
 export const named = (user: string): string => JSON.stringify(user);
 
@@ -248,9 +167,14 @@ export const named = (user: string): string => JSON.stringify(user);
  * @throws RotationStepError when the login is refused or the probe answers otherwise; TransientRotationError when the
  *   server cannot be reached
  */
-export async function probe(egress: EgressGuard, endpoint: Endpoint, step: string): Promise<void> {
+export async function probe(
+  sessions: PostgresSessions,
+  egress: EgressGuard,
+  endpoint: Endpoint,
+  step: string,
+): Promise<void> {
   const what = `${step}: user ${named(endpoint.user)} on database ${named(endpoint.database)}`;
-  await withSession(egress, endpoint, what, [], async (client) => {
+  await withSession(sessions, egress, endpoint, what, [], async (client) => {
     const row = (await client.query<{ ok: number; login: string; acting: string }>(PROBE_SQL)).rows[0];
     if (row?.ok !== 1) throw new RotationStepError(`${what}: the probe query returned no row`);
     if (row.login !== endpoint.user) {

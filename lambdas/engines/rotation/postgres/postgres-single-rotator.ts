@@ -1,5 +1,6 @@
 import { RotationStepError, type Rotator, type RotatorContext } from '../../../core/rotation/rotation-types.ts';
 import type { SecretValue } from '../../../core/secrets/secret-types.ts';
+import type { PostgresSessions } from '../../shared/postgres/postgres-sessions.ts';
 import { named, probe, trySession, withAdminSession } from './postgres-client.ts';
 import { generatePassword } from './postgres-password.ts';
 import {
@@ -40,7 +41,9 @@ const passwordsOf = (...values: PostgresValue[]) => values.map((v) => v.endpoint
  * @example
  * const rotators = { 'postgres-single': postgresSingleRotator(), ... } satisfies RotatorRegistry;
  */
-export function postgresSingleRotator(): Rotator<PostgresSingleSettings> & { readonly type: 'postgres-single' } {
+export function postgresSingleRotator(
+  sessions: PostgresSessions,
+): Rotator<PostgresSingleSettings> & { readonly type: 'postgres-single' } {
   return {
     type: 'postgres-single',
 
@@ -65,23 +68,35 @@ export function postgresSingleRotator(): Rotator<PostgresSingleSettings> & { rea
       const secrets = passwordsOf(current, next);
       if (ctx.settings.adminSecret !== undefined) {
         const admin = await readAdmin(ctx.secrets, ctx.settings.adminSecret, next.endpoint);
-        await withAdminSession(ctx.secrets.egress, admin, `${what} as admin ${named(admin.user)}`, secrets, (client) =>
-          client.query(change),
+        await withAdminSession(
+          sessions,
+          ctx.secrets.egress,
+          admin,
+          `${what} as admin ${named(admin.user)}`,
+          secrets,
+          (client) => client.query(change),
         );
         return;
       }
-      const byCurrent = await trySession(ctx.secrets.egress, current.endpoint, what, secrets, (client) =>
+      const byCurrent = await trySession(sessions, ctx.secrets.egress, current.endpoint, what, secrets, (client) =>
         client.query(change),
       );
       if (byCurrent.ok) return;
       // The current password is refused: a retry after the change went through, if the pending one is accepted.
-      const byPending = await trySession(ctx.secrets.egress, next.endpoint, what, secrets, async () => undefined);
+      const byPending = await trySession(
+        sessions,
+        ctx.secrets.egress,
+        next.endpoint,
+        what,
+        secrets,
+        async () => undefined,
+      );
       if (byPending.ok) return;
       throw new RotationStepError(`${what}: the target accepts neither the current nor the pending password`);
     },
 
     async testSecret(ctx, pending) {
-      await probe(ctx.secrets.egress, parseValue(pending, 'pending value').endpoint, 'testSecret');
+      await probe(sessions, ctx.secrets.egress, parseValue(pending, 'pending value').endpoint, 'testSecret');
     },
 
     async rollback(ctx, pending) {
@@ -92,6 +107,7 @@ export function postgresSingleRotator(): Rotator<PostgresSingleSettings> & { rea
       const restore = alterPasswordSql(user, current.endpoint.password, false);
       // Only when setSecret took effect: the pending password logs in, and that session sets the current one back.
       await trySession(
+        sessions,
         ctx.secrets.egress,
         next.endpoint,
         `rollback for user ${named(user)}`,

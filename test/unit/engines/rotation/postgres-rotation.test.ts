@@ -11,9 +11,10 @@ import {
   passwordForAlterRole,
 } from '../../../../lambdas/engines/rotation/postgres/postgres-password.ts';
 import { alternateOf, userPair } from '../../../../lambdas/engines/rotation/postgres/postgres-value.ts';
+import { PostgresSessions } from '../../../../lambdas/engines/shared/postgres/postgres-sessions.ts';
 
-const single = postgresSingleRotator();
-const alternating = postgresAlternatingRotator();
+const single = postgresSingleRotator(new PostgresSessions());
+const alternating = postgresAlternatingRotator(new PostgresSessions());
 
 function settingsError(fn: () => unknown): string {
   try {
