@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import * as api from '../../api/index.ts';
-import { CA_KEY_TYPES } from '../../engines/pki/ca-key-store.ts';
+import { CA_KEY_TYPES } from '../../core/ports/ca-key-store.ts';
 import { DurationSchema, PkiRoleSchema } from '../../engines/pki/pki-role.ts';
 import type { PkiService } from '../../engines/pki/pki-service.ts';
 import type { BrokerDeps } from '../broker-deps.ts';

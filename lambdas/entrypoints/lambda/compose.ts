@@ -25,7 +25,8 @@ import {
 } from '../compose-services.ts';
 import { createApiGatewayHandler } from './api-gateway.ts';
 import { awsRotationPorts, createRotationClients, type RotationClients } from './compose-rotation.ts';
-import { AuditSaltSchema, type AwsConfig, CA_KEY_TAG, loadAwsConfig } from './config.ts';
+import { AuditSaltSchema, type AwsConfig, loadAwsConfig } from './config.ts';
+import { CA_KEY_TAG } from './deployment-names.ts';
 
 /** The SDK clients the broker talks through (no S3: its audit records go to the table's outbox). Injected ones belong to the caller (tests add middleware). */
 export interface AwsClients {

@@ -34,8 +34,6 @@ const ROTATION_SETTINGS = [
 
 /** The CRL base URL when `COFFER_PUBLIC_URL` is unset (the local node's default address). */
 export const DEFAULT_PUBLIC_URL = 'http://127.0.0.1:8270';
-// Re-exported for the composition root, which is being rewritten; the stack reads the tag from deployment-names.ts.
-export { CA_KEY_TAG } from './deployment-names.ts';
 
 /** The audit salt as the schema accepts it: base64 of at least {@link MIN_AUDIT_SALT_BYTES} bytes. */
 export const AuditSaltSchema = z
