@@ -13,7 +13,8 @@ export const EXTENSION_LAUNCHER = path.join(REPO_ROOT, 'lambdas/extension/layer/
 
 /**
  * The esbuild options of the extension bundle: one ESM file, everything bundled (the runtime's own AWS SDK lives under
- * `/var/runtime`, out of an extension's reach), for Node.js 20, which every runtime the layer supports has.
+ * `/var/runtime`, out of an extension's reach), for Node.js 22, the oldest runtime the layer supports (Node 20 is
+ * past its end of life).
  * @example buildSync(extensionEsbuildOptions('/tmp/layer/coffer-extension/index.mjs'));
  */
 export function extensionEsbuildOptions(outfile: string): BuildOptions {
@@ -22,7 +23,7 @@ export function extensionEsbuildOptions(outfile: string): BuildOptions {
     outfile,
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    target: 'node22',
     format: 'esm',
     minify: true,
     sourcemap: false,
@@ -83,7 +84,7 @@ export class CofferExtensionLayer extends Construct {
       ...(props.layerVersionName === undefined ? {} : { layerVersionName: props.layerVersionName }),
       description: 'Coffer secrets cache: AWS Parameters and Secrets Lambda Extension protocol on port 2773',
       license: 'Apache-2.0',
-      compatibleRuntimes: [lambda.Runtime.NODEJS_20_X, lambda.Runtime.NODEJS_22_X],
+      compatibleRuntimes: [lambda.Runtime.NODEJS_22_X, lambda.Runtime.NODEJS_24_X],
       compatibleArchitectures: [lambda.Architecture.X86_64, lambda.Architecture.ARM_64],
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
       code: lambda.Code.fromAsset(path.join(REPO_ROOT, 'lambdas/extension'), {

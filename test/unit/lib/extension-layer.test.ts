@@ -47,7 +47,7 @@ describe('Construct: CofferExtensionLayer', () => {
     const ext = new CofferExtensionLayer(stack, 'Ext');
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::Lambda::LayerVersion', {
-      CompatibleRuntimes: ['nodejs20.x', 'nodejs22.x'],
+      CompatibleRuntimes: ['nodejs22.x', 'nodejs24.x'],
       CompatibleArchitectures: ['x86_64', 'arm64'],
       LicenseInfo: 'Apache-2.0',
     });
