@@ -1,4 +1,4 @@
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type AttributeValue,
@@ -23,6 +23,7 @@ import {
   type WriteOp,
 } from '../../../core/ports/store.ts';
 import { compareKeys, validateOps } from '../../../core/ports/store-rules.ts';
+import { withRetries } from '../../../core/retry.ts';
 
 /** Options of {@link DynamoDbStore}. */
 export interface DynamoDbStoreOptions {
@@ -45,7 +46,7 @@ export interface DynamoDbStoreOptions {
   readonly maxWriteAttempts?: number;
   /**
    * Base of the exponential backoff between those attempts, in milliseconds; each wait is drawn uniformly from
-   * `[0, base * 2^attempt]` (full jitter), capped at one second.
+   * `[0, base * 2^attempt)` (full jitter), capped at one second.
    * @default 20
    */
   readonly retryBaseDelayMs?: number;
@@ -195,25 +196,22 @@ export class DynamoDbStore implements Store {
     // Built once, at call time, so later mutation of the caller's objects cannot change what is written.
     const items = ops.map((op) => this.transactItem(op));
 
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.write(items);
-        return;
-      } catch (error) {
-        const failed = failedConditionIndex(error, ops.length);
-        if (failed !== undefined) {
-          const op = ops[failed]!;
-          throw new ConditionFailedError(failed, op.pk, op.sk);
-        }
-        if (!isTransient(error) || attempt >= this.maxWriteAttempts) {
-          throw new InternalError(`DynamoDB write failed (${errorName(error)})`, {
-            cause: error,
-          });
-        }
+    try {
+      await withRetries(
+        () => this.write(items),
+        // A condition failure is the caller's to handle, never retried here.
+        (error) => failedConditionIndex(error, ops.length) === undefined && isTransient(error),
         // Full jitter: transactions that collided on one item spread out instead of colliding again in lockstep.
-        const ceiling = Math.min(MAX_RETRY_DELAY_MS, this.retryBaseDelayMs * 2 ** attempt);
-        await sleep(randomInt(0, Math.floor(ceiling) + 1));
+        { maxAttempts: this.maxWriteAttempts, baseDelayMs: this.retryBaseDelayMs * 2, maxDelayMs: MAX_RETRY_DELAY_MS },
+        { sleep: (ms) => sleep(ms), random: Math.random },
+      );
+    } catch (error) {
+      const failed = failedConditionIndex(error, ops.length);
+      if (failed !== undefined) {
+        const op = ops[failed]!;
+        throw new ConditionFailedError(failed, op.pk, op.sk);
       }
+      throw new InternalError(`DynamoDB write failed (${errorName(error)})`, { cause: error });
     }
   }
 
