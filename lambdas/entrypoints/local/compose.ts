@@ -37,7 +37,8 @@ export interface LocalNode {
   close(): Promise<void>;
 }
 
-const INIT_PK = 'sys';
+/** The partition of the local node's initialisation record (sk `init`): written once, by `coffer init`. */
+export const INIT_PK = 'sys';
 const INIT_SK = 'init';
 
 export function isInitialised(dataDir: string): boolean {

@@ -8,7 +8,9 @@ import type { KeyProvider } from '../../../core/ports/key-provider.ts';
 import type { Store } from '../../../core/ports/store.ts';
 
 const generate = promisify(generateKeyPair);
-const PK = 'pki#ca-key';
+/** The partition of sealed CA keys, sk = key id (named in the partition registry, `entrypoints/partitions.ts`). */
+export const CA_KEY_PARTITION = 'pki#ca-key';
+const PK = CA_KEY_PARTITION;
 
 interface SealedCaKey extends Record<string, unknown> {
   keyType: CaKeyType;

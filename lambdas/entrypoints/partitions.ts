@@ -1,0 +1,286 @@
+/**
+ * Every partition of the `Store`, in one registry: `docs/data-model.md` is generated from it (`npm run data-model`),
+ * and a unit test fails when a partition constant found in `lambdas/` is missing here.
+ *
+ * It lives in `entrypoints/` because the partitions are declared by their owners across the layers (the core's
+ * services, the engines, the local CA key store, the local composition root) and only a composition root may import
+ * all of them; the core must not import an engine or an adapter. The keys are imported, never re-typed, so the
+ * document cannot name a partition the code does not write.
+ */
+import { CA_KEY_PARTITION } from '../adapters/local/pki-keys/sealed-ca-key-store.ts';
+import { OUTBOX_PARTITION_PREFIX } from '../core/audit/outbox/audit-outbox.ts';
+import { RELAY_PARTITION } from '../core/audit/outbox/outbox-relay.ts';
+import { IAM_PRINCIPAL_PARTITION } from '../core/auth/iam/iam-principal-service.ts';
+import { ACCESS_KEY_PARTITION } from '../core/auth/sigv4/access-key-types.ts';
+import { TOKEN_PARTITIONS } from '../core/auth/token/token-types.ts';
+import { DUE_PK, FAILED_PK, LEASE_PK, PREFIX_JOB_PK, QUOTA_PK } from '../core/leases/lease-types.ts';
+import { POLICY_PARTITION } from '../core/policy/policy-service.ts';
+import {
+  REVOCATION_PK,
+  ROTATION_CONFIG_PK,
+  ROTATION_GROUP_PK,
+  ROTATION_LOCK_PK,
+  ROTATION_PK,
+} from '../core/rotation/rotation-records.ts';
+import { CREATION_ORDER_PARTITION } from '../core/secrets/secret-creation-order.ts';
+import { SECRETS_PARTITION, versionPartition } from '../core/secrets/secret-types.ts';
+import { AWS_ROLE_PK } from '../engines/aws/aws-engine.ts';
+import { DB_CONFIG_PK, DB_ROLE_PK } from '../engines/database/database-types.ts';
+import { PK_CA, PK_CERT, PK_CRL, PK_REVOKED, PK_ROLE } from '../engines/pki/pki-records.ts';
+import { API_KEY_PARTITION } from '../engines/rotation/api-key/api-key-registry.ts';
+import { INIT_PK } from './local/compose.ts';
+
+export interface Partition {
+  /** The partition key, or its prefix when {@link Partition.prefix} is set (the rest of the key follows it). */
+  readonly pk: string;
+  /** What follows the prefix in the key, e.g. `<secret ARN>`; only for prefixed partitions. */
+  readonly prefix?: string;
+  /** The module that reads and writes the partition (path under `lambdas/`). */
+  readonly owner: string;
+  /** What an item's `data` holds. */
+  readonly holds: string;
+  /** What the sort key is. */
+  readonly sortKey: string;
+  /** How the owner reads the partition. */
+  readonly access: string;
+  /** When items go away on their own; absent when only a write deletes them. */
+  readonly expires?: string;
+}
+
+const SECRET_VERSIONS_PREFIX = versionPartition('');
+
+export const PARTITIONS: readonly Partition[] = [
+  {
+    pk: SECRETS_PARTITION,
+    owner: 'core/secrets/secret-service.ts',
+    holds: '`SecretRecord`: metadata, staging labels, rotation, deletion date',
+    sortKey: 'secret name',
+    access: '`GetItem` by name; `Query` (optionally `begins_with(sk, prefix)`) to list and search',
+  },
+  {
+    pk: SECRET_VERSIONS_PREFIX,
+    prefix: '<secret ARN>',
+    owner: 'core/secrets/secret-service.ts',
+    holds: '`VersionRecord`: ciphertext and the data key wrapped by the key provider',
+    sortKey: 'version id',
+    access: '`GetItem` by version id; `Query` for the history of one secret',
+  },
+  {
+    pk: CREATION_ORDER_PARTITION,
+    owner: 'core/secrets/secret-creation-order.ts',
+    holds: '`{name, createdAt}` (two entries per secret), or `{at}` for the `complete` marker',
+    sortKey:
+      '`a/<13-digit created ms>/<name>`, `d/<13-digit 9999999999999 − created ms>/<mirrored name>~` (newest first), ' +
+      'or `complete`',
+    access: 'ListSecrets: `Query begins_with(sk, a/ or d/)` one page at a time; purged with the secret',
+  },
+  {
+    pk: POLICY_PARTITION,
+    owner: 'core/policy/policy-service.ts',
+    holds: 'policy document (`root` is built in, never stored)',
+    sortKey: 'policy name',
+    access: '`GetItem` by name; `Query` to list',
+  },
+  {
+    pk: TOKEN_PARTITIONS.tokens,
+    owner: 'core/auth/token/token-service.ts',
+    holds: '`TokenRecord` (neither the token nor its hash)',
+    sortKey: 'hex SHA-256 of the token',
+    access: '`GetItem` on every authenticated request',
+    expires: 'at the token expiry',
+  },
+  {
+    pk: TOKEN_PARTITIONS.accessors,
+    owner: 'core/auth/token/token-service.ts',
+    holds: 'accessor item (token hash, parent)',
+    sortKey: 'accessor',
+    access: '`GetItem` to look up or revoke by accessor; condition-checked when a child is created',
+    expires: 'at the token expiry',
+  },
+  {
+    pk: TOKEN_PARTITIONS.childrenPrefix,
+    prefix: '<parent accessor>',
+    owner: 'core/auth/token/token-service.ts',
+    holds: '`{}`: an edge parent → child',
+    sortKey: 'child accessor',
+    access: '`Query` recursively to revoke a token tree',
+    expires: 'with the child',
+  },
+  {
+    pk: IAM_PRINCIPAL_PARTITION,
+    owner: 'core/auth/iam/iam-principal-service.ts',
+    holds: '`{policies, ceilings?}`',
+    sortKey: 'exact IAM ARN or `…*` prefix pattern',
+    access: '`Query` the whole partition to resolve a caller (cached 5 s per instance)',
+  },
+  {
+    pk: ACCESS_KEY_PARTITION,
+    owner: 'core/auth/sigv4/access-key-service.ts',
+    holds: 'access key record (the secret key envelope-sealed)',
+    sortKey: 'access key id',
+    access: '`GetItem` to verify a SigV4 request; `Query` to list and to re-wrap',
+  },
+  {
+    pk: LEASE_PK,
+    owner: 'core/leases/lease-service.ts',
+    holds: '`LeaseRecord`',
+    sortKey: 'lease id',
+    access: '`GetItem` to renew or revoke; revocation deletes it',
+  },
+  {
+    pk: DUE_PK,
+    owner: 'core/leases/lease-service.ts',
+    holds: '`{}`',
+    sortKey: '`<15-digit due ms>/<lease id>`',
+    access: 'the sweeper: `Query sk <= <now padded>`',
+  },
+  {
+    pk: FAILED_PK,
+    owner: 'core/leases/lease-service.ts',
+    holds: 'error and attempts of a revocation that failed',
+    sortKey: 'lease id',
+    access: '`Query` to list and retry',
+  },
+  {
+    pk: QUOTA_PK,
+    owner: 'core/leases/lease-service.ts',
+    holds: 'lease counters',
+    sortKey: 'quota scope',
+    access: '`GetItem` and a conditional put with each lease issued or ended',
+  },
+  {
+    pk: PREFIX_JOB_PK,
+    owner: 'core/leases/lease-service.ts',
+    holds: 'state of a revoke-by-prefix job',
+    sortKey: 'prefix',
+    access: '`GetItem` to resume a job',
+  },
+  {
+    pk: ROTATION_CONFIG_PK,
+    owner: 'core/rotation/rotation-service.ts',
+    holds: '`RotationConfigRecord`: type, settings (names other secrets, never a value), rules, grant',
+    sortKey: 'secret name',
+    access: '`GetItem` by secret; `Query` to list and schedule',
+  },
+  {
+    pk: ROTATION_LOCK_PK,
+    owner: 'core/rotation/rotation-service.ts',
+    holds: 'the rotation holding the lock',
+    sortKey: 'secret name',
+    access: 'conditional put (absent) to start a rotation, delete to finish',
+  },
+  {
+    pk: ROTATION_PK,
+    owner: 'core/rotation/rotation-service.ts',
+    holds: 'a rotation: history and in-flight state',
+    sortKey: 'rotation id',
+    access: '`GetItem` at every step; `Query` for history',
+  },
+  {
+    pk: ROTATION_GROUP_PK,
+    owner: 'core/rotation/rotation-service.ts',
+    holds: 'a group of secrets rotated together',
+    sortKey: 'group name',
+    access: '`GetItem` by name; `Query` to list',
+  },
+  {
+    pk: REVOCATION_PK,
+    owner: 'core/rotation/rotation-service.ts',
+    holds: 'the revocation of a superseded credential (a non-secret handle)',
+    sortKey: '`<zero-padded due time>/<id>`',
+    access: '`Query sk <= <now padded>` for what is due',
+  },
+  {
+    pk: DB_CONFIG_PK,
+    owner: 'engines/database/database-engine.ts',
+    holds: 'connection config (the admin password sealed, or the grant of an admin secret)',
+    sortKey: 'config name',
+    access: '`GetItem` by name; `Query` to list',
+  },
+  {
+    pk: DB_ROLE_PK,
+    owner: 'engines/database/database-engine.ts',
+    holds: 'role: creation and revocation statements, TTLs',
+    sortKey: 'role name',
+    access: '`GetItem` by name; `Query` to list',
+  },
+  {
+    pk: AWS_ROLE_PK,
+    owner: 'engines/aws/aws-engine.ts',
+    holds: 'role definition',
+    sortKey: 'role name',
+    access: '`GetItem` by name',
+  },
+  {
+    pk: API_KEY_PARTITION,
+    owner: 'engines/rotation/api-key/api-key-registry.ts',
+    holds: 'a Coffer-managed API key (hash) and the secret that holds it',
+    sortKey: 'key id, or rotation-token prefix + key id',
+    access: '`GetItem` to validate a presented key; `Query` to list',
+  },
+  {
+    pk: PK_CA,
+    owner: 'engines/pki/ca-service.ts',
+    holds: 'CA certificate (PEM) and the id of its key',
+    sortKey: '`root` or `intermediate`',
+    access: '`GetItem`; published unauthenticated at `/v1/pki/ca`',
+  },
+  {
+    pk: CA_KEY_PARTITION,
+    owner: 'adapters/local/pki-keys/sealed-ca-key-store.ts',
+    holds: 'a CA private key sealed under the key provider (locally; on AWS the key stays in KMS)',
+    sortKey: 'key id',
+    access: '`GetItem` to sign',
+  },
+  {
+    pk: PK_ROLE,
+    owner: 'engines/pki/role-service.ts',
+    holds: 'PKI role',
+    sortKey: 'role name',
+    access: '`GetItem` to issue or sign under the role; `Query` to list',
+  },
+  {
+    pk: PK_CERT,
+    owner: 'engines/pki/issuer.ts',
+    holds: 'issued certificate metadata (a stored private key sealed inside)',
+    sortKey: 'serial',
+    access: '`GetItem` by serial; `Query` to list',
+    expires: 'at the certificate `notAfter`',
+  },
+  {
+    pk: PK_REVOKED,
+    owner: 'engines/pki/crl.ts',
+    holds: 'a revoked serial and when',
+    sortKey: 'serial',
+    access: '`Query` to build the CRL',
+  },
+  {
+    pk: PK_CRL,
+    owner: 'engines/pki/crl.ts',
+    holds: 'the CRL currently served (one item)',
+    sortKey: '`current`',
+    access: '`GetItem`; published unauthenticated at `/v1/pki/crl`',
+  },
+  {
+    pk: OUTBOX_PARTITION_PREFIX,
+    prefix: '<shard>',
+    owner: 'core/audit/outbox/audit-outbox.ts',
+    holds: 'a chained audit record, written in the transaction of the change it describes',
+    sortKey: '`<ms>#<request id>#<seq>` (shard = hash(request id) mod 4)',
+    access: 'the relay `Query`s a shard, ships an S3 segment, then deletes what it shipped',
+  },
+  {
+    pk: RELAY_PARTITION,
+    owner: 'core/audit/outbox/outbox-relay.ts',
+    holds: 'last shipped seq and hash',
+    sortKey: 'stream id',
+    access: '`GetItem`, then a put with a `rev` check',
+  },
+  {
+    pk: INIT_PK,
+    owner: 'entrypoints/local/compose.ts',
+    holds: '`{initializedAt, rootAccessor}` (local node only)',
+    sortKey: '`init`',
+    access: 'one create-only put by `coffer init`',
+  },
+];
