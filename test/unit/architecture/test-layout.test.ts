@@ -22,13 +22,13 @@ const NOT_YET_MOVED: Record<string, string> = {
   'engines/rotation/postgres-rotation.test.ts': 'engines/rotation/postgres.test.ts',
 };
 
-/** Where a unit test's path points: `lib/` and `bin/` mirror themselves, `support/` the test support, the rest `lambdas/`. */
-const SOURCE_ROOTS: Record<string, string> = { lib: 'lib', bin: 'bin', support: 'test/support' };
+/** Where a unit test's path points: `lib/`, `bin/` and `docs/` mirror themselves, `support/` the test support, the rest `lambdas/`. */
+const SOURCE_ROOTS: Record<string, string> = { lib: 'lib', bin: 'bin', docs: 'docs', support: 'test/support' };
 
 /**
  * The source a unit test mirrors, or `undefined`. `test/unit/x/y/z.test.ts` mirrors `lambdas/x/y/z.ts` (or `.mjs`, or
  * the folder `lambdas/x/y/z`). A module with several suites names each after it with one qualifier:
- * `z.property.test.ts`, `z.contract.test.ts`, `z.list.test.ts`.
+ * `z.property.test.ts`, `z.contract.test.ts`, `z.list.test.ts`. Documents mirror as `docs/z.md`.
  */
 function mirroredSource(testPath: string, exists: (file: string) => boolean = existsSync): string | undefined {
   const withoutSuffix = testPath.replace(/\.test\.ts$/, '');
@@ -38,7 +38,7 @@ function mirroredSource(testPath: string, exists: (file: string) => boolean = ex
   const name = base.pop()!;
   const names = [name, name.replace(/\.[^.]+$/, '')];
   for (const module of names) {
-    for (const ext of ['.ts', '.mjs', '']) {
+    for (const ext of ['.ts', '.mjs', '.md', '']) {
       const candidate = [...base, `${module}${ext}`].join('/');
       if (exists(path.join(ROOT, candidate))) return candidate;
     }
