@@ -41,6 +41,16 @@ describe('docs/ARCHITECTURE.md', () => {
     expect(named.filter((named) => !existsSync(path.join(ROOT, named)))).toEqual([]);
   });
 
+  it('has guides that name only lambdas/ paths that exist', () => {
+    const guides = path.join(ROOT, 'docs/guides');
+    const missing = readdirSync(guides).flatMap((guide) =>
+      namedLambdaPaths(readFileSync(path.join(guides, guide), 'utf8'))
+        .filter((named) => !existsSync(path.join(ROOT, named)))
+        .map((named) => `${named} (docs/guides/${guide})`),
+    );
+    expect(missing).toEqual([]);
+  });
+
   it('reads the map and the named paths the way the checks above rely on', () => {
     const doc = [
       '```',
