@@ -14,21 +14,13 @@ const CROSS_CUTTING: Record<string, string> = {
   'broker/authz-every-route.test.ts': 'every route of every routes file against the authorisation invariant',
 };
 
-/**
- * Misplaced suites another change was editing when the others moved (moving them then would have clobbered that
- * work). Each is still misplaced, or the test below fails: move it and drop it from here.
- */
-const NOT_YET_MOVED: Record<string, string> = {
-  'engines/rotation/postgres-rotation.test.ts': 'engines/rotation/postgres.test.ts',
-};
-
 /** Where a unit test's path points: `lib/`, `bin/` and `docs/` mirror themselves, `support/` the test support, the rest `lambdas/`. */
 const SOURCE_ROOTS: Record<string, string> = { lib: 'lib', bin: 'bin', docs: 'docs', support: 'test/support' };
 
 /**
  * The source a unit test mirrors, or `undefined`. `test/unit/x/y/z.test.ts` mirrors `lambdas/x/y/z.ts` (or `.mjs`, or
  * the folder `lambdas/x/y/z`). A module with several suites names each after it with one qualifier:
- * `z.property.test.ts`, `z.contract.test.ts`, `z.list.test.ts`. Documents mirror as `docs/z.md`.
+ * `z.property.test.ts`, `z.contract.test.ts`, `z.list.test.ts`. Documents mirror as `docs/z.md` or `docs/Z.md`.
  */
 function mirroredSource(testPath: string, exists: (file: string) => boolean = existsSync): string | undefined {
   const withoutSuffix = testPath.replace(/\.test\.ts$/, '');
@@ -38,8 +30,9 @@ function mirroredSource(testPath: string, exists: (file: string) => boolean = ex
   const name = base.pop()!;
   const names = [name, name.replace(/\.[^.]+$/, '')];
   for (const module of names) {
-    for (const ext of ['.ts', '.mjs', '.md', '']) {
-      const candidate = [...base, `${module}${ext}`].join('/');
+    // Documents keep their conventional capitals (ARCHITECTURE.md); their tests are lower case like every file.
+    for (const file of [`${module}.ts`, `${module}.mjs`, module, `${module}.md`, `${module.toUpperCase()}.md`]) {
+      const candidate = [...base, file].join('/');
       if (exists(path.join(ROOT, candidate))) return candidate;
     }
   }
@@ -58,22 +51,13 @@ const crossCutting = (test: string) =>
 
 describe('Unit test layout', () => {
   it('puts every unit test at the path of the module it tests, or lists it as cross-cutting', () => {
-    const misplaced = testFiles().filter(
-      (test) => !crossCutting(test) && !(test in NOT_YET_MOVED) && mirroredSource(test) === undefined,
-    );
+    const misplaced = testFiles().filter((test) => !crossCutting(test) && mirroredSource(test) === undefined);
     expect(misplaced, 'test/unit/x/y/z.test.ts tests lambdas/x/y/z.ts (see mirroredSource)').toEqual([]);
   });
 
-  it('lists as cross-cutting or not yet moved only what exists and needs it', () => {
+  it('lists as cross-cutting only what exists', () => {
     const missing = Object.keys(CROSS_CUTTING).filter((entry) => !existsSync(path.join(UNIT, entry)));
     expect(missing).toEqual([]);
-    const settled = Object.entries(NOT_YET_MOVED).filter(
-      ([test, target]) =>
-        mirroredSource(test) !== undefined ||
-        !existsSync(path.join(UNIT, test)) ||
-        mirroredSource(target) === undefined,
-    );
-    expect(settled).toEqual([]);
   });
 
   it('has every contract suite run by some adapter test (they are not suites of their own)', () => {
