@@ -14,7 +14,9 @@ const CROSS_CUTTING: Record<string, string> = {
   'broker/authz-every-route.test.ts': 'every route of every routes file against the authorisation invariant',
 };
 
-/** Where a unit test points: `lib/`, `bin/`, `docs/` at themselves, `support/` at test support, the rest at `lambdas/`. */
+/**
+ * Where a unit test points: `lib/`, `bin/`, `docs/` at themselves, `support/` at test support, the rest at `lambdas/`.
+ */
 const SOURCE_ROOTS: Record<string, string> = { lib: 'lib', bin: 'bin', docs: 'docs', support: 'test/support' };
 
 /**
