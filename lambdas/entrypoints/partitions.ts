@@ -137,23 +137,23 @@ export const PARTITIONS: readonly Partition[] = [
   {
     pk: FAILED_PK,
     owner: 'core/leases/lease-service.ts',
-    holds: 'error and attempts of a revocation that failed',
+    holds: '`{leaseId}` of a lease whose revocation failed (its attempts and last error are on the lease)',
     sortKey: 'lease id',
-    access: '`Query` to list and retry',
+    access: '`Query` to list them',
   },
   {
     pk: QUOTA_PK,
     owner: 'core/leases/lease-service.ts',
-    holds: 'lease counters',
-    sortKey: 'quota scope',
-    access: '`GetItem` and a conditional put with each lease issued or ended',
+    holds: '`{count}` of live leases',
+    sortKey: '`role:<role path>` or `principal:<principal id>`',
+    access: '`GetItem` per scope before issuing; written with each lease issued or ended',
   },
   {
     pk: PREFIX_JOB_PK,
     owner: 'core/leases/lease-service.ts',
-    holds: 'state of a revoke-by-prefix job',
+    holds: '`{prefix, requestedAt}` of a revoke-by-prefix job',
     sortKey: 'prefix',
-    access: '`GetItem` to resume a job',
+    access: 'put when the job starts, deleted when it finishes',
   },
   {
     pk: ROTATION_CONFIG_PK,
@@ -165,9 +165,9 @@ export const PARTITIONS: readonly Partition[] = [
   {
     pk: ROTATION_LOCK_PK,
     owner: 'core/rotation/rotation-service.ts',
-    holds: 'the rotation holding the lock',
+    holds: '`{name, rotationId, acquiredAt}`: the rotation holding the lock',
     sortKey: 'secret name',
-    access: 'conditional put (absent) to start a rotation, delete to finish',
+    access: 'create-only put, in the transaction that starts the rotation; deleted when it ends',
   },
   {
     pk: ROTATION_PK,
