@@ -29,6 +29,7 @@ import { systemClock } from '../lambdas/core/ports/clock.ts';
 import { SecretService } from '../lambdas/core/secrets/secret-service.ts';
 import { initialise, openLocalNode } from '../lambdas/entrypoints/local/compose.ts';
 import { loadLocalConfig } from '../lambdas/entrypoints/local/config.ts';
+import { LOOPBACK_EGRESS } from '../test/support/egress.ts';
 import { FakeKeyProvider } from '../test/support/fake-key-provider.ts';
 import { request } from '../test/support/memory-node.ts';
 import { startPostgres } from '../test/support/postgres.ts';
@@ -53,7 +54,11 @@ export async function benchDynamicPostgres(
   const pgServer = await startPostgres();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-bench-dyn-'));
   try {
-    const config = loadLocalConfig({}, { dataDir: dir, leaseMaxPerRole: 1_000_000, leaseMaxPerPrincipal: 1_000_000 });
+    const config = loadLocalConfig(
+      {},
+      // The benchmark's PostgreSQL is on loopback, which the node may reach only when allowed (COFFER_EGRESS_ALLOW).
+      { dataDir: dir, leaseMaxPerRole: 1_000_000, leaseMaxPerPrincipal: 1_000_000, egressAllow: LOOPBACK_EGRESS },
+    );
     const { rootToken } = await initialise(config);
     const node = await openLocalNode(config);
     try {

@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { initialise, openLocalNode } from '../lambdas/entrypoints/local/compose.ts';
 import { loadLocalConfig } from '../lambdas/entrypoints/local/config.ts';
+import { LOOPBACK_EGRESS } from '../test/support/egress.ts';
 import { startPostgres } from '../test/support/postgres.ts';
 import { percentile } from './measure.ts';
 
@@ -79,7 +80,7 @@ export async function benchRotation(
       await admin.end();
     }
 
-    const config = loadLocalConfig({}, { dataDir: dir, rotationTickMs: 3_600_000 });
+    const config = loadLocalConfig({}, { dataDir: dir, rotationTickMs: 3_600_000, egressAllow: LOOPBACK_EGRESS });
     await initialise(config);
     const node = await openLocalNode(config);
     const value = (username: string, password: string) => ({
