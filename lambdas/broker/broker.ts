@@ -22,7 +22,7 @@ import { checkFeatures } from './features.ts';
 import { awsJsonErrorBody, errorBody, type HttpError, toAwsJsonError, toHttpError } from './http-errors.ts';
 import type { BrokerRequest, BrokerResponse } from './http-types.ts';
 import { CHECK_RESPONSES, checkResponse } from './response-check.ts';
-import type { AccessCheck, RouteContext, RouteDef, RouteInput, RouteProtocol } from './route.ts';
+import type { AccessCheck, RouteContext, RouteDef, RouteInput, RouteProtocol, RouteResult } from './route.ts';
 import { type RouteMatch, RouteTable } from './route-table.ts';
 
 export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
@@ -174,7 +174,9 @@ export class Broker {
           ...about(),
           outcome: 'ok',
           status,
-          response: isPlainObject(result.body) ? this.deps.audit.redact(result.body, route.sensitive ?? []) : undefined,
+          response: auditedResponse(route, result, body, (value) =>
+            this.deps.audit.redact(value, route.sensitive ?? []),
+          ),
           latencyMs: round(performance.now() - started),
           ...(grants.length === 0 ? {} : { grants }),
           durable: route.mutating,
@@ -469,6 +471,19 @@ function bearerToken(headers: Readonly<Record<string, string>>): string | undefi
   if (auth === undefined) return undefined;
   const match = /^Bearer\s+(\S+)$/i.exec(auth);
   return match?.[1];
+}
+
+/** What a successful answer's response record holds: the redacted body, or only its size for `auditResponse: 'omit'`. */
+function auditedResponse(
+  route: RouteDef,
+  result: RouteResult,
+  body: string,
+  redact: (value: Record<string, unknown>) => Record<string, unknown>,
+): Record<string, unknown> | undefined {
+  if (route.auditResponse === 'omit') {
+    return { omitted: true, bytes: result.raw?.bytes.length ?? Buffer.byteLength(body) };
+  }
+  return isPlainObject(result.body) ? redact(result.body) : undefined;
 }
 
 function auditable(input: RouteInput<unknown, unknown, unknown>): Record<string, unknown> {

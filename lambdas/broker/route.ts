@@ -88,6 +88,12 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown, R extends z.Zod
   /** Field names whose values are HMAC'd in the audit log. */
   readonly sensitive?: readonly string[];
   /**
+   * `omit` records a successful answer as `{ omitted: true, bytes }` instead of its body: for large public documents
+   * (the OpenAPI document, CRLs) that would otherwise fill the audit log with copies of what anyone can fetch.
+   * Status, latency and grants are kept. @default 'record'
+   */
+  readonly auditResponse?: 'record' | 'omit';
+  /**
    * Resources the request names inside its body or engine settings (another secret whose value an engine will read,
    * a PKI role it will issue from, a connection it will use), each with the capability the engine will use it for.
    * The broker authorises every one for the caller, after `access` and before the handler, and records them in the

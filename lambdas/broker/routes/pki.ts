@@ -157,6 +157,7 @@ export const pkiRoutes: RouteDef[] = [
       'The CRL distribution point named in issued certificates: the current CRL, DER (application/pkix-crl); no authentication',
     auth: 'none',
     mutating: false,
+    auditResponse: 'omit',
     response: api.PkiCrlDer,
     resource: () => pkiPath('crl'),
     async handle(_input, { deps }) {
@@ -171,6 +172,7 @@ export const pkiRoutes: RouteDef[] = [
     summary: 'The current CRL as PEM, with its number and validity window; no authentication',
     auth: 'none',
     mutating: false,
+    auditResponse: 'omit',
     response: api.PkiCrl,
     resource: () => pkiPath('crl'),
     async handle(_input, { deps }) {

@@ -28,6 +28,7 @@ export function sysRoutes(openapi: () => Record<string, unknown>): RouteDef[] {
       summary: 'This API as an OpenAPI 3.1 document; no authentication',
       auth: 'none',
       mutating: false,
+      auditResponse: 'omit',
       response: api.OpenApiDocument,
       resource: () => 'sys/openapi',
       async handle() {
