@@ -1,9 +1,11 @@
 import { Command, CommanderError } from 'commander';
+import packageJson from '../../../package.json' with { type: 'json' };
 import { CliError, ExitCode } from '../../agent/exit-codes.ts';
 import { isCofferError } from '../../core/errors.ts';
 import { registerAccessKeyCommands } from './commands/access-key.ts';
 import { registerAgentCommand } from './commands/agent.ts';
 import { registerAuditCommands } from './commands/audit.ts';
+import { registerCompletionCommand } from './commands/completion.ts';
 import { registerCredsCommands } from './commands/creds.ts';
 import { registerDbCommands } from './commands/db.ts';
 import { registerIamCommands } from './commands/iam.ts';
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
     .option('-o, --output <format>', 'json or table', 'table')
     .option('--address <url>', 'server address (default COFFER_ADDR or http://127.0.0.1:8270)')
     .option('--token <token>', 'prefer COFFER_TOKEN: flags show up in process listings')
+    // As `vault version` and `gh --version` do: the program's name, then the package's version.
+    .version(`coffer ${packageJson.version}`, '-V, --version', 'print the version')
     .exitOverride()
     .showHelpAfterError();
   registerServerCommands(program);
@@ -38,6 +42,7 @@ export function buildProgram(): Command {
   registerIamCommands(program);
   registerRunCommand(program);
   registerAgentCommand(program);
+  registerCompletionCommand(program);
   return program;
 }
 
