@@ -68,14 +68,66 @@ export async function readSecretInput(
   return data;
 }
 
-export function print(command: Command, value: unknown, table?: () => string): void {
+/**
+ * Every answer honours `--output`: a command without a table of its own gets the generic one, so `--output table`
+ * never silently falls back to JSON.
+ */
+export function print(command: Command, value: unknown, table: () => string = () => tableOf(value)): void {
   const { output } = globals(command);
-  if (output === 'json' || table === undefined) {
+  if (output === 'json') {
     process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
   } else {
     const text = table();
     process.stdout.write(text.endsWith('\n') || text.length === 0 ? text : `${text}\n`);
   }
+}
+
+/** What an empty list says in table mode: a blank output reads as a hang or a failure (gh says "no … found"). */
+export const NONE = '(none)';
+
+/** A list for people: the header even when there are no rows, then `(none)`. */
+export function listTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  return rows.length === 0 ? `${columns([header])}\n${NONE}` : columns([header, ...rows]);
+}
+
+/** A list of names, one a line (as `vault list`), or `(none)`. */
+export function nameList(names: readonly string[]): string {
+  return names.length === 0 ? NONE : names.join('\n');
+}
+
+function cell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value) && value.every((v) => typeof v !== 'object' || v === null)) return value.join(',');
+  return JSON.stringify(value);
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The generic table: an object (a describe) as two columns of key and value, a list of objects as columns under
+ * the union of their keys, anything else as text.
+ */
+export function tableOf(value: unknown): string {
+  if (Array.isArray(value)) {
+    if (value.length === 0) return NONE;
+    if (!value.every(isRecord)) return value.map(cell).join('\n');
+    const keys = [...new Set(value.flatMap((row) => Object.keys(row)))];
+    return listTable(
+      keys.map((k) => k.toUpperCase()),
+      value.map((row) => keys.map((k) => cell(row[k]))),
+    );
+  }
+  if (isRecord(value)) {
+    return columns(
+      Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, cell(v)]),
+    );
+  }
+  return cell(value);
 }
 
 /** Aligned columns for human output. */

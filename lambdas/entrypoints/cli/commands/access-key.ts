@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { z } from 'zod';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import type * as api from '../../../api/index.ts';
-import { client, collect, columns, print, readSecretInput } from '../io.ts';
+import { client, collect, columns, listTable, print, readSecretInput } from '../io.ts';
 
 /** The secret access key is in the answer to create only. */
 type AccessKeyInfo = z.infer<typeof api.AccessKeyDescription> & { secretAccessKey?: string };
@@ -49,10 +49,10 @@ export function registerAccessKeyCommands(program: Command): void {
   keys.command('list').action(async (_flags: unknown, command: Command) => {
     const listed = await client(command).call<{ accessKeys: AccessKeyInfo[] }>('GET', '/v1/sys/access-keys');
     print(command, listed, () =>
-      columns([
+      listTable(
         ['ACCESS KEY ID', 'PRINCIPAL', 'STATUS', 'POLICIES'],
-        ...listed.accessKeys.map((k) => [k.accessKeyId, k.principal, k.status, k.policies.join(',')]),
-      ]),
+        listed.accessKeys.map((k) => [k.accessKeyId, k.principal, k.status, k.policies.join(',')]),
+      ),
     );
   });
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
-import { client, collect, columns, integer, print } from '../io.ts';
+import { client, collect, columns, integer, nameList, print } from '../io.ts';
 
 async function jsonFile(file: string | undefined): Promise<Record<string, unknown>> {
   if (file === undefined) return {};
@@ -61,7 +61,7 @@ export function registerDbCommands(program: Command): void {
   });
   config.command('list').action(async (_f: unknown, command: Command) => {
     const out = await client(command).call<{ configs: string[] }>('GET', '/v1/database/config');
-    print(command, out, () => out.configs.join('\n'));
+    print(command, out, () => nameList(out.configs));
   });
   config.command('delete <name>').action(async (name: string, _f: unknown, command: Command) => {
     await client(command).call('DELETE', `/v1/database/config/${encodeURIComponent(name)}`);
@@ -101,7 +101,7 @@ export function registerDbCommands(program: Command): void {
   });
   role.command('list').action(async (_f: unknown, command: Command) => {
     const out = await client(command).call<{ roles: string[] }>('GET', '/v1/database/roles');
-    print(command, out, () => out.roles.join('\n'));
+    print(command, out, () => nameList(out.roles));
   });
   role.command('delete <name>').action(async (name: string, _f: unknown, command: Command) => {
     await client(command).call('DELETE', `/v1/database/roles/${encodeURIComponent(name)}`);

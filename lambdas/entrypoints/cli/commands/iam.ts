@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import type * as api from '../../../api/index.ts';
-import { client, collect, columns, print } from '../io.ts';
+import { client, collect, columns, listTable, print } from '../io.ts';
 
 type Mapping = z.infer<typeof api.IamMapping>;
 
@@ -25,7 +25,12 @@ export function registerIamCommands(program: Command): void {
     .description('list the mappings')
     .action(async (_flags: unknown, command: Command) => {
       const { mappings } = await client(command).call<{ mappings: Mapping[] }>('GET', '/v1/auth/iam/mappings');
-      print(command, { mappings }, () => columns(mappings.map((m) => [m.pattern, m.policies.join(',')])));
+      print(command, { mappings }, () =>
+        listTable(
+          ['PATTERN', 'POLICIES'],
+          mappings.map((m) => [m.pattern, m.policies.join(',')]),
+        ),
+      );
     });
 
   iam

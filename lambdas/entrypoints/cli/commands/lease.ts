@@ -2,17 +2,16 @@ import type { Command } from 'commander';
 import type { z } from 'zod';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import type * as api from '../../../api/index.ts';
-import { client, columns, print } from '../io.ts';
+import { client, columns, listTable, print } from '../io.ts';
 
 type Lease = z.infer<typeof api.LeaseDescription>;
 
 function table(leases: readonly Lease[], failed: boolean): string {
-  if (leases.length === 0) return '';
   const header = failed ? ['LEASE', 'STATE', 'ATTEMPTS', 'LAST ERROR'] : ['LEASE', 'STATE', 'EXPIRES'];
   const rows = leases.map((l) =>
     failed ? [l.leaseId, l.state, String(l.attempts), l.lastError ?? ''] : [l.leaseId, l.state, l.expiresAt],
   );
-  return columns([header, ...rows]);
+  return listTable(header, rows);
 }
 
 export function registerLeaseCommands(program: Command): void {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { z } from 'zod';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import type * as api from '../../../api/index.ts';
-import { client, collect, print, readSecretInput } from '../io.ts';
+import { client, collect, nameList, print, readSecretInput } from '../io.ts';
 
 /** What `explainDecision` reads of the answer to `POST /v1/sys/policy-test`. */
 export type Decision = Pick<
@@ -53,7 +53,7 @@ export function registerPolicyCommands(program: Command): void {
 
   policy.command('list').action(async (_flags: unknown, command: Command) => {
     const listed = await client(command).call<{ policies: string[] }>('GET', '/v1/sys/policies');
-    print(command, listed, () => listed.policies.join('\n'));
+    print(command, listed, () => nameList(listed.policies));
   });
 
   policy.command('delete <name>').action(async (name: string, _flags: unknown, command: Command) => {

@@ -6,7 +6,7 @@ import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import type * as api from '../../../api/index.ts';
 import { namePath } from '../../../sdk/name-path.ts';
 import type { ApiClient } from '../api-client.ts';
-import { client, columns, integer, print } from '../io.ts';
+import { client, columns, integer, listTable, print } from '../io.ts';
 
 /** The wire shapes of `lambdas/api`: what the server answers, not a copy of it. */
 type Rules = NonNullable<Config['rules']>;
@@ -56,10 +56,9 @@ function configTable(c: Config): string {
 }
 
 function rotationsTable(rotations: readonly Rotation[]): string {
-  if (rotations.length === 0) return '';
-  return columns([
+  return listTable(
     ['ROTATION', 'STARTED', 'TRIGGER', 'STATUS', 'TOOK', 'SECRETS'],
-    ...rotations.map((r) => [
+    rotations.map((r) => [
       r.rotationId,
       r.startedAt,
       r.trigger,
@@ -67,7 +66,7 @@ function rotationsTable(rotations: readonly Rotation[]): string {
       r.durationMs === undefined ? '' : humanDuration(r.durationMs),
       r.secrets.join(','),
     ]),
-  ]);
+  );
 }
 
 function rotationTable(r: Rotation): string {
@@ -270,20 +269,18 @@ export function registerRotationCommands(program: Command): void {
     .action(async (_flags: unknown, command: Command) => {
       const { configs } = await client(command).call<{ configs: Config[] }>('GET', '/v1/rotation/configs');
       print(command, { configs }, () =>
-        configs.length === 0
-          ? ''
-          : columns([
-              ['NAME', 'TYPE', 'ENABLED', 'SCHEDULE', 'LAST ROTATED', 'LAST STATUS', 'NEXT'],
-              ...configs.map((c) => [
-                c.name,
-                c.type,
-                String(c.enabled),
-                schedule(c.rules),
-                c.lastRotatedAt ?? '',
-                c.lastStatus ?? '',
-                c.nextRotationAt ?? '',
-              ]),
-            ]),
+        listTable(
+          ['NAME', 'TYPE', 'ENABLED', 'SCHEDULE', 'LAST ROTATED', 'LAST STATUS', 'NEXT'],
+          configs.map((c) => [
+            c.name,
+            c.type,
+            String(c.enabled),
+            schedule(c.rules),
+            c.lastRotatedAt ?? '',
+            c.lastStatus ?? '',
+            c.nextRotationAt ?? '',
+          ]),
+        ),
       );
     });
 
@@ -346,12 +343,10 @@ export function registerRotationCommands(program: Command): void {
     .action(async (_flags: unknown, command: Command) => {
       const out = await client(command).call<{ revocations: Revocation[] }>('GET', '/v1/rotation/revocations');
       print(command, out, () =>
-        out.revocations.length === 0
-          ? ''
-          : columns([
-              ['SECRET', 'TYPE', 'DUE', 'ATTEMPTS', 'LAST ERROR'],
-              ...out.revocations.map((r) => [r.secretName, r.type, r.dueAt, String(r.attempts), r.lastError ?? '']),
-            ]),
+        listTable(
+          ['SECRET', 'TYPE', 'DUE', 'ATTEMPTS', 'LAST ERROR'],
+          out.revocations.map((r) => [r.secretName, r.type, r.dueAt, String(r.attempts), r.lastError ?? '']),
+        ),
       );
     });
 }
