@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import { namePath } from '../../../sdk/name-path.ts';
-import { client, collect, columns, globals, integer, keyValues, print, readSecretInput } from '../io.ts';
+import { client, collect, globals, integer, keyValues, listTable, nameList, print, readSecretInput } from '../io.ts';
 import { registerSecretRotate } from './rotation.ts';
 
 interface ValueFlags {
@@ -120,7 +120,7 @@ export function registerSecretCommands(program: Command): void {
         entries.push(...page.entries);
         cursor = page.nextCursor;
       } while (cursor !== undefined);
-      print(command, { entries }, () => entries.map((e) => e.name).join('\n'));
+      print(command, { entries }, () => nameList(entries.map((e) => e.name)));
     });
 
   secret
@@ -142,10 +142,10 @@ export function registerSecretCommands(program: Command): void {
         query: { includeDeprecated: flags.includeDeprecated === true ? 'true' : undefined },
       });
       print(command, page, () =>
-        columns([
+        listTable(
           ['VERSION', 'CREATED', 'STAGES'],
-          ...page.versions.map((v) => [v.versionId, v.createdAt, v.versionStages.join(',')]),
-        ]),
+          page.versions.map((v) => [v.versionId, v.createdAt, v.versionStages.join(',')]),
+        ),
       );
     });
 
