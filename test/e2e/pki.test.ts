@@ -66,6 +66,9 @@ describe('coffer pki against a real server', () => {
     expect(issuedJson.private_key).toBeUndefined();
     expect(statSync(at('leaf.key')).mode & 0o777).toBe(0o600);
     expect(readFileSync(at('leaf.key'), 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    // The server runs on a random port with no COFFER_PUBLIC_URL: the certificate names the CRL that server serves.
+    const leafText = openssl(['x509', '-in', at('leaf.pem'), '-noout', '-text']);
+    expect(leafText.output).toContain(`URI:${current().address}/v1/pki/crl`);
     expect((await cli(['pki', 'ca', '--out', at('ca.pem')])).code).toBe(0);
     const inter1 = readFileSync(at('chain.pem'), 'utf8').split(/(?<=-----END CERTIFICATE-----\n)/)[0]!;
     const interFile = files.write('inter.pem', inter1);

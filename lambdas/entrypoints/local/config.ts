@@ -46,9 +46,10 @@ export const LocalConfigSchema = z.object({
   leaseRetryMaxMs: z.coerce.number().int().min(10).max(86_400_000).default(300_000),
   /**
    * Base URL clients reach this node at, written into issued certificates (CRL distribution point
-   * `<publicUrl>/v1/pki/crl`). @default 'http://127.0.0.1:8270'
+   * `<publicUrl>/v1/pki/crl`). @default `http://<host>:<port>` (see {@link listenUrl}), so a node on another port
+   * still names a CRL it serves
    */
-  publicUrl: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8270'),
+  publicUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** How often the local scheduler starts due rotations and revokes retired credentials. @default 10_000 */
   rotationTickMs: z.coerce.number().int().min(20).max(3_600_000).default(10_000),
   /** Replaces the workflow's retry intervals (the definition's own: 2 s doubling). @default the definition's */
@@ -85,7 +86,7 @@ export const LocalConfigSchema = z.object({
     .optional(),
 });
 
-export type LocalConfig = z.infer<typeof LocalConfigSchema>;
+export type LocalConfig = Omit<z.infer<typeof LocalConfigSchema>, 'publicUrl'> & { readonly publicUrl: string };
 export type LocalConfigInput = z.input<typeof LocalConfigSchema>;
 
 /** Reads `COFFER_*` variables; explicit overrides (CLI flags) win. */
@@ -130,7 +131,22 @@ export function loadLocalConfig(
     const issue = parsed.error.issues[0]!;
     throw new ValidationError(`invalid configuration ${issue.path.join('.')}: ${issue.message}`);
   }
-  return { ...parsed.data, dataDir: path.resolve(parsed.data.dataDir) };
+  const { host, port } = parsed.data;
+  return {
+    ...parsed.data,
+    dataDir: path.resolve(parsed.data.dataDir),
+    publicUrl: parsed.data.publicUrl ?? listenUrl(host, port),
+  };
+}
+
+/**
+ * The URL a client on this machine reaches a listener at: a wildcard address is not one a client can connect to, so
+ * `0.0.0.0` becomes `127.0.0.1` and `::` becomes `localhost`. Port 0 stays 0 until the listener has its port (see
+ * `server.ts`).
+ */
+export function listenUrl(host: string, port: number): string {
+  const name = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? 'localhost' : host;
+  return `http://${name.includes(':') && !name.startsWith('[') ? `[${name}]` : name}:${port}`;
 }
 
 /** A comma-separated variable as its non-empty items; unset or empty: undefined (the default applies). */

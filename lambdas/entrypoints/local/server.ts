@@ -1,8 +1,8 @@
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import type { Clock } from '../../core/ports/clock.ts';
 import { systemClock } from '../../core/ports/clock.ts';
 import { initialise, isInitialised, type LocalNode, openLocalNode } from './compose.ts';
-import type { LocalConfig } from './config.ts';
+import { type LocalConfig, listenUrl } from './config.ts';
 import { LocalHttpServer } from './http-server.ts';
 import { servedHosts } from './served-names.ts';
 
@@ -23,7 +23,8 @@ export interface StartOptions {
  * `coffer server`: initialise on first start, then serve the broker on the loopback address, to the `Host` names of
  * {@link servedHosts} only.
  */
-export async function startLocalServer(config: LocalConfig, options: StartOptions = {}): Promise<RunningServer> {
+export async function startLocalServer(given: LocalConfig, options: StartOptions = {}): Promise<RunningServer> {
+  const config = await withPortChosen(given);
   if (!isInitialised(config.dataDir)) {
     const { rootToken } = await initialise(config);
     options.onInitialised?.(rootToken);
@@ -63,4 +64,20 @@ export async function startLocalServer(config: LocalConfig, options: StartOption
       return stopping;
     },
   };
+}
+
+/**
+ * Port 0 ("any free port") with the default public URL: the URL issued certificates name must carry the port the node
+ * will serve on, and services are composed before the listener binds, so a free port is chosen first. Another process
+ * taking it in between makes the listen fail loudly, never a certificate naming the wrong port.
+ */
+async function withPortChosen(config: LocalConfig): Promise<LocalConfig> {
+  if (config.port !== 0 || config.publicUrl !== listenUrl(config.host, 0)) return config;
+  const probe = createServer();
+  const port = await new Promise<number>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen(0, config.host, () => resolve((probe.address() as AddressInfo).port));
+  });
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return { ...config, port, publicUrl: listenUrl(config.host, port) };
 }
