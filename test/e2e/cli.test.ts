@@ -23,7 +23,9 @@ describe('coffer CLI against a real server', () => {
 
   it('creates, writes, reads, versions and stages a secret', async () => {
     const name = unique('app');
-    expect((await cli(['secret', 'create', name, '--description', 'db password', '--tag', 'team=core'])).code).toBe(0);
+    expect(
+      (await cli(['secret', 'create', name, '--no-value', '--description', 'db password', '--tag', 'team=core'])).code,
+    ).toBe(0);
     const first = await cli(['secret', 'put', name, '-o', 'json'], 'first-value\n');
     expect(first.code).toBe(0);
     const v1 = JSON.parse(first.stdout).versionId as string;

@@ -9,9 +9,17 @@ interface ValueFlags {
   binary?: boolean;
 }
 
+const NO_VALUE = 'no value: pass --file or pipe it on stdin';
+
 async function valueBody(flags: ValueFlags): Promise<{ value: string } | { binary: string }> {
   const data = await readSecretInput(flags.file, { keepNewline: flags.binary === true });
-  if (data.length === 0) throw new CliError('the value is empty', ExitCode.usage);
+  if (data.length === 0) {
+    // An empty pipe is almost always a failed upstream command: storing "" would hide that failure.
+    throw new CliError(
+      flags.file === undefined || flags.file === '-' ? NO_VALUE : 'the value is empty',
+      ExitCode.usage,
+    );
+  }
   if (flags.binary === true) return { binary: data.toString('base64') };
   return { value: data.toString('utf8') };
 }
@@ -24,20 +32,35 @@ interface SecretRead {
   binary?: string;
 }
 
+/** The version carrying `label`, or undefined when none does or the metadata cannot be read (the server decides). */
+async function labelHolder(api: ReturnType<typeof client>, name: string, label: string): Promise<string | undefined> {
+  const described = await api
+    .call<{ versionIdsToStages?: Record<string, string[]> }>('GET', `/v1/secret/metadata/${namePath(name)}`)
+    .catch(() => undefined);
+  const stages = described?.versionIdsToStages ?? {};
+  return Object.keys(stages).find((versionId) => stages[versionId]?.includes(label));
+}
+
 export function registerSecretCommands(program: Command): void {
   const secret = program.command('secret').description('store, version, read and delete secrets');
 
   secret
     .command('create <name>')
-    .description('create a secret; its first value comes from --file (or "-" for stdin)')
+    .description('create a secret; its first value comes from stdin (when piped) or --file')
     .option('--file <path>', 'read the value from a file, or "-" for stdin')
+    .option('--no-value', 'create the secret without a value, even when stdin is not a terminal')
     .option('--binary', 'store the value as bytes')
     .option('--description <text>')
     .option('--tag <key=value>', 'repeatable', collect)
     .option('--metadata <key=value>', 'custom metadata, repeatable', collect)
     .option('--request-token <token>', 'idempotency token; becomes the version id')
     .action(async (name: string, flags: ValueFlags & Record<string, unknown>, command: Command) => {
-      const value = flags.file === undefined ? {} : await valueBody(flags);
+      if (flags.value === false && flags.file !== undefined) {
+        throw new CliError('use --file or --no-value, not both', ExitCode.usage);
+      }
+      // Like `put`, a piped value is the value; only a terminal (nobody piping) or --no-value creates it empty.
+      const hasValue = flags.value !== false && (flags.file !== undefined || process.stdin.isTTY !== true);
+      const value = hasValue ? await valueBody(flags) : {};
       const body = {
         name,
         ...value,
@@ -158,8 +181,17 @@ export function registerSecretCommands(program: Command): void {
       if (flags.moveTo === undefined && flags.removeFrom === undefined) {
         throw new CliError('give --move-to and/or --remove-from', ExitCode.usage);
       }
+      const api = client(command);
+      if (flags.moveTo !== undefined && flags.removeFrom === undefined) {
+        // As in UpdateSecretVersionStage, moving a label that is on another version must name that version; the
+        // server's refusal names its API field, so find the holder here and name the flag instead.
+        const holder = await labelHolder(api, name, label);
+        if (holder !== undefined && holder !== flags.moveTo) {
+          throw new CliError(`${label} is on version ${holder}: also pass --remove-from ${holder}`, ExitCode.usage);
+        }
+      }
       const body = { stage: label, moveToVersionId: flags.moveTo, removeFromVersionId: flags.removeFrom };
-      const result = await client(command).call('POST', `/v1/secret/stages/${namePath(name)}`, { body });
+      const result = await api.call('POST', `/v1/secret/stages/${namePath(name)}`, { body });
       print(command, result);
     });
 
