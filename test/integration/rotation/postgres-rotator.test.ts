@@ -226,6 +226,23 @@ describe('postgres-single rotator (real PostgreSQL)', () => {
     expect(await works(pending)).toBe(true);
   });
 
+  it('names a user that does not exist, with the database, instead of blaming the passwords', async () => {
+    const user = unique('single_gone');
+    const absent = `user "${user}" does not exist on database "${server.database}"`;
+    const withAdmin = await single(valueFor(user, password()), { adminSecret: ADMIN_SECRET })
+      .prepare()
+      .catch((err: unknown) => err);
+    expect(withAdmin).toBeInstanceOf(RotationStepError);
+    expect((withAdmin as Error).message).toBe(`setSecret: ${absent}`);
+
+    // Without an admin session PostgreSQL refuses the login alike for both causes, so both are named.
+    const withoutAdmin = await single(valueFor(user, password()))
+      .prepare()
+      .catch((err: unknown) => err);
+    expect(withoutAdmin).toBeInstanceOf(RotationStepError);
+    expect((withoutAdmin as Error).message).toContain(absent);
+  });
+
   it('rollback after setSecret restores the current password, idempotently; before setSecret it changes nothing', async () => {
     const user = unique('single_rb');
     const old = password();

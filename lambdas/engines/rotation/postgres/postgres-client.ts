@@ -49,6 +49,11 @@ export function isAuthFailure(err: unknown): boolean {
   return code === '28P01' || code === '28000';
 }
 
+/** The statement named a role that does not exist (SQLSTATE 42704, undefined_object). */
+export function isMissingRole(err: unknown): boolean {
+  return codeOf(err) === '42704';
+}
+
 /**
  * The error a step throws: {@link TransientRotationError} when a retry may help, else {@link RotationStepError}.
  * The message names the step and the user, carries the server's message and SQLSTATE with every password blanked,

@@ -1,7 +1,7 @@
 import { RotationStepError, type Rotator, type RotatorContext } from '../../../core/rotation/rotation-types.ts';
 import type { SecretValue } from '../../../core/secrets/secret-types.ts';
 import type { PostgresSessions } from '../../shared/postgres/postgres-sessions.ts';
-import { named, probe, trySession, withAdminSession } from './postgres-client.ts';
+import { isMissingRole, named, probe, trySession, withAdminSession } from './postgres-client.ts';
 import { generatePassword } from './postgres-password.ts';
 import {
   type PostgresSingleSettings,
@@ -66,6 +66,7 @@ export function postgresSingleRotator(
       const what = `setSecret for user ${named(user)}`;
       const change = alterPasswordSql(user, next.endpoint.password, false);
       const secrets = passwordsOf(current, next);
+      const absent = `user ${named(user)} does not exist on database ${named(next.endpoint.database)}`;
       if (ctx.settings.adminSecret !== undefined) {
         const admin = await readAdmin(ctx.secrets, ctx.settings.adminSecret, next.endpoint);
         await withAdminSession(
@@ -74,7 +75,10 @@ export function postgresSingleRotator(
           admin,
           `${what} as admin ${named(admin.user)}`,
           secrets,
-          (client) => client.query(change),
+          (client) =>
+            client.query(change).catch((err: unknown) => {
+              throw isMissingRole(err) ? new RotationStepError(`setSecret: ${absent}`) : err;
+            }),
         );
         return;
       }
@@ -92,7 +96,11 @@ export function postgresSingleRotator(
         async () => undefined,
       );
       if (byPending.ok) return;
-      throw new RotationStepError(`${what}: the target accepts neither the current nor the pending password`);
+      // PostgreSQL refuses a login for a role that does not exist exactly as for a wrong password (so that logins
+      // cannot probe for role names): without an admin session to ask pg_roles, both causes must be named.
+      throw new RotationStepError(
+        `${what}: the target accepts neither the current nor the pending password, or ${absent} (an adminSecret tells which)`,
+      );
     },
 
     async testSecret(ctx, pending) {
