@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { COMPLETION_SHELLS, completionScript } from '../../../../../lambdas/entrypoints/cli/commands/completion.ts';
@@ -61,9 +64,17 @@ describe('coffer completion', () => {
   it.each(['zsh', 'fish'] as const)('writes a %s script that the shell parses (where it is installed)', (shell) => {
     const script = completionScript(program, shell);
     if (installed(shell)) {
-      const check = spawnSync(shell, ['-n'], { input: script, encoding: 'utf8' });
-      expect(check.stderr).toBe('');
-      expect(check.status).toBe(0);
+      // A file, not stdin: fish reads a script to check only from a file.
+      const dir = mkdtempSync(path.join(tmpdir(), 'coffer-completion-'));
+      try {
+        const file = path.join(dir, `coffer.${shell}`);
+        writeFileSync(file, script);
+        const check = spawnSync(shell, ['-n', file], { encoding: 'utf8' });
+        expect(check.stderr).toBe('');
+        expect(check.status).toBe(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     } else if (shell === 'zsh') {
       expect(script.startsWith('#compdef coffer\n')).toBe(true);
       expect(script).toContain('compdef _coffer coffer');
@@ -74,6 +85,19 @@ describe('coffer completion', () => {
         expect(script).toContain(`-n '__coffer_at \\'${parent}\\'' -f -a '${words.at(-1)}'`);
       }
     }
+  });
+
+  it.runIf(installed('fish'))('completes subcommands and options in fish (where it is installed)', () => {
+    const script = completionScript(program, 'fish');
+    const run = spawnSync(
+      'fish',
+      ['-c', `${script}\ncomplete -C 'coffer -o json secret g'; complete -C 'coffer secret get --ver'`],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(run.stderr).toBe('');
+    expect(run.stdout.split('\n').map((line) => line.split('\t')[0])).toEqual(['get', '--version-id', '']);
   });
 
   it('completes the commands, then the subcommands of the command typed', () => {
