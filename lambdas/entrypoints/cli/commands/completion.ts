@@ -176,6 +176,8 @@ function fishScript(root: CompletionNode): string {
     `                contains -- $word (__${name}_subcommands $cmdpath); and set cmdpath "$cmdpath $word"`,
     '        end',
     '    end',
+    '    # The word under the cursor is the value of a flag: no command is offered there.',
+    '    test $skip = 1; and set cmdpath "$cmdpath <value>"',
     '    echo $cmdpath',
     'end',
     `function __${name}_at`,
