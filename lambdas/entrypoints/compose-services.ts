@@ -12,7 +12,7 @@ import { SigV4Verifier, type SigV4VerifierOptions } from '../core/auth/sigv4/sig
 import { TokenService } from '../core/auth/token/token-service.ts';
 import { CachingKeyProvider } from '../core/crypto/data-key-cache.ts';
 import { type DataKeyHolder, type RootKeyring, rotateRootKey } from '../core/crypto/root-key-rotation.ts';
-import { EgressPolicy } from '../core/egress/egress-policy.ts';
+import { type EgressGuard, EgressPolicy } from '../core/egress/egress-policy.ts';
 import { LeaseService, type LeaseServiceOptions } from '../core/leases/lease-service.ts';
 import type { ProviderRegistry } from '../core/leases/lease-types.ts';
 import { PolicyService } from '../core/policy/policy-service.ts';
@@ -139,7 +139,8 @@ export function composeDynamicSecrets(options: {
   readonly store: Store;
   readonly secrets: SecretService;
   readonly sts: Pick<STSClient, 'send'>;
-  readonly egressAllow: string;
+  /** Every connection to a configured database goes through it (the node's one guard). */
+  readonly egress: EgressGuard;
   readonly clock: Clock;
   /** The node's PostgreSQL sessions; the caller closes them. */
   readonly postgres: PostgresSessions;
@@ -147,8 +148,7 @@ export function composeDynamicSecrets(options: {
   /** Records each read of a connection's admin credential. @default not recorded (the lease sweeper) */
   readonly audit?: AuditLog;
 }): DynamicSecrets {
-  const { store, secrets, clock, audit } = options;
-  const egress = new DnsEgressGuard(EgressPolicy.parse(options.egressAllow));
+  const { store, secrets, clock, audit, egress } = options;
   const database = new DatabaseEngine({
     store,
     clock,
@@ -193,7 +193,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     store,
     secrets,
     sts: ports.sts,
-    egressAllow: settings.egressAllow,
+    egress,
     clock,
     postgres,
     audit,

@@ -5,6 +5,7 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDbStore } from '../../adapters/aws/dynamodb-store/dynamodb-store.ts';
 import { KmsCaKeyStore } from '../../adapters/aws/kms-ca-signer/kms-ca-key-store.ts';
 import { KmsKeyProvider } from '../../adapters/aws/kms-key-provider/kms-key-provider.ts';
+import { DnsEgressGuard } from '../../adapters/egress/dns-egress-guard.ts';
 import { Broker } from '../../broker/broker.ts';
 import type { BrokerDeps } from '../../broker/broker-deps.ts';
 import { nativeRoutes } from '../../broker/routes/index.ts';
@@ -12,6 +13,7 @@ import type { AuditLog } from '../../core/audit/audit-log.ts';
 import { AuditOutbox } from '../../core/audit/outbox/audit-outbox.ts';
 import { OutboxAuditSink } from '../../core/audit/outbox/outbox-audit-sink.ts';
 import { OutboxStore } from '../../core/audit/outbox/outbox-store.ts';
+import { EgressPolicy } from '../../core/egress/egress-policy.ts';
 import { ValidationError } from '../../core/errors.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
 import type { Store } from '../../core/ports/store.ts';
@@ -72,7 +74,7 @@ export function composeDynamicSecrets(options: {
     store: options.store,
     secrets: options.secrets,
     clock: options.clock,
-    egressAllow: config.egressAllow,
+    egress: new DnsEgressGuard(EgressPolicy.parse(config.egressAllow)),
     // One per function instance: idle sessions close on their own, and the instance ends with its sessions.
     postgres: new PostgresSessions(),
     sts: options.clients.sts ?? stsClient(config),
