@@ -223,6 +223,7 @@ async function suite(file: string, title: string): Promise<void> {
   if (code !== 0) throw new Error(`${file} exited ${code}`);
 }
 
+await suite('cli-start.ts', 'CLI start: a `coffer` call from exec to exit vs `node -e 0`');
 await suite('lambda-bundle.ts', 'Lambda bundle: zipped size and cold initialisation vs importing an empty module');
 await suite('extension.ts', 'Lambda extension cache and post-rotation staleness');
 await suite('pki.ts', 'PKI: EC P-256 certificates issued vs raw WebCrypto keygen+sign');

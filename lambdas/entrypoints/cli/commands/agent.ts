@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { runAgent } from '../../../agent/agent.ts';
 import type { TokenSource } from '../../../agent/auto-auth.ts';
-import { type AgentConfig, parseAgentConfig } from '../../../agent/config.ts';
+import type { AgentConfig } from '../../../agent/config.ts';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import type { ApiCall } from '../../../agent/secret-source.ts';
 import { ApiClient } from '../api-client.ts';
@@ -19,6 +18,8 @@ async function loadConfig(file: string): Promise<AgentConfig> {
   } catch (err) {
     throw new CliError(`${file} is not valid JSON: ${err instanceof Error ? err.message : ''}`, ExitCode.usage);
   }
+  // The agent loads with its command only, so the rest of the CLI starts without it.
+  const { parseAgentConfig } = await import('../../../agent/config.ts');
   return parseAgentConfig(json, path.dirname(path.resolve(file)));
 }
 
@@ -54,6 +55,7 @@ export function registerAgentCommand(program: Command): void {
         const client = new ApiClient({ address: config.address ?? address, token: current });
         return client.call.bind(client) as ApiCall;
       };
+      const { runAgent } = await import('../../../agent/agent.ts');
       process.exitCode = await runAgent({
         config,
         address: config.address ?? address,

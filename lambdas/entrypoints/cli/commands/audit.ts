@@ -1,12 +1,14 @@
 import { open } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { readAuditTail, verifyAuditFile } from '../../../adapters/local/audit-file/file-audit-sink.ts';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
-import { dataPaths, loadLocalConfig } from '../../local/config.ts';
 import { client, integer, print, readSecretInput } from '../io.ts';
 
-function auditFile(flags: { file?: string; dataDir?: string }): string {
+// Loaded by the commands that read the file, so the rest of the CLI starts without them.
+const auditFileSink = () => import('../../../adapters/local/audit-file/file-audit-sink.ts');
+
+async function auditFile(flags: { file?: string; dataDir?: string }): Promise<string> {
   if (flags.file !== undefined) return flags.file;
+  const { dataPaths, loadLocalConfig } = await import('../../local/config.ts');
   return dataPaths(loadLocalConfig(process.env, { dataDir: flags.dataDir }).dataDir).auditLog;
 }
 
@@ -26,9 +28,11 @@ export function registerAuditCommands(program: Command): void {
               'GET',
               '/v1/sys/audit/verify',
             )
-          : await verifyAuditFile(auditFile(flags)).catch((err: NodeJS.ErrnoException) => {
-              throw new CliError(`cannot read the audit log: ${err.code ?? err.message}`, ExitCode.notFound);
-            });
+          : await (await auditFileSink())
+              .verifyAuditFile(await auditFile(flags))
+              .catch((err: NodeJS.ErrnoException) => {
+                throw new CliError(`cannot read the audit log: ${err.code ?? err.message}`, ExitCode.notFound);
+              });
       print(command, result, () =>
         result.ok ? `ok: ${result.records} records, chain intact` : `TAMPERED at line ${result.line}: ${result.reason}`,
       );
@@ -43,7 +47,8 @@ export function registerAuditCommands(program: Command): void {
     .option('--file <path>')
     .option('--data-dir <dir>')
     .action(async (flags: { lines: number; follow?: boolean; file?: string; dataDir?: string }) => {
-      const file = auditFile(flags);
+      const file = await auditFile(flags);
+      const { readAuditTail } = await auditFileSink();
       for (const line of await readAuditTail(file, flags.lines)) process.stdout.write(`${line}\n`);
       if (flags.follow === true) await follow(file);
     });
