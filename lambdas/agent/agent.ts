@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { chmod, readFile } from 'node:fs/promises';
-import { compareFile, writeFileAtomic } from './atomic-file.ts';
+import { readFile } from 'node:fs/promises';
+import { compareFile, setFileMode, writeFileAtomic } from './atomic-file.ts';
 import { AutoAuth, type TokenSource } from './auto-auth.ts';
 import { childEnvironment, exitStatus, forwardSignals } from './child-process.ts';
 import type { AgentConfig, TemplateConfig } from './config.ts';
@@ -26,6 +26,8 @@ export interface AgentOptions {
 
 interface LoadedTemplate {
   readonly config: TemplateConfig;
+  /** How errors name it: its source file, or `templates[i]` when it is inline. */
+  readonly label: string;
   readonly compiled: CompiledTemplate;
   readonly keys: ReadonlySet<string>;
 }
@@ -39,9 +41,11 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
  * Every poll asks for each referenced secret's version at its stage (a metadata read, nothing decrypted); values
  * are fetched only for versions that moved, templates are rendered only when one of their secrets moved, and a
  * file is written (and its command run, or signal sent) only when its rendered content differs from what is there.
+ * A file that could not be written (a read-only mount, a file where its directory should be) keeps its last good
+ * content and is tried again at every poll until it is written.
  *
  * @returns the exit status: 0, the exec child's status, or 1 if a `--once` command failed.
- * @throws CliError if the first authentication, fetch or render fails (later failures are logged and retried).
+ * @throws CliError if the first authentication, fetch, render or write fails (later failures are logged and retried).
  */
 export async function runAgent(options: AgentOptions): Promise<number> {
   const { config, log } = options;
@@ -95,6 +99,9 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     },
   );
 
+  /** Templates whose last write failed: retried at each poll even if none of their secrets moved. */
+  const unwritten = new Set<LoadedTemplate>();
+
   const auth = new AutoAuth({ source: options.token, api: options.api, log });
   const source = new SecretSource(() => options.api(auth.token()));
   const secrets = new Map<string, FetchedSecret>();
@@ -125,25 +132,33 @@ export async function runAgent(options: AgentOptions): Promise<number> {
   const render = async (changed: ReadonlySet<string> | undefined, strict: boolean): Promise<boolean> => {
     let ok = true;
     for (const t of templates) {
-      if (changed !== undefined && ![...t.keys].some((key) => changed.has(key))) continue;
+      if (changed !== undefined && !unwritten.has(t) && ![...t.keys].some((key) => changed.has(key))) continue;
       let content: string;
       try {
         content = renderTemplate(t.compiled, { secret: selected, env: (name) => options.env[name] });
       } catch (err) {
         if (strict) throw err;
+        // Rendering again gives the same error until a secret moves; the next render follows that move.
+        unwritten.delete(t);
         log(`cannot render ${t.config.destination}, keeping the old file: ${message(err)}`);
         continue;
       }
-      const state = await compareFile(t.config.destination, content, t.config.perms);
-      if (state === 'same') continue;
-      if (state === 'mode') {
-        await chmod(t.config.destination, t.config.perms);
+      let written: boolean;
+      try {
+        written = await writeIfChanged(t.config.destination, content, t.config.perms);
+      } catch (err) {
+        const failure = new CliError(`template ${t.label}: ${message(err)}`, ExitCode.failure);
+        if (strict) throw failure;
+        unwritten.add(t);
+        log(`${failure.message}; keeping the last good file, trying again at the next poll`);
         continue;
       }
-      await writeFileAtomic(t.config.destination, content, t.config.perms);
+      unwritten.delete(t);
+      if (!written) continue;
       log(`rendered ${t.config.destination}`);
       if (t.config.command !== undefined) {
-        ok = (await runCommand(t.config.command, t.config.command_timeout, options.env, log)) && ok;
+        const command = { argv: t.config.command, timeoutMs: t.config.command_timeout, cwd: config.directory };
+        ok = (await runCommand(command, options.env, log)) && ok;
       }
       if (t.config.signal !== undefined) await sendSignal(t.config.signal, log);
     }
@@ -166,11 +181,12 @@ export async function runAgent(options: AgentOptions): Promise<number> {
       log(`poll failed, keeping the last values: ${message(err)}`);
       return;
     }
-    if (changed.size === 0) return;
+    if (changed.size === 0 && unwritten.size === 0) return;
     try {
       await render(changed, false);
     } catch (err) {
-      log(`writing a template failed: ${message(err)}`);
+      // render() logs what it expects; anything else must not end a long-running agent either.
+      log(`rendering failed: ${message(err)}`);
     }
     const restart = config.exec?.restart_on_secret_changes === 'always' && [...changed].some((k) => execKeys.has(k));
     if (supervisor === undefined || !restart || stopping) return;
@@ -239,21 +255,42 @@ async function loadTemplates(configs: readonly TemplateConfig[]): Promise<Loaded
           throw new CliError(`cannot read template ${config.source}: ${err.code ?? 'error'}`, ExitCode.usage);
         });
       }
-      const compiled = compileTemplate(text ?? '', config.source ?? `templates[${index}]`);
-      return { config, compiled, keys: new Set(compiled.secrets.map(versionKey)) };
+      const label = config.source ?? `templates[${index}]`;
+      const compiled = compileTemplate(text ?? '', label);
+      return { config, label, compiled, keys: new Set(compiled.secrets.map(versionKey)) };
     }),
   );
 }
 
-/** Runs a template's command (argv, no shell); its output goes to ours. False if it failed or timed out. */
+/**
+ * Writes `content` unless `destination` already holds it; fixes only the mode when that alone differs.
+ * @returns whether the content was written (what runs the template's command and sends its signal).
+ * @throws DestinationWriteError naming `destination`; its last good content is kept.
+ */
+async function writeIfChanged(destination: string, content: string, mode: number): Promise<boolean> {
+  const state = await compareFile(destination, content, mode);
+  if (state === 'same') return false;
+  if (state === 'mode') {
+    await setFileMode(destination, mode);
+    return false;
+  }
+  await writeFileAtomic(destination, content, mode);
+  return true;
+}
+
+/**
+ * Runs a template's command (argv, no shell) in `cwd`, the config file's directory, so a relative program or
+ * argument resolves as the config's relative paths do; its output goes to ours. False if it failed or timed out.
+ */
 function runCommand(
-  argv: readonly string[],
-  timeoutMs: number,
+  command: { readonly argv: readonly string[]; readonly timeoutMs: number; readonly cwd: string },
   env: NodeJS.ProcessEnv,
   log: (message: string) => void,
 ): Promise<boolean> {
+  const { argv, timeoutMs, cwd } = command;
   return new Promise((resolve) => {
     const child = spawn(argv[0]!, argv.slice(1), {
+      cwd,
       env: childEnvironment(env, {}),
       stdio: ['ignore', 'inherit', 'inherit'],
     });

@@ -53,7 +53,10 @@ const Template = z
     destination: z.string().min(1),
     /** @default "0600" */
     perms: Perms.default(0o600),
-    /** Run (argv, no shell) after the output changed. */
+    /**
+     * Run (argv, no shell) after the output changed, in the config file's directory: a relative program or argument
+     * (`./reload.sh`) means the same as a relative `source` or `destination`.
+     */
     command: Argv.optional(),
     /** @default "30s" */
     command_timeout: Duration.default(30_000),
@@ -65,6 +68,10 @@ const Template = z
   });
 
 const Exec = z.strictObject({
+  /**
+   * The child, in the agent's working directory (as `coffer run`'s and Vault Agent's): it is the application the
+   * agent stands in front of, started from where the application expects to be (a container's WORKDIR).
+   */
   command: Argv,
   /** @default "always" */
   restart_on_secret_changes: z.enum(['always', 'never']).default('always'),
@@ -110,12 +117,16 @@ export const AgentConfigSchema = z
     if (config.poll_interval < 10) ctx.addIssue({ code: 'custom', path: ['poll_interval'], message: 'at least 10ms' });
   });
 
-export type AgentConfig = z.output<typeof AgentConfigSchema>;
+/** A parsed configuration: its relative paths resolved. */
+export type AgentConfig = z.output<typeof AgentConfigSchema> & {
+  /** The config file's directory: relative paths were resolved against it, and templates' commands run in it. */
+  readonly directory: string;
+};
 export type TemplateConfig = AgentConfig['templates'][number];
 export type ExecConfig = NonNullable<AgentConfig['exec']>;
 
 /**
- * Parses and validates a configuration, resolving relative paths against `baseDir`.
+ * Parses and validates a configuration, resolving relative paths against `baseDir` (the config file's directory).
  * @throws CliError (usage) listing each invalid field.
  */
 export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
@@ -127,7 +138,8 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
     throw new CliError(`invalid agent config: ${issues.join('; ')}`, ExitCode.usage);
   }
   const config = result.data;
-  const resolve = (p: string) => path.resolve(baseDir, p);
+  const directory = path.resolve(baseDir);
+  const resolve = (p: string) => path.resolve(directory, p);
   const seen = new Set<string>();
   for (const t of config.templates) {
     const destination = resolve(t.destination);
@@ -138,6 +150,7 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
   }
   return {
     ...config,
+    directory,
     auto_auth:
       config.auto_auth?.method === 'token_file'
         ? { ...config.auto_auth, path: resolve(config.auto_auth.path) }

@@ -1,6 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -148,6 +157,75 @@ describe('coffer agent', () => {
     const out = path.join(tmp.dir, 'app.env');
     expect(readFileSync(out, 'utf8')).toBe('v=whole-value home=/h\n');
     expect(statSync(out).mode & 0o777).toBe(0o640);
+  });
+
+  it('--once: creates missing directories (0700) and runs the command in the config file’s directory', async () => {
+    const name = unique('agent');
+    await putSecret(name, 'deep-value');
+    writeFileSync(path.join(tmp.dir, 'hook.sh'), 'pwd > "$1"\n', { mode: 0o755 });
+    const config = writeConfig({
+      templates: [
+        { contents: `{{ secret "${name}" }}`, destination: 'run/app/out', command: ['./hook.sh', 'cwd.txt'] },
+      ],
+    });
+    // The CLI runs in the test's working directory, not the config file's.
+    expect(realpathSync(process.cwd())).not.toBe(realpathSync(tmp.dir));
+    const result = await runCli(['agent', '--config', config, '--once'], { env: agentEnv() });
+    expect(result.stderr).toBe(`coffer agent: rendered ${path.join(tmp.dir, 'run/app/out')}\n`);
+    expect(result.code).toBe(0);
+    expect(readFileSync(path.join(tmp.dir, 'run/app/out'), 'utf8')).toBe('deep-value');
+    expect(statSync(path.join(tmp.dir, 'run')).mode & 0o777).toBe(0o700);
+    expect(statSync(path.join(tmp.dir, 'run/app')).mode & 0o777).toBe(0o700);
+    expect(readFileSync(path.join(tmp.dir, 'cwd.txt'), 'utf8').trim()).toBe(realpathSync(tmp.dir));
+  });
+
+  it('--once: a destination it cannot write fails naming the template and the destination', async () => {
+    const name = unique('agent');
+    await putSecret(name, 'v');
+    writeFileSync(path.join(tmp.dir, 'conf'), 'a file where a directory should be');
+    const blocked = writeConfig({ templates: [{ contents: `{{ secret "${name}" }}`, destination: 'conf/out' }] });
+    const failed = await runCli(['agent', '--config', blocked, '--once'], { env: agentEnv() });
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toBe(
+      `error: template templates[0]: cannot write ${path.join(tmp.dir, 'conf/out')}: ` +
+        `${path.join(tmp.dir, 'conf')} is in the way: it is not a directory\n`,
+    );
+
+    writeFileSync(path.join(tmp.dir, 'app.tpl'), `{{ secret "${name}" }}`);
+    mkdirSync(path.join(tmp.dir, 'taken', 'inside'), { recursive: true });
+    const directory = writeConfig({ templates: [{ source: 'app.tpl', destination: 'taken' }] });
+    const isDir = await runCli(['agent', '--config', directory, '--once'], { env: agentEnv() });
+    expect(isDir.code).toBe(1);
+    expect(isDir.stderr).toBe(
+      `error: template ${path.join(tmp.dir, 'app.tpl')}: cannot write ${path.join(tmp.dir, 'taken')}: ` +
+        'it is a directory (EISDIR)\n',
+    );
+    expect(readdirSync(path.join(tmp.dir, 'taken'))).toEqual(['inside']);
+  });
+
+  it('logs a write that fails after start, keeps running, and writes the file once it can', async () => {
+    const name = unique('agent');
+    await putSecret(name, 'w1');
+    const sub = path.join(tmp.dir, 'sub');
+    const out = path.join(sub, 'out');
+    const agent = startAgent({
+      poll_interval: '100ms',
+      templates: [{ contents: `{{ secret "${name}" }}`, destination: 'sub/out' }],
+    });
+    await waitFor('the first render', () => readOr(out) === 'w1', slowly(agent.output));
+    rmSync(sub, { recursive: true });
+    writeFileSync(sub, 'in the way');
+    await putSecret(name, 'w2');
+    const message =
+      `coffer agent: template templates[0]: cannot write ${out}: ${sub} is in the way: it is not a directory; ` +
+      'keeping the last good file, trying again at the next poll';
+    await waitFor('the failed write', () => agent.output().includes(message), slowly(agent.output));
+    expect(agent.output()).not.toContain('.tmp');
+    // No secret moves from here on: the next poll tries again by itself.
+    rmSync(sub);
+    await waitFor('the retried write', () => readOr(out) === 'w2', slowly(agent.output));
+    expect(statSync(sub).mode & 0o777).toBe(0o700);
+    expect(agent.child.exitCode).toBe(null);
   });
 
   it('fails --once without writing when a secret is missing, and on a template error', async () => {

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAgentConfig } from '../../../lambdas/agent/config.ts';
 
@@ -9,6 +10,9 @@ describe('Function: parseAgentConfig', () => {
     expect(config.poll_interval).toBe(30_000);
     expect(config.templates[0]).toMatchObject({ destination: '/etc/coffer/out.txt', perms: 0o600 });
     expect(config.auto_auth).toEqual({ method: 'token_file', path: '/etc/coffer/token' });
+    // Templates' commands run there.
+    expect(config.directory).toBe('/etc/coffer');
+    expect(parseAgentConfig(base, 'conf').directory).toBe(path.resolve('conf'));
   });
 
   it('reads durations with units and octal modes', () => {
