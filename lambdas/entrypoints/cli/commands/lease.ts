@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import type * as api from '../../../api/index.ts';
 import { client, columns, listTable, print } from '../io.ts';
+import { progressOf } from '../progress.ts';
 
 type Lease = z.infer<typeof api.LeaseDescription>;
 
@@ -73,9 +74,15 @@ export function registerLeaseCommands(program: Command): void {
       }
       const api = client(command);
       if (flags.prefix !== undefined) {
-        const out = await api.call<{ revoked: number; failed: number }>('POST', '/v1/sys/leases/revoke-prefix', {
-          body: { prefix: flags.prefix },
-        });
+        // One call revokes the whole subtree in batches (the server reports only the final counts): a spinner and
+        // the time taken meanwhile, so a big subtree does not read as a hang.
+        const out = await progressOf(command, `revoking leases under ${flags.prefix}`).run(
+          () =>
+            api.call<{ revoked: number; failed: number }>('POST', '/v1/sys/leases/revoke-prefix', {
+              body: { prefix: flags.prefix },
+            }),
+          (counts) => `${counts.revoked} revoked${counts.failed > 0 ? `, ${counts.failed} failed (will retry)` : ''}`,
+        );
         print(
           command,
           out,

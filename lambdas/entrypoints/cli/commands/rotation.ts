@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as wait } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
@@ -7,6 +7,7 @@ import type * as api from '../../../api/index.ts';
 import { namePath } from '../../../sdk/name-path.ts';
 import type { ApiClient } from '../api-client.ts';
 import { client, columns, integer, listTable, print } from '../io.ts';
+import { type Progress, progressOf } from '../progress.ts';
 
 /** The wire shapes of `lambdas/api`: what the server answers, not a copy of it. */
 type Rules = NonNullable<Config['rules']>;
@@ -140,12 +141,39 @@ async function readSettings(flags: { settings?: string; settingsFile?: string })
 
 const TERMINAL = new Set(['succeeded', 'failed']);
 
+/** The four steps every rotation runs, in order: the bar counts the steps behind the current one. */
+const STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
+
+/** What a poll says about a rotation still going: its step, or the step a roll-back started from. */
+function showProgress(progress: Progress, rotation: Rotation): void {
+  if (rotation.step === undefined) return;
+  progress.step(rotation.status === 'rolling-back' ? `rolling back from ${rotation.step}` : rotation.step, {
+    done: STEPS.indexOf(rotation.step),
+    total: STEPS.length,
+  });
+}
+
+export interface WaitOptions {
+  /** Shown each step as the polls see it; the caller ends it. */
+  readonly progress?: Progress;
+  /** @default timers/promises setTimeout */
+  readonly sleep?: (ms: number) => Promise<unknown>;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
 /**
  * Polls a rotation until it ends. Resolves with it when it succeeded.
  * @throws CliError (exit 1) with the failure message when it failed, or when `timeoutMs` passes first
  */
-export async function waitForRotation(api: ApiClient, rotationId: string, timeoutMs: number): Promise<Rotation> {
-  const deadline = Date.now() + timeoutMs;
+export async function waitForRotation(
+  api: Pick<ApiClient, 'call'>,
+  rotationId: string,
+  timeoutMs: number,
+  options: WaitOptions = {},
+): Promise<Rotation> {
+  const { progress, sleep = wait, now = Date.now } = options;
+  const deadline = now() + timeoutMs;
   let delay = 100;
   for (;;) {
     const rotation = await api.call<Rotation>('GET', `/v1/rotation/rotations/${encodeURIComponent(rotationId)}`);
@@ -157,9 +185,11 @@ export async function waitForRotation(api: ApiClient, rotationId: string, timeou
           ExitCode.failure,
         );
       }
+      progress?.count(STEPS.length, STEPS.length);
       return rotation;
     }
-    if (Date.now() >= deadline) {
+    if (progress !== undefined) showProgress(progress, rotation);
+    if (now() >= deadline) {
       throw new CliError(
         `rotation ${rotationId} still ${rotation.status} after ${timeoutMs / 1000}s`,
         ExitCode.failure,
@@ -193,7 +223,14 @@ export function registerSecretRotate(secret: Command): void {
           print(command, out, () => startedLine(out, 'rotation'));
           return;
         }
-        const done = await waitForRotation(api, out.rotationId, (flags.waitTimeout ?? 600) * 1000);
+        // The id comes first, so an interrupted wait can be picked up with `coffer rotation get`.
+        const progress = progressOf(command, `rotating ${out.secrets.join(', ')}`, {
+          step: `rotation ${out.rotationId} ${out.started ? 'started' : 'already running'}`,
+        });
+        const done = await progress.run(
+          () => waitForRotation(api, out.rotationId, (flags.waitTimeout ?? 600) * 1000, { progress }),
+          (rotation) => rotation.status,
+        );
         print(command, done, () => `rotated ${done.secrets.join(', ')}: version ${done.versionId}`);
       },
     );
