@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import type { LocalConfigInput } from '../../local/config.ts';
 import { client, print } from '../io.ts';
+import { progressOf } from '../progress.ts';
 
 // The node (store, engines, AWS SDK, pg) loads only for the commands that run one: every other command starts
 // without it (issue 18: a CLI call starts in well under half a second).
@@ -37,6 +38,72 @@ function announceRootToken(token: string, rootTokenFile: string): void {
   );
 }
 
+/** What {@link onShutdownSignals} needs of the process: its signals, stdout and exit (tests pass fakes). */
+export interface ShutdownProcess {
+  on(signal: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
+  off(signal: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
+  /** Calls `then` once the line is written (a pipe may be asynchronous: exiting first could lose it). */
+  write(line: string, then?: () => void): unknown;
+  exit(code: number): void;
+}
+
+const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+/**
+ * SIGINT and SIGTERM stop the server gracefully: finish in-flight requests, flush and close the store and the audit
+ * log, say so, exit 0. The handlers are installed before the node opens, not once it listens: until a process has a
+ * handler, a signal kills it (exit status "killed by SIGTERM", not 0), and a supervisor or a test may stop it the
+ * moment it says it listens, or while it is still starting. A signal during start-up waits for the start, then
+ * stops. A repeated signal changes nothing (the first is already finishing; SIGKILL remains for a forced stop).
+ */
+export function onShutdownSignals(proc: ShutdownProcess = nodeProcess): {
+  /** The server is up: stop it now if a signal came first. */
+  started(server: { stop(): Promise<void> }): void;
+  /** Start-up failed: remove the handlers, so the error exits as usual. */
+  abandon(): void;
+} {
+  let server: { stop(): Promise<void> } | undefined;
+  let signalled = false;
+  let finishing = false;
+  const finish = () => {
+    if (server === undefined || !signalled || finishing) return;
+    finishing = true;
+    server.stop().then(
+      () => proc.write('Coffer stopped\n', () => proc.exit(0)),
+      () => proc.write('Coffer stopped with errors\n', () => proc.exit(1)),
+    );
+  };
+  const listeners = SHUTDOWN_SIGNALS.map((signal) => {
+    const listener = () => {
+      if (signalled) {
+        proc.write(`${signal}: already finishing in-flight requests\n`);
+        return;
+      }
+      signalled = true;
+      proc.write(`${signal}: finishing in-flight requests\n`);
+      finish();
+    };
+    proc.on(signal, listener);
+    return [signal, listener] as const;
+  });
+  return {
+    started(running) {
+      server = running;
+      finish();
+    },
+    abandon() {
+      for (const [signal, listener] of listeners) proc.off(signal, listener);
+    },
+  };
+}
+
+const nodeProcess: ShutdownProcess = {
+  on: (signal, listener) => process.on(signal, listener),
+  off: (signal, listener) => process.off(signal, listener),
+  write: (line, then) => process.stdout.write(line, then === undefined ? undefined : () => then()),
+  exit: (code) => process.exit(code),
+};
+
 export function registerServerCommands(program: Command): void {
   program
     .command('init')
@@ -62,20 +129,19 @@ export function registerServerCommands(program: Command): void {
     .action(async (flags: ServerFlags) => {
       const cfg = await config(flags);
       const [{ startLocalServer }, { dataPaths }] = await Promise.all([import('../../local/server.ts'), localConfig()]);
-      const running = await startLocalServer(cfg, {
-        onInitialised: (token) => announceRootToken(token, dataPaths(cfg.dataDir).rootToken),
-      });
+      const shutdown = onShutdownSignals();
+      let running: Awaited<ReturnType<typeof startLocalServer>>;
+      try {
+        running = await startLocalServer(cfg, {
+          onInitialised: (token) => announceRootToken(token, dataPaths(cfg.dataDir).rootToken),
+        });
+      } catch (err) {
+        shutdown.abandon();
+        throw err;
+      }
       const { address, port } = running.address;
       process.stdout.write(`Coffer listening on http://${address}:${port} (data: ${cfg.dataDir})\n`);
-      const shutdown = (signal: string) => {
-        process.stdout.write(`${signal}: finishing in-flight requests\n`);
-        running.stop().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once('SIGINT', () => shutdown('SIGINT'));
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      shutdown.started(running);
       process.on('SIGHUP', () => {
         running.node.reopenAudit().catch(() => {
           process.stderr.write('audit log reopen failed: requests are refused until it succeeds\n');
@@ -88,7 +154,12 @@ export function registerServerCommands(program: Command): void {
     .command('rotate')
     .description('rotate the root key and re-wrap every data key')
     .action(async (_flags: unknown, command: Command) => {
-      const result = await client(command).call('POST', '/v1/sys/keyring/rotate');
+      const api = client(command);
+      // One call re-wraps every data key: with many secrets that takes a while, and says nothing until it ends.
+      const result = await progressOf(command, 'rotating the root key').run(
+        () => api.call('POST', '/v1/sys/keyring/rotate'),
+        (rotated) => `${String(rotated.rewrapped)} data keys re-wrapped`,
+      );
       print(
         command,
         result,
