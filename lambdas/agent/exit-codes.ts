@@ -16,6 +16,8 @@ export const ExitCode = {
   conflict: 5,
   /** The server could not be reached, or it refused service (503: sealed, audit log unavailable). */
   unavailable: 6,
+  /** `audit verify`: the records verified, but no anchor proves the file's end, so a cut tail cannot be ruled out. */
+  unanchored: 7,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

@@ -13,11 +13,21 @@ export const OpenApiDocument = z.record(z.string(), z.unknown());
 
 export const AuditHash = z.object({ hash: z.string().describe('HMAC-SHA256 with the audit salt, as in records') });
 
+const ChainHead = z.object({ seq: z.number(), hash: z.string() });
+const anchorFields = {
+  anchored: z
+    .boolean()
+    .optional()
+    .describe("false: no anchor covers the log's end, so records cut from it cannot be ruled out"),
+  anchor: ChainHead.optional().describe('The head anchor the log was checked against'),
+};
+
 export const AuditVerified = z.union([
   z.object({
     ok: z.literal(true),
     records: z.number(),
-    last: z.object({ seq: z.number(), hash: z.string() }).optional(),
+    last: ChainHead.optional().describe('The last record: the anchor to record elsewhere as `<seq>:<hash>`'),
+    ...anchorFields,
   }),
   z.object({
     ok: z.literal(false),
@@ -25,6 +35,7 @@ export const AuditVerified = z.union([
     line: z.number().describe('1-based number of the first bad line'),
     seq: z.number().optional(),
     reason: z.string(),
+    ...anchorFields,
   }),
 ]);
 

@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { api, runCli, type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
@@ -71,6 +71,73 @@ describe('Audit log end to end', () => {
     const verify = await runCli(['audit', 'verify', '--file', file]);
     expect(verify.code).not.toBe(0);
     expect(verify.stdout).toMatch(/TAMPERED at line 4/);
+  });
+
+  it('does not call a copy with its last records cut intact: its end is unanchored, and an anchor names the gap', async () => {
+    const s = await server();
+    for (let i = 0; i < 4; i++)
+      await api(s.address, s.rootToken, 'PUT', `/v1/secret/data/cut/${i}`, { value: `x${i}` });
+
+    // The node answers with its anchor, so an operator can keep it elsewhere.
+    const remote = await runCli(['audit', 'verify', '--remote', '--address', s.address], {
+      env: { COFFER_TOKEN: s.rootToken },
+    });
+    expect(remote.code, remote.stderr).toBe(0);
+    expect(remote.stdout).toMatch(/chain intact up to record \d+; it reaches its anchor\nanchor: \d+:[0-9a-f]{64}\n$/);
+    await s.stop();
+
+    const verified = await runCli(['audit', 'verify', '--data-dir', s.dataDir]);
+    expect(verified.code, verified.stderr).toBe(0);
+    const anchor = /^anchor: (\d+:[0-9a-f]{64})$/m.exec(verified.stdout)?.[1];
+    expect(anchor, verified.stdout).toBeDefined();
+    const total = Number(anchor!.split(':')[0]);
+
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const copy = path.join(dir, 'audit.log');
+    const lines = readFileSync(auditPath(s), 'utf8').trimEnd().split('\n');
+    writeFileSync(copy, `${lines.slice(0, -3).join('\n')}\n`);
+    const kept = total - 3;
+
+    const alone = await runCli(['audit', 'verify', '--file', copy]);
+    expect(alone.code).toBe(7);
+    expect(alone.stdout).toBe(
+      `ok: ${lines.length - 3} records, chain intact up to record ${kept}; its end is not anchored ` +
+        '(truncation cannot be ruled out): pass --anchor or --data-dir\n',
+    );
+    expect(alone.stdout).not.toMatch(/anchor: /);
+    const asJson = await runCli(['audit', 'verify', '--file', copy, '--output', 'json']);
+    expect(asJson.code).toBe(7);
+    expect(JSON.parse(asJson.stdout)).toMatchObject({ ok: true, anchored: false, last: { seq: kept } });
+
+    for (const anchored of [
+      ['--anchor', anchor!],
+      ['--data-dir', s.dataDir],
+    ]) {
+      const cut = await runCli(['audit', 'verify', '--file', copy, ...anchored]);
+      expect(cut.code, anchored[0]).toBe(1);
+      expect(cut.stdout).toMatch(
+        new RegExp(
+          `^TAMPERED at line ${lines.length - 2}: tail truncated: 3 records missing \\(the log ends at seq ${kept} `,
+        ),
+      );
+    }
+
+    const whole = path.join(dir, 'whole.log');
+    copyFileSync(auditPath(s), whole);
+    const untouched = await runCli(['audit', 'verify', '--file', whole, '--anchor', anchor!]);
+    expect(untouched.code, untouched.stdout).toBe(0);
+    expect(untouched.stdout).toBe(
+      `ok: ${lines.length} records, chain intact up to record ${total}; it reaches its anchor\nanchor: ${anchor}\n`,
+    );
+    const json = JSON.parse(
+      (await runCli(['audit', 'verify', '--file', whole, '--anchor', anchor!, '-o', 'json'])).stdout,
+    );
+    expect(json).toMatchObject({ ok: true, anchored: true, anchor: { seq: total }, last: { seq: total } });
+
+    const bad = await runCli(['audit', 'verify', '--file', whole, '--anchor', 'latest']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--anchor must be <seq>:<64 hex digits>/);
   });
 
   it('records 404, 405, 413 and unknown-target requests, never their query or body', async () => {

@@ -160,11 +160,12 @@ export async function verifyChain(
   }
 
   if (head !== undefined && (last === undefined || last.seq < head.seq)) {
-    const seq = (last?.seq ?? 0) + 1;
+    const end = last?.seq ?? 0;
+    const missing = head.seq - end;
     return fail(
       records + 1,
-      `tail truncated: the log ends at seq ${last?.seq ?? 0} but its head anchor records seq ${head.seq}`,
-      seq,
+      `tail truncated: ${missing} record${missing === 1 ? '' : 's'} missing (the log ends at seq ${end} but its head anchor records seq ${head.seq})`,
+      end + 1,
     );
   }
   return last === undefined ? { ok: true, records } : { ok: true, records, last };

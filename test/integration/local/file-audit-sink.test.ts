@@ -78,6 +78,8 @@ describe('Class: FileAuditSink', () => {
       ok: true,
       records: 500,
       last: { seq: 500, hash: records[499]!.hash },
+      anchored: true,
+      anchor: { seq: 500, hash: records[499]!.hash },
     });
   });
 

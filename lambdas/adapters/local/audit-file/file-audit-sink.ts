@@ -409,41 +409,112 @@ async function readAnchor(head: FileHandle): Promise<ChainHead | 'unreadable' | 
 }
 
 /**
- * Verifies an audit file line by line (streamed, so any size is fine) against its head anchor `<path>.head` when
- * there is one, and names the first bad line.
+ * An anchor as an operator records it: `<seq>:<hash>` of the chain's last record. Kept elsewhere (a ticket, another
+ * host), it proves later that a copy of the log still reaches that record: the file alone cannot prove its end.
+ */
+export function formatAnchor(head: ChainHead): string {
+  return `${head.seq}:${head.hash}`;
+}
+
+/**
+ * Reads an anchor as {@link formatAnchor} writes it, or as JSON `{"seq":…,"hash":…}` (a head anchor file, or the
+ * `last` of a verify result); `undefined` when it is neither.
+ */
+export function parseAnchor(text: string): ChainHead | undefined {
+  const trimmed = text.trim();
+  const match = /^(\d{1,16}):([0-9a-fA-F]{64})$/.exec(trimmed);
+  if (match === null) return parseChainHead(trimmed);
+  const seq = Number(match[1]);
+  return Number.isSafeInteger(seq) && seq >= 1 ? { seq, hash: match[2]!.toLowerCase() } : undefined;
+}
+
+export interface VerifyAuditFileOptions {
+  /** An anchor recorded elsewhere; checked instead of any anchor file. */
+  readonly anchor?: ChainHead;
+  /**
+   * The head anchor file to check the log against when `anchor` is not given (a missing file means no anchor).
+   * @default `<logPath>.head`, the anchor the sink keeps beside the log
+   */
+  readonly anchorPath?: string;
+}
+
+/**
+ * The outcome of {@link verifyAuditFile}: the chain's verdict, and whether the file's end was checked against an
+ * anchor. Without one, records cut from the end leave a shorter chain that is still intact: `ok` then only means
+ * "intact up to `last`", and `anchored: false` says a truncation cannot be ruled out.
+ */
+export type AuditFileVerified = VerifyResult & {
+  /**
+   * The file reaches the anchor and holds it unaltered (or is empty, as its empty anchor file says); false when
+   * there was none, or it precedes the file.
+   */
+  readonly anchored: boolean;
+  /** The anchor checked against, when there was one. Records after it are verified but not anchored. */
+  readonly anchor?: ChainHead;
+};
+
+/**
+ * Verifies an audit file line by line (streamed, so any size is fine) against an anchor — `options.anchor`, or the
+ * head anchor file (by default `<path>.head`) when there is one — and names the first bad line. A file that stops
+ * short of its anchor fails, naming how many records are missing.
  *
  * @example
  * ```ts
- * const result = await verifyAuditFile('/var/lib/coffer/audit/audit.log');
+ * const result = await verifyAuditFile('/backup/audit.log', { anchor: parseAnchor('120:3fa9…') });
  * if (!result.ok) console.error(`line ${result.line}: ${result.reason}`);
+ * else if (!result.anchored) console.error('intact so far, but its end is not anchored');
  * ```
  */
-export async function verifyAuditFile(logPath: string): Promise<VerifyResult> {
-  let anchor: ChainHead | 'unreadable' | undefined;
-  try {
-    const head = await open(headAnchorPath(logPath), 'r');
-    try {
-      anchor = await readAnchor(head);
-    } finally {
-      await head.close();
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+export async function verifyAuditFile(
+  logPath: string,
+  options: VerifyAuditFileOptions = {},
+): Promise<AuditFileVerified> {
+  const anchor = options.anchor ?? (await readAnchorFile(options.anchorPath ?? headAnchorPath(logPath)));
   const input = (await open(logPath, 'r')).createReadStream();
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   try {
-    const result = await verifyChain(lines, anchor === 'unreadable' || anchor === undefined ? {} : { head: anchor });
-    if (!result.ok || anchor !== 'unreadable') return result;
-    return {
-      ok: false,
-      records: result.records,
-      line: result.records + 1,
-      reason: 'head anchor is unreadable, so a truncated tail cannot be ruled out',
-    };
+    if (anchor === 'unreadable') {
+      const result = await verifyChain(lines);
+      if (!result.ok) return { ...result, anchored: false };
+      return {
+        ok: false,
+        records: result.records,
+        line: result.records + 1,
+        reason: 'head anchor is unreadable, so a truncated tail cannot be ruled out',
+        anchored: false,
+      };
+    }
+    if (anchor === undefined || anchor === 'empty') {
+      const result = await verifyChain(lines);
+      // The sink creates its anchor file empty and fills it with the first record: an empty anchor vouches for an
+      // empty log, and for nothing in a log that has records.
+      return { ...result, anchored: anchor === 'empty' && result.ok && result.records === 0 };
+    }
+    const result = await verifyChain(lines, { head: anchor });
+    if (!result.ok || result.last === undefined) return { ...result, anchored: true, anchor };
+    // The chain is contiguous, so this is the file's first seq: an anchor before it (an older, rotated-away file)
+    // was never compared with a record, and proves nothing about this file's end.
+    const first = result.last.seq - result.records + 1;
+    return { ...result, anchored: anchor.seq >= first, anchor };
   } finally {
     lines.close();
     input.destroy();
+  }
+}
+
+/** `undefined`: there is no anchor file; `'empty'`: there is one, written before the log had a record. */
+async function readAnchorFile(anchorPath: string): Promise<ChainHead | 'unreadable' | 'empty' | undefined> {
+  let head: FileHandle;
+  try {
+    head = await open(anchorPath, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    return (await readAnchor(head)) ?? 'empty';
+  } finally {
+    await head.close();
   }
 }
 
