@@ -488,7 +488,7 @@ async function initialise(
         // with fsync on, so what is written later is durable.
         '--no-sync',
       ],
-      { cwd: dir, runAs, log: log, abort, killSignal: 'SIGTERM' },
+      { cwd: dir, runAs, log, abort, killSignal: 'SIGTERM' },
     );
     const exit = await initdb.exited;
     if (abort.aborted) return;
