@@ -216,7 +216,7 @@ describe('what a signature binds, and which Host the node answers to', () => {
     expect(JSON.parse(token.text).__type).toBe('IncompleteSignature');
   });
 
-  it('refuses a region the node does not serve (it serves local and us-east-1 by default)', async () => {
+  it('refuses a region the node does not serve (by default its own, us-east-1 unless configured)', async () => {
     const key = await strictKey();
     const body = JSON.stringify({ SecretId: 'strict/db' });
     const res = await send(await signSecretsManager(key, 'GetSecretValue', body, { region: 'eu-central-1' }), { body });
@@ -225,8 +225,11 @@ describe('what a signature binds, and which Host the node answers to', () => {
       __type: 'InvalidSignatureException',
       message: expect.stringMatching(/valid region, not 'eu-central-1'/),
     });
+    const own = await send(await signSecretsManager(key, 'GetSecretValue', body, { region: 'us-east-1' }), { body });
+    expect(own.status).toBe(200);
+    // The node's default region was once the made-up 'local': a real region now, and 'local' is not served.
     const local = await send(await signSecretsManager(key, 'GetSecretValue', body, { region: 'local' }), { body });
-    expect(local.status).toBe(200);
+    expect(local.status).toBe(403);
   });
 
   it('refuses Host: evil.example with 421, audited, and answers loopback names', async () => {

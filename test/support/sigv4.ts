@@ -24,7 +24,7 @@ export async function signedFetch(
     },
     body: payload,
   });
-  const signer = new SignatureV4({ credentials, region: 'local', service: 'coffer', sha256: Sha256 });
+  const signer = new SignatureV4({ credentials, region: 'us-east-1', service: 'coffer', sha256: Sha256 });
   const signed = await signer.sign(request);
   const res = await fetch(url, { method, headers: signed.headers as Record<string, string>, body: payload });
   const text = await res.text();

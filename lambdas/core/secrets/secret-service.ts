@@ -107,7 +107,7 @@ export interface SecretServiceOptions {
   /** Wraps each version's data key; in production a caching decorator, since `get` unwraps on every read. */
   readonly keyProvider: KeyProvider;
   readonly clock: Clock;
-  /** Region part of the ARNs. @default 'local' */
+  /** Region part of the ARNs. @default 'us-east-1' (a real region, as the local node's default; see its config) */
   readonly region?: string | undefined;
   /** Account part of the ARNs. @default '000000000000' */
   readonly account?: string | undefined;
@@ -206,7 +206,7 @@ export class SecretService {
     this.store = options.store;
     this.keyProvider = options.keyProvider;
     this.clock = options.clock;
-    this.region = options.region ?? 'local';
+    this.region = options.region ?? 'us-east-1';
     this.account = options.account ?? '000000000000';
     this.maxWriteAttempts = options.maxWriteAttempts ?? 20;
     const maxDeprecated = options.maxDeprecatedVersions ?? SECRET_LIMITS.maxDeprecatedVersions;

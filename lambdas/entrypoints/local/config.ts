@@ -3,6 +3,9 @@ import { z } from 'zod';
 import { hostName } from '../../core/auth/allowed-hosts.ts';
 import { ValidationError } from '../../core/errors.ts';
 
+/** The node's region when none is configured: the AWS CLI and SDKs sign for it when they have none either. */
+export const DEFAULT_REGION = 'us-east-1';
+
 /**
  * All configuration of the local runtime, parsed once at start-up. Environment access happens only here.
  * There are no defaults for key material: the keyring is generated at init, the passphrase comes from the operator.
@@ -18,11 +21,24 @@ export const LocalConfigSchema = z.object({
   passphrase: z.string().min(8, 'COFFER_PASSPHRASE must be at least 8 characters').optional(),
   /** Operations not audited, e.g. `sys.health`. @default none: every request is audited */
   auditExclude: z.array(z.string().min(1)).default([]),
-  /** Used in secret ARNs. @default 'local' */
+  /**
+   * The node's region, in the ARNs of secrets created through the native API (the Secrets Manager-compatible API uses
+   * the caller's credential scope). A real region, so both APIs agree for a caller signing for it: COFFER_REGION, else
+   * AWS_REGION or AWS_DEFAULT_REGION. Secrets keep the ARN they were created with. @default 'us-east-1' (what the AWS
+   * tools, moto and LocalStack assume when none is set)
+   */
   region: z
     .string()
-    .regex(/^[a-z0-9-]{1,32}$/)
-    .default('local'),
+    .regex(
+      /^[a-z0-9-]{1,32}$/,
+      'the region (COFFER_REGION, else AWS_REGION or AWS_DEFAULT_REGION) must be lower-case letters, digits and -',
+    )
+    .default(DEFAULT_REGION),
+  /**
+   * The region of STS for `aws/<role>` credentials: AWS_REGION, else AWS_DEFAULT_REGION (which the AWS SDK alone does
+   * not read). @default none: the shared config file's, else issuing answers `AwsRegionMissingError`
+   */
+  awsRegion: z.string().min(1).max(64).optional(),
   /** Used in secret ARNs. @default '000000000000' */
   account: z
     .string()
@@ -102,7 +118,8 @@ export function loadLocalConfig(
     auditExclude: env.COFFER_AUDIT_EXCLUDE?.split(',')
       .map((s) => s.trim())
       .filter(Boolean),
-    region: env.COFFER_REGION,
+    region: firstSet(env.COFFER_REGION, env.AWS_REGION, env.AWS_DEFAULT_REGION),
+    awsRegion: firstSet(env.AWS_REGION, env.AWS_DEFAULT_REGION),
     account: env.COFFER_ACCOUNT_ID,
     maxBodyBytes: env.COFFER_MAX_BODY_BYTES as unknown as number | undefined,
     requestTimeoutMs: env.COFFER_REQUEST_TIMEOUT_MS as unknown as number | undefined,
@@ -147,6 +164,11 @@ export function loadLocalConfig(
 export function listenUrl(host: string, port: number): string {
   const name = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? 'localhost' : host;
   return `http://${name.includes(':') && !name.startsWith('[') ? `[${name}]` : name}:${port}`;
+}
+
+/** The first variable that is set and not empty (an empty one is unset, as the AWS tools read it). */
+function firstSet(...values: (string | undefined)[]): string | undefined {
+  return values.find((value) => value !== undefined && value !== '');
 }
 
 /** A comma-separated variable as its non-empty items; unset or empty: undefined (the default applies). */

@@ -12,10 +12,10 @@ import { bin, setup, str, token } from './fixtures.ts';
 
 describe('Class: SecretService', () => {
   describe('create, put and get', () => {
-    it('creates a secret with a string value labelled AWSCURRENT', async () => {
+    it('creates a secret with a string value labelled AWSCURRENT, its ARN in us-east-1 by default', async () => {
       const { secrets } = setup();
       const created = await secrets.create({ name: 'prod/db', value: str('hunter2'), description: 'db' });
-      expect(created.arn).toMatch(/^arn:aws:secretsmanager:local:000000000000:secret:prod\/db-[A-Za-z0-9]{6}$/);
+      expect(created.arn).toMatch(/^arn:aws:secretsmanager:us-east-1:000000000000:secret:prod\/db-[A-Za-z0-9]{6}$/);
       expect(created.versionId).toBeDefined();
       const got = await secrets.get({ secretId: 'prod/db' });
       expect(got.value).toEqual(str('hunter2'));
@@ -467,7 +467,7 @@ describe('Class: SecretService', () => {
     it('does not find a secret by an ARN of another region or account', async () => {
       const { secrets } = setup();
       const { arn } = await secrets.create({ name: 'x', value: str('v') });
-      await expect(secrets.get({ secretId: arn.replace(':local:', ':us-east-1:') })).rejects.toThrow(NotFoundError);
+      await expect(secrets.get({ secretId: arn.replace(':us-east-1:', ':eu-west-1:') })).rejects.toThrow(NotFoundError);
       await expect(secrets.get({ secretId: arn.replace('000000000000', '111111111111') })).rejects.toThrow(
         NotFoundError,
       );
@@ -486,7 +486,7 @@ describe('Class: SecretService', () => {
       const { secrets } = setup();
       await expect(
         secrets.put({
-          secretId: 'arn:aws:secretsmanager:local:000000000000:secret:x',
+          secretId: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:x',
           value: str('v'),
           createIfMissing: true,
         }),

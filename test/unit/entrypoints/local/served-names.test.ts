@@ -43,8 +43,8 @@ describe('servedHosts', () => {
 
 describe('servedRegions', () => {
   it('serves the node region and us-east-1 by default', () => {
-    expect(servedRegions(loadLocalConfig({}))).toEqual(['local', 'us-east-1']);
-    expect(servedRegions(loadLocalConfig({ COFFER_REGION: 'us-east-1' }))).toEqual(['us-east-1']);
+    expect(servedRegions(loadLocalConfig({}))).toEqual(['us-east-1']);
+    expect(servedRegions(loadLocalConfig({ COFFER_REGION: 'eu-west-1' }))).toEqual(['eu-west-1', 'us-east-1']);
   });
 
   it('serves exactly COFFER_SIGV4_REGIONS when set', () => {
