@@ -51,3 +51,5 @@ export const AwsRole = z.object({
   max_ttl: z.number().describe('Seconds'),
   max_leases: z.number().optional(),
 });
+
+export const AwsRoleList = z.object({ roles: z.array(z.string()).describe('Role names, in name order') });

@@ -40,14 +40,35 @@ export const UNKNOWN_AWS_OPERATION = 'aws.unknown-operation';
 /** Strict: a body that is not UTF-8 is refused, never silently turned into U+FFFD. BOM kept, so JSON.parse refuses it. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Logs server-side failures without request data (which may hold secrets): only the error's name and stack. */
-export type ErrorReporter = (requestId: string, err: unknown) => void;
+/**
+ * Logs server-side failures without request data (which may hold secrets): the operation, the error's name and stack,
+ * and the names of its causes.
+ */
+export type ErrorReporter = (requestId: string, err: unknown, operation: string) => void;
 
-const defaultReporter: ErrorReporter = (requestId, err) => {
-  const name = err instanceof Error ? err.name : typeof err;
+const defaultReporter: ErrorReporter = (requestId, err, operation) => {
   const stack = err instanceof Error ? err.stack?.split('\n').slice(1, 6).join('\n') : '';
-  process.stderr.write(`[coffer] request ${requestId} failed: ${name}\n${stack ?? ''}\n`);
+  process.stderr.write(`[coffer] request ${requestId} ${operation} failed: ${describeError(err)}\n${stack ?? ''}\n`);
 };
+
+/**
+ * An error as the log names it: its name, and a Coffer error's code and message (written to hold no secret value,
+ * and an internal error's message is meant for this log), then each cause's the same way. Other errors' messages
+ * stay out: a driver's may quote the data it was given.
+ */
+export function describeError(err: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = err;
+  for (let depth = 0; depth < 4 && current !== undefined; depth++) {
+    if (!(current instanceof Error)) {
+      parts.push(typeof current);
+      break;
+    }
+    parts.push(isCofferError(current) ? `${current.name} (${current.code}): ${current.message}` : current.name);
+    current = current.cause;
+  }
+  return parts.join('; caused by ');
+}
 
 /**
  * The one broker handler: routing, validation, authentication, authorisation and audit for every entry point
@@ -194,7 +215,7 @@ export class Broker {
     } catch (err) {
       const httpError = toHttpError(err);
       const awsError = protocol === 'aws-json' ? toAwsJsonError(err) : undefined;
-      if (!httpError.exposed) this.reportError(requestId, err);
+      if (!httpError.exposed) this.reportError(requestId, err, route.operation);
       if (audited && (requestAudited || !isCofferError(err) || err.code !== 'audit_unavailable')) {
         try {
           // A request refused before its request record (bad input, bad token) still leaves a record of the refusal.

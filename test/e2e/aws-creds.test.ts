@@ -2,7 +2,7 @@ import path from 'node:path';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awsEmulator } from '../support/aws-emulator.ts';
-import { api, runCli, type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
+import { runCli, type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
 
 /**
  * `aws/<role>` dynamic credentials through the real server and CLI, with STS played by the emulator: the server gets
@@ -19,7 +19,9 @@ beforeAll(async () => {
   const { endpoint, region, credentials } = emulator();
   server = await startServer(path.join(tmp.dir, 'data'), {
     AWS_ENDPOINT_URL: endpoint,
-    AWS_REGION: region,
+    // The region as the aws CLI's users set it: the SDK alone reads only AWS_REGION, so the node must pass it on.
+    AWS_REGION: '',
+    AWS_DEFAULT_REGION: region,
     AWS_ACCESS_KEY_ID: credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
   });
@@ -33,16 +35,25 @@ const cli = (args: string[]) => runCli(args, { env: { COFFER_ADDR: server.addres
 
 describe('coffer creds get aws/<role>', () => {
   it('issues working STS session credentials under a lease, capped by the role, and refuses an unknown role', async () => {
-    const put = await api(server.address, server.rootToken, 'PUT', '/v1/aws/roles/deploy', {
-      role_arn: 'arn:aws:iam::123456789012:role/deploy',
-      policy_document: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Action: 's3:ListBucket', Resource: '*' }],
-      }),
-      default_ttl: '15m',
-      max_ttl: '1h',
+    const policy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 's3:ListBucket', Resource: '*' }],
     });
-    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    const put = await cli([
+      'aws',
+      'role',
+      'put',
+      'deploy',
+      '--role-arn',
+      'arn:aws:iam::123456789012:role/deploy',
+      '--policy-document',
+      policy,
+      '--default-ttl',
+      '15m',
+      '--max-ttl',
+      '1h',
+    ]);
+    expect(put.code, put.stderr).toBe(0);
 
     const issued = await cli(['creds', 'get', 'aws/deploy', '-o', 'json']);
     expect(issued.code, issued.stderr).toBe(0);
@@ -81,6 +92,11 @@ describe('coffer creds get aws/<role>', () => {
     const listed = await cli(['lease', 'list', '--prefix', 'aws/creds/deploy', '-o', 'json']);
     expect(listed.stdout).toContain(creds.leaseId);
     expect(listed.stdout).not.toContain(creds.secretAccessKey);
+
+    // A deleted role issues nothing more; its live leases stay listed and revocable.
+    expect((await cli(['aws', 'role', 'delete', 'deploy'])).code).toBe(0);
+    expect((await cli(['creds', 'get', 'aws/deploy'])).code).toBe(3);
     expect((await cli(['lease', 'revoke', creds.leaseId])).code).toBe(0);
+    expect((await cli(['lease', 'revoke', capped.leaseId])).code).toBe(0);
   }, 180_000);
 });

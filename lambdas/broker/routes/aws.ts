@@ -14,7 +14,21 @@ function engine(deps: BrokerDeps) {
   return requireService(deps, 'aws');
 }
 
+const rolePath = (name: string) => `aws/roles/${name}`;
+
 export const awsRoutes: RouteDef[] = [
+  defineRoute({
+    operation: 'aws.role.list',
+    method: 'GET',
+    path: '/v1/aws/roles',
+    summary: 'List AWS roles (names only)',
+    mutating: false,
+    response: api.AwsRoleList,
+    access: () => ({ path: 'aws/roles', capability: 'list' }),
+    async handle(_input, { deps }) {
+      return { body: { roles: await engine(deps).listRoles() } };
+    },
+  }),
   defineRoute({
     operation: 'aws.role.write',
     method: 'PUT',
@@ -24,7 +38,7 @@ export const awsRoutes: RouteDef[] = [
     response: api.AwsRole,
     params: NameParam,
     body: AwsRoleSchema,
-    access: ({ params }) => ({ path: `aws/roles/${params.name}`, capability: 'update' }),
+    access: ({ params }) => ({ path: rolePath(params.name), capability: 'update' }),
     async handle({ params, body }, { deps }) {
       return { body: { name: params.name, ...(await engine(deps).putRole(params.name, body)) } };
     },
@@ -37,9 +51,24 @@ export const awsRoutes: RouteDef[] = [
     mutating: false,
     response: api.AwsRole,
     params: NameParam,
-    access: ({ params }) => ({ path: `aws/roles/${params.name}`, capability: 'read' }),
+    access: ({ params }) => ({ path: rolePath(params.name), capability: 'read' }),
     async handle({ params }, { deps }) {
       return { body: { name: params.name, ...(await engine(deps).getRole(params.name)) } };
+    },
+  }),
+  defineRoute({
+    operation: 'aws.role.delete',
+    method: 'DELETE',
+    path: '/v1/aws/roles/{name}',
+    summary: 'Delete an AWS role (its live leases stay listed and revocable; their STS sessions end at their expiry)',
+    mutating: true,
+    response: api.NoContent,
+    statuses: [204],
+    params: NameParam,
+    access: ({ params }) => ({ path: rolePath(params.name), capability: 'delete' }),
+    async handle({ params }, { deps }) {
+      await engine(deps).deleteRole(params.name);
+      return { status: 204, body: undefined };
     },
   }),
   ...credsRoutes({

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import { z } from 'zod';
 import { DurationSchema } from '../../core/duration.ts';
-import { InternalError, NotFoundError, ValidationError } from '../../core/errors.ts';
+import { InternalError, isCofferError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { DynamicProvider, HandleOf, RoleLimits } from '../../core/leases/lease-types.ts';
 import type { Store } from '../../core/ports/store.ts';
 
@@ -69,6 +69,32 @@ export class AwsEngine implements DynamicProvider<'aws'> {
     return item.data;
   }
 
+  /** Every role's name, in name order. */
+  async listRoles(): Promise<string[]> {
+    const names: string[] = [];
+    let startAfter: string | undefined;
+    do {
+      const page = await this.options.store.query(AWS_ROLE_PK, {
+        limit: 1000,
+        ...(startAfter === undefined ? {} : { startAfter }),
+      });
+      names.push(...page.items.map((item) => item.sk));
+      startAfter = page.lastKey;
+    } while (startAfter !== undefined);
+    return names;
+  }
+
+  /**
+   * Deletes a role. Its live leases stay listed and revocable (their handles carry what revocation needs) and their
+   * STS sessions end at their own expiry; no new credentials are issued for it.
+   *
+   * @throws NotFoundError when there is no such role
+   */
+  async deleteRole(name: string): Promise<void> {
+    await this.getRole(name);
+    await this.options.store.transact([{ type: 'delete', pk: AWS_ROLE_PK, sk: name }]);
+  }
+
   async roleLimits(role: string): Promise<RoleLimits> {
     const r = await this.getRole(role);
     return { defaultTtlSeconds: r.default_ttl, maxTtlSeconds: r.max_ttl, maxLeases: r.max_leases };
@@ -76,14 +102,23 @@ export class AwsEngine implements DynamicProvider<'aws'> {
 
   async issue(role: string, ttlSeconds: number) {
     const r = await this.getRole(role);
-    const out = await this.options.sts.send(
-      new AssumeRoleCommand({
-        RoleArn: r.role_arn,
-        RoleSessionName: `coffer-${role}-${randomBytes(4).toString('hex')}`.slice(0, 64),
-        DurationSeconds: Math.min(STS_MAX_SECONDS, Math.max(STS_MIN_SECONDS, ttlSeconds)),
-        Policy: r.policy_document,
-      }),
-    );
+    const out = await this.options.sts
+      .send(
+        new AssumeRoleCommand({
+          RoleArn: r.role_arn,
+          RoleSessionName: `coffer-${role}-${randomBytes(4).toString('hex')}`.slice(0, 64),
+          DurationSeconds: Math.min(STS_MAX_SECONDS, Math.max(STS_MIN_SECONDS, ttlSeconds)),
+          Policy: r.policy_document,
+        }),
+      )
+      .catch((err: unknown) => {
+        // A typed error (no region configured) is the caller's to read; anything else is logged by its name and
+        // the operation that failed, never shown.
+        if (isCofferError(err)) throw err;
+        throw new InternalError(`STS AssumeRole failed: ${err instanceof Error ? err.name : typeof err}`, {
+          cause: err,
+        });
+      });
     const c = out.Credentials;
     if (c?.AccessKeyId === undefined || c.SecretAccessKey === undefined || c.SessionToken === undefined) {
       throw new InternalError('STS returned no credentials');

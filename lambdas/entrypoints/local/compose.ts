@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { STSClient } from '@aws-sdk/client-sts';
 import { FileAuditSink, readAuditTail, verifyAuditFile } from '../../adapters/local/audit-file/file-audit-sink.ts';
 import { FileKeyring } from '../../adapters/local/keyring/file-keyring.ts';
 import { SealedCaKeyStore } from '../../adapters/local/pki-keys/sealed-ca-key-store.ts';
@@ -19,6 +18,7 @@ import type { Store } from '../../core/ports/store.ts';
 import { RotationScheduler } from '../../core/rotation/rotation-scheduler.ts';
 import type { RotationService } from '../../core/rotation/rotation-service.ts';
 import rotationDefinition from '../../core/rotation/workflow/rotation-state-machine.asl.json' with { type: 'json' };
+import { stsClientFor } from '../../engines/aws/sts-client.ts';
 import { composeServices } from '../compose-services.ts';
 import { dataPaths, type LocalConfig, secretLimits } from './config.ts';
 import { servedHosts, servedRegions } from './served-names.ts';
@@ -111,8 +111,8 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     envelopeKey: keyring,
     audit: { sink, salt, filters: config.auditExclude.map((operation) => ({ operation })) },
     caKeys: (shared) => new SealedCaKeyStore(shared),
-    // Credentials, region and endpoint come from the standard AWS environment; nothing is called until a role is used.
-    sts: new STSClient({}),
+    // Credentials and endpoint come from the standard AWS environment, the region from it too or a named error.
+    sts: stsClientFor(config.awsRegion),
     settings: {
       region: config.region,
       account: config.account,

@@ -175,6 +175,8 @@ const FIXTURES: Record<string, (seed: Seed) => Sample> = {
     body: { role_arn: 'arn:aws:iam::123456789012:role/deploy2' },
   }),
   'aws.role.read': () => ({ params: { name: 'deploy' } }),
+  'aws.role.list': () => ({}),
+  'aws.role.delete': () => ({ params: { name: 'deploy' } }),
   'aws.creds.read': () => ({ params: { role: 'deploy' } }),
   'aws.creds.issue': () => ({ params: { role: 'deploy' }, body: {} }),
   'iam.mapping.put': () => ({
