@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstCommand, shellBlocks } from '../support/readme-blocks.ts';
-import { ReadmeSession, runBlocksInOrder } from '../support/readme-session.ts';
+import { missingTools, ReadmeSession, runBlocksInOrder } from '../support/readme-session.ts';
 
 /**
  * README.md cannot drift: every `sh` block runs, in order, as a reader following it would, against a fresh node.
@@ -42,6 +42,10 @@ describe('README.md', () => {
   it('skips only what cannot run in a test, and says why', () => {
     const skipped = blocks.flatMap((b) => (b.mode.kind === 'skip' ? [[firstCommand(b), b.mode.reason]] : []));
     expect(skipped).toEqual(SKIPPED);
+  });
+
+  it('finds the programs its blocks call besides node (.ci/run installs the aws CLI and openssl)', () => {
+    expect(missingTools(['bash', 'curl', 'openssl', 'aws'])).toEqual([]);
   });
 
   it('has a walkthrough block for every capability the tour names', () => {

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -264,6 +264,11 @@ export class ReadmeSession {
     rmSync(this.dir, { recursive: true, force: true });
     rmSync(this.internal, { recursive: true, force: true });
   }
+}
+
+/** The commands of `tools` that bash cannot find: a block calling one fails obscurely, this says which. */
+export function missingTools(tools: readonly string[]): string[] {
+  return tools.filter((tool) => spawnSync('bash', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0);
 }
 
 /** Runs `blocks` in order in one session; a block after a failed one fails naming it. */
