@@ -5,9 +5,11 @@ import { isCofferError } from '../../core/errors.ts';
 import { registerAccessKeyCommands } from './commands/access-key.ts';
 import { registerAgentCommand } from './commands/agent.ts';
 import { registerAuditCommands } from './commands/audit.ts';
+import { registerAwsCommands } from './commands/aws.ts';
 import { registerCompletionCommand } from './commands/completion.ts';
 import { registerCredsCommands } from './commands/creds.ts';
 import { registerDbCommands } from './commands/db.ts';
+import { registerDevCommands } from './commands/dev.ts';
 import { registerIamCommands } from './commands/iam.ts';
 import { registerLeaseCommands } from './commands/lease.ts';
 import { registerPkiCommands } from './commands/pki.ts';
@@ -24,6 +26,7 @@ export function buildProgram(): Command {
     .option('-o, --output <format>', 'json or table', 'table')
     .option('--address <url>', 'server address (default COFFER_ADDR or http://127.0.0.1:8270)')
     .option('--token <token>', 'prefer COFFER_TOKEN: flags show up in process listings')
+    .option('-q, --quiet', 'no progress on stderr for long operations (errors are still printed)')
     // As `vault version` and `gh --version` do: the program's name, then the package's version.
     .version(`coffer ${packageJson.version}`, '-V, --version', 'print the version')
     .exitOverride()
@@ -37,12 +40,14 @@ export function buildProgram(): Command {
   registerPkiCommands(program);
   registerCredsCommands(program);
   registerDbCommands(program);
+  registerAwsCommands(program);
   registerLeaseCommands(program);
   registerRotationCommands(program);
   registerIamCommands(program);
   registerRunCommand(program);
   registerAgentCommand(program);
   registerCompletionCommand(program);
+  registerDevCommands(program);
   return program;
 }
 
