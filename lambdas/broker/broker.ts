@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import type { AuditAccess, AuditPrincipal } from '../core/audit/audit-types.ts';
-import { allowedByCeilings } from '../core/auth/derived-credentials.ts';
+import type { AuditAccess, AuditDenial, AuditPrincipal } from '../core/audit/audit-types.ts';
+import { ceilingDenial } from '../core/auth/derived-credentials.ts';
 import {
   isCofferError,
   PayloadTooLargeError,
@@ -33,6 +33,8 @@ export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
  */
 export const MAX_BODY_DEPTH = 64;
 const SECRET_PATH_PREFIX = 'secrets/';
+/** Names no statement: the document belongs to the secret, not to the caller. */
+const RESOURCE_POLICY_REASON = "the secret's resource policy denies it to this caller";
 /** Operation recorded for a request no route serves (404, 405, or a body too large to route on the local server). */
 export const UNROUTABLE_OPERATION = 'unroutable';
 /** Operation recorded for an AWS JSON request with a missing or unknown `X-Amz-Target`. */
@@ -133,7 +135,7 @@ export class Broker {
     let auditPath = '';
     let requestAudited = false;
     const grants: AuditAccess[] = [];
-    let denied: AuditAccess | undefined;
+    let denied: AuditDenial | undefined;
     const about = () => ({
       requestId,
       operation: route.operation,
@@ -167,7 +169,12 @@ export class Broker {
           try {
             await this.authorize(principal, c, context);
           } catch (err) {
-            denied ??= { path: c.path, capability: c.capability };
+            const reason = err instanceof PermissionDeniedError ? err.details?.reason : undefined;
+            denied ??= {
+              path: c.path,
+              capability: c.capability,
+              ...(typeof reason === 'string' && { reason: this.auditedReason(reason, principal, auditPrincipal) }),
+            };
             throw err;
           }
           grants.push({ path: c.path, capability: c.capability });
@@ -367,13 +374,23 @@ export class Broker {
     check: AccessCheck,
     context: RequestContext,
   ): Promise<boolean> {
-    if (principal === undefined) return false;
+    return principal !== undefined && (await this.denial(principal, check, context)) === undefined;
+  }
+
+  /**
+   * Why `check` is refused to `principal`, or `undefined` when it is allowed. The reason is shown to the caller, so it
+   * names rules of the caller's own policies only, and is the same whether or not a resource exists at the path: the
+   * policies decide on the path alone, and a secret's resource policy is consulted (and named) only for a caller its
+   * own policies allow, who may learn whether the secret exists.
+   */
+  private async denial(principal: Principal, check: AccessCheck, context: RequestContext): Promise<string | undefined> {
     const policies = await this.deps.policies.resolve(principal.policies);
-    if (!evaluate(policies, { path: check.path, capability: check.capability, principal, context }).allowed) {
-      return false;
-    }
-    if (!(await allowedByCeilings(this.deps.policies, principal, check, context))) return false;
-    return !(await this.deniedByResourcePolicy(principal, check));
+    const decision = evaluate(policies, { path: check.path, capability: check.capability, principal, context });
+    if (!decision.allowed) return decision.reason;
+    const ceiling = await ceilingDenial(this.deps.policies, principal, check, context);
+    if (ceiling !== undefined) return ceiling;
+    if (await this.deniedByResourcePolicy(principal, check)) return RESOURCE_POLICY_REASON;
+    return undefined;
   }
 
   /** A secret's resource policy can only take access away (see `core/policy/resource-policy.ts`). */
@@ -401,15 +418,30 @@ export class Broker {
     context: RequestContext,
   ): Promise<void> {
     if (principal === undefined) throw new UnauthenticatedError('authentication required');
-    const allowed = await this.isAllowed(principal, check, context);
+    const reason = await this.denial(principal, check, context);
     this.deps.onAccessDecision?.({
       requestId: context.requestId,
       path: check.path,
       capability: check.capability,
-      allowed,
+      allowed: reason === undefined,
       kind: 'enforce',
     });
-    if (!allowed) throw new PermissionDeniedError(`permission denied: ${check.capability} on ${check.path}`);
+    if (reason !== undefined) {
+      throw new PermissionDeniedError(`permission denied: ${check.capability} on ${check.path}: ${reason}`, {
+        details: { reason },
+      });
+    }
+  }
+
+  /**
+   * A denial reason as the audit log keeps it. A templated rule shows the pattern it resolved to, which may hold the
+   * caller's id; the caller may see its own, but the log keeps a token accessor only as its HMAC.
+   */
+  private auditedReason(reason: string, principal: Principal | undefined, audited: AuditPrincipal | undefined): string {
+    if (principal === undefined || audited === undefined || audited.id === principal.id || principal.id === '') {
+      return reason;
+    }
+    return reason.replaceAll(principal.id, audited.id);
   }
 
   private auditPrincipal(principal: Principal | undefined): AuditPrincipal | undefined {

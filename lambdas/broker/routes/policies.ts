@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import * as api from '../../api/index.ts';
+import { ceilingDenial } from '../../core/auth/derived-credentials.ts';
 import type { AccessRequest } from '../../core/policy/policy-engine.ts';
 import { type Decision, evaluate, ROOT_POLICY } from '../../core/policy/policy-engine.ts';
 import { CAPABILITIES } from '../../core/policy/policy-types.ts';
@@ -98,12 +99,21 @@ export const policyRoutes: RouteDef[] = [
           now: body.at === undefined ? request.now : Date.parse(body.at),
         },
       };
-      const decision = await deps.policies.test(access, names);
+      let decision = await deps.policies.test(access, names);
+      if (body.policies === undefined && decision.allowed && principal !== undefined) {
+        // The caller's own policies: its ceilings bind them on a real request, so they bind the answer too.
+        const ceiling = await ceilingDenial(deps.policies, principal, access, access.context);
+        if (ceiling !== undefined) decision = { allowed: false, reason: ceiling, considered: decision.considered };
+      }
       const hidden = await unreadablePolicies(names, ctx);
       if (hidden.size === 0) return { body: { policies: names, ...decision } };
       const readable = names.filter((name) => !hidden.has(name));
       const readableOnly = await deps.policies.test(access, readable);
-      return { body: { policies: names, ...withoutHiddenRules(decision, access, readableOnly, hidden) } };
+      const held = new Set(principal?.policies ?? []);
+      const explained = [...hidden].every((name) => held.has(name))
+        ? withHeldRules(decision, readableOnly, hidden)
+        : withoutHiddenRules(decision, access, readableOnly, hidden);
+      return { body: { policies: names, ...explained } };
     },
   }),
 ];
@@ -122,8 +132,25 @@ export const HIDDEN_REASON =
   'policies the caller may not read took part in this decision: their rules are not shown (see readableOnly)';
 
 /**
- * The decision as a caller who may not read every policy may see it: nothing beyond the outcome that they could not
- * work out from the policies they can read. Which rule decided, and whether one did, would tell what the hidden
+ * The decision when every policy the caller may not read is one it holds: the reason and the deciding rule are what
+ * a refused request of the caller would be told (`permission denied: …: <reason>`), which names a rule and the key of
+ * a failed condition but none of the rule's values. The unreadable policies' other rules stay hidden.
+ */
+function withHeldRules(decision: Decision, readableOnly: Decision, hidden: ReadonlySet<string>) {
+  const { considered, ...readableSummary } = readableOnly;
+  return {
+    allowed: decision.allowed,
+    reason: decision.reason,
+    ...(decision.decidedBy === undefined ? {} : { decidedBy: decision.decidedBy }),
+    considered,
+    hiddenPolicies: [...hidden],
+    readableOnly: readableSummary,
+  };
+}
+
+/**
+ * The decision as a caller who may not read every policy, nor holds them all, may see it: nothing beyond the outcome
+ * that they could not work out from the policies they can read. Which rule decided, and whether one did, would tell what the hidden
  * policies hold (a more specific deny, no matching rule at all), so the reason says only that hidden policies took
  * part; `considered` lists the readable policies' rules (each rule's match is independent of the others), and
  * `readableOnly` explains how the readable policies alone would decide. A reason about the request itself (a

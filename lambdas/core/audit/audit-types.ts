@@ -19,6 +19,12 @@ export interface AuditAccess {
   readonly capability: string;
 }
 
+/** A refused access, with the reason the caller was given (`permission denied: <capability> on <path>: <reason>`). */
+export interface AuditDenial extends AuditAccess {
+  /** Absent when the refusal was not a policy decision (e.g. no principal). */
+  readonly reason?: string;
+}
+
 export interface AuditRecord {
   /**
    * `request` before an operation runs, `response` after it; `system` for what the log records about itself
@@ -48,8 +54,8 @@ export interface AuditRecord {
    * resources it names inside its body or settings (`references`), so the log shows what the request acted with.
    */
   readonly grants?: readonly AuditAccess[];
-  /** On a refused response: the access that was refused. */
-  readonly denied?: AuditAccess;
+  /** On a refused response: the access that was refused, and why. */
+  readonly denied?: AuditDenial;
   /** Facts of a `system` record, e.g. `{ discardedBytes: 37 }`. Never secret material. */
   readonly details?: Readonly<Record<string, unknown>>;
 }

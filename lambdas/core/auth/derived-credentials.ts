@@ -83,6 +83,20 @@ export async function allowedByCeilings(
   access: { readonly path: string; readonly capability: RequestedCapability },
   context: RequestContext,
 ): Promise<boolean> {
+  return (await ceilingDenial(policies, principal, access, context)) === undefined;
+}
+
+/**
+ * Why a ceiling of `principal` refuses `access`, or `undefined` when none does. The reason says only that a creator's
+ * ceiling refused: the creator's policies are not the caller's, so their rules are not shown (a caller who may read
+ * them can ask `policy test` with `--policy`).
+ */
+export async function ceilingDenial(
+  policies: PolicyDocumentSource,
+  principal: Principal,
+  access: { readonly path: string; readonly capability: RequestedCapability },
+  context: RequestContext,
+): Promise<string | undefined> {
   for (const ceiling of principal.ceilings ?? []) {
     const creator: Principal = {
       type: principal.type,
@@ -92,7 +106,11 @@ export async function allowedByCeilings(
       metadata: ceiling.metadata,
     };
     const documents = await policies.resolve(ceiling.policies);
-    if (!evaluate(documents, { ...access, principal: creator, context }).allowed) return false;
+    if (!evaluate(documents, { ...access, principal: creator, context }).allowed) return CEILING_REASON;
   }
-  return true;
+  return undefined;
 }
+
+/** The reason a ceiling refused; see `ceilingDenial`. */
+export const CEILING_REASON =
+  "this credential's own policies allow it, but a credential it was derived from does not (a derived credential never does more than its creator)";

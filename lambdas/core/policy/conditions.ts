@@ -2,11 +2,43 @@ import { BlockList, isIP, isIPv4 } from 'node:net';
 import type { RequestContext } from '../principal.ts';
 import { type PolicyConditions, WEEKDAYS, type Weekday } from './policy-types.ts';
 
+/** The keys of `PolicyConditions` that a request can fail (`timezone` only qualifies the time conditions). */
+export type ConditionKey = 'sourceCidrs' | 'timeOfDay' | 'weekdays' | 'notAfter';
+
+/**
+ * Why a request did not meet a rule's condition, in two forms. A caller who was refused is told `requirement` and
+ * `observed`: which condition failed and what it tests, and facts of its own request, never the rule's values (its
+ * CIDRs, window, days or expiry), which are the contents of a policy document the caller may not be allowed to read.
+ * `detail` adds those values, for whoever may read the policy (`coffer policy test`).
+ */
+export interface UnmetCondition {
+  readonly key: ConditionKey;
+  /** The condition and the test it applies, e.g. `sourceCidrs (the source address must be in one of its CIDRs)`. */
+  readonly requirement: string;
+  /** What this request showed, e.g. `this request's source address 203.0.113.7 is in none of them`. */
+  readonly observed: string;
+  /** With the rule's values, e.g. `source 203.0.113.7 not in [10.0.0.0/8]`. */
+  readonly detail: string;
+}
+
 /** A rule's conditions, compiled once per policy document. */
 export interface CompiledConditions {
-  /** `undefined` when every condition holds; otherwise a human-readable description of the first one that does not. */
-  unmet(context: RequestContext): string | undefined;
+  /** `undefined` when every condition holds; otherwise the first one that does not. */
+  unmet(context: RequestContext): UnmetCondition | undefined;
 }
+
+const REQUIREMENTS: Record<ConditionKey, string> = {
+  sourceCidrs: 'sourceCidrs (the source address must be in one of its CIDRs)',
+  timeOfDay: 'timeOfDay (the request must fall within its daily time window)',
+  weekdays: 'weekdays (the request must fall on one of its days)',
+  notAfter: 'notAfter (the request must come before the grant expires)',
+};
+
+function unmetCondition(key: ConditionKey, observed: string, detail: string): UnmetCondition {
+  return { key, requirement: REQUIREMENTS[key], observed, detail };
+}
+
+type Check = (context: RequestContext) => UnmetCondition | undefined;
 
 export const DEFAULT_TIMEZONE = 'UTC';
 
@@ -58,7 +90,7 @@ export function isKnownTimeZone(timeZone: string): boolean {
  * holds, so a bad document can only take access away.
  */
 export function compileConditions(conditions: PolicyConditions): CompiledConditions {
-  const checks: Array<(context: RequestContext) => string | undefined> = [];
+  const checks: Check[] = [];
   if (conditions.notAfter !== undefined) checks.push(expiryCheck(conditions.notAfter));
   if (conditions.sourceCidrs !== undefined) checks.push(sourceCheck(conditions.sourceCidrs));
   const timeZone = conditions.timezone ?? DEFAULT_TIMEZONE;
@@ -75,14 +107,25 @@ export function compileConditions(conditions: PolicyConditions): CompiledConditi
   };
 }
 
-function expiryCheck(notAfter: string): (context: RequestContext) => string | undefined {
+function expiryCheck(notAfter: string): Check {
   const expiresAt = Date.parse(notAfter);
-  if (Number.isNaN(expiresAt)) return () => `notAfter ${JSON.stringify(notAfter)} is not a valid instant`;
-  const shown = new Date(expiresAt).toISOString();
-  return (context) => (context.now < expiresAt ? undefined : `grant expired at ${shown}`);
+  if (Number.isNaN(expiresAt)) {
+    const invalid = unmetCondition(
+      'notAfter',
+      'its instant is not valid',
+      `notAfter ${JSON.stringify(notAfter)} is not a valid instant`,
+    );
+    return () => invalid;
+  }
+  const expired = unmetCondition(
+    'notAfter',
+    'the grant has expired',
+    `grant expired at ${new Date(expiresAt).toISOString()}`,
+  );
+  return (context) => (context.now < expiresAt ? undefined : expired);
 }
 
-function sourceCheck(cidrs: readonly string[]): (context: RequestContext) => string | undefined {
+function sourceCheck(cidrs: readonly string[]): Check {
   const list = new BlockList();
   let valid = true;
   for (const text of cidrs) {
@@ -93,10 +136,23 @@ function sourceCheck(cidrs: readonly string[]): (context: RequestContext) => str
   const shown = `[${cidrs.join(', ')}]`;
   return (context) => {
     const ip = context.sourceIp;
-    if (!valid) return `sourceCidrs ${shown} holds an invalid CIDR`;
+    if (!valid)
+      return unmetCondition('sourceCidrs', 'it holds an invalid CIDR', `sourceCidrs ${shown} holds an invalid CIDR`);
     const version = isIP(ip);
-    if (version === 0) return `source ${JSON.stringify(ip)} is not an IP address`;
-    return inList(list, ip, version) ? undefined : `source ${ip} not in ${shown}`;
+    if (version === 0) {
+      // Not an address at all (a transport that could not tell): nothing worth echoing.
+      return unmetCondition(
+        'sourceCidrs',
+        "this request's source is not an IP address",
+        `source ${JSON.stringify(ip)} is not an IP address`,
+      );
+    }
+    if (inList(list, ip, version)) return undefined;
+    return unmetCondition(
+      'sourceCidrs',
+      `this request's source address ${ip} is in none of them`,
+      `source ${ip} not in ${shown}`,
+    );
   };
 }
 
@@ -108,32 +164,43 @@ function inList(list: BlockList, ip: string, version: number): boolean {
   return list.check(ip, 'ipv6');
 }
 
-function weekdayCheck(weekdays: readonly Weekday[], timeZone: string): (context: RequestContext) => string | undefined {
+function weekdayCheck(weekdays: readonly Weekday[], timeZone: string): Check {
   const allowed = new Set(weekdays);
   const shown = `weekdays [${weekdays.join(', ')}] ${timeZone}`;
   return (context) => {
     const local = localTime(context.now, timeZone);
-    if (local === undefined) return `unknown time zone ${JSON.stringify(timeZone)}`;
-    return allowed.has(local.weekday) ? undefined : `${shown} not met (it is ${local.weekday})`;
+    if (local === undefined) return unknownZone('weekdays', timeZone);
+    if (allowed.has(local.weekday)) return undefined;
+    return unmetCondition(
+      'weekdays',
+      "this request's day is not one of them",
+      `${shown} not met (it is ${local.weekday})`,
+    );
   };
 }
 
-function timeOfDayCheck(
-  window: { start: string; end: string },
-  timeZone: string,
-): (context: RequestContext) => string | undefined {
+function timeOfDayCheck(window: { start: string; end: string }, timeZone: string): Check {
   const start = parseClockTime(window.start);
   const end = parseClockTime(window.end);
   const shown = `timeOfDay ${window.start}-${window.end} ${timeZone} not met`;
+  const outside = unmetCondition('timeOfDay', "this request's time is outside it", shown);
   return (context) => {
-    if (start === undefined || end === undefined) return shown;
+    if (start === undefined || end === undefined) return outside;
     const local = localTime(context.now, timeZone);
-    if (local === undefined) return `unknown time zone ${JSON.stringify(timeZone)}`;
+    if (local === undefined) return unknownZone('timeOfDay', timeZone);
     const minute = local.minute;
     // A window whose end is before its start wraps midnight (22:00-06:00).
     const inside = start < end ? minute >= start && minute < end : minute >= start || minute < end;
-    return inside ? undefined : shown;
+    return inside ? undefined : outside;
   };
+}
+
+function unknownZone(key: ConditionKey, timeZone: string): UnmetCondition {
+  return unmetCondition(
+    key,
+    'its time zone is unknown to this server',
+    `unknown time zone ${JSON.stringify(timeZone)}`,
+  );
 }
 
 interface LocalTime {

@@ -1,5 +1,5 @@
 import type { Principal, RequestContext } from '../principal.ts';
-import { type CompiledConditions, compileConditions } from './conditions.ts';
+import { type CompiledConditions, compileConditions, type UnmetCondition } from './conditions.ts';
 import {
   compareSpecificity,
   matchesPath,
@@ -47,12 +47,18 @@ export interface ConsideredRule extends RuleRef {
   readonly matched: boolean;
   /** Conditions are only evaluated for rules whose pattern matched; `false` for the others. */
   readonly conditionsMet: boolean;
+  /** The first unmet condition, with the rule's values: shown only to those who may read the policy. */
   readonly unmetCondition?: string;
 }
 
 export interface Decision {
   readonly allowed: boolean;
-  /** Human-readable, naming the deciding rule and any failed condition. Never holds secret values. */
+  /**
+   * Human-readable, naming the deciding rule and any failed condition (its key and what it tests, and facts of the
+   * request, never the rule's values). Depends on the path, never on whether a resource exists there, and never holds
+   * secret values; a refused caller is shown it (`permission denied: <capability> on <path>: <reason>`), so it
+   * names rules of the evaluated policies only.
+   */
   readonly reason: string;
   /** The rule that decided; absent when no rule did (no match, non-canonical path). */
   readonly decidedBy?: RuleRef;
@@ -84,7 +90,7 @@ type CompiledPolicy =
 interface Match {
   readonly rule: CompiledRule;
   readonly pattern: ResolvedPattern;
-  readonly unmet: string | undefined;
+  readonly unmet: UnmetCondition | undefined;
 }
 
 const compiledPolicies = new WeakMap<PolicyDocument, CompiledPolicy>();
@@ -146,7 +152,7 @@ export function evaluate(policies: readonly PolicyDocument[], request: AccessReq
   const granting = matches.filter((match) => match.rule.grants.size > 0);
   const best = mostSpecific(granting);
   if (best === undefined) {
-    return { allowed: false, reason: `no policy grants ${capability} on ${shownPath}`, considered };
+    return { allowed: false, reason: `no rule grants ${capability} on ${shownPath}`, considered };
   }
   const tier = granting.filter((match) => compareSpecificity(match.pattern, best.pattern) === 0);
   const grant = tier.find((match) => match.unmet === undefined && match.rule.grants.has(capability));
@@ -160,7 +166,7 @@ export function evaluate(policies: readonly PolicyDocument[], request: AccessReq
   }
   const withheld = tier.find((match) => match.rule.grants.has(capability));
   if (withheld !== undefined) {
-    return deny(`${describe(withheld)} grants ${capability} but ${withheld.unmet}`, withheld, considered);
+    return deny(`${describe(withheld)} grants ${capability} but ${unmetReason(withheld.unmet!)}`, withheld, considered);
   }
   return deny(
     `most specific match ${describe(tier[0]!)} does not grant ${capability} on ${shownPath}`,
@@ -170,11 +176,16 @@ export function evaluate(policies: readonly PolicyDocument[], request: AccessReq
 }
 
 /** Built field by field: spreading `ref` here made evaluation several times slower. */
-function consideredRule(ref: RuleRef, matched: boolean, unmet: string | undefined): ConsideredRule {
+function consideredRule(ref: RuleRef, matched: boolean, unmet: UnmetCondition | undefined): ConsideredRule {
   const { policy, rule, path } = ref;
   if (!matched) return { policy, rule, path, matched, conditionsMet: false };
   if (unmet === undefined) return { policy, rule, path, matched, conditionsMet: true };
-  return { policy, rule, path, matched, conditionsMet: false, unmetCondition: unmet };
+  return { policy, rule, path, matched, conditionsMet: false, unmetCondition: unmet.detail };
+}
+
+/** The failed condition as a refused caller may see it: its key and test, and what the request showed. */
+function unmetReason(unmet: UnmetCondition): string {
+  return `its condition ${unmet.requirement} did not hold: ${unmet.observed}`;
 }
 
 function deny(reason: string, match: Match, considered: ConsideredRule[]): Decision {

@@ -49,7 +49,10 @@ describe('Class: Broker', () => {
     const missing = await broker.handle(request('GET', '/v1/secret/data/prod/nope', { token }));
     expect(existing.status).toBe(403);
     expect(missing.status).toBe(403);
-    expect(json(existing.body).error.message).toBe('permission denied: read on secrets/prod/db');
+    expect(json(existing.body).error.message).toBe(
+      'permission denied: read on secrets/prod/db: no rule grants read on "secrets/prod/db"',
+    );
+    expect(json(missing.body).error.message.replaceAll('nope', 'db')).toBe(json(existing.body).error.message);
   });
 
   it('lets a create-only caller create but never overwrite', async () => {

@@ -628,10 +628,10 @@ describe('Function: evaluate (reasons)', () => {
     expect(decision.reason).toContain('policy "lockdown" rules[0]');
   });
 
-  it('says nothing grants when no rule matches', () => {
+  it('says no rule grants when no rule matches', () => {
     const decision = evaluate(STANDARD, request('kv/x', 'read'));
     expect(decision.decidedBy).toBeUndefined();
-    expect(decision.reason).toBe('no policy grants read on "kv/x"');
+    expect(decision.reason).toBe('no rule grants read on "kv/x"');
   });
 
   it('names the most specific rule when it lacks the capability', () => {
@@ -641,34 +641,80 @@ describe('Function: evaluate (reasons)', () => {
     );
   });
 
-  it('names the failed time condition', () => {
+  it('names the rule and the key of the failed time condition, not its window', () => {
     const decision = evaluate(
       [CONDITIONAL],
       request('secrets/office/a', 'read', { now: Date.parse('2024-06-05T20:00:00Z') }),
     );
     expect(decision.reason).toBe(
-      'policy "conditional" rules[0] ("secrets/office/*") grants read but timeOfDay 09:00-17:00 UTC not met',
+      'policy "conditional" rules[0] ("secrets/office/*") grants read but its condition timeOfDay (the request must ' +
+        "fall within its daily time window) did not hold: this request's time is outside it",
     );
+    expect(decision.decidedBy).toEqual({ policy: 'conditional', rule: 0, path: 'secrets/office/*' });
   });
 
-  it('names the failed source condition', () => {
+  it("names the failed source condition and the request's own address, not the rule's CIDRs", () => {
     const decision = evaluate([CONDITIONAL], request('secrets/net/a', 'read', { sourceIp: '11.0.0.1' }));
-    expect(decision.reason).toContain('source 11.0.0.1 not in [10.0.0.0/8, 2001:db8::/32]');
+    expect(decision.reason).toContain(
+      "its condition sourceCidrs (the source address must be in one of its CIDRs) did not hold: this request's " +
+        'source address 11.0.0.1 is in none of them',
+    );
+    expect(decision.reason).not.toContain('10.0.0.0/8');
+    expect(decision.reason).not.toContain('2001:db8');
   });
 
-  it('names the expiry', () => {
+  it('says the grant expired, not when', () => {
     const decision = evaluate([CONDITIONAL], request('secrets/temp/a', 'read'));
-    expect(decision.reason).toContain('grant expired at 2024-06-05T12:00:00.000Z');
+    expect(decision.reason).toContain('its condition notAfter (the request must come before the grant expires)');
+    expect(decision.reason).toContain('the grant has expired');
+    expect(decision.reason).not.toContain('2024-06-05');
   });
 
-  it('names the failed weekday and the zone', () => {
+  it('names the failed weekday condition, not its days or zone', () => {
     const decision = evaluate([CONDITIONAL], request('secrets/tokyo/a', 'read'));
-    expect(decision.reason).toContain('timeOfDay 09:00-17:00 Asia/Tokyo not met');
+    expect(decision.reason).toContain('its condition timeOfDay');
+    expect(decision.reason).not.toMatch(/Asia|Tokyo|09:00/);
     const weekday = evaluate(
       [CONDITIONAL],
       request('secrets/weekday/a', 'read', { now: Date.parse('2024-06-08T12:00:00Z') }),
     );
-    expect(weekday.reason).toContain('weekdays [mon, tue, wed, thu, fri] UTC not met (it is sat)');
+    expect(weekday.reason).toContain(
+      "its condition weekdays (the request must fall on one of its days) did not hold: this request's day is not one",
+    );
+    expect(weekday.reason).not.toMatch(/mon|fri|UTC/);
+  });
+
+  it('keeps the rule values of a failed condition in the considered rules, for readers of the policy', () => {
+    const at = (now: string, path: string, sourceIp = '10.1.1.1') =>
+      evaluate([CONDITIONAL], request(path, 'read', { now: Date.parse(now), sourceIp })).considered.find(
+        (rule) => rule.matched && !rule.conditionsMet,
+      )?.unmetCondition;
+    expect(at('2024-06-05T20:00:00Z', 'secrets/office/a')).toBe('timeOfDay 09:00-17:00 UTC not met');
+    expect(at('2024-06-05T12:00:00Z', 'secrets/net/a', '11.0.0.1')).toBe(
+      'source 11.0.0.1 not in [10.0.0.0/8, 2001:db8::/32]',
+    );
+    expect(at('2024-06-07T12:00:00Z', 'secrets/temp/a')).toBe('grant expired at 2024-06-05T12:00:00.000Z');
+    expect(at('2024-06-08T12:00:00Z', 'secrets/weekday/a')).toBe(
+      'weekdays [mon, tue, wed, thu, fri] UTC not met (it is sat)',
+    );
+  });
+
+  it('names the condition that failed when another of the rule holds', () => {
+    const both: PolicyDocument = {
+      name: 'both',
+      rules: [
+        {
+          path: 'secrets/both/*',
+          capabilities: ['read'],
+          conditions: { notAfter: '2030-01-01T00:00:00Z', sourceCidrs: ['192.0.2.0/24'] },
+        },
+      ],
+    };
+    const decision = evaluate([both], request('secrets/both/a', 'read', { sourceIp: '198.51.100.7' }));
+    expect(decision.reason).toBe(
+      'policy "both" rules[0] ("secrets/both/*") grants read but its condition sourceCidrs (the source address must ' +
+        "be in one of its CIDRs) did not hold: this request's source address 198.51.100.7 is in none of them",
+    );
   });
 
   it('explains why a path is not canonical', () => {
