@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import * as api from '../../api/index.ts';
+import { assertPoliciesExist, POLICY_LIST_PATH } from '../../core/auth/derived-credentials.ts';
 import type { AccessKeyRecord } from '../../core/auth/sigv4/access-key-types.ts';
 import { UnauthenticatedError } from '../../core/errors.ts';
 import { PolicyNameSchema } from '../../core/policy/policy-schema.ts';
@@ -54,6 +55,9 @@ export const accessKeyRoutes: RouteDef[] = [
       const keys = service(ctx);
       const creator = ctx.principal;
       if (creator === undefined) throw new UnauthenticatedError('authentication required');
+      await assertPoliciesExist(ctx.deps.policies, creator, body.policies ?? [], 'an access key', () =>
+        ctx.isAllowed({ path: POLICY_LIST_PATH, capability: 'list' }),
+      );
       const created =
         body.accessKeyId !== undefined && body.secretAccessKey !== undefined
           ? await keys.import(

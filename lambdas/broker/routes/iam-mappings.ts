@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import * as api from '../../api/index.ts';
+import { assertPoliciesExist, POLICY_LIST_PATH } from '../../core/auth/derived-credentials.ts';
 import { UnauthenticatedError } from '../../core/errors.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
 import { requireService } from '../features.ts';
@@ -33,9 +34,13 @@ export const iamMappingRoutes: RouteDef[] = [
     response: api.IamMapping,
     body: PutBody,
     access: () => ({ path: MAPPINGS_PATH, capability: 'sudo' }),
-    async handle({ body }, { deps, principal }) {
+    async handle({ body }, { deps, principal, isAllowed }) {
       if (principal === undefined) throw new UnauthenticatedError('authentication required');
-      return { body: await mappings(deps).put(body.pattern, body.policies, principal) };
+      const service = mappings(deps);
+      await assertPoliciesExist(deps.policies, principal, body.policies, 'an IAM mapping', () =>
+        isAllowed({ path: POLICY_LIST_PATH, capability: 'list' }),
+      );
+      return { body: await service.put(body.pattern, body.policies, principal) };
     },
   }),
   defineRoute({

@@ -1,4 +1,5 @@
 import * as api from '../../api/index.ts';
+import { assertPoliciesExist, POLICY_LIST_PATH } from '../../core/auth/derived-credentials.ts';
 import {
   CreateTokenRequestSchema,
   LookupTokenRequestSchema,
@@ -59,6 +60,9 @@ export const tokenRoutes: RouteDef[] = [
     access: () => ({ path: 'auth/token/create', capability: 'create' }),
     async handle({ body }, ctx) {
       const parent = await callerToken(ctx);
+      await assertPoliciesExist(ctx.deps.policies, parent, body.policies ?? [], 'a token', () =>
+        ctx.isAllowed({ path: POLICY_LIST_PATH, capability: 'list' }),
+      );
       const { token, record } = await ctx.deps.tokens.create(parent, body);
       return { status: 201, body: { token, ...describeToken(record) } };
     },

@@ -1,4 +1,4 @@
-import { PermissionDeniedError } from '../errors.ts';
+import { PermissionDeniedError, ValidationError } from '../errors.ts';
 import { evaluate } from '../policy/policy-engine.ts';
 import { type PolicyDocument, type RequestedCapability, ROOT_POLICY_NAME } from '../policy/policy-types.ts';
 import type { Principal, PrincipalCeiling, RequestContext } from '../principal.ts';
@@ -37,6 +37,58 @@ export function assertGrantable(creator: Pick<Principal, 'policies'>, policies: 
       details: { policies: extra },
     });
   }
+}
+
+/** Tells which policy names exist; `PolicyService` is one. */
+export interface PolicyCatalog {
+  /** The names among `names` that name no policy. */
+  missing(names: readonly string[]): Promise<string[]>;
+}
+
+/** Where policy names are listed: `list` on it is what it takes to learn which policies exist. */
+export const POLICY_LIST_PATH = 'sys/policies';
+
+/**
+ * Refuses a credential that names a policy that does not exist. Such a name grants nothing today, so it is a typo or a
+ * stale name, and it is a dangling grant: whoever later creates a policy of that name would silently widen every
+ * credential that already carries it.
+ *
+ * Whether a name exists is told only to a creator who may know it: for a policy it holds, or, for one it does not
+ * hold (which only a `root` holder may grant), when `mayListPolicies` says it may list policy names. Any other name
+ * is left to `assertGrantable`, which refuses it with the same 403 whether or not it exists.
+ * @throws ValidationError naming the missing policies.
+ * @throws PermissionDeniedError when a root holder that may not list policies names one it does not hold.
+ * @example await assertPoliciesExist(policyService, caller, ['ci-read'], 'an access key', () => mayList(caller))
+ */
+export async function assertPoliciesExist(
+  catalog: PolicyCatalog,
+  creator: Pick<Principal, 'policies'>,
+  policies: readonly string[],
+  what: string,
+  mayListPolicies: () => Promise<boolean>,
+): Promise<void> {
+  const held = policies.filter((policy) => creator.policies.includes(policy));
+  const others = policies.filter((policy) => !creator.policies.includes(policy));
+  let checked: readonly string[] = held;
+  if (others.length > 0 && holdsRoot(creator)) {
+    if (!(await mayListPolicies())) {
+      throw new PermissionDeniedError(
+        `${what} can name a policy its creator does not hold only when the creator may list policies (list on ${POLICY_LIST_PATH})`,
+      );
+    }
+    checked = policies;
+  }
+  if (checked.length === 0) return;
+  const missing = await catalog.missing(checked);
+  if (missing.length === 0) return;
+  const named = missing.map((name) => JSON.stringify(name)).join(', ');
+  const which =
+    missing.length === 1
+      ? `policy ${named} does not exist (create it first)`
+      : `policies ${named} do not exist (create them first)`;
+  throw new ValidationError(`${what} cannot name a policy that does not exist: ${which}`, {
+    details: { policies: missing },
+  });
 }
 
 /**

@@ -137,6 +137,19 @@ export class PolicyService {
     return documents.filter((document): document is PolicyDocument => document !== undefined);
   }
 
+  /**
+   * The names among `names` that no stored policy has (`root` always exists), sorted. Read from the store, not the
+   * cache, so a policy deleted a moment ago by another process counts as missing.
+   * @throws ValidationError for an invalid policy name.
+   * @example await policies.missing(['app', 'typo']) // ['typo']
+   */
+  async missing(names: readonly string[]): Promise<string[]> {
+    const unique = [...new Set(names)].filter((name) => !isReservedPolicyName(name));
+    for (const name of unique) checkName(name);
+    const found = await Promise.all(unique.map((name) => this.store.get<PolicyItem>(POLICY_PARTITION, name)));
+    return unique.filter((_, i) => found[i] === undefined).sort();
+  }
+
   /** Explains how `names` would decide `request`; backs `coffer policy test`. */
   async test(request: AccessRequest, names: readonly string[]): Promise<Decision> {
     return evaluate(await this.resolve(names), request);

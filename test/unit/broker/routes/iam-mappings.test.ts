@@ -65,6 +65,22 @@ describe('IAM caller mappings through the API', () => {
     expect(bad.status).toBe(400);
   });
 
+  it('refuses to map a policy that does not exist, naming it, and maps nothing', async () => {
+    const { broker, rootToken } = await iamNode();
+    const put = await broker.handle(
+      request('PUT', '/v1/auth/iam/mappings', {
+        token: rootToken,
+        body: { pattern: ROLE, policies: ['root', 'ci-read'] },
+      }),
+    );
+    expect(put.status).toBe(400);
+    expect(JSON.parse(put.body).error.message).toBe(
+      'an IAM mapping cannot name a policy that does not exist: policy "ci-read" does not exist (create it first)',
+    );
+    const list = await broker.handle(request('GET', '/v1/auth/iam/mappings', { token: rootToken }));
+    expect(JSON.parse(list.body)).toEqual({ mappings: [] });
+  });
+
   it('says so where IAM callers are not accepted (the local node)', async () => {
     const { broker, rootToken } = await memoryNode();
     const res = await broker.handle(request('GET', '/v1/auth/iam/mappings', { token: rootToken }));

@@ -155,6 +155,28 @@ describe('Class: PolicyService', () => {
     });
   });
 
+  describe('missing', () => {
+    it('names the policies that do not exist, sorted, once each; root always exists', async () => {
+      const { service } = setup();
+      await service.put(APP);
+      expect(await service.missing(['zeta', 'app', 'root', 'alpha', 'zeta'])).toEqual(['alpha', 'zeta']);
+      expect(await service.missing([])).toEqual([]);
+    });
+
+    it('reads the store, not the cache: a policy another process deleted is missing at once', async () => {
+      const { service, other } = setup({ cacheTtlMs: 60_000 });
+      await service.put(APP);
+      expect(await service.resolve(['app'])).toHaveLength(1);
+      await other.delete('app');
+      expect(await service.missing(['app'])).toEqual(['app']);
+    });
+
+    it('refuses an invalid name', async () => {
+      const { service } = setup();
+      await expect(service.missing(['Not A Name'])).rejects.toThrow(ValidationError);
+    });
+  });
+
   describe('resolve', () => {
     it('returns documents in order, skipping unknown and duplicate names', async () => {
       const { service } = setup();
