@@ -10,7 +10,9 @@
 import { CA_KEY_PARTITION } from '../adapters/local/pki-keys/sealed-ca-key-store.ts';
 import { OUTBOX_PARTITION_PREFIX } from '../core/audit/outbox/audit-outbox.ts';
 import { RELAY_PARTITION } from '../core/audit/outbox/outbox-relay.ts';
+import { APPROLE_PARTITIONS } from '../core/auth/approle/approle-types.ts';
 import { IAM_PRINCIPAL_PARTITION } from '../core/auth/iam/iam-principal-service.ts';
+import { AUTH_MOUNT_PARTITIONS } from '../core/auth/methods/auth-mount-service.ts';
 import { ACCESS_KEY_PARTITION } from '../core/auth/sigv4/access-key-types.ts';
 import { TOKEN_PARTITIONS } from '../core/auth/token/token-types.ts';
 import { DUE_PK, FAILED_PK, LEASE_PK, PREFIX_JOB_PK, QUOTA_PK } from '../core/leases/lease-types.ts';
@@ -105,6 +107,37 @@ export const PARTITIONS: readonly Partition[] = [
     sortKey: 'child accessor',
     access: '`Query` recursively to revoke a token tree',
     expires: 'with the child',
+  },
+  {
+    pk: AUTH_MOUNT_PARTITIONS.mounts,
+    owner: 'core/auth/methods/auth-mount-service.ts',
+    holds: '`AuthMountRecord`: method type, mount id (`<path>.<random>`), description, config',
+    sortKey: 'mount path',
+    access: '`GetItem` on every login and role operation; `Query` to list',
+  },
+  {
+    pk: AUTH_MOUNT_PARTITIONS.rolesPrefix,
+    prefix: '<mount id>',
+    owner: 'core/auth/methods/auth-mount-service.ts',
+    holds: "`{role, ceilings}`: the method's role and its writer's authority (every token of the role carries it)",
+    sortKey: 'role name',
+    access: '`GetItem` on login and role reads; `Query` to list roles',
+  },
+  {
+    pk: APPROLE_PARTITIONS.roleIds,
+    owner: 'core/auth/approle/approle-method.ts',
+    holds: '`{role}`: the role a role id names',
+    sortKey: '`<mount id>#<role id>`',
+    access: '`GetItem` on every AppRole login; written with the role (condition: absent, so role ids are unique)',
+  },
+  {
+    pk: APPROLE_PARTITIONS.secretIdsPrefix,
+    prefix: '<mount id>#<role name>#<role uid>',
+    owner: 'core/auth/approle/approle-method.ts',
+    holds: '`SecretIdRecord` (never the secret id) under `h#<sha256>`, and `{hash}` under `a#<accessor>`',
+    sortKey: '`h#<hex SHA-256 of the secret id>` or `a#<secret id accessor>`',
+    access: '`GetItem` on login; the use count is spent by a revision-conditioned write (no double spend)',
+    expires: 'at the secret id expiry',
   },
   {
     pk: IAM_PRINCIPAL_PARTITION,

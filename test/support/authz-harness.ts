@@ -10,7 +10,9 @@ import type { AccessCheck, RouteDef } from '../../lambdas/broker/route.ts';
 import { API_VERSION, nativeRoutes } from '../../lambdas/broker/routes/index.ts';
 import { AuditHasher } from '../../lambdas/core/audit/audit-hmac.ts';
 import { AuditLog } from '../../lambdas/core/audit/audit-log.ts';
+import { APPROLE_PARTITIONS } from '../../lambdas/core/auth/approle/approle-types.ts';
 import { IAM_PRINCIPAL_PARTITION, IamPrincipalService } from '../../lambdas/core/auth/iam/iam-principal-service.ts';
+import { AUTH_MOUNT_PARTITIONS } from '../../lambdas/core/auth/methods/auth-mount-service.ts';
 import { AccessKeyService } from '../../lambdas/core/auth/sigv4/access-key-service.ts';
 import { ACCESS_KEY_PARTITION } from '../../lambdas/core/auth/sigv4/access-key-types.ts';
 import { SigV4Verifier } from '../../lambdas/core/auth/sigv4/sigv4-verifier.ts';
@@ -275,6 +277,17 @@ function secretNameOfArn(arn: string): string {
   return tail.replace(/-[A-Za-z0-9]{6}$/, '');
 }
 
+/** A mount id is `<mount path>.<random>`. */
+const mountPathOfId = (id: string): string => id.slice(0, id.lastIndexOf('.'));
+
+/** Reads by any decision at or below `ancestor`. */
+const readWithin = (ancestor: string, why: string): Grant => ({
+  capabilities: ['read', 'list', 'create', 'update', 'delete', 'sudo'],
+  touches: ['read'],
+  matches: (p) => within(p, ancestor),
+  why,
+});
+
 /** One path is the other or a folder above it, either way round (a lease id below a role; a prefix above it). */
 const related = (a: string, b: string): boolean => within(a, b) || within(b, a);
 
@@ -429,6 +442,61 @@ export const PARTITIONS: readonly PartitionRule[] = [
     pk: TOKEN_PARTITIONS.childrenPrefix,
     prefix: true,
     classify: (input) => classifyToken(input, [input.sk, input.pk.slice(TOKEN_PARTITIONS.childrenPrefix.length)]),
+  },
+  // Auth mounts: a mount is `sys/auth/<path>`; every operation under `auth/<path>/` reads it to find its method.
+  {
+    pk: AUTH_MOUNT_PARTITIONS.mounts,
+    classify: ({ sk }) =>
+      resource([`sys/auth/${sk}`], [readWithin(`auth/${sk}`, 'operations under the mount read it')]),
+  },
+  // Roles of a mount (`auth-roles#<path>.<random>`): operations on a role's secret ids read the role.
+  {
+    pk: AUTH_MOUNT_PARTITIONS.rolesPrefix,
+    prefix: true,
+    classify: ({ pk, sk }) => {
+      const path = `auth/${mountPathOfId(pk.slice(AUTH_MOUNT_PARTITIONS.rolesPrefix.length))}/role/${sk}`;
+      return resource([path], [readWithin(path, "operations on a role's credentials read the role")]);
+    },
+  },
+  // AppRole: the role-id index names its role; a role's secret ids are `…/role/<name>/secret-id`.
+  {
+    pk: APPROLE_PARTITIONS.roleIds,
+    classify: ({ sk, data }) => {
+      const role = (data as { role?: string } | undefined)?.role;
+      if (role === undefined) return { kind: 'absent' };
+      return resource([`auth/${mountPathOfId(sk.slice(0, sk.indexOf('#')))}/role/${role}`]);
+    },
+  },
+  {
+    pk: APPROLE_PARTITIONS.secretIdsPrefix,
+    prefix: true,
+    classify: ({ pk }) => {
+      const [mountId = '', role = ''] = pk.slice(APPROLE_PARTITIONS.secretIdsPrefix.length).split('#');
+      const base = `auth/${mountPathOfId(mountId)}/role/${role}`;
+      return resource(
+        [`${base}/secret-id`],
+        [
+          {
+            capabilities: ['create', 'update'],
+            touches: ['read'],
+            matches: exactly(`${base}/secret-id/lookup`),
+            why: 'looking a secret id up by itself',
+          },
+          {
+            capabilities: ['create', 'update'],
+            touches: ['read'],
+            matches: exactly(`${base}/secret-id-accessor/lookup`),
+            why: 'looking a secret id up by its accessor',
+          },
+          {
+            capabilities: ['create', 'update'],
+            touches: ['read', 'write'],
+            matches: exactly(`${base}/secret-id-accessor/destroy`),
+            why: 'destroying a secret id by its accessor',
+          },
+        ],
+      );
+    },
   },
   { pk: ACCESS_KEY_PARTITION, classify: () => resource(['sys/access-keys'], [REWRAP]) },
   { pk: IAM_PRINCIPAL_PARTITION, classify: () => resource(['auth/iam/mappings']) },

@@ -20,6 +20,7 @@ import {
   type AccessorItem,
   type CreatedToken,
   type CreateTokenRequest,
+  type LoginTokenGrant,
   TOKEN_PARTITIONS,
   TOKEN_PREFIX,
   type TokenRecord,
@@ -191,6 +192,61 @@ export class TokenService {
       ...(ceilings.length === 0 ? {} : { ceilings }),
     };
     return this.insert(record, orphan ? undefined : parent.accessor);
+  }
+
+  /**
+   * Mints the orphan token of a successful auth-method login (AppRole, JWT, …). It has no parent: the method's role
+   * decided its policies, and their writer was checked when the role was written (`ceilings` carries that writer, so
+   * the token never does more than it). Its TTLs default to the service's and are capped by its max TTL.
+   * @throws ValidationError when the TTL exceeds the max TTL.
+   * @example await tokens.createForLogin({ policies: ['app'], numUses: 0, displayName: 'approle-ci', identity, meta: { mount: 'approle.1f2e' } })
+   */
+  async createForLogin(grant: LoginTokenGrant): Promise<CreatedToken> {
+    const now = this.clock.now();
+    const maxTtl = Math.min(grant.maxTtlSeconds ?? this.maxTtlSeconds, this.maxTtlSeconds);
+    const ttl = Math.min(grant.ttlSeconds ?? this.defaultTtlSeconds, maxTtl);
+    positiveSeconds(ttl, 'ttl');
+    const record: TokenRecord = {
+      accessor: newAccessor(),
+      displayName: grant.displayName,
+      policies: [...new Set(grant.policies)].sort(),
+      createdAt: now,
+      expiresAt: now + ttl * 1000,
+      maxExpiresAt: now + maxTtl * 1000,
+      ttlSeconds: ttl,
+      renewable: true,
+      numUses: grant.numUses,
+      usesRemaining: grant.numUses,
+      orphan: true,
+      meta: { ...grant.meta },
+      identity: { name: grant.identity.name, metadata: { ...grant.identity.metadata } },
+      ...(grant.ceilings === undefined || grant.ceilings.length === 0 ? {} : { ceilings: [...grant.ceilings] }),
+    };
+    return this.insert(record, undefined);
+  }
+
+  /**
+   * Revokes every token whose labels hold `key: value` (with its children): how disabling an auth mount revokes the
+   * tokens its logins issued (their `meta.authMount`). A full scan of the tokens partition, page by page: disabling a
+   * mount is rare, and an index would cost a write on every login.
+   * @returns how many tokens were revoked.
+   */
+  async revokeWhereMeta(key: string, value: string): Promise<number> {
+    let revoked = 0;
+    let startAfter: string | undefined;
+    do {
+      const page = await this.store.query<TokenItem>(TOKEN_PARTITIONS.tokens, {
+        limit: 1000,
+        ...(startAfter === undefined ? {} : { startAfter }),
+      });
+      for (const item of page.items) {
+        if (item.data.meta?.[key] !== value) continue;
+        await this.revokeTree({ hash: item.sk, rev: item.rev, record: item.data });
+        revoked += 1;
+      }
+      startAfter = page.lastKey;
+    } while (startAfter !== undefined);
+    return revoked;
   }
 
   /**

@@ -89,3 +89,20 @@ export interface CreatedToken {
   readonly token: string;
   readonly record: TokenRecord;
 }
+
+/** What an auth-method login grants, minted by `TokenService.createForLogin` as an orphan token. */
+export interface LoginTokenGrant {
+  readonly policies: readonly string[];
+  /** @default the service's default TTL */
+  readonly ttlSeconds?: number | undefined;
+  /** @default the service's max TTL */
+  readonly maxTtlSeconds?: number | undefined;
+  /** 0 = unlimited. */
+  readonly numUses: number;
+  readonly displayName: string;
+  readonly identity: PrincipalIdentity;
+  /** Labels; `authMount` names the mount id, so disabling the mount finds its tokens. */
+  readonly meta: Readonly<Record<string, string>>;
+  /** The role writer's authority, as it was when it wrote the role. */
+  readonly ceilings?: readonly PrincipalCeiling[] | undefined;
+}

@@ -1,0 +1,339 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { AlreadyExistsError, NotFoundError, ValidationError } from '../../errors.ts';
+import type { Clock } from '../../ports/clock.ts';
+import { ConditionFailedError, type ItemData, type Store, type WriteOp } from '../../ports/store.ts';
+import type { Principal, PrincipalCeiling } from '../../principal.ts';
+import { assertGrantable, ceilingsFrom } from '../derived-credentials.ts';
+import type { TokenService } from '../token/token-service.ts';
+import type { CreatedToken } from '../token/token-types.ts';
+import type { AnyAuthMethod, AuthMountRef, LoginContext, LoginOutcome } from './auth-method.ts';
+import { LoginFailedError } from './login-error.ts';
+import { type AuthMethodType, isAuthMethodType } from './registry.ts';
+
+/** Store partitions of the auth-method framework. */
+export const AUTH_MOUNT_PARTITIONS = {
+  /** sk = mount path → `AuthMountRecord`. */
+  mounts: 'auth-mounts',
+  /** `auth-roles#<mount id>`, sk = role name → `StoredRole`. */
+  rolesPrefix: 'auth-roles#',
+} as const;
+
+/** Paths the built-in methods already answer under `/v1/auth/`: no mount may take them. */
+export const RESERVED_MOUNT_PATHS: readonly string[] = ['token', 'iam'];
+
+/** A mount path or role name: one safe path segment (no dots: a mount id is `<path>.<random>`). */
+export const MountPathSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, {
+    error: 'must be 1-63 characters of a-z, 0-9, _ and -, starting with a letter or digit',
+  })
+  .refine((path) => !RESERVED_MOUNT_PATHS.includes(path), {
+    error: `is reserved (${RESERVED_MOUNT_PATHS.join(', ')})`,
+  });
+export const RoleNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,127}$/, {
+  error: 'must be 1-128 characters of a-z, 0-9, _ . and -, starting with a letter or digit',
+});
+
+/** Body of `POST /v1/sys/auth/<mount>`. */
+export const EnableAuthSchema = z.strictObject({
+  type: z.string().min(1).max(64),
+  description: z.string().max(1024).optional(),
+  config: z.record(z.string(), z.unknown()).optional(),
+});
+export type EnableAuthRequest = z.infer<typeof EnableAuthSchema>;
+
+/** A mounted auth method. */
+export interface AuthMountRecord {
+  readonly path: string;
+  readonly id: string;
+  readonly type: AuthMethodType;
+  readonly description: string;
+  readonly config: ItemData;
+  /** Epoch ms. */
+  readonly createdAt: number;
+}
+
+/** A role as stored: the method's role and the authority of its writer, which every token of the role carries. */
+interface StoredRole {
+  readonly role: ItemData;
+  readonly ceilings: readonly PrincipalCeiling[];
+}
+type MountItem = { [K in keyof AuthMountRecord]: AuthMountRecord[K] };
+type RoleItem = { [K in keyof StoredRole]: StoredRole[K] };
+
+/** What a login answers: the minted token, and what the method decided (for the response and the audit log). */
+export interface LoginResult {
+  readonly mount: AuthMountRecord;
+  readonly outcome: LoginOutcome;
+  readonly token: CreatedToken;
+}
+
+export interface AuthMountServiceOptions {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly methods: { readonly [K in AuthMethodType]: AnyAuthMethod };
+  readonly tokens: Pick<TokenService, 'createForLogin' | 'revokeWhereMeta'>;
+}
+
+/** The token label naming the mount a login token came from. */
+export const AUTH_MOUNT_META = 'authMount';
+
+/**
+ * Auth mounts, their roles, and logins: the framework every method plugs into (see `AuthMethod`).
+ *
+ * Roles are validated by their method and stored with the ceilings of their writer: a role never grants a policy its
+ * writer lacks (`assertGrantable`), and the tokens it mints carry the writer's authority as a ceiling, so they never
+ * do more than the writer could (derived-credentials.ts).
+ *
+ * @example
+ * const mounts = new AuthMountService({ store, clock, methods: buildAuthMethods({ store, clock }), tokens });
+ * await mounts.enable('approle', { type: 'approle' });
+ * await mounts.putRole(admin, 'approle', 'ci', { token_policies: ['ci'] });
+ */
+export class AuthMountService {
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly methods: AuthMountServiceOptions['methods'];
+  private readonly tokens: AuthMountServiceOptions['tokens'];
+
+  constructor(options: AuthMountServiceOptions) {
+    this.store = options.store;
+    this.clock = options.clock;
+    this.methods = options.methods;
+    this.tokens = options.tokens;
+  }
+
+  /**
+   * Mounts a method at `path`.
+   * @throws ValidationError for an unknown type or an invalid config; AlreadyExistsError when the path is taken.
+   */
+  async enable(path: string, request: EnableAuthRequest): Promise<AuthMountRecord> {
+    const { type } = request;
+    if (!isAuthMethodType(type)) {
+      throw new ValidationError(
+        `unknown auth method ${JSON.stringify(type)}; expected one of ${Object.keys(this.methods).join(', ')}`,
+      );
+    }
+    const method = this.methods[type];
+    const config = parseOrThrow(method.configSchema, request.config ?? {}, 'config');
+    const record: AuthMountRecord = {
+      path,
+      id: `${path}.${randomBytes(6).toString('hex')}`,
+      type,
+      description: request.description ?? '',
+      config,
+      createdAt: this.clock.now(),
+    };
+    const data: MountItem = { ...record };
+    try {
+      await this.store.transact([
+        { type: 'put', pk: AUTH_MOUNT_PARTITIONS.mounts, sk: path, data, condition: { kind: 'absent' } },
+      ]);
+    } catch (err) {
+      if (err instanceof ConditionFailedError)
+        throw new AlreadyExistsError(`an auth method is already mounted at ${path}`);
+      throw err;
+    }
+    return record;
+  }
+
+  async list(): Promise<AuthMountRecord[]> {
+    return (await queryAll<MountItem>(this.store, AUTH_MOUNT_PARTITIONS.mounts)).map((item) => item.data);
+  }
+
+  /** @throws NotFoundError when nothing is mounted at `path`. */
+  async get(path: string): Promise<AuthMountRecord> {
+    const item = await this.store.get<MountItem>(AUTH_MOUNT_PARTITIONS.mounts, path);
+    if (item === undefined) throw new NotFoundError(`no auth method is mounted at ${path}`);
+    return item.data;
+  }
+
+  /**
+   * Unmounts `path` and revokes the tokens its logins issued. Its roles and method state stay behind, unreachable:
+   * their keys start with the mount's id, which no later mount gets.
+   * @returns how many tokens were revoked.
+   * @throws NotFoundError when nothing is mounted at `path`.
+   */
+  async disable(path: string): Promise<{ revokedTokens: number }> {
+    const mount = await this.get(path);
+    // The mount goes first, so no login can mint a token the scan below would miss.
+    await this.store.transact([
+      { type: 'delete', pk: AUTH_MOUNT_PARTITIONS.mounts, sk: path, condition: { kind: 'exists' } },
+    ]);
+    return { revokedTokens: await this.tokens.revokeWhereMeta(AUTH_MOUNT_META, mount.id) };
+  }
+
+  /**
+   * Creates or replaces a role. The writer must hold every policy the role grants (or root); the caller checks that
+   * they exist (`assertPoliciesExist`, which needs the request's own authorisation).
+   * @throws ValidationError for a role its method refuses; PermissionDeniedError for policies the writer lacks.
+   */
+  async putRole(writer: Principal, path: string, name: string, body: unknown): Promise<ItemData> {
+    const { mount, method } = await this.mounted(path);
+    const ref = refOf(mount);
+    const role = parseOrThrow(method.roleSchema, body, 'role') as ItemData;
+    assertGrantable(writer, method.rolePolicies(role), 'a role');
+    const ceilings = ceilingsFrom(writer);
+    const pk = rolePartition(mount);
+    const previousItem = await this.store.get<RoleItem>(pk, name);
+    const prepared =
+      method.prepareRole === undefined
+        ? { role, ops: [] }
+        : await method.prepareRole({ mount: ref, name, role, previous: previousItem?.data.role });
+    const data: RoleItem = { role: prepared.role, ceilings };
+    const ops: WriteOp[] = [
+      {
+        type: 'put',
+        pk,
+        sk: name,
+        data,
+        condition: previousItem === undefined ? { kind: 'absent' } : { kind: 'rev', rev: previousItem.rev },
+      },
+      // The mount must still be there: a role written into a mount being disabled would outlive it unseen.
+      { type: 'check', pk: AUTH_MOUNT_PARTITIONS.mounts, sk: path, condition: { kind: 'exists' } },
+      ...prepared.ops,
+    ];
+    try {
+      await this.store.transact(ops);
+    } catch (err) {
+      if (err instanceof ConditionFailedError) {
+        if (err.index >= 2) throw new AlreadyExistsError('another role of this mount already has that role id');
+        throw new AlreadyExistsError(`role ${name} was changed or the mount removed meanwhile; read it and try again`);
+      }
+      throw err;
+    }
+    return describe(method, prepared.role);
+  }
+
+  /** The method-specific view of a stored role. @throws NotFoundError */
+  async getRole(path: string, name: string): Promise<ItemData> {
+    const { method } = await this.mounted(path);
+    return describe(method, await this.storedRole(path, name));
+  }
+
+  /** A stored role as its method holds it (with generated fields). @throws NotFoundError */
+  async storedRole(path: string, name: string): Promise<ItemData> {
+    const { mount } = await this.mounted(path);
+    const item = await this.store.get<RoleItem>(rolePartition(mount), name);
+    if (item === undefined) throw new NotFoundError(`role ${name} not found at auth/${path}`);
+    return item.data.role;
+  }
+
+  async listRoles(path: string): Promise<string[]> {
+    const { mount } = await this.mounted(path);
+    return (await queryAll<RoleItem>(this.store, rolePartition(mount))).map((item) => item.sk);
+  }
+
+  /** @throws NotFoundError */
+  async deleteRole(path: string, name: string): Promise<void> {
+    const { mount, method } = await this.mounted(path);
+    const pk = rolePartition(mount);
+    const item = await this.store.get<RoleItem>(pk, name);
+    if (item === undefined) throw new NotFoundError(`role ${name} not found at auth/${path}`);
+    await this.store.transact([
+      { type: 'delete', pk, sk: name, condition: { kind: 'rev', rev: item.rev } },
+      ...(method.roleDeleteOps?.(refOf(mount), name, item.data.role) ?? []),
+    ]);
+  }
+
+  /** The mount at `path` and its method, checked to be of `type` (for method-specific operations). @throws NotFoundError */
+  async mountOf<T extends AuthMethodType>(
+    path: string,
+    type: T,
+  ): Promise<{ mount: AuthMountRef<ItemData>; method: AnyAuthMethod }> {
+    const { mount, method } = await this.mounted(path);
+    if (mount.type !== type) throw new NotFoundError(`the auth method at ${path} is ${mount.type}, not ${type}`);
+    return { mount: refOf(mount), method };
+  }
+
+  /**
+   * Logs in at `path` with the method's credential and mints an orphan token for the matched role.
+   * @throws LoginFailedError (403) for any refused credential; ValidationError (400) for a malformed body or a mount
+   *   that does not exist (told apart from bad credentials: a mount path is not a secret).
+   */
+  async login(path: string, body: unknown, context: LoginContext): Promise<LoginResult> {
+    const item = await this.store.get<MountItem>(AUTH_MOUNT_PARTITIONS.mounts, path);
+    if (item === undefined) throw new ValidationError(`no auth method is mounted at ${path}`);
+    const mount = item.data;
+    const method = this.methods[mount.type];
+    const parsed = method.loginSchema.safeParse(body);
+    if (!parsed.success) {
+      // Field names only: a login body holds credentials, which a message must never echo.
+      const fields = [...new Set(parsed.error.issues.map((issue) => issue.path.join('.') || 'body'))];
+      throw new ValidationError(`invalid login: check ${fields.join(', ')}`);
+    }
+    const pk = rolePartition(mount);
+    let ceilings: readonly PrincipalCeiling[] = [];
+    const roles = {
+      get: async (name: string) => {
+        const role = await this.store.get<RoleItem>(pk, name);
+        if (role !== undefined) ceilings = role.data.ceilings;
+        return role?.data.role;
+      },
+    };
+    const outcome = await method.login(refOf(mount), parsed.data, roles, context).catch((err: unknown) => {
+      throw err instanceof LoginFailedError ? err.at(mount) : err;
+    });
+    try {
+      const token = await this.tokens.createForLogin({
+        policies: outcome.policies,
+        ttlSeconds: outcome.ttlSeconds,
+        maxTtlSeconds: outcome.maxTtlSeconds,
+        numUses: outcome.numUses,
+        displayName: `${path}-${outcome.role}`,
+        identity: { name: `${path}/${outcome.role}`, metadata: { ...outcome.metadata } },
+        meta: { [AUTH_MOUNT_META]: mount.id, role: outcome.role },
+        ceilings,
+      });
+      return { mount, outcome, token };
+    } catch (err) {
+      if (err instanceof ValidationError) {
+        throw new LoginFailedError(
+          'the role grants a token the server cannot issue (check its TTLs)',
+          err.message,
+          outcome.role,
+          mount,
+        );
+      }
+      throw err;
+    }
+  }
+
+  private async mounted(path: string): Promise<{ mount: AuthMountRecord; method: AnyAuthMethod }> {
+    const mount = await this.get(path);
+    return { mount, method: this.methods[mount.type] };
+  }
+}
+
+function refOf(mount: AuthMountRecord): AuthMountRef<ItemData> {
+  return { path: mount.path, id: mount.id, config: mount.config };
+}
+
+function rolePartition(mount: AuthMountRecord): string {
+  return `${AUTH_MOUNT_PARTITIONS.rolesPrefix}${mount.id}`;
+}
+
+function describe(method: AnyAuthMethod, role: ItemData): ItemData {
+  return method.describeRole?.(role) ?? role;
+}
+
+function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const shown = result.error.issues
+    .slice(0, 5)
+    .map((issue) => (issue.path.length === 0 ? issue.message : `${issue.path.join('.')}: ${issue.message}`));
+  throw new ValidationError(`invalid ${what}: ${shown.join('; ')}`, { cause: result.error });
+}
+
+async function queryAll<T extends ItemData>(store: Store, pk: string) {
+  const items = [];
+  let startAfter: string | undefined;
+  do {
+    const page = await store.query<T>(pk, { limit: 1000, ...(startAfter === undefined ? {} : { startAfter }) });
+    items.push(...page.items);
+    startAfter = page.lastKey;
+  } while (startAfter !== undefined);
+  return items;
+}
