@@ -23,6 +23,11 @@ export interface BrokerRequest {
   readonly sourceIp: string;
   /** The caller's IAM ARN, set only by the API Gateway entry (AWS_IAM authorisation already verified it). */
   readonly iamArn?: string | undefined;
+  /**
+   * The client certificate (DER) the local TLS listener verified against its client CA (`COFFER_TLS_CLIENT_CA`), for
+   * certificate login. Unset without mTLS; never set from anything a client merely sent.
+   */
+  readonly clientCertificate?: Buffer | undefined;
 }
 
 export interface BrokerResponse {

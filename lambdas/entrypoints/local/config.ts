@@ -62,8 +62,8 @@ export const LocalConfigSchema = z.object({
   leaseRetryMaxMs: z.coerce.number().int().min(10).max(86_400_000).default(300_000),
   /**
    * Base URL clients reach this node at, written into issued certificates (CRL distribution point
-   * `<publicUrl>/v1/pki/crl`). @default `http://<host>:<port>` (see {@link listenUrl}), so a node on another port
-   * still names a CRL it serves
+   * `<publicUrl>/v1/pki/crl`). @default `http(s)://<host>:<port>` (https when the listener serves TLS; see
+   * {@link listenUrl}), so a node on another port still names a CRL it serves
    */
   publicUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** How often the local scheduler starts due rotations and revokes retired credentials. @default 10_000 */
@@ -100,6 +100,27 @@ export const LocalConfigSchema = z.object({
     .array(z.string().regex(/^[a-z0-9-]{1,32}$/, 'COFFER_SIGV4_REGIONS must list regions'))
     .min(1)
     .optional(),
+  /** The listener's certificate chain (PEM file), with `tlsKey`. @default none (see {@link listenerTransport}) */
+  tlsCert: z.string().min(1).optional(),
+  /** The private key of `tlsCert` (PEM file). @default none */
+  tlsKey: z.string().min(1).optional(),
+  /**
+   * CA certificates (PEM file) client certificates must chain to: set, every client must present one (refused at the
+   * handshake otherwise). @default none: no client certificate is asked for
+   */
+  tlsClientCa: z.string().min(1).optional(),
+  /** The oldest TLS version accepted; 1.2 only when asked for. @default 'TLSv1.3' */
+  tlsMinVersion: z
+    .enum(['1.2', '1.3', 'TLSv1.2', 'TLSv1.3'], { error: 'the TLS minimum version must be 1.2 or 1.3' })
+    .transform((value) => (value.startsWith('TLSv') ? value : `TLSv${value}`) as 'TLSv1.2' | 'TLSv1.3')
+    .default('TLSv1.3'),
+  /**
+   * A CA and server certificate generated in `<dataDir>/tls/`. @default on for a host that is not loopback and has no
+   * certificate configured, off otherwise
+   */
+  devTls: z.boolean().optional(),
+  /** Serve plain HTTP on an address that is not loopback (tokens then cross the network in clear). @default false */
+  insecurePlainHttp: z.boolean().default(false),
 });
 
 export type LocalConfig = Omit<z.infer<typeof LocalConfigSchema>, 'publicUrl'> & { readonly publicUrl: string };
@@ -138,6 +159,12 @@ export function loadLocalConfig(
     egressAllow: env.COFFER_EGRESS_ALLOW,
     secretWriteRate: env.COFFER_SECRET_WRITE_RATE as unknown as number | undefined,
     maxDeprecatedVersions: env.COFFER_MAX_DEPRECATED_VERSIONS as unknown as number | undefined,
+    tlsCert: firstSet(env.COFFER_TLS_CERT),
+    tlsKey: firstSet(env.COFFER_TLS_KEY),
+    tlsClientCa: firstSet(env.COFFER_TLS_CLIENT_CA),
+    tlsMinVersion: firstSet(env.COFFER_TLS_MIN_VERSION) as LocalConfigInput['tlsMinVersion'],
+    devTls: flag(env.COFFER_DEV_TLS, 'COFFER_DEV_TLS'),
+    insecurePlainHttp: flag(env.COFFER_INSECURE_PLAIN_HTTP, 'COFFER_INSECURE_PLAIN_HTTP'),
   };
   // An override given as `undefined` (a CLI flag left out) must not hide the environment: flags, then env, then
   // defaults. Spreading first and filtering after would let it.
@@ -148,12 +175,71 @@ export function loadLocalConfig(
     const issue = parsed.error.issues[0]!;
     throw new ValidationError(`invalid configuration ${issue.path.join('.')}: ${issue.message}`);
   }
+  checkTlsSettings(parsed.data);
   const { host, port } = parsed.data;
+  const transport = listenerTransport(parsed.data);
   return {
     ...parsed.data,
     dataDir: path.resolve(parsed.data.dataDir),
-    publicUrl: parsed.data.publicUrl ?? listenUrl(host, port),
+    publicUrl: parsed.data.publicUrl ?? listenUrl(host, port, transport.kind === 'plain' ? 'http' : 'https'),
   };
+}
+
+/** Settings that contradict each other are refused rather than one silently winning. */
+function checkTlsSettings(config: z.output<typeof LocalConfigSchema>): void {
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new ValidationError(
+      'invalid configuration: --tls-cert and --tls-key (COFFER_TLS_CERT, COFFER_TLS_KEY) are given together',
+    );
+  }
+  if (config.tlsCert !== undefined && config.devTls === true) {
+    throw new ValidationError(
+      'invalid configuration: --dev-tls generates a certificate; leave out --tls-cert/--tls-key',
+    );
+  }
+  if (config.insecurePlainHttp && (config.tlsCert !== undefined || config.devTls === true)) {
+    throw new ValidationError('invalid configuration: --insecure-plain-http contradicts a TLS certificate');
+  }
+  if (config.tlsClientCa !== undefined && listenerTransport(config).kind === 'plain') {
+    throw new ValidationError(
+      'invalid configuration: --tls-client-ca (COFFER_TLS_CLIENT_CA) needs TLS: give --tls-cert/--tls-key or --dev-tls',
+    );
+  }
+}
+
+/**
+ * How the listener serves: `files` (the operator's certificate), `dev` (generated in the data dir), `plain` HTTP, or
+ * `refused`: plain HTTP on an address other hosts reach would carry tokens in clear, so it needs
+ * `--insecure-plain-http`. A host that is not loopback without a certificate gets dev TLS unless it was turned off.
+ */
+export type ListenerTransport =
+  | { readonly kind: 'files'; readonly cert: string; readonly key: string }
+  | { readonly kind: 'dev' }
+  | { readonly kind: 'plain' }
+  | { readonly kind: 'refused'; readonly reason: string };
+
+export function listenerTransport(
+  config: Pick<LocalConfig, 'host' | 'tlsCert' | 'tlsKey' | 'devTls' | 'insecurePlainHttp'>,
+): ListenerTransport {
+  if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
+    return { kind: 'files', cert: config.tlsCert, key: config.tlsKey };
+  }
+  if (config.devTls === true) return { kind: 'dev' };
+  if (isLoopbackHost(config.host) || config.insecurePlainHttp) return { kind: 'plain' };
+  if (config.devTls === undefined) return { kind: 'dev' };
+  return {
+    kind: 'refused',
+    reason:
+      `refusing to serve plain HTTP on ${config.host}, which other hosts can reach: give --tls-cert/--tls-key ` +
+      '(COFFER_TLS_CERT/COFFER_TLS_KEY), or --dev-tls, or accept clear-text tokens with --insecure-plain-http ' +
+      '(COFFER_INSECURE_PLAIN_HTTP=1)',
+  };
+}
+
+/** Loopback names and addresses: only this machine reaches them, so plain HTTP exposes nothing on a network. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
 }
 
 /**
@@ -161,9 +247,17 @@ export function loadLocalConfig(
  * `0.0.0.0` becomes `127.0.0.1` and `::` becomes `localhost`. Port 0 stays 0 until the listener has its port (see
  * `server.ts`).
  */
-export function listenUrl(host: string, port: number): string {
+export function listenUrl(host: string, port: number, scheme: 'http' | 'https' = 'http'): string {
   const name = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? 'localhost' : host;
-  return `http://${name.includes(':') && !name.startsWith('[') ? `[${name}]` : name}:${port}`;
+  return `${scheme}://${name.includes(':') && !name.startsWith('[') ? `[${name}]` : name}:${port}`;
+}
+
+/** A yes/no variable: 1/true/yes or 0/false/no; unset or empty: undefined (the default applies). */
+function flag(value: string | undefined, name: string): boolean | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (/^(1|true|yes)$/i.test(value)) return true;
+  if (/^(0|false|no)$/i.test(value)) return false;
+  throw new ValidationError(`invalid configuration: ${name} must be 1 or 0`);
 }
 
 /** The first variable that is set and not empty (an empty one is unset, as the AWS tools read it). */
@@ -189,6 +283,7 @@ export function dataPaths(dataDir: string) {
     auditSalt: path.join(dataDir, 'audit-salt'),
     rootToken: path.join(dataDir, 'root-token'),
     events: path.join(dataDir, 'events.jsonl'),
+    devTls: path.join(dataDir, 'tls'),
   };
 }
 

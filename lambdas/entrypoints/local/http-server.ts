@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Broker } from '../../broker/broker.ts';
 import { errorBody } from '../../broker/http-errors.ts';
 import type { BrokerRequest } from '../../broker/http-types.ts';
 import type { AuditLog } from '../../core/audit/audit-log.ts';
 import { AllowedHosts, type AllowedHostsOptions } from '../../core/auth/allowed-hosts.ts';
+import type { TlsListenerOptions } from './tls.ts';
 
 export interface HttpServerOptions {
   readonly host: string;
@@ -21,6 +24,8 @@ export interface HttpServerOptions {
   readonly allowedHosts?: AllowedHostsOptions;
   /** Where a refused `Host` is recorded. @default nowhere */
   readonly audit?: Pick<AuditLog, 'response' | 'excluded'>;
+  /** Serve HTTPS with these; with `ca`, every client must present a certificate chaining to it. @default plain HTTP */
+  readonly tls?: TlsListenerOptions | undefined;
 }
 
 /** The operation name audit records of a refused `Host` carry. */
@@ -33,7 +38,7 @@ const AUDITED_HOST_CHARS = 255;
  * upload is cut off at the limit, not buffered), everything else is the broker's job.
  */
 export class LocalHttpServer {
-  private readonly server: Server;
+  private readonly server: Server | HttpsServer;
   private readonly hosts: AllowedHosts;
   private inFlight = 0;
   private idle: (() => void) | undefined;
@@ -47,7 +52,22 @@ export class LocalHttpServer {
     // Node only looks for expired requests every `connectionsCheckingInterval` (30 s by default), which would let a
     // stalled client hold its socket for up to twice the configured timeout.
     const connectionsCheckingInterval = Math.max(250, Math.min(5_000, Math.floor(requestTimeout / 4)));
-    this.server = createServer({ connectionsCheckingInterval }, (req, res) => void this.serve(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.serve(req, res);
+    const tls = options.tls;
+    this.server =
+      tls === undefined
+        ? createServer({ connectionsCheckingInterval }, handler)
+        : createHttpsServer(
+            {
+              connectionsCheckingInterval,
+              ...secureContextOptions(tls),
+              // A client CA means client certificates are required: one without is refused at the handshake, before
+              // any HTTP is read. Turning this on or off takes a restart; the CA itself is reloaded with the rest.
+              requestCert: tls.ca !== undefined,
+              rejectUnauthorized: tls.ca !== undefined,
+            },
+            handler,
+          );
     this.server.requestTimeout = requestTimeout;
     this.server.headersTimeout = Math.min(this.server.requestTimeout, 20_000);
     this.server.keepAliveTimeout = 5_000;
@@ -62,6 +82,19 @@ export class LocalHttpServer {
       });
     });
     return this.server.address() as AddressInfo;
+  }
+
+  /**
+   * Serves a renewed certificate, key or client CA to new handshakes; open connections keep the context they were
+   * established with, so none is dropped.
+   * @throws Error when there is no TLS listener, or node:tls rejects the material (the old context stays)
+   */
+  reloadTls(tls: TlsListenerOptions): void {
+    if (!('setSecureContext' in this.server)) throw new Error('this listener serves plain HTTP');
+    if ((tls.ca !== undefined) !== (this.options.tls?.ca !== undefined)) {
+      throw new Error('requiring client certificates or not changes only with a restart');
+    }
+    this.server.setSecureContext(secureContextOptions(tls));
   }
 
   /** Stops accepting connections and resolves once every in-flight request has been answered. */
@@ -104,6 +137,7 @@ export class LocalHttpServer {
         headers,
         body: tooLarge || body.length === 0 ? undefined : body,
         sourceIp: normaliseIp(req.socket.remoteAddress ?? ''),
+        ...clientCertificateOf(req),
         ...(q === -1 ? {} : { rawQuery: url.slice(q + 1) }),
         ...(tooLarge ? { bodyTooLarge: true } : {}),
       };
@@ -159,6 +193,21 @@ export class LocalHttpServer {
     res.end(body);
     req.resume();
   }
+}
+
+function secureContextOptions(tls: TlsListenerOptions) {
+  return { cert: tls.cert, key: tls.key, minVersion: tls.minVersion, ...(tls.ca === undefined ? {} : { ca: tls.ca }) };
+}
+
+/**
+ * The client certificate node:tls verified against the client CA (DER), for certificate login. A connection that is
+ * not `authorized` carries none: a certificate that did not verify must not reach the broker.
+ */
+function clientCertificateOf(req: IncomingMessage): { clientCertificate?: Buffer } {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (socket.encrypted !== true || socket.authorized !== true) return {};
+  const certificate = socket.getPeerX509Certificate?.();
+  return certificate === undefined ? {} : { clientCertificate: certificate.raw };
 }
 
 /** Status and error names of a refused `Host`: 421 says "not this server", which is what rebinding amounts to. */

@@ -2,13 +2,24 @@ import { type AddressInfo, createServer } from 'node:net';
 import type { Clock } from '../../core/ports/clock.ts';
 import { systemClock } from '../../core/ports/clock.ts';
 import { initialise, isInitialised, type LocalNode, openLocalNode } from './compose.ts';
-import { type LocalConfig, listenUrl } from './config.ts';
+import { type LocalConfig, listenerTransport, listenUrl } from './config.ts';
 import { LocalHttpServer } from './http-server.ts';
 import { servedHosts } from './served-names.ts';
+import { loadTlsOptions, type TlsFiles, tlsFilesOf } from './tls.ts';
 
 export interface RunningServer {
   readonly address: AddressInfo;
   readonly node: LocalNode;
+  /** `http` or `https`. */
+  readonly scheme: 'http' | 'https';
+  /** The listener's certificate files; undefined for plain HTTP. `devCa` is set for dev TLS. */
+  readonly tls: TlsFiles | undefined;
+  /**
+   * Reads the certificate, key and client CA files again and serves them to new handshakes (SIGHUP). A failure
+   * leaves the old ones in place.
+   * @throws Error saying why (a file unreadable or not PEM, a key not matching its certificate)
+   */
+  reloadTls(): Promise<void>;
   /** Graceful: stop accepting, finish in-flight requests, flush and close the store and the audit log. */
   stop(): Promise<void>;
 }
@@ -25,6 +36,9 @@ export interface StartOptions {
  */
 export async function startLocalServer(given: LocalConfig, options: StartOptions = {}): Promise<RunningServer> {
   const config = await withPortChosen(given);
+  // Certificates first: a refused transport or an unreadable key fails the start before anything is initialised.
+  const tlsFiles = await tlsFilesOf(config);
+  const tls = tlsFiles === undefined ? undefined : await loadTlsOptions(tlsFiles);
   if (!isInitialised(config.dataDir)) {
     const { rootToken } = await initialise(config);
     options.onInitialised?.(rootToken);
@@ -37,6 +51,7 @@ export async function startLocalServer(given: LocalConfig, options: StartOptions
     requestTimeoutMs: config.requestTimeoutMs,
     allowedHosts: servedHosts(config),
     audit: node.deps.audit,
+    tls,
   });
   let address: AddressInfo;
   try {
@@ -55,6 +70,12 @@ export async function startLocalServer(given: LocalConfig, options: StartOptions
   return {
     address,
     node,
+    scheme: tls === undefined ? 'http' : 'https',
+    tls: tlsFiles,
+    async reloadTls() {
+      if (tlsFiles === undefined) throw new Error('the listener serves plain HTTP');
+      http.reloadTls(await loadTlsOptions(tlsFiles));
+    },
     stop() {
       stopping ??= (async () => {
         clearInterval(purge);
@@ -72,12 +93,13 @@ export async function startLocalServer(given: LocalConfig, options: StartOptions
  * taking it in between makes the listen fail loudly, never a certificate naming the wrong port.
  */
 async function withPortChosen(config: LocalConfig): Promise<LocalConfig> {
-  if (config.port !== 0 || config.publicUrl !== listenUrl(config.host, 0)) return config;
+  const scheme = listenerTransport(config).kind === 'plain' ? 'http' : 'https';
+  if (config.port !== 0 || config.publicUrl !== listenUrl(config.host, 0, scheme)) return config;
   const probe = createServer();
   const port = await new Promise<number>((resolve, reject) => {
     probe.once('error', reject);
     probe.listen(0, config.host, () => resolve((probe.address() as AddressInfo).port));
   });
   await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return { ...config, port, publicUrl: listenUrl(config.host, port) };
+  return { ...config, port, publicUrl: listenUrl(config.host, port, scheme) };
 }

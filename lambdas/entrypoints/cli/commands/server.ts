@@ -12,6 +12,12 @@ interface ServerFlags {
   dataDir?: string;
   host?: string;
   port?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+  tlsMinVersion?: string;
+  devTls?: boolean;
+  insecurePlainHttp?: boolean;
 }
 
 /** Flags win, then `COFFER_*` variables, then the defaults: only flags actually given become overrides. */
@@ -21,6 +27,13 @@ async function config(flags: ServerFlags) {
   if (flags.dataDir !== undefined) overrides.dataDir = flags.dataDir;
   if (flags.host !== undefined) overrides.host = flags.host;
   if (flags.port !== undefined) overrides.port = Number(flags.port);
+  if (flags.tlsCert !== undefined) overrides.tlsCert = flags.tlsCert;
+  if (flags.tlsKey !== undefined) overrides.tlsKey = flags.tlsKey;
+  if (flags.tlsClientCa !== undefined) overrides.tlsClientCa = flags.tlsClientCa;
+  if (flags.tlsMinVersion !== undefined)
+    overrides.tlsMinVersion = flags.tlsMinVersion as LocalConfigInput['tlsMinVersion'];
+  if (flags.devTls !== undefined) overrides.devTls = flags.devTls;
+  if (flags.insecurePlainHttp !== undefined) overrides.insecurePlainHttp = flags.insecurePlainHttp;
   return loadLocalConfig(process.env, overrides);
 }
 
@@ -126,6 +139,16 @@ export function registerServerCommands(program: Command): void {
     .option('--data-dir <dir>', 'default .coffer, or COFFER_DATA_DIR')
     .option('--host <host>', 'default 127.0.0.1, or COFFER_HOST')
     .option('--port <port>', 'default 8270, or COFFER_PORT')
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate chain (PEM), or COFFER_TLS_CERT')
+    .option('--tls-key <file>', 'the private key of --tls-cert (PEM), or COFFER_TLS_KEY')
+    .option('--tls-client-ca <file>', 'require client certificates from this CA (PEM), or COFFER_TLS_CLIENT_CA')
+    .option('--tls-min-version <version>', '1.3 (default) or 1.2, or COFFER_TLS_MIN_VERSION')
+    .option(
+      '--dev-tls',
+      'generate a CA and server certificate in <data-dir>/tls/ (default when --host is not loopback)',
+    )
+    .option('--no-dev-tls', 'never generate one (plain HTTP on a non-loopback host is then refused)')
+    .option('--insecure-plain-http', 'serve plain HTTP on a non-loopback host, or COFFER_INSECURE_PLAIN_HTTP=1')
     .action(async (flags: ServerFlags) => {
       const cfg = await config(flags);
       const [{ startLocalServer }, { dataPaths }] = await Promise.all([import('../../local/server.ts'), localConfig()]);
@@ -140,12 +163,27 @@ export function registerServerCommands(program: Command): void {
         throw err;
       }
       const { address, port } = running.address;
-      process.stdout.write(`Coffer listening on http://${address}:${port} (data: ${cfg.dataDir})\n`);
+      const host = address.includes(':') ? `[${address}]` : address;
+      if (running.tls?.devCa !== undefined) {
+        process.stdout.write(
+          `Development TLS: clients trust its CA with\n\n    export COFFER_CACERT=${running.tls.devCa}\n\n`,
+        );
+      }
+      process.stdout.write(`Coffer listening on ${running.scheme}://${host}:${port} (data: ${cfg.dataDir})\n`);
       shutdown.started(running);
+      // SIGHUP is the log-rotation and certificate-renewal signal: both are done, each failing on its own.
       process.on('SIGHUP', () => {
         running.node.reopenAudit().catch(() => {
           process.stderr.write('audit log reopen failed: requests are refused until it succeeds\n');
         });
+        if (running.tls === undefined) return;
+        running.reloadTls().then(
+          () => process.stdout.write('TLS certificate reloaded\n'),
+          (err: unknown) => {
+            const reason = err instanceof Error ? err.message : 'unknown error';
+            process.stderr.write(`TLS certificate reload failed, still serving the previous one: ${reason}\n`);
+          },
+        );
       });
     });
 
