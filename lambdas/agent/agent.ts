@@ -210,7 +210,9 @@ export async function runAgent(options: AgentOptions): Promise<number> {
       // Loaded only when asked for: templates and exec need neither the SDK nor the extension.
       const { startCacheSidecar } = await import('./cache-sidecar.ts');
       const callerToken = options.env.AWS_SESSION_TOKEN === '' ? undefined : options.env.AWS_SESSION_TOKEN;
+      const caFile = options.env.COFFER_CACERT === '' ? undefined : options.env.COFFER_CACERT;
       const sidecar = await startCacheSidecar({
+        ...(caFile === undefined ? {} : { caCert: await readCaCert(caFile) }),
         address: options.address,
         port: config.cache.port,
         host: config.cache.host,
@@ -324,4 +326,11 @@ async function sendSignal(
   } catch (err) {
     log(`cannot send ${signal.name}: ${message(err)}`);
   }
+}
+
+/** COFFER_CACERT for the cache's client: an unreadable file stops the agent at start, naming it. */
+async function readCaCert(file: string): Promise<Buffer> {
+  return readFile(file).catch((err: NodeJS.ErrnoException) => {
+    throw new CliError(`cannot read COFFER_CACERT ${file}: ${err.code ?? 'error'}`, ExitCode.usage);
+  });
 }

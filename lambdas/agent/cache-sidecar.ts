@@ -1,5 +1,6 @@
 import { boundHostName } from '../core/auth/allowed-hosts.ts';
 import { CofferClient } from '../sdk/client.ts';
+import { fetchTrusting } from '../sdk/http-client.ts';
 import { startSecretsCache } from '../sdk/secrets-server.ts';
 
 export interface CacheSidecarOptions {
@@ -16,6 +17,8 @@ export interface CacheSidecarOptions {
    * name other containers reach the sidecar by. @default none
    */
   readonly allowedHosts?: readonly string[];
+  /** CA certificates (PEM) that alone are trusted for an https `address` (COFFER_CACERT's). @default the system's */
+  readonly caCert?: string | Buffer | undefined;
 }
 
 export interface CacheSidecar {
@@ -29,11 +32,12 @@ export interface CacheSidecar {
  * token file apply to it too.
  */
 export async function startCacheSidecar(options: CacheSidecarOptions): Promise<CacheSidecar> {
+  const send = options.caCert === undefined ? fetch : await fetchTrusting(options.caCert);
   const withCurrentToken: typeof fetch = (input, init) => {
     const headers = new Headers(init?.headers);
     const token = options.token();
     if (token !== undefined) headers.set('x-coffer-token', token);
-    return fetch(input, { ...init, headers });
+    return send(input, { ...init, headers });
   };
   const coffer = new CofferClient({
     endpoint: options.address,

@@ -40,6 +40,11 @@ export interface CofferClientOptions {
   readonly timeoutMs?: number;
   /** @default globalThis.fetch */
   readonly fetch?: typeof fetch;
+  /**
+   * CA certificates (PEM text) that alone are trusted for an https endpoint, as Vault's VAULT_CACERT. Ignored when
+   * `fetch` is given. @default the file named by COFFER_CACERT, else the system's trust store
+   */
+  readonly caCert?: string | Buffer;
   /** For tests: the backoff's sleep. @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
   /** For tests: the backoff's jitter, uniform in [0, 1). @default Math.random */
@@ -51,6 +56,12 @@ export interface CofferClientOptions {
 }
 
 const BATCH_CONCURRENCY = 8;
+
+/** The `caCert` option, else COFFER_CACERT's file (read at the first request, not here). */
+function caCertOf(caCert: string | Buffer | undefined, env: NodeJS.ProcessEnv) {
+  if (caCert !== undefined) return { caCert: { pem: caCert } };
+  return env.COFFER_CACERT === undefined || env.COFFER_CACERT === '' ? {} : { caCert: { file: env.COFFER_CACERT } };
+}
 
 const epochSeconds = (iso: string): number => Date.parse(iso) / 1000;
 
@@ -110,6 +121,7 @@ export class CofferClient {
       retry: { ...DEFAULT_RETRY, ...options.retry },
       timeoutMs: options.timeoutMs ?? 10_000,
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      ...caCertOf(options.caCert, env),
       ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
       ...(options.random === undefined ? {} : { random: options.random }),
     });

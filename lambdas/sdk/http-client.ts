@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
 import type { RequestAuthoriser } from './auth.ts';
 import { CofferClientError, CofferNetworkError, errorFromResponse } from './errors.ts';
@@ -12,8 +13,14 @@ export interface CofferHttpOptions {
   readonly retry?: Required<RetryOptions>;
   /** Per-attempt timeout. @default none */
   readonly timeoutMs?: number | undefined;
-  /** @default globalThis.fetch */
+  /** @default globalThis.fetch, or one trusting `caCert` alone when that is set */
   readonly fetch?: typeof fetch;
+  /**
+   * CA certificates (PEM) that alone are trusted for the endpoint's TLS certificate, instead of the system's (as
+   * Vault's VAULT_CACERT): the file of `COFFER_CACERT`, or a development CA. The file is read at the first request.
+   * Ignored when `fetch` is given. @default the system's trust store
+   */
+  readonly caCert?: { readonly pem: string | Buffer } | { readonly file: string } | undefined;
   /** For tests: the backoff's sleep. @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
   /** For tests: the backoff's jitter, uniform in [0, 1). @default Math.random */
@@ -42,6 +49,7 @@ export interface CofferHttpRequest {
 export class CofferHttp {
   readonly endpoint: string;
   private readonly options: CofferHttpOptions;
+  private trusting: Promise<typeof fetch> | undefined;
 
   constructor(options: CofferHttpOptions) {
     this.endpoint = options.endpoint.replace(/\/+$/, '');
@@ -84,6 +92,15 @@ export class CofferHttp {
     });
   }
 
+  /** A failure to read the CA file is a network error of each request: the caller sees it where it would a refusal. */
+  private fetchFn(): Promise<typeof fetch> {
+    const { fetch: given, caCert } = this.options;
+    if (given !== undefined) return Promise.resolve(given);
+    if (caCert === undefined) return Promise.resolve(globalThis.fetch);
+    this.trusting ??= ('file' in caCert ? readCaFile(caCert.file) : Promise.resolve(caCert.pem)).then(fetchTrusting);
+    return this.trusting;
+  }
+
   private async attempt(
     method: string,
     url: URL,
@@ -96,11 +113,11 @@ export class CofferHttp {
       headers: { ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...extraHeaders },
       body: payload,
     });
-    const fetchFn = this.options.fetch ?? globalThis.fetch;
     const timeoutMs = this.options.timeoutMs;
     let res: Response;
     let text: string;
     try {
+      const fetchFn = await this.fetchFn();
       res = await fetchFn(url, {
         method,
         headers,
@@ -126,4 +143,31 @@ export class CofferHttp {
       });
     }
   }
+}
+
+async function readCaFile(file: string): Promise<Buffer> {
+  return readFile(file).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`cannot read the CA certificate file ${file} (COFFER_CACERT): ${err.code ?? 'error'}`);
+  });
+}
+
+/**
+ * A fetch whose TLS connections trust the CA certificates `caPem` and nothing else. Node's fetch takes a CA only
+ * through an undici dispatcher, and undici is loaded only here: a client without a custom CA never loads it.
+ * @example
+ * const trusted = await fetchTrusting(readFileSync(process.env.COFFER_CACERT!));
+ */
+export async function fetchTrusting(caPem: string | Buffer): Promise<typeof fetch> {
+  const text = caPem.toString();
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new Error('the CA certificate (COFFER_CACERT) holds no PEM certificate');
+  }
+  const undici = await import('undici');
+  const dispatcher = new undici.Agent({ connect: { ca: text } });
+  const trusted = (input: Parameters<typeof fetch>[0], init?: RequestInit) =>
+    undici.fetch(input as Parameters<typeof undici.fetch>[0], {
+      ...(init as Parameters<typeof undici.fetch>[1]),
+      dispatcher,
+    });
+  return trusted as unknown as typeof fetch;
 }

@@ -9,6 +9,11 @@ export interface ApiClientOptions {
   readonly token: string | undefined;
   /** Signs a request (SigV4) instead of sending the token. */
   readonly sign?: RequestAuthoriser | undefined;
+  /**
+   * A PEM file of the CA certificates that alone are trusted for an https address (a dev-TLS node's
+   * `<data-dir>/tls/ca.pem`). @default process.env.COFFER_CACERT, else the system's trust store
+   */
+  readonly caCertFile?: string | undefined;
 }
 
 /**
@@ -20,8 +25,10 @@ export class ApiClient {
 
   constructor(private readonly options: ApiClientOptions) {
     const { token, sign } = options;
+    const caCertFile = options.caCertFile ?? (process.env.COFFER_CACERT === '' ? undefined : process.env.COFFER_CACERT);
     this.http = new CofferHttp({
       endpoint: options.address,
+      ...(caCertFile === undefined ? {} : { caCert: { file: caCertFile } }),
       authorise: async (request) => {
         const headers = token === undefined ? request.headers : { ...request.headers, 'x-coffer-token': token };
         if (sign === undefined) return headers;
@@ -50,8 +57,19 @@ export class ApiClient {
   private cliError(err: unknown): unknown {
     if (err instanceof CofferNetworkError) {
       const failure = err.cause;
+      const underlying = failure instanceof Error && failure.cause instanceof Error ? failure.cause : undefined;
+      const code = (underlying as NodeJS.ErrnoException | undefined)?.code;
+      if (code !== undefined && CERTIFICATE_ERRORS.has(code)) {
+        return new CliError(
+          `cannot reach Coffer at ${this.options.address}: its TLS certificate is not trusted (${underlying!.message}); ` +
+            'set COFFER_CACERT to the PEM file of the CA that issued it',
+          ExitCode.unavailable,
+        );
+      }
+      // A failure before any request left (the CA file unreadable) has no underlying cause: its own message says why.
       const reason =
-        failure instanceof Error && failure.cause instanceof Error ? failure.cause.message : 'connection failed';
+        underlying?.message ??
+        (failure instanceof Error && failure.cause === undefined ? failure.message : 'connection failed');
       return new CliError(`cannot reach Coffer at ${this.options.address}: ${reason}`, ExitCode.unavailable);
     }
     if (err instanceof CofferClientError && err.status !== undefined) {
@@ -62,3 +80,16 @@ export class ApiClient {
     return err;
   }
 }
+
+/** node:tls's verification failures: the server's certificate does not chain to a trusted CA or names another host. */
+const CERTIFICATE_ERRORS = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
