@@ -2,6 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 import { DurationSchema } from '../../duration.ts';
 import { PolicyNameSchema } from '../../policy/policy-schema.ts';
+import { CidrListSchema } from '../methods/cidrs.ts';
 
 /**
  * The signature algorithms a mount may accept. Symmetric ones (HS*) are never on the list: the verifying key would be
@@ -116,7 +117,7 @@ const ScalarSchema = z.union([z.string().max(JWT_LIMITS.stringLength), z.number(
 /** A claim name, or a JSON pointer (`/nested/claim`) into the claims as Vault reads one. */
 const ClaimPathSchema = z.string().min(1).max(256);
 /** Metadata keys the login sets itself, which a mapped claim must not overwrite. */
-const RESERVED_METADATA = new Set(['role', 'mount', 'method']);
+const RESERVED_METADATA = new Set(['role', 'role_name', 'mount', 'method']);
 const LeewaySchema = DurationSchema.refine((s) => s <= JWT_LIMITS.leewaySeconds, {
   error: `must be at most ${JWT_LIMITS.leewaySeconds} seconds`,
 });
@@ -151,8 +152,15 @@ export const JwtRoleSchema = z
       .optional(),
     user_claim: ClaimPathSchema.default('sub'),
     token_policies: z.array(PolicyNameSchema).max(JWT_LIMITS.policies).default([]),
-    token_ttl: DurationSchema.optional(),
-    token_max_ttl: DurationSchema.optional(),
+    /** 0: the token service's default. */
+    token_ttl: DurationSchema.default(0),
+    /** 0: the token service's maximum. */
+    token_max_ttl: DurationSchema.default(0),
+    token_num_uses: z.number().int().min(0).max(1_000_000).default(0),
+    /** The Coffer token works only from these addresses. */
+    token_bound_cidrs: CidrListSchema.default([]),
+    /** Logins are accepted only from these addresses (Vault's `bound_cidrs`). */
+    bound_cidrs: CidrListSchema.default([]),
     clock_skew_leeway: LeewaySchema.default(60),
     expiration_leeway: LeewaySchema.default(0),
     not_before_leeway: LeewaySchema.default(0),
@@ -164,8 +172,9 @@ export const JwtRoleSchema = z
       Object.keys(r.bound_claims ?? {}).length > 0,
     { error: 'a role must bind at least one of bound_audiences, bound_subject or bound_claims' },
   )
-  .refine((r) => r.token_ttl === undefined || r.token_max_ttl === undefined || r.token_ttl <= r.token_max_ttl, {
+  .refine((r) => r.token_max_ttl === 0 || r.token_ttl <= r.token_max_ttl, {
     error: 'token_ttl must not exceed token_max_ttl',
+    path: ['token_ttl'],
   })
   .refine(
     (r) =>
