@@ -3,6 +3,8 @@
  * handler that returns another shape does not compile) and the clients read with them; it imports only zod, so a
  * client never loads the broker.
  */
+
+export * from './auth.ts';
 export * from './common.ts';
 export * from './credentials.ts';
 export * from './database.ts';

@@ -1,6 +1,7 @@
 import type { AuditLog } from '../core/audit/audit-log.ts';
 import type { VerifyResult } from '../core/audit/hash-chain.ts';
 import type { IamPrincipalService } from '../core/auth/iam/iam-principal-service.ts';
+import type { AuthMountService } from '../core/auth/methods/auth-mount-service.ts';
 import type { AccessKeyService } from '../core/auth/sigv4/access-key-service.ts';
 import type { SigV4Verifier } from '../core/auth/sigv4/sigv4-verifier.ts';
 import type { TokenService } from '../core/auth/token/token-service.ts';
@@ -63,6 +64,8 @@ export interface BrokerDeps {
   readonly apiKeys?: ApiKeyRegistry;
   /** Rotation (configs, on-demand and breach rotations, status); absent where not enabled. */
   readonly rotation?: RotationService;
+  /** Auth methods (AppRole, …): mounts, their roles and logins; absent where not enabled. */
+  readonly authMounts?: AuthMountService;
   /**
    * Told of every access decision (enforced or filtering), for metrics and for the test harness that proves no
    * request touches a record it was not authorised for. Must not throw.

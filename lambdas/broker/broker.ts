@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { AuditAccess, AuditDenial, AuditPrincipal } from '../core/audit/audit-types.ts';
 import { ceilingDenial } from '../core/auth/derived-credentials.ts';
+import { LoginFailedError } from '../core/auth/methods/login-error.ts';
 import {
   isCofferError,
   PayloadTooLargeError,
@@ -222,6 +223,8 @@ export class Broker {
     } catch (err) {
       const httpError = toHttpError(err);
       const awsError = protocol === 'aws-json' ? toAwsJsonError(err) : undefined;
+      // A refused login is no policy decision: its method, mount, role and reason go into the record's `denied`.
+      if (err instanceof LoginFailedError) denied ??= err.denial;
       if (!httpError.exposed) this.reportError(requestId, err, route.operation);
       if (audited && (requestAudited || !isCofferError(err) || err.code !== 'audit_unavailable')) {
         try {

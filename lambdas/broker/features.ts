@@ -16,6 +16,7 @@ export const FEATURES = {
   aws: 'the aws engine',
   apiKeys: 'the Coffer-managed API key registry',
   rotation: 'rotation',
+  authMounts: 'auth methods (AppRole, …) mounted at /v1/auth/<mount>',
   auditVerify: 'verifying the audit log through the API',
   auditTail: 'reading the audit log through the API',
   rootKeyRotation: 'rotating the root key through the API (KMS rotates the envelope key itself)',
@@ -46,6 +47,7 @@ const _everyOptionalServiceIsAFeature: Record<Exclude<OptionalServices, BrokerOp
   aws: true,
   apiKeys: true,
   rotation: true,
+  authMounts: true,
 } satisfies Record<ServiceFeature, true>;
 void _everyOptionalServiceIsAFeature;
 

@@ -7,6 +7,8 @@ import { type AuditFilter, AuditLog } from '../core/audit/audit-log.ts';
 import type { VerifyResult } from '../core/audit/hash-chain.ts';
 import { withBootstrapAdmins } from '../core/auth/iam/bootstrap-admins.ts';
 import { IamPrincipalService } from '../core/auth/iam/iam-principal-service.ts';
+import { AuthMountService } from '../core/auth/methods/auth-mount-service.ts';
+import { buildAuthMethods } from '../core/auth/methods/registry.ts';
 import { AccessKeyService } from '../core/auth/sigv4/access-key-service.ts';
 import { SigV4Verifier, type SigV4VerifierOptions } from '../core/auth/sigv4/sigv4-verifier.ts';
 import { TokenService } from '../core/auth/token/token-service.ts';
@@ -232,9 +234,12 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
   const holders: DataKeyHolder[] = [secrets, pki, ...(accessKeys === undefined ? [] : [accessKeys])];
   if (isDataKeyHolder(caKeys)) holders.push(caKeys);
 
+  const tokens = new TokenService({ store, clock });
+  const authMethods = buildAuthMethods({ store, clock, egressFetch: guardedFetch(egress, 'auth methods') });
   const deps: BrokerDeps = {
     secrets,
-    tokens: new TokenService({ store, clock }),
+    tokens,
+    authMounts: new AuthMountService({ store, clock, methods: authMethods, tokens }),
     policies: new PolicyService({ store, clock }),
     audit,
     clock,

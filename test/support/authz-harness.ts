@@ -12,7 +12,8 @@ import { AuditHasher } from '../../lambdas/core/audit/audit-hmac.ts';
 import { AuditLog } from '../../lambdas/core/audit/audit-log.ts';
 import { APPROLE_PARTITIONS } from '../../lambdas/core/auth/approle/approle-types.ts';
 import { IAM_PRINCIPAL_PARTITION, IamPrincipalService } from '../../lambdas/core/auth/iam/iam-principal-service.ts';
-import { AUTH_MOUNT_PARTITIONS } from '../../lambdas/core/auth/methods/auth-mount-service.ts';
+import { AUTH_MOUNT_PARTITIONS, AuthMountService } from '../../lambdas/core/auth/methods/auth-mount-service.ts';
+import { buildAuthMethods } from '../../lambdas/core/auth/methods/registry.ts';
 import { AccessKeyService } from '../../lambdas/core/auth/sigv4/access-key-service.ts';
 import { ACCESS_KEY_PARTITION } from '../../lambdas/core/auth/sigv4/access-key-types.ts';
 import { SigV4Verifier } from '../../lambdas/core/auth/sigv4/sigv4-verifier.ts';
@@ -105,6 +106,9 @@ export const PHASES = {
   migration:
     "a one-time migration of the store's own layout (indexing the secrets that predate the creation-order index), " +
     "which the first listing runs: not the caller's reading or writing",
+  login:
+    "an auth method's login: the credential presented is the authority (no token, no policy); it reads the mount, " +
+    'its role and credential, spends the credential and mints the token',
   'engine-delegated':
     "an engine reads a secret under a grant recorded in a stored config (its writer's authority, checked by the route's " +
     "`references`), not the caller's: covered only by a config the same request read that delegates that secret",
@@ -376,6 +380,12 @@ const TOKEN_ADMIN: Grant[] = [
     touches: ['read', 'write'],
     matches: (p) => p === 'auth/token/renew' || p === 'auth/token/revoke',
     why: 'renewing or revoking any token',
+  },
+  {
+    capabilities: ['delete'],
+    touches: ['read', 'write'],
+    matches: (p) => /^sys\/auth\/[^/]+$/.test(p),
+    why: 'disabling an auth mount scans the tokens for those its logins issued, and revokes them',
   },
 ];
 
@@ -920,6 +930,8 @@ export async function buildAuthzWorld(
     egress: { resolve: async ({ host }) => host },
   });
   tracer.wrapInPhase(tokens, 'authenticate', 'authn');
+  const authMounts = new AuthMountService({ store, clock, methods: buildAuthMethods({ store, clock }), tokens });
+  tracer.wrapInPhase(authMounts, 'login', 'login');
   // Only the broker's own resolution (of exactly the caller's policies) is evaluation: a route resolving other
   // names (policy test) reads documents, and is checked like any reader.
   const resolve = policies.resolve.bind(policies);
@@ -958,6 +970,7 @@ export async function buildAuthzWorld(
     aws,
     apiKeys: new ApiKeyRegistry({ store, clock }),
     rotation,
+    authMounts,
     onAccessDecision: tracer.onAccessDecision,
     requestScope: tracer.requestScope,
     system: {

@@ -2,6 +2,7 @@ import { buildOpenApi } from '../openapi.ts';
 import { type RouteDef, withFeature } from '../route.ts';
 import { accessKeyRoutes } from './access-keys.ts';
 import { apiKeyRoutes } from './api-keys.ts';
+import { authRoutes } from './auth.ts';
 import { awsRoutes } from './aws.ts';
 import { databaseRoutes } from './database.ts';
 import { iamMappingRoutes } from './iam-mappings.ts';
@@ -27,6 +28,7 @@ export function nativeRoutes(): RouteDef[] {
     ...secretRoutes,
     ...policyRoutes,
     ...tokenRoutes,
+    ...withFeature('authMounts', authRoutes),
     ...withFeature('accessKeys', accessKeyRoutes),
     ...withFeature('apiKeys', apiKeyRoutes),
     ...withFeature('pki', pkiRoutes),

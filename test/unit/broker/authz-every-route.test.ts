@@ -5,6 +5,8 @@ import type { BrokerRequest, BrokerResponse } from '../../../lambdas/broker/http
 import { type AccessCheck, defineRoute, type RouteDef } from '../../../lambdas/broker/route.ts';
 import { nativeRoutes } from '../../../lambdas/broker/routes/index.ts';
 import type { AuditRecord } from '../../../lambdas/core/audit/audit-types.ts';
+import type { AppRoleMethod } from '../../../lambdas/core/auth/approle/approle-method.ts';
+import type { AppRoleRole } from '../../../lambdas/core/auth/approle/approle-types.ts';
 import { PkiRoleSchema } from '../../../lambdas/engines/pki/pki-role.ts';
 import { Pkcs10CertificateRequestGenerator } from '../../../lambdas/engines/pki/x509.ts';
 import {
@@ -39,6 +41,9 @@ interface Seed {
   readonly leaseId: string;
   readonly rotationId: string;
   readonly iamPattern: string;
+  readonly roleId: string;
+  readonly secretId: string;
+  readonly secretIdAccessor: string;
 }
 
 interface Sample {
@@ -184,6 +189,28 @@ const FIXTURES: Record<string, (seed: Seed) => Sample> = {
   }),
   'iam.mapping.list': () => ({}),
   'iam.mapping.delete': (s) => ({ query: { pattern: s.iamPattern } }),
+  'auth.mount.list': () => ({}),
+  'auth.mount.enable': () => ({ params: { mount: 'ci-approle' }, body: { type: 'approle' } }),
+  'auth.mount.disable': () => ({ params: { mount: 'approle' } }),
+  'auth.login': (s) => ({ params: { mount: 'approle' }, body: { role_id: s.roleId, secret_id: s.secretId } }),
+  'auth.role.list': () => ({ params: { mount: 'approle' } }),
+  'auth.role.put': () => ({
+    params: { mount: 'approle', name: 'deploy' },
+    body: { token_policies: ['fixture-policy'], token_ttl: '10m' },
+  }),
+  'auth.role.get': () => ({ params: { mount: 'approle', name: 'ci' } }),
+  'auth.role.delete': () => ({ params: { mount: 'approle', name: 'ci' } }),
+  'approle.role-id.read': () => ({ params: { mount: 'approle', name: 'ci' } }),
+  'approle.secret-id.create': () => ({ params: { mount: 'approle', name: 'ci' }, body: { ttl: '5m' } }),
+  'approle.secret-id.lookup': (s) => ({ params: { mount: 'approle', name: 'ci' }, body: { secret_id: s.secretId } }),
+  'approle.secret-id-accessor.lookup': (s) => ({
+    params: { mount: 'approle', name: 'ci' },
+    body: { secret_id_accessor: s.secretIdAccessor },
+  }),
+  'approle.secret-id-accessor.destroy': (s) => ({
+    params: { mount: 'approle', name: 'ci' },
+    body: { secret_id_accessor: s.secretIdAccessor },
+  }),
   'rotation.configure': () => ({ params: { name: 'app/db' }, body: { type: 'api-key-coffer', settings: {} } }),
   'rotation.config': () => ({ params: { name: 'app/rot' } }),
   'rotation.disable': () => ({ params: { name: 'app/rot' } }),
@@ -345,6 +372,18 @@ async function seed(noCa: boolean): Promise<{ snapshot: AuthzSnapshot; seed: See
   await deps.database!.putRole('app', { db_name: 'main' });
   const lease = await deps.leases!.issue({ kind: 'database', role: 'app', principalId: 'seed' });
   await deps.aws!.putRole('deploy', { role_arn: 'arn:aws:iam::123456789012:role/deploy' });
+  const authMounts = deps.authMounts!;
+  await authMounts.enable('approle', { type: 'approle' });
+  const rootPrincipal = tokens.toPrincipal(root);
+  await authMounts.putRole(rootPrincipal, 'approle', 'ci', { token_policies: ['fixture-policy'] });
+  const approle = await authMounts.mountOf('approle', 'approle');
+  const ciRole = (await authMounts.storedRole('approle', 'ci')) as AppRoleRole;
+  const secretId = await (approle.method as unknown as AppRoleMethod).generateSecretId(
+    approle.mount as never,
+    'ci',
+    ciRole,
+    {},
+  );
   return {
     snapshot: world.snapshot(),
     seed: {
@@ -359,6 +398,9 @@ async function seed(noCa: boolean): Promise<{ snapshot: AuthzSnapshot; seed: See
       leaseId: lease.lease.leaseId,
       rotationId: started.rotationId,
       iamPattern,
+      roleId: ciRole.role_id ?? '',
+      secretId: secretId.secretId,
+      secretIdAccessor: secretId.accessor,
     },
   };
 }

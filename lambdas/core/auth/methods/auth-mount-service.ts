@@ -165,15 +165,23 @@ export class AuthMountService {
   }
 
   /**
-   * Creates or replaces a role. The writer must hold every policy the role grants (or root); the caller checks that
-   * they exist (`assertPoliciesExist`, which needs the request's own authorisation).
+   * Creates or replaces a role. The writer must hold every policy the role grants (or root), and `policiesExist`
+   * (`assertPoliciesExist`, which needs the request's own authorisation) checks that they exist.
    * @throws ValidationError for a role its method refuses; PermissionDeniedError for policies the writer lacks.
    */
-  async putRole(writer: Principal, path: string, name: string, body: unknown): Promise<ItemData> {
+  async putRole(
+    writer: Principal,
+    path: string,
+    name: string,
+    body: unknown,
+    policiesExist: (policies: readonly string[]) => Promise<void> = async () => {},
+  ): Promise<ItemData> {
     const { mount, method } = await this.mounted(path);
     const ref = refOf(mount);
     const role = parseOrThrow(method.roleSchema, body, 'role') as ItemData;
-    assertGrantable(writer, method.rolePolicies(role), 'a role');
+    const policies = method.rolePolicies(role);
+    await policiesExist(policies);
+    assertGrantable(writer, policies, 'a role');
     const ceilings = ceilingsFrom(writer);
     const pk = rolePartition(mount);
     const previousItem = await this.store.get<RoleItem>(pk, name);

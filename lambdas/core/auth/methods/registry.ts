@@ -23,9 +23,12 @@ export function isAuthMethodType(type: string): type is AuthMethodType {
   return (AUTH_METHOD_TYPES as readonly string[]).includes(type);
 }
 
+/** Every method, built: each keeps its own type (AppRole's secret-id operations, say). */
+export type AuthMethods = { readonly [K in AuthMethodType]: ReturnType<(typeof AUTH_METHODS)[K]['create']> };
+
 /** Builds every registered method from the composition's deps. */
-export function buildAuthMethods(deps: AuthMethodDeps): { readonly [K in AuthMethodType]: AnyAuthMethod } {
-  const built = {} as Record<AuthMethodType, AnyAuthMethod>;
+export function buildAuthMethods(deps: AuthMethodDeps): AuthMethods {
+  const built: Partial<Record<AuthMethodType, AnyAuthMethod>> = {};
   for (const type of AUTH_METHOD_TYPES) built[type] = AUTH_METHODS[type].create(deps);
-  return built;
+  return built as AuthMethods;
 }

@@ -1,0 +1,302 @@
+import { z } from 'zod';
+import * as api from '../../api/auth.ts';
+import { NoContent } from '../../api/common.ts';
+import type { AppRoleMethod } from '../../core/auth/approle/approle-method.ts';
+import type { SecretIdRecord } from '../../core/auth/approle/approle-types.ts';
+import {
+  type AppRoleRole,
+  GenerateSecretIdSchema,
+  SecretIdAccessorSchema,
+  SecretIdLookupSchema,
+} from '../../core/auth/approle/approle-types.ts';
+import { assertPoliciesExist, POLICY_LIST_PATH } from '../../core/auth/derived-credentials.ts';
+import type { AuthMountRef } from '../../core/auth/methods/auth-method.ts';
+import {
+  type AuthMountRecord,
+  EnableAuthSchema,
+  MountPathSchema,
+  RoleNameSchema,
+} from '../../core/auth/methods/auth-mount-service.ts';
+import { UnauthenticatedError } from '../../core/errors.ts';
+import { requireService } from '../features.ts';
+import { defineRoute, type RouteContext, type RouteDef } from '../route.ts';
+import { iso } from './wire.ts';
+
+/**
+ * Auth methods, as Vault operators know them: mounts under `sys/auth/<mount>`, each method's roles and login under
+ * `auth/<mount>/…` (policy paths as the URL paths, without `/v1/`).
+ */
+
+const MountParam = z.object({ mount: MountPathSchema });
+const RoleParams = z.object({ mount: MountPathSchema, name: RoleNameSchema });
+/** A role body is the method's to validate (each method has its own fields). */
+const RoleBody = z.record(z.string(), z.unknown());
+const LoginBody = z.record(z.string(), z.unknown());
+
+const mountsOf = (ctx: RouteContext) => requireService(ctx.deps, 'authMounts');
+const rolePath = (p: { mount: string; name: string }) => `auth/${p.mount}/role/${p.name}`;
+
+function describeMount(mount: AuthMountRecord): api.AuthMount {
+  return {
+    path: mount.path,
+    type: mount.type,
+    description: mount.description,
+    config: mount.config,
+    accessor: mount.id,
+    createdAt: iso(mount.createdAt),
+  };
+}
+
+/** The AppRole mount at `mount`, and the stored role `name` of it. */
+async function appRole(ctx: RouteContext, params: { mount: string; name: string }) {
+  const mounts = mountsOf(ctx);
+  const { mount, method } = await mounts.mountOf(params.mount, 'approle');
+  const role = (await mounts.storedRole(params.mount, params.name)) as AppRoleRole;
+  return { mount: mount as AuthMountRef<Record<string, never>>, approle: method as unknown as AppRoleMethod, role };
+}
+
+function describeSecretId(record: SecretIdRecord) {
+  return {
+    secret_id_accessor: record.accessor,
+    metadata: record.metadata,
+    cidr_list: record.cidrList,
+    creation_time: iso(record.createdAt),
+    expiration_time: record.expiresAt === null ? null : iso(record.expiresAt),
+    secret_id_num_uses: record.numUses,
+    secret_id_uses_remaining: record.usesRemaining,
+  };
+}
+
+export const authRoutes: RouteDef[] = [
+  defineRoute({
+    operation: 'auth.mount.list',
+    method: 'GET',
+    path: '/v1/sys/auth',
+    summary: 'List the mounted auth methods',
+    mutating: false,
+    response: api.AuthMountList,
+    access: () => ({ path: 'sys/auth', capability: 'list' }),
+    async handle(_input, ctx) {
+      return { body: { mounts: (await mountsOf(ctx).list()).map(describeMount) } };
+    },
+  }),
+  defineRoute({
+    operation: 'auth.mount.enable',
+    method: 'POST',
+    path: '/v1/sys/auth/{mount}',
+    summary: 'Mount an auth method (approle, …) at /v1/auth/<mount>; a method may be mounted at several paths',
+    mutating: true,
+    response: api.AuthMount,
+    statuses: [201],
+    params: MountParam,
+    body: EnableAuthSchema,
+    access: ({ params }) => ({ path: `sys/auth/${params.mount}`, capability: 'update' }),
+    async handle({ params, body }, ctx) {
+      return { status: 201, body: describeMount(await mountsOf(ctx).enable(params.mount, body)) };
+    },
+  }),
+  defineRoute({
+    operation: 'auth.mount.disable',
+    method: 'DELETE',
+    path: '/v1/sys/auth/{mount}',
+    summary: 'Unmount an auth method: its roles and credentials go, and the tokens its logins issued are revoked',
+    mutating: true,
+    response: api.AuthMountDisabled,
+    params: MountParam,
+    access: ({ params }) => ({ path: `sys/auth/${params.mount}`, capability: 'delete' }),
+    async handle({ params }, ctx) {
+      const { revokedTokens } = await mountsOf(ctx).disable(params.mount);
+      return { body: { path: params.mount, revokedTokens } };
+    },
+  }),
+  defineRoute({
+    operation: 'auth.login',
+    method: 'POST',
+    path: '/v1/auth/{mount}/login',
+    summary:
+      "Log in with the mount's method (AppRole: role_id + secret_id) for a token with the matched role's policies; no token needed",
+    auth: 'none',
+    mutating: true,
+    response: api.LoginResponse,
+    params: MountParam,
+    body: LoginBody,
+    // Credentials and the token are HMAC'd in the audit log; the role id too, as it half-identifies a credential.
+    sensitive: ['role_id', 'secret_id', 'jwt', 'client_token', 'accessor'],
+    resource: ({ params }) => `auth/${params.mount}/login`,
+    async handle({ params, body }, ctx) {
+      const { mount, outcome, token } = await mountsOf(ctx).login(params.mount, body, ctx.request);
+      const { record } = token;
+      return {
+        body: {
+          auth: {
+            client_token: token.token,
+            accessor: record.accessor,
+            policies: record.policies,
+            token_policies: record.policies,
+            metadata: { ...outcome.metadata },
+            lease_duration: record.ttlSeconds,
+            renewable: record.renewable,
+            num_uses: record.numUses,
+            mount_type: mount.type,
+            mount_path: mount.path,
+            role_name: outcome.role,
+          },
+        },
+      };
+    },
+  }),
+  defineRoute({
+    operation: 'auth.role.list',
+    method: 'GET',
+    path: '/v1/auth/{mount}/role',
+    summary: 'List the roles of an auth mount (names only)',
+    mutating: false,
+    response: api.AuthRoleList,
+    params: MountParam,
+    access: ({ params }) => ({ path: `auth/${params.mount}/role`, capability: 'list' }),
+    async handle({ params }, ctx) {
+      return { body: { roles: await mountsOf(ctx).listRoles(params.mount) } };
+    },
+  }),
+  defineRoute({
+    operation: 'auth.role.put',
+    method: 'PUT',
+    path: '/v1/auth/{mount}/role/{name}',
+    summary:
+      'Create or replace a role of an auth mount; it may grant only policies its writer holds, and they must exist',
+    mutating: true,
+    response: api.AuthRole,
+    params: RoleParams,
+    body: RoleBody,
+    access: ({ params }) => ({ path: rolePath(params), capability: 'update' }),
+    async handle({ params, body }, ctx) {
+      const writer = ctx.principal;
+      if (writer === undefined) throw new UnauthenticatedError('authentication required');
+      const role = await mountsOf(ctx).putRole(writer, params.mount, params.name, body, (policies) =>
+        assertPoliciesExist(ctx.deps.policies, writer, policies, 'a role', () =>
+          ctx.isAllowed({ path: POLICY_LIST_PATH, capability: 'list' }),
+        ),
+      );
+      return { body: { name: params.name, mount: params.mount, role } };
+    },
+  }),
+  defineRoute({
+    operation: 'auth.role.get',
+    method: 'GET',
+    path: '/v1/auth/{mount}/role/{name}',
+    summary: 'Read a role of an auth mount',
+    mutating: false,
+    response: api.AuthRole,
+    params: RoleParams,
+    access: ({ params }) => ({ path: rolePath(params), capability: 'read' }),
+    async handle({ params }, ctx) {
+      const role = await mountsOf(ctx).getRole(params.mount, params.name);
+      return { body: { name: params.name, mount: params.mount, role } };
+    },
+  }),
+  defineRoute({
+    operation: 'auth.role.delete',
+    method: 'DELETE',
+    path: '/v1/auth/{mount}/role/{name}',
+    summary: 'Delete a role of an auth mount; its credentials stop working (tokens already issued live on)',
+    mutating: true,
+    response: NoContent,
+    statuses: [204],
+    params: RoleParams,
+    access: ({ params }) => ({ path: rolePath(params), capability: 'delete' }),
+    async handle({ params }, ctx) {
+      await mountsOf(ctx).deleteRole(params.mount, params.name);
+      return { status: 204, body: undefined };
+    },
+  }),
+  defineRoute({
+    operation: 'approle.role-id.read',
+    method: 'GET',
+    path: '/v1/auth/{mount}/role/{name}/role-id',
+    summary: "Read an AppRole role's role id (which role a login names; not a secret on its own)",
+    mutating: false,
+    response: api.AppRoleRoleId,
+    params: RoleParams,
+    sensitive: ['role_id'],
+    access: ({ params }) => ({ path: `${rolePath(params)}/role-id`, capability: 'read' }),
+    async handle({ params }, ctx) {
+      const { role } = await appRole(ctx, params);
+      return { body: { role_id: role.role_id ?? '' } };
+    },
+  }),
+  defineRoute({
+    operation: 'approle.secret-id.create',
+    method: 'POST',
+    path: '/v1/auth/{mount}/role/{name}/secret-id',
+    summary:
+      "Generate a secret id for an AppRole role (shown once; only its hash is kept); TTL, uses and CIDRs within the role's",
+    mutating: true,
+    response: api.AppRoleSecretIdCreated,
+    params: RoleParams,
+    body: GenerateSecretIdSchema,
+    sensitive: ['secret_id'],
+    access: ({ params }) => ({ path: `${rolePath(params)}/secret-id`, capability: 'update' }),
+    async handle({ params, body }, ctx) {
+      const { mount, approle, role } = await appRole(ctx, params);
+      const created = await approle.generateSecretId(mount, params.name, role, body);
+      const { record } = created;
+      return {
+        body: {
+          secret_id: created.secretId,
+          secret_id_accessor: created.accessor,
+          secret_id_ttl: record.expiresAt === null ? 0 : Math.round((record.expiresAt - record.createdAt) / 1000),
+          secret_id_num_uses: record.numUses,
+        },
+      };
+    },
+  }),
+  defineRoute({
+    operation: 'approle.secret-id.lookup',
+    method: 'POST',
+    path: '/v1/auth/{mount}/role/{name}/secret-id/lookup',
+    summary: 'Describe a secret id, given itself (never answers the secret id)',
+    mutating: false,
+    response: api.AppRoleSecretIdDescription,
+    params: RoleParams,
+    body: SecretIdLookupSchema,
+    sensitive: ['secret_id'],
+    access: ({ params }) => ({ path: `${rolePath(params)}/secret-id/lookup`, capability: 'update' }),
+    async handle({ params, body }, ctx) {
+      const { mount, approle, role } = await appRole(ctx, params);
+      return { body: describeSecretId(await approle.lookupSecretId(mount, params.name, role, body.secret_id)) };
+    },
+  }),
+  defineRoute({
+    operation: 'approle.secret-id-accessor.lookup',
+    method: 'POST',
+    path: '/v1/auth/{mount}/role/{name}/secret-id-accessor/lookup',
+    summary: 'Describe a secret id by its accessor',
+    mutating: false,
+    response: api.AppRoleSecretIdDescription,
+    params: RoleParams,
+    body: SecretIdAccessorSchema,
+    access: ({ params }) => ({ path: `${rolePath(params)}/secret-id-accessor/lookup`, capability: 'update' }),
+    async handle({ params, body }, ctx) {
+      const { mount, approle, role } = await appRole(ctx, params);
+      const record = await approle.lookupSecretIdAccessor(mount, params.name, role, body.secret_id_accessor);
+      return { body: describeSecretId(record) };
+    },
+  }),
+  defineRoute({
+    operation: 'approle.secret-id-accessor.destroy',
+    method: 'POST',
+    path: '/v1/auth/{mount}/role/{name}/secret-id-accessor/destroy',
+    summary: 'Destroy a secret id by its accessor: it no longer logs in',
+    mutating: true,
+    response: NoContent,
+    statuses: [204],
+    params: RoleParams,
+    body: SecretIdAccessorSchema,
+    access: ({ params }) => ({ path: `${rolePath(params)}/secret-id-accessor/destroy`, capability: 'update' }),
+    async handle({ params, body }, ctx) {
+      const { mount, approle, role } = await appRole(ctx, params);
+      await approle.destroySecretIdAccessor(mount, params.name, role, body.secret_id_accessor);
+      return { status: 204, body: undefined };
+    },
+  }),
+];
