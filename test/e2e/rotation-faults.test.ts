@@ -343,8 +343,11 @@ describe.each(Object.keys(FIXTURES) as RotationType[])('rotation type %s under f
         expect(await stage(node, name, 'AWSCURRENT')).toEqual(before);
         expect(await fixture.works(before as Json, node)).not.toBe(false);
         const id = String(result.rotationId);
-        expect(eventsOf(node).some((e) => e['detail-type'] === ROTATION_EVENTS.failed && mentions(e.detail, id))).toBe(
-          true,
+        // The status reads failed once the roll-back is recorded; the workflow's publishFailure state comes after it.
+        await waitFor(`the failure event of the rotation failed at ${step}`, () =>
+          eventsOf(node).some((e) => e['detail-type'] === ROTATION_EVENTS.failed && mentions(e.detail, id))
+            ? true
+            : undefined,
         );
         expect(auditOf(node).some((r) => r.operation === 'rotation.failed' && mentions(r.response, id))).toBe(true);
       }

@@ -623,13 +623,14 @@ export class RotationService {
         retryAfter: now + RETRY_AFTER_FAILURE_MS,
       }));
     }
-    await this.#end(rotation, { status: 'failed', finishedAt: now, error, message });
+    // Recorded before the status says failed: whoever sees the failure can find its audit record.
     await this.#record('rotation.failed', rotation.secrets, rotation.rotationId, 'error', {
       trigger: rotation.trigger,
       failedStep,
       error,
       message,
     });
+    await this.#end(rotation, { status: 'failed', finishedAt: now, error, message });
     return detail;
   }
 
