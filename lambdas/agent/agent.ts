@@ -212,7 +212,16 @@ export async function runAgent(options: AgentOptions): Promise<number> {
       const callerToken = options.env.AWS_SESSION_TOKEN === '' ? undefined : options.env.AWS_SESSION_TOKEN;
       const caFile = options.env.COFFER_CACERT === '' ? undefined : options.env.COFFER_CACERT;
       const sidecar = await startCacheSidecar({
-        ...(caFile === undefined ? {} : { caCert: await readCaCert(caFile) }),
+        ...(caFile === undefined ? {} : { caCert: await readPemFile(caFile, 'COFFER_CACERT') }),
+        ...(config.cache.tls_cert === undefined || config.cache.tls_key === undefined
+          ? {}
+          : {
+              tls: {
+                cert: await readPemFile(config.cache.tls_cert, 'cache.tls_cert'),
+                key: await readPemFile(config.cache.tls_key, 'cache.tls_key'),
+                minVersion: config.cache.tls_min_version === '1.2' ? ('TLSv1.2' as const) : ('TLSv1.3' as const),
+              },
+            }),
         address: options.address,
         port: config.cache.port,
         host: config.cache.host,
@@ -328,9 +337,9 @@ async function sendSignal(
   }
 }
 
-/** COFFER_CACERT for the cache's client: an unreadable file stops the agent at start, naming it. */
-async function readCaCert(file: string): Promise<Buffer> {
+/** The cache's PEM files (COFFER_CACERT, its certificate and key): an unreadable one stops the start, naming it. */
+async function readPemFile(file: string, setting: string): Promise<Buffer> {
   return readFile(file).catch((err: NodeJS.ErrnoException) => {
-    throw new CliError(`cannot read COFFER_CACERT ${file}: ${err.code ?? 'error'}`, ExitCode.usage);
+    throw new CliError(`cannot read ${setting} ${file}: ${err.code ?? 'error'}`, ExitCode.usage);
   });
 }

@@ -1,7 +1,7 @@
 import { boundHostName } from '../core/auth/allowed-hosts.ts';
 import { CofferClient } from '../sdk/client.ts';
 import { fetchTrusting } from '../sdk/http-client.ts';
-import { startSecretsCache } from '../sdk/secrets-server.ts';
+import { type ListenerTls, startSecretsCache } from '../sdk/secrets-server.ts';
 
 export interface CacheSidecarOptions {
   readonly address: string;
@@ -19,6 +19,8 @@ export interface CacheSidecarOptions {
   readonly allowedHosts?: readonly string[];
   /** CA certificates (PEM) that alone are trusted for an https `address` (COFFER_CACERT's). @default the system's */
   readonly caCert?: string | Buffer | undefined;
+  /** The cache listener's own certificate and key. @default plain HTTP */
+  readonly tls?: ListenerTls | undefined;
 }
 
 export interface CacheSidecar {
@@ -51,6 +53,7 @@ export async function startCacheSidecar(options: CacheSidecarOptions): Promise<C
     host: options.host,
     token: options.callerToken,
     allowedHosts: { names: sidecarHosts(options) },
+    tls: options.tls,
   });
   return { address: server.address, close: () => server.close() };
 }

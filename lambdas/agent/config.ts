@@ -107,6 +107,15 @@ export const AgentConfigSchema = z
         allowed_hosts: z
           .array(z.string().refine((value) => hostName(value) !== undefined, 'must be a host name'))
           .default([]),
+        /** Serve HTTPS with this certificate chain (PEM file), with `tls_key`. @default plain HTTP */
+        tls_cert: z.string().min(1).optional(),
+        /** The private key of `tls_cert` (PEM file). */
+        tls_key: z.string().min(1).optional(),
+        /** The oldest TLS version accepted. @default "1.3" */
+        tls_min_version: z.enum(['1.2', '1.3']).optional(),
+      })
+      .refine((cache) => (cache.tls_cert === undefined) === (cache.tls_key === undefined), {
+        message: 'tls_cert and tls_key go together',
       })
       .optional(),
   })
@@ -161,5 +170,9 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
       ...(t.source === undefined ? {} : { source: resolve(t.source) }),
       ...(t.signal === undefined ? {} : { signal: { ...t.signal, pid_file: resolve(t.signal.pid_file) } }),
     })),
+    cache:
+      config.cache?.tls_cert === undefined || config.cache.tls_key === undefined
+        ? config.cache
+        : { ...config.cache, tls_cert: resolve(config.cache.tls_cert), tls_key: resolve(config.cache.tls_key) },
   };
 }

@@ -59,6 +59,11 @@ const EnvSchema = z.object({
     )
     .pipe(z.array(z.string().refine((name) => hostName(name) !== undefined, 'must list host names')))
     .default([]),
+  /** The local port serves HTTPS with this certificate chain and key (PEM files). Unset: plain HTTP. */
+  COFFER_EXTENSION_TLS_CERT: z.string().min(1).optional(),
+  COFFER_EXTENSION_TLS_KEY: z.string().min(1).optional(),
+  /** TLS 1.2 only when asked for. */
+  COFFER_EXTENSION_TLS_MIN_VERSION: z.enum(['1.2', '1.3']).default('1.3'),
 });
 
 export interface ExtensionConfig {
@@ -76,6 +81,10 @@ export interface ExtensionConfig {
   readonly allowedHosts: readonly string[];
   /** Problems that did not stop the start (a TTL above the maximum, say), to log. */
   readonly warnings: readonly string[];
+  /** The listener's certificate and key files; undefined: plain HTTP. */
+  readonly tls:
+    | { readonly certFile: string; readonly keyFile: string; readonly minVersion: 'TLSv1.2' | 'TLSv1.3' }
+    | undefined;
 }
 
 /**
@@ -90,6 +99,11 @@ export function parseExtensionConfig(env: NodeJS.ProcessEnv): ExtensionConfig {
     throw new Error(`invalid extension configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
+  if ((e.COFFER_EXTENSION_TLS_CERT === undefined) !== (e.COFFER_EXTENSION_TLS_KEY === undefined)) {
+    throw new Error(
+      'invalid extension configuration: COFFER_EXTENSION_TLS_CERT and COFFER_EXTENSION_TLS_KEY go together',
+    );
+  }
   const warnings: string[] = [];
   let ttlS = e.SECRETS_MANAGER_TTL;
   if (ttlS > MAX_TTL_S) {
@@ -118,5 +132,13 @@ export function parseExtensionConfig(env: NodeJS.ProcessEnv): ExtensionConfig {
     },
     allowedHosts: e.COFFER_EXTENSION_ALLOWED_HOSTS,
     warnings,
+    tls:
+      e.COFFER_EXTENSION_TLS_CERT === undefined || e.COFFER_EXTENSION_TLS_KEY === undefined
+        ? undefined
+        : {
+            certFile: e.COFFER_EXTENSION_TLS_CERT,
+            keyFile: e.COFFER_EXTENSION_TLS_KEY,
+            minVersion: e.COFFER_EXTENSION_TLS_MIN_VERSION === '1.2' ? 'TLSv1.2' : 'TLSv1.3',
+          },
   };
 }

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { CofferClient } from '../sdk/client.ts';
 import { type SecretsCacheServer, startSecretsCache } from '../sdk/secrets-server.ts';
 import { parseExtensionConfig } from './config.ts';
@@ -45,7 +46,16 @@ export async function runExtension(env: NodeJS.ProcessEnv): Promise<number> {
   });
   let server: SecretsCacheServer;
   try {
+    const tls =
+      config.tls === undefined
+        ? undefined
+        : {
+            cert: await readFile(config.tls.certFile),
+            key: await readFile(config.tls.keyFile),
+            minVersion: config.tls.minVersion,
+          };
     server = await startSecretsCache({
+      tls,
       coffer,
       port: config.port,
       token: config.sessionToken,

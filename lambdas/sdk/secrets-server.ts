@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { AllowedHosts, type AllowedHostsOptions } from '../core/auth/allowed-hosts.ts';
@@ -79,10 +80,20 @@ export interface SecretsCacheServerOptions {
   readonly logger?: Logger;
   /** @default Date.now */
   readonly now?: () => number;
+  /** Serve HTTPS with this certificate and key. @default plain HTTP (a loopback port) */
+  readonly tls?: ListenerTls | undefined;
+}
+
+/** The listener's certificate chain and key (PEM); TLS 1.3 unless 1.2 is allowed explicitly. */
+export interface ListenerTls {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  /** @default 'TLSv1.3' */
+  readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
 }
 
 export interface SecretsCacheServer {
-  /** `http://host:port` */
+  /** `http://host:port`, or `https://` with `tls` */
   readonly address: string;
   readonly port: number;
   stats(): SecretCacheStats & { requests: number; upstreamCalls: number };
@@ -302,12 +313,17 @@ export async function startSecretsCache(options: SecretsCacheServerOptions): Pro
     res.end(bodyOf(value));
   };
 
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch(() => {
       if (!res.headersSent) sendError(res, 500, 'InternalServiceError', 'internal error');
       else res.destroy();
     });
-  });
+  };
+  const tls = options.tls;
+  const server =
+    tls === undefined
+      ? createServer(listener)
+      : createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: tls.minVersion ?? 'TLSv1.3' }, listener);
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -336,7 +352,7 @@ export async function startSecretsCache(options: SecretsCacheServerOptions): Pro
   );
 
   return {
-    address: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    address: `${tls === undefined ? 'http' : 'https'}://${options.host ?? '127.0.0.1'}:${port}`,
     port,
     stats: () => ({ ...cache.stats(), requests, upstreamCalls: source.calls() }),
     checkNow,

@@ -341,3 +341,64 @@ describe('coffer server with the operator certificate', () => {
     }
   });
 });
+
+describe('coffer agent against an https node', () => {
+  it('reads with COFFER_CACERT, and serves its cache over TLS with cache.tls_cert/tls_key', async () => {
+    const dataDir = path.join(dir, 'agent-node');
+    const server = await startCoffer(dataDir, ['--dev-tls']);
+    const ca = path.join(dataDir, 'tls', 'ca.pem');
+    const env = {
+      COFFER_ADDR: `https://127.0.0.1:${server.port}`,
+      COFFER_TOKEN: readFileSync(path.join(dataDir, 'root-token'), 'utf8').trim(),
+      COFFER_CACERT: ca,
+    };
+    expect((await runCli(['secret', 'create', 'tls/agent', '--no-value'], { env })).code).toBe(0);
+    expect((await runCli(['secret', 'put', 'tls/agent'], { env, input: 'agent-value' })).code).toBe(0);
+    const config = path.join(dir, 'agent.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        templates: [{ contents: '{{ secret "tls/agent" }}', destination: 'agent-out.txt' }],
+        // The node's dev certificate names 127.0.0.1: the cache may serve it too.
+        cache: {
+          port: 0,
+          tls_cert: path.join(dataDir, 'tls', 'server.pem'),
+          tls_key: path.join(dataDir, 'tls', 'server-key.pem'),
+        },
+      }),
+    );
+    const agent = spawn(process.execPath, [COFFER_BIN, 'agent', '--config', config], {
+      env: { ...childEnv(env), AWS_SESSION_TOKEN: 'session-tls' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    agent.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    agent.stderr.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    try {
+      const address = await waitFor(
+        'the cache to listen',
+        () => /secrets cache listening on (https:\/\/[\d.]+:\d+)/.exec(out)?.[1],
+        { detail: () => out },
+      );
+      expect(readFileSync(path.join(dir, 'agent-out.txt'), 'utf8')).toBe('agent-value');
+      const body = await new Promise<string>((resolve, reject) => {
+        https
+          .get(
+            `${address}/secretsmanager/get?secretId=tls%2Fagent`,
+            { ca: readFileSync(ca), headers: { 'x-aws-parameters-secrets-token': 'session-tls' } },
+            (res) => {
+              let text = '';
+              res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+              res.on('end', () => resolve(text));
+            },
+          )
+          .on('error', reject);
+      });
+      expect(JSON.parse(body)).toMatchObject({ SecretString: 'agent-value' });
+    } finally {
+      agent.kill('SIGTERM');
+      await new Promise((resolve) => agent.once('exit', resolve));
+      await server.stop();
+    }
+  });
+});
