@@ -368,7 +368,7 @@ export class Broker {
     const token = bearerToken(req.headers);
     if (token === undefined)
       throw new UnauthenticatedError('missing token: send X-Coffer-Token or Authorization: Bearer');
-    const record = await this.deps.tokens.authenticate(token);
+    const record = await this.deps.tokens.authenticate(token, req.sourceIp);
     return { principal: this.deps.tokens.toPrincipal(record) };
   }
 

@@ -947,8 +947,8 @@ export async function buildAuthzWorld(
   tracer.wrapInPhase(secrets, 'indexCreationOrder', 'migration');
   // Learn who the caller is, for the `self` class (its token, its policies).
   const authenticate = tokens.authenticate.bind(tokens);
-  tokens.authenticate = async (token: string) => {
-    const record = await authenticate(token);
+  tokens.authenticate = async (token: string, sourceIp?: string) => {
+    const record = await authenticate(token, sourceIp);
     const scope = tracer.current();
     if (scope !== undefined) {
       scope.trace.caller = { accessor: record.accessor, tokenHash: hashToken(token), policies: record.policies };

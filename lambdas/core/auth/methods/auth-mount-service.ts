@@ -293,6 +293,7 @@ export class AuthMountService {
         identity: { name: `${path}/${outcome.role}`, metadata: { ...outcome.metadata } },
         meta: { [AUTH_MOUNT_META]: mount.id, role: outcome.role },
         ceilings,
+        boundCidrs: outcome.boundCidrs,
       });
       return { mount, outcome, token };
     } catch (err) {

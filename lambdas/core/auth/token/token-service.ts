@@ -14,6 +14,7 @@ import { ConditionFailedError, MAX_TRANSACTION_OPS, type Store, type WriteOp } f
 import type { Principal, PrincipalIdentity } from '../../principal.ts';
 import { retryOnConflict } from '../../retry.ts';
 import { assertGrantable, ceilingsFrom, holdsRoot } from '../derived-credentials.ts';
+import { sourceAllowed } from '../methods/cidrs.ts';
 import { parseCreateTokenRequest } from './token-schema.ts';
 import {
   ACCESSOR_PREFIX,
@@ -221,6 +222,7 @@ export class TokenService {
       meta: { ...grant.meta },
       identity: { name: grant.identity.name, metadata: { ...grant.identity.metadata } },
       ...(grant.ceilings === undefined || grant.ceilings.length === 0 ? {} : { ceilings: [...grant.ceilings] }),
+      ...(grant.boundCidrs === undefined || grant.boundCidrs.length === 0 ? {} : { boundCidrs: [...grant.boundCidrs] }),
     };
     return this.insert(record, undefined);
   }
@@ -257,10 +259,12 @@ export class TokenService {
    * last use succeeds and leaves the token unusable, and the next presentation deletes it. (Deleting it at once would
    * break the request that spends the last use, e.g. `lookup-self` with a one-time token.)
    *
+   * `sourceIp` is the request's source address, which a token with `boundCidrs` must come from.
+   *
    * @throws UnauthenticatedError `invalid or expired token`, whatever the reason.
-   * @example const record = await tokens.authenticate(request.headers['x-coffer-token']);
+   * @example const record = await tokens.authenticate(request.headers['x-coffer-token'], request.sourceIp);
    */
-  async authenticate(token: string): Promise<TokenRecord> {
+  async authenticate(token: string, sourceIp?: string): Promise<TokenRecord> {
     if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) throw new UnauthenticatedError(INVALID_TOKEN);
     const hash = hashToken(token);
     return retryOnConflict(
@@ -268,6 +272,12 @@ export class TokenService {
         const found = await this.findByHash(hash);
         if (found === undefined) throw new UnauthenticatedError(INVALID_TOKEN);
         const { record } = found;
+        // A bound token presented from elsewhere (or where the source is unknown) is refused like an invalid one,
+        // before it spends a use.
+        const bound = record.boundCidrs ?? [];
+        if (bound.length > 0 && (sourceIp === undefined || !sourceAllowed(bound, sourceIp))) {
+          throw new UnauthenticatedError(INVALID_TOKEN);
+        }
         if (isExpired(record, this.clock.now()) || isExhausted(record)) {
           await this.revokeQuietly(found);
           throw new UnauthenticatedError(INVALID_TOKEN);

@@ -54,6 +54,8 @@ export interface TokenRecord {
   readonly identity?: PrincipalIdentity;
   /** The non-root ancestors the token descends from, as they were when it was created; see `Principal.ceilings`. */
   readonly ceilings?: readonly PrincipalCeiling[];
+  /** The token authenticates only from these source addresses (a login role's `token_bound_cidrs`); absent = anywhere. */
+  readonly boundCidrs?: readonly string[];
 }
 
 /** Index item: accessor → the hash under which the token record is stored. */
@@ -105,4 +107,6 @@ export interface LoginTokenGrant {
   readonly meta: Readonly<Record<string, string>>;
   /** The role writer's authority, as it was when it wrote the role. */
   readonly ceilings?: readonly PrincipalCeiling[] | undefined;
+  /** Source addresses the token works from; empty or absent = anywhere. */
+  readonly boundCidrs?: readonly string[] | undefined;
 }

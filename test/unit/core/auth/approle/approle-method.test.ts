@@ -151,6 +151,16 @@ describe('AppRole: login', () => {
     await expect(from('::ffff:10.1.2.3')).resolves.toBeDefined();
   });
 
+  it('binds the token to token_bound_cidrs: it authenticates only from there', async () => {
+    const w = world();
+    const { roleId, secretId } = await w.roleWithSecret({ token_bound_cidrs: ['10.0.0.0/8'] });
+    const { token } = await w.mounts.login('approle', { role_id: roleId, secret_id: secretId }, FROM('192.168.0.9'));
+    expect(token.record.boundCidrs).toEqual(['10.0.0.0/8']);
+    await expect(w.tokens.authenticate(token.token, '10.3.4.5')).resolves.toBeDefined();
+    await expect(w.tokens.authenticate(token.token, '192.168.0.9')).rejects.toThrow('invalid or expired token');
+    await expect(w.tokens.authenticate(token.token)).rejects.toThrow('invalid or expired token');
+  });
+
   it('lets exactly num_uses of many concurrent logins through: no double spend', async () => {
     const w = world();
     const { roleId, secretId } = await w.roleWithSecret({ secret_id_num_uses: 3 });
