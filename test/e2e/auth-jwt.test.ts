@@ -1,0 +1,133 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api } from '../support/server-process.ts';
+import { useServer } from '../support/use-server.ts';
+import {
+  githubClaims,
+  makeKey,
+  startIssuer,
+  type TestIssuer,
+  type TestKey,
+} from '../unit/core/auth/jwt/jwt-test-issuer.ts';
+
+/**
+ * Issue 12: a CI job logs in with its GitHub Actions OIDC token through a JWT mount whose keys come from a JWKS URL
+ * (a loopback issuer on the egress allow-list), reads what its role's policy allows and nothing else; refused tokens
+ * get a clear 403 and an audit record that holds no part of the token. Over the HTTP API: `coffer login --method
+ * jwt` is not there yet.
+ */
+
+const GITHUB = 'https://token.actions.githubusercontent.com';
+const AUDIENCE = 'https://coffer.example.com';
+
+let key: TestKey;
+let issuer: TestIssuer;
+const env: Record<string, string> = {};
+beforeAll(async () => {
+  key = await makeKey('ES256');
+  issuer = await startIssuer([key.jwk]);
+  // Read by useServer's beforeAll, which runs after this one.
+  env.COFFER_EGRESS_ALLOW = `127.0.0.1:${issuer.port}`;
+});
+afterAll(async () => {
+  await issuer.close();
+});
+const current = useServer(env);
+
+const login = (jwt: string, role = 'deploy') =>
+  api(current().address, undefined, 'POST', '/v1/auth/github/login', { role, jwt });
+
+beforeAll(async () => {
+  const { address, rootToken } = current();
+  const root = (method: string, p: string, body?: unknown) => api(address, rootToken, method, p, body);
+  expect(
+    (
+      await root('POST', '/v1/sys/auth/github', {
+        type: 'jwt',
+        config: { jwks_url: `${issuer.url}/jwks.json`, bound_issuer: GITHUB },
+      })
+    ).status,
+  ).toBe(201);
+  expect(
+    (
+      await root('PUT', '/v1/sys/policies/deploy', {
+        rules: [{ path: 'secrets/ci/octo-org/*', capabilities: ['read'] }],
+      })
+    ).status,
+  ).toBeLessThan(300);
+  const role = await root('PUT', '/v1/auth/github/role/deploy', {
+    bound_audiences: [AUDIENCE],
+    bound_claims_type: 'glob',
+    bound_claims: { repository: 'octo-org/*', ref: 'refs/heads/main', environment: 'production' },
+    claim_mappings: { repository: 'repository', job_workflow_ref: 'workflow' },
+    token_policies: ['deploy'],
+    token_ttl: '15m',
+  });
+  expect(role.status, JSON.stringify(role.body)).toBeLessThan(300);
+  for (const name of ['ci/octo-org/api', 'ci/other-org/api']) {
+    expect((await root('PUT', `/v1/secret/data/${name}`, { value: `value of ${name}` })).status).toBeLessThan(300);
+  }
+});
+
+describe('JWT auth: a GitHub Actions job logs in', () => {
+  it('gets a token with the role policy and mapped claims, which reads inside the policy and not outside', async () => {
+    const jwt = await key.sign(githubClaims(Date.now(), { aud: AUDIENCE }));
+    const res = await login(jwt);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const auth = res.body.auth as { client_token: string; policies: string[]; metadata: Record<string, string> };
+    expect(auth.policies).toContain('deploy');
+    expect(auth.metadata).toMatchObject({
+      repository: 'octo-org/api',
+      workflow: 'octo-org/api/.github/workflows/deploy.yml@refs/heads/main',
+      role: 'deploy',
+    });
+    const { address } = current();
+    const allowed = await api(address, auth.client_token, 'GET', '/v1/secret/data/ci/octo-org/api');
+    expect(allowed.status).toBe(200);
+    expect(JSON.stringify(allowed.body)).toContain('value of ci/octo-org/api');
+    const refused = await api(address, auth.client_token, 'GET', '/v1/secret/data/ci/other-org/api');
+    expect(refused.status).toBe(403);
+    expect(issuer.hits.get('/jwks.json')).toBe(1);
+  });
+
+  it.each([
+    ['a wrong audience', { aud: 'https://other.example.com' }, 'audience not allowed'],
+    ['a wrong issuer', { iss: 'https://evil.example.com' }, 'issuer not allowed'],
+    ['an expired token', { exp: Math.floor(Date.now() / 1000) - 3600 }, 'token expired'],
+    ['a token not yet valid', { nbf: Math.floor(Date.now() / 1000) + 3600 }, 'token not yet valid'],
+    ['another repository', { repository: 'evil-org/api' }, 'claim "repository" does not match the role'],
+  ])('refuses %s with a clear 403 and an audit record without the token', async (_label, claims, message) => {
+    const jwt = await key.sign(githubClaims(Date.now(), { aud: AUDIENCE, ...claims }));
+    const res = await login(jwt);
+    expect(res.status).toBe(403);
+    expect(res.body.error?.message).toContain(message);
+    expectAudited(res.requestId!, message, jwt);
+  });
+
+  it('refuses alg none and HS256 signed with the public key', async () => {
+    const encode = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const none = `${encode({ alg: 'none', typ: 'JWT' })}.${encode(githubClaims(Date.now(), { aud: AUDIENCE }))}.`;
+    const res = await login(none);
+    expect(res.status).toBe(403);
+    expect(res.body.error?.message).toContain('algorithm none not allowed');
+    expectAudited(res.requestId!, 'algorithm none not allowed', none);
+
+    const { SignJWT } = await import('jose');
+    const hs = await new SignJWT(githubClaims(Date.now(), { aud: AUDIENCE }))
+      .setProtectedHeader({ alg: 'HS256', kid: key.kid })
+      .sign(new TextEncoder().encode(key.pem));
+    const confused = await login(hs);
+    expect(confused.status).toBe(403);
+    expect(confused.body.error?.message).toContain('algorithm HS256 not allowed');
+  });
+});
+
+/** The audit log holds the refusal of `requestId` with its reason, and no part of the token. */
+function expectAudited(requestId: string, reason: string, jwt: string): void {
+  const log = readFileSync(path.join(current().dataDir, 'audit', 'audit.log'), 'utf8');
+  const lines = log.split('\n').filter((line) => line.includes(requestId));
+  expect(lines.length).toBeGreaterThan(0);
+  expect(lines.join('\n')).toContain(reason.replaceAll('"', '\\"'));
+  for (const part of jwt.split('.').filter((p) => p.length > 0)) expect(log).not.toContain(part);
+}
