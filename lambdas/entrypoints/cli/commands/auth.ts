@@ -1,0 +1,253 @@
+import type { Command } from 'commander';
+import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
+import type { AppRoleSecretIdCreated, AuthMount, AuthMountList, AuthRole, LoginResponse } from '../../../api/auth.ts';
+import {
+  client,
+  collect,
+  columns,
+  integer,
+  keyValues,
+  listTable,
+  NONE,
+  nameList,
+  print,
+  readSecretInput,
+} from '../io.ts';
+
+const DEFAULT_APPROLE_PATH = 'approle';
+const enc = encodeURIComponent;
+
+/**
+ * How `coffer login --method <m>` builds each method's login body from its flags (credentials from a file or stdin,
+ * never argv). A method without an entry is refused with the list of those that have one.
+ */
+const LOGIN_BODIES: Record<string, (flags: LoginFlags) => Promise<Record<string, unknown>>> = {
+  async approle(flags) {
+    if (flags.roleId === undefined) throw new CliError('--method approle needs --role-id', ExitCode.usage);
+    const secretId = (await readSecretInput(flags.secretIdFile)).toString('utf8');
+    if (secretId === '') throw new CliError('the secret id is empty', ExitCode.usage);
+    return { role_id: flags.roleId, secret_id: secretId };
+  },
+};
+
+interface LoginFlags {
+  method: string;
+  path?: string;
+  roleId?: string;
+  secretIdFile?: string;
+  field?: string;
+}
+
+function describeMounts(list: AuthMountList): string {
+  if (list.mounts.length === 0) return NONE;
+  return listTable(
+    ['PATH', 'TYPE', 'ACCESSOR', 'DESCRIPTION'],
+    list.mounts.map((m) => [`${m.path}/`, m.type, m.accessor, m.description]),
+  );
+}
+
+export function registerAuthCommands(program: Command): void {
+  const auth = program.command('auth').description('enable, list and disable auth methods (approle, …)');
+
+  auth
+    .command('enable <type>')
+    .description('mount an auth method at /v1/auth/<path> (default: its type); a method may be mounted more than once')
+    .option('--path <mount>', 'where to mount it (default: the type)')
+    .option('--description <text>')
+    .action(async (type: string, flags: { path?: string; description?: string }, command: Command) => {
+      const path = flags.path ?? type;
+      const mount = await client(command).call<AuthMount>('POST', `/v1/sys/auth/${enc(path)}`, {
+        body: { type, description: flags.description },
+      });
+      print(command, mount, () => `enabled ${mount.type} at auth/${mount.path}/`);
+    });
+
+  auth
+    .command('list')
+    .description('list the mounted auth methods')
+    .action(async (_flags: unknown, command: Command) => {
+      const list = await client(command).call<AuthMountList>('GET', '/v1/sys/auth');
+      print(command, list, () => describeMounts(list));
+    });
+
+  auth
+    .command('disable <mount>')
+    .description('unmount an auth method: its roles and credentials go, and the tokens its logins issued are revoked')
+    .action(async (mount: string, _flags: unknown, command: Command) => {
+      const result = await client(command).call<{ path: string; revokedTokens: number }>(
+        'DELETE',
+        `/v1/sys/auth/${enc(mount)}`,
+      );
+      print(command, result, () => `disabled auth/${result.path}/ (${result.revokedTokens} tokens revoked)`);
+    });
+
+  registerAppRoleCommands(program);
+
+  program
+    .command('login')
+    .description(
+      'log in with an auth method for a token: prints the token and its accessor (-o json: the whole answer, ' +
+        'e.g. export COFFER_TOKEN=$(coffer login … -o json | jq -r .auth.client_token), or --field token)',
+    )
+    .requiredOption('--method <method>', `the auth method: ${Object.keys(LOGIN_BODIES).join(', ')}`)
+    .option('--path <mount>', 'where the method is mounted (default: the method)')
+    .option('--role-id <id>', 'approle: the role id')
+    .option('--secret-id-file <file>', 'approle: a file holding the secret id (default: stdin)')
+    .option('--field <name>', 'print only this field of the answer: token or accessor')
+    .action(async (flags: LoginFlags, command: Command) => {
+      const build = LOGIN_BODIES[flags.method];
+      if (build === undefined || !Object.hasOwn(LOGIN_BODIES, flags.method)) {
+        throw new CliError(
+          `coffer login does not know --method ${flags.method}; expected one of ${Object.keys(LOGIN_BODIES).join(', ')}`,
+          ExitCode.usage,
+        );
+      }
+      if (flags.field !== undefined && flags.field !== 'token' && flags.field !== 'accessor') {
+        throw new CliError('--field must be token or accessor', ExitCode.usage);
+      }
+      const body = await build(flags);
+      const path = flags.path ?? flags.method;
+      const answer = await client(command).call<LoginResponse>('POST', `/v1/auth/${enc(path)}/login`, { body });
+      const { auth: login } = answer;
+      if (flags.field !== undefined) {
+        process.stdout.write(`${flags.field === 'token' ? login.client_token : login.accessor}\n`);
+        return;
+      }
+      print(command, answer, () =>
+        columns([
+          ['token', login.client_token],
+          ['accessor', login.accessor],
+          ['policies', login.policies.join(',') || NONE],
+          ['duration', `${login.lease_duration}s`],
+          ['role', `${login.mount_path}/${login.role_name}`],
+        ]),
+      );
+    });
+}
+
+function registerAppRoleCommands(program: Command): void {
+  const approle = program.command('approle').description('AppRole roles, role ids and secret ids');
+  const role = approle.command('role').description('create, read, list and delete AppRole roles');
+  const base = (path: string | undefined) => `/v1/auth/${enc(path ?? DEFAULT_APPROLE_PATH)}/role`;
+
+  role
+    .command('put <name>')
+    .description('create or replace a role (it may grant only policies you hold, and they must exist)')
+    .option('--path <mount>', `the AppRole mount (default ${DEFAULT_APPROLE_PATH})`)
+    .option('--policy <name>', 'a policy of its tokens, repeatable', collect)
+    .option('--token-ttl <duration>')
+    .option('--token-max-ttl <duration>')
+    .option('--token-num-uses <n>', '0 = unlimited', integer('--token-num-uses'))
+    .option('--token-cidr <cidr>', 'its tokens work only from here, repeatable', collect)
+    .option('--secret-id-ttl <duration>', '0 = secret ids never expire')
+    .option('--secret-id-num-uses <n>', '0 = unlimited', integer('--secret-id-num-uses'))
+    .option('--cidr <cidr>', 'logins only from here (secret_id_bound_cidrs), repeatable', collect)
+    .option('--no-bind-secret-id', 'log in with the role id alone (needs --cidr or --token-cidr)')
+    .action(async (name: string, flags: Record<string, unknown>, command: Command) => {
+      const body = {
+        token_policies: flags.policy,
+        token_ttl: flags.tokenTtl,
+        token_max_ttl: flags.tokenMaxTtl,
+        token_num_uses: flags.tokenNumUses,
+        token_bound_cidrs: flags.tokenCidr,
+        secret_id_ttl: flags.secretIdTtl,
+        secret_id_num_uses: flags.secretIdNumUses,
+        secret_id_bound_cidrs: flags.cidr,
+        bind_secret_id: flags.bindSecretId,
+      };
+      const result = await client(command).call<AuthRole>(
+        'PUT',
+        `${base(flags.path as string | undefined)}/${enc(name)}`,
+        {
+          body,
+        },
+      );
+      print(command, result, () => `wrote role ${result.mount}/${result.name}`);
+    });
+
+  role
+    .command('get <name>')
+    .description('read a role')
+    .option('--path <mount>', `the AppRole mount (default ${DEFAULT_APPROLE_PATH})`)
+    .action(async (name: string, flags: { path?: string }, command: Command) => {
+      const result = await client(command).call<AuthRole>('GET', `${base(flags.path)}/${enc(name)}`);
+      print(command, result, () =>
+        columns(
+          Object.entries(result.role).map(([key, value]) => [
+            key,
+            Array.isArray(value) ? value.join(',') || NONE : String(value),
+          ]),
+        ),
+      );
+    });
+
+  role
+    .command('list')
+    .description('list the roles of a mount')
+    .option('--path <mount>', `the AppRole mount (default ${DEFAULT_APPROLE_PATH})`)
+    .action(async (flags: { path?: string }, command: Command) => {
+      const result = await client(command).call<{ roles: string[] }>('GET', base(flags.path));
+      print(command, result, () => nameList(result.roles));
+    });
+
+  role
+    .command('delete <name>')
+    .description('delete a role: its role id and secret ids stop working')
+    .option('--path <mount>', `the AppRole mount (default ${DEFAULT_APPROLE_PATH})`)
+    .action(async (name: string, flags: { path?: string }, command: Command) => {
+      await client(command).call('DELETE', `${base(flags.path)}/${enc(name)}`);
+      print(command, { deleted: name }, () => `deleted role ${name}`);
+    });
+
+  approle
+    .command('role-id <name>')
+    .description("print a role's role id")
+    .option('--path <mount>', `the AppRole mount (default ${DEFAULT_APPROLE_PATH})`)
+    .action(async (name: string, flags: { path?: string }, command: Command) => {
+      const result = await client(command).call<{ role_id: string }>('GET', `${base(flags.path)}/${enc(name)}/role-id`);
+      print(command, result, () => result.role_id);
+    });
+
+  const secretId = approle.command('secret-id').description('issue and destroy secret ids');
+  secretId
+    .command('create <name>')
+    .description('issue a secret id for a role (shown once): TTL, uses and CIDRs within the role’s')
+    .option('--path <mount>', `the AppRole mount (default ${DEFAULT_APPROLE_PATH})`)
+    .option('--ttl <duration>')
+    .option('--num-uses <n>', '0 = unlimited', integer('--num-uses'))
+    .option('--cidr <cidr>', 'logins only from here, repeatable', collect)
+    .option('--meta <key=value>', 'metadata its tokens carry, repeatable', collect)
+    .action(async (name: string, flags: Record<string, unknown>, command: Command) => {
+      const body = {
+        ttl: flags.ttl,
+        num_uses: flags.numUses,
+        cidr_list: flags.cidr,
+        metadata: keyValues(flags.meta as string[] | undefined, '--meta'),
+      };
+      const result = await client(command).call<AppRoleSecretIdCreated>(
+        'POST',
+        `${base(flags.path as string | undefined)}/${enc(name)}/secret-id`,
+        { body },
+      );
+      print(command, result, () =>
+        columns([
+          ['secret_id', result.secret_id],
+          ['secret_id_accessor', result.secret_id_accessor],
+          ['ttl', result.secret_id_ttl === 0 ? 'never expires' : `${result.secret_id_ttl}s`],
+          ['num_uses', result.secret_id_num_uses === 0 ? 'unlimited' : String(result.secret_id_num_uses)],
+        ]),
+      );
+    });
+
+  secretId
+    .command('destroy <name>')
+    .description('destroy a secret id by its accessor')
+    .requiredOption('--accessor <accessor>')
+    .option('--path <mount>', `the AppRole mount (default ${DEFAULT_APPROLE_PATH})`)
+    .action(async (name: string, flags: { accessor: string; path?: string }, command: Command) => {
+      await client(command).call('POST', `${base(flags.path)}/${enc(name)}/secret-id-accessor/destroy`, {
+        body: { secret_id_accessor: flags.accessor },
+      });
+      print(command, { destroyed: flags.accessor }, () => 'destroyed');
+    });
+}
