@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import type { AppRoleSecretIdCreated, AuthMount, AuthMountList, AuthRole, LoginResponse } from '../../../api/auth.ts';
@@ -28,13 +29,41 @@ const LOGIN_BODIES: Record<string, (flags: LoginFlags) => Promise<Record<string,
     if (secretId === '') throw new CliError('the secret id is empty', ExitCode.usage);
     return { role_id: flags.roleId, secret_id: secretId };
   },
+  async jwt(flags) {
+    if (flags.role === undefined) throw new CliError('--method jwt needs --role', ExitCode.usage);
+    const jwt = (await readSecretInput(flags.jwtFile)).toString('utf8').trim();
+    if (jwt === '') throw new CliError('the JWT is empty', ExitCode.usage);
+    return { role: flags.role, jwt };
+  },
 };
+
+interface EnableFlags {
+  path?: string;
+  description?: string;
+  configFile?: string;
+}
+
+/** `--config-file`: the mount's configuration, a JSON object the server validates against the method's schema. */
+async function readJsonObject(file: string): Promise<Record<string, unknown>> {
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new CliError(`--config-file: cannot read ${file}: ${err.code ?? 'error'}`, ExitCode.usage);
+  });
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as Record<string, unknown>;
+  } catch {
+    throw new CliError(`${file} must hold a JSON object`, ExitCode.usage);
+  }
+}
 
 interface LoginFlags {
   method: string;
   path?: string;
   roleId?: string;
   secretIdFile?: string;
+  role?: string;
+  jwtFile?: string;
   field?: string;
 }
 
@@ -54,10 +83,12 @@ export function registerAuthCommands(program: Command): void {
     .description('mount an auth method at /v1/auth/<path> (default: its type); a method may be mounted more than once')
     .option('--path <mount>', 'where to mount it (default: the type)')
     .option('--description <text>')
-    .action(async (type: string, flags: { path?: string; description?: string }, command: Command) => {
+    .option('--config-file <file>', "the method's configuration as a JSON object (jwt: jwks_url, bound_issuer, …)")
+    .action(async (type: string, flags: EnableFlags, command: Command) => {
       const path = flags.path ?? type;
+      const config = flags.configFile === undefined ? undefined : await readJsonObject(flags.configFile);
       const mount = await client(command).call<AuthMount>('POST', `/v1/sys/auth/${enc(path)}`, {
-        body: { type, description: flags.description },
+        body: { type, description: flags.description, config },
       });
       print(command, mount, () => `enabled ${mount.type} at auth/${mount.path}/`);
     });
@@ -93,6 +124,8 @@ export function registerAuthCommands(program: Command): void {
     .option('--path <mount>', 'where the method is mounted (default: the method)')
     .option('--role-id <id>', 'approle: the role id')
     .option('--secret-id-file <file>', 'approle: a file holding the secret id (default: stdin)')
+    .option('--role <name>', 'jwt: the role to log in with')
+    .option('--jwt-file <file>', "jwt: a file holding the JWT, e.g. a CI job's OIDC token (default: stdin)")
     .option('--field <name>', 'print only this field of the answer: token or accessor')
     .action(async (flags: LoginFlags, command: Command) => {
       const build = LOGIN_BODIES[flags.method];
