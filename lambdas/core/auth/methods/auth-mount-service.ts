@@ -73,7 +73,7 @@ export interface AuthMountServiceOptions {
   readonly store: Store;
   readonly clock: Clock;
   readonly methods: { readonly [K in AuthMethodType]: AnyAuthMethod };
-  readonly tokens: Pick<TokenService, 'createForLogin' | 'revokeWhereMeta'>;
+  readonly tokens: Pick<TokenService, 'createForLogin' | 'revokeWhereMeta' | 'revoke'>;
 }
 
 /** The token label naming the mount a login token came from. */
@@ -283,8 +283,8 @@ export class AuthMountService {
     const outcome = await method.login(refOf(mount), parsed.data, roles, context).catch((err: unknown) => {
       throw err instanceof LoginFailedError ? err.at(mount) : err;
     });
-    try {
-      const token = await this.tokens.createForLogin({
+    const token = await this.tokens
+      .createForLogin({
         policies: outcome.policies,
         ttlSeconds: outcome.ttlSeconds,
         maxTtlSeconds: outcome.maxTtlSeconds,
@@ -294,19 +294,24 @@ export class AuthMountService {
         meta: { [AUTH_MOUNT_META]: mount.id, role: outcome.role },
         ceilings,
         boundCidrs: outcome.boundCidrs,
-      });
-      return { mount, outcome, token };
-    } catch (err) {
-      if (err instanceof ValidationError) {
+      })
+      .catch((err: unknown) => {
+        if (!(err instanceof ValidationError)) throw err;
         throw new LoginFailedError(
           'the role grants a token the server cannot issue (check its TTLs)',
           err.message,
           outcome.role,
           mount,
         );
-      }
-      throw err;
+      });
+    // A mount disabled while this login ran may have scanned the tokens before this one was written: look again,
+    // and take the token back if the mount (this enable of it) is gone.
+    const still = await this.store.get<MountItem>(AUTH_MOUNT_PARTITIONS.mounts, path);
+    if (still?.data.id !== mount.id) {
+      await this.tokens.revoke({ accessor: token.record.accessor });
+      throw new ValidationError(`no auth method is mounted at ${path}`);
     }
+    return { mount, outcome, token };
   }
 
   private async mounted(path: string): Promise<{ mount: AuthMountRecord; method: AnyAuthMethod }> {

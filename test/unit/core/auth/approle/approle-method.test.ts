@@ -305,6 +305,33 @@ describe('AuthMountService', () => {
     expect(shown).toMatchObject({ token_ttl: 3600, bind_secret_id: true, token_policies: [] });
   });
 
+  it('takes back the token of a login that raced with disabling its mount', async () => {
+    const w = world();
+    const { roleId, secretId } = await w.roleWithSecret();
+    let minted = '';
+    const racing = new AuthMountService({
+      store: w.store,
+      clock: w.clock,
+      methods: buildAuthMethods({ store: w.store, clock: w.clock }),
+      tokens: {
+        revoke: (target) => w.tokens.revoke(target),
+        revokeWhereMeta: (key, value) => w.tokens.revokeWhereMeta(key, value),
+        // The mount is disabled (and its tokens scanned) after the login checked it, before its token is written.
+        createForLogin: async (grant) => {
+          await w.mounts.disable('approle');
+          const created = await w.tokens.createForLogin(grant);
+          minted = created.token;
+          return created;
+        },
+      },
+    });
+    await expect(racing.login('approle', { role_id: roleId, secret_id: secretId }, FROM('10.0.0.1'))).rejects.toThrow(
+      'no auth method is mounted at approle',
+    );
+    expect(minted).not.toBe('');
+    await expect(w.tokens.authenticate(minted)).rejects.toThrow('invalid or expired token');
+  });
+
   it('disabling a mount revokes the tokens its logins issued, and no other', async () => {
     const w = world();
     const { roleId, secretId } = await w.roleWithSecret();
