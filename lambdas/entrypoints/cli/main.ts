@@ -5,6 +5,7 @@ import { isCofferError } from '../../core/errors.ts';
 import { registerAccessKeyCommands } from './commands/access-key.ts';
 import { registerAgentCommand } from './commands/agent.ts';
 import { registerAuditCommands } from './commands/audit.ts';
+import { registerAuthCommands } from './commands/auth.ts';
 import { registerAwsCommands } from './commands/aws.ts';
 import { registerCompletionCommand } from './commands/completion.ts';
 import { registerCredsCommands } from './commands/creds.ts';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerSecretCommands(program);
   registerPolicyCommands(program);
   registerTokenCommands(program);
+  registerAuthCommands(program);
   registerAuditCommands(program);
   registerAccessKeyCommands(program);
   registerPkiCommands(program);
