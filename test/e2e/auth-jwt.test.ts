@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api } from '../support/server-process.ts';
+import { api, runCli, tempDir } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
 import {
   githubClaims,
@@ -14,8 +14,9 @@ import {
 /**
  * Issue 12: a CI job logs in with its GitHub Actions OIDC token through a JWT mount whose keys come from a JWKS URL
  * (a loopback issuer on the egress allow-list), reads what its role's policy allows and nothing else; refused tokens
- * get a clear 403 and an audit record that holds no part of the token. Over the HTTP API: `coffer login --method
- * jwt` is not there yet.
+ * get a clear 403 and an audit record that holds no part of the token. The mount and the first login go through the
+ * CLI (`coffer auth enable jwt --config-file`, `coffer login --method jwt --jwt-file`); roles, for which the CLI has
+ * no jwt command yet, and the refusals go through the HTTP API.
  */
 
 const GITHUB = 'https://token.actions.githubusercontent.com';
@@ -34,6 +35,10 @@ afterAll(async () => {
   await issuer.close();
 });
 const current = useServer(env);
+const files = tempDir();
+afterAll(() => files.cleanup());
+const cli = (args: string[]) =>
+  runCli(args, { env: { COFFER_ADDR: current().address, COFFER_TOKEN: current().rootToken } });
 
 const login = (jwt: string, role = 'deploy') =>
   api(current().address, undefined, 'POST', '/v1/auth/github/login', { role, jwt });
@@ -41,18 +46,18 @@ const login = (jwt: string, role = 'deploy') =>
 beforeAll(async () => {
   const { address, rootToken } = current();
   const root = (method: string, p: string, body?: unknown) => api(address, rootToken, method, p, body);
-  expect(
-    (
-      await root('POST', '/v1/sys/auth/github', {
-        type: 'jwt',
-        config: { jwks_url: `${issuer.url}/jwks.json`, bound_issuer: GITHUB },
-      })
-    ).status,
-  ).toBe(201);
+  const config = path.join(files.dir, 'github.json');
+  writeFileSync(config, JSON.stringify({ jwks_url: `${issuer.url}/jwks.json`, bound_issuer: GITHUB }));
+  const enabled = await cli(['auth', 'enable', 'jwt', '--path', 'github', '--config-file', config]);
+  expect(enabled.code, enabled.stderr).toBe(0);
+  expect(enabled.stdout).toContain('enabled jwt at auth/github/');
   expect(
     (
       await root('PUT', '/v1/sys/policies/deploy', {
-        rules: [{ path: 'secrets/ci/octo-org/*', capabilities: ['read'] }],
+        rules: [
+          { path: 'secrets/ci/octo-org/*', capabilities: ['read'] },
+          { path: 'secrets/ci/{{principal.metadata.repository_id}}/*', capabilities: ['read'] },
+        ],
       })
     ).status,
   ).toBeLessThan(300);
@@ -60,22 +65,29 @@ beforeAll(async () => {
     bound_audiences: [AUDIENCE],
     bound_claims_type: 'glob',
     bound_claims: { repository: 'octo-org/*', ref: 'refs/heads/main', environment: 'production' },
-    claim_mappings: { repository: 'repository', job_workflow_ref: 'workflow' },
+    claim_mappings: { repository: 'repository', repository_id: 'repository_id', job_workflow_ref: 'workflow' },
     token_policies: ['deploy'],
     token_ttl: '15m',
   });
   expect(role.status, JSON.stringify(role.body)).toBeLessThan(300);
-  for (const name of ['ci/octo-org/api', 'ci/other-org/api']) {
+  for (const name of ['ci/octo-org/api', 'ci/other-org/api', 'ci/74/key', 'ci/75/key']) {
     expect((await root('PUT', `/v1/secret/data/${name}`, { value: `value of ${name}` })).status).toBeLessThan(300);
   }
 });
 
 describe('JWT auth: a GitHub Actions job logs in', () => {
   it('gets a token with the role policy and mapped claims, which reads inside the policy and not outside', async () => {
-    const jwt = await key.sign(githubClaims(Date.now(), { aud: AUDIENCE }));
-    const res = await login(jwt);
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    const auth = res.body.auth as { client_token: string; policies: string[]; metadata: Record<string, string> };
+    const jwtFile = path.join(files.dir, 'jwt');
+    const claims = githubClaims(Date.now(), { aud: AUDIENCE, repository_id: '74' });
+    writeFileSync(jwtFile, `${await key.sign(claims)}\n`, { mode: 0o600 });
+    const loggedIn = await runCli(
+      ['login', '--method', 'jwt', '--path', 'github', '--role', 'deploy', '--jwt-file', jwtFile, '-o', 'json'],
+      { env: { COFFER_ADDR: current().address } },
+    );
+    expect(loggedIn.code, loggedIn.stderr).toBe(0);
+    const { auth } = JSON.parse(loggedIn.stdout) as {
+      auth: { client_token: string; policies: string[]; metadata: Record<string, string> };
+    };
     expect(auth.policies).toContain('deploy');
     expect(auth.metadata).toMatchObject({
       repository: 'octo-org/api',
@@ -88,6 +100,9 @@ describe('JWT auth: a GitHub Actions job logs in', () => {
     expect(JSON.stringify(allowed.body)).toContain('value of ci/octo-org/api');
     const refused = await api(address, auth.client_token, 'GET', '/v1/secret/data/ci/other-org/api');
     expect(refused.status).toBe(403);
+    // A mapped claim fills a templated policy path: this repository's id, and no other.
+    expect((await api(address, auth.client_token, 'GET', '/v1/secret/data/ci/74/key')).status).toBe(200);
+    expect((await api(address, auth.client_token, 'GET', '/v1/secret/data/ci/75/key')).status).toBe(403);
     expect(issuer.hits.get('/jwks.json')).toBe(1);
   });
 
@@ -120,6 +135,20 @@ describe('JWT auth: a GitHub Actions job logs in', () => {
     const confused = await login(hs);
     expect(confused.status).toBe(403);
     expect(confused.body.error?.message).toContain('algorithm HS256 not allowed');
+  });
+
+  it('coffer login --method jwt exits 4 with the reason when the token is refused', async () => {
+    const jwtFile = path.join(files.dir, 'foreign-jwt');
+    writeFileSync(jwtFile, await key.sign(githubClaims(Date.now(), { aud: 'https://other.example.com' })));
+    const refused = await runCli(
+      ['login', '--method', 'jwt', '--path', 'github', '--role', 'deploy', '--jwt-file', jwtFile],
+      {
+        env: { COFFER_ADDR: current().address },
+      },
+    );
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain('audience not allowed');
+    expect(refused.stdout).toBe('');
   });
 });
 
