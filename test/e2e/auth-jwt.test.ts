@@ -15,8 +15,8 @@ import {
  * Issue 12: a CI job logs in with its GitHub Actions OIDC token through a JWT mount whose keys come from a JWKS URL
  * (a loopback issuer on the egress allow-list), reads what its role's policy allows and nothing else; refused tokens
  * get a clear 403 and an audit record that holds no part of the token. The mount and the first login go through the
- * CLI (`coffer auth enable jwt --config-file`, `coffer login --method jwt --jwt-file`); roles, for which the CLI has
- * no jwt command yet, and the refusals go through the HTTP API.
+ * CLI (`coffer auth enable jwt --config-file`, `coffer jwt role put`, `coffer login --method jwt --jwt-file`); the
+ * refusals go through the HTTP API, whose answers and request ids the test reads.
  */
 
 const GITHUB = 'https://token.actions.githubusercontent.com';
@@ -61,15 +61,38 @@ beforeAll(async () => {
       })
     ).status,
   ).toBeLessThan(300);
-  const role = await root('PUT', '/v1/auth/github/role/deploy', {
+  const roleFile = path.join(files.dir, 'deploy-role.json');
+  writeFileSync(
+    roleFile,
+    JSON.stringify({
+      bound_claims: { repository: 'octo-org/*', ref: 'refs/heads/main', environment: 'production' },
+      claim_mappings: { repository: 'repository', repository_id: 'repository_id', job_workflow_ref: 'workflow' },
+    }),
+  );
+  const role = await cli([
+    'jwt',
+    'role',
+    'put',
+    'deploy',
+    '--path',
+    'github',
+    '--file',
+    roleFile,
+    '--audience',
+    AUDIENCE,
+    '--glob',
+    '--policy',
+    'deploy',
+    '--token-ttl',
+    '15m',
+  ]);
+  expect(role.code, role.stderr).toBe(0);
+  const shown = await cli(['jwt', 'role', 'get', 'deploy', '--path', 'github', '-o', 'json']);
+  expect(JSON.parse(shown.stdout).role).toMatchObject({
     bound_audiences: [AUDIENCE],
     bound_claims_type: 'glob',
-    bound_claims: { repository: 'octo-org/*', ref: 'refs/heads/main', environment: 'production' },
-    claim_mappings: { repository: 'repository', repository_id: 'repository_id', job_workflow_ref: 'workflow' },
-    token_policies: ['deploy'],
-    token_ttl: '15m',
+    token_ttl: 900,
   });
-  expect(role.status, JSON.stringify(role.body)).toBeLessThan(300);
   for (const name of ['ci/octo-org/api', 'ci/other-org/api', 'ci/74/key', 'ci/75/key']) {
     expect((await root('PUT', `/v1/secret/data/${name}`, { value: `value of ${name}` })).status).toBeLessThan(300);
   }

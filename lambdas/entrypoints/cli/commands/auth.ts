@@ -113,6 +113,7 @@ export function registerAuthCommands(program: Command): void {
     });
 
   registerAppRoleCommands(program);
+  registerJwtCommands(program);
 
   program
     .command('login')
@@ -283,4 +284,96 @@ function registerAppRoleCommands(program: Command): void {
       });
       print(command, { destroyed: flags.accessor }, () => 'destroyed');
     });
+}
+
+const DEFAULT_JWT_PATH = 'jwt';
+
+/**
+ * `coffer jwt role put|get|list|delete`: JWT roles. A role's bindings are maps and lists (bound_claims with several
+ * values, claim_mappings), so `--file` takes the whole role as JSON and the flags cover the common fields, overriding
+ * the file's.
+ */
+function registerJwtCommands(program: Command): void {
+  const jwt = program.command('jwt').description('JWT/OIDC roles (GitHub Actions, GitLab, any OIDC issuer)');
+  const role = jwt.command('role').description('create, read, list and delete JWT roles');
+  const base = (path: string | undefined) => `/v1/auth/${enc(path ?? DEFAULT_JWT_PATH)}/role`;
+  const pathOption = ['--path <mount>', `the JWT mount (default ${DEFAULT_JWT_PATH})`] as const;
+
+  role
+    .command('put <name>')
+    .description(
+      'create or replace a role (it must bind an audience, subject or claim; it may grant only policies you hold)',
+    )
+    .option(...pathOption)
+    .option('--file <file>', 'the role as a JSON object; the flags below override its fields')
+    .option('--policy <name>', 'a policy of its tokens, repeatable', collect)
+    .option('--audience <aud>', 'bound_audiences, repeatable', collect)
+    .option('--subject <sub>', 'bound_subject')
+    .option(
+      '--bound-claim <claim=value>',
+      'bound_claims (one value per claim here; lists via --file), repeatable',
+      collect,
+    )
+    .option('--glob', 'bound_claims_type glob: * in a bound value matches any characters')
+    .option('--claim-mapping <claim=key>', 'claim_mappings: a claim into token metadata, repeatable', collect)
+    .option('--user-claim <claim>', 'the claim naming the workload (default sub)')
+    .option('--token-ttl <duration>')
+    .option('--token-max-ttl <duration>')
+    .action(async (name: string, flags: Record<string, unknown>, command: Command) => {
+      const body = {
+        ...(flags.file === undefined ? {} : await readJsonObject(flags.file as string)),
+        ...definedOnly({
+          token_policies: flags.policy,
+          bound_audiences: flags.audience,
+          bound_subject: flags.subject,
+          bound_claims: keyValues(flags.boundClaim as string[] | undefined, '--bound-claim'),
+          bound_claims_type: flags.glob === true ? 'glob' : undefined,
+          claim_mappings: keyValues(flags.claimMapping as string[] | undefined, '--claim-mapping'),
+          user_claim: flags.userClaim,
+          token_ttl: flags.tokenTtl,
+          token_max_ttl: flags.tokenMaxTtl,
+        }),
+      };
+      const path = `${base(flags.path as string | undefined)}/${enc(name)}`;
+      const result = await client(command).call<AuthRole>('PUT', path, { body });
+      print(command, result, () => `wrote role ${result.mount}/${result.name}`);
+    });
+
+  role
+    .command('get <name>')
+    .description('read a role')
+    .option(...pathOption)
+    .action(async (name: string, flags: { path?: string }, command: Command) => {
+      const result = await client(command).call<AuthRole>('GET', `${base(flags.path)}/${enc(name)}`);
+      print(command, result, () =>
+        columns(
+          Object.entries(result.role).map(([key, value]) => [
+            key,
+            typeof value === 'string' ? value : JSON.stringify(value),
+          ]),
+        ),
+      );
+    });
+
+  role
+    .command('list')
+    .description('list the roles of a mount')
+    .option(...pathOption)
+    .action(async (flags: { path?: string }, command: Command) => {
+      const result = await client(command).call<{ roles: string[] }>('GET', base(flags.path));
+      print(command, result, () => nameList(result.roles));
+    });
+
+  role
+    .command('delete <name>')
+    .description('delete a role: logins with it stop working')
+    .option(...pathOption)
+    .action(async (name: string, flags: { path?: string }, command: Command) => {
+      await client(command).call('DELETE', `${base(flags.path)}/${enc(name)}`);
+      print(command, { deleted: name }, () => `deleted role ${name}`);
+    });
+}
+
+function definedOnly(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
 }
