@@ -63,8 +63,9 @@ export interface LoginOutcome {
   /** Identity metadata (templated policies see it as `principal.metadata.*`); never credential material. */
   readonly metadata: Readonly<Record<string, string>>;
   /**
-   * Who logged in, within the mount (a role id, a JWT `sub`): stable across logins of the same workload. Becomes the
-   * token's identity name `<mount>/<alias>`; audited only as its HMAC.
+   * Who logged in, within the mount (a role id, a JWT `sub`): stable across logins of the same workload. Not recorded
+   * yet: tokens are named `<mount>/<role>`, because an alias may be half a credential (AppRole's role id) and the
+   * token's name is shown in clear; it is for identity aliases, which will keep it only as its HMAC.
    */
   readonly alias: string;
   /** The token works only from these source addresses (`token_bound_cidrs`); empty or absent = anywhere. */
