@@ -199,39 +199,12 @@ function registerAppRoleCommands(program: Command): void {
       print(command, result, () => `wrote role ${result.mount}/${result.name}`);
     });
 
-  role
-    .command('get <name>')
-    .description('read a role')
-    .option('--path <mount>', `the AppRole mount (default ${DEFAULT_APPROLE_PATH})`)
-    .action(async (name: string, flags: { path?: string }, command: Command) => {
-      const result = await client(command).call<AuthRole>('GET', `${base(flags.path)}/${enc(name)}`);
-      print(command, result, () =>
-        columns(
-          Object.entries(result.role).map(([key, value]) => [
-            key,
-            Array.isArray(value) ? value.join(',') || NONE : String(value),
-          ]),
-        ),
-      );
-    });
-
-  role
-    .command('list')
-    .description('list the roles of a mount')
-    .option('--path <mount>', `the AppRole mount (default ${DEFAULT_APPROLE_PATH})`)
-    .action(async (flags: { path?: string }, command: Command) => {
-      const result = await client(command).call<{ roles: string[] }>('GET', base(flags.path));
-      print(command, result, () => nameList(result.roles));
-    });
-
-  role
-    .command('delete <name>')
-    .description('delete a role: its role id and secret ids stop working')
-    .option('--path <mount>', `the AppRole mount (default ${DEFAULT_APPROLE_PATH})`)
-    .action(async (name: string, flags: { path?: string }, command: Command) => {
-      await client(command).call('DELETE', `${base(flags.path)}/${enc(name)}`);
-      print(command, { deleted: name }, () => `deleted role ${name}`);
-    });
+  registerRoleReads(role, {
+    pathOption: ['--path <mount>', `the AppRole mount (default ${DEFAULT_APPROLE_PATH})`],
+    base,
+    cell: (value) => (Array.isArray(value) ? value.join(',') || NONE : String(value)),
+    deleted: 'delete a role: its role id and secret ids stop working',
+  });
 
   approle
     .command('role-id <name>')
@@ -339,6 +312,28 @@ function registerJwtCommands(program: Command): void {
       print(command, result, () => `wrote role ${result.mount}/${result.name}`);
     });
 
+  registerRoleReads(role, {
+    pathOption,
+    base,
+    cell: (value) => (typeof value === 'string' ? value : JSON.stringify(value)),
+    deleted: 'delete a role: logins with it stop working',
+  });
+}
+
+/**
+ * `get`, `list` and `delete` of a login method's roles: the same routes (`/v1/auth/<mount>/role[/<name>]`) for every
+ * method; only how a setting is shown in a table differs.
+ */
+function registerRoleReads(
+  role: Command,
+  options: {
+    pathOption: readonly [string, string];
+    base: (path: string | undefined) => string;
+    cell: (value: unknown) => string;
+    deleted: string;
+  },
+): void {
+  const { pathOption, base } = options;
   role
     .command('get <name>')
     .description('read a role')
@@ -346,12 +341,7 @@ function registerJwtCommands(program: Command): void {
     .action(async (name: string, flags: { path?: string }, command: Command) => {
       const result = await client(command).call<AuthRole>('GET', `${base(flags.path)}/${enc(name)}`);
       print(command, result, () =>
-        columns(
-          Object.entries(result.role).map(([key, value]) => [
-            key,
-            typeof value === 'string' ? value : JSON.stringify(value),
-          ]),
-        ),
+        columns(Object.entries(result.role).map(([key, value]) => [key, options.cell(value)])),
       );
     });
 
@@ -366,7 +356,7 @@ function registerJwtCommands(program: Command): void {
 
   role
     .command('delete <name>')
-    .description('delete a role: logins with it stop working')
+    .description(options.deleted)
     .option(...pathOption)
     .action(async (name: string, flags: { path?: string }, command: Command) => {
       await client(command).call('DELETE', `${base(flags.path)}/${enc(name)}`);
