@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { it } from 'vitest';
+import { freePort } from './free-port.ts';
 import type { ShellBlock } from './readme-blocks.ts';
 import { COFFER_BIN } from './server-process.ts';
 
@@ -54,17 +54,6 @@ __readme_save_state() {
 
 /** Tokens the README's blocks print (the root token, child tokens): never copied into a failure message. */
 const TOKEN = /cft_[A-Za-z0-9_-]{16,}/g;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function groupAlive(pid: number): boolean {
   try {
