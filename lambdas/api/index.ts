@@ -15,3 +15,4 @@ export * from './rotation.ts';
 export * from './secrets.ts';
 export * from './sys.ts';
 export * from './tokens.ts';
+export * from './wrapping.ts';

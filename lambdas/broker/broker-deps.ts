@@ -11,6 +11,7 @@ import type { Clock } from '../core/ports/clock.ts';
 import type { Principal } from '../core/principal.ts';
 import type { RotationService } from '../core/rotation/rotation-service.ts';
 import type { SecretService } from '../core/secrets/secret-service.ts';
+import type { ResponseWrapping } from '../core/wrapping/response-wrapping.ts';
 import type { AwsEngine } from '../engines/aws/aws-engine.ts';
 import type { DatabaseEngine } from '../engines/database/database-engine.ts';
 import type { PkiService } from '../engines/pki/pki-service.ts';
@@ -39,6 +40,8 @@ export interface AccessDecision {
 export interface BrokerDeps {
   readonly secrets: SecretService;
   readonly tokens: TokenService;
+  /** Response wrapping: single-use wrapping tokens standing in for an answer (`X-Coffer-Wrap-TTL`). */
+  readonly wrapping?: ResponseWrapping;
   /** Coffer-issued access keys for SigV4-signed requests; absent where only tokens (and API Gateway IAM) apply. */
   readonly accessKeys?: AccessKeyService;
   readonly sigv4?: SigV4Verifier;

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { AuditAccess, AuditDenial, AuditPrincipal } from '../core/audit/audit-types.ts';
 import { ceilingDenial } from '../core/auth/derived-credentials.ts';
 import { LoginFailedError } from '../core/auth/methods/login-error.ts';
+import { parseDuration } from '../core/duration.ts';
 import {
   isCofferError,
   PayloadTooLargeError,
@@ -18,8 +19,9 @@ import {
   type ResourcePolicyStatement,
 } from '../core/policy/resource-policy.ts';
 import type { Principal, RequestContext } from '../core/principal.ts';
+import { WRAP_TTL_LIMITS } from '../core/wrapping/response-wrapping.ts';
 import type { BrokerDeps } from './broker-deps.ts';
-import { checkFeatures } from './features.ts';
+import { checkFeatures, requireService } from './features.ts';
 import { awsJsonErrorBody, errorBody, type HttpError, toAwsJsonError, toHttpError } from './http-errors.ts';
 import type { BrokerRequest, BrokerResponse } from './http-types.ts';
 import { CHECK_RESPONSES, checkResponse } from './response-check.ts';
@@ -146,6 +148,9 @@ export class Broker {
     });
     try {
       const input = this.parseInput(route, match, req);
+      // Checked before anything runs: a bad or misplaced wrap header must not cost a side effect.
+      const wrapTtl = wrapTtlOf(route, req.headers);
+      const wrapping = wrapTtl === undefined ? undefined : requireService(this.deps, 'wrapping');
       const check = route.access?.(input);
       auditPath = check?.path ?? route.resource?.(input) ?? '';
       audited = !this.deps.audit.excluded(route.operation, auditPath);
@@ -193,9 +198,13 @@ export class Broker {
       checkFeatures(this.deps, route.feature);
       // Resources named inside the body or settings: the engine will act on them later, so the caller must be able to.
       for (const reference of (await route.references?.(input, ctx)) ?? []) await ctx.authorize(reference);
-      const result = await route.handle(input, ctx);
-      const status = result.status ?? 200;
-      if (CHECK_RESPONSES) checkResponse(route, status, result.body);
+      const answer = await route.handle(input, ctx);
+      const status = answer.status ?? 200;
+      if (CHECK_RESPONSES) checkResponse(route, status, answer.body);
+      const result =
+        wrapping === undefined || wrapTtl === undefined || answer.body === undefined
+          ? answer
+          : { ...answer, body: { wrap_info: await wrapping.wrap(JSON.stringify(answer.body), wrapTtl, auditPath) } };
       // An AWS JSON 1.1 response always has a body, `{}` at least: SDKs parse it.
       const body = result.body === undefined ? (protocol === 'aws-json' ? '{}' : '') : JSON.stringify(result.body);
       if (audited) {
@@ -204,7 +213,7 @@ export class Broker {
           outcome: 'ok',
           status,
           response: auditedResponse(route, result, body, (value) =>
-            this.deps.audit.redact(value, route.sensitive ?? []),
+            this.deps.audit.redact(value, wrapTtl === undefined ? (route.sensitive ?? []) : WRAPPED_SENSITIVE),
           ),
           latencyMs: round(performance.now() - started),
           ...(grants.length === 0 ? {} : { grants }),
@@ -530,6 +539,25 @@ function bearerToken(headers: Readonly<Record<string, string>>): string | undefi
 }
 
 /** What a successful answer's response record holds: the redacted body, or only its size for `auditResponse: 'omit'`. */
+/** A wrapped answer is audited as its `wrap_info`, whose token is HMAC'd (searchable, never shown). */
+const WRAPPED_SENSITIVE = ['token', 'accessor'];
+
+/** The TTL in seconds a wrap header asks for, if any. */
+function wrapTtlOf(route: RouteDef, headers: Readonly<Record<string, string>>): number | undefined {
+  const header = headers['x-coffer-wrap-ttl'] ?? headers['x-vault-wrap-ttl'];
+  if (header === undefined || header === '') return undefined;
+  if (route.wrappable !== true) {
+    throw new ValidationError(`the answer of ${route.operation} cannot be response-wrapped (it holds no credential)`);
+  }
+  const seconds = parseDuration(/^\d+$/.test(header) ? Number(header) : header);
+  if (seconds < WRAP_TTL_LIMITS.minSeconds || seconds > WRAP_TTL_LIMITS.maxSeconds) {
+    throw new ValidationError(
+      `wrap TTL must be between ${WRAP_TTL_LIMITS.minSeconds}s and ${WRAP_TTL_LIMITS.maxSeconds}s`,
+    );
+  }
+  return seconds;
+}
+
 function auditedResponse(
   route: RouteDef,
   result: RouteResult,

@@ -94,6 +94,12 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown, R extends z.Zod
    */
   readonly auditResponse?: 'record' | 'omit';
   /**
+   * The answer may be response-wrapped (`X-Coffer-Wrap-TTL` or Vault's `X-Vault-Wrap-TTL`): it holds a credential
+   * that is better handed over through a single-use wrapping token than shown to whoever relays it.
+   * @default false: a wrap header is refused
+   */
+  readonly wrappable?: boolean;
+  /**
    * Resources the request names inside its body or engine settings (another secret whose value an engine will read,
    * a PKI role it will issue from, a connection it will use), each with the capability the engine will use it for.
    * The broker authorises every one for the caller, after `access` and before the handler, and records them in the

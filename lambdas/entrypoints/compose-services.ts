@@ -28,6 +28,7 @@ import { parseRotationFaults, withRotationFaults } from '../core/rotation/rotati
 import { RotationService } from '../core/rotation/rotation-service.ts';
 import type { StepTaskInput } from '../core/rotation/rotation-workflow.ts';
 import { SecretService, type SecretServiceOptions } from '../core/secrets/secret-service.ts';
+import { ResponseWrapping } from '../core/wrapping/response-wrapping.ts';
 import { AwsEngine } from '../engines/aws/aws-engine.ts';
 import { DatabaseEngine } from '../engines/database/database-engine.ts';
 import { PostgresPlugin } from '../engines/database/postgres/postgres-plugin.ts';
@@ -231,7 +232,8 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
   }
 
   const rootKeyring = ports.rootKeyring;
-  const holders: DataKeyHolder[] = [secrets, pki, ...(accessKeys === undefined ? [] : [accessKeys])];
+  const wrapping = new ResponseWrapping({ store, keyProvider, clock });
+  const holders: DataKeyHolder[] = [secrets, pki, wrapping, ...(accessKeys === undefined ? [] : [accessKeys])];
   if (isDataKeyHolder(caKeys)) holders.push(caKeys);
 
   const tokens = new TokenService({ store, clock });
@@ -239,6 +241,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
   const deps: BrokerDeps = {
     secrets,
     tokens,
+    wrapping,
     authMounts: new AuthMountService({ store, clock, methods: authMethods, tokens }),
     policies: new PolicyService({ store, clock }),
     audit,

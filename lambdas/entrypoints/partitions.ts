@@ -26,6 +26,7 @@ import {
 } from '../core/rotation/rotation-records.ts';
 import { CREATION_ORDER_PARTITION } from '../core/secrets/secret-creation-order.ts';
 import { SECRETS_PARTITION, versionPartition } from '../core/secrets/secret-types.ts';
+import { WRAPPING_PARTITION } from '../core/wrapping/response-wrapping.ts';
 import { AWS_ROLE_PK } from '../engines/aws/aws-engine.ts';
 import { DB_CONFIG_PK, DB_ROLE_PK } from '../engines/database/database-types.ts';
 import { PK_CA, PK_CERT, PK_CRL, PK_REVOKED, PK_ROLE } from '../engines/pki/pki-records.ts';
@@ -90,6 +91,14 @@ export const PARTITIONS: readonly Partition[] = [
     sortKey: 'hex SHA-256 of the token',
     access: '`GetItem` on every authenticated request',
     expires: 'at the token expiry',
+  },
+  {
+    pk: WRAPPING_PARTITION,
+    owner: 'core/wrapping/response-wrapping.ts',
+    holds: 'a response-wrapped answer, sealed under its own data key (never the wrapping token)',
+    sortKey: 'hex SHA-256 of the wrapping token',
+    access: '`GetItem` then a conditional `DeleteItem` to unwrap once',
+    expires: 'at the wrap TTL',
   },
   {
     pk: TOKEN_PARTITIONS.accessors,

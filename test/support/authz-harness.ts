@@ -41,6 +41,7 @@ import {
 } from '../../lambdas/core/secrets/secret-creation-order.ts';
 import { SecretService } from '../../lambdas/core/secrets/secret-service.ts';
 import { SECRETS_PARTITION } from '../../lambdas/core/secrets/secret-types.ts';
+import { ResponseWrapping, WRAPPING_PARTITION } from '../../lambdas/core/wrapping/response-wrapping.ts';
 import { AWS_ROLE_PK, AwsEngine } from '../../lambdas/engines/aws/aws-engine.ts';
 import { DatabaseEngine } from '../../lambdas/engines/database/database-engine.ts';
 import { DB_CONFIG_PK, DB_ROLE_PK } from '../../lambdas/engines/database/database-types.ts';
@@ -109,6 +110,9 @@ export const PHASES = {
   login:
     "an auth method's login: the credential presented is the authority (no token, no policy); it reads the mount, " +
     'its role and credential, spends the credential and mints the token',
+  wrapping:
+    'response wrapping: the wrapping token presented is the authority (no token, no policy); it seals, reads and ' +
+    'deletes only the one answer the token names',
   'engine-delegated':
     "an engine reads a secret under a grant recorded in a stored config (its writer's authority, checked by the route's " +
     "`references`), not the caller's: covered only by a config the same request read that delegates that secret",
@@ -508,6 +512,8 @@ export const PARTITIONS: readonly PartitionRule[] = [
       );
     },
   },
+  // Wrapped answers are reached only through their wrapping token, in the `wrapping` phase; a re-wrap needs sudo.
+  { pk: WRAPPING_PARTITION, classify: () => resource([], [REWRAP]) },
   { pk: ACCESS_KEY_PARTITION, classify: () => resource(['sys/access-keys'], [REWRAP]) },
   { pk: IAM_PRINCIPAL_PARTITION, classify: () => resource(['auth/iam/mappings']) },
   // Coffer-managed API keys belong to the secret whose value holds them; validation reads any of them.
@@ -932,6 +938,8 @@ export async function buildAuthzWorld(
   tracer.wrapInPhase(tokens, 'authenticate', 'authn');
   const authMounts = new AuthMountService({ store, clock, methods: buildAuthMethods({ store, clock }), tokens });
   tracer.wrapInPhase(authMounts, 'login', 'login');
+  const wrapping = new ResponseWrapping({ store, keyProvider, clock });
+  for (const method of ['wrap', 'unwrap', 'lookup'] as const) tracer.wrapInPhase(wrapping, method, 'wrapping');
   // Only the broker's own resolution (of exactly the caller's policies) is evaluation: a route resolving other
   // names (policy test) reads documents, and is checked like any reader.
   const resolve = policies.resolve.bind(policies);
@@ -971,6 +979,7 @@ export async function buildAuthzWorld(
     apiKeys: new ApiKeyRegistry({ store, clock }),
     rotation,
     authMounts,
+    wrapping,
     onAccessDecision: tracer.onAccessDecision,
     requestScope: tracer.requestScope,
     system: {

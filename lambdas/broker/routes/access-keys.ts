@@ -45,6 +45,7 @@ export const accessKeyRoutes: RouteDef[] = [
     path: '/v1/sys/access-keys',
     summary:
       'Create (or import) a SigV4 access key; the secret is returned once. Without root, only for the caller’s own identity and policies',
+    wrappable: true,
     mutating: true,
     response: api.AccessKeyCreated,
     statuses: [201],

@@ -230,6 +230,7 @@ export const authRoutes: RouteDef[] = [
     path: '/v1/auth/{mount}/role/{name}/secret-id',
     summary:
       "Generate a secret id for an AppRole role (shown once; only its hash is kept); TTL, uses and CIDRs within the role's",
+    wrappable: true,
     mutating: true,
     response: api.AppRoleSecretIdCreated,
     params: RoleParams,

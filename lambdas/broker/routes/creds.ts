@@ -37,6 +37,7 @@ export function credsRoutes(options: {
       method,
       path: `/v1/${options.engine}/creds/{role}`,
       summary: options.summary,
+      wrappable: true,
       mutating: true,
       response: options.response,
       feature: [options.engine, 'leases'],

@@ -14,6 +14,7 @@ import { secretRoutes } from './secrets.ts';
 import { SECRETS_MANAGER_PATHS, secretsManagerRoutes } from './secretsmanager/routes.ts';
 import { sysRoutes } from './sys.ts';
 import { tokenRoutes } from './tokens.ts';
+import { wrappingRoutes } from './wrapping.ts';
 
 export const API_VERSION = '0.1.0';
 
@@ -37,6 +38,7 @@ export function nativeRoutes(): RouteDef[] {
     ...withFeature('aws', awsRoutes),
     ...withFeature('iamPrincipals', iamMappingRoutes),
     ...withFeature('rotation', rotationRoutes),
+    ...withFeature('wrapping', wrappingRoutes),
     ...SECRETS_MANAGER_PATHS.flatMap((path) => secretsManagerRoutes(path)),
   ];
   return routes;

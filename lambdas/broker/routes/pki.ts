@@ -237,6 +237,7 @@ export const pkiRoutes: RouteDef[] = [
     method: 'POST',
     path: '/v1/pki/issue/{role}',
     summary: 'Generate a key and a certificate under a role; the private key is returned once',
+    wrappable: true,
     mutating: true,
     response: api.PkiKeyIssued,
     params: RoleParam,

@@ -102,6 +102,7 @@ export const secretRoutes: RouteDef[] = [
     method: 'GET',
     path: '/v1/secret/data/{name+}',
     summary: 'Read a secret value (AWSCURRENT unless a stage or version id is given)',
+    wrappable: true,
     mutating: false,
     response: api.SecretRead,
     params: SecretNameParam,

@@ -52,6 +52,7 @@ export const tokenRoutes: RouteDef[] = [
     path: '/v1/auth/token/create',
     summary:
       'Create a child token: it acts as the caller’s identity and never does more than the caller (other policies or identity need root)',
+    wrappable: true,
     mutating: true,
     response: api.TokenCreated,
     statuses: [201],

@@ -44,6 +44,7 @@ interface Seed {
   readonly roleId: string;
   readonly secretId: string;
   readonly secretIdAccessor: string;
+  readonly wrappingToken: string;
 }
 
 interface Sample {
@@ -192,6 +193,8 @@ const FIXTURES: Record<string, (seed: Seed) => Sample> = {
   'auth.mount.list': () => ({}),
   'auth.mount.enable': () => ({ params: { mount: 'ci-approle' }, body: { type: 'approle' } }),
   'auth.mount.disable': () => ({ params: { mount: 'approle' } }),
+  'wrapping.unwrap': (s) => ({ body: { token: s.wrappingToken } }),
+  'wrapping.lookup': (s) => ({ body: { token: s.wrappingToken } }),
   'auth.login': (s) => ({ params: { mount: 'approle' }, body: { role_id: s.roleId, secret_id: s.secretId } }),
   'auth.role.list': () => ({ params: { mount: 'approle' } }),
   'auth.role.put': () => ({
@@ -384,6 +387,11 @@ async function seed(noCa: boolean): Promise<{ snapshot: AuthzSnapshot; seed: See
     ciRole,
     {},
   );
+  const wrapped = await deps.wrapping!.wrap(
+    JSON.stringify({ secret_id: 'wrapped' }),
+    300,
+    'auth/approle/role/ci/secret-id',
+  );
   return {
     snapshot: world.snapshot(),
     seed: {
@@ -401,6 +409,7 @@ async function seed(noCa: boolean): Promise<{ snapshot: AuthzSnapshot; seed: See
       roleId: ciRole.role_id ?? '',
       secretId: secretId.secretId,
       secretIdAccessor: secretId.accessor,
+      wrappingToken: wrapped.token,
     },
   };
 }
