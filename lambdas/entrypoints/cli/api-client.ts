@@ -14,6 +14,23 @@ export interface ApiClientOptions {
    * `<data-dir>/tls/ca.pem`). @default process.env.COFFER_CACERT, else the system's trust store
    */
   readonly caCertFile?: string | undefined;
+  /**
+   * Ask for the answer response-wrapped (`--wrap-ttl`): a credential-bearing answer comes back as a single-use
+   * wrapping token, which `onWrapped` shows instead of the command's own output.
+   */
+  readonly wrapTtl?: string | undefined;
+  readonly onWrapped?: ((wrapInfo: Record<string, unknown>) => void) | undefined;
+}
+
+/**
+ * Thrown once a wrapped answer has been shown: the command stops there (its own output would need the answer it
+ * no longer has), and the CLI exits 0.
+ */
+export class WrappedAnswer extends Error {
+  constructor() {
+    super('the answer was response-wrapped');
+    this.name = 'WrappedAnswer';
+  }
 }
 
 /**
@@ -30,7 +47,9 @@ export class ApiClient {
       endpoint: options.address,
       ...(caCertFile === undefined ? {} : { caCert: { file: caCertFile } }),
       authorise: async (request) => {
-        const headers = token === undefined ? request.headers : { ...request.headers, 'x-coffer-token': token };
+        const withToken = token === undefined ? request.headers : { ...request.headers, 'x-coffer-token': token };
+        const headers =
+          options.wrapTtl === undefined ? withToken : { ...withToken, 'x-coffer-wrap-ttl': options.wrapTtl };
         if (sign === undefined) return headers;
         try {
           return await sign({ ...request, headers });
@@ -47,11 +66,18 @@ export class ApiClient {
     path: string,
     options: { body?: unknown; query?: Record<string, string | number | boolean | undefined> } = {},
   ): Promise<T> {
+    let answer: unknown;
     try {
-      return ((await this.http.request(method, path, options)) ?? {}) as T;
+      answer = (await this.http.request(method, path, options)) ?? {};
     } catch (err) {
       throw this.cliError(err);
     }
+    const wrapInfo = this.options.wrapTtl === undefined ? undefined : (answer as { wrap_info?: unknown }).wrap_info;
+    if (typeof wrapInfo === 'object' && wrapInfo !== null) {
+      this.options.onWrapped?.(wrapInfo as Record<string, unknown>);
+      throw new WrappedAnswer();
+    }
+    return answer as T;
   }
 
   private cliError(err: unknown): unknown {

@@ -10,17 +10,20 @@ export interface GlobalOptions {
   output: OutputFormat;
   address: string;
   token: string | undefined;
+  /** `--wrap-ttl` / COFFER_WRAP_TTL: ask for credential-bearing answers response-wrapped. */
+  wrapTtl: string | undefined;
 }
 
 /** Global options live on the root command; every subcommand reads them through here. */
 export function globals(command: Command): GlobalOptions {
-  const opts = command.optsWithGlobals<{ output?: string; address?: string; token?: string }>();
+  const opts = command.optsWithGlobals<{ output?: string; address?: string; token?: string; wrapTtl?: string }>();
   const output = opts.output ?? 'table';
   if (output !== 'json' && output !== 'table') throw new CliError('--output must be json or table', ExitCode.usage);
   return {
     output,
     address: opts.address ?? process.env.COFFER_ADDR ?? 'http://127.0.0.1:8270',
     token: opts.token ?? (process.env.COFFER_TOKEN === '' ? undefined : process.env.COFFER_TOKEN),
+    wrapTtl: opts.wrapTtl ?? (process.env.COFFER_WRAP_TTL === '' ? undefined : process.env.COFFER_WRAP_TTL),
   };
 }
 
@@ -30,15 +33,23 @@ export function globals(command: Command): GlobalOptions {
  * `coffer` for a local node and a Coffer access key).
  */
 export function client(command: Command): ApiClient {
-  const { address, token } = globals(command);
+  const { address, token, wrapTtl } = globals(command);
+  const wrapping =
+    wrapTtl === undefined
+      ? {}
+      : {
+          wrapTtl,
+          onWrapped: (wrapInfo: Record<string, unknown>) =>
+            print(command, { wrap_info: wrapInfo }, () => tableOf(wrapInfo)),
+        };
   if (token === undefined && process.env.COFFER_AUTH === 'sigv4') {
     const service = process.env.COFFER_SIGNING_SERVICE ?? 'execute-api';
-    return new ApiClient({ address, token, sign: sigv4Authoriser({ service }) });
+    return new ApiClient({ address, token, sign: sigv4Authoriser({ service }), ...wrapping });
   }
   if (process.env.COFFER_AUTH !== undefined && process.env.COFFER_AUTH !== 'sigv4' && process.env.COFFER_AUTH !== '') {
     throw new CliError('COFFER_AUTH must be sigv4 (or unset, for a token)', ExitCode.usage);
   }
-  return new ApiClient({ address, token });
+  return new ApiClient({ address, token, ...wrapping });
 }
 
 /**

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import packageJson from '../../../package.json' with { type: 'json' };
 import { CliError, ExitCode } from '../../agent/exit-codes.ts';
 import { isCofferError } from '../../core/errors.ts';
+import { WrappedAnswer } from './api-client.ts';
 import { registerAccessKeyCommands } from './commands/access-key.ts';
 import { registerAgentCommand } from './commands/agent.ts';
 import { registerAuditCommands } from './commands/audit.ts';
@@ -20,6 +21,7 @@ import { registerRunCommand } from './commands/run.ts';
 import { registerSecretCommands } from './commands/secret.ts';
 import { registerServerCommands } from './commands/server.ts';
 import { registerTokenCommands } from './commands/token.ts';
+import { registerWrappingCommands } from './commands/wrapping.ts';
 
 export function buildProgram(): Command {
   const program = new Command('coffer')
@@ -28,6 +30,10 @@ export function buildProgram(): Command {
     .option('--address <url>', 'server address (default COFFER_ADDR or http://127.0.0.1:8270)')
     .option('--token <token>', 'prefer COFFER_TOKEN: flags show up in process listings')
     .option('-q, --quiet', 'no progress on stderr for long operations (errors are still printed)')
+    .option(
+      '--wrap-ttl <duration>',
+      'answer with a single-use wrapping token instead of the credential (COFFER_WRAP_TTL); `coffer unwrap` opens it',
+    )
     // As `vault version` and `gh --version` do: the program's name, then the package's version.
     .version(`coffer ${packageJson.version}`, '-V, --version', 'print the version')
     .exitOverride()
@@ -36,6 +42,7 @@ export function buildProgram(): Command {
   registerSecretCommands(program);
   registerPolicyCommands(program);
   registerTokenCommands(program);
+  registerWrappingCommands(program);
   registerAuthCommands(program);
   registerAuditCommands(program);
   registerAccessKeyCommands(program);
@@ -58,6 +65,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     await buildProgram().parseAsync([...argv], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
   } catch (err) {
+    // The wrapping token has been printed: that is the answer.
+    if (err instanceof WrappedAnswer) return ExitCode.ok;
     if (err instanceof CommanderError) {
       // --help and --version exit through here with code 0.
       return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
