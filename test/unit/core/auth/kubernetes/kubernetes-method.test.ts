@@ -254,6 +254,16 @@ describe('Class: KubernetesMethod, TokenReview mode', () => {
       'the cluster names another service account than the token',
     ],
     [
+      'a token of a service account deleted and re-created under the same name (another uid)',
+      (): TokenReviewResult => ({
+        authenticated: true,
+        username: 'system:serviceaccount:shop:web',
+        uid: 'uid-of-the-new-account',
+        audiences: [API_AUDIENCE],
+      }),
+      'the cluster names another service account than the token',
+    ],
+    [
       'an answer for another audience',
       (): TokenReviewResult => ({ authenticated: true, username: 'system:serviceaccount:shop:web', audiences: ['x'] }),
       'audience not allowed',
