@@ -22,6 +22,7 @@ import type { AuditSink } from '../core/ports/audit-sink.ts';
 import type { CaKeyStore } from '../core/ports/ca-key-store.ts';
 import type { Clock } from '../core/ports/clock.ts';
 import type { KeyProvider } from '../core/ports/key-provider.ts';
+import type { KubernetesTokenReviewer } from '../core/ports/kubernetes-token-review.ts';
 import type { RotationEventPublisher, RotationLauncher, RotationScheduleSync } from '../core/ports/rotation.ts';
 import type { Store } from '../core/ports/store.ts';
 import { parseRotationFaults, withRotationFaults } from '../core/rotation/rotation-faults.ts';
@@ -115,6 +116,8 @@ export interface RuntimePorts {
   readonly rootKeyring?: RootKeyring;
   /** Wraps each request (the audit outbox's scope). @default none */
   readonly requestScope?: BrokerDeps['requestScope'];
+  /** The Kubernetes TokenReview client, calling out through the egress guard. @default none: JWKS mode only */
+  readonly kubernetesTokenReview?: (egress: EgressGuard) => KubernetesTokenReviewer;
 }
 
 /** The services of one node, and how to stop them. */
@@ -237,7 +240,12 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
   if (isDataKeyHolder(caKeys)) holders.push(caKeys);
 
   const tokens = new TokenService({ store, clock });
-  const authMethods = buildAuthMethods({ store, clock, egressFetch: guardedFetch(egress, 'auth methods') });
+  const authMethods = buildAuthMethods({
+    store,
+    clock,
+    egressFetch: guardedFetch(egress, 'auth methods'),
+    kubernetesTokenReview: ports.kubernetesTokenReview?.(egress),
+  });
   const deps: BrokerDeps = {
     secrets,
     tokens,

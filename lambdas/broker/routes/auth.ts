@@ -36,12 +36,12 @@ const LoginBody = z.record(z.string(), z.unknown());
 const mountsOf = (ctx: RouteContext) => requireService(ctx.deps, 'authMounts');
 const rolePath = (p: { mount: string; name: string }) => `auth/${p.mount}/role/${p.name}`;
 
-function describeMount(mount: AuthMountRecord): api.AuthMount {
+function describeMount(ctx: RouteContext, mount: AuthMountRecord): api.AuthMount {
   return {
     path: mount.path,
     type: mount.type,
     description: mount.description,
-    config: mount.config,
+    config: mountsOf(ctx).shownConfig(mount),
     accessor: mount.id,
     createdAt: iso(mount.createdAt),
   };
@@ -77,7 +77,7 @@ export const authRoutes: RouteDef[] = [
     response: api.AuthMountList,
     access: () => ({ path: 'sys/auth', capability: 'list' }),
     async handle(_input, ctx) {
-      return { body: { mounts: (await mountsOf(ctx).list()).map(describeMount) } };
+      return { body: { mounts: (await mountsOf(ctx).list()).map((mount) => describeMount(ctx, mount)) } };
     },
   }),
   defineRoute({
@@ -90,9 +90,11 @@ export const authRoutes: RouteDef[] = [
     statuses: [201],
     params: MountParam,
     body: EnableAuthSchema,
+    // A mount's configuration may hold a credential of its own (Kubernetes' reviewer token).
+    sensitive: ['token_reviewer_jwt'],
     access: ({ params }) => ({ path: `sys/auth/${params.mount}`, capability: 'update' }),
     async handle({ params, body }, ctx) {
-      return { status: 201, body: describeMount(await mountsOf(ctx).enable(params.mount, body)) };
+      return { status: 201, body: describeMount(ctx, await mountsOf(ctx).enable(params.mount, body)) };
     },
   }),
   defineRoute({

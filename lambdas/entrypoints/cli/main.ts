@@ -13,6 +13,7 @@ import { registerCredsCommands } from './commands/creds.ts';
 import { registerDbCommands } from './commands/db.ts';
 import { registerDevCommands } from './commands/dev.ts';
 import { registerIamCommands } from './commands/iam.ts';
+import { registerKubernetesCommands } from './commands/kubernetes.ts';
 import { registerLeaseCommands } from './commands/lease.ts';
 import { registerPkiCommands } from './commands/pki.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerTokenCommands(program);
   registerWrappingCommands(program);
   registerAuthCommands(program);
+  registerKubernetesCommands(program);
   registerAuditCommands(program);
   registerAccessKeyCommands(program);
   registerPkiCommands(program);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { ClientNodeTokenReviewer } from '../../adapters/kubernetes/client-node-token-reviewer.ts';
 import { FileAuditSink, readAuditTail, verifyAuditFile } from '../../adapters/local/audit-file/file-audit-sink.ts';
 import { FileKeyring } from '../../adapters/local/keyring/file-keyring.ts';
 import { SealedCaKeyStore } from '../../adapters/local/pki-keys/sealed-ca-key-store.ts';
@@ -156,6 +157,7 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
       tail: (lines) => readAuditTail(paths.auditLog, lines),
     },
     rootKeyring: keyring,
+    kubernetesTokenReview: (egress) => new ClientNodeTokenReviewer(egress),
   });
   const { deps } = services;
   const rotation = deps.rotation!;

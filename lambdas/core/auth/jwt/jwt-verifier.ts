@@ -106,7 +106,7 @@ export async function verifyLoginJwt(
 }
 
 /** The checks that need no key: size, shape, and an `alg` on the mount's list (`none` named as such). */
-function checkForm(jwt: string, algorithms: readonly string[]): void {
+export function checkForm(jwt: string, algorithms: readonly string[]): void {
   if (jwt.length > JWT_LIMITS.tokenLength || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(jwt)) {
     throw new JwtLoginError('malformed', 'token is not a compact JWT');
   }
@@ -127,7 +127,7 @@ function checkForm(jwt: string, algorithms: readonly string[]): void {
 }
 
 /** jose's refusals in the login's words. */
-function toLoginError(err: unknown): Error {
+export function toLoginError(err: unknown): Error {
   if (err instanceof JwtLoginError || !(err instanceof errors.JOSEError)) return err as Error;
   if (err instanceof errors.JWTExpired) return new JwtLoginError('expired', 'token expired');
   if (err instanceof errors.JWTClaimValidationFailed) {

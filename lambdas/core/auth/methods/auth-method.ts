@@ -8,6 +8,7 @@
  */
 import type { z } from 'zod';
 import type { Clock } from '../../ports/clock.ts';
+import type { KubernetesTokenReviewer } from '../../ports/kubernetes-token-review.ts';
 import type { ItemData, Store, WriteOp } from '../../ports/store.ts';
 
 /** What a method may use. Built once per composition and handed to every method's `create`. */
@@ -19,6 +20,11 @@ export interface AuthMethodDeps {
    * (JWKS, OIDC discovery). Absent when the runtime has no egress guard; a method that needs it then fails closed.
    */
   readonly egressFetch?: typeof fetch | undefined;
+  /**
+   * The cluster's TokenReview API, reached through the egress guard (the Kubernetes method's TokenReview mode). Absent
+   * on a runtime that cannot call a cluster (AWS Lambda): TokenReview mounts then refuse logins with a 400.
+   */
+  readonly kubernetesTokenReview?: KubernetesTokenReviewer | undefined;
 }
 
 /** The mount a login or role operation addresses. */
@@ -115,6 +121,8 @@ export interface AuthMethod<Config extends ItemData, Role extends ItemData, Logi
   roleDeleteOps?(mount: AuthMountRef<Config>, name: string, role: Role): readonly WriteOp[];
   /** What `GET …/role/<name>` shows of a stored role. @default the role itself */
   describeRole?(role: Role): ItemData;
+  /** What `GET /v1/sys/auth` shows of a mount's configuration (without credentials). @default the configuration */
+  describeConfig?(config: Config): ItemData;
   /**
    * Checks the presented credential against the mount's roles.
    * @throws PermissionDeniedError (403) or ValidationError (400) with one message per kind of failure that never

@@ -142,6 +142,11 @@ export class AuthMountService {
     return (await queryAll<MountItem>(this.store, AUTH_MOUNT_PARTITIONS.mounts)).map((item) => item.data);
   }
 
+  /** A mount's configuration as its method shows it: credentials in it (a reviewer token) left out. */
+  shownConfig(mount: AuthMountRecord): ItemData {
+    return this.methods[mount.type].describeConfig?.(mount.config) ?? mount.config;
+  }
+
   /** @throws NotFoundError when nothing is mounted at `path`. */
   async get(path: string): Promise<AuthMountRecord> {
     const item = await this.store.get<MountItem>(AUTH_MOUNT_PARTITIONS.mounts, path);

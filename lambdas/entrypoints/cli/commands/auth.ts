@@ -35,6 +35,14 @@ const LOGIN_BODIES: Record<string, (flags: LoginFlags) => Promise<Record<string,
     if (jwt === '') throw new CliError('the JWT is empty', ExitCode.usage);
     return { role: flags.role, jwt };
   },
+  async kubernetes(flags) {
+    if (flags.role === undefined) throw new CliError('--method kubernetes needs --role', ExitCode.usage);
+    // Where the kubelet mounts a pod's service-account token; `-` reads stdin.
+    const file = flags.jwtFile ?? '/var/run/secrets/kubernetes.io/serviceaccount/token';
+    const jwt = (await readSecretInput(file)).toString('utf8').trim();
+    if (jwt === '') throw new CliError('the service-account token is empty', ExitCode.usage);
+    return { role: flags.role, jwt };
+  },
 };
 
 interface EnableFlags {
@@ -44,7 +52,7 @@ interface EnableFlags {
 }
 
 /** `--config-file`: the mount's configuration, a JSON object the server validates against the method's schema. */
-async function readJsonObject(file: string): Promise<Record<string, unknown>> {
+export async function readJsonObject(file: string): Promise<Record<string, unknown>> {
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new CliError(`--config-file: cannot read ${file}: ${err.code ?? 'error'}`, ExitCode.usage);
   });
@@ -125,8 +133,12 @@ export function registerAuthCommands(program: Command): void {
     .option('--path <mount>', 'where the method is mounted (default: the method)')
     .option('--role-id <id>', 'approle: the role id')
     .option('--secret-id-file <file>', 'approle: a file holding the secret id (default: stdin)')
-    .option('--role <name>', 'jwt: the role to log in with')
-    .option('--jwt-file <file>', "jwt: a file holding the JWT, e.g. a CI job's OIDC token (default: stdin)")
+    .option('--role <name>', 'jwt, kubernetes: the role to log in with')
+    .option(
+      '--jwt-file <file>',
+      "jwt: a file holding the JWT, e.g. a CI job's OIDC token (default: stdin); kubernetes: the service-account " +
+        'token (default: /var/run/secrets/kubernetes.io/serviceaccount/token)',
+    )
     .option('--field <name>', 'print only this field of the answer: token or accessor')
     .action(async (flags: LoginFlags, command: Command) => {
       const build = LOGIN_BODIES[flags.method];
@@ -324,7 +336,7 @@ function registerJwtCommands(program: Command): void {
  * `get`, `list` and `delete` of a login method's roles: the same routes (`/v1/auth/<mount>/role[/<name>]`) for every
  * method; only how a setting is shown in a table differs.
  */
-function registerRoleReads(
+export function registerRoleReads(
   role: Command,
   options: {
     pathOption: readonly [string, string];
@@ -364,6 +376,6 @@ function registerRoleReads(
     });
 }
 
-function definedOnly(fields: Record<string, unknown>): Record<string, unknown> {
+export function definedOnly(fields: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
 }
