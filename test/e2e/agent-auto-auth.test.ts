@@ -140,7 +140,27 @@ describe('coffer agent: auto_auth with a login method', () => {
     expect((await api(current().address, token, 'GET', '/v1/secret/data/billing/db')).status).toBe(403);
 
     expect(agent.output()).toContain('logged in (approle login at auth/approle, role web)');
-    for (const credential of [roleId, secret, token]) expect(agent.output()).not.toContain(credential);
+
+    // Revoked: the next poll is refused, lookup-self confirms the token is gone, and the agent logs in again with the
+    // secret id it kept in memory (its file is gone).
+    expect((await api(current().address, token, 'POST', '/v1/auth/token/revoke-self', {})).status).toBe(204);
+    const replaced = await waitFor(
+      'a new token in the sink',
+      () => {
+        const next = sinkToken();
+        return next !== undefined && next !== token ? next : undefined;
+      },
+      slowly(agent),
+    );
+    expect(agent.output()).toContain('re-authenticating: the server no longer accepts the token');
+    await ok('PUT', '/v1/secret/data/web/db', { value: 'web-db-3' });
+    await waitFor(
+      'the new value',
+      () => readFileSync(file('db.conf'), 'utf8') === 'password=web-db-3\n',
+      slowly(agent),
+    );
+    await ok('PUT', '/v1/secret/data/web/db', { value: 'web-db-1' });
+    for (const credential of [roleId, secret, token, replaced]) expect(agent.output()).not.toContain(credential);
   });
 
   it('logs in again when the token reaches its max TTL, and keeps rendering with the new token', async () => {
