@@ -141,7 +141,8 @@ export class AutoAuth {
    */
   async tokenRejected(): Promise<boolean> {
     const { source } = this.options;
-    if (source.kind !== 'login' || this.stopped) return false;
+    // After a failed login the backoff decides when to try again: refused polls must not turn it into a login loop.
+    if (source.kind !== 'login' || this.stopped || this.loginFailures > 0) return false;
     if (this.reauthenticating !== undefined) {
       await this.reauthenticating;
       return this.loginFailures === 0;

@@ -218,6 +218,30 @@ describe('Class: AutoAuth with a login method', () => {
     auth.stop();
   });
 
+  it('does not let refused requests cut a login backoff short', async () => {
+    const server = stubServer({ ttlMs: 10_000, maxTtlMs: 600_000 });
+    const auth = new AutoAuth({
+      source: { kind: 'login', login: stubLogin() },
+      api: server.api,
+      log: () => undefined,
+      random: () => 0,
+    });
+    await auth.start(true);
+    server.tokens.get('cft_1')!.revoked = true;
+    server.failNextLogins(1);
+    expect(await auth.tokenRejected()).toBe(false);
+    const attempts = () => server.calls.filter((c) => c.endsWith('/login')).length;
+    expect(attempts()).toBe(2);
+    // Polls keep being refused while the agent waits its 1 s: none of them logs in.
+    expect(await auth.tokenRejected()).toBe(false);
+    expect(await auth.tokenRejected()).toBe(false);
+    expect(attempts()).toBe(2);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(attempts()).toBe(3);
+    expect(auth.token()).toBe('cft_2');
+    auth.stop();
+  });
+
   it('refuses to start when the first login is refused, naming the mount and no credential', async () => {
     const server = stubServer({ ttlMs: 10_000, maxTtlMs: 60_000 });
     server.failNextLogins(1);
