@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CofferClient } from '../../lambdas/sdk/client.ts';
 import { CofferAccessDeniedError } from '../../lambdas/sdk/errors.ts';
-import { api, COFFER_BIN, tempDir } from '../support/server-process.ts';
+import { api, COFFER_BIN, runCli, tempDir } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { makeKey, type TestKey } from '../unit/core/auth/jwt/jwt-test-issuer.ts';
@@ -217,6 +217,48 @@ describe('coffer agent: auto_auth with a login method', () => {
     await waitFor('a login with the rotated JWT', async () => (await build()) === '2', slowly(agent));
     expect(readFileSync(file('db.conf'), 'utf8')).toBe('web-db-1');
     expect(agent.output()).not.toContain(readFileSync(file('jwt'), 'utf8'));
+  });
+});
+
+describe('coffer agent: auto_auth with a projected service-account token', () => {
+  const files = tempDir('coffer-agent-k8s-');
+  afterAll(() => files.cleanup());
+
+  // The agent's side of a Kubernetes login: the token file and the `{role, jwt}` body. The mount here is a JWT mount
+  // named `kubernetes` checking a service account's claims, which takes the same body as the kubernetes method.
+  it('logs in with the token at token_path and renders a template', async () => {
+    await ok('POST', '/v1/sys/auth/kubernetes', { type: 'jwt', config: { jwt_validation_pubkeys: [key.pem] } });
+    await ok('PUT', '/v1/auth/kubernetes/role/web', {
+      bound_audiences: ['https://kubernetes.default.svc'],
+      bound_subject: 'system:serviceaccount:shop:web',
+      token_policies: ['web-read'],
+      token_ttl: '10m',
+    });
+    const now = Math.floor(Date.now() / 1000);
+    writeFileSync(
+      path.join(files.dir, 'sa-token'),
+      await key.sign({
+        iss: 'https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE',
+        aud: 'https://kubernetes.default.svc',
+        sub: 'system:serviceaccount:shop:web',
+        'kubernetes.io': { namespace: 'shop', serviceaccount: { name: 'web', uid: 'b0f2c3a4' } },
+        iat: now,
+        exp: now + 600,
+      }),
+    );
+    writeFileSync(
+      path.join(files.dir, 'agent.json'),
+      JSON.stringify({
+        auto_auth: { method: 'kubernetes', role: 'web', token_path: 'sa-token' },
+        templates: [{ contents: '{{ secret "web/db" }}', destination: 'db.conf' }],
+      }),
+    );
+    const result = await runCli(['agent', '--once', '--config', path.join(files.dir, 'agent.json')], {
+      env: { COFFER_ADDR: current().address, COFFER_TOKEN: '' },
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(readFileSync(path.join(files.dir, 'db.conf'), 'utf8')).toBe('web-db-1');
+    expect(result.stderr).toContain('logged in (kubernetes login at auth/kubernetes, role web)');
   });
 });
 
