@@ -102,7 +102,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
   /** Templates whose last write failed: retried at each poll even if none of their secrets moved. */
   const unwritten = new Set<LoadedTemplate>();
 
-  const auth = new AutoAuth({ source: options.token, api: options.api, log });
+  const auth = new AutoAuth({ source: options.token, api: options.api, log, sink: config.sink });
   const source = new SecretSource(() => options.api(auth.token()));
   const secrets = new Map<string, FetchedSecret>();
 
@@ -179,6 +179,8 @@ export async function runAgent(options: AgentOptions): Promise<number> {
       changed = await refresh();
     } catch (err) {
       log(`poll failed, keeping the last values: ${message(err)}`);
+      // A token the server no longer accepts (expired early, revoked): log in again and poll again at once.
+      if (err instanceof CliError && err.exitCode === ExitCode.denied && (await auth.tokenRejected())) pollNow = true;
       return;
     }
     if (changed.size === 0 && unwritten.size === 0) return;

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { hostName } from '../core/auth/allowed-hosts.ts';
+import { KUBERNETES_TOKEN_PATH } from '../sdk/login-options.ts';
 import { CliError, ExitCode } from './exit-codes.ts';
 import { ENV_NAME, parseSecretRef, type SecretRef } from './secret-ref.ts';
 
@@ -37,12 +38,70 @@ const SecretRefText = z.string().transform((text, ctx): SecretRef => {
   }
 });
 
+/** An auth mount: one path segment, as the server names mounts. */
+const Mount = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'one path segment of a-z, 0-9, _ and -');
+
+/**
+ * What every login method shares: how long to wait between failed logins. The waits double from `min_backoff` up to
+ * `max_backoff`, each shortened by up to a quarter at random so that many agents refused together (a server restart)
+ * do not come back in step. Vault Agent's defaults.
+ */
+const LoginBackoff = {
+  /** @default "1s" */
+  min_backoff: Duration.default(1000),
+  /** @default "5m" */
+  max_backoff: Duration.default(300_000),
+};
+
 const AutoAuth = z.discriminatedUnion('method', [
   /** A token in a file (a Kubernetes secret mount, a file an init step wrote); re-read when it changes. */
   z.strictObject({ method: z.literal('token_file'), path: z.string().min(1) }),
   /** A token in an environment variable of the agent. */
   z.strictObject({ method: z.literal('env'), variable: z.string().regex(ENV_NAME).default('COFFER_TOKEN') }),
+  /** AppRole: a role id and a secret id from files (an init step or an orchestrator delivers them). */
+  z.strictObject({
+    method: z.literal('approle'),
+    mount: Mount.default('approle'),
+    role_id_file: z.string().min(1),
+    secret_id_file: z.string().min(1),
+    /**
+     * Delete the secret id file once read, as Vault Agent does: the secret id then lives in the agent's memory only,
+     * and a new file (a fresh secret id) is read at the next login. @default true
+     */
+    remove_secret_id_file_after_reading: z.boolean().default(true),
+    ...LoginBackoff,
+  }),
+  /** A JWT (CI, an OIDC provider) in a file, read again at each login so a rotated token is picked up. */
+  z.strictObject({
+    method: z.literal('jwt'),
+    mount: Mount.default('jwt'),
+    role: z.string().min(1),
+    path: z.string().min(1),
+    ...LoginBackoff,
+  }),
+  /** A pod's projected service-account token, read again at each login (the kubelet rotates it). */
+  z.strictObject({
+    method: z.literal('kubernetes'),
+    mount: Mount.default('kubernetes'),
+    role: z.string().min(1),
+    /** @default "/var/run/secrets/kubernetes.io/serviceaccount/token" */
+    token_path: z.string().min(1).default(KUBERNETES_TOKEN_PATH),
+    ...LoginBackoff,
+  }),
+  /** LDAP / Active Directory: the user's name and a file holding the password, read at each login. */
+  z.strictObject({
+    method: z.literal('ldap'),
+    mount: Mount.default('ldap'),
+    username: z.string().min(1),
+    password_file: z.string().min(1),
+    ...LoginBackoff,
+  }),
+  // `cert` (a TLS client certificate, `{ mount, name?, client_cert, client_key }`) is added with the cert method: its
+  // credential is the connection's certificate, so it needs the HTTP client's client certificate options.
 ]);
+
+/** The login methods of `auto_auth` (the other choices hand the agent a token). */
+export type LoginAutoAuth = Extract<z.output<typeof AutoAuth>, { min_backoff: number }>;
 
 const Template = z
   .strictObject({
@@ -90,6 +149,17 @@ export const AgentConfigSchema = z
     address: z.url().optional(),
     /** @default the global --token / COFFER_TOKEN, without renewal of a changed value */
     auto_auth: AutoAuth.optional(),
+    /**
+     * Write the agent's current token to a file whenever it changes (a login, a new token file), as Vault Agent's
+     * file sink does, for processes that call Coffer themselves.
+     */
+    sink: z
+      .strictObject({
+        path: z.string().min(1),
+        /** @default "0600" */
+        mode: Perms.default(0o600),
+      })
+      .optional(),
     /** How often secret versions are checked. @default "30s" */
     poll_interval: Duration.default(30_000),
     templates: z.array(Template).default([]),
@@ -120,8 +190,9 @@ export const AgentConfigSchema = z
       .optional(),
   })
   .superRefine((config, ctx) => {
-    if (config.templates.length === 0 && config.exec === undefined && config.cache === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'nothing to do: give templates, exec or cache' });
+    const idle = config.templates.length === 0 && config.exec === undefined && config.cache === undefined;
+    if (idle && config.sink === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'nothing to do: give templates, exec, cache or sink' });
     }
     if (config.poll_interval < 10) ctx.addIssue({ code: 'custom', path: ['poll_interval'], message: 'at least 10ms' });
   });
@@ -160,10 +231,8 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
   return {
     ...config,
     directory,
-    auto_auth:
-      config.auto_auth?.method === 'token_file'
-        ? { ...config.auto_auth, path: resolve(config.auto_auth.path) }
-        : config.auto_auth,
+    auto_auth: resolveAutoAuth(config.auto_auth, resolve),
+    ...(config.sink === undefined ? {} : { sink: { ...config.sink, path: resolve(config.sink.path) } }),
     templates: config.templates.map((t) => ({
       ...t,
       destination: resolve(t.destination),
@@ -175,4 +244,24 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
         ? config.cache
         : { ...config.cache, tls_cert: resolve(config.cache.tls_cert), tls_key: resolve(config.cache.tls_key) },
   };
+}
+
+/** The auto_auth block with its files resolved against the config file's directory. */
+function resolveAutoAuth(
+  auth: z.output<typeof AutoAuth> | undefined,
+  resolve: (p: string) => string,
+): z.output<typeof AutoAuth> | undefined {
+  switch (auth?.method) {
+    case 'token_file':
+    case 'jwt':
+      return { ...auth, path: resolve(auth.path) };
+    case 'approle':
+      return { ...auth, role_id_file: resolve(auth.role_id_file), secret_id_file: resolve(auth.secret_id_file) };
+    case 'kubernetes':
+      return { ...auth, token_path: resolve(auth.token_path) };
+    case 'ldap':
+      return { ...auth, password_file: resolve(auth.password_file) };
+    default:
+      return auth;
+  }
 }

@@ -1,7 +1,8 @@
 /**
- * How a `CofferClient` proves who it is: a Coffer token, or an AWS Signature Version 4 over the request (a Coffer
- * access key locally, IAM credentials behind API Gateway).
+ * How a `CofferClient` proves who it is: a Coffer token, an AWS Signature Version 4 over the request (a Coffer
+ * access key locally, IAM credentials behind API Gateway), or a token got by logging in with an auth method.
  */
+import type { LoginOptions } from './login-options.ts';
 
 /** Static AWS credentials, structurally the AWS SDK's `AwsCredentialIdentity`. */
 export interface AwsCredentials {
@@ -26,7 +27,14 @@ export interface SigV4AuthOptions {
   readonly region?: string | undefined;
 }
 
-export type CofferAuth = { readonly token: string } | { readonly sigv4: SigV4AuthOptions };
+/**
+ * A Coffer token; SigV4; or a login with an auth method, whose token the client keeps in memory and replaces before it
+ * expires (and once when the server answers 401).
+ */
+export type CofferAuth =
+  | { readonly token: string }
+  | { readonly sigv4: SigV4AuthOptions }
+  | { readonly login: LoginOptions };
 
 /** The request as the client is about to send it; the signer returns the headers to send. */
 export interface OutgoingRequest {
@@ -38,8 +46,11 @@ export interface OutgoingRequest {
 
 export type RequestAuthoriser = (request: OutgoingRequest) => Promise<Record<string, string>>;
 
+/** The header a Coffer token travels in. */
+export const COFFER_TOKEN_HEADER = 'x-coffer-token';
+
 export function tokenAuthoriser(token: string): RequestAuthoriser {
-  return async (request) => ({ ...request.headers, 'x-coffer-token': token });
+  return async (request) => ({ ...request.headers, [COFFER_TOKEN_HEADER]: token });
 }
 
 /**

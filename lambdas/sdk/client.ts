@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { SecretDescribed, SecretRead, SecretWritten } from '../api/secrets.ts';
-import { type CofferAuth, sigv4Authoriser, tokenAuthoriser } from './auth.ts';
+import { COFFER_TOKEN_HEADER, type CofferAuth, sigv4Authoriser, tokenAuthoriser } from './auth.ts';
 import { CofferClientError } from './errors.ts';
 import { CofferHttp } from './http-client.ts';
+import { LoginSession } from './login.ts';
 import { DEFAULT_RETRY, type RetryOptions } from './retry.ts';
 import { SecretCache, type SecretCacheStats, type SecretSource } from './secret-cache.ts';
 import type {
@@ -30,7 +31,11 @@ export interface CofferClientCacheOptions {
 export interface CofferClientOptions {
   /** Base URL of the Coffer API, including any stage path behind API Gateway. @default COFFER_ADDR, then http://127.0.0.1:8270 */
   readonly endpoint?: string;
-  /** @default { token: COFFER_TOKEN } when it is set, else SigV4 with the default AWS credential chain */
+  /**
+   * `{ token }`, `{ sigv4 }`, or `{ login }` to log in with an auth method (AppRole, JWT, Kubernetes, LDAP) on first
+   * use and again before the token expires. @default { token: COFFER_TOKEN } when it is set, else SigV4 with the
+   * default AWS credential chain
+   */
   readonly auth?: CofferAuth;
   /** `false` turns the cache off. @default { ttlMs: 60_000, maxEntries: 1000 } */
   readonly cache?: CofferClientCacheOptions | false;
@@ -115,16 +120,33 @@ export class CofferClient {
   constructor(options: CofferClientOptions = {}) {
     const env = options.env ?? process.env;
     const auth: CofferAuth = options.auth ?? (env.COFFER_TOKEN ? { token: env.COFFER_TOKEN } : { sigv4: {} });
-    this.http = new CofferHttp({
+    const transport = {
       endpoint: options.endpoint ?? env.COFFER_ADDR ?? 'http://127.0.0.1:8270',
-      authorise: 'token' in auth ? tokenAuthoriser(auth.token) : sigv4Authoriser(auth.sigv4, env),
       retry: { ...DEFAULT_RETRY, ...options.retry },
       timeoutMs: options.timeoutMs ?? 10_000,
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
       ...caCertOf(options.caCert, env),
       ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
       ...(options.random === undefined ? {} : { random: options.random }),
-    });
+    };
+    if ('login' in auth) {
+      const session = new LoginSession({
+        // The login itself is anonymous, over the same connection settings.
+        http: new CofferHttp({ ...transport, authorise: async (request) => request.headers }),
+        login: auth.login,
+        ...(options.now === undefined ? {} : { now: options.now }),
+      });
+      this.http = new CofferHttp({
+        ...transport,
+        authorise: async (request) => ({ ...request.headers, [COFFER_TOKEN_HEADER]: await session.token() }),
+        onUnauthenticated: (sent) => session.rejected(sent[COFFER_TOKEN_HEADER]),
+      });
+    } else {
+      this.http = new CofferHttp({
+        ...transport,
+        authorise: 'token' in auth ? tokenAuthoriser(auth.token) : sigv4Authoriser(auth.sigv4, env),
+      });
+    }
     this.source = {
       fetch: (input) => this.fetchSecretValue(input),
       versions: async (secretId) => {

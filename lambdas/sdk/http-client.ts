@@ -25,6 +25,12 @@ export interface CofferHttpOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** For tests: the backoff's jitter, uniform in [0, 1). @default Math.random */
   readonly random?: () => number;
+  /**
+   * Called when the server answers 401 (no, an invalid or an expired credential) with the headers that were sent;
+   * the request is then sent once more, authorised afresh. What a client that logs in uses to log in again.
+   * @default none: a 401 is thrown
+   */
+  readonly onUnauthenticated?: ((sent: Readonly<Record<string, string>>) => void) | undefined;
 }
 
 export interface CofferHttpRequest {
@@ -86,9 +92,24 @@ export class CofferHttp {
     const payload = request.body === undefined ? undefined : JSON.stringify(request.body);
     const retry = this.options.retry ?? { maxAttempts: 1, baseDelayMs: 0, maxDelayMs: 0 };
     const isRetryable = (err: unknown) => err instanceof CofferClientError && err.retryable;
-    return withRetries(() => this.attempt(method, url, payload, request.headers ?? {}), isRetryable, retry, {
-      sleep: this.options.sleep ?? realSleep,
-      random: this.options.random ?? Math.random,
+    let sent: Record<string, string> = {};
+    const send = () =>
+      withRetries(
+        () =>
+          this.attempt(method, url, payload, request.headers ?? {}, (headers) => {
+            sent = headers;
+          }),
+        isRetryable,
+        retry,
+        { sleep: this.options.sleep ?? realSleep, random: this.options.random ?? Math.random },
+      );
+    const { onUnauthenticated } = this.options;
+    if (onUnauthenticated === undefined) return send();
+    // Once: a credential refused again right after it was replaced is not going to be accepted by retrying.
+    return send().catch((err: unknown) => {
+      if (!(err instanceof CofferClientError) || err.status !== 401) throw err;
+      onUnauthenticated(sent);
+      return send();
     });
   }
 
@@ -106,6 +127,7 @@ export class CofferHttp {
     url: URL,
     payload: string | undefined,
     extraHeaders: Readonly<Record<string, string>>,
+    onSent: (headers: Record<string, string>) => void,
   ): Promise<unknown> {
     const headers = await this.options.authorise({
       method,
@@ -113,6 +135,7 @@ export class CofferHttp {
       headers: { ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...extraHeaders },
       body: payload,
     });
+    onSent(headers);
     const timeoutMs = this.options.timeoutMs;
     let res: Response;
     let text: string;

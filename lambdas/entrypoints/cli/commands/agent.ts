@@ -44,13 +44,17 @@ export function registerAgentCommand(program: Command): void {
         throw new CliError('--once renders templates only; the cache needs a running agent', ExitCode.usage);
       }
       const { address, token } = globals(command);
+      const log = (message: string) => process.stderr.write(`coffer agent: ${message}\n`);
       const auth = config.auto_auth;
-      const tokenSource: TokenSource =
-        auth?.method === 'token_file'
-          ? { kind: 'file', path: auth.path }
-          : auth?.method === 'env'
-            ? { kind: 'static', token: process.env[auth.variable], origin: `$${auth.variable}` }
-            : { kind: 'static', token, origin: '--token / $COFFER_TOKEN' };
+      let tokenSource: TokenSource;
+      if (auth === undefined) tokenSource = { kind: 'static', token, origin: '--token / $COFFER_TOKEN' };
+      else if (auth.method === 'token_file') tokenSource = { kind: 'file', path: auth.path };
+      else if (auth.method === 'env') {
+        tokenSource = { kind: 'static', token: process.env[auth.variable], origin: `$${auth.variable}` };
+      } else {
+        const { agentLogin } = await import('../../../agent/login-credentials.ts');
+        tokenSource = { kind: 'login', login: agentLogin(auth, log) };
+      }
       const api = (current: string | undefined): ApiCall => {
         const client = new ApiClient({ address: config.address ?? address, token: current });
         return client.call.bind(client) as ApiCall;
@@ -63,7 +67,7 @@ export function registerAgentCommand(program: Command): void {
         api,
         once: flags.once === true,
         env: process.env,
-        log: (message) => process.stderr.write(`coffer agent: ${message}\n`),
+        log,
       });
     });
 }
