@@ -69,6 +69,12 @@ const AutoAuth = z.discriminatedUnion('method', [
      * and a new file (a fresh secret id) is read at the next login. @default true
      */
     remove_secret_id_file_after_reading: z.boolean().default(true),
+    /**
+     * The secret id file holds a wrapping token (`coffer approle secret-id create --wrap-ttl`), not the secret id: the
+     * agent checks it was made at this path (e.g. `auth/approle/role/web/secret-id`: a token wrapping something else
+     * is refused) and unwraps it, as Vault Agent's option of the same name. @default the file holds the secret id
+     */
+    secret_id_response_wrapping_path: z.string().min(1).optional(),
     ...LoginBackoff,
   }),
   /** A JWT (CI, an OIDC provider) in a file, read again at each login so a rotated token is picked up. */

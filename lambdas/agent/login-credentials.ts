@@ -26,7 +26,13 @@ const missing = (file: string): Promise<boolean> =>
  * secret id kept in memory for later logins, as Vault Agent does: the credential stays on disk for as short a time as
  * possible, and a new file put in place (a fresh secret id) replaces the remembered one at the next login.
  */
-export function agentLogin(config: LoginAutoAuth, log: (message: string) => void): AgentLogin {
+/** Opens a response-wrapped answer (`sys/wrapping/lookup` then `unwrap`); no token needed. */
+export interface Unwrapper {
+  lookup(token: string): Promise<{ creation_path: string }>;
+  unwrap(token: string): Promise<Record<string, unknown>>;
+}
+
+export function agentLogin(config: LoginAutoAuth, log: (message: string) => void, unwrapper?: Unwrapper): AgentLogin {
   const common = { method: config.method, mount: config.mount, minBackoffMs: config.min_backoff };
   const maxBackoffMs = Math.max(config.max_backoff, config.min_backoff);
   switch (config.method) {
@@ -40,7 +46,11 @@ export function agentLogin(config: LoginAutoAuth, log: (message: string) => void
           if (remembered !== undefined && (await missing(config.secret_id_file))) {
             return { role_id: roleId, secret_id: remembered };
           }
-          const secretId = await readCredentialFile(config.secret_id_file, 'the secret id');
+          const read = await readCredentialFile(config.secret_id_file, 'the secret id');
+          const secretId =
+            config.secret_id_response_wrapping_path === undefined
+              ? read
+              : await unwrapSecretId(read, config.secret_id_response_wrapping_path, unwrapper);
           remembered = secretId;
           if (config.remove_secret_id_file_after_reading) {
             await rm(config.secret_id_file, { force: true });
@@ -75,4 +85,22 @@ export function agentLogin(config: LoginAutoAuth, log: (message: string) => void
         }),
       };
   }
+}
+
+/**
+ * The secret id inside a wrapping token, after checking the token wraps what it should: a token an attacker made for
+ * some other answer (their own secret id, logging the agent in as them) has another creation path.
+ */
+async function unwrapSecretId(token: string, expectedPath: string, unwrapper: Unwrapper | undefined): Promise<string> {
+  if (unwrapper === undefined) throw new Error('cannot unwrap the secret id: no connection to the server');
+  const expected = expectedPath.replace(/^\/+|\/+$/g, '');
+  const { creation_path: made } = await unwrapper.lookup(token);
+  if (made !== expected) {
+    throw new Error(`the wrapping token in the secret id file was made at ${made}, not ${expected}: refused`);
+  }
+  const answer = await unwrapper.unwrap(token);
+  if (typeof answer.secret_id !== 'string' || answer.secret_id === '') {
+    throw new Error('the wrapping token in the secret id file does not wrap a secret id');
+  }
+  return answer.secret_id;
 }

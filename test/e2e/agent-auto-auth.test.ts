@@ -224,13 +224,16 @@ describe('coffer agent: auto_auth with a projected service-account token', () =>
   const files = tempDir('coffer-agent-k8s-');
   afterAll(() => files.cleanup());
 
-  // The agent's side of a Kubernetes login: the token file and the `{role, jwt}` body. The mount here is a JWT mount
-  // named `kubernetes` checking a service account's claims, which takes the same body as the kubernetes method.
+  // A pod's projected service-account token, checked offline against the cluster's keys (the JWKS mode EKS offers).
   it('logs in with the token at token_path and renders a template', async () => {
-    await ok('POST', '/v1/sys/auth/kubernetes', { type: 'jwt', config: { jwt_validation_pubkeys: [key.pem] } });
+    await ok('POST', '/v1/sys/auth/kubernetes', {
+      type: 'kubernetes',
+      config: { jwt_validation_pubkeys: [key.pem], issuer: 'https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE' },
+    });
     await ok('PUT', '/v1/auth/kubernetes/role/web', {
-      bound_audiences: ['https://kubernetes.default.svc'],
-      bound_subject: 'system:serviceaccount:shop:web',
+      bound_service_account_names: ['web'],
+      bound_service_account_namespaces: ['shop'],
+      audience: 'https://kubernetes.default.svc',
       token_policies: ['web-read'],
       token_ttl: '10m',
     });

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { api, runCli } from '../support/server-process.ts';
+import { api, runCli, tempDir } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
 
 /** Issue 12: a secret id delivered response-wrapped, from the CLI against the real server. */
@@ -63,6 +63,66 @@ describe('response wrapping from the CLI', () => {
     const log = readFileSync(path.join(current().dataDir, 'audit', 'audit.log'), 'utf8');
     expect(log).not.toContain(wrapped.wrap_info.token);
     expect(log).not.toContain(opened.secret_id);
+  });
+
+  it('lets the agent unwrap its secret id, and refuses a wrapping token made for anything else', async () => {
+    const { address, rootToken } = current();
+    await api(address, rootToken, 'PUT', '/v1/sys/policies/wrap-agent', {
+      rules: [{ path: 'secrets/wrap/*', capabilities: ['read'] }],
+    });
+    await ok(['secret', 'put', 'wrap/agent'], { input: 'agent-db-password' });
+    await ok(['auth', 'enable', 'approle', '--path', 'wrap-agent']);
+    await ok(['approle', 'role', 'put', 'web', '--path', 'wrap-agent', '--policy', 'wrap-agent']);
+    const roleId = (await ok(['approle', 'role-id', 'web', '--path', 'wrap-agent'])).trim();
+    const wrappedSecretId = async () =>
+      (
+        JSON.parse(
+          await ok(['approle', 'secret-id', 'create', 'web', '--path', 'wrap-agent', '--wrap-ttl', '2m', '-o', 'json']),
+        ) as { wrap_info: { token: string } }
+      ).wrap_info.token;
+    const tmp = tempDir();
+    try {
+      const file = (name: string) => path.join(tmp.dir, name);
+      writeFileSync(file('role-id'), roleId);
+      const agent = () => {
+        writeFileSync(
+          file('agent.json'),
+          JSON.stringify({
+            auto_auth: {
+              method: 'approle',
+              mount: 'wrap-agent',
+              role_id_file: 'role-id',
+              secret_id_file: 'secret-id',
+              secret_id_response_wrapping_path: 'auth/wrap-agent/role/web/secret-id',
+            },
+            templates: [{ contents: '{{ secret "wrap/agent" }}', destination: 'db.conf' }],
+          }),
+        );
+        return runCli(['agent', '--once', '--config', file('agent.json')], {
+          env: { COFFER_ADDR: address, COFFER_TOKEN: '' },
+        });
+      };
+
+      writeFileSync(file('secret-id'), await wrappedSecretId(), { mode: 0o600 });
+      const good = await agent();
+      expect(good.code, good.stderr).toBe(0);
+      expect(readFileSync(file('db.conf'), 'utf8')).toBe('agent-db-password');
+
+      // A wrapping token of another answer (a token someone created for themselves) is refused before it is opened.
+      const foreign = JSON.parse(await ok(['token', 'create', '--wrap-ttl', '2m', '-o', 'json'])) as {
+        wrap_info: { token: string };
+      };
+      writeFileSync(file('secret-id'), foreign.wrap_info.token, { mode: 0o600 });
+      const bad = await agent();
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toContain('was made at auth/token/create, not auth/wrap-agent/role/web/secret-id');
+      expect(bad.stderr).not.toContain(foreign.wrap_info.token);
+      expect(existsSync(file('secret-id'))).toBe(true); // left for the operator to look at
+      // Still unopened: the lookup answers (an unwrap would have used it up).
+      await ok(['wrapping', 'lookup'], { input: foreign.wrap_info.token, token: '' });
+    } finally {
+      tmp.cleanup();
+    }
   });
 
   it('refuses --wrap-ttl on a command whose answer holds no credential, and changes nothing', async () => {

@@ -53,7 +53,15 @@ export function registerAgentCommand(program: Command): void {
         tokenSource = { kind: 'static', token: process.env[auth.variable], origin: `$${auth.variable}` };
       } else {
         const { agentLogin } = await import('../../../agent/login-credentials.ts');
-        tokenSource = { kind: 'login', login: agentLogin(auth, log) };
+        // Unwrapping needs no token: the wrapping token is the credential.
+        const anonymous = new ApiClient({ address: config.address ?? address, token: undefined });
+        tokenSource = {
+          kind: 'login',
+          login: agentLogin(auth, log, {
+            lookup: (wrapped) => anonymous.call('POST', '/v1/sys/wrapping/lookup', { body: { token: wrapped } }),
+            unwrap: (wrapped) => anonymous.call('POST', '/v1/sys/wrapping/unwrap', { body: { token: wrapped } }),
+          }),
+        };
       }
       const api = (current: string | undefined): ApiCall => {
         const client = new ApiClient({ address: config.address ?? address, token: current });
