@@ -235,10 +235,6 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
   }
 
   const rootKeyring = ports.rootKeyring;
-  const wrapping = new ResponseWrapping({ store, keyProvider, clock });
-  const holders: DataKeyHolder[] = [secrets, pki, wrapping, ...(accessKeys === undefined ? [] : [accessKeys])];
-  if (isDataKeyHolder(caKeys)) holders.push(caKeys);
-
   const tokens = new TokenService({ store, clock });
   const authMethods = buildAuthMethods({
     store,
@@ -246,11 +242,22 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     egressFetch: guardedFetch(egress, 'auth methods'),
     kubernetesTokenReview: ports.kubernetesTokenReview?.(egress),
   });
+  const authMounts = new AuthMountService({ store, clock, methods: authMethods, tokens, keyProvider });
+  const wrapping = new ResponseWrapping({ store, keyProvider, clock });
+  const holders: DataKeyHolder[] = [
+    secrets,
+    pki,
+    wrapping,
+    authMounts,
+    ...(accessKeys === undefined ? [] : [accessKeys]),
+  ];
+  if (isDataKeyHolder(caKeys)) holders.push(caKeys);
+
   const deps: BrokerDeps = {
     secrets,
     tokens,
     wrapping,
-    authMounts: new AuthMountService({ store, clock, methods: authMethods, tokens }),
+    authMounts,
     policies: new PolicyService({ store, clock }),
     audit,
     clock,

@@ -55,6 +55,8 @@ export class KubernetesMethod implements AuthMethod<KubernetesMountConfig, Kuber
   readonly configSchema = KubernetesMountConfigSchema;
   readonly roleSchema = KubernetesRoleSchema;
   readonly loginSchema = KubernetesLoginSchema;
+  /** The reviewer token is a credential: sealed in the store, never shown. */
+  readonly sealedConfig = ['token_reviewer_jwt'] as const;
   readonly #clock: Clock;
   readonly #fetch: typeof fetch | undefined;
   readonly #reviewer: KubernetesTokenReviewer | undefined;

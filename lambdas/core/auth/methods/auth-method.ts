@@ -110,6 +110,12 @@ export interface AuthMethod<Config extends ItemData, Role extends ItemData, Logi
   readonly roleSchema: z.ZodType<Role>;
   /** The login body. Its parse errors must never echo credential values. */
   readonly loginSchema: z.ZodType<Login>;
+  /**
+   * Config fields that are credentials (a TokenReview reviewer token, an LDAP bind password): the mount service keeps
+   * them sealed under the mount's own data key, shows them only as `<field>_set: true`, and hands them to `login`
+   * alone. @default none
+   */
+  readonly sealedConfig?: readonly string[];
   /** The policies a role grants: its writer must hold each of them and they must exist (derived-credentials.ts). */
   rolePolicies(role: Role): readonly string[];
   /**

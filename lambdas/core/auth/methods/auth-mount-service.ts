@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { open as openSealed, seal as sealValue } from '../../crypto/envelope.ts';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../../errors.ts';
 import type { Clock } from '../../ports/clock.ts';
+import type { KeyProvider } from '../../ports/key-provider.ts';
 import { ConditionFailedError, type ItemData, type Store, type WriteOp } from '../../ports/store.ts';
 import type { Principal, PrincipalCeiling } from '../../principal.ts';
 import { assertGrantable, ceilingsFrom } from '../derived-credentials.ts';
@@ -52,6 +54,11 @@ export interface AuthMountRecord {
   readonly config: ItemData;
   /** Epoch ms. */
   readonly createdAt: number;
+  /**
+   * The config's credential fields (the method's `sealedConfig`), as one JSON object sealed under the mount's own data
+   * key; `config` holds the rest. Absent when the config has none.
+   */
+  readonly sealedConfig?: { readonly fields: readonly string[]; readonly wrapped: string; readonly blob: string };
 }
 
 /** A role as stored: the method's role and the authority of its writer, which every token of the role carries. */
@@ -74,6 +81,8 @@ export interface AuthMountServiceOptions {
   readonly clock: Clock;
   readonly methods: { readonly [K in AuthMethodType]: AnyAuthMethod };
   readonly tokens: Pick<TokenService, 'createForLogin' | 'revokeWhereMeta' | 'revoke'>;
+  /** Seals the credential fields of mount configs. Without it, a config holding one is refused (fail closed). */
+  readonly keyProvider?: KeyProvider | undefined;
 }
 
 /** The token label naming the mount a login token came from. */
@@ -96,12 +105,14 @@ export class AuthMountService {
   private readonly clock: Clock;
   private readonly methods: AuthMountServiceOptions['methods'];
   private readonly tokens: AuthMountServiceOptions['tokens'];
+  private readonly keyProvider: KeyProvider | undefined;
 
   constructor(options: AuthMountServiceOptions) {
     this.store = options.store;
     this.clock = options.clock;
     this.methods = options.methods;
     this.tokens = options.tokens;
+    this.keyProvider = options.keyProvider;
   }
 
   /**
@@ -116,14 +127,17 @@ export class AuthMountService {
       );
     }
     const method = this.methods[type];
-    const config = parseOrThrow(method.configSchema, request.config ?? {}, 'config');
+    const parsed = parseOrThrow(method.configSchema, request.config ?? {}, 'config') as ItemData;
+    const id = `${path}.${randomBytes(6).toString('hex')}`;
+    const { config, sealedConfig } = await this.seal(method, id, parsed);
     const record: AuthMountRecord = {
       path,
-      id: `${path}.${randomBytes(6).toString('hex')}`,
+      id,
       type,
       description: request.description ?? '',
       config,
       createdAt: this.clock.now(),
+      ...(sealedConfig !== undefined && { sealedConfig }),
     };
     const data: MountItem = { ...record };
     try {
@@ -142,9 +156,91 @@ export class AuthMountService {
     return (await queryAll<MountItem>(this.store, AUTH_MOUNT_PARTITIONS.mounts)).map((item) => item.data);
   }
 
-  /** A mount's configuration as its method shows it: credentials in it (a reviewer token) left out. */
+  /** A mount's configuration as its method shows it: its sealed credentials only as `<field>_set: true`. */
   shownConfig(mount: AuthMountRecord): ItemData {
-    return this.methods[mount.type].describeConfig?.(mount.config) ?? mount.config;
+    const sealed = mount.sealedConfig?.fields ?? [];
+    // The method sees that a sealed field is set (never its value), e.g. to say which mode the mount is in.
+    const placeholders = Object.fromEntries(sealed.map((field) => [field, SEALED_PLACEHOLDER]));
+    const method = this.methods[mount.type];
+    const shown: Record<string, unknown> = {
+      ...(method.describeConfig?.({ ...mount.config, ...placeholders }) ?? { ...mount.config, ...placeholders }),
+    };
+    for (const field of sealed) {
+      if (field in shown) {
+        delete shown[field];
+        shown[`${field}_set`] = true;
+      }
+    }
+    return shown;
+  }
+
+  /** Re-wraps the data keys of sealed mount configs under the current root key (after a keyring rotation). */
+  async rewrapAll(): Promise<{ rewrapped: number }> {
+    const keyProvider = this.keyProvider;
+    if (keyProvider === undefined) return { rewrapped: 0 };
+    let rewrapped = 0;
+    for (const item of await queryAll<MountItem>(this.store, AUTH_MOUNT_PARTITIONS.mounts)) {
+      const sealed = item.data.sealedConfig;
+      if (sealed === undefined || keyProvider.isCurrent(sealed.wrapped)) continue;
+      const wrapped = await keyProvider.rewrapDataKey(sealed.wrapped, sealedConfigContext(item.data.id));
+      try {
+        await this.store.transact([
+          {
+            type: 'put',
+            pk: AUTH_MOUNT_PARTITIONS.mounts,
+            sk: item.sk,
+            data: { ...item.data, sealedConfig: { ...sealed, wrapped } },
+            condition: { kind: 'rev', rev: item.rev },
+          },
+        ]);
+        rewrapped++;
+      } catch (err) {
+        // Disabled meanwhile: nothing left to re-wrap.
+        if (!(err instanceof ConditionFailedError)) throw err;
+      }
+    }
+    return { rewrapped };
+  }
+
+  /** Moves the method's credential fields out of `config`, sealed. */
+  private async seal(
+    method: AnyAuthMethod,
+    mountId: string,
+    parsed: ItemData,
+  ): Promise<{ config: ItemData; sealedConfig?: AuthMountRecord['sealedConfig'] }> {
+    const config: Record<string, unknown> = { ...parsed };
+    const secret: Record<string, unknown> = {};
+    for (const field of method.sealedConfig ?? []) {
+      if (config[field] === undefined) continue;
+      secret[field] = config[field];
+      delete config[field];
+    }
+    const fields = Object.keys(secret);
+    if (fields.length === 0) return { config };
+    if (this.keyProvider === undefined) {
+      throw new ValidationError(`this runtime cannot seal ${fields.join(', ')}: no envelope key`);
+    }
+    const { plaintext, wrapped } = await this.keyProvider.generateDataKey(sealedConfigContext(mountId));
+    try {
+      const { blob } = sealValue(plaintext, Buffer.from(JSON.stringify(secret), 'utf8'), sealedConfigBinding(mountId));
+      return { config, sealedConfig: { fields, wrapped, blob } };
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
+  /** The mount's whole config, sealed fields opened: only for the method's login. */
+  private async unsealedConfig(mount: AuthMountRecord): Promise<ItemData> {
+    const sealed = mount.sealedConfig;
+    if (sealed === undefined) return mount.config;
+    if (this.keyProvider === undefined) throw new Error('a sealed mount config needs the envelope key');
+    const dataKey = await this.keyProvider.unwrapDataKey(sealed.wrapped, sealedConfigContext(mount.id));
+    const opened = openSealed(dataKey, { blob: sealed.blob }, sealedConfigBinding(mount.id));
+    try {
+      return { ...mount.config, ...(JSON.parse(opened.toString('utf8')) as ItemData) };
+    } finally {
+      opened.fill(0);
+    }
   }
 
   /** @throws NotFoundError when nothing is mounted at `path`. */
@@ -285,9 +381,12 @@ export class AuthMountService {
         return role?.data.role;
       },
     };
-    const outcome = await method.login(refOf(mount), parsed.data, roles, context).catch((err: unknown) => {
-      throw err instanceof LoginFailedError ? err.at(mount) : err;
-    });
+    const config = await this.unsealedConfig(mount);
+    const outcome = await method
+      .login({ ...refOf(mount), config }, parsed.data, roles, context)
+      .catch((err: unknown) => {
+        throw err instanceof LoginFailedError ? err.at(mount) : err;
+      });
     const token = await this.tokens
       .createForLogin({
         policies: outcome.policies,
@@ -323,6 +422,17 @@ export class AuthMountService {
     const mount = await this.get(path);
     return { mount, method: this.methods[mount.type] };
   }
+}
+
+/** What a method's `describeConfig` sees in place of a sealed field's value. */
+const SEALED_PLACEHOLDER = '(sealed)';
+
+function sealedConfigContext(mountId: string) {
+  return { purpose: 'auth-mount-config', mount: mountId };
+}
+
+function sealedConfigBinding(mountId: string) {
+  return { secretId: `auth-mount/${mountId}`, versionId: 'config' };
 }
 
 function refOf(mount: AuthMountRecord): AuthMountRef<ItemData> {

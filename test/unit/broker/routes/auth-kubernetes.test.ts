@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { Broker } from '../../../../lambdas/broker/broker.ts';
 import { nativeRoutes } from '../../../../lambdas/broker/routes/index.ts';
 import { NO_TOKEN_REVIEW } from '../../../../lambdas/core/auth/kubernetes/kubernetes-method.ts';
-import { AuthMountService } from '../../../../lambdas/core/auth/methods/auth-mount-service.ts';
+import { AUTH_MOUNT_PARTITIONS, AuthMountService } from '../../../../lambdas/core/auth/methods/auth-mount-service.ts';
 import { buildAuthMethods } from '../../../../lambdas/core/auth/methods/registry.ts';
+import { FakeKeyProvider } from '../../../support/fake-key-provider.ts';
 import { memoryNode, request } from '../../../support/memory-node.ts';
 import { makeKey } from '../../core/auth/jwt/jwt-test-issuer.ts';
 import { CLUSTER_ISSUER, projectedClaims } from '../../core/auth/kubernetes/kubernetes-test-tokens.ts';
@@ -14,11 +15,13 @@ const REVIEWER = 'eyJhbGciOiJSUzI1NiJ9.reviewer-token.c2ln';
 async function kubernetesNode() {
   const node = await memoryNode();
   const { store, deps } = node;
+  const keyProvider = new FakeKeyProvider();
   const authMounts = new AuthMountService({
     store,
     clock: deps.clock,
     methods: buildAuthMethods({ store, clock: deps.clock }),
     tokens: deps.tokens,
+    keyProvider,
   });
   const broker = new Broker({ ...deps, authMounts }, nativeRoutes(), () => {});
   const call = async (method: string, path: string, options: Parameters<typeof request>[2] = {}) => {
@@ -28,7 +31,7 @@ async function kubernetesNode() {
   const root = (method: string, path: string, body?: unknown) => call(method, path, { token: node.rootToken, body });
   await root('PUT', '/v1/sys/policies/shop-web', { rules: [{ path: 'secrets/shop/*', capabilities: ['read'] }] });
   const records = (requestId: string) => node.sink.records().filter((r) => r.requestId === requestId);
-  return { ...node, call, root, records };
+  return { ...node, call, root, records, authMounts, keyProvider };
 }
 
 const role = {
@@ -56,6 +59,36 @@ describe('Routes: the Kubernetes auth method', () => {
       config: { token_reviewer_jwt: expect.stringMatching(/^hmac-sha256:/) },
     });
     expect(JSON.stringify(sink.records())).not.toContain('reviewer-token');
+  });
+
+  it('keeps the reviewer token sealed at rest, hands it to logins alone, and re-wraps it on root-key rotation', async () => {
+    const { root, store, authMounts, keyProvider } = await kubernetesNode();
+    await root('POST', '/v1/sys/auth/kubernetes', {
+      type: 'kubernetes',
+      config: { kubernetes_host: 'https://10.96.0.1', token_reviewer_jwt: REVIEWER },
+    });
+    const item = await store.get(AUTH_MOUNT_PARTITIONS.mounts, 'kubernetes');
+    expect(JSON.stringify(item)).not.toContain('reviewer-token');
+    expect(item?.data).toMatchObject({ sealedConfig: { fields: ['token_reviewer_jwt'] } });
+    keyProvider.rotate();
+    expect(await authMounts.rewrapAll()).toEqual({ rewrapped: 1 });
+    expect(await authMounts.rewrapAll()).toEqual({ rewrapped: 0 });
+  });
+
+  it('refuses a credential in a mount config where nothing can seal it', async () => {
+    const node = await memoryNode();
+    const unsealed = new AuthMountService({
+      store: node.store,
+      clock: node.deps.clock,
+      methods: buildAuthMethods({ store: node.store, clock: node.deps.clock }),
+      tokens: node.deps.tokens,
+    });
+    await expect(
+      unsealed.enable('kubernetes', {
+        type: 'kubernetes',
+        config: { kubernetes_host: 'https://10.96.0.1', token_reviewer_jwt: REVIEWER },
+      }),
+    ).rejects.toThrow(/cannot seal token_reviewer_jwt/);
   });
 
   it('answers a TokenReview login with a 400 where the runtime cannot call a cluster', async () => {
