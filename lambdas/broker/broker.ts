@@ -355,6 +355,9 @@ export class Broker {
   }
 
   private async authenticate(req: BrokerRequest): Promise<{ principal: Principal; signingRegion?: string }> {
+    if (req.iamOnly === true && (req.iamArn === undefined || this.deps.resolveIamPrincipal === undefined)) {
+      throw new UnauthenticatedError('this API accepts only callers API Gateway authenticated by IAM (SigV4)');
+    }
     if (req.iamArn !== undefined && this.deps.resolveIamPrincipal !== undefined) {
       const principal = await this.deps.resolveIamPrincipal(req.iamArn);
       if (principal === undefined) throw new UnauthenticatedError('no Coffer identity is mapped to this IAM principal');

@@ -129,9 +129,10 @@ export async function resolveAuditSalt(
  * Dynamic secrets (leases over the database and STS engines) and PKI (CA keys in KMS) are wired too; lease expiry
  * is enforced by the scheduled lease sweeper (`lease-sweeper.ts`), never by a timer in this function.
  *
- * Only callers that API Gateway authenticated with IAM (mapped by {@link IamPrincipalService}) or that present a
- * Coffer token are served: Coffer's own SigV4 access keys are not wired here, since API Gateway's IAM authoriser
- * already owns the `Authorization` header.
+ * Only callers that API Gateway authenticated with IAM (mapped by {@link IamPrincipalService}) are served; a request
+ * without an IAM identity reaches only the routes that need no authentication (health, logins), whatever token it
+ * carries (`BrokerRequest.iamOnly`). Coffer's own SigV4 access keys are not wired here, since API Gateway's IAM
+ * authoriser already owns the `Authorization` header.
  */
 export function composeAwsBroker(
   config: ResolvedAwsConfig,
