@@ -35,6 +35,18 @@ export interface AccessDecision {
   readonly kind: 'enforce' | 'filter';
 }
 
+/**
+ * One login attempt that reached a mounted method, as the login metrics count it: method and mount only, never the
+ * role, the user or any part of the credential (metric dimensions are visible to whoever reads the metrics, and must
+ * stay few: an unmounted path never gets here).
+ */
+export interface LoginAttempt {
+  readonly method: string;
+  readonly mount: string;
+  /** `false` for a refused credential (the 403 of `LoginFailedError`). */
+  readonly succeeded: boolean;
+}
+
 /** Everything the broker needs, built by one composition root per runtime. */
 export interface BrokerDeps {
   readonly secrets: SecretService;
@@ -72,6 +84,11 @@ export interface BrokerDeps {
    * @default none
    */
   readonly onAccessDecision?: (decision: AccessDecision) => void;
+  /**
+   * Told of every login that succeeded or whose credential was refused, for the `LoginSucceeded`/`LoginFailed`
+   * metrics. Must not throw. @default none
+   */
+  readonly onLogin?: (attempt: LoginAttempt) => void;
   /**
    * Wraps the handling of each request, e.g. in the audit outbox's per-request scope (`AuditOutbox.run`). If it
    * rejects, the request fails with the mapped error.

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import type { AuditAccess, AuditDenial, AuditPrincipal } from '../core/audit/audit-types.ts';
+import type { AuditAccess, AuditDenial, AuditLogin, AuditPrincipal } from '../core/audit/audit-types.ts';
 import { ceilingDenial } from '../core/auth/derived-credentials.ts';
 import { LoginFailedError } from '../core/auth/methods/login-error.ts';
 import {
@@ -137,6 +137,7 @@ export class Broker {
     let requestAudited = false;
     const grants: AuditAccess[] = [];
     let denied: AuditDenial | undefined;
+    let login: AuditLogin | undefined;
     const about = () => ({
       requestId,
       operation: route.operation,
@@ -195,6 +196,11 @@ export class Broker {
       for (const reference of (await route.references?.(input, ctx)) ?? []) await ctx.authorize(reference);
       const result = await route.handle(input, ctx);
       const status = result.status ?? 200;
+      if (result.login !== undefined) {
+        const { alias, ...facts } = result.login;
+        login = { ...facts, alias: this.deps.audit.hmac(alias) };
+        this.deps.onLogin?.({ method: facts.method, mount: facts.mount, succeeded: true });
+      }
       if (CHECK_RESPONSES) checkResponse(route, status, result.body);
       // An AWS JSON 1.1 response always has a body, `{}` at least: SDKs parse it.
       const body = result.body === undefined ? (protocol === 'aws-json' ? '{}' : '') : JSON.stringify(result.body);
@@ -208,6 +214,7 @@ export class Broker {
           ),
           latencyMs: round(performance.now() - started),
           ...(grants.length === 0 ? {} : { grants }),
+          ...(login === undefined ? {} : { login }),
           durable: route.mutating,
         });
       }
@@ -224,7 +231,13 @@ export class Broker {
       const httpError = toHttpError(err);
       const awsError = protocol === 'aws-json' ? toAwsJsonError(err) : undefined;
       // A refused login is no policy decision: its method, mount, role and reason go into the record's `denied`.
-      if (err instanceof LoginFailedError) denied ??= err.denial;
+      if (err instanceof LoginFailedError) {
+        denied ??= err.denial;
+        if (err.mount !== undefined) {
+          login = { method: err.mount.type, mount: err.mount.path, ...(err.role !== undefined && { role: err.role }) };
+          this.deps.onLogin?.({ method: err.mount.type, mount: err.mount.path, succeeded: false });
+        }
+      }
       if (!httpError.exposed) this.reportError(requestId, err, route.operation);
       if (audited && (requestAudited || !isCofferError(err) || err.code !== 'audit_unavailable')) {
         try {
@@ -235,6 +248,7 @@ export class Broker {
             status: httpError.status,
             errorCode: httpError.code,
             ...(denied === undefined ? {} : { denied }),
+            ...(login === undefined ? {} : { login }),
             latencyMs: round(performance.now() - started),
             durable: route.mutating,
           });

@@ -37,7 +37,7 @@ const SYSTEM_FEATURES = {
 type OptionalServices = {
   [K in keyof BrokerDeps]-?: undefined extends BrokerDeps[K] ? K : never;
 }[keyof BrokerDeps];
-type BrokerOptions = 'maxBodyBytes' | 'onAccessDecision' | 'requestScope' | 'sigv4' | 'resolveIamPrincipal';
+type BrokerOptions = 'maxBodyBytes' | 'onAccessDecision' | 'onLogin' | 'requestScope' | 'sigv4' | 'resolveIamPrincipal';
 const _everyOptionalServiceIsAFeature: Record<Exclude<OptionalServices, BrokerOptions>, true> = {
   accessKeys: true,
   iamPrincipals: true,

@@ -114,6 +114,8 @@ export interface RuntimePorts {
   readonly rootKeyring?: RootKeyring;
   /** Wraps each request (the audit outbox's scope). @default none */
   readonly requestScope?: BrokerDeps['requestScope'];
+  /** Counts logins (the runtime's metrics). @default not counted */
+  readonly onLogin?: BrokerDeps['onLogin'];
 }
 
 /** The services of one node, and how to stop them. */
@@ -262,6 +264,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
       ),
     }),
     ...(ports.requestScope !== undefined && { requestScope: ports.requestScope }),
+    ...(ports.onLogin !== undefined && { onLogin: ports.onLogin }),
     system: {
       version: API_VERSION,
       runtime: ports.runtime,

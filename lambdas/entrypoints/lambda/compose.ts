@@ -138,8 +138,15 @@ export function composeAwsBroker(
   config: ResolvedAwsConfig,
   clients: AwsClients = createAwsClients(config),
   clock: Clock = systemClock,
+  telemetry: AwsTelemetry = {},
 ): Broker {
-  return new Broker(composeAwsDeps(config, clients, clock), nativeRoutes());
+  return new Broker(composeAwsDeps(config, clients, clock, telemetry), nativeRoutes());
+}
+
+/** What the function reports beyond its answers: the metric hooks `handler.ts` wires to Powertools. */
+export interface AwsTelemetry {
+  /** Counts logins (`LoginSucceeded`/`LoginFailed`, see `observability.ts`). @default not counted */
+  readonly onLogin?: BrokerDeps['onLogin'];
 }
 
 /** The broker's dependencies on AWS (see {@link composeAwsBroker}); exposed so tests can see what is wired. */
@@ -147,8 +154,9 @@ export function composeAwsDeps(
   config: ResolvedAwsConfig,
   clients: AwsClients = createAwsClients(config),
   clock: Clock = systemClock,
+  telemetry: AwsTelemetry = {},
 ): BrokerDeps {
-  return composeServices(awsPorts(config, clients, clock)).deps;
+  return composeServices({ ...awsPorts(config, clients, clock), ...telemetry }).deps;
 }
 
 /** The AWS runtime's ports: DynamoDB behind the audit outbox, KMS, CA keys in KMS, Step Functions. */
@@ -189,14 +197,20 @@ export function awsPorts(config: ResolvedAwsConfig, clients: AwsClients, clock: 
  * instead; {@link loadLambdaHandler} reads it.
  * @throws ValidationError naming the bad setting.
  */
-export function createLambdaHandler(env: NodeJS.ProcessEnv = process.env, clients?: AwsClients) {
+export function createLambdaHandler(
+  env: NodeJS.ProcessEnv = process.env,
+  clients?: AwsClients,
+  telemetry: AwsTelemetry = {},
+) {
   const config = loadAwsConfig(env);
   if (config.auditSalt === undefined) {
     throw new ValidationError(
       'invalid configuration COFFER_AUDIT_SALT_SECRET_ARN: the salt secret is read by loadLambdaHandler, not createLambdaHandler',
     );
   }
-  return createApiGatewayHandler(composeAwsBroker({ ...config, auditSalt: config.auditSalt }, clients));
+  return createApiGatewayHandler(
+    composeAwsBroker({ ...config, auditSalt: config.auditSalt }, clients, systemClock, telemetry),
+  );
 }
 
 /**
@@ -204,7 +218,11 @@ export function createLambdaHandler(env: NodeJS.ProcessEnv = process.env, client
  * broker. Any failure rejects, which fails the Lambda init phase with a message naming the setting.
  * @throws ValidationError naming the bad setting.
  */
-export async function loadLambdaHandler(config: AwsConfig, clients: AwsClients = createAwsClients(config)) {
+export async function loadLambdaHandler(
+  config: AwsConfig,
+  clients: AwsClients = createAwsClients(config),
+  telemetry: AwsTelemetry = {},
+) {
   const resolved = await resolveAuditSalt(config, clients.secretsManager);
-  return createApiGatewayHandler(composeAwsBroker(resolved, clients));
+  return createApiGatewayHandler(composeAwsBroker(resolved, clients, systemClock, telemetry));
 }
