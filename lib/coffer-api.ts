@@ -23,6 +23,13 @@ export interface CofferApiProps {
   readonly throttlingRateLimit?: number;
   /** Burst bucket size. @default 2000 */
   readonly throttlingBurstLimit?: number;
+  /**
+   * Steady-state requests per second to each login method (anyone can call them), so a guessing loop is held at
+   * the gateway before it costs Lambda invocations; the broker's lockout still counts each attempt. @default 50
+   */
+  readonly loginThrottlingRateLimit?: number;
+  /** Burst bucket size of each login method. @default 100 */
+  readonly loginThrottlingBurstLimit?: number;
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
   /**
@@ -55,7 +62,12 @@ export class CofferApi extends Construct {
     super(scope, id);
     const rateLimit = props.throttlingRateLimit ?? 1000;
     const burstLimit = props.throttlingBurstLimit ?? 2000;
-    if (!(rateLimit > 0 && Number.isInteger(burstLimit) && burstLimit > 0)) {
+    const loginRateLimit = props.loginThrottlingRateLimit ?? 50;
+    const loginBurstLimit = props.loginThrottlingBurstLimit ?? 100;
+    if (
+      !(rateLimit > 0 && Number.isInteger(burstLimit) && burstLimit > 0) ||
+      !(loginRateLimit > 0 && Number.isInteger(loginBurstLimit) && loginBurstLimit > 0)
+    ) {
       throw new Error('CofferControlPlane: throttling limits must be positive (burst a whole number)');
     }
 
@@ -77,6 +89,12 @@ export class CofferApi extends Construct {
         stageName: props.stageName ?? 'prod',
         throttlingRateLimit: rateLimit,
         throttlingBurstLimit: burstLimit,
+        methodOptions: Object.fromEntries(
+          LOGIN_PATHS.map((path) => [
+            `${path}/POST`,
+            { throttlingRateLimit: loginRateLimit, throttlingBurstLimit: loginBurstLimit },
+          ]),
+        ),
         accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogGroup),
         accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields({
           caller: true,

@@ -411,7 +411,7 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
       for (const p of permissions) expect(p.Principal).toBe('apigateway.amazonaws.com');
     });
 
-    it('throttles the stage, logs access as JSON, logs errors without bodies, and traces', () => {
+    it('throttles the stage and each login method, logs access as JSON, logs errors without bodies, and traces', () => {
       const [, stage] = ofType('AWS::ApiGateway::Stage')[0]!;
       expect(stage.Properties).toMatchObject({ StageName: 'prod', TracingEnabled: true });
       expect(stage.Properties.MethodSettings).toEqual([
@@ -424,6 +424,14 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
           DataTraceEnabled: false,
           MetricsEnabled: true,
         },
+        // Each login method, open to anyone, throttled on its own below the stage's limits.
+        ...['/~1v1~1auth~1{mount}~1login', '/~1v1~1auth~1{mount}~1login~1{username}'].map((resourcePath) => ({
+          HttpMethod: 'POST',
+          ResourcePath: resourcePath,
+          ThrottlingRateLimit: 50,
+          ThrottlingBurstLimit: 100,
+          DataTraceEnabled: false,
+        })),
       ]);
       const access = stage.Properties.AccessLogSetting;
       expect(JSON.stringify(access.DestinationArn)).toContain(idOf(stack.controlPlane.api.accessLogGroup));
