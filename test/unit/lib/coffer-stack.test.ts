@@ -556,6 +556,8 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
         'KmsErrors',
         AUDIT_SHIPPING_LAG_METRIC,
         'ThrottledRequests',
+        'LoginSucceeded',
+        'LoginFailed',
       ]) {
         expect(body).toContain(name);
       }
