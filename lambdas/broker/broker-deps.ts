@@ -2,6 +2,7 @@ import type { AuditLog } from '../core/audit/audit-log.ts';
 import type { VerifyResult } from '../core/audit/hash-chain.ts';
 import type { IamPrincipalService } from '../core/auth/iam/iam-principal-service.ts';
 import type { AuthMountService } from '../core/auth/methods/auth-mount-service.ts';
+import type { LoginMetrics } from '../core/auth/methods/login-counters.ts';
 import type { AccessKeyService } from '../core/auth/sigv4/access-key-service.ts';
 import type { SigV4Verifier } from '../core/auth/sigv4/sigv4-verifier.ts';
 import type { TokenService } from '../core/auth/token/token-service.ts';
@@ -23,6 +24,8 @@ export interface SystemOperations {
   readonly auditVerify?: () => Promise<VerifyResult>;
   readonly auditTail?: (lines: number) => Promise<string[]>;
   readonly rotateRootKey?: () => Promise<{ keyId: string; rewrapped: number; retired: string[] }>;
+  /** Logins counted by method and mount since the node started (`GET /v1/sys/metrics`). */
+  readonly loginMetrics?: () => LoginMetrics;
 }
 
 /** One policy decision the broker made for a request. */
