@@ -26,7 +26,7 @@ function synth(props: Partial<CofferApiProps> = {}) {
   return Template.fromStack(stack);
 }
 
-describe('Construct: CofferApi', () => {
+describe('Construct: CofferApi (login throttling)', () => {
   it('throttles each login method with its own limits', () => {
     const stage = Object.values(
       synth({ loginThrottlingRateLimit: 5, loginThrottlingBurstLimit: 10 }).findResources('AWS::ApiGateway::Stage'),
