@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoDbStore } from '../../../lambdas/adapters/aws/dynamodb-store/dynamodb-store.ts';
 import type { LoginAttempt } from '../../../lambdas/broker/broker-deps.ts';
 import type { AuditRecord } from '../../../lambdas/core/audit/audit-types.ts';
@@ -54,6 +54,7 @@ describe('Module: lambda handler logins (emulator)', () => {
   const tableName = uniqueName('coffer-login');
   const attempts: LoginAttempt[] = [];
   let handler: Handler;
+  let env: Record<string, string>;
   let store: DynamoDbStore;
   let key: TestKey;
   let issuer: TestIssuer;
@@ -89,20 +90,17 @@ describe('Module: lambda handler logins (emulator)', () => {
     const kmsKey = await kms.send(
       new CreateKeyCommand({ KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT', Description: 'coffer login' }),
     );
-    handler = createLambdaHandler(
-      {
-        COFFER_TABLE_NAME: tableName,
-        COFFER_ENVELOPE_KEY_ARN: kmsKey.KeyMetadata!.Arn!,
-        COFFER_AUDIT_BUCKET: uniqueName('coffer-login-audit'),
-        COFFER_AUDIT_SALT: randomBytes(32).toString('base64'),
-        COFFER_BOOTSTRAP_ADMIN_ARNS: ADMIN,
-        COFFER_EGRESS_ALLOW: `127.0.0.1:${issuer.port}`,
-        AWS_REGION: emulator.region,
-        COFFER_ACCOUNT_ID: ACCOUNT,
-      },
-      { dynamodb, kms },
-      { onLogin: (attempt) => attempts.push(attempt) },
-    );
+    env = {
+      COFFER_TABLE_NAME: tableName,
+      COFFER_ENVELOPE_KEY_ARN: kmsKey.KeyMetadata!.Arn!,
+      COFFER_AUDIT_BUCKET: uniqueName('coffer-login-audit'),
+      COFFER_AUDIT_SALT: randomBytes(32).toString('base64'),
+      COFFER_BOOTSTRAP_ADMIN_ARNS: ADMIN,
+      COFFER_EGRESS_ALLOW: `127.0.0.1:${issuer.port}`,
+      AWS_REGION: emulator.region,
+      COFFER_ACCOUNT_ID: ACCOUNT,
+    };
+    handler = createLambdaHandler(env, { dynamodb, kms }, { onLogin: (attempt) => attempts.push(attempt) });
     store = new DynamoDbStore({ client: dynamodb, tableName });
 
     expect(
@@ -126,6 +124,12 @@ describe('Module: lambda handler logins (emulator)', () => {
     });
     expect(role.status).toBe(200);
     attempts.length = 0;
+  });
+
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.restoreAllMocks();
+    vi.resetModules();
   });
 
   afterAll(async () => {
@@ -188,5 +192,24 @@ describe('Module: lambda handler logins (emulator)', () => {
       headers: { 'X-Coffer-Token': token },
     });
     expect(result.statusCode).toBe(401);
+  });
+
+  it('publishes LoginFailed from the deployed entry point (handler.ts), by method and mount only', async () => {
+    vi.stubEnv('AWS_ENDPOINT_URL', emulator.endpoint);
+    vi.stubEnv('AWS_ACCESS_KEY_ID', emulator.credentials.accessKeyId);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', emulator.credentials.secretAccessKey);
+    vi.stubEnv('AWS_SESSION_TOKEN', '');
+    for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+    const module = await import('../../../lambdas/entrypoints/lambda/handler.ts');
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const result = await module.handler(
+      event('POST', '/v1/auth/approle/login', { role_id: roleId, secret_id: 'not-it' }, null),
+    );
+    const emitted = write.mock.calls.map(([chunk]) => String(chunk)).filter((line) => line.includes('LoginFailed'));
+    write.mockRestore();
+    expect(result.statusCode).toBe(403);
+    expect(emitted).toHaveLength(1);
+    expect(JSON.parse(emitted[0]!)).toMatchObject({ LoginFailed: 1, method: 'approle', mount: 'approle' });
+    expect(emitted[0]).not.toContain(roleId);
   });
 });
