@@ -68,3 +68,27 @@ export async function spawnListening(
       }),
   };
 }
+
+/**
+ * Runs each of `runs` once per round, in turn, for `rounds` rounds, and keeps each one's median round by rate: a
+ * figure and its baseline then see the same share of a busy machine's bursts (other processes, GC of the client).
+ */
+export async function interleaved<K extends string>(
+  rounds: number,
+  runs: Record<K, () => Promise<Rate>>,
+): Promise<Record<K, Rate>> {
+  const results = {} as Record<K, Rate[]>;
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, run] of Object.entries(runs) as [K, () => Promise<Rate>][]) {
+      const rates = results[name] ?? [];
+      rates.push(await run());
+      results[name] = rates;
+    }
+  }
+  const median = {} as Record<K, Rate>;
+  for (const [name, rates] of Object.entries(results) as [K, Rate[]][]) {
+    const sorted = [...rates].sort((a, b) => a.perSecond - b.perSecond);
+    median[name] = sorted[Math.floor(sorted.length / 2)]!;
+  }
+  return median;
+}

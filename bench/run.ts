@@ -229,3 +229,5 @@ await suite('extension.ts', 'Lambda extension cache and post-rotation staleness'
 await suite('pki.ts', 'PKI: EC P-256 certificates issued vs raw WebCrypto keygen+sign');
 await suite('dynamic.ts', 'Dynamic PostgreSQL credentials, and revoking 10,000 leases under read load');
 await suite('rotation.ts', 'Rotation: 1,000 PostgreSQL secrets (alternating users) vs the bare SQL of a rotation');
+await suite('auth-login.ts', 'Logins: AppRole and JWT logins/s vs an audited GET and a bare jose jwtVerify');
+await suite('tls.ts', 'TLS 1.3: handshake per new connection and an audited GET, vs the same over plain HTTP');

@@ -4,8 +4,13 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
-/** The only route API Gateway serves without IAM authorization: the broker's liveness probe (`sys.health`). */
+/** A route API Gateway serves without IAM authorization: the broker's liveness probe (`sys.health`). */
 export const HEALTH_PATH = '/v1/sys/health';
+/**
+ * The other routes API Gateway serves without IAM authorization: logins with an auth method (`auth.login`), whose
+ * credential is in the body, and LDAP's Vault-style login with the user name in the path.
+ */
+export const LOGIN_PATHS = ['/v1/auth/{mount}/login', '/v1/auth/{mount}/login/{username}'] as const;
 
 /** Configuration of {@link CofferApi}. */
 export interface CofferApiProps {
@@ -18,6 +23,13 @@ export interface CofferApiProps {
   readonly throttlingRateLimit?: number;
   /** Burst bucket size. @default 2000 */
   readonly throttlingBurstLimit?: number;
+  /**
+   * Steady-state requests per second to each login method (anyone can call them), so a guessing loop is held at
+   * the gateway before it costs Lambda invocations; the broker's lockout still counts each attempt. @default 50
+   */
+  readonly loginThrottlingRateLimit?: number;
+  /** Burst bucket size of each login method. @default 100 */
+  readonly loginThrottlingBurstLimit?: number;
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
   /**
@@ -32,8 +44,8 @@ export interface CofferApiProps {
 /**
  * The REST API in front of the broker: Lambda proxy integration for `/v1/{proxy+}` (Coffer's native API) and `POST /`
  * (the Secrets Manager-compatible JSON protocol), with `AWS_IAM` authorization on everything except
- * `GET /v1/sys/health`. API Gateway verifies the SigV4 signature and hands the caller's ARN to the broker, which maps
- * it to Coffer policies.
+ * `GET /v1/sys/health` and the logins (`POST /v1/auth/{mount}/login`, `…/login/{username}`). API Gateway verifies the
+ * SigV4 signature and hands the caller's ARN to the broker, which maps it to Coffer policies.
  *
  * Request size: a REST API accepts bodies up to 10 MB and has no smaller setting. The broker refuses bodies over
  * 1 MiB with 413 before parsing them (`DEFAULT_MAX_BODY_BYTES`), and the Lambda invoke payload is capped at 6 MB, so
@@ -43,12 +55,19 @@ export class CofferApi extends Construct {
   readonly restApi: apigateway.RestApi;
   readonly accessLogGroup: logs.LogGroup;
   readonly healthMethod: apigateway.Method;
+  /** `POST` on each of {@link LOGIN_PATHS}. */
+  readonly loginMethods: readonly apigateway.Method[];
 
   constructor(scope: Construct, id: string, props: CofferApiProps) {
     super(scope, id);
     const rateLimit = props.throttlingRateLimit ?? 1000;
     const burstLimit = props.throttlingBurstLimit ?? 2000;
-    if (!(rateLimit > 0 && Number.isInteger(burstLimit) && burstLimit > 0)) {
+    const loginRateLimit = props.loginThrottlingRateLimit ?? 50;
+    const loginBurstLimit = props.loginThrottlingBurstLimit ?? 100;
+    if (
+      !(rateLimit > 0 && Number.isInteger(burstLimit) && burstLimit > 0) ||
+      !(loginRateLimit > 0 && Number.isInteger(loginBurstLimit) && loginBurstLimit > 0)
+    ) {
       throw new Error('CofferControlPlane: throttling limits must be positive (burst a whole number)');
     }
 
@@ -70,6 +89,12 @@ export class CofferApi extends Construct {
         stageName: props.stageName ?? 'prod',
         throttlingRateLimit: rateLimit,
         throttlingBurstLimit: burstLimit,
+        methodOptions: Object.fromEntries(
+          LOGIN_PATHS.map((path) => [
+            `${path}/POST`,
+            { throttlingRateLimit: loginRateLimit, throttlingBurstLimit: loginBurstLimit },
+          ]),
+        ),
         accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogGroup),
         accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields({
           caller: true,
@@ -114,6 +139,31 @@ export class CofferApi extends Construct {
       authorizationType: apigateway.AuthorizationType.NONE,
     });
 
+    // A login presents its credential in the body (a secret id, a JWT, a password), so it cannot be SigV4-signed by a
+    // caller that has no AWS identity yet. The literal `auth` resource hides the proxy above for /v1/auth/…, so every
+    // other route under it (roles, token and IAM-mapping operations) gets its IAM-authorised proxy back here.
+    const mount = v1.addResource('auth').addResource('{mount}');
+    mount.addProxy({ anyMethod: false }).addMethod('ANY', integration, methodOptions);
+    const login = mount.addResource('login');
+    const unauthenticated = { ...methodOptions, authorizationType: apigateway.AuthorizationType.NONE };
+    this.loginMethods = [
+      login.addMethod('POST', integration, unauthenticated),
+      login.addResource('{username}').addMethod('POST', integration, unauthenticated),
+    ];
+    for (const method of this.loginMethods) {
+      Validations.of(method).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'Logins are how a workload without AWS credentials gets a Coffer token: the credential is in the body, the ' +
+          'broker checks it and audits every attempt, and it refuses every other route to a caller without an IAM ' +
+          'identity.',
+      });
+      Validations.of(method).acknowledge({
+        id: 'AwsSolutions-COG4',
+        reason: 'Logins are deliberately open to callers without AWS credentials (see APIG4).',
+      });
+    }
+
     Validations.of(this.healthMethod).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason: 'The liveness probe answers only status and version, touches no data, and must work for load balancers.',
@@ -129,7 +179,8 @@ export class CofferApi extends Construct {
     Validations.of(this.restApi).acknowledge({
       id: 'AwsSolutions-APIG3',
       reason:
-        'Every route but health requires SigV4 (AWS_IAM), the stage is throttled, and the broker caps bodies at 1 MiB; ' +
+        'Every route but health and the logins requires SigV4 (AWS_IAM), the stage is throttled, and the broker caps ' +
+        'bodies at 1 MiB; ' +
         'a WAF web ACL can be associated by the operator and is not required for an IAM-only API.',
     });
     Validations.of(this.restApi).acknowledge({

@@ -10,6 +10,8 @@ import {
   BROKER_ERRORS_METRIC,
   KMS_ERRORS_METRIC,
   LAG_METRIC,
+  LOGIN_FAILED_METRIC,
+  LOGIN_SUCCEEDED_METRIC,
   METRICS_NAMESPACE,
   RELAY_SERVICE_NAME,
   SERVICE_NAME,
@@ -48,7 +50,8 @@ export function cofferMetric(metricName: string, statistic: string, service: str
 
 /**
  * Alarms and a dashboard for the broker path: API Gateway 5XX and 4XX rate (throttled requests are 429s, counted
- * there), Lambda errors and throttles, the broker's own `BrokerErrors` and `KmsErrors`, and the audit shipping lag.
+ * there), Lambda errors and throttles, the broker's own `BrokerErrors` and `KmsErrors`, and the audit shipping lag;
+ * the dashboard also draws logins (`LoginSucceeded`/`LoginFailed`) per method and mount.
  * Every alarm notifies `alarmTopic` when one is given.
  */
 export class CofferMonitoring extends Construct {
@@ -97,6 +100,14 @@ export class CofferMonitoring extends Construct {
     }
 
     const tableThrottles = props.table.metricThrottledRequestsForOperations({ period: PERIOD });
+    // One line per method and mount: the broker publishes logins with those two dimensions (and its `service`).
+    const logins = (metricName: string, label: string) =>
+      new cloudwatch.MathExpression({
+        expression: `SEARCH('{${METRICS_NAMESPACE},method,mount,service} MetricName="${metricName}"', 'Sum', ${PERIOD.toSeconds()})`,
+        label,
+        usingMetrics: {},
+        period: PERIOD,
+      });
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: `${name}-coffer`,
       defaultInterval: Duration.hours(3),
@@ -126,6 +137,14 @@ export class CofferMonitoring extends Construct {
           new cloudwatch.GraphWidget({ title: 'KMS errors', left: [kmsErrors], width: 8 }),
           new cloudwatch.GraphWidget({ title: 'Audit shipping lag (s)', left: [auditLag], width: 8 }),
           new cloudwatch.GraphWidget({ title: 'DynamoDB throttled requests', left: [tableThrottles], width: 8 }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Logins by method and mount (failed: refused credentials)',
+            left: [logins(LOGIN_FAILED_METRIC, 'failed')],
+            right: [logins(LOGIN_SUCCEEDED_METRIC, 'succeeded')],
+            width: 24,
+          }),
         ],
       ],
     });

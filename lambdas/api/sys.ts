@@ -8,6 +8,20 @@ export const Health = z.object({
 });
 export type Health = z.infer<typeof Health>;
 
+/** `GET /v1/sys/metrics`: the node's counters since it started. */
+export const Metrics = z.object({
+  since: z.string().describe('when counting began (the node started), ISO-8601'),
+  logins: z.array(
+    z.object({
+      method: z.string(),
+      mount: z.string(),
+      succeeded: z.number().int(),
+      failed: z.number().int().describe('refused credentials'),
+    }),
+  ),
+});
+export type Metrics = z.infer<typeof Metrics>;
+
 /** This API as an OpenAPI 3.1 document. */
 export const OpenApiDocument = z.record(z.string(), z.unknown());
 

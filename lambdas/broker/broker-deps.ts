@@ -2,6 +2,7 @@ import type { AuditLog } from '../core/audit/audit-log.ts';
 import type { VerifyResult } from '../core/audit/hash-chain.ts';
 import type { IamPrincipalService } from '../core/auth/iam/iam-principal-service.ts';
 import type { AuthMountService } from '../core/auth/methods/auth-mount-service.ts';
+import type { LoginMetrics } from '../core/auth/methods/login-counters.ts';
 import type { AccessKeyService } from '../core/auth/sigv4/access-key-service.ts';
 import type { SigV4Verifier } from '../core/auth/sigv4/sigv4-verifier.ts';
 import type { TokenService } from '../core/auth/token/token-service.ts';
@@ -24,6 +25,8 @@ export interface SystemOperations {
   readonly auditVerify?: () => Promise<VerifyResult>;
   readonly auditTail?: (lines: number) => Promise<string[]>;
   readonly rotateRootKey?: () => Promise<{ keyId: string; rewrapped: number; retired: string[] }>;
+  /** Logins counted by method and mount since the node started (`GET /v1/sys/metrics`). */
+  readonly loginMetrics?: () => LoginMetrics;
 }
 
 /** One policy decision the broker made for a request. */
@@ -34,6 +37,18 @@ export interface AccessDecision {
   readonly allowed: boolean;
   /** `enforce` for checks that refuse the request, `filter` for checks that only leave items out. */
   readonly kind: 'enforce' | 'filter';
+}
+
+/**
+ * One login attempt that reached a mounted method, as the login metrics count it: method and mount only, never the
+ * role, the user or any part of the credential (metric dimensions are visible to whoever reads the metrics, and must
+ * stay few: an unmounted path never gets here).
+ */
+export interface LoginAttempt {
+  readonly method: string;
+  readonly mount: string;
+  /** `false` for a refused credential (the 403 of `LoginFailedError`). */
+  readonly succeeded: boolean;
 }
 
 /** Everything the broker needs, built by one composition root per runtime. */
@@ -75,6 +90,11 @@ export interface BrokerDeps {
    * @default none
    */
   readonly onAccessDecision?: (decision: AccessDecision) => void;
+  /**
+   * Told of every login that succeeded or whose credential was refused, for the `LoginSucceeded`/`LoginFailed`
+   * metrics. Must not throw. @default none
+   */
+  readonly onLogin?: (attempt: LoginAttempt) => void;
   /**
    * Wraps the handling of each request, e.g. in the audit outbox's per-request scope (`AuditOutbox.run`). If it
    * rejects, the request fails with the mapped error.

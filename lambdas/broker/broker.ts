@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import type { AuditAccess, AuditDenial, AuditPrincipal } from '../core/audit/audit-types.ts';
+import type { AuditAccess, AuditDenial, AuditLogin, AuditPrincipal } from '../core/audit/audit-types.ts';
 import { ceilingDenial } from '../core/auth/derived-credentials.ts';
 import { LoginFailedError } from '../core/auth/methods/login-error.ts';
 import { parseDuration } from '../core/duration.ts';
@@ -139,6 +139,7 @@ export class Broker {
     let requestAudited = false;
     const grants: AuditAccess[] = [];
     let denied: AuditDenial | undefined;
+    let login: AuditLogin | undefined;
     const about = () => ({
       requestId,
       operation: route.operation,
@@ -200,6 +201,11 @@ export class Broker {
       for (const reference of (await route.references?.(input, ctx)) ?? []) await ctx.authorize(reference);
       const answer = await route.handle(input, ctx);
       const status = answer.status ?? 200;
+      if (answer.login !== undefined) {
+        const { alias, ...facts } = answer.login;
+        login = { ...facts, alias: this.deps.audit.hmac(alias) };
+        this.deps.onLogin?.({ method: facts.method, mount: facts.mount, succeeded: true });
+      }
       if (CHECK_RESPONSES) checkResponse(route, status, answer.body);
       const result =
         wrapping === undefined || wrapTtl === undefined || answer.body === undefined
@@ -217,6 +223,7 @@ export class Broker {
           ),
           latencyMs: round(performance.now() - started),
           ...(grants.length === 0 ? {} : { grants }),
+          ...(login === undefined ? {} : { login }),
           durable: route.mutating,
         });
       }
@@ -233,7 +240,13 @@ export class Broker {
       const httpError = toHttpError(err);
       const awsError = protocol === 'aws-json' ? toAwsJsonError(err) : undefined;
       // A refused login is no policy decision: its method, mount, role and reason go into the record's `denied`.
-      if (err instanceof LoginFailedError) denied ??= err.denial;
+      if (err instanceof LoginFailedError) {
+        denied ??= err.denial;
+        if (err.mount !== undefined) {
+          login = { method: err.mount.type, mount: err.mount.path, ...(err.role !== undefined && { role: err.role }) };
+          this.deps.onLogin?.({ method: err.mount.type, mount: err.mount.path, succeeded: false });
+        }
+      }
       if (!httpError.exposed) this.reportError(requestId, err, route.operation);
       if (audited && (requestAudited || !isCofferError(err) || err.code !== 'audit_unavailable')) {
         try {
@@ -244,6 +257,7 @@ export class Broker {
             status: httpError.status,
             errorCode: httpError.code,
             ...(denied === undefined ? {} : { denied }),
+            ...(login === undefined ? {} : { login }),
             latencyMs: round(performance.now() - started),
             durable: route.mutating,
           });
@@ -364,6 +378,9 @@ export class Broker {
   }
 
   private async authenticate(req: BrokerRequest): Promise<{ principal: Principal; signingRegion?: string }> {
+    if (req.iamOnly === true && (req.iamArn === undefined || this.deps.resolveIamPrincipal === undefined)) {
+      throw new UnauthenticatedError('this API accepts only callers API Gateway authenticated by IAM (SigV4)');
+    }
     if (req.iamArn !== undefined && this.deps.resolveIamPrincipal !== undefined) {
       const principal = await this.deps.resolveIamPrincipal(req.iamArn);
       if (principal === undefined) throw new UnauthenticatedError('no Coffer identity is mapped to this IAM principal');

@@ -21,24 +21,26 @@ export const FEATURES = {
   auditVerify: 'verifying the audit log through the API',
   auditTail: 'reading the audit log through the API',
   rootKeyRotation: 'rotating the root key through the API (KMS rotates the envelope key itself)',
+  loginMetrics: 'login counters through the API (GET /v1/sys/metrics)',
 } as const;
 
 export type Feature = keyof typeof FEATURES;
 
-type ServiceFeature = Exclude<Feature, 'auditVerify' | 'auditTail' | 'rootKeyRotation'>;
+type ServiceFeature = Exclude<Feature, 'auditVerify' | 'auditTail' | 'rootKeyRotation' | 'loginMetrics'>;
 
 /** Where each system feature lives in {@link SystemOperations}. */
 const SYSTEM_FEATURES = {
   auditVerify: 'auditVerify',
   auditTail: 'auditTail',
   rootKeyRotation: 'rotateRootKey',
+  loginMetrics: 'loginMetrics',
 } as const satisfies Record<Exclude<Feature, ServiceFeature>, keyof SystemOperations>;
 
 // Every optional service of BrokerDeps is a declared feature (the compiler says which one is missing).
 type OptionalServices = {
   [K in keyof BrokerDeps]-?: undefined extends BrokerDeps[K] ? K : never;
 }[keyof BrokerDeps];
-type BrokerOptions = 'maxBodyBytes' | 'onAccessDecision' | 'requestScope' | 'sigv4' | 'resolveIamPrincipal';
+type BrokerOptions = 'maxBodyBytes' | 'onAccessDecision' | 'onLogin' | 'requestScope' | 'sigv4' | 'resolveIamPrincipal';
 const _everyOptionalServiceIsAFeature: Record<Exclude<OptionalServices, BrokerOptions>, true> = {
   accessKeys: true,
   iamPrincipals: true,
@@ -117,4 +119,8 @@ export const RUNTIME_ONLY: Readonly<
   auditVerify: { runtime: 'local', why: 'the S3 audit log is verified offline (verifyS3AuditStream)' },
   auditTail: { runtime: 'local', why: 'the S3 audit log is read from S3 (and CloudTrail), not through the broker' },
   rootKeyRotation: { runtime: 'local', why: 'KMS rotates the envelope key itself' },
+  loginMetrics: {
+    runtime: 'local',
+    why: 'each function instance counts only its own logins: CloudWatch has the totals (LoginSucceeded/LoginFailed)',
+  },
 };

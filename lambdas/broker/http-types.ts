@@ -24,6 +24,12 @@ export interface BrokerRequest {
   /** The caller's IAM ARN, set only by the API Gateway entry (AWS_IAM authorisation already verified it). */
   readonly iamArn?: string | undefined;
   /**
+   * The transport vouches for callers by their IAM identity alone (API Gateway's AWS_IAM authorisation): a request
+   * without `iamArn` is anonymous and reaches only the `auth: 'none'` routes (health, logins), whatever token or
+   * signature it carries. So a gateway method left open by mistake exposes nothing that is not public anyway.
+   */
+  readonly iamOnly?: boolean;
+  /**
    * The client certificate (DER) the local TLS listener verified against its client CA (`COFFER_TLS_CLIENT_CA`), for
    * certificate login. Unset without mTLS; never set from anything a client merely sent.
    */

@@ -47,6 +47,20 @@ export interface RouteResult<T = unknown> {
    * distribution point). Never for secret material: raw bodies are not HMAC'd into the audit log, only left out.
    */
   readonly raw?: { readonly contentType: string; readonly bytes: Buffer };
+  /**
+   * A login's facts, for the audit record (`login`, the alias HMAC'd by the broker) and the login metrics
+   * (`BrokerDeps.onLogin`). Only login routes set it.
+   */
+  readonly login?: LoginFacts;
+}
+
+/** What a successful login tells the broker: the method, the mount and the matched role, and who logged in. */
+export interface LoginFacts {
+  readonly method: string;
+  readonly mount: string;
+  readonly role: string;
+  /** Who logged in within the mount (`LoginOutcome.alias`); recorded only as its HMAC. */
+  readonly alias: string;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { STSClient } from '@aws-sdk/client-sts';
 import { DnsEgressGuard, guardedFetch } from '../adapters/egress/dns-egress-guard.ts';
-import type { BrokerDeps } from '../broker/broker-deps.ts';
+import type { BrokerDeps, LoginAttempt } from '../broker/broker-deps.ts';
 import { API_VERSION } from '../broker/routes/index.ts';
 import { AuditHasher } from '../core/audit/audit-hmac.ts';
 import { type AuditFilter, AuditLog } from '../core/audit/audit-log.ts';
@@ -8,6 +8,7 @@ import type { VerifyResult } from '../core/audit/hash-chain.ts';
 import { withBootstrapAdmins } from '../core/auth/iam/bootstrap-admins.ts';
 import { IamPrincipalService } from '../core/auth/iam/iam-principal-service.ts';
 import { AuthMountService } from '../core/auth/methods/auth-mount-service.ts';
+import type { LoginCounters } from '../core/auth/methods/login-counters.ts';
 import { buildAuthMethods } from '../core/auth/methods/registry.ts';
 import { AccessKeyService } from '../core/auth/sigv4/access-key-service.ts';
 import { SigV4Verifier, type SigV4VerifierOptions } from '../core/auth/sigv4/sigv4-verifier.ts';
@@ -118,6 +119,10 @@ export interface RuntimePorts {
   readonly requestScope?: BrokerDeps['requestScope'];
   /** The Kubernetes TokenReview client, calling out through the egress guard. @default none: JWKS mode only */
   readonly kubernetesTokenReview?: (egress: EgressGuard) => KubernetesTokenReviewer;
+  /** Counts logins (the runtime's metrics). @default not counted */
+  readonly onLogin?: BrokerDeps['onLogin'];
+  /** Counts logins in memory and serves the counts (`GET /v1/sys/metrics`). @default not offered */
+  readonly loginCounters?: LoginCounters;
 }
 
 /** The services of one node, and how to stop them. */
@@ -280,12 +285,21 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
       ),
     }),
     ...(ports.requestScope !== undefined && { requestScope: ports.requestScope }),
+    ...((ports.onLogin !== undefined || ports.loginCounters !== undefined) && {
+      onLogin: (attempt: LoginAttempt) => {
+        ports.loginCounters?.record(attempt);
+        ports.onLogin?.(attempt);
+      },
+    }),
     system: {
       version: API_VERSION,
       runtime: ports.runtime,
       ...(ports.auditFile !== undefined && {
         auditVerify: () => ports.auditFile!.verify(),
         auditTail: (lines: number) => ports.auditFile!.tail(lines),
+      }),
+      ...(ports.loginCounters !== undefined && {
+        loginMetrics: () => ports.loginCounters!.snapshot(),
       }),
       ...(rootKeyring !== undefined && {
         rotateRootKey: () => rotateRootKey({ keyring: rootKeyring, holders, clearCache: () => keyProvider.clear() }),

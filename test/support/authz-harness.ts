@@ -987,6 +987,7 @@ export async function buildAuthzWorld(
       runtime: 'local',
       auditVerify: async () => ({ ok: true, records: sink.lines.length }),
       auditTail: async (lines) => sink.lines.slice(-lines),
+      loginMetrics: () => ({ since: clock.now(), logins: [] }),
       async rotateRootKey() {
         const previous = 'fake-root';
         const keyId = keyProvider.rotate();

@@ -144,6 +144,7 @@ export const authRoutes: RouteDef[] = [
             role_name: outcome.role,
           },
         },
+        login: { method: mount.type, mount: mount.path, role: outcome.role, alias: outcome.alias },
       };
     },
   }),

@@ -22,6 +22,20 @@ export function sysRoutes(openapi: () => Record<string, unknown>): RouteDef[] {
       },
     }),
     defineRoute({
+      operation: 'sys.metrics',
+      method: 'GET',
+      path: '/v1/sys/metrics',
+      summary: 'Counters of this node since it started: logins by method and mount, succeeded and refused',
+      feature: 'loginMetrics',
+      mutating: false,
+      response: api.Metrics,
+      access: () => ({ path: 'sys/metrics', capability: 'read' }),
+      async handle(_input, { deps }) {
+        const { since, logins } = requireSystem(deps, 'loginMetrics')();
+        return { body: { since: new Date(since).toISOString(), logins } };
+      },
+    }),
+    defineRoute({
       operation: 'sys.openapi',
       method: 'GET',
       path: '/v1/openapi.json',

@@ -25,6 +25,24 @@ export interface AuditDenial extends AuditAccess {
   readonly reason?: string;
 }
 
+/**
+ * What the response record of a login attempt (`auth.login`) says of it, success or refusal: enough to count and
+ * search logins by method, mount and role, and never a credential.
+ */
+export interface AuditLogin {
+  /** The auth method's type: `approle`, `jwt`, … */
+  readonly method: string;
+  /** The mount path under `/v1/auth/`. */
+  readonly mount: string;
+  /** The matched role, once the credential named one (a refusal may come before). */
+  readonly role?: string;
+  /**
+   * Who logged in within the mount (an AppRole role id, a JWT subject, a user name) as its HMAC: the same workload
+   * has the same value across logins, searchable with `coffer audit hash`, never readable. On successes only.
+   */
+  readonly alias?: string;
+}
+
 export interface AuditRecord {
   /**
    * `request` before an operation runs, `response` after it; `system` for what the log records about itself
@@ -56,6 +74,8 @@ export interface AuditRecord {
   readonly grants?: readonly AuditAccess[];
   /** On a refused response: the access that was refused, and why. */
   readonly denied?: AuditDenial;
+  /** On the response to a login attempt that reached a mounted method: method, mount, role (see {@link AuditLogin}). */
+  readonly login?: AuditLogin;
   /** Facts of a `system` record, e.g. `{ discardedBytes: 37 }`. Never secret material. */
   readonly details?: Readonly<Record<string, unknown>>;
 }

@@ -55,6 +55,7 @@ export function toBrokerRequest(event: ApiGatewayProxyEvent): BrokerRequest {
     body,
     sourceIp: event.requestContext.identity.sourceIp,
     iamArn,
+    iamOnly: true,
   };
 }
 

@@ -129,16 +129,24 @@ export async function resolveAuditSalt(
  * Dynamic secrets (leases over the database and STS engines) and PKI (CA keys in KMS) are wired too; lease expiry
  * is enforced by the scheduled lease sweeper (`lease-sweeper.ts`), never by a timer in this function.
  *
- * Only callers that API Gateway authenticated with IAM (mapped by {@link IamPrincipalService}) or that present a
- * Coffer token are served: Coffer's own SigV4 access keys are not wired here, since API Gateway's IAM authoriser
- * already owns the `Authorization` header.
+ * Only callers that API Gateway authenticated with IAM (mapped by {@link IamPrincipalService}) are served; a request
+ * without an IAM identity reaches only the routes that need no authentication (health, logins), whatever token it
+ * carries (`BrokerRequest.iamOnly`). Coffer's own SigV4 access keys are not wired here, since API Gateway's IAM
+ * authoriser already owns the `Authorization` header.
  */
 export function composeAwsBroker(
   config: ResolvedAwsConfig,
   clients: AwsClients = createAwsClients(config),
   clock: Clock = systemClock,
+  telemetry: AwsTelemetry = {},
 ): Broker {
-  return new Broker(composeAwsDeps(config, clients, clock), nativeRoutes());
+  return new Broker(composeAwsDeps(config, clients, clock, telemetry), nativeRoutes());
+}
+
+/** What the function reports beyond its answers: the metric hooks `handler.ts` wires to Powertools. */
+export interface AwsTelemetry {
+  /** Counts logins (`LoginSucceeded`/`LoginFailed`, see `observability.ts`). @default not counted */
+  readonly onLogin?: BrokerDeps['onLogin'];
 }
 
 /** The broker's dependencies on AWS (see {@link composeAwsBroker}); exposed so tests can see what is wired. */
@@ -146,8 +154,9 @@ export function composeAwsDeps(
   config: ResolvedAwsConfig,
   clients: AwsClients = createAwsClients(config),
   clock: Clock = systemClock,
+  telemetry: AwsTelemetry = {},
 ): BrokerDeps {
-  return composeServices(awsPorts(config, clients, clock)).deps;
+  return composeServices({ ...awsPorts(config, clients, clock), ...telemetry }).deps;
 }
 
 /** The AWS runtime's ports: DynamoDB behind the audit outbox, KMS, CA keys in KMS, Step Functions. */
@@ -188,14 +197,20 @@ export function awsPorts(config: ResolvedAwsConfig, clients: AwsClients, clock: 
  * instead; {@link loadLambdaHandler} reads it.
  * @throws ValidationError naming the bad setting.
  */
-export function createLambdaHandler(env: NodeJS.ProcessEnv = process.env, clients?: AwsClients) {
+export function createLambdaHandler(
+  env: NodeJS.ProcessEnv = process.env,
+  clients?: AwsClients,
+  telemetry: AwsTelemetry = {},
+) {
   const config = loadAwsConfig(env);
   if (config.auditSalt === undefined) {
     throw new ValidationError(
       'invalid configuration COFFER_AUDIT_SALT_SECRET_ARN: the salt secret is read by loadLambdaHandler, not createLambdaHandler',
     );
   }
-  return createApiGatewayHandler(composeAwsBroker({ ...config, auditSalt: config.auditSalt }, clients));
+  return createApiGatewayHandler(
+    composeAwsBroker({ ...config, auditSalt: config.auditSalt }, clients, systemClock, telemetry),
+  );
 }
 
 /**
@@ -203,7 +218,11 @@ export function createLambdaHandler(env: NodeJS.ProcessEnv = process.env, client
  * broker. Any failure rejects, which fails the Lambda init phase with a message naming the setting.
  * @throws ValidationError naming the bad setting.
  */
-export async function loadLambdaHandler(config: AwsConfig, clients: AwsClients = createAwsClients(config)) {
+export async function loadLambdaHandler(
+  config: AwsConfig,
+  clients: AwsClients = createAwsClients(config),
+  telemetry: AwsTelemetry = {},
+) {
   const resolved = await resolveAuditSalt(config, clients.secretsManager);
-  return createApiGatewayHandler(composeAwsBroker(resolved, clients));
+  return createApiGatewayHandler(composeAwsBroker(resolved, clients, systemClock, telemetry));
 }

@@ -12,6 +12,10 @@ export const SERVICE_NAME = 'coffer';
 export const BROKER_ERRORS_METRIC = 'BrokerErrors';
 /** KMS calls that failed (throttling, access denied, refused ciphertexts), counted per invocation. */
 export const KMS_ERRORS_METRIC = 'KmsErrors';
+/** Logins that got a token, with the dimensions `method` and `mount`. */
+export const LOGIN_SUCCEEDED_METRIC = 'LoginSucceeded';
+/** Logins whose credential was refused (brute force shows here first), with the dimensions `method` and `mount`. */
+export const LOGIN_FAILED_METRIC = 'LoginFailed';
 /** The `service` dimension Powertools adds to every metric of the audit relay; the lag alarm selects on it. */
 export const RELAY_SERVICE_NAME = 'audit-relay';
 /** Seconds since the oldest record still in the audit outbox was written (0 when it is empty). */

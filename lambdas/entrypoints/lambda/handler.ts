@@ -3,7 +3,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { createAwsClients, loadLambdaHandler } from './compose.ts';
 import { loadAwsConfig } from './config.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from './deployment-names.ts';
-import { countKmsErrors, instrumentHandler } from './observability.ts';
+import { countKmsErrors, countLogins, instrumentHandler } from './observability.ts';
 
 /**
  * The Lambda entry point. Composed once per cold start, at module load (top-level await: the bundle is ESM): a
@@ -16,4 +16,8 @@ const kmsErrors = countKmsErrors(clients.kms);
 const logger = new Logger({ serviceName: SERVICE_NAME });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
 
-export const handler = instrumentHandler(await loadLambdaHandler(config, clients), { logger, metrics }, kmsErrors);
+export const handler = instrumentHandler(
+  await loadLambdaHandler(config, clients, { onLogin: countLogins(metrics) }),
+  { logger, metrics },
+  kmsErrors,
+);

@@ -1,8 +1,14 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { KMSClient } from '@aws-sdk/client-kms';
+import type { LoginAttempt } from '../../broker/broker-deps.ts';
 import type { ApiGatewayProxyEvent, ApiGatewayProxyResult } from './api-gateway.ts';
-import { BROKER_ERRORS_METRIC, KMS_ERRORS_METRIC } from './deployment-names.ts';
+import {
+  BROKER_ERRORS_METRIC,
+  KMS_ERRORS_METRIC,
+  LOGIN_FAILED_METRIC,
+  LOGIN_SUCCEEDED_METRIC,
+} from './deployment-names.ts';
 
 /** The parts of Powertools' logger and metrics the broker uses, so tests can hand in recorders. */
 export interface BrokerTelemetry {
@@ -97,5 +103,22 @@ export function instrumentHandler(
         latencyMs: Math.round((now() - started) * 10) / 10,
       });
     }
+  };
+}
+
+/**
+ * Counts each login as `LoginSucceeded` or `LoginFailed` with the dimensions `method` and `mount`, in a metric of its
+ * own (Powertools' single metric, published at once), so the dimensions never attach to the per-request metrics. Never
+ * the role or the user: whoever reads the metrics must not learn who tried, and dimensions must stay few (the mount
+ * comes from the mount table, never from an unmounted path a caller made up).
+ *
+ * @example
+ * loadLambdaHandler(config, clients, { onLogin: countLogins(metrics) });
+ */
+export function countLogins(metrics: Pick<Metrics, 'singleMetric'>): (attempt: LoginAttempt) => void {
+  return (attempt) => {
+    const single = metrics.singleMetric();
+    single.addDimensions({ method: attempt.method, mount: attempt.mount });
+    single.addMetric(attempt.succeeded ? LOGIN_SUCCEEDED_METRIC : LOGIN_FAILED_METRIC, MetricUnit.Count, 1);
   };
 }

@@ -11,6 +11,7 @@ import { SqliteStore } from '../../adapters/local/store/sqlite-store.ts';
 import { Broker } from '../../broker/broker.ts';
 import type { BrokerDeps } from '../../broker/broker-deps.ts';
 import { nativeRoutes } from '../../broker/routes/index.ts';
+import { LoginCounters } from '../../core/auth/methods/login-counters.ts';
 import { TokenService } from '../../core/auth/token/token-service.ts';
 import { InvalidRequestError } from '../../core/errors.ts';
 import { LeaseSweeper } from '../../core/leases/lease-sweeper.ts';
@@ -158,6 +159,7 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     },
     rootKeyring: keyring,
     kubernetesTokenReview: (egress) => new ClientNodeTokenReviewer(egress),
+    loginCounters: new LoginCounters(clock.now()),
   });
   const { deps } = services;
   const rotation = deps.rotation!;

@@ -104,6 +104,7 @@ const RESOURCE_POLICY = JSON.stringify({
 const FIXTURES: Record<string, (seed: Seed) => Sample> = {
   'sys.health': () => ({}),
   'sys.openapi': () => ({}),
+  'sys.metrics': () => ({}),
   'audit.hash': () => ({ body: { input: 'something to search for' } }),
   'audit.verify': () => ({}),
   'audit.tail': () => ({ query: { lines: '5' } }),

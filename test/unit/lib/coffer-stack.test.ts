@@ -12,7 +12,7 @@ import { AwsConfigSchema } from '../../../lambdas/entrypoints/lambda/config.ts';
 import { RELAY_SERVICE_NAME } from '../../../lambdas/entrypoints/lambda/deployment-names.ts';
 import { LeaseSweeperConfigSchema } from '../../../lambdas/entrypoints/lambda/lease-sweeper.ts';
 import { ESM_REQUIRE_BANNER, REPO_ROOT } from '../../../lib/broker-bundling.ts';
-import { HEALTH_PATH } from '../../../lib/coffer-api.ts';
+import { HEALTH_PATH, LOGIN_PATHS } from '../../../lib/coffer-api.ts';
 import {
   CofferControlPlane,
   ENVELOPE_KEY_ACTIONS,
@@ -347,21 +347,49 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
       return `${parent === '/' ? '' : parent}/${resource.PathPart}`;
     };
 
-    it('serves POST /, ANY /v1/{proxy+}, ANY /v1/sys/{proxy+} and GET /v1/sys/health', () => {
+    const OPEN_ROUTES = [`GET ${HEALTH_PATH}`, ...LOGIN_PATHS.map((path) => `POST ${path}`)];
+    /** What API Gateway matches a resource path with: `{name}` one segment, `{name+}` the rest. */
+    const matcher = (path: string) =>
+      new RegExp(`^${path.replace(/\{[^}]+\+\}/g, '.+').replace(/\{[^}]+\}/g, '[^/]+')}$`);
+    const samplePath = (path: string) => path.replace(/\{[^}]+\+\}/g, 'a/b').replace(/\{[^}]+\}/g, 'x');
+
+    it('serves POST /, ANY /v1/{proxy+}, ANY /v1/sys/{proxy+}, ANY /v1/auth/{mount}/{proxy+}, health and logins', () => {
       const routes = methods().map((m) => `${m.HttpMethod} ${pathOf(m.ResourceId)}`);
-      expect(routes.sort()).toEqual(['ANY /v1/sys/{proxy+}', 'ANY /v1/{proxy+}', `GET ${HEALTH_PATH}`, 'POST /']);
+      expect(routes.sort()).toEqual(
+        [
+          'ANY /v1/sys/{proxy+}',
+          'ANY /v1/{proxy+}',
+          'ANY /v1/auth/{mount}/{proxy+}',
+          `GET ${HEALTH_PATH}`,
+          'POST /v1/auth/{mount}/login',
+          'POST /v1/auth/{mount}/login/{username}',
+          'POST /',
+        ].sort(),
+      );
     });
 
-    it('requires AWS_IAM on every method except the health check', () => {
+    it('requires AWS_IAM on every method except the health check and the logins', () => {
       for (const method of methods()) {
         const route = `${method.HttpMethod} ${pathOf(method.ResourceId)}`;
-        expect(method.AuthorizationType, route).toBe(route === `GET ${HEALTH_PATH}` ? 'NONE' : 'AWS_IAM');
+        expect(method.AuthorizationType, route).toBe(OPEN_ROUTES.includes(route) ? 'NONE' : 'AWS_IAM');
       }
     });
 
-    it('leaves open exactly the broker route that needs no authentication for health', () => {
+    it('leaves open only broker routes that need no authentication: health and login', () => {
       const health = nativeRoutes().find((route) => route.operation === 'sys.health');
       expect(health).toMatchObject({ method: 'GET', path: HEALTH_PATH, auth: 'none' });
+      const login = nativeRoutes().find((route) => route.operation === 'auth.login');
+      expect(login).toMatchObject({ method: 'POST', path: LOGIN_PATHS[0], auth: 'none' });
+      const open = methods()
+        .filter((m) => m.AuthorizationType === 'NONE')
+        .map((m) => ({ method: m.HttpMethod as string, match: matcher(pathOf(m.ResourceId)) }));
+      // No route that needs a caller is reachable through an open method (whatever the broker would do with it).
+      for (const route of nativeRoutes()) {
+        if (route.auth === 'none' || route.target !== undefined) continue;
+        const path = samplePath(route.path);
+        const through = open.filter((m) => m.method === route.method && m.match.test(path));
+        expect(through, `${route.method} ${route.path}`).toEqual([]);
+      }
     });
 
     it('proxies every method to the broker function and validates requests', () => {
@@ -379,11 +407,11 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
       const permissions = ofType('AWS::Lambda::Permission')
         .map(([, p]) => p.Properties)
         .filter((p) => JSON.stringify(p.FunctionName).includes(fnId));
-      expect(permissions).toHaveLength(4);
+      expect(permissions).toHaveLength(7);
       for (const p of permissions) expect(p.Principal).toBe('apigateway.amazonaws.com');
     });
 
-    it('throttles the stage, logs access as JSON, logs errors without bodies, and traces', () => {
+    it('throttles the stage and each login method, logs access as JSON, logs errors without bodies, and traces', () => {
       const [, stage] = ofType('AWS::ApiGateway::Stage')[0]!;
       expect(stage.Properties).toMatchObject({ StageName: 'prod', TracingEnabled: true });
       expect(stage.Properties.MethodSettings).toEqual([
@@ -396,6 +424,14 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
           DataTraceEnabled: false,
           MetricsEnabled: true,
         },
+        // Each login method, open to anyone, throttled on its own below the stage's limits.
+        ...['/~1v1~1auth~1{mount}~1login', '/~1v1~1auth~1{mount}~1login~1{username}'].map((resourcePath) => ({
+          HttpMethod: 'POST',
+          ResourcePath: resourcePath,
+          ThrottlingRateLimit: 50,
+          ThrottlingBurstLimit: 100,
+          DataTraceEnabled: false,
+        })),
       ]);
       const access = stage.Properties.AccessLogSetting;
       expect(JSON.stringify(access.DestinationArn)).toContain(idOf(stack.controlPlane.api.accessLogGroup));
@@ -520,6 +556,8 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
         'KmsErrors',
         AUDIT_SHIPPING_LAG_METRIC,
         'ThrottledRequests',
+        'LoginSucceeded',
+        'LoginFailed',
       ]) {
         expect(body).toContain(name);
       }

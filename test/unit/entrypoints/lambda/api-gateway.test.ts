@@ -1,6 +1,35 @@
 import { describe, expect, it } from 'vitest';
+import { Broker } from '../../../../lambdas/broker/broker.ts';
+import type { RouteDef } from '../../../../lambdas/broker/route.ts';
+import { nativeRoutes } from '../../../../lambdas/broker/routes/index.ts';
+import type { Principal } from '../../../../lambdas/core/principal.ts';
 import { createApiGatewayHandler, toBrokerRequest } from '../../../../lambdas/entrypoints/lambda/api-gateway.ts';
 import { memoryNode } from '../../../support/memory-node.ts';
+
+const APP_ROLE = 'arn:aws:iam::123456789012:role/app';
+const ROOT_PRINCIPAL: Principal = {
+  type: 'iam',
+  id: APP_ROLE,
+  displayName: APP_ROLE,
+  policies: ['root'],
+  metadata: {},
+};
+
+/** A memory node whose broker maps `APP_ROLE` to root, as the IAM mappings would on AWS. */
+async function iamNode() {
+  const node = await memoryNode();
+  const broker = new Broker(
+    { ...node.deps, resolveIamPrincipal: async (arn) => (arn === APP_ROLE ? ROOT_PRINCIPAL : undefined) },
+    nativeRoutes(),
+    () => {},
+  );
+  return { ...node, broker };
+}
+
+/** A request path that `route` matches: each parameter filled with a plain segment. */
+function samplePath(route: RouteDef): string {
+  return route.path.replace(/\{[^}]+\+\}/g, 'a/b').replace(/\{[^}]+\}/g, 'x');
+}
 
 const event = (overrides: Record<string, unknown> = {}) => ({
   httpMethod: 'GET',
@@ -38,20 +67,79 @@ describe('API Gateway entry', () => {
     expect(req.sourceIp).toBe('10.0.0.7');
   });
 
-  it('serves the same broker as the local server', async () => {
-    const { broker, rootToken } = await memoryNode();
-    const handler = createApiGatewayHandler(broker);
+  it('serves the same broker as the local server, to the IAM caller API Gateway vouched for', async () => {
+    const handler = createApiGatewayHandler((await iamNode()).broker);
+    const identity = { sourceIp: '10.0.0.7', userArn: APP_ROLE };
     const put = await handler(
       event({
         httpMethod: 'PUT',
         path: '/v1/secret/data/app/key',
-        headers: { 'x-coffer-token': rootToken, 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json' },
         body: '{"value":"from-lambda"}',
+        requestContext: { identity },
       }),
     );
     expect(put.statusCode).toBe(200);
-    const get = await handler(event({ path: '/v1/secret/data/app/key', headers: { 'x-coffer-token': rootToken } }));
+    const get = await handler(event({ path: '/v1/secret/data/app/key', requestContext: { identity } }));
     expect(JSON.parse(get.body).value).toBe('from-lambda');
+  });
+
+  it('refuses a Coffer token without an IAM identity with 401 (API Gateway left open by mistake)', async () => {
+    const { broker, rootToken, sink } = await iamNode();
+    const handler = createApiGatewayHandler(broker);
+    const got = await handler(event({ path: '/v1/secret/data/app/key', headers: { 'x-coffer-token': rootToken } }));
+    expect(got.statusCode).toBe(401);
+    expect(JSON.parse(got.body).error.message).toMatch(/only callers API Gateway authenticated by IAM/);
+    const records = sink.records().filter((r) => r.requestId === got.headers['x-request-id']);
+    expect(records.map((r) => r.outcome)).toContain('denied');
+    // The same token is good on the local server's transport: only the API Gateway entry refuses it.
+    const sameRequest = toBrokerRequest(
+      event({ path: '/v1/secret/data/app/key', headers: { 'x-coffer-token': rootToken } }),
+    );
+    expect((await broker.handle({ ...sameRequest, iamOnly: false })).status).toBe(404);
+  });
+
+  it('lets a request without an IAM identity reach exactly the routes that need no authentication', async () => {
+    const routes = nativeRoutes();
+    const reached: string[] = [];
+    // Every route of the real table, its schemas and checks dropped so that any input reaches authentication, and its
+    // handler replaced by a recorder: what a caller without IAM identity gets to run, whatever it sends.
+    const recorded = routes.map(
+      (route): RouteDef => ({
+        ...route,
+        params: undefined,
+        query: undefined,
+        body: undefined,
+        access: undefined,
+        resource: undefined,
+        references: undefined,
+        feature: undefined,
+        response: undefined,
+        handle: async () => {
+          reached.push(route.operation);
+          return { body: {} };
+        },
+      }),
+    );
+    const { deps, rootToken } = await iamNode();
+    const handler = createApiGatewayHandler(new Broker(deps, recorded, () => {}));
+    const refused: string[] = [];
+    for (const route of routes) {
+      const headers: Record<string, string> = { 'x-coffer-token': rootToken, authorization: `Bearer ${rootToken}` };
+      if (route.target !== undefined) headers['x-amz-target'] = route.target;
+      const res = await handler(event({ httpMethod: route.method, path: samplePath(route), headers }));
+      const unauthenticated = route.protocol === 'aws-json' ? 403 : 401;
+      if (res.statusCode === unauthenticated) refused.push(route.operation);
+    }
+    const open = routes.filter((route) => route.auth === 'none').map((route) => route.operation);
+    expect(reached.sort()).toEqual([...open].sort());
+    expect(refused.sort()).toEqual(
+      routes
+        .filter((route) => route.auth !== 'none')
+        .map((route) => route.operation)
+        .sort(),
+    );
+    expect(open).toContain('auth.login');
   });
 
   it('refuses an IAM caller no identity maps to, before any data access', async () => {

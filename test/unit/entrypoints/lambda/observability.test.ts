@@ -1,12 +1,20 @@
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DecryptCommand, KMSClient } from '@aws-sdk/client-kms';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type {
   ApiGatewayProxyEvent,
   ApiGatewayProxyResult,
 } from '../../../../lambdas/entrypoints/lambda/api-gateway.ts';
-import { BROKER_ERRORS_METRIC, KMS_ERRORS_METRIC } from '../../../../lambdas/entrypoints/lambda/deployment-names.ts';
+import {
+  BROKER_ERRORS_METRIC,
+  KMS_ERRORS_METRIC,
+  LOGIN_FAILED_METRIC,
+  LOGIN_SUCCEEDED_METRIC,
+  METRICS_NAMESPACE,
+} from '../../../../lambdas/entrypoints/lambda/deployment-names.ts';
 import {
   countKmsErrors,
+  countLogins,
   instrumentHandler,
   operationOf,
 } from '../../../../lambdas/entrypoints/lambda/observability.ts';
@@ -132,5 +140,35 @@ describe('Function: operationOf', () => {
   it('keeps only the first three path segments', () => {
     expect(operationOf({ httpMethod: 'GET', path: '/v1/sys/health', headers: null })).toBe('GET /v1/sys/health');
     expect(operationOf({ httpMethod: 'GET', path: '/v1/secret/data/a/b/c' })).toBe('GET /v1/secret/data');
+  });
+});
+
+describe('Function: countLogins', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  /** The EMF documents Powertools writes to stdout (what CloudWatch turns into metrics). */
+  function emitted(write: { mock: { calls: unknown[][] } }): Record<string, unknown>[] {
+    return write.mock.calls
+      .map(([chunk]) => String(chunk))
+      .filter((line) => line.includes('"_aws"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+
+  it('publishes LoginSucceeded and LoginFailed at once, with method and mount as their only own dimensions', () => {
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'coffer' });
+    const count = countLogins(metrics);
+    count({ method: 'jwt', mount: 'github', succeeded: true });
+    count({ method: 'approle', mount: 'ci', succeeded: false });
+    const [succeeded, failed] = emitted(write);
+    expect(succeeded).toMatchObject({ [LOGIN_SUCCEEDED_METRIC]: 1, method: 'jwt', mount: 'github' });
+    expect(failed).toMatchObject({ [LOGIN_FAILED_METRIC]: 1, method: 'approle', mount: 'ci' });
+    const definition = (failed as { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] } })._aws
+      .CloudWatchMetrics[0]!;
+    expect(definition.Namespace).toBe(METRICS_NAMESPACE);
+    expect(definition.Dimensions[0]).toEqual(expect.arrayContaining(['method', 'mount']));
+    expect(definition.Dimensions[0]).not.toContain('role');
+    // The request's own metrics stay free of them: nothing was stored on the shared instance.
+    expect(metrics.hasStoredMetrics()).toBe(false);
   });
 });
