@@ -235,7 +235,12 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
   if (isDataKeyHolder(caKeys)) holders.push(caKeys);
 
   const tokens = new TokenService({ store, clock });
-  const authMethods = buildAuthMethods({ store, clock, egressFetch: guardedFetch(egress, 'auth methods') });
+  const authMethods = buildAuthMethods({
+    store,
+    clock,
+    egressFetch: guardedFetch(egress, 'auth methods'),
+    certificateRevocation: pki,
+  });
   const deps: BrokerDeps = {
     secrets,
     tokens,
