@@ -9,6 +9,7 @@ import {
   type JsonGeneralNames,
   KeyUsageFlags,
   KeyUsagesExtension,
+  PemConverter,
   SubjectAlternativeNameExtension,
   SubjectKeyIdentifierExtension,
   X509CertificateGenerator,
@@ -28,6 +29,8 @@ export interface TestClient {
   readonly pem: string;
   readonly der: Uint8Array;
   readonly serial: string;
+  /** PKCS#8 PEM of the certificate's key, when asked for with `withKey`. */
+  readonly keyPem?: string;
 }
 
 export interface ClientOptions {
@@ -40,6 +43,7 @@ export interface ClientOptions {
   readonly usage?: 'client' | 'server' | 'none';
   readonly serial?: string;
   readonly extraExtensionOids?: readonly string[];
+  readonly withKey?: boolean;
 }
 
 let counter = 0x1000;
@@ -99,7 +103,15 @@ export async function makeCa(now: number, name = 'Test Client CA'): Promise<Test
           ...(options.extraExtensionOids ?? []).map((oid) => new Extension(oid, false, new Uint8Array([0x05, 0x00]))),
         ],
       });
-      return { pem: cert.toString('pem'), der: new Uint8Array(cert.rawData), serial };
+      const keyPem = options.withKey
+        ? PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', leafKeys.privateKey), 'PRIVATE KEY')
+        : undefined;
+      return {
+        pem: cert.toString('pem'),
+        der: new Uint8Array(cert.rawData),
+        serial,
+        ...(keyPem === undefined ? {} : { keyPem }),
+      };
     },
   };
 }
