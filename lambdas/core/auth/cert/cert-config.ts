@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DurationSchema } from '../../duration.ts';
 import { PolicyNameSchema } from '../../policy/policy-schema.ts';
 import { CidrListSchema } from '../methods/cidrs.ts';
-import { PemConverter, X509Certificate } from './x509.ts';
+import { PemConverter, X509Certificate, X509Crl } from './x509.ts';
 
 /** Bounds that keep a role small: it is read, and its certificates parsed, on every login. */
 export const CERT_LIMITS = {
@@ -12,6 +12,8 @@ export const CERT_LIMITS = {
   patternLength: 1024,
   extensions: 32,
   policies: 64,
+  crls: 16,
+  crlLength: 1_048_576,
 } as const;
 
 /**
@@ -23,6 +25,18 @@ export function parseCertificateBundle(pem: string): X509Certificate[] | undefin
   if (blocks.length === 0 || blocks.some((block) => block !== '-----BEGIN CERTIFICATE-----')) return undefined;
   try {
     return PemConverter.decode(pem).map((der) => new X509Certificate(der));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A CRL in PEM (`BEGIN X509 CRL`, or `BEGIN CRL`), or undefined when the text is not one readable CRL. */
+export function parseCrl(pem: string): X509Crl | undefined {
+  const blocks = pem.match(/-----BEGIN [^-]+-----/g) ?? [];
+  // RFC 7468 says `X509 CRL`; some tools (@peculiar/x509 among them) write `CRL`.
+  if (blocks.length !== 1 || !/^-----BEGIN (X509 )?CRL-----$/.test(blocks[0]!)) return undefined;
+  try {
+    return new X509Crl(pem);
   } catch {
     return undefined;
   }
@@ -75,6 +89,19 @@ export const CertRoleSchema = z
     allowed_uri_sans: PatternListSchema.default([]),
     allowed_organizational_units: PatternListSchema.default([]),
     required_extensions: z.array(RequiredExtensionSchema).max(CERT_LIMITS.extensions).default([]),
+    /**
+     * CRLs (PEM) of the role's CAs, for CAs other than Coffer's own PKI (whose revocations are checked anyway): a
+     * certificate they list is refused. Each must be signed by one of the role's certificates (checked on write).
+     */
+    crls: z
+      .array(
+        z
+          .string()
+          .max(CERT_LIMITS.crlLength)
+          .refine((pem) => parseCrl(pem) !== undefined, { error: 'must be a PEM CRL (BEGIN X509 CRL)' }),
+      )
+      .max(CERT_LIMITS.crls)
+      .default([]),
     token_policies: z.array(PolicyNameSchema).max(CERT_LIMITS.policies).default([]),
     /** 0: the token service's default. */
     token_ttl: DurationSchema.default(0),

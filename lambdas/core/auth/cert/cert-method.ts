@@ -1,4 +1,4 @@
-import { InternalError } from '../../errors.ts';
+import { InternalError, ValidationError } from '../../errors.ts';
 import type { CertificateRevocation } from '../../ports/certificate-revocation.ts';
 import type {
   AuthMethod,
@@ -7,7 +7,9 @@ import type {
   AuthMountRef,
   LoginContext,
   LoginOutcome,
+  PreparedRole,
   RoleReader,
+  RoleWrite,
 } from '../methods/auth-method.ts';
 import { sourceAllowed } from '../methods/cidrs.ts';
 import { LoginFailedError } from '../methods/login-error.ts';
@@ -18,9 +20,11 @@ import {
   CertMountConfigSchema,
   type CertRole,
   CertRoleSchema,
+  parseCertificateBundle,
+  parseCrl,
 } from './cert-config.ts';
 import { CertLoginError } from './cert-errors.ts';
-import { checkCertificate, factsOf, readClientCertificate } from './cert-verify.ts';
+import { checkCertificate, crlSignedByOneOf, factsOf, readClientCertificate } from './cert-verify.ts';
 import type { X509Certificate } from './x509.ts';
 
 /** The answer to a login without a client certificate: the fix is on the client's side, so say what it is. */
@@ -50,6 +54,21 @@ export class CertMethod implements AuthMethod<CertMountConfig, CertRole, CertLog
 
   rolePolicies(role: CertRole): readonly string[] {
     return role.token_policies;
+  }
+
+  /**
+   * Refuses a CRL that none of the role's certificates signed: it could only be a mistake (another CA's list), and
+   * at login it would be ignored without a word.
+   */
+  async prepareRole(write: RoleWrite<CertMountConfig, CertRole>): Promise<PreparedRole<CertRole>> {
+    const anchors = parseCertificateBundle(write.role.certificate) ?? [];
+    for (const [index, pem] of write.role.crls.entries()) {
+      const crl = parseCrl(pem);
+      if (crl === undefined || !(await crlSignedByOneOf(crl, anchors))) {
+        throw new ValidationError(`invalid role: crls.${index}: not signed by any certificate of the role`);
+      }
+    }
+    return { role: write.role, ops: [] };
   }
 
   async login(

@@ -353,6 +353,11 @@ function registerCertCommands(program: Command): void {
     .option('--uri-san <glob>', 'allowed_uri_sans, e.g. spiffe://example.org/ns/*/sa/web, repeatable', collect)
     .option('--ou <glob>', 'allowed_organizational_units, repeatable', collect)
     .option('--required-extension <oid>', 'required_extensions, repeatable', collect)
+    .option(
+      '--crl-file <file>',
+      "crls: a CRL (PEM) of the role's CA, for CAs other than Coffer's PKI, repeatable",
+      collect,
+    )
     .option('--token-ttl <duration>')
     .option('--token-max-ttl <duration>')
     .action(async (name: string, flags: Record<string, unknown>, command: Command) => {
@@ -366,10 +371,22 @@ function registerCertCommands(program: Command): void {
                 ExitCode.usage,
               );
             });
+      const crlFiles = flags.crlFile as string[] | undefined;
+      const crls =
+        crlFiles === undefined
+          ? undefined
+          : await Promise.all(
+              crlFiles.map((file) =>
+                readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+                  throw new CliError(`--crl-file: cannot read ${file}: ${err.code ?? 'error'}`, ExitCode.usage);
+                }),
+              ),
+            );
       const body = {
         ...(flags.file === undefined ? {} : await readJsonObject(flags.file as string)),
         ...definedOnly({
           certificate,
+          crls,
           token_policies: flags.policy,
           allowed_common_names: flags.commonName,
           allowed_dns_sans: flags.dnsSan,
@@ -389,13 +406,15 @@ function registerCertCommands(program: Command): void {
   registerRoleReads(role, {
     pathOption,
     base,
-    // A PEM bundle would fill the screen: a table shows how many certificates the role trusts (-o json: all of it).
+    // PEM would fill the screen: a table shows how many certificates and CRLs the role holds (-o json: all of it).
     cell: (value) =>
       typeof value === 'string' && value.includes('-----BEGIN CERTIFICATE-----')
         ? `${value.split('-----BEGIN CERTIFICATE-----').length - 1} certificate(s)`
         : typeof value === 'string'
           ? value
-          : JSON.stringify(value),
+          : Array.isArray(value) && value.some((item) => typeof item === 'string' && item.includes('CRL-----'))
+            ? `${value.length} CRL(s)`
+            : JSON.stringify(value),
     deleted: 'delete a role: logins with it stop working',
   });
 }

@@ -212,6 +212,28 @@ describe('Class: CertMethod', () => {
     ).resolves.toMatchObject({ role: 'r' });
   });
 
+  it("refuses a certificate listed by a role's CRL signed by the role's CA, and ignores a look-alike CA's CRL", async () => {
+    const listed = CertRoleSchema.parse({ certificate: ca.pem, crls: [await ca.crl([client.serial])] });
+    const reader = { get: async () => listed };
+    expect(await refusal(method().login(mount, { name: 'r' }, reader, context(client)))).toMatchObject({
+      reason: 'revoked',
+      message: 'certificate revoked',
+    });
+    const other = await ca.issue();
+    await expect(method().login(mount, { name: 'r' }, reader, context(other))).resolves.toMatchObject({ role: 'r' });
+    // Same issuer name, another key: not the role CA's list, so it revokes nothing (and is refused on write).
+    const forged = CertRoleSchema.parse({ certificate: ca.pem, crls: [await otherCa.crl([client.serial])] });
+    await expect(
+      method().login(mount, { name: 'r' }, { get: async () => forged }, context(client)),
+    ).resolves.toMatchObject({ role: 'r' });
+    const write = (role: CertRole) => ({ mount, name: 'r', role, previous: undefined });
+    await expect(method().prepareRole(write(forged))).rejects.toThrow(
+      'invalid role: crls.0: not signed by any certificate of the role',
+    );
+    await expect(method().prepareRole(write(listed))).resolves.toEqual({ role: listed, ops: [] });
+    expect(CertRoleSchema.safeParse({ certificate: ca.pem, crls: [ca.pem] }).success).toBe(false);
+  });
+
   it('refuses a source outside bound_cidrs and bytes that are not a certificate', async () => {
     const reader = roles({ r: { bound_cidrs: ['192.168.0.0/16'] } });
     expect(await refusal(method().login(mount, { name: 'r' }, reader, context(client)))).toMatchObject({

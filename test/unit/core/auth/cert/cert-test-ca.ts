@@ -13,6 +13,7 @@ import {
   SubjectAlternativeNameExtension,
   SubjectKeyIdentifierExtension,
   X509CertificateGenerator,
+  X509CrlGenerator,
 } from '../../../../../lambdas/core/auth/cert/x509.ts';
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
@@ -23,6 +24,8 @@ export interface TestCa {
   readonly pem: string;
   readonly subject: string;
   issue(options?: ClientOptions): Promise<TestClient>;
+  /** A CRL of this CA listing `serials` (PEM). */
+  crl(serials: readonly string[]): Promise<string>;
 }
 
 export interface TestClient {
@@ -68,6 +71,17 @@ export async function makeCa(now: number, name = 'Test Client CA'): Promise<Test
   return {
     pem: ca.toString('pem'),
     subject: ca.subject,
+    async crl(serials: readonly string[]) {
+      const crl = await X509CrlGenerator.create({
+        issuer: ca.subject,
+        thisUpdate: new Date(now - 60_000),
+        nextUpdate: new Date(now + DAY),
+        entries: serials.map((serialNumber) => ({ serialNumber, revocationDate: new Date(now - 60_000) })),
+        signingKey: keys.privateKey,
+        signingAlgorithm: SIGNING,
+      });
+      return crl.toString('pem');
+    },
     async issue(options: ClientOptions = {}) {
       const leafKeys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
       const names: JsonGeneralNames = [
