@@ -318,4 +318,38 @@ describe('coffer login --method cert over mTLS', () => {
     const outsider = await sClient(['-cert', untrusted.cert, '-key', untrusted.key]);
     expect(outsider.output).not.toMatch(/HTTP\/1\.1 200/);
   });
+
+  it("refuses a certificate of another CA once the role holds that CA's CRL listing it (coffer cert role put --crl-file)", async () => {
+    const role = [
+      'cert',
+      'role',
+      'put',
+      'partner',
+      '--certificate-file',
+      at('stranger-ca.pem'),
+      '--policy',
+      'app-read',
+    ];
+    await ok(role);
+    const before = await login(trustedStranger, ['--name', 'partner']);
+    expect(before.code, before.stderr).toBe(0);
+
+    // The partner's CA revokes the certificate and publishes its CRL (openssl ca).
+    writeFileSync(at('stranger-index.txt'), '');
+    writeFileSync(
+      at('stranger-ca.cnf'),
+      '[ca]\ndefault_ca = partner\n[partner]\ndatabase = stranger-index.txt\ndefault_md = sha256\ndefault_crl_days = 1\n',
+    );
+    const ca = ['-config', 'stranger-ca.cnf', '-keyfile', 'stranger-ca-key.pem', '-cert', 'stranger-ca.pem'];
+    openssl(['ca', ...ca, '-revoke', 'stranger.pem']);
+    openssl(['ca', ...ca, '-gencrl', '-out', 'stranger.crl']);
+    await ok([...role, '--crl-file', at('stranger.crl')]);
+    expect(await ok(['cert', 'role', 'get', 'partner'])).toMatch(/^crls\s+1 CRL\(s\)$/m);
+    const after = await login(trustedStranger, ['--name', 'partner']);
+    expect(after.code).toBe(4);
+    expect(after.stderr).toContain('certificate revoked');
+    expect(deniedLogins().at(-1)).toBe(
+      'cert login at auth/cert (role partner) refused: cert revoked: certificate revoked',
+    );
+  });
 });
