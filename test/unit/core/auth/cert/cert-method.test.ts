@@ -212,6 +212,23 @@ describe('Class: CertMethod', () => {
     ).resolves.toMatchObject({ role: 'r' });
   });
 
+  it('fails closed when the PKI engine cannot answer: the error is no denial, and no role is tried after it', async () => {
+    const broken = CERT_METHOD.create({
+      store: undefined as never,
+      clock: { now: () => NOW },
+      certificateRevocation: {
+        revocationStatus: async () => {
+          throw new Error('store unavailable');
+        },
+      },
+    });
+    const reader = roles({ a: {}, b: {} });
+    const err = await broken.login(mount, {}, reader, context(client)).catch((e: unknown) => e);
+    expect(err).toEqual(new Error('store unavailable'));
+    expect(err).not.toBeInstanceOf(LoginFailedError);
+    expect(reader.reads).toEqual(['a']);
+  });
+
   it("refuses a certificate listed by a role's CRL signed by the role's CA, and ignores a look-alike CA's CRL", async () => {
     const listed = CertRoleSchema.parse({ certificate: ca.pem, crls: [await ca.crl([client.serial])] });
     const reader = { get: async () => listed };
