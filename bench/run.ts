@@ -229,3 +229,4 @@ await suite('extension.ts', 'Lambda extension cache and post-rotation staleness'
 await suite('pki.ts', 'PKI: EC P-256 certificates issued vs raw WebCrypto keygen+sign');
 await suite('dynamic.ts', 'Dynamic PostgreSQL credentials, and revoking 10,000 leases under read load');
 await suite('rotation.ts', 'Rotation: 1,000 PostgreSQL secrets (alternating users) vs the bare SQL of a rotation');
+await suite('cert-login.ts', 'Certificate login: logins/s vs a bare X.509 signature verification');

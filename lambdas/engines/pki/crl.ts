@@ -43,6 +43,7 @@ export class CrlService {
   readonly #cas: Pick<CaService, 'issuer' | 'hasIssuer'>;
   readonly #clock: Clock;
   readonly #crlLifetimeMs: number;
+  readonly #parsedCas = new Map<string, X509Certificate>();
 
   constructor(options: CrlServiceOptions) {
     this.#store = options.store;
@@ -106,13 +107,23 @@ export class CrlService {
     for (const slot of ['intermediate', 'root'] as const) {
       const ca = (await this.#store.get<CaRecord>(PK_CA, slot))?.data;
       if (ca?.certificate === undefined) continue;
-      const caCert = new X509Certificate(ca.certificate);
+      const caCert = this.#parsedCa(ca.certificate);
       if (caCert.subject !== cert.issuer) continue;
       if (!(await cert.verify({ publicKey: caCert.publicKey, signatureOnly: true }))) continue;
       const revoked = await this.#store.get<RevokedRecord>(PK_REVOKED, serialOf(cert));
       return revoked?.data.issuerKeyRef === ca.keyRef ? 'revoked' : 'good';
     }
     return 'unknown';
+  }
+
+  /** A CA certificate parsed once per PEM (parsing costs more than a signature check; CAs change rarely). */
+  #parsedCa(pem: string): X509Certificate {
+    const cached = this.#parsedCas.get(pem);
+    if (cached !== undefined) return cached;
+    const cert = new X509Certificate(pem);
+    if (this.#parsedCas.size >= 8) this.#parsedCas.clear();
+    this.#parsedCas.set(pem, cert);
+    return cert;
   }
 
   /** The current CRL of the issuing CA (PEM), re-signed first when it is missing, stale or from another CA. */

@@ -71,7 +71,7 @@ export function factsOf(cert: X509Certificate): CertificateFacts {
 export async function checkCertificate(cert: X509Certificate, role: CertRole, now: number): Promise<X509Certificate> {
   if (now < cert.notBefore.getTime()) throw new CertLoginError('not_yet_valid', 'certificate not yet valid');
   if (now > cert.notAfter.getTime()) throw new CertLoginError('expired', 'certificate expired');
-  const anchor = await trustAnchorOf(cert, parseCertificateBundle(role.certificate) ?? [], now);
+  const anchor = await trustAnchorOf(cert, anchorsOf(role.certificate), now);
   if (anchor === undefined) {
     throw new CertLoginError('untrusted', "certificate not issued by the role's CA");
   }
@@ -108,6 +108,19 @@ export async function crlSignedByOneOf(crl: X509Crl, anchors: readonly X509Certi
 
 function signedBy(crl: X509Crl, anchor: X509Certificate): Promise<boolean> {
   return crl.verify({ publicKey: anchor.publicKey }).catch(() => false);
+}
+
+/** Parsed role certificates by PEM text: parsing costs more than the signature check, and roles change rarely. */
+const parsedAnchors = new Map<string, readonly X509Certificate[]>();
+const PARSED_ANCHORS_MAX = 256;
+
+function anchorsOf(pem: string): readonly X509Certificate[] {
+  const cached = parsedAnchors.get(pem);
+  if (cached !== undefined) return cached;
+  const anchors = parseCertificateBundle(pem) ?? [];
+  if (parsedAnchors.size >= PARSED_ANCHORS_MAX) parsedAnchors.delete(parsedAnchors.keys().next().value!);
+  parsedAnchors.set(pem, anchors);
+  return anchors;
 }
 
 async function trustAnchorOf(
