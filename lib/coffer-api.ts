@@ -1,7 +1,9 @@
 import { type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
 /** A route API Gateway serves without IAM authorization: the broker's liveness probe (`sys.health`). */
@@ -39,6 +41,25 @@ export interface CofferApiProps {
    */
   readonly cloudWatchRole?: boolean;
   readonly removalPolicy: RemovalPolicy;
+  /** A custom domain with mutual TLS, for certificate login on AWS. @default none */
+  readonly mtlsDomain?: CofferMtlsDomainProps;
+}
+
+/**
+ * A custom domain whose clients present TLS certificates: API Gateway verifies each against the truststore and hands
+ * the verified certificate to the broker (`requestContext.identity.clientCert`), where certificate login checks it
+ * against its roles. A domain with a truststore refuses every client without a certificate: IAM and token callers
+ * keep the default endpoint (or a second domain without mTLS).
+ */
+export interface CofferMtlsDomainProps {
+  /** e.g. `coffer.example.com`. */
+  readonly domainName: string;
+  /** The ACM certificate (same region) of the domain name. */
+  readonly certificateArn: string;
+  /** `s3://bucket/key` of the PEM bundle of CAs client certificates must chain to. */
+  readonly truststoreUri: string;
+  /** The S3 object version of the truststore, so an update is a deliberate deploy. @default the latest */
+  readonly truststoreVersion?: string;
 }
 
 /**
@@ -57,6 +78,8 @@ export class CofferApi extends Construct {
   readonly healthMethod: apigateway.Method;
   /** `POST` on each of {@link LOGIN_PATHS}. */
   readonly loginMethods: readonly apigateway.Method[];
+  /** The mTLS custom domain, when `mtlsDomain` is set. */
+  readonly mtlsDomain: apigateway.DomainName | undefined;
 
   constructor(scope: Construct, id: string, props: CofferApiProps) {
     super(scope, id);
@@ -114,6 +137,26 @@ export class CofferApi extends Construct {
         tracingEnabled: true,
       },
     });
+
+    if (props.mtlsDomain !== undefined) {
+      const mtls = props.mtlsDomain;
+      if (!mtls.truststoreUri.startsWith('s3://')) {
+        throw new Error('CofferApi: mtlsDomain.truststoreUri must be an s3:// URI');
+      }
+      // A REST API's mTLS needs a regional domain and TLS 1.2 (API Gateway offers no 1.3-only policy for it).
+      this.mtlsDomain = new apigateway.DomainName(this, 'MtlsDomain', {
+        domainName: mtls.domainName,
+        certificate: acm.Certificate.fromCertificateArn(this, 'MtlsCertificate', mtls.certificateArn),
+        endpointType: apigateway.EndpointType.REGIONAL,
+        securityPolicy: apigateway.SecurityPolicy.TLS_1_2,
+        mtls: {
+          bucket: s3BucketOf(this, mtls.truststoreUri),
+          key: mtls.truststoreUri.replace(/^s3:\/\/[^/]+\//, ''),
+          ...(mtls.truststoreVersion === undefined ? {} : { version: mtls.truststoreVersion }),
+        },
+      });
+      this.mtlsDomain.addBasePathMapping(this.restApi, { stage: this.restApi.deploymentStage });
+    }
 
     // The L2 adds an output with a generated name; CofferStack outputs the URL as `ApiUrl`, and an embedding app
     // chooses its own outputs.
@@ -190,4 +233,11 @@ export class CofferApi extends Construct {
         'documents for execution logging; it grants only CloudWatch Logs writes.',
     });
   }
+}
+
+/** The bucket of an `s3://bucket/key` URI, imported by name. */
+function s3BucketOf(scope: Construct, uri: string): s3.IBucket {
+  const bucket = /^s3:\/\/([^/]+)\/.+/.exec(uri)?.[1];
+  if (bucket === undefined) throw new Error('CofferApi: mtlsDomain.truststoreUri must be s3://bucket/key');
+  return s3.Bucket.fromBucketName(scope, 'MtlsTruststoreBucket', bucket);
 }

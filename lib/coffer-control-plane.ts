@@ -11,7 +11,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { EgressPolicy } from '../lambdas/core/egress/egress-policy.ts';
 import { AuditOutboxRelay } from './audit-outbox-relay.ts';
-import { CofferApi } from './coffer-api.ts';
+import { CofferApi, type CofferMtlsDomainProps } from './coffer-api.ts';
 import { CofferAuditTrail } from './coffer-audit-trail.ts';
 import { CofferBroker } from './coffer-broker.ts';
 import { CofferCloudHsmKey } from './coffer-cloudhsm-key.ts';
@@ -124,6 +124,8 @@ export interface CofferControlPlaneProps {
    * @default true
    */
   readonly apiCloudWatchRole?: boolean;
+  /** A custom domain with mutual TLS (an S3 truststore), for certificate login on AWS. @default none */
+  readonly apiMtlsDomain?: CofferMtlsDomainProps;
   /**
    * Log the items table's data events in CloudTrail (about two per secret read, $0.10 per 100,000: see docs/COST.md).
    * @default true
@@ -336,6 +338,7 @@ export class CofferControlPlane extends Construct {
       logRetention: props.logRetention,
       cloudWatchRole: props.apiCloudWatchRole,
       removalPolicy,
+      ...(props.apiMtlsDomain !== undefined && { mtlsDomain: props.apiMtlsDomain }),
     });
     // The CRL URL in issued certificates. Built from the API's id and the literal stage name, not `restApi.url`: that
     // names the Stage resource, which depends (through the deployment and methods) on the broker function: a cycle.

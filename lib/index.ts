@@ -7,7 +7,7 @@
  * new CofferControlPlane(stack, 'Coffer', { name: 'prod' });
  */
 export { AuditOutboxRelay, type AuditOutboxRelayProps } from './audit-outbox-relay.ts';
-export { CofferApi, type CofferApiProps } from './coffer-api.ts';
+export { CofferApi, type CofferApiProps, type CofferMtlsDomainProps } from './coffer-api.ts';
 export { CofferAuditTrail, type CofferAuditTrailProps } from './coffer-audit-trail.ts';
 export { CofferBroker, type CofferBrokerProps } from './coffer-broker.ts';
 export { CofferCloudHsmKey, type CofferCloudHsmKeyProps } from './coffer-cloudhsm-key.ts';

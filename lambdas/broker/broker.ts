@@ -192,6 +192,7 @@ export class Broker {
           return allowed;
         },
         signingRegion,
+        ...(req.clientCertificate !== undefined && { clientCertificate: req.clientCertificate }),
       };
       if (check !== undefined) await ctx.authorize(check);
       // An operation of a feature this runtime lacks answers the same error everywhere (to a caller allowed to ask),

@@ -30,6 +30,8 @@ export interface RouteContext {
   isAllowed(check: AccessCheck): Promise<boolean>;
   /** The region of a SigV4 caller's credential scope; AWS-compatible operations put it in the ARNs they create. */
   readonly signingRegion: string | undefined;
+  /** The verified TLS client certificate (DER) of the request's transport, for certificate login. */
+  readonly clientCertificate?: Uint8Array | undefined;
 }
 
 /**

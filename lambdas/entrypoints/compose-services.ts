@@ -246,6 +246,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     clock,
     egressFetch: guardedFetch(egress, 'auth methods'),
     kubernetesTokenReview: ports.kubernetesTokenReview?.(egress),
+    certificateRevocation: pki,
   });
   const authMounts = new AuthMountService({ store, clock, methods: authMethods, tokens, keyProvider });
   const wrapping = new ResponseWrapping({ store, keyProvider, clock });

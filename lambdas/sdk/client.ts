@@ -50,6 +50,12 @@ export interface CofferClientOptions {
    * `fetch` is given. @default the file named by COFFER_CACERT, else the system's trust store
    */
   readonly caCert?: string | Buffer;
+  /**
+   * A client certificate (PEM) and its private key presented over TLS, for certificate login and listeners that
+   * require mTLS. Both or neither. @default the files named by COFFER_CLIENT_CERT and COFFER_CLIENT_KEY
+   */
+  readonly clientCert?: string | Buffer;
+  readonly clientKey?: string | Buffer;
   /** For tests: the backoff's sleep. @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
   /** For tests: the backoff's jitter, uniform in [0, 1). @default Math.random */
@@ -66,6 +72,15 @@ const BATCH_CONCURRENCY = 8;
 function caCertOf(caCert: string | Buffer | undefined, env: NodeJS.ProcessEnv) {
   if (caCert !== undefined) return { caCert: { pem: caCert } };
   return env.COFFER_CACERT === undefined || env.COFFER_CACERT === '' ? {} : { caCert: { file: env.COFFER_CACERT } };
+}
+
+/** The `clientCert`/`clientKey` options, else COFFER_CLIENT_CERT/COFFER_CLIENT_KEY's files (read at the first request). */
+function clientCertOf(options: Pick<CofferClientOptions, 'clientCert' | 'clientKey'>, env: NodeJS.ProcessEnv) {
+  const source = (pem: string | Buffer | undefined, variable: string | undefined) =>
+    pem !== undefined ? { pem } : variable === undefined || variable === '' ? undefined : { file: variable };
+  const clientCert = source(options.clientCert, env.COFFER_CLIENT_CERT);
+  const clientKey = source(options.clientKey, env.COFFER_CLIENT_KEY);
+  return { ...(clientCert === undefined ? {} : { clientCert }), ...(clientKey === undefined ? {} : { clientKey }) };
 }
 
 const epochSeconds = (iso: string): number => Date.parse(iso) / 1000;
@@ -126,6 +141,7 @@ export class CofferClient {
       timeoutMs: options.timeoutMs ?? 10_000,
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
       ...caCertOf(options.caCert, env),
+      ...clientCertOf(options, env),
       ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
       ...(options.random === undefined ? {} : { random: options.random }),
     };

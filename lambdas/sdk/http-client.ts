@@ -21,6 +21,13 @@ export interface CofferHttpOptions {
    * Ignored when `fetch` is given. @default the system's trust store
    */
   readonly caCert?: { readonly pem: string | Buffer } | { readonly file: string } | undefined;
+  /**
+   * A client certificate (PEM chain) and its private key presented on every TLS connection, for certificate login
+   * (`POST /v1/auth/<cert mount>/login`) and listeners that require mTLS (as Vault's VAULT_CLIENT_CERT and
+   * VAULT_CLIENT_KEY). Both or neither; files are read at the first request. Ignored when `fetch` is given.
+   */
+  readonly clientCert?: PemSource | undefined;
+  readonly clientKey?: PemSource | undefined;
   /** For tests: the backoff's sleep. @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
   /** For tests: the backoff's jitter, uniform in [0, 1). @default Math.random */
@@ -32,6 +39,9 @@ export interface CofferHttpOptions {
    */
   readonly onUnauthenticated?: ((sent: Readonly<Record<string, string>>) => void) | undefined;
 }
+
+/** PEM given as text, or the file that holds it. */
+export type PemSource = { readonly pem: string | Buffer } | { readonly file: string };
 
 export interface CofferHttpRequest {
   /** Query parameters; undefined ones are left out. */
@@ -115,10 +125,17 @@ export class CofferHttp {
 
   /** A failure to read the CA file is a network error of each request: the caller sees it where it would a refusal. */
   private fetchFn(): Promise<typeof fetch> {
-    const { fetch: given, caCert } = this.options;
+    const { fetch: given, caCert, clientCert, clientKey } = this.options;
     if (given !== undefined) return Promise.resolve(given);
-    if (caCert === undefined) return Promise.resolve(globalThis.fetch);
-    this.trusting ??= ('file' in caCert ? readCaFile(caCert.file) : Promise.resolve(caCert.pem)).then(fetchTrusting);
+    if ((clientCert === undefined) !== (clientKey === undefined)) {
+      return Promise.reject(new Error('a client certificate needs its key, and a key its certificate'));
+    }
+    if (caCert === undefined && clientCert === undefined) return Promise.resolve(globalThis.fetch);
+    this.trusting ??= Promise.all([
+      caCert === undefined ? undefined : readPem(caCert, 'the CA certificate file', 'COFFER_CACERT'),
+      clientCert === undefined ? undefined : readPem(clientCert, 'the client certificate file', 'COFFER_CLIENT_CERT'),
+      clientKey === undefined ? undefined : readPem(clientKey, 'the client key file', 'COFFER_CLIENT_KEY'),
+    ]).then(([ca, cert, key]) => fetchWithTls({ ca, cert, key }));
     return this.trusting;
   }
 
@@ -168,9 +185,10 @@ export class CofferHttp {
   }
 }
 
-async function readCaFile(file: string): Promise<Buffer> {
-  return readFile(file).catch((err: NodeJS.ErrnoException) => {
-    throw new Error(`cannot read the CA certificate file ${file} (COFFER_CACERT): ${err.code ?? 'error'}`);
+async function readPem(source: PemSource, what: string, variable: string): Promise<string | Buffer> {
+  if (!('file' in source)) return source.pem;
+  return readFile(source.file).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`cannot read ${what} ${source.file} (${variable}): ${err.code ?? 'error'}`);
   });
 }
 
@@ -180,13 +198,35 @@ async function readCaFile(file: string): Promise<Buffer> {
  * @example
  * const trusted = await fetchTrusting(readFileSync(process.env.COFFER_CACERT!));
  */
-export async function fetchTrusting(caPem: string | Buffer): Promise<typeof fetch> {
-  const text = caPem.toString();
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+export function fetchTrusting(caPem: string | Buffer): Promise<typeof fetch> {
+  return fetchWithTls({ ca: caPem });
+}
+
+/**
+ * A fetch whose TLS connections trust `ca` alone (when given) and present the client certificate `cert` with its
+ * `key` (when given). The key is handed to node:tls and kept nowhere else; errors name the setting, never its bytes.
+ */
+export async function fetchWithTls(tls: {
+  readonly ca?: string | Buffer | undefined;
+  readonly cert?: string | Buffer | undefined;
+  readonly key?: string | Buffer | undefined;
+}): Promise<typeof fetch> {
+  const ca = tls.ca?.toString();
+  if (ca !== undefined && !ca.includes('-----BEGIN CERTIFICATE-----')) {
     throw new Error('the CA certificate (COFFER_CACERT) holds no PEM certificate');
   }
+  const cert = tls.cert?.toString();
+  if (cert !== undefined && !cert.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new Error('the client certificate (COFFER_CLIENT_CERT) holds no PEM certificate');
+  }
+  const key = tls.key?.toString();
+  if (key !== undefined && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) {
+    throw new Error('the client key (COFFER_CLIENT_KEY) holds no PEM private key');
+  }
   const undici = await import('undici');
-  const dispatcher = new undici.Agent({ connect: { ca: text } });
+  const dispatcher = new undici.Agent({
+    connect: { ...(ca === undefined ? {} : { ca }), ...(cert === undefined ? {} : { cert, key }) },
+  });
   const trusted = (input: Parameters<typeof fetch>[0], init?: RequestInit) =>
     undici.fetch(input as Parameters<typeof undici.fetch>[0], {
       ...(init as Parameters<typeof undici.fetch>[1]),

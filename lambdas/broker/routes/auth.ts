@@ -126,7 +126,10 @@ export const authRoutes: RouteDef[] = [
     sensitive: ['role_id', 'secret_id', 'jwt', 'client_token', 'accessor'],
     resource: ({ params }) => `auth/${params.mount}/login`,
     async handle({ params, body }, ctx) {
-      const { mount, outcome, token } = await mountsOf(ctx).login(params.mount, body, ctx.request);
+      const { mount, outcome, token } = await mountsOf(ctx).login(params.mount, body, {
+        ...ctx.request,
+        clientCertificate: ctx.clientCertificate,
+      });
       const { record } = token;
       return {
         body: {

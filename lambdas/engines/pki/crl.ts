@@ -3,6 +3,7 @@
  * and every change re-signs the issuing CA's CRL, whose number only ever grows. Tidy drops expired certificates.
  */
 import { NotFoundError } from '../../core/errors.ts';
+import type { RevocationStatus } from '../../core/ports/certificate-revocation.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { Store, WriteOp } from '../../core/ports/store.ts';
 import { retryOnConflict } from '../../core/retry.ts';
@@ -10,17 +11,19 @@ import type { CaService } from './ca-service.ts';
 import { derInteger } from './der.ts';
 import { pemText } from './pem.ts';
 import {
+  type CaRecord,
   type CertRecord,
   CRL_SK,
   type CrlRecord,
   normaliseSerial,
+  PK_CA,
   PK_CERT,
   PK_CRL,
   PK_REVOKED,
   queryAll,
   type RevokedRecord,
 } from './pki-records.ts';
-import { AuthorityKeyIdentifierExtension, Extension, PemConverter, X509CrlGenerator } from './x509.ts';
+import { AuthorityKeyIdentifierExtension, Extension, PemConverter, X509Certificate, X509CrlGenerator } from './x509.ts';
 
 /** A certificate's record changes only when it is revoked or its stored key re-wrapped: a few re-reads settle it. */
 const REVOKE_ATTEMPTS = 4;
@@ -40,6 +43,7 @@ export class CrlService {
   readonly #cas: Pick<CaService, 'issuer' | 'hasIssuer'>;
   readonly #clock: Clock;
   readonly #crlLifetimeMs: number;
+  readonly #parsedCas = new Map<string, X509Certificate>();
 
   constructor(options: CrlServiceOptions) {
     this.#store = options.store;
@@ -87,6 +91,39 @@ export class CrlService {
     if (published === undefined || published.data.thisUpdate < marked.revokedAt) await this.#publish();
     const crl = await this.crl();
     return { serial_number: serial, revocation_time: revocationTime, crl_number: crl.crl_number };
+  }
+
+  /**
+   * Whether a certificate one of this engine's CAs issued is revoked (for certificate login). The issuing CA is found
+   * by name and then proven by the certificate's signature, so a look-alike issuer name from another CA is `unknown`.
+   */
+  async revocationStatus(certificate: Uint8Array): Promise<RevocationStatus> {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(certificate);
+    } catch {
+      return 'unknown';
+    }
+    for (const slot of ['intermediate', 'root'] as const) {
+      const ca = (await this.#store.get<CaRecord>(PK_CA, slot))?.data;
+      if (ca?.certificate === undefined) continue;
+      const caCert = this.#parsedCa(ca.certificate);
+      if (caCert.subject !== cert.issuer) continue;
+      if (!(await cert.verify({ publicKey: caCert.publicKey, signatureOnly: true }))) continue;
+      const revoked = await this.#store.get<RevokedRecord>(PK_REVOKED, serialOf(cert));
+      return revoked?.data.issuerKeyRef === ca.keyRef ? 'revoked' : 'good';
+    }
+    return 'unknown';
+  }
+
+  /** A CA certificate parsed once per PEM (parsing costs more than a signature check; CAs change rarely). */
+  #parsedCa(pem: string): X509Certificate {
+    const cached = this.#parsedCas.get(pem);
+    if (cached !== undefined) return cached;
+    const cert = new X509Certificate(pem);
+    if (this.#parsedCas.size >= 8) this.#parsedCas.clear();
+    this.#parsedCas.set(pem, cert);
+    return cert;
   }
 
   /** The current CRL of the issuing CA (PEM), re-signed first when it is missing, stale or from another CA. */
@@ -181,4 +218,9 @@ export class CrlService {
       { maxAttempts: PUBLISH_ATTEMPTS },
     );
   }
+}
+
+/** A certificate's serial as the engine keys it: lower-case hex without the DER sign byte. */
+function serialOf(cert: X509Certificate): string {
+  return normaliseSerial(cert.serialNumber.toLowerCase().replace(/^(00)+(?=[0-9a-f])/, ''));
 }

@@ -170,6 +170,11 @@ export class PkiService {
     return this.#crl.revoke(serial);
   }
 
+  /** Whether one of the engine's CAs issued `certificate` (DER) and revoked it: the `CertificateRevocation` port. */
+  revocationStatus(certificate: Uint8Array) {
+    return this.#crl.revocationStatus(certificate);
+  }
+
   /** The current CRL of the issuing CA (PEM), re-signed first when it is missing, stale or from another CA. */
   crl() {
     return this.#crl.crl();

@@ -20,6 +20,12 @@ export interface ApiClientOptions {
    */
   readonly wrapTtl?: string | undefined;
   readonly onWrapped?: ((wrapInfo: Record<string, unknown>) => void) | undefined;
+  /**
+   * A client certificate (PEM file) and its key presented over TLS: certificate login, mTLS listeners.
+   * @default process.env.COFFER_CLIENT_CERT and COFFER_CLIENT_KEY, else none
+   */
+  readonly clientCertFile?: string | undefined;
+  readonly clientKeyFile?: string | undefined;
 }
 
 /**
@@ -42,10 +48,22 @@ export class ApiClient {
 
   constructor(private readonly options: ApiClientOptions) {
     const { token, sign } = options;
-    const caCertFile = options.caCertFile ?? (process.env.COFFER_CACERT === '' ? undefined : process.env.COFFER_CACERT);
+    const setting = (given: string | undefined, variable: string | undefined) =>
+      given ?? (variable === '' ? undefined : variable);
+    const caCertFile = setting(options.caCertFile, process.env.COFFER_CACERT);
+    const clientCertFile = setting(options.clientCertFile, process.env.COFFER_CLIENT_CERT);
+    const clientKeyFile = setting(options.clientKeyFile, process.env.COFFER_CLIENT_KEY);
+    if ((clientCertFile === undefined) !== (clientKeyFile === undefined)) {
+      throw new CliError(
+        'a client certificate needs its key: give --client-cert and --client-key (COFFER_CLIENT_CERT, COFFER_CLIENT_KEY) together',
+        ExitCode.usage,
+      );
+    }
     this.http = new CofferHttp({
       endpoint: options.address,
       ...(caCertFile === undefined ? {} : { caCert: { file: caCertFile } }),
+      ...(clientCertFile === undefined ? {} : { clientCert: { file: clientCertFile } }),
+      ...(clientKeyFile === undefined ? {} : { clientKey: { file: clientKeyFile } }),
       authorise: async (request) => {
         const withToken = token === undefined ? request.headers : { ...request.headers, 'x-coffer-token': token };
         const headers =

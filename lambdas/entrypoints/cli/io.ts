@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { CliError, ExitCode } from '../../agent/exit-codes.ts';
 import { sigv4Authoriser } from '../../sdk/auth.ts';
-import { ApiClient } from './api-client.ts';
+import { ApiClient, type ApiClientOptions } from './api-client.ts';
 
 export type OutputFormat = 'json' | 'table';
 
@@ -32,7 +32,10 @@ export function globals(command: Command): GlobalOptions {
  * signing name `COFFER_SIGNING_SERVICE` (`execute-api` for the AWS deployment, whose IAM authoriser checks it;
  * `coffer` for a local node and a Coffer access key).
  */
-export function client(command: Command): ApiClient {
+export function client(
+  command: Command,
+  tls: Pick<ApiClientOptions, 'clientCertFile' | 'clientKeyFile'> = {},
+): ApiClient {
   const { address, token, wrapTtl } = globals(command);
   const wrapping =
     wrapTtl === undefined
@@ -44,12 +47,12 @@ export function client(command: Command): ApiClient {
         };
   if (token === undefined && process.env.COFFER_AUTH === 'sigv4') {
     const service = process.env.COFFER_SIGNING_SERVICE ?? 'execute-api';
-    return new ApiClient({ address, token, sign: sigv4Authoriser({ service }), ...wrapping });
+    return new ApiClient({ address, token, sign: sigv4Authoriser({ service }), ...wrapping, ...tls });
   }
   if (process.env.COFFER_AUTH !== undefined && process.env.COFFER_AUTH !== 'sigv4' && process.env.COFFER_AUTH !== '') {
     throw new CliError('COFFER_AUTH must be sigv4 (or unset, for a token)', ExitCode.usage);
   }
-  return new ApiClient({ address, token, ...wrapping });
+  return new ApiClient({ address, token, ...wrapping, ...tls });
 }
 
 /**

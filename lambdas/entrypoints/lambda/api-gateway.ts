@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import type { Broker } from '../../broker/broker.ts';
 import type { BrokerRequest, BrokerResponse } from '../../broker/http-types.ts';
 
@@ -13,7 +14,16 @@ export interface ApiGatewayProxyEvent {
     requestId?: string;
     stage?: string;
     path?: string;
-    identity: { sourceIp: string; userArn?: string | null; caller?: string | null };
+    identity: {
+      sourceIp: string;
+      userArn?: string | null;
+      caller?: string | null;
+      /**
+       * Set by API Gateway on a custom domain with mutual TLS, only once the client certificate verified against the
+       * domain's truststore (a client cannot set it: it is not a header).
+       */
+      clientCert?: { clientCertPem?: string | null } | null;
+    };
   };
 }
 
@@ -56,7 +66,21 @@ export function toBrokerRequest(event: ApiGatewayProxyEvent): BrokerRequest {
     sourceIp: event.requestContext.identity.sourceIp,
     iamArn,
     iamOnly: true,
+    ...clientCertificateOf(event.requestContext.identity.clientCert?.clientCertPem),
   };
+}
+
+/**
+ * The mTLS client certificate API Gateway verified, as DER for certificate login. Only from `requestContext`, never
+ * a header (a client could send any header, e.g. `x-amzn-mtls-clientcert`); one that does not parse is left out.
+ */
+function clientCertificateOf(pem: string | null | undefined): { clientCertificate?: Buffer } {
+  if (pem === undefined || pem === null || pem === '') return {};
+  try {
+    return { clientCertificate: new X509Certificate(pem).raw };
+  } catch {
+    return {};
+  }
 }
 
 export function toProxyResult(response: BrokerResponse): ApiGatewayProxyResult {

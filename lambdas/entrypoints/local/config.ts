@@ -109,6 +109,14 @@ export const LocalConfigSchema = z.object({
    * handshake otherwise). @default none: no client certificate is asked for
    */
   tlsClientCa: z.string().min(1).optional(),
+  /**
+   * With `tlsClientCa`: `require` refuses a client without a certificate at the handshake; `request` asks for one and
+   * lets clients without one through (token callers beside certificate logins), still refusing a connection whose
+   * certificate does not verify. @default 'require'
+   */
+  tlsClientAuth: z
+    .enum(['require', 'request'], { error: 'the TLS client auth mode must be require or request' })
+    .optional(),
   /** The oldest TLS version accepted; 1.2 only when asked for. @default 'TLSv1.3' */
   tlsMinVersion: z
     .enum(['1.2', '1.3', 'TLSv1.2', 'TLSv1.3'], { error: 'the TLS minimum version must be 1.2 or 1.3' })
@@ -162,6 +170,7 @@ export function loadLocalConfig(
     tlsCert: firstSet(env.COFFER_TLS_CERT),
     tlsKey: firstSet(env.COFFER_TLS_KEY),
     tlsClientCa: firstSet(env.COFFER_TLS_CLIENT_CA),
+    tlsClientAuth: firstSet(env.COFFER_TLS_CLIENT_AUTH) as LocalConfigInput['tlsClientAuth'],
     tlsMinVersion: firstSet(env.COFFER_TLS_MIN_VERSION) as LocalConfigInput['tlsMinVersion'],
     devTls: flag(env.COFFER_DEV_TLS, 'COFFER_DEV_TLS'),
     insecurePlainHttp: flag(env.COFFER_INSECURE_PLAIN_HTTP, 'COFFER_INSECURE_PLAIN_HTTP'),
@@ -199,6 +208,11 @@ function checkTlsSettings(config: z.output<typeof LocalConfigSchema>): void {
   }
   if (config.insecurePlainHttp && (config.tlsCert !== undefined || config.devTls === true)) {
     throw new ValidationError('invalid configuration: --insecure-plain-http contradicts a TLS certificate');
+  }
+  if (config.tlsClientAuth !== undefined && config.tlsClientCa === undefined) {
+    throw new ValidationError(
+      'invalid configuration: --tls-client-auth (COFFER_TLS_CLIENT_AUTH) needs --tls-client-ca (COFFER_TLS_CLIENT_CA)',
+    );
   }
   if (config.tlsClientCa !== undefined && listenerTransport(config).kind === 'plain') {
     throw new ValidationError(

@@ -61,13 +61,22 @@ export class LocalHttpServer {
             {
               connectionsCheckingInterval,
               ...secureContextOptions(tls),
-              // A client CA means client certificates are required: one without is refused at the handshake, before
-              // any HTTP is read. Turning this on or off takes a restart; the CA itself is reloaded with the rest.
+              // A client CA means client certificates are asked for and, unless `clientAuth` is `request`, required:
+              // one without is refused at the handshake, before any HTTP is read. Turning this on or off takes a
+              // restart; the CA itself is reloaded with the rest.
               requestCert: tls.ca !== undefined,
-              rejectUnauthorized: tls.ca !== undefined,
+              rejectUnauthorized: tls.ca !== undefined && tls.clientAuth !== 'request',
             },
             handler,
           );
+    if (tls?.ca !== undefined && tls.clientAuth === 'request') {
+      // node:tls lets an unverified certificate through when it does not reject unauthorised clients: such a
+      // connection is closed before any HTTP is read (a client without a certificate is let through). Prepended, so
+      // it runs before node:http's own listener starts parsing requests already buffered on the socket.
+      this.server.prependListener('secureConnection', (socket: TLSSocket) => {
+        if (!socket.authorized && presentedCertificate(socket)) socket.destroy();
+      });
+    }
     this.server.requestTimeout = requestTimeout;
     this.server.headersTimeout = Math.min(this.server.requestTimeout, 20_000);
     this.server.keepAliveTimeout = 5_000;
@@ -91,7 +100,10 @@ export class LocalHttpServer {
    */
   reloadTls(tls: TlsListenerOptions): void {
     if (!('setSecureContext' in this.server)) throw new Error('this listener serves plain HTTP');
-    if ((tls.ca !== undefined) !== (this.options.tls?.ca !== undefined)) {
+    if (
+      (tls.ca !== undefined) !== (this.options.tls?.ca !== undefined) ||
+      (tls.clientAuth ?? 'require') !== (this.options.tls?.clientAuth ?? 'require')
+    ) {
       throw new Error('requiring client certificates or not changes only with a restart');
     }
     this.server.setSecureContext(secureContextOptions(tls));
@@ -208,6 +220,12 @@ function clientCertificateOf(req: IncomingMessage): { clientCertificate?: Buffer
   if (socket.encrypted !== true || socket.authorized !== true) return {};
   const certificate = socket.getPeerX509Certificate?.();
   return certificate === undefined ? {} : { clientCertificate: certificate.raw };
+}
+
+/** Whether the client sent a certificate at all (node:tls answers an empty object when it did not). */
+function presentedCertificate(socket: TLSSocket): boolean {
+  const peer = socket.getPeerCertificate();
+  return peer !== null && typeof peer === 'object' && Object.keys(peer).length > 0;
 }
 
 /** Status and error names of a refused `Host`: 421 says "not this server", which is what rebinding amounts to. */

@@ -29,16 +29,25 @@ import { dataPaths, type ListenerTransport, type LocalConfig, listenerTransport 
 export interface TlsListenerOptions {
   readonly cert: Buffer;
   readonly key: Buffer;
-  /** Client certificates must chain to these: asked for and required. */
+  /** Client certificates must chain to these: asked for, and required unless `clientAuth` is `request`. */
   readonly ca?: Buffer | undefined;
+  /** @default 'require' */
+  readonly clientAuth?: ClientAuthMode | undefined;
   readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
 }
+
+/**
+ * How a listener with a client CA treats clients: `require` refuses one without a certificate at the handshake;
+ * `request` lets it through (it authenticates with a token), and refuses only a certificate that does not verify.
+ */
+export type ClientAuthMode = 'require' | 'request';
 
 /** Where the listener's certificate comes from, once dev TLS has been resolved to its files. */
 export interface TlsFiles {
   readonly cert: string;
   readonly key: string;
   readonly clientCa?: string | undefined;
+  readonly clientAuth?: ClientAuthMode | undefined;
   readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
   /** Set for dev TLS: the CA clients trust with COFFER_CACERT. */
   readonly devCa?: string | undefined;
@@ -51,14 +60,22 @@ export interface TlsFiles {
 export async function tlsFilesOf(
   config: Pick<
     LocalConfig,
-    'dataDir' | 'host' | 'tlsCert' | 'tlsKey' | 'tlsClientCa' | 'tlsMinVersion' | 'devTls' | 'insecurePlainHttp'
+    | 'dataDir'
+    | 'host'
+    | 'tlsCert'
+    | 'tlsKey'
+    | 'tlsClientCa'
+    | 'tlsClientAuth'
+    | 'tlsMinVersion'
+    | 'devTls'
+    | 'insecurePlainHttp'
   >,
   now: Date = new Date(),
 ): Promise<TlsFiles | undefined> {
   const transport: ListenerTransport = listenerTransport(config);
   if (transport.kind === 'refused') throw new ValidationError(transport.reason);
   if (transport.kind === 'plain') return undefined;
-  const common = { clientCa: config.tlsClientCa, minVersion: config.tlsMinVersion };
+  const common = { clientCa: config.tlsClientCa, clientAuth: config.tlsClientAuth, minVersion: config.tlsMinVersion };
   if (transport.kind === 'files') return { cert: transport.cert, key: transport.key, ...common };
   const dev = await ensureDevTls(dataPaths(config.dataDir).devTls, config.host, now);
   return { cert: dev.cert, key: dev.key, devCa: dev.ca, ...common };
@@ -85,7 +102,7 @@ export async function loadTlsOptions(files: TlsFiles): Promise<TlsListenerOption
     read(files.key, 'key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/),
     files.clientCa === undefined ? undefined : read(files.clientCa, 'client CA', certificate),
   ]);
-  return { cert, key, ca, minVersion: files.minVersion };
+  return { cert, key, ca, clientAuth: files.clientAuth, minVersion: files.minVersion };
 }
 
 export interface DevTlsFiles {

@@ -7,6 +7,7 @@
  * role grants. Everything it returns is safe to store and audit: no credential material, ever.
  */
 import type { z } from 'zod';
+import type { CertificateRevocation } from '../../ports/certificate-revocation.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { KubernetesTokenReviewer } from '../../ports/kubernetes-token-review.ts';
 import type { ItemData, Store, WriteOp } from '../../ports/store.ts';
@@ -25,6 +26,11 @@ export interface AuthMethodDeps {
    * on a runtime that cannot call a cluster (AWS Lambda): TokenReview mounts then refuse logins with a 400.
    */
   readonly kubernetesTokenReview?: KubernetesTokenReviewer | undefined;
+  /**
+   * Whether Coffer's own PKI engine revoked a certificate it issued (certificate login). Absent when the runtime has
+   * no PKI engine; certificates are then checked on their dates and chain alone.
+   */
+  readonly certificateRevocation?: CertificateRevocation | undefined;
 }
 
 /** The mount a login or role operation addresses. */
@@ -45,11 +51,18 @@ export interface LoginContext {
   /** Epoch ms. */
   readonly now: number;
   readonly requestId: string;
+  /**
+   * The DER of the TLS client certificate the transport verified (the local listener's client CA, API Gateway's mTLS
+   * truststore); absent without mTLS. Never taken from anything a client merely sent.
+   */
+  readonly clientCertificate?: Uint8Array | undefined;
 }
 
 /** Reads the mount's roles (stored by the framework, already validated by the method's `roleSchema`). */
 export interface RoleReader<Role> {
   get(name: string): Promise<Role | undefined>;
+  /** Every role name of the mount, in a stable order (for methods that try each role, as certificate login does). */
+  list?(): Promise<string[]>;
 }
 
 /**

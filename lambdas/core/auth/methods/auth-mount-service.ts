@@ -375,11 +375,13 @@ export class AuthMountService {
     const pk = rolePartition(mount);
     let ceilings: readonly PrincipalCeiling[] = [];
     const roles = {
+      // A method that tries several roles (certificate login) returns the last one it read: the ceilings are its.
       get: async (name: string) => {
         const role = await this.store.get<RoleItem>(pk, name);
         if (role !== undefined) ceilings = role.data.ceilings;
         return role?.data.role;
       },
+      list: async () => (await queryAll<RoleItem>(this.store, pk)).map((item) => item.sk),
     };
     const config = await this.unsealedConfig(mount);
     const outcome = await method

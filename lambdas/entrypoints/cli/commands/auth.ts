@@ -43,6 +43,10 @@ const LOGIN_BODIES: Record<string, (flags: LoginFlags) => Promise<Record<string,
     if (jwt === '') throw new CliError('the service-account token is empty', ExitCode.usage);
     return { role: flags.role, jwt };
   },
+  // The credential is the TLS client certificate (--client-cert/--client-key or COFFER_CLIENT_CERT/_KEY), not the body.
+  async cert(flags) {
+    return flags.name === undefined ? {} : { name: flags.name };
+  },
 };
 
 interface EnableFlags {
@@ -72,6 +76,9 @@ interface LoginFlags {
   secretIdFile?: string;
   role?: string;
   jwtFile?: string;
+  name?: string;
+  clientCert?: string;
+  clientKey?: string;
   field?: string;
 }
 
@@ -122,6 +129,7 @@ export function registerAuthCommands(program: Command): void {
 
   registerAppRoleCommands(program);
   registerJwtCommands(program);
+  registerCertCommands(program);
 
   program
     .command('login')
@@ -139,6 +147,9 @@ export function registerAuthCommands(program: Command): void {
       "jwt: a file holding the JWT, e.g. a CI job's OIDC token (default: stdin); kubernetes: the service-account " +
         'token (default: /var/run/secrets/kubernetes.io/serviceaccount/token)',
     )
+    .option('--name <role>', 'cert: the role to try (default: every role of the mount, in name order)')
+    .option('--client-cert <file>', 'cert: the client certificate (PEM) to present, or COFFER_CLIENT_CERT')
+    .option('--client-key <file>', 'cert: the key of --client-cert (PEM), or COFFER_CLIENT_KEY')
     .option('--field <name>', 'print only this field of the answer: token or accessor')
     .action(async (flags: LoginFlags, command: Command) => {
       const build = LOGIN_BODIES[flags.method];
@@ -153,7 +164,8 @@ export function registerAuthCommands(program: Command): void {
       }
       const body = await build(flags);
       const path = flags.path ?? flags.method;
-      const answer = await client(command).call<LoginResponse>('POST', `/v1/auth/${enc(path)}/login`, { body });
+      const tls = definedOnly({ clientCertFile: flags.clientCert, clientKeyFile: flags.clientKey });
+      const answer = await client(command, tls).call<LoginResponse>('POST', `/v1/auth/${enc(path)}/login`, { body });
       const { auth: login } = answer;
       if (flags.field !== undefined) {
         process.stdout.write(`${flags.field === 'token' ? login.client_token : login.accessor}\n`);
@@ -328,6 +340,93 @@ function registerJwtCommands(program: Command): void {
     pathOption,
     base,
     cell: (value) => (typeof value === 'string' ? value : JSON.stringify(value)),
+    deleted: 'delete a role: logins with it stop working',
+  });
+}
+
+const DEFAULT_CERT_PATH = 'cert';
+
+function registerCertCommands(program: Command): void {
+  const cert = program.command('cert').description('TLS certificate roles (mTLS clients, SPIFFE IDs)');
+  const role = cert.command('role').description('create, read, list and delete certificate roles');
+  const base = (path: string | undefined) => `/v1/auth/${enc(path ?? DEFAULT_CERT_PATH)}/role`;
+  const pathOption = ['--path <mount>', `the certificate mount (default ${DEFAULT_CERT_PATH})`] as const;
+
+  role
+    .command('put <name>')
+    .description('create or replace a role: the CA its clients chain to, the names they must carry, their policies')
+    .option(...pathOption)
+    .option('--file <file>', 'the role as a JSON object; the flags below override its fields')
+    .option('--certificate-file <file>', 'the CA (or pinned client) certificates, PEM')
+    .option('--policy <name>', 'a policy of its tokens, repeatable', collect)
+    .option('--common-name <glob>', 'allowed_common_names, repeatable', collect)
+    .option('--dns-san <glob>', 'allowed_dns_sans, repeatable', collect)
+    .option('--email-san <glob>', 'allowed_email_sans, repeatable', collect)
+    .option('--uri-san <glob>', 'allowed_uri_sans, e.g. spiffe://example.org/ns/*/sa/web, repeatable', collect)
+    .option('--ou <glob>', 'allowed_organizational_units, repeatable', collect)
+    .option('--required-extension <oid>', 'required_extensions, repeatable', collect)
+    .option(
+      '--crl-file <file>',
+      "crls: a CRL (PEM) of the role's CA, for CAs other than Coffer's PKI, repeatable",
+      collect,
+    )
+    .option('--token-ttl <duration>')
+    .option('--token-max-ttl <duration>')
+    .action(async (name: string, flags: Record<string, unknown>, command: Command) => {
+      const certificateFile = flags.certificateFile as string | undefined;
+      const certificate =
+        certificateFile === undefined
+          ? undefined
+          : await readFile(certificateFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+              throw new CliError(
+                `--certificate-file: cannot read ${certificateFile}: ${err.code ?? 'error'}`,
+                ExitCode.usage,
+              );
+            });
+      const crlFiles = flags.crlFile as string[] | undefined;
+      const crls =
+        crlFiles === undefined
+          ? undefined
+          : await Promise.all(
+              crlFiles.map((file) =>
+                readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+                  throw new CliError(`--crl-file: cannot read ${file}: ${err.code ?? 'error'}`, ExitCode.usage);
+                }),
+              ),
+            );
+      const body = {
+        ...(flags.file === undefined ? {} : await readJsonObject(flags.file as string)),
+        ...definedOnly({
+          certificate,
+          crls,
+          token_policies: flags.policy,
+          allowed_common_names: flags.commonName,
+          allowed_dns_sans: flags.dnsSan,
+          allowed_email_sans: flags.emailSan,
+          allowed_uri_sans: flags.uriSan,
+          allowed_organizational_units: flags.ou,
+          required_extensions: flags.requiredExtension,
+          token_ttl: flags.tokenTtl,
+          token_max_ttl: flags.tokenMaxTtl,
+        }),
+      };
+      const path = `${base(flags.path as string | undefined)}/${enc(name)}`;
+      const result = await client(command).call<AuthRole>('PUT', path, { body });
+      print(command, result, () => `wrote role ${result.mount}/${result.name}`);
+    });
+
+  registerRoleReads(role, {
+    pathOption,
+    base,
+    // PEM would fill the screen: a table shows how many certificates and CRLs the role holds (-o json: all of it).
+    cell: (value) =>
+      typeof value === 'string' && value.includes('-----BEGIN CERTIFICATE-----')
+        ? `${value.split('-----BEGIN CERTIFICATE-----').length - 1} certificate(s)`
+        : typeof value === 'string'
+          ? value
+          : Array.isArray(value) && value.some((item) => typeof item === 'string' && item.includes('CRL-----'))
+            ? `${value.length} CRL(s)`
+            : JSON.stringify(value),
     deleted: 'delete a role: logins with it stop working',
   });
 }

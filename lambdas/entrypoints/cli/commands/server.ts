@@ -15,6 +15,7 @@ interface ServerFlags {
   tlsCert?: string;
   tlsKey?: string;
   tlsClientCa?: string;
+  tlsClientAuth?: string;
   tlsMinVersion?: string;
   devTls?: boolean;
   insecurePlainHttp?: boolean;
@@ -30,6 +31,8 @@ async function config(flags: ServerFlags) {
   if (flags.tlsCert !== undefined) overrides.tlsCert = flags.tlsCert;
   if (flags.tlsKey !== undefined) overrides.tlsKey = flags.tlsKey;
   if (flags.tlsClientCa !== undefined) overrides.tlsClientCa = flags.tlsClientCa;
+  if (flags.tlsClientAuth !== undefined)
+    overrides.tlsClientAuth = flags.tlsClientAuth as LocalConfigInput['tlsClientAuth'];
   if (flags.tlsMinVersion !== undefined)
     overrides.tlsMinVersion = flags.tlsMinVersion as LocalConfigInput['tlsMinVersion'];
   if (flags.devTls !== undefined) overrides.devTls = flags.devTls;
@@ -142,6 +145,10 @@ export function registerServerCommands(program: Command): void {
     .option('--tls-cert <file>', 'serve HTTPS with this certificate chain (PEM), or COFFER_TLS_CERT')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM), or COFFER_TLS_KEY')
     .option('--tls-client-ca <file>', 'require client certificates from this CA (PEM), or COFFER_TLS_CLIENT_CA')
+    .option(
+      '--tls-client-auth <mode>',
+      'require (default): no certificate, no connection; request: clients without one may use tokens, or COFFER_TLS_CLIENT_AUTH',
+    )
     .option('--tls-min-version <version>', '1.3 (default) or 1.2, or COFFER_TLS_MIN_VERSION')
     .option(
       '--dev-tls',

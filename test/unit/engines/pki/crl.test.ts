@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConditionFailedError, type WriteOp } from '../../../../lambdas/core/ports/store.ts';
-import { X509Crl } from '../../../../lambdas/engines/pki/x509.ts';
+import { X509Certificate, X509Crl } from '../../../../lambdas/engines/pki/x509.ts';
 import { pkiFixture, withChain } from './fixtures.ts';
 
 type Transact = (ops: readonly WriteOp[]) => Promise<void>;
@@ -62,5 +62,23 @@ describe('Class: CrlService (through PkiService)', () => {
     await expect(pki.revoke(b.serial_number)).rejects.toThrow(ConditionFailedError);
     expect(never.tries).toBe(4);
     expect((await pki.certificate(b.serial_number)).status).toBe('valid');
+  });
+
+  it('tells certificate login which of its certificates it revoked, and knows nothing of another CA', async () => {
+    const { pki } = pkiFixture();
+    await withChain(pki);
+    const kept = await pki.issue('web', { common_name: 'kept.example.com' });
+    const gone = await pki.issue('web', { common_name: 'gone.example.com' });
+    await pki.revoke(gone.serial_number);
+    const der = (pem: string) => new Uint8Array(new X509Certificate(pem).rawData);
+    expect(await pki.revocationStatus(der(kept.certificate))).toBe('good');
+    expect(await pki.revocationStatus(der(gone.certificate))).toBe('revoked');
+
+    // Another engine's CA of the very same names: its certificates are not ours, whatever their issuer says.
+    const other = pkiFixture();
+    await withChain(other.pki);
+    const foreign = await other.pki.issue('web', { common_name: 'kept.example.com' });
+    expect(await pki.revocationStatus(der(foreign.certificate))).toBe('unknown');
+    expect(await pki.revocationStatus(new Uint8Array([1, 2, 3]))).toBe('unknown');
   });
 });

@@ -48,4 +48,17 @@ describe('Class: ApiClient over https', () => {
     );
     expect(err.message).toContain('/nonexistent/flag.pem');
   });
+
+  it('reads COFFER_CLIENT_CERT and COFFER_CLIENT_KEY, and refuses one without the other (usage)', async () => {
+    vi.stubEnv('COFFER_CLIENT_CERT', '/nonexistent/client.pem');
+    expect(() => new ApiClient({ address: 'https://coffer.test:8270', token: undefined })).toThrow(
+      expect.objectContaining({ exitCode: ExitCode.usage, message: expect.stringMatching(/--client-key/) }),
+    );
+    vi.stubEnv('COFFER_CLIENT_KEY', '/nonexistent/client-key.pem');
+    const err = await failure(new ApiClient({ address: 'https://coffer.test:8270', token: undefined }));
+    expect(err.exitCode).toBe(ExitCode.unavailable);
+    expect(err.message).toContain(
+      'cannot read the client certificate file /nonexistent/client.pem (COFFER_CLIENT_CERT): ENOENT',
+    );
+  });
 });

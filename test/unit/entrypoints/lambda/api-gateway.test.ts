@@ -5,6 +5,7 @@ import { nativeRoutes } from '../../../../lambdas/broker/routes/index.ts';
 import type { Principal } from '../../../../lambdas/core/principal.ts';
 import { createApiGatewayHandler, toBrokerRequest } from '../../../../lambdas/entrypoints/lambda/api-gateway.ts';
 import { memoryNode } from '../../../support/memory-node.ts';
+import { makeCa } from '../../core/auth/cert/cert-test-ca.ts';
 
 const APP_ROLE = 'arn:aws:iam::123456789012:role/app';
 const ROOT_PRINCIPAL: Principal = {
@@ -65,6 +66,30 @@ describe('API Gateway entry', () => {
     expect(req.body?.toString()).toBe('{"value":"x"}');
     expect(req.iamArn).toBe('arn:aws:iam::123456789012:role/app');
     expect(req.sourceIp).toBe('10.0.0.7');
+  });
+
+  it("hands certificate login the client certificate API Gateway's mTLS verified, and never one from a header", async () => {
+    const ca = await makeCa(Date.now());
+    const client = await ca.issue({ subject: 'CN=lambda-client' });
+    const withCert = toBrokerRequest(
+      event({
+        headers: { 'x-amzn-mtls-clientcert': 'forged' },
+        requestContext: {
+          identity: { sourceIp: '10.0.0.7', userArn: null, clientCert: { clientCertPem: client.pem } },
+        },
+      }),
+    );
+    expect(withCert.clientCertificate).toEqual(Buffer.from(client.der));
+    const headerOnly = toBrokerRequest(
+      event({ headers: { 'x-amzn-mtls-clientcert': encodeURIComponent(client.pem) } }),
+    );
+    expect(headerOnly.clientCertificate).toBeUndefined();
+    const garbled = toBrokerRequest(
+      event({
+        requestContext: { identity: { sourceIp: '10.0.0.7', clientCert: { clientCertPem: 'not a certificate' } } },
+      }),
+    );
+    expect(garbled.clientCertificate).toBeUndefined();
   });
 
   it('serves the same broker as the local server, to the IAM caller API Gateway vouched for', async () => {

@@ -37,6 +37,19 @@ describe('Function: loadLocalConfig, TLS settings', () => {
     expect(loadLocalConfig({ COFFER_TLS_CLIENT_CA: 'ca.pem', COFFER_DEV_TLS: 'true' }).tlsClientCa).toBe('ca.pem');
   });
 
+  it('reads the client auth mode (require or request) and refuses one without a client CA', () => {
+    const tls = { COFFER_TLS_CLIENT_CA: 'ca.pem', COFFER_DEV_TLS: 'true' };
+    expect(loadLocalConfig(tls).tlsClientAuth).toBeUndefined();
+    expect(loadLocalConfig({ ...tls, COFFER_TLS_CLIENT_AUTH: 'request' }).tlsClientAuth).toBe('request');
+    expect(loadLocalConfig({ ...tls, COFFER_TLS_CLIENT_AUTH: 'request' }, { tlsClientAuth: 'require' })).toMatchObject({
+      tlsClientAuth: 'require',
+    });
+    expect(() => loadLocalConfig({ ...tls, COFFER_TLS_CLIENT_AUTH: 'optional' })).toThrow(/require or request/);
+    expect(() => loadLocalConfig({ COFFER_DEV_TLS: 'true', COFFER_TLS_CLIENT_AUTH: 'request' })).toThrow(
+      /--tls-client-auth .* needs --tls-client-ca/,
+    );
+  });
+
   it('reads yes/no variables strictly', () => {
     expect(loadLocalConfig({ COFFER_DEV_TLS: 'no' }).devTls).toBe(false);
     expect(loadLocalConfig({ COFFER_INSECURE_PLAIN_HTTP: '' }).insecurePlainHttp).toBe(false);

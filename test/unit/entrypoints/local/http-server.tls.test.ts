@@ -141,6 +141,29 @@ describe('Class: LocalHttpServer over TLS', () => {
     expect(handled[0]!.clientCertificate).toEqual(new X509Certificate(clients.cert).raw);
   });
 
+  it('with clientAuth request, lets a client without a certificate through and refuses an unverified one', async () => {
+    const { ca, files } = await serverTls();
+    const clients = await clientPki();
+    const listener = {
+      ...(await loadTlsOptions({ ...files, minVersion: 'TLSv1.3' })),
+      ca: Buffer.from(clients.ca),
+      clientAuth: 'request' as const,
+    };
+    const { server, port, handled } = await start(listener);
+    const agent = () => new https.Agent({ keepAlive: false });
+    expect((await get(port, { ca, agent: agent() })).status).toBe(200);
+    expect(handled[0]!.clientCertificate).toBeUndefined();
+    const other = await clientPki();
+    await expect(get(port, { ca, agent: agent(), cert: other.cert, key: other.key })).rejects.toThrow(
+      /socket hang up|ECONNRESET/i,
+    );
+    expect(handled).toHaveLength(1);
+    expect((await get(port, { ca, agent: agent(), cert: clients.cert, key: clients.key })).status).toBe(200);
+    expect(handled[1]!.clientCertificate).toEqual(new X509Certificate(clients.cert).raw);
+    // Switching between requiring and requesting takes a restart, as turning client certificates on or off does.
+    expect(() => server.reloadTls({ ...listener, clientAuth: 'require' })).toThrow(/restart/);
+  });
+
   it('serves a reloaded certificate to new handshakes while an open connection keeps working', async () => {
     const first = await serverTls();
     const { server, port } = await start(await loadTlsOptions({ ...first.files, minVersion: 'TLSv1.3' }));
