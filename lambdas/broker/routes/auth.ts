@@ -36,12 +36,12 @@ const LoginBody = z.record(z.string(), z.unknown());
 const mountsOf = (ctx: RouteContext) => requireService(ctx.deps, 'authMounts');
 const rolePath = (p: { mount: string; name: string }) => `auth/${p.mount}/role/${p.name}`;
 
-function describeMount(mount: AuthMountRecord): api.AuthMount {
+function describeMount(mount: AuthMountRecord, ctx: RouteContext): api.AuthMount {
   return {
     path: mount.path,
     type: mount.type,
     description: mount.description,
-    config: mount.config,
+    config: mountsOf(ctx).shownConfig(mount),
     accessor: mount.id,
     createdAt: iso(mount.createdAt),
   };
@@ -77,7 +77,7 @@ export const authRoutes: RouteDef[] = [
     response: api.AuthMountList,
     access: () => ({ path: 'sys/auth', capability: 'list' }),
     async handle(_input, ctx) {
-      return { body: { mounts: (await mountsOf(ctx).list()).map(describeMount) } };
+      return { body: { mounts: (await mountsOf(ctx).list()).map((m) => describeMount(m, ctx)) } };
     },
   }),
   defineRoute({
@@ -90,9 +90,11 @@ export const authRoutes: RouteDef[] = [
     statuses: [201],
     params: MountParam,
     body: EnableAuthSchema,
+    // A method's configuration may hold a service account's password (LDAP's bindpass).
+    sensitive: ['bindpass'],
     access: ({ params }) => ({ path: `sys/auth/${params.mount}`, capability: 'update' }),
     async handle({ params, body }, ctx) {
-      return { status: 201, body: describeMount(await mountsOf(ctx).enable(params.mount, body)) };
+      return { status: 201, body: describeMount(await mountsOf(ctx).enable(params.mount, body), ctx) };
     },
   }),
   defineRoute({
@@ -121,7 +123,7 @@ export const authRoutes: RouteDef[] = [
     params: MountParam,
     body: LoginBody,
     // Credentials and the token are HMAC'd in the audit log; the role id too, as it half-identifies a credential.
-    sensitive: ['role_id', 'secret_id', 'jwt', 'client_token', 'accessor'],
+    sensitive: ['role_id', 'secret_id', 'jwt', 'client_token', 'accessor', 'password', 'username'],
     resource: ({ params }) => `auth/${params.mount}/login`,
     async handle({ params, body }, ctx) {
       const { mount, outcome, token } = await mountsOf(ctx).login(params.mount, body, ctx.request);

@@ -8,6 +8,7 @@
  */
 import type { z } from 'zod';
 import type { Clock } from '../../ports/clock.ts';
+import type { LdapDirectory } from '../../ports/ldap-directory.ts';
 import type { ItemData, Store, WriteOp } from '../../ports/store.ts';
 
 /** What a method may use. Built once per composition and handed to every method's `create`. */
@@ -19,6 +20,13 @@ export interface AuthMethodDeps {
    * (JWKS, OIDC discovery). Absent when the runtime has no egress guard; a method that needs it then fails closed.
    */
   readonly egressFetch?: typeof fetch | undefined;
+  /**
+   * Connections to LDAP directories, only to allow-listed targets (the adapter dials through the egress guard).
+   * Absent where the runtime cannot reach one (the broker Lambda outside a VPC): the LDAP method then refuses mounts.
+   */
+  readonly ldap?: LdapDirectory | undefined;
+  /** Why `ldap` is absent, for the refusal of `auth enable ldap`. @default a message about the broker's VPC */
+  readonly ldapUnavailable?: string | undefined;
 }
 
 /** The mount a login or role operation addresses. */
@@ -70,6 +78,11 @@ export interface LoginOutcome {
   readonly alias: string;
   /** The token works only from these source addresses (`token_bound_cidrs`); empty or absent = anywhere. */
   readonly boundCidrs?: readonly string[] | undefined;
+  /**
+   * The roles whose grants the outcome unites, when a login matches several (LDAP: the user's groups and entry): the
+   * ceilings of all their writers bind the token. @default the last role the login read
+   */
+  readonly grantedBy?: readonly string[] | undefined;
 }
 
 /** The result of `prepareRole`: the role to store and extra writes (indexes) committed in the same transaction. */
@@ -115,6 +128,8 @@ export interface AuthMethod<Config extends ItemData, Role extends ItemData, Logi
   roleDeleteOps?(mount: AuthMountRef<Config>, name: string, role: Role): readonly WriteOp[];
   /** What `GET …/role/<name>` shows of a stored role. @default the role itself */
   describeRole?(role: Role): ItemData;
+  /** What `GET /v1/sys/auth` shows of a mount's configuration (without passwords). @default the configuration */
+  describeConfig?(config: Config): ItemData;
   /**
    * Checks the presented credential against the mount's roles.
    * @throws PermissionDeniedError (403) or ValidationError (400) with one message per kind of failure that never

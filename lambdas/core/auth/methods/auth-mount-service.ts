@@ -273,16 +273,21 @@ export class AuthMountService {
     }
     const pk = rolePartition(mount);
     let ceilings: readonly PrincipalCeiling[] = [];
+    const ceilingsOf = new Map<string, readonly PrincipalCeiling[]>();
     const roles = {
       get: async (name: string) => {
         const role = await this.store.get<RoleItem>(pk, name);
-        if (role !== undefined) ceilings = role.data.ceilings;
+        if (role !== undefined) {
+          ceilings = role.data.ceilings;
+          ceilingsOf.set(name, role.data.ceilings);
+        }
         return role?.data.role;
       },
     };
     const outcome = await method.login(refOf(mount), parsed.data, roles, context).catch((err: unknown) => {
       throw err instanceof LoginFailedError ? err.at(mount) : err;
     });
+    if (outcome.grantedBy !== undefined) ceilings = unitedCeilings(outcome.grantedBy, ceilingsOf);
     const token = await this.tokens
       .createForLogin({
         policies: outcome.policies,
@@ -314,10 +319,32 @@ export class AuthMountService {
     return { mount, outcome, token };
   }
 
+  /** What `GET /v1/sys/auth` shows of a mount's configuration: its method's view (no passwords). */
+  shownConfig(mount: AuthMountRecord): ItemData {
+    return this.methods[mount.type].describeConfig?.(mount.config) ?? mount.config;
+  }
+
   private async mounted(path: string): Promise<{ mount: AuthMountRecord; method: AnyAuthMethod }> {
     const mount = await this.get(path);
     return { mount, method: this.methods[mount.type] };
   }
+}
+
+/**
+ * The ceilings of every role a login's grant came from, each writer's once: the token may do only what all of them
+ * could. A role the login did not read grants nothing, so it is a method's bug, refused rather than ignored.
+ */
+function unitedCeilings(
+  names: readonly string[],
+  ceilingsOf: ReadonlyMap<string, readonly PrincipalCeiling[]>,
+): PrincipalCeiling[] {
+  const united = new Map<string, PrincipalCeiling>();
+  for (const name of names) {
+    const ceilings = ceilingsOf.get(name);
+    if (ceilings === undefined) throw new Error(`login outcome names role ${name}, which the login did not read`);
+    for (const ceiling of ceilings) united.set(JSON.stringify(ceiling), ceiling);
+  }
+  return [...united.values()];
 }
 
 function refOf(mount: AuthMountRecord): AuthMountRef<ItemData> {

@@ -4,10 +4,11 @@
  */
 import { APPROLE_METHOD } from '../approle/approle-method.ts';
 import { JWT_METHOD } from '../jwt/jwt-method.ts';
+import { LDAP_METHOD } from '../ldap/ldap-method.ts';
 import type { AnyAuthMethod, AuthMethodDeps, AuthMethodFactory } from './auth-method.ts';
 
 /** The methods `coffer auth enable <type>` accepts. */
-export const AUTH_METHOD_TYPES = ['approle', 'jwt'] as const;
+export const AUTH_METHOD_TYPES = ['approle', 'jwt', 'ldap'] as const;
 export type AuthMethodType = (typeof AUTH_METHOD_TYPES)[number];
 
 // biome-ignore lint/suspicious/noExplicitAny: each entry keeps its own config, role and login types
@@ -16,6 +17,7 @@ type AnyFactory = AuthMethodFactory<any, any, any>;
 export const AUTH_METHODS = {
   approle: APPROLE_METHOD,
   jwt: JWT_METHOD,
+  ldap: LDAP_METHOD,
 } as const satisfies { readonly [K in AuthMethodType]: AnyFactory & { readonly type: K } };
 
 /** Whether `type` names a registered method (for input parsed as a plain string). */
