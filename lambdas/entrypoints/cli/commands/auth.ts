@@ -14,6 +14,7 @@ import {
   print,
   readSecretInput,
 } from '../io.ts';
+import { ldapLoginBody, registerLdapCommands } from './ldap.ts';
 
 const DEFAULT_APPROLE_PATH = 'approle';
 const enc = encodeURIComponent;
@@ -35,6 +36,7 @@ const LOGIN_BODIES: Record<string, (flags: LoginFlags) => Promise<Record<string,
     if (jwt === '') throw new CliError('the JWT is empty', ExitCode.usage);
     return { role: flags.role, jwt };
   },
+  ldap: (flags) => ldapLoginBody(flags),
 };
 
 interface EnableFlags {
@@ -64,6 +66,8 @@ interface LoginFlags {
   secretIdFile?: string;
   role?: string;
   jwtFile?: string;
+  username?: string;
+  passwordFile?: string;
   field?: string;
 }
 
@@ -114,6 +118,7 @@ export function registerAuthCommands(program: Command): void {
 
   registerAppRoleCommands(program);
   registerJwtCommands(program);
+  registerLdapCommands(program);
 
   program
     .command('login')
@@ -127,6 +132,11 @@ export function registerAuthCommands(program: Command): void {
     .option('--secret-id-file <file>', 'approle: a file holding the secret id (default: stdin)')
     .option('--role <name>', 'jwt: the role to log in with')
     .option('--jwt-file <file>', "jwt: a file holding the JWT, e.g. a CI job's OIDC token (default: stdin)")
+    .option('--username <name>', 'ldap: the directory username')
+    .option(
+      '--password-file <file>',
+      'ldap: a file holding the password (default: COFFER_PASSWORD, else a prompt on a terminal, else stdin)',
+    )
     .option('--field <name>', 'print only this field of the answer: token or accessor')
     .action(async (flags: LoginFlags, command: Command) => {
       const build = LOGIN_BODIES[flags.method];
