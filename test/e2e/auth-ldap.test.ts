@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LoginResponse } from '../../lambdas/api/auth.ts';
 import { api, runCli, tempDir } from '../support/server-process.ts';
 import { GROUPS_DN, PEOPLE_DN, startSlapd, type TestSlapd, USERS } from '../support/slapd.ts';
 import { useServer } from '../support/use-server.ts';
@@ -106,7 +107,7 @@ describe('LDAP auth: directory users log in', () => {
       password: USERS.alice.password,
     });
     expect(res.status).toBe(200);
-    expect(res.body.auth.policies).toEqual(['engineering']);
+    expect((res.body as LoginResponse).auth.policies).toEqual(['engineering']);
     const passwordFile = path.join(files.dir, 'password');
     writeFileSync(passwordFile, USERS.alice.password, { mode: 0o600 });
     const viaFile = await runCli(
@@ -143,8 +144,9 @@ describe('LDAP auth: directory users log in', () => {
     expect(user.code, user.stderr).toBe(0);
     const admitted = await login('carol', USERS.carol.password);
     expect(admitted.status).toBe(200);
-    expect(admitted.body.auth.policies).toEqual(['carol-own']);
-    const token = admitted.body.auth.client_token as string;
+    const { auth } = admitted.body as LoginResponse;
+    expect(auth.policies).toEqual(['carol-own']);
+    const token = auth.client_token;
     expect((await api(current().address, token, 'GET', '/v1/secret/data/carol/key')).status).toBe(200);
     expect((await api(current().address, token, 'GET', '/v1/secret/data/eng/build-key')).status).toBe(403);
   });

@@ -100,9 +100,7 @@ function entryRoutes(kind: Kind): RouteDef[] {
       async handle({ params }, ctx) {
         await mountsOf(ctx).mountOf(params.mount, 'ldap');
         const prefix = `${KINDS[kind]}s/`;
-        const names = (await mountsOf(ctx).listRoles(params.mount))
-          .filter((key) => key.startsWith(prefix))
-          .map((key) => key.slice(prefix.length));
+        const names = (await mountsOf(ctx).listRoles(params.mount, prefix)).map((key) => key.slice(prefix.length));
         return { body: { names } };
       },
     }),

@@ -228,9 +228,10 @@ export class AuthMountService {
     return item.data.role;
   }
 
-  async listRoles(path: string): Promise<string[]> {
+  /** @param prefix only the roles whose names start with it (LDAP's `groups/`, `users/`) */
+  async listRoles(path: string, prefix?: string): Promise<string[]> {
     const { mount } = await this.mounted(path);
-    return (await queryAll<RoleItem>(this.store, rolePartition(mount))).map((item) => item.sk);
+    return (await queryAll<RoleItem>(this.store, rolePartition(mount), prefix)).map((item) => item.sk);
   }
 
   /** @throws NotFoundError */
@@ -368,11 +369,15 @@ function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, what: string): T 
   throw new ValidationError(`invalid ${what}: ${shown.join('; ')}`, { cause: result.error });
 }
 
-async function queryAll<T extends ItemData>(store: Store, pk: string) {
+async function queryAll<T extends ItemData>(store: Store, pk: string, prefix?: string) {
   const items = [];
   let startAfter: string | undefined;
   do {
-    const page = await store.query<T>(pk, { limit: 1000, ...(startAfter === undefined ? {} : { startAfter }) });
+    const page = await store.query<T>(pk, {
+      limit: 1000,
+      ...(prefix === undefined ? {} : { prefix }),
+      ...(startAfter === undefined ? {} : { startAfter }),
+    });
     items.push(...page.items);
     startAfter = page.lastKey;
   } while (startAfter !== undefined);
