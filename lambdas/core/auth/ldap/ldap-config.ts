@@ -133,7 +133,9 @@ export const LdapMountConfigSchema = z
     token_bound_cidrs: CidrListSchema.default([]),
   })
   .superRefine((config, ctx) => {
-    const plain = config.url.split(',').filter((u) => u.startsWith('ldap://'));
+    // Runs after a failed field too (zod checks the object anyway): only look at what parsed.
+    const urls = typeof config.url === 'string' ? config.url.split(',') : [];
+    const plain = urls.filter((u) => u.startsWith('ldap://'));
     if (plain.length > 0 && !config.starttls && !config.insecure_plaintext) {
       ctx.addIssue({
         code: 'custom',
