@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import { InternalError, ValidationError } from '../../errors.ts';
 import { LdapBindRejectedError, type LdapDirectory, type LdapSession } from '../../ports/ldap-directory.ts';
@@ -197,6 +198,9 @@ async function findUser(
       sizeLimit: 2,
     });
     if (entries.length !== 1) {
+      // A bind that cannot succeed, so an unknown user takes the round trip a wrong password takes: the answer's
+      // timing must not tell who exists either.
+      await session.bind(`cn=${randomBytes(16).toString('hex')},${config.userdn}`, password).catch(() => {});
       throw new LoginFailedError(
         INVALID_CREDENTIALS,
         entries.length === 0 ? 'no directory entry matches the username' : 'the username matches more than one entry',

@@ -154,3 +154,33 @@ describe('LDAP login binds (in-memory directory)', () => {
     expect(directory.log.binds).toEqual([]);
   });
 });
+
+describe('LDAP login: unknown users', () => {
+  it('binds once even for a username no entry matches, so its timing matches a wrong password’s', async () => {
+    const directory = fakeLdapDirectory([
+      { dn: 'cn=svc,dc=example,dc=org', password: 'svc', attributes: { cn: ['svc'] } },
+      { dn: 'uid=alice,ou=people,dc=example,dc=org', password: 'pw', attributes: { uid: ['alice'] } },
+    ]);
+    const method = new LdapMethod({ ldap: directory });
+    const config = method.configSchema.parse({
+      url: 'ldaps://ldap.example.org',
+      binddn: 'cn=svc,dc=example,dc=org',
+      bindpass: 'svc',
+      userdn: 'ou=people,dc=example,dc=org',
+      userattr: 'uid',
+    });
+    const mount = { path: 'ldap', id: 'l.1', config };
+    const roles = { get: async () => undefined };
+    const context: LoginContext = { sourceIp: '127.0.0.1', now: 0, requestId: 'r' };
+    await expect(method.login(mount, { username: 'alice', password: 'wrong' }, roles, context)).rejects.toThrow(
+      'invalid username or password',
+    );
+    const afterWrong = directory.log.binds.splice(0);
+    await expect(method.login(mount, { username: 'mallory', password: 'x' }, roles, context)).rejects.toThrow(
+      'invalid username or password',
+    );
+    const afterUnknown = directory.log.binds.splice(0);
+    expect(afterUnknown).toHaveLength(afterWrong.length);
+    expect(afterUnknown[1]).toMatch(/^cn=[0-9a-f]{32},ou=people,dc=example,dc=org$/);
+  });
+});
