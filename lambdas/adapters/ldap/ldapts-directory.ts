@@ -72,8 +72,8 @@ export class LdaptsDirectory implements LdapDirectory {
       await client.unbind().catch(() => {});
     };
     try {
-      if (ldaps) await withTimeout(connectSecurely(client), options.timeoutMs, 'TLS connect');
-      else if (options.startTls) await withTimeout(client.startTLS({}), options.timeoutMs, 'StartTLS');
+      await withTimeout(connectNow(client), options.timeoutMs, ldaps ? 'TLS connect' : 'connect');
+      if (!ldaps && options.startTls) await withTimeout(client.startTLS({}), options.timeoutMs, 'StartTLS');
     } catch (err) {
       await close();
       throw err;
@@ -122,7 +122,7 @@ export class LdaptsDirectory implements LdapDirectory {
  * ldapts connects lazily, at the first operation; connecting now makes a server that is down or fails the TLS handshake
  * count as not answering, so the next URL is tried (there is no public connect).
  */
-async function connectSecurely(client: Client): Promise<void> {
+async function connectNow(client: Client): Promise<void> {
   const internal = client as unknown as { _connect(): Promise<void> };
   await internal._connect();
 }

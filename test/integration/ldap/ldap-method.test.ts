@@ -152,6 +152,18 @@ describe('LDAP method against a real slapd', () => {
     }
   });
 
+  it('plain ldap:// only when insecure_plaintext says so; a server that is down moves on to the next URL', async () => {
+    const m = mount({ ...searchThenBind(), url: `ldap://127.0.0.1:1,${slapd.url}`, insecure_plaintext: true });
+    const ok = await method.login(
+      m,
+      { username: 'bob', password: USERS.bob.password },
+      entries(m.config, { groups }),
+      context,
+    );
+    expect(ok.policies).toEqual(['admin']);
+    expect(() => mount({ url: slapd.url })).toThrow(/would send passwords in clear/);
+  });
+
   it('LDAPS trusting another CA fails; the next URL in the list is tried', async () => {
     const bad = mount({ certificate: slapd.otherCaPem });
     await expect(
