@@ -227,6 +227,7 @@ await suite('cli-start.ts', 'CLI start: a `coffer` call from exec to exit vs `no
 await suite('lambda-bundle.ts', 'Lambda bundle: zipped size and cold initialisation vs importing an empty module');
 await suite('extension.ts', 'Lambda extension cache and post-rotation staleness');
 await suite('pki.ts', 'PKI: EC P-256 certificates issued vs raw WebCrypto keygen+sign');
+await suite('ldap-login.ts', 'LDAP logins through the server vs a bare ldapts bind against the same slapd');
 await suite('dynamic.ts', 'Dynamic PostgreSQL credentials, and revoking 10,000 leases under read load');
 await suite('rotation.ts', 'Rotation: 1,000 PostgreSQL secrets (alternating users) vs the bare SQL of a rotation');
 await suite('auth-login.ts', 'Logins: AppRole and JWT logins/s vs an audited GET and a bare jose jwtVerify');

@@ -1,4 +1,5 @@
 import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -39,6 +40,20 @@ export interface CofferBrokerProps {
    */
   readonly assumableRoleArns?: readonly string[];
   readonly removalPolicy: RemovalPolicy;
+  /** Where the broker runs when it must reach a private network (LDAP directories). @default no VPC */
+  readonly network?: BrokerNetwork;
+}
+
+/**
+ * The broker's place in a VPC: the one way an LDAP auth method can reach a directory (which is never on the public
+ * internet). Its subnets need a route to AWS's APIs (NAT or VPC endpoints for DynamoDB, KMS, Secrets Manager, STS).
+ */
+export interface BrokerNetwork {
+  readonly vpc: ec2.IVpc;
+  /** @default the VPC's private subnets */
+  readonly subnets?: ec2.SubnetSelection;
+  /** @default a group CDK creates, allowing all outbound traffic */
+  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /**
@@ -100,6 +115,11 @@ export class CofferBroker extends Construct {
       ...(props.reservedConcurrentExecutions !== undefined && {
         reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       }),
+      ...(props.network !== undefined && {
+        vpc: props.network.vpc,
+        ...(props.network.subnets !== undefined && { vpcSubnets: props.network.subnets }),
+        ...(props.network.securityGroups !== undefined && { securityGroups: props.network.securityGroups }),
+      }),
       environment: {
         COFFER_TABLE_NAME: props.tableName,
         COFFER_ENVELOPE_KEY_ARN: props.envelopeKeyArn,
@@ -109,7 +129,36 @@ export class CofferBroker extends Construct {
         COFFER_DEPLOYMENT_NAME: props.deploymentName,
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        // Only a broker in a VPC may enable LDAP mounts (lambdas/entrypoints/lambda/config.ts).
+        ...(props.network !== undefined && { COFFER_BROKER_IN_VPC: 'true' }),
       },
+    });
+    if (props.network !== undefined) this.grantVpcAccess();
+  }
+
+  /**
+   * The network interfaces Lambda manages for a function in a VPC (what AWSLambdaVPCAccessExecutionRole grants; the
+   * role is our own, so CDK does not attach that managed policy). EC2 cannot scope these actions to resources.
+   */
+  private grantVpcAccess(): void {
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'VpcNetworkInterfaces',
+        actions: [
+          'ec2:CreateNetworkInterface',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeSubnets',
+          'ec2:DeleteNetworkInterface',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:UnassignPrivateIpAddresses',
+        ],
+        resources: ['*'],
+      }),
+    );
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Lambda creates and deletes the VPC network interfaces of the function; EC2 offers no resource scoping here.',
     });
   }
 

@@ -13,7 +13,7 @@ import { EgressPolicy } from '../lambdas/core/egress/egress-policy.ts';
 import { AuditOutboxRelay } from './audit-outbox-relay.ts';
 import { CofferApi, type CofferMtlsDomainProps } from './coffer-api.ts';
 import { CofferAuditTrail } from './coffer-audit-trail.ts';
-import { CofferBroker } from './coffer-broker.ts';
+import { type BrokerNetwork, CofferBroker } from './coffer-broker.ts';
 import { CofferCloudHsmKey } from './coffer-cloudhsm-key.ts';
 import { CofferLeaseSweeper } from './coffer-lease-sweeper.ts';
 import { CofferMonitoring } from './coffer-monitoring.ts';
@@ -103,6 +103,11 @@ export interface CofferControlPlaneProps {
    * @default none - engines cannot connect anywhere
    */
   readonly egressAllow?: readonly string[];
+  /**
+   * Runs the broker in a VPC, so LDAP auth methods can reach a directory there (allow its host:port in `egressAllow`
+   * too). Without it, `coffer auth enable ldap` is refused with a 400 saying so. @default the broker runs outside a VPC
+   */
+  readonly ldap?: BrokerNetwork;
   /** API Gateway stage name; the API's base URL ends with it. @default 'prod' */
   readonly stageName?: string;
   /** Steady-state API requests per second, across the stage. @default 1000 */
@@ -321,6 +326,7 @@ export class CofferControlPlane extends Construct {
       memorySize: props.brokerMemorySize,
       logRetention: props.logRetention,
       removalPolicy,
+      ...(props.ldap !== undefined && { network: props.ldap }),
     });
     this.grantStore(this.broker.role);
     this.grantEnvelope(this.broker.role, { rewrap: true });

@@ -9,7 +9,7 @@
 export { AuditOutboxRelay, type AuditOutboxRelayProps } from './audit-outbox-relay.ts';
 export { CofferApi, type CofferApiProps, type CofferMtlsDomainProps } from './coffer-api.ts';
 export { CofferAuditTrail, type CofferAuditTrailProps } from './coffer-audit-trail.ts';
-export { CofferBroker, type CofferBrokerProps } from './coffer-broker.ts';
+export { type BrokerNetwork, CofferBroker, type CofferBrokerProps } from './coffer-broker.ts';
 export { CofferCloudHsmKey, type CofferCloudHsmKeyProps } from './coffer-cloudhsm-key.ts';
 export { CofferControlPlane, type CofferControlPlaneProps } from './coffer-control-plane.ts';
 export { COFFER_LAMBDA_RUNTIME, CofferFunction, type CofferFunctionProps } from './coffer-function.ts';

@@ -65,3 +65,16 @@ export const AppRoleSecretIdDescription = z.object({
   secret_id_num_uses: z.number(),
   secret_id_uses_remaining: z.number().describe('Meaningful only when secret_id_num_uses > 0'),
 });
+
+/** An LDAP mount's group or user entry (Vault's `auth/<mount>/groups|users/<name>`). */
+export const LdapEntryView = z.object({
+  name: z.string(),
+  mount: z.string(),
+  kind: z.enum(['group', 'user']),
+  policies: z.array(z.string()),
+  groups: z.array(z.string()).optional().describe('A user entry: groups it is in besides its directory groups'),
+});
+export type LdapEntryView = z.infer<typeof LdapEntryView>;
+
+export const LdapEntryList = z.object({ names: z.array(z.string()) });
+export type LdapEntryList = z.infer<typeof LdapEntryList>;

@@ -1,5 +1,6 @@
 import type { STSClient } from '@aws-sdk/client-sts';
 import { DnsEgressGuard, guardedFetch } from '../adapters/egress/dns-egress-guard.ts';
+import { LdaptsDirectory } from '../adapters/ldap/ldapts-directory.ts';
 import type { BrokerDeps, LoginAttempt } from '../broker/broker-deps.ts';
 import { API_VERSION } from '../broker/routes/index.ts';
 import { AuditHasher } from '../core/audit/audit-hmac.ts';
@@ -61,6 +62,11 @@ export interface ServiceSettings {
   readonly rotationFault?: string | undefined;
   /** @default 1_048_576 */
   readonly maxBodyBytes?: number;
+  /**
+   * Why this runtime cannot reach LDAP directories (the broker Lambda outside a VPC): `auth enable ldap` answers it.
+   * @default directories are reachable (through the egress guard)
+   */
+  readonly ldapUnavailable?: string | undefined;
 }
 
 /** How a runtime runs rotation workflows, keeps schedules and publishes events. */
@@ -247,6 +253,9 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     egressFetch: guardedFetch(egress, 'auth methods'),
     kubernetesTokenReview: ports.kubernetesTokenReview?.(egress),
     certificateRevocation: pki,
+    ...(settings.ldapUnavailable === undefined
+      ? { ldap: new LdaptsDirectory(egress) }
+      : { ldapUnavailable: settings.ldapUnavailable }),
   });
   const authMounts = new AuthMountService({ store, clock, methods: authMethods, tokens, keyProvider });
   const wrapping = new ResponseWrapping({ store, keyProvider, clock });

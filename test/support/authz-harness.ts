@@ -51,6 +51,7 @@ import { API_KEY_PARTITION, ApiKeyRegistry } from '../../lambdas/engines/rotatio
 import { createRotators } from '../../lambdas/engines/rotation/registry.ts';
 import { PostgresSessions } from '../../lambdas/engines/shared/postgres/postgres-sessions.ts';
 import { FakeKeyProvider } from './fake-key-provider.ts';
+import { fakeLdapDirectory, LDAP_FIXTURE_ENTRIES } from './fake-ldap-directory.ts';
 import { RecordingEvents, RecordingSchedules } from './rotation-harness.ts';
 
 /**
@@ -463,12 +464,14 @@ export const PARTITIONS: readonly PartitionRule[] = [
     classify: ({ sk }) =>
       resource([`sys/auth/${sk}`], [readWithin(`auth/${sk}`, 'operations under the mount read it')]),
   },
-  // Roles of a mount (`auth-roles#<path>.<random>`): operations on a role's secret ids read the role.
+  // Roles of a mount (`auth-roles#<path>.<random>`): operations on a role's secret ids read the role. LDAP's groups
+  // and users are roles keyed `groups/<name>`, `users/<name>` (a role name has no `/`), at Vault's paths.
   {
     pk: AUTH_MOUNT_PARTITIONS.rolesPrefix,
     prefix: true,
     classify: ({ pk, sk }) => {
-      const path = `auth/${mountPathOfId(pk.slice(AUTH_MOUNT_PARTITIONS.rolesPrefix.length))}/role/${sk}`;
+      const mount = mountPathOfId(pk.slice(AUTH_MOUNT_PARTITIONS.rolesPrefix.length));
+      const path = sk.includes('/') ? `auth/${mount}/${sk}` : `auth/${mount}/role/${sk}`;
       return resource([path], [readWithin(path, "operations on a role's credentials read the role")]);
     },
   },
@@ -936,7 +939,13 @@ export async function buildAuthzWorld(
     egress: { resolve: async ({ host }) => host },
   });
   tracer.wrapInPhase(tokens, 'authenticate', 'authn');
-  const authMounts = new AuthMountService({ store, clock, methods: buildAuthMethods({ store, clock }), tokens });
+  const authMounts = new AuthMountService({
+    store,
+    clock,
+    // LDAP logins bind against an in-memory directory: nothing connects out here.
+    methods: buildAuthMethods({ store, clock, ldap: fakeLdapDirectory(LDAP_FIXTURE_ENTRIES) }),
+    tokens,
+  });
   tracer.wrapInPhase(authMounts, 'login', 'login');
   const wrapping = new ResponseWrapping({ store, keyProvider, clock });
   for (const method of ['wrap', 'unwrap', 'lookup'] as const) tracer.wrapInPhase(wrapping, method, 'wrapping');

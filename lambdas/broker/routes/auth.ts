@@ -90,8 +90,8 @@ export const authRoutes: RouteDef[] = [
     statuses: [201],
     params: MountParam,
     body: EnableAuthSchema,
-    // A mount's configuration may hold a credential of its own (Kubernetes' reviewer token).
-    sensitive: ['token_reviewer_jwt'],
+    // A mount's configuration may hold a credential of its own (Kubernetes' reviewer token, LDAP's bindpass).
+    sensitive: ['token_reviewer_jwt', 'bindpass'],
     access: ({ params }) => ({ path: `sys/auth/${params.mount}`, capability: 'update' }),
     async handle({ params, body }, ctx) {
       return { status: 201, body: describeMount(ctx, await mountsOf(ctx).enable(params.mount, body)) };
@@ -123,7 +123,7 @@ export const authRoutes: RouteDef[] = [
     params: MountParam,
     body: LoginBody,
     // Credentials and the token are HMAC'd in the audit log; the role id too, as it half-identifies a credential.
-    sensitive: ['role_id', 'secret_id', 'jwt', 'client_token', 'accessor'],
+    sensitive: ['role_id', 'secret_id', 'jwt', 'client_token', 'accessor', 'password', 'username'],
     resource: ({ params }) => `auth/${params.mount}/login`,
     async handle({ params, body }, ctx) {
       const { mount, outcome, token } = await mountsOf(ctx).login(params.mount, body, {

@@ -6,6 +6,7 @@ import { authRoutes } from './auth.ts';
 import { awsRoutes } from './aws.ts';
 import { databaseRoutes } from './database.ts';
 import { iamMappingRoutes } from './iam-mappings.ts';
+import { ldapRoutes } from './ldap.ts';
 import { leaseRoutes } from './leases.ts';
 import { pkiRoutes } from './pki.ts';
 import { policyRoutes } from './policies.ts';
@@ -30,6 +31,7 @@ export function nativeRoutes(): RouteDef[] {
     ...policyRoutes,
     ...tokenRoutes,
     ...withFeature('authMounts', authRoutes),
+    ...withFeature('authMounts', ldapRoutes),
     ...withFeature('accessKeys', accessKeyRoutes),
     ...withFeature('apiKeys', apiKeyRoutes),
     ...withFeature('pki', pkiRoutes),

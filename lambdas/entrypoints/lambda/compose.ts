@@ -30,6 +30,10 @@ import { awsRotationPorts, createRotationClients, type RotationClients } from '.
 import { AuditSaltSchema, type AwsConfig, loadAwsConfig } from './config.ts';
 import { CA_KEY_TAG } from './deployment-names.ts';
 
+/** What `auth enable ldap` answers on a broker outside a VPC, which has no route to a directory. */
+export const LDAP_NEEDS_VPC =
+  'LDAP needs the broker in a VPC: deploy the stack with the ldap option (CofferStack props ldap: { vpc, subnets? })';
+
 /** The SDK clients the broker talks through (no S3: its audit records go to the table's outbox). Injected ones belong to the caller (tests add middleware). */
 export interface AwsClients {
   readonly dynamodb: DynamoDBClient;
@@ -182,6 +186,7 @@ export function awsPorts(config: ResolvedAwsConfig, clients: AwsClients, clock: 
       account: config.account,
       publicUrl: config.publicUrl,
       egressAllow: config.egressAllow,
+      ...(!config.brokerInVpc && { ldapUnavailable: LDAP_NEEDS_VPC }),
     },
     ...(config.rotation !== undefined && {
       rotation: awsRotationPorts(config.rotation, config, clients.rotation),

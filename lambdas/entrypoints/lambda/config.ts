@@ -180,6 +180,11 @@ export const AwsConfigSchema = LambdaSettings.pick({
     COFFER_ROTATION_TARGET_ARN: z.string().regex(FUNCTION_ARN, 'must be a Lambda function ARN').optional(),
     /** Where rotation events go. @default 'default' */
     COFFER_EVENT_BUS_NAME: z.string().regex(EVENT_BUS, 'must be an event bus name or ARN').optional(),
+    /**
+     * `true` when the stack placed the broker in a VPC (`CofferStack`'s `ldap.vpc`): only then can it reach an LDAP
+     * directory, so only then may an LDAP auth method be enabled. @default false
+     */
+    COFFER_BROKER_IN_VPC: z.enum(['true', 'false']).optional(),
   })
   .superRefine((env, ctx) => {
     const rotationSet = ROTATION_SETTINGS.filter((name) => env[name] !== undefined);
@@ -211,6 +216,7 @@ export const AwsConfigSchema = LambdaSettings.pick({
     publicUrl: env.COFFER_PUBLIC_URL ?? DEFAULT_PUBLIC_URL,
     deploymentName: env.COFFER_DEPLOYMENT_NAME ?? 'coffer',
     egressAllow: egressAllowOf(env),
+    brokerInVpc: env.COFFER_BROKER_IN_VPC === 'true',
     /** Where rotations run and schedules live; `undefined` when rotation is not configured. */
     rotation:
       env.COFFER_ROTATION_STATE_MACHINE_ARN === undefined

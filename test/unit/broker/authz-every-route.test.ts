@@ -215,6 +215,18 @@ const FIXTURES: Record<string, (seed: Seed) => Sample> = {
     params: { mount: 'approle', name: 'ci' },
     body: { secret_id_accessor: s.secretIdAccessor },
   }),
+  'ldap.login': () => ({ params: { mount: 'ldap', username: 'alice' }, body: { password: 'alice-password' } }),
+  'ldap.group.list': () => ({ params: { mount: 'ldap' } }),
+  'ldap.group.put': () => ({ params: { mount: 'ldap', name: 'ops' }, body: { policies: ['fixture-policy'] } }),
+  'ldap.group.get': () => ({ params: { mount: 'ldap', name: 'engineers' } }),
+  'ldap.group.delete': () => ({ params: { mount: 'ldap', name: 'engineers' } }),
+  'ldap.user.list': () => ({ params: { mount: 'ldap' } }),
+  'ldap.user.put': () => ({
+    params: { mount: 'ldap', name: 'bob' },
+    body: { policies: ['fixture-policy'], groups: ['engineers'] },
+  }),
+  'ldap.user.get': () => ({ params: { mount: 'ldap', name: 'alice' } }),
+  'ldap.user.delete': () => ({ params: { mount: 'ldap', name: 'alice' } }),
   'rotation.configure': () => ({ params: { name: 'app/db' }, body: { type: 'api-key-coffer', settings: {} } }),
   'rotation.config': () => ({ params: { name: 'app/rot' } }),
   'rotation.disable': () => ({ params: { name: 'app/rot' } }),
@@ -380,6 +392,17 @@ async function seed(noCa: boolean): Promise<{ snapshot: AuthzSnapshot; seed: See
   await authMounts.enable('approle', { type: 'approle' });
   const rootPrincipal = tokens.toPrincipal(root);
   await authMounts.putRole(rootPrincipal, 'approle', 'ci', { token_policies: ['fixture-policy'] });
+  await authMounts.enable('ldap', {
+    type: 'ldap',
+    config: {
+      url: 'ldaps://ldap.example.org',
+      userdn: 'ou=people,dc=example,dc=org',
+      userattr: 'uid',
+      groupdn: 'ou=groups,dc=example,dc=org',
+    },
+  });
+  await authMounts.putRole(rootPrincipal, 'ldap', 'groups/engineers', { kind: 'group', policies: ['fixture-policy'] });
+  await authMounts.putRole(rootPrincipal, 'ldap', 'users/alice', { kind: 'user', policies: ['fixture-policy'] });
   const approle = await authMounts.mountOf('approle', 'approle');
   const ciRole = (await authMounts.storedRole('approle', 'ci')) as AppRoleRole;
   const secretId = await (approle.method as unknown as AppRoleMethod).generateSecretId(

@@ -5,11 +5,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App, type PolicyValidationPluginReport, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AwsConfigSchema } from '../../../lambdas/entrypoints/lambda/config.ts';
 import {
   CofferControlPlane,
   ENVELOPE_SECRET_ID_PATTERN,
@@ -398,6 +400,41 @@ describe('Class: CofferStack', () => {
     for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
       expect(alarm.Properties.AlarmActions).toEqual(['arn:aws:sns:us-east-1:123456789012:ops']);
     }
+  });
+});
+
+describe('Class: CofferStack (ldap: the broker in a VPC)', () => {
+  const brokerOf = (template: Template) =>
+    Object.values(template.findResources('AWS::Lambda::Function')).find((fn) =>
+      String(fn.Properties.Description).includes('the broker behind API Gateway'),
+    )!;
+
+  it('places only the broker in the VPC, tells it so, and lets its role manage the network interfaces', () => {
+    const stack = new Stack(newApp(), 'coffer');
+    // Flow logs on: the test's own VPC must pass cdk-nag too, so any finding left is the control plane's.
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, flowLogs: { all: {} } });
+    new CofferControlPlane(stack, 'ControlPlane', { name: 'coffer-test', auditRetentionDays: 400, ldap: { vpc } });
+    const template = Template.fromStack(stack);
+    const broker = brokerOf(template);
+    expect(broker.Properties.VpcConfig.SubnetIds).toHaveLength(2);
+    expect(broker.Properties.Environment.Variables.COFFER_BROKER_IN_VPC).toBe('true');
+    const inVpc = Object.values(template.findResources('AWS::Lambda::Function')).filter(
+      (fn) => fn.Properties.VpcConfig !== undefined,
+    );
+    expect(inVpc).toHaveLength(1);
+    const statements = statementsOfRole(template, 'ControlPlaneBrokerRole');
+    expect(statements.some((st) => asList(st.Action).includes('ec2:CreateNetworkInterface'))).toBe(true);
+    // The config schema the broker parses accepts the flag it is given.
+    expect(AwsConfigSchema.in.shape.COFFER_BROKER_IN_VPC.safeParse('true').success).toBe(true);
+    expect(nagFindings(stack).map((f) => `${f.severity} ${f.ruleName}`)).toEqual([]);
+  });
+
+  it('without it, the broker is outside any VPC and may not enable LDAP mounts', () => {
+    const stack = new Stack(newApp(), 'coffer');
+    new CofferControlPlane(stack, 'ControlPlane', { name: 'coffer-test', auditRetentionDays: 400 });
+    const broker = brokerOf(Template.fromStack(stack));
+    expect(broker.Properties.VpcConfig).toBeUndefined();
+    expect(broker.Properties.Environment.Variables.COFFER_BROKER_IN_VPC).toBeUndefined();
   });
 });
 

@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import type { CertificateRevocation } from '../../ports/certificate-revocation.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { KubernetesTokenReviewer } from '../../ports/kubernetes-token-review.ts';
+import type { LdapDirectory } from '../../ports/ldap-directory.ts';
 import type { ItemData, Store, WriteOp } from '../../ports/store.ts';
 
 /** What a method may use. Built once per composition and handed to every method's `create`. */
@@ -31,6 +32,13 @@ export interface AuthMethodDeps {
    * no PKI engine; certificates are then checked on their dates and chain alone.
    */
   readonly certificateRevocation?: CertificateRevocation | undefined;
+  /**
+   * Connections to LDAP directories, only to allow-listed targets (the adapter dials through the egress guard).
+   * Absent where the runtime cannot reach one (the broker Lambda outside a VPC): the LDAP method then refuses mounts.
+   */
+  readonly ldap?: LdapDirectory | undefined;
+  /** Why `ldap` is absent, for the refusal of `auth enable ldap`. @default a message about the broker's VPC */
+  readonly ldapUnavailable?: string | undefined;
 }
 
 /** The mount a login or role operation addresses. */
@@ -89,6 +97,11 @@ export interface LoginOutcome {
   readonly alias: string;
   /** The token works only from these source addresses (`token_bound_cidrs`); empty or absent = anywhere. */
   readonly boundCidrs?: readonly string[] | undefined;
+  /**
+   * The roles whose grants the outcome unites, when a login matches several (LDAP: the user's groups and entry): the
+   * ceilings of all their writers bind the token. @default the last role the login read
+   */
+  readonly grantedBy?: readonly string[] | undefined;
 }
 
 /** The result of `prepareRole`: the role to store and extra writes (indexes) committed in the same transaction. */

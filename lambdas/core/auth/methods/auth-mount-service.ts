@@ -329,9 +329,10 @@ export class AuthMountService {
     return item.data.role;
   }
 
-  async listRoles(path: string): Promise<string[]> {
+  /** @param prefix only the roles whose names start with it (LDAP's `groups/`, `users/`) */
+  async listRoles(path: string, prefix?: string): Promise<string[]> {
     const { mount } = await this.mounted(path);
-    return (await queryAll<RoleItem>(this.store, rolePartition(mount))).map((item) => item.sk);
+    return (await queryAll<RoleItem>(this.store, rolePartition(mount), prefix)).map((item) => item.sk);
   }
 
   /** @throws NotFoundError */
@@ -374,11 +375,15 @@ export class AuthMountService {
     }
     const pk = rolePartition(mount);
     let ceilings: readonly PrincipalCeiling[] = [];
+    const ceilingsOf = new Map<string, readonly PrincipalCeiling[]>();
     const roles = {
       // A method that tries several roles (certificate login) returns the last one it read: the ceilings are its.
       get: async (name: string) => {
         const role = await this.store.get<RoleItem>(pk, name);
-        if (role !== undefined) ceilings = role.data.ceilings;
+        if (role !== undefined) {
+          ceilings = role.data.ceilings;
+          ceilingsOf.set(name, role.data.ceilings);
+        }
         return role?.data.role;
       },
       list: async () => (await queryAll<RoleItem>(this.store, pk)).map((item) => item.sk),
@@ -389,6 +394,7 @@ export class AuthMountService {
       .catch((err: unknown) => {
         throw err instanceof LoginFailedError ? err.at(mount) : err;
       });
+    if (outcome.grantedBy !== undefined) ceilings = unitedCeilings(outcome.grantedBy, ceilingsOf);
     const token = await this.tokens
       .createForLogin({
         policies: outcome.policies,
@@ -437,6 +443,23 @@ function sealedConfigBinding(mountId: string) {
   return { secretId: `auth-mount/${mountId}`, versionId: 'config' };
 }
 
+/**
+ * The ceilings of every role a login's grant came from, each writer's once: the token may do only what all of them
+ * could. A role the login did not read grants nothing, so it is a method's bug, refused rather than ignored.
+ */
+function unitedCeilings(
+  names: readonly string[],
+  ceilingsOf: ReadonlyMap<string, readonly PrincipalCeiling[]>,
+): PrincipalCeiling[] {
+  const united = new Map<string, PrincipalCeiling>();
+  for (const name of names) {
+    const ceilings = ceilingsOf.get(name);
+    if (ceilings === undefined) throw new Error(`login outcome names role ${name}, which the login did not read`);
+    for (const ceiling of ceilings) united.set(JSON.stringify(ceiling), ceiling);
+  }
+  return [...united.values()];
+}
+
 function refOf(mount: AuthMountRecord): AuthMountRef<ItemData> {
   return { path: mount.path, id: mount.id, config: mount.config };
 }
@@ -458,11 +481,15 @@ function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, what: string): T 
   throw new ValidationError(`invalid ${what}: ${shown.join('; ')}`, { cause: result.error });
 }
 
-async function queryAll<T extends ItemData>(store: Store, pk: string) {
+async function queryAll<T extends ItemData>(store: Store, pk: string, prefix?: string) {
   const items = [];
   let startAfter: string | undefined;
   do {
-    const page = await store.query<T>(pk, { limit: 1000, ...(startAfter === undefined ? {} : { startAfter }) });
+    const page = await store.query<T>(pk, {
+      limit: 1000,
+      ...(prefix === undefined ? {} : { prefix }),
+      ...(startAfter === undefined ? {} : { startAfter }),
+    });
     items.push(...page.items);
     startAfter = page.lastKey;
   } while (startAfter !== undefined);

@@ -6,10 +6,11 @@ import { APPROLE_METHOD } from '../approle/approle-method.ts';
 import { CERT_METHOD } from '../cert/cert-method.ts';
 import { JWT_METHOD } from '../jwt/jwt-method.ts';
 import { KUBERNETES_METHOD } from '../kubernetes/kubernetes-method.ts';
+import { LDAP_METHOD } from '../ldap/ldap-method.ts';
 import type { AnyAuthMethod, AuthMethodDeps, AuthMethodFactory } from './auth-method.ts';
 
 /** The methods `coffer auth enable <type>` accepts. */
-export const AUTH_METHOD_TYPES = ['approle', 'jwt', 'kubernetes', 'cert'] as const;
+export const AUTH_METHOD_TYPES = ['approle', 'jwt', 'kubernetes', 'cert', 'ldap'] as const;
 export type AuthMethodType = (typeof AUTH_METHOD_TYPES)[number];
 
 // biome-ignore lint/suspicious/noExplicitAny: each entry keeps its own config, role and login types
@@ -20,6 +21,7 @@ export const AUTH_METHODS = {
   jwt: JWT_METHOD,
   kubernetes: KUBERNETES_METHOD,
   cert: CERT_METHOD,
+  ldap: LDAP_METHOD,
 } as const satisfies { readonly [K in AuthMethodType]: AnyFactory & { readonly type: K } };
 
 /** Whether `type` names a registered method (for input parsed as a plain string). */

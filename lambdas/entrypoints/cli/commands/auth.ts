@@ -14,6 +14,7 @@ import {
   print,
   readSecretInput,
 } from '../io.ts';
+import { ldapLoginBody, registerLdapCommands } from './ldap.ts';
 
 const DEFAULT_APPROLE_PATH = 'approle';
 const enc = encodeURIComponent;
@@ -47,6 +48,7 @@ const LOGIN_BODIES: Record<string, (flags: LoginFlags) => Promise<Record<string,
   async cert(flags) {
     return flags.name === undefined ? {} : { name: flags.name };
   },
+  ldap: (flags) => ldapLoginBody(flags),
 };
 
 interface EnableFlags {
@@ -79,6 +81,8 @@ interface LoginFlags {
   name?: string;
   clientCert?: string;
   clientKey?: string;
+  username?: string;
+  passwordFile?: string;
   field?: string;
 }
 
@@ -130,6 +134,7 @@ export function registerAuthCommands(program: Command): void {
   registerAppRoleCommands(program);
   registerJwtCommands(program);
   registerCertCommands(program);
+  registerLdapCommands(program);
 
   program
     .command('login')
@@ -150,6 +155,11 @@ export function registerAuthCommands(program: Command): void {
     .option('--name <role>', 'cert: the role to try (default: every role of the mount, in name order)')
     .option('--client-cert <file>', 'cert: the client certificate (PEM) to present, or COFFER_CLIENT_CERT')
     .option('--client-key <file>', 'cert: the key of --client-cert (PEM), or COFFER_CLIENT_KEY')
+    .option('--username <name>', 'ldap: the directory username')
+    .option(
+      '--password-file <file>',
+      'ldap: a file holding the password (default: COFFER_PASSWORD, else a prompt on a terminal, else stdin)',
+    )
     .option('--field <name>', 'print only this field of the answer: token or accessor')
     .action(async (flags: LoginFlags, command: Command) => {
       const build = LOGIN_BODIES[flags.method];

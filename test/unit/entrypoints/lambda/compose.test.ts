@@ -7,6 +7,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../../../lambdas/adapters/memory/memory-store.ts';
 import { IamPrincipalService } from '../../../../lambdas/core/auth/iam/iam-principal-service.ts';
+import { ValidationError } from '../../../../lambdas/core/errors.ts';
 import { LeaseService } from '../../../../lambdas/core/leases/lease-service.ts';
 import type { Principal } from '../../../../lambdas/core/principal.ts';
 import { SecretService } from '../../../../lambdas/core/secrets/secret-service.ts';
@@ -147,6 +148,16 @@ describe('Function: composeAwsDeps (dynamic secrets and PKI)', () => {
     // The IAM mappings the resolver reads are the ones the API manages.
     expect(deps.iamPrincipals).toBeInstanceOf(IamPrincipalService);
     expect(deps.pki?.crlUrl).toBe('https://abc.execute-api.eu-west-1.amazonaws.com/prod/v1/pki/crl');
+  });
+
+  it('refuses LDAP mounts with a 400-class error naming the fix unless the stack put the broker in a VPC', async () => {
+    dynamodb.onAnyCommand().resolves({});
+    const enable = (extra?: Record<string, string>) =>
+      compose(extra).authMounts!.enable('ldap', { type: 'ldap', config: { url: 'ldaps://ldap.example.org' } });
+    await expect(enable()).rejects.toThrow(/LDAP needs the broker in a VPC: deploy the stack with the ldap option/);
+    await expect(enable()).rejects.toBeInstanceOf(ValidationError);
+    // In a VPC the configuration is accepted (the store write is what this mock answers).
+    await expect(enable({ COFFER_BROKER_IN_VPC: 'true' })).resolves.toMatchObject({ type: 'ldap', path: 'ldap' });
   });
 
   it('falls back to the default URL for the CRL when COFFER_PUBLIC_URL is unset', () => {
