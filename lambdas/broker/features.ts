@@ -17,6 +17,7 @@ export const FEATURES = {
   apiKeys: 'the Coffer-managed API key registry',
   rotation: 'rotation',
   authMounts: 'auth methods (AppRole, …) mounted at /v1/auth/<mount>',
+  quotas: 'rate-limit quotas',
   auditVerify: 'verifying the audit log through the API',
   auditTail: 'reading the audit log through the API',
   rootKeyRotation: 'rotating the root key through the API (KMS rotates the envelope key itself)',
@@ -48,6 +49,7 @@ const _everyOptionalServiceIsAFeature: Record<Exclude<OptionalServices, BrokerOp
   apiKeys: true,
   rotation: true,
   authMounts: true,
+  quotas: true,
 } satisfies Record<ServiceFeature, true>;
 void _everyOptionalServiceIsAFeature;
 

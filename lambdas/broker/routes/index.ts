@@ -9,6 +9,7 @@ import { iamMappingRoutes } from './iam-mappings.ts';
 import { leaseRoutes } from './leases.ts';
 import { pkiRoutes } from './pki.ts';
 import { policyRoutes } from './policies.ts';
+import { quotaRoutes } from './quotas.ts';
 import { rotationRoutes } from './rotation.ts';
 import { secretRoutes } from './secrets.ts';
 import { SECRETS_MANAGER_PATHS, secretsManagerRoutes } from './secretsmanager/routes.ts';
@@ -37,6 +38,7 @@ export function nativeRoutes(): RouteDef[] {
     ...withFeature('aws', awsRoutes),
     ...withFeature('iamPrincipals', iamMappingRoutes),
     ...withFeature('rotation', rotationRoutes),
+    ...withFeature('quotas', quotaRoutes),
     ...SECRETS_MANAGER_PATHS.flatMap((path) => secretsManagerRoutes(path)),
   ];
   return routes;

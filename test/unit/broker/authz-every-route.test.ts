@@ -211,6 +211,10 @@ const FIXTURES: Record<string, (seed: Seed) => Sample> = {
     params: { mount: 'approle', name: 'ci' },
     body: { secret_id_accessor: s.secretIdAccessor },
   }),
+  'quota.list': () => ({}),
+  'quota.read': () => ({ params: { name: 'fixture-quota' } }),
+  'quota.write': () => ({ params: { name: 'logins' }, body: { path: 'auth/approle/', rate: 100 } }),
+  'quota.delete': () => ({ params: { name: 'fixture-quota' } }),
   'rotation.configure': () => ({ params: { name: 'app/db' }, body: { type: 'api-key-coffer', settings: {} } }),
   'rotation.config': () => ({ params: { name: 'app/rot' } }),
   'rotation.disable': () => ({ params: { name: 'app/rot' } }),
@@ -372,6 +376,8 @@ async function seed(noCa: boolean): Promise<{ snapshot: AuthzSnapshot; seed: See
   await deps.database!.putRole('app', { db_name: 'main' });
   const lease = await deps.leases!.issue({ kind: 'database', role: 'app', principalId: 'seed' });
   await deps.aws!.putRole('deploy', { role_arn: 'arn:aws:iam::123456789012:role/deploy' });
+  // Generous: the fixture quota is there to be read and deleted, never to refuse a request of these runs.
+  await deps.quotas!.put('fixture-quota', { path: 'secrets/', rate: 1_000_000, interval: 1, per: 'global' });
   const authMounts = deps.authMounts!;
   await authMounts.enable('approle', { type: 'approle' });
   const rootPrincipal = tokens.toPrincipal(root);

@@ -4,6 +4,7 @@ import { AlreadyExistsError, NotFoundError, ValidationError } from '../../errors
 import type { Clock } from '../../ports/clock.ts';
 import { ConditionFailedError, type ItemData, type Store, type WriteOp } from '../../ports/store.ts';
 import type { Principal, PrincipalCeiling } from '../../principal.ts';
+import { type LoginLockout, lockoutRule, UserLockoutConfigSchema } from '../../quota/login-lockout.ts';
 import { assertGrantable, ceilingsFrom } from '../derived-credentials.ts';
 import type { TokenService } from '../token/token-service.ts';
 import type { CreatedToken } from '../token/token-types.ts';
@@ -40,6 +41,8 @@ export const EnableAuthSchema = z.strictObject({
   type: z.string().min(1).max(64),
   description: z.string().max(1024).optional(),
   config: z.record(z.string(), z.unknown()).optional(),
+  /** Brute-force protection of the mount's logins (Vault's names; on by default: 5 failures lock out for 15m). */
+  user_lockout_config: UserLockoutConfigSchema.optional(),
 });
 export type EnableAuthRequest = z.infer<typeof EnableAuthSchema>;
 
@@ -52,6 +55,8 @@ export interface AuthMountRecord {
   readonly config: ItemData;
   /** Epoch ms. */
   readonly createdAt: number;
+  /** As enabled; absent = the defaults. */
+  readonly userLockout?: ItemData | undefined;
 }
 
 /** A role as stored: the method's role and the authority of its writer, which every token of the role carries. */
@@ -74,6 +79,8 @@ export interface AuthMountServiceOptions {
   readonly clock: Clock;
   readonly methods: { readonly [K in AuthMethodType]: AnyAuthMethod };
   readonly tokens: Pick<TokenService, 'createForLogin' | 'revokeWhereMeta' | 'revoke'>;
+  /** Locks out repeated failed logins (`user_lockout_config`). @default no lockout */
+  readonly lockout?: LoginLockout | undefined;
 }
 
 /** The token label naming the mount a login token came from. */
@@ -96,8 +103,10 @@ export class AuthMountService {
   private readonly clock: Clock;
   private readonly methods: AuthMountServiceOptions['methods'];
   private readonly tokens: AuthMountServiceOptions['tokens'];
+  private readonly lockout: LoginLockout | undefined;
 
   constructor(options: AuthMountServiceOptions) {
+    this.lockout = options.lockout;
     this.store = options.store;
     this.clock = options.clock;
     this.methods = options.methods;
@@ -117,6 +126,8 @@ export class AuthMountService {
     }
     const method = this.methods[type];
     const config = parseOrThrow(method.configSchema, request.config ?? {}, 'config');
+    // Checked now (its durations), so a login never meets a config it cannot read.
+    lockoutRule(request.user_lockout_config);
     const record: AuthMountRecord = {
       path,
       id: `${path}.${randomBytes(6).toString('hex')}`,
@@ -124,6 +135,7 @@ export class AuthMountService {
       description: request.description ?? '',
       config,
       createdAt: this.clock.now(),
+      ...(request.user_lockout_config !== undefined && { userLockout: { ...request.user_lockout_config } }),
     };
     const data: MountItem = { ...record };
     try {
@@ -280,8 +292,14 @@ export class AuthMountService {
         return role?.data.role;
       },
     };
-    const outcome = await method.login(refOf(mount), parsed.data, roles, context).catch((err: unknown) => {
-      throw err instanceof LoginFailedError ? err.at(mount) : err;
+    // Brute-force protection: a locked key is refused before its credential is looked at.
+    const rule = this.lockout === undefined ? undefined : lockoutRule(mount.userLockout);
+    const attempt = { mountId: mount.id, mountPath: path, body, sourceIp: context.sourceIp, now: context.now };
+    const lockKey = rule === undefined ? undefined : await this.lockout!.check(attempt);
+    const outcome = await method.login(refOf(mount), parsed.data, roles, context).catch(async (err: unknown) => {
+      if (!(err instanceof LoginFailedError)) throw err;
+      if (lockKey !== undefined) await this.lockout!.failed(lockKey, rule!, context.now);
+      throw err.at(mount);
     });
     const token = await this.tokens
       .createForLogin({
@@ -311,6 +329,7 @@ export class AuthMountService {
       await this.tokens.revoke({ accessor: token.record.accessor });
       throw new ValidationError(`no auth method is mounted at ${path}`);
     }
+    if (lockKey !== undefined) await this.lockout!.succeeded(lockKey);
     return { mount, outcome, token };
   }
 
