@@ -18,6 +18,14 @@ export interface CofferApiProps {
   readonly throttlingRateLimit?: number;
   /** Burst bucket size. @default 2000 */
   readonly throttlingBurstLimit?: number;
+  /**
+   * Logins (`POST /v1/auth/{mount}/login[/…]`) per second across the stage: the gateway's brute-force ceiling in
+   * front of the broker's own quotas and per-user lockout (which count per source, role and user).
+   * @default 50
+   */
+  readonly loginThrottlingRateLimit?: number;
+  /** Burst of logins. @default 100 */
+  readonly loginThrottlingBurstLimit?: number;
   /** @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
   /**
@@ -48,9 +56,22 @@ export class CofferApi extends Construct {
     super(scope, id);
     const rateLimit = props.throttlingRateLimit ?? 1000;
     const burstLimit = props.throttlingBurstLimit ?? 2000;
-    if (!(rateLimit > 0 && Number.isInteger(burstLimit) && burstLimit > 0)) {
-      throw new Error('CofferControlPlane: throttling limits must be positive (burst a whole number)');
+    const loginRateLimit = props.loginThrottlingRateLimit ?? 50;
+    const loginBurstLimit = props.loginThrottlingBurstLimit ?? 100;
+    for (const [rate, burst] of [
+      [rateLimit, burstLimit],
+      [loginRateLimit, loginBurstLimit],
+    ] as const) {
+      if (!(rate > 0 && Number.isInteger(burst) && burst > 0)) {
+        throw new Error('CofferControlPlane: throttling limits must be positive (burst a whole number)');
+      }
     }
+    // Never a data trace: a login body is a credential.
+    const loginThrottle = {
+      throttlingRateLimit: loginRateLimit,
+      throttlingBurstLimit: loginBurstLimit,
+      dataTraceEnabled: false,
+    };
 
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
@@ -70,6 +91,11 @@ export class CofferApi extends Construct {
         stageName: props.stageName ?? 'prod',
         throttlingRateLimit: rateLimit,
         throttlingBurstLimit: burstLimit,
+        // Method settings override the stage's for the login resources below (`<resource path>/<method>`).
+        methodOptions: {
+          '/v1/auth/{mount}/login/POST': loginThrottle,
+          '/v1/auth/{mount}/login/{proxy+}/*': loginThrottle,
+        },
         accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogGroup),
         accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields({
           caller: true,
@@ -109,6 +135,13 @@ export class CofferApi extends Construct {
     // API Gateway does not fall back from a literal resource to a sibling proxy, so /v1/sys needs its own.
     const sys = v1.addResource('sys');
     sys.addProxy({ anyMethod: false }).addMethod('ANY', integration, methodOptions);
+    // Logins get resources of their own so the stage can throttle them apart (loginThrottlingRateLimit); the rest of
+    // a mount's API (roles, secret ids) goes through its proxy as before.
+    const mount = v1.addResource('auth').addResource('{mount}');
+    mount.addProxy({ anyMethod: false }).addMethod('ANY', integration, methodOptions);
+    const login = mount.addResource('login');
+    login.addMethod('POST', integration, methodOptions);
+    login.addProxy({ anyMethod: false }).addMethod('ANY', integration, methodOptions);
     this.healthMethod = sys.addResource('health').addMethod('GET', integration, {
       ...methodOptions,
       authorizationType: apigateway.AuthorizationType.NONE,

@@ -109,6 +109,10 @@ export interface CofferControlPlaneProps {
   readonly throttlingRateLimit?: number;
   /** API burst size. @default 2000 */
   readonly throttlingBurstLimit?: number;
+  /** Logins per second across the stage (`POST /v1/auth/{mount}/login`), below the API's. @default 50 */
+  readonly loginThrottlingRateLimit?: number;
+  /** Burst of logins. @default 100 */
+  readonly loginThrottlingBurstLimit?: number;
   /** Retention of the broker and API access log groups. @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
   /** Memory of the broker function, in MB (CPU scales with it). @default 1024 */
@@ -327,6 +331,8 @@ export class CofferControlPlane extends Construct {
       stageName: props.stageName,
       throttlingRateLimit: props.throttlingRateLimit,
       throttlingBurstLimit: props.throttlingBurstLimit,
+      loginThrottlingRateLimit: props.loginThrottlingRateLimit,
+      loginThrottlingBurstLimit: props.loginThrottlingBurstLimit,
       logRetention: props.logRetention,
       cloudWatchRole: props.apiCloudWatchRole,
       removalPolicy,

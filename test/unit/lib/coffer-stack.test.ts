@@ -58,6 +58,8 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
       alarmTopicArn: TOPIC,
       throttlingRateLimit: 250,
       throttlingBurstLimit: 500,
+      loginThrottlingRateLimit: 20,
+      loginThrottlingBurstLimit: 40,
     });
     template = Template.fromStack(stack);
     resources = template.toJSON().Resources;
@@ -347,9 +349,17 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
       return `${parent === '/' ? '' : parent}/${resource.PathPart}`;
     };
 
-    it('serves POST /, ANY /v1/{proxy+}, ANY /v1/sys/{proxy+} and GET /v1/sys/health', () => {
+    it('serves POST /, ANY /v1/{proxy+}, ANY /v1/sys/{proxy+}, GET /v1/sys/health and the auth mounts apart', () => {
       const routes = methods().map((m) => `${m.HttpMethod} ${pathOf(m.ResourceId)}`);
-      expect(routes.sort()).toEqual(['ANY /v1/sys/{proxy+}', 'ANY /v1/{proxy+}', `GET ${HEALTH_PATH}`, 'POST /']);
+      expect(routes.sort()).toEqual([
+        'ANY /v1/auth/{mount}/login/{proxy+}',
+        'ANY /v1/auth/{mount}/{proxy+}',
+        'ANY /v1/sys/{proxy+}',
+        'ANY /v1/{proxy+}',
+        `GET ${HEALTH_PATH}`,
+        'POST /',
+        'POST /v1/auth/{mount}/login',
+      ]);
     });
 
     it('requires AWS_IAM on every method except the health check', () => {
@@ -379,7 +389,7 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
       const permissions = ofType('AWS::Lambda::Permission')
         .map(([, p]) => p.Properties)
         .filter((p) => JSON.stringify(p.FunctionName).includes(fnId));
-      expect(permissions).toHaveLength(4);
+      expect(permissions).toHaveLength(7);
       for (const p of permissions) expect(p.Principal).toBe('apigateway.amazonaws.com');
     });
 
@@ -396,7 +406,24 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
           DataTraceEnabled: false,
           MetricsEnabled: true,
         },
+        // Logins are throttled apart, below the stage: the gateway's brute-force ceiling (issue 12).
+        {
+          HttpMethod: 'POST',
+          ResourcePath: '/~1v1~1auth~1{mount}~1login',
+          ThrottlingRateLimit: 20,
+          ThrottlingBurstLimit: 40,
+          DataTraceEnabled: false,
+        },
+        {
+          HttpMethod: '*',
+          ResourcePath: '/~1v1~1auth~1{mount}~1login~1{proxy+}',
+          ThrottlingRateLimit: 20,
+          ThrottlingBurstLimit: 40,
+          DataTraceEnabled: false,
+        },
       ]);
+      const paths = ofType('AWS::ApiGateway::Resource').map(([, r]) => r.Properties.PathPart);
+      expect(paths).toEqual(expect.arrayContaining(['auth', '{mount}', 'login', '{proxy+}']));
       const access = stage.Properties.AccessLogSetting;
       expect(JSON.stringify(access.DestinationArn)).toContain(idOf(stack.controlPlane.api.accessLogGroup));
       const format = JSON.parse(access.Format);
