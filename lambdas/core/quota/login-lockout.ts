@@ -22,6 +22,18 @@ export type UserLockoutConfig = z.infer<typeof UserLockoutConfigSchema>;
 
 export const LOCKOUT_DEFAULTS = { threshold: 5, durationSeconds: 900, counterResetSeconds: 900 } as const;
 
+/**
+ * The methods whose credential is a secret someone could guess (as Vault: userpass, LDAP, AppRole). A JWT, a
+ * service-account token or a client certificate is signed: guessing gets nowhere, and locking its role out per address
+ * would let anyone behind the same NAT as a CI runner lock the runner out with junk tokens.
+ */
+export const LOCKOUT_METHODS: readonly string[] = ['approle', 'ldap', 'userpass'];
+
+/** Whether logins of a mount of `type` are locked out after failures. */
+export function locksOut(type: string): boolean {
+  return LOCKOUT_METHODS.includes(type);
+}
+
 /** The rule of a mount's config, or `undefined` when lockout is disabled. @throws ValidationError for a bad duration */
 export function lockoutRule(config: UserLockoutConfig | undefined): FailureRule | undefined {
   if (config?.lockout_disable === true) return undefined;

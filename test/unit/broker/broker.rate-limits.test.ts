@@ -155,6 +155,29 @@ describe('Broker: login lockout', () => {
     expect((await login(secretId)).status).toBe(200);
   });
 
+  it('does not lock out a JWT mount (a signed token is not guessed), and refuses a lockout config for it', async () => {
+    const { broker, rootToken } = await limitedNode();
+    const config = { jwks_url: 'https://issuer.example/jwks', bound_issuer: 'https://issuer.example' };
+    const refused = await broker.handle(
+      request('POST', '/v1/sys/auth/jwt', {
+        token: rootToken,
+        body: { type: 'jwt', config, user_lockout_config: { lockout_threshold: 2 } },
+      }),
+    );
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.body).error.message).toContain('applies to approle, ldap, userpass mounts only');
+    const enabled = await broker.handle(
+      request('POST', '/v1/sys/auth/jwt', { token: rootToken, body: { type: 'jwt', config } }),
+    );
+    expect(enabled.status, enabled.body).toBe(201);
+    for (let i = 0; i < 8; i++) {
+      const res = await broker.handle(
+        request('POST', '/v1/auth/jwt/login', { body: { role: 'ci', jwt: `junk.${i}.x` } }),
+      );
+      expect(res.status).not.toBe(429);
+    }
+  });
+
   it('does not lock out a mount enabled with lockout_disable', async () => {
     const { broker, rootToken } = await limitedNode();
     await broker.handle(

@@ -4,7 +4,13 @@ import { AlreadyExistsError, NotFoundError, ValidationError } from '../../errors
 import type { Clock } from '../../ports/clock.ts';
 import { ConditionFailedError, type ItemData, type Store, type WriteOp } from '../../ports/store.ts';
 import type { Principal, PrincipalCeiling } from '../../principal.ts';
-import { type LoginLockout, lockoutRule, UserLockoutConfigSchema } from '../../quota/login-lockout.ts';
+import {
+  LOCKOUT_METHODS,
+  type LoginLockout,
+  lockoutRule,
+  locksOut,
+  UserLockoutConfigSchema,
+} from '../../quota/login-lockout.ts';
 import { assertGrantable, ceilingsFrom } from '../derived-credentials.ts';
 import type { TokenService } from '../token/token-service.ts';
 import type { CreatedToken } from '../token/token-types.ts';
@@ -128,6 +134,9 @@ export class AuthMountService {
     const config = parseOrThrow(method.configSchema, request.config ?? {}, 'config');
     // Checked now (its durations), so a login never meets a config it cannot read.
     lockoutRule(request.user_lockout_config);
+    if (request.user_lockout_config !== undefined && !locksOut(type)) {
+      throw new ValidationError(`user_lockout_config applies to ${LOCKOUT_METHODS.join(', ')} mounts only`);
+    }
     const record: AuthMountRecord = {
       path,
       id: `${path}.${randomBytes(6).toString('hex')}`,
@@ -293,7 +302,7 @@ export class AuthMountService {
       },
     };
     // Brute-force protection: a locked key is refused before its credential is looked at.
-    const rule = this.lockout === undefined ? undefined : lockoutRule(mount.userLockout);
+    const rule = this.lockout === undefined || !locksOut(mount.type) ? undefined : lockoutRule(mount.userLockout);
     const attempt = { mountId: mount.id, mountPath: path, body, sourceIp: context.sourceIp, now: context.now };
     const lockKey = rule === undefined ? undefined : await this.lockout!.check(attempt);
     const outcome = await method.login(refOf(mount), parsed.data, roles, context).catch(async (err: unknown) => {

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MemoryRateLimitCounters } from '../../../../lambdas/adapters/local/rate-limits/memory-rate-limit-counters.ts';
 import { ValidationError } from '../../../../lambdas/core/errors.ts';
-import { LoginLockout, lockoutRule } from '../../../../lambdas/core/quota/login-lockout.ts';
+import { LoginLockout, lockoutRule, locksOut } from '../../../../lambdas/core/quota/login-lockout.ts';
 import { RateLimitedError } from '../../../../lambdas/core/quota/quota-errors.ts';
 import { rejectionOf } from '../../../support/rejection.ts';
 
@@ -71,5 +71,12 @@ describe('Class: LoginLockout', () => {
     expect(await fail(lockout, 20_003)).toBeUndefined();
     expect(await fail(lockout, 20_004)).toBeUndefined();
     expect(await fail(lockout, 20_005)).toBe(80_005);
+  });
+});
+
+describe('Function: locksOut', () => {
+  it('locks out the methods with guessable secrets only, as Vault does', () => {
+    expect(['approle', 'ldap', 'userpass'].map(locksOut)).toEqual([true, true, true]);
+    expect(['jwt', 'kubernetes', 'cert'].map(locksOut)).toEqual([false, false, false]);
   });
 });
