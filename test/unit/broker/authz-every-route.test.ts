@@ -192,6 +192,7 @@ const FIXTURES: Record<string, (seed: Seed) => Sample> = {
   'auth.mount.list': () => ({}),
   'auth.mount.enable': () => ({ params: { mount: 'ci-approle' }, body: { type: 'approle' } }),
   'auth.mount.disable': () => ({ params: { mount: 'approle' } }),
+  'auth.mount.tune': () => ({ params: { mount: 'approle' }, body: { user_lockout_config: { lockout_threshold: 3 } } }),
   'auth.login': (s) => ({ params: { mount: 'approle' }, body: { role_id: s.roleId, secret_id: s.secretId } }),
   'auth.role.list': () => ({ params: { mount: 'approle' } }),
   'auth.role.put': () => ({

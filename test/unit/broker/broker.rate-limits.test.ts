@@ -178,6 +178,32 @@ describe('Broker: login lockout', () => {
     }
   });
 
+  it("tunes a mount's lockout: a lower threshold locks sooner, and the mount shows it", async () => {
+    const { broker, rootToken } = await limitedNode();
+    await broker.handle(request('POST', '/v1/sys/auth/approle', { token: rootToken, body: { type: 'approle' } }));
+    const tuned = await broker.handle(
+      request('POST', '/v1/sys/auth/approle/tune', {
+        token: rootToken,
+        body: { user_lockout_config: { lockout_threshold: 2, lockout_duration: '1m' } },
+      }),
+    );
+    expect(tuned.status).toBe(200);
+    expect(JSON.parse(tuned.body).user_lockout_config).toEqual({ lockout_threshold: 2, lockout_duration: '1m' });
+    const bad = await broker.handle(
+      request('POST', '/v1/sys/auth/approle/tune', {
+        token: rootToken,
+        body: { user_lockout_config: { lockout_duration: 'forever' } },
+      }),
+    );
+    expect(bad.status).toBe(400);
+    const login = () =>
+      broker.handle(request('POST', '/v1/auth/approle/login', { body: { role_id: 'r', secret_id: 's' } }));
+    expect([(await login()).status, (await login()).status]).toEqual([403, 403]);
+    const locked = await login();
+    expect(locked.status).toBe(429);
+    expect(locked.headers['retry-after']).toBe('60');
+  });
+
   it('does not lock out a mount enabled with lockout_disable', async () => {
     const { broker, rootToken } = await limitedNode();
     await broker.handle(

@@ -159,6 +159,38 @@ export class AuthMountService {
     return record;
   }
 
+  /**
+   * Changes a mount's settings that are not its method's (Vault's `sys/auth/<mount>/tune`): the login lockout.
+   * @throws NotFoundError; ValidationError for a bad config or a method without lockout; AlreadyExistsError when the
+   *   mount changed meanwhile
+   */
+  async tune(path: string, request: { readonly user_lockout_config: z.infer<typeof UserLockoutConfigSchema> }) {
+    const item = await this.store.get<MountItem>(AUTH_MOUNT_PARTITIONS.mounts, path);
+    if (item === undefined) throw new NotFoundError(`no auth method is mounted at ${path}`);
+    lockoutRule(request.user_lockout_config);
+    if (!locksOut(item.data.type)) {
+      throw new ValidationError(`user_lockout_config applies to ${LOCKOUT_METHODS.join(', ')} mounts only`);
+    }
+    const data: MountItem = { ...item.data, userLockout: { ...request.user_lockout_config } };
+    try {
+      await this.store.transact([
+        {
+          type: 'put',
+          pk: AUTH_MOUNT_PARTITIONS.mounts,
+          sk: path,
+          data,
+          condition: { kind: 'rev', rev: item.rev },
+        },
+      ]);
+    } catch (err) {
+      if (err instanceof ConditionFailedError) {
+        throw new AlreadyExistsError(`the mount at ${path} was changed meanwhile; try again`);
+      }
+      throw err;
+    }
+    return data as AuthMountRecord;
+  }
+
   async list(): Promise<AuthMountRecord[]> {
     return (await queryAll<MountItem>(this.store, AUTH_MOUNT_PARTITIONS.mounts)).map((item) => item.data);
   }

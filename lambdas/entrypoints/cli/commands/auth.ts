@@ -117,6 +117,26 @@ export function registerAuthCommands(program: Command): void {
     });
 
   auth
+    .command('tune <mount>')
+    .description("change a mount's login lockout (AppRole, LDAP): the flags given replace the mount's lockout settings")
+    .option(
+      '--user-lockout-threshold <n>',
+      'failed logins that lock a user or role out (default 5)',
+      integer('--user-lockout-threshold'),
+    )
+    .option('--user-lockout-duration <duration>', 'how long a lockout lasts (default 15m)')
+    .option('--user-lockout-counter-reset <duration>', 'failures older than this stop counting (default 15m)')
+    .option('--user-lockout-disable', 'no lockout on this mount')
+    .action(async (path: string, flags: EnableFlags, command: Command) => {
+      const lockout = userLockoutConfig(flags);
+      if (lockout === undefined) throw new CliError('give at least one --user-lockout-* flag', ExitCode.usage);
+      const mount = await client(command).call<AuthMount>('POST', `/v1/sys/auth/${enc(path)}/tune`, {
+        body: { user_lockout_config: lockout },
+      });
+      print(command, mount, () => `tuned auth/${mount.path}/`);
+    });
+
+  auth
     .command('list')
     .description('list the mounted auth methods')
     .action(async (_flags: unknown, command: Command) => {
