@@ -1,4 +1,4 @@
-import { NotFoundError } from '../errors.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { BucketLimit, RateLimitCounters } from '../ports/rate-limit-counters.ts';
 import { ConditionFailedError, type Store } from '../ports/store.ts';
@@ -53,7 +53,10 @@ export class QuotaService {
     this.refreshMs = options.refreshMs ?? 5000;
   }
 
-  /** Creates or replaces the quota `name`. */
+  /**
+   * Creates or replaces the quota `name`.
+   * @throws ConflictError when another write of it won meanwhile
+   */
   async put(name: string, write: QuotaWrite): Promise<RateLimitQuota> {
     const now = this.clock.now();
     const previous = await this.store.get<QuotaItem>(RATE_LIMIT_QUOTA_PARTITION, name);
@@ -69,16 +72,24 @@ export class QuotaService {
       updatedAt: now,
     };
     const data: QuotaItem = { ...quota };
-    await this.store.transact([
-      {
-        type: 'put',
-        pk: RATE_LIMIT_QUOTA_PARTITION,
-        sk: name,
-        data,
-        condition: previous === undefined ? { kind: 'absent' } : { kind: 'rev', rev: previous.rev },
-      },
-    ]);
-    this.cache = undefined;
+    try {
+      await this.store.transact([
+        {
+          type: 'put',
+          pk: RATE_LIMIT_QUOTA_PARTITION,
+          sk: name,
+          data,
+          condition: previous === undefined ? { kind: 'absent' } : { kind: 'rev', rev: previous.rev },
+        },
+      ]);
+    } catch (err) {
+      if (err instanceof ConditionFailedError) {
+        throw new ConflictError(`rate-limit quota ${name} was changed meanwhile; read it and try again`);
+      }
+      throw err;
+    } finally {
+      this.cache = undefined;
+    }
     return quota;
   }
 

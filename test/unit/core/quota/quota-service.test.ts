@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MemoryRateLimitCounters } from '../../../../lambdas/adapters/local/rate-limits/memory-rate-limit-counters.ts';
 import { MemoryStore } from '../../../../lambdas/adapters/memory/memory-store.ts';
-import { NotFoundError } from '../../../../lambdas/core/errors.ts';
+import { ConflictError, NotFoundError } from '../../../../lambdas/core/errors.ts';
 import type { RateLimitCounters } from '../../../../lambdas/core/ports/rate-limit-counters.ts';
 import { RateLimitedError } from '../../../../lambdas/core/quota/quota-errors.ts';
 import { mostSpecific, QuotaService } from '../../../../lambdas/core/quota/quota-service.ts';
@@ -48,6 +48,18 @@ describe('Class: QuotaService', () => {
     await quotas.delete('api');
     await expect(quotas.get('api')).rejects.toBeInstanceOf(NotFoundError);
     await expect(quotas.delete('api')).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('answers a lost race between two writers of one quota with a conflict, never a lost update', async () => {
+    const { quotas, write } = setup();
+    const results = await Promise.allSettled([
+      quotas.put('q', write({ rate: 1 })),
+      quotas.put('q', write({ rate: 2 })),
+    ]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toBeInstanceOf(
+      ConflictError,
+    );
   });
 
   it('refuses a quota that cannot work: zero rate, a wildcard path, an unknown dimension, a bad duration', () => {
