@@ -9,6 +9,10 @@ export const AuthMount = z.object({
   config: z.record(z.string(), z.unknown()),
   accessor: z.string().describe('The mount id: unique per enable (a path enabled again gets another)'),
   createdAt: Instant,
+  user_lockout_config: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe('The login lockout as set (absent: the defaults, where the method locks out)'),
 });
 export type AuthMount = z.infer<typeof AuthMount>;
 

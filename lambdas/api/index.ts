@@ -11,6 +11,7 @@ export * from './database.ts';
 export * from './leases.ts';
 export * from './pki.ts';
 export * from './policies.ts';
+export * from './quotas.ts';
 export * from './rotation.ts';
 export * from './secrets.ts';
 export * from './sys.ts';

@@ -10,6 +10,7 @@ import type { LeaseService } from '../core/leases/lease-service.ts';
 import type { PolicyService } from '../core/policy/policy-service.ts';
 import type { Clock } from '../core/ports/clock.ts';
 import type { Principal } from '../core/principal.ts';
+import type { QuotaService } from '../core/quota/quota-service.ts';
 import type { RotationService } from '../core/rotation/rotation-service.ts';
 import type { SecretService } from '../core/secrets/secret-service.ts';
 import type { ResponseWrapping } from '../core/wrapping/response-wrapping.ts';
@@ -84,6 +85,8 @@ export interface BrokerDeps {
   readonly rotation?: RotationService;
   /** Auth methods (AppRole, …): mounts, their roles and logins; absent where not enabled. */
   readonly authMounts?: AuthMountService;
+  /** Rate-limit quotas (`sys/quotas/rate-limit`), enforced on every request; absent where not enabled. */
+  readonly quotas?: QuotaService;
   /**
    * Told of every access decision (enforced or filtering), for metrics and for the test harness that proves no
    * request touches a record it was not authorised for. Must not throw.

@@ -19,6 +19,7 @@ import {
   type ResourcePolicyStatement,
 } from '../core/policy/resource-policy.ts';
 import type { Principal, RequestContext } from '../core/principal.ts';
+import { RateLimitedError } from '../core/quota/quota-errors.ts';
 import { WRAP_TTL_LIMITS } from '../core/wrapping/response-wrapping.ts';
 import type { BrokerDeps } from './broker-deps.ts';
 import { checkFeatures, requireService } from './features.ts';
@@ -140,6 +141,7 @@ export class Broker {
     const grants: AuditAccess[] = [];
     let denied: AuditDenial | undefined;
     let login: AuditLogin | undefined;
+    let check: AccessCheck | undefined;
     const about = () => ({
       requestId,
       operation: route.operation,
@@ -152,13 +154,15 @@ export class Broker {
       // Checked before anything runs: a bad or misplaced wrap header must not cost a side effect.
       const wrapTtl = wrapTtlOf(route, req.headers);
       const wrapping = wrapTtl === undefined ? undefined : requireService(this.deps, 'wrapping');
-      const check = route.access?.(input);
+      check = route.access?.(input);
       auditPath = check?.path ?? route.resource?.(input) ?? '';
       audited = !this.deps.audit.excluded(route.operation, auditPath);
       if (route.auth !== 'none') {
         ({ principal, signingRegion } = await this.authenticate(req));
         auditPrincipal = this.auditPrincipal(principal);
       }
+      // Rate-limit quotas: once, before the request record and anything the handler would do.
+      await this.deps.quotas?.enforce({ path: auditPath, sourceIp: req.sourceIp, principalId: principal?.id });
       if (audited) {
         await this.deps.audit.request({
           ...about(),
@@ -248,13 +252,16 @@ export class Broker {
           this.deps.onLogin?.({ method: err.mount.type, mount: err.mount.path, succeeded: false });
         }
       }
+      // A quota or a login lockout refused it before it ran: `rate_limited` or `locked_out`.
+      const limited = err instanceof RateLimitedError;
+      if (limited) denied ??= { path: auditPath, capability: check?.capability ?? 'update', reason: err.reason };
       if (!httpError.exposed) this.reportError(requestId, err, route.operation);
       if (audited && (requestAudited || !isCofferError(err) || err.code !== 'audit_unavailable')) {
         try {
           // A request refused before its request record (bad input, bad token) still leaves a record of the refusal.
           await this.deps.audit.response({
             ...about(),
-            outcome: httpError.status === 403 || httpError.status === 401 ? 'denied' : 'error',
+            outcome: httpError.status === 403 || httpError.status === 401 || limited ? 'denied' : 'error',
             status: httpError.status,
             errorCode: httpError.code,
             ...(denied === undefined ? {} : { denied }),
@@ -266,8 +273,13 @@ export class Broker {
           return this.errorResponse(protocol, auditErr, requestId);
         }
       }
-      if (awsError !== undefined) return respond(protocol, awsError.status, awsJsonErrorBody(awsError), requestId);
-      return respond(protocol, httpError.status, errorBody(httpError, requestId), requestId);
+      const answer =
+        awsError !== undefined
+          ? respond(protocol, awsError.status, awsJsonErrorBody(awsError), requestId)
+          : respond(protocol, httpError.status, errorBody(httpError, requestId), requestId);
+      // Whole seconds, rounded up (RFC 9110); AWS SDKs ignore it and back off on the ThrottlingException itself.
+      if (limited) answer.headers['retry-after'] = String(err.retryAfterSeconds);
+      return answer;
     }
   }
 

@@ -18,6 +18,7 @@ export const FEATURES = {
   rotation: 'rotation',
   authMounts: 'auth methods (AppRole, …) mounted at /v1/auth/<mount>',
   wrapping: 'response wrapping',
+  quotas: 'rate-limit quotas',
   auditVerify: 'verifying the audit log through the API',
   auditTail: 'reading the audit log through the API',
   rootKeyRotation: 'rotating the root key through the API (KMS rotates the envelope key itself)',
@@ -52,6 +53,7 @@ const _everyOptionalServiceIsAFeature: Record<Exclude<OptionalServices, BrokerOp
   rotation: true,
   authMounts: true,
   wrapping: true,
+  quotas: true,
 } satisfies Record<ServiceFeature, true>;
 void _everyOptionalServiceIsAFeature;
 

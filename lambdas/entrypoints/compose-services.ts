@@ -25,8 +25,11 @@ import type { CaKeyStore } from '../core/ports/ca-key-store.ts';
 import type { Clock } from '../core/ports/clock.ts';
 import type { KeyProvider } from '../core/ports/key-provider.ts';
 import type { KubernetesTokenReviewer } from '../core/ports/kubernetes-token-review.ts';
+import type { RateLimitCounters } from '../core/ports/rate-limit-counters.ts';
 import type { RotationEventPublisher, RotationLauncher, RotationScheduleSync } from '../core/ports/rotation.ts';
 import type { Store } from '../core/ports/store.ts';
+import { LoginLockout } from '../core/quota/login-lockout.ts';
+import { QuotaService } from '../core/quota/quota-service.ts';
 import { parseRotationFaults, withRotationFaults } from '../core/rotation/rotation-faults.ts';
 import { RotationService } from '../core/rotation/rotation-service.ts';
 import type { StepTaskInput } from '../core/rotation/rotation-workflow.ts';
@@ -87,6 +90,8 @@ export interface RuntimePorts {
   readonly clock: Clock;
   /** Where every record lives (on AWS, the audit outbox's store, so changes commit with their audit records). */
   readonly store: Store;
+  /** The counters of rate-limit quotas and login lockout, shared by every instance (memory locally, DynamoDB). */
+  readonly rateLimitCounters: RateLimitCounters;
   /** The root of envelope encryption (the file keyring, KMS); data keys are cached over it here. */
   readonly envelopeKey: KeyProvider;
   readonly audit: {
@@ -257,7 +262,17 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
       ? { ldap: new LdaptsDirectory(egress) }
       : { ldapUnavailable: settings.ldapUnavailable }),
   });
-  const authMounts = new AuthMountService({ store, clock, methods: authMethods, tokens, keyProvider });
+  // Counter keys are HMAC'd with the audit salt: no address, principal or user name is kept in clear.
+  const counters = ports.rateLimitCounters;
+  const hmac = (value: string) => audit.hmac(value);
+  const authMounts = new AuthMountService({
+    store,
+    clock,
+    methods: authMethods,
+    tokens,
+    keyProvider,
+    lockout: new LoginLockout({ counters, hmac }),
+  });
   const wrapping = new ResponseWrapping({ store, keyProvider, clock });
   const holders: DataKeyHolder[] = [
     secrets,
@@ -273,6 +288,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     tokens,
     wrapping,
     authMounts,
+    quotas: new QuotaService({ store, clock, counters, hmac }),
     policies: new PolicyService({ store, clock }),
     audit,
     clock,

@@ -7,6 +7,7 @@
  * all of them; the core must not import an engine or an adapter. The keys are imported, never re-typed, so the
  * document cannot name a partition the code does not write.
  */
+import { RATE_LIMIT_COUNTER_PREFIXES } from '../adapters/aws/dynamodb-rate-limits/dynamodb-rate-limit-counters.ts';
 import { CA_KEY_PARTITION } from '../adapters/local/pki-keys/sealed-ca-key-store.ts';
 import { OUTBOX_PARTITION_PREFIX } from '../core/audit/outbox/audit-outbox.ts';
 import { RELAY_PARTITION } from '../core/audit/outbox/outbox-relay.ts';
@@ -17,6 +18,7 @@ import { ACCESS_KEY_PARTITION } from '../core/auth/sigv4/access-key-types.ts';
 import { TOKEN_PARTITIONS } from '../core/auth/token/token-types.ts';
 import { DUE_PK, FAILED_PK, LEASE_PK, PREFIX_JOB_PK, QUOTA_PK } from '../core/leases/lease-types.ts';
 import { POLICY_PARTITION } from '../core/policy/policy-service.ts';
+import { RATE_LIMIT_QUOTA_PARTITION } from '../core/quota/quota-types.ts';
 import {
   REVOCATION_PK,
   ROTATION_CONFIG_PK,
@@ -147,6 +149,33 @@ export const PARTITIONS: readonly Partition[] = [
     sortKey: '`h#<hex SHA-256 of the secret id>` or `a#<secret id accessor>`',
     access: '`GetItem` on login; the use count is spent by a revision-conditioned write (no double spend)',
     expires: 'at the secret id expiry',
+  },
+  {
+    pk: RATE_LIMIT_QUOTA_PARTITION,
+    owner: 'core/quota/quota-service.ts',
+    holds: '`RateLimitQuota`: path prefix, rate, interval, burst, block interval, per (global, source, principal)',
+    sortKey: 'quota name',
+    access: '`Query` the whole partition to find the quota of a request (cached 5 s per instance); `GetItem` by name',
+  },
+  {
+    pk: RATE_LIMIT_COUNTER_PREFIXES.bucket,
+    prefix: '<HMAC of quota, its update time and the source or principal>',
+    owner: 'adapters/aws/dynamodb-rate-limits/dynamodb-rate-limit-counters.ts',
+    holds:
+      "not a store item: `tat` (N), the token bucket's theoretical arrival time in epoch ms (AWS only; locally the " +
+      'counters are in memory)',
+    sortKey: '`bucket`',
+    access: 'conditional `UpdateItem` (`SET tat = tat + :emission IF …`) per request; `GetItem` when that fails',
+    expires: 'when the bucket is full again (TTL `expiresAt`)',
+  },
+  {
+    pk: RATE_LIMIT_COUNTER_PREFIXES.failures,
+    prefix: '<HMAC of mount id, login subject and source address>',
+    owner: 'adapters/aws/dynamodb-rate-limits/dynamodb-rate-limit-counters.ts',
+    holds: 'not a store item: `count`, `resetAt`, `lockedUntil` (N, epoch ms) of failed logins (AWS only)',
+    sortKey: '`failures`',
+    access: '`GetItem` before each login; conditional `UpdateItem` per failure; `DeleteItem` on success',
+    expires: 'when the count lapses or the lock ends (TTL `expiresAt`)',
   },
   {
     pk: IAM_PRINCIPAL_PARTITION,

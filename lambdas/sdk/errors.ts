@@ -12,6 +12,8 @@ export interface CofferClientErrorOptions {
   readonly code: string;
   /** The server's request id, to find the call in the audit log. */
   readonly requestId?: string | undefined;
+  /** The server's `Retry-After` (a rate limit or a login lockout), in seconds. */
+  readonly retryAfterSeconds?: number | undefined;
   readonly cause?: unknown;
 }
 
@@ -19,6 +21,8 @@ export class CofferClientError extends Error {
   readonly status: number | undefined;
   readonly code: string;
   readonly requestId: string | undefined;
+  /** When the server said to try again, in seconds (`Retry-After` of a 429 or a ThrottlingException). */
+  readonly retryAfterSeconds: number | undefined;
   /** Whether the same request may succeed if sent again (throttling, server-side and network failures). */
   readonly retryable: boolean = false;
 
@@ -28,6 +32,7 @@ export class CofferClientError extends Error {
     this.status = options.status;
     this.code = options.code;
     this.requestId = options.requestId;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 
@@ -110,10 +115,20 @@ function byStatus(status: number): ErrorClass {
  * in front (API Gateway) answer with other shapes, which are classified by status alone.
  * @example throw errorFromResponse(res.status, await res.text(), res.headers.get('x-request-id'));
  */
-export function errorFromResponse(status: number, body: string, requestIdHeader?: string | null): CofferClientError {
+export function errorFromResponse(
+  status: number,
+  body: string,
+  requestIdHeader?: string | null,
+  retryAfterHeader?: string | null,
+): CofferClientError {
   let code: string | undefined;
   let message: string | undefined;
   let requestId = requestIdHeader ?? undefined;
+  // Only the delta-seconds form: Coffer sends no other, and a date would need a clock the client may not share.
+  const retryAfterSeconds =
+    retryAfterHeader !== undefined && retryAfterHeader !== null && /^\d{1,9}$/.test(retryAfterHeader)
+      ? Number(retryAfterHeader)
+      : undefined;
   try {
     const parsed = JSON.parse(body) as {
       error?: { code?: unknown; message?: unknown; requestId?: unknown };
@@ -123,7 +138,7 @@ export function errorFromResponse(status: number, body: string, requestIdHeader?
     if (typeof parsed.__type === 'string') {
       const AwsClass = BY_AWS_TYPE[parsed.__type] ?? byStatus(status);
       const text = typeof parsed.message === 'string' ? parsed.message : `Coffer answered ${parsed.__type}`;
-      return new AwsClass(text, { status, code: parsed.__type, requestId });
+      return new AwsClass(text, { status, code: parsed.__type, requestId, retryAfterSeconds });
     }
     if (typeof parsed.error?.code === 'string') code = parsed.error.code;
     if (typeof parsed.error?.message === 'string') message = parsed.error.message;
@@ -136,5 +151,6 @@ export function errorFromResponse(status: number, body: string, requestIdHeader?
     status,
     code: code ?? `http_${status}`,
     requestId,
+    retryAfterSeconds,
   });
 }

@@ -101,7 +101,12 @@ export class CofferHttp {
     }
     const payload = request.body === undefined ? undefined : JSON.stringify(request.body);
     const retry = this.options.retry ?? { maxAttempts: 1, baseDelayMs: 0, maxDelayMs: 0 };
-    const isRetryable = (err: unknown) => err instanceof CofferClientError && err.retryable;
+    // A refusal that says to wait longer than any backoff would (a login lockout, a long quota interval) is passed
+    // on at once: retrying it within the backoff only spends attempts the server will refuse.
+    const isRetryable = (err: unknown) =>
+      err instanceof CofferClientError &&
+      err.retryable &&
+      (err.retryAfterSeconds === undefined || err.retryAfterSeconds * 1000 <= retry.maxDelayMs);
     let sent: Record<string, string> = {};
     const send = () =>
       withRetries(
@@ -171,7 +176,9 @@ export class CofferHttp {
         cause: err,
       });
     }
-    if (!res.ok) throw errorFromResponse(res.status, text, res.headers.get('x-request-id'));
+    if (!res.ok) {
+      throw errorFromResponse(res.status, text, res.headers.get('x-request-id'), res.headers.get('retry-after'));
+    }
     if (text.length === 0) return undefined;
     try {
       return JSON.parse(text) as unknown;

@@ -1,6 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
+import { RATE_LIMIT_COUNTER_PREFIXES } from '../../lambdas/adapters/aws/dynamodb-rate-limits/dynamodb-rate-limit-counters.ts';
 import { SealedCaKeyStore } from '../../lambdas/adapters/local/pki-keys/sealed-ca-key-store.ts';
+import { MemoryRateLimitCounters } from '../../lambdas/adapters/local/rate-limits/memory-rate-limit-counters.ts';
 import { MemoryAuditSink } from '../../lambdas/adapters/memory/memory-audit-sink.ts';
 import { MemoryStore } from '../../lambdas/adapters/memory/memory-store.ts';
 import { Broker } from '../../lambdas/broker/broker.ts';
@@ -26,6 +28,8 @@ import type { Capability } from '../../lambdas/core/policy/policy-types.ts';
 import type { Clock } from '../../lambdas/core/ports/clock.ts';
 import type { RotationLauncher } from '../../lambdas/core/ports/rotation.ts';
 import type { ItemData, Page, QueryOptions, Store, StoredItem, WriteOp } from '../../lambdas/core/ports/store.ts';
+import { QuotaService } from '../../lambdas/core/quota/quota-service.ts';
+import { RATE_LIMIT_QUOTA_PARTITION } from '../../lambdas/core/quota/quota-types.ts';
 import {
   REVOCATION_PK,
   ROTATION_CONFIG_PK,
@@ -114,6 +118,7 @@ export const PHASES = {
   wrapping:
     'response wrapping: the wrapping token presented is the authority (no token, no policy); it seals, reads and ' +
     'deletes only the one answer the token names',
+  quota: 'rate-limit quotas: the broker reads every quota definition to find the limit of the request, before it runs',
   'engine-delegated':
     "an engine reads a secret under a grant recorded in a stored config (its writer's authority, checked by the route's " +
     "`references`), not the caller's: covered only by a config the same request read that delegates that secret",
@@ -519,6 +524,18 @@ export const PARTITIONS: readonly PartitionRule[] = [
   { pk: WRAPPING_PARTITION, classify: () => resource([], [REWRAP]) },
   { pk: ACCESS_KEY_PARTITION, classify: () => resource(['sys/access-keys'], [REWRAP]) },
   { pk: IAM_PRINCIPAL_PARTITION, classify: () => resource(['auth/iam/mappings']) },
+  { pk: RATE_LIMIT_QUOTA_PARTITION, classify: ({ sk }) => resource([`sys/quotas/rate-limit/${sk}`]) },
+  // Rate-limit counters and login-lockout counts (DynamoDB only: the store never holds them locally).
+  {
+    pk: RATE_LIMIT_COUNTER_PREFIXES.bucket,
+    prefix: true,
+    classify: () => ({ kind: 'system', reason: 'rate-limit token buckets, keyed by HMAC' }),
+  },
+  {
+    pk: RATE_LIMIT_COUNTER_PREFIXES.failures,
+    prefix: true,
+    classify: () => ({ kind: 'system', reason: 'failed-login counts of the login lockout, keyed by HMAC' }),
+  },
   // Coffer-managed API keys belong to the secret whose value holds them; validation reads any of them.
   {
     pk: API_KEY_PARTITION,
@@ -949,6 +966,14 @@ export async function buildAuthzWorld(
   tracer.wrapInPhase(authMounts, 'login', 'login');
   const wrapping = new ResponseWrapping({ store, keyProvider, clock });
   for (const method of ['wrap', 'unwrap', 'lookup'] as const) tracer.wrapInPhase(wrapping, method, 'wrapping');
+  const quotas = new QuotaService({
+    store,
+    clock,
+    counters: new MemoryRateLimitCounters(),
+    hmac: (value) => audit.hmac(value),
+    refreshMs: 0,
+  });
+  tracer.wrapInPhase(quotas, 'enforce', 'quota');
   // Only the broker's own resolution (of exactly the caller's policies) is evaluation: a route resolving other
   // names (policy test) reads documents, and is checked like any reader.
   const resolve = policies.resolve.bind(policies);
@@ -989,6 +1014,7 @@ export async function buildAuthzWorld(
     rotation,
     authMounts,
     wrapping,
+    quotas,
     onAccessDecision: tracer.onAccessDecision,
     requestScope: tracer.requestScope,
     system: {

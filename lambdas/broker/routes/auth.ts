@@ -18,6 +18,7 @@ import {
   RoleNameSchema,
 } from '../../core/auth/methods/auth-mount-service.ts';
 import { UnauthenticatedError } from '../../core/errors.ts';
+import { UserLockoutConfigSchema } from '../../core/quota/login-lockout.ts';
 import { requireService } from '../features.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../route.ts';
 import { iso } from './wire.ts';
@@ -44,6 +45,7 @@ function describeMount(ctx: RouteContext, mount: AuthMountRecord): api.AuthMount
     config: mountsOf(ctx).shownConfig(mount),
     accessor: mount.id,
     createdAt: iso(mount.createdAt),
+    ...(mount.userLockout !== undefined && { user_lockout_config: mount.userLockout }),
   };
 }
 
@@ -95,6 +97,21 @@ export const authRoutes: RouteDef[] = [
     access: ({ params }) => ({ path: `sys/auth/${params.mount}`, capability: 'update' }),
     async handle({ params, body }, ctx) {
       return { status: 201, body: describeMount(ctx, await mountsOf(ctx).enable(params.mount, body)) };
+    },
+  }),
+  defineRoute({
+    operation: 'auth.mount.tune',
+    method: 'POST',
+    path: '/v1/sys/auth/{mount}/tune',
+    summary: "Change a mount's login lockout (user_lockout_config: lockout_threshold, lockout_duration, …)",
+    mutating: true,
+    response: api.AuthMount,
+    params: MountParam,
+    body: z.strictObject({ user_lockout_config: UserLockoutConfigSchema }),
+    // Tuning rewrites the mount's record: the same authority as enabling it.
+    access: ({ params }) => ({ path: `sys/auth/${params.mount}`, capability: 'update' }),
+    async handle({ params, body }, ctx) {
+      return { body: describeMount(ctx, await mountsOf(ctx).tune(params.mount, body)) };
     },
   }),
   defineRoute({

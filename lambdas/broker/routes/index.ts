@@ -10,6 +10,7 @@ import { ldapRoutes } from './ldap.ts';
 import { leaseRoutes } from './leases.ts';
 import { pkiRoutes } from './pki.ts';
 import { policyRoutes } from './policies.ts';
+import { quotaRoutes } from './quotas.ts';
 import { rotationRoutes } from './rotation.ts';
 import { secretRoutes } from './secrets.ts';
 import { SECRETS_MANAGER_PATHS, secretsManagerRoutes } from './secretsmanager/routes.ts';
@@ -41,6 +42,7 @@ export function nativeRoutes(): RouteDef[] {
     ...withFeature('iamPrincipals', iamMappingRoutes),
     ...withFeature('rotation', rotationRoutes),
     ...withFeature('wrapping', wrappingRoutes),
+    ...withFeature('quotas', quotaRoutes),
     ...SECRETS_MANAGER_PATHS.flatMap((path) => secretsManagerRoutes(path)),
   ];
   return routes;

@@ -17,6 +17,7 @@ import { registerKubernetesCommands } from './commands/kubernetes.ts';
 import { registerLeaseCommands } from './commands/lease.ts';
 import { registerPkiCommands } from './commands/pki.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
+import { registerQuotaCommands } from './commands/quota.ts';
 import { registerRotationCommands } from './commands/rotation.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerSecretCommands } from './commands/secret.ts';
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
   registerLeaseCommands(program);
   registerRotationCommands(program);
   registerIamCommands(program);
+  registerQuotaCommands(program);
   registerRunCommand(program);
   registerAgentCommand(program);
   registerCompletionCommand(program);

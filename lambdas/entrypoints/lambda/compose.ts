@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { STSClient } from '@aws-sdk/client-sts';
+import { DynamoDbRateLimitCounters } from '../../adapters/aws/dynamodb-rate-limits/dynamodb-rate-limit-counters.ts';
 import { DynamoDbStore } from '../../adapters/aws/dynamodb-store/dynamodb-store.ts';
 import { KmsCaKeyStore } from '../../adapters/aws/kms-ca-signer/kms-ca-key-store.ts';
 import { KmsKeyProvider } from '../../adapters/aws/kms-key-provider/kms-key-provider.ts';
@@ -171,6 +172,8 @@ export function awsPorts(config: ResolvedAwsConfig, clients: AwsClients, clock: 
     runtime: 'aws',
     clock,
     store: new OutboxStore(items, outbox),
+    // Beside the items, outside the outbox: a counter is no change to audit, and every instance shares it.
+    rateLimitCounters: new DynamoDbRateLimitCounters({ client: clients.dynamodb, tableName: config.tableName }),
     envelopeKey: new KmsKeyProvider({ client: clients.kms, keyId: config.envelopeKeyArn }),
     audit: { sink: new OutboxAuditSink(outbox), salt: config.auditSalt },
     // Tagged `coffer:ca=<deployment name>`: what the broker's grants on KMS require.

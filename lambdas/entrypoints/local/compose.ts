@@ -5,6 +5,7 @@ import { ClientNodeTokenReviewer } from '../../adapters/kubernetes/client-node-t
 import { FileAuditSink, readAuditTail, verifyAuditFile } from '../../adapters/local/audit-file/file-audit-sink.ts';
 import { FileKeyring } from '../../adapters/local/keyring/file-keyring.ts';
 import { SealedCaKeyStore } from '../../adapters/local/pki-keys/sealed-ca-key-store.ts';
+import { MemoryRateLimitCounters } from '../../adapters/local/rate-limits/memory-rate-limit-counters.ts';
 import { FileEventPublisher, storeBackedSchedules } from '../../adapters/local/rotation-runner/file-event-publisher.ts';
 import { LocalRotationRunner } from '../../adapters/local/rotation-runner/local-rotation-runner.ts';
 import { SqliteStore } from '../../adapters/local/store/sqlite-store.ts';
@@ -110,6 +111,7 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     runtime: 'local',
     clock,
     store,
+    rateLimitCounters: new MemoryRateLimitCounters(),
     envelopeKey: keyring,
     audit: { sink, salt, filters: config.auditExclude.map((operation) => ({ operation })) },
     caKeys: (shared) => new SealedCaKeyStore(shared),

@@ -9,12 +9,14 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DynamoDbRateLimitCounters } from '../../../lambdas/adapters/aws/dynamodb-rate-limits/dynamodb-rate-limit-counters.ts';
 import { DynamoDbStore } from '../../../lambdas/adapters/aws/dynamodb-store/dynamodb-store.ts';
 import { verifyS3AuditStream } from '../../../lambdas/adapters/aws/s3-audit/s3-audit-sink.ts';
 import { OUTBOX_PARTITION_PREFIX } from '../../../lambdas/core/audit/outbox/audit-outbox.ts';
 import { IamPrincipalService } from '../../../lambdas/core/auth/iam/iam-principal-service.ts';
 import { PolicyService } from '../../../lambdas/core/policy/policy-service.ts';
 import { systemClock } from '../../../lambdas/core/ports/clock.ts';
+import { QuotaService } from '../../../lambdas/core/quota/quota-service.ts';
 import type { ApiGatewayProxyEvent, ApiGatewayProxyResult } from '../../../lambdas/entrypoints/lambda/api-gateway.ts';
 import { createAuditRelayHandler } from '../../../lambdas/entrypoints/lambda/audit-relay.ts';
 import { createLambdaHandler } from '../../../lambdas/entrypoints/lambda/compose.ts';
@@ -141,6 +143,28 @@ describe('Module: lambda handler (emulator)', () => {
     const refused = await call('GET', '/v1/secret/data/app/db', { userArn: null });
     expect(refused.status).toBe(401);
     expect(dynamoCalls).toBe(before);
+  });
+
+  it('enforces a rate-limit quota across two Lambda instances, counting in DynamoDB', async () => {
+    const store = new DynamoDbStore({ client: dynamodb, tableName });
+    const counters = new DynamoDbRateLimitCounters({ client: dynamodb, tableName });
+    await new QuotaService({ store, clock: systemClock, counters, hmac: (value) => value }).put('app-reads', {
+      path: 'secrets/app/',
+      rate: 3,
+      interval: 3600,
+      per: 'principal',
+    });
+    // Fresh instances: a warm one reads the quota list at most every 5 seconds.
+    const instances = [createLambdaHandler(env, { dynamodb, kms }), createLambdaHandler(env, { dynamodb, kms })];
+    const statuses = [];
+    for (let i = 0; i < 5; i++) {
+      statuses.push((await call('GET', '/v1/secret/data/app/db', { userArn: APP_SESSION }, instances[i % 2])).status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    const refused = await instances[0]!(event('GET', '/v1/secret/data/app/db', { userArn: APP_SESSION }));
+    expect(refused.statusCode).toBe(429);
+    expect(refused.headers['retry-after']).toBe('1200');
+    await new QuotaService({ store, clock: systemClock, counters, hmac: (value) => value }).delete('app-reads');
   });
 
   it('refuses an IAM role that is not mapped with 401', async () => {

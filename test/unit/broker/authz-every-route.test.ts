@@ -196,6 +196,7 @@ const FIXTURES: Record<string, (seed: Seed) => Sample> = {
   'auth.mount.disable': () => ({ params: { mount: 'approle' } }),
   'wrapping.unwrap': (s) => ({ body: { token: s.wrappingToken } }),
   'wrapping.lookup': (s) => ({ body: { token: s.wrappingToken } }),
+  'auth.mount.tune': () => ({ params: { mount: 'approle' }, body: { user_lockout_config: { lockout_threshold: 3 } } }),
   'auth.login': (s) => ({ params: { mount: 'approle' }, body: { role_id: s.roleId, secret_id: s.secretId } }),
   'auth.role.list': () => ({ params: { mount: 'approle' } }),
   'auth.role.put': () => ({
@@ -227,6 +228,10 @@ const FIXTURES: Record<string, (seed: Seed) => Sample> = {
   }),
   'ldap.user.get': () => ({ params: { mount: 'ldap', name: 'alice' } }),
   'ldap.user.delete': () => ({ params: { mount: 'ldap', name: 'alice' } }),
+  'quota.list': () => ({}),
+  'quota.read': () => ({ params: { name: 'fixture-quota' } }),
+  'quota.write': () => ({ params: { name: 'logins' }, body: { path: 'auth/approle/', rate: 100 } }),
+  'quota.delete': () => ({ params: { name: 'fixture-quota' } }),
   'rotation.configure': () => ({ params: { name: 'app/db' }, body: { type: 'api-key-coffer', settings: {} } }),
   'rotation.config': () => ({ params: { name: 'app/rot' } }),
   'rotation.disable': () => ({ params: { name: 'app/rot' } }),
@@ -388,6 +393,8 @@ async function seed(noCa: boolean): Promise<{ snapshot: AuthzSnapshot; seed: See
   await deps.database!.putRole('app', { db_name: 'main' });
   const lease = await deps.leases!.issue({ kind: 'database', role: 'app', principalId: 'seed' });
   await deps.aws!.putRole('deploy', { role_arn: 'arn:aws:iam::123456789012:role/deploy' });
+  // Generous: the fixture quota is there to be read and deleted, never to refuse a request of these runs.
+  await deps.quotas!.put('fixture-quota', { path: 'secrets/', rate: 1_000_000, interval: 1, per: 'global' });
   const authMounts = deps.authMounts!;
   await authMounts.enable('approle', { type: 'approle' });
   const rootPrincipal = tokens.toPrincipal(root);

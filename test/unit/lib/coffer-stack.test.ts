@@ -58,6 +58,8 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
       alarmTopicArn: TOPIC,
       throttlingRateLimit: 250,
       throttlingBurstLimit: 500,
+      loginThrottlingRateLimit: 20,
+      loginThrottlingBurstLimit: 40,
     });
     template = Template.fromStack(stack);
     resources = template.toJSON().Resources;
@@ -433,6 +435,8 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
           DataTraceEnabled: false,
         })),
       ]);
+      const paths = ofType('AWS::ApiGateway::Resource').map(([, r]) => r.Properties.PathPart);
+      expect(paths).toEqual(expect.arrayContaining(['auth', '{mount}', 'login', '{proxy+}']));
       const access = stage.Properties.AccessLogSetting;
       expect(JSON.stringify(access.DestinationArn)).toContain(idOf(stack.controlPlane.api.accessLogGroup));
       const format = JSON.parse(access.Format);

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { tokenAuthoriser } from '../../../lambdas/sdk/auth.ts';
-import { CofferClientError, CofferNetworkError, CofferNotFoundError } from '../../../lambdas/sdk/errors.ts';
+import {
+  CofferClientError,
+  CofferNetworkError,
+  CofferNotFoundError,
+  CofferThrottledError,
+} from '../../../lambdas/sdk/errors.ts';
 import { CofferHttp, type CofferHttpOptions } from '../../../lambdas/sdk/http-client.ts';
 
 interface Sent {
@@ -97,6 +102,26 @@ describe('Class: CofferHttp', () => {
     expect(sent).toHaveLength(3);
     expect(sleeps).toEqual([50, 100]);
     expect(sent.every((s) => s.init?.signal instanceof AbortSignal)).toBe(true);
+  });
+
+  it('retries a 429 whose Retry-After fits the backoff, and passes on at once one that says to wait longer', async () => {
+    const limited = (retryAfter: string) => () =>
+      new Response(JSON.stringify({ error: { code: 'throttled', message: 'locked out; retry after 900s' } }), {
+        status: 429,
+        headers: { 'content-type': 'application/json', 'retry-after': retryAfter },
+      });
+    const retry = { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 2000 };
+    const quick = fakeFetch([limited('1'), json(200, { ok: true })]);
+    const quickClient = http(quick.fetch, { retry, sleep: async () => {}, random: () => 0.5 });
+    expect(await quickClient.request('POST', '/v1/auth/approle/login')).toEqual({ ok: true });
+    expect(quick.sent).toHaveLength(2);
+
+    const locked = fakeFetch([limited('900'), json(200, { ok: true })]);
+    const lockedClient = http(locked.fetch, { retry, sleep: async () => {}, random: () => 0.5 });
+    const err = await lockedClient.request('POST', '/v1/auth/approle/login').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CofferThrottledError);
+    expect((err as CofferThrottledError).retryAfterSeconds).toBe(900);
+    expect(locked.sent).toHaveLength(1);
   });
 
   it('reports a failure to connect as a network error that keeps its cause', async () => {

@@ -6,6 +6,13 @@ import type { Clock } from '../../ports/clock.ts';
 import type { KeyProvider } from '../../ports/key-provider.ts';
 import { ConditionFailedError, type ItemData, type Store, type WriteOp } from '../../ports/store.ts';
 import type { Principal, PrincipalCeiling } from '../../principal.ts';
+import {
+  LOCKOUT_METHODS,
+  type LoginLockout,
+  lockoutRule,
+  locksOut,
+  UserLockoutConfigSchema,
+} from '../../quota/login-lockout.ts';
 import { assertGrantable, ceilingsFrom } from '../derived-credentials.ts';
 import type { TokenService } from '../token/token-service.ts';
 import type { CreatedToken } from '../token/token-types.ts';
@@ -42,6 +49,8 @@ export const EnableAuthSchema = z.strictObject({
   type: z.string().min(1).max(64),
   description: z.string().max(1024).optional(),
   config: z.record(z.string(), z.unknown()).optional(),
+  /** Brute-force protection of the mount's logins (Vault's names; on by default: 5 failures lock out for 15m). */
+  user_lockout_config: UserLockoutConfigSchema.optional(),
 });
 export type EnableAuthRequest = z.infer<typeof EnableAuthSchema>;
 
@@ -59,6 +68,8 @@ export interface AuthMountRecord {
    * key; `config` holds the rest. Absent when the config has none.
    */
   readonly sealedConfig?: { readonly fields: readonly string[]; readonly wrapped: string; readonly blob: string };
+  /** As enabled; absent = the defaults. */
+  readonly userLockout?: ItemData | undefined;
 }
 
 /** A role as stored: the method's role and the authority of its writer, which every token of the role carries. */
@@ -83,6 +94,8 @@ export interface AuthMountServiceOptions {
   readonly tokens: Pick<TokenService, 'createForLogin' | 'revokeWhereMeta' | 'revoke'>;
   /** Seals the credential fields of mount configs. Without it, a config holding one is refused (fail closed). */
   readonly keyProvider?: KeyProvider | undefined;
+  /** Locks out repeated failed logins (`user_lockout_config`). @default no lockout */
+  readonly lockout?: LoginLockout | undefined;
 }
 
 /** The token label naming the mount a login token came from. */
@@ -106,8 +119,10 @@ export class AuthMountService {
   private readonly methods: AuthMountServiceOptions['methods'];
   private readonly tokens: AuthMountServiceOptions['tokens'];
   private readonly keyProvider: KeyProvider | undefined;
+  private readonly lockout: LoginLockout | undefined;
 
   constructor(options: AuthMountServiceOptions) {
+    this.lockout = options.lockout;
     this.store = options.store;
     this.clock = options.clock;
     this.methods = options.methods;
@@ -130,6 +145,11 @@ export class AuthMountService {
     const parsed = parseOrThrow(method.configSchema, request.config ?? {}, 'config') as ItemData;
     const id = `${path}.${randomBytes(6).toString('hex')}`;
     const { config, sealedConfig } = await this.seal(method, id, parsed);
+    // Checked now (its durations), so a login never meets a config it cannot read.
+    lockoutRule(request.user_lockout_config);
+    if (request.user_lockout_config !== undefined && !locksOut(type)) {
+      throw new ValidationError(`user_lockout_config applies to ${LOCKOUT_METHODS.join(', ')} mounts only`);
+    }
     const record: AuthMountRecord = {
       path,
       id,
@@ -138,6 +158,7 @@ export class AuthMountService {
       config,
       createdAt: this.clock.now(),
       ...(sealedConfig !== undefined && { sealedConfig }),
+      ...(request.user_lockout_config !== undefined && { userLockout: { ...request.user_lockout_config } }),
     };
     const data: MountItem = { ...record };
     try {
@@ -150,6 +171,38 @@ export class AuthMountService {
       throw err;
     }
     return record;
+  }
+
+  /**
+   * Changes a mount's settings that are not its method's (Vault's `sys/auth/<mount>/tune`): the login lockout.
+   * @throws NotFoundError; ValidationError for a bad config or a method without lockout; AlreadyExistsError when the
+   *   mount changed meanwhile
+   */
+  async tune(path: string, request: { readonly user_lockout_config: z.infer<typeof UserLockoutConfigSchema> }) {
+    const item = await this.store.get<MountItem>(AUTH_MOUNT_PARTITIONS.mounts, path);
+    if (item === undefined) throw new NotFoundError(`no auth method is mounted at ${path}`);
+    lockoutRule(request.user_lockout_config);
+    if (!locksOut(item.data.type)) {
+      throw new ValidationError(`user_lockout_config applies to ${LOCKOUT_METHODS.join(', ')} mounts only`);
+    }
+    const data: MountItem = { ...item.data, userLockout: { ...request.user_lockout_config } };
+    try {
+      await this.store.transact([
+        {
+          type: 'put',
+          pk: AUTH_MOUNT_PARTITIONS.mounts,
+          sk: path,
+          data,
+          condition: { kind: 'rev', rev: item.rev },
+        },
+      ]);
+    } catch (err) {
+      if (err instanceof ConditionFailedError) {
+        throw new AlreadyExistsError(`the mount at ${path} was changed meanwhile; try again`);
+      }
+      throw err;
+    }
+    return data as AuthMountRecord;
   }
 
   async list(): Promise<AuthMountRecord[]> {
@@ -388,11 +441,17 @@ export class AuthMountService {
       },
       list: async () => (await queryAll<RoleItem>(this.store, pk)).map((item) => item.sk),
     };
+    // Brute-force protection: a locked key is refused before its credential is looked at.
+    const rule = this.lockout === undefined || !locksOut(mount.type) ? undefined : lockoutRule(mount.userLockout);
+    const attempt = { mountId: mount.id, mountPath: path, body, sourceIp: context.sourceIp, now: context.now };
+    const lockKey = rule === undefined ? undefined : await this.lockout!.check(attempt);
     const config = await this.unsealedConfig(mount);
     const outcome = await method
       .login({ ...refOf(mount), config }, parsed.data, roles, context)
-      .catch((err: unknown) => {
-        throw err instanceof LoginFailedError ? err.at(mount) : err;
+      .catch(async (err: unknown) => {
+        if (!(err instanceof LoginFailedError)) throw err;
+        if (lockKey !== undefined) await this.lockout!.failed(lockKey, rule!, context.now);
+        throw err.at(mount);
       });
     if (outcome.grantedBy !== undefined) ceilings = unitedCeilings(outcome.grantedBy, ceilingsOf);
     const token = await this.tokens
@@ -423,6 +482,7 @@ export class AuthMountService {
       await this.tokens.revoke({ accessor: token.record.accessor });
       throw new ValidationError(`no auth method is mounted at ${path}`);
     }
+    if (lockKey !== undefined) await this.lockout!.succeeded(lockKey);
     return { mount, outcome, token };
   }
 

@@ -55,6 +55,21 @@ interface EnableFlags {
   path?: string;
   description?: string;
   configFile?: string;
+  userLockoutThreshold?: number;
+  userLockoutDuration?: string;
+  userLockoutCounterReset?: string;
+  userLockoutDisable?: boolean;
+}
+
+/** The `--user-lockout-*` flags as the mount's `user_lockout_config` (Vault's `auth tune` flags), if any was given. */
+function userLockoutConfig(flags: EnableFlags): Record<string, unknown> | undefined {
+  const config = {
+    lockout_threshold: flags.userLockoutThreshold,
+    lockout_duration: flags.userLockoutDuration,
+    lockout_counter_reset: flags.userLockoutCounterReset,
+    lockout_disable: flags.userLockoutDisable,
+  };
+  return Object.values(config).every((value) => value === undefined) ? undefined : config;
 }
 
 /** `--config-file`: the mount's configuration, a JSON object the server validates against the method's schema. */
@@ -103,13 +118,41 @@ export function registerAuthCommands(program: Command): void {
     .option('--path <mount>', 'where to mount it (default: the type)')
     .option('--description <text>')
     .option('--config-file <file>', "the method's configuration as a JSON object (jwt: jwks_url, bound_issuer, …)")
+    .option(
+      '--user-lockout-threshold <n>',
+      'failed logins that lock a user or role out (default 5)',
+      integer('--user-lockout-threshold'),
+    )
+    .option('--user-lockout-duration <duration>', 'how long a lockout lasts (default 15m)')
+    .option('--user-lockout-counter-reset <duration>', 'failures older than this stop counting (default 15m)')
+    .option('--user-lockout-disable', 'no lockout on this mount')
     .action(async (type: string, flags: EnableFlags, command: Command) => {
       const path = flags.path ?? type;
       const config = flags.configFile === undefined ? undefined : await readJsonObject(flags.configFile);
       const mount = await client(command).call<AuthMount>('POST', `/v1/sys/auth/${enc(path)}`, {
-        body: { type, description: flags.description, config },
+        body: { type, description: flags.description, config, user_lockout_config: userLockoutConfig(flags) },
       });
       print(command, mount, () => `enabled ${mount.type} at auth/${mount.path}/`);
+    });
+
+  auth
+    .command('tune <mount>')
+    .description("change a mount's login lockout (AppRole, LDAP): the flags given replace the mount's lockout settings")
+    .option(
+      '--user-lockout-threshold <n>',
+      'failed logins that lock a user or role out (default 5)',
+      integer('--user-lockout-threshold'),
+    )
+    .option('--user-lockout-duration <duration>', 'how long a lockout lasts (default 15m)')
+    .option('--user-lockout-counter-reset <duration>', 'failures older than this stop counting (default 15m)')
+    .option('--user-lockout-disable', 'no lockout on this mount')
+    .action(async (path: string, flags: EnableFlags, command: Command) => {
+      const lockout = userLockoutConfig(flags);
+      if (lockout === undefined) throw new CliError('give at least one --user-lockout-* flag', ExitCode.usage);
+      const mount = await client(command).call<AuthMount>('POST', `/v1/sys/auth/${enc(path)}/tune`, {
+        body: { user_lockout_config: lockout },
+      });
+      print(command, mount, () => `tuned auth/${mount.path}/`);
     });
 
   auth
