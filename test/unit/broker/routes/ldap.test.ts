@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../../../lambdas/broker/broker.ts';
 import { nativeRoutes } from '../../../../lambdas/broker/routes/index.ts';
-import { AuthMountService } from '../../../../lambdas/core/auth/methods/auth-mount-service.ts';
+import { AUTH_MOUNT_PARTITIONS, AuthMountService } from '../../../../lambdas/core/auth/methods/auth-mount-service.ts';
 import { buildAuthMethods } from '../../../../lambdas/core/auth/methods/registry.ts';
+import { FakeKeyProvider } from '../../../support/fake-key-provider.ts';
 import { fakeLdapDirectory } from '../../../support/fake-ldap-directory.ts';
 import { memoryNode, request } from '../../../support/memory-node.ts';
 
@@ -29,7 +30,13 @@ async function ldapNode(options: { withDirectory?: boolean } = {}) {
     clock: deps.clock,
     ...(options.withDirectory !== false && { ldap: directory() }),
   });
-  const authMounts = new AuthMountService({ store, clock: deps.clock, methods, tokens: deps.tokens });
+  const authMounts = new AuthMountService({
+    store,
+    clock: deps.clock,
+    methods,
+    tokens: deps.tokens,
+    keyProvider: new FakeKeyProvider(),
+  });
   const broker = new Broker({ ...deps, authMounts }, nativeRoutes(), () => {});
   const call = async (method: string, path: string, opts: Parameters<typeof request>[2] = {}) => {
     const res = await broker.handle(request(method, path, opts));
@@ -54,10 +61,13 @@ async function ldapNode(options: { withDirectory?: boolean } = {}) {
 
 describe('Routes: the LDAP method', () => {
   it('keeps the service account password out of GET /v1/sys/auth and the audit log', async () => {
-    const { root, config, sink } = await ldapNode();
+    const { root, config, sink, store } = await ldapNode();
     const enabled = await root('POST', '/v1/sys/auth/ldap', { type: 'ldap', config });
     expect(enabled.status).toBe(201);
-    expect(enabled.body.config.bindpass).toBe('<redacted>');
+    // Sealed at rest: the mount's record holds no password in clear.
+    expect(JSON.stringify(await store.get(AUTH_MOUNT_PARTITIONS.mounts, 'ldap'))).not.toContain(BIND_PASSWORD);
+    expect(enabled.body.config.bindpass).toBeUndefined();
+    expect(enabled.body.config.bindpass_set).toBe(true);
     const listed = await root('GET', '/v1/sys/auth');
     expect(JSON.stringify(listed.body)).not.toContain(BIND_PASSWORD);
     expect(JSON.stringify(sink.records())).not.toContain(BIND_PASSWORD);
