@@ -5,6 +5,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { TOKEN_BASE_PATH } from '../lambdas/entrypoints/lambda/deployment-names.ts';
 
 /** A route API Gateway serves without IAM authorization: the broker's liveness probe (`sys.health`). */
 export const HEALTH_PATH = '/v1/sys/health';
@@ -76,6 +77,8 @@ export class CofferApi extends Construct {
   readonly restApi: apigateway.RestApi;
   readonly accessLogGroup: logs.LogGroup;
   readonly healthMethod: apigateway.Method;
+  /** `POST /token` and `ANY /token/{proxy+}`: the API for Coffer-token callers (see `TOKEN_BASE_PATH`). */
+  readonly tokenMethods: readonly apigateway.Method[];
   /** `POST` on each of {@link LOGIN_PATHS}. */
   readonly loginMethods: readonly apigateway.Method[];
   /** The mTLS custom domain, when `mtlsDomain` is set. */
@@ -193,6 +196,26 @@ export class CofferApi extends Construct {
       login.addMethod('POST', integration, unauthenticated),
       login.addResource('{username}').addMethod('POST', integration, unauthenticated),
     ];
+    // Token callers (a workload's login token has no AWS identity behind it) reach the same broker under `/token`: the
+    // gateway authorises nobody there and the broker authenticates the Coffer token itself (the API Gateway entry
+    // never takes an IAM identity for a request under it).
+    const tokenRoot = this.restApi.root.addResource(TOKEN_BASE_PATH.slice(1));
+    this.tokenMethods = [
+      tokenRoot.addMethod('POST', integration, unauthenticated),
+      tokenRoot.addProxy({ anyMethod: false }).addMethod('ANY', integration, unauthenticated),
+    ];
+    for (const method of this.tokenMethods) {
+      Validations.of(method).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'Token callers: the broker authenticates the Coffer token on every request (as the local server does), ' +
+          'refuses a request without one, audits each, and takes no IAM identity for requests under /token.',
+      });
+      Validations.of(method).acknowledge({
+        id: 'AwsSolutions-COG4',
+        reason: 'Coffer tokens, not Cognito users, authenticate token callers (see APIG4).',
+      });
+    }
     for (const method of this.loginMethods) {
       Validations.of(method).acknowledge({
         id: 'AwsSolutions-APIG4',

@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { Broker } from '../../broker/broker.ts';
 import type { BrokerRequest, BrokerResponse } from '../../broker/http-types.ts';
+import { TOKEN_BASE_PATH } from './deployment-names.ts';
 
 /** The parts of an API Gateway REST (v1) proxy event the broker uses. */
 export interface ApiGatewayProxyEvent {
@@ -56,16 +57,19 @@ export function toBrokerRequest(event: ApiGatewayProxyEvent): BrokerRequest {
       : stage !== undefined && contextPath.startsWith(`/${stage}/`)
         ? contextPath.slice(stage.length + 1)
         : contextPath;
-  const iamArn = event.requestContext.identity.userArn ?? undefined;
+  // Under the token base path API Gateway authorises nobody: the broker authenticates the Coffer token itself, and no
+  // IAM identity counts there (nor could one: those methods carry no IAM authorisation).
+  const tokenCaller = rawPath === TOKEN_BASE_PATH || rawPath.startsWith(`${TOKEN_BASE_PATH}/`);
   return {
     method: event.httpMethod,
-    rawPath,
+    rawPath: tokenCaller ? rawPath.slice(TOKEN_BASE_PATH.length) || '/' : rawPath,
     query,
     headers,
     body,
     sourceIp: event.requestContext.identity.sourceIp,
-    iamArn,
-    iamOnly: true,
+    ...(tokenCaller
+      ? { iamArn: undefined, iamOnly: false }
+      : { iamArn: event.requestContext.identity.userArn ?? undefined, iamOnly: true }),
     ...clientCertificateOf(event.requestContext.identity.clientCert?.clientCertPem),
   };
 }

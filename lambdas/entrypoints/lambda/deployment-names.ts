@@ -22,3 +22,9 @@ export const RELAY_SERVICE_NAME = 'audit-relay';
 export const LAG_METRIC = 'AuditShippingLagSeconds';
 /** The tag every KMS CA key gets; its value is the deployment name, and the broker's IAM grants require it. */
 export const CA_KEY_TAG = 'coffer:ca';
+
+/**
+ * The base path of token callers: `<api>/token/v1/…` (and `<api>/token/` for the Secrets Manager protocol) is the same
+ * API for a Coffer token (one a login returned, say) instead of SigV4. Everywhere else only IAM callers are served.
+ */
+export const TOKEN_BASE_PATH = '/token';

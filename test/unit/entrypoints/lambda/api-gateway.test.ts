@@ -124,6 +124,48 @@ describe('API Gateway entry', () => {
     expect((await broker.handle({ ...sameRequest, iamOnly: false })).status).toBe(404);
   });
 
+  it('serves Coffer-token callers under /token, where no IAM identity counts and the token alone decides', async () => {
+    const { broker, rootToken, sink } = await iamNode();
+    const handler = createApiGatewayHandler(broker);
+    const stage = (path: string) => ({ stage: 'prod', path: `/prod${path}` });
+    const put = await handler(
+      event({
+        httpMethod: 'PUT',
+        path: '/token/v1/secret/data/app/key',
+        headers: { 'content-type': 'application/json', 'x-coffer-token': rootToken },
+        body: '{"value":"by-token"}',
+        requestContext: { ...stage('/token/v1/secret/data/app/key'), identity: { sourceIp: '10.0.0.7' } },
+      }),
+    );
+    expect(put.statusCode).toBe(200);
+    const records = sink.records().filter((r) => r.requestId === put.headers['x-request-id']);
+    expect(records[0]).toMatchObject({ path: 'secrets/app/key', principal: { type: 'token' } });
+
+    // An IAM identity on that path (there can be none: the methods are open) is never taken: without a token, 401.
+    const noToken = await handler(
+      event({
+        path: '/token/v1/secret/data/app/key',
+        requestContext: {
+          ...stage('/token/v1/secret/data/app/key'),
+          identity: { sourceIp: '10.0.0.7', userArn: APP_ROLE },
+        },
+      }),
+    );
+    expect(noToken.statusCode).toBe(401);
+
+    // The Secrets Manager protocol too, at `<api>/token/`.
+    const sm = toBrokerRequest(
+      event({
+        httpMethod: 'POST',
+        path: '/token',
+        requestContext: { ...stage('/token'), identity: { sourceIp: '10.0.0.7' } },
+      }),
+    );
+    expect(sm).toMatchObject({ rawPath: '/', iamOnly: false, iamArn: undefined });
+    // A path that merely starts with the same letters is not under the base path.
+    expect(toBrokerRequest(event({ path: '/tokens/v1/x' }))).toMatchObject({ rawPath: '/tokens/v1/x', iamOnly: true });
+  });
+
   it('lets a request without an IAM identity reach exactly the routes that need no authentication', async () => {
     const routes = nativeRoutes();
     const reached: string[] = [];
