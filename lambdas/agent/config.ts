@@ -102,8 +102,19 @@ const AutoAuth = z.discriminatedUnion('method', [
     password_file: z.string().min(1),
     ...LoginBackoff,
   }),
-  // `cert` (a TLS client certificate, `{ mount, name?, client_cert, client_key }`) is added with the cert method: its
-  // credential is the connection's certificate, so it needs the HTTP client's client certificate options.
+  /**
+   * A TLS client certificate: the credential is the connection's certificate (every request of the agent presents
+   * it, so it also passes a listener that requires one), the body only names the role to try.
+   */
+  z.strictObject({
+    method: z.literal('cert'),
+    mount: Mount.default('cert'),
+    /** The cert role to try. @default every role of the mount, in name order */
+    name: z.string().min(1).optional(),
+    client_cert: z.string().min(1),
+    client_key: z.string().min(1),
+    ...LoginBackoff,
+  }),
 ]);
 
 /** The login methods of `auto_auth` (the other choices hand the agent a token). */
@@ -267,6 +278,8 @@ function resolveAutoAuth(
       return { ...auth, token_path: resolve(auth.token_path) };
     case 'ldap':
       return { ...auth, password_file: resolve(auth.password_file) };
+    case 'cert':
+      return { ...auth, client_cert: resolve(auth.client_cert), client_key: resolve(auth.client_key) };
     default:
       return auth;
   }

@@ -75,6 +75,13 @@ export function agentLogin(config: LoginAutoAuth, log: (message: string) => void
           jwt: await readCredentialFile(config.token_path, 'the service-account token'),
         }),
       };
+    case 'cert':
+      // The credential travels in the TLS handshake (the agent's client presents `client_cert`): the body names the role.
+      return {
+        ...common,
+        maxBackoffMs,
+        body: async (): Promise<Record<string, string>> => (config.name === undefined ? {} : { name: config.name }),
+      };
     case 'ldap':
       return {
         ...common,

@@ -12,7 +12,7 @@ export {
   CofferThrottledError,
   CofferValidationError,
 } from './errors.ts';
-export type { AppRoleLogin, JwtLogin, LdapLogin, LoginOptions } from './login-options.ts';
+export type { AppRoleLogin, CertLogin, JwtLogin, LdapLogin, LoginOptions } from './login-options.ts';
 export type { RetryOptions } from './retry.ts';
 export { SecretCache, type SecretCacheOptions, type SecretCacheStats, type SecretSource } from './secret-cache.ts';
 export type * from './types.ts';

@@ -36,6 +36,16 @@ export interface LdapLogin {
   readonly password: string;
 }
 
-// `cert` (a TLS client certificate) joins this union with the cert method: its login body is `{ name? }` and the
-// credential is the connection's client certificate, so it needs the http client's `clientCert`/`clientKey`.
-export type LoginOptions = AppRoleLogin | JwtLogin | LdapLogin;
+/**
+ * A TLS client certificate: the credential is the connection's certificate, which the client presents when given
+ * `clientCert`/`clientKey` (or COFFER_CLIENT_CERT/COFFER_CLIENT_KEY); the login only names the role to try.
+ */
+export interface CertLogin {
+  readonly method: 'cert';
+  /** @default 'cert' */
+  readonly mount?: string | undefined;
+  /** The cert role to try. @default every role of the mount, in name order */
+  readonly name?: string | undefined;
+}
+
+export type LoginOptions = AppRoleLogin | JwtLogin | LdapLogin | CertLogin;

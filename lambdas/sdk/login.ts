@@ -40,6 +40,8 @@ export async function loginBody(options: LoginOptions): Promise<Record<string, s
       return { role_id: options.roleId, secret_id: options.secretId };
     case 'ldap':
       return { username: options.username, password: options.password };
+    case 'cert':
+      return options.name === undefined ? {} : { name: options.name };
     case 'jwt':
     case 'kubernetes': {
       const file = options.jwtFile ?? (options.method === 'kubernetes' ? KUBERNETES_TOKEN_PATH : undefined);

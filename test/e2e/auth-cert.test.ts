@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CofferClient } from '../../lambdas/sdk/index.ts';
 import { api, COFFER_BIN, runCli, startServer, tempDir } from '../support/server-process.ts';
 
 /**
@@ -260,6 +261,34 @@ describe('coffer login --method cert over mTLS', () => {
     });
     expect(viaEnv.code, viaEnv.stderr).toBe(0);
     expect(viaEnv.stdout).toMatch(/^cft_/);
+  });
+
+  it('lets coffer agent log in with the certificate (auto_auth cert) and render what the role allows', async () => {
+    writeFileSync(
+      at('agent.json'),
+      JSON.stringify({
+        auto_auth: { method: 'cert', name: 'app', client_cert: app.cert, client_key: app.key },
+        templates: [{ contents: 'password={{ secret "app/db" }}', destination: 'agent-db.conf' }],
+      }),
+    );
+    const result = await cli(['agent', '--once', '--config', at('agent.json')], { COFFER_TOKEN: '' });
+    expect(result.code, result.stderr).toBe(0);
+    expect(readFileSync(at('agent-db.conf'), 'utf8')).toBe('password=app-db-password');
+    expect(result.stderr).toContain('logged in (cert login at auth/cert');
+    expect(result.stderr).not.toContain('BEGIN');
+  });
+
+  it('lets the SDK log in with the certificate (auth.login cert) and read within the role', async () => {
+    const coffer = new CofferClient({
+      endpoint: address,
+      caCert: readFileSync(at('server.pem')),
+      clientCert: readFileSync(app.cert),
+      clientKey: readFileSync(app.key),
+      auth: { login: { method: 'cert', name: 'app' } },
+      env: {},
+    });
+    expect((await coffer.getSecretValue({ secretId: 'app/db' })).SecretString).toBe('app-db-password');
+    await expect(coffer.getSecretValue({ secretId: 'billing/db' })).rejects.toThrow(/denied|not allowed|permission/i);
   });
 
   it('refuses a revoked certificate, another name, another CA and no certificate, each with a reason in the audit log', async () => {

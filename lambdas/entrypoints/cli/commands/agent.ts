@@ -54,7 +54,11 @@ export function registerAgentCommand(program: Command): void {
       } else {
         const { agentLogin } = await import('../../../agent/login-credentials.ts');
         // Unwrapping needs no token: the wrapping token is the credential.
-        const anonymous = new ApiClient({ address: config.address ?? address, token: undefined });
+        const anonymous = new ApiClient({
+          address: config.address ?? address,
+          token: undefined,
+          ...(auth.method === 'cert' && { clientCertFile: auth.client_cert, clientKeyFile: auth.client_key }),
+        });
         tokenSource = {
           kind: 'login',
           login: agentLogin(auth, log, {
@@ -63,8 +67,11 @@ export function registerAgentCommand(program: Command): void {
           }),
         };
       }
+      // With certificate login, every request presents the certificate (a listener may require one of every caller).
+      const clientCert =
+        auth?.method === 'cert' ? { clientCertFile: auth.client_cert, clientKeyFile: auth.client_key } : {};
       const api = (current: string | undefined): ApiCall => {
-        const client = new ApiClient({ address: config.address ?? address, token: current });
+        const client = new ApiClient({ address: config.address ?? address, token: current, ...clientCert });
         return client.call.bind(client) as ApiCall;
       };
       const { runAgent } = await import('../../../agent/agent.ts');
