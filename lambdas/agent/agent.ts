@@ -96,6 +96,8 @@ export async function runAgent(options: AgentOptions): Promise<number> {
         pollNow = true;
         wake();
       }
+      // A renewed certificate of the cache's listener, for new connections (open ones keep theirs).
+      if (signal === 'SIGHUP') void reloadCacheTls();
     },
   );
 
@@ -202,7 +204,29 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     await supervisor.restart(env);
   };
 
-  let cache: { close(): Promise<void> } | undefined;
+  let cache: import('./cache-sidecar.ts').CacheSidecar | undefined;
+  const cacheTls = async () => {
+    const listener = config.cache;
+    if (listener?.tls_cert === undefined || listener.tls_key === undefined) return undefined;
+    return {
+      cert: await readPemFile(listener.tls_cert, 'cache.tls_cert'),
+      key: await readPemFile(listener.tls_key, 'cache.tls_key'),
+      minVersion: listener.tls_min_version === '1.2' ? ('TLSv1.2' as const) : ('TLSv1.3' as const),
+    };
+  };
+  async function reloadCacheTls(): Promise<void> {
+    if (cache === undefined || config.cache?.tls_cert === undefined) return;
+    try {
+      const tls = await cacheTls();
+      if (tls !== undefined) cache.reloadTls(tls);
+      log('SIGHUP: the cache serves the certificate from cache.tls_cert again');
+    } catch (err) {
+      // The pair in use stays: a half-written renewal must not take the listener down.
+      log(
+        `SIGHUP: cannot reload the cache's certificate, keeping the current one: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
   try {
     await auth.start(!options.once);
     await refresh();
@@ -215,15 +239,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
       const caFile = options.env.COFFER_CACERT === '' ? undefined : options.env.COFFER_CACERT;
       const sidecar = await startCacheSidecar({
         ...(caFile === undefined ? {} : { caCert: await readPemFile(caFile, 'COFFER_CACERT') }),
-        ...(config.cache.tls_cert === undefined || config.cache.tls_key === undefined
-          ? {}
-          : {
-              tls: {
-                cert: await readPemFile(config.cache.tls_cert, 'cache.tls_cert'),
-                key: await readPemFile(config.cache.tls_key, 'cache.tls_key'),
-                minVersion: config.cache.tls_min_version === '1.2' ? ('TLSv1.2' as const) : ('TLSv1.3' as const),
-              },
-            }),
+        tls: await cacheTls(),
         address: options.address,
         port: config.cache.port,
         host: config.cache.host,

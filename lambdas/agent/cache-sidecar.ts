@@ -25,6 +25,8 @@ export interface CacheSidecarOptions {
 
 export interface CacheSidecar {
   readonly address: string;
+  /** Serves a renewed certificate to new handshakes (SIGHUP), without dropping connections. */
+  reloadTls(tls: ListenerTls): void;
   close(): Promise<void>;
 }
 
@@ -55,7 +57,7 @@ export async function startCacheSidecar(options: CacheSidecarOptions): Promise<C
     allowedHosts: { names: sidecarHosts(options) },
     tls: options.tls,
   });
-  return { address: server.address, close: () => server.close() };
+  return { address: server.address, reloadTls: (tls) => server.reloadTls(tls), close: () => server.close() };
 }
 
 /** The names a sidecar answers to besides loopback: the configured ones and the address it listens on. */

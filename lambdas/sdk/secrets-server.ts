@@ -102,6 +102,11 @@ export interface SecretsCacheServer {
    * extension calls this on every INVOKE event to catch up at once.
    */
   checkNow(): Promise<void>;
+  /**
+   * Serves a renewed certificate and key to new handshakes; open connections keep theirs (nothing is dropped).
+   * @throws Error on a listener without TLS, or a certificate and key node:tls refuses (the old pair stays in use)
+   */
+  reloadTls(tls: ListenerTls): void;
   close(): Promise<void>;
 }
 
@@ -356,6 +361,10 @@ export async function startSecretsCache(options: SecretsCacheServerOptions): Pro
     port,
     stats: () => ({ ...cache.stats(), requests, upstreamCalls: source.calls() }),
     checkNow,
+    reloadTls(next: ListenerTls) {
+      if (!('setSecureContext' in server)) throw new Error('this listener serves plain HTTP');
+      server.setSecureContext({ cert: next.cert, key: next.key, minVersion: next.minVersion ?? 'TLSv1.3' });
+    },
     close: async () => {
       if (timer !== undefined) clearInterval(timer);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

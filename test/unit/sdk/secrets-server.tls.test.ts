@@ -71,4 +71,34 @@ describe('Function: startSecretsCache over TLS', () => {
     const lenient = await start('TLSv1.2');
     await expect(handshake(lenient.server.port, { ca: lenient.ca, maxVersion: 'TLSv1.2' })).resolves.toBe('TLSv1.2');
   });
+
+  it('serves a renewed certificate to new handshakes and keeps open connections (reloadTls, SIGHUP)', async () => {
+    const { server, ca } = await start();
+    const open = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const socket = tls.connect({ host: '127.0.0.1', port: server.port, servername: 'localhost', ca }, () =>
+        resolve(socket),
+      );
+      socket.on('error', reject);
+    });
+    const renewed = await generateDevTls({ dns: ['localhost'], ips: ['127.0.0.1'] }, new Date());
+    server.reloadTls({ cert: renewed.certPem, key: renewed.keyPem });
+    // New handshakes get the renewed chain: trusted under the new CA, refused under the old one.
+    await expect(handshake(server.port, { ca: renewed.caPem })).resolves.toBe('TLSv1.3');
+    await expect(handshake(server.port, { ca })).rejects.toThrow();
+    // The connection opened before still works.
+    const answer = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      open.on('data', (chunk: Buffer) => {
+        text += chunk.toString('utf8');
+        if (text.includes('\r\n\r\n')) resolve(text);
+      });
+      open.on('error', reject);
+      open.write(`GET /secretsmanager/get?secretId=a HTTP/1.1\r\nHost: 127.0.0.1\r\n${TOKEN_HEADER}: session\r\n\r\n`);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    open.destroy();
+    const plain = await startSecretsCache({ coffer: { source }, port: 0, token: 'session' });
+    servers.push(plain);
+    expect(() => plain.reloadTls({ cert: renewed.certPem, key: renewed.keyPem })).toThrow(/plain HTTP/);
+  });
 });
