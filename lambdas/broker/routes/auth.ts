@@ -133,7 +133,7 @@ export const authRoutes: RouteDef[] = [
     method: 'POST',
     path: '/v1/auth/{mount}/login',
     summary:
-      "Log in with the mount's method (AppRole: role_id + secret_id) for a token with the matched role's policies; no token needed",
+      "Log in with the mount's method (approle: role_id + secret_id; jwt, kubernetes: role + jwt; cert: name? and the TLS client certificate; ldap: username + password) for a token with the matched role's policies; no token needed",
     auth: 'none',
     mutating: true,
     response: api.LoginResponse,
