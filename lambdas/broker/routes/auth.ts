@@ -14,6 +14,7 @@ import type { AuthMountRef } from '../../core/auth/methods/auth-method.ts';
 import {
   type AuthMountRecord,
   EnableAuthSchema,
+  type LoginResult,
   MountPathSchema,
   RoleNameSchema,
 } from '../../core/auth/methods/auth-mount-service.ts';
@@ -66,6 +67,32 @@ function describeSecretId(record: SecretIdRecord) {
     expiration_time: record.expiresAt === null ? null : iso(record.expiresAt),
     secret_id_num_uses: record.numUses,
     secret_id_uses_remaining: record.usesRemaining,
+  };
+}
+
+/**
+ * A login's answer in Vault's shape, and what the broker audits and counts of it (`login`): for every login route
+ * (`auth.login`, LDAP's `login/<username>`).
+ */
+export function loginAnswer({ mount, outcome, token }: LoginResult) {
+  const { record } = token;
+  return {
+    body: {
+      auth: {
+        client_token: token.token,
+        accessor: record.accessor,
+        policies: record.policies,
+        token_policies: record.policies,
+        metadata: { ...outcome.metadata },
+        lease_duration: record.ttlSeconds,
+        renewable: record.renewable,
+        num_uses: record.numUses,
+        mount_type: mount.type,
+        mount_path: mount.path,
+        role_name: outcome.role,
+      },
+    },
+    login: { method: mount.type, mount: mount.path, role: outcome.role, alias: outcome.alias },
   };
 }
 
@@ -147,25 +174,7 @@ export const authRoutes: RouteDef[] = [
         ...ctx.request,
         clientCertificate: ctx.clientCertificate,
       });
-      const { record } = token;
-      return {
-        body: {
-          auth: {
-            client_token: token.token,
-            accessor: record.accessor,
-            policies: record.policies,
-            token_policies: record.policies,
-            metadata: { ...outcome.metadata },
-            lease_duration: record.ttlSeconds,
-            renewable: record.renewable,
-            num_uses: record.numUses,
-            mount_type: mount.type,
-            mount_path: mount.path,
-            role_name: outcome.role,
-          },
-        },
-        login: { method: mount.type, mount: mount.path, role: outcome.role, alias: outcome.alias },
-      };
+      return loginAnswer({ mount, outcome, token });
     },
   }),
   defineRoute({

@@ -8,6 +8,7 @@ import { MountPathSchema } from '../../core/auth/methods/auth-mount-service.ts';
 import { UnauthenticatedError } from '../../core/errors.ts';
 import { requireService } from '../features.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../route.ts';
+import { loginAnswer } from './auth.ts';
 
 /**
  * The LDAP method's own paths, as Vault has them: `auth/<mount>/groups/<name>` and `auth/<mount>/users/<name>` (the
@@ -56,29 +57,7 @@ export const ldapRoutes: RouteDef[] = [
     sensitive: ['password', 'username', 'client_token', 'accessor'],
     resource: ({ params }) => `auth/${params.mount}/login`,
     async handle({ params, body }, ctx) {
-      const { mount, outcome, token } = await mountsOf(ctx).login(
-        params.mount,
-        { ...body, username: params.username },
-        ctx.request,
-      );
-      const { record } = token;
-      return {
-        body: {
-          auth: {
-            client_token: token.token,
-            accessor: record.accessor,
-            policies: record.policies,
-            token_policies: record.policies,
-            metadata: { ...outcome.metadata },
-            lease_duration: record.ttlSeconds,
-            renewable: record.renewable,
-            num_uses: record.numUses,
-            mount_type: mount.type,
-            mount_path: mount.path,
-            role_name: outcome.role,
-          },
-        },
-      };
+      return loginAnswer(await mountsOf(ctx).login(params.mount, { ...body, username: params.username }, ctx.request));
     },
   }),
   ...entryRoutes('groups'),

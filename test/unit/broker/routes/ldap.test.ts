@@ -131,6 +131,11 @@ describe('Routes: the LDAP method', () => {
       path: 'auth/ldap/login',
       request: { username: expect.stringMatching(/^hmac-sha256:/), password: expect.stringMatching(/^hmac-sha256:/) },
     });
+    // The success is a login like any other: method, mount, role, and the alias only as its HMAC.
+    expect(records(login.requestId!)[1]).toMatchObject({
+      outcome: 'ok',
+      login: { method: 'ldap', mount: 'ldap', role: 'alice', alias: expect.stringMatching(/^hmac-sha256:/) },
+    });
     const refused = await call('POST', '/v1/auth/ldap/login/alice', { body: { password: 'wrong' } });
     expect(refused.status).toBe(403);
     expect(refused.body.error.message).toBe('invalid username or password');
