@@ -175,6 +175,59 @@ describe('JWT auth: a GitHub Actions job logs in', () => {
   });
 });
 
+describe('coffer auth config: a mount reconfigured in place', () => {
+  it('swaps the signing key of a JWT mount without disabling it: old-key tokens refused, roles and tokens kept', async () => {
+    const { address, rootToken } = current();
+    const root = (method: string, p: string, body?: unknown) => api(address, rootToken, method, p, body);
+    const [oldKey, newKey] = [await makeKey('ES256'), await makeKey('ES256')];
+    const keyFile = (pem: string) => {
+      const file = path.join(files.dir, `static-${Math.random().toString(36).slice(2)}.json`);
+      writeFileSync(file, JSON.stringify({ jwt_validation_pubkeys: [pem], bound_issuer: GITHUB }));
+      return file;
+    };
+    expect(
+      (await cli(['auth', 'enable', 'jwt', '--path', 'rotating', '--config-file', keyFile(oldKey.pem)])).code,
+    ).toBe(0);
+    expect(
+      (
+        await root('PUT', '/v1/sys/policies/rotating-read', {
+          rules: [{ path: 'secrets/ci/*', capabilities: ['read'] }],
+        })
+      ).status,
+    ).toBeLessThan(300);
+    expect(
+      (
+        await root('PUT', '/v1/auth/rotating/role/deploy', {
+          bound_audiences: [AUDIENCE],
+          bound_subject: 'repo:octo-org/api:environment:production',
+          token_policies: ['rotating-read'],
+        })
+      ).status,
+    ).toBe(200);
+    const loginWith = async (k: TestKey) =>
+      api(address, undefined, 'POST', '/v1/auth/rotating/login', {
+        role: 'deploy',
+        jwt: await k.sign(githubClaims(Date.now())),
+      });
+    const before = await loginWith(oldKey);
+    expect(before.status).toBe(200);
+    const earlierToken = (before.body as { auth: { client_token: string } }).auth.client_token;
+
+    const configured = await cli(['auth', 'config', 'rotating', '--config-file', keyFile(newKey.pem)]);
+    expect(configured.code, configured.stderr).toBe(0);
+    expect(configured.stdout).toContain('configured auth/rotating/');
+    expect((await loginWith(oldKey)).status).toBe(403);
+    expect((await loginWith(newKey)).status).toBe(200);
+    // The role and the token issued before stay.
+    expect((await api(address, earlierToken, 'GET', '/v1/auth/token/lookup-self')).status).toBe(200);
+    const shown = await cli(['auth', 'config', 'rotating', '-o', 'json']);
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      path: 'rotating',
+      config: { jwt_validation_pubkeys: [newKey.pem] },
+    });
+  });
+});
+
 /** The audit log holds the refusal of `requestId` with its reason, and no part of the token. */
 function expectAudited(requestId: string, reason: string, jwt: string): void {
   const log = readFileSync(path.join(current().dataDir, 'audit', 'audit.log'), 'utf8');

@@ -127,6 +127,36 @@ export const authRoutes: RouteDef[] = [
     },
   }),
   defineRoute({
+    operation: 'auth.mount.config.write',
+    method: 'POST',
+    path: '/v1/auth/{mount}/config',
+    summary:
+      "Replace a mount's method configuration (a rotated reviewer token or bind password, a new CA or JWKS URL); roles and tokens stay",
+    mutating: true,
+    response: api.AuthMount,
+    params: MountParam,
+    body: z.record(z.string(), z.unknown()),
+    sensitive: ['token_reviewer_jwt', 'bindpass'],
+    // The configuration decides who may log in: the same authority as enabling the mount.
+    access: ({ params }) => ({ path: `sys/auth/${params.mount}`, capability: 'update' }),
+    async handle({ params, body }, ctx) {
+      return { body: describeMount(ctx, await mountsOf(ctx).configure(params.mount, body)) };
+    },
+  }),
+  defineRoute({
+    operation: 'auth.mount.config.read',
+    method: 'GET',
+    path: '/v1/auth/{mount}/config',
+    summary: "A mount's method configuration, its credentials shown only as <field>_set",
+    mutating: false,
+    response: api.AuthMount,
+    params: MountParam,
+    access: ({ params }) => ({ path: `sys/auth/${params.mount}`, capability: 'read' }),
+    async handle({ params }, ctx) {
+      return { body: describeMount(ctx, await mountsOf(ctx).get(params.mount)) };
+    },
+  }),
+  defineRoute({
     operation: 'auth.mount.tune',
     method: 'POST',
     path: '/v1/sys/auth/{mount}/tune',

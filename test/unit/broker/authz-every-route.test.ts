@@ -196,6 +196,8 @@ const FIXTURES: Record<string, (seed: Seed) => Sample> = {
   'auth.mount.disable': () => ({ params: { mount: 'approle' } }),
   'wrapping.unwrap': (s) => ({ body: { token: s.wrappingToken } }),
   'wrapping.lookup': (s) => ({ body: { token: s.wrappingToken } }),
+  'auth.mount.config.write': () => ({ params: { mount: 'approle' }, body: {} }),
+  'auth.mount.config.read': () => ({ params: { mount: 'approle' } }),
   'auth.mount.tune': () => ({ params: { mount: 'approle' }, body: { user_lockout_config: { lockout_threshold: 3 } } }),
   'auth.login': (s) => ({ params: { mount: 'approle' }, body: { role_id: s.roleId, secret_id: s.secretId } }),
   'auth.role.list': () => ({ params: { mount: 'approle' } }),

@@ -174,6 +174,34 @@ export class AuthMountService {
   }
 
   /**
+   * Replaces a mount's method configuration (Vault's `auth/<mount>/config`): a rotated reviewer token or bind password,
+   * a new CA or JWKS URL, without disabling the mount (which would revoke its tokens). Validated and sealed as at
+   * enable; roles and issued tokens stay.
+   * @throws NotFoundError; ValidationError for a config its method refuses; AlreadyExistsError when the mount changed
+   *   meanwhile
+   */
+  async configure(path: string, body: unknown): Promise<AuthMountRecord> {
+    const item = await this.store.get<MountItem>(AUTH_MOUNT_PARTITIONS.mounts, path);
+    if (item === undefined) throw new NotFoundError(`no auth method is mounted at ${path}`);
+    const method = this.methods[item.data.type];
+    const parsed = parseOrThrow(method.configSchema, body ?? {}, 'config') as ItemData;
+    const { config, sealedConfig } = await this.seal(method, item.data.id, parsed);
+    const { sealedConfig: _previous, ...rest } = item.data;
+    const data: MountItem = { ...rest, config, ...(sealedConfig !== undefined && { sealedConfig }) };
+    try {
+      await this.store.transact([
+        { type: 'put', pk: AUTH_MOUNT_PARTITIONS.mounts, sk: path, data, condition: { kind: 'rev', rev: item.rev } },
+      ]);
+    } catch (err) {
+      if (err instanceof ConditionFailedError) {
+        throw new AlreadyExistsError(`the mount at ${path} was changed meanwhile; try again`);
+      }
+      throw err;
+    }
+    return data as AuthMountRecord;
+  }
+
+  /**
    * Changes a mount's settings that are not its method's (Vault's `sys/auth/<mount>/tune`): the login lockout.
    * @throws NotFoundError; ValidationError for a bad config or a method without lockout; AlreadyExistsError when the
    *   mount changed meanwhile

@@ -13,6 +13,7 @@ import {
   nameList,
   print,
   readSecretInput,
+  tableOf,
 } from '../io.ts';
 import { ldapLoginBody, registerLdapCommands } from './ldap.ts';
 
@@ -153,6 +154,25 @@ export function registerAuthCommands(program: Command): void {
         body: { user_lockout_config: lockout },
       });
       print(command, mount, () => `tuned auth/${mount.path}/`);
+    });
+
+  auth
+    .command('config <mount>')
+    .description(
+      "show a mount's method configuration, or replace it with --config-file (roles and tokens stay; credentials in it are sealed)",
+    )
+    .option('--config-file <file>', 'the new configuration as a JSON object (replaces the whole configuration)')
+    .action(async (path: string, flags: { configFile?: string }, command: Command) => {
+      const api = client(command);
+      const mount =
+        flags.configFile === undefined
+          ? await api.call<AuthMount>('GET', `/v1/auth/${enc(path)}/config`)
+          : await api.call<AuthMount>('POST', `/v1/auth/${enc(path)}/config`, {
+              body: await readJsonObject(flags.configFile),
+            });
+      print(command, mount, () =>
+        flags.configFile === undefined ? tableOf(mount.config) : `configured auth/${mount.path}/`,
+      );
     });
 
   auth

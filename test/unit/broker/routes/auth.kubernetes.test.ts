@@ -75,6 +75,43 @@ describe('Routes: the Kubernetes auth method', () => {
     expect(await authMounts.rewrapAll()).toEqual({ rewrapped: 0 });
   });
 
+  it('replaces a mount config in place (auth/<mount>/config): the new reviewer sealed, roles kept, a bad one refused', async () => {
+    const { root, call, store, sink } = await kubernetesNode();
+    await root('POST', '/v1/sys/auth/kubernetes', {
+      type: 'kubernetes',
+      config: { kubernetes_host: 'https://10.96.0.1', token_reviewer_jwt: REVIEWER },
+    });
+    expect((await root('PUT', '/v1/auth/kubernetes/role/web', role)).status).toBe(200);
+    const rotated = 'eyJhbGciOiJSUzI1NiJ9.rotated-reviewer.c2ln';
+    const configured = await root('POST', '/v1/auth/kubernetes/config', {
+      kubernetes_host: 'https://10.96.0.2',
+      token_reviewer_jwt: rotated,
+    });
+    expect(configured.status).toBe(200);
+    expect(configured.body.config).toEqual({ kubernetes_host: 'https://10.96.0.2', token_reviewer_jwt_set: true });
+    const stored = JSON.stringify(await store.get(AUTH_MOUNT_PARTITIONS.mounts, 'kubernetes'));
+    expect(stored).not.toContain('rotated-reviewer');
+    expect(stored).not.toContain('reviewer-token');
+    expect(JSON.stringify(sink.records())).not.toContain('rotated-reviewer');
+    expect((await root('GET', '/v1/auth/kubernetes/role/web')).status).toBe(200);
+    expect((await root('GET', '/v1/auth/kubernetes/config')).body.config).toEqual(configured.body.config);
+
+    // Without the reviewer the mount is in TokenReview mode still; a config its method refuses changes nothing.
+    const bad = await root('POST', '/v1/auth/kubernetes/config', { kubernetes_host: 'https://x', issuer: 'https://i' });
+    expect(bad.status).toBe(400);
+    expect((await root('GET', '/v1/auth/kubernetes/config')).body.config.kubernetes_host).toBe('https://10.96.0.2');
+
+    // The same authority as enabling: a token without update on sys/auth/kubernetes is refused.
+    await root('PUT', '/v1/sys/policies/auth-reader', { rules: [{ path: 'sys/auth/*', capabilities: ['read'] }] });
+    const narrow = await root('POST', '/v1/auth/token/create', { policies: ['auth-reader'] });
+    const refused = await call('POST', '/v1/auth/kubernetes/config', {
+      token: narrow.body.token,
+      body: { kubernetes_host: 'https://evil.example' },
+    });
+    expect(refused.status).toBe(403);
+    expect((await call('GET', '/v1/auth/kubernetes/config', { token: narrow.body.token })).status).toBe(200);
+  });
+
   it('refuses a credential in a mount config where nothing can seal it', async () => {
     const node = await memoryNode();
     const unsealed = new AuthMountService({
