@@ -2,7 +2,7 @@
  * Checks of a client certificate against a certificate role: dates, a real signature from one of the role's trust
  * anchors, key usage, names and extensions. Revocation is the method's (it needs the PKI port).
  */
-import { globMatch } from '../jwt/jwt-claims.ts';
+import { globMatch } from '../methods/globs.ts';
 import type { CertRole } from './cert-config.ts';
 import { parseCertificateBundle, parseCrl } from './cert-config.ts';
 import { CertLoginError } from './cert-errors.ts';

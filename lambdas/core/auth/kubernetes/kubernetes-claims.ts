@@ -1,5 +1,5 @@
 import type { TokenReviewResult } from '../../ports/kubernetes-token-review.ts';
-import { globMatch } from '../jwt/jwt-claims.ts';
+import { globMatch } from '../methods/globs.ts';
 import type { KubernetesRole } from './kubernetes-config.ts';
 import { KubernetesLoginError } from './kubernetes-errors.ts';
 
