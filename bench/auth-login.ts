@@ -9,6 +9,8 @@
  *   of a JWT login.
  * - `jwt`: `POST /v1/auth/<mount>/login` with that ES256 JWT against a mount with a static public key: `jose`'s checks,
  *   the role's bindings, a token minted, durable audit.
+ * - `kubernetes`: the same against a Kubernetes mount in JWKS (offline) mode, as on EKS, with a projected
+ *   service-account token signed by the same key: the JWT checks plus the service-account bindings.
  *
  * Run alone with `node --import tsx bench/auth-login.ts` (after `npm run build`); `bench/run.ts` runs it as a suite.
  */
@@ -20,6 +22,11 @@ import { pathToFileURL } from 'node:url';
 import { importSPKI, jwtVerify } from 'jose';
 import { api, startServer } from '../test/support/server-process.ts';
 import { githubClaims, makeKey } from '../test/unit/core/auth/jwt/jwt-test-issuer.ts';
+import {
+  API_AUDIENCE,
+  CLUSTER_ISSUER,
+  projectedClaims,
+} from '../test/unit/core/auth/kubernetes/kubernetes-test-tokens.ts';
 import { interleaved, measure, type Rate } from './measure.ts';
 
 export interface AuthLoginBenchResult {
@@ -27,6 +34,7 @@ export interface AuthLoginBenchResult {
   readonly approle: Rate;
   readonly jwtVerify: Rate;
   readonly jwt: Rate;
+  readonly kubernetes: Rate;
 }
 
 const AUDIENCE = 'https://coffer.example.com';
@@ -61,6 +69,17 @@ export async function benchAuthLogin(
       bound_claims_type: 'glob',
       token_policies: ['app-read'],
     });
+    await root('POST', '/v1/sys/auth/kubernetes', {
+      type: 'kubernetes',
+      config: { jwt_validation_pubkeys: [key.pem], issuer: CLUSTER_ISSUER },
+    });
+    await root('PUT', '/v1/auth/kubernetes/role/web', {
+      bound_service_account_names: ['web'],
+      bound_service_account_namespaces: ['shop'],
+      audience: API_AUDIENCE,
+      token_policies: ['app-read'],
+    });
+    const serviceAccountToken = await key.sign(projectedClaims(Date.now()));
     // One token for the whole run (10 minutes of validity): the logins and the bare verification see the same bytes.
     const jwt = await key.sign(githubClaims(Date.now(), { exp: Math.floor(Date.now() / 1000) + 600 }));
 
@@ -75,6 +94,7 @@ export async function benchAuthLogin(
     };
     const approleLogin = post('/v1/auth/approle/login', { role_id: roleId, secret_id: secretId });
     const jwtLogin = post('/v1/auth/jwt/login', { role: 'deploy', jwt });
+    const kubernetesLogin = post('/v1/auth/kubernetes/login', { role: 'web', jwt: serviceAccountToken });
     const get = async () => {
       const res = await fetch(`${server.address}/v1/secret/data/app/read`, {
         headers: { 'x-coffer-token': server.rootToken },
@@ -88,13 +108,14 @@ export async function benchAuthLogin(
     };
 
     // Warm-up of each path (JIT, connections, the server's caches), then the measured runs.
-    for (const fn of [get, approleLogin, verify, jwtLogin]) await measure(100, concurrency, fn);
+    for (const fn of [get, approleLogin, verify, jwtLogin, kubernetesLogin]) await measure(100, concurrency, fn);
     const perRound = Math.ceil(count / 3);
     return await interleaved(3, {
       request: () => measure(perRound, concurrency, get),
       approle: () => measure(perRound, concurrency, approleLogin),
       jwtVerify: () => measure(perRound * 5, concurrency, verify),
       jwt: () => measure(perRound, concurrency, jwtLogin),
+      kubernetes: () => measure(perRound, concurrency, kubernetesLogin),
     });
   } finally {
     await server.stop();
@@ -111,5 +132,10 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   console.log(row('AppRole login (HTTP)', result.approle, result.request, 'GET'));
   console.log(row('bare jose jwtVerify, ES256 (in process)', result.jwtVerify, result.jwtVerify, 'jwtVerify'));
   console.log(row('JWT login, ES256 (HTTP)', result.jwt, result.jwtVerify, 'jwtVerify'));
+  console.log(row('Kubernetes login, JWKS mode, ES256 (HTTP)', result.kubernetes, result.jwtVerify, 'jwtVerify'));
   console.log(`JWT login / audited GET: ${(result.jwt.perSecond / result.request.perSecond).toFixed(2)}×`);
+  console.log(
+    `Kubernetes login / audited GET: ${(result.kubernetes.perSecond / result.request.perSecond).toFixed(2)}×, ` +
+      `/ JWT login: ${(result.kubernetes.perSecond / result.jwt.perSecond).toFixed(2)}×`,
+  );
 }

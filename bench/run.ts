@@ -230,6 +230,9 @@ await suite('pki.ts', 'PKI: EC P-256 certificates issued vs raw WebCrypto keygen
 await suite('ldap-login.ts', 'LDAP logins through the server vs a bare ldapts bind against the same slapd');
 await suite('dynamic.ts', 'Dynamic PostgreSQL credentials, and revoking 10,000 leases under read load');
 await suite('rotation.ts', 'Rotation: 1,000 PostgreSQL secrets (alternating users) vs the bare SQL of a rotation');
-await suite('auth-login.ts', 'Logins: AppRole and JWT logins/s vs an audited GET and a bare jose jwtVerify');
+await suite(
+  'auth-login.ts',
+  'Logins: AppRole, JWT and Kubernetes logins/s vs an audited GET and a bare jose jwtVerify',
+);
 await suite('tls.ts', 'TLS 1.3: handshake per new connection and an audited GET, vs the same over plain HTTP');
 await suite('cert-login.ts', 'Certificate login: logins/s vs a bare X.509 signature verification');
