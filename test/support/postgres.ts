@@ -136,6 +136,37 @@ export async function startPostgres(): Promise<TestPostgres> {
 }
 
 /** Tries to log in as `user`; resolves true when the login works (and runs a trivial query), false when refused. */
+/**
+ * Whether the server accepts the credential: `false` only when it refuses the login itself (SQLSTATE class 28: wrong
+ * password, unknown role), `undefined` when it could not say (too many clients, a timeout, a refused connection), so
+ * a client loop under load does not count a busy server as a credential that stopped working.
+ */
+export async function loginVerdict(
+  pgServer: TestPostgres,
+  user: string,
+  password: string,
+): Promise<boolean | undefined> {
+  const client = new pg.Client({
+    host: pgServer.host,
+    port: pgServer.port,
+    user,
+    password,
+    database: pgServer.database,
+    connectionTimeoutMillis: 10_000,
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' && code.startsWith('28') ? false : undefined;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 export async function canLogin(pgServer: TestPostgres, user: string, password: string): Promise<boolean> {
   const client = new pg.Client({
     host: pgServer.host,
