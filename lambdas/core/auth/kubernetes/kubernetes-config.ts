@@ -1,9 +1,9 @@
-import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { DurationSchema } from '../../duration.ts';
 import { PolicyNameSchema } from '../../policy/policy-schema.ts';
 import { JWT_LIMITS, JwtMountConfigSchema } from '../jwt/jwt-config.ts';
 import { CidrListSchema } from '../methods/cidrs.ts';
+import { pemCertificatesSchema } from '../methods/pem-certificates.ts';
 
 export const KUBERNETES_LIMITS = {
   /** Names or namespaces one role binds. */
@@ -32,22 +32,10 @@ const KubernetesHostSchema = z
   );
 
 /** One or more PEM certificates (a CA bundle), each of which must parse. */
-const CaBundleSchema = z
-  .string()
-  .max(KUBERNETES_LIMITS.caLength)
-  .refine(
-    (pem) => {
-      const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-      if (blocks.length === 0) return false;
-      try {
-        for (const block of blocks) new X509Certificate(block);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { error: 'must be one or more PEM certificates (BEGIN CERTIFICATE)' },
-  );
+const CaBundleSchema = pemCertificatesSchema(
+  KUBERNETES_LIMITS.caLength,
+  'must be one or more PEM certificates (BEGIN CERTIFICATE)',
+);
 
 const jwtShape = JwtMountConfigSchema.shape;
 

@@ -1,8 +1,8 @@
-import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { DurationSchema } from '../../duration.ts';
 import { PolicyNameSchema } from '../../policy/policy-schema.ts';
 import { CidrListSchema } from '../methods/cidrs.ts';
+import { pemCertificatesSchema } from '../methods/pem-certificates.ts';
 import { type FilterField, filterTemplateProblem, hasControlCharacters } from './ldap-syntax.ts';
 
 /** Bounds that keep a mount's configuration, its entries and a login's work small. */
@@ -65,22 +65,10 @@ function template(fields: readonly FilterField[]) {
     });
 }
 
-const PemCertificatesSchema = z
-  .string()
-  .max(LDAP_LIMITS.pemLength)
-  .refine(
-    (pem) => {
-      const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-      if (blocks.length === 0) return false;
-      try {
-        for (const block of blocks) new X509Certificate(block);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { error: 'must be PEM certificates (BEGIN CERTIFICATE): the CA(s) the server certificate chains to' },
-  );
+const PemCertificatesSchema = pemCertificatesSchema(
+  LDAP_LIMITS.pemLength,
+  'must be PEM certificates (BEGIN CERTIFICATE): the CA(s) the server certificate chains to',
+);
 
 /**
  * An LDAP mount's configuration (`coffer auth enable ldap --config-file …`), named as Vault's `auth/ldap/config`.
