@@ -12,7 +12,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { OUTBOX_PARTITION_PREFIX } from '../lambdas/core/audit/outbox/audit-outbox.ts';
+import { outboxPartitionPrefix } from '../lambdas/core/audit/outbox/audit-outbox.ts';
 import { RELAY_PARTITION } from '../lambdas/core/audit/outbox/outbox-relay.ts';
 import { LAG_METRIC, METRICS_NAMESPACE, RELAY_SERVICE_NAME } from '../lambdas/entrypoints/lambda/deployment-names.ts';
 import { REPO_ROOT } from './broker-bundling.ts';
@@ -50,6 +50,11 @@ export interface AuditOutboxRelayProps {
    * @default 300
    */
   readonly lagAlarmSeconds?: number;
+  /**
+   * The writers' outbox scope: set in a replica region's deployment (to its region), whose global table also holds
+   * the other regions' outboxes (`AuditOutboxOptions.scope`). @default none
+   */
+  readonly outboxScope?: string;
   /** @default 'coffer' (used in descriptions) */
   readonly deploymentName?: string;
   /** @default logs.RetentionDays.ONE_YEAR */
@@ -110,8 +115,10 @@ export class AuditOutboxRelay extends Construct {
       environment: {
         COFFER_TABLE_NAME: props.table.tableName,
         COFFER_AUDIT_BUCKET: props.auditBucket.bucketName,
+        ...(props.outboxScope !== undefined && { COFFER_AUDIT_OUTBOX_SCOPE: props.outboxScope }),
       },
     });
+    const outboxPrefix = outboxPartitionPrefix(props.outboxScope);
 
     this.function.addEventSourceMapping('OutboxInserts', {
       eventSourceArn: streamArn,
@@ -124,7 +131,7 @@ export class AuditOutboxRelay extends Construct {
       filters: [
         lambda.FilterCriteria.filter({
           eventName: lambda.FilterRule.isEqual('INSERT'),
-          dynamodb: { Keys: { pk: { S: lambda.FilterRule.beginsWith(OUTBOX_PARTITION_PREFIX) } } },
+          dynamodb: { Keys: { pk: { S: lambda.FilterRule.beginsWith(outboxPrefix) } } },
         }),
       ],
     });
@@ -165,7 +172,9 @@ export class AuditOutboxRelay extends Construct {
         actions: [...RELAY_TABLE_ACTIONS],
         resources: [props.table.tableArn],
         conditions: {
-          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${OUTBOX_PARTITION_PREFIX}*`, RELAY_PARTITION] },
+          'ForAllValues:StringLike': {
+            'dynamodb:LeadingKeys': [`${outboxPartitionPrefix(props.outboxScope)}*`, RELAY_PARTITION],
+          },
         },
       }),
       new iam.PolicyStatement({

@@ -1,4 +1,4 @@
-import { Aws, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -8,6 +8,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { EgressPolicy } from '../lambdas/core/egress/egress-policy.ts';
 import { AuditOutboxRelay } from './audit-outbox-relay.ts';
@@ -15,6 +16,7 @@ import { CofferApi, type CofferMtlsDomainProps } from './coffer-api.ts';
 import { CofferAuditTrail } from './coffer-audit-trail.ts';
 import { type BrokerNetwork, CofferBroker } from './coffer-broker.ts';
 import { CofferCloudHsmKey } from './coffer-cloudhsm-key.ts';
+import { acknowledgeCustomResourceProvider, CofferKeyReplicas, replicaKeyArn } from './coffer-key-replicas.ts';
 import { CofferLeaseSweeper } from './coffer-lease-sweeper.ts';
 import { CofferMonitoring } from './coffer-monitoring.ts';
 import { CofferRotation } from './coffer-rotation.ts';
@@ -146,6 +148,33 @@ export interface CofferControlPlaneProps {
   readonly cloudHsmTrustAnchorCertificate?: string;
   /** Secret holding the cluster's `kmsuser` password; never a literal. */
   readonly cloudHsmKmsUserPasswordSecret?: secretsmanager.ISecret;
+  /**
+   * Regions this deployment's secrets can be replicated to (Secrets Manager `AddReplicaRegions`,
+   * `ReplicateSecretToRegions`). The items table becomes a DynamoDB global table with a replica in each region, and
+   * the envelope and storage keys KMS multi-region keys with a replica in each (`CofferKeyReplicas`); a replica
+   * region then gets its own broker, API and audit log from a deployment with `replicaOf` (see
+   * `bin/cdk.ts`, `coffer:replicaRegions`). Chosen at the first deployment: KMS cannot make an existing key
+   * multi-region, and a CloudHSM key store holds no multi-region keys.
+   * @default none - a single-region deployment
+   */
+  readonly replicaRegions?: readonly string[];
+  /**
+   * Makes this deployment the broker of a replica region of a deployment with `replicaRegions`: it uses that
+   * deployment's global table (its replica in this region) and the replicas of its keys instead of creating its own,
+   * and keeps its audit records in an outbox of its own, shipped to its own bucket. Needs an explicit region.
+   * @default none - the deployment owns its table and keys
+   */
+  readonly replicaOf?: CofferReplicaOf;
+}
+
+/** What a replica region's deployment takes from the primary's (`CofferControlPlane.replicaOf`). */
+export interface CofferReplicaOf {
+  /** The global table's name (the same in every region). */
+  readonly tableName: string;
+  /** The key id (`mrk-…`) of the multi-region envelope key: its replica here has the same id. */
+  readonly envelopeKeyId: string;
+  /** The key id (`mrk-…`) of the multi-region storage key. */
+  readonly storageKeyId: string;
 }
 
 /**
@@ -170,9 +199,11 @@ export class CofferControlPlane extends Construct {
   /** The CloudHSM-backed key store and its custom resource, when `cloudHsmClusterId` is set. */
   readonly cloudHsm?: CofferCloudHsmKey;
   /** Encrypts the items table and the audit bucket at rest (service-side SSE). */
-  readonly storageKey: kms.Key;
-  /** The items table. */
-  readonly table: dynamodb.Table;
+  readonly storageKey: kms.IKey;
+  /** The items table: a global table when `replicaRegions` is set, this region's replica of one with `replicaOf`. */
+  readonly table: dynamodb.ITable;
+  /** The replicas of the keys in `replicaRegions`, when set. */
+  readonly keyReplicas?: CofferKeyReplicas;
   /** Object-Locked audit log storage. */
   readonly auditBucket: s3.Bucket;
   /** Receives the audit bucket's server access logs. */
@@ -210,7 +241,26 @@ export class CofferControlPlane extends Construct {
     this.deploymentName = name;
     this.auditRetentionDays = retentionDays;
 
-    if (props.cloudHsmClusterId !== undefined) {
+    const replicaRegions = props.replicaRegions ?? [];
+    const multiRegion = replicaRegions.length > 0;
+    if (multiRegion && props.replicaOf !== undefined) {
+      throw new Error('CofferControlPlane: a deployment has replicaRegions or is replicaOf another, not both');
+    }
+    if (multiRegion && props.cloudHsmClusterId !== undefined) {
+      throw new Error(
+        'CofferControlPlane: replicaRegions needs multi-region KMS keys, which a CloudHSM key store cannot hold',
+      );
+    }
+    const replicaOf = props.replicaOf;
+    const region = Stack.of(this).region;
+    if (replicaOf !== undefined && Token.isUnresolved(region)) {
+      throw new Error('CofferControlPlane: replicaOf needs a stack with an explicit region (env.region)');
+    }
+    const keyInThisRegion = (keyId: string) => `arn:${Aws.PARTITION}:kms:${region}:${Aws.ACCOUNT_ID}:key/${keyId}`;
+
+    if (replicaOf !== undefined) {
+      this.envelopeKey = kms.Key.fromKeyArn(this, 'EnvelopeKey', keyInThisRegion(replicaOf.envelopeKeyId));
+    } else if (props.cloudHsmClusterId !== undefined) {
       if (props.cloudHsmTrustAnchorCertificate === undefined || props.cloudHsmKmsUserPasswordSecret === undefined) {
         throw new Error(
           'CofferControlPlane: cloudHsmClusterId needs cloudHsmTrustAnchorCertificate and cloudHsmKmsUserPasswordSecret',
@@ -228,6 +278,7 @@ export class CofferControlPlane extends Construct {
       this.envelopeKey = new kms.Key(this, 'EnvelopeKey', {
         description: `Coffer (${name}): wraps per-version secret data keys; usable only with a secretId encryption context`,
         enableKeyRotation: true,
+        ...(multiRegion && { multiRegion: true }),
         alias: `alias/${name}/envelope`,
         pendingWindow: Duration.days(30),
         removalPolicy,
@@ -239,28 +290,48 @@ export class CofferControlPlane extends Construct {
     // envelope key WITHOUT Coffer's secretId condition, and the envelope key's "only under a secret's context" rule
     // would no longer hold. With two keys, the envelope key's identity grants can all carry that condition, and
     // at-rest access (operators reading audit logs, backups) never implies the power to unwrap data keys.
-    this.storageKey = new kms.Key(this, 'StorageKey', {
-      description: `Coffer (${name}): at-rest encryption of the items table and the audit bucket`,
-      enableKeyRotation: true,
-      alias: `alias/${name}/storage`,
-      pendingWindow: Duration.days(30),
-      removalPolicy,
-    });
+    this.storageKey =
+      replicaOf !== undefined
+        ? kms.Key.fromKeyArn(this, 'StorageKey', keyInThisRegion(replicaOf.storageKeyId))
+        : new kms.Key(this, 'StorageKey', {
+            description: `Coffer (${name}): at-rest encryption of the items table and the audit bucket`,
+            enableKeyRotation: true,
+            ...(multiRegion && { multiRegion: true }),
+            alias: `alias/${name}/storage`,
+            pendingWindow: Duration.days(30),
+            removalPolicy,
+          });
 
-    this.table = new dynamodb.Table(this, 'ItemsTable', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
-      timeToLiveAttribute: 'expiresAt',
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      // Deletion protection would make a requested DESTROY fail at stack deletion, so it follows the removal policy.
-      deletionProtection: removalPolicy !== RemovalPolicy.DESTROY,
-      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
-      encryptionKey: this.storageKey,
-      // The audit outbox relay wakes on new outbox items.
-      stream: dynamodb.StreamViewType.NEW_IMAGE,
-      removalPolicy,
-    });
+    if (multiRegion) {
+      const keys = [this.envelopeKey, this.storageKey].filter((key): key is kms.Key => key instanceof kms.Key);
+      this.keyReplicas = new CofferKeyReplicas(this, 'KeyReplicas', {
+        keys,
+        regions: replicaRegions,
+        deploymentName: name,
+      });
+      this.table = this.createGlobalTable(replicaRegions, removalPolicy);
+      this.table.node.addDependency(this.keyReplicas);
+    } else if (replicaOf !== undefined) {
+      this.table = dynamodb.Table.fromTableAttributes(this, 'ItemsTable', {
+        tableName: replicaOf.tableName,
+        encryptionKey: this.storageKey,
+        tableStreamArn: this.replicaStreamArn(replicaOf.tableName),
+      });
+    } else
+      this.table = new dynamodb.Table(this, 'ItemsTable', {
+        partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+        sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+        timeToLiveAttribute: 'expiresAt',
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        // Deletion protection would make a requested DESTROY fail at stack deletion, so it follows the removal policy.
+        deletionProtection: removalPolicy !== RemovalPolicy.DESTROY,
+        encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+        encryptionKey: this.storageKey,
+        // The audit outbox relay wakes on new outbox items.
+        stream: dynamodb.StreamViewType.NEW_IMAGE,
+        removalPolicy,
+      });
 
     this.accessLogBucket = new s3.Bucket(this, 'AccessLogBucket', {
       // S3 server access logging delivers only to buckets with SSE-S3 default encryption, not SSE-KMS. This bucket
@@ -380,6 +451,12 @@ export class CofferControlPlane extends Construct {
     }
     // Certificate rotation re-issues from the PKI engine: the same CRL URL as the broker's.
     this.rotation.function.addEnvironment('COFFER_PUBLIC_URL', publicUrl);
+    if (replicaOf !== undefined) {
+      // Every region's items are in the global table: this region's audit records keep to an outbox of its own.
+      for (const fn of [this.broker.function, this.rotation.function, this.leaseSweeper.function]) {
+        fn.addEnvironment('COFFER_AUDIT_OUTBOX_SCOPE', region);
+      }
+    }
     const egressAllow = (props.egressAllow ?? []).join(',');
     // Refused at synth, with the entry named, rather than at the first cold start.
     EgressPolicy.parse(egressAllow);
@@ -401,6 +478,7 @@ export class CofferControlPlane extends Construct {
 
     this.auditRelay = new AuditOutboxRelay(this, 'AuditRelay', {
       table: this.table,
+      ...(replicaOf !== undefined && { outboxScope: region }),
       auditBucket: this.auditBucket,
       storageKey: this.storageKey,
       alarmTopic: props.alarmTopic,
@@ -421,6 +499,53 @@ export class CofferControlPlane extends Construct {
       alarmTopic: props.alarmTopic,
     });
     this.alarms = [...tableAlarms, this.auditRelay.lagAlarm, this.rotation.failedAlarm, ...this.monitoring.alarms];
+  }
+
+  /**
+   * The items table as a DynamoDB global table (`AWS::DynamoDB::GlobalTable`) with a replica in each region, each
+   * replica encrypted with that region's replica of the storage key. Streams carry both images, as global tables
+   * require; the audit relay reads the new one.
+   */
+  private createGlobalTable(regions: readonly string[], removalPolicy: RemovalPolicy): dynamodb.TableV2 {
+    return new dynamodb.TableV2(this, 'ItemsTable', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      timeToLiveAttribute: 'expiresAt',
+      billing: dynamodb.Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: removalPolicy !== RemovalPolicy.DESTROY,
+      encryption: dynamodb.TableEncryptionV2.customerManagedKey(
+        this.storageKey,
+        Object.fromEntries(regions.map((region) => [region, replicaKeyArn(this.storageKey, region)])),
+      ),
+      dynamoStream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+      replicas: regions.map((region) => ({
+        region,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      })),
+      removalPolicy,
+    });
+  }
+
+  /**
+   * The stream of this region's replica of a global table, for the audit relay: only known once the table exists,
+   * so it is read at deploy time.
+   */
+  private replicaStreamArn(tableName: string): string {
+    const tableArn = `arn:${Aws.PARTITION}:dynamodb:${Aws.REGION}:${Aws.ACCOUNT_ID}:table/${tableName}`;
+    const lookup = new cr.AwsCustomResource(this, 'ReplicaStreamLookup', {
+      onUpdate: {
+        service: 'DynamoDB',
+        action: 'describeTable',
+        parameters: { TableName: tableName },
+        physicalResourceId: cr.PhysicalResourceId.of(tableArn),
+        outputPaths: ['Table.LatestStreamArn'],
+      },
+      installLatestAwsSdk: false,
+      policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: [tableArn] }),
+    });
+    acknowledgeCustomResourceProvider(this);
+    return lookup.getResponseField('Table.LatestStreamArn');
   }
 
   /**

@@ -5,6 +5,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct, Node } from 'constructs';
 import { EgressPolicy } from '../lambdas/core/egress/egress-policy.ts';
 import { CofferControlPlane, type CofferControlPlaneProps } from './coffer-control-plane.ts';
+import { validateReplicaRegions } from './coffer-key-replicas.ts';
 
 /** Configuration of {@link CofferStack}. */
 export interface CofferStackProps
@@ -39,6 +40,8 @@ export interface CofferContextSettings {
   readonly cloudHsmTrustAnchorCertificate?: string;
   /** `coffer:cloudHsmPasswordSecretArn`. */
   readonly cloudHsmPasswordSecretArn?: string;
+  /** `coffer:replicaRegions`: a JSON array or a comma-separated string of AWS regions. @default - none */
+  readonly replicaRegions?: readonly string[];
 }
 
 const ADMIN_ARN = /^arn:aws[a-z-]*:(?:iam|sts)::\d{12}:[^*\s,]+$/;
@@ -85,6 +88,7 @@ export function cofferSettingsFromContext(node: Node): CofferContextSettings {
     ...(assumableRoleArns.length > 0 && { assumableRoleArns }),
     ...(egressAllow.length > 0 && { egressAllow }),
     ...cloudHsmFromContext(node),
+    ...replicaRegionsFromContext(node.tryGetContext('coffer:replicaRegions')),
   };
   if (alarmTopicArn === undefined || alarmTopicArn === '') return settings;
   if (typeof alarmTopicArn !== 'string' || !SNS_TOPIC_ARN.test(alarmTopicArn)) {
@@ -113,6 +117,23 @@ function cloudHsmFromContext(node: Node): Partial<CofferContextSettings> {
     cloudHsmTrustAnchorCertificate: readFileSync(file, 'utf8'),
     cloudHsmPasswordSecretArn: secretArn,
   };
+}
+
+function replicaRegionsFromContext(raw: unknown): Pick<CofferContextSettings, 'replicaRegions'> {
+  if (raw === undefined || raw === '') return {};
+  const list = typeof raw === 'string' ? raw.split(',').map((region) => region.trim()) : raw;
+  if (!Array.isArray(list) || list.some((region) => typeof region !== 'string')) {
+    throw new Error(
+      `context coffer:replicaRegions must be a JSON array or comma-separated (got ${JSON.stringify(raw)})`,
+    );
+  }
+  const regions = list.filter((region: string) => region !== '');
+  try {
+    validateReplicaRegions(regions, '');
+  } catch (err) {
+    throw new Error(`context coffer:${err instanceof Error ? err.message : String(err)}`);
+  }
+  return regions.length === 0 ? {} : { replicaRegions: regions };
 }
 
 function egressFromContext(raw: unknown): string[] {
@@ -182,4 +203,39 @@ export class CofferStack extends Stack {
       value: this.controlPlane.auditBucket.bucketName,
     });
   }
+}
+
+/**
+ * A multi-region deployment: the primary `CofferStack` in `region` with `replicaRegions`, and one `CofferStack` with
+ * `replicaOf` in each replica region (its broker, API, audit log and alarms, over the global table's replica there).
+ * The replica stacks take the table name and key ids across regions (`crossRegionReferences`), so both account and
+ * region must be explicit.
+ *
+ * @example
+ * cofferMultiRegion(app, { name: 'coffer', replicaRegions: ['us-west-2'] }, { account: '111122223333', region: 'us-east-1' });
+ */
+export function cofferMultiRegion(
+  scope: Construct,
+  props: CofferStackProps & { readonly name: string; readonly replicaRegions: readonly string[] },
+  env: { readonly account: string; readonly region: string },
+): { primary: CofferStack; replicas: CofferStack[] } {
+  const primary = new CofferStack(scope, props.name, { ...props, env, crossRegionReferences: true });
+  const plane = primary.controlPlane;
+  const { replicaRegions: _regions, cloudHsmClusterId: _hsm, ...shared } = props;
+  const replicas = props.replicaRegions.map((region) => {
+    const replica = new CofferStack(scope, `${props.name}-${region}`, {
+      ...shared,
+      description: `Coffer (${props.name}): replica region ${region} of ${env.region}`,
+      env: { account: env.account, region },
+      crossRegionReferences: true,
+      replicaOf: {
+        tableName: plane.table.tableName,
+        envelopeKeyId: plane.envelopeKey.keyId,
+        storageKeyId: plane.storageKey.keyId,
+      },
+    });
+    replica.addStackDependency(primary);
+    return replica;
+  });
+  return { primary, replicas };
 }

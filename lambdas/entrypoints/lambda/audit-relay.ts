@@ -26,11 +26,19 @@ export const AuditRelayConfigSchema = LambdaSettings.pick({
       .string()
       .regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1-128 letters, digits, ".", "_" or "-"')
       .optional(),
+    /** The outbox scope of a replica region's deployment (its region); see `AuditOutboxOptions.scope`. */
+    COFFER_AUDIT_OUTBOX_SCOPE: LambdaSettings.shape.COFFER_AUDIT_OUTBOX_SCOPE,
   })
   .transform((env) => ({
     tableName: env.COFFER_TABLE_NAME,
     auditBucket: env.COFFER_AUDIT_BUCKET,
-    streamId: env.COFFER_AUDIT_STREAM ?? DEFAULT_RELAY_STREAM,
+    outboxScope: env.COFFER_AUDIT_OUTBOX_SCOPE,
+    // Relays of different scopes share the table's relay partition: each keeps a head of its own.
+    streamId:
+      env.COFFER_AUDIT_STREAM ??
+      (env.COFFER_AUDIT_OUTBOX_SCOPE === undefined
+        ? DEFAULT_RELAY_STREAM
+        : `${DEFAULT_RELAY_STREAM}-${env.COFFER_AUDIT_OUTBOX_SCOPE}`),
     region: env.AWS_REGION,
     endpoint: env.AWS_ENDPOINT_URL,
   }));
@@ -99,6 +107,7 @@ export function createAuditRelayHandler(
     segments: new S3AuditSegments({ client: clients.s3, bucket: config.auditBucket, streamId: config.streamId }),
     clock,
     shards: DEFAULT_OUTBOX_SHARDS,
+    ...(config.outboxScope !== undefined && { scope: config.outboxScope }),
     streamId: config.streamId,
   });
 

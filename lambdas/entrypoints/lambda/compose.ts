@@ -167,7 +167,11 @@ export function composeAwsDeps(
 /** The AWS runtime's ports: DynamoDB behind the audit outbox, KMS, CA keys in KMS, Step Functions. */
 export function awsPorts(config: ResolvedAwsConfig, clients: AwsClients, clock: Clock): RuntimePorts {
   const items = new DynamoDbStore({ client: clients.dynamodb, tableName: config.tableName });
-  const outbox = new AuditOutbox({ store: items, clock });
+  const outbox = new AuditOutbox({
+    store: items,
+    clock,
+    ...(config.outboxScope !== undefined && { scope: config.outboxScope }),
+  });
   return {
     runtime: 'aws',
     clock,

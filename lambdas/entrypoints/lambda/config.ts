@@ -57,6 +57,11 @@ export const LambdaSettings = z.object({
    * `COFFER_EGRESS_ALLOW` (`core/egress/egress-policy.ts`). @default '' (nothing)
    */
   COFFER_EGRESS_ALLOW: z.string().max(8192).optional(),
+  /**
+   * Set in a replica region's deployment (to its region): its audit records go to an outbox of their own in the
+   * global table, shipped by its own relay (`AuditOutboxOptions.scope`). @default none
+   */
+  COFFER_AUDIT_OUTBOX_SCOPE: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be a region name').optional(),
   /** The items table (partition key `pk`, sort key `sk`). */
   COFFER_TABLE_NAME: required().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'),
   /** ARN of the symmetric KMS key that wraps data keys. */
@@ -115,6 +120,7 @@ export function loadLambdaConfig<Schema extends z.ZodPipe<z.ZodObject>>(
  * There are no defaults for key material: the envelope key and the audit salt come from the deployment.
  */
 export const AwsConfigSchema = LambdaSettings.pick({
+  COFFER_AUDIT_OUTBOX_SCOPE: true,
   COFFER_EGRESS_ALLOW: true,
   COFFER_TABLE_NAME: true,
   COFFER_ENVELOPE_KEY_ARN: true,
@@ -209,6 +215,7 @@ export const AwsConfigSchema = LambdaSettings.pick({
     /** The salt given inline; `undefined` when it is to be read from `auditSaltSecretArn`. */
     auditSalt: env.COFFER_AUDIT_SALT === undefined ? undefined : Buffer.from(env.COFFER_AUDIT_SALT, 'base64'),
     auditSaltSecretArn: env.COFFER_AUDIT_SALT_SECRET_ARN,
+    outboxScope: env.COFFER_AUDIT_OUTBOX_SCOPE,
     bootstrapAdminArns: env.COFFER_BOOTSTRAP_ADMIN_ARNS ?? [],
     region: env.AWS_REGION,
     account: accountOf(env),

@@ -16,6 +16,8 @@ import type { AuditRecord } from '../audit-types.ts';
 
 /** Partition prefix of outbox items; the shard number follows. */
 export const OUTBOX_PARTITION_PREFIX = 'audit-outbox#';
+/** Outbox scopes: letters, digits and `-` (a region name). */
+const OUTBOX_SCOPE = /^[a-z0-9-]{1,64}$/;
 /** @see AuditOutboxOptions.shards */
 export const DEFAULT_OUTBOX_SHARDS = 4;
 export const MAX_OUTBOX_SHARDS = 64;
@@ -44,6 +46,13 @@ export interface AuditOutboxOptions {
    * @default 4
    */
   readonly shards?: number;
+  /**
+   * Keeps this writer's items apart from other writers sharing the table: a replica region's broker writes to a
+   * DynamoDB global table whose items every region sees, and each region's relay must ship only its own region's
+   * records (to its own bucket), or two relays would race on the same items. The relay takes the same scope.
+   * @default none - the `audit-outbox#<shard>` partitions
+   */
+  readonly scope?: string;
 }
 
 /** The audit state of one request, carried through its async calls by `AsyncLocalStorage`. */
@@ -60,9 +69,19 @@ export interface RequestAudit {
   lastMs: number;
 }
 
-/** The partition of outbox shard `shard`. */
-export function outboxPartition(shard: number): string {
-  return `${OUTBOX_PARTITION_PREFIX}${shard}`;
+/**
+ * The partition prefix of a scope's outbox: `audit-outbox#` unscoped, `audit-outbox@<scope>#` scoped (which does not
+ * begin with the unscoped prefix, so a stream filter on one never wakes the other's relay).
+ */
+export function outboxPartitionPrefix(scope?: string): string {
+  if (scope === undefined) return OUTBOX_PARTITION_PREFIX;
+  if (!OUTBOX_SCOPE.test(scope)) throw new ValidationError('outbox scope must be 1-64 lower-case letters, digits or -');
+  return `audit-outbox@${scope}#`;
+}
+
+/** The partition of outbox shard `shard` (of `scope`'s outbox). */
+export function outboxPartition(shard: number, scope?: string): string {
+  return `${outboxPartitionPrefix(scope)}${shard}`;
 }
 
 /** The shard holding every outbox item of `requestId`. */
@@ -102,11 +121,13 @@ export class AuditOutbox {
    * append would fail.
    */
   #looseItems = 0;
+  readonly #prefix: string;
 
   constructor(options: AuditOutboxOptions) {
     this.store = options.store;
     this.#clock = options.clock ?? systemClock;
     this.shards = checkShards(options.shards ?? DEFAULT_OUTBOX_SHARDS);
+    this.#prefix = outboxPartitionPrefix(options.scope);
   }
 
   /**
@@ -189,7 +210,7 @@ export class AuditOutbox {
     scope.lastMs = now;
     const sk = outboxSortKey(now, scope.requestId, scope.items++);
     const data: OutboxItemData = { requestId: scope.requestId, createdAt: now, records: [...records] };
-    return { type: 'put', pk: outboxPartition(scope.shard), sk, data, condition: { kind: 'absent' } };
+    return { type: 'put', pk: `${this.#prefix}${scope.shard}`, sk, data, condition: { kind: 'absent' } };
   }
 
   #newScope(requestId: string): RequestAudit {

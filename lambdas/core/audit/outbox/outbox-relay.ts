@@ -35,6 +35,8 @@ export interface OutboxRelayOptions {
   readonly clock?: Clock;
   /** Must match the writers' `AuditOutbox` shards. @default 4 */
   readonly shards?: number;
+  /** The writers' `AuditOutbox` scope. @default none */
+  readonly scope?: string;
   /** Names the chain (and its head item). Letters, digits, `.`, `_`, `-`. @default 'outbox' */
   readonly streamId?: string;
   /**
@@ -125,6 +127,7 @@ export class OutboxRelay {
   readonly #segments: AuditSegmentStore;
   readonly #clock: Clock;
   readonly #shards: number;
+  readonly #scope: string | undefined;
   readonly #batchItems: number;
   readonly #maxSegments: number;
 
@@ -133,6 +136,8 @@ export class OutboxRelay {
     this.#segments = options.segments;
     this.#clock = options.clock ?? systemClock;
     this.#shards = checkShards(options.shards ?? DEFAULT_OUTBOX_SHARDS);
+    this.#scope = options.scope;
+    outboxPartition(0, this.#scope); // refuses a bad scope at construction
     this.streamId = options.streamId ?? DEFAULT_RELAY_STREAM;
     this.#batchItems = options.batchItems ?? MAX_TRANSACTION_OPS - 1;
     this.#maxSegments = options.maxSegments ?? 25;
@@ -212,7 +217,7 @@ export class OutboxRelay {
   }
 
   shardPartitions(): string[] {
-    return Array.from({ length: this.#shards }, (_, shard) => outboxPartition(shard));
+    return Array.from({ length: this.#shards }, (_, shard) => outboxPartition(shard, this.#scope));
   }
 
   /** Writes the pending segment (or finds it written) and commits it. Returns its record count, or undefined if

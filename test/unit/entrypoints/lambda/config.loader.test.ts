@@ -77,9 +77,19 @@ describe('Function: loadLambdaConfig', () => {
     expect(loadAuditRelayConfig(env)).toEqual({
       tableName: 'coffer-items',
       auditBucket: 'coffer-audit',
+      outboxScope: undefined,
       streamId: 'outbox',
       region: 'eu-west-1',
       endpoint: undefined,
     });
+  });
+
+  it('gives a replica region’s relay its scope and a chain head of its own', () => {
+    const scoped = loadAuditRelayConfig({ ...env, COFFER_AUDIT_OUTBOX_SCOPE: 'us-west-2' });
+    expect(scoped).toMatchObject({ outboxScope: 'us-west-2', streamId: 'outbox-us-west-2' });
+    expect(loadAwsConfig({ ...env, COFFER_AUDIT_OUTBOX_SCOPE: 'us-west-2' }).outboxScope).toBe('us-west-2');
+    expect(() => loadAuditRelayConfig({ ...env, COFFER_AUDIT_OUTBOX_SCOPE: 'US West' })).toThrow(
+      /^invalid configuration COFFER_AUDIT_OUTBOX_SCOPE: must be a region name$/,
+    );
   });
 });

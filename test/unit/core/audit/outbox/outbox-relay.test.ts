@@ -201,3 +201,39 @@ describe('Class: OutboxRelay', () => {
     expect(() => new OutboxRelay({ store, segments: new MemorySegments(), streamId: 'a/b' })).toThrow(ValidationError);
   });
 });
+
+describe('scoped outboxes (a replica region sharing a global table)', () => {
+  it('ships each scope’s records to its own chain only, with heads of their own', async () => {
+    const clock = new ManualClock();
+    const store = new RecordingStore();
+    const primary = new AuditOutbox({ store, clock });
+    const replica = new AuditOutbox({ store, clock, scope: 'us-west-2' });
+    await fill(primary, clock, 3, 'east');
+    await fill(replica, clock, 2, 'west');
+    const eastSegments = new MemorySegments();
+    const westSegments = new MemorySegments();
+    const east = new OutboxRelay({ store, clock, segments: eastSegments });
+    const west = new OutboxRelay({
+      store,
+      clock,
+      segments: westSegments,
+      scope: 'us-west-2',
+      streamId: 'outbox-us-west-2',
+    });
+    expect(west.shardPartitions()).toContain('audit-outbox@us-west-2#0');
+    // The scoped partitions do not begin with the unscoped prefix: a stream filter on one never wakes the other.
+    expect(west.shardPartitions().some((pk) => pk.startsWith('audit-outbox#'))).toBe(false);
+    await east.run();
+    await west.run();
+    expect(await shipped(eastSegments)).toEqual(['east-0', 'east-1', 'east-2']);
+    expect(await shipped(westSegments)).toEqual(['west-0', 'west-1']);
+    expect(east.headKey).not.toBe(west.headKey);
+  });
+
+  it('refuses a scope that is not a region-like name', () => {
+    expect(() => new AuditOutbox({ store: new RecordingStore(), scope: 'US WEST' })).toThrow(ValidationError);
+    expect(() => new OutboxRelay({ store: new RecordingStore(), segments: new MemorySegments(), scope: '#' })).toThrow(
+      ValidationError,
+    );
+  });
+});
