@@ -120,23 +120,29 @@ const SEPARATORS = ['/', '-', '_', '+', '=', '.', '@'] as const;
  * - a lone separator is no word at all (`all: +` selects nothing);
  * - a string with one kind of separator is split at it (`prod/AppBeta/x` → `prod`, `App`, `Beta`, `x`), but one with
  *   two kinds is one single word (`prod-AppBeta/x` is found by no word filter, not even by `x`);
- * - each piece is split where a lowercase run begins after any other character (a capital, a space, a digit):
+ * - each piece is split where a lowercase run begins after any other character (a capital, a digit):
  *   `MyTestPhrase` → `My`, `Test`, `Phrase`; `COMPANYthings` → `COMPAN`, `Ythings` (so neither `things` nor `N`
- *   finds it); `my test` → `my`, `test`.
+ *   finds it).
+ *
+ * Whitespace always separates words, before the rules above: the user guide says the search ignores spaces, and
+ * a value with spaces requires each of its words. (moto splits at a space only when a lowercase letter follows it, so
+ * it would take `A SECRET` for one word; nothing recorded from AWS shows that, and it would make the words of a
+ * description depend on their case, which the search ignores.)
  */
 export function splitWords(value: string): string[] {
-  if ((SEPARATORS as readonly string[]).includes(value)) return [];
-  const present = SEPARATORS.filter((c) => value.includes(c));
-  if (present.length > 1) return [value];
-  const pieces = present.length === 1 ? value.split(present[0]!) : [value];
+  return value.split(/\s+/).flatMap(splitChunk);
+}
+
+function splitChunk(chunk: string): string[] {
+  if ((SEPARATORS as readonly string[]).includes(chunk)) return [];
+  const present = SEPARATORS.filter((c) => chunk.includes(c));
+  if (present.length > 1) return [chunk];
+  const pieces = present.length === 1 ? chunk.split(present[0]!) : [chunk];
   return pieces.flatMap(splitAtCase);
 }
 
 function splitAtCase(piece: string): string[] {
   // With a capturing group, split keeps each lowercase run together with the character before it, as Python's
   // `re.split(r'([^a-z][a-z]+)', …)` does in moto.
-  return piece
-    .split(/([^a-z][a-z]+)/)
-    .map((w) => w.trim())
-    .filter((w) => w !== '');
+  return piece.split(/([^a-z][a-z]+)/).filter((w) => w !== '');
 }

@@ -86,6 +86,11 @@ describe('ListSecrets filters: description', () => {
     expect(select(secrets, { key: 'description', values: ['!c'] })).toEqual(['one', 'two', 'three', 'four']);
   });
 
+  it('splits at spaces whatever the case (the user guide: the search ignores spaces and case)', () => {
+    const secrets = [described('one', 'a secret'), described('two', 'A Secret Of Mine'), described('three', 'asecret')];
+    expect(select(secrets, { key: 'description', values: ['A SECRET'] })).toEqual(['one', 'two']);
+  });
+
   it('requires every word of a value with spaces (moto: "one two", "o t", "t")', () => {
     const secrets = [
       described('foo', 'one two'),
@@ -278,6 +283,10 @@ describe('splitWords', () => {
     ['/testing2/two', ['testing2', 'two']],
     ['prod-AppBeta/u1', ['prod-AppBeta/u1']],
     ['COMPANYthings', ['COMPAN', 'Ythings']],
+    // whitespace separates words whatever their case
+    ['A SECRET', ['A', 'SECRET']],
+    ['  two\tspaced  words ', ['two', 'spaced', 'words']],
+    ['db / prod', ['db', 'prod']],
     ['', []],
   ])('%j → %j', (value, expected) => {
     expect(splitWords(value)).toEqual(expected);
