@@ -99,8 +99,9 @@ function fieldsOf(secret: SecretDescription, key: SecretFilterKey, fields: Secre
     case 'tag-value':
       return Object.values(secret.tags);
     case 'primary-region': {
-      // TODO(lead, issue 13 merge): once REPL's fields are in, wire this where ListSecrets calls the service:
-      // `primaryRegion: (s) => s.primaryRegion ?? (s.replication?.length ? s.region : undefined)`.
+      // TODO(lead, issue 13 merge): once REPL's `region`, `primaryRegion` and `replication` are on SecretDescription,
+      // make the default read them, on this one line:
+      // `const region = fields.primaryRegion ? fields.primaryRegion(secret) : (secret.primaryRegion ?? (secret.replication?.length ? secret.region : undefined));`
       const region = fields.primaryRegion?.(secret);
       return region === undefined ? [] : [region];
     }
