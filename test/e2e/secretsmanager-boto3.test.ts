@@ -137,6 +137,7 @@ describe('boto3 against Coffer', () => {
       recoveryAndForce: BotoError;
       badNextToken: BotoError;
       batchBoth: BotoError;
+      validateResourcePolicy: BotoError;
       batchPerSecret: Record<string, string>[];
     }>('errors', p);
     expect(out.missing).toMatchObject({ code: 'ResourceNotFoundException', status: 400 });
@@ -153,6 +154,7 @@ describe('boto3 against Coffer', () => {
       status: 400,
     });
     expect(out.batchBoth).toMatchObject({ code: 'InvalidParameterException', status: 400 });
+    expect(out.validateResourcePolicy).toMatchObject({ code: 'UnknownOperationException', status: 400 });
     // botocore finds a message in every error body.
     const { batchPerSecret, ...errors } = out;
     for (const error of Object.values(errors)) {

@@ -184,6 +184,10 @@ def errors(prefix):
             lambda: sm.batch_get_secret_value(SecretIdList=[name], Filters=[{"Key": "name", "Values": [name]}])
         ),
         "batchPerSecret": sm.batch_get_secret_value(SecretIdList=[name, f"{prefix}/missing"])["Errors"],
+        # Not served (docs/secretsmanager-compat.md): botocore must still see an AWS error, not a transport failure.
+        "validateResourcePolicy": error_of(
+            lambda: sm.validate_resource_policy(ResourcePolicy='{"Version":"2012-10-17","Statement":[]}')
+        ),
     }
 
 
