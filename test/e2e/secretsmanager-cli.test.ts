@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { api, runCli } from '../support/server-process.ts';
+import { awsClientEnv } from '../support/aws-client-env.ts';
 import { useServer } from '../support/use-server.ts';
 
 /**
@@ -40,26 +40,7 @@ async function ok(args: string[]): Promise<Record<string, unknown>> {
 }
 
 beforeAll(async () => {
-  const { address, rootToken } = current();
-  await api(address, rootToken, 'PUT', '/v1/sys/policies/cli', {
-    rules: [{ path: 'secrets/*', capabilities: ['create', 'read', 'update', 'delete', 'list'] }],
-  });
-  const created = await runCli(['access-key', 'create', '--principal', 'shell', '--policy', 'cli', '-o', 'json'], {
-    env: { COFFER_ADDR: address, COFFER_TOKEN: rootToken },
-  });
-  const key = JSON.parse(created.stdout) as { accessKeyId: string; secretAccessKey: string };
-  env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    AWS_ACCESS_KEY_ID: key.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
-    AWS_DEFAULT_REGION: 'eu-west-1',
-    // Never a developer's own profile or credentials.
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_PAGER: '',
-    AWS_MAX_ATTEMPTS: '1',
-  };
+  env = await awsClientEnv(current(), { principal: 'shell', region: 'eu-west-1' });
 });
 
 describe('aws secretsmanager CLI against Coffer', () => {
@@ -124,6 +105,62 @@ describe('aws secretsmanager CLI against Coffer', () => {
     await ok(['restore-secret', '--secret-id', name]);
     expect((await ok(['get-secret-value', '--secret-id', name])).SecretString).toBe('{"user":"app","password":"pw-1"}');
   });
+
+  it('filters ListSecrets and BatchGetSecretValue by words and prefixes as AWS does', async () => {
+    // LocalStack's AWS-validated `test_list_secrets_filtering` descriptions, and the user guide's tag examples.
+    const p = `f${randomUUID().slice(0, 8)}`;
+    const secrets: [string, string, string[]][] = [
+      [`${p}/one`, 'a secret', ['Key=Env,Value=Production']],
+      [`${p}/two`, 'an secret', ['Key=Env,Value=prod']],
+      [`${p}/three`, 'asecret', []],
+      [`${p}/four`, 'thesecret', ['Key=Team,Value=blue']],
+    ];
+    for (const [name, description, tags] of secrets) {
+      await ok([
+        'create-secret',
+        '--name',
+        name,
+        '--description',
+        description,
+        '--secret-string',
+        'x',
+        ...(tags.length === 0 ? [] : ['--tags', ...tags]),
+      ]);
+    }
+    // Scoped to this test's secrets by a name filter: filters are ANDed.
+    const listed = async (key: string, values: string[]) => {
+      const filters = JSON.stringify([
+        { Key: 'name', Values: [p] },
+        { Key: key, Values: values },
+      ]);
+      const out = await ok(['list-secrets', '--filters', filters]);
+      return (out.SecretList as { Name: string }[]).map((s) => s.Name.slice(p.length + 1));
+    };
+    expect(await listed('description', ['a'])).toEqual(['one', 'two', 'three']);
+    expect(await listed('description', ['a secret'])).toEqual(['one', 'two']);
+    expect(await listed('description', ['!a'])).toEqual(['four']);
+    expect(await listed('description', ['A SECRET'])).toEqual(['one', 'two']);
+    expect(await listed('tag-key', ['!Env'])).toEqual(['three', 'four']);
+    expect(await listed('tag-value', ['Prod'])).toEqual(['one']);
+    expect(await listed('all', ['blue'])).toEqual(['four']);
+    expect(await listed('all', ['secret'])).toEqual(['one', 'two']);
+    expect(await listed('name', [`${p}/t`])).toEqual(['two', 'three']);
+
+    const batch = await ok([
+      'batch-get-secret-value',
+      '--filters',
+      JSON.stringify([
+        { Key: 'name', Values: [p] },
+        { Key: 'description', Values: ['a secret'] },
+      ]),
+    ]);
+    expect((batch.SecretValues as { Name: string }[]).map((v) => v.Name)).toEqual([`${p}/one`, `${p}/two`]);
+
+    const noValues = await aws(['list-secrets', '--filters', '[{"Key":"description"}]']);
+    expect(noValues.code).not.toBe(0);
+    expect(noValues.stderr).toContain('(InvalidParameterException)');
+    expect(noValues.stderr).toContain('Invalid filter values for key: description');
+  }, 120_000);
 
   it('shows AWS error names to the CLI user', async () => {
     const missing = await aws(['get-secret-value', '--secret-id', `cli/none-${randomUUID().slice(0, 8)}`]);

@@ -49,7 +49,14 @@ export function decodePageToken(
   return candidate.p;
 }
 
-/** Wire filters as the core takes them. */
+/**
+ * Wire filters as the core takes them. The model makes `Values` optional, but AWS refuses a filter without them
+ * (the message as moto 5.2.1 recorded it, `moto/secretsmanager/responses.py` `_validate_filters`).
+ * @throws InvalidParameterException (a 400)
+ */
 export function filtersIn(filters: readonly Filter[]): SecretFilter[] {
-  return filters.map((f) => ({ key: f.Key, ...(f.Values === undefined ? {} : { values: f.Values }) }));
+  return filters.map((f) => {
+    if (f.Values === undefined) throw awsError('InvalidParameterException', `Invalid filter values for key: ${f.Key}`);
+    return { key: f.Key, values: f.Values };
+  });
 }

@@ -46,9 +46,20 @@ describe('ListSecrets NextToken', () => {
 
 describe('ListSecrets filters on the wire', () => {
   it('maps Key and Values to the core filter', () => {
-    expect(filtersIn([{ Key: 'name', Values: ['prod/'] }, { Key: 'all' }])).toEqual([
+    expect(
+      filtersIn([
+        { Key: 'name', Values: ['prod/'] },
+        { Key: 'all', Values: ['!x'] },
+      ]),
+    ).toEqual([
       { key: 'name', values: ['prod/'] },
-      { key: 'all' },
+      { key: 'all', values: ['!x'] },
     ]);
+  });
+
+  it('refuses a filter without values as AWS does (moto: test_with_no_filter_values)', () => {
+    const refuse = () => filtersIn([{ Key: 'name', Values: ['a'] }, { Key: 'description' }]);
+    expect(awsTypeOf(refuse)).toBe('InvalidParameterException');
+    expect(refuse).toThrow(/^Invalid filter values for key: description$/);
   });
 });
