@@ -19,7 +19,11 @@ import { ValidationError } from '../core/errors.ts';
  * A schema may state the constraint itself (an issue message starting with `Member must`), or replace the whole
  * answer with one AWS gives in its own words (`params.aws = { type, message }` on a custom issue, e.g. the name rule).
  */
-export function awsJsonValidationError(error: z.ZodError, input: unknown, sensitive: readonly string[]): ValidationError {
+export function awsJsonValidationError(
+  error: z.ZodError,
+  input: unknown,
+  sensitive: readonly string[],
+): ValidationError {
   const own = error.issues.find(
     (issue): issue is z.core.$ZodIssueCustom => issue.code === 'custom' && isAwsAnswer(issue.params?.aws),
   );
@@ -29,7 +33,9 @@ export function awsJsonValidationError(error: z.ZodError, input: unknown, sensit
       details: { malformed: 'body', ...(answer.type === 'ValidationException' ? {} : { awsType: answer.type }) },
     });
   }
-  const wrongType = error.issues.find((issue) => issue.code === 'invalid_type' && valueAt(input, issue.path) !== undefined);
+  const wrongType = error.issues.find(
+    (issue) => issue.code === 'invalid_type' && valueAt(input, issue.path) !== undefined,
+  );
   if (wrongType?.code === 'invalid_type') {
     return new ValidationError(serializationMessage(valueAt(input, wrongType.path), wrongType.expected), {
       details: { malformed: 'serialization' },
@@ -119,7 +125,8 @@ function constraint(issue: z.core.$ZodIssue): string {
 function serializationMessage(value: unknown, expected: string): string {
   if (Array.isArray(value)) return 'Start of list found where not expected';
   if (typeof value === 'object' && value !== null) return 'Start of structure or map found where not expected.';
-  const kind = typeof value === 'number' ? 'NUMBER_VALUE' : typeof value === 'boolean' ? 'BOOLEAN_VALUE' : 'STRING_VALUE';
+  const kind =
+    typeof value === 'number' ? 'NUMBER_VALUE' : typeof value === 'boolean' ? 'BOOLEAN_VALUE' : 'STRING_VALUE';
   const target: Record<string, string> = { string: 'a String', number: 'an Integer', boolean: 'a Boolean' };
   return `${kind} can not be converted to ${target[expected] ?? `a ${expected}`}`;
 }

@@ -7,9 +7,9 @@ import type { SecretDescription } from '../../../core/secrets/secret-types.ts';
 import { toAwsJsonError } from '../../http-errors.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../../route.ts';
 import { secretPath } from '../secrets.ts';
+import { SECRETS_MANAGER_ERRORS } from './errors.ts';
 import { decodePageToken, encodePageToken, filtersIn, queryFingerprint } from './list-secrets.ts';
 import { randomPassword } from './random-password.ts';
-import { SECRETS_MANAGER_ERRORS } from './errors.ts';
 import {
   awsError,
   BatchGetSecretValueRequest,
@@ -131,7 +131,8 @@ function mayRead(ctx: RouteContext, name: string): Promise<boolean> {
 
 /** The ARN and name to report for a secret that does not exist, named as the caller named it. */
 function missingSecret(ctx: RouteContext, secretId: string): { ARN: string; Name: string } {
-  if (!secretId.startsWith('arn:')) return { ARN: ctx.deps.secrets.arnFor(secretId, ctx.signingRegion), Name: secretId };
+  if (!secretId.startsWith('arn:'))
+    return { ARN: ctx.deps.secrets.arnFor(secretId, ctx.signingRegion), Name: secretId };
   const lookup = parseSecretId(secretId, '', accountOf(secretId));
   const name = lookup.by === 'arn' ? lookup.candidates[0]?.name : undefined;
   return { ARN: secretId, Name: name ?? secretId };

@@ -62,7 +62,10 @@ const ValueMembers = {
 };
 
 export const CreateSecretRequest = z.looseObject({
-  Name: text().min(1).max(512).refine((name) => AWS_NAME.test(name), nameRule),
+  Name: text()
+    .min(1)
+    .max(512)
+    .refine((name) => AWS_NAME.test(name), nameRule),
   ClientRequestToken: Token.optional(),
   Description: text().max(2048).optional(),
   KmsKeyId: text().optional(),

@@ -33,7 +33,10 @@ describe('Secrets Manager fidelity fixtures', () => {
     const files = loadFixtures();
     expect(files.length).toBeGreaterThan(10);
     for (const file of files) {
-      for (const c of file.cases) expect({ operation: file.operation, case: c.name, source: c.source }).toMatchObject({ source: expect.stringMatching(/\S{10}/) });
+      for (const c of file.cases)
+        expect({ operation: file.operation, case: c.name, source: c.source }).toMatchObject({
+          source: expect.stringMatching(/\S{10}/),
+        });
     }
   });
 });
