@@ -48,7 +48,11 @@ export const FilterSchema = z.object({
       z
         .string()
         .max(512)
-        .regex(/^!?[a-zA-Z0-9 :_@/+=.\-!]*$/, 'has characters a filter value cannot hold'),
+        // The pattern as the API reference (Filter) writes it, which AWS's message quotes.
+        .regex(
+          /^!?[a-zA-Z0-9 :_@/+=.\-!]*$/,
+          'Member must satisfy regular expression pattern: ^\\!?[a-zA-Z0-9 :_@\\/\\+\\=\\.\\-\\!]*$',
+        ),
     )
     .min(1)
     .max(10)
