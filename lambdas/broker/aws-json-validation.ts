@@ -30,7 +30,7 @@ export function awsJsonValidationError(
   if (own !== undefined) {
     const answer = own.params!.aws as AwsAnswer;
     return new ValidationError(answer.message, {
-      details: { malformed: 'body', ...(answer.type === 'ValidationException' ? {} : { awsType: answer.type }) },
+      details: answer.type === 'ValidationException' ? { malformed: 'body' } : { awsType: answer.type },
     });
   }
   const wrongType = error.issues.find(
