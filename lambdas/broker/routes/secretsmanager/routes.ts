@@ -299,8 +299,13 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
         let ids: string[];
         let nextToken: string | undefined;
         if (body.SecretIdList !== undefined) {
-          if (body.MaxResults !== undefined || body.NextToken !== undefined) {
-            throw smError(SECRETS_MANAGER_ERRORS.maxResultsWithoutFilters());
+          if (body.MaxResults !== undefined) throw smError(SECRETS_MANAGER_ERRORS.maxResultsWithoutFilters());
+          if (body.NextToken !== undefined) {
+            // No recorded answer for this one; worded as AWS words the MaxResults case.
+            throw awsError(
+              'InvalidParameterException',
+              "'Filters' not specified. 'Filters' must also be specified when 'NextToken' is provided.",
+            );
           }
           ids = [...new Set(body.SecretIdList)];
         } else {
