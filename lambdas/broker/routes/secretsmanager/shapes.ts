@@ -7,9 +7,11 @@ import type { SecretValue } from '../../../core/secrets/secret-types.ts';
 import { type AwsErrorAnswer, SECRETS_MANAGER_ERRORS } from './errors.ts';
 
 /**
- * Request members of the AWS Secrets Manager API, as its JSON 1.1 model names them. Only the model's own constraints
- * are checked here (types, presence, lengths); the domain rules (name syntax, label limits, sizes) are the core's,
- * so both APIs refuse the same things with the same messages.
+ * Request members of the AWS Secrets Manager API, as its JSON 1.1 model names them. The model's own constraints are
+ * checked here (types, presence, lengths, enums, patterns), and refused in AWS's validation form by the broker
+ * (`lambdas/broker/aws-json-validation.ts`); so is AWS's name character set, which AWS checks before anything else.
+ * The domain rules (Coffer's path rules for names, label limits, sizes) are the core's, so both APIs refuse the same
+ * things; the compatible API words them as AWS does (`./errors.ts`).
  *
  * Objects are loose: AWS ignores members it does not know, and newer SDKs send members older servers lack.
  */
