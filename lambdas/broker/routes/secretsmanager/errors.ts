@@ -136,6 +136,12 @@ export const SECRETS_MANAGER_ERRORS = {
     message: 'Password length is too short based on the required types.',
   }),
   /**
+   * A secret's write rate exceeded: the words AWS's throttled answers carry, as quoted in public issues
+   * (external-secrets/kubernetes-external-secrets#491, external-secrets/external-secrets#4065). A rate-limit quota
+   * (Coffer's own, set by an operator) keeps its message, which names the quota to look for.
+   */
+  rateExceeded: (): AwsErrorAnswer => ({ type: 'ThrottlingException', message: 'Rate exceeded' }),
+  /**
    * A name outside AWS's character set, answered before authorisation. LocalStack snapshot
    * `test_invalid_secret_name` (names with spaces, `*`, `?`), for every operation it tried.
    */
@@ -195,6 +201,7 @@ export function secretsManagerAnswer(
   operation: string | undefined,
 ): { readonly type?: string; readonly message: string } | undefined {
   const reason = err.details?.reason;
+  if (err.code === 'throttled' && reason === undefined) return E.rateExceeded();
   // A denial's reason is the policy rule that refused it, not a condition of the catalogue.
   if (typeof reason === 'string' && err.code !== 'permission_denied') {
     const answer = BY_REASON[reason]?.(err.details ?? {}, operation ?? '');

@@ -4,8 +4,10 @@ import {
   InvalidRequestError,
   NotFoundError,
   PermissionDeniedError,
+  ThrottledError,
   ValidationError,
 } from '../../../../../lambdas/core/errors.ts';
+import { RateLimitedError } from '../../../../../lambdas/core/quota/quota-errors.ts';
 
 describe('Secrets Manager error catalogue', () => {
   it('answers a condition of the core in AWS words, whatever the core says', () => {
@@ -49,6 +51,19 @@ describe('Secrets Manager error catalogue', () => {
       expect(answer.message).not.toMatch(/recoveryWindowDays|clientRequestToken|removeFromVersionId|moveToVersionId/);
       expect(answer.message).toMatch(/RecoveryWindowInDays|ClientRequestToken|RemoveFromVersionId/);
     }
+  });
+
+  it('answers a write rate exceeded with "Rate exceeded", as AWS; a quota keeps its name', () => {
+    const quota = new RateLimitedError('quota sm allows 1 request under secrets/ per 1m', 'rate_limited', 60);
+    expect(toAwsJsonError(quota, 'secretsmanager.GetSecretValue').message).toMatch(/^quota sm/);
+    expect(
+      toAwsJsonError(new ThrottledError('too many writes to secret app/db'), 'secretsmanager.PutSecretValue'),
+    ).toEqual({
+      status: 400,
+      type: 'ThrottlingException',
+      message: 'Rate exceeded',
+      exposed: true,
+    });
   });
 
   it("keeps a denial's message: its reason is a policy rule, not a condition", () => {
