@@ -33,9 +33,8 @@ export function awsJsonValidationError(
       details: answer.type === 'ValidationException' ? { malformed: 'body' } : { awsType: answer.type },
     });
   }
-  const wrongType = error.issues.find(
-    (issue) => issue.code === 'invalid_type' && valueAt(input, issue.path) !== undefined,
-  );
+  // JSON null is an absent member to AWS: "Value null ... must not be null", not a serialization error.
+  const wrongType = error.issues.find((issue) => issue.code === 'invalid_type' && valueAt(input, issue.path) != null);
   if (wrongType?.code === 'invalid_type') {
     return new ValidationError(serializationMessage(valueAt(input, wrongType.path), wrongType.expected), {
       details: { malformed: 'serialization' },

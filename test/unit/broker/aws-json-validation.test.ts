@@ -38,6 +38,12 @@ describe('Function: awsJsonValidationError', () => {
     );
   });
 
+  it('takes JSON null for an absent member', () => {
+    expect(answer(CreateSecretRequest, { Name: null }).message).toBe(
+      "1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null",
+    );
+  });
+
   it('answers a value of the wrong JSON type with a SerializationException', () => {
     expect(answer(CreateSecretRequest, { Name: 5 })).toEqual({
       type: 'SerializationException',
