@@ -21,6 +21,7 @@ import {
 import type { Principal, RequestContext } from '../core/principal.ts';
 import { RateLimitedError } from '../core/quota/quota-errors.ts';
 import { WRAP_TTL_LIMITS } from '../core/wrapping/response-wrapping.ts';
+import { awsJsonValidationError } from './aws-json-validation.ts';
 import type { BrokerDeps } from './broker-deps.ts';
 import { checkFeatures, requireService } from './features.ts';
 import { awsJsonErrorBody, errorBody, type HttpError, toAwsJsonError, toHttpError } from './http-errors.ts';
@@ -243,7 +244,7 @@ export class Broker {
       return respond(protocol, status, body, requestId);
     } catch (err) {
       const httpError = toHttpError(err);
-      const awsError = protocol === 'aws-json' ? toAwsJsonError(err) : undefined;
+      const awsError = protocol === 'aws-json' ? toAwsJsonError(err, route.operation) : undefined;
       // A refused login is no policy decision: its method, mount, role and reason go into the record's `denied`.
       if (err instanceof LoginFailedError) {
         denied ??= err.denial;
@@ -385,7 +386,10 @@ export class Broker {
           throw new ValidationError('request body is not valid JSON', { details: { malformed: 'serialization' } });
         }
       }
-      body = validate(route.body, decoded, 'body');
+      body =
+        route.protocol === 'aws-json' && route.body !== undefined
+          ? validateAwsJson(route.body, decoded, route.sensitive ?? [])
+          : validate(route.body, decoded, 'body');
     }
     return { params: parsedParams, query, body };
   }
@@ -503,6 +507,13 @@ function validate(schema: z.ZodType | undefined, value: unknown, where: string):
     .slice(0, 5)
     .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : where}: ${issue.message}`);
   throw new ValidationError(`invalid ${where}: ${issues.join('; ')}`, { details: { malformed: where } });
+}
+
+/** An AWS JSON body, refused in AWS's words (`N validation errors detected: ...`). */
+function validateAwsJson(schema: z.ZodType, value: unknown, sensitive: readonly string[]): unknown {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw awsJsonValidationError(result.error, value, sensitive);
 }
 
 /** An `X-Amz-Target` that looks like `<service>.<Operation>`: kept in the audit record as it is. */

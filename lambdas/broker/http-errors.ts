@@ -1,4 +1,5 @@
 import { type CofferError, type ErrorCode, isCofferError } from '../core/errors.ts';
+import { secretsManagerAnswer } from './routes/secretsmanager/errors.ts';
 
 /** The one place where core error codes become HTTP statuses. */
 const STATUS: Record<ErrorCode, number> = {
@@ -81,7 +82,11 @@ const AWS_TYPE: Record<ErrorCode, { status: number; type: string }> = {
   internal: { status: 500, type: 'InternalServiceError' },
 };
 
-export function toAwsJsonError(err: unknown): AwsJsonError {
+/**
+ * An error as the AWS JSON API answers it. `operation` (`secretsmanager.<Operation>`) lets the Secrets Manager error
+ * catalogue word a condition as AWS does for that operation.
+ */
+export function toAwsJsonError(err: unknown, operation?: string): AwsJsonError {
   if (!isCofferError(err))
     return { status: 500, type: 'InternalServiceError', message: 'internal error', exposed: false };
   const awsCode = err.details?.awsCode;
@@ -100,9 +105,13 @@ export function toAwsJsonError(err: unknown): AwsJsonError {
   const { status, type: mapped } = AWS_TYPE[err.code];
   const awsType = err.details?.awsType;
   // A few AWS names have no core code of their own (InvalidNextTokenException, MalformedPolicyDocumentException).
-  const type = status < 500 && typeof awsType === 'string' ? awsType : mapped;
+  if (status < 500 && typeof awsType === 'string') {
+    return { status, type: awsType, message: err.message, exposed: true };
+  }
   const exposed = status < 500 || SAFE_SERVER_ERRORS.has(err.code);
-  return { status, type, message: exposed ? err.message : 'internal error', exposed };
+  if (!exposed) return { status, type: mapped, message: 'internal error', exposed };
+  const answer = secretsManagerAnswer(err, operation);
+  return { status, type: answer?.type ?? mapped, message: answer?.message ?? err.message, exposed };
 }
 
 export function awsJsonErrorBody(error: AwsJsonError): string {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   BatchGetSecretValueCommand,
+  CancelRotateSecretCommand,
   CreateSecretCommand,
   DeleteResourcePolicyCommand,
   DeleteSecretCommand,
@@ -470,6 +471,40 @@ describe('AWS SDK v3 SecretsManagerClient against Coffer', () => {
     await admin.send(new PutSecretValueCommand({ SecretId: name, SecretString: 'r2', VersionStages: ['AWSPENDING'] }));
     const inProgress = await failure(admin.send(new RotateSecretCommand({ SecretId: name })));
     expect(inProgress.message).toMatch(/previous rotation isn't complete/);
+  });
+
+  it("answers in AWS's words where issue 13 found Coffer's own (the deviations it lists)", async () => {
+    const name = unique('words');
+    expect(await failure(admin.send(new GetSecretValueCommand({ SecretId: name })))).toEqual({
+      name: 'ResourceNotFoundException',
+      status: 400,
+      message: "Secrets Manager can't find the specified secret.",
+    });
+    expect(await failure(admin.send(new CreateSecretCommand({ Name: 'with space', SecretString: 'x' })))).toEqual({
+      name: 'ValidationException',
+      status: 400,
+      message:
+        'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!',
+    });
+    const unknownKey = await failure(
+      admin.send(new ListSecretsCommand({ Filters: [{ Key: 'x' as never, Values: ['a'] }] })),
+    );
+    expect(unknownKey.message).toBe(
+      "1 validation error detected: Value 'x' at 'filters.1.member.key' failed to satisfy constraint: Member must satisfy enum value set: [all, name, tag-key, description, tag-value]",
+    );
+    const password = await admin.send(new GetRandomPasswordCommand({ PasswordLength: 4, IncludeSpace: true }));
+    expect(password.RandomPassword).toHaveLength(4);
+    await admin.send(new CreateSecretCommand({ Name: name, SecretString: 'w' }));
+    const cancel = await failure(admin.send(new CancelRotateSecretCommand({ SecretId: name })));
+    expect(cancel).toMatchObject({ name: 'InvalidRequestException', status: 400 });
+    const gone = await admin.send(
+      new DeleteSecretCommand({ SecretId: `${name}-gone`, ForceDeleteWithoutRecovery: true }),
+    );
+    expect(gone).toMatchObject({ Name: `${name}-gone`, ARN: expect.stringContaining(`:secret:${name}-gone-`) });
+    expect(gone.DeletionDate).toBeInstanceOf(Date);
+    const described = await admin.send(new DescribeSecretCommand({ SecretId: name }));
+    expect(described.Tags).toBeUndefined();
+    expect(described.RotationEnabled).toBeUndefined();
   });
 
   it('never writes a value into the audit log: SecretString is HMAC’d there', async () => {

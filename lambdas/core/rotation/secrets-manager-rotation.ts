@@ -45,6 +45,9 @@ const NOT_CONFIGURED =
   'No rotation is configured for this secret: configure one with Coffer (coffer rotation configure); ' +
   'a RotationLambdaARN cannot be used.';
 
+/** Tells the compatible API's error catalogue which refusal this is (see `lambdas/broker/routes/secretsmanager/errors.ts`). */
+const notConfigured = () => new InvalidRequestError(NOT_CONFIGURED, { details: { reason: 'rotation_not_configured' } });
+
 /**
  * AWS RotateSecret: changes the rules or re-enables the config, then starts a rotation unless told not to.
  *
@@ -60,7 +63,7 @@ export async function rotateSecret(
   if (pending !== undefined && !pending[1].includes(AWSCURRENT)) throw new InvalidRequestError(ROTATION_INCOMPLETE);
   const service = deps.rotation;
   const config = await rotationConfigOf(deps, secret.name);
-  if (service === undefined || config === undefined) throw new InvalidRequestError(NOT_CONFIGURED);
+  if (service === undefined || config === undefined) throw notConfigured();
   const rotateNow = input.rotateImmediately !== false;
   // A group rotation changes every member: refuse before changing anything.
   if (rotateNow) await input.authorizeRotation(secret.name, await service.groupMembers(secret.name));
@@ -90,14 +93,16 @@ export async function rotateSecret(
 }
 
 /**
- * AWS CancelRotateSecret: turns rotation off; a rotation already running finishes. Without a config (or with
- * rotation off on this runtime) there is nothing to turn off, which AWS also answers with success.
+ * AWS CancelRotateSecret: turns rotation off; a rotation already running finishes, and a cancelled rotation may be
+ * cancelled again. A secret that never had rotation configured (or rotation off on this runtime) is refused, as AWS
+ * refuses a secret without a rotation function (`InvalidRequestException`, API reference of CancelRotateSecret).
  *
- * @throws InvalidRequestError when the secret is pending deletion
+ * @throws InvalidRequestError when the secret is pending deletion, or has no rotation config
  */
 export async function cancelRotateSecret(deps: SecretsManagerRotationDeps, secretId: string): Promise<SecretRef> {
   const secret = await describeLive(deps, secretId);
-  await deps.rotation?.disable(secret.name);
+  if (deps.rotation === undefined || (await rotationConfigOf(deps, secret.name)) === undefined) throw notConfigured();
+  await deps.rotation.disable(secret.name);
   return { arn: secret.arn, name: secret.name };
 }
 

@@ -141,7 +141,9 @@ export function applyStageUpdate(
     throw new ValidationError('give moveToVersionId, removeFromVersionId or both');
   }
   if (removeFrom !== undefined && holder !== removeFrom) {
-    throw new ValidationError(`staging label ${label} is not attached to version ${removeFrom}`);
+    throw new ValidationError(`staging label ${label} is not attached to version ${removeFrom}`, {
+      details: { reason: 'label_not_on_version', label, versionId: removeFrom },
+    });
   }
   if (moveTo !== undefined && holder === moveTo) return undefined;
   if (moveTo === undefined) {
@@ -155,6 +157,7 @@ export function applyStageUpdate(
   if (holder !== undefined && removeFrom === undefined) {
     throw new ValidationError(
       `staging label ${label} is attached to version ${holder}; specify removeFromVersionId to move it`,
+      { details: { reason: 'label_attached_elsewhere', label, versionId: holder } },
     );
   }
   const next = moveLabels(stages, [label], moveTo);

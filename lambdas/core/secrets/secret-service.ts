@@ -257,14 +257,16 @@ export class SecretService {
       if (existing !== undefined) {
         const current = existing.data;
         if (isPendingDeletion(current)) {
-          throw new InvalidRequestError(`secret ${name} is scheduled for deletion; restore it or wait for the purge`);
+          throw new InvalidRequestError(`secret ${name} is scheduled for deletion; restore it or wait for the purge`, {
+            details: { reason: 'scheduled_for_deletion' },
+          });
         }
         // Only a reader may learn that a retry matches: to anyone else, "same value" and "different value" must read
         // alike, or a create-only caller could confirm guesses of the value through the version id it can list.
         if (input.mayRead === true && value !== undefined && token !== undefined && hasVersion(current, versionId)) {
           if (await this.holdsValue(current.arn, versionId, value)) return { arn: current.arn, name, versionId };
         }
-        throw new AlreadyExistsError(`secret ${name} already exists`);
+        throw new AlreadyExistsError(`secret ${name} already exists`, { details: { reason: 'secret_exists', name } });
       }
       const record: SecretRecord = {
         arn,
@@ -379,6 +381,7 @@ export class SecretService {
         if (input.mayRead !== true || !(await this.holdsValue(secret.arn, versionId, value))) {
           throw new AlreadyExistsError(
             `version ${versionId} already exists; a new value needs a new clientRequestToken`,
+            { details: { reason: 'token_in_use', versionId, arn: secret.arn } },
           );
         }
         if (description !== undefined && description !== secret.description) {
@@ -476,14 +479,18 @@ export class SecretService {
     if (askedVersion !== undefined) {
       if (!hasVersion(secret.data, askedVersion)) throw versionNotFound(input.secretId, askedVersion);
       if (askedStage !== undefined && stages[askedStage] !== askedVersion) {
-        throw new NotFoundError(`version ${askedVersion} doesn't have staging label ${askedStage}`);
+        throw new NotFoundError(`version ${askedVersion} doesn't have staging label ${askedStage}`, {
+          details: { reason: 'stage_not_on_version' },
+        });
       }
       versionId = askedVersion;
     } else {
       const stage = askedStage ?? AWSCURRENT;
       const labelled = stages[stage];
       if (labelled === undefined) {
-        throw new NotFoundError(`secret ${input.secretId} has no version with staging label ${stage}`);
+        throw new NotFoundError(`secret ${input.secretId} has no version with staging label ${stage}`, {
+          details: { reason: 'stage_not_found', stage },
+        });
       }
       versionId = labelled;
     }
@@ -498,6 +505,14 @@ export class SecretService {
       versionStages: labelsOf(stages, versionId),
       createdAt: version.data.createdAt,
     };
+  }
+
+  /**
+   * An ARN as this service would give a new secret named `name` (a fresh random suffix), for answers about a secret
+   * that does not exist: AWS's force-delete of a missing secret succeeds with one.
+   */
+  arnFor(name: string, region?: string): string {
+    return newSecretArn(this.regionFor(region), this.account, name);
   }
 
   /** Metadata, tags and the version-to-stage map. Readable while pending deletion, as in AWS. */
@@ -795,7 +810,9 @@ export class SecretService {
   async delete(input: DeleteSecretInput): Promise<DeleteSecretResult> {
     const force = input.forceDeleteWithoutRecovery === true;
     if (force && input.recoveryWindowDays !== undefined) {
-      throw new ValidationError('give recoveryWindowDays or forceDeleteWithoutRecovery, not both');
+      throw new ValidationError('give recoveryWindowDays or forceDeleteWithoutRecovery, not both', {
+        details: { reason: 'window_with_force' },
+      });
     }
     const days =
       input.recoveryWindowDays === undefined
@@ -810,7 +827,9 @@ export class SecretService {
         return { arn: secret.arn, name: secret.name, deletionDate: now };
       }
       if (isPendingDeletion(secret)) {
-        throw new InvalidRequestError(`secret ${input.secretId} is already scheduled for deletion`);
+        throw new InvalidRequestError(`secret ${input.secretId} is already scheduled for deletion`, {
+          details: { reason: 'already_scheduled' },
+        });
       }
       const deletionDate = deletionDateFor(now, days);
       const next: SecretRecord = { ...secret, deletedAt: now, deletionDate, updatedAt: now };
@@ -1082,16 +1101,20 @@ function parseVersionPosition(position: string): [number, string] {
 }
 
 function notFound(secretId: string): NotFoundError {
-  return new NotFoundError(`secret ${secretId} not found`);
+  return new NotFoundError(`secret ${secretId} not found`, { details: { reason: 'secret_not_found' } });
 }
 
 function versionNotFound(secretId: string, versionId: string): NotFoundError {
-  return new NotFoundError(`version ${versionId} of secret ${secretId} not found`);
+  return new NotFoundError(`version ${versionId} of secret ${secretId} not found`, {
+    details: { reason: 'version_not_found', versionId },
+  });
 }
 
 /** The refusal of any operation but describe and restore on a secret pending deletion. */
 export function markedForDeletion(secretId: string): InvalidRequestError {
-  return new InvalidRequestError(`secret ${secretId} is marked for deletion; restore it to use it`);
+  return new InvalidRequestError(`secret ${secretId} is marked for deletion; restore it to use it`, {
+    details: { reason: 'marked_for_deletion' },
+  });
 }
 
 function describeRecord(data: SecretRecord): SecretDescription {

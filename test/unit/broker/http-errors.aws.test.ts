@@ -22,7 +22,6 @@ describe('Function: toAwsJsonError', () => {
     [new PermissionDeniedError('x'), 400, 'AccessDeniedException'],
     [new DecryptionFailureError('x'), 400, 'DecryptionFailure'],
     [new LimitExceededError('x'), 400, 'LimitExceededException'],
-    [new ThrottledError('x'), 400, 'ThrottlingException'],
     [new SigV4Error('InvalidSignatureException', 'x'), 403, 'InvalidSignatureException'],
     [new SigV4Error('IncompleteSignature', 'x'), 403, 'IncompleteSignature'],
     [new ValidationError('x', { details: { malformed: 'serialization' } }), 400, 'SerializationException'],
@@ -30,6 +29,14 @@ describe('Function: toAwsJsonError', () => {
     [new ValidationError('x', { details: { awsType: 'InvalidNextTokenException' } }), 400, 'InvalidNextTokenException'],
   ])('maps %o to %i %s', (err, status, type) => {
     expect(toAwsJsonError(err)).toMatchObject({ status, type, message: 'x' });
+  });
+
+  it('answers throttling as AWS words it', () => {
+    expect(toAwsJsonError(new ThrottledError('x'))).toMatchObject({
+      status: 400,
+      type: 'ThrottlingException',
+      message: 'Rate exceeded',
+    });
   });
 
   it('hides server failures behind InternalServiceError', () => {

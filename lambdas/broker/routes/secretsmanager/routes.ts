@@ -7,6 +7,7 @@ import type { SecretDescription } from '../../../core/secrets/secret-types.ts';
 import { toAwsJsonError } from '../../http-errors.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../../route.ts';
 import { secretPath } from '../secrets.ts';
+import { SECRETS_MANAGER_ERRORS } from './errors.ts';
 import { decodePageToken, encodePageToken, filtersIn, queryFingerprint } from './list-secrets.ts';
 import { randomPassword } from './random-password.ts';
 import {
@@ -27,6 +28,7 @@ import {
   rotationMembers,
   rotationRulesIn,
   SecretIdRequest,
+  smError,
   TagResourceRequest,
   tagList,
   tagMap,
@@ -97,7 +99,9 @@ async function authorizeSecret(
     const found = await describeIfAny(ctx, candidate.name);
     if (found !== undefined && arnMatches(found.arn, candidate)) return { id: found.arn, name: found.name };
   }
-  if (refused === undefined) throw new NotFoundError(`secret ${secretId} not found`);
+  if (refused === undefined) {
+    throw new NotFoundError(`secret ${secretId} not found`, { details: { reason: 'secret_not_found' } });
+  }
   // Through `authorize`, so the refusal is recorded like any other; its message would name the path, so it is replaced.
   try {
     await ctx.authorize({ path: refused, capability });
@@ -125,22 +129,48 @@ function mayRead(ctx: RouteContext, name: string): Promise<boolean> {
   return ctx.isAllowed({ path: secretPath(name), capability: 'read' });
 }
 
+/** The ARN and name to report for a secret that does not exist, named as the caller named it. */
+function missingSecret(ctx: RouteContext, secretId: string): { ARN: string; Name: string } {
+  if (!secretId.startsWith('arn:'))
+    return { ARN: ctx.deps.secrets.arnFor(secretId, ctx.signingRegion), Name: secretId };
+  const lookup = parseSecretId(secretId, '', accountOf(secretId));
+  const name = lookup.by === 'arn' ? lookup.candidates[0]?.name : undefined;
+  return { ARN: secretId, Name: name ?? secretId };
+}
+
 function accountOf(arn: string): string {
   return arn.split(':')[4] ?? '';
 }
 
-function describeShape(d: SecretDescription, rotation?: RotationConfigView) {
+/**
+ * A DescribeSecret answer, or a ListSecrets entry (whose version map AWS names `SecretVersionsToStages`). Members AWS
+ * leaves out are left out: no `Description` when empty, no rotation members for a secret that never had rotation, no
+ * `Tags` without tags, no version map for a secret without versions (LocalStack's recorded DescribeSecret and
+ * ListSecrets answers: `test_secret_tags`, `test_create_secret_version_from_empty_secret`,
+ * `test_call_lists_secrets_multiple_times_snapshots`).
+ */
+function describeShape(
+  d: SecretDescription,
+  rotation?: RotationConfigView,
+  versions: 'VersionIdsToStages' | 'SecretVersionsToStages' = 'VersionIdsToStages',
+) {
   return {
     ARN: d.arn,
     Name: d.name,
     ...(d.description === '' ? {} : { Description: d.description }),
     ...rotationMembers(rotation),
     LastChangedDate: epochSeconds(d.updatedAt),
-    CreatedDate: epochSeconds(d.createdAt),
     ...(d.deletedAt === undefined ? {} : { DeletedDate: epochSeconds(d.deletedAt) }),
-    Tags: tagList(d.tags),
-    VersionIdsToStages: d.versionIdsToStages,
+    ...(Object.keys(d.tags).length === 0 ? {} : { Tags: tagList(d.tags) }),
+    ...(Object.keys(d.versionIdsToStages).length === 0 ? {} : { [versions]: d.versionIdsToStages }),
+    CreatedDate: epochSeconds(d.createdAt),
   };
+}
+
+/** ListSecrets' and BatchGetSecretValue's filters must each name values (moto `responses._validate_filters`). */
+function requireFilterValues(filters: readonly Filter[] | undefined): void {
+  const bare = filters?.find((f) => f.Values === undefined);
+  if (bare !== undefined) throw smError(SECRETS_MANAGER_ERRORS.filterWithoutValues(bare.Key));
 }
 
 async function getValue(ctx: RouteContext, input: { secretId: string; versionId?: string; versionStage?: string }) {
@@ -263,13 +293,19 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: () => 'secrets',
       async handle({ body }, ctx) {
         if ((body.SecretIdList === undefined) === (body.Filters === undefined)) {
-          throw awsError('InvalidParameterException', 'Either SecretIdList or Filters must be provided, but not both.');
+          throw smError(SECRETS_MANAGER_ERRORS.idsAndFilters());
         }
+        requireFilterValues(body.Filters);
         let ids: string[];
         let nextToken: string | undefined;
         if (body.SecretIdList !== undefined) {
-          if (body.MaxResults !== undefined || body.NextToken !== undefined) {
-            throw awsError('InvalidParameterException', 'MaxResults and NextToken go only with Filters.');
+          if (body.MaxResults !== undefined) throw smError(SECRETS_MANAGER_ERRORS.maxResultsWithoutFilters());
+          if (body.NextToken !== undefined) {
+            // No recorded answer for this one; worded as AWS words the MaxResults case.
+            throw awsError(
+              'InvalidParameterException',
+              "'Filters' not specified. 'Filters' must also be specified when 'NextToken' is provided.",
+            );
           }
           ids = [...new Set(body.SecretIdList)];
         } else {
@@ -294,12 +330,18 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
           } catch (err) {
             // One secret's failure is that secret's entry, named as the call would name it; server faults still fail
             // the call.
-            const entry = toAwsJsonError(err);
+            const entry = toAwsJsonError(err, 'secretsmanager.GetSecretValue');
             if (!isCofferError(err) || entry.status >= 500) throw err;
             Errors.push({ SecretId: secretId, ErrorCode: entry.type, Message: entry.message });
           }
         }
-        return { body: { SecretValues, Errors, ...(nextToken === undefined ? {} : { NextToken: nextToken }) } };
+        return {
+          body: {
+            SecretValues,
+            ...(Errors.length === 0 ? {} : { Errors }),
+            ...(nextToken === undefined ? {} : { NextToken: nextToken }),
+          },
+        };
       },
     }),
     defineRoute({
@@ -392,6 +434,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       body: ListSecretsRequest,
       resource: () => 'secrets',
       async handle({ body }, ctx) {
+        requireFilterValues(body.Filters);
         const filters = body.Filters ?? [];
         const order = body.SortOrder ?? 'asc';
         const includePlannedDeletion = body.IncludePlannedDeletion ?? false;
@@ -407,10 +450,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
         const configs = new Map((await ctx.deps.rotation?.listConfigs())?.map((c) => [c.name, c]));
         return {
           body: {
-            SecretList: found.secrets.map((d) => ({
-              ...describeShape(d, configs.get(d.name)),
-              SecretVersionsToStages: d.versionIdsToStages,
-            })),
+            SecretList: found.secrets.map((d) => describeShape(d, configs.get(d.name), 'SecretVersionsToStages')),
             ...(found.position === undefined ? {} : { NextToken: encodePageToken(found.position, fingerprint) }),
           },
         };
@@ -443,9 +483,11 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
           body: {
             ARN: ref.arn,
             Name: ref.name,
+            // A deprecated version has no VersionStages member at all (LocalStack snapshot
+            // `test_deprecated_secret_version_stage`).
             Versions: result.versions.map((v) => ({
               VersionId: v.versionId,
-              VersionStages: v.versionStages,
+              ...(v.versionStages.length === 0 ? {} : { VersionStages: v.versionStages }),
               CreatedDate: epochSeconds(v.createdAt),
             })),
             ...(result.nextCursor === undefined ? {} : { NextToken: result.nextCursor }),
@@ -460,13 +502,27 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       body: DeleteSecretRequest,
       resource: auditPath,
       async handle({ body }, ctx) {
-        const { id } = await authorizeSecret(ctx, body.SecretId, 'delete');
-        const result = await ctx.deps.secrets.delete({
-          secretId: id,
-          recoveryWindowDays: body.RecoveryWindowInDays,
-          forceDeleteWithoutRecovery: body.ForceDeleteWithoutRecovery,
-        });
-        return { body: { ARN: result.arn, Name: result.name, DeletionDate: epochSeconds(result.deletionDate) } };
+        const window = body.RecoveryWindowInDays;
+        const force = body.ForceDeleteWithoutRecovery === true;
+        if (window !== undefined && (window < 7 || window > 30)) {
+          throw smError(SECRETS_MANAGER_ERRORS.recoveryWindowOutOfRange());
+        }
+        if (window !== undefined && force) throw smError(SECRETS_MANAGER_ERRORS.windowWithForce());
+        try {
+          const { id } = await authorizeSecret(ctx, body.SecretId, 'delete');
+          const result = await ctx.deps.secrets.delete({
+            secretId: id,
+            recoveryWindowDays: window,
+            forceDeleteWithoutRecovery: force,
+          });
+          return { body: { ARN: result.arn, Name: result.name, DeletionDate: epochSeconds(result.deletionDate) } };
+        } catch (err) {
+          // Forcing the deletion of a secret that is not there succeeds, so that a retried deletion does too ("the
+          // operation does not return ResourceNotFoundException", API reference of ForceDeleteWithoutRecovery), with
+          // an ARN such a secret would have (moto `delete_secret`). Only a caller allowed to delete the name gets here.
+          if (!force || !(err instanceof NotFoundError) || err.details?.reason !== 'secret_not_found') throw err;
+          return { body: { ...missingSecret(ctx, body.SecretId), DeletionDate: epochSeconds(ctx.deps.clock.now()) } };
+        }
       },
     }),
     defineRoute({

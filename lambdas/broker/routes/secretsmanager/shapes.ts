@@ -4,11 +4,14 @@ import type { RotationConfigView } from '../../../core/rotation/rotation-service
 import type { RotationRules } from '../../../core/rotation/rotation-types.ts';
 import { isWellFormedText } from '../../../core/secrets/secret-schema.ts';
 import type { SecretValue } from '../../../core/secrets/secret-types.ts';
+import { type AwsErrorAnswer, SECRETS_MANAGER_ERRORS } from './errors.ts';
 
 /**
- * Request members of the AWS Secrets Manager API, as its JSON 1.1 model names them. Only the model's own constraints
- * are checked here (types, presence, lengths); the domain rules (name syntax, label limits, sizes) are the core's,
- * so both APIs refuse the same things with the same messages.
+ * Request members of the AWS Secrets Manager API, as its JSON 1.1 model names them. The model's own constraints are
+ * checked here (types, presence, lengths, enums, patterns), and refused in AWS's validation form by the broker
+ * (`lambdas/broker/aws-json-validation.ts`); so is AWS's name character set, which AWS checks before anything else.
+ * The domain rules (Coffer's path rules for names, label limits, sizes) are the core's, so both APIs refuse the same
+ * things; the compatible API words them as AWS does (`./errors.ts`).
  *
  * Objects are loose: AWS ignores members it does not know, and newer SDKs send members older servers lack.
  */
@@ -18,7 +21,17 @@ import type { SecretValue } from '../../../core/secrets/secret-types.ts';
  */
 const text = () => z.string().refine(isWellFormedText, 'must be well-formed Unicode (no lone surrogate)');
 
-const SecretId = text().min(1).max(2048);
+/**
+ * AWS's name rule, checked before anything else looks at the name (authorisation included), so that a name AWS would
+ * refuse gets AWS's answer for every caller rather than a denial of a policy path that cannot exist.
+ */
+const AWS_NAME = /^[A-Za-z0-9/_+=.@-]+$/;
+const nameRule = { params: { aws: SECRETS_MANAGER_ERRORS.invalidName() } };
+
+const SecretId = text()
+  .min(1)
+  .max(2048)
+  .refine((id) => id.startsWith('arn:') || AWS_NAME.test(id), nameRule);
 const Token = text().min(32).max(64);
 const Blob = z
   .string()
@@ -28,13 +41,20 @@ const Tag = z.object({ Key: text().min(1).max(128), Value: text().max(256) });
 
 export const Tags = z.array(Tag).max(50);
 export const FilterSchema = z.object({
-  Key: z.enum(['description', 'name', 'tag-key', 'tag-value', 'primary-region', 'owning-service', 'all']),
+  // AWS's message names the five original keys only (moto `responses._validate_filters`, copied from AWS).
+  Key: z.enum(['description', 'name', 'tag-key', 'tag-value', 'primary-region', 'owning-service', 'all'], {
+    error: 'Member must satisfy enum value set: [all, name, tag-key, description, tag-value]',
+  }),
   Values: z
     .array(
       z
         .string()
         .max(512)
-        .regex(/^!?[a-zA-Z0-9 :_@/+=.\-!]*$/, 'has characters a filter value cannot hold'),
+        // The pattern as the API reference (Filter) writes it, which AWS's message quotes.
+        .regex(
+          /^!?[a-zA-Z0-9 :_@/+=.\-!]*$/,
+          'Member must satisfy regular expression pattern: ^\\!?[a-zA-Z0-9 :_@\\/\\+\\=\\.\\-\\!]*$',
+        ),
     )
     .min(1)
     .max(10)
@@ -48,7 +68,10 @@ const ValueMembers = {
 };
 
 export const CreateSecretRequest = z.looseObject({
-  Name: text().min(1).max(512),
+  Name: text()
+    .min(1)
+    .max(512)
+    .refine((name) => AWS_NAME.test(name), nameRule),
   ClientRequestToken: Token.optional(),
   Description: text().max(2048).optional(),
   KmsKeyId: text().optional(),
@@ -123,7 +146,8 @@ export const RotateSecretRequest = z.looseObject({
   RotationLambdaARN: text().max(2048).optional(),
   RotationRules: z
     .looseObject({
-      AutomaticallyAfterDays: z.number().int().min(1).max(1000).optional(),
+      // Its range is the service's check, answered as InvalidParameterException (see `rotationRulesIn`).
+      AutomaticallyAfterDays: z.number().int().optional(),
       Duration: text().min(2).max(3).optional(),
       ScheduleExpression: text().min(1).max(256).optional(),
     })
@@ -183,10 +207,16 @@ export function tagList(tags: Readonly<Record<string, string>>): { Key: string; 
   return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 }
 
-/** RotateSecret's RotationRules as the rotation service takes them (validated there). */
+/**
+ * RotateSecret's RotationRules as the rotation service takes them (validated there).
+ *
+ * @throws InvalidParameterException when AutomaticallyAfterDays is outside 1–1000, as AWS answers it
+ */
 export function rotationRulesIn(
   rules: NonNullable<z.infer<typeof RotateSecretRequest>['RotationRules']>,
 ): RotationRules {
+  const days = rules.AutomaticallyAfterDays;
+  if (days !== undefined && (days < 1 || days > 1000)) throw smError(SECRETS_MANAGER_ERRORS.rotationDaysOutOfRange());
   return {
     ...(rules.AutomaticallyAfterDays === undefined ? {} : { automaticallyAfterDays: rules.AutomaticallyAfterDays }),
     ...(rules.ScheduleExpression === undefined ? {} : { scheduleExpression: rules.ScheduleExpression }),
@@ -195,11 +225,12 @@ export function rotationRulesIn(
 }
 
 /**
- * The rotation members of DescribeSecret and ListSecrets entries: `RotationEnabled` always; `RotationRules`,
- * `LastRotatedDate` and `NextRotationDate` (epoch seconds) when a rotation config has them.
+ * The rotation members of DescribeSecret and ListSecrets entries: none for a secret that never had rotation (AWS omits
+ * them, LocalStack snapshot `test_rotate_secret_invalid_lambda_arn`); otherwise `RotationEnabled` (false once
+ * cancelled), and `RotationRules`, `LastRotatedDate` and `NextRotationDate` (epoch seconds) when the config has them.
  */
 export function rotationMembers(config: RotationConfigView | undefined) {
-  if (config === undefined) return { RotationEnabled: false };
+  if (config === undefined) return {};
   const rules = config.rules;
   return {
     RotationEnabled: config.enabled,
@@ -229,4 +260,9 @@ export function epochSeconds(ms: number): number {
 /** A 4xx whose AWS error name is not implied by the core error code. */
 export function awsError(type: string, message: string): ValidationError {
   return new ValidationError(message, { details: { awsType: type } });
+}
+
+/** One of the catalogue's answers (`./errors.ts`), thrown. */
+export function smError(answer: AwsErrorAnswer): ValidationError {
+  return awsError(answer.type, answer.message);
 }

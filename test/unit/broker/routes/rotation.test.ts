@@ -528,8 +528,9 @@ describe('Secrets Manager API with rotation', () => {
     all.mockRestore();
     const entries = Object.fromEntries(listed.body.SecretList.map((s: { Name: string }) => [s.Name, s]));
     expect(entries['app/sm']).toMatchObject({ RotationEnabled: true, LastRotatedDate: now });
-    expect(entries['app/sm-plain'].RotationEnabled).toBe(false);
-    expect(entries['app/sm-plain'].RotationRules).toBeUndefined();
+    // A secret that never had rotation has no rotation members at all, as AWS answers.
+    expect(entries['app/sm-plain']).not.toHaveProperty('RotationEnabled');
+    expect(entries['app/sm-plain']).not.toHaveProperty('RotationRules');
 
     // RotateImmediately: false changes only the schedule.
     const rulesOnly = await t.sm('RotateSecret', {
@@ -552,9 +553,12 @@ describe('Secrets Manager API with rotation', () => {
     await t.configure('app/cancel', { rules: { automaticallyAfterDays: 30 } });
     expect((await t.sm('CancelRotateSecret', { SecretId: 'app/cancel' })).status).toBe(200);
     expect((await t.call('GET', '/v1/rotation/configs/app/cancel')).body.enabled).toBe(false);
+    // Cancelled, not never configured: AWS still shows RotationEnabled, as false, and the rules.
     const described = await t.sm('DescribeSecret', { SecretId: 'app/cancel' });
     expect(described.body.RotationEnabled).toBe(false);
+    expect(described.body.RotationRules).toEqual({ AutomaticallyAfterDays: 30 });
     expect(described.body.NextRotationDate).toBeUndefined();
+    expect((await t.sm('CancelRotateSecret', { SecretId: 'app/cancel' })).status).toBe(200);
     const again = await t.sm('RotateSecret', { SecretId: 'app/cancel' });
     expect(again.status).toBe(200);
     expect((await t.call('GET', '/v1/rotation/configs/app/cancel')).body).toMatchObject({

@@ -129,14 +129,25 @@ describe('Module: secrets-manager-rotation', () => {
   });
 
   describe('cancelRotateSecret', () => {
-    it('turns rotation off, and succeeds with nothing to turn off', async () => {
+    it('turns rotation off, also when it was already cancelled', async () => {
       const { service, calls } = fakeRotation({});
       expect(await cancelRotateSecret({ secrets: secrets(described()), rotation: service }, 's')).toEqual({
         arn: described().arn,
         name: 's',
       });
-      expect(calls).toEqual(['disable']);
-      await expect(cancelRotateSecret({ secrets: secrets(described()) }, 's')).resolves.toMatchObject({ name: 's' });
+      const cancelled = fakeRotation({ enabled: false });
+      await cancelRotateSecret({ secrets: secrets(described()), rotation: cancelled.service }, 's');
+      expect([calls, cancelled.calls]).toEqual([['disable'], ['disable']]);
+    });
+
+    it('refuses a secret that never had rotation, as AWS refuses one without a rotation function', async () => {
+      const { service, calls } = fakeRotation(undefined);
+      for (const deps of [{ secrets: secrets(described()), rotation: service }, { secrets: secrets(described()) }]) {
+        const refused = await cancelRotateSecret(deps, 's').catch((err: unknown) => err);
+        expect(refused).toBeInstanceOf(InvalidRequestError);
+        expect((refused as InvalidRequestError).details).toEqual({ reason: 'rotation_not_configured' });
+      }
+      expect(calls).toEqual([]);
     });
 
     it('refuses a secret pending deletion', async () => {

@@ -24,7 +24,23 @@ describe('GetRandomPassword rules', () => {
     });
     expect(p).not.toMatch(/[abcABC123]/);
     expect(p).toMatch(/^[A-Za-z0-9 ]+$/);
-    expect(p).toContain(' ');
+    // The space may appear, but is not one of the required types: across many passwords it does appear.
+    const many = Array.from({ length: 20 }, () => randomPassword({ length: 200, includeSpace: true })).join('');
+    expect(many).toContain(' ');
+  });
+
+  it('requires letters of each case, a digit and punctuation, never the space (AWS: PasswordLength=4, IncludeSpace)', () => {
+    for (let i = 0; i < 50; i++) {
+      const p = randomPassword({ length: 4, includeSpace: true });
+      expect(p).toHaveLength(4);
+      expect(p).toMatch(/[a-z]/);
+      expect(p).toMatch(/[A-Z]/);
+      expect(p).toMatch(/[0-9]/);
+      expect(p).toMatch(/[^A-Za-z0-9 ]/);
+    }
+    expect(() => randomPassword({ length: 3, includeSpace: true })).toThrow(
+      'Password length is too short based on the required types.',
+    );
   });
 
   it('can drop the each-type requirement, and refuses impossible requests with the reason', () => {
