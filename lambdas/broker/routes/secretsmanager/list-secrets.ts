@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type CreationOrder, isCreationOrderKey } from '../../../core/secrets/secret-creation-order.ts';
 import type { SecretFilter } from '../../../core/secrets/secret-filters.ts';
+import { SECRETS_MANAGER_ERRORS, smError } from './errors.ts';
 import { awsError, type Filter } from './shapes.ts';
 
 /**
@@ -51,12 +52,12 @@ export function decodePageToken(
 
 /**
  * Wire filters as the core takes them. The model makes `Values` optional, but AWS refuses a filter without them
- * (the message as moto 5.2.1 recorded it, `moto/secretsmanager/responses.py` `_validate_filters`).
+ * (`SECRETS_MANAGER_ERRORS.filterWithoutValues`); the routes check it before authorising, this keeps the type honest.
  * @throws InvalidParameterException (a 400)
  */
 export function filtersIn(filters: readonly Filter[]): SecretFilter[] {
   return filters.map((f) => {
-    if (f.Values === undefined) throw awsError('InvalidParameterException', `Invalid filter values for key: ${f.Key}`);
+    if (f.Values === undefined) throw smError(SECRETS_MANAGER_ERRORS.filterWithoutValues(f.Key));
     return { key: f.Key, values: f.Values };
   });
 }
