@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { type CreationOrder, isCreationOrderKey } from '../../../core/secrets/secret-creation-order.ts';
 import type { SecretFilter } from '../../../core/secrets/secret-filters.ts';
-import { SECRETS_MANAGER_ERRORS, smError } from './errors.ts';
-import { awsError, type Filter } from './shapes.ts';
+import { SECRETS_MANAGER_ERRORS } from './errors.ts';
+import { awsError, type Filter, smError } from './shapes.ts';
 
 /**
  * ListSecrets' and BatchGetSecretValue's NextToken: the position in creation order where the next page starts, and
