@@ -50,7 +50,6 @@ import {
   pastFolder,
   sameValue,
   type VersionLimits,
-  valueBytes,
   versionsToPrune,
   youngDeprecatedCount,
 } from './secret-fns.ts';

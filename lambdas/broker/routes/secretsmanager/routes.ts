@@ -6,7 +6,9 @@ import { arnMatches, parseSecretId } from '../../../core/secrets/secret-fns.ts';
 import type { SecretDescription } from '../../../core/secrets/secret-types.ts';
 import { toAwsJsonError } from '../../http-errors.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../../route.ts';
+import { mayUseKey } from '../key-access.ts';
 import { secretPath } from '../secrets.ts';
+import { kmsKeyFor } from './kms-keys.ts';
 import { decodePageToken, encodePageToken, filtersIn, queryFingerprint } from './list-secrets.ts';
 import { randomPassword } from './random-password.ts';
 import {
@@ -134,6 +136,7 @@ function describeShape(d: SecretDescription, rotation?: RotationConfigView) {
     ARN: d.arn,
     Name: d.name,
     ...(d.description === '' ? {} : { Description: d.description }),
+    ...(d.kmsKeyId === undefined ? {} : { KmsKeyId: d.kmsKeyId }),
     ...rotationMembers(rotation),
     LastChangedDate: epochSeconds(d.updatedAt),
     CreatedDate: epochSeconds(d.createdAt),
@@ -153,15 +156,6 @@ async function getValue(ctx: RouteContext, input: { secretId: string; versionId?
     VersionStages: result.versionStages,
     CreatedDate: epochSeconds(result.createdAt),
   };
-}
-
-function noKmsKey(kmsKeyId: string | undefined): void {
-  if (kmsKeyId !== undefined) {
-    throw awsError(
-      'InvalidParameterException',
-      'KmsKeyId is not supported: Coffer seals every version under its own envelope key.',
-    );
-  }
 }
 
 /**
@@ -213,7 +207,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       sensitive: SENSITIVE,
       access: ({ body }) => ({ path: secretPath(body.Name), capability: 'create' }),
       async handle({ body }, ctx) {
-        noKmsKey(body.KmsKeyId);
+        const kmsKeyId = await kmsKeyFor(ctx, body.KmsKeyId);
         if (body.AddReplicaRegions !== undefined && body.AddReplicaRegions.length > 0) {
           throw awsError('InvalidParameterException', 'Replica regions are not supported.');
         }
@@ -226,6 +220,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
           clientRequestToken: body.ClientRequestToken,
           region: ctx.signingRegion,
           mayRead: await mayRead(ctx, body.Name),
+          ...(kmsKeyId === undefined ? {} : { kmsKeyId }),
         });
         return {
           body: {
@@ -338,9 +333,15 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id, name } = await authorizeSecret(ctx, body.SecretId, 'update');
-        noKmsKey(body.KmsKeyId);
+        const kmsKeyId = body.KmsKeyId === undefined ? undefined : ((await kmsKeyFor(ctx, body.KmsKeyId)) ?? null);
         const value = requestValue(body, false);
         const updated = await ctx.deps.secrets.updateSecret({
+          ...(kmsKeyId === undefined
+            ? {}
+            : {
+                kmsKeyId,
+                reencrypt: await mayUseKey(ctx, (await ctx.deps.secrets.describe({ secretId: id })).kmsKeyId),
+              }),
           secretId: id,
           description: body.Description,
           value,

@@ -1,0 +1,44 @@
+import {
+  FeatureNotEnabledError,
+  InvalidRequestError,
+  NotFoundError,
+  PermissionDeniedError,
+  ValidationError,
+} from '../../../core/errors.ts';
+import type { RouteContext } from '../../route.ts';
+import { authorizeKey } from '../key-access.ts';
+import { awsError } from './shapes.ts';
+
+/** The AWS managed key's alias: naming it is naming the default key (AWS: "alias/aws/secretsmanager"). */
+const AWS_MANAGED_ALIAS = 'alias/aws/secretsmanager';
+
+/**
+ * The key ARN a `KmsKeyId` of CreateSecret/UpdateSecret names, with the caller authorised to use it; `undefined` for
+ * the default key (an empty string or `alias/aws/secretsmanager`, as AWS reads them: API_UpdateSecret, KmsKeyId).
+ * Refusals in AWS's words:
+ * - a malformed or unknown key: `InvalidParameterException` "The operation failed because of an invalid KMS key:
+ *   <KMS's message>" (the form in hashicorp/terraform-provider-aws#13303; KMS's own "Invalid keyId", "Alias … is not
+ *   found." follow the colon);
+ * - a caller who may not use the key: `AccessDeniedException` "Access to KMS is not allowed" (aws/aws-cdk#7677,
+ *   external-secrets/kubernetes-external-secrets#838);
+ * - a disabled key, or one pending deletion: `EncryptionFailure`, with the API reference's description of it.
+ */
+export async function kmsKeyFor(ctx: RouteContext, kmsKeyId: string | undefined): Promise<string | undefined> {
+  if (kmsKeyId === undefined || kmsKeyId === '' || kmsKeyId === AWS_MANAGED_ALIAS) return undefined;
+  try {
+    return (await authorizeKey(ctx, kmsKeyId)).arn;
+  } catch (err) {
+    if (err instanceof PermissionDeniedError) throw awsError('AccessDeniedException', 'Access to KMS is not allowed');
+    if (err instanceof ValidationError || err instanceof NotFoundError) {
+      throw awsError('InvalidParameterException', `The operation failed because of an invalid KMS key: ${err.message}`);
+    }
+    if (err instanceof InvalidRequestError && !(err instanceof FeatureNotEnabledError)) {
+      throw awsError(
+        'EncryptionFailure',
+        "Secrets Manager can't encrypt the protected secret text using the provided KMS key. Check that the KMS key " +
+          'is available, enabled, and not in an invalid state.',
+      );
+    }
+    throw err;
+  }
+}
