@@ -28,7 +28,9 @@ export async function kmsKeyFor(ctx: RouteContext, kmsKeyId: string | undefined)
   try {
     return (await authorizeKey(ctx, kmsKeyId)).arn;
   } catch (err) {
-    if (err instanceof PermissionDeniedError) throw awsError('AccessDeniedException', 'Access to KMS is not allowed');
+    // A permission error still (the broker records it as the refusal it is), in AWS's words.
+    if (err instanceof PermissionDeniedError)
+      throw new PermissionDeniedError('Access to KMS is not allowed', { cause: err });
     if (err instanceof ValidationError || err instanceof NotFoundError) {
       throw awsError('InvalidParameterException', `The operation failed because of an invalid KMS key: ${err.message}`);
     }
