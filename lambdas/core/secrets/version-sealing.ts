@@ -1,5 +1,5 @@
 import { open, seal } from '../crypto/envelope.ts';
-import { InvalidRequestError } from '../errors.ts';
+import { DecryptionFailureError, InvalidRequestError, NotFoundError } from '../errors.ts';
 import type { KeyProvider } from '../ports/key-provider.ts';
 import type { KeyRing } from '../ports/key-ring.ts';
 import { valueBytes } from './secret-fns.ts';
@@ -67,11 +67,19 @@ export async function sealVersion(
 /**
  * Opens a version of the secret `arn` under the key it records.
  *
- * @throws DecryptionFailureError when the ciphertext or wrapped key fails authentication
+ * @throws DecryptionFailureError when the ciphertext or wrapped key fails authentication, or the key is gone
  */
 export async function openVersion(keys: VersionKeys, arn: string, version: VersionRecord): Promise<SecretValue> {
   const binding = { secretId: arn, versionId: version.versionId };
-  const dataKey = await providerFor(keys, version.kmsKeyId).unwrapDataKey(version.wrappedKey, binding);
+  let provider: KeyProvider;
+  try {
+    provider = providerFor(keys, version.kmsKeyId);
+  } catch (cause) {
+    // The version exists; the key that sealed it is gone (deleted, or the node lost its customer keys).
+    if (!(cause instanceof NotFoundError || cause instanceof InvalidRequestError)) throw cause;
+    throw new DecryptionFailureError(`the key that sealed version ${version.versionId} is not available`, { cause });
+  }
+  const dataKey = await provider.unwrapDataKey(version.wrappedKey, binding);
   const plaintext = open(dataKey, { blob: version.sealed }, binding);
   if (version.kind === 'binary') return { kind: 'binary', binary: plaintext };
   const string = plaintext.toString('utf8');

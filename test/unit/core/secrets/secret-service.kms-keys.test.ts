@@ -74,7 +74,8 @@ describe('Class: SecretService', () => {
       expect((await secrets.get({ secretId: 's' })).value).toEqual(str('three'));
       expect((await secrets.get({ secretId: 's', versionStage: 'AWSPREVIOUS' })).value).toEqual(str('two'));
       expect((await secrets.get({ secretId: 's', versionStage: 'AWSPENDING' })).value).toEqual(str('four'));
-      await expect(secrets.get({ secretId: 's', versionId: v1! })).rejects.toThrow(NotFoundError);
+      // The deprecated version stayed under the old key, and goes with it.
+      await expect(secrets.get({ secretId: 's', versionId: v1! })).rejects.toThrow(DecryptionFailureError);
     });
 
     it('seals a value given with the new key under it, and re-encrypts the version it replaced', async () => {
