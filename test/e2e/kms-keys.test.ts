@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli, startServer, tempDir } from '../support/server-process.ts';
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    return entry.isDirectory() ? filesUnder(full) : [full];
+  });
+}
+
+/** The Secrets Manager API under the native path space, authenticated with a token. */
+async function sm(address: string, token: string, operation: string, body: unknown) {
+  const res = await fetch(`${address}/v1/aws/secretsmanager`, {
+    method: 'POST',
+    headers: {
+      'x-coffer-token': token,
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': `secretsmanager.${operation}`,
+    },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe('Named keys (KmsKeyId) with the CLI', () => {
+  it('creates a key, seals a secret under it, shows it in DescribeSecret, survives rotation and restart', async () => {
+    const tmp = tempDir();
+    const dataDir = path.join(tmp.dir, 'data');
+    const canary = `CANARY-${randomBytes(12).toString('hex')}`;
+    let server = await startServer(dataDir);
+    const cli = (args: string[], input?: string) =>
+      runCli([...args, '-o', 'json'], {
+        env: { COFFER_ADDR: server.address, COFFER_TOKEN: server.rootToken },
+        ...(input === undefined ? {} : { input }),
+      });
+    try {
+      const created = await cli(['keyring', 'key', 'create', 'payments']);
+      expect(created.code, created.stderr).toBe(0);
+      const key = JSON.parse(created.stdout) as { arn: string; keyId: string; aliases: string[] };
+      expect(key.aliases).toEqual(['payments']);
+      expect(key.arn).toMatch(/^arn:aws:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/);
+      const listed = await cli(['keyring', 'key', 'list']);
+      expect((JSON.parse(listed.stdout) as { keys: { arn: string }[] }).keys.map((k) => k.arn)).toEqual([key.arn]);
+
+      const secret = await cli(['secret', 'create', 'app/db', '--kms-key-id', 'alias/payments'], canary);
+      expect(secret.code, secret.stderr).toBe(0);
+      const described = await sm(server.address, server.rootToken, 'DescribeSecret', { SecretId: 'app/db' });
+      expect(described.body['KmsKeyId']).toBe(key.arn);
+      const plain = await cli(['secret', 'create', 'app/plain'], 'x');
+      expect(plain.code, plain.stderr).toBe(0);
+      const plainDescribed = await sm(server.address, server.rootToken, 'DescribeSecret', { SecretId: 'app/plain' });
+      expect(plainDescribed.body).not.toHaveProperty('KmsKeyId');
+
+      // Root-key rotation re-seals the named key; the secret under it still reads, before and after a restart.
+      expect((await cli(['keyring', 'rotate'])).code).toBe(0);
+      expect(JSON.parse((await cli(['secret', 'get', 'app/db'])).stdout).value).toBe(canary);
+      await server.stop();
+      server = await startServer(dataDir);
+      expect(JSON.parse((await cli(['secret', 'get', 'app/db'])).stdout).value).toBe(canary);
+
+      // A second key, and the secret moved onto it with the CLI: its versions are re-encrypted.
+      expect((await cli(['keyring', 'key', 'create', 'alias/ledger'])).code).toBe(0);
+      const moved = await cli(['secret', 'update', 'app/db', '--kms-key-id', 'alias/ledger']);
+      expect(moved.code, moved.stderr).toBe(0);
+      const after = await sm(server.address, server.rootToken, 'DescribeSecret', { SecretId: 'app/db' });
+      expect(after.body['KmsKeyId']).not.toBe(key.arn);
+      expect(after.body['KmsKeyId']).toMatch(/:key\//);
+      const value = await sm(server.address, server.rootToken, 'GetSecretValue', { SecretId: 'app/db' });
+      expect(value.body['SecretString']).toBe(canary);
+      const unknown = await sm(server.address, server.rootToken, 'CreateSecret', {
+        Name: 'app/other',
+        SecretString: 'x',
+        KmsKeyId: 'alias/none',
+      });
+      expect(unknown.body['__type']).toBe('InvalidParameterException');
+    } finally {
+      await server.stop();
+    }
+    // Neither the value nor anything of it is in any file: it is sealed under a named key, sealed under the root key.
+    const needles = [Buffer.from(canary), Buffer.from(Buffer.from(canary).toString('base64').slice(0, 16))];
+    for (const file of filesUnder(dataDir)) {
+      if (!statSync(file).isFile()) continue;
+      const bytes = readFileSync(file);
+      for (const needle of needles) expect(bytes.includes(needle), `${file} holds plaintext`).toBe(false);
+    }
+    tmp.cleanup();
+  });
+});
