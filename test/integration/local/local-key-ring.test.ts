@@ -11,6 +11,7 @@ import {
   NotFoundError,
   ValidationError,
 } from '../../../lambdas/core/errors.ts';
+import { describeKeyProviderContract } from '../../contract/key-provider.contract.ts';
 
 const context = { secretId: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:s-abcdef', versionId: 'v1' };
 const dirs: string[] = [];
@@ -36,6 +37,11 @@ interface NamedKeyJson {
   rootKeyId: string;
   material: string;
 }
+
+describeKeyProviderContract('FileKeyring named key', async () => {
+  const { keys } = await keyring();
+  return { provider: keys.provider((await keys.create('contract')).arn) };
+});
 
 describe('Class: LocalKeyRing', () => {
   it('creates a named key and resolves it by alias, alias ARN, key id and key ARN', async () => {

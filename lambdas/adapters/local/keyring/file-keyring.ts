@@ -504,8 +504,8 @@ function openNamedKeys(file: string, data: KeyringFile, roots: readonly RootKey[
 }
 
 /**
- * Data keys wrapped under one named key. Named keys are not rotated, so every wrapped key is current; root-key
- * rotation re-seals the named key itself, not the data keys under it.
+ * Data keys wrapped under one named key. Named keys are not rotated, so every data key wrapped under this one is
+ * current; root-key rotation re-seals the named key itself, not the data keys under it.
  */
 class NamedKeyProvider implements KeyProvider {
   readonly #named: NamedKey;
@@ -552,8 +552,8 @@ class NamedKeyProvider implements KeyProvider {
     return wrapped;
   }
 
-  isCurrent(): boolean {
-    return true;
+  isCurrent(wrapped: string): boolean {
+    return wrapped.startsWith(`${NAMED_WRAPPED_PREFIX}.${this.#named.id}.`);
   }
 }
 
