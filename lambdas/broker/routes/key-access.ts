@@ -1,4 +1,4 @@
-import { parseKmsKeyId } from '../../core/crypto/kms-key-id.ts';
+import { keyIdOfArn, parseKmsKeyId } from '../../core/crypto/kms-key-id.ts';
 import { InvalidRequestError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { CustomerKey } from '../../core/ports/key-ring.ts';
 import { requireService } from '../features.ts';
@@ -63,8 +63,9 @@ export async function mayUseKey(ctx: RouteContext, kmsKeyArn: string | undefined
   const keys = ctx.deps.keys;
   if (keys === undefined) return false;
   const key = await keys.resolve(kmsKeyArn).catch(() => undefined);
-  const names = [parseKmsKeyId(kmsKeyArn)?.kind === 'key' ? kmsKeyArn.split('/').pop()! : '', ...(key?.aliases ?? [])];
-  for (const name of names.filter((n) => n !== '')) {
+  const names = [keyIdOfArn(kmsKeyArn), ...(key?.aliases ?? [])];
+  for (const name of names) {
+    if (name === undefined) continue;
     if (await ctx.isAllowed(useKey(keyPath(name)))) return true;
   }
   return false;
