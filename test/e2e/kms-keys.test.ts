@@ -48,7 +48,7 @@ describe('Named keys (KmsKeyId) with the CLI', () => {
       const secret = await cli(['secret', 'create', 'app/db', '--kms-key-id', 'alias/payments'], canary);
       expect(secret.code, secret.stderr).toBe(0);
       const described = await sm(server.address, server.rootToken, 'DescribeSecret', { SecretId: 'app/db' });
-      expect(described.body['KmsKeyId']).toBe(key.arn);
+      expect(described.body.KmsKeyId).toBe(key.arn);
       const plain = await cli(['secret', 'create', 'app/plain'], 'x');
       expect(plain.code, plain.stderr).toBe(0);
       const plainDescribed = await sm(server.address, server.rootToken, 'DescribeSecret', { SecretId: 'app/plain' });
@@ -66,16 +66,16 @@ describe('Named keys (KmsKeyId) with the CLI', () => {
       const moved = await cli(['secret', 'update', 'app/db', '--kms-key-id', 'alias/ledger']);
       expect(moved.code, moved.stderr).toBe(0);
       const after = await sm(server.address, server.rootToken, 'DescribeSecret', { SecretId: 'app/db' });
-      expect(after.body['KmsKeyId']).not.toBe(key.arn);
-      expect(after.body['KmsKeyId']).toMatch(/:key\//);
+      expect(after.body.KmsKeyId).not.toBe(key.arn);
+      expect(after.body.KmsKeyId).toMatch(/:key\//);
       const value = await sm(server.address, server.rootToken, 'GetSecretValue', { SecretId: 'app/db' });
-      expect(value.body['SecretString']).toBe(canary);
+      expect(value.body.SecretString).toBe(canary);
       const unknown = await sm(server.address, server.rootToken, 'CreateSecret', {
         Name: 'app/other',
         SecretString: 'x',
         KmsKeyId: 'alias/none',
       });
-      expect(unknown.body['__type']).toBe('InvalidParameterException');
+      expect(unknown.body.__type).toBe('InvalidParameterException');
     } finally {
       await server.stop();
     }

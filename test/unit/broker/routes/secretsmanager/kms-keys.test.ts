@@ -60,12 +60,12 @@ describe('KmsKeyId (Secrets Manager API)', () => {
     const { sm, blue } = await setup();
     expect((await sm('CreateSecret', { Name: 'db', SecretString: 'v', KmsKeyId: 'alias/blue' })).status).toBe(200);
     const described = await sm('DescribeSecret', { SecretId: 'db' });
-    expect(described.body['KmsKeyId']).toBe(blue.arn);
+    expect(described.body.KmsKeyId).toBe(blue.arn);
     // AWS's member order: ARN, Name, (Description,) KmsKeyId, …
     expect(Object.keys(described.body).slice(0, 3)).toEqual(['ARN', 'Name', 'KmsKeyId']);
     const listed = await sm('ListSecrets', {});
-    expect((listed.body['SecretList'] as Json[])[0]!['KmsKeyId']).toBe(blue.arn);
-    expect((await sm('GetSecretValue', { SecretId: 'db' })).body['SecretString']).toBe('v');
+    expect((listed.body.SecretList as Json[])[0]!.KmsKeyId).toBe(blue.arn);
+    expect((await sm('GetSecretValue', { SecretId: 'db' })).body.SecretString).toBe('v');
   });
 
   it('leaves KmsKeyId out for the default key, named or not', async () => {
@@ -86,7 +86,7 @@ describe('KmsKeyId (Secrets Manager API)', () => {
       status: 400,
       body: { __type: 'AccessDeniedException', message: 'Access to KMS is not allowed' },
     });
-    expect((await sm('DescribeSecret', { SecretId: 'db' })).body['__type']).toBe('ResourceNotFoundException');
+    expect((await sm('DescribeSecret', { SecretId: 'db' })).body.__type).toBe('ResourceNotFoundException');
     // The same answer for a key that does not exist: a refused caller learns nothing of the key ring.
     expect(await sm('CreateSecret', { Name: 'db', SecretString: 'v', KmsKeyId: 'alias/nope' }, token)).toEqual(refused);
   });
@@ -105,14 +105,14 @@ describe('KmsKeyId (Secrets Manager API)', () => {
   it('answers an unknown or malformed key with InvalidParameterException, a disabled one with EncryptionFailure', async () => {
     const { sm, keyRing, blue } = await setup();
     const unknown = await sm('CreateSecret', { Name: 'a', SecretString: 'v', KmsKeyId: 'alias/nope' });
-    expect(unknown.body['__type']).toBe('InvalidParameterException');
-    expect(unknown.body['message']).toMatch(/^The operation failed because of an invalid KMS key: /);
+    expect(unknown.body.__type).toBe('InvalidParameterException');
+    expect(unknown.body.message).toMatch(/^The operation failed because of an invalid KMS key: /);
     expect((await sm('CreateSecret', { Name: 'a', SecretString: 'v', KmsKeyId: 'alias/' })).body).toEqual({
       __type: 'InvalidParameterException',
       message: 'The operation failed because of an invalid KMS key: Invalid keyId',
     });
     keyRing.disable(blue.arn);
-    expect((await sm('CreateSecret', { Name: 'a', SecretString: 'v', KmsKeyId: 'alias/blue' })).body['__type']).toBe(
+    expect((await sm('CreateSecret', { Name: 'a', SecretString: 'v', KmsKeyId: 'alias/blue' })).body.__type).toBe(
       'EncryptionFailure',
     );
   });
@@ -122,12 +122,10 @@ describe('KmsKeyId (Secrets Manager API)', () => {
     await sm('CreateSecret', { Name: 'db', SecretString: 'one', KmsKeyId: 'alias/blue' });
     await sm('PutSecretValue', { SecretId: 'db', SecretString: 'two' });
     expect((await sm('UpdateSecret', { SecretId: 'db', KmsKeyId: 'alias/green' })).status).toBe(200);
-    expect((await sm('DescribeSecret', { SecretId: 'db' })).body['KmsKeyId']).toBe(green.arn);
+    expect((await sm('DescribeSecret', { SecretId: 'db' })).body.KmsKeyId).toBe(green.arn);
     keyRing.forget(blue.arn);
-    expect((await sm('GetSecretValue', { SecretId: 'db' })).body['SecretString']).toBe('two');
-    expect((await sm('GetSecretValue', { SecretId: 'db', VersionStage: 'AWSPREVIOUS' })).body['SecretString']).toBe(
-      'one',
-    );
+    expect((await sm('GetSecretValue', { SecretId: 'db' })).body.SecretString).toBe('two');
+    expect((await sm('GetSecretValue', { SecretId: 'db', VersionStage: 'AWSPREVIOUS' })).body.SecretString).toBe('one');
   });
 
   it('does not re-encrypt for a caller who may not use the previous key, as AWS does not', async () => {
@@ -136,7 +134,7 @@ describe('KmsKeyId (Secrets Manager API)', () => {
     const token = await tokenFor('green-user', [...WRITER, { path: 'sys/keyring/keys/green', capabilities: ['read'] }]);
     expect((await sm('UpdateSecret', { SecretId: 'db', KmsKeyId: 'alias/green' }, token)).status).toBe(200);
     keyRing.forget(blue.arn);
-    expect((await sm('GetSecretValue', { SecretId: 'db' })).body['__type']).toBe('DecryptionFailure');
+    expect((await sm('GetSecretValue', { SecretId: 'db' })).body.__type).toBe('DecryptionFailure');
   });
 });
 
@@ -144,10 +142,10 @@ describe('kmsKeyId (native API)', () => {
   it('creates under a key, describes it, and goes back to the default key', async () => {
     const { call, blue } = await setup();
     expect((await call('POST', '/v1/secrets', { name: 'db', value: 'v', kmsKeyId: 'alias/blue' })).status).toBe(201);
-    expect((await call('GET', '/v1/secret/metadata/db')).body['kmsKeyId']).toBe(blue.arn);
+    expect((await call('GET', '/v1/secret/metadata/db')).body.kmsKeyId).toBe(blue.arn);
     expect((await call('PATCH', '/v1/secret/metadata/db', { kmsKeyId: null })).status).toBe(200);
     expect(await call('GET', '/v1/secret/metadata/db')).not.toHaveProperty('body.kmsKeyId');
-    expect((await call('GET', '/v1/secret/data/db')).body['value']).toBe('v');
+    expect((await call('GET', '/v1/secret/data/db')).body.value).toBe('v');
   });
 
   it('refuses a caller without read on the key with 403, and creates keys with sudo only', async () => {
@@ -158,9 +156,9 @@ describe('kmsKeyId (native API)', () => {
     expect((await call('POST', '/v1/sys/keyring/keys', { alias: 'red' }, token)).status).toBe(403);
     const created = await call('POST', '/v1/sys/keyring/keys', { alias: 'alias/red' });
     expect(created.status).toBe(201);
-    expect(created.body['aliases']).toEqual(['red']);
+    expect(created.body.aliases).toEqual(['red']);
     const listed = await call('GET', '/v1/sys/keyring/keys');
-    expect((listed.body['keys'] as Json[]).map((k) => k['aliases'])).toEqual([['blue'], ['green'], ['red']]);
-    expect((await call('GET', '/v1/sys/keyring/keys/red')).body['arn']).toBe(created.body['arn']);
+    expect((listed.body.keys as Json[]).map((k) => k.aliases)).toEqual([['blue'], ['green'], ['red']]);
+    expect((await call('GET', '/v1/sys/keyring/keys/red')).body.arn).toBe(created.body.arn);
   });
 });
