@@ -1,7 +1,13 @@
 import { DescribeKeyCommand, type DescribeKeyCommandOutput, type KMSClient } from '@aws-sdk/client-kms';
 import { parseKmsKeyId } from '../../../core/crypto/kms-key-id.ts';
-import { InternalError, InvalidRequestError, NotFoundError, ValidationError } from '../../../core/errors.ts';
-import type { KeyProvider } from '../../../core/ports/key-provider.ts';
+import {
+  DecryptionFailureError,
+  InternalError,
+  InvalidRequestError,
+  NotFoundError,
+  ValidationError,
+} from '../../../core/errors.ts';
+import type { EncryptionContext, GeneratedDataKey, KeyProvider } from '../../../core/ports/key-provider.ts';
 import type { CustomerKey, KeyRing } from '../../../core/ports/key-ring.ts';
 import { KmsKeyProvider } from './kms-key-provider.ts';
 
@@ -55,7 +61,7 @@ export class KmsKeyRing implements KeyRing {
       if (name === 'NotFoundException') throw new NotFoundError(String(message), { cause: err });
       throw new InternalError(`KMS DescribeKey: the request failed (${String(name)})`, { cause: err });
     }
-    const key = described.KeyMetadata;
+    const key = described?.KeyMetadata;
     const arn = key?.Arn;
     const id = key?.KeyId;
     if (key === undefined || arn === undefined || id === undefined) {
@@ -75,7 +81,7 @@ export class KmsKeyRing implements KeyRing {
     if (ref?.kind !== 'key' || ref.account !== this.#account) throw new NotFoundError(`Key '${arn}' does not exist`);
     let provider = this.#providers.get(arn);
     if (provider === undefined) {
-      provider = new KmsKeyProvider({ client: this.#client, keyId: arn });
+      provider = new CustomerKeyProvider(new KmsKeyProvider({ client: this.#client, keyId: arn }), arn);
       this.#providers.set(arn, provider);
     }
     return provider;
@@ -84,6 +90,53 @@ export class KmsKeyRing implements KeyRing {
   async list(): Promise<CustomerKey[]> {
     return [];
   }
+}
+
+/**
+ * KMS failures that are the state of a customer's key, not of the service: the owner disabled it, scheduled it for
+ * deletion, or deleted it. For the default key they are an operator's emergency (an `InternalError`); for a key a
+ * secret names they are the caller's to see, as AWS answers them.
+ */
+const KEY_STATE_FAILURES = ['DisabledException', 'KMSInvalidStateException', 'NotFoundException'];
+
+/** A customer key's {@link KmsKeyProvider}, with its key-state failures turned into the caller's errors. */
+class CustomerKeyProvider implements KeyProvider {
+  constructor(
+    private readonly inner: KmsKeyProvider,
+    private readonly arn: string,
+  ) {}
+
+  describe(): { provider: string; keyId: string } {
+    return this.inner.describe();
+  }
+
+  generateDataKey(context: EncryptionContext): Promise<GeneratedDataKey> {
+    return this.inner.generateDataKey(context).catch((err: unknown) => {
+      if (!isKeyState(err)) throw err;
+      throw new InvalidRequestError(`${this.arn} is disabled, pending deletion or deleted.`, { cause: err });
+    });
+  }
+
+  unwrapDataKey(wrapped: string, context: EncryptionContext): Promise<Buffer> {
+    return this.inner.unwrapDataKey(wrapped, context).catch((err: unknown) => {
+      if (!isKeyState(err)) throw err;
+      throw new DecryptionFailureError(`${this.arn} is disabled, pending deletion or deleted.`, { cause: err });
+    });
+  }
+
+  rewrapDataKey(wrapped: string, context: EncryptionContext): Promise<string> {
+    return this.inner.rewrapDataKey(wrapped, context);
+  }
+
+  isCurrent(wrapped: string): boolean {
+    return this.inner.isCurrent(wrapped);
+  }
+}
+
+/** Whether `err` is the provider's failure wrapping one of {@link KEY_STATE_FAILURES}. */
+function isKeyState(err: unknown): boolean {
+  const cause = (err as { cause?: { name?: unknown } } | null)?.cause;
+  return typeof cause?.name === 'string' && KEY_STATE_FAILURES.includes(cause.name);
 }
 
 function describeState(state: unknown): string {
