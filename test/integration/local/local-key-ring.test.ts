@@ -68,6 +68,17 @@ describe('Class: LocalKeyRing', () => {
     await expect(keys.resolve(key.arn.replace('us-east-1', 'eu-west-1'))).rejects.toThrow(NotFoundError);
   });
 
+  it('addresses the same named keys in another region, for replicas', async () => {
+    const { keys } = await keyring();
+    const key = await keys.create('payments');
+    const replica = keys.inRegion('eu-west-1');
+    const there = await replica.resolve('alias/payments');
+    expect(there.arn).toBe(`arn:aws:kms:eu-west-1:000000000000:key/${key.keyId}`);
+    const { plaintext, wrapped } = await replica.provider(there.arn).generateDataKey(context);
+    expect(await keys.provider(key.arn).unwrapDataKey(wrapped, context)).toEqual(plaintext);
+    await expect(keys.resolve(there.arn)).rejects.toThrow(NotFoundError);
+  });
+
   it('refuses a taken alias and a reserved one', async () => {
     const { keys } = await keyring();
     await keys.create('payments');

@@ -70,6 +70,20 @@ export class LocalKeyRing implements KeyRing {
     return this.#keyring.namedKeys().map((key) => this.#view(key));
   }
 
+  /**
+   * The same named keys, addressed in another region: a local node's named keys serve every region it holds, as a
+   * KMS multi-region key does, so a replica in `region` is sealed under the key of the same alias there.
+   *
+   * @example
+   * ```ts
+   * const replicaKeys = keys.inRegion('eu-west-1');
+   * const { arn } = await replicaKeys.resolve('alias/payments'); // arn:aws:kms:eu-west-1:…:key/<same id>
+   * ```
+   */
+  inRegion(region: string): LocalKeyRing {
+    return new LocalKeyRing({ keyring: this.#keyring, region, account: this.#account });
+  }
+
   readonly create = async (alias: string): Promise<CustomerKey> =>
     this.#view(await this.#keyring.createNamedKey(aliasName(alias)));
 
