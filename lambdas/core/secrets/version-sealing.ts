@@ -29,6 +29,7 @@ export function providerFor(keys: VersionKeys, kmsKeyId: string | undefined): Ke
  * the default key). The version records the key, so it opens under it whatever key the secret names later. The
  * replicator seals a replica's versions with it, under the replica region's keys.
  *
+ * @throws InvalidRequestError when the key is no longer available
  * @example
  * ```ts
  * const record = await sealVersion({ defaultKey, keyRing }, { arn, versionId, value, now: clock.now(), kmsKeyId });
@@ -45,7 +46,15 @@ export async function sealVersion(
   },
 ): Promise<VersionRecord> {
   const binding = { secretId: input.arn, versionId: input.versionId };
-  const dataKey = await providerFor(keys, input.kmsKeyId).generateDataKey(binding);
+  let provider: KeyProvider;
+  try {
+    provider = providerFor(keys, input.kmsKeyId);
+  } catch (cause) {
+    // Not the secret that is missing: the key it names (deleted since). Saying "not found" would name the wrong thing.
+    if (!(cause instanceof NotFoundError)) throw cause;
+    throw new InvalidRequestError(`the key ${input.kmsKeyId} is not available: name another key`, { cause });
+  }
+  const dataKey = await provider.generateDataKey(binding);
   const plaintext = valueBytes(input.value);
   try {
     const { blob } = seal(dataKey.plaintext, plaintext, binding);

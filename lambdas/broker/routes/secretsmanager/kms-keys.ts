@@ -13,7 +13,8 @@ import { awsError } from './shapes.ts';
 const AWS_MANAGED_ALIAS = 'alias/aws/secretsmanager';
 
 /**
- * The key ARN a `KmsKeyId` of CreateSecret/UpdateSecret names, with the caller authorised to use it; `undefined` for
+ * The key ARN a `KmsKeyId` of CreateSecret/UpdateSecret names (what DescribeSecret then shows, as in the AWS CLI's
+ * describe-secret example: `"KmsKeyId": "arn:aws:kms:us-west-2:123456789012:key/…"`, whatever form was given), with the caller authorised to use it; `undefined` for
  * the default key (an empty string or `alias/aws/secretsmanager`, as AWS reads them: API_UpdateSecret, KmsKeyId).
  * Refusals in AWS's words:
  * - a malformed or unknown key: `InvalidParameterException` "The operation failed because of an invalid KMS key:

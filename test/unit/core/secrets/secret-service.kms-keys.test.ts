@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DecryptionFailureError, NotFoundError } from '../../../../lambdas/core/errors.ts';
+import { DecryptionFailureError, InvalidRequestError, NotFoundError } from '../../../../lambdas/core/errors.ts';
 import { ConditionFailedError } from '../../../../lambdas/core/ports/store.ts';
 import type { SecretRecord, VersionRecord } from '../../../../lambdas/core/secrets/secret-types.ts';
 import { MemoryKeyRing } from '../../../support/memory-key-ring.ts';
@@ -44,6 +44,13 @@ describe('Class: SecretService', () => {
         secrets.create({ name: 's', value: str('one'), kmsKeyId: 'arn:aws:kms:us-east-1:000000000000:key/nope' }),
       ).rejects.toThrow(NotFoundError);
       expect(await store.get<SecretRecord>('secrets', 's')).toBeUndefined();
+    });
+
+    it('refuses a new value when the key the secret names is gone, as an invalid request', async () => {
+      const { secrets, keyRing, blue } = await withKeys();
+      await secrets.create({ name: 's', value: str('one'), kmsKeyId: blue.arn });
+      keyRing.forget(blue.arn);
+      await expect(secrets.put({ secretId: 's', value: str('two') })).rejects.toThrow(InvalidRequestError);
     });
 
     it('does not open a version moved under another key', async () => {
