@@ -6,7 +6,7 @@ import {
   ValidationError,
 } from '../../../core/errors.ts';
 import type { RouteContext } from '../../route.ts';
-import { authorizeKey } from '../key-access.ts';
+import { authorizeKey, mayUseKey } from '../key-access.ts';
 import { awsError } from './shapes.ts';
 
 /** The AWS managed key's alias: naming it is naming the default key (AWS: "alias/aws/secretsmanager"). */
@@ -44,4 +44,20 @@ export async function kmsKeyFor(ctx: RouteContext, kmsKeyId: string | undefined)
     }
     throw err;
   }
+}
+
+/**
+ * UpdateSecret's key change for the secret `secretId` (its name or stored ARN): nothing when `KmsKeyId` is absent;
+ * otherwise the new key (`null`: the default key) and whether to re-encrypt the labelled versions, which AWS does only
+ * for a caller allowed to decrypt them under the previous key (userguide/manage_update-encryption-key.html).
+ */
+export async function kmsKeyChange(
+  ctx: RouteContext,
+  secretId: string,
+  kmsKeyId: string | undefined,
+): Promise<{ kmsKeyId?: string | null; reencrypt?: boolean }> {
+  if (kmsKeyId === undefined) return {};
+  const next = (await kmsKeyFor(ctx, kmsKeyId)) ?? null;
+  const previous = (await ctx.deps.secrets.describe({ secretId })).kmsKeyId;
+  return { kmsKeyId: next, reencrypt: await mayUseKey(ctx, previous) };
 }

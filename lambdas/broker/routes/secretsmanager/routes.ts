@@ -6,9 +6,8 @@ import { arnMatches, parseSecretId } from '../../../core/secrets/secret-fns.ts';
 import type { SecretDescription } from '../../../core/secrets/secret-types.ts';
 import { toAwsJsonError } from '../../http-errors.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../../route.ts';
-import { mayUseKey } from '../key-access.ts';
 import { secretPath } from '../secrets.ts';
-import { kmsKeyFor } from './kms-keys.ts';
+import { kmsKeyChange, kmsKeyFor } from './kms-keys.ts';
 import { decodePageToken, encodePageToken, filtersIn, queryFingerprint } from './list-secrets.ts';
 import { randomPassword } from './random-password.ts';
 import {
@@ -333,15 +332,10 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id, name } = await authorizeSecret(ctx, body.SecretId, 'update');
-        const kmsKeyId = body.KmsKeyId === undefined ? undefined : ((await kmsKeyFor(ctx, body.KmsKeyId)) ?? null);
+        const keyChange = await kmsKeyChange(ctx, id, body.KmsKeyId);
         const value = requestValue(body, false);
         const updated = await ctx.deps.secrets.updateSecret({
-          ...(kmsKeyId === undefined
-            ? {}
-            : {
-                kmsKeyId,
-                reencrypt: await mayUseKey(ctx, (await ctx.deps.secrets.describe({ secretId: id })).kmsKeyId),
-              }),
+          ...keyChange,
           secretId: id,
           description: body.Description,
           value,
