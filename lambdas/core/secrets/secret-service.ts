@@ -450,7 +450,11 @@ export class SecretService {
    * failed write changes neither; with only a description it is `update`, with neither it changes nothing. The value
    * follows `put`'s rules (idempotency by token, version caps, write rate, pending deletion).
    *
+   * With `kmsKeyId`, the secret's key changes first (so a value given with it is sealed under the new key), then,
+   * with `reencrypt`, its labelled versions are re-encrypted under it (see `reencryptLabelled`).
+   *
    * @throws AlreadyExistsError, LimitExceededError, ThrottledError, InvalidRequestError as `put` and `update` do
+   * @throws NotFoundError when the key is not one the key ring has
    */
   async updateSecret(input: UpdateSecretValueInput): Promise<UpdateSecretValueResult> {
     if (input.kmsKeyId !== undefined) {
