@@ -1,8 +1,9 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, startServer, tempDir } from '../support/server-process.ts';
+import { api, runCli, startServer, tempDir } from '../support/server-process.ts';
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -87,5 +88,80 @@ describe('Named keys (KmsKeyId) with the CLI', () => {
       for (const needle of needles) expect(bytes.includes(needle), `${file} holds plaintext`).toBe(false);
     }
     tmp.cleanup();
+  });
+
+  it('works from the aws CLI: --kms-key-id on create-secret, KmsKeyId in describe-secret, AccessDenied without the key', async () => {
+    const tmp = tempDir();
+    const server = await startServer(path.join(tmp.dir, 'data'), { COFFER_SIGV4_REGIONS: 'eu-west-1' });
+    const env = { COFFER_ADDR: server.address, COFFER_TOKEN: server.rootToken };
+    try {
+      const key = JSON.parse(
+        (await runCli(['keyring', 'key', 'create', 'payments', '-o', 'json'], { env })).stdout,
+      ) as { arn: string };
+      const credentials = async (name: string, rules: unknown[]) => {
+        await api(server.address, server.rootToken, 'PUT', `/v1/sys/policies/${name}`, { rules });
+        const created = await runCli(['access-key', 'create', '--principal', name, '--policy', name, '-o', 'json'], {
+          env,
+        });
+        const { accessKeyId, secretAccessKey } = JSON.parse(created.stdout) as Record<string, string>;
+        return { AWS_ACCESS_KEY_ID: accessKeyId!, AWS_SECRET_ACCESS_KEY: secretAccessKey! };
+      };
+      const secrets = { path: 'secrets/*', capabilities: ['create', 'read', 'update', 'list'] };
+      const user = await credentials('payments-user', [
+        secrets,
+        { path: 'sys/keyring/keys/payments', capabilities: ['read'] },
+      ]);
+      const stranger = await credentials('stranger', [secrets]);
+      const aws = (keys: Record<string, string>, args: string[]) =>
+        new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+          execFile(
+            'aws',
+            ['secretsmanager', ...args, '--endpoint-url', server.address, '--output', 'json'],
+            {
+              env: {
+                PATH: process.env.PATH,
+                HOME: process.env.HOME,
+                ...keys,
+                AWS_DEFAULT_REGION: 'eu-west-1',
+                AWS_CONFIG_FILE: '/dev/null',
+                AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+                AWS_PAGER: '',
+                AWS_MAX_ATTEMPTS: '1',
+              },
+              timeout: 60_000,
+            },
+            (err, stdout, stderr) =>
+              resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr }),
+          );
+        });
+      const created = await aws(user, [
+        'create-secret',
+        '--name',
+        'pay/db',
+        '--secret-string',
+        'pw',
+        '--kms-key-id',
+        'alias/payments',
+      ]);
+      expect(created.code, created.stderr).toBe(0);
+      const described = await aws(user, ['describe-secret', '--secret-id', 'pay/db']);
+      expect(described.code, described.stderr).toBe(0);
+      expect((JSON.parse(described.stdout) as { KmsKeyId?: string }).KmsKeyId).toBe(key.arn);
+      const refused = await aws(stranger, [
+        'create-secret',
+        '--name',
+        'pay/other',
+        '--secret-string',
+        'pw',
+        '--kms-key-id',
+        'alias/payments',
+      ]);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain('(AccessDeniedException)');
+      expect(refused.stderr).toContain('Access to KMS is not allowed');
+    } finally {
+      await server.stop();
+      tmp.cleanup();
+    }
   });
 });
