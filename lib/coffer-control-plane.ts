@@ -1,4 +1,4 @@
-import { Aws, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -11,6 +11,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { EgressPolicy } from '../lambdas/core/egress/egress-policy.ts';
+import { CUSTOMER_KEY_TAG } from '../lambdas/entrypoints/lambda/deployment-names.ts';
 import { AuditOutboxRelay } from './audit-outbox-relay.ts';
 import { CofferApi, type CofferMtlsDomainProps } from './coffer-api.ts';
 import { CofferAuditTrail } from './coffer-audit-trail.ts';
@@ -401,6 +402,7 @@ export class CofferControlPlane extends Construct {
     });
     this.grantStore(this.broker.role);
     this.grantEnvelope(this.broker.role, { rewrap: true });
+    this.grantCustomerKeys(this.broker.role);
     // No S3 grant: the broker's audit records go to the table's outbox with each change, and the audit relay
     // (`AuditOutboxRelay`) ships them to the bucket.
 
@@ -431,6 +433,7 @@ export class CofferControlPlane extends Construct {
     });
     this.grantStore(this.leaseSweeper.role);
     this.grantEnvelope(this.leaseSweeper.role);
+    this.grantCustomerKeys(this.leaseSweeper.role);
 
     this.rotation = new CofferRotation(this, 'Rotation', {
       deploymentName: name,
@@ -444,6 +447,7 @@ export class CofferControlPlane extends Construct {
     });
     this.grantStore(this.rotation.role);
     this.grantEnvelope(this.rotation.role);
+    this.grantCustomerKeys(this.rotation.role);
     // The broker starts on-demand rotations and keeps each secret's schedule in step with its rotation config.
     this.rotation.grantControl(this.broker.role);
     for (const [key, value] of Object.entries(this.rotation.environment)) {
@@ -568,6 +572,37 @@ export class CofferControlPlane extends Construct {
         StringLike: { 'kms:EncryptionContext:secretId': ENVELOPE_SECRET_ID_PATTERN },
         Null: { 'kms:EncryptionContext:versionId': 'false' },
       },
+    });
+  }
+
+  /**
+   * Lets `role` use the customer-managed KMS keys secrets name (`KmsKeyId`): `kms:DescribeKey` to resolve an alias or
+   * key id, and `kms:GenerateDataKey`/`kms:Decrypt` under the same encryption-context conditions as the envelope key,
+   * only on keys tagged `coffer:secrets=<deployment name>`. Which callers may name which key is Coffer's policy
+   * (`read` on `sys/keyring/keys/<alias>`); this is the account owner's consent that Coffer may use the key at all.
+   *
+   * @example
+   * plane.grantCustomerKeys(brokerRole);
+   */
+  grantCustomerKeys(role: iam.IRole): void {
+    const tagged = { StringEquals: { [`aws:ResourceTag/${CUSTOMER_KEY_TAG}`]: this.deploymentName } };
+    iam.Grant.addToPrincipal({ grantee: role, actions: ['kms:DescribeKey'], resourceArns: ['*'], conditions: tagged });
+    iam.Grant.addToPrincipal({
+      grantee: role,
+      actions: [...ENVELOPE_KEY_ACTIONS],
+      resourceArns: ['*'],
+      conditions: {
+        ...tagged,
+        StringLike: { 'kms:EncryptionContext:secretId': ENVELOPE_SECRET_ID_PATTERN },
+        Null: { 'kms:EncryptionContext:versionId': 'false' },
+      },
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        "Customer keys are the account owner's, named by secrets at run time: kms:DescribeKey, kms:GenerateDataKey " +
+        `and kms:Decrypt apply only to keys tagged ${CUSTOMER_KEY_TAG}=<deployment>, the last two only with a ` +
+        'secret ARN and version as encryption context.',
     });
   }
 

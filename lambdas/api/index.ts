@@ -8,6 +8,7 @@ export * from './auth.ts';
 export * from './common.ts';
 export * from './credentials.ts';
 export * from './database.ts';
+export * from './keys.ts';
 export * from './leases.ts';
 export * from './pki.ts';
 export * from './policies.ts';

@@ -39,6 +39,10 @@ export const SecretDescribed = z.object({
   deletedAt: Instant.optional(),
   deletionDate: Instant.optional(),
   resourcePolicy: z.string().optional().describe('The resource policy document, as JSON text'),
+  kmsKeyId: z
+    .string()
+    .optional()
+    .describe('The ARN of the customer key the secret is sealed under; absent: the default key'),
   versionIdsToStages: StageMap,
 });
 export type SecretDescribed = z.infer<typeof SecretDescribed>;

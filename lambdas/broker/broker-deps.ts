@@ -9,6 +9,7 @@ import type { TokenService } from '../core/auth/token/token-service.ts';
 import type { LeaseService } from '../core/leases/lease-service.ts';
 import type { PolicyService } from '../core/policy/policy-service.ts';
 import type { Clock } from '../core/ports/clock.ts';
+import type { CustomerKey, KeyRing } from '../core/ports/key-ring.ts';
 import type { Principal } from '../core/principal.ts';
 import type { QuotaService } from '../core/quota/quota-service.ts';
 import type { RotationService } from '../core/rotation/rotation-service.ts';
@@ -26,6 +27,8 @@ export interface SystemOperations {
   readonly auditVerify?: () => Promise<VerifyResult>;
   readonly auditTail?: (lines: number) => Promise<string[]>;
   readonly rotateRootKey?: () => Promise<{ keyId: string; rewrapped: number; retired: string[] }>;
+  /** Creates a named key in the local keyring (`coffer keyring key create`). */
+  readonly createKey?: (alias: string) => Promise<CustomerKey>;
   /** Logins counted by method and mount since the node started (`GET /v1/sys/metrics`). */
   readonly loginMetrics?: () => LoginMetrics;
 }
@@ -85,6 +88,8 @@ export interface BrokerDeps {
   readonly rotation?: RotationService;
   /** Auth methods (AppRole, …): mounts, their roles and logins; absent where not enabled. */
   readonly authMounts?: AuthMountService;
+  /** Customer keys a secret may name (`KmsKeyId`, `kmsKeyId`); absent where not enabled. */
+  readonly keys?: KeyRing;
   /** Rate-limit quotas (`sys/quotas/rate-limit`), enforced on every request; absent where not enabled. */
   readonly quotas?: QuotaService;
   /**

@@ -19,6 +19,8 @@ export const FEATURES = {
   authMounts: 'auth methods (AppRole, …) mounted at /v1/auth/<mount>',
   wrapping: 'response wrapping',
   quotas: 'rate-limit quotas',
+  keys: 'customer keys for secrets (KmsKeyId): named keys in the keyring, KMS keys on AWS',
+  keyCreation: 'creating named keys in the keyring (on AWS, keys are created in KMS)',
   auditVerify: 'verifying the audit log through the API',
   auditTail: 'reading the audit log through the API',
   rootKeyRotation: 'rotating the root key through the API (KMS rotates the envelope key itself)',
@@ -27,7 +29,10 @@ export const FEATURES = {
 
 export type Feature = keyof typeof FEATURES;
 
-type ServiceFeature = Exclude<Feature, 'auditVerify' | 'auditTail' | 'rootKeyRotation' | 'loginMetrics'>;
+type ServiceFeature = Exclude<
+  Feature,
+  'auditVerify' | 'auditTail' | 'rootKeyRotation' | 'loginMetrics' | 'keyCreation'
+>;
 
 /** Where each system feature lives in {@link SystemOperations}. */
 const SYSTEM_FEATURES = {
@@ -35,6 +40,7 @@ const SYSTEM_FEATURES = {
   auditTail: 'auditTail',
   rootKeyRotation: 'rotateRootKey',
   loginMetrics: 'loginMetrics',
+  keyCreation: 'createKey',
 } as const satisfies Record<Exclude<Feature, ServiceFeature>, keyof SystemOperations>;
 
 // Every optional service of BrokerDeps is a declared feature (the compiler says which one is missing).
@@ -54,6 +60,7 @@ const _everyOptionalServiceIsAFeature: Record<Exclude<OptionalServices, BrokerOp
   authMounts: true,
   wrapping: true,
   quotas: true,
+  keys: true,
 } satisfies Record<ServiceFeature, true>;
 void _everyOptionalServiceIsAFeature;
 
@@ -121,6 +128,10 @@ export const RUNTIME_ONLY: Readonly<
   auditVerify: { runtime: 'local', why: 'the S3 audit log is verified offline (verifyS3AuditStream)' },
   auditTail: { runtime: 'local', why: 'the S3 audit log is read from S3 (and CloudTrail), not through the broker' },
   rootKeyRotation: { runtime: 'local', why: 'KMS rotates the envelope key itself' },
+  keyCreation: {
+    runtime: 'local',
+    why: 'on AWS, customer keys are KMS keys: create them in KMS and name them by alias',
+  },
   loginMetrics: {
     runtime: 'local',
     why: 'each function instance counts only its own logins: CloudWatch has the totals (LoginSucceeded/LoginFailed)',

@@ -15,6 +15,7 @@ import { AccessKeyService } from '../core/auth/sigv4/access-key-service.ts';
 import { SigV4Verifier, type SigV4VerifierOptions } from '../core/auth/sigv4/sigv4-verifier.ts';
 import { TokenService } from '../core/auth/token/token-service.ts';
 import { CachingKeyProvider } from '../core/crypto/data-key-cache.ts';
+import { CachingKeyRing } from '../core/crypto/key-ring-cache.ts';
 import { type DataKeyHolder, type RootKeyring, rotateRootKey } from '../core/crypto/root-key-rotation.ts';
 import { type EgressGuard, EgressPolicy } from '../core/egress/egress-policy.ts';
 import { LeaseService, type LeaseServiceOptions } from '../core/leases/lease-service.ts';
@@ -24,6 +25,7 @@ import type { AuditSink } from '../core/ports/audit-sink.ts';
 import type { CaKeyStore } from '../core/ports/ca-key-store.ts';
 import type { Clock } from '../core/ports/clock.ts';
 import type { KeyProvider } from '../core/ports/key-provider.ts';
+import type { KeyRing } from '../core/ports/key-ring.ts';
 import type { KubernetesTokenReviewer } from '../core/ports/kubernetes-token-review.ts';
 import type { RateLimitCounters } from '../core/ports/rate-limit-counters.ts';
 import type { RotationEventPublisher, RotationLauncher, RotationScheduleSync } from '../core/ports/rotation.ts';
@@ -124,6 +126,8 @@ export interface RuntimePorts {
     verify(): Promise<VerifyResult>;
     tail(lines: number): Promise<string[]>;
   };
+  /** The customer keys secrets may name (`KmsKeyId`); data keys are cached over them here. @default not offered */
+  readonly keyRing?: KeyRing;
   /** A root key the node rotates itself (KMS rotates its own). @default root-key rotation not offered */
   readonly rootKeyring?: RootKeyring;
   /** Wraps each request (the audit outbox's scope). @default none */
@@ -191,6 +195,7 @@ export function composeDynamicSecrets(options: {
 export function composeServices(ports: RuntimePorts): ComposedServices {
   const { store, clock, settings } = ports;
   const keyProvider = new CachingKeyProvider(ports.envelopeKey, { clock });
+  const keyRing = ports.keyRing === undefined ? undefined : new CachingKeyRing(ports.keyRing, { clock });
   const audit = new AuditLog({
     sink: ports.audit.sink,
     hasher: new AuditHasher(ports.audit.salt),
@@ -200,6 +205,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
   const secrets = new SecretService({
     store,
     keyProvider,
+    keyRing,
     clock,
     region: settings.region,
     account: settings.account,
@@ -299,6 +305,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     aws: dynamic.aws,
     apiKeys: new ApiKeyRegistry({ store, clock }),
     ...(rotation !== undefined && { rotation }),
+    ...(keyRing !== undefined && { keys: keyRing }),
     ...(accessKeys !== undefined && {
       accessKeys,
       sigv4: new SigV4Verifier({ accessKeys, clock, ...ports.signedRequests! }),
@@ -327,6 +334,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
       ...(ports.loginCounters !== undefined && {
         loginMetrics: () => ports.loginCounters!.snapshot(),
       }),
+      ...(keyRing?.create !== undefined && { createKey: keyRing.create }),
       ...(rootKeyring !== undefined && {
         rotateRootKey: () => rotateRootKey({ keyring: rootKeyring, holders, clearCache: () => keyProvider.clear() }),
       }),
@@ -340,6 +348,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
       await dynamic.database.close();
       await postgres.close();
       keyProvider.clear();
+      keyRing?.clear();
     },
   };
 }

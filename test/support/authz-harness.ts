@@ -56,6 +56,7 @@ import { createRotators } from '../../lambdas/engines/rotation/registry.ts';
 import { PostgresSessions } from '../../lambdas/engines/shared/postgres/postgres-sessions.ts';
 import { FakeKeyProvider } from './fake-key-provider.ts';
 import { fakeLdapDirectory, LDAP_FIXTURE_ENTRIES } from './fake-ldap-directory.ts';
+import { MemoryKeyRing } from './memory-key-ring.ts';
 import { RecordingEvents, RecordingSchedules } from './rotation-harness.ts';
 
 /**
@@ -926,7 +927,9 @@ export async function buildAuthzWorld(
   const sink = new MemoryAuditSink();
   const audit = new AuditLog({ sink, hasher: new AuditHasher(randomBytes(32)) });
   const keyProvider = from?.keyProvider ?? new FakeKeyProvider();
-  const secrets = new SecretService({ store, keyProvider, clock });
+  const keyRing = new MemoryKeyRing();
+  await keyRing.create('app');
+  const secrets = new SecretService({ store, keyProvider, keyRing, clock });
   const tokens = new TokenService({ store, clock });
   const policies = new PolicyService({ store, clock, cacheTtlMs: 0 });
   const accessKeys = new AccessKeyService({ store, keyProvider, clock, cacheTtlMs: 0 });
@@ -1006,6 +1009,7 @@ export async function buildAuthzWorld(
     audit,
     clock,
     iamPrincipals: new IamPrincipalService({ store, clock, cacheTtlMs: 0 }),
+    keys: keyRing,
     pki,
     leases,
     database,
@@ -1023,6 +1027,7 @@ export async function buildAuthzWorld(
       auditVerify: async () => ({ ok: true, records: sink.lines.length }),
       auditTail: async (lines) => sink.lines.slice(-lines),
       loginMetrics: () => ({ since: clock.now(), logins: [] }),
+      createKey: keyRing.create,
       async rotateRootKey() {
         const previous = 'fake-root';
         const keyId = keyProvider.rotate();

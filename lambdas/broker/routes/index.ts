@@ -6,6 +6,7 @@ import { authRoutes } from './auth.ts';
 import { awsRoutes } from './aws.ts';
 import { databaseRoutes } from './database.ts';
 import { iamMappingRoutes } from './iam-mappings.ts';
+import { keyRoutes } from './keys.ts';
 import { ldapRoutes } from './ldap.ts';
 import { leaseRoutes } from './leases.ts';
 import { pkiRoutes } from './pki.ts';
@@ -43,6 +44,7 @@ export function nativeRoutes(): RouteDef[] {
     ...withFeature('rotation', rotationRoutes),
     ...withFeature('wrapping', wrappingRoutes),
     ...withFeature('quotas', quotaRoutes),
+    ...keyRoutes,
     ...SECRETS_MANAGER_PATHS.flatMap((path) => secretsManagerRoutes(path)),
   ];
   return routes;

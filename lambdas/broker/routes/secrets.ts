@@ -3,6 +3,7 @@ import * as api from '../../api/index.ts';
 import { NotFoundError, PermissionDeniedError, ValidationError } from '../../core/errors.ts';
 import { isWellFormedText, SecretNameSchema } from '../../core/secrets/secret-schema.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
+import { authorizeKey, mayUseKey } from './key-access.ts';
 import { iso, Pagination, QueryBool, SecretNameParam, StringMap, toSecretValue, ValueFields } from './wire.ts';
 
 /** Policy path of a secret. Names are validated before this is used, so the path is canonical. */
@@ -24,6 +25,8 @@ const CreateBody = ValueFields.extend({
   tags: StringMap.optional(),
   metadata: StringMap.optional(),
   clientRequestToken: text().min(1).max(64).optional(),
+  /** A customer key (alias/<name>, key id or ARN) to seal the secret under; needs `read` on its key path. */
+  kmsKeyId: text().min(1).max(2048).optional(),
 }).strict();
 
 const PutBody = ValueFields.extend({
@@ -46,6 +49,11 @@ const UpdateBody = z
     metadata: StringMap.optional(),
     addTags: StringMap.optional(),
     removeTagKeys: z.array(text().min(1).max(128)).max(50).optional(),
+    /**
+     * A new key for the secret (`null`: the default key). Re-encrypts the AWSCURRENT, AWSPENDING and AWSPREVIOUS
+     * versions when the caller may use the previous key too, as AWS does.
+     */
+    kmsKeyId: text().min(1).max(2048).nullable().optional(),
   })
   .strict();
 
@@ -82,9 +90,12 @@ export const secretRoutes: RouteDef[] = [
     body: CreateBody,
     sensitive: ['value', 'binary'],
     access: ({ body }) => ({ path: secretPath(body.name), capability: 'create' }),
-    async handle({ body }, { deps, isAllowed }) {
+    async handle({ body }, ctx) {
+      const { deps, isAllowed } = ctx;
       const value = toSecretValue(body);
+      const key = body.kmsKeyId === undefined ? undefined : await authorizeKey(ctx, body.kmsKeyId);
       const created = await deps.secrets.create({
+        ...(key === undefined ? {} : { kmsKeyId: key.arn }),
         name: body.name,
         description: body.description,
         tags: body.tags,
@@ -206,8 +217,20 @@ export const secretRoutes: RouteDef[] = [
     params: SecretNameParam,
     body: UpdateBody,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'update' }),
-    async handle({ params, body }, { deps }) {
-      await deps.secrets.update({ secretId: params.name, ...body });
+    async handle({ params, body }, ctx) {
+      const { kmsKeyId, ...metadata } = body;
+      if (kmsKeyId !== undefined) {
+        const key = kmsKeyId === null ? undefined : await authorizeKey(ctx, kmsKeyId);
+        const previous = (await ctx.deps.secrets.describe({ secretId: params.name })).kmsKeyId;
+        await ctx.deps.secrets.updateSecret({
+          secretId: params.name,
+          kmsKeyId: key?.arn ?? null,
+          reencrypt: await mayUseKey(ctx, previous),
+        });
+      }
+      if (kmsKeyId === undefined || Object.values(metadata).some((v) => v !== undefined)) {
+        await ctx.deps.secrets.update({ secretId: params.name, ...metadata });
+      }
       return { body: { name: params.name, updated: true } };
     },
   }),

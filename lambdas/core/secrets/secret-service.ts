@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { open, seal } from '../crypto/envelope.ts';
 import {
   AlreadyExistsError,
   ConflictError,
@@ -12,6 +11,7 @@ import {
 import { parseResourcePolicy } from '../policy/resource-policy.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { KeyProvider } from '../ports/key-provider.ts';
+import type { KeyRing } from '../ports/key-ring.ts';
 import {
   ConditionFailedError,
   MAX_TRANSACTION_OPS,
@@ -50,7 +50,6 @@ import {
   pastFolder,
   sameValue,
   type VersionLimits,
-  valueBytes,
   versionsToPrune,
   youngDeprecatedCount,
 } from './secret-fns.ts';
@@ -100,12 +99,15 @@ import {
   type VersionRecord,
   versionPartition,
 } from './secret-types.ts';
+import { openVersion, providerFor, resealVersion, sealVersion, type VersionKeys } from './version-sealing.ts';
 import { type WriteRate, WriteRateLimiter } from './write-rate.ts';
 
 export interface SecretServiceOptions {
   readonly store: Store;
   /** Wraps each version's data key; in production a caching decorator, since `get` unwraps on every read. */
   readonly keyProvider: KeyProvider;
+  /** The customer keys a secret may name (`kmsKeyId`). @default none: a secret naming a key is refused */
+  readonly keyRing?: KeyRing | undefined;
   readonly clock: Clock;
   /** Region part of the ARNs. @default 'us-east-1' (a real region, as the local node's default; see its config) */
   readonly region?: string | undefined;
@@ -192,6 +194,7 @@ export interface CreationOrderPage {
 export class SecretService {
   private readonly store: Store;
   private readonly keyProvider: KeyProvider;
+  private readonly keys: VersionKeys;
   private readonly clock: Clock;
   private readonly region: string;
   private readonly account: string;
@@ -205,6 +208,7 @@ export class SecretService {
   constructor(options: SecretServiceOptions) {
     this.store = options.store;
     this.keyProvider = options.keyProvider;
+    this.keys = { defaultKey: options.keyProvider, keyRing: options.keyRing };
     this.clock = options.clock;
     this.region = options.region ?? 'us-east-1';
     this.account = options.account ?? '000000000000';
@@ -244,6 +248,9 @@ export class SecretService {
       input.clientRequestToken === undefined ? undefined : validate(ClientRequestTokenSchema, input.clientRequestToken);
     const versionId = token ?? randomUUID();
     const arn = newSecretArn(this.regionFor(input.region), this.account, name);
+    const kmsKeyId = input.kmsKeyId;
+    // Before anything is written: a key this node does not have is refused at once.
+    if (kmsKeyId !== undefined) providerFor(this.keys, kmsKeyId);
     let sealed: VersionRecord | undefined;
     this.chargeWrite(name);
 
@@ -278,10 +285,11 @@ export class SecretService {
         updatedAt: now,
         stages: {},
         versions: [],
+        ...(kmsKeyId === undefined ? {} : { kmsKeyId }),
       };
       const ops: WriteOp[] = [];
       if (value !== undefined) {
-        sealed ??= await this.sealVersion(arn, versionId, value);
+        sealed ??= await this.sealVersion(arn, versionId, value, kmsKeyId);
         record.stages = { [AWSCURRENT]: versionId };
         record.versions = [{ versionId, createdAt: sealed.createdAt }];
         ops.push({
@@ -323,10 +331,13 @@ export class SecretService {
     }
     const versionId = token ?? randomUUID();
     let newArn: string | undefined;
-    let sealed: { arn: string; record: VersionRecord } | undefined;
-    const sealFor = async (arn: string): Promise<VersionRecord> => {
-      // The binding includes the ARN, so a retry that lands on another ARN (the name was recreated) must re-seal.
-      if (sealed?.arn !== arn) sealed = { arn, record: await this.sealVersion(arn, versionId, value) };
+    let sealed: { arn: string; kmsKeyId: string | undefined; record: VersionRecord } | undefined;
+    const sealFor = async (arn: string, kmsKeyId?: string): Promise<VersionRecord> => {
+      // The binding includes the ARN, so a retry that lands on another ARN (the name was recreated) must re-seal; one
+      // that finds the secret's key changed meanwhile re-seals under the new key.
+      if (sealed?.arn !== arn || sealed.kmsKeyId !== kmsKeyId) {
+        sealed = { arn, kmsKeyId, record: await this.sealVersion(arn, versionId, value, kmsKeyId) };
+      }
       return sealed.record;
     };
 
@@ -418,7 +429,7 @@ export class SecretService {
             'remove labels from some before adding another',
         );
       }
-      const record = await sealFor(secret.arn);
+      const record = await sealFor(secret.arn, secret.kmsKeyId);
       const versions = [...secret.versions, { versionId, createdAt: record.createdAt }];
       const pruned = versionsToPrune(versions, stages, now, PRUNE_BUDGET_WITH_VERSION, this.versionLimits);
       const next: SecretRecord = {
@@ -442,9 +453,21 @@ export class SecretService {
    * failed write changes neither; with only a description it is `update`, with neither it changes nothing. The value
    * follows `put`'s rules (idempotency by token, version caps, write rate, pending deletion).
    *
+   * With `kmsKeyId`, the secret's key changes first (so a value given with it is sealed under the new key), then,
+   * with `reencrypt`, its labelled versions are re-encrypted under it (see `reencryptLabelled`).
+   *
    * @throws AlreadyExistsError, LimitExceededError, ThrottledError, InvalidRequestError as `put` and `update` do
+   * @throws NotFoundError when the key is not one the key ring has
    */
   async updateSecret(input: UpdateSecretValueInput): Promise<UpdateSecretValueResult> {
+    if (input.kmsKeyId !== undefined) {
+      // The key first, so the new value below is sealed under it; the labelled versions follow, AWSPREVIOUS included.
+      const kmsKeyId = input.kmsKeyId ?? undefined;
+      await this.setKey(input.secretId, kmsKeyId);
+      const result = await this.updateSecret({ ...input, kmsKeyId: undefined });
+      if (input.reencrypt === true) await this.reencryptLabelled(result.arn, kmsKeyId);
+      return result;
+    }
     if (input.value !== undefined) {
       const put = await this.put({
         secretId: input.secretId,
@@ -930,6 +953,8 @@ export class SecretService {
     for await (const secret of this.scan<SecretRecord>(SECRETS_PARTITION)) {
       const pk = versionPartition(secret.data.arn);
       for await (const version of this.scan<VersionRecord>(pk)) {
+        // A customer key's data keys are not under the root key: rotation re-seals the customer key itself.
+        if (version.data.kmsKeyId !== undefined) continue;
         if (this.keyProvider.isCurrent(version.data.wrappedKey)) continue;
         const context = { secretId: secret.data.arn, versionId: version.data.versionId };
         const wrappedKey = await this.keyProvider.rewrapDataKey(version.data.wrappedKey, context);
@@ -1012,27 +1037,74 @@ export class SecretService {
     } while (startAfter !== undefined);
   }
 
-  private async sealVersion(arn: string, versionId: string, value: SecretValue): Promise<VersionRecord> {
-    const binding = { secretId: arn, versionId };
-    const dataKey = await this.keyProvider.generateDataKey(binding);
-    const plaintext = valueBytes(value);
-    try {
-      const { blob } = seal(dataKey.plaintext, plaintext, binding);
-      return { versionId, createdAt: this.clock.now(), kind: value.kind, sealed: blob, wrappedKey: dataKey.wrapped };
-    } finally {
-      // A string's bytes are our copy; a binary value's buffer belongs to the caller.
-      if (value.kind === 'string') plaintext.fill(0);
-    }
+  private sealVersion(
+    arn: string,
+    versionId: string,
+    value: SecretValue,
+    kmsKeyId: string | undefined,
+  ): Promise<VersionRecord> {
+    return sealVersion(this.keys, { arn, versionId, value, now: this.clock.now(), kmsKeyId });
   }
 
-  private async openVersion(arn: string, version: VersionRecord): Promise<SecretValue> {
-    const binding = { secretId: arn, versionId: version.versionId };
-    const dataKey = await this.keyProvider.unwrapDataKey(version.wrappedKey, binding);
-    const plaintext = open(dataKey, { blob: version.sealed }, binding);
-    if (version.kind === 'binary') return { kind: 'binary', binary: plaintext };
-    const string = plaintext.toString('utf8');
-    plaintext.fill(0);
-    return { kind: 'string', string };
+  private openVersion(arn: string, version: VersionRecord): Promise<SecretValue> {
+    return openVersion(this.keys, arn, version);
+  }
+
+  /**
+   * Makes `kmsKeyId` (a key ARN; `undefined`: the default key) the key new versions of the secret are sealed under.
+   *
+   * @throws NotFoundError when the secret or the key does not exist
+   * @throws InvalidRequestError when the secret is scheduled for deletion
+   */
+  private async setKey(secretId: string, kmsKeyId: string | undefined): Promise<void> {
+    if (kmsKeyId !== undefined) providerFor(this.keys, kmsKeyId);
+    let charged = false;
+    await this.retrying(async () => {
+      const item = await this.live(secretId);
+      if (!charged) {
+        this.chargeWrite(item.data.name);
+        charged = true;
+      }
+      if (isPendingDeletion(item.data)) throw markedForDeletion(secretId);
+      if (item.data.kmsKeyId === kmsKeyId) return;
+      const { kmsKeyId: _previous, ...rest } = item.data;
+      const next: SecretRecord = {
+        ...rest,
+        ...(kmsKeyId === undefined ? {} : { kmsKeyId }),
+        updatedAt: this.clock.now(),
+      };
+      await this.store.transact([
+        { type: 'put', pk: SECRETS_PARTITION, sk: item.sk, data: next, condition: { kind: 'rev', rev: item.rev } },
+      ]);
+    });
+  }
+
+  /**
+   * Re-seals the versions labelled AWSCURRENT, AWSPENDING and AWSPREVIOUS under `kmsKeyId`, as AWS re-encrypts them
+   * when a secret's key changes (userguide/manage_update-encryption-key.html); other versions stay under the key that
+   * sealed them. Each version is one revision-conditioned put: it opens under its old key until the put, under the new
+   * one after, so a crash anywhere leaves every version readable, and running again finishes the job. A version
+   * changed or pruned meanwhile is skipped.
+   */
+  private async reencryptLabelled(arn: string, kmsKeyId: string | undefined): Promise<number> {
+    const item = await this.live(arn);
+    const pk = versionPartition(arn);
+    const labelled = new Set([AWSCURRENT, AWSPENDING, AWSPREVIOUS].flatMap((label) => item.data.stages[label] ?? []));
+    let resealed = 0;
+    for (const versionId of labelled) {
+      const version = await this.store.get<VersionRecord>(pk, versionId);
+      if (version === undefined || version.data.kmsKeyId === kmsKeyId) continue;
+      const record = await resealVersion(this.keys, arn, version.data, kmsKeyId);
+      try {
+        await this.store.transact([
+          { type: 'put', pk, sk: versionId, data: record, condition: { kind: 'rev', rev: version.rev } },
+        ]);
+        resealed++;
+      } catch (err) {
+        if (!(err instanceof ConditionFailedError)) throw err;
+      }
+    }
+    return resealed;
   }
 
   /** Whether a stored version holds exactly `value` (kind and bytes), compared in constant time. */
@@ -1129,6 +1201,7 @@ function describeRecord(data: SecretRecord): SecretDescription {
     ...(data.deletedAt === undefined ? {} : { deletedAt: data.deletedAt }),
     ...(data.deletionDate === undefined ? {} : { deletionDate: data.deletionDate }),
     ...(data.resourcePolicy === undefined ? {} : { resourcePolicy: data.resourcePolicy }),
+    ...(data.kmsKeyId === undefined ? {} : { kmsKeyId: data.kmsKeyId }),
     versionIdsToStages: labelsByVersion(data.stages),
   };
 }

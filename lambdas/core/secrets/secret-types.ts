@@ -77,6 +77,8 @@ export type SecretRecord = {
   deletionDate?: number;
   /** An AWS-style resource policy document (JSON text), as PutResourcePolicy stored it. */
   resourcePolicy?: string;
+  /** The ARN of the customer key new versions are sealed under (`KmsKeyId`); absent: the default key. */
+  kmsKeyId?: string;
 };
 
 /** A version item (pk `secret-versions#<arn>`, sk = versionId). Holds only ciphertext and a wrapped data key. */
@@ -88,6 +90,8 @@ export type VersionRecord = {
   sealed: string;
   /** The version's own data key, wrapped by the key provider under the same binding as encryption context. */
   wrappedKey: string;
+  /** The ARN of the customer key that wrapped `wrappedKey`; absent: the default key (and every older version). */
+  kmsKeyId?: string;
 };
 
 export interface CreateSecretInput {
@@ -107,6 +111,8 @@ export interface CreateSecretInput {
    * @default false
    */
   mayRead?: boolean | undefined;
+  /** The ARN of a customer key (as `KeyRing.resolve` returned it) to seal every version under. @default the default key */
+  kmsKeyId?: string | undefined;
 }
 
 export interface CreateSecretResult {
@@ -154,6 +160,17 @@ export interface UpdateSecretValueInput {
   clientRequestToken?: string | undefined;
   /** See `PutSecretValueInput.mayRead`. @default false */
   mayRead?: boolean | undefined;
+  /**
+   * A new key for the secret: a customer key's ARN, or `null` for the default key. New versions are sealed under it;
+   * see `reencrypt` for the existing ones. @default unchanged
+   */
+  kmsKeyId?: string | null | undefined;
+  /**
+   * With a new `kmsKeyId`: re-encrypt the versions labelled AWSCURRENT, AWSPENDING and AWSPREVIOUS under it, as AWS
+   * does (other versions stay under the key that sealed them). AWS skips this when the caller may not use the
+   * previous key; the route decides. @default false
+   */
+  reencrypt?: boolean | undefined;
 }
 
 export interface UpdateSecretValueResult {
@@ -197,6 +214,8 @@ export interface SecretDescription {
   deletedAt?: number;
   deletionDate?: number;
   resourcePolicy?: string;
+  /** The ARN of the customer key the secret names; absent for the default key, which AWS shows by omitting it. */
+  readonly kmsKeyId?: string | undefined;
   /** Only versions that carry at least one label, as AWS's `VersionIdsToStages`. */
   versionIdsToStages: Record<string, string[]>;
 }

@@ -6,6 +6,7 @@ import { DynamoDbRateLimitCounters } from '../../adapters/aws/dynamodb-rate-limi
 import { DynamoDbStore } from '../../adapters/aws/dynamodb-store/dynamodb-store.ts';
 import { KmsCaKeyStore } from '../../adapters/aws/kms-ca-signer/kms-ca-key-store.ts';
 import { KmsKeyProvider } from '../../adapters/aws/kms-key-provider/kms-key-provider.ts';
+import { KmsKeyRing } from '../../adapters/aws/kms-key-provider/kms-key-ring.ts';
 import { DnsEgressGuard } from '../../adapters/egress/dns-egress-guard.ts';
 import { Broker } from '../../broker/broker.ts';
 import type { BrokerDeps } from '../../broker/broker-deps.ts';
@@ -179,6 +180,8 @@ export function awsPorts(config: ResolvedAwsConfig, clients: AwsClients, clock: 
     // Beside the items, outside the outbox: a counter is no change to audit, and every instance shares it.
     rateLimitCounters: new DynamoDbRateLimitCounters({ client: clients.dynamodb, tableName: config.tableName }),
     envelopeKey: new KmsKeyProvider({ client: clients.kms, keyId: config.envelopeKeyArn }),
+    // Customer keys of the deployment's account; the broker's IAM grant on them is the stack's (see lib/).
+    keyRing: new KmsKeyRing({ client: clients.kms, account: config.account }),
     audit: { sink: new OutboxAuditSink(outbox), salt: config.auditSalt },
     // Tagged `coffer:ca=<deployment name>`: what the broker's grants on KMS require.
     caKeys: () =>

@@ -22,6 +22,12 @@ export const RELAY_SERVICE_NAME = 'audit-relay';
 export const LAG_METRIC = 'AuditShippingLagSeconds';
 /** The tag every KMS CA key gets; its value is the deployment name, and the broker's IAM grants require it. */
 export const CA_KEY_TAG = 'coffer:ca';
+/**
+ * The tag a customer-managed KMS key must carry, valued with the deployment name, for secrets of that deployment to
+ * name it (`KmsKeyId`): the broker's, rotation's and the lease sweeper's IAM grants on customer keys require it, so
+ * tagging a key is how an account owner lets Coffer use it.
+ */
+export const CUSTOMER_KEY_TAG = 'coffer:secrets';
 
 /**
  * The base path of token callers: `<api>/token/v1/…` (and `<api>/token/` for the Secrets Manager protocol) is the same

@@ -5,7 +5,9 @@ import { STSClient } from '@aws-sdk/client-sts';
 import type { z } from 'zod';
 import { DynamoDbStore } from '../../adapters/aws/dynamodb-store/dynamodb-store.ts';
 import { KmsKeyProvider } from '../../adapters/aws/kms-key-provider/kms-key-provider.ts';
+import { KmsKeyRing } from '../../adapters/aws/kms-key-provider/kms-key-ring.ts';
 import { CachingKeyProvider } from '../../core/crypto/data-key-cache.ts';
+import { CachingKeyRing } from '../../core/crypto/key-ring-cache.ts';
 import type { SweepOutcome } from '../../core/leases/lease-service.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
 import { SecretService } from '../../core/secrets/secret-service.ts';
@@ -98,7 +100,16 @@ export function createLeaseSweeperHandler(
       clock,
     },
   );
-  const secrets = new SecretService({ store, keyProvider, clock, region: config.region, account: config.account });
+  // A connection's admin secret may be sealed under a customer key (KmsKeyId): the sweeper reads it like the broker.
+  const keyRing = new CachingKeyRing(new KmsKeyRing({ client: clients.kms, account: config.account }), { clock });
+  const secrets = new SecretService({
+    store,
+    keyProvider,
+    keyRing,
+    clock,
+    region: config.region,
+    account: config.account,
+  });
   const { leases } = composeDynamicSecrets({ store, secrets, clients, config, clock });
 
   return async () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ClientNodeTokenReviewer } from '../../adapters/kubernetes/client-node-token-reviewer.ts';
 import { FileAuditSink, readAuditTail, verifyAuditFile } from '../../adapters/local/audit-file/file-audit-sink.ts';
 import { FileKeyring } from '../../adapters/local/keyring/file-keyring.ts';
+import { LocalKeyRing } from '../../adapters/local/keyring/local-key-ring.ts';
 import { SealedCaKeyStore } from '../../adapters/local/pki-keys/sealed-ca-key-store.ts';
 import { MemoryRateLimitCounters } from '../../adapters/local/rate-limits/memory-rate-limit-counters.ts';
 import { FileEventPublisher, storeBackedSchedules } from '../../adapters/local/rotation-runner/file-event-publisher.ts';
@@ -160,6 +161,7 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
       tail: (lines) => readAuditTail(paths.auditLog, lines),
     },
     rootKeyring: keyring,
+    keyRing: new LocalKeyRing({ keyring, region: config.region, account: config.account }),
     kubernetesTokenReview: (egress) => new ClientNodeTokenReviewer(egress),
     loginCounters: new LoginCounters(clock.now()),
   });

@@ -109,7 +109,11 @@ const FIXTURES: Record<string, (seed: Seed) => Sample> = {
   'audit.verify': () => ({}),
   'audit.tail': () => ({ query: { lines: '5' } }),
   'keyring.rotate': () => ({}),
-  'secret.create': () => ({ body: { name: 'app/new', value: 'first value' } }),
+  'keyring.key.create': () => ({ body: { alias: 'alias/payments' } }),
+  'keyring.key.list': () => ({}),
+  'keyring.key.read': () => ({ params: { name: 'app' } }),
+  // Under a customer key: using it needs `read` on sys/keyring/keys/app, which the harness withholds in turn.
+  'secret.create': () => ({ body: { name: 'app/new', value: 'first value', kmsKeyId: 'alias/app' } }),
   'secret.read': () => ({ params: { name: 'app/db' } }),
   'secret.write': () => ({ params: { name: 'app/db' }, body: { value: 'second value' } }),
   'secret.describe': () => ({ params: { name: 'app/db' } }),
@@ -245,7 +249,9 @@ const FIXTURES: Record<string, (seed: Seed) => Sample> = {
   'rotation.status': () => ({}),
   'rotation.group': () => ({ params: { group: 'team' }, body: { members: ['app/g1', 'app/g2'] } }),
   'rotation.revocations': () => ({}),
-  'secretsmanager.CreateSecret': () => ({ body: { Name: 'app/sm-new', SecretString: 'first value' } }),
+  'secretsmanager.CreateSecret': () => ({
+    body: { Name: 'app/sm-new', SecretString: 'first value', KmsKeyId: 'alias/app' },
+  }),
   'secretsmanager.GetSecretValue': () => ({ body: { SecretId: 'app/db' } }),
   'secretsmanager.BatchGetSecretValue': () => ({ body: { SecretIdList: ['app/db'] } }),
   'secretsmanager.PutSecretValue': () => ({ body: { SecretId: 'app/db', SecretString: 'second value' } }),

@@ -169,9 +169,19 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
         },
       });
 
-      // Logs, salt, table, storage key, envelope key; CA key create/tag/use; AssumeRole; rotation control (start,
-      // describe, schedules, pass the scheduler role, publish events: see coffer-rotation.test.ts).
-      expect(statements).toHaveLength(14);
+      // Logs, salt, table, storage key, envelope key; CA key create/tag/use; customer keys (describe, use);
+      // AssumeRole; rotation control (start, describe, schedules, pass the scheduler role, publish events: see
+      // coffer-rotation.test.ts).
+      expect(statements).toHaveLength(16);
+      const tagged = { StringEquals: { 'aws:ResourceTag/coffer:secrets': stack.controlPlane.deploymentName } };
+      expect(
+        byActions(['kms:DescribeKey']).find((s) => s.Condition?.StringEquals?.['aws:ResourceTag/coffer:secrets']),
+      ).toMatchObject({ Resource: '*', Condition: tagged });
+      expect(byActions(['kms:GenerateDataKey', 'kms:Decrypt']).find((s) => s.Resource === '*')!.Condition).toEqual({
+        ...tagged,
+        StringLike: { 'kms:EncryptionContext:secretId': ENVELOPE_SECRET_ID_PATTERN },
+        Null: { 'kms:EncryptionContext:versionId': 'false' },
+      });
       expect(byActions(['logs:CreateLogStream', 'logs:PutLogEvents'])[0]!.Resource).toEqual({
         'Fn::GetAtt': [idOf(plane.broker.logGroup), 'Arn'],
       });
@@ -308,7 +318,8 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
       const actions = statements.map((s) => asList(s.Action).sort());
       expect(actions).toContainEqual([...STORE_TABLE_ACTIONS].sort());
       expect(actions).toContainEqual([...ENVELOPE_KEY_ACTIONS].sort());
-      expect(statements).toHaveLength(4);
+      // Store, storage key, envelope key, logs; customer keys (describe, use), as a secret may name one.
+      expect(statements).toHaveLength(6);
       const envelope = statements.find((s) => asList(s.Action).includes('kms:GenerateDataKey') && s.Condition?.Null)!;
       expect(envelope.Condition).toEqual({
         StringLike: { 'kms:EncryptionContext:secretId': ENVELOPE_SECRET_ID_PATTERN },

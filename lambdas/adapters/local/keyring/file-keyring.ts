@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, randomUUID, scrypt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -25,6 +25,12 @@ const SALT_BYTES = 16;
 const WRAPPED_BODY_BYTES = IV_BYTES + KEY_BYTES + TAG_BYTES;
 /** Key ids appear in wrapped strings, which are split on '.', so the id alphabet excludes it. */
 const KEY_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** Version tag of a data key wrapped under a named key: `cn1.<namedKeyId>.<base64url(iv||ct||tag)>`. */
+const NAMED_WRAPPED_PREFIX = 'cn1';
+/** Named keys have UUIDs for ids, as KMS keys do, so their ARNs look like KMS key ARNs. */
+const NAMED_KEY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** An alias name without `alias/` (validated by the core's `AliasNameSchema` before it gets here). */
+const ALIAS = /^[A-Za-z0-9/_-]{1,250}$/;
 
 /**
  * scrypt at N=2^15, r=8, p=1 costs about 32 MiB and tens of milliseconds: paid once per process start, and enough to
@@ -59,10 +65,31 @@ const KeyringFileSchema = z
       .array(z.object({ id: z.string().regex(KEY_ID), createdAt: z.string(), material: z.string().min(1) }))
       .min(1),
     primary: z.string(),
+    /**
+     * Named keys (`coffer keyring key create`), each sealed under the root key `rootKeyId`. Absent in keyrings from
+     * before named keys, which open as they did.
+     */
+    namedKeys: z
+      .array(
+        z.object({
+          id: z.string().regex(NAMED_KEY_ID),
+          alias: z.string().regex(ALIAS),
+          createdAt: z.string(),
+          rootKeyId: z.string().regex(KEY_ID),
+          material: z.string().min(1),
+        }),
+      )
+      .optional(),
   })
   .refine((file) => file.sealed === (file.kdf !== undefined), 'kdf must be present exactly when sealed')
   .refine((file) => file.keys.some((key) => key.id === file.primary), 'primary must name one of the keys')
-  .refine((file) => new Set(file.keys.map((key) => key.id)).size === file.keys.length, 'key ids must be unique');
+  .refine((file) => new Set(file.keys.map((key) => key.id)).size === file.keys.length, 'key ids must be unique')
+  .refine((file) => {
+    const named = file.namedKeys ?? [];
+    return (
+      new Set(named.map((k) => k.id)).size === named.length && new Set(named.map((k) => k.alias)).size === named.length
+    );
+  }, 'named key ids and aliases must be unique');
 
 type KeyringFile = z.infer<typeof KeyringFileSchema>;
 type KdfParams = z.infer<typeof KdfSchema>;
@@ -80,6 +107,14 @@ export interface FileKeyringOptions {
 
 interface RootKey {
   readonly id: string;
+  readonly createdAt: string;
+  readonly key: Buffer;
+}
+
+/** A named key: 32 bytes that wrap the data keys of the secrets naming it (`KmsKeyId`). */
+export interface NamedKey {
+  readonly id: string;
+  readonly alias: string;
   readonly createdAt: string;
   readonly key: Buffer;
 }
@@ -110,15 +145,24 @@ export class FileKeyring implements KeyProvider {
   readonly path: string;
   #keys: ReadonlyMap<string, RootKey>;
   #primary: string;
+  /** By id. Sealed under the primary root key whenever the file is written, so rotation re-seals them. */
+  #named: ReadonlyMap<string, NamedKey>;
   readonly #seal: Seal | undefined;
   /** Serialises rotate and retire, so two changes never race on the file. */
   #changes: Promise<unknown> = Promise.resolve();
 
-  private constructor(file: string, keys: readonly RootKey[], primary: string, seal: Seal | undefined) {
+  private constructor(
+    file: string,
+    keys: readonly RootKey[],
+    primary: string,
+    seal: Seal | undefined,
+    named: readonly NamedKey[] = [],
+  ) {
     this.path = file;
     this.#keys = new Map(keys.map((key) => [key.id, key]));
     this.#primary = primary;
     this.#seal = seal;
+    this.#named = new Map(named.map((key) => [key.id, key]));
   }
 
   /** True if a keyring file exists at `file` (which is what marks a local node as initialised). */
@@ -199,7 +243,7 @@ export class FileKeyring implements KeyProvider {
           throw new InternalError(`keyring ${options.path}: root key ${entry.id} is malformed`);
         return { id: entry.id, createdAt: entry.createdAt, key };
       });
-      return new FileKeyring(options.path, keys, file.primary, undefined);
+      return new FileKeyring(options.path, keys, file.primary, undefined, openNamedKeys(options.path, file, keys));
     }
 
     if (options.passphrase === undefined) throw new SealedError(SEALED_MISSING);
@@ -215,7 +259,7 @@ export class FileKeyring implements KeyProvider {
         throw new SealedError(SEALED_WRONG, { cause });
       }
     });
-    return new FileKeyring(options.path, keys, file.primary, seal);
+    return new FileKeyring(options.path, keys, file.primary, seal, openNamedKeys(options.path, file, keys));
   }
 
   describe(): { provider: string; keyId: string } {
@@ -300,14 +344,57 @@ export class FileKeyring implements KeyProvider {
     });
   }
 
+  /**
+   * Creates a named key under `alias` (a valid alias name, without `alias/`), sealed under the primary root key and
+   * written atomically like every change.
+   *
+   * @throws AlreadyExistsError when a named key has this alias
+   */
+  createNamedKey(alias: string): Promise<Omit<NamedKey, 'key'>> {
+    return this.#exclusive(async () => {
+      if (!ALIAS.test(alias)) throw new ValidationError(`invalid alias name ${JSON.stringify(alias)}`);
+      if ([...this.#named.values()].some((key) => key.alias === alias)) {
+        throw new AlreadyExistsError(`a key with alias alias/${alias} already exists`);
+      }
+      const key: NamedKey = {
+        id: randomUUID(),
+        alias,
+        createdAt: new Date().toISOString(),
+        key: randomBytes(KEY_BYTES),
+      };
+      const named = [...this.#named.values(), key];
+      await this.#persist([...this.#keys.values()], this.#primary, named);
+      this.#named = new Map(named.map((k) => [k.id, k]));
+      return { id: key.id, alias: key.alias, createdAt: key.createdAt };
+    });
+  }
+
+  /** The named keys, oldest first; never their material. */
+  namedKeys(): Omit<NamedKey, 'key'>[] {
+    return [...this.#named.values()].map(({ id, alias, createdAt }) => ({ id, alias, createdAt }));
+  }
+
+  /**
+   * The provider wrapping data keys under the named key `id`. Its wrapped form names the key, and unwrapping refuses
+   * a data key wrapped under any other: a version cannot be moved from one key to another.
+   *
+   * @throws NotFoundError when there is no such named key
+   */
+  namedKeyProvider(id: string): KeyProvider {
+    const named = this.#named.get(id);
+    if (named === undefined) throw new NotFoundError(`the keyring has no named key ${id}`);
+    return new NamedKeyProvider(named);
+  }
+
   #wrap(plaintext: Buffer, context: EncryptionContext): string {
     const root = this.#keys.get(this.#primary)!;
     const body = gcmEncrypt(root.key, plaintext, dataKeyAad(root.id, context));
     return `${WRAPPED_PREFIX}.${root.id}.${body.toString('base64url')}`;
   }
 
-  #serialise(keys: readonly RootKey[], primary: string): string {
+  #serialise(keys: readonly RootKey[], primary: string, named: readonly NamedKey[] = []): string {
     const seal = this.#seal;
+    const root = keys.find((key) => key.id === primary)!;
     const file: KeyringFile = {
       format: FORMAT,
       sealed: seal !== undefined,
@@ -320,19 +407,34 @@ export class FileKeyring implements KeyProvider {
         ),
       })),
       primary,
+      ...(named.length === 0
+        ? {}
+        : {
+            namedKeys: named.map((key) => ({
+              id: key.id,
+              alias: key.alias,
+              createdAt: key.createdAt,
+              rootKeyId: root.id,
+              material: gcmEncrypt(root.key, key.key, namedKeyAad(key.id, key.alias)).toString('base64'),
+            })),
+          }),
     };
     return `${JSON.stringify(file, null, 2)}\n`;
   }
 
   /** Replaces the file atomically: a temporary file in the same directory, fsynced, renamed over it, dir fsynced. */
-  async #persist(keys: readonly RootKey[], primary: string): Promise<void> {
+  async #persist(
+    keys: readonly RootKey[],
+    primary: string,
+    named: readonly NamedKey[] = [...this.#named.values()],
+  ): Promise<void> {
     const dir = path.dirname(this.path);
     const temp = path.join(dir, `.${path.basename(this.path)}.${randomBytes(6).toString('hex')}.tmp`);
     try {
       const handle = await open(temp, 'wx', 0o600);
       try {
         await handle.chmod(0o600);
-        await handle.writeFile(this.#serialise(keys, primary));
+        await handle.writeFile(this.#serialise(keys, primary, named));
         await handle.sync();
       } finally {
         await handle.close();
@@ -379,6 +481,82 @@ async function readKeyringFile(file: string): Promise<KeyringFile> {
   return parsed.data;
 }
 
+/**
+ * Unseals the named keys of a keyring file with its (already opened) root keys.
+ *
+ * @throws InternalError when a named key names a root key the keyring lacks, or fails authentication
+ */
+function openNamedKeys(file: string, data: KeyringFile, roots: readonly RootKey[]): NamedKey[] {
+  const byId = new Map(roots.map((root) => [root.id, root]));
+  return (data.namedKeys ?? []).map((entry) => {
+    const root = byId.get(entry.rootKeyId);
+    if (root === undefined) {
+      throw new InternalError(`keyring ${file}: named key ${entry.id} is sealed under a root key the keyring lacks`);
+    }
+    try {
+      const key = gcmDecrypt(root.key, Buffer.from(entry.material, 'base64'), namedKeyAad(entry.id, entry.alias));
+      if (key.length !== KEY_BYTES) throw new RangeError('named key has the wrong length');
+      return { id: entry.id, alias: entry.alias, createdAt: entry.createdAt, key };
+    } catch (cause) {
+      throw new InternalError(`keyring ${file}: named key ${entry.id} is malformed or tampered with`, { cause });
+    }
+  });
+}
+
+/**
+ * Data keys wrapped under one named key. Named keys are not rotated, so every data key wrapped under this one is
+ * current; root-key rotation re-seals the named key itself, not the data keys under it.
+ */
+class NamedKeyProvider implements KeyProvider {
+  readonly #named: NamedKey;
+
+  constructor(named: NamedKey) {
+    this.#named = named;
+  }
+
+  describe(): { provider: string; keyId: string } {
+    return { provider: 'local-named-key', keyId: this.#named.id };
+  }
+
+  async generateDataKey(context: EncryptionContext): Promise<GeneratedDataKey> {
+    const plaintext = randomBytes(KEY_BYTES);
+    const body = gcmEncrypt(this.#named.key, plaintext, namedDataKeyAad(this.#named.id, context));
+    return { plaintext, wrapped: `${NAMED_WRAPPED_PREFIX}.${this.#named.id}.${body.toString('base64url')}` };
+  }
+
+  async unwrapDataKey(wrapped: string, context: EncryptionContext): Promise<Buffer> {
+    const parts = wrapped.split('.');
+    if (parts.length !== 3 || parts[0] !== NAMED_WRAPPED_PREFIX || !/^[A-Za-z0-9_-]+$/.test(parts[2]!)) {
+      throw new DecryptionFailureError('wrapped data key is malformed');
+    }
+    if (parts[1] !== this.#named.id) {
+      throw new DecryptionFailureError(`wrapped data key names key ${parts[1]}, not ${this.#named.id}`);
+    }
+    const body = Buffer.from(parts[2]!, 'base64url');
+    if (body.length !== WRAPPED_BODY_BYTES) throw new DecryptionFailureError('wrapped data key is malformed');
+    try {
+      return gcmDecrypt(this.#named.key, body, namedDataKeyAad(this.#named.id, context));
+    } catch (cause) {
+      throw new DecryptionFailureError(
+        'wrapped data key failed authentication (wrong encryption context or tampered)',
+        {
+          cause,
+        },
+      );
+    }
+  }
+
+  async rewrapDataKey(wrapped: string, context: EncryptionContext): Promise<string> {
+    // Already under its one key: checking it is all a re-wrap can do.
+    (await this.unwrapDataKey(wrapped, context)).fill(0);
+    return wrapped;
+  }
+
+  isCurrent(wrapped: string): boolean {
+    return wrapped.startsWith(`${NAMED_WRAPPED_PREFIX}.${this.#named.id}.`);
+  }
+}
+
 function deriveKek(passphrase: string, kdf: KdfParams): Promise<Buffer> {
   const salt = Buffer.from(kdf.salt, 'base64');
   // Node refuses scrypt above `maxmem` (32 MiB by default), which N=2^15, r=8 needs almost exactly.
@@ -411,6 +589,16 @@ function gcmDecrypt(key: Buffer, sealed: Buffer, aad: Buffer): Buffer {
 /** Binds a wrapped data key to its root key and encryption context; a JSON array cannot be re-split ambiguously. */
 function dataKeyAad(keyId: string, context: EncryptionContext): Buffer {
   return Buffer.from(JSON.stringify([WRAPPED_PREFIX, keyId, canonicalContext(context)]), 'utf8');
+}
+
+/** Binds a data key wrapped under a named key to that key and the encryption context. */
+function namedDataKeyAad(keyId: string, context: EncryptionContext): Buffer {
+  return Buffer.from(JSON.stringify([NAMED_WRAPPED_PREFIX, keyId, canonicalContext(context)]), 'utf8');
+}
+
+/** Binds sealed named-key material to its id and alias, so two named keys cannot be swapped in the file. */
+function namedKeyAad(keyId: string, alias: string): Buffer {
+  return Buffer.from(JSON.stringify([FORMAT, 'named-key', keyId, alias]), 'utf8');
 }
 
 /** Binds sealed root-key material to its id, so two sealed keys cannot be swapped in the file. */

@@ -8,6 +8,7 @@ import { toAwsJsonError } from '../../http-errors.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../../route.ts';
 import { secretPath } from '../secrets.ts';
 import { SECRETS_MANAGER_ERRORS } from './errors.ts';
+import { kmsKeyChange, kmsKeyFor } from './kms-keys.ts';
 import { decodePageToken, encodePageToken, filtersIn, queryFingerprint } from './list-secrets.ts';
 import { randomPassword } from './random-password.ts';
 import {
@@ -158,6 +159,7 @@ function describeShape(
     ARN: d.arn,
     Name: d.name,
     ...(d.description === '' ? {} : { Description: d.description }),
+    ...(d.kmsKeyId === undefined ? {} : { KmsKeyId: d.kmsKeyId }),
     ...rotationMembers(rotation),
     LastChangedDate: epochSeconds(d.updatedAt),
     ...(d.deletedAt === undefined ? {} : { DeletedDate: epochSeconds(d.deletedAt) }),
@@ -183,15 +185,6 @@ async function getValue(ctx: RouteContext, input: { secretId: string; versionId?
     VersionStages: result.versionStages,
     CreatedDate: epochSeconds(result.createdAt),
   };
-}
-
-function noKmsKey(kmsKeyId: string | undefined): void {
-  if (kmsKeyId !== undefined) {
-    throw awsError(
-      'InvalidParameterException',
-      'KmsKeyId is not supported: Coffer seals every version under its own envelope key.',
-    );
-  }
 }
 
 /**
@@ -243,7 +236,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       sensitive: SENSITIVE,
       access: ({ body }) => ({ path: secretPath(body.Name), capability: 'create' }),
       async handle({ body }, ctx) {
-        noKmsKey(body.KmsKeyId);
+        const kmsKeyId = await kmsKeyFor(ctx, body.KmsKeyId);
         if (body.AddReplicaRegions !== undefined && body.AddReplicaRegions.length > 0) {
           throw awsError('InvalidParameterException', 'Replica regions are not supported.');
         }
@@ -256,6 +249,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
           clientRequestToken: body.ClientRequestToken,
           region: ctx.signingRegion,
           mayRead: await mayRead(ctx, body.Name),
+          ...(kmsKeyId === undefined ? {} : { kmsKeyId }),
         });
         return {
           body: {
@@ -380,9 +374,10 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id, name } = await authorizeSecret(ctx, body.SecretId, 'update');
-        noKmsKey(body.KmsKeyId);
+        const keyChange = await kmsKeyChange(ctx, id, body.KmsKeyId);
         const value = requestValue(body, false);
         const updated = await ctx.deps.secrets.updateSecret({
+          ...keyChange,
           secretId: id,
           description: body.Description,
           value,

@@ -54,6 +54,7 @@ export function registerSecretCommands(program: Command): void {
     .option('--tag <key=value>', 'repeatable', collect)
     .option('--metadata <key=value>', 'custom metadata, repeatable', collect)
     .option('--request-token <token>', 'idempotency token; becomes the version id')
+    .option('--kms-key-id <key>', 'seal under a customer key: alias/<name>, key id or key ARN (default: the root key)')
     .action(async (name: string, flags: ValueFlags & Record<string, unknown>, command: Command) => {
       if (flags.value === false && flags.file !== undefined) {
         throw new CliError('use --file or --no-value, not both', ExitCode.usage);
@@ -68,6 +69,7 @@ export function registerSecretCommands(program: Command): void {
         tags: keyValues(flags.tag as string[] | undefined, '--tag'),
         metadata: keyValues(flags.metadata as string[] | undefined, '--metadata'),
         clientRequestToken: flags.requestToken,
+        kmsKeyId: flags.kmsKeyId,
       };
       const created = await client(command).call('POST', '/v1/secrets', { body });
       print(command, created, () => `created ${created.name} (${created.arn})`);
@@ -194,6 +196,30 @@ export function registerSecretCommands(program: Command): void {
       const result = await api.call('POST', `/v1/secret/stages/${namePath(name)}`, { body });
       print(command, result);
     });
+
+  secret
+    .command('update <name>')
+    .description("change a secret's description or key; a new key re-encrypts its labelled versions")
+    .option('--description <text>')
+    .option('--kms-key-id <key>', 'seal under a customer key from now on: alias/<name>, key id or key ARN')
+    .option('--default-key', 'go back to the default key (the root key)')
+    .action(
+      async (
+        name: string,
+        flags: { description?: string; kmsKeyId?: string; defaultKey?: boolean },
+        command: Command,
+      ) => {
+        if (flags.kmsKeyId !== undefined && flags.defaultKey === true) {
+          throw new CliError('use --kms-key-id or --default-key, not both', ExitCode.usage);
+        }
+        const body = {
+          description: flags.description,
+          ...(flags.defaultKey === true ? { kmsKeyId: null } : { kmsKeyId: flags.kmsKeyId }),
+        };
+        const result = await client(command).call('PATCH', `/v1/secret/metadata/${namePath(name)}`, { body });
+        print(command, result, () => `updated ${name}`);
+      },
+    );
 
   secret
     .command('delete <name>')

@@ -194,7 +194,7 @@ export function registerServerCommands(program: Command): void {
       });
     });
 
-  const keyring = program.command('keyring').description('manage the root key');
+  const keyring = program.command('keyring').description('manage the root key and named keys');
   keyring
     .command('rotate')
     .description('rotate the root key and re-wrap every data key')
@@ -211,4 +211,33 @@ export function registerServerCommands(program: Command): void {
         () => `root key rotated to ${String(result.keyId)}; ${String(result.rewrapped)} data keys re-wrapped`,
       );
     });
+
+  const key = keyring.command('key').description('named keys secrets may be sealed under (--kms-key-id, KmsKeyId)');
+  key
+    .command('create <alias>')
+    .description('create a named key, sealed under the root key; name it as alias/<alias> in a secret')
+    .action(async (alias: string, _flags: unknown, command: Command) => {
+      const created = await client(command).call<KeyView>('POST', '/v1/sys/keyring/keys', { body: { alias } });
+      print(
+        command,
+        created,
+        () => `created key ${created.keyId} (${created.arn}) as alias/${created.aliases[0] ?? alias}`,
+      );
+    });
+  key
+    .command('list')
+    .description("the keyring's named keys")
+    .action(async (_flags: unknown, command: Command) => {
+      const listed = await client(command).call<{ keys: KeyView[] }>('GET', '/v1/sys/keyring/keys');
+      print(command, listed, () =>
+        listed.keys.map((k) => `${k.aliases.map((a) => `alias/${a}`).join(',')}\t${k.keyId}\t${k.arn}`).join('\n'),
+      );
+    });
+}
+
+/** A customer key as `/v1/sys/keyring/keys` answers it (api/keys.ts). */
+interface KeyView {
+  readonly arn: string;
+  readonly keyId: string;
+  readonly aliases: readonly string[];
 }
