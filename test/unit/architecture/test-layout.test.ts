@@ -12,6 +12,8 @@ const UNIT = path.join(ROOT, 'test/unit');
 const CROSS_CUTTING: Record<string, string> = {
   'architecture/': 'the tree as a whole: layers, where tests go',
   'broker/authz-every-route.test.ts': 'every route of every routes file against the authorisation invariant',
+  'broker/secretsmanager-fidelity/':
+    'every Secrets Manager operation against recorded AWS answers (test/fixtures/secretsmanager)',
 };
 
 /**
