@@ -12,6 +12,7 @@ function secret(name: string, createdAt: number, extra: Partial<SecretDescriptio
     createdAt,
     updatedAt: createdAt,
     versionIdsToStages: {},
+    region: 'r',
     ...extra,
   };
 }

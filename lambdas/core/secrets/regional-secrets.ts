@@ -1,0 +1,69 @@
+import { checkRegion, type SecretPartitions, secretPartitionsFor } from './secret-partitions.ts';
+import { SecretService, type SecretServiceOptions } from './secret-service.ts';
+
+export interface RegionalSecretsOptions
+  extends Omit<SecretServiceOptions, 'region' | 'partitions' | 'onReplicatedWrite'> {
+  /** The node's own region: the native API's default, and where rotation, leases and the engines keep secrets. */
+  readonly homeRegion: string;
+  /** The regions the node serves. @default any region in AWS's name form */
+  readonly regions?: readonly string[] | undefined;
+}
+
+/**
+ * Every region's secrets, as AWS keeps them: one `SecretService` per region, each over its own partitions (see
+ * `secret-partitions.ts`), built on first use. Names are unique per region; an ARN names its region.
+ *
+ * @example
+ * ```ts
+ * const regional = new RegionalSecrets({ store, keyProvider, clock, homeRegion: 'us-east-1' });
+ * await regional.in('us-west-2').create({ name: 'dup' }); // beside a `dup` of us-east-1
+ * ```
+ */
+export class RegionalSecrets {
+  readonly homeRegion: string;
+  private readonly options: RegionalSecretsOptions;
+  private readonly services = new Map<string, SecretService>();
+  private readonly writeHooks: ((region: string, name: string) => void)[] = [];
+
+  constructor(options: RegionalSecretsOptions) {
+    this.options = options;
+    this.homeRegion = checkRegion(options.homeRegion);
+  }
+
+  /** The home region's secrets. */
+  get home(): SecretService {
+    return this.in(this.homeRegion);
+  }
+
+  /**
+   * The secrets of `region`.
+   *
+   * @throws ValidationError when `region` is not a region name, or not one the node serves
+   */
+  in(region: string): SecretService {
+    const known = this.services.get(region);
+    if (known !== undefined) return known;
+    checkRegion(region, region === this.homeRegion ? undefined : this.options.regions);
+    const { regions: _regions, homeRegion: _home, ...shared } = this.options;
+    const service = new SecretService({
+      ...shared,
+      region,
+      partitions: this.partitionsOf(region),
+      onReplicatedWrite: (name) => {
+        for (const hook of this.writeHooks) hook(region, name);
+      },
+    });
+    this.services.set(region, service);
+    return service;
+  }
+
+  /** Where `region`'s secrets live in the store. */
+  partitionsOf(region: string): SecretPartitions {
+    return secretPartitionsFor(region, this.homeRegion);
+  }
+
+  /** Calls `hook` after every committed write to a primary with replicas, in any region (the replication runner). */
+  onReplicatedWrite(hook: (region: string, name: string) => void): void {
+    this.writeHooks.push(hook);
+  }
+}
