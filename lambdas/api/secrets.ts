@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Instant, StageMap, StringMap } from './common.ts';
+import { ReplicaState } from './replication.ts';
 
 export const SecretCreated = z.object({
   arn: z.string(),
@@ -40,6 +41,9 @@ export const SecretDescribed = z.object({
   deletionDate: Instant.optional(),
   resourcePolicy: z.string().optional().describe('The resource policy document, as JSON text'),
   versionIdsToStages: StageMap,
+  region: z.string().describe('The region the secret lives in'),
+  primaryRegion: z.string().optional().describe("On a replica: its primary's region"),
+  replication: z.array(ReplicaState).optional().describe('On a primary with replicas: each replica and its state'),
 });
 export type SecretDescribed = z.infer<typeof SecretDescribed>;
 

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Capability } from '../core/policy/policy-types.ts';
 import type { Principal, RequestContext } from '../core/principal.ts';
+import type { SecretService } from '../core/secrets/secret-service.ts';
 import type { BrokerDeps } from './broker-deps.ts';
 import type { Feature } from './features.ts';
 
@@ -30,6 +31,13 @@ export interface RouteContext {
   isAllowed(check: AccessCheck): Promise<boolean>;
   /** The region of a SigV4 caller's credential scope; AWS-compatible operations put it in the ARNs they create. */
   readonly signingRegion: string | undefined;
+  /**
+   * The region the request acts in: the SigV4 signing region, else the `X-Coffer-Region` header, else the node's home
+   * region. Secrets are regional: names are unique per region, listings show one region's.
+   */
+  readonly region: string;
+  /** The secrets of `region` (`deps.regionalSecrets.in(region)`). */
+  readonly secrets: SecretService;
   /** The verified TLS client certificate (DER) of the request's transport, for certificate login. */
   readonly clientCertificate?: Uint8Array | undefined;
 }

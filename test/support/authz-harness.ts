@@ -43,7 +43,7 @@ import {
   CREATION_ORDER_PARTITION,
   nameInCreationOrderKey,
 } from '../../lambdas/core/secrets/secret-creation-order.ts';
-import { SecretService } from '../../lambdas/core/secrets/secret-service.ts';
+import type { SecretService } from '../../lambdas/core/secrets/secret-service.ts';
 import { SECRETS_PARTITION } from '../../lambdas/core/secrets/secret-types.ts';
 import { ResponseWrapping, WRAPPING_PARTITION } from '../../lambdas/core/wrapping/response-wrapping.ts';
 import { AWS_ROLE_PK, AwsEngine } from '../../lambdas/engines/aws/aws-engine.ts';
@@ -56,6 +56,7 @@ import { createRotators } from '../../lambdas/engines/rotation/registry.ts';
 import { PostgresSessions } from '../../lambdas/engines/shared/postgres/postgres-sessions.ts';
 import { FakeKeyProvider } from './fake-key-provider.ts';
 import { fakeLdapDirectory, LDAP_FIXTURE_ENTRIES } from './fake-ldap-directory.ts';
+import { regionalSecretsDeps } from './regional-secrets.ts';
 import { RecordingEvents, RecordingSchedules } from './rotation-harness.ts';
 
 /**
@@ -926,7 +927,7 @@ export async function buildAuthzWorld(
   const sink = new MemoryAuditSink();
   const audit = new AuditLog({ sink, hasher: new AuditHasher(randomBytes(32)) });
   const keyProvider = from?.keyProvider ?? new FakeKeyProvider();
-  const secrets = new SecretService({ store, keyProvider, clock });
+  const { secrets, regionalSecrets, replication } = regionalSecretsDeps({ store, keyProvider, clock });
   const tokens = new TokenService({ store, clock });
   const policies = new PolicyService({ store, clock, cacheTtlMs: 0 });
   const accessKeys = new AccessKeyService({ store, keyProvider, clock, cacheTtlMs: 0 });
@@ -999,6 +1000,8 @@ export async function buildAuthzWorld(
   };
   const deps: BrokerDeps = {
     secrets,
+    regionalSecrets,
+    replication,
     tokens,
     accessKeys,
     sigv4: new SigV4Verifier({ accessKeys, clock, services: ['coffer', 'secretsmanager'], regions: ['us-east-1'] }),

@@ -9,8 +9,8 @@ import { AuditLog } from '../../lambdas/core/audit/audit-log.ts';
 import { TokenService } from '../../lambdas/core/auth/token/token-service.ts';
 import { PolicyService } from '../../lambdas/core/policy/policy-service.ts';
 import type { Clock } from '../../lambdas/core/ports/clock.ts';
-import { SecretService } from '../../lambdas/core/secrets/secret-service.ts';
 import { FakeKeyProvider } from './fake-key-provider.ts';
+import { regionalSecretsDeps } from './regional-secrets.ts';
 
 /** A whole broker on in-memory adapters, for fast tests of routing, auth, policy and audit wiring. */
 export async function memoryNode(clock: Clock = { now: () => Date.now() }) {
@@ -19,7 +19,7 @@ export async function memoryNode(clock: Clock = { now: () => Date.now() }) {
   const audit = new AuditLog({ sink, hasher: new AuditHasher(randomBytes(32)) });
   const tokens = new TokenService({ store, clock });
   const deps: BrokerDeps = {
-    secrets: new SecretService({ store, keyProvider: new FakeKeyProvider(), clock }),
+    ...regionalSecretsDeps({ store, keyProvider: new FakeKeyProvider(), clock }),
     tokens,
     policies: new PolicyService({ store, clock }),
     audit,

@@ -11,6 +11,7 @@ import { leaseRoutes } from './leases.ts';
 import { pkiRoutes } from './pki.ts';
 import { policyRoutes } from './policies.ts';
 import { quotaRoutes } from './quotas.ts';
+import { replicationRoutes } from './replication.ts';
 import { rotationRoutes } from './rotation.ts';
 import { secretRoutes } from './secrets.ts';
 import { SECRETS_MANAGER_PATHS, secretsManagerRoutes } from './secretsmanager/routes.ts';
@@ -29,6 +30,7 @@ export function nativeRoutes(): RouteDef[] {
       return document;
     }),
     ...secretRoutes,
+    ...replicationRoutes,
     ...policyRoutes,
     ...tokenRoutes,
     ...withFeature('authMounts', authRoutes),

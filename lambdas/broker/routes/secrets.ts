@@ -82,9 +82,9 @@ export const secretRoutes: RouteDef[] = [
     body: CreateBody,
     sensitive: ['value', 'binary'],
     access: ({ body }) => ({ path: secretPath(body.name), capability: 'create' }),
-    async handle({ body }, { deps, isAllowed }) {
+    async handle({ body }, { secrets, isAllowed }) {
       const value = toSecretValue(body);
-      const created = await deps.secrets.create({
+      const created = await secrets.create({
         name: body.name,
         description: body.description,
         tags: body.tags,
@@ -109,8 +109,8 @@ export const secretRoutes: RouteDef[] = [
     query: ReadQuery,
     sensitive: ['value', 'binary'],
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'read' }),
-    async handle({ params, query }, { deps }) {
-      const got = await deps.secrets.get({
+    async handle({ params, query }, { secrets }) {
+      const got = await secrets.get({
         secretId: params.name,
         versionId: query.versionId,
         versionStage: query.stage,
@@ -163,14 +163,14 @@ export const secretRoutes: RouteDef[] = [
       );
       if (!canUpdate) {
         await ctx.authorize({ path, capability: 'create' });
-        return { body: await ctx.deps.secrets.put({ ...request, ifAbsent: true, createIfMissing: true }) };
+        return { body: await ctx.secrets.put({ ...request, ifAbsent: true, createIfMissing: true }) };
       }
       try {
-        return { body: await ctx.deps.secrets.put(request) };
+        return { body: await ctx.secrets.put(request) };
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err;
         await ctx.authorize({ path, capability: 'create' });
-        return { body: await ctx.deps.secrets.put({ ...request, createIfMissing: true }) };
+        return { body: await ctx.secrets.put({ ...request, createIfMissing: true }) };
       }
     },
   }),
@@ -183,8 +183,8 @@ export const secretRoutes: RouteDef[] = [
     response: api.SecretDescribed,
     params: SecretNameParam,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'read' }),
-    async handle({ params }, { deps }) {
-      const d = await deps.secrets.describe({ secretId: params.name });
+    async handle({ params }, { secrets }) {
+      const d = await secrets.describe({ secretId: params.name });
       return {
         body: {
           ...d,
@@ -206,8 +206,8 @@ export const secretRoutes: RouteDef[] = [
     params: SecretNameParam,
     body: UpdateBody,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'update' }),
-    async handle({ params, body }, { deps }) {
-      await deps.secrets.update({ secretId: params.name, ...body });
+    async handle({ params, body }, { secrets }) {
+      await secrets.update({ secretId: params.name, ...body });
       return { body: { name: params.name, updated: true } };
     },
   }),
@@ -221,8 +221,8 @@ export const secretRoutes: RouteDef[] = [
     params: SecretNameParam,
     query: DeleteQuery,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'delete' }),
-    async handle({ params, query }, { deps }) {
-      const deleted = await deps.secrets.delete({
+    async handle({ params, query }, { secrets }) {
+      const deleted = await secrets.delete({
         secretId: params.name,
         recoveryWindowDays: query.recoveryWindowDays,
         forceDeleteWithoutRecovery: query.force,
@@ -239,8 +239,8 @@ export const secretRoutes: RouteDef[] = [
     response: api.SecretRestored,
     params: SecretNameParam,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'update' }),
-    async handle({ params }, { deps }) {
-      return { body: await deps.secrets.restore({ secretId: params.name }) };
+    async handle({ params }, { secrets }) {
+      return { body: await secrets.restore({ secretId: params.name }) };
     },
   }),
   defineRoute({
@@ -253,8 +253,8 @@ export const secretRoutes: RouteDef[] = [
     params: SecretNameParam,
     query: VersionsQuery,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'read' }),
-    async handle({ params, query }, { deps }) {
-      const page = await deps.secrets.listVersions({ secretId: params.name, ...query });
+    async handle({ params, query }, { secrets }) {
+      const page = await secrets.listVersions({ secretId: params.name, ...query });
       return {
         body: {
           versions: page.versions.map((v) => ({ ...v, createdAt: iso(v.createdAt) })),
@@ -273,9 +273,9 @@ export const secretRoutes: RouteDef[] = [
     params: SecretNameParam,
     body: StageBody,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'update' }),
-    async handle({ params, body }, { deps }) {
-      await deps.secrets.updateVersionStage({ secretId: params.name, versionStage: body.stage, ...body });
-      const d = await deps.secrets.describe({ secretId: params.name });
+    async handle({ params, body }, { secrets }) {
+      await secrets.updateVersionStage({ secretId: params.name, versionStage: body.stage, ...body });
+      const d = await secrets.describe({ secretId: params.name });
       return { body: { name: d.name, arn: d.arn, versionIdsToStages: d.versionIdsToStages } };
     },
   }),
@@ -290,9 +290,9 @@ export const secretRoutes: RouteDef[] = [
       params: PrefixParam,
       query: ListQuery,
       access: ({ params }) => ({ path: listPath(params.prefix ?? ''), capability: 'list' }),
-      async handle({ params, query }, { deps }) {
+      async handle({ params, query }, { secrets }) {
         const prefix = params.prefix ?? '';
-        const page = await deps.secrets.list({ prefix, ...query });
+        const page = await secrets.list({ prefix, ...query });
         return { body: page };
       },
     }),

@@ -1,3 +1,4 @@
+import { SECRET_REGIONS_PARTITION } from './replication/replica-marking-store.ts';
 import { checkRegion, type SecretPartitions, secretPartitionsFor } from './secret-partitions.ts';
 import { SecretService, type SecretServiceOptions } from './secret-service.ts';
 
@@ -49,9 +50,7 @@ export class RegionalSecrets {
       ...shared,
       region,
       partitions: this.partitionsOf(region),
-      onReplicatedWrite: (name) => {
-        for (const hook of this.writeHooks) hook(region, name);
-      },
+      onReplicatedWrite: (name) => this.notifyReplicatedWrite(region, name),
     });
     this.services.set(region, service);
     return service;
@@ -65,5 +64,39 @@ export class RegionalSecrets {
   /** Calls `hook` after every committed write to a primary with replicas, in any region (the replication runner). */
   onReplicatedWrite(hook: (region: string, name: string) => void): void {
     this.writeHooks.push(hook);
+  }
+
+  /** Tells the hooks that a primary has replicas to bring in sync (the replication operations). */
+  notifyReplicatedWrite(region: string, name: string): void {
+    for (const hook of this.writeHooks) hook(region, name);
+  }
+
+  /** The home region and every region that holds or held a secret, home first. */
+  async regions(): Promise<string[]> {
+    const regions = [this.homeRegion];
+    let startAfter: string | undefined;
+    do {
+      const page = await this.options.store.query<{ region: string }>(SECRET_REGIONS_PARTITION, {
+        limit: 1000,
+        ...(startAfter === undefined ? {} : { startAfter }),
+      });
+      for (const { data } of page.items) if (data.region !== this.homeRegion) regions.push(data.region);
+      startAfter = page.lastKey;
+    } while (startAfter !== undefined);
+    return regions;
+  }
+
+  /** Purges expired secrets in every region; returns how many. */
+  async purgeExpired(): Promise<number> {
+    let purged = 0;
+    for (const region of await this.regions()) purged += await this.in(region).purgeExpired();
+    return purged;
+  }
+
+  /** Re-wraps every region's data keys under the current root key (a `DataKeyHolder`). */
+  async rewrapAll(): Promise<{ rewrapped: number }> {
+    let rewrapped = 0;
+    for (const region of await this.regions()) rewrapped += (await this.in(region).rewrapAll()).rewrapped;
+    return { rewrapped };
   }
 }

@@ -209,12 +209,17 @@ export class SecretService {
   private creationOrderIndexed = false;
 
   constructor(options: SecretServiceOptions) {
-    this.partitions = options.partitions ?? HOME_PARTITIONS;
-    this.store = markingReplicasStale(options.store, this.partitions.secrets, options.onReplicatedWrite);
     this.keyProvider = options.keyProvider;
     this.clock = options.clock;
     this.region = options.region ?? 'us-east-1';
     this.account = options.account ?? '000000000000';
+    this.partitions = options.partitions ?? HOME_PARTITIONS;
+    this.store = markingReplicasStale(
+      options.store,
+      this.partitions.secrets,
+      options.onReplicatedWrite,
+      this.partitions === HOME_PARTITIONS ? undefined : this.region,
+    );
     this.maxWriteAttempts = options.maxWriteAttempts ?? 20;
     const maxDeprecated = options.maxDeprecatedVersions ?? SECRET_LIMITS.maxDeprecatedVersions;
     const minPruneAgeMs = options.minPruneAgeMs ?? SECRET_LIMITS.pruneMinAgeMs;

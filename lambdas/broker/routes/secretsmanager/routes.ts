@@ -9,6 +9,8 @@ import { defineRoute, type RouteContext, type RouteDef } from '../../route.ts';
 import { secretPath } from '../secrets.ts';
 import { decodePageToken, encodePageToken, filtersIn, queryFingerprint } from './list-secrets.ts';
 import { randomPassword } from './random-password.ts';
+import { replicationRoutes, requireHomeRegion } from './replication.ts';
+import { replicationMembers, replicationStatusList } from './replication-shapes.ts';
 import {
   awsError,
   BatchGetSecretValueRequest,
@@ -110,7 +112,7 @@ async function authorizeSecret(
 /** The description of the secret of this name, or `undefined` when there is none (or the name is not valid). */
 async function describeIfAny(ctx: RouteContext, name: string): Promise<SecretDescription | undefined> {
   try {
-    return await ctx.deps.secrets.describe({ secretId: name });
+    return await ctx.secrets.describe({ secretId: name });
   } catch (err) {
     if (err instanceof NotFoundError || err instanceof ValidationError) return undefined;
     throw err;
@@ -140,11 +142,12 @@ function describeShape(d: SecretDescription, rotation?: RotationConfigView) {
     ...(d.deletedAt === undefined ? {} : { DeletedDate: epochSeconds(d.deletedAt) }),
     Tags: tagList(d.tags),
     VersionIdsToStages: d.versionIdsToStages,
+    ...replicationMembers(d),
   };
 }
 
 async function getValue(ctx: RouteContext, input: { secretId: string; versionId?: string; versionStage?: string }) {
-  const result = await ctx.deps.secrets.get(input);
+  const result = await ctx.secrets.get(input);
   return {
     ARN: result.arn,
     Name: result.name,
@@ -184,7 +187,7 @@ function listPage(
     filters: readonly Filter[];
   },
 ) {
-  return ctx.deps.secrets.listInCreationOrder({
+  return ctx.secrets.listInCreationOrder({
     order: query.order,
     limit: query.limit,
     after: query.after,
@@ -214,24 +217,30 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       access: ({ body }) => ({ path: secretPath(body.Name), capability: 'create' }),
       async handle({ body }, ctx) {
         noKmsKey(body.KmsKeyId);
-        if (body.AddReplicaRegions !== undefined && body.AddReplicaRegions.length > 0) {
-          throw awsError('InvalidParameterException', 'Replica regions are not supported.');
-        }
         const value = requestValue(body, false);
-        const created = await ctx.deps.secrets.create({
+        const created = await ctx.secrets.create({
           name: body.Name,
           description: body.Description,
           tags: body.Tags === undefined ? undefined : tagMap(body.Tags),
           value,
           clientRequestToken: body.ClientRequestToken,
-          region: ctx.signingRegion,
           mayRead: await mayRead(ctx, body.Name),
         });
+        const replicated =
+          body.AddReplicaRegions === undefined
+            ? undefined
+            : await ctx.deps.replication.addReplicas({
+                region: ctx.region,
+                secretId: created.arn,
+                replicas: body.AddReplicaRegions.map((r) => ({ region: r.Region, kmsKeyId: r.KmsKeyId })),
+                forceOverwrite: body.ForceOverwriteReplicaSecret,
+              });
         return {
           body: {
             ARN: created.arn,
             Name: created.name,
             ...(created.versionId ? { VersionId: created.versionId } : {}),
+            ...(replicated === undefined ? {} : { ReplicationStatus: replicationStatusList(replicated.replication) }),
           },
         };
       },
@@ -312,7 +321,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       async handle({ body }, ctx) {
         const { id, name } = await authorizeSecret(ctx, body.SecretId, 'update');
         const value = requestValue(body, true)!;
-        const result = await ctx.deps.secrets.put({
+        const result = await ctx.secrets.put({
           secretId: id,
           value,
           clientRequestToken: body.ClientRequestToken,
@@ -340,7 +349,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
         const { id, name } = await authorizeSecret(ctx, body.SecretId, 'update');
         noKmsKey(body.KmsKeyId);
         const value = requestValue(body, false);
-        const updated = await ctx.deps.secrets.updateSecret({
+        const updated = await ctx.secrets.updateSecret({
           secretId: id,
           description: body.Description,
           value,
@@ -364,7 +373,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'update');
-        const ref = await ctx.deps.secrets.updateVersionStage({
+        const ref = await ctx.secrets.updateVersionStage({
           secretId: id,
           versionStage: body.VersionStage,
           moveToVersionId: body.MoveToVersionId,
@@ -381,8 +390,13 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'read');
-        const secret = await ctx.deps.secrets.describe({ secretId: id });
-        return { body: describeShape(secret, await rotationConfigOf(ctx.deps, secret.name)) };
+        const secret = await ctx.secrets.describe({ secretId: id });
+        // Rotation configs are the home region's: a secret of the same name elsewhere has none.
+        const rotation =
+          ctx.region === ctx.deps.regionalSecrets.homeRegion
+            ? await rotationConfigOf(ctx.deps, secret.name)
+            : undefined;
+        return { body: describeShape(secret, rotation) };
       },
     }),
     defineRoute({
@@ -404,7 +418,8 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
           filters,
         });
         // One read of every rotation config, not one per secret.
-        const configs = new Map((await ctx.deps.rotation?.listConfigs())?.map((c) => [c.name, c]));
+        const home = ctx.region === ctx.deps.regionalSecrets.homeRegion;
+        const configs = new Map((home ? await ctx.deps.rotation?.listConfigs() : [])?.map((c) => [c.name, c]));
         return {
           body: {
             SecretList: found.secrets.map((d) => ({
@@ -424,10 +439,10 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'read');
-        const ref = await ctx.deps.secrets.describe({ secretId: id });
-        let result: Awaited<ReturnType<typeof ctx.deps.secrets.listVersions>>;
+        const ref = await ctx.secrets.describe({ secretId: id });
+        let result: Awaited<ReturnType<typeof ctx.secrets.listVersions>>;
         try {
-          result = await ctx.deps.secrets.listVersions({
+          result = await ctx.secrets.listVersions({
             secretId: id,
             includeDeprecated: body.IncludeDeprecated,
             limit: body.MaxResults,
@@ -461,7 +476,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'delete');
-        const result = await ctx.deps.secrets.delete({
+        const result = await ctx.secrets.delete({
           secretId: id,
           recoveryWindowDays: body.RecoveryWindowInDays,
           forceDeleteWithoutRecovery: body.ForceDeleteWithoutRecovery,
@@ -477,7 +492,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'update');
-        const ref = await ctx.deps.secrets.restore({ secretId: id });
+        const ref = await ctx.secrets.restore({ secretId: id });
         return { body: { ARN: ref.arn, Name: ref.name } };
       },
     }),
@@ -491,6 +506,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'rotate');
+        requireHomeRegion(ctx, 'RotateSecret');
         const rotated = await rotateSecret(ctx.deps, {
           secretId: id,
           rules: body.RotationRules === undefined ? undefined : rotationRulesIn(body.RotationRules),
@@ -515,6 +531,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'rotate');
+        requireHomeRegion(ctx, 'CancelRotateSecret');
         const ref = await cancelRotateSecret(ctx.deps, id);
         return { body: { ARN: ref.arn, Name: ref.name } };
       },
@@ -527,7 +544,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'update');
-        await ctx.deps.secrets.tag({ secretId: id, tags: tagMap(body.Tags) });
+        await ctx.secrets.tag({ secretId: id, tags: tagMap(body.Tags) });
         return { body: {} };
       },
     }),
@@ -539,7 +556,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'update');
-        await ctx.deps.secrets.untag({ secretId: id, tagKeys: body.TagKeys });
+        await ctx.secrets.untag({ secretId: id, tagKeys: body.TagKeys });
         return { body: {} };
       },
     }),
@@ -576,7 +593,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'read');
-        const secret = await ctx.deps.secrets.describe({ secretId: id });
+        const secret = await ctx.secrets.describe({ secretId: id });
         return {
           body: {
             ARN: secret.arn,
@@ -594,7 +611,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'sudo');
-        const ref = await ctx.deps.secrets.putResourcePolicy({
+        const ref = await ctx.secrets.putResourcePolicy({
           secretId: id,
           policy: body.ResourcePolicy,
           blockPublicPolicy: body.BlockPublicPolicy,
@@ -610,9 +627,10 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'sudo');
-        const ref = await ctx.deps.secrets.deleteResourcePolicy({ secretId: id });
+        const ref = await ctx.secrets.deleteResourcePolicy({ secretId: id });
         return { body: { ARN: ref.arn, Name: ref.name } };
       },
     }),
+    ...replicationRoutes({ op, authorizeSecret }),
   ];
 }

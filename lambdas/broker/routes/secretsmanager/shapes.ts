@@ -4,6 +4,7 @@ import type { RotationConfigView } from '../../../core/rotation/rotation-service
 import type { RotationRules } from '../../../core/rotation/rotation-types.ts';
 import { isWellFormedText } from '../../../core/secrets/secret-schema.ts';
 import type { SecretValue } from '../../../core/secrets/secret-types.ts';
+import { AddReplicaRegions } from './replication-shapes.ts';
 
 /**
  * Request members of the AWS Secrets Manager API, as its JSON 1.1 model names them. Only the model's own constraints
@@ -53,7 +54,7 @@ export const CreateSecretRequest = z.looseObject({
   Description: text().max(2048).optional(),
   KmsKeyId: text().optional(),
   Tags: Tags.optional(),
-  AddReplicaRegions: z.array(z.unknown()).optional(),
+  AddReplicaRegions: AddReplicaRegions.optional(),
   ForceOverwriteReplicaSecret: z.boolean().optional(),
   ...ValueMembers,
 });

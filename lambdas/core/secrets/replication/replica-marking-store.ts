@@ -13,7 +13,12 @@ export type ReplicatedWriteHook = (name: string) => void;
  *
  * The replicator writes through the undecorated store: its `InSync` must not be turned back into `InProgress`.
  */
-export function markingReplicasStale(store: Store, secretsPartition: string, onWrite?: ReplicatedWriteHook): Store {
+export function markingReplicasStale(
+  store: Store,
+  secretsPartition: string,
+  onWrite?: ReplicatedWriteHook,
+  region?: string,
+): Store {
   return {
     get: (pk, sk) => store.get(pk, sk),
     query: (pk, options) => store.query(pk, options),
@@ -26,10 +31,25 @@ export function markingReplicasStale(store: Store, secretsPartition: string, onW
         const data: SecretRecord = { ...op.data, replicas: op.data.replicas.map(staleReplica) };
         return { ...op, data };
       });
-      await store.transact(marked);
+      // A region's first secret makes the region known, in the transaction that creates it (see `regionMarker`).
+      const creates = ops.some(
+        (op) => op.type === 'put' && op.pk === secretsPartition && op.condition?.kind === 'absent',
+      );
+      await store.transact(region !== undefined && creates ? [...marked, regionMarker(region)] : marked);
       for (const name of replicated) onWrite?.(name);
     },
   };
+}
+
+/**
+ * The regions that hold (or held) secrets besides the home region, one item each: what the sweeps that must visit
+ * every region (purging expired secrets, re-wrapping data keys under a new root key) walk, since the store cannot list
+ * its partitions.
+ */
+export const SECRET_REGIONS_PARTITION = 'secret-regions';
+
+export function regionMarker(region: string): WriteOp {
+  return { type: 'put', pk: SECRET_REGIONS_PARTITION, sk: region, data: { region } };
 }
 
 function hasReplicas(data: ItemData): data is SecretRecord & { replicas: ReplicaRecord[] } {

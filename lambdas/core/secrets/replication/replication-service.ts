@@ -130,8 +130,9 @@ export class ReplicationService {
       const primaryPk = this.secrets.partitionsOf(primaryRegion).secrets;
       const primary = await this.store.get<SecretRecord>(primaryPk, name);
       const ops: WriteOp[] = [];
-      if (primary !== undefined && primary.data.replicas?.some((r) => r.region === input.region)) {
-        const replicas = primary.data.replicas.filter((r) => r.region !== input.region);
+      const listed = primary?.data.replicas;
+      if (primary !== undefined && listed?.some((r) => r.region === input.region)) {
+        const replicas = listed.filter((r) => r.region !== input.region);
         ops.push(primaryPut(primaryPk, primary, replicas));
         if (replicas.length === 0) ops.push(unindexPrimary(primaryRegion, name));
       }

@@ -10,6 +10,7 @@ import {
 import { indexCreation, unindexCreation } from '../secret-creation-order.ts';
 import type { SecretPartitions } from '../secret-partitions.ts';
 import { type ReplicaRecord, type SecretRecord, type VersionRecord, versionPartition } from '../secret-types.ts';
+import { regionMarker } from './replica-marking-store.ts';
 import { REPLICATION_PARTITION, type ReplicatedPrimary } from './replication-index.ts';
 import { nameTakenMessage, REPLICATION_SUCCEEDED } from './replication-rules.ts';
 
@@ -183,7 +184,9 @@ export class SecretReplicator {
         // A replica promoted meanwhile (StopReplicationToReplica) is no longer ours to write.
         condition: existing === undefined ? { kind: 'absent' } : { kind: 'rev', rev: existing.rev },
       },
-      ...(existing === undefined ? indexCreation(source.name, source.createdAt, partitions.creationOrder) : []),
+      ...(existing === undefined
+        ? [...indexCreation(source.name, source.createdAt, partitions.creationOrder), regionMarker(replica.region)]
+        : []),
       ...first.map((id): WriteOp => ({ type: 'delete', pk: versionPartition(arn), sk: id })),
     ]);
     for (let i = first.length; i < stale.length; i += MAX_TRANSACTION_OPS) {
