@@ -38,6 +38,9 @@ import {
   ROTATION_PK,
 } from '../../lambdas/core/rotation/rotation-records.ts';
 import { RotationService } from '../../lambdas/core/rotation/rotation-service.ts';
+import { SECRET_REGIONS_PARTITION } from '../../lambdas/core/secrets/replication/replica-marking-store.ts';
+import { REPLICATION_PARTITION } from '../../lambdas/core/secrets/replication/replication-index.ts';
+import type { SecretReplicator } from '../../lambdas/core/secrets/replication/secret-replicator.ts';
 import {
   CREATION_ORDER_COMPLETE,
   CREATION_ORDER_PARTITION,
@@ -440,6 +443,22 @@ export const PARTITIONS: readonly PartitionRule[] = [
       sk === CREATION_ORDER_COMPLETE
         ? { kind: 'system', reason: 'the marker that every secret of the store is in the creation-order index' }
         : resource([`secrets/${nameInCreationOrderKey(sk)}`]),
+  },
+  // Other regions' secrets and creation-order indexes (`secrets@<region>`; secret-partitions.ts), named alike.
+  { pk: `${SECRETS_PARTITION}@`, prefix: true, classify: ({ sk }) => resource([`secrets/${sk}`], [REWRAP]) },
+  {
+    pk: `${CREATION_ORDER_PARTITION}@`,
+    prefix: true,
+    classify: ({ sk }) =>
+      sk === CREATION_ORDER_COMPLETE
+        ? { kind: 'system', reason: 'the marker that every secret of the region is in the creation-order index' }
+        : resource([`secrets/${nameInCreationOrderKey(sk)}`]),
+  },
+  // The replication index (`<region>/<name>` of each replicated primary) and the regions that hold secrets.
+  { pk: REPLICATION_PARTITION, classify: ({ sk }) => resource([`secrets/${sk.slice(sk.indexOf('/') + 1)}`]) },
+  {
+    pk: SECRET_REGIONS_PARTITION,
+    classify: () => ({ kind: 'system', reason: 'the regions that hold secrets, which sweeps walk (no secret named)' }),
   },
   // Policies: a caller may always see what its own policies say (policy-test defaults to them).
   {
@@ -895,6 +914,8 @@ export interface AuthzWorld {
   readonly store: MemoryStore;
   /** The traced store every service uses. */
   readonly traced: TracingStore;
+  /** The replicator (no runner: a seed calls it). */
+  readonly replicator: SecretReplicator;
   readonly sink: MemoryAuditSink;
   readonly tokens: TokenService;
   readonly root: TokenRecord;
@@ -927,7 +948,7 @@ export async function buildAuthzWorld(
   const sink = new MemoryAuditSink();
   const audit = new AuditLog({ sink, hasher: new AuditHasher(randomBytes(32)) });
   const keyProvider = from?.keyProvider ?? new FakeKeyProvider();
-  const { secrets, regionalSecrets, replication } = regionalSecretsDeps({ store, keyProvider, clock });
+  const { secrets, regionalSecrets, replication, replicator } = regionalSecretsDeps({ store, keyProvider, clock });
   const tokens = new TokenService({ store, clock });
   const policies = new PolicyService({ store, clock, cacheTtlMs: 0 });
   const accessKeys = new AccessKeyService({ store, keyProvider, clock, cacheTtlMs: 0 });
@@ -1026,6 +1047,7 @@ export async function buildAuthzWorld(
       auditVerify: async () => ({ ok: true, records: sink.lines.length }),
       auditTail: async (lines) => sink.lines.slice(-lines),
       loginMetrics: () => ({ since: clock.now(), logins: [] }),
+      replicationFaults: (fault) => ({ down: fault.down ? [fault.region] : [] }),
       async rotateRootKey() {
         const previous = 'fake-root';
         const keyId = keyProvider.rotate();
@@ -1049,6 +1071,7 @@ export async function buildAuthzWorld(
     tracer,
     store: memory,
     traced: store,
+    replicator,
     sink,
     tokens,
     root,

@@ -37,14 +37,13 @@ export const replicationRoutes: RouteDef[] = [
     body: ReplicateBody,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'update' }),
     async handle({ params, body }, ctx) {
-      return {
-        body: await ctx.deps.replication.addReplicas({
-          region: ctx.region,
-          secretId: params.name,
-          replicas: body.regions,
-          forceOverwrite: body.forceOverwrite,
-        }),
-      };
+      const { arn, replication } = await ctx.deps.replication.addReplicas({
+        region: ctx.region,
+        secretId: params.name,
+        replicas: body.regions,
+        forceOverwrite: body.forceOverwrite,
+      });
+      return { body: { arn, replication } };
     },
   }),
   defineRoute({
@@ -58,13 +57,12 @@ export const replicationRoutes: RouteDef[] = [
     body: RegionsBody,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'update' }),
     async handle({ params, body }, ctx) {
-      return {
-        body: await ctx.deps.replication.removeReplicas({
-          region: ctx.region,
-          secretId: params.name,
-          regions: body.regions,
-        }),
-      };
+      const { arn, replication } = await ctx.deps.replication.removeReplicas({
+        region: ctx.region,
+        secretId: params.name,
+        regions: body.regions,
+      });
+      return { body: { arn, replication } };
     },
   }),
   defineRoute({
