@@ -102,14 +102,14 @@ export const PARTITIONS: readonly Partition[] = [
     owner: 'core/secrets/replication/replication-service.ts',
     holds: '`{region, name}` of every primary with replicas, written with its first replica, removed with its last',
     sortKey: '`<region>/<name>`',
-    access: '`Query` by the replicator\'s `reconcile` (start-up, periodic retry, the scheduled sweep)',
+    access: "`Query` by the replicator's `reconcile` (start-up, periodic retry, the scheduled sweep)",
   },
   {
     pk: SECRET_REGIONS_PARTITION,
     owner: 'core/secrets/regional-secrets.ts',
     holds: '`{region}` of every region besides the home region that holds or held a secret',
     sortKey: 'region',
-    access: '`Query` by the sweeps that visit every region (purge, root-key re-wrap); put with a region\'s first secret',
+    access: "`Query` by the sweeps that visit every region (purge, root-key re-wrap); put with a region's first secret",
   },
   {
     pk: POLICY_PARTITION,

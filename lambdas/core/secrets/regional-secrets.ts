@@ -1,5 +1,6 @@
+import { checkRegion } from '../regions.ts';
 import { SECRET_REGIONS_PARTITION } from './replication/replica-marking-store.ts';
-import { checkRegion, type SecretPartitions, secretPartitionsFor } from './secret-partitions.ts';
+import { type SecretPartitions, secretPartitionsFor } from './secret-partitions.ts';
 import { SecretService, type SecretServiceOptions } from './secret-service.ts';
 
 export interface RegionalSecretsOptions

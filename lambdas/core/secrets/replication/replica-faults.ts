@@ -1,4 +1,4 @@
-import { checkRegion } from '../secret-partitions.ts';
+import { checkRegion } from '../../regions.ts';
 import type { ReplicaAvailability } from './secret-replicator.ts';
 
 /**

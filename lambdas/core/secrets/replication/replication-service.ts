@@ -1,9 +1,9 @@
 import { InvalidRequestError, NotFoundError, ValidationError } from '../../errors.ts';
 import type { Store, StoredItem, WriteOp } from '../../ports/store.ts';
+import { checkRegion } from '../../regions.ts';
 import { retryOnConflict } from '../../retry.ts';
 import type { RegionalSecrets } from '../regional-secrets.ts';
 import { isPendingDeletion } from '../secret-fns.ts';
-import { checkRegion } from '../secret-partitions.ts';
 import { markedForDeletion } from '../secret-service.ts';
 import type { ReplicaRecord, ReplicaStatusView, SecretRecord } from '../secret-types.ts';
 import { indexPrimary, unindexPrimary } from './replication-index.ts';
