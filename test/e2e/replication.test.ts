@@ -229,3 +229,39 @@ describe('Replication', () => {
     expect(refused).toEqual({ name: 'InvalidParameterException', status: 400, message: 'Invalid replica region.' });
   });
 });
+
+describe('The native API and the CLI', () => {
+  it('--region: creates in a region, replicates, describes the replica, promotes it', async () => {
+    const { address, rootToken } = current();
+    const env = { COFFER_ADDR: address, COFFER_TOKEN: rootToken, COFFER_REGION: '' };
+    const cli = async (args: string[], input?: string) => {
+      const result = await runCli([...args, '-o', 'json'], { env, ...(input === undefined ? {} : { input }) });
+      expect(result.code, result.stderr).toBe(0);
+      return JSON.parse(result.stdout) as Record<string, unknown>;
+    };
+    const name = unique('cli');
+    const created = await cli(['--region', 'us-east-2', 'secret', 'create', name, '--file', '-'], 'from the cli');
+    expect(created.arn).toMatch(/^arn:aws:secretsmanager:us-east-2:/);
+    // Not in the home region: secrets are regional.
+    const home = await runCli(['secret', 'get', name], { env });
+    expect(home.code).not.toBe(0);
+
+    const replicated = await cli(['--region', 'us-east-2', 'secret', 'replicate', name, '--to', 'eu-west-1']);
+    expect(replicated.replication).toEqual([{ region: 'eu-west-1', status: 'InProgress' }]);
+    await waitFor('the CLI shows the replica InSync', async () => {
+      const described = await cli(['--region', 'us-east-2', 'secret', 'describe', name]);
+      return (described.replication as { status: string }[] | undefined)?.[0]?.status === 'InSync';
+    });
+    const replica = await cli(['--region', 'eu-west-1', 'secret', 'describe', name]);
+    expect(replica).toMatchObject({ region: 'eu-west-1', primaryRegion: 'us-east-2' });
+    const read = await cli(['--region', 'eu-west-1', 'secret', 'get', name]);
+    expect(read.value).toBe('from the cli');
+
+    const promoted = await cli(['--region', 'eu-west-1', 'secret', 'promote', name]);
+    expect(promoted.arn).toMatch(/^arn:aws:secretsmanager:eu-west-1:/);
+    const primary = await cli(['--region', 'us-east-2', 'secret', 'describe', name]);
+    expect(primary.replication).toBeUndefined();
+    const bad = await runCli(['--region', 'not a region', 'secret', 'get', name], { env });
+    expect(bad.stderr).toMatch(/region must be an AWS region name/);
+  });
+});
