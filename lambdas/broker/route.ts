@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { InvalidRequestError } from '../core/errors.ts';
 import type { Capability } from '../core/policy/policy-types.ts';
 import type { Principal, RequestContext } from '../core/principal.ts';
 import type { SecretService } from '../core/secrets/secret-service.ts';
@@ -156,4 +157,30 @@ export function defineRoute<P, Q, B, R extends z.ZodType = z.ZodUnknown>(route: 
 /** Marks every route of an engine's table as belonging to `feature` (a route's own declaration wins). */
 export function withFeature(feature: Feature | readonly Feature[], routes: readonly RouteDef[]): RouteDef[] {
   return routes.map((route) => (route.feature === undefined ? { ...route, feature } : route));
+}
+
+/**
+ * Refuses a request outside the node's home region: rotation, the engines and API-key registrations keep their
+ * configs with the home region's secrets, so acting on them from another region would act on the wrong secrets.
+ *
+ * @throws InvalidRequestError (InvalidRequestException) naming both regions
+ */
+export function requireHomeRegion(ctx: RouteContext, operation: string): void {
+  const home = ctx.deps.regionalSecrets.homeRegion;
+  if (ctx.region !== home) {
+    throw new InvalidRequestError(
+      `${operation} is available only in this node's home region (${home}), not in ${ctx.region}.`,
+    );
+  }
+}
+
+/** Marks every route of a table as home-region only (see `requireHomeRegion`), checked before its handler runs. */
+export function homeRegionOnly(routes: readonly RouteDef[]): RouteDef[] {
+  return routes.map((route) => ({
+    ...route,
+    handle(input, ctx) {
+      requireHomeRegion(ctx, route.operation);
+      return route.handle(input, ctx);
+    },
+  }));
 }

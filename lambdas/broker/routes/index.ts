@@ -1,5 +1,5 @@
 import { buildOpenApi } from '../openapi.ts';
-import { type RouteDef, withFeature } from '../route.ts';
+import { homeRegionOnly, type RouteDef, withFeature } from '../route.ts';
 import { accessKeyRoutes } from './access-keys.ts';
 import { apiKeyRoutes } from './api-keys.ts';
 import { authRoutes } from './auth.ts';
@@ -36,13 +36,13 @@ export function nativeRoutes(): RouteDef[] {
     ...withFeature('authMounts', authRoutes),
     ...withFeature('authMounts', ldapRoutes),
     ...withFeature('accessKeys', accessKeyRoutes),
-    ...withFeature('apiKeys', apiKeyRoutes),
+    ...withFeature('apiKeys', homeRegionOnly(apiKeyRoutes)),
     ...withFeature('pki', pkiRoutes),
-    ...withFeature('database', databaseRoutes),
+    ...withFeature('database', homeRegionOnly(databaseRoutes)),
     ...withFeature('leases', leaseRoutes),
     ...withFeature('aws', awsRoutes),
     ...withFeature('iamPrincipals', iamMappingRoutes),
-    ...withFeature('rotation', rotationRoutes),
+    ...withFeature('rotation', homeRegionOnly(rotationRoutes)),
     ...withFeature('wrapping', wrappingRoutes),
     ...withFeature('quotas', quotaRoutes),
     ...SECRETS_MANAGER_PATHS.flatMap((path) => secretsManagerRoutes(path)),

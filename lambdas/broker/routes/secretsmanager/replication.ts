@@ -1,4 +1,3 @@
-import { InvalidRequestError } from '../../../core/errors.ts';
 import type { Capability } from '../../../core/policy/policy-types.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../../route.ts';
 import { secretPath } from '../secrets.ts';
@@ -81,19 +80,4 @@ export function replicationRoutes({ op, authorizeSecret }: ReplicationRouteParts
       },
     }),
   ];
-}
-
-/**
- * Rotation keeps its configs and runs in the node's home region only; elsewhere it is refused rather than run against
- * the home region's secret of the same name.
- *
- * @throws InvalidRequestError (InvalidRequestException) outside the home region
- */
-export function requireHomeRegion(ctx: RouteContext, operation: string): void {
-  const home = ctx.deps.regionalSecrets.homeRegion;
-  if (ctx.region !== home) {
-    throw new InvalidRequestError(
-      `${operation} is available only in this node's home region (${home}), not in ${ctx.region}.`,
-    );
-  }
 }

@@ -5,11 +5,11 @@ import { cancelRotateSecret, rotateSecret, rotationConfigOf } from '../../../cor
 import { arnMatches, parseSecretId } from '../../../core/secrets/secret-fns.ts';
 import type { SecretDescription } from '../../../core/secrets/secret-types.ts';
 import { toAwsJsonError } from '../../http-errors.ts';
-import { defineRoute, type RouteContext, type RouteDef } from '../../route.ts';
+import { defineRoute, type RouteContext, type RouteDef, requireHomeRegion } from '../../route.ts';
 import { secretPath } from '../secrets.ts';
 import { decodePageToken, encodePageToken, filtersIn, queryFingerprint } from './list-secrets.ts';
 import { randomPassword } from './random-password.ts';
-import { replicationRoutes, requireHomeRegion } from './replication.ts';
+import { replicationRoutes } from './replication.ts';
 import { replicationMembers, replicationStatusList } from './replication-shapes.ts';
 import {
   awsError,

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { memoryNode, request } from '../../support/memory-node.ts';
+
+type Json = Record<string, unknown>;
+
+async function setup() {
+  const node = await memoryNode();
+  const send = async (
+    method: string,
+    path: string,
+    options: { body?: unknown; region?: string; token?: string; target?: string } = {},
+  ) => {
+    const req = request(method, path, { token: options.token ?? node.rootToken, body: options.body });
+    const headers: Record<string, string> = { ...req.headers };
+    if (options.region !== undefined) headers['x-coffer-region'] = options.region;
+    if (options.target !== undefined) {
+      headers['x-amz-target'] = `secretsmanager.${options.target}`;
+      headers['content-type'] = 'application/x-amz-json-1.1';
+    }
+    const res = await node.broker.handle({ ...req, headers });
+    return { status: res.status, body: JSON.parse(res.body || '{}') as Json };
+  };
+  const sm = (target: string, body: unknown, region?: string, token?: string) =>
+    send('POST', '/v1/aws/secretsmanager', {
+      body,
+      target,
+      ...(region === undefined ? {} : { region }),
+      ...(token === undefined ? {} : { token }),
+    });
+  return { node, send, sm };
+}
+
+describe('Broker: the region of a request', () => {
+  it('acts in X-Coffer-Region on the native API, else in the home region', async () => {
+    const { send } = await setup();
+    const west = await send('POST', '/v1/secrets', { body: { name: 'dup', value: 'west' }, region: 'us-west-2' });
+    expect(west.status).toBe(201);
+    expect(west.body.arn).toMatch(/^arn:aws:secretsmanager:us-west-2:/);
+    const home = await send('POST', '/v1/secrets', { body: { name: 'dup', value: 'home' } });
+    expect(home.status).toBe(201);
+    expect(home.body.arn).toMatch(/^arn:aws:secretsmanager:us-east-1:/);
+    expect((await send('GET', '/v1/secret/data/dup', { region: 'us-west-2' })).body.value).toBe('west');
+    expect((await send('GET', '/v1/secret/data/dup')).body.value).toBe('home');
+    expect((await send('GET', '/v1/secret/list', { region: 'eu-west-1' })).body.entries).toEqual([]);
+    expect((await send('GET', '/v1/secret/list', { region: 'us-west-2' })).body.entries).toEqual([
+      { name: 'dup', arn: west.body.arn, kind: 'secret' },
+    ]);
+  });
+
+  it('acts in X-Coffer-Region under /v1/aws/secretsmanager, and lists that region only', async () => {
+    const { sm } = await setup();
+    expect((await sm('CreateSecret', { Name: 'a', SecretString: 'x' }, 'eu-west-1')).status).toBe(200);
+    expect((await sm('CreateSecret', { Name: 'a', SecretString: 'y' }, 'ap-southeast-2')).status).toBe(200);
+    const listed = await sm('ListSecrets', {}, 'eu-west-1');
+    expect((listed.body.SecretList as Json[]).map((s) => s.ARN)).toEqual([
+      expect.stringMatching(/^arn:aws:secretsmanager:eu-west-1:000000000000:secret:a-/),
+    ]);
+  });
+
+  it('refuses a region that is not a region name before touching anything', async () => {
+    const { send } = await setup();
+    const bad = await send('GET', '/v1/secret/data/x', { region: 'Mars-1' });
+    expect(bad.status).toBe(400);
+    expect((bad.body.error as Json).message).toMatch(/region must be an AWS region name/);
+  });
+
+  it('refuses RotateSecret outside the home region rather than rotating the home secret of that name', async () => {
+    const { sm } = await setup();
+    await sm('CreateSecret', { Name: 'r', SecretString: 'x' }, 'us-west-2');
+    const refused = await sm('RotateSecret', { SecretId: 'r' }, 'us-west-2');
+    expect(refused.body).toEqual({
+      __type: 'InvalidRequestException',
+      message: "RotateSecret is available only in this node's home region (us-east-1), not in us-west-2.",
+    });
+  });
+
+  it('applies a policy regions condition to the request region', async () => {
+    const { node, send } = await setup();
+    await node.deps.policies.put({
+      name: 'eu-only',
+      rules: [{ path: 'secrets/*', capabilities: ['create', 'read'], conditions: { regions: ['eu-west-1'] } }],
+    });
+    const root = await node.deps.tokens.lookup({ token: node.rootToken });
+    const { token } = await node.deps.tokens.create(root, { policies: ['eu-only'] });
+    const inEu = await send('POST', '/v1/secrets', { body: { name: 'p', value: 'v' }, region: 'eu-west-1', token });
+    expect(inEu.status).toBe(201);
+    const inUs = await send('POST', '/v1/secrets', { body: { name: 'p', value: 'v' }, region: 'us-west-2', token });
+    expect(inUs.status).toBe(403);
+    expect(JSON.stringify(inUs.body)).toContain("this request's region us-west-2 is none of them");
+    expect((await send('GET', '/v1/secret/data/p', { token })).status).toBe(403);
+  });
+});
