@@ -265,3 +265,25 @@ describe('The native API and the CLI', () => {
     expect(bad.stderr).toMatch(/region must be an AWS region name/);
   });
 });
+
+describe('ListSecrets primary-region filter', () => {
+  it('matches replicas by their primary region and replicated primaries by their own', async () => {
+    const name = unique('filtered');
+    await at('us-east-1').send(
+      new CreateSecretCommand({ Name: name, SecretString: 'v', AddReplicaRegions: [{ Region: 'us-west-2' }] }),
+    );
+    await replicasAre(name, 'InSync', ['us-west-2']);
+    const byPrimary = (region: string, primary: string) =>
+      at(region).send(
+        new ListSecretsCommand({
+          Filters: [
+            { Key: 'name', Values: [name] },
+            { Key: 'primary-region', Values: [primary] },
+          ],
+        }),
+      );
+    expect((await byPrimary('us-west-2', 'us-east-1')).SecretList?.map((s) => s.Name)).toEqual([name]);
+    expect((await byPrimary('us-east-1', 'us-east-1')).SecretList?.map((s) => s.Name)).toEqual([name]);
+    expect((await byPrimary('us-west-2', 'eu-west-1')).SecretList).toEqual([]);
+  });
+});

@@ -45,8 +45,10 @@ function fieldsOf(secret: SecretDescription, key: SecretFilterKey): string[] {
     case 'tag-value':
       return Object.values(secret.tags);
     case 'primary-region':
+      // A replica's primary region; a primary with replicas is its own (moto `filter_primary_region`).
+      return primaryRegionOf(secret);
     case 'owning-service':
-      // Coffer secrets are neither replicated nor owned by another service.
+      // Coffer secrets are not owned by another service.
       return [];
     case 'all':
       return [secret.name, secret.description, ...Object.keys(secret.tags), ...Object.values(secret.tags)];
@@ -55,4 +57,10 @@ function fieldsOf(secret: SecretDescription, key: SecretFilterKey): string[] {
 
 function startsWith(field: string, prefix: string, ignoreCase: boolean): boolean {
   return ignoreCase ? field.toLowerCase().startsWith(prefix.toLowerCase()) : field.startsWith(prefix);
+}
+
+/** The region the `primary-region` filter matches: a replica's primary's, a replicated primary's own, else none. */
+export function primaryRegionOf(secret: SecretDescription): string[] {
+  if (secret.primaryRegion !== undefined) return [secret.primaryRegion];
+  return secret.replication !== undefined && secret.replication.length > 0 ? [secret.region] : [];
 }

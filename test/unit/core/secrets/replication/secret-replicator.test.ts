@@ -4,6 +4,7 @@ import { NotFoundError, ValidationError } from '../../../../../lambdas/core/erro
 import { ReplicaFaults } from '../../../../../lambdas/core/secrets/replication/replica-faults.ts';
 import { REPLICATION_PARTITION } from '../../../../../lambdas/core/secrets/replication/replication-index.ts';
 import { arnInRegion } from '../../../../../lambdas/core/secrets/replication/secret-replicator.ts';
+import { matchesFilters } from '../../../../../lambdas/core/secrets/secret-filters.ts';
 import { type SecretRecord, versionPartition } from '../../../../../lambdas/core/secrets/secret-types.ts';
 import { FakeKeyProvider } from '../../../../support/fake-key-provider.ts';
 import { regionalSecretsDeps } from '../../../../support/regional-secrets.ts';
@@ -300,6 +301,18 @@ describe('Replication rules', () => {
     await expect(t.west.describe({ secretId: 'app/db' })).rejects.toBeInstanceOf(NotFoundError);
     expect((await t.store.query(REPLICATION_PARTITION)).items).toEqual([]);
     await t.east.delete({ secretId: 'app/db', forceDeleteWithoutRecovery: true });
+  });
+
+  it("gives the primary-region filter a replica's primary region and a replicated primary's own", async () => {
+    const filter = [{ key: 'primary-region' as const, values: ['us-east-1'] }];
+    const [replica] = await t.west.listDescriptions();
+    const [primary] = await t.east.listDescriptions();
+    expect(matchesFilters(replica!, filter)).toBe(true);
+    expect(matchesFilters(primary!, filter)).toBe(true);
+    expect(matchesFilters(replica!, [{ key: 'primary-region', values: ['eu-west-1'] }])).toBe(false);
+    await t.east.create({ name: 'alone', value: text('v') });
+    const alone = (await t.east.listDescriptions()).find((d) => d.name === 'alone');
+    expect(matchesFilters(alone!, filter)).toBe(false);
   });
 
   it('refuses a replica in the primary region itself', async () => {
