@@ -154,7 +154,11 @@ describe('CofferClient against a running server', () => {
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', key.secretAccessKey);
     vi.stubEnv('AWS_SESSION_TOKEN', undefined);
     try {
-      const coffer = new CofferClient({ endpoint: current().address, auth: { sigv4: { region: 'eu-west-1' } }, env: {} });
+      const coffer = new CofferClient({
+        endpoint: current().address,
+        auth: { sigv4: { region: 'eu-west-1' } },
+        env: {},
+      });
       expect((await coffer.getSecretValue({ secretId: 'sdk/env/key' })).SecretString).toBe('from-env-chain');
     } finally {
       vi.unstubAllEnvs();
