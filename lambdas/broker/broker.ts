@@ -171,7 +171,9 @@ export class Broker {
         });
         requestAudited = true;
       }
-      const region = requestRegion(signingRegion, req.headers, this.deps.regionalSecrets.homeRegion);
+      // AWS's clients say the region by signing for it; the native API (signed or not) by the header.
+      const signedRegion = protocol === 'aws-json' ? signingRegion : undefined;
+      const region = requestRegion(signedRegion, req.headers, this.deps.regionalSecrets.homeRegion);
       const secrets = this.deps.regionalSecrets.in(region);
       context = { ...context, region };
       const ctx: RouteContext = {
@@ -641,8 +643,9 @@ function respond(protocol: RouteProtocol, status: number, body: string, requestI
 export const REGION_HEADER = 'x-coffer-region';
 
 /**
- * The region a request acts in: a SigV4 caller's credential scope (what AWS's own clients sign for), else the
- * `X-Coffer-Region` header, else the node's home region. Checked by `RegionalSecrets.in` before any handler runs.
+ * The region a request acts in: the credential scope of a SigV4-signed request to the AWS-compatible API (what AWS's
+ * own clients sign for), else the `X-Coffer-Region` header, else the node's home region. Checked by
+ * `RegionalSecrets.in` before any handler runs.
  */
 function requestRegion(
   signingRegion: string | undefined,

@@ -5,7 +5,7 @@ import { api, runCli } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
 
 // The SigV4 tests sign for eu-west-1, which the node serves only when told to.
-const current = useServer({ COFFER_SIGV4_REGIONS: 'eu-west-1' });
+const current = useServer({ COFFER_SIGV4_REGIONS: 'local,eu-west-1' });
 
 /** Stores `<prefix>/key` and creates (with the CLI) an access key whose only policy reads `<prefix>/*`. */
 async function accessKeyReading(
@@ -154,11 +154,7 @@ describe('CofferClient against a running server', () => {
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', key.secretAccessKey);
     vi.stubEnv('AWS_SESSION_TOKEN', undefined);
     try {
-      const coffer = new CofferClient({
-        endpoint: current().address,
-        auth: { sigv4: { region: 'eu-west-1' } },
-        env: {},
-      });
+      const coffer = new CofferClient({ endpoint: current().address, auth: { sigv4: { region: 'local' } }, env: {} });
       expect((await coffer.getSecretValue({ secretId: 'sdk/env/key' })).SecretString).toBe('from-env-chain');
     } finally {
       vi.unstubAllEnvs();

@@ -36,7 +36,7 @@ async function derivedNode() {
   const sigv4 = {
     async verify(req: BrokerRequest) {
       const id = /Credential=([A-Za-z0-9]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '';
-      return { principal: accessKeyPrincipal(await accessKeys.get(id)), region: 'us-east-1' };
+      return { principal: accessKeyPrincipal(await accessKeys.get(id)), region: 'local' };
     },
   } as unknown as SigV4Verifier;
   const deps = {
