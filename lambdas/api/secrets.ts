@@ -41,7 +41,7 @@ export const SecretDescribed = z.object({
   deletionDate: Instant.optional(),
   resourcePolicy: z.string().optional().describe('The resource policy document, as JSON text'),
   versionIdsToStages: StageMap,
-  region: z.string().describe('The region the secret lives in'),
+  region: z.string().optional().describe('The region the secret lives in (absent from servers before regions)'),
   primaryRegion: z.string().optional().describe("On a replica: its primary's region"),
   replication: z.array(ReplicaState).optional().describe('On a primary with replicas: each replica and its state'),
 });
