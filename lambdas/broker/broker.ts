@@ -183,7 +183,7 @@ export class Broker {
         deps: this.deps,
         authorize: async (c) => {
           try {
-            await this.authorize(principal, c, context);
+            await this.authorize(principal, c, c.region === undefined ? context : { ...context, region: c.region });
           } catch (err) {
             const reason = err instanceof PermissionDeniedError ? err.details?.reason : undefined;
             denied ??= {

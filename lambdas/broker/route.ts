@@ -12,6 +12,11 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export interface AccessCheck {
   readonly path: string;
   readonly capability: Exclude<Capability, 'deny'>;
+  /**
+   * The region the access is for, when it is not the request's own: replicating a secret creates it in the replica
+   * regions, so the caller must be allowed there too (a policy's `regions` condition). @default the request's region
+   */
+  readonly region?: string;
 }
 
 export interface RouteInput<P, Q, B> {

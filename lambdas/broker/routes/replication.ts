@@ -37,6 +37,10 @@ export const replicationRoutes: RouteDef[] = [
     body: ReplicateBody,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'update' }),
     async handle({ params, body }, ctx) {
+      // A replica is a new secret in its region: the caller must be allowed to create it there.
+      for (const { region } of body.regions) {
+        await ctx.authorize({ path: secretPath(params.name), capability: 'create', region });
+      }
       const { arn, replication } = await ctx.deps.replication.addReplicas({
         region: ctx.region,
         secretId: params.name,

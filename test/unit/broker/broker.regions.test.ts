@@ -89,4 +89,50 @@ describe('Broker: the region of a request', () => {
     expect(JSON.stringify(inUs.body)).toContain("this request's region us-west-2 is none of them");
     expect((await send('GET', '/v1/secret/data/p', { token })).status).toBe(403);
   });
+
+  it('needs create in each replica region: a policy limited to one region cannot replicate out of it', async () => {
+    const { node, sm, send } = await setup();
+    await node.deps.policies.put({
+      name: 'east-only',
+      rules: [
+        { path: 'secrets/*', capabilities: ['create', 'read', 'update'], conditions: { regions: ['us-east-1'] } },
+      ],
+    });
+    const root = await node.deps.tokens.lookup({ token: node.rootToken });
+    const { token } = await node.deps.tokens.create(root, { policies: ['east-only'] });
+    const create = await sm(
+      'CreateSecret',
+      { Name: 'kept', SecretString: 'v', AddReplicaRegions: [{ Region: 'eu-west-1' }] },
+      undefined,
+      token,
+    );
+    expect(create.body.__type).toBe('AccessDeniedException');
+    // Refused before the primary was created.
+    expect((await send('GET', '/v1/secret/data/kept')).status).toBe(404);
+    expect((await sm('CreateSecret', { Name: 'kept', SecretString: 'v' }, undefined, token)).status).toBe(200);
+    const replicate = await sm(
+      'ReplicateSecretToRegions',
+      { SecretId: 'kept', AddReplicaRegions: [{ Region: 'eu-west-1' }] },
+      undefined,
+      token,
+    );
+    expect(replicate.body.__type).toBe('AccessDeniedException');
+    const native = await send('POST', '/v1/secret/replicate/kept', {
+      body: { regions: [{ region: 'eu-west-1' }] },
+      token,
+    });
+    expect(native.status).toBe(403);
+    expect((await sm('DescribeSecret', { SecretId: 'kept' })).body.ReplicationStatus).toBeUndefined();
+  });
+
+  it("checks CreateSecret's replica regions before creating the primary", async () => {
+    const { sm, send } = await setup();
+    const refused = await sm('CreateSecret', {
+      Name: 'self',
+      SecretString: 'v',
+      AddReplicaRegions: [{ Region: 'us-east-1' }],
+    });
+    expect(refused.body).toEqual({ __type: 'InvalidParameterException', message: 'Invalid replica region.' });
+    expect((await send('GET', '/v1/secret/data/self')).status).toBe(404);
+  });
 });

@@ -24,6 +24,14 @@ export interface ReplicationRouteParts {
   ) => Promise<{ id: string; name: string }>;
 }
 
+/**
+ * A replica is a new secret in each replica region: the caller needs `create` on the name there (Coffer's addition
+ * to AWS's one permission, so that a policy's `regions` condition cannot be stepped around by replicating).
+ */
+export async function authorizeReplicaRegions(ctx: RouteContext, name: string, regions: readonly string[]) {
+  for (const region of regions) await ctx.authorize({ path: secretPath(name), capability: 'create', region });
+}
+
 const auditPath = ({ body }: { body: { SecretId: string } }) => secretPath(body.SecretId);
 
 /**
@@ -40,7 +48,12 @@ export function replicationRoutes({ op, authorizeSecret }: ReplicationRouteParts
       body: ReplicateSecretToRegionsRequest,
       resource: auditPath,
       async handle({ body }, ctx) {
-        const { id } = await authorizeSecret(ctx, body.SecretId, 'update');
+        const { id, name } = await authorizeSecret(ctx, body.SecretId, 'update');
+        await authorizeReplicaRegions(
+          ctx,
+          name,
+          body.AddReplicaRegions.map((r) => r.Region),
+        );
         const answer = await ctx.deps.replication.addReplicas({
           region: ctx.region,
           secretId: id,

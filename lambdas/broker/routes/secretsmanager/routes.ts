@@ -9,7 +9,7 @@ import { defineRoute, type RouteContext, type RouteDef, requireHomeRegion } from
 import { secretPath } from '../secrets.ts';
 import { decodePageToken, encodePageToken, filtersIn, queryFingerprint } from './list-secrets.ts';
 import { randomPassword } from './random-password.ts';
-import { replicationRoutes } from './replication.ts';
+import { authorizeReplicaRegions, replicationRoutes } from './replication.ts';
 import { replicationMembers, replicationStatusList } from './replication-shapes.ts';
 import {
   awsError,
@@ -217,6 +217,18 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       access: ({ body }) => ({ path: secretPath(body.Name), capability: 'create' }),
       async handle({ body }, ctx) {
         noKmsKey(body.KmsKeyId);
+        // Replica regions are checked and authorised before the primary exists, so a refusal leaves nothing behind.
+        if (body.AddReplicaRegions !== undefined) {
+          ctx.deps.replication.checkReplicaRegions(
+            ctx.region,
+            body.AddReplicaRegions.map((r) => ({ region: r.Region })),
+          );
+          await authorizeReplicaRegions(
+            ctx,
+            body.Name,
+            body.AddReplicaRegions.map((r) => r.Region),
+          );
+        }
         const value = requestValue(body, false);
         const created = await ctx.secrets.create({
           name: body.Name,

@@ -62,12 +62,7 @@ export class ReplicationService {
     replicas: readonly ReplicaRegionInput[];
     forceOverwrite?: boolean | undefined;
   }): Promise<ReplicationAnswer> {
-    for (const replica of input.replicas) {
-      checkRegion(replica.region);
-      // moto `create_replicas`, from AWS's answer.
-      if (replica.region === input.region) throw new ValidationError(INVALID_REPLICA_REGION_MESSAGE);
-      this.secrets.in(replica.region);
-    }
+    this.checkReplicaRegions(input.region, input.replicas);
     const answer = await this.change(input.region, input.secretId, (secret) => {
       if (isPendingDeletion(secret)) throw markedForDeletion(input.secretId);
       const replicas = [...(secret.replicas ?? [])];
@@ -84,6 +79,20 @@ export class ReplicationService {
     });
     this.onChange(input.region, answer.name);
     return answer;
+  }
+
+  /**
+   * Checks replica regions before anything is written (CreateSecret checks them before it creates the primary).
+   *
+   * @throws ValidationError for the primary's own region (AWS: `Invalid replica region.`), or a region not served
+   */
+  checkReplicaRegions(primaryRegion: string, replicas: readonly ReplicaRegionInput[]): void {
+    for (const replica of replicas) {
+      checkRegion(replica.region);
+      // moto `create_replicas`, from AWS's answer.
+      if (replica.region === primaryRegion) throw new ValidationError(INVALID_REPLICA_REGION_MESSAGE);
+      this.secrets.in(replica.region);
+    }
   }
 
   /**
