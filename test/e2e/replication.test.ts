@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
@@ -13,7 +14,7 @@ import {
   StopReplicationToReplicaCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { api, runCli } from '../support/server-process.ts';
+import { api, runCli, startServer, tempDir } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
 import { waitFor } from '../support/wait-for.ts';
 
@@ -285,5 +286,48 @@ describe('ListSecrets primary-region filter', () => {
     expect((await byPrimary('us-west-2', 'us-east-1')).SecretList?.map((s) => s.Name)).toEqual([name]);
     expect((await byPrimary('us-east-1', 'us-east-1')).SecretList?.map((s) => s.Name)).toEqual([name]);
     expect((await byPrimary('us-west-2', 'eu-west-1')).SecretList).toEqual([]);
+  });
+});
+
+describe('Replication across a crash', () => {
+  it('resumes after SIGKILL: a write its replica had not received reaches it once the node is back', async () => {
+    const tmp = tempDir();
+    const dataDir = path.join(tmp.dir, 'data');
+    const env = { COFFER_FAULT_INJECTION: '1' };
+    const first = await startServer(dataDir, env);
+    const token = first.rootToken;
+    const name = unique('crash');
+    const replication = async (address: string) =>
+      (await api(address, token, 'GET', `/v1/secret/metadata/${name}`)).body.replication as
+        | { region: string; status: string }[]
+        | undefined;
+    try {
+      expect((await api(first.address, token, 'POST', '/v1/secrets', { name, value: 'v1' })).status).toBe(201);
+      const replicated = await api(first.address, token, 'POST', `/v1/secret/replicate/${name}`, {
+        regions: [{ region: 'us-west-2' }],
+      });
+      expect(replicated.body.replication).toEqual([{ region: 'us-west-2', status: 'InProgress' }]);
+      await waitFor('InSync', async () => (await replication(first.address))?.[0]?.status === 'InSync');
+      await api(first.address, token, 'POST', '/v1/sys/replication/faults', { region: 'us-west-2', down: true });
+      expect((await api(first.address, token, 'PUT', `/v1/secret/data/${name}`, { value: 'v2' })).status).toBe(200);
+      await waitFor('Failed', async () => (await replication(first.address))?.[0]?.status === 'Failed');
+    } finally {
+      await first.stop('SIGKILL');
+    }
+    // The fault lived in the dead process; the primary's record still says the replica is behind.
+    const second = await startServer(dataDir, env);
+    try {
+      await waitFor(
+        'InSync after the restart',
+        async () => (await replication(second.address))?.[0]?.status === 'InSync',
+      );
+      const read = await fetch(`${second.address}/v1/secret/data/${name}`, {
+        headers: { 'x-coffer-token': token, 'x-coffer-region': 'us-west-2' },
+      });
+      expect(((await read.json()) as { value: string }).value).toBe('v2');
+    } finally {
+      await second.stop();
+      tmp.cleanup();
+    }
   });
 });
