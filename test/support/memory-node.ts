@@ -18,8 +18,9 @@ export async function memoryNode(clock: Clock = { now: () => Date.now() }) {
   const sink = new MemoryAuditSink();
   const audit = new AuditLog({ sink, hasher: new AuditHasher(randomBytes(32)) });
   const tokens = new TokenService({ store, clock });
+  const { replicator, ...regional } = regionalSecretsDeps({ store, keyProvider: new FakeKeyProvider(), clock });
   const deps: BrokerDeps = {
-    ...regionalSecretsDeps({ store, keyProvider: new FakeKeyProvider(), clock }),
+    ...regional,
     tokens,
     policies: new PolicyService({ store, clock }),
     audit,
@@ -28,7 +29,7 @@ export async function memoryNode(clock: Clock = { now: () => Date.now() }) {
   };
   const broker = new Broker(deps, nativeRoutes(), () => {});
   const { token: rootToken } = await tokens.createRoot();
-  return { broker, deps, store, sink, rootToken };
+  return { broker, deps, store, sink, rootToken, replicator };
 }
 
 /** Builds a BrokerRequest with JSON body and a token. */

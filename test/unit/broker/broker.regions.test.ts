@@ -135,4 +135,19 @@ describe('Broker: the region of a request', () => {
     expect(refused.body).toEqual({ __type: 'InvalidParameterException', message: 'Invalid replica region.' });
     expect((await send('GET', '/v1/secret/data/self')).status).toBe(404);
   });
+
+  it('refuses RotateSecret and CancelRotateSecret on a replica, as AWS does', async () => {
+    const { node, sm } = await setup();
+    await sm('CreateSecret', { Name: 'rep', SecretString: 'v' }, 'us-west-2');
+    await sm(
+      'ReplicateSecretToRegions',
+      { SecretId: 'rep', AddReplicaRegions: [{ Region: 'us-east-1' }] },
+      'us-west-2',
+    );
+    await node.replicator.replicate('us-west-2', 'rep');
+    const message = "Operation not permitted on a replica secret. Call must be made in primary secret's region.";
+    for (const target of ['RotateSecret', 'CancelRotateSecret']) {
+      expect((await sm(target, { SecretId: 'rep' })).body).toEqual({ __type: 'InvalidParameterException', message });
+    }
+  });
 });
