@@ -1,11 +1,11 @@
 import { backoffDelay, type RetryOptions } from '../../../core/retry.ts';
-import type { ReplicationResult } from '../../../core/secrets/replication/secret-replicator.ts';
+import type { ReconcileResult, ReplicationResult } from '../../../core/secrets/replication/secret-replicator.ts';
 
 export interface LocalReplicationRunnerOptions {
   /** The replicator (`SecretReplicator`). */
   readonly replicator: {
     replicate(region: string, name: string): Promise<ReplicationResult>;
-    reconcile(): Promise<ReplicationResult>;
+    reconcile(): Promise<ReconcileResult>;
   };
   /**
    * Waits between attempts at a primary whose replicas are still behind (a region down): full jitter, doubling up to
@@ -50,10 +50,7 @@ export class LocalReplicationRunner {
   async start(): Promise<void> {
     try {
       const { behind } = await this.replicator.reconcile();
-      for (const entry of behind) {
-        const [region, name] = splitPrimary(entry.slice(0, entry.lastIndexOf('→')));
-        this.later(region, name);
-      }
+      for (const { region, name } of behind) this.later(region, name);
     } catch (err) {
       this.onError('reconcile', err);
     }
@@ -127,9 +124,4 @@ export class LocalReplicationRunner {
     timer.unref();
     this.timers.set(key, timer);
   }
-}
-
-function splitPrimary(primary: string): [string, string] {
-  const slash = primary.indexOf('/');
-  return [primary.slice(0, slash), primary.slice(slash + 1)];
 }

@@ -162,7 +162,8 @@ export class ReplicationService {
     const pk = this.secrets.partitionsOf(region).secrets;
     return retryOnConflict(async () => {
       const item = await this.store.get<SecretRecord>(pk, name);
-      if (item === undefined) return this.change(region, secretId, next);
+      // Purged between the lookup and this read.
+      if (item === undefined) throw new NotFoundError(`secret ${secretId} not found`);
       assertWritable(item.data);
       const replicas = next(item.data);
       const before = item.data.replicas?.length ?? 0;

@@ -37,6 +37,11 @@ export interface ReplicationResult {
   readonly behind: readonly string[];
 }
 
+/** What `reconcile` left undone: each primary with replicas still behind, and those regions. */
+export interface ReconcileResult {
+  readonly behind: readonly { readonly region: string; readonly name: string; readonly replicas: readonly string[] }[];
+}
+
 type SyncOutcome = Pick<ReplicaRecord, 'status' | 'statusMessage' | 'permanent'>;
 
 /**
@@ -74,14 +79,22 @@ export class SecretReplicator {
   /** Brings every replica of one primary that is not in sync up to date, and records each one's state. */
   async replicate(primaryRegion: string, name: string): Promise<ReplicationResult> {
     const pk = this.partitionsOf(primaryRegion).secrets;
-    for (let round = 0; round < this.maxRounds; round++) {
+    rounds: for (let round = 0; round < this.maxRounds; round++) {
       const primary = await this.store.get<SecretRecord>(pk, name);
       const replicas = primary?.data.replicas ?? [];
       if (primary === undefined || primary.data.primaryRegion !== undefined) return { behind: [] };
       const due = replicas.filter(needsWork);
       if (due.length === 0) return { behind: [] };
       const outcomes = new Map<string, SyncOutcome>();
-      for (const replica of due) outcomes.set(replica.region, await this.sync(primaryRegion, primary, replica));
+      for (const replica of due) {
+        try {
+          outcomes.set(replica.region, await this.sync(primaryRegion, primary, replica));
+        } catch (err) {
+          // The replica changed under the copy (promoted meanwhile): read the primary again, which says what is due.
+          if (err instanceof ConditionFailedError) continue rounds;
+          throw err;
+        }
+      }
       const next = replicas.map((r) => withOutcome(r, outcomes.get(r.region)));
       try {
         await this.store.transact([
@@ -110,8 +123,8 @@ export class SecretReplicator {
    * Replicates every primary with a replica not in sync: at start-up, as the periodic retry, and as AWS's scheduled
    * sweep. One primary's failure does not stop the others; the first failure is thrown at the end.
    */
-  async reconcile(): Promise<ReplicationResult> {
-    const behind: string[] = [];
+  async reconcile(): Promise<ReconcileResult> {
+    const behind: { region: string; name: string; replicas: readonly string[] }[] = [];
     let failure: unknown;
     let startAfter: string | undefined;
     do {
@@ -122,7 +135,7 @@ export class SecretReplicator {
       for (const { data } of page.items) {
         try {
           const result = await this.replicate(data.region, data.name);
-          behind.push(...result.behind.map((region) => `${data.region}/${data.name}→${region}`));
+          if (result.behind.length > 0) behind.push({ region: data.region, name: data.name, replicas: result.behind });
         } catch (err) {
           failure ??= err;
         }

@@ -72,7 +72,7 @@ describe('Class: LocalReplicationRunner', () => {
           if (failures-- > 0) throw new Error('store unavailable');
           return { behind: [] };
         },
-        reconcile: async () => ({ behind: ['eu-west-1/left/behind→us-west-2'] }),
+        reconcile: async () => ({ behind: [{ region: 'eu-west-1', name: 'left/behind', replicas: ['us-west-2'] }] }),
       },
       retry: { baseDelayMs: 5, maxDelayMs: 5 },
       onError: (primary) => errors.push(primary),

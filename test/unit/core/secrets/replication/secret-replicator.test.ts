@@ -196,6 +196,28 @@ describe('Class: SecretReplicator', () => {
     expect((await t.west.get({ secretId: 'app/db' })).value).toEqual(text('v2'));
   });
 
+  it('never writes over a replica promoted while it was being copied', async () => {
+    await t.east.create({ name: 'app/db', value: text('v1') });
+    await t.replication.addReplicas({ region: 'us-east-1', secretId: 'app/db', replicas: [{ region: 'us-west-2' }] });
+    await t.replicate();
+    await t.east.put({ secretId: 'app/db', value: text('v2') });
+    const store = t.store;
+    const original = store.transact.bind(store);
+    let promoted = false;
+    store.transact = async (ops) => {
+      if (!promoted && ops.some((op) => op.type === 'put' && op.pk === 'secrets@us-west-2' && op.sk === 'app/db')) {
+        promoted = true;
+        await t.replication.stopReplication({ region: 'us-west-2', secretId: 'app/db' });
+      }
+      return original(ops);
+    };
+    expect(await t.replicate()).toEqual({ behind: [] });
+    expect(promoted).toBe(true);
+    expect((await t.west.describe({ secretId: 'app/db' })).primaryRegion).toBeUndefined();
+    expect((await t.west.get({ secretId: 'app/db' })).value).toEqual(text('v1'));
+    expect((await t.east.describe({ secretId: 'app/db' })).replication).toBeUndefined();
+  });
+
   it('records Failed for a region that is down, loses nothing, and catches up once it is back', async () => {
     await t.east.create({ name: 'app/db', value: text('v1') });
     await t.replication.addReplicas({
