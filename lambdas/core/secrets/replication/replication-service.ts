@@ -50,7 +50,8 @@ export class ReplicationService {
   }
 
   /**
-   * Replicates a primary of `region` to more regions. A region it already replicates to keeps its replica.
+   * Replicates a primary of `region` to more regions. A region it already replicates to keeps its replica, unless
+   * that replica failed: then it starts over with this request's settings.
    *
    * @throws ValidationError (AWS `InvalidParameterException`) for a replica, the primary's own region, a region the
    *   node does not serve
@@ -65,7 +66,10 @@ export class ReplicationService {
     this.checkReplicaRegions(input.region, input.replicas);
     const answer = await this.change(input.region, input.secretId, (secret) => {
       if (isPendingDeletion(secret)) throw markedForDeletion(input.secretId);
-      const replicas = [...(secret.replicas ?? [])];
+      // A failed replica is asked for again (with ForceOverwriteReplicaSecret, say): it starts over.
+      const replicas = (secret.replicas ?? []).filter(
+        (r) => r.status !== 'Failed' || !input.replicas.some((wanted) => wanted.region === r.region),
+      );
       for (const { region, kmsKeyId } of input.replicas) {
         if (replicas.some((r) => r.region === region)) continue;
         replicas.push({

@@ -273,6 +273,20 @@ describe('Class: SecretReplicator', () => {
     expect(eu).toMatchObject({ status: 'InSync' });
     expect((await t.west.get({ secretId: 'app/db' })).value).toEqual(text('someone else'));
     expect((await t.eu.get({ secretId: 'app/db' })).value).toEqual(text('primary'));
+    // Asked again with ForceOverwriteReplicaSecret, the failed replica starts over and replaces the other secret.
+    const again = await t.replication.addReplicas({
+      region: 'us-east-1',
+      secretId: 'app/db',
+      replicas: [{ region: 'us-west-2' }],
+      forceOverwrite: true,
+    });
+    expect(again.replication.map((r) => [r.region, r.status])).toEqual([
+      ['eu-west-1', 'InSync'],
+      ['us-west-2', 'InProgress'],
+    ]);
+    await t.replicate();
+    expect((await t.west.get({ secretId: 'app/db' })).value).toEqual(text('primary'));
+    expect((await t.west.describe({ secretId: 'app/db' })).primaryRegion).toBe('us-east-1');
   });
 });
 
