@@ -10,6 +10,7 @@
  *   reads idle. The leases use a cheap in-memory provider (FakeDatabaseProvider), so the figure measures Coffer's
  *   bookkeeping and batching, not a database's DROP ROLE.
  */
+
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -26,13 +27,13 @@ import { TokenService } from '../lambdas/core/auth/token/token-service.ts';
 import { LeaseService } from '../lambdas/core/leases/lease-service.ts';
 import { PolicyService } from '../lambdas/core/policy/policy-service.ts';
 import { systemClock } from '../lambdas/core/ports/clock.ts';
-import { SecretService } from '../lambdas/core/secrets/secret-service.ts';
 import { initialise, openLocalNode } from '../lambdas/entrypoints/local/compose.ts';
 import { loadLocalConfig } from '../lambdas/entrypoints/local/config.ts';
 import { LOOPBACK_EGRESS } from '../test/support/egress.ts';
 import { FakeKeyProvider } from '../test/support/fake-key-provider.ts';
 import { request } from '../test/support/memory-node.ts';
 import { startPostgres } from '../test/support/postgres.ts';
+import { regionalSecretsDeps } from '../test/support/regional-secrets.ts';
 import { FakeDatabaseProvider, fakeRegistry } from '../test/unit/core/leases/fake-provider.ts';
 import { measure, percentile, type Rate } from './measure.ts';
 
@@ -135,7 +136,7 @@ export async function benchRevokeUnderLoad(
     });
     const tokens = new TokenService({ store, clock });
     const deps: BrokerDeps = {
-      secrets: new SecretService({ store, keyProvider: new FakeKeyProvider(), clock }),
+      ...regionalSecretsDeps({ store, keyProvider: new FakeKeyProvider(), clock }),
       tokens,
       policies: new PolicyService({ store, clock }),
       audit: new AuditLog({ sink: new MemoryAuditSink(), hasher: new AuditHasher(randomBytes(32)) }),

@@ -81,7 +81,9 @@ export class CofferReplicator extends Construct {
       // A failed batch is not retried from the stream: the schedule reconciles from the table.
       retryAttempts: 0,
       filters: [
-        lambda.FilterCriteria.filter({ dynamodb: { Keys: { pk: { S: lambda.FilterRule.isEqual(props.secretsPartition) } } } }),
+        lambda.FilterCriteria.filter({
+          dynamodb: { Keys: { pk: { S: lambda.FilterRule.isEqual(props.secretsPartition) } } },
+        }),
       ],
     });
     this.role.addToPrincipalPolicy(

@@ -13,6 +13,7 @@ export * from './leases.ts';
 export * from './pki.ts';
 export * from './policies.ts';
 export * from './quotas.ts';
+export * from './replication.ts';
 export * from './rotation.ts';
 export * from './secrets.ts';
 export * from './sys.ts';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Instant, StageMap, StringMap } from './common.ts';
+import { ReplicaState } from './replication.ts';
 
 export const SecretCreated = z.object({
   arn: z.string(),
@@ -44,6 +45,9 @@ export const SecretDescribed = z.object({
     .optional()
     .describe('The ARN of the customer key the secret is sealed under; absent: the default key'),
   versionIdsToStages: StageMap,
+  region: z.string().optional().describe('The region the secret lives in (absent from servers before regions)'),
+  primaryRegion: z.string().optional().describe("On a replica: its primary's region"),
+  replication: z.array(ReplicaState).optional().describe('On a primary with replicas: each replica and its state'),
 });
 export type SecretDescribed = z.infer<typeof SecretDescribed>;
 

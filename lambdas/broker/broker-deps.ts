@@ -13,6 +13,8 @@ import type { CustomerKey, KeyRing } from '../core/ports/key-ring.ts';
 import type { Principal } from '../core/principal.ts';
 import type { QuotaService } from '../core/quota/quota-service.ts';
 import type { RotationService } from '../core/rotation/rotation-service.ts';
+import type { RegionalSecrets } from '../core/secrets/regional-secrets.ts';
+import type { ReplicationService } from '../core/secrets/replication/replication-service.ts';
 import type { SecretService } from '../core/secrets/secret-service.ts';
 import type { ResponseWrapping } from '../core/wrapping/response-wrapping.ts';
 import type { AwsEngine } from '../engines/aws/aws-engine.ts';
@@ -31,6 +33,8 @@ export interface SystemOperations {
   readonly createKey?: (alias: string) => Promise<CustomerKey>;
   /** Logins counted by method and mount since the node started (`GET /v1/sys/metrics`). */
   readonly loginMetrics?: () => LoginMetrics;
+  /** Marks a replica region down or up (`COFFER_FAULT_INJECTION=1`); returns the regions down. */
+  readonly replicationFaults?: (fault: { region: string; down: boolean }) => { down: string[] };
 }
 
 /** One policy decision the broker made for a request. */
@@ -57,7 +61,12 @@ export interface LoginAttempt {
 
 /** Everything the broker needs, built by one composition root per runtime. */
 export interface BrokerDeps {
+  /** The home region's secrets (`regionalSecrets.home`): rotation, leases and the engines use these. */
   readonly secrets: SecretService;
+  /** Every region's secrets; a request acts on its own region's (`RouteContext.region`). */
+  readonly regionalSecrets: RegionalSecrets;
+  /** Replication of secrets between regions (ReplicateSecretToRegions and the rest). */
+  readonly replication: ReplicationService;
   readonly tokens: TokenService;
   /** Response wrapping: single-use wrapping tokens standing in for an answer (`X-Coffer-Wrap-TTL`). */
   readonly wrapping?: ResponseWrapping;

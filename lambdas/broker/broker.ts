@@ -108,7 +108,7 @@ export class Broker {
 
   private async handleRequest(req: BrokerRequest, requestId: string): Promise<BrokerResponse> {
     const started = performance.now();
-    const context: RequestContext = { requestId, sourceIp: req.sourceIp, now: this.deps.clock.now() };
+    let context: RequestContext = { requestId, sourceIp: req.sourceIp, now: this.deps.clock.now() };
     const match = this.table.match(req.method, req.rawPath, req.headers['x-amz-target']);
     if (match.kind === 'target' && req.bodyTooLarge !== true) {
       const error = unknownOperation(match.target);
@@ -172,6 +172,11 @@ export class Broker {
         });
         requestAudited = true;
       }
+      // AWS's clients say the region by signing for it; the native API (signed or not) by the header.
+      const signedRegion = protocol === 'aws-json' ? signingRegion : undefined;
+      const region = requestRegion(signedRegion, req.headers, this.deps.regionalSecrets.homeRegion);
+      const secrets = this.deps.regionalSecrets.in(region);
+      context = { ...context, region };
       const ctx: RouteContext = {
         requestId,
         principal,
@@ -179,7 +184,7 @@ export class Broker {
         deps: this.deps,
         authorize: async (c) => {
           try {
-            await this.authorize(principal, c, context);
+            await this.authorize(principal, c, c.region === undefined ? context : { ...context, region: c.region });
           } catch (err) {
             const reason = err instanceof PermissionDeniedError ? err.details?.reason : undefined;
             denied ??= {
@@ -197,6 +202,8 @@ export class Broker {
           return allowed;
         },
         signingRegion,
+        region,
+        secrets,
         ...(req.clientCertificate !== undefined && { clientCertificate: req.clientCertificate }),
       };
       if (check !== undefined) await ctx.authorize(check);
@@ -435,14 +442,19 @@ export class Broker {
     if (!decision.allowed) return decision.reason;
     const ceiling = await ceilingDenial(this.deps.policies, principal, check, context);
     if (ceiling !== undefined) return ceiling;
-    if (await this.deniedByResourcePolicy(principal, check)) return RESOURCE_POLICY_REASON;
+    if (await this.deniedByResourcePolicy(principal, check, context)) return RESOURCE_POLICY_REASON;
     return undefined;
   }
 
   /** A secret's resource policy can only take access away (see `core/policy/resource-policy.ts`). */
-  private async deniedByResourcePolicy(principal: Principal, check: AccessCheck): Promise<boolean> {
+  private async deniedByResourcePolicy(
+    principal: Principal,
+    check: AccessCheck,
+    context: RequestContext,
+  ): Promise<boolean> {
     if (!check.path.startsWith(SECRET_PATH_PREFIX)) return false;
-    const secret = await this.deps.secrets.resourcePolicyOf(check.path.slice(SECRET_PATH_PREFIX.length));
+    const regional = context.region === undefined ? this.deps.secrets : this.deps.regionalSecrets.in(context.region);
+    const secret = await regional.resourcePolicyOf(check.path.slice(SECRET_PATH_PREFIX.length));
     if (secret?.policy === undefined) return false;
     // Stored documents were validated when put; one that no longer parses denies rather than silently allowing.
     let statements: ResourcePolicyStatement[];
@@ -636,4 +648,20 @@ function respond(protocol: RouteProtocol, status: number, body: string, requestI
   }
   if (body.length > 0) headers['content-type'] = 'application/json';
   return { status: body.length === 0 && status === 200 ? 204 : status, headers, body };
+}
+
+/** The header naming the region of a request that is not SigV4-signed (the native API, the CLI's `--region`). */
+export const REGION_HEADER = 'x-coffer-region';
+
+/**
+ * The region a request acts in: the credential scope of a SigV4-signed request to the AWS-compatible API (what AWS's
+ * own clients sign for), else the `X-Coffer-Region` header, else the node's home region. Checked by
+ * `RegionalSecrets.in` before any handler runs.
+ */
+function requestRegion(
+  signingRegion: string | undefined,
+  headers: Readonly<Record<string, string | undefined>>,
+  home: string,
+): string {
+  return signingRegion ?? headers[REGION_HEADER] ?? home;
 }

@@ -25,13 +25,14 @@ export const FEATURES = {
   auditTail: 'reading the audit log through the API',
   rootKeyRotation: 'rotating the root key through the API (KMS rotates the envelope key itself)',
   loginMetrics: 'login counters through the API (GET /v1/sys/metrics)',
+  replicationFaults: 'injecting replication faults (COFFER_FAULT_INJECTION=1)',
 } as const;
 
 export type Feature = keyof typeof FEATURES;
 
 type ServiceFeature = Exclude<
   Feature,
-  'auditVerify' | 'auditTail' | 'rootKeyRotation' | 'loginMetrics' | 'keyCreation'
+  'auditVerify' | 'auditTail' | 'rootKeyRotation' | 'loginMetrics' | 'keyCreation' | 'replicationFaults'
 >;
 
 /** Where each system feature lives in {@link SystemOperations}. */
@@ -41,6 +42,7 @@ const SYSTEM_FEATURES = {
   rootKeyRotation: 'rotateRootKey',
   loginMetrics: 'loginMetrics',
   keyCreation: 'createKey',
+  replicationFaults: 'replicationFaults',
 } as const satisfies Record<Exclude<Feature, ServiceFeature>, keyof SystemOperations>;
 
 // Every optional service of BrokerDeps is a declared feature (the compiler says which one is missing).
@@ -135,5 +137,9 @@ export const RUNTIME_ONLY: Readonly<
   loginMetrics: {
     runtime: 'local',
     why: 'each function instance counts only its own logins: CloudWatch has the totals (LoginSucceeded/LoginFailed)',
+  },
+  replicationFaults: {
+    runtime: 'local',
+    why: "a test switch of the local replicator; on AWS a replica region fails for real, as DynamoDB's replica does",
   },
 };

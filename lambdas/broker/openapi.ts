@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ErrorResponse } from '../api/common.ts';
+import { REGION_NAME } from '../core/regions.ts';
 import { ERROR_STATUSES } from './http-errors.ts';
 import type { RouteDef } from './route.ts';
 
@@ -16,7 +17,11 @@ export function buildOpenApi(routes: readonly RouteDef[], version: string): Reco
     const operation: Record<string, unknown> = {
       operationId: route.operation,
       summary: route.summary,
-      parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
+      parameters: [
+        ...parameters(route.params, 'path'),
+        ...parameters(route.query, 'query'),
+        { $ref: '#/components/parameters/Region' },
+      ],
       responses: { ...successResponses(route), ...errorResponses(route) },
     };
     if (route.auth === 'none') operation.security = [];
@@ -34,11 +39,21 @@ export function buildOpenApi(routes: readonly RouteDef[], version: string): Reco
     components: {
       securitySchemes: { token: { type: 'apiKey', in: 'header', name: 'X-Coffer-Token' } },
       schemas: { Error: jsonSchema(ErrorResponse, 'output') },
+      parameters: { Region: REGION_PARAMETER },
       responses: errorComponents(),
     },
     paths,
   };
 }
+
+/** Secrets are regional: every request acts in one region (`broker.ts`, `requestRegion`). */
+const REGION_PARAMETER = {
+  name: 'X-Coffer-Region',
+  in: 'header',
+  required: false,
+  description: "The region the request acts in (an AWS region name); default: the node's home region",
+  schema: { type: 'string', pattern: REGION_NAME.source },
+};
 
 /** Requests are described as they are accepted (`input`), answers as they are sent (`output`). */
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): Record<string, unknown> {

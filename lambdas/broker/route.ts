@@ -1,6 +1,8 @@
 import type { z } from 'zod';
+import { InvalidRequestError } from '../core/errors.ts';
 import type { Capability } from '../core/policy/policy-types.ts';
 import type { Principal, RequestContext } from '../core/principal.ts';
+import type { SecretService } from '../core/secrets/secret-service.ts';
 import type { BrokerDeps } from './broker-deps.ts';
 import type { Feature } from './features.ts';
 
@@ -10,6 +12,11 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export interface AccessCheck {
   readonly path: string;
   readonly capability: Exclude<Capability, 'deny'>;
+  /**
+   * The region the access is for, when it is not the request's own: replicating a secret creates it in the replica
+   * regions, so the caller must be allowed there too (a policy's `regions` condition). @default the request's region
+   */
+  readonly region?: string;
 }
 
 export interface RouteInput<P, Q, B> {
@@ -30,6 +37,13 @@ export interface RouteContext {
   isAllowed(check: AccessCheck): Promise<boolean>;
   /** The region of a SigV4 caller's credential scope; AWS-compatible operations put it in the ARNs they create. */
   readonly signingRegion: string | undefined;
+  /**
+   * The region the request acts in: the SigV4 signing region, else the `X-Coffer-Region` header, else the node's home
+   * region. Secrets are regional: names are unique per region, listings show one region's.
+   */
+  readonly region: string;
+  /** The secrets of `region` (`deps.regionalSecrets.in(region)`). */
+  readonly secrets: SecretService;
   /** The verified TLS client certificate (DER) of the request's transport, for certificate login. */
   readonly clientCertificate?: Uint8Array | undefined;
 }
@@ -148,4 +162,30 @@ export function defineRoute<P, Q, B, R extends z.ZodType = z.ZodUnknown>(route: 
 /** Marks every route of an engine's table as belonging to `feature` (a route's own declaration wins). */
 export function withFeature(feature: Feature | readonly Feature[], routes: readonly RouteDef[]): RouteDef[] {
   return routes.map((route) => (route.feature === undefined ? { ...route, feature } : route));
+}
+
+/**
+ * Refuses a request outside the node's home region: rotation, the engines and API-key registrations keep their
+ * configs with the home region's secrets, so acting on them from another region would act on the wrong secrets.
+ *
+ * @throws InvalidRequestError (InvalidRequestException) naming both regions
+ */
+export function requireHomeRegion(ctx: RouteContext, operation: string): void {
+  const home = ctx.deps.regionalSecrets.homeRegion;
+  if (ctx.region !== home) {
+    throw new InvalidRequestError(
+      `${operation} is available only in this node's home region (${home}), not in ${ctx.region}.`,
+    );
+  }
+}
+
+/** Marks every route of a table as home-region only (see `requireHomeRegion`), checked before its handler runs. */
+export function homeRegionOnly(routes: readonly RouteDef[]): RouteDef[] {
+  return routes.map((route) => ({
+    ...route,
+    handle(input, ctx) {
+      requireHomeRegion(ctx, route.operation);
+      return route.handle(input, ctx);
+    },
+  }));
 }

@@ -45,4 +45,9 @@ export interface RequestContext {
   readonly sourceIp: string;
   /** Epoch milliseconds. */
   readonly now: number;
+  /**
+   * The region the request acts in (as AWS's `aws:RequestedRegion`), once the broker knows it: absent before the
+   * caller is authenticated, and for requests that name none (a policy's `regions` condition then does not hold).
+   */
+  readonly region?: string | undefined;
 }

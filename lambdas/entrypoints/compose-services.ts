@@ -35,7 +35,11 @@ import { QuotaService } from '../core/quota/quota-service.ts';
 import { parseRotationFaults, withRotationFaults } from '../core/rotation/rotation-faults.ts';
 import { RotationService } from '../core/rotation/rotation-service.ts';
 import type { StepTaskInput } from '../core/rotation/rotation-workflow.ts';
-import { SecretService, type SecretServiceOptions } from '../core/secrets/secret-service.ts';
+import { RegionalSecrets } from '../core/secrets/regional-secrets.ts';
+import { ReplicaFaults } from '../core/secrets/replication/replica-faults.ts';
+import { ReplicationService } from '../core/secrets/replication/replication-service.ts';
+import { SecretReplicator } from '../core/secrets/replication/secret-replicator.ts';
+import type { SecretService, SecretServiceOptions } from '../core/secrets/secret-service.ts';
 import { ResponseWrapping } from '../core/wrapping/response-wrapping.ts';
 import { AwsEngine } from '../engines/aws/aws-engine.ts';
 import { DatabaseEngine } from '../engines/database/database-engine.ts';
@@ -47,8 +51,12 @@ import { PostgresSessions, type PostgresTimeouts } from '../engines/shared/postg
 
 /** What both runtimes configure the same way; each runtime reads it from its own configuration. */
 export interface ServiceSettings {
-  /** The region and account in the ARNs of the Secrets Manager-compatible API. */
+  /** The node's home region: the native API's default region, and the region of rotation, leases and engines. */
   readonly region: string;
+  /** The regions whose secrets the node serves. @default any region in AWS's name form */
+  readonly regions?: readonly string[] | undefined;
+  /** `COFFER_FAULT_INJECTION=1`: root may mark replica regions down (`sys/replication/faults`). @default false */
+  readonly replicationFaults?: boolean | undefined;
   readonly account: string;
   /** Base URL of the CRL distribution points in issued certificates. */
   readonly publicUrl: string;
@@ -145,6 +153,11 @@ export interface ComposedServices {
   readonly deps: BrokerDeps;
   /** The data-key cache over the envelope key. */
   readonly keyProvider: CachingKeyProvider;
+  /**
+   * Brings replicas in sync; the runtime decides when (the local runner after each write and at start-up, a Lambda
+   * on AWS), hearing of writes through `deps.regionalSecrets.onReplicatedWrite`.
+   */
+  readonly replicator: SecretReplicator;
   /** Finishes in-flight revocations, closes engine connections and forgets cached keys. */
   close(): Promise<void>;
 }
@@ -202,14 +215,30 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     clock,
     ...(ports.audit.filters !== undefined && { filters: ports.audit.filters }),
   });
-  const secrets = new SecretService({
+  const regionalSecrets = new RegionalSecrets({
     store,
     keyProvider,
     keyRing,
     clock,
-    region: settings.region,
+    homeRegion: settings.region,
+    regions: settings.regions,
     account: settings.account,
     ...settings.secretLimits,
+  });
+  // Rotation, leases and the engines keep the home region's secrets.
+  const secrets = regionalSecrets.home;
+  const replicaFaults = settings.replicationFaults === true ? new ReplicaFaults() : undefined;
+  const replicator = new SecretReplicator({
+    store,
+    keyProvider,
+    partitionsOf: (region) => regionalSecrets.partitionsOf(region),
+    availability: replicaFaults?.availability,
+  });
+  const replication = new ReplicationService({
+    store,
+    secrets: regionalSecrets,
+    replicator,
+    onChange: (region, name) => regionalSecrets.notifyReplicatedWrite(region, name),
   });
   const egress = new DnsEgressGuard(EgressPolicy.parse(settings.egressAllow));
   const postgres = new PostgresSessions({
@@ -281,7 +310,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
   });
   const wrapping = new ResponseWrapping({ store, keyProvider, clock });
   const holders: DataKeyHolder[] = [
-    secrets,
+    regionalSecrets,
     pki,
     wrapping,
     authMounts,
@@ -291,6 +320,8 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
 
   const deps: BrokerDeps = {
     secrets,
+    regionalSecrets,
+    replication,
     tokens,
     wrapping,
     authMounts,
@@ -335,6 +366,11 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
         loginMetrics: () => ports.loginCounters!.snapshot(),
       }),
       ...(keyRing?.create !== undefined && { createKey: keyRing.create }),
+      ...(replicaFaults !== undefined && {
+        replicationFaults: (fault: { region: string; down: boolean }) => ({
+          down: replicaFaults.set(fault.region, fault.down),
+        }),
+      }),
       ...(rootKeyring !== undefined && {
         rotateRootKey: () => rotateRootKey({ keyring: rootKeyring, holders, clearCache: () => keyProvider.clear() }),
       }),
@@ -343,6 +379,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
   return {
     deps,
     keyProvider,
+    replicator,
     async close() {
       await dynamic.leases.drain();
       await dynamic.database.close();

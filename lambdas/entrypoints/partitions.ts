@@ -26,6 +26,8 @@ import {
   ROTATION_LOCK_PK,
   ROTATION_PK,
 } from '../core/rotation/rotation-records.ts';
+import { SECRET_REGIONS_PARTITION } from '../core/secrets/replication/replica-marking-store.ts';
+import { REPLICATION_PARTITION } from '../core/secrets/replication/replication-index.ts';
 import { CREATION_ORDER_PARTITION } from '../core/secrets/secret-creation-order.ts';
 import { SECRETS_PARTITION, versionPartition } from '../core/secrets/secret-types.ts';
 import { WRAPPING_PARTITION } from '../core/wrapping/response-wrapping.ts';
@@ -78,6 +80,36 @@ export const PARTITIONS: readonly Partition[] = [
       '`a/<13-digit created ms>/<name>`, `d/<13-digit 9999999999999 − created ms>/<mirrored name>~` (newest first), ' +
       'or `complete`',
     access: 'ListSecrets: `Query begins_with(sk, a/ or d/)` one page at a time; purged with the secret',
+  },
+  {
+    pk: `${SECRETS_PARTITION}@`,
+    prefix: '<region>',
+    owner: 'core/secrets/secret-service.ts',
+    holds: "`SecretRecord` of a region other than the node's home region (secret-partitions.ts); replicas included",
+    sortKey: 'secret name',
+    access: 'as `secrets`, for that region (`RegionalSecrets.in(region)`)',
+  },
+  {
+    pk: `${CREATION_ORDER_PARTITION}@`,
+    prefix: '<region>',
+    owner: 'core/secrets/secret-creation-order.ts',
+    holds: 'the creation-order index of a region other than the home region',
+    sortKey: 'as `secrets-by-creation`',
+    access: 'as `secrets-by-creation`, for that region',
+  },
+  {
+    pk: REPLICATION_PARTITION,
+    owner: 'core/secrets/replication/replication-service.ts',
+    holds: '`{region, name}` of every primary with replicas, written with its first replica, removed with its last',
+    sortKey: '`<region>/<name>`',
+    access: "`Query` by the replicator's `reconcile` (start-up, periodic retry, the scheduled sweep)",
+  },
+  {
+    pk: SECRET_REGIONS_PARTITION,
+    owner: 'core/secrets/regional-secrets.ts',
+    holds: '`{region}` of every region besides the home region that holds or held a secret',
+    sortKey: 'region',
+    access: "`Query` by the sweeps that visit every region (purge, root-key re-wrap); put with a region's first secret",
   },
   {
     pk: POLICY_PARTITION,

@@ -49,6 +49,9 @@ export type RequestAuthoriser = (request: OutgoingRequest) => Promise<Record<str
 /** The header a Coffer token travels in. */
 export const COFFER_TOKEN_HEADER = 'x-coffer-token';
 
+/** The region a request acts in, for requests not signed for one (`CofferClientOptions.region`). */
+export const COFFER_REGION_HEADER = 'x-coffer-region';
+
 export function tokenAuthoriser(token: string): RequestAuthoriser {
   return async (request) => ({ ...request.headers, [COFFER_TOKEN_HEADER]: token });
 }

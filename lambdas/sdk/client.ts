@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { SecretDescribed, SecretRead, SecretWritten } from '../api/secrets.ts';
-import { COFFER_TOKEN_HEADER, type CofferAuth, sigv4Authoriser, tokenAuthoriser } from './auth.ts';
+import {
+  COFFER_REGION_HEADER,
+  COFFER_TOKEN_HEADER,
+  type CofferAuth,
+  type RequestAuthoriser,
+  sigv4Authoriser,
+  tokenAuthoriser,
+} from './auth.ts';
 import { CofferClientError } from './errors.ts';
 import { CofferHttp } from './http-client.ts';
 import { LoginSession } from './login.ts';
@@ -64,6 +71,11 @@ export interface CofferClientOptions {
   readonly now?: () => number;
   /** @default process.env */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * The region to act in (secrets are regional), sent as `X-Coffer-Region`; a SigV4-signed request to the Secrets
+   * Manager-compatible API acts in its signing region instead. @default COFFER_REGION, else the node's home region
+   */
+  readonly region?: string;
 }
 
 const BATCH_CONCURRENCY = 8;
@@ -135,6 +147,12 @@ export class CofferClient {
   constructor(options: CofferClientOptions = {}) {
     const env = options.env ?? process.env;
     const auth: CofferAuth = options.auth ?? (env.COFFER_TOKEN ? { token: env.COFFER_TOKEN } : { sigv4: {} });
+    const region = options.region ?? (env.COFFER_REGION === '' ? undefined : env.COFFER_REGION);
+    // Before authorising, so that a signature covers the header too.
+    const regional = (authorise: RequestAuthoriser): RequestAuthoriser =>
+      region === undefined
+        ? authorise
+        : (request) => authorise({ ...request, headers: { ...request.headers, [COFFER_REGION_HEADER]: region } });
     const transport = {
       endpoint: options.endpoint ?? env.COFFER_ADDR ?? 'http://127.0.0.1:8270',
       retry: { ...DEFAULT_RETRY, ...options.retry },
@@ -154,13 +172,13 @@ export class CofferClient {
       });
       this.http = new CofferHttp({
         ...transport,
-        authorise: async (request) => ({ ...request.headers, [COFFER_TOKEN_HEADER]: await session.token() }),
+        authorise: regional(async (request) => ({ ...request.headers, [COFFER_TOKEN_HEADER]: await session.token() })),
         onUnauthenticated: (sent) => session.rejected(sent[COFFER_TOKEN_HEADER]),
       });
     } else {
       this.http = new CofferHttp({
         ...transport,
-        authorise: 'token' in auth ? tokenAuthoriser(auth.token) : sigv4Authoriser(auth.sigv4, env),
+        authorise: regional('token' in auth ? tokenAuthoriser(auth.token) : sigv4Authoriser(auth.sigv4, env)),
       });
     }
     this.source = {

@@ -38,12 +38,15 @@ import {
   ROTATION_PK,
 } from '../../lambdas/core/rotation/rotation-records.ts';
 import { RotationService } from '../../lambdas/core/rotation/rotation-service.ts';
+import { SECRET_REGIONS_PARTITION } from '../../lambdas/core/secrets/replication/replica-marking-store.ts';
+import { REPLICATION_PARTITION } from '../../lambdas/core/secrets/replication/replication-index.ts';
+import type { SecretReplicator } from '../../lambdas/core/secrets/replication/secret-replicator.ts';
 import {
   CREATION_ORDER_COMPLETE,
   CREATION_ORDER_PARTITION,
   nameInCreationOrderKey,
 } from '../../lambdas/core/secrets/secret-creation-order.ts';
-import { SecretService } from '../../lambdas/core/secrets/secret-service.ts';
+import type { SecretService } from '../../lambdas/core/secrets/secret-service.ts';
 import { SECRETS_PARTITION } from '../../lambdas/core/secrets/secret-types.ts';
 import { ResponseWrapping, WRAPPING_PARTITION } from '../../lambdas/core/wrapping/response-wrapping.ts';
 import { AWS_ROLE_PK, AwsEngine } from '../../lambdas/engines/aws/aws-engine.ts';
@@ -57,6 +60,7 @@ import { PostgresSessions } from '../../lambdas/engines/shared/postgres/postgres
 import { FakeKeyProvider } from './fake-key-provider.ts';
 import { fakeLdapDirectory, LDAP_FIXTURE_ENTRIES } from './fake-ldap-directory.ts';
 import { MemoryKeyRing } from './memory-key-ring.ts';
+import { regionalSecretsDeps } from './regional-secrets.ts';
 import { RecordingEvents, RecordingSchedules } from './rotation-harness.ts';
 
 /**
@@ -440,6 +444,22 @@ export const PARTITIONS: readonly PartitionRule[] = [
       sk === CREATION_ORDER_COMPLETE
         ? { kind: 'system', reason: 'the marker that every secret of the store is in the creation-order index' }
         : resource([`secrets/${nameInCreationOrderKey(sk)}`]),
+  },
+  // Other regions' secrets and creation-order indexes (`secrets@<region>`; secret-partitions.ts), named alike.
+  { pk: `${SECRETS_PARTITION}@`, prefix: true, classify: ({ sk }) => resource([`secrets/${sk}`], [REWRAP]) },
+  {
+    pk: `${CREATION_ORDER_PARTITION}@`,
+    prefix: true,
+    classify: ({ sk }) =>
+      sk === CREATION_ORDER_COMPLETE
+        ? { kind: 'system', reason: 'the marker that every secret of the region is in the creation-order index' }
+        : resource([`secrets/${nameInCreationOrderKey(sk)}`]),
+  },
+  // The replication index (`<region>/<name>` of each replicated primary) and the regions that hold secrets.
+  { pk: REPLICATION_PARTITION, classify: ({ sk }) => resource([`secrets/${sk.slice(sk.indexOf('/') + 1)}`]) },
+  {
+    pk: SECRET_REGIONS_PARTITION,
+    classify: () => ({ kind: 'system', reason: 'the regions that hold secrets, which sweeps walk (no secret named)' }),
   },
   // Policies: a caller may always see what its own policies say (policy-test defaults to them).
   {
@@ -895,6 +915,8 @@ export interface AuthzWorld {
   readonly store: MemoryStore;
   /** The traced store every service uses. */
   readonly traced: TracingStore;
+  /** The replicator (no runner: a seed calls it). */
+  readonly replicator: SecretReplicator;
   readonly sink: MemoryAuditSink;
   readonly tokens: TokenService;
   readonly root: TokenRecord;
@@ -929,7 +951,12 @@ export async function buildAuthzWorld(
   const keyProvider = from?.keyProvider ?? new FakeKeyProvider();
   const keyRing = new MemoryKeyRing();
   await keyRing.create('app');
-  const secrets = new SecretService({ store, keyProvider, keyRing, clock });
+  const { secrets, regionalSecrets, replication, replicator } = regionalSecretsDeps({
+    store,
+    keyProvider,
+    keyRing,
+    clock,
+  });
   const tokens = new TokenService({ store, clock });
   const policies = new PolicyService({ store, clock, cacheTtlMs: 0 });
   const accessKeys = new AccessKeyService({ store, keyProvider, clock, cacheTtlMs: 0 });
@@ -1002,6 +1029,8 @@ export async function buildAuthzWorld(
   };
   const deps: BrokerDeps = {
     secrets,
+    regionalSecrets,
+    replication,
     tokens,
     accessKeys,
     sigv4: new SigV4Verifier({ accessKeys, clock, services: ['coffer', 'secretsmanager'], regions: ['us-east-1'] }),
@@ -1028,6 +1057,7 @@ export async function buildAuthzWorld(
       auditTail: async (lines) => sink.lines.slice(-lines),
       loginMetrics: () => ({ since: clock.now(), logins: [] }),
       createKey: keyRing.create,
+      replicationFaults: (fault) => ({ down: fault.down ? [fault.region] : [] }),
       async rotateRootKey() {
         const previous = 'fake-root';
         const keyId = keyProvider.rotate();
@@ -1051,6 +1081,7 @@ export async function buildAuthzWorld(
     tracer,
     store: memory,
     traced: store,
+    replicator,
     sink,
     tokens,
     root,

@@ -9,8 +9,8 @@ import { AuditLog } from '../../lambdas/core/audit/audit-log.ts';
 import { TokenService } from '../../lambdas/core/auth/token/token-service.ts';
 import { PolicyService } from '../../lambdas/core/policy/policy-service.ts';
 import type { Clock } from '../../lambdas/core/ports/clock.ts';
-import { SecretService } from '../../lambdas/core/secrets/secret-service.ts';
 import { FakeKeyProvider } from './fake-key-provider.ts';
+import { regionalSecretsDeps } from './regional-secrets.ts';
 
 /** A whole broker on in-memory adapters, for fast tests of routing, auth, policy and audit wiring. */
 export async function memoryNode(clock: Clock = { now: () => Date.now() }) {
@@ -18,8 +18,9 @@ export async function memoryNode(clock: Clock = { now: () => Date.now() }) {
   const sink = new MemoryAuditSink();
   const audit = new AuditLog({ sink, hasher: new AuditHasher(randomBytes(32)) });
   const tokens = new TokenService({ store, clock });
+  const { replicator, ...regional } = regionalSecretsDeps({ store, keyProvider: new FakeKeyProvider(), clock });
   const deps: BrokerDeps = {
-    secrets: new SecretService({ store, keyProvider: new FakeKeyProvider(), clock }),
+    ...regional,
     tokens,
     policies: new PolicyService({ store, clock }),
     audit,
@@ -28,7 +29,7 @@ export async function memoryNode(clock: Clock = { now: () => Date.now() }) {
   };
   const broker = new Broker(deps, nativeRoutes(), () => {});
   const { token: rootToken } = await tokens.createRoot();
-  return { broker, deps, store, sink, rootToken };
+  return { broker, deps, store, sink, rootToken, replicator };
 }
 
 /** Builds a BrokerRequest with JSON body and a token. */

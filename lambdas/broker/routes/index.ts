@@ -1,5 +1,5 @@
 import { buildOpenApi } from '../openapi.ts';
-import { type RouteDef, withFeature } from '../route.ts';
+import { homeRegionOnly, type RouteDef, withFeature } from '../route.ts';
 import { accessKeyRoutes } from './access-keys.ts';
 import { apiKeyRoutes } from './api-keys.ts';
 import { authRoutes } from './auth.ts';
@@ -12,6 +12,7 @@ import { leaseRoutes } from './leases.ts';
 import { pkiRoutes } from './pki.ts';
 import { policyRoutes } from './policies.ts';
 import { quotaRoutes } from './quotas.ts';
+import { replicationRoutes } from './replication.ts';
 import { rotationRoutes } from './rotation.ts';
 import { secretRoutes } from './secrets.ts';
 import { SECRETS_MANAGER_PATHS, secretsManagerRoutes } from './secretsmanager/routes.ts';
@@ -30,18 +31,19 @@ export function nativeRoutes(): RouteDef[] {
       return document;
     }),
     ...secretRoutes,
+    ...replicationRoutes,
     ...policyRoutes,
     ...tokenRoutes,
     ...withFeature('authMounts', authRoutes),
     ...withFeature('authMounts', ldapRoutes),
     ...withFeature('accessKeys', accessKeyRoutes),
-    ...withFeature('apiKeys', apiKeyRoutes),
+    ...withFeature('apiKeys', homeRegionOnly(apiKeyRoutes)),
     ...withFeature('pki', pkiRoutes),
-    ...withFeature('database', databaseRoutes),
+    ...withFeature('database', homeRegionOnly(databaseRoutes)),
     ...withFeature('leases', leaseRoutes),
     ...withFeature('aws', awsRoutes),
     ...withFeature('iamPrincipals', iamMappingRoutes),
-    ...withFeature('rotation', rotationRoutes),
+    ...withFeature('rotation', homeRegionOnly(rotationRoutes)),
     ...withFeature('wrapping', wrappingRoutes),
     ...withFeature('quotas', quotaRoutes),
     ...keyRoutes,

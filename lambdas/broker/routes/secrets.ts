@@ -91,10 +91,10 @@ export const secretRoutes: RouteDef[] = [
     sensitive: ['value', 'binary'],
     access: ({ body }) => ({ path: secretPath(body.name), capability: 'create' }),
     async handle({ body }, ctx) {
-      const { deps, isAllowed } = ctx;
+      const { secrets, isAllowed } = ctx;
       const value = toSecretValue(body);
       const key = body.kmsKeyId === undefined ? undefined : await authorizeKey(ctx, body.kmsKeyId);
-      const created = await deps.secrets.create({
+      const created = await secrets.create({
         ...(key === undefined ? {} : { kmsKeyId: key.arn }),
         name: body.name,
         description: body.description,
@@ -120,8 +120,8 @@ export const secretRoutes: RouteDef[] = [
     query: ReadQuery,
     sensitive: ['value', 'binary'],
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'read' }),
-    async handle({ params, query }, { deps }) {
-      const got = await deps.secrets.get({
+    async handle({ params, query }, { secrets }) {
+      const got = await secrets.get({
         secretId: params.name,
         versionId: query.versionId,
         versionStage: query.stage,
@@ -174,14 +174,14 @@ export const secretRoutes: RouteDef[] = [
       );
       if (!canUpdate) {
         await ctx.authorize({ path, capability: 'create' });
-        return { body: await ctx.deps.secrets.put({ ...request, ifAbsent: true, createIfMissing: true }) };
+        return { body: await ctx.secrets.put({ ...request, ifAbsent: true, createIfMissing: true }) };
       }
       try {
-        return { body: await ctx.deps.secrets.put(request) };
+        return { body: await ctx.secrets.put(request) };
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err;
         await ctx.authorize({ path, capability: 'create' });
-        return { body: await ctx.deps.secrets.put({ ...request, createIfMissing: true }) };
+        return { body: await ctx.secrets.put({ ...request, createIfMissing: true }) };
       }
     },
   }),
@@ -194,8 +194,8 @@ export const secretRoutes: RouteDef[] = [
     response: api.SecretDescribed,
     params: SecretNameParam,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'read' }),
-    async handle({ params }, { deps }) {
-      const d = await deps.secrets.describe({ secretId: params.name });
+    async handle({ params }, { secrets }) {
+      const d = await secrets.describe({ secretId: params.name });
       return {
         body: {
           ...d,
@@ -221,15 +221,15 @@ export const secretRoutes: RouteDef[] = [
       const { kmsKeyId, ...metadata } = body;
       if (kmsKeyId !== undefined) {
         const key = kmsKeyId === null ? undefined : await authorizeKey(ctx, kmsKeyId);
-        const previous = (await ctx.deps.secrets.describe({ secretId: params.name })).kmsKeyId;
-        await ctx.deps.secrets.updateSecret({
+        const previous = (await ctx.secrets.describe({ secretId: params.name })).kmsKeyId;
+        await ctx.secrets.updateSecret({
           secretId: params.name,
           kmsKeyId: key?.arn ?? null,
           reencrypt: await mayUseKey(ctx, previous),
         });
       }
       if (kmsKeyId === undefined || Object.values(metadata).some((v) => v !== undefined)) {
-        await ctx.deps.secrets.update({ secretId: params.name, ...metadata });
+        await ctx.secrets.update({ secretId: params.name, ...metadata });
       }
       return { body: { name: params.name, updated: true } };
     },
@@ -244,8 +244,8 @@ export const secretRoutes: RouteDef[] = [
     params: SecretNameParam,
     query: DeleteQuery,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'delete' }),
-    async handle({ params, query }, { deps }) {
-      const deleted = await deps.secrets.delete({
+    async handle({ params, query }, { secrets }) {
+      const deleted = await secrets.delete({
         secretId: params.name,
         recoveryWindowDays: query.recoveryWindowDays,
         forceDeleteWithoutRecovery: query.force,
@@ -262,8 +262,8 @@ export const secretRoutes: RouteDef[] = [
     response: api.SecretRestored,
     params: SecretNameParam,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'update' }),
-    async handle({ params }, { deps }) {
-      return { body: await deps.secrets.restore({ secretId: params.name }) };
+    async handle({ params }, { secrets }) {
+      return { body: await secrets.restore({ secretId: params.name }) };
     },
   }),
   defineRoute({
@@ -276,8 +276,8 @@ export const secretRoutes: RouteDef[] = [
     params: SecretNameParam,
     query: VersionsQuery,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'read' }),
-    async handle({ params, query }, { deps }) {
-      const page = await deps.secrets.listVersions({ secretId: params.name, ...query });
+    async handle({ params, query }, { secrets }) {
+      const page = await secrets.listVersions({ secretId: params.name, ...query });
       return {
         body: {
           versions: page.versions.map((v) => ({ ...v, createdAt: iso(v.createdAt) })),
@@ -296,9 +296,9 @@ export const secretRoutes: RouteDef[] = [
     params: SecretNameParam,
     body: StageBody,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'update' }),
-    async handle({ params, body }, { deps }) {
-      await deps.secrets.updateVersionStage({ secretId: params.name, versionStage: body.stage, ...body });
-      const d = await deps.secrets.describe({ secretId: params.name });
+    async handle({ params, body }, { secrets }) {
+      await secrets.updateVersionStage({ secretId: params.name, versionStage: body.stage, ...body });
+      const d = await secrets.describe({ secretId: params.name });
       return { body: { name: d.name, arn: d.arn, versionIdsToStages: d.versionIdsToStages } };
     },
   }),
@@ -313,9 +313,9 @@ export const secretRoutes: RouteDef[] = [
       params: PrefixParam,
       query: ListQuery,
       access: ({ params }) => ({ path: listPath(params.prefix ?? ''), capability: 'list' }),
-      async handle({ params, query }, { deps }) {
+      async handle({ params, query }, { secrets }) {
         const prefix = params.prefix ?? '';
-        const page = await deps.secrets.list({ prefix, ...query });
+        const page = await secrets.list({ prefix, ...query });
         return { body: page };
       },
     }),

@@ -3,7 +3,7 @@ import type { RequestContext } from '../principal.ts';
 import { type PolicyConditions, WEEKDAYS, type Weekday } from './policy-types.ts';
 
 /** The keys of `PolicyConditions` that a request can fail (`timezone` only qualifies the time conditions). */
-export type ConditionKey = 'sourceCidrs' | 'timeOfDay' | 'weekdays' | 'notAfter';
+export type ConditionKey = 'sourceCidrs' | 'timeOfDay' | 'weekdays' | 'notAfter' | 'regions';
 
 /**
  * Why a request did not meet a rule's condition, in two forms. A caller who was refused is told `requirement` and
@@ -32,6 +32,7 @@ const REQUIREMENTS: Record<ConditionKey, string> = {
   timeOfDay: 'timeOfDay (the request must fall within its daily time window)',
   weekdays: 'weekdays (the request must fall on one of its days)',
   notAfter: 'notAfter (the request must come before the grant expires)',
+  regions: 'regions (the request must act in one of its regions)',
 };
 
 function unmetCondition(key: ConditionKey, observed: string, detail: string): UnmetCondition {
@@ -93,6 +94,7 @@ export function compileConditions(conditions: PolicyConditions): CompiledConditi
   const checks: Check[] = [];
   if (conditions.notAfter !== undefined) checks.push(expiryCheck(conditions.notAfter));
   if (conditions.sourceCidrs !== undefined) checks.push(sourceCheck(conditions.sourceCidrs));
+  if (conditions.regions !== undefined) checks.push(regionCheck(conditions.regions));
   const timeZone = conditions.timezone ?? DEFAULT_TIMEZONE;
   if (conditions.weekdays !== undefined) checks.push(weekdayCheck(conditions.weekdays, timeZone));
   if (conditions.timeOfDay !== undefined) checks.push(timeOfDayCheck(conditions.timeOfDay, timeZone));
@@ -123,6 +125,21 @@ function expiryCheck(notAfter: string): Check {
     `grant expired at ${new Date(expiresAt).toISOString()}`,
   );
   return (context) => (context.now < expiresAt ? undefined : expired);
+}
+
+/** The request's region must be one of `regions`; a request that names none (before authentication) meets none. */
+function regionCheck(regions: readonly string[]): Check {
+  const allowed = new Set(regions);
+  const shown = `[${regions.join(', ')}]`;
+  return (context) => {
+    if (context.region !== undefined && allowed.has(context.region)) return undefined;
+    const observed = context.region ?? 'no region';
+    return unmetCondition(
+      'regions',
+      `this request's region ${observed} is none of them`,
+      `region ${observed} not in ${shown}`,
+    );
+  };
 }
 
 function sourceCheck(cidrs: readonly string[]): Check {

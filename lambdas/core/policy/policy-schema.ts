@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from '../errors.ts';
+import { REGION_NAME } from '../regions.ts';
 import { isKnownTimeZone, parseCidr, parseClockTime } from './conditions.ts';
 import { patternProblem } from './path-pattern.ts';
 import { CAPABILITIES, type PolicyDocument, ROOT_POLICY_NAME, WEEKDAYS } from './policy-types.ts';
@@ -8,6 +9,7 @@ import { CAPABILITIES, type PolicyDocument, ROOT_POLICY_NAME, WEEKDAYS } from '.
 export const POLICY_LIMITS = {
   rules: 500,
   sourceCidrs: 100,
+  regions: 50,
   descriptionLength: 1024,
 } as const;
 
@@ -54,6 +56,11 @@ export const PolicyConditionsSchema = z.strictObject({
   timezone: TimeZoneSchema.optional(),
   notAfter: z.iso
     .datetime({ offset: true, error: 'must be an ISO-8601 date-time such as 2030-01-31T18:00:00Z' })
+    .optional(),
+  regions: z
+    .array(z.string().regex(REGION_NAME, { error: 'must be a region name such as us-east-1' }))
+    .min(1, { error: 'must list at least one region' })
+    .max(POLICY_LIMITS.regions, { error: `must list at most ${POLICY_LIMITS.regions} regions` })
     .optional(),
 });
 

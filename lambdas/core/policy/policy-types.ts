@@ -44,6 +44,11 @@ export interface PolicyConditions {
   timezone?: string;
   /** ISO-8601 instant at which the rule stops applying (a time-boxed grant). */
   notAfter?: string;
+  /**
+   * Regions the request must act in (as AWS's `aws:RequestedRegion`): its SigV4 signing region, `X-Coffer-Region`
+   * or the node's home region. Absent: every region.
+   */
+  regions?: string[];
 }
 
 export interface PolicyRule {

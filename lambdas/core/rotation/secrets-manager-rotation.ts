@@ -1,4 +1,5 @@
 import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.ts';
+import { assertWritable } from '../secrets/replication/replication-rules.ts';
 import type { SecretService } from '../secrets/secret-service.ts';
 import { markedForDeletion } from '../secrets/secret-service.ts';
 import { AWSCURRENT, AWSPENDING, type SecretDescription, type SecretRef } from '../secrets/secret-types.ts';
@@ -124,5 +125,7 @@ export async function rotationConfigOf(
 async function describeLive(deps: SecretsManagerRotationDeps, secretId: string): Promise<SecretDescription> {
   const secret = await deps.secrets.describe({ secretId });
   if (secret.deletedAt !== undefined) throw markedForDeletion(secretId);
+  // A replica rotates with its primary, never on its own (AWS: InvalidParameterException).
+  assertWritable(secret);
   return secret;
 }

@@ -54,13 +54,16 @@ export function isCreationOrderKey(order: CreationOrder, key: string): boolean {
   return pattern.test(key);
 }
 
-/** The index items of a new secret, to add to the transaction that creates it. */
-export function indexCreation(name: string, createdAt: number): WriteOp[] {
+/**
+ * The index items of a new secret, to add to the transaction that creates it, in `partition` (the region's; see
+ * `secret-partitions.ts`).
+ */
+export function indexCreation(name: string, createdAt: number, partition = CREATION_ORDER_PARTITION): WriteOp[] {
   const data: CreationOrderItem = { name, createdAt };
   return (['asc', 'desc'] as const).map(
     (order): WriteOp => ({
       type: 'put',
-      pk: CREATION_ORDER_PARTITION,
+      pk: partition,
       sk: creationOrderKey(order, name, createdAt),
       data,
     }),
@@ -68,11 +71,11 @@ export function indexCreation(name: string, createdAt: number): WriteOp[] {
 }
 
 /** The removal of a secret's index items, to add to the transaction that purges it. */
-export function unindexCreation(name: string, createdAt: number): WriteOp[] {
+export function unindexCreation(name: string, createdAt: number, partition = CREATION_ORDER_PARTITION): WriteOp[] {
   return (['asc', 'desc'] as const).map(
     (order): WriteOp => ({
       type: 'delete',
-      pk: CREATION_ORDER_PARTITION,
+      pk: partition,
       sk: creationOrderKey(order, name, createdAt),
     }),
   );

@@ -16,19 +16,6 @@ export interface SecretFilter {
 }
 
 /**
- * What the filters read that is not a plain field of `SecretDescription`. Replication belongs to the regions module,
- * so the `primary-region` filter asks for it rather than knowing where it is kept.
- */
-export interface SecretFilterFields {
-  /**
-   * The primary region of a replicated secret (on the primary and on each replica alike), or `undefined` for a
-   * secret that is not replicated, which `primary-region` never matches (as AWS, and moto's `filter_primary_region`).
-   * @default no secret is replicated
-   */
-  readonly primaryRegion?: ((secret: SecretDescription) => string | undefined) | undefined;
-}
-
-/**
  * ListSecrets' and BatchGetSecretValue's filters, as AWS matches them. Sources: the API reference's `Filter` type, the
  * user guide's "Find secrets in AWS Secrets Manager" page, and the tests moto (5.2.1,
  * `moto/secretsmanager/list_secrets/filters.py`) and LocalStack ran against real AWS; each rule's test in
@@ -47,16 +34,12 @@ export interface SecretFilterFields {
  *   too: it is the well-known "catch-all" filter).
  * - `owning-service` matches nothing: no Coffer secret is managed by another service.
  */
-export function matchesFilters(
-  secret: SecretDescription,
-  filters: readonly SecretFilter[],
-  fields: SecretFilterFields = {},
-): boolean {
-  return filters.every((filter) => matchesFilter(secret, filter, fields));
+export function matchesFilters(secret: SecretDescription, filters: readonly SecretFilter[]): boolean {
+  return filters.every((filter) => matchesFilter(secret, filter));
 }
 
-function matchesFilter(secret: SecretDescription, filter: SecretFilter, fields: SecretFilterFields): boolean {
-  const values = fieldsOf(secret, filter.key, fields);
+function matchesFilter(secret: SecretDescription, filter: SecretFilter): boolean {
+  const values = fieldsOf(secret, filter.key);
   const match = MATCHERS[filter.key];
   return (filter.values ?? []).some((value) => {
     const negated = value.startsWith('!');
@@ -88,7 +71,7 @@ const MATCHERS: Record<SecretFilterKey, Matcher> = {
   all: words,
 };
 
-function fieldsOf(secret: SecretDescription, key: SecretFilterKey, fields: SecretFilterFields): string[] {
+function fieldsOf(secret: SecretDescription, key: SecretFilterKey): string[] {
   switch (key) {
     case 'name':
       return [secret.name];
@@ -98,14 +81,11 @@ function fieldsOf(secret: SecretDescription, key: SecretFilterKey, fields: Secre
       return Object.keys(secret.tags);
     case 'tag-value':
       return Object.values(secret.tags);
-    case 'primary-region': {
-      // TODO(lead, issue 13 merge): once REPL's `region`, `primaryRegion` and `replication` are on SecretDescription,
-      // make the default read them, on this one line:
-      // `const region = fields.primaryRegion ? fields.primaryRegion(secret) : (secret.primaryRegion ?? (secret.replication?.length ? secret.region : undefined));`
-      const region = fields.primaryRegion?.(secret);
-      return region === undefined ? [] : [region];
-    }
+    case 'primary-region':
+      // A replica's primary region; a primary with replicas is its own (moto `filter_primary_region`).
+      return primaryRegionOf(secret);
     case 'owning-service':
+      // Coffer secrets are not owned by another service.
       return [];
     case 'all':
       return [secret.name, secret.description, ...Object.keys(secret.tags), ...Object.values(secret.tags)];
@@ -146,4 +126,10 @@ function splitAtCase(piece: string): string[] {
   // With a capturing group, split keeps each lowercase run together with the character before it, as Python's
   // `re.split(r'([^a-z][a-z]+)', …)` does in moto.
   return piece.split(/([^a-z][a-z]+)/).filter((w) => w !== '');
+}
+
+/** The region the `primary-region` filter matches: a replica's primary's, a replicated primary's own, else none. */
+export function primaryRegionOf(secret: SecretDescription): string[] {
+  if (secret.primaryRegion !== undefined) return [secret.primaryRegion];
+  return secret.replication !== undefined && secret.replication.length > 0 ? [secret.region] : [];
 }

@@ -20,9 +20,10 @@ import {
   type WriteOp,
 } from '../ports/store.ts';
 import { retryOnConflict } from '../retry.ts';
+import { markingReplicasStale, type ReplicatedWriteHook } from './replication/replica-marking-store.ts';
+import { assertDeletable, assertWritable, replicationView } from './replication/replication-rules.ts';
 import {
   CREATION_ORDER_COMPLETE,
-  CREATION_ORDER_PARTITION,
   type CreationOrder,
   type CreationOrderItem,
   creationOrderKey,
@@ -53,6 +54,7 @@ import {
   versionsToPrune,
   youngDeprecatedCount,
 } from './secret-fns.ts';
+import { HOME_PARTITIONS, type SecretPartitions } from './secret-partitions.ts';
 import {
   ClientRequestTokenSchema,
   CustomMetadataSchema,
@@ -87,7 +89,6 @@ import {
   type PutSecretValueInput,
   type PutSecretValueResult,
   SECRET_LIMITS,
-  SECRETS_PARTITION,
   type SecretDescription,
   type SecretRecord,
   type SecretRef,
@@ -141,6 +142,10 @@ export interface SecretServiceOptions {
    * @default { perSecond: 10, burst: 20 }
    */
   readonly writeRate?: WriteRate | 'unlimited' | undefined;
+  /** The region's partitions (`RegionalSecrets` gives each region its own). @default HOME_PARTITIONS */
+  readonly partitions?: SecretPartitions | undefined;
+  /** Told after each committed write to a primary with replicas (the local replication runner). @default none */
+  readonly onReplicatedWrite?: ReplicatedWriteHook | undefined;
 }
 
 const DEFAULT_MAX_LABELLED_VERSIONS = 100;
@@ -202,16 +207,23 @@ export class SecretService {
   private readonly versionLimits: VersionLimits;
   private readonly maxLabelledVersions: number;
   private readonly writeLimiter: WriteRateLimiter | undefined;
+  private readonly partitions: SecretPartitions;
   /** The store's marker was seen: every secret has its creation-order items (see `indexCreationOrder`). */
   private creationOrderIndexed = false;
 
   constructor(options: SecretServiceOptions) {
-    this.store = options.store;
     this.keyProvider = options.keyProvider;
     this.keys = { defaultKey: options.keyProvider, keyRing: options.keyRing };
     this.clock = options.clock;
     this.region = options.region ?? 'us-east-1';
     this.account = options.account ?? '000000000000';
+    this.partitions = options.partitions ?? HOME_PARTITIONS;
+    this.store = markingReplicasStale(
+      options.store,
+      this.partitions.secrets,
+      options.onReplicatedWrite,
+      this.partitions === HOME_PARTITIONS ? undefined : this.region,
+    );
     this.maxWriteAttempts = options.maxWriteAttempts ?? 20;
     const maxDeprecated = options.maxDeprecatedVersions ?? SECRET_LIMITS.maxDeprecatedVersions;
     const minPruneAgeMs = options.minPruneAgeMs ?? SECRET_LIMITS.pruneMinAgeMs;
@@ -256,7 +268,7 @@ export class SecretService {
 
     return this.retrying(async () => {
       const now = this.clock.now();
-      let existing = await this.store.get<SecretRecord>(SECRETS_PARTITION, name);
+      let existing = await this.store.get<SecretRecord>(this.partitions.secrets, name);
       if (existing !== undefined && isExpired(existing.data, now)) {
         await this.purge(existing);
         existing = undefined;
@@ -300,8 +312,8 @@ export class SecretService {
           condition: { kind: 'absent' },
         });
       }
-      ops.push({ type: 'put', pk: SECRETS_PARTITION, sk: name, data: record, condition: { kind: 'absent' } });
-      ops.push(...indexCreation(name, now));
+      ops.push({ type: 'put', pk: this.partitions.secrets, sk: name, data: record, condition: { kind: 'absent' } });
+      ops.push(...indexCreation(name, now, this.partitions.creationOrder));
       await this.store.transact(ops);
       return value === undefined ? { arn, name } : { arn, name, versionId };
     });
@@ -379,13 +391,14 @@ export class SecretService {
         };
         await this.store.transact([
           { type: 'put', pk: versionPartition(newArn), sk: versionId, data: record, condition: { kind: 'absent' } },
-          { type: 'put', pk: SECRETS_PARTITION, sk: name, data: secret, condition: { kind: 'absent' } },
-          ...indexCreation(name, now),
+          { type: 'put', pk: this.partitions.secrets, sk: name, data: secret, condition: { kind: 'absent' } },
+          ...indexCreation(name, now, this.partitions.creationOrder),
         ]);
         return { arn: newArn, name, versionId, versionStages: labelsOf(stages, versionId) };
       }
 
       const secret = item.data;
+      assertWritable(secret);
       if (isPendingDeletion(secret)) throw markedForDeletion(input.secretId);
       if (hasVersion(secret, versionId)) {
         // One answer for a non-reader whatever the value, so the token cannot test guesses of a value it may not read.
@@ -400,7 +413,7 @@ export class SecretService {
           await this.store.transact([
             {
               type: 'put',
-              pk: SECRETS_PARTITION,
+              pk: this.partitions.secrets,
               sk: secret.name,
               data: { ...secret, description, updatedAt: now },
               condition: { kind: 'rev', rev: item.rev },
@@ -441,7 +454,13 @@ export class SecretService {
       };
       await this.store.transact([
         { type: 'put', pk: versionPartition(secret.arn), sk: versionId, data: record, condition: { kind: 'absent' } },
-        { type: 'put', pk: SECRETS_PARTITION, sk: secret.name, data: next, condition: { kind: 'rev', rev: item.rev } },
+        {
+          type: 'put',
+          pk: this.partitions.secrets,
+          sk: secret.name,
+          data: next,
+          condition: { kind: 'rev', rev: item.rev },
+        },
         ...pruned.map((id): WriteOp => ({ type: 'delete', pk: versionPartition(secret.arn), sk: id })),
       ]);
       return { arn: secret.arn, name: secret.name, versionId, versionStages: labelsOf(stages, versionId) };
@@ -546,7 +565,7 @@ export class SecretService {
 
   /** The ARN and resource policy of a live secret, by name; `undefined` when there is no such secret. */
   async resourcePolicyOf(name: string): Promise<{ arn: string; account: string; policy?: string } | undefined> {
-    const item = await this.store.get<SecretRecord>(SECRETS_PARTITION, name);
+    const item = await this.store.get<SecretRecord>(this.partitions.secrets, name);
     if (item === undefined || isExpired(item.data, this.clock.now())) return undefined;
     const { arn, resourcePolicy } = item.data;
     return { arn, account: this.account, ...(resourcePolicy === undefined ? {} : { policy: resourcePolicy }) };
@@ -568,7 +587,7 @@ export class SecretService {
   ): Promise<SecretDescription[]> {
     const now = this.clock.now();
     const out: SecretDescription[] = [];
-    for await (const { data } of this.scan<SecretRecord>(SECRETS_PARTITION)) {
+    for await (const { data } of this.scan<SecretRecord>(this.partitions.secrets)) {
       if (input.visible !== undefined && !(await input.visible(data.name))) continue;
       if (isExpired(data, now)) continue;
       if (isPendingDeletion(data) && input.includePlannedDeletion !== true) continue;
@@ -597,7 +616,7 @@ export class SecretService {
     let position = input.after;
     let scanned = 0;
     for (;;) {
-      const page = await this.store.query<CreationOrderItem>(CREATION_ORDER_PARTITION, {
+      const page = await this.store.query<CreationOrderItem>(this.partitions.creationOrder, {
         prefix: creationOrderPrefix(input.order),
         ...(position === undefined ? {} : { startAfter: position }),
         limit: Math.min(1000, limit + 1),
@@ -608,7 +627,7 @@ export class SecretService {
         position = entry.sk;
         scanned++;
         if (!(await input.visible(entry.data.name))) continue;
-        const item = await this.store.get<SecretRecord>(SECRETS_PARTITION, entry.data.name);
+        const item = await this.store.get<SecretRecord>(this.partitions.secrets, entry.data.name);
         // An entry left by an indexing that raced a purge, or of an earlier secret of this name, is no secret's.
         if (item === undefined || creationOrderKey(input.order, item.data.name, item.data.createdAt) !== entry.sk) {
           continue;
@@ -629,14 +648,14 @@ export class SecretService {
    */
   async indexCreationOrder(): Promise<void> {
     if (this.creationOrderIndexed) return;
-    if ((await this.store.get(CREATION_ORDER_PARTITION, CREATION_ORDER_COMPLETE)) !== undefined) {
+    if ((await this.store.get(this.partitions.creationOrder, CREATION_ORDER_COMPLETE)) !== undefined) {
       this.creationOrderIndexed = true;
       return;
     }
     // Batched, so that indexing a large store is a few hundred transactions, not one per secret.
     let batch: WriteOp[] = [];
-    for await (const { data } of this.scan<SecretRecord>(SECRETS_PARTITION)) {
-      const ops = indexCreation(data.name, data.createdAt);
+    for await (const { data } of this.scan<SecretRecord>(this.partitions.secrets)) {
+      const ops = indexCreation(data.name, data.createdAt, this.partitions.creationOrder);
       if (batch.length + ops.length > MAX_TRANSACTION_OPS) {
         await this.store.transact(batch);
         batch = [];
@@ -645,7 +664,7 @@ export class SecretService {
     }
     if (batch.length > 0) await this.store.transact(batch);
     await this.store.transact([
-      { type: 'put', pk: CREATION_ORDER_PARTITION, sk: CREATION_ORDER_COMPLETE, data: { at: this.clock.now() } },
+      { type: 'put', pk: this.partitions.creationOrder, sk: CREATION_ORDER_COMPLETE, data: { at: this.clock.now() } },
     ]);
     this.creationOrderIndexed = true;
   }
@@ -703,6 +722,7 @@ export class SecretService {
         this.chargeWrite(secret.name);
         charged = true;
       }
+      assertWritable(secret);
       if (isPendingDeletion(secret)) throw markedForDeletion(input.secretId);
       if (update.moveToVersionId !== undefined && !hasVersion(secret, update.moveToVersionId)) {
         throw versionNotFound(input.secretId, update.moveToVersionId);
@@ -732,6 +752,7 @@ export class SecretService {
     return this.retrying(async () => {
       const item = await this.live(input.secretId);
       const secret = item.data;
+      assertWritable(secret);
       if (isPendingDeletion(secret)) throw markedForDeletion(input.secretId);
       const wanted: Record<string, string | undefined> = {
         [AWSCURRENT]: input.current,
@@ -778,6 +799,7 @@ export class SecretService {
         this.chargeWrite(secret.name);
         charged = true;
       }
+      assertWritable(secret);
       if (isPendingDeletion(secret)) throw markedForDeletion(input.secretId);
       const tags = { ...secret.tags, ...addTags };
       for (const key of removeTagKeys) delete tags[key];
@@ -792,7 +814,13 @@ export class SecretService {
       if (input.resourcePolicy === null) delete next.resourcePolicy;
       else if (input.resourcePolicy !== undefined) next.resourcePolicy = input.resourcePolicy;
       await this.store.transact([
-        { type: 'put', pk: SECRETS_PARTITION, sk: secret.name, data: next, condition: { kind: 'rev', rev: item.rev } },
+        {
+          type: 'put',
+          pk: this.partitions.secrets,
+          sk: secret.name,
+          data: next,
+          condition: { kind: 'rev', rev: item.rev },
+        },
       ]);
       return { arn: secret.arn, name: secret.name };
     });
@@ -844,6 +872,7 @@ export class SecretService {
     return this.retrying(async () => {
       const item = await this.live(input.secretId);
       const secret = item.data;
+      assertDeletable(secret, input.secretId);
       const now = this.clock.now();
       if (force) {
         await this.purge(item);
@@ -857,7 +886,13 @@ export class SecretService {
       const deletionDate = deletionDateFor(now, days);
       const next: SecretRecord = { ...secret, deletedAt: now, deletionDate, updatedAt: now };
       await this.store.transact([
-        { type: 'put', pk: SECRETS_PARTITION, sk: secret.name, data: next, condition: { kind: 'rev', rev: item.rev } },
+        {
+          type: 'put',
+          pk: this.partitions.secrets,
+          sk: secret.name,
+          data: next,
+          condition: { kind: 'rev', rev: item.rev },
+        },
       ]);
       return { arn: secret.arn, name: secret.name, deletionDate };
     });
@@ -867,11 +902,18 @@ export class SecretService {
   async restore(input: { secretId: string }): Promise<SecretRef> {
     return this.retrying(async () => {
       const item = await this.live(input.secretId);
+      assertWritable(item.data);
       const { deletedAt: _deletedAt, deletionDate: _deletionDate, ...secret } = item.data;
       if (!isPendingDeletion(item.data)) return { arn: secret.arn, name: secret.name };
       const next: SecretRecord = { ...secret, updatedAt: this.clock.now() };
       await this.store.transact([
-        { type: 'put', pk: SECRETS_PARTITION, sk: secret.name, data: next, condition: { kind: 'rev', rev: item.rev } },
+        {
+          type: 'put',
+          pk: this.partitions.secrets,
+          sk: secret.name,
+          data: next,
+          condition: { kind: 'rev', rev: item.rev },
+        },
       ]);
       return { arn: secret.arn, name: secret.name };
     });
@@ -881,7 +923,7 @@ export class SecretService {
   async purgeExpired(): Promise<number> {
     const now = this.clock.now();
     let purged = 0;
-    for await (const item of this.scan<SecretRecord>(SECRETS_PARTITION)) {
+    for await (const item of this.scan<SecretRecord>(this.partitions.secrets)) {
       if (!isExpired(item.data, now)) continue;
       try {
         await this.purge(item);
@@ -910,7 +952,7 @@ export class SecretService {
     let exhausted = false;
 
     pages: while (entries.length < limit) {
-      const page = await this.store.query<SecretRecord>(SECRETS_PARTITION, {
+      const page = await this.store.query<SecretRecord>(this.partitions.secrets, {
         ...(prefix === '' ? {} : { prefix }),
         ...(position === undefined ? {} : { startAfter: position }),
         limit: Math.min(1000, limit - entries.length + 1),
@@ -934,7 +976,7 @@ export class SecretService {
       }
     }
     if (!exhausted && position !== undefined) {
-      const peek = await this.store.query(SECRETS_PARTITION, {
+      const peek = await this.store.query(this.partitions.secrets, {
         ...(prefix === '' ? {} : { prefix }),
         startAfter: position,
         limit: 1,
@@ -950,7 +992,7 @@ export class SecretService {
    */
   async rewrapAll(): Promise<{ rewrapped: number }> {
     let rewrapped = 0;
-    for await (const secret of this.scan<SecretRecord>(SECRETS_PARTITION)) {
+    for await (const secret of this.scan<SecretRecord>(this.partitions.secrets)) {
       const pk = versionPartition(secret.data.arn);
       for await (const version of this.scan<VersionRecord>(pk)) {
         // A customer key's data keys are not under the root key: rotation re-seals the customer key itself.
@@ -991,10 +1033,10 @@ export class SecretService {
     }
     const lookup = parseSecretId(secretId, this.region, this.account);
     if (lookup.by === 'name') {
-      return this.store.get<SecretRecord>(SECRETS_PARTITION, validate(SecretNameSchema, lookup.name));
+      return this.store.get<SecretRecord>(this.partitions.secrets, validate(SecretNameSchema, lookup.name));
     }
     for (const candidate of lookup.candidates) {
-      const item = await this.store.get<SecretRecord>(SECRETS_PARTITION, candidate.name);
+      const item = await this.store.get<SecretRecord>(this.partitions.secrets, candidate.name);
       if (item !== undefined && arnMatches(item.data.arn, candidate)) return item;
     }
     return undefined;
@@ -1014,10 +1056,10 @@ export class SecretService {
    */
   private async purge(item: SecretItem): Promise<void> {
     const pk = versionPartition(item.data.arn);
-    const unindex = unindexCreation(item.data.name, item.data.createdAt);
+    const unindex = unindexCreation(item.data.name, item.data.createdAt, this.partitions.creationOrder);
     const first = item.data.versions.slice(0, MAX_TRANSACTION_OPS - 1 - unindex.length);
     await this.store.transact([
-      { type: 'delete', pk: SECRETS_PARTITION, sk: item.sk, condition: { kind: 'rev', rev: item.rev } },
+      { type: 'delete', pk: this.partitions.secrets, sk: item.sk, condition: { kind: 'rev', rev: item.rev } },
       ...unindex,
       ...first.map((v): WriteOp => ({ type: 'delete', pk, sk: v.versionId })),
     ]);
@@ -1074,7 +1116,13 @@ export class SecretService {
         updatedAt: this.clock.now(),
       };
       await this.store.transact([
-        { type: 'put', pk: SECRETS_PARTITION, sk: item.sk, data: next, condition: { kind: 'rev', rev: item.rev } },
+        {
+          type: 'put',
+          pk: this.partitions.secrets,
+          sk: item.sk,
+          data: next,
+          condition: { kind: 'rev', rev: item.rev },
+        },
       ]);
     });
   }
@@ -1126,7 +1174,13 @@ export class SecretService {
       updatedAt: now,
     };
     await this.store.transact([
-      { type: 'put', pk: SECRETS_PARTITION, sk: secret.name, data: next, condition: { kind: 'rev', rev: item.rev } },
+      {
+        type: 'put',
+        pk: this.partitions.secrets,
+        sk: secret.name,
+        data: next,
+        condition: { kind: 'rev', rev: item.rev },
+      },
       ...pruned.map((id): WriteOp => ({ type: 'delete', pk: versionPartition(secret.arn), sk: id })),
     ]);
   }
@@ -1203,5 +1257,6 @@ function describeRecord(data: SecretRecord): SecretDescription {
     ...(data.resourcePolicy === undefined ? {} : { resourcePolicy: data.resourcePolicy }),
     ...(data.kmsKeyId === undefined ? {} : { kmsKeyId: data.kmsKeyId }),
     versionIdsToStages: labelsByVersion(data.stages),
+    ...replicationView(data),
   };
 }

@@ -79,7 +79,36 @@ export type SecretRecord = {
   resourcePolicy?: string;
   /** The ARN of the customer key new versions are sealed under (`KmsKeyId`); absent: the default key. */
   kmsKeyId?: string;
+  /** On a replica only: the region of its primary. A replica is read-only; the replicator alone writes it. */
+  primaryRegion?: string;
+  /** On a primary only: the regions it is replicated to, each with its replication state. */
+  replicas?: ReplicaRecord[];
 };
+
+/** AWS's `ReplicationStatus[].Status`. */
+export type ReplicaStatus = 'InSync' | 'InProgress' | 'Failed';
+
+/** One replica region of a primary, as the primary's record keeps it (see `core/secrets/replication/`). */
+export type ReplicaRecord = {
+  region: string;
+  /** The replica's own key. @default the default key */
+  kmsKeyId?: string;
+  status: ReplicaStatus;
+  statusMessage?: string;
+  /** ReplicateSecretToRegions' `ForceOverwriteReplicaSecret`: a secret of this name in the region is replaced. */
+  forceOverwrite?: boolean;
+  /** A failure retrying cannot clear (a secret of this name already in the region): only a new write retries it. */
+  permanent?: boolean;
+};
+
+/** A replica region as DescribeSecret shows it (AWS's `ReplicationStatus` entry). */
+export interface ReplicaStatusView {
+  readonly region: string;
+  readonly kmsKeyId?: string | undefined;
+  readonly status: ReplicaStatus;
+  readonly statusMessage?: string | undefined;
+  readonly lastAccessedDate?: number | undefined;
+}
 
 /** A version item (pk `secret-versions#<arn>`, sk = versionId). Holds only ciphertext and a wrapped data key. */
 export type VersionRecord = {
@@ -218,6 +247,12 @@ export interface SecretDescription {
   readonly kmsKeyId?: string | undefined;
   /** Only versions that carry at least one label, as AWS's `VersionIdsToStages`. */
   versionIdsToStages: Record<string, string[]>;
+  /** The region the secret lives in. */
+  readonly region: string;
+  /** Set on replicas only: the primary's region. */
+  readonly primaryRegion?: string | undefined;
+  /** On primaries with replicas: each replica region and its state. */
+  readonly replication?: readonly ReplicaStatusView[] | undefined;
 }
 
 export interface ListVersionsInput {

@@ -19,6 +19,8 @@ export interface ApiClientOptions {
    * wrapping token, which `onWrapped` shows instead of the command's own output.
    */
   readonly wrapTtl?: string | undefined;
+  /** The region requests act in, sent as `X-Coffer-Region` (`--region`). @default the node's home region */
+  readonly region?: string | undefined;
   readonly onWrapped?: ((wrapInfo: Record<string, unknown>) => void) | undefined;
   /**
    * A client certificate (PEM file) and its key presented over TLS: certificate login, mTLS listeners.
@@ -66,8 +68,9 @@ export class ApiClient {
       ...(clientKeyFile === undefined ? {} : { clientKey: { file: clientKeyFile } }),
       authorise: async (request) => {
         const withToken = token === undefined ? request.headers : { ...request.headers, 'x-coffer-token': token };
-        const headers =
+        const wrapped =
           options.wrapTtl === undefined ? withToken : { ...withToken, 'x-coffer-wrap-ttl': options.wrapTtl };
+        const headers = options.region === undefined ? wrapped : { ...wrapped, 'x-coffer-region': options.region };
         if (sign === undefined) return headers;
         try {
           return await sign({ ...request, headers });

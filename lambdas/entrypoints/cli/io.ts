@@ -12,11 +12,19 @@ export interface GlobalOptions {
   token: string | undefined;
   /** `--wrap-ttl` / COFFER_WRAP_TTL: ask for credential-bearing answers response-wrapped. */
   wrapTtl: string | undefined;
+  /** `--region` / COFFER_REGION: the region requests act in (`X-Coffer-Region`). @default the node's home region */
+  region: string | undefined;
 }
 
 /** Global options live on the root command; every subcommand reads them through here. */
 export function globals(command: Command): GlobalOptions {
-  const opts = command.optsWithGlobals<{ output?: string; address?: string; token?: string; wrapTtl?: string }>();
+  const opts = command.optsWithGlobals<{
+    output?: string;
+    address?: string;
+    token?: string;
+    wrapTtl?: string;
+    region?: string;
+  }>();
   const output = opts.output ?? 'table';
   if (output !== 'json' && output !== 'table') throw new CliError('--output must be json or table', ExitCode.usage);
   return {
@@ -24,6 +32,7 @@ export function globals(command: Command): GlobalOptions {
     address: opts.address ?? process.env.COFFER_ADDR ?? 'http://127.0.0.1:8270',
     token: opts.token ?? (process.env.COFFER_TOKEN === '' ? undefined : process.env.COFFER_TOKEN),
     wrapTtl: opts.wrapTtl ?? (process.env.COFFER_WRAP_TTL === '' ? undefined : process.env.COFFER_WRAP_TTL),
+    region: opts.region ?? (process.env.COFFER_REGION === '' ? undefined : process.env.COFFER_REGION),
   };
 }
 
@@ -36,7 +45,8 @@ export function client(
   command: Command,
   tls: Pick<ApiClientOptions, 'clientCertFile' | 'clientKeyFile'> = {},
 ): ApiClient {
-  const { address, token, wrapTtl } = globals(command);
+  const { address, token, wrapTtl, region } = globals(command);
+  const regional = region === undefined ? {} : { region };
   const wrapping =
     wrapTtl === undefined
       ? {}
@@ -47,12 +57,12 @@ export function client(
         };
   if (token === undefined && process.env.COFFER_AUTH === 'sigv4') {
     const service = process.env.COFFER_SIGNING_SERVICE ?? 'execute-api';
-    return new ApiClient({ address, token, sign: sigv4Authoriser({ service }), ...wrapping, ...tls });
+    return new ApiClient({ address, token, sign: sigv4Authoriser({ service }), ...wrapping, ...regional, ...tls });
   }
   if (process.env.COFFER_AUTH !== undefined && process.env.COFFER_AUTH !== 'sigv4' && process.env.COFFER_AUTH !== '') {
     throw new CliError('COFFER_AUTH must be sigv4 (or unset, for a token)', ExitCode.usage);
   }
-  return new ApiClient({ address, token, ...wrapping, ...tls });
+  return new ApiClient({ address, token, ...wrapping, ...regional, ...tls });
 }
 
 /**

@@ -31,6 +31,7 @@ export function buildProgram(): Command {
     .option('-o, --output <format>', 'json or table', 'table')
     .option('--address <url>', 'server address (default COFFER_ADDR or http://127.0.0.1:8270)')
     .option('--token <token>', 'prefer COFFER_TOKEN: flags show up in process listings')
+    .option('--region <region>', "region to act in (default COFFER_REGION, else the node's home region)")
     .option('-q, --quiet', 'no progress on stderr for long operations (errors are still printed)')
     .option(
       '--wrap-ttl <duration>',

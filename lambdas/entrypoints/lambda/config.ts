@@ -61,7 +61,10 @@ export const LambdaSettings = z.object({
    * Set in a replica region's deployment (to its region): its audit records go to an outbox of their own in the
    * global table, shipped by its own relay (`AuditOutboxOptions.scope`). @default none
    */
-  COFFER_AUDIT_OUTBOX_SCOPE: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be a region name').optional(),
+  COFFER_AUDIT_OUTBOX_SCOPE: z
+    .string()
+    .regex(/^[a-z0-9-]{1,64}$/, 'must be a region name')
+    .optional(),
   /** The items table (partition key `pk`, sort key `sk`). */
   COFFER_TABLE_NAME: required().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'),
   /** ARN of the symmetric KMS key that wraps data keys. */

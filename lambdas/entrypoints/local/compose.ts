@@ -7,6 +7,7 @@ import { FileKeyring } from '../../adapters/local/keyring/file-keyring.ts';
 import { LocalKeyRing } from '../../adapters/local/keyring/local-key-ring.ts';
 import { SealedCaKeyStore } from '../../adapters/local/pki-keys/sealed-ca-key-store.ts';
 import { MemoryRateLimitCounters } from '../../adapters/local/rate-limits/memory-rate-limit-counters.ts';
+import { LocalReplicationRunner } from '../../adapters/local/replication-runner/replication-runner.ts';
 import { FileEventPublisher, storeBackedSchedules } from '../../adapters/local/rotation-runner/file-event-publisher.ts';
 import { LocalRotationRunner } from '../../adapters/local/rotation-runner/local-rotation-runner.ts';
 import { SqliteStore } from '../../adapters/local/store/sqlite-store.ts';
@@ -35,6 +36,8 @@ export interface LocalNode {
   readonly rotation: RotationService;
   /** The in-process workflow runner (tests wait on `idle()`). */
   readonly rotationRunner: LocalRotationRunner;
+  /** The in-process replicator (tests wait on `idle()`). */
+  readonly replicationRunner: LocalReplicationRunner;
   /** Re-opens the audit file (log rotation, SIGHUP). */
   reopenAudit(): Promise<void>;
   purgeExpired(): Promise<number>;
@@ -132,6 +135,8 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
       },
       rotationFault: config.rotationFault,
       maxBodyBytes: config.maxBodyBytes,
+      regions: config.regions,
+      replicationFaults: config.faultInjection,
     },
     rotation: {
       launcher: (step) => {
@@ -166,6 +171,14 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     loginCounters: new LoginCounters(clock.now()),
   });
   const { deps } = services;
+  // Replication runs after the write is acknowledged, as AWS's does; first what a crash left behind.
+  const replicationRunner = new LocalReplicationRunner({
+    replicator: services.replicator,
+    onError: (primary, error) =>
+      process.stderr.write(`replication ${primary}: ${error instanceof Error ? error.name : 'error'}\n`),
+  });
+  deps.regionalSecrets.onReplicatedWrite((region, name) => replicationRunner.trigger(region, name));
+  await replicationRunner.start();
   const rotation = deps.rotation!;
   const rotationRunner = runner!;
   // Expiry enforcement starts with the node (its first pass finishes revocations a crash interrupted).
@@ -188,10 +201,12 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     deps,
     store,
     reopenAudit: () => sink.reopen(),
-    purgeExpired: () => deps.secrets.purgeExpired(),
+    purgeExpired: () => deps.regionalSecrets.purgeExpired(),
+    replicationRunner,
     rotation,
     rotationRunner,
     async close() {
+      await replicationRunner.close();
       await scheduler.stop();
       await rotationRunner.close();
       await sweeper.stop();

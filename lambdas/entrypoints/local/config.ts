@@ -89,6 +89,16 @@ export const LocalConfigSchema = z.object({
   /** Fault injection for chaos drills: `<type|*>:<step>:<fail|transient|stall>[:n]`. @default none */
   rotationFault: z.string().max(1000).optional(),
   /**
+   * The regions whose secrets the node serves (the native API's `--region`, SigV4 scopes, replica regions).
+   * @default any region in AWS's name form
+   */
+  regions: z
+    .array(z.string().regex(/^[a-z]{2}(?:-[a-z]+){1,3}-\d{1,2}$/, 'COFFER_REGIONS must list AWS region names'))
+    .min(1)
+    .optional(),
+  /** Root may mark replica regions down (`sys/replication/faults`), to test replication failures. @default false */
+  faultInjection: z.boolean().default(false),
+  /**
    * `Host` names answered besides loopback, the host of `publicUrl` and a non-wildcard `host` (see
    * `served-names.ts`); any other is refused, against DNS rebinding. @default none
    */
@@ -164,6 +174,8 @@ export function loadLocalConfig(
     rotationFault: env.COFFER_ROTATION_FAULT === '' ? undefined : env.COFFER_ROTATION_FAULT,
     allowedHosts: list(env.COFFER_ALLOWED_HOSTS),
     sigv4Regions: list(env.COFFER_SIGV4_REGIONS),
+    regions: list(env.COFFER_REGIONS),
+    faultInjection: flag(env.COFFER_FAULT_INJECTION, 'COFFER_FAULT_INJECTION'),
     egressAllow: env.COFFER_EGRESS_ALLOW,
     secretWriteRate: env.COFFER_SECRET_WRITE_RATE as unknown as number | undefined,
     maxDeprecatedVersions: env.COFFER_MAX_DEPRECATED_VERSIONS as unknown as number | undefined,

@@ -18,9 +18,10 @@ export function servedHosts(config: Pick<LocalConfig, 'host' | 'publicUrl' | 'al
 }
 
 /**
- * The regions SigV4 credential scopes may name: `COFFER_SIGV4_REGIONS`, or else the node's own region (`COFFER_REGION`)
- * and `us-east-1`, which the AWS tools sign with when no region is configured.
+ * The regions SigV4 credential scopes may name: `COFFER_SIGV4_REGIONS`, or else the node's own region (`COFFER_REGION`),
+ * `us-east-1`, which the AWS tools sign with when no region is configured, and the regions it serves secrets in
+ * (`COFFER_REGIONS`), whose clients sign for them.
  */
-export function servedRegions(config: Pick<LocalConfig, 'region' | 'sigv4Regions'>): string[] {
-  return config.sigv4Regions ?? [...new Set([config.region, AWS_DEFAULT_REGION])];
+export function servedRegions(config: Pick<LocalConfig, 'region' | 'sigv4Regions' | 'regions'>): string[] {
+  return config.sigv4Regions ?? [...new Set([config.region, AWS_DEFAULT_REGION, ...(config.regions ?? [])])];
 }

@@ -123,6 +123,10 @@ const FIXTURES: Record<string, (seed: Seed) => Sample> = {
   'secret.versions': () => ({ params: { name: 'app/db' } }),
   'secret.stage': (s) => ({ params: { name: 'app/db' }, body: { stage: 'blue', moveToVersionId: s.dbVersionId } }),
   'secret.list': () => ({ params: { prefix: 'app/' } }),
+  'secret.replicate': () => ({ params: { name: 'app/db' }, body: { regions: [{ region: 'us-west-2' }] } }),
+  'secret.unreplicate': () => ({ params: { name: 'app/db' }, body: { regions: ['us-west-2'] } }),
+  'secret.promote': () => ({ params: { name: 'app/rep' } }),
+  'sys.replication.faults': () => ({ body: { region: 'us-west-2', down: true } }),
   'policy.list': () => ({}),
   'policy.read': () => ({ params: { name: 'fixture-policy' } }),
   'policy.write': () => ({
@@ -272,6 +276,13 @@ const FIXTURES: Record<string, (seed: Seed) => Sample> = {
   'secretsmanager.GetResourcePolicy': () => ({ body: { SecretId: 'app/db' } }),
   'secretsmanager.PutResourcePolicy': () => ({ body: { SecretId: 'app/db', ResourcePolicy: RESOURCE_POLICY } }),
   'secretsmanager.DeleteResourcePolicy': () => ({ body: { SecretId: 'app/db' } }),
+  'secretsmanager.ReplicateSecretToRegions': () => ({
+    body: { SecretId: 'app/db', AddReplicaRegions: [{ Region: 'us-west-2' }] },
+  }),
+  'secretsmanager.RemoveRegionsFromReplication': () => ({
+    body: { SecretId: 'app/db', RemoveReplicaRegions: ['us-west-2'] },
+  }),
+  'secretsmanager.StopReplicationToReplica': () => ({ body: { SecretId: 'app/rep' } }),
 };
 
 /**
@@ -361,6 +372,12 @@ async function seed(noCa: boolean): Promise<{ snapshot: AuthzSnapshot; seed: See
   await secrets.create({ name: 'app/pg', value: { kind: 'string', string: PG_VALUE } });
   await secrets.create({ name: 'app/old', value: { kind: 'string', string: 'old value' } });
   await secrets.delete({ secretId: 'app/old', recoveryWindowDays: 7 });
+  // A replica in the home region (its primary in us-west-2), for the operations that promote one.
+  await deps.regionalSecrets
+    .in('us-west-2')
+    .create({ name: 'app/rep', value: { kind: 'string', string: 'replicated' } });
+  await deps.replication.addReplicas({ region: 'us-west-2', secretId: 'app/rep', replicas: [{ region: 'us-east-1' }] });
+  await world.replicator.replicate('us-west-2', 'app/rep');
   for (const name of ['app/rot', 'app/hist', 'app/g1', 'app/g2']) {
     await secrets.create({ name, value: { kind: 'string', string: `value of ${name}` } });
     await deps.rotation!.configure({ secretId: name, type: 'api-key-coffer', settings: {}, grant: SEED_GRANT });

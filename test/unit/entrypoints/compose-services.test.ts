@@ -59,7 +59,7 @@ describe('composeServices: both runtimes offer the same services and routes', ()
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'coffer-compose-'));
-    const config = loadLocalConfig({}, { dataDir: dir, passphrase: 'compose-services-test' });
+    const config = loadLocalConfig({}, { dataDir: dir, passphrase: 'compose-services-test', faultInjection: true });
     await initialise(config);
     node = await openLocalNode(config);
   });

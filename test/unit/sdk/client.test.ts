@@ -79,6 +79,15 @@ function client(fetch: typeof globalThis.fetch, options: Partial<CofferClientOpt
 }
 
 describe('Class: CofferClient', () => {
+  it('acts in the region it is given (option region, else COFFER_REGION), sent as X-Coffer-Region', async () => {
+    const { fetch, calls } = fakeFetch([{ status: 200, body: read() }]);
+    await client(fetch, { region: 'eu-west-1' }).client.getSecretValue({ secretId: 'prod/db' });
+    await client(fetch, { env: { COFFER_REGION: 'ap-south-1' } }).client.getSecretValue({ secretId: 'prod/db' });
+    await client(fetch).client.getSecretValue({ secretId: 'prod/db' });
+    expect(calls.map((c) => c.headers['x-coffer-region'])).toEqual(['eu-west-1', 'ap-south-1', undefined]);
+    expect(calls[0]?.headers['x-coffer-token']).toBe('tok');
+  });
+
   it('reads a value with the token header and returns the GetSecretValue shape', async () => {
     const { fetch, calls } = fakeFetch([{ status: 200, body: read() }]);
     const value = await client(fetch).client.getSecretValue({ secretId: 'prod/db' });

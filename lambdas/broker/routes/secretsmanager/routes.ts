@@ -5,12 +5,14 @@ import { cancelRotateSecret, rotateSecret, rotationConfigOf } from '../../../cor
 import { arnMatches, parseSecretId } from '../../../core/secrets/secret-fns.ts';
 import type { SecretDescription } from '../../../core/secrets/secret-types.ts';
 import { toAwsJsonError } from '../../http-errors.ts';
-import { defineRoute, type RouteContext, type RouteDef } from '../../route.ts';
+import { defineRoute, type RouteContext, type RouteDef, requireHomeRegion } from '../../route.ts';
 import { secretPath } from '../secrets.ts';
 import { SECRETS_MANAGER_ERRORS } from './errors.ts';
 import { kmsKeyChange, kmsKeyFor } from './kms-keys.ts';
 import { decodePageToken, encodePageToken, filtersIn, queryFingerprint } from './list-secrets.ts';
 import { randomPassword } from './random-password.ts';
+import { authorizeReplicaRegions, replicationRoutes } from './replication.ts';
+import { replicationMembers, replicationStatusList } from './replication-shapes.ts';
 import {
   awsError,
   BatchGetSecretValueRequest,
@@ -115,7 +117,7 @@ async function authorizeSecret(
 /** The description of the secret of this name, or `undefined` when there is none (or the name is not valid). */
 async function describeIfAny(ctx: RouteContext, name: string): Promise<SecretDescription | undefined> {
   try {
-    return await ctx.deps.secrets.describe({ secretId: name });
+    return await ctx.secrets.describe({ secretId: name });
   } catch (err) {
     if (err instanceof NotFoundError || err instanceof ValidationError) return undefined;
     throw err;
@@ -166,6 +168,7 @@ function describeShape(
     ...(Object.keys(d.tags).length === 0 ? {} : { Tags: tagList(d.tags) }),
     ...(Object.keys(d.versionIdsToStages).length === 0 ? {} : { [versions]: d.versionIdsToStages }),
     CreatedDate: epochSeconds(d.createdAt),
+    ...replicationMembers(d),
   };
 }
 
@@ -176,7 +179,7 @@ function requireFilterValues(filters: readonly Filter[] | undefined): void {
 }
 
 async function getValue(ctx: RouteContext, input: { secretId: string; versionId?: string; versionStage?: string }) {
-  const result = await ctx.deps.secrets.get(input);
+  const result = await ctx.secrets.get(input);
   return {
     ARN: result.arn,
     Name: result.name,
@@ -207,7 +210,7 @@ function listPage(
     filters: readonly Filter[];
   },
 ) {
-  return ctx.deps.secrets.listInCreationOrder({
+  return ctx.secrets.listInCreationOrder({
     order: query.order,
     limit: query.limit,
     after: query.after,
@@ -237,25 +240,43 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       access: ({ body }) => ({ path: secretPath(body.Name), capability: 'create' }),
       async handle({ body }, ctx) {
         const kmsKeyId = await kmsKeyFor(ctx, body.KmsKeyId);
-        if (body.AddReplicaRegions !== undefined && body.AddReplicaRegions.length > 0) {
-          throw awsError('InvalidParameterException', 'Replica regions are not supported.');
+        // Replica regions are checked and authorised before the primary exists, so a refusal leaves nothing behind.
+        if (body.AddReplicaRegions !== undefined) {
+          ctx.deps.replication.checkReplicaRegions(
+            ctx.region,
+            body.AddReplicaRegions.map((r) => ({ region: r.Region })),
+          );
+          await authorizeReplicaRegions(
+            ctx,
+            body.Name,
+            body.AddReplicaRegions.map((r) => r.Region),
+          );
         }
         const value = requestValue(body, false);
-        const created = await ctx.deps.secrets.create({
+        const created = await ctx.secrets.create({
           name: body.Name,
           description: body.Description,
           tags: body.Tags === undefined ? undefined : tagMap(body.Tags),
           value,
           clientRequestToken: body.ClientRequestToken,
-          region: ctx.signingRegion,
           mayRead: await mayRead(ctx, body.Name),
           ...(kmsKeyId === undefined ? {} : { kmsKeyId }),
         });
+        const replicated =
+          body.AddReplicaRegions === undefined
+            ? undefined
+            : await ctx.deps.replication.addReplicas({
+                region: ctx.region,
+                secretId: created.arn,
+                replicas: body.AddReplicaRegions.map((r) => ({ region: r.Region, kmsKeyId: r.KmsKeyId })),
+                forceOverwrite: body.ForceOverwriteReplicaSecret,
+              });
         return {
           body: {
             ARN: created.arn,
             Name: created.name,
             ...(created.versionId ? { VersionId: created.versionId } : {}),
+            ...(replicated === undefined ? {} : { ReplicationStatus: replicationStatusList(replicated.replication) }),
           },
         };
       },
@@ -348,7 +369,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       async handle({ body }, ctx) {
         const { id, name } = await authorizeSecret(ctx, body.SecretId, 'update');
         const value = requestValue(body, true)!;
-        const result = await ctx.deps.secrets.put({
+        const result = await ctx.secrets.put({
           secretId: id,
           value,
           clientRequestToken: body.ClientRequestToken,
@@ -376,7 +397,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
         const { id, name } = await authorizeSecret(ctx, body.SecretId, 'update');
         const keyChange = await kmsKeyChange(ctx, id, body.KmsKeyId);
         const value = requestValue(body, false);
-        const updated = await ctx.deps.secrets.updateSecret({
+        const updated = await ctx.secrets.updateSecret({
           ...keyChange,
           secretId: id,
           description: body.Description,
@@ -401,7 +422,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'update');
-        const ref = await ctx.deps.secrets.updateVersionStage({
+        const ref = await ctx.secrets.updateVersionStage({
           secretId: id,
           versionStage: body.VersionStage,
           moveToVersionId: body.MoveToVersionId,
@@ -418,8 +439,13 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'read');
-        const secret = await ctx.deps.secrets.describe({ secretId: id });
-        return { body: describeShape(secret, await rotationConfigOf(ctx.deps, secret.name)) };
+        const secret = await ctx.secrets.describe({ secretId: id });
+        // Rotation configs are the home region's: a secret of the same name elsewhere has none.
+        const rotation =
+          ctx.region === ctx.deps.regionalSecrets.homeRegion
+            ? await rotationConfigOf(ctx.deps, secret.name)
+            : undefined;
+        return { body: describeShape(secret, rotation) };
       },
     }),
     defineRoute({
@@ -442,7 +468,8 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
           filters,
         });
         // One read of every rotation config, not one per secret.
-        const configs = new Map((await ctx.deps.rotation?.listConfigs())?.map((c) => [c.name, c]));
+        const home = ctx.region === ctx.deps.regionalSecrets.homeRegion;
+        const configs = new Map((home ? await ctx.deps.rotation?.listConfigs() : [])?.map((c) => [c.name, c]));
         return {
           body: {
             SecretList: found.secrets.map((d) => describeShape(d, configs.get(d.name), 'SecretVersionsToStages')),
@@ -459,10 +486,10 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'read');
-        const ref = await ctx.deps.secrets.describe({ secretId: id });
-        let result: Awaited<ReturnType<typeof ctx.deps.secrets.listVersions>>;
+        const ref = await ctx.secrets.describe({ secretId: id });
+        let result: Awaited<ReturnType<typeof ctx.secrets.listVersions>>;
         try {
-          result = await ctx.deps.secrets.listVersions({
+          result = await ctx.secrets.listVersions({
             secretId: id,
             includeDeprecated: body.IncludeDeprecated,
             limit: body.MaxResults,
@@ -505,7 +532,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
         if (window !== undefined && force) throw smError(SECRETS_MANAGER_ERRORS.windowWithForce());
         try {
           const { id } = await authorizeSecret(ctx, body.SecretId, 'delete');
-          const result = await ctx.deps.secrets.delete({
+          const result = await ctx.secrets.delete({
             secretId: id,
             recoveryWindowDays: window,
             forceDeleteWithoutRecovery: force,
@@ -528,7 +555,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'update');
-        const ref = await ctx.deps.secrets.restore({ secretId: id });
+        const ref = await ctx.secrets.restore({ secretId: id });
         return { body: { ARN: ref.arn, Name: ref.name } };
       },
     }),
@@ -542,6 +569,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'rotate');
+        requireHomeRegion(ctx, 'RotateSecret');
         const rotated = await rotateSecret(ctx.deps, {
           secretId: id,
           rules: body.RotationRules === undefined ? undefined : rotationRulesIn(body.RotationRules),
@@ -566,6 +594,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'rotate');
+        requireHomeRegion(ctx, 'CancelRotateSecret');
         const ref = await cancelRotateSecret(ctx.deps, id);
         return { body: { ARN: ref.arn, Name: ref.name } };
       },
@@ -578,7 +607,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'update');
-        await ctx.deps.secrets.tag({ secretId: id, tags: tagMap(body.Tags) });
+        await ctx.secrets.tag({ secretId: id, tags: tagMap(body.Tags) });
         return { body: {} };
       },
     }),
@@ -590,7 +619,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'update');
-        await ctx.deps.secrets.untag({ secretId: id, tagKeys: body.TagKeys });
+        await ctx.secrets.untag({ secretId: id, tagKeys: body.TagKeys });
         return { body: {} };
       },
     }),
@@ -627,7 +656,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'read');
-        const secret = await ctx.deps.secrets.describe({ secretId: id });
+        const secret = await ctx.secrets.describe({ secretId: id });
         return {
           body: {
             ARN: secret.arn,
@@ -645,7 +674,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'sudo');
-        const ref = await ctx.deps.secrets.putResourcePolicy({
+        const ref = await ctx.secrets.putResourcePolicy({
           secretId: id,
           policy: body.ResourcePolicy,
           blockPublicPolicy: body.BlockPublicPolicy,
@@ -661,9 +690,10 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id } = await authorizeSecret(ctx, body.SecretId, 'sudo');
-        const ref = await ctx.deps.secrets.deleteResourcePolicy({ secretId: id });
+        const ref = await ctx.secrets.deleteResourcePolicy({ secretId: id });
         return { body: { ARN: ref.arn, Name: ref.name } };
       },
     }),
+    ...replicationRoutes({ op, authorizeSecret }),
   ];
 }

@@ -5,6 +5,7 @@ import type { RotationRules } from '../../../core/rotation/rotation-types.ts';
 import { isWellFormedText } from '../../../core/secrets/secret-schema.ts';
 import type { SecretValue } from '../../../core/secrets/secret-types.ts';
 import { type AwsErrorAnswer, SECRETS_MANAGER_ERRORS } from './errors.ts';
+import { AddReplicaRegions } from './replication-shapes.ts';
 
 /**
  * Request members of the AWS Secrets Manager API, as its JSON 1.1 model names them. The model's own constraints are
@@ -76,7 +77,7 @@ export const CreateSecretRequest = z.looseObject({
   Description: text().max(2048).optional(),
   KmsKeyId: text().optional(),
   Tags: Tags.optional(),
-  AddReplicaRegions: z.array(z.unknown()).optional(),
+  AddReplicaRegions: AddReplicaRegions.optional(),
   ForceOverwriteReplicaSecret: z.boolean().optional(),
   ...ValueMembers,
 });

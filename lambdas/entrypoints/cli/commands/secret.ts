@@ -3,6 +3,7 @@ import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import { namePath } from '../../../sdk/name-path.ts';
 import { client, collect, globals, integer, keyValues, listTable, nameList, print, readSecretInput } from '../io.ts';
 import { registerSecretRotate } from './rotation.ts';
+import { registerSecretReplication } from './secret-replication.ts';
 
 interface ValueFlags {
   file?: string;
@@ -244,4 +245,5 @@ export function registerSecretCommands(program: Command): void {
     });
 
   registerSecretRotate(secret);
+  registerSecretReplication(secret);
 }

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../../../lambdas/broker/broker.ts';
 import { nativeRoutes } from '../../../../lambdas/broker/routes/index.ts';
-import { SecretService, type SecretServiceOptions } from '../../../../lambdas/core/secrets/secret-service.ts';
+import type { SecretServiceOptions } from '../../../../lambdas/core/secrets/secret-service.ts';
 import { FakeKeyProvider } from '../../../support/fake-key-provider.ts';
 import { memoryNode, request } from '../../../support/memory-node.ts';
+import { regionalSecretsDeps } from '../../../support/regional-secrets.ts';
 
 /**
  * Security issue #11 through the whole broker, on both APIs: a writer who may not read learns nothing about a value
@@ -29,8 +30,8 @@ async function setup(options: Omit<SecretServiceOptions, 'store' | 'keyProvider'
       };
     },
   });
-  const secrets = new SecretService({ store, keyProvider: new FakeKeyProvider(), clock, ...options });
-  const broker = new Broker({ ...node.deps, secrets }, nativeRoutes(), () => {});
+  const regional = regionalSecretsDeps({ store, keyProvider: new FakeKeyProvider(), clock, ...options });
+  const broker = new Broker({ ...node.deps, ...regional }, nativeRoutes(), () => {});
   const root = node.rootToken;
   const rootRecord = await node.deps.tokens.lookup({ token: root });
   const tokenFor = async (name: string, rules: { path: string; capabilities: string[] }[]) => {
@@ -56,7 +57,7 @@ async function setup(options: Omit<SecretServiceOptions, 'store' | 'keyProvider'
     });
     return { status: res.status, body: JSON.parse(res.body || '{}') as Json };
   };
-  return { node, secrets, reads, call, sm, tokenFor, root, advance: (ms: number) => (now += ms) };
+  return { node, secrets: regional.secrets, reads, call, sm, tokenFor, root, advance: (ms: number) => (now += ms) };
 }
 
 describe('Value oracle through ClientRequestToken', () => {

@@ -23,6 +23,7 @@ function described(extra: Partial<SecretDescription> = {}): SecretDescription {
     createdAt: 1,
     updatedAt: 1,
     versionIdsToStages: { v1: ['AWSCURRENT'] },
+    region: 'r',
     ...extra,
   };
 }

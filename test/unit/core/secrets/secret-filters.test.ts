@@ -20,6 +20,7 @@ function secret(name: string, extra: Partial<SecretDescription> = {}): SecretDes
     createdAt: 1,
     updatedAt: 1,
     versionIdsToStages: {},
+    region: 'r',
     ...extra,
   };
 }
@@ -245,20 +246,26 @@ describe('ListSecrets filters: all', () => {
 
 describe('ListSecrets filters: primary-region and owning-service', () => {
   const plain = secret('plain');
-  const replica = secret('replica');
-  const fields = { primaryRegion: (s: SecretDescription) => (s.name === 'replica' ? 'us-east-1' : undefined) };
+  const replica: SecretDescription = { ...secret('replica'), region: 'eu-west-1', primaryRegion: 'us-east-1' };
+  const primary: SecretDescription = {
+    ...secret('primary'),
+    region: 'us-east-1',
+    replication: [{ region: 'eu-west-1', status: 'InSync' }],
+  };
 
   it('primary-region matches the beginning of a replicated secret primary region, case-sensitive', () => {
     const pick = (...values: string[]) =>
-      [plain, replica].filter((s) => matchesFilters(s, [{ key: 'primary-region', values }], fields)).map((s) => s.name);
-    expect(pick('us-east-1')).toEqual(['replica']);
-    expect(pick('us-east')).toEqual(['replica']);
+      [plain, replica, primary]
+        .filter((s) => matchesFilters(s, [{ key: 'primary-region', values }]))
+        .map((s) => s.name);
+    expect(pick('us-east-1')).toEqual(['replica', 'primary']);
+    expect(pick('us-east')).toEqual(['replica', 'primary']);
     expect(pick('US-EAST-1')).toEqual([]);
     expect(pick('!us-east-1')).toEqual(['plain']);
   });
 
-  it('primary-region matches no secret until replication says which are replicated', () => {
-    expect(matchesFilters(replica, [{ key: 'primary-region', values: ['us-east-1'] }])).toBe(false);
+  it('primary-region never matches a secret that is not replicated (moto filter_primary_region)', () => {
+    expect(matchesFilters(plain, [{ key: 'primary-region', values: [plain.region] }])).toBe(false);
   });
 
   it('owning-service matches nothing: no Coffer secret is managed by another service (moto: n/a)', () => {

@@ -22,6 +22,20 @@ afterEach(() => {
 });
 
 describe('Class: ApiClient', () => {
+  it('sends the region to act in as X-Coffer-Region (--region), and none without one', async () => {
+    const seen: (string | null)[] = [];
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (_url: string, init: RequestInit) => {
+        seen.push(new Headers(init.headers).get('x-coffer-region'));
+        return new Response('{}', { status: 200 });
+      }),
+    );
+    await new ApiClient({ address: 'http://127.0.0.1:1', token: 'tok', region: 'eu-west-1' }).call('GET', '/v1/x');
+    await client.call('GET', '/v1/x');
+    expect(seen).toEqual(['eu-west-1', null]);
+  });
+
   it('answers the JSON body, and {} for an empty one', async () => {
     answer(200, '{"policies":["root"]}');
     expect(await client.call('GET', '/v1/sys/policies')).toEqual({ policies: ['root'] });

@@ -19,6 +19,8 @@ const README_VARIABLES: [string, string, string, unknown][] = [
   ['COFFER_ROTATION_TICK_MS', '500', 'rotationTickMs', 500],
   ['COFFER_ROTATION_RETRY_INTERVAL_MS', '10', 'rotationRetryIntervalMs', 10],
   ['COFFER_ROTATION_FAULT', '*:setSecret:fail', 'rotationFault', '*:setSecret:fail'],
+  ['COFFER_REGIONS', 'us-west-2, eu-west-1', 'regions', ['us-west-2', 'eu-west-1']],
+  ['COFFER_FAULT_INJECTION', '1', 'faultInjection', true],
 ];
 
 describe('Function: loadLocalConfig precedence', () => {

@@ -47,6 +47,15 @@ describe('servedRegions', () => {
     expect(servedRegions(loadLocalConfig({ COFFER_REGION: 'eu-west-1' }))).toEqual(['eu-west-1', 'us-east-1']);
   });
 
+  it('serves the regions of COFFER_REGIONS too, whose clients sign for them', () => {
+    expect(servedRegions(loadLocalConfig({ COFFER_REGIONS: 'us-west-2,eu-west-1' }))).toEqual([
+      'us-east-1',
+      'us-west-2',
+      'eu-west-1',
+    ]);
+    expect(() => loadLocalConfig({ COFFER_REGIONS: 'local' })).toThrow(/COFFER_REGIONS/);
+  });
+
   it('serves exactly COFFER_SIGV4_REGIONS when set', () => {
     expect(servedRegions(loadLocalConfig({ COFFER_SIGV4_REGIONS: 'eu-west-1, local' }))).toEqual([
       'eu-west-1',

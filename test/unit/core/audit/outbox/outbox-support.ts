@@ -19,8 +19,8 @@ import { TokenService } from '../../../../../lambdas/core/auth/token/token-servi
 import { PolicyService } from '../../../../../lambdas/core/policy/policy-service.ts';
 import type { Clock } from '../../../../../lambdas/core/ports/clock.ts';
 import type { StoredItem, WriteOp } from '../../../../../lambdas/core/ports/store.ts';
-import { SecretService } from '../../../../../lambdas/core/secrets/secret-service.ts';
 import { FakeKeyProvider } from '../../../../support/fake-key-provider.ts';
+import { regionalSecretsDeps } from '../../../../support/regional-secrets.ts';
 
 /** A clock the test moves by hand. */
 export class ManualClock implements Clock {
@@ -75,7 +75,7 @@ export async function outboxNode(clock: Clock = new ManualClock()) {
   const audit = new AuditLog({ sink: new OutboxAuditSink(outbox), hasher: new AuditHasher(randomBytes(32)), clock });
   const tokens = new TokenService({ store, clock });
   const deps: BrokerDeps = {
-    secrets: new SecretService({ store, keyProvider: new FakeKeyProvider(), clock }),
+    ...regionalSecretsDeps({ store, keyProvider: new FakeKeyProvider(), clock }),
     tokens,
     policies: new PolicyService({ store, clock }),
     audit,

@@ -1,0 +1,96 @@
+import type { Capability } from '../../../core/policy/policy-types.ts';
+import { defineRoute, type RouteContext, type RouteDef } from '../../route.ts';
+import { secretPath } from '../secrets.ts';
+import {
+  RemoveRegionsFromReplicationRequest,
+  ReplicateSecretToRegionsRequest,
+  replicationStatusList,
+  StopReplicationToReplicaRequest,
+} from './replication-shapes.ts';
+
+/** The route-building parts `routes.ts` shares with this file (passed in: the two files must not import each other). */
+export interface ReplicationRouteParts {
+  readonly op: (name: string) => {
+    readonly operation: string;
+    readonly target: string;
+    readonly method: 'POST';
+    readonly path: string;
+    readonly protocol: 'aws-json';
+  };
+  readonly authorizeSecret: (
+    ctx: RouteContext,
+    secretId: string,
+    capability: Exclude<Capability, 'deny'>,
+  ) => Promise<{ id: string; name: string }>;
+}
+
+/**
+ * A replica is a new secret in each replica region: the caller needs `create` on the name there (Coffer's addition
+ * to AWS's one permission, so that a policy's `regions` condition cannot be stepped around by replicating).
+ */
+export async function authorizeReplicaRegions(ctx: RouteContext, name: string, regions: readonly string[]) {
+  for (const region of regions) await ctx.authorize({ path: secretPath(name), capability: 'create', region });
+}
+
+const auditPath = ({ body }: { body: { SecretId: string } }) => secretPath(body.SecretId);
+
+/**
+ * ReplicateSecretToRegions, RemoveRegionsFromReplication and StopReplicationToReplica. Each needs `update` on the
+ * secret in the request's region (the primary's for the first two, the replica's for the third), as each changes
+ * where and whether the secret is written.
+ */
+export function replicationRoutes({ op, authorizeSecret }: ReplicationRouteParts): RouteDef[] {
+  return [
+    defineRoute({
+      ...op('ReplicateSecretToRegions'),
+      summary: 'Replicate a secret to more regions (AWS Secrets Manager ReplicateSecretToRegions)',
+      mutating: true,
+      body: ReplicateSecretToRegionsRequest,
+      resource: auditPath,
+      async handle({ body }, ctx) {
+        const { id, name } = await authorizeSecret(ctx, body.SecretId, 'update');
+        await authorizeReplicaRegions(
+          ctx,
+          name,
+          body.AddReplicaRegions.map((r) => r.Region),
+        );
+        const answer = await ctx.deps.replication.addReplicas({
+          region: ctx.region,
+          secretId: id,
+          replicas: body.AddReplicaRegions.map((r) => ({ region: r.Region, kmsKeyId: r.KmsKeyId })),
+          forceOverwrite: body.ForceOverwriteReplicaSecret,
+        });
+        return { body: { ARN: answer.arn, ReplicationStatus: replicationStatusList(answer.replication) } };
+      },
+    }),
+    defineRoute({
+      ...op('RemoveRegionsFromReplication'),
+      summary: 'Stop replicating a secret to regions and delete its replicas there (AWS RemoveRegionsFromReplication)',
+      mutating: true,
+      body: RemoveRegionsFromReplicationRequest,
+      resource: auditPath,
+      async handle({ body }, ctx) {
+        const { id } = await authorizeSecret(ctx, body.SecretId, 'update');
+        const answer = await ctx.deps.replication.removeReplicas({
+          region: ctx.region,
+          secretId: id,
+          regions: body.RemoveReplicaRegions,
+        });
+        return { body: { ARN: answer.arn, ReplicationStatus: replicationStatusList(answer.replication) } };
+      },
+    }),
+    defineRoute({
+      ...op('StopReplicationToReplica'),
+      summary:
+        "Promote a replica to a standalone secret, called in the replica's region (AWS StopReplicationToReplica)",
+      mutating: true,
+      body: StopReplicationToReplicaRequest,
+      resource: auditPath,
+      async handle({ body }, ctx) {
+        const { id } = await authorizeSecret(ctx, body.SecretId, 'update');
+        const { arn } = await ctx.deps.replication.stopReplication({ region: ctx.region, secretId: id });
+        return { body: { ARN: arn } };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,267 @@
+import { open, seal } from '../../crypto/envelope.ts';
+import type { KeyProvider } from '../../ports/key-provider.ts';
+import {
+  ConditionFailedError,
+  MAX_TRANSACTION_OPS,
+  type Store,
+  type StoredItem,
+  type WriteOp,
+} from '../../ports/store.ts';
+import { indexCreation, unindexCreation } from '../secret-creation-order.ts';
+import type { SecretPartitions } from '../secret-partitions.ts';
+import { type ReplicaRecord, type SecretRecord, type VersionRecord, versionPartition } from '../secret-types.ts';
+import { regionMarker } from './replica-marking-store.ts';
+import { REPLICATION_PARTITION, type ReplicatedPrimary } from './replication-index.ts';
+import { nameTakenMessage, REPLICATION_SUCCEEDED } from './replication-rules.ts';
+
+/**
+ * Why a replica region cannot be written now, or `undefined` when it can. Locally, the fault injection of
+ * `sys/replication/faults`; on AWS a region is down when its table is, which the store's error says instead.
+ */
+export type ReplicaAvailability = (region: string) => string | undefined;
+
+export interface SecretReplicatorOptions {
+  /** The one store every region's partitions live in (locally; on AWS, the global table's local replica). */
+  readonly store: Store;
+  readonly keyProvider: KeyProvider;
+  /** Where a region's secrets live (`RegionalSecrets.partitionsOf`). */
+  readonly partitionsOf: (region: string) => SecretPartitions;
+  /** @default every region is available */
+  readonly availability?: ReplicaAvailability | undefined;
+  /** Rounds of read → copy → conditional status write before `replicate` leaves the rest to a retry. @default 10 */
+  readonly maxRounds?: number | undefined;
+}
+
+/** What `replicate` left undone: the regions still behind that a later attempt may bring in sync. */
+export interface ReplicationResult {
+  readonly behind: readonly string[];
+}
+
+/** What `reconcile` left undone: each primary with replicas still behind, and those regions. */
+export interface ReconcileResult {
+  readonly behind: readonly { readonly region: string; readonly name: string; readonly replicas: readonly string[] }[];
+}
+
+type SyncOutcome = Pick<ReplicaRecord, 'status' | 'statusMessage' | 'permanent'>;
+
+/**
+ * Brings replicas in line with their primary: the primary's metadata, staging labels and versions are copied into
+ * each replica region's partitions, every version re-sealed under the replica's ARN (its encryption binding), versions
+ * the primary pruned are removed, and each replica's state is recorded in the primary's record.
+ *
+ * Durable by construction: every write to a primary marks its replicas `InProgress` in the transaction of the change
+ * (`replica-marking-store.ts`), so the work to do is in the store, not in memory. A round copies, then writes the
+ * statuses conditional on the primary's revision it copied from; a primary that moved meanwhile is read and copied
+ * again. No I/O of its own beyond the store and key provider, so the same code runs in the local runner and in a
+ * Lambda (a DynamoDB stream or a schedule calling `replicate` or `reconcile`).
+ *
+ * @example
+ * ```ts
+ * const replicator = new SecretReplicator({ store, keyProvider, clock, partitionsOf: (r) => regional.partitionsOf(r) });
+ * await replicator.replicate('us-east-1', 'prod/db');
+ * ```
+ */
+export class SecretReplicator {
+  private readonly store: Store;
+  private readonly keyProvider: KeyProvider;
+  private readonly partitionsOf: (region: string) => SecretPartitions;
+  private readonly availability: ReplicaAvailability;
+  private readonly maxRounds: number;
+
+  constructor(options: SecretReplicatorOptions) {
+    this.store = options.store;
+    this.keyProvider = options.keyProvider;
+    this.partitionsOf = options.partitionsOf;
+    this.availability = options.availability ?? (() => undefined);
+    this.maxRounds = options.maxRounds ?? 10;
+  }
+
+  /** Brings every replica of one primary that is not in sync up to date, and records each one's state. */
+  async replicate(primaryRegion: string, name: string): Promise<ReplicationResult> {
+    const pk = this.partitionsOf(primaryRegion).secrets;
+    rounds: for (let round = 0; round < this.maxRounds; round++) {
+      const primary = await this.store.get<SecretRecord>(pk, name);
+      const replicas = primary?.data.replicas ?? [];
+      if (primary === undefined || primary.data.primaryRegion !== undefined) return { behind: [] };
+      const due = replicas.filter(needsWork);
+      if (due.length === 0) return { behind: [] };
+      const outcomes = new Map<string, SyncOutcome>();
+      for (const replica of due) {
+        try {
+          outcomes.set(replica.region, await this.sync(primaryRegion, primary, replica));
+        } catch (err) {
+          // The replica changed under the copy (promoted meanwhile): read the primary again, which says what is due.
+          if (err instanceof ConditionFailedError) continue rounds;
+          throw err;
+        }
+      }
+      const next = replicas.map((r) => withOutcome(r, outcomes.get(r.region)));
+      try {
+        await this.store.transact([
+          {
+            type: 'put',
+            pk,
+            sk: name,
+            data: { ...primary.data, replicas: next },
+            condition: { kind: 'rev', rev: primary.rev },
+          },
+        ]);
+      } catch (err) {
+        // The primary moved while it was being copied: its replicas are InProgress again, copy the newer state.
+        if (err instanceof ConditionFailedError) continue;
+        throw err;
+      }
+      return { behind: next.filter(needsWork).map((r) => r.region) };
+    }
+    return {
+      behind:
+        (await this.store.get<SecretRecord>(pk, name))?.data.replicas?.filter(needsWork).map((r) => r.region) ?? [],
+    };
+  }
+
+  /**
+   * Replicates every primary with a replica not in sync: at start-up, as the periodic retry, and as AWS's scheduled
+   * sweep. One primary's failure does not stop the others; the first failure is thrown at the end.
+   */
+  async reconcile(): Promise<ReconcileResult> {
+    const behind: { region: string; name: string; replicas: readonly string[] }[] = [];
+    let failure: unknown;
+    let startAfter: string | undefined;
+    do {
+      const page = await this.store.query<ReplicatedPrimary>(REPLICATION_PARTITION, {
+        limit: 1000,
+        ...(startAfter === undefined ? {} : { startAfter }),
+      });
+      for (const { data } of page.items) {
+        try {
+          const result = await this.replicate(data.region, data.name);
+          if (result.behind.length > 0) behind.push({ region: data.region, name: data.name, replicas: result.behind });
+        } catch (err) {
+          failure ??= err;
+        }
+      }
+      startAfter = page.lastKey;
+    } while (startAfter !== undefined);
+    if (failure !== undefined) throw failure;
+    return { behind };
+  }
+
+  /** One replica brought to the primary's state, or why it could not be. */
+  private async sync(
+    primaryRegion: string,
+    primary: StoredItem<SecretRecord>,
+    replica: ReplicaRecord,
+  ): Promise<SyncOutcome> {
+    const unavailable = this.availability(replica.region);
+    if (unavailable !== undefined) return { status: 'Failed', statusMessage: unavailable };
+    const source = primary.data;
+    const partitions = this.partitionsOf(replica.region);
+    const arn = arnInRegion(source.arn, replica.region);
+    let existing = await this.store.get<SecretRecord>(partitions.secrets, source.name);
+    if (existing !== undefined && (existing.data.primaryRegion !== primaryRegion || existing.data.arn !== arn)) {
+      if (replica.forceOverwrite !== true) {
+        return { status: 'Failed', statusMessage: nameTakenMessage(source.name, replica.region), permanent: true };
+      }
+      await this.remove(existing, partitions);
+      existing = undefined;
+    }
+    const held = new Set(existing?.data.versions.map((v) => v.versionId) ?? []);
+    const wanted = new Set(source.versions.map((v) => v.versionId));
+    // Versions first, so the replica's record never names a version its partition lacks.
+    const copies: WriteOp[] = [];
+    for (const { versionId } of source.versions) {
+      if (held.has(versionId)) continue;
+      const version = await this.store.get<VersionRecord>(versionPartition(source.arn), versionId);
+      // Pruned since the primary was read: the round's conditional status write fails and copies again.
+      if (version === undefined) continue;
+      copies.push({
+        type: 'put',
+        pk: versionPartition(arn),
+        sk: versionId,
+        data: await this.reseal(source.arn, arn, version.data),
+      });
+    }
+    for (let i = 0; i < copies.length; i += MAX_TRANSACTION_OPS) {
+      await this.store.transact(copies.slice(i, i + MAX_TRANSACTION_OPS));
+    }
+    const { replicas: _replicas, ...metadata } = source;
+    const record: SecretRecord = { ...metadata, arn, primaryRegion, updatedAt: source.updatedAt };
+    const stale = [...held].filter((id) => !wanted.has(id));
+    const first = stale.slice(0, MAX_TRANSACTION_OPS - 3);
+    await this.store.transact([
+      {
+        type: 'put',
+        pk: partitions.secrets,
+        sk: source.name,
+        data: record,
+        // A replica promoted meanwhile (StopReplicationToReplica) is no longer ours to write.
+        condition: existing === undefined ? { kind: 'absent' } : { kind: 'rev', rev: existing.rev },
+      },
+      ...(existing === undefined
+        ? [...indexCreation(source.name, source.createdAt, partitions.creationOrder), regionMarker(replica.region)]
+        : []),
+      ...first.map((id): WriteOp => ({ type: 'delete', pk: versionPartition(arn), sk: id })),
+    ]);
+    for (let i = first.length; i < stale.length; i += MAX_TRANSACTION_OPS) {
+      const batch = stale.slice(i, i + MAX_TRANSACTION_OPS);
+      await this.store.transact(batch.map((id): WriteOp => ({ type: 'delete', pk: versionPartition(arn), sk: id })));
+    }
+    return { status: 'InSync', statusMessage: REPLICATION_SUCCEEDED };
+  }
+
+  /**
+   * Opens a primary's version and seals it again under the replica's ARN, so a replica's ciphertext can never be
+   * passed off as the primary's (or another region's). The replica's own `KmsKeyId` is where a per-secret key would
+   * be chosen; until keys are per secret every version uses the node's key.
+   */
+  private async reseal(fromArn: string, toArn: string, version: VersionRecord): Promise<VersionRecord> {
+    const from = { secretId: fromArn, versionId: version.versionId };
+    const key = await this.keyProvider.unwrapDataKey(version.wrappedKey, from);
+    const plaintext = open(key, { blob: version.sealed }, from);
+    try {
+      const to = { secretId: toArn, versionId: version.versionId };
+      const dataKey = await this.keyProvider.generateDataKey(to);
+      const { blob } = seal(dataKey.plaintext, plaintext, to);
+      return { ...version, sealed: blob, wrappedKey: dataKey.wrapped };
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
+  /** Removes a secret of a region (a replica taken out of replication, or one ForceOverwriteReplicaSecret replaces). */
+  async remove(item: StoredItem<SecretRecord>, partitions: SecretPartitions): Promise<void> {
+    const pk = versionPartition(item.data.arn);
+    await this.store.transact([
+      { type: 'delete', pk: partitions.secrets, sk: item.sk, condition: { kind: 'rev', rev: item.rev } },
+      ...unindexCreation(item.data.name, item.data.createdAt, partitions.creationOrder),
+    ]);
+    for (;;) {
+      const page = await this.store.query(pk, { limit: MAX_TRANSACTION_OPS });
+      if (page.items.length === 0) return;
+      await this.store.transact(page.items.map((v): WriteOp => ({ type: 'delete', pk, sk: v.sk })));
+    }
+  }
+}
+
+/** A replica the replicator should work on: behind, or failed for a reason a retry may clear. */
+export function needsWork(replica: ReplicaRecord): boolean {
+  return replica.status !== 'InSync' && replica.permanent !== true;
+}
+
+function withOutcome(replica: ReplicaRecord, outcome: SyncOutcome | undefined): ReplicaRecord {
+  if (outcome === undefined) return replica;
+  const { statusMessage: _m, permanent: _p, ...rest } = replica;
+  return {
+    ...rest,
+    status: outcome.status,
+    ...(outcome.statusMessage === undefined ? {} : { statusMessage: outcome.statusMessage }),
+    ...(outcome.permanent === true ? { permanent: true } : {}),
+  };
+}
+
+/** A replica's ARN: the primary's with the region changed, as AWS's replicas keep the suffix. */
+export function arnInRegion(arn: string, region: string): string {
+  const parts = arn.split(':');
+  parts[3] = region;
+  return parts.join(':');
+}

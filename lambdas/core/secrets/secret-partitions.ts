@@ -1,0 +1,32 @@
+import { CREATION_ORDER_PARTITION } from './secret-creation-order.ts';
+import { SECRETS_PARTITION } from './secret-types.ts';
+
+/**
+ * Where one region's secrets live in the store. Secrets are regional, as in AWS: a name is unique within its region
+ * only, so each region has its own metadata and creation-order partitions. Version partitions need no region of their
+ * own: they are keyed by the secret's ARN, which names the region.
+ */
+export interface SecretPartitions {
+  /** One `SecretRecord` per secret, keyed by name. */
+  readonly secrets: string;
+  /** The creation-order index ListSecrets reads (`secret-creation-order.ts`). */
+  readonly creationOrder: string;
+}
+
+/** The home region's partitions keep their names from before regions existed, so existing stores stay readable. */
+export const HOME_PARTITIONS: SecretPartitions = {
+  secrets: SECRETS_PARTITION,
+  creationOrder: CREATION_ORDER_PARTITION,
+};
+
+/** The separator of a regional partition name: `secrets@us-west-2`. Not a name character, so never ambiguous. */
+const REGION_SEPARATOR = '@';
+
+/** The partitions of `region`'s secrets on a node whose home region is `home`. */
+export function secretPartitionsFor(region: string, home: string): SecretPartitions {
+  if (region === home) return HOME_PARTITIONS;
+  return {
+    secrets: `${SECRETS_PARTITION}${REGION_SEPARATOR}${region}`,
+    creationOrder: `${CREATION_ORDER_PARTITION}${REGION_SEPARATOR}${region}`,
+  };
+}
