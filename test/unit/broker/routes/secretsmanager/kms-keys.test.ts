@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../../../../lambdas/broker/broker.ts';
 import { nativeRoutes } from '../../../../../lambdas/broker/routes/index.ts';
-import { SecretService } from '../../../../../lambdas/core/secrets/secret-service.ts';
 import { FakeKeyProvider } from '../../../../support/fake-key-provider.ts';
 import { MemoryKeyRing } from '../../../../support/memory-key-ring.ts';
 import { memoryNode, request } from '../../../../support/memory-node.ts';
+import { regionalSecretsDeps } from '../../../../support/regional-secrets.ts';
 
 /**
  * `KmsKeyId` through the whole broker, on both APIs: the caller must be allowed to use the key (`read` on
@@ -18,14 +18,15 @@ async function setup() {
   const keyRing = new MemoryKeyRing();
   const blue = await keyRing.create('blue');
   const green = await keyRing.create('green');
-  const secrets = new SecretService({
+  const { replicator: _replicator, ...regional } = regionalSecretsDeps({
     store: node.store,
     keyProvider: new FakeKeyProvider(),
     keyRing,
     clock: node.deps.clock,
   });
+  const secrets = regional.secrets;
   const broker = new Broker(
-    { ...node.deps, secrets, keys: keyRing, system: { ...node.deps.system, createKey: keyRing.create } },
+    { ...node.deps, ...regional, keys: keyRing, system: { ...node.deps.system, createKey: keyRing.create } },
     nativeRoutes(),
     () => {},
   );
