@@ -231,6 +231,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
   const replicator = new SecretReplicator({
     store,
     keyProvider,
+    keyRing,
     partitionsOf: (region) => regionalSecrets.partitionsOf(region),
     availability: replicaFaults?.availability,
   });

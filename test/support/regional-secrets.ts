@@ -20,6 +20,7 @@ export function regionalSecretsDeps(
   const replicator = new SecretReplicator({
     store: options.store,
     keyProvider: options.keyProvider,
+    keyRing: options.keyRing,
     partitionsOf: (region) => regionalSecrets.partitionsOf(region),
     availability,
   });

@@ -1,6 +1,7 @@
 import type { Capability } from '../../../core/policy/policy-types.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../../route.ts';
 import { secretPath } from '../secrets.ts';
+import { kmsKeyFor } from './kms-keys.ts';
 import {
   RemoveRegionsFromReplicationRequest,
   ReplicateSecretToRegionsRequest,
@@ -39,6 +40,22 @@ const auditPath = ({ body }: { body: { SecretId: string } }) => secretPath(body.
  * secret in the request's region (the primary's for the first two, the replica's for the third), as each changes
  * where and whether the secret is written.
  */
+/**
+ * The replicas a request asks for, each replica key resolved to its ARN with the caller authorised to use it, as for
+ * the primary's own `KmsKeyId` (`kmsKeyFor`); a replica without a key, or naming the AWS managed key, uses the default.
+ */
+export async function requestedReplicas(
+  ctx: RouteContext,
+  replicas: readonly { Region: string; KmsKeyId?: string | undefined }[],
+): Promise<{ region: string; kmsKeyId?: string }[]> {
+  const out: { region: string; kmsKeyId?: string }[] = [];
+  for (const replica of replicas) {
+    const kmsKeyId = await kmsKeyFor(ctx, replica.KmsKeyId);
+    out.push({ region: replica.Region, ...(kmsKeyId === undefined ? {} : { kmsKeyId }) });
+  }
+  return out;
+}
+
 export function replicationRoutes({ op, authorizeSecret }: ReplicationRouteParts): RouteDef[] {
   return [
     defineRoute({
@@ -57,7 +74,7 @@ export function replicationRoutes({ op, authorizeSecret }: ReplicationRouteParts
         const answer = await ctx.deps.replication.addReplicas({
           region: ctx.region,
           secretId: id,
-          replicas: body.AddReplicaRegions.map((r) => ({ region: r.Region, kmsKeyId: r.KmsKeyId })),
+          replicas: await requestedReplicas(ctx, body.AddReplicaRegions),
           forceOverwrite: body.ForceOverwriteReplicaSecret,
         });
         return { body: { ARN: answer.arn, ReplicationStatus: replicationStatusList(answer.replication) } };

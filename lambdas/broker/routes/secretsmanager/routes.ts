@@ -11,7 +11,7 @@ import { SECRETS_MANAGER_ERRORS } from './errors.ts';
 import { kmsKeyChange, kmsKeyFor } from './kms-keys.ts';
 import { decodePageToken, encodePageToken, filtersIn, queryFingerprint } from './list-secrets.ts';
 import { randomPassword } from './random-password.ts';
-import { authorizeReplicaRegions, replicationRoutes } from './replication.ts';
+import { authorizeReplicaRegions, replicationRoutes, requestedReplicas } from './replication.ts';
 import { replicationMembers, replicationStatusList } from './replication-shapes.ts';
 import {
   awsError,
@@ -240,7 +240,9 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
       access: ({ body }) => ({ path: secretPath(body.Name), capability: 'create' }),
       async handle({ body }, ctx) {
         const kmsKeyId = await kmsKeyFor(ctx, body.KmsKeyId);
-        // Replica regions are checked and authorised before the primary exists, so a refusal leaves nothing behind.
+        // Replica regions (and their keys) are checked and authorised before the primary exists, so a refusal leaves
+        // nothing behind.
+        let replicas: { region: string; kmsKeyId?: string }[] | undefined;
         if (body.AddReplicaRegions !== undefined) {
           ctx.deps.replication.checkReplicaRegions(
             ctx.region,
@@ -251,6 +253,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
             body.Name,
             body.AddReplicaRegions.map((r) => r.Region),
           );
+          replicas = await requestedReplicas(ctx, body.AddReplicaRegions);
         }
         const value = requestValue(body, false);
         const created = await ctx.secrets.create({
@@ -263,12 +266,12 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
           ...(kmsKeyId === undefined ? {} : { kmsKeyId }),
         });
         const replicated =
-          body.AddReplicaRegions === undefined
+          replicas === undefined
             ? undefined
             : await ctx.deps.replication.addReplicas({
                 region: ctx.region,
                 secretId: created.arn,
-                replicas: body.AddReplicaRegions.map((r) => ({ region: r.Region, kmsKeyId: r.KmsKeyId })),
+                replicas,
                 forceOverwrite: body.ForceOverwriteReplicaSecret,
               });
         return {

@@ -1,5 +1,6 @@
-import { open, seal } from '../../crypto/envelope.ts';
+import { InvalidRequestError } from '../../errors.ts';
 import type { KeyProvider } from '../../ports/key-provider.ts';
+import type { KeyRing } from '../../ports/key-ring.ts';
 import {
   ConditionFailedError,
   MAX_TRANSACTION_OPS,
@@ -10,6 +11,7 @@ import {
 import { indexCreation, unindexCreation } from '../secret-creation-order.ts';
 import type { SecretPartitions } from '../secret-partitions.ts';
 import { type ReplicaRecord, type SecretRecord, type VersionRecord, versionPartition } from '../secret-types.ts';
+import { openVersion, sealVersion, type VersionKeys } from '../version-sealing.ts';
 import { regionMarker } from './replica-marking-store.ts';
 import { REPLICATION_PARTITION, type ReplicatedPrimary } from './replication-index.ts';
 import { nameTakenMessage, REPLICATION_SUCCEEDED } from './replication-rules.ts';
@@ -24,6 +26,11 @@ export interface SecretReplicatorOptions {
   /** The one store every region's partitions live in (locally; on AWS, the global table's local replica). */
   readonly store: Store;
   readonly keyProvider: KeyProvider;
+  /**
+   * The customer keys: a primary's versions may be sealed under one, and a replica names its own (`KmsKeyId` of
+   * `AddReplicaRegions`, an ARN the route resolved with the caller's authority). @default none
+   */
+  readonly keyRing?: KeyRing | undefined;
   /** Where a region's secrets live (`RegionalSecrets.partitionsOf`). */
   readonly partitionsOf: (region: string) => SecretPartitions;
   /** @default every region is available */
@@ -63,14 +70,14 @@ type SyncOutcome = Pick<ReplicaRecord, 'status' | 'statusMessage' | 'permanent'>
  */
 export class SecretReplicator {
   private readonly store: Store;
-  private readonly keyProvider: KeyProvider;
+  private readonly keys: VersionKeys;
   private readonly partitionsOf: (region: string) => SecretPartitions;
   private readonly availability: ReplicaAvailability;
   private readonly maxRounds: number;
 
   constructor(options: SecretReplicatorOptions) {
     this.store = options.store;
-    this.keyProvider = options.keyProvider;
+    this.keys = { defaultKey: options.keyProvider, keyRing: options.keyRing };
     this.partitionsOf = options.partitionsOf;
     this.availability = options.availability ?? (() => undefined);
     this.maxRounds = options.maxRounds ?? 10;
@@ -174,18 +181,29 @@ export class SecretReplicator {
       const version = await this.store.get<VersionRecord>(versionPartition(source.arn), versionId);
       // Pruned since the primary was read: the round's conditional status write fails and copies again.
       if (version === undefined) continue;
-      copies.push({
-        type: 'put',
-        pk: versionPartition(arn),
-        sk: versionId,
-        data: await this.reseal(source.arn, arn, version.data),
-      });
+      let data: VersionRecord;
+      try {
+        data = await this.reseal(source.arn, arn, version.data, replica.kmsKeyId);
+      } catch (err) {
+        // The replica's key is gone or disabled: the replica says so, and a later attempt retries.
+        if (err instanceof InvalidRequestError)
+          return { status: 'Failed', statusMessage: `Replication failed: ${err.message}` };
+        throw err;
+      }
+      copies.push({ type: 'put', pk: versionPartition(arn), sk: versionId, data });
     }
     for (let i = 0; i < copies.length; i += MAX_TRANSACTION_OPS) {
       await this.store.transact(copies.slice(i, i + MAX_TRANSACTION_OPS));
     }
-    const { replicas: _replicas, ...metadata } = source;
-    const record: SecretRecord = { ...metadata, arn, primaryRegion, updatedAt: source.updatedAt };
+    const { replicas: _replicas, kmsKeyId: _primaryKey, ...metadata } = source;
+    const record: SecretRecord = {
+      ...metadata,
+      arn,
+      primaryRegion,
+      updatedAt: source.updatedAt,
+      // The replica's own key, not the primary's: what its DescribeSecret shows.
+      ...(replica.kmsKeyId === undefined ? {} : { kmsKeyId: replica.kmsKeyId }),
+    };
     const stale = [...held].filter((id) => !wanted.has(id));
     const first = stale.slice(0, MAX_TRANSACTION_OPS - 3);
     await this.store.transact([
@@ -210,21 +228,27 @@ export class SecretReplicator {
   }
 
   /**
-   * Opens a primary's version and seals it again under the replica's ARN, so a replica's ciphertext can never be
-   * passed off as the primary's (or another region's). The replica's own `KmsKeyId` is where a per-secret key would
-   * be chosen; until keys are per secret every version uses the node's key.
+   * Opens a primary's version under the key it records and seals it again under the replica's ARN and key (its
+   * `KmsKeyId`, else the default key), so a replica's ciphertext can never be passed off as the primary's (or another
+   * region's).
    */
-  private async reseal(fromArn: string, toArn: string, version: VersionRecord): Promise<VersionRecord> {
-    const from = { secretId: fromArn, versionId: version.versionId };
-    const key = await this.keyProvider.unwrapDataKey(version.wrappedKey, from);
-    const plaintext = open(key, { blob: version.sealed }, from);
+  private async reseal(
+    fromArn: string,
+    toArn: string,
+    version: VersionRecord,
+    kmsKeyId: string | undefined,
+  ): Promise<VersionRecord> {
+    const value = await openVersion(this.keys, fromArn, version);
     try {
-      const to = { secretId: toArn, versionId: version.versionId };
-      const dataKey = await this.keyProvider.generateDataKey(to);
-      const { blob } = seal(dataKey.plaintext, plaintext, to);
-      return { ...version, sealed: blob, wrappedKey: dataKey.wrapped };
+      return await sealVersion(this.keys, {
+        arn: toArn,
+        versionId: version.versionId,
+        value,
+        now: version.createdAt,
+        kmsKeyId,
+      });
     } finally {
-      plaintext.fill(0);
+      if (value.kind === 'binary') value.binary.fill(0);
     }
   }
 

@@ -92,6 +92,30 @@ describe('KmsKeyId (Secrets Manager API)', () => {
     expect(await sm('CreateSecret', { Name: 'db', SecretString: 'v', KmsKeyId: 'alias/nope' }, token)).toEqual(refused);
   });
 
+  it('checks each replica key as the primary key: refused before anything is created, shown as the key ARN', async () => {
+    const { sm, tokenFor, green } = await setup();
+    const replicator = [
+      { path: 'secrets/*', capabilities: ['create', 'read', 'update'] },
+      { path: 'sys/keyring/keys/blue', capabilities: ['read'] },
+    ];
+    const token = await tokenFor('replicator', replicator);
+    const refused = await sm(
+      'CreateSecret',
+      { Name: 'r', SecretString: 'v', AddReplicaRegions: [{ Region: 'us-west-2', KmsKeyId: 'alias/green' }] },
+      token,
+    );
+    expect(refused.body).toEqual({ __type: 'AccessDeniedException', message: 'Access to KMS is not allowed' });
+    expect((await sm('DescribeSecret', { SecretId: 'r' })).body.__type).toBe('ResourceNotFoundException');
+    const created = await sm('CreateSecret', {
+      Name: 'r',
+      SecretString: 'v',
+      AddReplicaRegions: [{ Region: 'us-west-2', KmsKeyId: 'alias/green' }],
+    });
+    expect(created.body.ReplicationStatus).toEqual([
+      { Region: 'us-west-2', KmsKeyId: green.arn, Status: 'InProgress' },
+    ]);
+  });
+
   it('allows a key by id or ARN through a grant on one of its aliases', async () => {
     const { sm, tokenFor, blue } = await setup();
     const token = await tokenFor('blue-user', [...WRITER, { path: 'sys/keyring/keys/blue', capabilities: ['read'] }]);

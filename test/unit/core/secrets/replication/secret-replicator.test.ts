@@ -7,6 +7,7 @@ import { arnInRegion } from '../../../../../lambdas/core/secrets/replication/sec
 import { matchesFilters } from '../../../../../lambdas/core/secrets/secret-filters.ts';
 import { type SecretRecord, versionPartition } from '../../../../../lambdas/core/secrets/secret-types.ts';
 import { FakeKeyProvider } from '../../../../support/fake-key-provider.ts';
+import { MemoryKeyRing } from '../../../../support/memory-key-ring.ts';
 import { regionalSecretsDeps } from '../../../../support/regional-secrets.ts';
 
 const text = (string: string) => ({ kind: 'string' as const, string });
@@ -103,7 +104,7 @@ describe('Class: SecretReplicator', () => {
     const added = await t.replication.addReplicas({
       region: 'us-east-1',
       secretId: 'app/db',
-      replicas: [{ region: 'us-west-2' }, { region: 'eu-west-1', kmsKeyId: 'alias/eu' }],
+      replicas: [{ region: 'us-west-2' }, { region: 'eu-west-1' }],
     });
     expect(added.replication.map((r) => [r.region, r.status])).toEqual([
       ['us-west-2', 'InProgress'],
@@ -372,5 +373,65 @@ describe('Replication rules', () => {
     );
     const record = await t.store.get<SecretRecord>('secrets', 'app/db');
     expect(record?.data.replicas).toBeUndefined();
+  });
+});
+
+describe('Class: SecretReplicator (customer keys)', () => {
+  async function keyed() {
+    const store = new MemoryStore();
+    const keyRing = new MemoryKeyRing();
+    const blue = await keyRing.create('blue');
+    const green = await keyRing.create('green');
+    const deps = regionalSecretsDeps({
+      store,
+      keyProvider: new FakeKeyProvider(),
+      keyRing,
+      clock: { now: () => Date.UTC(2026, 11, 1) },
+      writeRate: 'unlimited',
+    });
+    const east = deps.regionalSecrets.in('us-east-1');
+    const west = deps.regionalSecrets.in('us-west-2');
+    return { store, keyRing, blue, green, ...deps, east, west };
+  }
+
+  it('opens a primary version under its customer key and seals the replica under the replica’s own key', async () => {
+    const t = await keyed();
+    await t.east.create({ name: 'k', value: text('v1'), kmsKeyId: t.blue.arn });
+    await t.replication.addReplicas({
+      region: 'us-east-1',
+      secretId: 'k',
+      replicas: [{ region: 'us-west-2', kmsKeyId: t.green.arn }],
+    });
+    await t.replicator.replicate('us-east-1', 'k');
+    const replica = await t.west.describe({ secretId: 'k' });
+    // The replica shows its own key, never the primary's.
+    expect(replica.kmsKeyId).toBe(t.green.arn);
+    expect((await t.west.get({ secretId: 'k' })).value).toEqual(text('v1'));
+    const [version] = (await t.store.query<{ kmsKeyId?: string }>(versionPartition(replica.arn), { limit: 10 })).items;
+    expect(version?.data.kmsKeyId).toBe(t.green.arn);
+    // Without the green key the replica's version no longer opens: it really is sealed under it.
+    t.keyRing.forget(t.green.arn);
+    await expect(t.west.get({ secretId: 'k' })).rejects.toThrow(/not available/);
+  });
+
+  it('marks a replica Failed while its key cannot seal, and catches up once the key is back', async () => {
+    const t = await keyed();
+    await t.east.create({ name: 'k', value: text('v1') });
+    await t.replication.addReplicas({
+      region: 'us-east-1',
+      secretId: 'k',
+      replicas: [{ region: 'us-west-2', kmsKeyId: t.green.arn }],
+    });
+    const green = t.keyRing.keys.get(t.green.arn)!;
+    t.keyRing.forget(t.green.arn);
+    const { behind } = await t.replicator.replicate('us-east-1', 'k');
+    expect(behind).toEqual(['us-west-2']);
+    const failed = (await t.east.describe({ secretId: 'k' })).replication?.[0];
+    expect(failed).toMatchObject({ region: 'us-west-2', status: 'Failed' });
+    expect(failed?.statusMessage).toMatch(/^Replication failed: /);
+    t.keyRing.keys.set(t.green.arn, green);
+    await t.replicator.replicate('us-east-1', 'k');
+    expect((await t.east.describe({ secretId: 'k' })).replication?.[0]?.status).toBe('InSync');
+    expect((await t.west.get({ secretId: 'k' })).value).toEqual(text('v1'));
   });
 });
