@@ -11,6 +11,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { EgressPolicy } from '../lambdas/core/egress/egress-policy.ts';
+import { HOME_PARTITIONS, secretPartitionsFor } from '../lambdas/core/secrets/secret-partitions.ts';
 import { CUSTOMER_KEY_TAG } from '../lambdas/entrypoints/lambda/deployment-names.ts';
 import { AuditOutboxRelay } from './audit-outbox-relay.ts';
 import { CofferApi, type CofferMtlsDomainProps } from './coffer-api.ts';
@@ -20,6 +21,7 @@ import { CofferCloudHsmKey } from './coffer-cloudhsm-key.ts';
 import { acknowledgeCustomResourceProvider, CofferKeyReplicas, replicaKeyArn } from './coffer-key-replicas.ts';
 import { CofferLeaseSweeper } from './coffer-lease-sweeper.ts';
 import { CofferMonitoring } from './coffer-monitoring.ts';
+import { CofferReplicator } from './coffer-replicator.ts';
 import { CofferRotation } from './coffer-rotation.ts';
 import { CofferExtensionLayer } from './extension-layer.ts';
 
@@ -170,6 +172,8 @@ export interface CofferControlPlaneProps {
 
 /** What a replica region's deployment takes from the primary's (`CofferControlPlane.replicaOf`). */
 export interface CofferReplicaOf {
+  /** The primary deployment's region: its secrets keep the table's original partition names. */
+  readonly primaryRegion: string;
   /** The global table's name (the same in every region). */
   readonly tableName: string;
   /** The key id (`mrk-…`) of the multi-region envelope key: its replica here has the same id. */
@@ -205,6 +209,8 @@ export class CofferControlPlane extends Construct {
   readonly table: dynamodb.ITable;
   /** The replicas of the keys in `replicaRegions`, when set. */
   readonly keyReplicas?: CofferKeyReplicas;
+  /** Replicates secrets to their replica regions, in a multi-region deployment (either side). */
+  readonly replicator?: CofferReplicator;
   /** Object-Locked audit log storage. */
   readonly auditBucket: s3.Bucket;
   /** Receives the audit bucket's server access logs. */
@@ -456,10 +462,29 @@ export class CofferControlPlane extends Construct {
     // Certificate rotation re-issues from the PKI engine: the same CRL URL as the broker's.
     this.rotation.function.addEnvironment('COFFER_PUBLIC_URL', publicUrl);
     if (replicaOf !== undefined) {
-      // Every region's items are in the global table: this region's audit records keep to an outbox of its own.
+      // Every region's items are in the global table: this region's audit records keep to an outbox of its own, and
+      // every region names the partitions of each region's secrets alike.
       for (const fn of [this.broker.function, this.rotation.function, this.leaseSweeper.function]) {
         fn.addEnvironment('COFFER_AUDIT_OUTBOX_SCOPE', region);
+        fn.addEnvironment('COFFER_STORE_REGION', replicaOf.primaryRegion);
       }
+    }
+    if (multiRegion || replicaOf !== undefined) {
+      const storeRegion = replicaOf?.primaryRegion ?? region;
+      this.replicator = new CofferReplicator(this, 'Replicator', {
+        table: this.table,
+        envelopeKeyArn: this.envelopeKey.keyArn,
+        secretsPartition: Token.isUnresolved(region)
+          ? HOME_PARTITIONS.secrets
+          : secretPartitionsFor(region, storeRegion).secrets,
+        environment: replicaOf === undefined ? {} : { COFFER_STORE_REGION: replicaOf.primaryRegion },
+        deploymentName: name,
+        logRetention: props.logRetention,
+        removalPolicy,
+      });
+      this.grantStore(this.replicator.role);
+      this.grantEnvelope(this.replicator.role);
+      this.grantCustomerKeys(this.replicator.role);
     }
     const egressAllow = (props.egressAllow ?? []).join(',');
     // Refused at synth, with the entry named, rather than at the first cold start.

@@ -229,6 +229,7 @@ export function cofferMultiRegion(
       env: { account: env.account, region },
       crossRegionReferences: true,
       replicaOf: {
+        primaryRegion: env.region,
         tableName: plane.table.tableName,
         envelopeKeyId: plane.envelopeKey.keyId,
         storageKeyId: plane.storageKey.keyId,

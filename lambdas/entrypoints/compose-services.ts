@@ -55,6 +55,11 @@ export interface ServiceSettings {
   readonly region: string;
   /** The regions whose secrets the node serves. @default any region in AWS's name form */
   readonly regions?: readonly string[] | undefined;
+  /**
+   * The region whose secrets keep the store's partition names from before regions (`RegionalSecretsOptions.storeRegion`):
+   * a replica region's broker on a DynamoDB global table names the primary deployment's region. @default `region`
+   */
+  readonly storeRegion?: string | undefined;
   /** `COFFER_FAULT_INJECTION=1`: root may mark replica regions down (`sys/replication/faults`). @default false */
   readonly replicationFaults?: boolean | undefined;
   readonly account: string;
@@ -222,6 +227,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     clock,
     homeRegion: settings.region,
     regions: settings.regions,
+    ...(settings.storeRegion !== undefined && { storeRegion: settings.storeRegion }),
     account: settings.account,
     ...settings.secretLimits,
   });

@@ -9,6 +9,12 @@ export interface RegionalSecretsOptions
   readonly homeRegion: string;
   /** The regions the node serves. @default any region in AWS's name form */
   readonly regions?: readonly string[] | undefined;
+  /**
+   * The region whose secrets live in the partitions a store had before regions (`HOME_PARTITIONS`). Every node
+   * sharing a store must agree on it: on AWS, a replica region's broker reads and writes the same global table as the
+   * primary deployment's, whose region it names here. @default homeRegion
+   */
+  readonly storeRegion?: string | undefined;
 }
 
 /**
@@ -23,6 +29,7 @@ export interface RegionalSecretsOptions
  */
 export class RegionalSecrets {
   readonly homeRegion: string;
+  readonly storeRegion: string;
   private readonly options: RegionalSecretsOptions;
   private readonly services = new Map<string, SecretService>();
   private readonly writeHooks: ((region: string, name: string) => void)[] = [];
@@ -30,6 +37,7 @@ export class RegionalSecrets {
   constructor(options: RegionalSecretsOptions) {
     this.options = options;
     this.homeRegion = checkRegion(options.homeRegion);
+    this.storeRegion = checkRegion(options.storeRegion ?? options.homeRegion);
   }
 
   /** The home region's secrets. */
@@ -46,7 +54,7 @@ export class RegionalSecrets {
     const known = this.services.get(region);
     if (known !== undefined) return known;
     checkRegion(region, region === this.homeRegion ? undefined : this.options.regions);
-    const { regions: _regions, homeRegion: _home, ...shared } = this.options;
+    const { regions: _regions, homeRegion: _home, storeRegion: _store, ...shared } = this.options;
     const service = new SecretService({
       ...shared,
       region,
@@ -59,7 +67,7 @@ export class RegionalSecrets {
 
   /** Where `region`'s secrets live in the store. */
   partitionsOf(region: string): SecretPartitions {
-    return secretPartitionsFor(region, this.homeRegion);
+    return secretPartitionsFor(region, this.storeRegion);
   }
 
   /** Calls `hook` after every committed write to a primary with replicas, in any region (the replication runner). */

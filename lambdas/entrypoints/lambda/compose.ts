@@ -193,6 +193,7 @@ export function awsPorts(config: ResolvedAwsConfig, clients: AwsClients, clock: 
     sts: clients.sts ?? stsClient(config),
     settings: {
       region: config.region,
+      ...(config.storeRegion !== undefined && { storeRegion: config.storeRegion }),
       account: config.account,
       publicUrl: config.publicUrl,
       egressAllow: config.egressAllow,

@@ -65,6 +65,11 @@ export const LambdaSettings = z.object({
     .string()
     .regex(/^[a-z0-9-]{1,64}$/, 'must be a region name')
     .optional(),
+  /**
+   * Set in a replica region's deployment to the primary deployment's region: the region whose secrets keep the
+   * global table's original partition names (`RegionalSecretsOptions.storeRegion`). @default AWS_REGION
+   */
+  COFFER_STORE_REGION: z.string().regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region').optional(),
   /** The items table (partition key `pk`, sort key `sk`). */
   COFFER_TABLE_NAME: required().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'),
   /** ARN of the symmetric KMS key that wraps data keys. */
@@ -124,6 +129,7 @@ export function loadLambdaConfig<Schema extends z.ZodPipe<z.ZodObject>>(
  */
 export const AwsConfigSchema = LambdaSettings.pick({
   COFFER_AUDIT_OUTBOX_SCOPE: true,
+  COFFER_STORE_REGION: true,
   COFFER_EGRESS_ALLOW: true,
   COFFER_TABLE_NAME: true,
   COFFER_ENVELOPE_KEY_ARN: true,
@@ -219,6 +225,7 @@ export const AwsConfigSchema = LambdaSettings.pick({
     auditSalt: env.COFFER_AUDIT_SALT === undefined ? undefined : Buffer.from(env.COFFER_AUDIT_SALT, 'base64'),
     auditSaltSecretArn: env.COFFER_AUDIT_SALT_SECRET_ARN,
     outboxScope: env.COFFER_AUDIT_OUTBOX_SCOPE,
+    storeRegion: env.COFFER_STORE_REGION,
     bootstrapAdminArns: env.COFFER_BOOTSTRAP_ADMIN_ARNS ?? [],
     region: env.AWS_REGION,
     account: accountOf(env),

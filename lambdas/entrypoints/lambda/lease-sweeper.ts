@@ -10,6 +10,7 @@ import { CachingKeyProvider } from '../../core/crypto/data-key-cache.ts';
 import { CachingKeyRing } from '../../core/crypto/key-ring-cache.ts';
 import type { SweepOutcome } from '../../core/leases/lease-service.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
+import { secretPartitionsFor } from '../../core/secrets/secret-partitions.ts';
 import { SecretService } from '../../core/secrets/secret-service.ts';
 import { composeDynamicSecrets } from './compose.ts';
 import { accountOf, egressAllowOf, LambdaSettings, loadLambdaConfig } from './config.ts';
@@ -26,6 +27,7 @@ export const LeaseSweeperConfigSchema = LambdaSettings.pick({
   COFFER_TABLE_NAME: true,
   COFFER_ENVELOPE_KEY_ARN: true,
   COFFER_ACCOUNT_ID: true,
+  COFFER_STORE_REGION: true,
   AWS_REGION: true,
   AWS_ENDPOINT_URL: true,
   COFFER_EGRESS_ALLOW: true,
@@ -34,6 +36,7 @@ export const LeaseSweeperConfigSchema = LambdaSettings.pick({
   envelopeKeyArn: env.COFFER_ENVELOPE_KEY_ARN,
   account: accountOf(env),
   region: env.AWS_REGION,
+  storeRegion: env.COFFER_STORE_REGION ?? env.AWS_REGION,
   endpoint: env.AWS_ENDPOINT_URL,
   egressAllow: egressAllowOf(env),
 }));
@@ -108,6 +111,8 @@ export function createLeaseSweeperHandler(
     keyRing,
     clock,
     region: config.region,
+    // This region's secrets, named as every region of a global table names them.
+    partitions: secretPartitionsFor(config.region, config.storeRegion),
     account: config.account,
   });
   const { leases } = composeDynamicSecrets({ store, secrets, clients, config, clock });

@@ -100,6 +100,30 @@ describe('multi-region deployment (replicaRegions)', () => {
     }
   });
 
+  it('runs a replicator in every region, woken by writes to that region’s own secrets partition', () => {
+    const mappings = (t: Template) =>
+      JSON.stringify(
+        Object.values(t.findResources('AWS::Lambda::EventSourceMapping')).map(
+          (m) => (m as { Properties: { FilterCriteria?: unknown } }).Properties.FilterCriteria,
+        ),
+      );
+    // The primary's region keeps the original partition names; a replica region's secrets are `secrets@<region>`.
+    expect(mappings(primary)).toContain('{\\"S\\":[\\"secrets\\"]}');
+    expect(mappings(replicas[0]!)).toContain('secrets@us-west-2');
+    for (const [index, template] of [primary, ...replicas].entries()) {
+      template.hasResourceProperties('AWS::Events::Rule', {
+        Description: Match.stringLikeRegexp('reconcile replicas'),
+        ScheduleExpression: 'rate(1 minute)',
+      });
+      if (index > 0) {
+        // Every region names the partitions alike: the primary's region is the store's.
+        template.hasResourceProperties('AWS::Lambda::Function', {
+          Environment: { Variables: Match.objectLike({ COFFER_STORE_REGION: 'us-east-1' }) },
+        });
+      }
+    }
+  });
+
   it('keeps the primary’s audit outbox unscoped, so single-region deployments read the same partitions', () => {
     const fns = primary.findResources('AWS::Lambda::Function');
     expect(JSON.stringify(fns)).not.toContain('COFFER_AUDIT_OUTBOX_SCOPE');
@@ -132,7 +156,7 @@ describe('replicaRegions settings', () => {
     expect(
       () =>
         new CofferStack(newApp(), 'replica', {
-          replicaOf: { tableName: 't', envelopeKeyId: 'mrk-1', storageKeyId: 'mrk-2' },
+          replicaOf: { primaryRegion: 'us-east-1', tableName: 't', envelopeKeyId: 'mrk-1', storageKeyId: 'mrk-2' },
         }),
     ).toThrow(/explicit region/);
   });

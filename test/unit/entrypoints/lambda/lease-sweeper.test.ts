@@ -21,6 +21,7 @@ describe('Function: loadLeaseSweeperConfig', () => {
       envelopeKeyArn: env.COFFER_ENVELOPE_KEY_ARN,
       account: '123456789012',
       region: 'eu-west-1',
+      storeRegion: 'eu-west-1',
       endpoint: undefined,
       egressAllow: '',
     });

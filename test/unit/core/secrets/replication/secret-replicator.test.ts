@@ -435,3 +435,27 @@ describe('Class: SecretReplicator (customer keys)', () => {
     expect((await t.west.get({ secretId: 'k' })).value).toEqual(text('v1'));
   });
 });
+
+describe('RegionalSecrets.storeRegion (a replica region’s broker on a global table)', () => {
+  it('names each region’s partitions as the primary deployment does, whatever the node’s own region', async () => {
+    const store = new MemoryStore();
+    const clock = { now: () => Date.UTC(2026, 11, 1) };
+    const keyProvider = new FakeKeyProvider();
+    const primary = regionalSecretsDeps({ store, keyProvider, clock, homeRegion: 'us-east-1' });
+    const replicaBroker = regionalSecretsDeps({
+      store,
+      keyProvider,
+      clock,
+      homeRegion: 'eu-west-1',
+      storeRegion: 'us-east-1',
+    });
+    expect(replicaBroker.regionalSecrets.partitionsOf('us-east-1')).toEqual(
+      primary.regionalSecrets.partitionsOf('us-east-1'),
+    );
+    expect(replicaBroker.regionalSecrets.partitionsOf('eu-west-1').secrets).toBe('secrets@eu-west-1');
+    // A secret the replica region's broker creates at home is where the primary's broker looks for eu-west-1's.
+    await replicaBroker.secrets.create({ name: 'local', value: text('v') });
+    expect((await primary.regionalSecrets.in('eu-west-1').get({ secretId: 'local' })).value).toEqual(text('v'));
+    await expect(primary.secrets.get({ secretId: 'local' })).rejects.toBeInstanceOf(NotFoundError);
+  });
+});
