@@ -12,7 +12,9 @@ import { useServer } from '../support/use-server.ts';
  */
 const SCRIPT = path.join(import.meta.dirname, 'clients/secretsmanager_boto3.py');
 const REGION = 'eu-west-1';
-const current = useServer({ COFFER_SIGV4_REGIONS: REGION });
+/** A second signing region the server serves, for the regional and replication scenarios. */
+const OTHER_REGION = 'us-west-2';
+const current = useServer({ COFFER_SIGV4_REGIONS: `${REGION},${OTHER_REGION}` });
 let env: NodeJS.ProcessEnv;
 
 interface BotoError {
@@ -26,7 +28,7 @@ function boto3<T>(scenarioName: string, prefix: string): Promise<T> {
     execFile(
       'python3',
       [SCRIPT, scenarioName, prefix],
-      { env: { ...env, COFFER_SM_ENDPOINT: current().address }, timeout: 120_000 },
+      { env: { ...env, COFFER_SM_ENDPOINT: current().address, COFFER_OTHER_REGION: OTHER_REGION }, timeout: 120_000 },
       (err, stdout, stderr) => {
         if (err !== null) reject(new Error(`boto3 scenario ${scenarioName} failed: ${stderr}`));
         else resolve(JSON.parse(stdout) as T);
@@ -164,4 +166,58 @@ describe('boto3 against Coffer', () => {
       expect.objectContaining({ SecretId: `${p}/missing`, ErrorCode: 'ResourceNotFoundException' }),
     ]);
   }, 180_000);
+
+  it('keeps secrets regional: one name in two regions, listed and addressed per region', async () => {
+    const p = prefix('rg');
+    const out = await boto3<{
+      arns: string[];
+      values: string[];
+      listed: string[][];
+      crossRegionArn: BotoError | null;
+    }>('regions', p);
+    expect(out.arns[0]).toMatch(new RegExp(`^arn:aws:secretsmanager:${REGION}:`));
+    expect(out.arns[1]).toMatch(new RegExp(`^arn:aws:secretsmanager:${OTHER_REGION}:`));
+    expect(out.values).toEqual(['home', 'other']);
+    expect(out.listed).toEqual([[`${p}/dup`], [`${p}/dup`]]);
+    expect(out.crossRegionArn).toEqual({
+      code: 'ResourceNotFoundException',
+      message: "Secrets Manager can't find the specified secret.",
+      status: 400,
+    });
+  });
+
+  it('replicates as AWS does: InSync replica, new versions reach it, AWS refusals, StopReplicationToReplica', async () => {
+    const p = prefix('rp');
+    const out = await boto3<{
+      createdReplicationStatus: string[];
+      replicaValue: string;
+      replicaPrimaryRegion: string;
+      replicaArn: string;
+      primaryArn: string;
+      primaryRegionFilter: string[];
+      refusals: { writeAtReplica: BotoError; deletePrimary: BotoError };
+      promotedArn: string;
+      primaryReplicationAfterPromotion: unknown[];
+      writtenAfterPromotion: boolean;
+      primaryValueAfterPromotion: string;
+    }>('replication', p);
+    expect(out.createdReplicationStatus).toEqual([OTHER_REGION]);
+    expect(out.replicaValue).toBe('v2');
+    expect(out.replicaPrimaryRegion).toBe(REGION);
+    // Same name and suffix, the replica's region.
+    expect(out.replicaArn).toBe(out.primaryArn.replace(`:${REGION}:`, `:${OTHER_REGION}:`));
+    expect(out.primaryRegionFilter).toEqual([`${p}/replicated`]);
+    // moto's OperationNotPermittedOnReplica, an InvalidParameterException.
+    expect(out.refusals.writeAtReplica).toEqual({
+      code: 'InvalidParameterException',
+      message: "Operation not permitted on a replica secret. Call must be made in primary secret's region.",
+      status: 400,
+    });
+    expect(out.refusals.deletePrimary.code).toBe('InvalidParameterException');
+    expect(out.refusals.deletePrimary.message).toMatch(/^You can't delete secret .* that still has replica regions/);
+    expect(out.promotedArn).toBe(out.replicaArn);
+    expect(out.primaryReplicationAfterPromotion).toEqual([]);
+    expect(out.writtenAfterPromotion).toBe(true);
+    expect(out.primaryValueAfterPromotion).toBe('v2');
+  });
 });

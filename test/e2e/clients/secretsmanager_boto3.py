@@ -191,6 +191,85 @@ def errors(prefix):
     }
 
 
+def wait_for_status(sm, secret_id, region, status, seconds=30):
+    """Polls DescribeSecret until the replica in `region` has `status` (replication is asynchronous, as in AWS)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        described = sm.describe_secret(SecretId=secret_id)
+        found = [r for r in described.get("ReplicationStatus", []) if r["Region"] == region]
+        if found and found[0]["Status"] == status:
+            return described
+        if time.monotonic() > deadline:
+            raise AssertionError(f"replica in {region} never reached {status}: {described.get('ReplicationStatus')}")
+        time.sleep(0.05)
+
+
+@scenario
+def regions(prefix):
+    """Secrets are regional: the same name in two regions, listed and addressed per region."""
+    home, other = os.environ["AWS_DEFAULT_REGION"], os.environ["COFFER_OTHER_REGION"]
+    a, b = client(home), client(other)
+    name = f"{prefix}/dup"
+    first = a.create_secret(Name=name, SecretString="home")
+    second = b.create_secret(Name=name, SecretString="other")
+    listed = lambda sm: [s["Name"] for s in sm.list_secrets(Filters=[{"Key": "name", "Values": [prefix]}])["SecretList"]]
+    return {
+        "arns": [first["ARN"], second["ARN"]],
+        "values": [a.get_secret_value(SecretId=name)["SecretString"], b.get_secret_value(SecretId=name)["SecretString"]],
+        "listed": [listed(a), listed(b)],
+        # An ARN names its region: the other region does not find it.
+        "crossRegionArn": error_of(lambda: b.get_secret_value(SecretId=first["ARN"])),
+    }
+
+
+@scenario
+def replication(prefix):
+    """Create with a replica, write at the primary, read at the replica, refusals, then promote it."""
+    home, other = os.environ["AWS_DEFAULT_REGION"], os.environ["COFFER_OTHER_REGION"]
+    primary, replica = client(home), client(other)
+    name = f"{prefix}/replicated"
+    created = primary.create_secret(Name=name, SecretString="v1", AddReplicaRegions=[{"Region": other}])
+    wait_for_status(primary, name, other, "InSync")
+    put = primary.put_secret_value(SecretId=name, SecretString="v2")
+    # The new version reaches the replica: poll until it reads it.
+    import time
+
+    deadline = time.monotonic() + 30
+    while replica.get_secret_value(SecretId=name)["VersionId"] != put["VersionId"]:
+        if time.monotonic() > deadline:
+            raise AssertionError("the replica never got the new version")
+        time.sleep(0.05)
+    replica_value = replica.get_secret_value(SecretId=name)["SecretString"]
+    replica_described = replica.describe_secret(SecretId=name)
+    filtered = [
+        s["Name"]
+        for s in primary.list_secrets(Filters=[{"Key": "primary-region", "Values": [home]}])["SecretList"]
+        if s["Name"].startswith(prefix)
+    ]
+    refusals = {
+        "writeAtReplica": error_of(lambda: replica.put_secret_value(SecretId=name, SecretString="nope")),
+        "deletePrimary": error_of(lambda: primary.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)),
+    }
+    promoted = replica.stop_replication_to_replica(SecretId=name)
+    after = primary.describe_secret(SecretId=name)
+    written = replica.put_secret_value(SecretId=name, SecretString="mine now")
+    return {
+        "createdReplicationStatus": [r["Region"] for r in created.get("ReplicationStatus", [])],
+        "replicaValue": replica_value,
+        "replicaPrimaryRegion": replica_described.get("PrimaryRegion"),
+        "replicaArn": replica_described["ARN"],
+        "primaryArn": created["ARN"],
+        "primaryRegionFilter": filtered,
+        "refusals": refusals,
+        "promotedArn": promoted["ARN"],
+        "primaryReplicationAfterPromotion": after.get("ReplicationStatus", []),
+        "writtenAfterPromotion": bool(written["VersionId"]),
+        "primaryValueAfterPromotion": primary.get_secret_value(SecretId=name)["SecretString"],
+    }
+
+
 def main():
     if len(sys.argv) != 3 or sys.argv[1] not in SCENARIOS:
         print(f"usage: {sys.argv[0]} <{'|'.join(SCENARIOS)}> <prefix>", file=sys.stderr)
