@@ -10,7 +10,7 @@ import { useServer } from '../support/use-server.ts';
  * differ from a script written for AWS.
  */
 // The CLI signs for eu-west-1 (so the ARNs show the signing region), which the node serves only when told to.
-const current = useServer({ COFFER_SIGV4_REGIONS: 'eu-west-1' });
+const current = useServer({ COFFER_SIGV4_REGIONS: 'eu-west-1,us-west-2' });
 let env: NodeJS.ProcessEnv;
 
 interface AwsResult {
@@ -177,5 +177,44 @@ describe('aws secretsmanager CLI against Coffer', () => {
     });
     expect(forged.code).not.toBe(0);
     expect(forged.stderr).toContain('InvalidSignatureException');
+  }, 120_000);
+
+  it('replicates with --region: replicate-secret-to-regions, describe-secret in each region, stop-replication-to-replica', async () => {
+    const name = `cli/${randomUUID().slice(0, 8)}`;
+    await ok(['create-secret', '--name', name, '--secret-string', 'v1']);
+    const replicated = await ok([
+      'replicate-secret-to-regions',
+      '--secret-id',
+      name,
+      '--add-replica-regions',
+      'Region=us-west-2',
+    ]);
+    expect((replicated.ReplicationStatus as { Region: string }[]).map((r) => r.Region)).toEqual(['us-west-2']);
+    // Asynchronous, as in AWS: poll the primary's status.
+    let status = '';
+    for (let i = 0; i < 100 && status !== 'InSync'; i++) {
+      const described = await ok(['describe-secret', '--secret-id', name]);
+      status = (described.ReplicationStatus as { Status: string }[])[0]!.Status;
+      if (status !== 'InSync') await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(status).toBe('InSync');
+    const atReplica = await ok(['describe-secret', '--secret-id', name, '--region', 'us-west-2']);
+    expect(atReplica.PrimaryRegion).toBe('eu-west-1');
+    expect(atReplica.ARN).toMatch(/^arn:aws:secretsmanager:us-west-2:/);
+    expect((await ok(['get-secret-value', '--secret-id', name, '--region', 'us-west-2'])).SecretString).toBe('v1');
+    const refused = await aws([
+      'put-secret-value',
+      '--secret-id',
+      name,
+      '--secret-string',
+      'x',
+      '--region',
+      'us-west-2',
+    ]);
+    expect(refused.stderr).toContain('Operation not permitted on a replica secret');
+    await ok(['stop-replication-to-replica', '--secret-id', name, '--region', 'us-west-2']);
+    expect((await ok(['describe-secret', '--secret-id', name, '--region', 'us-west-2'])).PrimaryRegion).toBeUndefined();
+    await ok(['put-secret-value', '--secret-id', name, '--secret-string', 'v2', '--region', 'us-west-2']);
+    expect((await ok(['get-secret-value', '--secret-id', name])).SecretString).toBe('v1');
   }, 120_000);
 });
