@@ -69,7 +69,10 @@ export const LambdaSettings = z.object({
    * Set in a replica region's deployment to the primary deployment's region: the region whose secrets keep the
    * global table's original partition names (`RegionalSecretsOptions.storeRegion`). @default AWS_REGION
    */
-  COFFER_STORE_REGION: z.string().regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region').optional(),
+  COFFER_STORE_REGION: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region')
+    .optional(),
   /** The items table (partition key `pk`, sort key `sk`). */
   COFFER_TABLE_NAME: required().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'),
   /** ARN of the symmetric KMS key that wraps data keys. */
