@@ -1103,6 +1103,8 @@ export class SecretService {
     let charged = false;
     await this.retrying(async () => {
       const item = await this.live(secretId);
+      // A replica's key is its own, set when it was replicated; like its other writes, only the replicator makes it.
+      assertWritable(item.data);
       if (!charged) {
         this.chargeWrite(item.data.name);
         charged = true;

@@ -414,6 +414,17 @@ describe('Class: SecretReplicator (customer keys)', () => {
     await expect(t.west.get({ secretId: 'k' })).rejects.toThrow(/not available/);
   });
 
+  it('refuses a key change on a replica, as every other write to it', async () => {
+    const t = await keyed();
+    await t.east.create({ name: 'k', value: text('v1') });
+    await t.replication.addReplicas({ region: 'us-east-1', secretId: 'k', replicas: [{ region: 'us-west-2' }] });
+    await t.replicator.replicate('us-east-1', 'k');
+    await expect(t.west.updateSecret({ secretId: 'k', kmsKeyId: t.blue.arn, reencrypt: true })).rejects.toThrow(
+      /Operation not permitted on a replica secret/,
+    );
+    expect((await t.west.describe({ secretId: 'k' })).kmsKeyId).toBeUndefined();
+  });
+
   it('marks a replica Failed while its key cannot seal, and catches up once the key is back', async () => {
     const t = await keyed();
     await t.east.create({ name: 'k', value: text('v1') });
