@@ -22,13 +22,20 @@ export class MemoryKeyRing implements KeyRing {
     return { provider: 'memory' };
   }
 
-  readonly create = async (alias: string): Promise<CustomerKey> => {
+  readonly create = async (alias: string, options: { everyRegion?: boolean } = {}): Promise<CustomerKey> => {
     const name = aliasName(alias);
     if ([...this.keys.values()].some((k) => k.key.aliases.includes(name))) {
       throw new AlreadyExistsError(`a key with alias alias/${name} already exists`);
     }
     const id = randomUUID();
-    const key: CustomerKey = { arn: keyArn(this.region, this.account, id), keyId: id, aliases: [name], createdAt: 0 };
+    const key: CustomerKey = {
+      arn: keyArn(this.region, this.account, id),
+      keyId: id,
+      aliases: [name],
+      createdAt: 0,
+      // Like a multi-region KMS key unless told otherwise (a single-region KMS key cannot serve replicas).
+      everyRegion: options.everyRegion ?? true,
+    };
     this.keys.set(key.arn, { key, provider: new FakeKeyProvider(), disabled: false });
     return key;
   };

@@ -14,6 +14,11 @@ export interface CustomerKey {
   readonly aliases: readonly string[];
   /** Epoch milliseconds, when known. */
   readonly createdAt?: number | undefined;
+  /**
+   * Whether a replica in another region can be sealed under this key and opened there: the local keyring's keys
+   * serve every region the node holds; a KMS key only when it is a multi-region key (replicated to that region).
+   */
+  readonly everyRegion: boolean;
 }
 
 export interface KeyRing {

@@ -181,7 +181,7 @@ export function awsPorts(config: ResolvedAwsConfig, clients: AwsClients, clock: 
     rateLimitCounters: new DynamoDbRateLimitCounters({ client: clients.dynamodb, tableName: config.tableName }),
     envelopeKey: new KmsKeyProvider({ client: clients.kms, keyId: config.envelopeKeyArn }),
     // Customer keys of the deployment's account; the broker's IAM grant on them is the stack's (see lib/).
-    keyRing: new KmsKeyRing({ client: clients.kms, account: config.account }),
+    keyRing: new KmsKeyRing({ client: clients.kms, account: config.account, region: config.region }),
     audit: { sink: new OutboxAuditSink(outbox), salt: config.auditSalt },
     // Tagged `coffer:ca=<deployment name>`: what the broker's grants on KMS require.
     caKeys: () =>

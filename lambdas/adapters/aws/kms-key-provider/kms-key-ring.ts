@@ -19,6 +19,12 @@ export interface KmsKeyRingOptions {
    * own account's keys only, and a version whose recorded key ARN was changed to a key elsewhere must not open.
    */
   readonly account: string;
+  /**
+   * The client's region. A multi-region key (`mrk-…`) named by another region's ARN is used through its replica in
+   * this region, as KMS intends: a replica region's broker opens versions the primary's region sealed.
+   * @default none - every ARN is used as given
+   */
+  readonly region?: string | undefined;
 }
 
 /**
@@ -37,11 +43,13 @@ export interface KmsKeyRingOptions {
 export class KmsKeyRing implements KeyRing {
   readonly #client: KMSClient;
   readonly #account: string;
+  readonly #region: string | undefined;
   readonly #providers = new Map<string, KeyProvider>();
 
   constructor(options: KmsKeyRingOptions) {
     this.#client = options.client;
     this.#account = options.account;
+    this.#region = options.region;
   }
 
   describe(): { provider: string } {
@@ -73,15 +81,25 @@ export class KmsKeyRing implements KeyRing {
       throw new InvalidRequestError(`${arn} is not a symmetric encryption key: Secrets Manager supports only those.`);
     }
     const createdAt = key.CreationDate?.getTime();
-    return { arn, keyId: id, aliases: ref.kind === 'alias' ? [ref.name] : [], createdAt };
+    return {
+      arn,
+      keyId: id,
+      aliases: ref.kind === 'alias' ? [ref.name] : [],
+      createdAt,
+      everyRegion: key.MultiRegion === true,
+    };
   }
 
   provider(arn: string): KeyProvider {
     const ref = parseKmsKeyId(arn);
     if (ref?.kind !== 'key' || ref.account !== this.#account) throw new NotFoundError(`Key '${arn}' does not exist`);
+    const local =
+      this.#region !== undefined && ref.region !== this.#region && ref.id.startsWith(MULTI_REGION_KEY_PREFIX)
+        ? arn.replace(`:kms:${ref.region}:`, `:kms:${this.#region}:`)
+        : arn;
     let provider = this.#providers.get(arn);
     if (provider === undefined) {
-      provider = new CustomerKeyProvider(new KmsKeyProvider({ client: this.#client, keyId: arn }), arn);
+      provider = new CustomerKeyProvider(new KmsKeyProvider({ client: this.#client, keyId: local }), arn);
       this.#providers.set(arn, provider);
     }
     return provider;
@@ -91,6 +109,9 @@ export class KmsKeyRing implements KeyRing {
     return [];
   }
 }
+
+/** KMS multi-region keys' ids begin so; a replica keeps its primary's id. */
+export const MULTI_REGION_KEY_PREFIX = 'mrk-';
 
 /**
  * KMS failures that are the state of a customer's key, not of the service: the owner disabled it, scheduled it for

@@ -92,6 +92,7 @@ export class LocalKeyRing implements KeyRing {
       arn: keyArn(this.#region, this.#account, key.id),
       keyId: key.id,
       aliases: [key.alias],
+      everyRegion: true,
       createdAt: Date.parse(key.createdAt),
     };
   }

@@ -5,6 +5,7 @@ import {
   PermissionDeniedError,
   ValidationError,
 } from '../../../core/errors.ts';
+import type { CustomerKey } from '../../../core/ports/key-ring.ts';
 import type { RouteContext } from '../../route.ts';
 import { authorizeKey, mayUseKey } from '../key-access.ts';
 import { awsError } from './shapes.ts';
@@ -25,9 +26,17 @@ const AWS_MANAGED_ALIAS = 'alias/aws/secretsmanager';
  * - a disabled key, or one pending deletion: `EncryptionFailure`, with the API reference's description of it.
  */
 export async function kmsKeyFor(ctx: RouteContext, kmsKeyId: string | undefined): Promise<string | undefined> {
+  return (await customerKeyFor(ctx, kmsKeyId))?.arn;
+}
+
+/** The customer key `kmsKeyFor` resolves, whole; `undefined` for the default key. */
+export async function customerKeyFor(
+  ctx: RouteContext,
+  kmsKeyId: string | undefined,
+): Promise<CustomerKey | undefined> {
   if (kmsKeyId === undefined || kmsKeyId === '' || kmsKeyId === AWS_MANAGED_ALIAS) return undefined;
   try {
-    return (await authorizeKey(ctx, kmsKeyId)).arn;
+    return await authorizeKey(ctx, kmsKeyId);
   } catch (err) {
     // A permission error still (the broker records it as the refusal it is), in AWS's words.
     if (err instanceof PermissionDeniedError)

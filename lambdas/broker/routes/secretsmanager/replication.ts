@@ -1,13 +1,14 @@
 import type { Capability } from '../../../core/policy/policy-types.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../../route.ts';
 import { secretPath } from '../secrets.ts';
-import { kmsKeyFor } from './kms-keys.ts';
+import { customerKeyFor } from './kms-keys.ts';
 import {
   RemoveRegionsFromReplicationRequest,
   ReplicateSecretToRegionsRequest,
   replicationStatusList,
   StopReplicationToReplicaRequest,
 } from './replication-shapes.ts';
+import { awsError } from './shapes.ts';
 
 /** The route-building parts `routes.ts` shares with this file (passed in: the two files must not import each other). */
 export interface ReplicationRouteParts {
@@ -50,8 +51,15 @@ export async function requestedReplicas(
 ): Promise<{ region: string; kmsKeyId?: string }[]> {
   const out: { region: string; kmsKeyId?: string }[] = [];
   for (const replica of replicas) {
-    const kmsKeyId = await kmsKeyFor(ctx, replica.KmsKeyId);
-    out.push({ region: replica.Region, ...(kmsKeyId === undefined ? {} : { kmsKeyId }) });
+    const key = await customerKeyFor(ctx, replica.KmsKeyId);
+    // The replica region's broker opens what the primary's seals: on AWS only a multi-region key reaches it.
+    if (key !== undefined && !key.everyRegion) {
+      throw awsError(
+        'InvalidParameterException',
+        `The operation failed because of an invalid KMS key: ${key.arn} is not a multi-region key; a replica's KmsKeyId must name a multi-region key replicated to ${replica.Region}.`,
+      );
+    }
+    out.push({ region: replica.Region, ...(key === undefined ? {} : { kmsKeyId: key.arn }) });
   }
   return out;
 }

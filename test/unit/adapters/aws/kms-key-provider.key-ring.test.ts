@@ -76,6 +76,35 @@ describe('Class: KmsKeyRing', () => {
     await expect(keys.resolve(KEY_ID)).rejects.toThrow(NotFoundError);
   });
 
+  it('tells multi-region keys (which a replica region can open) from single-region ones', async () => {
+    kms.on(DescribeKeyCommand).resolves(metadata({ MultiRegion: true }) as never);
+    expect((await keys.resolve(KEY_ARN)).everyRegion).toBe(true);
+    kms.reset();
+    kms.on(DescribeKeyCommand).resolves(metadata() as never);
+    expect((await keys.resolve(KEY_ARN)).everyRegion).toBe(false);
+  });
+
+  it('uses a multi-region key named by another region through its replica here; other keys as named', async () => {
+    const west = new KmsKeyRing({
+      client: new KMSClient({ region: 'us-west-2' }),
+      account: ACCOUNT,
+      region: 'us-west-2',
+    });
+    const mrk = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/mrk-1234abcd12ab34cd56ef1234567890ab`;
+    kms.on(GenerateDataKeyCommand).resolves({
+      Plaintext: new Uint8Array(32),
+      CiphertextBlob: new Uint8Array([1, 2, 3]),
+      KeyId: mrk,
+    } as never);
+    await west.provider(mrk).generateDataKey({ secretId: 's', versionId: 'v' });
+    expect(kms.commandCalls(GenerateDataKeyCommand)[0]!.args[0].input.KeyId).toBe(
+      mrk.replace(':eu-west-1:', ':us-west-2:'),
+    );
+    kms.resetHistory();
+    await west.provider(KEY_ARN).generateDataKey({ secretId: 's', versionId: 'v' });
+    expect(kms.commandCalls(GenerateDataKeyCommand)[0]!.args[0].input.KeyId).toBe(KEY_ARN);
+  });
+
   it('answers a customer key disabled, pending deletion or deleted after the fact as the caller sees it', async () => {
     const provider = keys.provider(KEY_ARN);
     for (const error of [

@@ -116,6 +116,23 @@ describe('KmsKeyId (Secrets Manager API)', () => {
     ]);
   });
 
+  it('refuses a replica key no replica region could open (a single-region KMS key), creating nothing', async () => {
+    const { sm, keyRing } = await setup();
+    const single = await keyRing.create('single', { everyRegion: false });
+    const refused = await sm('CreateSecret', {
+      Name: 's',
+      SecretString: 'v',
+      AddReplicaRegions: [{ Region: 'us-west-2', KmsKeyId: 'alias/single' }],
+    });
+    expect(refused.body.__type).toBe('InvalidParameterException');
+    expect(refused.body.message).toBe(
+      `The operation failed because of an invalid KMS key: ${single.arn} is not a multi-region key; a replica's KmsKeyId must name a multi-region key replicated to us-west-2.`,
+    );
+    expect((await sm('DescribeSecret', { SecretId: 's' })).body.__type).toBe('ResourceNotFoundException');
+    // The primary itself may use it.
+    expect((await sm('CreateSecret', { Name: 's', SecretString: 'v', KmsKeyId: 'alias/single' })).status).toBe(200);
+  });
+
   it('allows a key by id or ARN through a grant on one of its aliases', async () => {
     const { sm, tokenFor, blue } = await setup();
     const token = await tokenFor('blue-user', [...WRITER, { path: 'sys/keyring/keys/blue', capabilities: ['read'] }]);
