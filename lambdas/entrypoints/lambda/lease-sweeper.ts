@@ -104,7 +104,10 @@ export function createLeaseSweeperHandler(
     },
   );
   // A connection's admin secret may be sealed under a customer key (KmsKeyId): the sweeper reads it like the broker.
-  const keyRing = new CachingKeyRing(new KmsKeyRing({ client: clients.kms, account: config.account, region: config.region }), { clock });
+  const keyRing = new CachingKeyRing(
+    new KmsKeyRing({ client: clients.kms, account: config.account, region: config.region }),
+    { clock },
+  );
   const secrets = new SecretService({
     store,
     keyProvider,

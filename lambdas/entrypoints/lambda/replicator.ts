@@ -75,7 +75,10 @@ export function createReplicatorHandler(
     keyProvider: new CachingKeyProvider(new KmsKeyProvider({ client: clients.kms, keyId: config.envelopeKeyArn }), {
       clock,
     }),
-    keyRing: new CachingKeyRing(new KmsKeyRing({ client: clients.kms, account: config.account, region: config.region }), { clock }),
+    keyRing: new CachingKeyRing(
+      new KmsKeyRing({ client: clients.kms, account: config.account, region: config.region }),
+      { clock },
+    ),
     partitionsOf: (region) => secretPartitionsFor(region, config.storeRegion),
   });
   const ownSecrets = secretPartitionsFor(config.region, config.storeRegion).secrets;
