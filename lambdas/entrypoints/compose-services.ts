@@ -32,6 +32,7 @@ import type { RotationEventPublisher, RotationLauncher, RotationScheduleSync } f
 import type { Store } from '../core/ports/store.ts';
 import { LoginLockout } from '../core/quota/login-lockout.ts';
 import { QuotaService } from '../core/quota/quota-service.ts';
+import { RequestReadMemo } from '../core/request-reads.ts';
 import { parseRotationFaults, withRotationFaults } from '../core/rotation/rotation-faults.ts';
 import { RotationService } from '../core/rotation/rotation-service.ts';
 import type { StepTaskInput } from '../core/rotation/rotation-workflow.ts';
@@ -39,6 +40,7 @@ import { RegionalSecrets } from '../core/secrets/regional-secrets.ts';
 import { ReplicaFaults } from '../core/secrets/replication/replica-faults.ts';
 import { ReplicationService } from '../core/secrets/replication/replication-service.ts';
 import { SecretReplicator } from '../core/secrets/replication/secret-replicator.ts';
+import { isSecretsPartition } from '../core/secrets/secret-partitions.ts';
 import type { SecretService, SecretServiceOptions } from '../core/secrets/secret-service.ts';
 import { ResponseWrapping } from '../core/wrapping/response-wrapping.ts';
 import { AwsEngine } from '../engines/aws/aws-engine.ts';
@@ -211,7 +213,10 @@ export function composeDynamicSecrets(options: {
  * their ports are given (see `broker/features.ts`).
  */
 export function composeServices(ports: RuntimePorts): ComposedServices {
-  const { store, clock, settings } = ports;
+  const { clock, settings } = ports;
+  // A request reads a secret's metadata once, however many checks and services look at it.
+  const reads = new RequestReadMemo(ports.store, { memoize: isSecretsPartition });
+  const store: Store = reads;
   const keyProvider = new CachingKeyProvider(ports.envelopeKey, { clock });
   const keyRing = ports.keyRing === undefined ? undefined : new CachingKeyRing(ports.keyRing, { clock });
   const audit = new AuditLog({
@@ -355,7 +360,10 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
         ports.iamCallers!.bootstrapAdminArns,
       ),
     }),
-    ...(ports.requestScope !== undefined && { requestScope: ports.requestScope }),
+    requestScope: (requestId, fn) => {
+      const scope = ports.requestScope;
+      return reads.run(scope === undefined ? fn : () => scope(requestId, fn));
+    },
     ...((ports.onLogin !== undefined || ports.loginCounters !== undefined) && {
       onLogin: (attempt: LoginAttempt) => {
         ports.loginCounters?.record(attempt);

@@ -30,3 +30,8 @@ export function secretPartitionsFor(region: string, home: string): SecretPartiti
     creationOrder: `${CREATION_ORDER_PARTITION}${REGION_SEPARATOR}${region}`,
   };
 }
+
+/** Whether `pk` is a region's secret-metadata partition (`secrets`, `secrets@<region>`). */
+export function isSecretsPartition(pk: string): boolean {
+  return pk === SECRETS_PARTITION || pk.startsWith(`${SECRETS_PARTITION}${REGION_SEPARATOR}`);
+}

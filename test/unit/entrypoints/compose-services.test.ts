@@ -14,6 +14,7 @@ import { composeAwsDeps } from '../../../lambdas/entrypoints/lambda/compose.ts';
 import { loadAwsConfig } from '../../../lambdas/entrypoints/lambda/config.ts';
 import { initialise, type LocalNode, openLocalNode } from '../../../lambdas/entrypoints/local/compose.ts';
 import { loadLocalConfig } from '../../../lambdas/entrypoints/local/config.ts';
+import { request } from '../../support/memory-node.ts';
 
 const ACCOUNT = '123456789012';
 const AWS_ENV = {
@@ -56,16 +57,38 @@ const offered = (deps: BrokerDeps, routes: readonly RouteDef[]): Set<string> => 
 describe('composeServices: both runtimes offer the same services and routes', () => {
   let dir: string;
   let node: LocalNode;
+  let rootToken: string;
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'coffer-compose-'));
     const config = loadLocalConfig({}, { dataDir: dir, passphrase: 'compose-services-test', faultInjection: true });
-    await initialise(config);
+    ({ rootToken } = await initialise(config));
     node = await openLocalNode(config);
   });
   afterAll(async () => {
     await node?.close();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it("reads a secret's metadata once per request: the resource-policy check and the read share it", async () => {
+    const put = await node.broker.handle(
+      request('PUT', '/v1/secret/data/compose/once', { token: rootToken, body: { value: 'v' } }),
+    );
+    expect(put.status).toBe(200);
+    const reads: string[] = [];
+    // The store under the composition's request memo: every read that reaches it.
+    const original = node.store.get.bind(node.store);
+    (node.store as { get: typeof original }).get = async (pk, sk) => {
+      reads.push(pk);
+      return original(pk, sk);
+    };
+    try {
+      const got = await node.broker.handle(request('GET', '/v1/secret/data/compose/once', { token: rootToken }));
+      expect(got.status).toBe(200);
+    } finally {
+      (node.store as { get: typeof original }).get = original;
+    }
+    expect(reads.filter((pk) => pk === 'secrets')).toHaveLength(1);
   });
 
   it('enables every feature on one runtime or both, and differs only by the documented list', () => {
