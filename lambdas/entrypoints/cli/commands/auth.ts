@@ -275,7 +275,7 @@ function registerAppRoleCommands(program: Command): void {
     .option('--cidr <cidr>', 'logins only from here (secret_id_bound_cidrs), repeatable', collect)
     .option('--no-bind-secret-id', 'log in with the role id alone (needs --cidr or --token-cidr)')
     .action(async (name: string, flags: Record<string, unknown>, command: Command) => {
-      const body = {
+      await putRole(command, base, name, flags, {
         token_policies: flags.policy,
         token_ttl: flags.tokenTtl,
         token_max_ttl: flags.tokenMaxTtl,
@@ -285,15 +285,7 @@ function registerAppRoleCommands(program: Command): void {
         secret_id_num_uses: flags.secretIdNumUses,
         secret_id_bound_cidrs: flags.cidr,
         bind_secret_id: flags.bindSecretId,
-      };
-      const result = await client(command).call<AuthRole>(
-        'PUT',
-        `${base(flags.path as string | undefined)}/${enc(name)}`,
-        {
-          body,
-        },
-      );
-      print(command, result, () => `wrote role ${result.mount}/${result.name}`);
+      });
     });
 
   registerRoleReads(role, {
@@ -390,23 +382,17 @@ function registerJwtCommands(program: Command): void {
     .option('--token-ttl <duration>')
     .option('--token-max-ttl <duration>')
     .action(async (name: string, flags: Record<string, unknown>, command: Command) => {
-      const body = {
-        ...(flags.file === undefined ? {} : await readJsonObject(flags.file as string)),
-        ...definedOnly({
-          token_policies: flags.policy,
-          bound_audiences: flags.audience,
-          bound_subject: flags.subject,
-          bound_claims: keyValues(flags.boundClaim as string[] | undefined, '--bound-claim'),
-          bound_claims_type: flags.glob === true ? 'glob' : undefined,
-          claim_mappings: keyValues(flags.claimMapping as string[] | undefined, '--claim-mapping'),
-          user_claim: flags.userClaim,
-          token_ttl: flags.tokenTtl,
-          token_max_ttl: flags.tokenMaxTtl,
-        }),
-      };
-      const path = `${base(flags.path as string | undefined)}/${enc(name)}`;
-      const result = await client(command).call<AuthRole>('PUT', path, { body });
-      print(command, result, () => `wrote role ${result.mount}/${result.name}`);
+      await putRole(command, base, name, flags, {
+        token_policies: flags.policy,
+        bound_audiences: flags.audience,
+        bound_subject: flags.subject,
+        bound_claims: keyValues(flags.boundClaim as string[] | undefined, '--bound-claim'),
+        bound_claims_type: flags.glob === true ? 'glob' : undefined,
+        claim_mappings: keyValues(flags.claimMapping as string[] | undefined, '--claim-mapping'),
+        user_claim: flags.userClaim,
+        token_ttl: flags.tokenTtl,
+        token_max_ttl: flags.tokenMaxTtl,
+      });
     });
 
   registerRoleReads(role, {
@@ -467,25 +453,19 @@ function registerCertCommands(program: Command): void {
                 }),
               ),
             );
-      const body = {
-        ...(flags.file === undefined ? {} : await readJsonObject(flags.file as string)),
-        ...definedOnly({
-          certificate,
-          crls,
-          token_policies: flags.policy,
-          allowed_common_names: flags.commonName,
-          allowed_dns_sans: flags.dnsSan,
-          allowed_email_sans: flags.emailSan,
-          allowed_uri_sans: flags.uriSan,
-          allowed_organizational_units: flags.ou,
-          required_extensions: flags.requiredExtension,
-          token_ttl: flags.tokenTtl,
-          token_max_ttl: flags.tokenMaxTtl,
-        }),
-      };
-      const path = `${base(flags.path as string | undefined)}/${enc(name)}`;
-      const result = await client(command).call<AuthRole>('PUT', path, { body });
-      print(command, result, () => `wrote role ${result.mount}/${result.name}`);
+      await putRole(command, base, name, flags, {
+        certificate,
+        crls,
+        token_policies: flags.policy,
+        allowed_common_names: flags.commonName,
+        allowed_dns_sans: flags.dnsSan,
+        allowed_email_sans: flags.emailSan,
+        allowed_uri_sans: flags.uriSan,
+        allowed_organizational_units: flags.ou,
+        required_extensions: flags.requiredExtension,
+        token_ttl: flags.tokenTtl,
+        token_max_ttl: flags.tokenMaxTtl,
+      });
     });
 
   registerRoleReads(role, {
@@ -546,6 +526,26 @@ export function registerRoleReads(
       await client(command).call('DELETE', `${base(flags.path)}/${enc(name)}`);
       print(command, { deleted: name }, () => `deleted role ${name}`);
     });
+}
+
+/**
+ * `role put` of every login method: the role in `--file` (when given) with the flags' fields over it, written to
+ * `<base>/<name>`.
+ */
+export async function putRole(
+  command: Command,
+  base: (path: string | undefined) => string,
+  name: string,
+  flags: Record<string, unknown>,
+  fields: Record<string, unknown>,
+): Promise<void> {
+  const body = {
+    ...(flags.file === undefined ? {} : await readJsonObject(flags.file as string)),
+    ...definedOnly(fields),
+  };
+  const path = `${base(flags.path as string | undefined)}/${enc(name)}`;
+  const result = await client(command).call<AuthRole>('PUT', path, { body });
+  print(command, result, () => `wrote role ${result.mount}/${result.name}`);
 }
 
 export function definedOnly(fields: Record<string, unknown>): Record<string, unknown> {

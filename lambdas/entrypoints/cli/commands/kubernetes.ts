@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import type { AuthRole } from '../../../api/auth.ts';
-import { client, collect, integer, NONE, print } from '../io.ts';
-import { definedOnly, readJsonObject, registerRoleReads } from './auth.ts';
+import { collect, integer, NONE } from '../io.ts';
+import { putRole, registerRoleReads } from './auth.ts';
 
 const DEFAULT_KUBERNETES_PATH = 'kubernetes';
 const enc = encodeURIComponent;
@@ -36,23 +35,17 @@ export function registerKubernetesCommands(program: Command): void {
     .option('--token-num-uses <n>', '0 = unlimited', integer('--token-num-uses'))
     .option('--token-cidr <cidr>', 'logins and their tokens only from here, repeatable', collect)
     .action(async (name: string, flags: Record<string, unknown>, command: Command) => {
-      const body = {
-        ...(flags.file === undefined ? {} : await readJsonObject(flags.file as string)),
-        ...definedOnly({
-          bound_service_account_names: flags.serviceAccount,
-          bound_service_account_namespaces: flags.namespace,
-          audience: flags.audience,
-          alias_name_source: flags.aliasNameSource,
-          token_policies: flags.policy,
-          token_ttl: flags.tokenTtl,
-          token_max_ttl: flags.tokenMaxTtl,
-          token_num_uses: flags.tokenNumUses,
-          token_bound_cidrs: flags.tokenCidr,
-        }),
-      };
-      const path = `${base(flags.path as string | undefined)}/${enc(name)}`;
-      const result = await client(command).call<AuthRole>('PUT', path, { body });
-      print(command, result, () => `wrote role ${result.mount}/${result.name}`);
+      await putRole(command, base, name, flags, {
+        bound_service_account_names: flags.serviceAccount,
+        bound_service_account_namespaces: flags.namespace,
+        audience: flags.audience,
+        alias_name_source: flags.aliasNameSource,
+        token_policies: flags.policy,
+        token_ttl: flags.tokenTtl,
+        token_max_ttl: flags.tokenMaxTtl,
+        token_num_uses: flags.tokenNumUses,
+        token_bound_cidrs: flags.tokenCidr,
+      });
     });
 
   registerRoleReads(role, {
