@@ -105,7 +105,12 @@ export class DynamoDbRateLimitCounters implements RateLimitCounters {
   async recordFailure(key: string, rule: FailureRule, now: number): Promise<number | undefined> {
     const itemKey = this.key(RATE_LIMIT_COUNTER_PREFIXES.failures, key, 'failures');
     const names = { '#count': 'count', '#reset': 'resetAt', '#exp': 'expiresAt' };
-    const values = { ':one': num(1), ':now': num(now), ':reset': num(now + rule.counterResetMs) };
+    const values = {
+      ':one': num(1),
+      ':now': num(now),
+      ':reset': num(now + rule.counterResetMs),
+      ':exp': num(ttlSeconds(now + rule.counterResetMs)),
+    };
     let count: number | undefined;
     for (let attempt = 0; attempt < MAX_ATTEMPTS && count === undefined; attempt++) {
       // A failure within the reset window of the previous one adds to the count; a later one starts it again.
@@ -116,7 +121,7 @@ export class DynamoDbRateLimitCounters implements RateLimitCounters {
             UpdateExpression: 'SET #count = #count + :one, #reset = :reset, #exp = :exp',
             ConditionExpression: '#reset > :now',
             ExpressionAttributeNames: names,
-            ExpressionAttributeValues: { ...values, ':exp': num(ttlSeconds(now + rule.counterResetMs)) },
+            ExpressionAttributeValues: values,
           },
           'count',
         )) ??
@@ -126,7 +131,7 @@ export class DynamoDbRateLimitCounters implements RateLimitCounters {
             UpdateExpression: 'SET #count = :one, #reset = :reset, #exp = :exp',
             ConditionExpression: 'attribute_not_exists(#reset) OR #reset <= :now',
             ExpressionAttributeNames: names,
-            ExpressionAttributeValues: { ...values, ':exp': num(ttlSeconds(now + rule.counterResetMs)) },
+            ExpressionAttributeValues: values,
           },
           'count',
         ));
