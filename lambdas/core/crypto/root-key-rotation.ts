@@ -1,4 +1,6 @@
 import { ConflictError } from '../errors.ts';
+import type { EncryptionContext, KeyProvider } from '../ports/key-provider.ts';
+import { ConditionFailedError, type ItemData, type Store, type StoredItem } from '../ports/store.ts';
 
 /** A keyring whose root (wrapping) key the node rotates itself: the local file keyring. KMS rotates its own. */
 export interface RootKeyring {
@@ -12,6 +14,54 @@ export interface RootKeyring {
 /** A service holding wrapped data keys: re-wraps every one not under the current root key, and counts them. */
 export interface DataKeyHolder {
   rewrapAll(): Promise<{ rewrapped: number }>;
+}
+
+/** Where an item of a partition keeps its one wrapped data key, for {@link rewrapPartition}. */
+export interface WrappedKeyField<T extends ItemData> {
+  /** The item's wrapped key and the context it is bound to, or `undefined` when the item holds none. */
+  wrappedOf(item: StoredItem<T>): { readonly wrapped: string; readonly context: EncryptionContext } | undefined;
+  /** The item's data with `wrapped` in place of its key. */
+  withWrapped(data: T, wrapped: string): T;
+}
+
+/**
+ * `DataKeyHolder.rewrapAll` of a partition whose items each hold one wrapped data key: every key not under the current
+ * root key is re-wrapped, item by item, in a put conditional on the revision read (keeping the item's expiry). An item
+ * changed or removed meanwhile is skipped: whoever wrote it wrapped its key afresh. Returns how many were re-wrapped.
+ */
+export async function rewrapPartition<T extends ItemData>(
+  store: Store,
+  keyProvider: KeyProvider,
+  pk: string,
+  field: WrappedKeyField<T>,
+): Promise<number> {
+  let rewrapped = 0;
+  let startAfter: string | undefined;
+  do {
+    const page = await store.query<T>(pk, { limit: 1000, ...(startAfter !== undefined && { startAfter }) });
+    for (const item of page.items) {
+      const key = field.wrappedOf(item);
+      if (key === undefined || keyProvider.isCurrent(key.wrapped)) continue;
+      const wrapped = await keyProvider.rewrapDataKey(key.wrapped, key.context);
+      try {
+        await store.transact([
+          {
+            type: 'put',
+            pk,
+            sk: item.sk,
+            data: field.withWrapped(item.data, wrapped),
+            condition: { kind: 'rev', rev: item.rev },
+            ...(item.expiresAt !== undefined && { expiresAt: item.expiresAt }),
+          },
+        ]);
+        rewrapped++;
+      } catch (err) {
+        if (!(err instanceof ConditionFailedError)) throw err;
+      }
+    }
+    startAfter = page.lastKey;
+  } while (startAfter !== undefined);
+  return rewrapped;
 }
 
 export interface RootKeyRotation {

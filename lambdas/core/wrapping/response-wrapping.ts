@@ -7,8 +7,10 @@
  * The response is sealed under its own data key (bound to the token's hash), the store keeps only the token's hash,
  * and the item carries the store's TTL so an unread response goes away on its own.
  */
+
 import { createHash, randomBytes } from 'node:crypto';
 import { open as openSealed, seal } from '../crypto/envelope.ts';
+import { rewrapPartition } from '../crypto/root-key-rotation.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { KeyProvider } from '../ports/key-provider.ts';
@@ -142,35 +144,10 @@ export class ResponseWrapping {
 
   /** Re-wraps the data keys of unread responses under the current root key (after a keyring rotation). */
   async rewrapAll(): Promise<{ rewrapped: number }> {
-    let rewrapped = 0;
-    let startAfter: string | undefined;
-    do {
-      const page = await this.#store.query<WrappedResponseRecord>(WRAPPING_PARTITION, {
-        limit: 1000,
-        ...(startAfter !== undefined && { startAfter }),
-      });
-      for (const item of page.items) {
-        if (this.#keyProvider.isCurrent(item.data.wrapped)) continue;
-        const wrapped = await this.#keyProvider.rewrapDataKey(item.data.wrapped, keyContext(item.sk));
-        try {
-          await this.#store.transact([
-            {
-              type: 'put',
-              pk: WRAPPING_PARTITION,
-              sk: item.sk,
-              data: { ...item.data, wrapped },
-              condition: { kind: 'rev', rev: item.rev },
-              expiresAt: item.data.expiresAt,
-            },
-          ]);
-          rewrapped++;
-        } catch (err) {
-          // Unwrapped meanwhile: nothing left to re-wrap.
-          if (!(err instanceof ConditionFailedError)) throw err;
-        }
-      }
-      startAfter = page.lastKey;
-    } while (startAfter !== undefined);
+    const rewrapped = await rewrapPartition<WrappedResponseRecord>(this.#store, this.#keyProvider, WRAPPING_PARTITION, {
+      wrappedOf: (item) => ({ wrapped: item.data.wrapped, context: keyContext(item.sk) }),
+      withWrapped: (data, wrapped) => ({ ...data, wrapped }),
+    });
     return { rewrapped };
   }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { open as openSealed, seal as sealValue } from '../../crypto/envelope.ts';
+import { rewrapPartition } from '../../crypto/root-key-rotation.ts';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../../errors.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { KeyProvider } from '../../ports/key-provider.ts';
@@ -257,29 +258,14 @@ export class AuthMountService {
 
   /** Re-wraps the data keys of sealed mount configs under the current root key (after a keyring rotation). */
   async rewrapAll(): Promise<{ rewrapped: number }> {
-    const keyProvider = this.keyProvider;
-    if (keyProvider === undefined) return { rewrapped: 0 };
-    let rewrapped = 0;
-    for (const item of await queryAll<MountItem>(this.store, AUTH_MOUNT_PARTITIONS.mounts)) {
-      const sealed = item.data.sealedConfig;
-      if (sealed === undefined || keyProvider.isCurrent(sealed.wrapped)) continue;
-      const wrapped = await keyProvider.rewrapDataKey(sealed.wrapped, sealedConfigContext(item.data.id));
-      try {
-        await this.store.transact([
-          {
-            type: 'put',
-            pk: AUTH_MOUNT_PARTITIONS.mounts,
-            sk: item.sk,
-            data: { ...item.data, sealedConfig: { ...sealed, wrapped } },
-            condition: { kind: 'rev', rev: item.rev },
-          },
-        ]);
-        rewrapped++;
-      } catch (err) {
-        // Disabled meanwhile: nothing left to re-wrap.
-        if (!(err instanceof ConditionFailedError)) throw err;
-      }
-    }
+    if (this.keyProvider === undefined) return { rewrapped: 0 };
+    const rewrapped = await rewrapPartition<MountItem>(this.store, this.keyProvider, AUTH_MOUNT_PARTITIONS.mounts, {
+      wrappedOf: ({ data }) =>
+        data.sealedConfig === undefined
+          ? undefined
+          : { wrapped: data.sealedConfig.wrapped, context: sealedConfigContext(data.id) },
+      withWrapped: (data, wrapped) => ({ ...data, sealedConfig: { ...data.sealedConfig!, wrapped } }),
+    });
     return { rewrapped };
   }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Binding, open, seal } from '../../crypto/envelope.ts';
+import { rewrapPartition } from '../../crypto/root-key-rotation.ts';
 import {
   AlreadyExistsError,
   InternalError,
@@ -260,33 +261,10 @@ export class AccessKeyService {
    * the old root key can be retired. A key changed concurrently is skipped; callers repeat until nothing is left.
    */
   async rewrapAll(): Promise<{ rewrapped: number }> {
-    let rewrapped = 0;
-    let startAfter: string | undefined;
-    do {
-      const page = await this.store.query<AccessKeyItem>(ACCESS_KEY_PARTITION, { startAfter, limit: 100 });
-      for (const item of page.items) {
-        if (this.keyProvider.isCurrent(item.data.wrappedKey)) continue;
-        const wrappedKey = await this.keyProvider.rewrapDataKey(
-          item.data.wrappedKey,
-          keyContext(item.data.accessKeyId),
-        );
-        try {
-          await this.store.transact([
-            {
-              type: 'put',
-              pk: ACCESS_KEY_PARTITION,
-              sk: item.sk,
-              data: { ...item.data, wrappedKey },
-              condition: { kind: 'rev', rev: item.rev },
-            },
-          ]);
-          rewrapped++;
-        } catch (err) {
-          if (!(err instanceof ConditionFailedError)) throw err;
-        }
-      }
-      startAfter = page.lastKey;
-    } while (startAfter !== undefined);
+    const rewrapped = await rewrapPartition<AccessKeyItem>(this.store, this.keyProvider, ACCESS_KEY_PARTITION, {
+      wrappedOf: ({ data }) => ({ wrapped: data.wrappedKey, context: keyContext(data.accessKeyId) }),
+      withWrapped: (data, wrapped) => ({ ...data, wrappedKey: wrapped }),
+    });
     return { rewrapped };
   }
 
