@@ -4,16 +4,13 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { STSClient } from '@aws-sdk/client-sts';
 import type { z } from 'zod';
 import { DynamoDbStore } from '../../adapters/aws/dynamodb-store/dynamodb-store.ts';
-import { KmsKeyProvider } from '../../adapters/aws/kms-key-provider/kms-key-provider.ts';
-import { KmsKeyRing } from '../../adapters/aws/kms-key-provider/kms-key-ring.ts';
-import { CachingKeyProvider } from '../../core/crypto/data-key-cache.ts';
-import { CachingKeyRing } from '../../core/crypto/key-ring-cache.ts';
 import type { SweepOutcome } from '../../core/leases/lease-service.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
 import { secretPartitionsFor } from '../../core/secrets/secret-partitions.ts';
 import { SecretService } from '../../core/secrets/secret-service.ts';
 import { composeDynamicSecrets } from './compose.ts';
 import { accountOf, egressAllowOf, LambdaSettings, loadLambdaConfig } from './config.ts';
+import { kmsVersionKeys } from './version-keys.ts';
 
 /** The `service` name of the sweeper's logs. */
 export const SWEEPER_SERVICE_NAME = 'lease-sweeper';
@@ -97,17 +94,8 @@ export function createLeaseSweeperHandler(
   const logger: SweeperLogger = options.logger ?? new Logger({ serviceName: SWEEPER_SERVICE_NAME });
   // The plain store, not the audit outbox: nothing here runs inside a request.
   const store = new DynamoDbStore({ client: clients.dynamodb, tableName: config.tableName });
-  const keyProvider = new CachingKeyProvider(
-    new KmsKeyProvider({ client: clients.kms, keyId: config.envelopeKeyArn }),
-    {
-      clock,
-    },
-  );
   // A connection's admin secret may be sealed under a customer key (KmsKeyId): the sweeper reads it like the broker.
-  const keyRing = new CachingKeyRing(
-    new KmsKeyRing({ client: clients.kms, account: config.account, region: config.region }),
-    { clock },
-  );
+  const { keyProvider, keyRing } = kmsVersionKeys(clients.kms, config, clock);
   const secrets = new SecretService({
     store,
     keyProvider,

@@ -3,14 +3,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { z } from 'zod';
 import { DynamoDbStore } from '../../adapters/aws/dynamodb-store/dynamodb-store.ts';
-import { KmsKeyProvider } from '../../adapters/aws/kms-key-provider/kms-key-provider.ts';
-import { KmsKeyRing } from '../../adapters/aws/kms-key-provider/kms-key-ring.ts';
-import { CachingKeyProvider } from '../../core/crypto/data-key-cache.ts';
-import { CachingKeyRing } from '../../core/crypto/key-ring-cache.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
 import { type ReplicationResult, SecretReplicator } from '../../core/secrets/replication/secret-replicator.ts';
 import { secretPartitionsFor } from '../../core/secrets/secret-partitions.ts';
 import { accountOf, LambdaSettings, loadLambdaConfig } from './config.ts';
+import { kmsVersionKeys } from './version-keys.ts';
 
 /** The `service` name of the replicator's logs. */
 export const REPLICATOR_SERVICE_NAME = 'replicator';
@@ -72,13 +69,7 @@ export function createReplicatorHandler(
   const logger = options.logger ?? new Logger({ serviceName: REPLICATOR_SERVICE_NAME });
   const replicator = new SecretReplicator({
     store: new DynamoDbStore({ client: clients.dynamodb, tableName: config.tableName }),
-    keyProvider: new CachingKeyProvider(new KmsKeyProvider({ client: clients.kms, keyId: config.envelopeKeyArn }), {
-      clock,
-    }),
-    keyRing: new CachingKeyRing(
-      new KmsKeyRing({ client: clients.kms, account: config.account, region: config.region }),
-      { clock },
-    ),
+    ...kmsVersionKeys(clients.kms, config, clock),
     partitionsOf: (region) => secretPartitionsFor(region, config.storeRegion),
   });
   const ownSecrets = secretPartitionsFor(config.region, config.storeRegion).secrets;
