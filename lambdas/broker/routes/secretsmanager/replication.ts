@@ -27,28 +27,20 @@ export interface ReplicationRouteParts {
 }
 
 /**
- * A replica is a new secret in each replica region: the caller needs `create` on the name there (Coffer's addition
- * to AWS's one permission, so that a policy's `regions` condition cannot be stepped around by replicating).
- */
-export async function authorizeReplicaRegions(ctx: RouteContext, name: string, regions: readonly string[]) {
-  for (const region of regions) await ctx.authorize({ path: secretPath(name), capability: 'create', region });
-}
-
-const auditPath = ({ body }: { body: { SecretId: string } }) => secretPath(body.SecretId);
-
-/**
- * ReplicateSecretToRegions, RemoveRegionsFromReplication and StopReplicationToReplica. Each needs `update` on the
- * secret in the request's region (the primary's for the first two, the replica's for the third), as each changes
- * where and whether the secret is written.
- */
-/**
- * The replicas a request asks for, each replica key resolved to its ARN with the caller authorised to use it, as for
- * the primary's own `KmsKeyId` (`kmsKeyFor`); a replica without a key, or naming the AWS managed key, uses the default.
+ * The replicas a request asks for of the secret `name`, authorised: a replica is a new secret in each replica region,
+ * so the caller needs `create` on the name there (Coffer's addition to AWS's one permission, so that a policy's
+ * `regions` condition cannot be stepped around by replicating); and each replica key is resolved to its ARN with the
+ * caller authorised to use it, as for the primary's own `KmsKeyId` (`kmsKeyFor`). A replica without a key, or naming
+ * the AWS managed key, uses the default.
  */
 export async function requestedReplicas(
   ctx: RouteContext,
+  name: string,
   replicas: readonly { Region: string; KmsKeyId?: string | undefined }[],
 ): Promise<{ region: string; kmsKeyId?: string }[]> {
+  for (const { Region } of replicas) {
+    await ctx.authorize({ path: secretPath(name), capability: 'create', region: Region });
+  }
   const out: { region: string; kmsKeyId?: string }[] = [];
   for (const replica of replicas) {
     const key = await customerKeyFor(ctx, replica.KmsKeyId);
@@ -64,6 +56,13 @@ export async function requestedReplicas(
   return out;
 }
 
+const auditPath = ({ body }: { body: { SecretId: string } }) => secretPath(body.SecretId);
+
+/**
+ * ReplicateSecretToRegions, RemoveRegionsFromReplication and StopReplicationToReplica. Each needs `update` on the
+ * secret in the request's region (the primary's for the first two, the replica's for the third), as each changes
+ * where and whether the secret is written.
+ */
 export function replicationRoutes({ op, authorizeSecret }: ReplicationRouteParts): RouteDef[] {
   return [
     defineRoute({
@@ -74,15 +73,10 @@ export function replicationRoutes({ op, authorizeSecret }: ReplicationRouteParts
       resource: auditPath,
       async handle({ body }, ctx) {
         const { id, name } = await authorizeSecret(ctx, body.SecretId, 'update');
-        await authorizeReplicaRegions(
-          ctx,
-          name,
-          body.AddReplicaRegions.map((r) => r.Region),
-        );
         const answer = await ctx.deps.replication.addReplicas({
           region: ctx.region,
           secretId: id,
-          replicas: await requestedReplicas(ctx, body.AddReplicaRegions),
+          replicas: await requestedReplicas(ctx, name, body.AddReplicaRegions),
           forceOverwrite: body.ForceOverwriteReplicaSecret,
         });
         return { body: { ARN: answer.arn, ReplicationStatus: replicationStatusList(answer.replication) } };

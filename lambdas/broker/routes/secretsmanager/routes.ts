@@ -11,7 +11,7 @@ import { SECRETS_MANAGER_ERRORS } from './errors.ts';
 import { kmsKeyChange, kmsKeyFor } from './kms-keys.ts';
 import { decodePageToken, encodePageToken, filtersIn, queryFingerprint } from './list-secrets.ts';
 import { randomPassword } from './random-password.ts';
-import { authorizeReplicaRegions, replicationRoutes, requestedReplicas } from './replication.ts';
+import { replicationRoutes, requestedReplicas } from './replication.ts';
 import { replicationMembers, replicationStatusList } from './replication-shapes.ts';
 import {
   awsError,
@@ -248,12 +248,7 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
             ctx.region,
             body.AddReplicaRegions.map((r) => ({ region: r.Region })),
           );
-          await authorizeReplicaRegions(
-            ctx,
-            body.Name,
-            body.AddReplicaRegions.map((r) => r.Region),
-          );
-          replicas = await requestedReplicas(ctx, body.AddReplicaRegions);
+          replicas = await requestedReplicas(ctx, body.Name, body.AddReplicaRegions);
         }
         const value = requestValue(body, false);
         const created = await ctx.secrets.create({
