@@ -83,6 +83,12 @@ export interface ServiceSettings {
   /** @default 1_048_576 */
   readonly maxBodyBytes?: number;
   /**
+   * How long a presented token's record is served from memory (`TokenService`'s `presentedTokenCacheMs`): only for a
+   * runtime whose store has no other writer, since another writer's revocation is seen only after this long.
+   * @default 0 (every presentation reads the store)
+   */
+  readonly presentedTokenCacheMs?: number;
+  /**
    * Why this runtime cannot reach LDAP directories (the broker Lambda outside a VPC): `auth enable ldap` answers it.
    * @default directories are reachable (through the egress guard)
    */
@@ -298,7 +304,11 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
   }
 
   const rootKeyring = ports.rootKeyring;
-  const tokens = new TokenService({ store, clock });
+  const tokens = new TokenService({
+    store,
+    clock,
+    ...(settings.presentedTokenCacheMs !== undefined && { presentedTokenCacheMs: settings.presentedTokenCacheMs }),
+  });
   const authMethods = buildAuthMethods({
     store,
     clock,

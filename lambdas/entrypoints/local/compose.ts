@@ -102,6 +102,12 @@ async function writeCreateOnly(file: string, data: Buffer): Promise<void> {
   }
 }
 
+/**
+ * How long the local node serves a presented token's record from memory. Its own writes invalidate at once; the bound
+ * only limits how long a store changed behind its back (restored from a backup while it ran) could be misread.
+ */
+const PRESENTED_TOKEN_CACHE_MS = 30_000;
+
 export async function openLocalNode(config: LocalConfig, clock: Clock = systemClock): Promise<LocalNode> {
   const paths = dataPaths(config.dataDir);
   const keyring = await FileKeyring.open({ path: paths.keyring, passphrase: config.passphrase });
@@ -135,6 +141,8 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
       },
       rotationFault: config.rotationFault,
       maxBodyBytes: config.maxBodyBytes,
+      // This process is the store's only writer, so every revocation passes through the cache it would invalidate.
+      presentedTokenCacheMs: PRESENTED_TOKEN_CACHE_MS,
       regions: config.regions,
       replicationFaults: config.faultInjection,
     },

@@ -15,6 +15,7 @@ import type { Principal, PrincipalIdentity } from '../../principal.ts';
 import { retryOnConflict } from '../../retry.ts';
 import { assertGrantable, ceilingsFrom, holdsRoot } from '../derived-credentials.ts';
 import { sourceAllowed } from '../methods/cidrs.ts';
+import { PresentedTokens } from './presented-tokens.ts';
 import { parseCreateTokenRequest } from './token-schema.ts';
 import {
   ACCESSOR_PREFIX,
@@ -35,6 +36,12 @@ export interface TokenServiceOptions {
   readonly defaultTtlSeconds?: number;
   /** The longest TTL and explicit max TTL any child token may have. @default 2_764_800 (768h) */
   readonly maxTtlSeconds?: number;
+  /**
+   * How long a presented token's record may be served from memory (see `PresentedTokens`). Writes by this service
+   * are seen at once; writes by another process only after this long, so only a runtime whose store has no other
+   * writer should turn it on. @default 0 (off)
+   */
+  readonly presentedTokenCacheMs?: number;
 }
 
 /** One message for every authentication failure, so callers cannot tell unknown, expired and revoked tokens apart. */
@@ -88,9 +95,11 @@ export class TokenService {
   private readonly clock: Clock;
   private readonly defaultTtlSeconds: number;
   private readonly maxTtlSeconds: number;
+  private readonly presented: PresentedTokens<FoundToken>;
 
   constructor(options: TokenServiceOptions) {
     this.store = options.store;
+    this.presented = new PresentedTokens({ ttlMs: options.presentedTokenCacheMs ?? 0 });
     this.clock = options.clock;
     this.maxTtlSeconds = positiveSeconds(options.maxTtlSeconds ?? DEFAULT_TTL_SECONDS, 'maxTtlSeconds');
     // A default above the max would make every plain `create` fail; cap it instead.
@@ -269,7 +278,7 @@ export class TokenService {
     const hash = hashToken(token);
     return retryOnConflict(
       async () => {
-        const found = await this.findByHash(hash);
+        const found = await this.findPresented(hash);
         if (found === undefined) throw new UnauthenticatedError(INVALID_TOKEN);
         const { record } = found;
         // A bound token presented from elsewhere (or where the source is unknown) is refused like an invalid one,
@@ -385,7 +394,7 @@ export class TokenService {
     if (found === undefined) throw new NotFoundError(TOKEN_NOT_FOUND);
     const { accessor } = found.record;
     await this.orphanChildren(accessor);
-    await this.store.transact(deleteOps(nodeOf(found)));
+    await this.transact(deleteOps(nodeOf(found)));
     // A child created between the first pass and the deletion is still attached; none can be created after it.
     await this.orphanChildren(accessor);
   }
@@ -420,7 +429,7 @@ export class TokenService {
       );
     }
     try {
-      await this.store.transact(ops);
+      await this.transact(ops);
     } catch (err) {
       const parentGone =
         err instanceof ConditionFailedError && err.pk === TOKEN_PARTITIONS.accessors && err.sk === parentAccessor;
@@ -450,6 +459,32 @@ export class TokenService {
     return { hash, rev: item.rev, record: item.data };
   }
 
+  /** `findByHash` for a token presented to authenticate: unlimited-use records are served from memory when fresh. */
+  private async findPresented(hash: string): Promise<FoundToken | undefined> {
+    if (!this.presented.enabled) return this.findByHash(hash);
+    const now = this.clock.now();
+    const remembered = this.presented.lookup(hash, now);
+    if (remembered !== undefined) return remembered;
+    const readAt = this.presented.generation;
+    const found = await this.findByHash(hash);
+    if (found !== undefined && found.record.numUses === 0) this.presented.remember(hash, found, readAt, now);
+    return found;
+  }
+
+  /**
+   * Every write of this service: the records it touches are forgotten by `presented` before it starts (a presentation
+   * meanwhile reads the store) and after it ends (a read that overlapped it is not kept).
+   */
+  private async transact(ops: readonly WriteOp[]): Promise<void> {
+    const touched = ops.filter((op) => op.pk === TOKEN_PARTITIONS.tokens).map((op) => op.sk);
+    if (touched.length > 0) this.presented.forget(touched);
+    try {
+      await this.store.transact(ops);
+    } finally {
+      if (touched.length > 0) this.presented.forget(touched);
+    }
+  }
+
   /** Like `find`, but an expired token counts as absent and is revoked on the way. */
   private async findLive(target: TokenTarget): Promise<FoundToken | undefined> {
     const found = await this.find(target);
@@ -466,7 +501,7 @@ export class TokenService {
    * meanwhile).
    */
   private async rewrite(found: FoundToken, record: TokenRecord): Promise<void> {
-    await this.store.transact([recordPut(found.hash, record, { kind: 'rev', rev: found.rev })]);
+    await this.transact([recordPut(found.hash, record, { kind: 'rev', rev: found.rev })]);
   }
 
   /**
@@ -506,7 +541,7 @@ export class TokenService {
       }
       const leavesFirst = [...order].reverse();
       for (const batch of chunk(leavesFirst, Math.floor(MAX_TRANSACTION_OPS / OPS_PER_REVOKED_TOKEN))) {
-        await this.store.transact(batch.flatMap(deleteOps));
+        await this.transact(batch.flatMap(deleteOps));
       }
       frontier = [];
       for (const node of order) {
@@ -546,12 +581,12 @@ export class TokenService {
         async () => {
           const child = await this.find({ accessor: childAccessor });
           if (child === undefined) {
-            await this.store.transact([edge]);
+            await this.transact([edge]);
             return;
           }
           const { parentAccessor: _detached, ...rest } = child.record;
           const orphaned: TokenRecord = { ...rest, orphan: true };
-          await this.store.transact([recordPut(child.hash, orphaned, { kind: 'rev', rev: child.rev }), edge]);
+          await this.transact([recordPut(child.hash, orphaned, { kind: 'rev', rev: child.rev }), edge]);
         },
         {
           maxAttempts: MAX_WRITE_ATTEMPTS,

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../../../../lambdas/adapters/memory/memory-store.ts';
 import { MAX_CEILINGS, MAX_CEILINGS_CHARS } from '../../../../../lambdas/core/auth/derived-credentials.ts';
 import { hashToken, TokenService } from '../../../../../lambdas/core/auth/token/token-service.ts';
@@ -38,10 +38,13 @@ class SpyStore extends MemoryStore {
   }
 }
 
+/** Every behaviour below holds with presented tokens served from memory as well as read afresh each time. */
+let presentedTokenCacheMs = 0;
+
 function setup(options: { defaultTtlSeconds?: number; maxTtlSeconds?: number } = {}) {
   const store = new SpyStore();
   const clock = new FakeClock();
-  const tokens = new TokenService({ store, clock, ...options });
+  const tokens = new TokenService({ store, clock, presentedTokenCacheMs, ...options });
   return { store, clock, tokens };
 }
 
@@ -78,7 +81,11 @@ async function expectInvalidToken(promise: Promise<unknown>): Promise<void> {
   expect((err as Error).message).toBe('invalid or expired token');
 }
 
-describe('Class: TokenService', () => {
+describe.each([0, 30_000])('Class: TokenService (presentedTokenCacheMs %i)', (cacheMs) => {
+  beforeEach(() => {
+    presentedTokenCacheMs = cacheMs;
+  });
+
   describe('createRoot', () => {
     it('creates a non-expiring root-policy token that authenticates', async () => {
       const { tokens, root } = await withRoot();
