@@ -48,6 +48,8 @@ export class AuditLog {
   readonly #hasher: AuditHasher;
   readonly #filters: readonly AuditFilter[];
   readonly #clock: Clock;
+  /** Token accessors' HMACs: a token presented again and again is hashed once, not on every request. */
+  readonly #accessorHmacs = new Map<string, string>();
 
   constructor(options: AuditLogOptions) {
     this.#sink = options.sink;
@@ -82,10 +84,21 @@ export class AuditLog {
   principal(principal: Principal): AuditPrincipal {
     return {
       type: principal.type,
-      id: principal.type === 'token' ? this.#hasher.hmac(principal.id) : principal.id,
+      id: principal.type === 'token' ? this.#accessorHmac(principal.id) : principal.id,
       displayName: principal.displayName,
       policies: principal.policies,
     };
+  }
+
+  #accessorHmac(accessor: string): string {
+    let hashed = this.#accessorHmacs.get(accessor);
+    if (hashed === undefined) {
+      // Bounded: a flood of distinct tokens starts the memo afresh instead of growing it.
+      if (this.#accessorHmacs.size >= MAX_REMEMBERED_ACCESSORS) this.#accessorHmacs.clear();
+      hashed = this.#hasher.hmac(accessor);
+      this.#accessorHmacs.set(accessor, hashed);
+    }
+    return hashed;
   }
 
   /** The audit HMAC of `value`, as it appears in the log (`hmac-sha256:<hex>`). */
@@ -112,6 +125,8 @@ export class AuditLog {
     }
   }
 }
+
+const MAX_REMEMBERED_ACCESSORS = 10_000;
 
 function checkFilter(filter: AuditFilter): AuditFilter {
   // A filter without fields would match everything and silently switch auditing off.

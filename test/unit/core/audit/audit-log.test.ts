@@ -30,6 +30,24 @@ function logWith(options: Partial<AuditLogOptions> = {}): { log: AuditLog; sink:
 const entry = { requestId: 'r-1', operation: 'secret.read', path: 'secrets/prod/db', sourceIp: '10.0.0.1' };
 
 describe('Class: AuditLog', () => {
+  it('names a token principal by the HMAC of its accessor, hashing each accessor once', () => {
+    let hashed = 0;
+    const counting = new AuditHasher(Buffer.alloc(32, 0x5a));
+    const hmac = counting.hmac.bind(counting);
+    counting.hmac = (value) => {
+      hashed++;
+      return hmac(value);
+    };
+    const { log } = logWith({ hasher: counting });
+    const principal = { type: 'token' as const, id: 'acc_1', displayName: 'app', policies: ['app'], metadata: {} };
+    const first = log.principal(principal);
+    const again = log.principal(principal);
+    expect(first.id).toBe(hasher.hmac('acc_1'));
+    expect(again.id).toBe(first.id);
+    expect(log.principal({ ...principal, id: 'acc_2' }).id).toBe(hasher.hmac('acc_2'));
+    expect(hashed).toBe(2);
+  });
+
   it('writes request and response records with their type and time', async () => {
     const { log, sink } = logWith();
     await log.request({ ...entry, durable: true });
