@@ -1,5 +1,4 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { type CofferErrorOptions, UnauthenticatedError } from '../../errors.ts';
@@ -7,6 +6,7 @@ import type { Clock } from '../../ports/clock.ts';
 import type { Principal } from '../../principal.ts';
 import { AllowedHosts, type AllowedHostsOptions } from '../allowed-hosts.ts';
 import { type AccessKeyService, accessKeyPrincipal } from './access-key-service.ts';
+import { NodeSha256 } from './node-sha256.ts';
 
 /**
  * What SigV4 verification reads of an HTTP request. The broker's request has this shape; the core names only the
@@ -407,7 +407,7 @@ async function computeSignature(
     service: auth.service,
     region: auth.region,
     credentials: { accessKeyId: auth.accessKeyId, secretAccessKey },
-    sha256: Sha256,
+    sha256: NodeSha256,
     // Every AWS service but S3 signs the URI-encoded, dot-segment-normalised path; so does the AWS SDK for them.
     uriEscapePath: true,
     // Sign exactly what the client signed: no x-amz-content-sha256 of our own.
