@@ -40,8 +40,9 @@ import { RegionalSecrets } from '../core/secrets/regional-secrets.ts';
 import { ReplicaFaults } from '../core/secrets/replication/replica-faults.ts';
 import { ReplicationService } from '../core/secrets/replication/replication-service.ts';
 import { SecretReplicator } from '../core/secrets/replication/secret-replicator.ts';
-import { isSecretsPartition } from '../core/secrets/secret-partitions.ts';
+import { isSecretReadPartition, isSecretsPartition } from '../core/secrets/secret-partitions.ts';
 import type { SecretService, SecretServiceOptions } from '../core/secrets/secret-service.ts';
+import { SingleWriterCache } from '../core/single-writer-cache.ts';
 import { ResponseWrapping } from '../core/wrapping/response-wrapping.ts';
 import { AwsEngine } from '../engines/aws/aws-engine.ts';
 import { DatabaseEngine } from '../engines/database/database-engine.ts';
@@ -113,6 +114,11 @@ export interface RuntimePorts {
   readonly clock: Clock;
   /** Where every record lives (on AWS, the audit outbox's store, so changes commit with their audit records). */
   readonly store: Store;
+  /**
+   * No process but this one writes `store` (the local node owns its SQLite file), so what it read of secrets may be
+   * kept in memory (`SingleWriterCache`). @default false: every read goes to the store
+   */
+  readonly soleWriter?: boolean;
   /** The counters of rate-limit quotas and login lockout, shared by every instance (memory locally, DynamoDB). */
   readonly rateLimitCounters: RateLimitCounters;
   /** The root of envelope encryption (the file keyring, KMS); data keys are cached over it here. */
@@ -221,7 +227,9 @@ export function composeDynamicSecrets(options: {
 export function composeServices(ports: RuntimePorts): ComposedServices {
   const { clock, settings } = ports;
   // A request reads a secret's metadata once, however many checks and services look at it.
-  const reads = new RequestReadMemo(ports.store, { memoize: isSecretsPartition });
+  const shared =
+    ports.soleWriter === true ? new SingleWriterCache(ports.store, { cache: isSecretReadPartition }) : ports.store;
+  const reads = new RequestReadMemo(shared, { memoize: isSecretsPartition });
   const store: Store = reads;
   const keyProvider = new CachingKeyProvider(ports.envelopeKey, { clock });
   const keyRing = ports.keyRing === undefined ? undefined : new CachingKeyRing(ports.keyRing, { clock });

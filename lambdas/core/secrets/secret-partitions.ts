@@ -1,5 +1,5 @@
 import { CREATION_ORDER_PARTITION } from './secret-creation-order.ts';
-import { SECRETS_PARTITION } from './secret-types.ts';
+import { SECRETS_PARTITION, versionPartition } from './secret-types.ts';
 
 /**
  * Where one region's secrets live in the store. Secrets are regional, as in AWS: a name is unique within its region
@@ -34,4 +34,11 @@ export function secretPartitionsFor(region: string, home: string): SecretPartiti
 /** Whether `pk` is a region's secret-metadata partition (`secrets`, `secrets@<region>`). */
 export function isSecretsPartition(pk: string): boolean {
   return pk === SECRETS_PARTITION || pk.startsWith(`${SECRETS_PARTITION}${REGION_SEPARATOR}`);
+}
+
+const VERSION_PARTITION_PREFIX = versionPartition('');
+
+/** Whether `pk` is a secret's metadata or versions: what a GET reads, kept in memory where the store has one writer. */
+export function isSecretReadPartition(pk: string): boolean {
+  return isSecretsPartition(pk) || pk.startsWith(VERSION_PARTITION_PREFIX);
 }

@@ -121,6 +121,7 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     runtime: 'local',
     clock,
     store,
+    soleWriter: true,
     rateLimitCounters: new MemoryRateLimitCounters(),
     envelopeKey: keyring,
     audit: { sink, salt, filters: config.auditExclude.map((operation) => ({ operation })) },
