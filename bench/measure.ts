@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /** Shared by the bench suites: closed-loop rates and percentiles, and spawning a server until it listens. */
 export interface Rate {
@@ -91,4 +92,15 @@ export async function interleaved<K extends string>(
     median[name] = sorted[Math.floor(sorted.length / 2)]!;
   }
   return median;
+}
+
+/**
+ * CPU time (user + system) a process has used, in microseconds, from /proc (Linux). Per request it is steadier than
+ * throughput on a shared machine: other processes take wall time from a server, not CPU time.
+ */
+export function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are the 14th and 15th, in clock ticks (100/s).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
