@@ -2,7 +2,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BROKER_ENTRY, brokerEsbuildOptions, REPO_ROOT } from '../../../lib/broker-bundling.ts';
+import * as declined from '../../../lambdas/entrypoints/lambda/declined-credential-providers.ts';
+import {
+  BROKER_ENTRY,
+  brokerBundlingOptions,
+  brokerEsbuildOptions,
+  DECLINED_CREDENTIAL_PROVIDERS,
+  REPO_ROOT,
+} from '../../../lib/broker-bundling.ts';
 
 /**
  * The input files a cold start evaluates: those reached from the entry through static imports and `require` calls.
@@ -61,4 +68,31 @@ describe('the broker Lambda bundle (issue 15: cold import)', () => {
     expect(eager).toContain('lambdas/adapters/ldap/ldapts-directory.ts');
     expect(eager.filter(inPackage('ldapts'))).toEqual([]);
   });
+
+  it("bundles no SSO, shared-config, process or web-identity credential provider, nor the SDK's nested clients", () => {
+    for (const name of [...DECLINED_CREDENTIAL_PROVIDERS, '@aws-sdk/nested-clients', '@aws-sdk/token-providers']) {
+      expect(bundled.filter(inPackage(name)), name).toEqual([]);
+    }
+    expect(bundled).toContain('lambdas/entrypoints/lambda/declined-credential-providers.ts');
+    // The environment provider, the one a Lambda function uses, stays.
+    expect(bundled.some(inPackage('@aws-sdk/credential-provider-env'))).toBe(true);
+  });
+
+  it('gives CDK the same aliases as the benchmark, so both bundle alike', () => {
+    const args = brokerBundlingOptions().esbuildArgs?.['--alias'];
+    expect(args).toEqual(
+      DECLINED_CREDENTIAL_PROVIDERS.map(
+        (name) => `${name}=${path.join(REPO_ROOT, 'lambdas/entrypoints/lambda/declined-credential-providers.ts')}`,
+      ),
+    );
+  });
+});
+
+describe('Module: declined-credential-providers', () => {
+  it.each(Object.entries(declined))(
+    '%s declines, so the default chain goes on to its next link',
+    async (_, provider) => {
+      await expect(provider()()).rejects.toMatchObject({ name: 'CredentialsProviderError', tryNextLink: true });
+    },
+  );
 });
