@@ -3,17 +3,39 @@
  * the configuration, builds the SDK clients and composes the broker) against a baseline of starting Node on an empty
  * module. The bundle is built with the very options CDK uses (`lib/broker-bundling.ts`).
  *
+ * Besides wall time, each cold start reports the CPU time its import took: on a shared machine a process waits for a
+ * core for longer than it computes, and the CPU figure moves far less from run to run than the wall figure.
+ *
+ * With `BENCH_LAMBDA_FIRST_GET=1` it also times the common cold start end to end: a fresh process imports the bundle
+ * and answers its first request, a GET of a secret, against an AWS emulator (moto, see `localstack/`).
+ *
  * `node --import tsx bench/lambda-bundle.ts` prints the figures as JSON; `bench/run.ts` can call
  * {@link measureLambdaBundle}.
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { crc32, deflateRawSync } from 'node:zlib';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { build } from 'esbuild';
+import type { ApiGatewayProxyEvent } from '../lambdas/entrypoints/lambda/api-gateway.ts';
 import { brokerEsbuildOptions } from '../lib/broker-bundling.ts';
+// @ts-expect-error -- plain ESM script shared with users (localstack/start-emulator.mjs); no type declarations.
+import { startEmulator } from '../localstack/start-emulator.mjs';
+
+export interface BundleBenchOptions {
+  /** Cold starts to time. */
+  runs?: number;
+  /**
+   * A bundle built beforehand (with its `.map` beside it), e.g. from another commit to compare with in one run.
+   * @default the broker built from this tree with CDK's options
+   */
+  bundle?: string;
+}
 
 export interface Percentiles {
   p50: number;
@@ -33,6 +55,8 @@ export interface LambdaBundleMeasurement {
   baselineInitMs: Percentiles;
   /** Time spent inside the process importing the bundle (what Lambda's init phase adds to Node's own start), in ms. */
   importMs: Percentiles;
+  /** CPU time (user + system, all threads) of that import, in ms: the steadier figure on a shared machine. */
+  importCpuMs: Percentiles;
   runs: number;
 }
 
@@ -49,10 +73,30 @@ const FAKE_ENV: Record<string, string> = {
   POWERTOOLS_SERVICE_NAME: 'coffer',
 };
 
-/** Imports the module named by argv[2] and prints how long the import took. */
-const IMPORT_TIMER = `const t0 = performance.now();
+/** Imports the module named by argv[2] and prints how long the import took, in wall time and in CPU time. */
+const IMPORT_TIMER = `const c0 = process.cpuUsage();
+const t0 = performance.now();
 await import(process.argv[2]);
-process.stdout.write(String(performance.now() - t0));
+const cpu = process.cpuUsage(c0);
+process.stdout.write(JSON.stringify({ importMs: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 }));
+`;
+
+/**
+ * Imports the bundle named by argv[2], then hands its handler the API Gateway event in COFFER_BENCH_EVENT: a cold
+ * start and its first request. Prints one marked line (the broker's own logs share stdout).
+ */
+const FIRST_REQUEST_TIMER = `const c0 = process.cpuUsage();
+const t0 = performance.now();
+const { handler } = await import(process.argv[2]);
+const t1 = performance.now();
+const result = await handler(JSON.parse(process.env.COFFER_BENCH_EVENT));
+const t2 = performance.now();
+const cpu = process.cpuUsage(c0);
+if (result.statusCode !== 200) {
+  process.stderr.write('first request answered ' + result.statusCode + ': ' + result.body.slice(0, 300));
+  process.exit(1);
+}
+process.stdout.write('\\nCOFFER_BENCH ' + JSON.stringify({ importMs: t1 - t0, requestMs: t2 - t1, cpuMs: (cpu.user + cpu.system) / 1000 }) + '\\n');
 `;
 
 function percentile(sorted: number[], p: number): number {
@@ -116,7 +160,7 @@ function timeImport(
   timer: string,
   module: string,
   env: NodeJS.ProcessEnv,
-): Promise<{ wallMs: number; importMs: number }> {
+): Promise<{ wallMs: number; importMs: number; cpuMs: number }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, [timer, pathToFileURL(module).href], {
@@ -132,7 +176,7 @@ function timeImport(
       const wallMs = performance.now() - started;
       if (code !== 0)
         reject(new Error(`importing ${path.basename(module)} failed (exit ${code}): ${err.slice(0, 500)}`));
-      else resolve({ wallMs, importMs: Number(out) });
+      else resolve({ wallMs, ...JSON.parse(out) });
     });
   });
 }
@@ -144,12 +188,12 @@ function timeImport(
  * @example
  * const { zippedBytes, coldInitMs } = await measureLambdaBundle({ runs: 20 });
  */
-export async function measureLambdaBundle(options: { runs?: number } = {}): Promise<LambdaBundleMeasurement> {
+export async function measureLambdaBundle(options: BundleBenchOptions = {}): Promise<LambdaBundleMeasurement> {
   const runs = Math.max(1, options.runs ?? 15);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-bundle-'));
   try {
-    const bundle = path.join(dir, 'index.mjs');
-    await build(brokerEsbuildOptions(bundle));
+    const bundle = options.bundle ?? path.join(dir, 'index.mjs');
+    if (options.bundle === undefined) await build(brokerEsbuildOptions(bundle));
     const code = readFileSync(bundle);
     const archive = zip([
       { name: 'index.mjs', data: code },
@@ -163,11 +207,13 @@ export async function measureLambdaBundle(options: { runs?: number } = {}): Prom
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...FAKE_ENV };
     const bundleWall: number[] = [];
     const bundleImport: number[] = [];
+    const bundleCpu: number[] = [];
     const baselineWall: number[] = [];
     for (let i = 0; i < runs; i++) {
       const cold = await timeImport(timer, bundle, env);
       bundleWall.push(cold.wallMs);
       bundleImport.push(cold.importMs);
+      bundleCpu.push(cold.cpuMs);
       baselineWall.push((await timeImport(timer, empty, env)).wallMs);
     }
     return {
@@ -177,6 +223,7 @@ export async function measureLambdaBundle(options: { runs?: number } = {}): Prom
       coldInitMs: percentiles(bundleWall),
       baselineInitMs: percentiles(baselineWall),
       importMs: percentiles(bundleImport),
+      importCpuMs: percentiles(bundleCpu),
       runs,
     };
   } finally {
@@ -184,7 +231,145 @@ export async function measureLambdaBundle(options: { runs?: number } = {}): Prom
   }
 }
 
+export interface FirstGetMeasurement {
+  /** Import of the bundle in a fresh process, as in {@link LambdaBundleMeasurement.importMs}, in ms. */
+  importMs: Percentiles;
+  /** The first request that process answers: a GET of a 1 KiB secret (DynamoDB and KMS on the emulator), in ms. */
+  firstRequestMs: Percentiles;
+  /** Import and first request together: what the first caller of a new instance waits for beyond Node's start. */
+  totalMs: Percentiles;
+  /** CPU time of import and first request together, in ms. */
+  totalCpuMs: Percentiles;
+  runs: number;
+}
+
+const BENCH_ADMIN_ROLE = 'arn:aws:iam::123456789012:role/coffer-bench-admin';
+const BENCH_ADMIN_SESSION = 'arn:aws:sts::123456789012:assumed-role/coffer-bench-admin/bench';
+
+/** The API Gateway (REST, v1) proxy event of a call by the bench's admin session. */
+function apiGatewayEvent(method: string, path: string, body?: unknown): ApiGatewayProxyEvent {
+  return {
+    httpMethod: method,
+    path,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? null : JSON.stringify(body),
+    isBase64Encoded: false,
+    requestContext: {
+      requestId: randomUUID(),
+      stage: 'prod',
+      path: `/prod${path}`,
+      identity: { sourceIp: '10.0.0.1', userArn: BENCH_ADMIN_SESSION },
+    },
+  };
+}
+
+/** Runs the bundle in a fresh process for one request; resolves with what {@link FIRST_REQUEST_TIMER} reports. */
+function timeFirstRequest(
+  timer: string,
+  bundle: string,
+  env: NodeJS.ProcessEnv,
+  event: ApiGatewayProxyEvent,
+): Promise<{ importMs: number; requestMs: number; cpuMs: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [timer, pathToFileURL(bundle).href], {
+      env: { ...env, COFFER_BENCH_EVENT: JSON.stringify(event) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('COFFER_BENCH '));
+      if (code !== 0 || line === undefined)
+        reject(new Error(`first request failed (exit ${code}): ${err.slice(0, 500)}`));
+      else resolve(JSON.parse(line.slice('COFFER_BENCH '.length)));
+    });
+  });
+}
+
+/**
+ * The cold start a secret read pays: `runs` fresh processes each import the bundle and answer one GET of a 1 KiB
+ * secret, against a DynamoDB table and KMS key on an AWS emulator (moto, started unless one is running; see
+ * `localstack/README.md`). The secret is written first by another process, so every measured one starts cold.
+ *
+ * @example
+ * const { totalMs } = await measureColdFirstGet({ runs: 10 });
+ */
+export async function measureColdFirstGet(options: BundleBenchOptions = {}): Promise<FirstGetMeasurement> {
+  const runs = Math.max(1, options.runs ?? 10);
+  const emulator = (await startEmulator()) as { endpoint: string; stop(): Promise<void> };
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-first-get-'));
+  try {
+    const bundle = options.bundle ?? path.join(dir, 'index.mjs');
+    if (options.bundle === undefined) await build(brokerEsbuildOptions(bundle));
+    const timer = path.join(dir, 'first-request.mjs');
+    writeFileSync(timer, FIRST_REQUEST_TIMER);
+
+    const client = { endpoint: emulator.endpoint, region: 'us-east-1', credentials: EMULATOR_CREDENTIALS };
+    const tableName = `coffer-bench-${Date.now().toString(36)}`;
+    const dynamodb = new DynamoDBClient(client);
+    await dynamodb.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+      }),
+    );
+    const key = await new KMSClient(client).send(new CreateKeyCommand({ Description: 'coffer bench' }));
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      ...FAKE_ENV,
+      AWS_ENDPOINT_URL: emulator.endpoint,
+      AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
+      COFFER_TABLE_NAME: tableName,
+      COFFER_ENVELOPE_KEY_ARN: key.KeyMetadata!.Arn!,
+      COFFER_BOOTSTRAP_ADMIN_ARNS: BENCH_ADMIN_ROLE,
+    };
+    const secretPath = '/v1/secret/data/bench/first-get';
+    await timeFirstRequest(timer, bundle, env, apiGatewayEvent('PUT', secretPath, { value: 'x'.repeat(1024) }));
+
+    const imports: number[] = [];
+    const requests: number[] = [];
+    const totals: number[] = [];
+    const cpu: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const cold = await timeFirstRequest(timer, bundle, env, apiGatewayEvent('GET', secretPath));
+      imports.push(cold.importMs);
+      requests.push(cold.requestMs);
+      totals.push(cold.importMs + cold.requestMs);
+      cpu.push(cold.cpuMs);
+    }
+    return {
+      importMs: percentiles(imports),
+      firstRequestMs: percentiles(requests),
+      totalMs: percentiles(totals),
+      totalCpuMs: percentiles(cpu),
+      runs,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await emulator.stop();
+  }
+}
+
+/** Dummy credentials: the clients reach only the emulator's explicit endpoint. */
+const EMULATOR_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const runs = Number(process.env.BENCH_LAMBDA_RUNS ?? 15);
   console.log(JSON.stringify(await measureLambdaBundle({ runs }), null, 2));
+  if (process.env.BENCH_LAMBDA_FIRST_GET === '1') {
+    console.log(JSON.stringify({ coldFirstGet: await measureColdFirstGet({ runs }) }, null, 2));
+  }
 }

@@ -11,6 +11,21 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const BROKER_ENTRY = path.join(REPO_ROOT, 'lambdas/entrypoints/lambda/handler.ts');
 
 /**
+ * The SDK's default credential chain loads these providers with `import()`; a Lambda function never reaches them (its
+ * credentials are in its environment, the chain's first link), so every bundle gets
+ * `lambdas/entrypoints/lambda/declined-credential-providers.ts` in their place: about 90 KB of minified code (their
+ * nested SSO-OIDC, STS and sign-in clients) out of each function's zip.
+ */
+export const DECLINED_CREDENTIAL_PROVIDERS = [
+  '@aws-sdk/credential-provider-ini',
+  '@aws-sdk/credential-provider-process',
+  '@aws-sdk/credential-provider-sso',
+  '@aws-sdk/credential-provider-web-identity',
+] as const;
+
+const DECLINED_PROVIDERS_MODULE = path.join(REPO_ROOT, 'lambdas/entrypoints/lambda/declined-credential-providers.ts');
+
+/**
  * The bundle is ESM (the handler composes with top-level await), but some bundled CommonJS code still calls
  * `require` for Node built-ins, which ESM lacks: give it one.
  */
@@ -43,6 +58,8 @@ export const BROKER_BUNDLE = {
   banner: ESM_REQUIRE_BANNER,
   /** Nothing is external: the SDK included (see above). */
   external: [] as string[],
+  /** Module -> replacement (see {@link DECLINED_CREDENTIAL_PROVIDERS}). */
+  alias: Object.fromEntries(DECLINED_CREDENTIAL_PROVIDERS.map((name) => [name, DECLINED_PROVIDERS_MODULE])),
 } as const;
 
 /**
@@ -64,6 +81,7 @@ export function brokerBundlingOptions(): lambdaNodejs.BundlingOptions {
     mainFields: [...BROKER_BUNDLE.mainFields],
     banner: BROKER_BUNDLE.banner,
     externalModules: [...BROKER_BUNDLE.external],
+    esbuildArgs: { '--alias': Object.entries(BROKER_BUNDLE.alias).map(([name, target]) => `${name}=${target}`) },
   };
 }
 
@@ -88,6 +106,7 @@ export function brokerEsbuildOptions(outfile: string): BuildOptions {
     mainFields: [...BROKER_BUNDLE.mainFields],
     banner: { js: BROKER_BUNDLE.banner },
     external: [...BROKER_BUNDLE.external],
+    alias: { ...BROKER_BUNDLE.alias },
     logLevel: 'warning',
   };
 }

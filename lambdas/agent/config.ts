@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { hostName } from '../core/auth/allowed-hosts.ts';
 import { KUBERNETES_TOKEN_PATH } from '../sdk/login-options.ts';
 import { CliError, ExitCode } from './exit-codes.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Instant, StringMap } from './common.ts';
 
 /** An auth method mounted at `/v1/auth/<path>/`. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Shapes shared by the answers of several operations. This folder is the wire contract of the native API: the broker's

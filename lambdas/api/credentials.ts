@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Instant, StringMap } from './common.ts';
 
 /** SigV4 access keys, IAM caller mappings and Coffer-managed API keys. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { GrantedBy, Instant } from './common.ts';
 
 /** Database connections and roles. Admin credentials stay in the Coffer secret `admin_secret` names. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Instant } from './common.ts';
 
 /** A customer key a secret may name (`kmsKeyId`): a named key of the local keyring, or a KMS key on AWS. */

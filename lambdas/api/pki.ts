@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The PKI engine speaks Vault's field names (snake case), so existing tooling carries over. */
 export const PkiRootGenerated = z.object({

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Instant } from './common.ts';
 
 /** A rate-limit quota, in the shape of Vault's `sys/quotas/rate-limit/<name>` (durations in seconds) plus `per`. */

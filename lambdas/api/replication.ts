@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** One replica region of a primary and its replication state (AWS's `ReplicationStatus` entry). */
 export const ReplicaState = z.object({

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { GrantedBy, Instant } from './common.ts';
 
 /** Rotation configs, rotations, compliance figures, groups and the revocation queue. Never a secret value. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Instant, StageMap, StringMap } from './common.ts';
 import { ReplicaState } from './replication.ts';
 

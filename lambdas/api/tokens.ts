@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Instant, StringMap } from './common.ts';
 
 /** A token as the API shows it: never the token itself, never its hash. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** What a response-wrapped answer carries instead of the answer (Vault's `wrap_info`). */
 export const WrapInfo = z.object({

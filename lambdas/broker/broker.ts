@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { AuditAccess, AuditDenial, AuditLogin, AuditPrincipal } from '../core/audit/audit-types.ts';
 import { ceilingDenial } from '../core/auth/derived-credentials.ts';
 import { LoginFailedError } from '../core/auth/methods/login-error.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ErrorResponse } from '../api/common.ts';
 import { REGION_NAME } from '../core/regions.ts';
 import { ERROR_STATUSES } from './http-errors.ts';

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { InvalidRequestError } from '../core/errors.ts';
 import type { Capability } from '../core/policy/policy-types.ts';
 import type { Principal, RequestContext } from '../core/principal.ts';

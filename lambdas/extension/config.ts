@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { hostName } from '../core/auth/allowed-hosts.ts';
 import type { CacheSettings } from '../sdk/secrets-server.ts';
 

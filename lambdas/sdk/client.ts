@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SecretDescribed, SecretRead, SecretWritten } from '../api/secrets.ts';
 import {
   COFFER_REGION_HEADER,

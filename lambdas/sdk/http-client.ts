@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { RequestAuthoriser } from './auth.ts';
 import { CofferClientError, CofferNetworkError, errorFromResponse } from './errors.ts';
 import { type RetryOptions, realSleep, withRetries } from './retry.ts';

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AllowedHosts, type AllowedHostsOptions } from '../core/auth/allowed-hosts.ts';
 import type { CofferClient } from './client.ts';
 import {

@@ -1,6 +1,6 @@
 import { isIP, connect as netConnect } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
-import { Client, InappropriateAuthError, InvalidCredentialsError, UnwillingToPerformError } from 'ldapts';
+import type { Client } from 'ldapts';
 import type { EgressGuard } from '../../core/egress/egress-policy.ts';
 import { InternalError } from '../../core/errors.ts';
 import {
@@ -13,6 +13,22 @@ import {
 } from '../../core/ports/ldap-directory.ts';
 
 const PURPOSE = 'ldap auth';
+
+type Ldapts = typeof import('ldapts');
+let ldapts: Promise<Ldapts> | undefined;
+
+/**
+ * ldapts is loaded at the first LDAP login, not when the broker starts: most brokers never bind to a directory (a
+ * Lambda broker outside a VPC cannot), and loading it costs about a tenth of the broker Lambda's cold import
+ * (docs/BENCHMARKS.md, issue 15). A failed load is not kept, so the next login tries again.
+ */
+function loadLdapts(): Promise<Ldapts> {
+  ldapts ??= import('ldapts').catch((err: unknown) => {
+    ldapts = undefined;
+    throw err;
+  });
+  return ldapts;
+}
 
 /**
  * LDAP directories through `ldapts`. Every connection asks the egress guard first and dials the address it checked
@@ -48,6 +64,7 @@ export class LdaptsDirectory implements LdapDirectory {
     const host = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
     const port = parsed.port === '' ? (ldaps ? 636 : 389) : Number(parsed.port);
     const address = await this.#egress.resolve({ host, port, purpose: PURPOSE });
+    const { Client, InappropriateAuthError, InvalidCredentialsError, UnwillingToPerformError } = await loadLdapts();
     const tls: ConnectionOptions = {
       ...(options.caPem !== undefined && { ca: options.caPem }),
       rejectUnauthorized: !options.insecureTls,

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import * as api from '../../api/index.ts';
 import { requireService } from '../features.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../route.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import * as api from '../../api/auth.ts';
 import { NoContent } from '../../api/common.ts';
 import type { AppRoleMethod } from '../../core/auth/approle/approle-method.ts';

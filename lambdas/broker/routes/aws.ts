@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import * as api from '../../api/index.ts';
 import { AwsRoleSchema } from '../../engines/aws/aws-engine.ts';
 import type { BrokerDeps } from '../broker-deps.ts';

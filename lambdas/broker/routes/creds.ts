@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDuration } from '../../core/duration.ts';
 import type { DynamicKind } from '../../core/leases/lease-types.ts';
 import { requireService } from '../features.ts';

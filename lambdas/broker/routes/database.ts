@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import * as api from '../../api/index.ts';
 import type { StoredDbConfig } from '../../engines/database/database-engine.ts';
 import { DbConfigSchema, DbObjectNameSchema, DbRoleSchema } from '../../engines/database/database-types.ts';

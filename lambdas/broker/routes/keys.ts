@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import * as api from '../../api/index.ts';
 import { parseKmsKeyId } from '../../core/crypto/kms-key-id.ts';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';

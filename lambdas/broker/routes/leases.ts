@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import * as api from '../../api/index.ts';
 import { parseDuration } from '../../core/duration.ts';
 import type { LeaseView } from '../../core/leases/lease-types.ts';

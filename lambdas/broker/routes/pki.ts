@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import * as api from '../../api/index.ts';
 import { CA_KEY_TYPES } from '../../core/ports/ca-key-store.ts';
 import { DurationSchema, PkiRoleSchema } from '../../engines/pki/pki-role.ts';

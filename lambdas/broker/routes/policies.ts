@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import * as api from '../../api/index.ts';
 import { ceilingDenial } from '../../core/auth/derived-credentials.ts';
 import type { AccessRequest } from '../../core/policy/policy-engine.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import * as api from '../../api/quotas.ts';
 import { QuotaNameSchema, QuotaWriteSchema, type RateLimitQuota } from '../../core/quota/quota-types.ts';
 import { requireService } from '../features.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import * as api from '../../api/index.ts';
 import { requireSystem } from '../features.ts';
 import { defineRoute, type RouteDef } from '../route.ts';

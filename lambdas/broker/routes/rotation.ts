@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import * as api from '../../api/index.ts';
 import { NotFoundError, PermissionDeniedError } from '../../core/errors.ts';
 import type { RevocationRecord, RotationRecord } from '../../core/rotation/rotation-records.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import * as api from '../../api/index.ts';
 import { NotFoundError, PermissionDeniedError, ValidationError } from '../../core/errors.ts';
 import { isWellFormedText, SecretNameSchema } from '../../core/secrets/secret-schema.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import * as api from '../../api/wrapping.ts';
 import { ValidationError } from '../../core/errors.ts';
 import { WRAPPING_TOKEN_PREFIX } from '../../core/wrapping/response-wrapping.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../errors.ts';
 import { REGION_NAME } from '../regions.ts';
 import { isKnownTimeZone, parseCidr, parseClockTime } from './conditions.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import type { Capability } from './policy-types.ts';

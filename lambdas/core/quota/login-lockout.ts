@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDuration } from '../duration.ts';
 import type { FailureRule, RateLimitCounters } from '../ports/rate-limit-counters.ts';
 import { RateLimitedError, retryAfterSeconds } from './quota-errors.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_DURATION_SECONDS, parseDuration } from '../duration.ts';
 
 /** Store partition of the rate-limit quota definitions: sk = quota name → `RateLimitQuota`. */

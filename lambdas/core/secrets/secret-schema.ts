@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../errors.ts';
 import { SECRET_LIMITS as L, type SecretValue } from './secret-types.ts';
 

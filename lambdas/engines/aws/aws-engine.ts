@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DurationSchema } from '../../core/duration.ts';
 import { InternalError, isCofferError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { DynamicProvider, HandleOf, RoleLimits } from '../../core/leases/lease-types.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DurationSchema } from '../../core/duration.ts';
 import { SecretNameSchema } from '../../core/secrets/secret-schema.ts';
 

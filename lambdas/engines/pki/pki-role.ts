@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DurationSchema } from '../../core/duration.ts';
 
 /** Leaf key types a role may ask for (`issue` generates one; `sign` requires the CSR's key to be of it). */

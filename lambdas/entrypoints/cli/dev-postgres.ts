@@ -17,7 +17,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CliError, ExitCode } from '../../agent/exit-codes.ts';
 
 export const DEV_POSTGRES_HOST = '127.0.0.1';

@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DynamoDbStore } from '../../adapters/aws/dynamodb-store/dynamodb-store.ts';
 import { S3AuditSegments } from '../../adapters/aws/s3-audit/s3-audit-sink.ts';
 import { DEFAULT_OUTBOX_SHARDS } from '../../core/audit/outbox/audit-outbox.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { MIN_AUDIT_SALT_BYTES } from '../../core/audit/audit-hmac.ts';
 import { ValidationError } from '../../core/errors.ts';
 

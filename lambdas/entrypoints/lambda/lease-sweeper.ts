@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { STSClient } from '@aws-sdk/client-sts';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { DynamoDbStore } from '../../adapters/aws/dynamodb-store/dynamodb-store.ts';
 import type { SweepOutcome } from '../../core/leases/lease-service.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';

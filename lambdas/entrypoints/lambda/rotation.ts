@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConflictError, InvalidRequestError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
 import type { RotationService } from '../../core/rotation/rotation-service.ts';

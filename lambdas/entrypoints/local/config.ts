@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { hostName } from '../../core/auth/allowed-hosts.ts';
 import { ValidationError } from '../../core/errors.ts';
 

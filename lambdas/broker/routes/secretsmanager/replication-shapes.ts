@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_REPLICA_KMS_KEY } from '../../../core/secrets/replication/replication-rules.ts';
 import type { ReplicaStatusView, SecretDescription } from '../../../core/secrets/secret-types.ts';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../../../core/errors.ts';
 import type { RotationConfigView } from '../../../core/rotation/rotation-service.ts';
 import type { RotationRules } from '../../../core/rotation/rotation-types.ts';

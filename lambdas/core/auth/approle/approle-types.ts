@@ -2,7 +2,7 @@
  * AppRole, as Vault operators know it: a workload logs in with a role id (which role, not secret) and a secret id (a
  * credential issued for the role, with its own TTL, use count and CIDR bounds).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DurationSchema } from '../../duration.ts';
 import { PolicyNameSchema } from '../../policy/policy-schema.ts';
 import { CidrListSchema } from '../methods/cidrs.ts';

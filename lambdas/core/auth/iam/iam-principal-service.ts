@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { NotFoundError, ValidationError } from '../../errors.ts';
 import { PolicyNameSchema } from '../../policy/policy-schema.ts';
 import type { Clock } from '../../ports/clock.ts';

@@ -1,5 +1,5 @@
 import { createPublicKey } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DurationSchema } from '../../duration.ts';
 import { PolicyNameSchema } from '../../policy/policy-schema.ts';
 import { CidrListSchema } from '../methods/cidrs.ts';

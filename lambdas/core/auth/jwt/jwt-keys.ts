@@ -10,7 +10,7 @@ import {
   jwtVerify,
   type LocalJWKSet,
 } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InternalError } from '../../errors.ts';
 
 /**

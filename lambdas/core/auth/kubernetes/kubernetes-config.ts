@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DurationSchema } from '../../duration.ts';
 import { PolicyNameSchema } from '../../policy/policy-schema.ts';
 import { JWT_LIMITS, JwtMountConfigSchema } from '../jwt/jwt-config.ts';

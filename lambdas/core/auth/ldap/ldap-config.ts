@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DurationSchema } from '../../duration.ts';
 import { PolicyNameSchema } from '../../policy/policy-schema.ts';
 import { CidrListSchema } from '../methods/cidrs.ts';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { InternalError, ValidationError } from '../../errors.ts';
 import { LdapBindRejectedError, type LdapDirectory, type LdapSession } from '../../ports/ldap-directory.ts';
 import type { ItemData } from '../../ports/store.ts';

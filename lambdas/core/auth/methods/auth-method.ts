@@ -6,7 +6,7 @@
  * A method never mints tokens, never audits and never sees HTTP: it decides who the caller is and what the matched
  * role grants. Everything it returns is safe to store and audit: no credential material, ever.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { CertificateRevocation } from '../../ports/certificate-revocation.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { KubernetesTokenReviewer } from '../../ports/kubernetes-token-review.ts';

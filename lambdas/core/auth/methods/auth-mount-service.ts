@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { open as openSealed, seal as sealValue } from '../../crypto/envelope.ts';
 import { rewrapPartition } from '../../crypto/root-key-rotation.ts';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../../errors.ts';

@@ -1,5 +1,5 @@
 import { BlockList, isIP, isIPv4 } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Cidr, parseCidr } from '../../policy/conditions.ts';
 
 /** Bound on the CIDRs one role or credential may carry. */

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A setting holding one or more PEM certificates (a CA bundle a method dials a server with), each of which must parse.

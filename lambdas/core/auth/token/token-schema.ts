@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DurationInputSchema } from '../../duration.ts';
 import { ValidationError } from '../../errors.ts';
 import { PolicyNameSchema } from '../../policy/policy-schema.ts';

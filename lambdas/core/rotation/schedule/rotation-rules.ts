@@ -21,7 +21,7 @@
  * - A secret never rotated under an interval rule is due at once (as `RotateImmediately`, AWS's default).
  *   Under a cron rule it is due at the next cron time after `now`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../../errors.ts';
 import type { RotationRules } from '../rotation-types.ts';
 import { type CronSchedule, civilDay, cronProblem, dayMatches, daysInMonth, nextCronTime } from './cron.ts';

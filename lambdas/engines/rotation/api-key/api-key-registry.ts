@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AlreadyExistsError, InternalError, InvalidRequestError, ValidationError } from '../../../core/errors.ts';
 import { type Clock, systemClock } from '../../../core/ports/clock.ts';
 import { ConditionFailedError, type Store, type WriteOp } from '../../../core/ports/store.ts';

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { ValidationError } from '../../../core/errors.ts';
 import { type RevocationHandle, RotationStepError } from '../../../core/rotation/rotation-types.ts';
 import type { SecretValue } from '../../../core/secrets/secret-types.ts';

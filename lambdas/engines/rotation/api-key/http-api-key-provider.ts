@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { RotationStepError, TransientRotationError } from '../../../core/rotation/rotation-types.ts';
 import type { ApiKeyProvider, IssuedApiKey } from './api-key-provider.ts';
 import { DEFAULT_OVERLAP_SECONDS, MAX_OVERLAP_SECONDS } from './api-key-value.ts';

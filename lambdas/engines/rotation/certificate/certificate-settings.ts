@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DurationSchema } from '../../../core/duration.ts';
 import { ValidationError } from '../../../core/errors.ts';
 import { LEAF_KEY_TYPES, ROLE_NAME } from '../../pki/pki-role.ts';

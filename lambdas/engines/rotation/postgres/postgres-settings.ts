@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../../../core/errors.ts';
 import { SecretNameSchema } from '../../../core/secrets/secret-schema.ts';
 import { passwordAlphabet } from './postgres-password.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { NotFoundError } from '../../../core/errors.ts';
 import { type RotationSecrets, RotationStepError } from '../../../core/rotation/rotation-types.ts';
 import type { SecretValue } from '../../../core/secrets/secret-types.ts';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import type * as api from '../../../api/index.ts';
 import { client, columns, integer, nameList, print } from '../io.ts';

@@ -1,0 +1,98 @@
+import os from 'node:os';
+import path from 'node:path';
+import { build, type Metafile } from 'esbuild';
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as declined from '../../../lambdas/entrypoints/lambda/declined-credential-providers.ts';
+import {
+  BROKER_ENTRY,
+  brokerBundlingOptions,
+  brokerEsbuildOptions,
+  DECLINED_CREDENTIAL_PROVIDERS,
+  REPO_ROOT,
+} from '../../../lib/broker-bundling.ts';
+
+/**
+ * The input files a cold start evaluates: those reached from the entry through static imports and `require` calls.
+ * A module reached only through `import()` is bundled too, but esbuild wraps it in a function that runs at the first
+ * `import()`, so it costs nothing until then.
+ */
+function eagerInputs(metafile: Metafile, entry: string): Set<string> {
+  const seen = new Set<string>();
+  const pending = [entry];
+  while (pending.length > 0) {
+    const file = pending.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const imported of metafile.inputs[file]?.imports ?? []) {
+      if (imported.external || imported.kind === 'dynamic-import') continue;
+      pending.push(imported.path);
+    }
+  }
+  return seen;
+}
+
+const inPackage = (name: string) => (file: string) => file.includes(`node_modules/${name}/`);
+
+describe('the broker Lambda bundle (issue 15: cold import)', () => {
+  let metafile: Metafile;
+  let entry: string;
+  let bundled: string[];
+
+  beforeAll(async () => {
+    const result = await build({
+      ...brokerEsbuildOptions(path.join(os.tmpdir(), 'coffer-broker-graph', 'index.mjs')),
+      absWorkingDir: REPO_ROOT,
+      metafile: true,
+      write: false,
+      logLevel: 'silent',
+    });
+    metafile = result.metafile;
+    entry = path.relative(REPO_ROOT, BROKER_ENTRY);
+    const [output] = Object.values(metafile.outputs).filter((out) => out.entryPoint !== undefined);
+    bundled = Object.keys(output!.inputs);
+  }, 60_000);
+
+  it('is one file: dynamic imports stay inside the bundle, so the asset needs no chunks', () => {
+    const code = Object.keys(metafile.outputs).filter((file) => file.endsWith('.mjs'));
+    expect(code).toHaveLength(1);
+  });
+
+  it("leaves out zod's locales and keeps only the English messages (zod is imported as a namespace)", () => {
+    const locales = bundled.filter((file) => file.includes('node_modules/zod/') && file.includes('/locales/'));
+    expect(locales.map((file) => path.basename(file))).toEqual(['en.js']);
+  });
+
+  it('loads the LDAP client at the first LDAP login, not at cold start', () => {
+    expect(bundled.some(inPackage('ldapts'))).toBe(true);
+    const eager = [...eagerInputs(metafile, entry)];
+    expect(eager).toContain('lambdas/adapters/ldap/ldapts-directory.ts');
+    expect(eager.filter(inPackage('ldapts'))).toEqual([]);
+  });
+
+  it("bundles no SSO, shared-config, process or web-identity credential provider, nor the SDK's nested clients", () => {
+    for (const name of [...DECLINED_CREDENTIAL_PROVIDERS, '@aws-sdk/nested-clients', '@aws-sdk/token-providers']) {
+      expect(bundled.filter(inPackage(name)), name).toEqual([]);
+    }
+    expect(bundled).toContain('lambdas/entrypoints/lambda/declined-credential-providers.ts');
+    // The environment provider, the one a Lambda function uses, stays.
+    expect(bundled.some(inPackage('@aws-sdk/credential-provider-env'))).toBe(true);
+  });
+
+  it('gives CDK the same aliases as the benchmark, so both bundle alike', () => {
+    const args = brokerBundlingOptions().esbuildArgs?.['--alias'];
+    expect(args).toEqual(
+      DECLINED_CREDENTIAL_PROVIDERS.map(
+        (name) => `${name}=${path.join(REPO_ROOT, 'lambdas/entrypoints/lambda/declined-credential-providers.ts')}`,
+      ),
+    );
+  });
+});
+
+describe('Module: declined-credential-providers', () => {
+  it.each(Object.entries(declined))(
+    '%s declines, so the default chain goes on to its next link',
+    async (_, provider) => {
+      await expect(provider()()).rejects.toMatchObject({ name: 'CredentialsProviderError', tryNextLink: true });
+    },
+  );
+});
