@@ -2,13 +2,12 @@
  * Issuing leaf certificates under a role: `issue` generates the key pair on the server, `sign` takes a CSR. Every
  * name is checked against the role, and each certificate is recorded under a serial no other certificate holds.
  */
-import { KeyObject } from 'node:crypto';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { Store } from '../../core/ports/store.ts';
 import { retryOnConflict } from '../../core/retry.ts';
 import { BACKDATE_MS, type CaService, type OpenedCa } from './ca-service.ts';
-import { checkKeyType, generateLeafKey, inspectPublicKey } from './leaf-keys.ts';
+import { checkKeyType, generateLeafKeyDer, inspectPublicKey } from './leaf-keys.ts';
 import { issuerTemplate } from './leaf-template.ts';
 import { checkDnsName, checkIpSan, normaliseDnsName } from './name-rules.ts';
 import { parseCsr, pemText } from './pem.ts';
@@ -94,10 +93,7 @@ export class CertificateIssuer {
     const ttl = resolveTtl(role, request.ttl);
     const issuer = await this.#cas.issuer();
     const notAfter = this.#cas.notAfter(issuer, ttl);
-    const keys = await generateLeafKey(role.key_type);
-    // Exported synchronously through KeyObject: WebCrypto's exportKey is two more thread-pool round trips per issue.
-    const spki = new Uint8Array(KeyObject.from(keys.publicKey).export({ type: 'spki', format: 'der' }));
-    const pkcs8 = KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'der' });
+    const { spki, pkcs8 } = await generateLeafKeyDer(role.key_type);
     try {
       const issued = await this.#issueCertificate(issuer, roleName, role, names, spki, notAfter, pkcs8);
       return {

@@ -22,7 +22,7 @@ import {
   RelativeDistinguishedName,
   SubjectAlternativeName,
   SubjectKeyIdentifier,
-  SubjectPublicKeyInfo,
+  type SubjectPublicKeyInfo,
   TBSCertificate,
   Validity,
   Version,
@@ -96,7 +96,7 @@ export class IssuerTemplate {
   /** Encodes and signs a leaf certificate; returns its DER. */
   async sign(role: RoleUsages, fields: LeafFields): Promise<Uint8Array> {
     const fixed = this.#roleExtensions(role);
-    const publicKey = AsnConvert.parse(fields.spki, SubjectPublicKeyInfo);
+    const publicKey = parsePublicKey(fields.spki);
     const tbs = new TBSCertificate({
       version: Version.v3,
       serialNumber: serialOctets(fields.serial),
@@ -104,11 +104,11 @@ export class IssuerTemplate {
       issuer: this.#issuerName,
       validity: new Validity({ notBefore: fields.notBefore, notAfter: fields.notAfter }),
       subject: leafSubject(fields.commonName),
-      subjectPublicKeyInfo: publicKey,
+      subjectPublicKeyInfo: publicKey.element,
       extensions: new Extensions([
         ...fixed.before,
         subjectAltName(fields.dns, fields.ips),
-        subjectKeyIdentifier(publicKey),
+        subjectKeyIdentifier(publicKey.bits),
         ...fixed.after,
       ]),
     });
@@ -227,8 +227,8 @@ function subjectAltName(dns: readonly string[], ips: readonly string[]): AsnExte
 }
 
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING's contents (as `der.ts` computes it). */
-function subjectKeyIdentifier(publicKey: SubjectPublicKeyInfo): AsnExtension {
-  const keyId = createHash('sha1').update(new Uint8Array(publicKey.subjectPublicKey)).digest();
+function subjectKeyIdentifier(subjectPublicKey: Uint8Array): AsnExtension {
+  const keyId = createHash('sha1').update(subjectPublicKey).digest();
   return new AsnExtension({
     extnID: id_ce_subjectKeyIdentifier,
     critical: false,
@@ -250,6 +250,23 @@ function encodedElement(block: asn1js.AsnType): asn1js.Primitive {
   // A Primitive's constructor clears the flag; the element keeps the form it was encoded in.
   element.idBlock.isConstructed = base.idBlock.isConstructed;
   return element;
+}
+
+/**
+ * The key as the certificate carries it, and its subjectPublicKey bits for the SKI. Read with asn1js alone: the
+ * schema-checked parse the generator did cost a fifth of the template's time, and the key is either ours (issue)
+ * or was parsed and checked with the CSR (sign).
+ */
+function parsePublicKey(spki: Uint8Array): { element: SubjectPublicKeyInfo; bits: Uint8Array } {
+  const parsed = asn1js.fromBER(spki);
+  const bitString = parsed.result instanceof asn1js.Sequence ? parsed.result.valueBlock.value[1] : undefined;
+  if (parsed.offset !== spki.byteLength || !(bitString instanceof asn1js.BitString)) {
+    throw new ValidationError('the public key is not a DER SubjectPublicKeyInfo');
+  }
+  return {
+    element: convertible<SubjectPublicKeyInfo>(encodedElement(parsed.result)),
+    bits: bitString.valueBlock.valueHexView,
+  };
 }
 
 /** DER the library encoded, parsed once, reused as a field of the template's structures. */
