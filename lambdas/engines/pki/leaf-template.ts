@@ -80,7 +80,7 @@ export class IssuerTemplate {
   readonly #roles = new Map<string, RoleExtensions>();
 
   constructor(issuer: OpenedCa, crlUrl: string) {
-    if (issuer.cert === undefined) throw new Error('an issuing CA has a certificate');
+    if (issuer.cert === undefined) throw new Error('a CA without its certificate cannot issue');
     this.#issuer = issuer;
     this.#crlUrl = crlUrl;
     // As X509CertificateGenerator does: the issuer name re-encoded from the parsed certificate, the algorithm from
