@@ -2,34 +2,20 @@
  * Issuing leaf certificates under a role: `issue` generates the key pair on the server, `sign` takes a CSR. Every
  * name is checked against the role, and each certificate is recorded under a serial no other certificate holds.
  */
-import { webcrypto } from 'node:crypto';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { Store } from '../../core/ports/store.ts';
 import { retryOnConflict } from '../../core/retry.ts';
 import { BACKDATE_MS, type CaService, type OpenedCa } from './ca-service.ts';
-import { subjectKeyIdentifier, subjectName } from './der.ts';
-import { checkKeyType, generateLeafKey, inspectPublicKey } from './leaf-keys.ts';
+import { checkKeyType, generateLeafKeyDer, inspectPublicKey } from './leaf-keys.ts';
+import { issuerTemplate } from './leaf-template.ts';
 import { checkDnsName, checkIpSan, normaliseDnsName } from './name-rules.ts';
 import { parseCsr, pemText } from './pem.ts';
 import { type CertRecord, normaliseSerial, PK_CERT, queryAll } from './pki-records.ts';
 import type { PkiRole } from './pki-role.ts';
 import type { RoleService } from './role-service.ts';
 import type { StoredKeys } from './stored-keys.ts';
-import {
-  AuthorityKeyIdentifierExtension,
-  BasicConstraintsExtension,
-  CRLDistributionPointsExtension,
-  ExtendedKeyUsage,
-  ExtendedKeyUsageExtension,
-  type Extension,
-  type JsonGeneralNames,
-  KeyUsageFlags,
-  KeyUsagesExtension,
-  PemConverter,
-  SubjectAlternativeNameExtension,
-  X509CertificateGenerator,
-} from './x509.ts';
+import { PemConverter, SubjectAlternativeNameExtension } from './x509.ts';
 
 const SERIAL_ATTEMPTS = 5;
 const SAN_OID = '2.5.29.17';
@@ -107,9 +93,7 @@ export class CertificateIssuer {
     const ttl = resolveTtl(role, request.ttl);
     const issuer = await this.#cas.issuer();
     const notAfter = this.#cas.notAfter(issuer, ttl);
-    const keys = await generateLeafKey(role.key_type);
-    const spki = new Uint8Array(await webcrypto.subtle.exportKey('spki', keys.publicKey));
-    const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+    const { spki, pkcs8 } = await generateLeafKeyDer(role.key_type);
     try {
       const issued = await this.#issueCertificate(issuer, roleName, role, names, spki, notAfter, pkcs8);
       return {
@@ -194,46 +178,22 @@ export class CertificateIssuer {
     notAfter: Date,
     pkcs8: Buffer | undefined,
   ): Promise<IssuedCertificate> {
-    const sans: JsonGeneralNames = [
-      ...names.dns.map((value) => ({ type: 'dns' as const, value })),
-      ...names.ips.map((value) => ({ type: 'ip' as const, value })),
-    ];
-    const extensions: Extension[] = [
-      new BasicConstraintsExtension(false, undefined, true),
-      new KeyUsagesExtension(keyUsageFlags(role.key_usage), true),
-      ...(role.ext_key_usage.length === 0
-        ? []
-        : [
-            new ExtendedKeyUsageExtension(
-              role.ext_key_usage.map((u) => EKU[u]),
-              false,
-            ),
-          ]),
-      new SubjectAlternativeNameExtension(sans, false),
-      subjectKeyIdentifier(spki),
-      ...(issuer.keyId === undefined ? [] : [new AuthorityKeyIdentifierExtension(issuer.keyId)]),
-      new CRLDistributionPointsExtension([this.#crlUrl]),
-    ];
+    const template = issuerTemplate(issuer, this.#crlUrl);
     const now = this.#clock.now();
     // A serial already in use: sign again under a fresh one. 2^-128 per pair, but uniqueness is a promise. The
     // collision is not contention, so there is nothing to wait for between attempts.
     const stored = await retryOnConflict(
       async () => {
         const serial = this.#newSerial();
-        const cert = await X509CertificateGenerator.create(
-          {
-            serialNumber: serial,
-            subject: subjectName(names.cn),
-            issuer: issuer.cert!.subjectName,
-            notBefore: new Date(now - BACKDATE_MS),
-            notAfter,
-            publicKey: spki,
-            signingKey: issuer.ext.privateKey,
-            signingAlgorithm: issuer.ext.signingAlgorithm,
-            extensions,
-          },
-          issuer.ext.crypto,
-        );
+        const der = await template.sign(role, {
+          serial,
+          commonName: names.cn,
+          dns: names.dns,
+          ips: names.ips,
+          notBefore: new Date(now - BACKDATE_MS),
+          notAfter,
+          spki,
+        });
         const record: CertRecord = {
           serial,
           commonName: names.cn,
@@ -242,7 +202,7 @@ export class CertificateIssuer {
           issuedAt: now,
           notAfter: notAfter.getTime(),
           status: 'valid',
-          certificate: pemText(cert.toString('pem')),
+          certificate: pemText(PemConverter.encode(der, 'CERTIFICATE')),
           ...(pkcs8 !== undefined && role.store_private_key
             ? { sealedKey: await this.#storedKeys.seal(serial, pkcs8) }
             : {}),
@@ -263,29 +223,6 @@ export class CertificateIssuer {
       expiration: notAfter.toISOString(),
     };
   }
-}
-
-const EKU: Record<PkiRole['ext_key_usage'][number], string> = {
-  ServerAuth: ExtendedKeyUsage.serverAuth,
-  ClientAuth: ExtendedKeyUsage.clientAuth,
-  CodeSigning: ExtendedKeyUsage.codeSigning,
-  EmailProtection: ExtendedKeyUsage.emailProtection,
-  TimeStamping: ExtendedKeyUsage.timeStamping,
-  OCSPSigning: ExtendedKeyUsage.ocspSigning,
-};
-
-const KEY_USAGE_FLAGS: Record<PkiRole['key_usage'][number], KeyUsageFlags> = {
-  DigitalSignature: KeyUsageFlags.digitalSignature,
-  ContentCommitment: KeyUsageFlags.nonRepudiation,
-  KeyEncipherment: KeyUsageFlags.keyEncipherment,
-  DataEncipherment: KeyUsageFlags.dataEncipherment,
-  KeyAgreement: KeyUsageFlags.keyAgreement,
-  EncipherOnly: KeyUsageFlags.encipherOnly,
-  DecipherOnly: KeyUsageFlags.decipherOnly,
-};
-
-function keyUsageFlags(usages: PkiRole['key_usage']): KeyUsageFlags {
-  return usages.reduce<number>((flags, usage) => flags | KEY_USAGE_FLAGS[usage], 0) as KeyUsageFlags;
 }
 
 /** The common name and alternative names a request asks for, normalised, each one allowed by the role. */
