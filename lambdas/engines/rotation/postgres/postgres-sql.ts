@@ -25,15 +25,16 @@ function doBlock(body: string): string {
  * `ALTER ROLE <user> [WITH LOGIN] PASSWORD '<verifier>'`. `login` is for the admin (re-enabling a user); a user
  * changing its own password may not touch its LOGIN attribute.
  */
-export function alterPasswordSql(user: string, password: string, login: boolean): string {
-  return `ALTER ROLE ${ident(user)}${login ? ' WITH LOGIN' : ''} PASSWORD ${literal(passwordForAlterRole(password))}`;
+export async function alterPasswordSql(user: string, password: string, login: boolean): Promise<string> {
+  return `ALTER ROLE ${ident(user)}${login ? ' WITH LOGIN' : ''} PASSWORD ${literal(await passwordForAlterRole(password))}`;
 }
 
 /** Sets `user`'s password when the role exists; a no-op otherwise (idempotent revoke and rollback). */
-export function alterPasswordIfExistsSql(user: string, password: string): string {
+export async function alterPasswordIfExistsSql(user: string, password: string): Promise<string> {
+  const verifier = await passwordForAlterRole(password);
   return doBlock(`DECLARE
   u text := ${literal(user)};
-  pw text := ${literal(passwordForAlterRole(password))};
+  pw text := ${literal(verifier)};
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = u) THEN
     EXECUTE format('ALTER ROLE %I PASSWORD %L', u, pw);
@@ -144,7 +145,12 @@ const MEMBERSHIPS_LEGACY = `
  * Objects of step 3 and privileges of step 4 are those of the connected database (the secret's `dbname`); database
  * privileges and memberships are cluster-wide.
  */
-export function syncAlternatingSql(current: string, pending: string, pair: UserPair, password: string): string {
+export async function syncAlternatingSql(
+  current: string,
+  pending: string,
+  pair: UserPair,
+  password: string,
+): Promise<string> {
   const sync = doBlock(`DECLARE
   cur text := ${literal(current)};
   pend text := ${literal(pending)};
@@ -225,5 +231,5 @@ BEGIN
     EXECUTE r.sql;
   END LOOP;
 END`);
-  return `${sync};\n${alterPasswordSql(pending, password, true)}`;
+  return `${sync};\n${await alterPasswordSql(pending, password, true)}`;
 }
