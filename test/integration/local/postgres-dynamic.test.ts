@@ -230,6 +230,40 @@ describe('Dynamic PostgreSQL credentials (real PostgreSQL)', () => {
     }
   });
 
+  it('runs the creation statements as one transaction: a failing one leaves no user, and the pool stays usable', async () => {
+    const t = await setup();
+    try {
+      await t.putRole('broken', {
+        creation_statements: [
+          // A trailing comment must not swallow what the plugin adds after the statement.
+          'CREATE ROLE {{name}} WITH LOGIN PASSWORD {{password}} VALID UNTIL {{expiration}} -- the user',
+          'GRANT SELECT ON no_such_table TO {{name}}',
+        ],
+      });
+      await t.putRole('commented', {
+        creation_statements: [
+          'CREATE ROLE {{name}} WITH LOGIN PASSWORD {{password}} VALID UNTIL {{expiration}} -- the user',
+          'GRANT CONNECT ON DATABASE postgres TO {{name}} -- and its grant',
+        ],
+      });
+      const admin = await server.adminClient();
+      const count = async () =>
+        (await admin.query("SELECT count(*)::int AS n FROM pg_roles WHERE rolname LIKE 'v_broken_%'")).rows[0].n;
+      try {
+        const before = await count();
+        // More failures than the pool has sessions: each must have been rolled back before going back to the pool.
+        for (let i = 0; i < 5; i++) await expect(t.issue('broken')).rejects.toThrow(/no_such_table/);
+        expect(await count()).toBe(before);
+      } finally {
+        await admin.end();
+      }
+      const { credential } = await t.issue('commented');
+      expect(await canLogin(server, credential.username, credential.password)).toBe(true);
+    } finally {
+      await t.close();
+    }
+  });
+
   describe('SQL injection', () => {
     it('quotes passwords full of quotes, backslashes and semicolons: login works, nothing else runs', async () => {
       const t = await setup();

@@ -503,6 +503,37 @@ describe('postgres-alternating rotator (real PostgreSQL)', () => {
     }
   });
 
+  it('copies grants from a table granted to hundreds of other roles (an ACL PostgreSQL stores compressed)', async () => {
+    const { base, clone, table, r } = await setup();
+    const others = Array.from({ length: 600 }, (_, i) => `${base}_o${i}`);
+    await admin(others.map((o) => `CREATE ROLE ${id(o)} NOLOGIN`).join(';'));
+    await admin(`CREATE TABLE ${table('wide')} (a int, b text); INSERT INTO ${table('wide')} VALUES (1, 'b');
+      GRANT SELECT ON ${table('wide')} TO ${others.map(id).join(', ')};
+      GRANT INSERT (a) ON ${table('wide')} TO ${others.map(id).join(', ')};
+      GRANT SELECT ON ${table('wide')} TO ${id(base)} WITH GRANT OPTION;
+      GRANT INSERT (a) ON ${table('wide')} TO ${id(base)}`);
+    const stored = await admin(
+      `SELECT cardinality(relacl) AS entries, pg_column_size(relacl) < cardinality(relacl) * 12 AS compressed
+         FROM pg_class WHERE oid = $1::regclass`,
+      [table('wide')],
+    );
+    expect(stored.rows).toEqual([{ entries: expect.any(Number), compressed: true }]);
+    await r.rotate();
+    expect(fieldsOf(r.current).username).toBe(clone);
+    const privileges = await admin(
+      `SELECT has_table_privilege($1, $2, 'SELECT WITH GRANT OPTION') AS grantable,
+              has_column_privilege($1, $2, 'a', 'INSERT') AS insert_a,
+              has_column_privilege($1, $2, 'b', 'INSERT') AS insert_b`,
+      [clone, table('wide')],
+    );
+    expect(privileges.rows).toEqual([{ grantable: true, insert_a: true, insert_b: false }]);
+    expect((await asValue(r.current, `SELECT b FROM ${table('wide')}`)).rows).toEqual([{ b: 'b' }]);
+    // And back: the base user, current again, still holds what it was granted.
+    await r.rotate();
+    expect(fieldsOf(r.current).username).toBe(base);
+    expect((await asValue(r.current, `INSERT INTO ${table('wide')} (a) VALUES (2)`)).rowCount).toBe(1);
+  });
+
   it('is injection-safe: usernames with quotes get a clone and an owner role, and nothing else is touched', async () => {
     const base = `q'uo"te ${randomBytes(3).toString('hex')}`;
     const { r } = await setup({}, base);

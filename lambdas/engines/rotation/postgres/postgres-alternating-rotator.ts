@@ -113,7 +113,7 @@ export function postgresAlternatingRotator(sessions: PostgresSessions): Rotator<
       const cur = current.endpoint.user;
       const pend = next.endpoint.user;
       const admin = await readAdmin(ctx.secrets, ctx.settings.adminSecret, next.endpoint);
-      const sql = syncAlternatingSql(cur, pend, userPair(cur), next.endpoint.password);
+      const sql = await syncAlternatingSql(cur, pend, userPair(cur), next.endpoint.password);
       await withAdminSession(
         sessions,
         ctx.secrets.egress,
@@ -139,13 +139,14 @@ export function postgresAlternatingRotator(sessions: PostgresSessions): Rotator<
       const previous = tryParse(ctx.previous, 'previous value');
       const password = previous?.endpoint.user === user ? previous.endpoint.password : unusablePassword();
       const admin = await readAdmin(ctx.secrets, ctx.settings.adminSecret, next.endpoint);
+      const restore = await alterPasswordIfExistsSql(user, password);
       await withAdminSession(
         sessions,
         ctx.secrets.egress,
         admin,
         `rollback for user ${named(user)} as admin ${named(admin.user)}`,
         [next.endpoint.password, current.endpoint.password, password],
-        (client) => client.query(alterPasswordIfExistsSql(user, password)),
+        (client) => client.query(restore),
       );
     },
 
@@ -187,7 +188,7 @@ export function postgresAlternatingRotator(sessions: PostgresSessions): Rotator<
         [],
         async (client) => {
           // The password first, committed, then the sessions: a client reconnecting in between is refused.
-          await client.query(alterPasswordIfExistsSql(user, unusablePassword()));
+          await client.query(await alterPasswordIfExistsSql(user, unusablePassword()));
           await client.query(TERMINATE_SESSIONS_SQL, [user]);
         },
       );

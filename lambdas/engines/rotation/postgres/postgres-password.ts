@@ -1,4 +1,5 @@
-import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { createHash, createHmac, pbkdf2, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import {
   DIGITS,
   generatePassword as generateFromClasses,
@@ -39,6 +40,9 @@ export function unusablePassword(): string {
 
 const SCRAM_ITERATIONS = 4096;
 
+// On the thread pool: 4,096 rounds of SHA-256 held the event loop (and every other rotation on it) for milliseconds.
+const pbkdf2Async = promisify(pbkdf2);
+
 /**
  * What `ALTER ROLE ... PASSWORD` is given: a SCRAM-SHA-256 verifier computed here, so the plaintext never reaches
  * the server (nor its statement log, nor `pg_stat_statements`). PostgreSQL stores a verifier as it is and uses SCRAM
@@ -47,11 +51,11 @@ const SCRAM_ITERATIONS = 4096;
  * The server SASLprep-normalises a password before hashing it, which leaves pure ASCII untouched; other passwords
  * (a restored previous value may be anything) are sent as they are and hashed by the server.
  */
-export function passwordForAlterRole(password: string): string {
+export async function passwordForAlterRole(password: string): Promise<string> {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: the check is "ASCII only"
   if (!/^[\x00-\x7f]*$/.test(password)) return password;
   const salt = randomBytes(16);
-  const salted = pbkdf2Sync(Buffer.from(password, 'utf8'), salt, SCRAM_ITERATIONS, 32, 'sha256');
+  const salted = await pbkdf2Async(Buffer.from(password, 'utf8'), salt, SCRAM_ITERATIONS, 32, 'sha256');
   const clientKey = createHmac('sha256', salted).update('Client Key').digest();
   const storedKey = createHash('sha256').update(clientKey).digest();
   const serverKey = createHmac('sha256', salted).update('Server Key').digest();

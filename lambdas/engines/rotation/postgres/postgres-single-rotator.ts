@@ -64,7 +64,7 @@ export function postgresSingleRotator(
       const { current, next } = currentAndPending(ctx, pending, 'setSecret');
       const user = next.endpoint.user;
       const what = `setSecret for user ${named(user)}`;
-      const change = alterPasswordSql(user, next.endpoint.password, false);
+      const change = await alterPasswordSql(user, next.endpoint.password, false);
       const secrets = passwordsOf(current, next);
       const absent = `user ${named(user)} does not exist on database ${named(next.endpoint.database)}`;
       if (ctx.settings.adminSecret !== undefined) {
@@ -112,7 +112,7 @@ export function postgresSingleRotator(
       if (pending === undefined || ctx.current === undefined) return;
       const { current, next } = currentAndPending(ctx, pending, 'rollback');
       const user = next.endpoint.user;
-      const restore = alterPasswordSql(user, current.endpoint.password, false);
+      const restore = await alterPasswordSql(user, current.endpoint.password, false);
       // Only when setSecret took effect: the pending password logs in, and that session sets the current one back.
       await trySession(
         sessions,
