@@ -14,6 +14,7 @@ const STATUS: Record<ErrorCode, number> = {
   throttled: 429,
   payload_too_large: 413,
   audit_unavailable: 503,
+  storage_unavailable: 503,
   sealed: 503,
   decryption_failure: 500,
   internal: 500,
@@ -30,7 +31,7 @@ export const ERROR_STATUSES: ReadonlyMap<number, readonly ErrorCode[]> = new Map
 );
 
 /** 5xx errors whose message is still safe and useful to show: they describe the server's state, not its data. */
-const SAFE_SERVER_ERRORS: ReadonlySet<ErrorCode> = new Set(['audit_unavailable', 'sealed']);
+const SAFE_SERVER_ERRORS: ReadonlySet<ErrorCode> = new Set(['audit_unavailable', 'storage_unavailable', 'sealed']);
 
 export interface HttpError {
   readonly status: number;
@@ -77,6 +78,7 @@ const AWS_TYPE: Record<ErrorCode, { status: number; type: string }> = {
   throttled: { status: 400, type: 'ThrottlingException' },
   payload_too_large: { status: 400, type: 'InvalidParameterException' },
   audit_unavailable: { status: 500, type: 'InternalServiceError' },
+  storage_unavailable: { status: 500, type: 'InternalServiceError' },
   sealed: { status: 500, type: 'InternalServiceError' },
   decryption_failure: { status: 400, type: 'DecryptionFailure' },
   internal: { status: 500, type: 'InternalServiceError' },

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'throttled'
   | 'payload_too_large'
   | 'audit_unavailable'
+  | 'storage_unavailable'
   | 'sealed'
   | 'decryption_failure'
   | 'internal';
@@ -98,6 +99,14 @@ export class PayloadTooLargeError extends CofferError {
 /** Fail-closed: the audit record could not be written, so the request must not proceed. */
 export class AuditUnavailableError extends CofferError {
   readonly code = 'audit_unavailable' as const;
+}
+
+/**
+ * Fail-closed: the store cannot be written (disk full, file system read-only, I/O error), so the change was not
+ * applied. Transient: the same node takes writes again once the disk does.
+ */
+export class StorageUnavailableError extends CofferError {
+  readonly code = 'storage_unavailable' as const;
 }
 
 /** The keyring is sealed (passphrase missing or wrong), so no data key can be unwrapped. */

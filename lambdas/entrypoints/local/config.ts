@@ -96,7 +96,10 @@ export const LocalConfigSchema = z.object({
     .array(z.string().regex(/^[a-z]{2}(?:-[a-z]+){1,3}-\d{1,2}$/, 'COFFER_REGIONS must list AWS region names'))
     .min(1)
     .optional(),
-  /** Root may mark replica regions down (`sys/replication/faults`), to test replication failures. @default false */
+  /**
+   * Drills: root may mark replica regions down (`sys/replication/faults`), and the node's clock is wall time plus the
+   * milliseconds in `<dataDir>/fault-clock-offset-ms` (see `fault-clock.ts`). Never in production. @default false
+   */
   faultInjection: z.boolean().default(false),
   /**
    * `Host` names answered besides loopback, the host of `publicUrl` and a non-wildcard `host` (see

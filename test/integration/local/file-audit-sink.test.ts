@@ -270,6 +270,27 @@ describe('Class: FileAuditSink', () => {
       await expect(later).rejects.toThrow(/ENOSPC.*reopened/);
     });
 
+    it('reopens by itself on a later append once the disk takes writes again', async () => {
+      const sink = await FileAuditSink.open({ path: logPath, reopenRetryMs: 0 });
+      sinks.push(sink);
+      await appendMany(sink, 1, 2);
+      fs.renameSync(logPath, `${logPath}.1`);
+      fs.symlinkSync('/dev/full', logPath);
+      await expect(sink.reopen()).rejects.toMatchObject({ code: 'ENOSPC' });
+      // Still full: the append's own reopen attempt fails, and the append is refused.
+      await expect(sink.append(record(3), { durable: false })).rejects.toBeInstanceOf(AuditFileError);
+
+      fs.unlinkSync(logPath);
+      // No operator reopen: the next append reopens the log and the chain continues.
+      await sink.append(record(4), { durable: true });
+      await sink.close();
+      expect(parsed().map((r) => [r.seq, r.operation])).toEqual([
+        [3, AUDIT_CONTINUED],
+        [4, 'secret.read'],
+      ]);
+      await expect(verifyAuditFile(logPath)).resolves.toMatchObject({ ok: true, records: 2 });
+    });
+
     it('fails appends once reopen finds the path pointing at /dev/full, and recovers when it is fixed', async () => {
       const sink = await openSink();
       await appendMany(sink, 1, 3);

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { prefixUpperBound, SqliteStore } from '../../../lambdas/adapters/local/store/sqlite-store.ts';
+import { StorageUnavailableError } from '../../../lambdas/core/errors.ts';
 import { ConditionFailedError, type WriteOp } from '../../../lambdas/core/ports/store.ts';
 import { describeStoreContract } from '../../contract/store.contract.ts';
 
@@ -75,6 +76,31 @@ describe('Class: SqliteStore', () => {
       expect(second.checkIntegrity()).toBe('ok');
     } finally {
       await second.close();
+    }
+  });
+
+  it('answers a full disk with StorageUnavailableError, applies nothing, and takes writes once there is room', async () => {
+    const store = SqliteStore.open({ path: dbFile });
+    // SQLite's own page limit makes the next write fail with SQLITE_FULL exactly as a full disk does; the soak
+    // campaign `disk-full` shows the same on a real full tmpfs.
+    const db = (store as unknown as { db: Database.Database }).db;
+    try {
+      await store.transact([put('before', { v: 'kept' })]);
+      const pages = db.pragma('page_count', { simple: true }) as number;
+      db.pragma(`max_page_count = ${pages}`);
+      const big = { v: 'x'.repeat(64 * 1024) };
+      const refused = store.transact([put('big', big)]);
+      await expect(refused).rejects.toBeInstanceOf(StorageUnavailableError);
+      await expect(refused).rejects.toThrow(/SQLITE_FULL.*not applied/);
+      expect(await store.get('p', 'big')).toBeUndefined();
+      expect(await store.get('p', 'before')).toMatchObject({ data: { v: 'kept' } });
+
+      db.pragma('max_page_count = 1073741823');
+      await store.transact([put('big', big)]);
+      expect(await store.get('p', 'big')).toMatchObject({ data: big });
+      expect(store.checkIntegrity()).toBe('ok');
+    } finally {
+      await store.close();
     }
   });
 

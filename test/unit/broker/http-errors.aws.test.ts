@@ -9,6 +9,7 @@ import {
   LimitExceededError,
   NotFoundError,
   PermissionDeniedError,
+  StorageUnavailableError,
   ThrottledError,
   ValidationError,
 } from '../../../lambdas/core/errors.ts';
@@ -58,6 +59,17 @@ describe('Function: toAwsJsonError', () => {
 });
 
 describe('Function: toHttpError', () => {
+  it('answers a store that cannot be written with 503 and its message, as a state of the server', () => {
+    const error = new StorageUnavailableError('the store cannot be written (SQLITE_FULL); the change was not applied');
+    expect(toHttpError(error)).toMatchObject({
+      status: 503,
+      code: 'storage_unavailable',
+      message: error.message,
+      exposed: true,
+    });
+    expect(toAwsJsonError(error)).toMatchObject({ status: 500, type: 'InternalServiceError' });
+  });
+
   it('answers a throttled write with 429, as a limit', () => {
     expect(toHttpError(new ThrottledError('slow down'))).toMatchObject({ status: 429, code: 'throttled' });
   });

@@ -39,6 +39,11 @@ export interface FileAuditSinkOptions {
   readonly path: string;
   /** Mode of a newly created log or anchor file. @default 0o600 */
   readonly mode?: number;
+  /**
+   * After a failed write (disk full, read-only file system), how long appends are refused before one of them tries
+   * {@link FileAuditSink.reopen} itself, so the node recovers by itself once the disk does. @default 1000
+   */
+  readonly reopenRetryMs?: number;
 }
 
 /** The audit file cannot be written or resumed. Its message never contains record contents. */
@@ -65,7 +70,9 @@ export function headAnchorPath(logPath: string): string {
  * Appends made while a write is in flight (or in the same tick) are written together with one `write` call — group
  * commit — and followed by one `fdatasync` only if a record in the batch is durable. Chain order is call order.
  * When a write fails the chain state on disk is unknown, so the sink refuses every later append until
- * {@link FileAuditSink.reopen} succeeds: fail-closed.
+ * {@link FileAuditSink.reopen} succeeds: fail-closed. Reopening resumes from what the file really holds (a torn tail
+ * is cut and noted), so a later append tries it too, at most once per `reopenRetryMs`: a disk that had filled up or
+ * gone read-only needs no operator once it takes writes again.
  *
  * @example
  * ```ts
@@ -78,6 +85,10 @@ export class FileAuditSink implements AuditSink {
   readonly path: string;
   readonly #headPath: string;
   readonly #mode: number;
+  readonly #reopenRetryMs: number;
+  /** While broken: the earliest time an append may try to reopen. */
+  #retryAt = 0;
+  #retrying: Promise<void> | undefined;
   #log: FileHandle | undefined;
   #head: FileHandle | undefined;
   /** The last record known to be written: the chain continues from here. */
@@ -93,10 +104,11 @@ export class FileAuditSink implements AuditSink {
   #broken: AuditFileError | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(logPath: string, mode: number) {
+  private constructor(logPath: string, mode: number, reopenRetryMs: number) {
     this.path = logPath;
     this.#headPath = headAnchorPath(logPath);
     this.#mode = mode;
+    this.#reopenRetryMs = reopenRetryMs;
   }
 
   /**
@@ -107,15 +119,29 @@ export class FileAuditSink implements AuditSink {
    * @throws AuditFileError when the last complete line is not a chained record, so the chain cannot be resumed
    */
   static async open(options: FileAuditSinkOptions): Promise<FileAuditSink> {
-    const sink = new FileAuditSink(options.path, options.mode ?? 0o600);
+    const sink = new FileAuditSink(options.path, options.mode ?? 0o600, options.reopenRetryMs ?? 1000);
     await sink.#attach(undefined);
     return sink;
   }
 
   append(record: AuditRecord, options: { durable: boolean }): Promise<void> {
     if (this.#closing !== undefined) return Promise.reject(new AuditFileError('audit log is closed'));
-    if (this.#broken !== undefined) return Promise.reject(this.#broken);
+    if (this.#broken !== undefined) {
+      return this.#reopenBroken().then(() => this.#commits.add({ record, durable: options.durable }));
+    }
     return this.#commits.add({ record, durable: options.durable });
+  }
+
+  /** One reopen at a time, once per `reopenRetryMs`; rejects with why the sink is broken while it stays so. */
+  #reopenBroken(): Promise<void> {
+    const broken = this.#broken!;
+    if (Date.now() < this.#retryAt) return Promise.reject(broken);
+    this.#retrying ??= this.reopen().finally(() => {
+      this.#retrying = undefined;
+    });
+    return this.#retrying.catch(() => {
+      throw this.#broken ?? broken;
+    });
   }
 
   /**
@@ -134,6 +160,7 @@ export class FileAuditSink implements AuditSink {
         this.#broken = new AuditFileError('audit log could not be reopened; appends are refused until it is', {
           cause,
         });
+        this.#retryAt = Date.now() + this.#reopenRetryMs;
         throw cause;
       }
     });
@@ -208,6 +235,7 @@ export class FileAuditSink implements AuditSink {
       `audit log write failed${why}; appends are refused until the log is reopened, since its chain state is unknown`,
       { cause },
     );
+    this.#retryAt = Date.now() + this.#reopenRetryMs;
   }
 
   /** Opens the files, resumes the chain, writes any notes about what was found. `previous`: chain before reopen. */

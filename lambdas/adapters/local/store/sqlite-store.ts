@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { StorageUnavailableError } from '../../../core/errors.ts';
 import { GroupCommit } from '../../../core/group-commit.ts';
 import {
   type Condition,
@@ -225,10 +226,15 @@ export class SqliteStore implements Store {
           this.db.exec('RELEASE caller');
           outcomes.push(undefined);
         } catch (error) {
-          // Throws in turn if SQLite already aborted the whole transaction; then the outer handler fails everyone.
-          this.db.exec('ROLLBACK TO caller');
-          this.db.exec('RELEASE caller');
-          outcomes.push(error);
+          try {
+            this.db.exec('ROLLBACK TO caller');
+            this.db.exec('RELEASE caller');
+          } catch {
+            // SQLite already aborted the whole transaction (SQLITE_FULL does): the outer handler fails everyone, with
+            // this cause rather than the rollback's, so a full disk is still told apart from a bug.
+            throw error;
+          }
+          outcomes.push(unwritable(error) ?? error);
         }
       }
       this.db.exec('COMMIT');
@@ -240,7 +246,7 @@ export class SqliteStore implements Store {
           // The transaction is already gone; nothing was committed either way.
         }
       }
-      throw new Error('store write failed; the transaction was not applied', { cause: error });
+      throw unwritable(error) ?? new Error('store write failed; the transaction was not applied', { cause: error });
     }
     return outcomes;
   }
@@ -298,4 +304,18 @@ export function prefixUpperBound(prefix: string): string | undefined {
     if (last < 0x10ffff) return String.fromCodePoint(...codePoints, last === 0xd7ff ? 0xe000 : last + 1);
   }
   return undefined;
+}
+
+/**
+ * A failure of the disk rather than of the request (SQLITE_FULL, SQLITE_READONLY*, SQLITE_IOERR*) as the typed error
+ * callers are answered 503 with ("unavailable, try again") instead of an internal error; SQLite has rolled the
+ * transaction back, so nothing was half-written. Undefined for any other failure.
+ */
+function unwritable(error: unknown): StorageUnavailableError | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string' || !/^SQLITE_(FULL|READONLY|IOERR)(_|$)/.test(code)) return undefined;
+  return new StorageUnavailableError(
+    `the store cannot be written (${code}: disk full, read-only or failing); the change was not applied`,
+    { cause: error },
+  );
 }

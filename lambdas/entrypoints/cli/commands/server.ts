@@ -159,11 +159,16 @@ export function registerServerCommands(program: Command): void {
     .action(async (flags: ServerFlags) => {
       const cfg = await config(flags);
       const [{ startLocalServer }, { dataPaths }] = await Promise.all([import('../../local/server.ts'), localConfig()]);
+      // Clock-jump drills (the soak campaign clock-jumps) move this node's clock alone, never outside fault injection.
+      const clock = cfg.faultInjection
+        ? await import('../../local/fault-clock.ts').then((m) => m.fileOffsetClock(m.faultClockFile(cfg.dataDir)).clock)
+        : undefined;
       const shutdown = onShutdownSignals();
       let running: Awaited<ReturnType<typeof startLocalServer>>;
       try {
         running = await startLocalServer(cfg, {
           onInitialised: (token) => announceRootToken(token, dataPaths(cfg.dataDir).rootToken),
+          ...(clock !== undefined && { clock }),
         });
       } catch (err) {
         shutdown.abandon();
