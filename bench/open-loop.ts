@@ -7,6 +7,21 @@ export interface OpenLoopOptions {
   readonly headers?: Record<string, string>;
   /** @default 64 */
   readonly maxSockets?: number;
+  /**
+   * The request to send next, asked once per request: varied paths (random secrets, pages) or a POST body. The
+   * request is still due at its slot, so choosing it costs the client, not the measured latency.
+   * @default a GET of `url`
+   */
+  readonly next?: () => OpenLoopRequest;
+}
+
+/** One request of an open loop, on `url`'s host and port. */
+export interface OpenLoopRequest {
+  readonly path: string;
+  /** @default 'GET' */
+  readonly method?: string;
+  readonly body?: string;
+  readonly headers?: Record<string, string>;
 }
 
 export interface LatencySummary {
@@ -31,14 +46,17 @@ export async function openLoop(options: OpenLoopOptions): Promise<LatencySummary
   const start = performance.now();
   const total = Math.floor((options.rate * options.durationMs) / 1000);
   let sent = 0;
+  const fixed: OpenLoopRequest = { path: target.pathname + target.search };
   const fire = (due: number) =>
     new Promise<void>((resolve) => {
-      const req = http.get(
+      const next = options.next?.() ?? fixed;
+      const req = http.request(
         {
           host: target.hostname,
           port: target.port,
-          path: target.pathname + target.search,
-          headers: options.headers,
+          method: next.method ?? 'GET',
+          path: next.path,
+          headers: { ...options.headers, ...next.headers },
           agent,
         },
         (res) => {
@@ -54,6 +72,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<LatencySummary
         failed++;
         resolve();
       });
+      req.end(next.body);
     });
   while (sent < total) {
     const now = performance.now();

@@ -252,3 +252,4 @@ await suite(
 await suite('tls.ts', 'TLS 1.3: handshake per new connection and an audited GET, vs the same over plain HTTP');
 await suite('cert-login.ts', 'Certificate login: logins/s vs a bare X.509 signature verification');
 await suite('replication-lag.ts', 'Replication lag: write to a primary until both replicas serve it, vs a plain write');
+await suite('scale.ts', 'Scale: 1,000 vs 100,000 secrets × 10 versions in the local store');

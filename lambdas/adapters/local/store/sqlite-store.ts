@@ -53,15 +53,21 @@ interface ItemRow {
   readonly expires_at: number | null;
 }
 
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS items (
+/**
+ * A rowid table with the (pk, sk) key in its own index, not a WITHOUT ROWID table: there every interior page of the
+ * one B-tree holds whole rows, and our rows (a secret's record, a sealed version: 1–2 KiB) fill a page with three or
+ * four, so the tree grew a level every few-fold more items and each level read overflow pages past SQLite's cache.
+ * At 110,000 items a point read cost 3–4× the CPU of the same read here (docs/BENCHMARKS.md, 2026-12-07).
+ */
+const columns = (table: string) => `
+  CREATE TABLE ${table} (
     pk TEXT NOT NULL,
     sk TEXT NOT NULL,
     rev INTEGER NOT NULL,
     data TEXT NOT NULL,
     expires_at INTEGER NULL,
     PRIMARY KEY (pk, sk)
-  ) WITHOUT ROWID
+  )
 `;
 
 /**
@@ -123,7 +129,7 @@ export class SqliteStore implements Store {
       db.pragma('fullfsync = ON');
       db.pragma('checkpoint_fullfsync = ON');
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      db.exec(SCHEMA);
+      createOrMigrate(db);
     } catch (error) {
       db.close();
       throw error;
@@ -268,6 +274,47 @@ export class SqliteStore implements Store {
     for (const op of ops) {
       if (op.type === 'put') put.run(op.pk, op.sk, op.json, op.expiresAt);
       else if (op.type === 'delete') remove.run(op.pk, op.sk);
+    }
+  }
+}
+
+/**
+ * Creates the items table, or moves a store written before the rowid table into one: in a single transaction, so a
+ * crash part-way leaves the old table whole and the next open starts again. Copies in key order, so the new table and
+ * its index are filled densely. Runs once per store and costs a pass over it (seconds per GiB); a second process
+ * opening the store meanwhile waits for the write lock, then finds the work done.
+ */
+function createOrMigrate(db: Database.Database): void {
+  const schemaOf = () =>
+    (
+      db.prepare(`SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'items'`).get() as
+        | { sql: string }
+        | undefined
+    )?.sql;
+  const current = (sql: string | undefined) => sql !== undefined && !/WITHOUT\s+ROWID/i.test(sql);
+  // Read without a lock first: the common open takes no write lock.
+  if (current(schemaOf())) return;
+  try {
+    db.transaction(() => {
+      const sql = schemaOf();
+      if (current(sql)) return;
+      if (sql === undefined) {
+        db.exec(columns('items'));
+        return;
+      }
+      db.exec('DROP TABLE IF EXISTS items_next');
+      db.exec(columns('items_next'));
+      db.exec(
+        'INSERT INTO items_next (pk, sk, rev, data, expires_at) SELECT pk, sk, rev, data, expires_at FROM items ORDER BY pk, sk',
+      );
+      db.exec('DROP TABLE items');
+      db.exec('ALTER TABLE items_next RENAME TO items');
+    }).immediate();
+  } catch (error) {
+    // The copy needs room for a second table until the first is dropped. Without it the transaction rolled back and
+    // the old table serves as before (slower at scale, the same answers); the next open tries again.
+    if (!(error instanceof Database.SqliteError && error.code === 'SQLITE_FULL' && schemaOf() !== undefined)) {
+      throw error;
     }
   }
 }
