@@ -227,6 +227,25 @@ function memoisedHosts(hosts: AllowedHosts): (host: string | undefined) => boole
   };
 }
 
+/**
+ * The two headers a request is judged by, read from `rawHeaders` as node:http would fold them into `req.headers`:
+ * the first `Host` wins, repeated token headers are joined with ", " (so two tokens never match one). Building
+ * `req.headers` would copy every header a client sends, on every hit; this allocates only the answer.
+ */
+function hitHeaders(raw: readonly string[]): { host: string | undefined; token: string | undefined } {
+  let host: string | undefined;
+  let token: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4) {
+      if (host === undefined && name.toLowerCase() === 'host') host = raw[i + 1];
+    } else if (name.length === TOKEN_HEADER.length && name.toLowerCase() === TOKEN_HEADER) {
+      token = token === undefined ? raw[i + 1] : `${token}, ${raw[i + 1]}`;
+    }
+  }
+  return { host, token };
+}
+
 /** Coffer errors in the Secrets Manager shape that callers of AWS's extension already handle. */
 function errorResponse(err: unknown): { status: number; type: string; message: string } {
   if (err instanceof CofferNotFoundError) {
@@ -303,10 +322,9 @@ export async function startSecretsCache(options: SecretsCacheServerOptions): Pro
   let requests = 0;
   const parseQuery = queryParser();
 
-  const authorised = (req: IncomingMessage, res: ServerResponse): boolean => {
+  const authorised = (presented: string | undefined, res: ServerResponse): boolean => {
     if (expected === undefined) return true;
-    const presented = req.headers[TOKEN_HEADER];
-    if (typeof presented !== 'string' || presented === '') {
+    if (presented === undefined || presented === '') {
       sendError(res, 401, 'UnauthorizedException', `Missing ${TOKEN_HEADER} header`);
       return false;
     }
@@ -341,13 +359,14 @@ export async function startSecretsCache(options: SecretsCacheServerOptions): Pro
   // Synchronous up to the cache lookup: a hit answers in the same tick, without a promise.
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     requests++;
-    if (!hostAllowed(req.headers.host)) {
+    const headers = hitHeaders(req.rawHeaders);
+    if (!hostAllowed(headers.host)) {
       res.setHeader('connection', 'close');
       sendError(res, 421, 'MisdirectedRequest', 'This listener does not answer to the requested Host');
       req.resume();
       return;
     }
-    if (!authorised(req, res)) return;
+    if (!authorised(headers.token, res)) return;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SecretSource } from '../../../lambdas/sdk/secret-cache.ts';
 import { type SecretsCacheServer, startSecretsCache, TOKEN_HEADER } from '../../../lambdas/sdk/secrets-server.ts';
@@ -55,6 +56,21 @@ function rawGet(headers: Record<string, string>, path = '/secretsmanager/get?sec
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** A request written byte for byte, so a header can be repeated or spelled in any case; the status code answered. */
+function rawRequest(headerLines: readonly string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(server!.port, '127.0.0.1', () =>
+      socket.end(
+        `GET /secretsmanager/get?secretId=s HTTP/1.1\r\n${headerLines.join('\r\n')}\r\nConnection: close\r\n\r\n`,
+      ),
+    );
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3}) /.exec(Buffer.concat(chunks).toString('latin1'))?.[1])));
+    socket.on('error', reject);
   });
 }
 
@@ -139,5 +155,21 @@ describe('Function: startSecretsCache (hit path)', () => {
     }
     expect((await rawGet({ host: 'evil.example', [TOKEN_HEADER]: TOKEN })).status).toBe(421);
     expect((await rawGet({ host: 'localhost:2773', [TOKEN_HEADER]: TOKEN })).status).toBe(200);
+  });
+
+  it('reads Host and the token as node:http folds them: first Host wins, repeated tokens are joined and refused', async () => {
+    const source = new OneSecret();
+    server = await startSecretsCache({ coffer: { source }, port: 0, token: TOKEN });
+    const token = `X-AWS-Parameters-Secrets-Token: ${TOKEN}`;
+    expect(await rawRequest(['HOST: localhost', token])).toBe(200);
+    expect(await rawRequest(['Host: evil.example', 'Host: localhost', token])).toBe(421);
+    expect(await rawRequest(['Host: localhost', 'Host: evil.example', token])).toBe(200);
+    expect(await rawRequest(['Host: localhost', token, token])).toBe(403);
+    expect(await rawRequest(['Host: localhost', token, 'x-aws-parameters-secrets-token: '])).toBe(403);
+    expect(await rawRequest(['Host: localhost', 'x-aws-parameters-secrets-token: '])).toBe(401);
+    expect(
+      await rawRequest(['Host: localhost', 'x-aws-parameters-secrets-tokens: x', 'x-aws-parameters-secret-token: x']),
+    ).toBe(401);
+    expect(source.fetches).toBe(1);
   });
 });
