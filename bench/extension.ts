@@ -38,6 +38,8 @@ export interface LoadFigures {
   errors: number;
   /** The server process's CPU time (user + system) per request, in µs; undefined where `/proc` is not there. */
   cpuUsPerRequest?: number | undefined;
+  /** Every round's figures, of which these are the median round's. */
+  rounds?: LoadFigures[];
 }
 
 export interface ExtensionBenchResult {
@@ -151,10 +153,18 @@ async function alternating(
 ): Promise<Record<TargetName, LoadFigures>> {
   const rounds: Record<TargetName, LoadFigures[]> = { bare: [], extension: [], agent: [] };
   for (let round = 0; round < ROUNDS; round++) {
-    for (const name of TARGETS) rounds[name].push(await run(targets[name]));
+    // Each round starts with the next target, so none is always the one measured right after a pause.
+    for (let i = 0; i < TARGETS.length; i++) {
+      const name = TARGETS[(round + i) % TARGETS.length]!;
+      rounds[name].push(await run(targets[name]));
+    }
   }
   const median = (all: LoadFigures[]) => [...all].sort((a, b) => rank(a) - rank(b))[Math.floor(all.length / 2)]!;
-  return { bare: median(rounds.bare), extension: median(rounds.extension), agent: median(rounds.agent) };
+  return {
+    bare: { ...median(rounds.bare), rounds: rounds.bare },
+    extension: { ...median(rounds.extension), rounds: rounds.extension },
+    agent: { ...median(rounds.agent), rounds: rounds.agent },
+  };
 }
 
 const percentile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
@@ -363,6 +373,22 @@ if (process.argv[1] === SELF) {
     console.log(row(`bare node:http (${h.rate}/s)`, h.bareAtRate));
     console.log(row(`extension hit (${h.rate}/s)`, h.extensionAtRate));
     console.log(row(`agent cache hit (${h.rate}/s)`, h.agentAtRate));
+    const spread = (label: string, pick: (l: LoadFigures) => number, digits: number, all: [string, LoadFigures][]) =>
+      console.log(
+        `rounds, ${label}: ${all.map(([name, l]) => `${name} ${(l.rounds ?? [l]).map((x) => fmt(pick(x), digits)).join(' / ')}`).join('   ')}`,
+      );
+    const maxes: [string, LoadFigures][] = [
+      ['bare', h.bareMax],
+      ['extension', h.extensionMax],
+      ['agent', h.agentMax],
+    ];
+    spread('max req/s', (l) => l.rps, 0, maxes);
+    spread('µs CPU/req', (l) => l.cpuUsPerRequest ?? Number.NaN, 1, maxes);
+    spread(`p99 ms at ${h.rate}/s`, (l) => l.p99, 2, [
+      ['bare', h.bareAtRate],
+      ['extension', h.extensionAtRate],
+      ['agent', h.agentAtRate],
+    ]);
     console.log(
       `throughput ratio extension/bare: ${fmt(h.rpsRatio, 2)}   agent/bare: ${fmt(h.agentRpsRatio, 2)}   (goal >= 0.8)`,
     );
