@@ -209,6 +209,7 @@ function constantTimeMatcher(text: string, expected: Buffer): (presented: string
  * request, so the answers are remembered by raw value (bounded, cleared when full).
  */
 const HOST_MEMO_MAX_ENTRIES = 64;
+/** A DNS name (253) or a bracketed IPv6 literal, with a port: longer values are not hosts and are not kept. */
 const HOST_MEMO_MAX_LENGTH = 270;
 
 function memoisedHosts(hosts: AllowedHosts): (host: string | undefined) => boolean {
