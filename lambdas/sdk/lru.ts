@@ -10,6 +10,12 @@ export class Lru<K, V> {
   private readonly maxWeight: number;
   private readonly weigh: (value: V) => number;
   private totalWeight = 0;
+  /**
+   * The most recently used key, when known: reading it again needs no re-insertion. A hot key read in a loop would
+   * otherwise delete and re-add a `Map` entry on every read, leaving holes the `Map` must rehash away.
+   */
+  private newest: K | undefined;
+  private hasNewest = false;
   /** Entries dropped to stay within the bounds. */
   evictions = 0;
 
@@ -34,8 +40,12 @@ export class Lru<K, V> {
   get(key: K): V | undefined {
     const slot = this.map.get(key);
     if (slot === undefined) return undefined;
-    this.map.delete(key);
-    this.map.set(key, slot);
+    if (!this.hasNewest || this.newest !== key) {
+      this.map.delete(key);
+      this.map.set(key, slot);
+      this.newest = key;
+      this.hasNewest = true;
+    }
     return slot.value;
   }
 
@@ -51,6 +61,8 @@ export class Lru<K, V> {
     // An entry heavier than the whole budget is not kept: it would evict everything and then itself.
     if (weight > this.maxWeight || this.maxEntries === 0) return;
     this.map.set(key, { value, weight });
+    this.newest = key;
+    this.hasNewest = true;
     this.totalWeight += weight;
     for (const [oldest, slot] of this.map) {
       if (this.map.size <= this.maxEntries && this.totalWeight <= this.maxWeight) break;
@@ -64,6 +76,10 @@ export class Lru<K, V> {
     const slot = this.map.get(key);
     if (slot === undefined) return false;
     this.map.delete(key);
+    if (this.hasNewest && this.newest === key) {
+      this.newest = undefined;
+      this.hasNewest = false;
+    }
     this.totalWeight -= slot.weight;
     return true;
   }

@@ -181,6 +181,72 @@ function limitConcurrency(source: SecretSource, max: number): SecretSource & { c
   };
 }
 
+interface PreparedResponse {
+  readonly body: Buffer;
+  /** Flat name/value pairs: node:http takes them without walking an object's keys. */
+  readonly headers: string[];
+}
+
+/**
+ * Compares a presented token with the expected one in constant time, without allocating: the presented string is
+ * encoded into one scratch buffer of the expected length. A string of another length is refused before the
+ * comparison, which reveals only the length (as comparing buffers of different lengths would).
+ */
+function constantTimeMatcher(text: string, expected: Buffer): (presented: string) => boolean {
+  const scratch = Buffer.alloc(expected.length);
+  return (presented) => {
+    if (presented.length !== text.length) return false;
+    // Same UTF-16 length and a byte-for-byte match of the whole expected encoding leave no room for more characters;
+    // `write` stops before a character that does not fit, so a longer encoding writes fewer bytes or a prefix that
+    // differs.
+    const written = scratch.write(presented, 0, 'utf8');
+    return written === expected.length && timingSafeEqual(scratch, expected);
+  };
+}
+
+/**
+ * {@link AllowedHosts.allows} parses the `Host` value as a URL; clients send the same one or two values on every
+ * request, so the answers are remembered by raw value (bounded, cleared when full).
+ */
+const HOST_MEMO_MAX_ENTRIES = 64;
+/** A DNS name (253) or a bracketed IPv6 literal, with a port: longer values are not hosts and are not kept. */
+const HOST_MEMO_MAX_LENGTH = 270;
+
+function memoisedHosts(hosts: AllowedHosts): (host: string | undefined) => boolean {
+  const memo = new Map<string, boolean>();
+  return (host) => {
+    if (host === undefined) return false;
+    let allowed = memo.get(host);
+    if (allowed === undefined) {
+      allowed = hosts.allows(host);
+      if (host.length <= HOST_MEMO_MAX_LENGTH) {
+        if (memo.size >= HOST_MEMO_MAX_ENTRIES) memo.clear();
+        memo.set(host, allowed);
+      }
+    }
+    return allowed;
+  };
+}
+
+/**
+ * The two headers a request is judged by, read from `rawHeaders` as node:http would fold them into `req.headers`:
+ * the first `Host` wins, repeated token headers are joined with ", " (so two tokens never match one). Building
+ * `req.headers` would copy every header a client sends, on every hit; this allocates only the answer.
+ */
+function hitHeaders(raw: readonly string[]): { host: string | undefined; token: string | undefined } {
+  let host: string | undefined;
+  let token: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4) {
+      if (host === undefined && name.toLowerCase() === 'host') host = raw[i + 1];
+    } else if (name.length === TOKEN_HEADER.length && name.toLowerCase() === TOKEN_HEADER) {
+      token = token === undefined ? raw[i + 1] : `${token}, ${raw[i + 1]}`;
+    }
+  }
+  return { host, token };
+}
+
 /** Coffer errors in the Secrets Manager shape that callers of AWS's extension already handle. */
 function errorResponse(err: unknown): { status: number; type: string; message: string } {
   if (err instanceof CofferNotFoundError) {
@@ -240,44 +306,68 @@ export async function startSecretsCache(options: SecretsCacheServerOptions): Pro
     ...(options.now === undefined ? {} : { now: options.now }),
   });
   const expected = options.token === undefined ? undefined : Buffer.from(options.token, 'utf8');
-  const hosts = new AllowedHosts(options.allowedHosts);
-  // Serialised once per fetched value; a hit writes the same bytes again.
-  const bodies = new WeakMap<GetSecretValueOutput, Buffer>();
-  const bodyOf = (value: GetSecretValueOutput): Buffer => {
-    let body = bodies.get(value);
-    if (body === undefined) {
-      body = Buffer.from(JSON.stringify(value), 'utf8');
-      bodies.set(value, body);
+  const tokenMatches = expected === undefined ? () => true : constantTimeMatcher(options.token!, expected);
+  const hostAllowed = memoisedHosts(new AllowedHosts(options.allowedHosts));
+  // Serialised once per fetched value, with its headers: a hit writes the same bytes again. A `Content-Length` also
+  // spares every hit the chunked framing node:http adds when it does not know the length.
+  const responses = new WeakMap<GetSecretValueOutput, PreparedResponse>();
+  const responseOf = (value: GetSecretValueOutput): PreparedResponse => {
+    let prepared = responses.get(value);
+    if (prepared === undefined) {
+      const body = Buffer.from(JSON.stringify(value), 'utf8');
+      prepared = { body, headers: ['content-type', 'application/json', 'content-length', String(body.length)] };
+      responses.set(value, prepared);
     }
-    return body;
+    return prepared;
   };
   let requests = 0;
   const parseQuery = queryParser();
 
-  const authorised = (req: IncomingMessage, res: ServerResponse): boolean => {
+  const authorised = (presented: string | undefined, res: ServerResponse): boolean => {
     if (expected === undefined) return true;
-    const presented = req.headers[TOKEN_HEADER];
-    if (typeof presented !== 'string' || presented === '') {
+    if (presented === undefined || presented === '') {
       sendError(res, 401, 'UnauthorizedException', `Missing ${TOKEN_HEADER} header`);
       return false;
     }
-    const given = Buffer.from(presented, 'utf8');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    if (!tokenMatches(presented)) {
       sendError(res, 403, 'ForbiddenException', `The ${TOKEN_HEADER} header does not match AWS_SESSION_TOKEN`);
       return false;
     }
     return true;
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  /** A miss, an expired or unconfirmed entry, or `refreshNow`: the only path that waits for Coffer. */
+  const serveFromCoffer = async (res: ServerResponse, input: GetSecretValueInput, refresh: boolean): Promise<void> => {
+    let value: GetSecretValueOutput;
+    try {
+      value = await cache.get(input, { refresh });
+    } catch (err) {
+      const e = errorResponse(err);
+      if (e.status >= 500) logger.warn(`reading a secret from Coffer failed: ${(err as Error).name}`);
+      sendError(res, e.status, e.type, e.message);
+      return;
+    }
+    const prepared = responseOf(value);
+    res.writeHead(200, prepared.headers);
+    res.end(prepared.body);
+  };
+
+  const internalError = (res: ServerResponse): void => {
+    if (!res.headersSent) sendError(res, 500, 'InternalServiceError', 'internal error');
+    else res.destroy();
+  };
+
+  // Synchronous up to the cache lookup: a hit answers in the same tick, without a promise.
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     requests++;
-    if (!hosts.allows(req.headers.host)) {
+    const headers = hitHeaders(req.rawHeaders);
+    if (!hostAllowed(headers.host)) {
       res.setHeader('connection', 'close');
       sendError(res, 421, 'MisdirectedRequest', 'This listener does not answer to the requested Host');
       req.resume();
       return;
     }
-    if (!authorised(req, res)) return;
+    if (!authorised(headers.token, res)) return;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
@@ -299,30 +389,22 @@ export async function startSecretsCache(options: SecretsCacheServerOptions): Pro
       sendError(res, 400, 'InvalidParameterException', query);
       return;
     }
-    const { input, key, refresh } = query;
-    const hit = refresh ? undefined : cache.peekFresh(key);
-    let value: GetSecretValueOutput;
-    if (hit !== undefined) {
-      value = hit;
-    } else {
-      try {
-        value = await cache.get(input, { refresh });
-      } catch (err) {
-        const e = errorResponse(err);
-        if (e.status >= 500) logger.warn(`reading a secret from Coffer failed: ${(err as Error).name}`);
-        sendError(res, e.status, e.type, e.message);
-        return;
-      }
+    const hit = query.refresh ? undefined : cache.peekFresh(query.key);
+    if (hit === undefined) {
+      serveFromCoffer(res, query.input, query.refresh).catch(() => internalError(res));
+      return;
     }
-    res.writeHead(200, JSON_HEADERS);
-    res.end(bodyOf(value));
+    const prepared = responseOf(hit);
+    res.writeHead(200, prepared.headers);
+    res.end(prepared.body);
   };
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) sendError(res, 500, 'InternalServiceError', 'internal error');
-      else res.destroy();
-    });
+    try {
+      handle(req, res);
+    } catch {
+      internalError(res);
+    }
   };
   const tls = options.tls;
   const server =

@@ -42,4 +42,26 @@ describe('Class: Lru', () => {
     lru.set('a', 1);
     expect(lru.size).toBe(0);
   });
+
+  it('re-reading the most recent key keeps the order; reading another, or deleting it, moves it as before', () => {
+    const lru = new Lru<string, number>({ maxEntries: 3 });
+    lru.set('a', 1);
+    lru.set('b', 2);
+    lru.set('c', 3);
+    for (let n = 0; n < 3; n++) expect(lru.get('c')).toBe(3);
+    expect([...lru.entries()].map(([k]) => k)).toEqual(['a', 'b', 'c']);
+    expect(lru.get('a')).toBe(1);
+    expect(lru.get('a')).toBe(1);
+    expect([...lru.entries()].map(([k]) => k)).toEqual(['b', 'c', 'a']);
+    lru.delete('a');
+    lru.set('d', 4);
+    expect(lru.get('b')).toBe(2);
+    lru.set('a', 1);
+    lru.set('e', 5);
+    // 'c' was least recently used: 'b' moved behind it when read after 'a' was deleted.
+    expect([...lru.entries()].map(([k]) => k)).toEqual(['b', 'a', 'e']);
+    expect(lru.get('e')).toBe(5);
+    lru.set('f', 6);
+    expect([...lru.entries()].map(([k]) => k)).toEqual(['a', 'e', 'f']);
+  });
 });
