@@ -226,11 +226,12 @@ export function composeDynamicSecrets(options: {
  */
 export function composeServices(ports: RuntimePorts): ComposedServices {
   const { clock, settings } = ports;
-  // A request reads a secret's metadata once, however many checks and services look at it.
-  const shared =
-    ports.soleWriter === true ? new SingleWriterCache(ports.store, { cache: isSecretReadPartition }) : ports.store;
-  const reads = new RequestReadMemo(shared, { memoize: isSecretsPartition });
-  const store: Store = reads;
+  // A request reads a secret's metadata once, however many checks and services look at it: from the sole writer's
+  // cache, else from a memo of the request's own reads (the memo's AsyncLocalStorage costs every promise something, so
+  // it is left out where the cache already does its job).
+  const reads =
+    ports.soleWriter === true ? undefined : new RequestReadMemo(ports.store, { memoize: isSecretsPartition });
+  const store: Store = reads ?? new SingleWriterCache(ports.store, { cache: isSecretReadPartition });
   const keyProvider = new CachingKeyProvider(ports.envelopeKey, { clock });
   const keyRing = ports.keyRing === undefined ? undefined : new CachingKeyRing(ports.keyRing, { clock });
   const audit = new AuditLog({
@@ -380,7 +381,8 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     }),
     requestScope: (requestId, fn) => {
       const scope = ports.requestScope;
-      return reads.run(scope === undefined ? fn : () => scope(requestId, fn));
+      const request = scope === undefined ? fn : () => scope(requestId, fn);
+      return reads === undefined ? request() : reads.run(request);
     },
     ...((ports.onLogin !== undefined || ports.loginCounters !== undefined) && {
       onLogin: (attempt: LoginAttempt) => {
