@@ -222,14 +222,22 @@ async function decryptBench(): Promise<void> {
 console.log(
   `# Coffer benchmarks  (${os.cpus().length} cores, node ${process.version}, ${DURATION_S}s per load, ${CONNECTIONS} connections)`,
 );
-await decryptBench();
-await httpBench();
+/**
+ * `npm run bench -- decrypt http scale`: only the suites named (the in-process ones are `decrypt` and `http`, the
+ * others their file's name without `.ts`); every suite when none is.
+ */
+const only = new Set(process.argv.slice(2));
+const selected = (name: string) => only.size === 0 || only.has(name);
+
+if (selected('decrypt')) await decryptBench();
+if (selected('http')) await httpBench();
 
 /**
  * The other suites each print their own figures beside a baseline measured in the same run; they run as separate
  * processes so one suite's heap and sockets cannot colour the next one's numbers.
  */
 async function suite(file: string, title: string): Promise<void> {
+  if (!selected(file.replace(/\.ts$/, ''))) return;
   console.log(`\n## ${title}`);
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, file)], {
     stdio: 'inherit',
