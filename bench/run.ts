@@ -59,9 +59,12 @@ async function maxThroughput(url: string, headers: Record<string, string> = {}, 
 }
 
 /** Maximum throughput of any request shape, after the same one-second warm-up. */
-async function maxLoad(options: autocannon.Options): Promise<Load> {
+async function maxLoad(options: autocannon.Options, pid?: number): Promise<Load> {
   await load({ ...options, duration: 1 });
-  return load(options);
+  const before = pid === undefined ? 0 : cpuMicros(pid);
+  const result = await load(options);
+  if (pid === undefined || !result.total) return result;
+  return { ...result, cpuPerRequest: (cpuMicros(pid) - before) / result.total };
 }
 
 /** Headers of one SigV4-signed JSON 1.1 request, as an AWS SDK would send them. */
@@ -137,12 +140,10 @@ async function httpBench(): Promise<void> {
     console.log('\n## Secrets Manager-compatible GetSecretValue (POST /, X-Amz-Target) vs the native GET, same secret');
     const smBody = JSON.stringify({ SecretId: 'bench/read' });
     const smHeaders = { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.GetSecretValue' };
-    const smToken = await maxLoad({
-      url: `${coffer.address}/`,
-      method: 'POST',
-      headers: { ...smHeaders, ...auth },
-      body: smBody,
-    });
+    const smToken = await maxLoad(
+      { url: `${coffer.address}/`, method: 'POST', headers: { ...smHeaders, ...auth }, body: smBody },
+      coffer.child.pid,
+    );
     // SigV4 has no nonce: one signed request may be replayed for its 15-minute window, so autocannon can repeat it.
     const created = await api(coffer.address, token, 'POST', '/v1/sys/access-keys', {
       principal: 'bench',
@@ -150,12 +151,19 @@ async function httpBench(): Promise<void> {
     });
     const key = created.body as unknown as { accessKeyId: string; secretAccessKey: string };
     const signedHeaders = await signJson(coffer.address, key, smHeaders, smBody);
-    const smSigned = await maxLoad({ url: `${coffer.address}/`, method: 'POST', headers: signedHeaders, body: smBody });
+    const smSigned = await maxLoad(
+      { url: `${coffer.address}/`, method: 'POST', headers: signedHeaders, body: smBody },
+      coffer.child.pid,
+    );
     console.log(row('native GET, token', cofferMax));
     console.log(row('SM GetSecretValue, token', smToken));
     console.log(row('SM GetSecretValue, SigV4', smSigned));
     console.log(
       `throughput ratio SM(token)/native: ${fmt(smToken.rps / cofferMax.rps, 2)}   SM(SigV4)/native: ${fmt(smSigned.rps / cofferMax.rps, 2)}   (goal SigV4 >= 0.8)`,
+    );
+    const cpu = (l: Load) => l.cpuPerRequest ?? Number.NaN;
+    console.log(
+      `server CPU per request: native ${fmt(cpu(cofferMax), 1)} µs, SM token ${fmt(cpu(smToken), 1)} µs, SM SigV4 ${fmt(cpu(smSigned), 1)} µs; native/SigV4 ${fmt(cpu(cofferMax) / cpu(smSigned), 2)}`,
     );
 
     console.log(

@@ -205,30 +205,6 @@ function constantTimeMatcher(text: string, expected: Buffer): (presented: string
 }
 
 /**
- * {@link AllowedHosts.allows} parses the `Host` value as a URL; clients send the same one or two values on every
- * request, so the answers are remembered by raw value (bounded, cleared when full).
- */
-const HOST_MEMO_MAX_ENTRIES = 64;
-/** A DNS name (253) or a bracketed IPv6 literal, with a port: longer values are not hosts and are not kept. */
-const HOST_MEMO_MAX_LENGTH = 270;
-
-function memoisedHosts(hosts: AllowedHosts): (host: string | undefined) => boolean {
-  const memo = new Map<string, boolean>();
-  return (host) => {
-    if (host === undefined) return false;
-    let allowed = memo.get(host);
-    if (allowed === undefined) {
-      allowed = hosts.allows(host);
-      if (host.length <= HOST_MEMO_MAX_LENGTH) {
-        if (memo.size >= HOST_MEMO_MAX_ENTRIES) memo.clear();
-        memo.set(host, allowed);
-      }
-    }
-    return allowed;
-  };
-}
-
-/**
  * The two headers a request is judged by, read from `rawHeaders` as node:http would fold them into `req.headers`:
  * the first `Host` wins, repeated token headers are joined with ", " (so two tokens never match one). Building
  * `req.headers` would copy every header a client sends, on every hit; this allocates only the answer.
@@ -307,7 +283,8 @@ export async function startSecretsCache(options: SecretsCacheServerOptions): Pro
   });
   const expected = options.token === undefined ? undefined : Buffer.from(options.token, 'utf8');
   const tokenMatches = expected === undefined ? () => true : constantTimeMatcher(options.token!, expected);
-  const hostAllowed = memoisedHosts(new AllowedHosts(options.allowedHosts));
+  // AllowedHosts remembers its answers by raw value: the hit path parses no URL.
+  const hosts = new AllowedHosts(options.allowedHosts);
   // Serialised once per fetched value, with its headers: a hit writes the same bytes again. A `Content-Length` also
   // spares every hit the chunked framing node:http adds when it does not know the length.
   const responses = new WeakMap<GetSecretValueOutput, PreparedResponse>();
@@ -361,7 +338,7 @@ export async function startSecretsCache(options: SecretsCacheServerOptions): Pro
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     requests++;
     const headers = hitHeaders(req.rawHeaders);
-    if (!hostAllowed(headers.host)) {
+    if (!hosts.allows(headers.host)) {
       res.setHeader('connection', 'close');
       sendError(res, 421, 'MisdirectedRequest', 'This listener does not answer to the requested Host');
       req.resume();

@@ -18,6 +18,9 @@ export interface AllowedHostsOptions {
 /** `host[:port]` as RFC 9110 allows it: a reg-name or IPv4 (no percent-encoding, no userinfo) or an IPv6 literal. */
 const HOST_HEADER = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::\d{0,5})?$/;
 const LOOPBACK_V4 = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+const MAX_REMEMBERED_HOSTS = 64;
+/** A host name is at most 253 characters; with a port and brackets, a little more. */
+const MAX_REMEMBERED_HOST_CHARS = 270;
 
 /**
  * The host name of a `Host` header value, normalised as a browser would serialise it (lower case, IPv4 shorthand
@@ -62,6 +65,11 @@ export function boundHostName(address: string): string | undefined {
 export class AllowedHosts {
   private readonly names: ReadonlySet<string>;
   private readonly loopback: boolean;
+  /**
+   * Answers by raw header value: clients send the same few `Host` values on every request, and parsing one with the
+   * URL parser was a visible share of a request's CPU. Bounded in count and value length, so junk cannot grow it.
+   */
+  private readonly decided = new Map<string, boolean>();
 
   /** @throws RangeError when a configured name is not a valid host */
   constructor(options: AllowedHostsOptions = {}) {
@@ -81,8 +89,14 @@ export class AllowedHosts {
    */
   allows(host: string | undefined): boolean {
     if (host === undefined) return false;
+    const known = this.decided.get(host);
+    if (known !== undefined) return known;
     const name = hostName(host);
-    if (name === undefined) return false;
-    return this.names.has(name) || (this.loopback && isLoopbackName(name));
+    const allowed = name !== undefined && (this.names.has(name) || (this.loopback && isLoopbackName(name)));
+    if (host.length <= MAX_REMEMBERED_HOST_CHARS) {
+      if (this.decided.size >= MAX_REMEMBERED_HOSTS) this.decided.clear();
+      this.decided.set(host, allowed);
+    }
+    return allowed;
   }
 }

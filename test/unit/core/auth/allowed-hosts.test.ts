@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AllowedHosts, boundHostName, hostName, isLoopbackName } from '../../../../lambdas/core/auth/allowed-hosts.ts';
 
 describe('hostName', () => {
@@ -90,5 +90,30 @@ describe('boundHostName', () => {
 
   it.each(['0.0.0.0', '::', '[::]', '0:0:0:0:0:0:0:0'])('names no host for the wildcard %j', (address) => {
     expect(boundHostName(address)).toBeUndefined();
+  });
+});
+
+describe('Method: AllowedHosts.allows, remembered answers', () => {
+  it('answers the same by memory as by parsing, whatever the order, and after the memory fills', () => {
+    const hosts = new AllowedHosts({ names: ['coffer.internal'] });
+    const values = ['127.0.0.1:1', 'evil.example', 'COFFER.internal:8', 'a@b', '[::1]:9', 'x'.repeat(300)];
+    const first = values.map((value) => hosts.allows(value));
+    expect(first).toEqual([true, false, true, false, true, false]);
+    for (let i = 0; i < 200; i++) hosts.allows(`junk-${i}.example`);
+    expect([...values].reverse().map((value) => hosts.allows(value))).toEqual([...first].reverse());
+  });
+
+  it('parses a remembered value only once', () => {
+    const hosts = new AllowedHosts();
+    const parse = vi.spyOn(URL.prototype, 'hostname', 'get');
+    try {
+      hosts.allows('localhost:8270');
+      const once = parse.mock.calls.length;
+      hosts.allows('localhost:8270');
+      expect(once).toBeGreaterThan(0);
+      expect(parse.mock.calls.length).toBe(once);
+    } finally {
+      parse.mockRestore();
+    }
   });
 });
