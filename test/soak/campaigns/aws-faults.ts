@@ -15,8 +15,8 @@ import { runAwsFaultScenario } from '../support/aws-fault-scenario.ts';
 /** Broker requests per round, and the rounds (each a fresh table, bucket and stream) at each scale. */
 const PLAN: Record<SoakScale, { requests: number; rounds: number }> = {
   ci: { requests: 120, rounds: 1 },
-  default: { requests: 400, rounds: 2 },
-  long: { requests: 2_000, rounds: 5 },
+  default: { requests: 200, rounds: 1 },
+  long: { requests: 1_000, rounds: 5 },
 };
 const FAULT_RATE = 0.2;
 

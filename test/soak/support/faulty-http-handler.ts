@@ -43,7 +43,9 @@ const JSON_10 = { 'content-type': 'application/x-amz-json-1.0' };
 function transactionToken(request: HttpRequest): string | undefined {
   if (request.headers['x-amz-target'] !== 'DynamoDB_20120810.TransactWriteItems') return undefined;
   try {
-    return (JSON.parse(String(request.body)) as { ClientRequestToken?: string }).ClientRequestToken;
+    const body: unknown = request.body;
+    const text = body instanceof Uint8Array ? Buffer.from(body).toString('utf8') : String(body);
+    return (JSON.parse(text) as { ClientRequestToken?: string }).ClientRequestToken;
   } catch {
     return undefined;
   }
