@@ -83,8 +83,13 @@ async function runSurface(
           continue;
         }
         bump(tally, `${surface.name}.requests`);
-        // A body over the cap is answered 413 and the connection closed, possibly before all of it was written.
-        if (request.how.includes('huge') && /EPIPE|ECONNRESET/.test(outcome.error)) {
+        // A body over the cap is answered 413, and a body sent with a method the route does not take (TRACE, say) is
+        // answered 405, without reading it: the server then closes the connection, possibly before the client has
+        // written the rest, and the client sees a reset instead of the answer. The server staying up is checked apart.
+        const unreadBody =
+          request.how.includes('huge') ||
+          (request.body !== undefined && !['POST', 'PUT', 'PATCH', 'DELETE'].includes(request.method));
+        if (unreadBody && /EPIPE|ECONNRESET/.test(outcome.error)) {
           bump(tally, `${surface.name}.cut-off`);
           continue;
         }
@@ -135,7 +140,11 @@ async function liveness(fx: Fixture): Promise<string | undefined> {
   return undefined;
 }
 
-export async function runMalformedInput(ctx: SoakContext, seed = defaultSeed()): Promise<SoakResult> {
+export async function runMalformedInput(
+  ctx: SoakContext,
+  seed = defaultSeed(),
+  surfaces: readonly Surface[] = SURFACES,
+): Promise<SoakResult> {
   const plan = PLAN[ctx.scale];
   const started = Date.now();
   const stopAt = Math.min(ctx.deadline - 30_000, started + plan.budgetMs);
@@ -151,12 +160,12 @@ export async function runMalformedInput(ctx: SoakContext, seed = defaultSeed()):
     });
   }, LIVENESS_EVERY_MS);
   const progress = setInterval(() => {
-    const done = SURFACES.map((s) => `${s.name}=${tally.counts[`${s.name}.requests`] ?? 0}`).join(' ');
+    const done = surfaces.map((s) => `${s.name}=${tally.counts[`${s.name}.requests`] ?? 0}`).join(' ');
     ctx.log(`malformed-input: ${Math.round((Date.now() - started) / 1000)}s ${done}`);
   }, 15_000);
   try {
     await Promise.all(
-      SURFACES.map((surface) =>
+      surfaces.map((surface) =>
         runSurface(surface, fx, seed, plan.perSurface, stopAt, tally, () => dead !== undefined),
       ),
     );
@@ -172,7 +181,7 @@ export async function runMalformedInput(ctx: SoakContext, seed = defaultSeed()):
     if (extLeak !== undefined) fail(tally, `canary ${extLeak} in the extension's output`);
     for (const file of fx.auditFiles()) {
       const auditLeak = await fileHasCanary(file, fx.canaries);
-      if (auditLeak !== undefined) fail(tally, `canary ${auditLeak} in the audit log ${file}`);
+      if (auditLeak !== undefined) fail(tally, `canary ${auditLeak.name} in the audit log: ${auditLeak.line}`);
     }
     const verified = await fetch(`${fx.server.address}/v1/sys/audit/verify`, {
       headers: { 'x-coffer-token': fx.server.rootToken },
@@ -188,7 +197,7 @@ export async function runMalformedInput(ctx: SoakContext, seed = defaultSeed()):
   }
   const seconds = (Date.now() - started) / 1000;
   tally.counts.seconds = Math.round(seconds);
-  for (const s of SURFACES) {
+  for (const s of surfaces) {
     const n = tally.counts[`${s.name}.requests`] ?? 0;
     ctx.log(`malformed-input: ${s.name} ${n} requests (${Math.round(n / seconds)}/s)`);
   }

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import http from 'node:http';
+import { createInterface } from 'node:readline';
 
 export interface Answer {
   readonly status: number;
@@ -77,18 +78,25 @@ export function findCanary(haystack: Buffer | string, canaries: Readonly<Record<
   return undefined;
 }
 
-/** Scans a file of any size for canaries, chunk by chunk, with an overlap so one split across chunks is found. */
+/**
+ * Scans a file of JSON lines of any size for canaries, line by line. Returns the canary's name and the line with every
+ * canary replaced by `<canary>`, so the report shows where it was without repeating it.
+ */
 export async function fileHasCanary(
   file: string,
   canaries: Readonly<Record<string, string>>,
-): Promise<string | undefined> {
-  const overlap = Math.max(...Object.values(canaries).map((c) => c.length));
-  let tail = Buffer.alloc(0);
-  for await (const chunk of createReadStream(file, { highWaterMark: 4 * 1024 * 1024 })) {
-    const window = Buffer.concat([tail, chunk as Buffer]);
-    const found = findCanary(window, canaries);
-    if (found !== undefined) return found;
-    tail = window.subarray(Math.max(0, window.length - overlap));
+): Promise<{ name: string; line: string } | undefined> {
+  const lines = createInterface({
+    input: createReadStream(file, { encoding: 'utf8' }),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  });
+  for await (const line of lines) {
+    const name = findCanary(line, canaries);
+    if (name === undefined) continue;
+    lines.close();
+    let shown = line;
+    for (const value of Object.values(canaries)) shown = shown.split(value).join('<canary>');
+    return { name, line: shown.slice(0, 1500) };
   }
   return undefined;
 }
