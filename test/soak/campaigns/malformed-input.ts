@@ -88,7 +88,8 @@ async function runSurface(
         // written the rest, and the client sees a reset instead of the answer. The server staying up is checked apart.
         const unreadBody =
           request.how.includes('huge') ||
-          (request.body !== undefined && !['POST', 'PUT', 'PATCH', 'DELETE'].includes(request.method));
+          (request.body !== undefined &&
+            (request.how.includes('method') || !['POST', 'PUT', 'PATCH', 'DELETE'].includes(request.method)));
         if (unreadBody && /EPIPE|ECONNRESET/.test(outcome.error)) {
           bump(tally, `${surface.name}.cut-off`);
           continue;
