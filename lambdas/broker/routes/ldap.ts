@@ -21,7 +21,8 @@ const MountParam = z.object({ mount: MountPathSchema });
 const NameParams = z.object({ mount: MountPathSchema, name: LdapEntryNameSchema });
 const EntryBody = z.record(z.string(), z.unknown());
 const LoginParams = z.object({ mount: MountPathSchema, username: z.string().min(1).max(256) });
-const LoginBody = z.record(z.string(), z.unknown());
+/** Only `password`: any other key is refused before the request is audited (see LOGIN_FIELDS in auth.ts). */
+const LoginBody = z.partialRecord(z.enum(['password']), z.unknown());
 
 type Kind = z.infer<typeof KindSchema>;
 const mountsOf = (ctx: RouteContext) => requireService(ctx.deps, 'authMounts');

@@ -80,6 +80,14 @@ const TRANSIENT_CANCELLATIONS: ReadonlySet<string> = new Set([
   'RequestLimitExceeded',
 ]);
 
+/** One `transact` call's state across its attempts. */
+interface WriteAttempt {
+  /** The TransactWriteItems idempotency token. */
+  token: string;
+  /** An earlier attempt may have been applied although it failed. */
+  mayHaveApplied: boolean;
+}
+
 /** The parts of a DynamoDB request that express one operation's condition. */
 interface ConditionExpression {
   readonly ConditionExpression?: string;
@@ -196,9 +204,10 @@ export class DynamoDbStore implements Store {
     // Built once, at call time, so later mutation of the caller's objects cannot change what is written.
     const items = ops.map((op) => this.transactItem(op));
 
+    const attempt: WriteAttempt = { token: randomUUID(), mayHaveApplied: false };
     try {
       await withRetries(
-        () => this.write(items),
+        () => this.write(items, attempt),
         // A condition failure is the caller's to handle, never retried here.
         (error) => failedConditionIndex(error, ops.length) === undefined && isTransient(error),
         // Full jitter: transactions that collided on one item spread out instead of colliding again in lockstep.
@@ -224,23 +233,75 @@ export class DynamoDbStore implements Store {
     if (this.closed) throw new Error('DynamoDbStore is closed');
   }
 
-  /** Sends one attempt: a lone put or delete as a plain conditional write, anything else as one transaction. */
-  private async write(items: readonly TransactWriteItem[]): Promise<void> {
+  /**
+   * Sends one attempt: a lone put or delete as a plain conditional write, anything else as one transaction. Notes in
+   * `attempt` whether this call may have applied although it failed (the SDK sent it more than once, or it failed
+   * without an answer), which the next attempt of the same write must know.
+   */
+  private async write(items: readonly TransactWriteItem[], attempt: WriteAttempt): Promise<void> {
+    try {
+      await this.send(items, attempt);
+    } catch (error) {
+      const sdkAttempts = (error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+      if (sdkAttempts > 1 || !isServiceAnswer(error)) attempt.mayHaveApplied = true;
+      else if (attempt.mayHaveApplied === false && items.length > 1) {
+        // Refused outright (a cancellation, one throttled attempt): nothing applied, so the next attempt may take a
+        // token of its own and never meets this one's outcome.
+        attempt.token = randomUUID();
+      }
+      throw error;
+    }
+  }
+
+  private async send(items: readonly TransactWriteItem[], attempt: WriteAttempt): Promise<void> {
     const only = items.length === 1 ? items[0]! : undefined;
     if (only?.Update !== undefined) {
-      await this.client.send(new UpdateItemCommand({ ...only.Update }));
+      const update = only.Update;
+      await this.client.send(new UpdateItemCommand({ ...update })).catch(async (error: unknown) => {
+        const data = update.ExpressionAttributeValues?.[':data']?.S;
+        if (!(await this.retriedIntoOwnWrite(error, attempt, update.Key!, data))) throw error;
+      });
     } else if (only?.Delete !== undefined) {
-      await this.client.send(new DeleteItemCommand({ ...only.Delete }));
+      const del = only.Delete;
+      await this.client.send(new DeleteItemCommand({ ...del })).catch(async (error: unknown) => {
+        if (!(await this.retriedIntoOwnWrite(error, attempt, del.Key!, undefined))) throw error;
+      });
     } else {
       await this.client.send(
         new TransactWriteItemsCommand({
           TransactItems: [...items],
-          // A fresh token per attempt: the SDK's own retries of this attempt reuse it, so a retry after a lost
-          // response cannot apply the transaction twice, while a cancelled attempt never blocks the next one.
-          ClientRequestToken: randomUUID(),
+          // One token for every attempt that may follow an applied one: DynamoDB answers a repeat of an applied
+          // transaction with success instead of applying it again (the SDK's own retries reuse it too). A refused
+          // attempt hands the next one a fresh token (see write), so a cancellation never holds up a later attempt.
+          ClientRequestToken: attempt.token,
         }),
       );
     }
+  }
+
+  /**
+   * Whether a lone conditional write that failed its condition only did so because an earlier attempt of the same
+   * write had already applied (its answer was lost: a timeout or reset after DynamoDB wrote, then the SDK, or this
+   * store after a throttled retry, sent it again). UpdateItem and DeleteItem take no idempotency token, so the repeat
+   * meets the item the first attempt left; without this check the caller would hear "condition failed" for its own
+   * write, re-read, and apply its change a second time.
+   *
+   * Only then does a fresh strongly consistent read decide: a put applied when the item now holds exactly the data
+   * this write carried; a delete when the item is gone. Either way the item is in the state the write asked for.
+   */
+  private async retriedIntoOwnWrite(
+    error: unknown,
+    attempt: WriteAttempt,
+    itemKey: Record<string, AttributeValue>,
+    data: string | undefined,
+  ): Promise<boolean> {
+    if (errorName(error) !== 'ConditionalCheckFailedException') return false;
+    const sdkAttempts = (error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+    if (sdkAttempts < 2 && !attempt.mayHaveApplied) return false;
+    const fresh = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: itemKey, ConsistentRead: true }),
+    );
+    return data === undefined ? fresh.Item === undefined : fresh.Item?.data?.S === data;
   }
 
   private transactItem(op: WriteOp): TransactWriteItem {
@@ -341,6 +402,14 @@ function isTransient(error: unknown): boolean {
   if (name !== 'TransactionCanceledException') return false;
   const reasons = (error as { CancellationReasons?: readonly { Code?: string }[] }).CancellationReasons ?? [];
   return reasons.some((reason) => reason?.Code !== undefined && TRANSIENT_CANCELLATIONS.has(reason.Code));
+}
+
+/**
+ * A failure DynamoDB answered (the SDK's service exceptions carry `$fault`), as opposed to one with no answer at all
+ * (a timeout, a reset), after which the request may or may not have been applied.
+ */
+function isServiceAnswer(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && '$fault' in error;
 }
 
 function errorName(error: unknown): string {

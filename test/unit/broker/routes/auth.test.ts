@@ -75,6 +75,17 @@ describe('Routes: auth methods', () => {
     for (const credential of [roleId, secret.secret_id, token]) expect(log).not.toContain(credential);
   });
 
+  it('refuses a login body key no method takes before auditing it, so a misspelt credential is never logged', async () => {
+    // Found by the malformed-input soak campaign: `secret_id` with a lone surrogate appended was not redacted (the
+    // audit redacts by key) and reached the audit log with the secret id in clear.
+    const { call, roleId, secret, sink } = await authNode();
+    for (const key of ['secret_id\ud800', 'secret_id ', 'Secret_Id', 'secretId']) {
+      const res = await call('POST', '/v1/auth/approle/login', { body: { role_id: roleId, [key]: secret.secret_id } });
+      expect(res.status).toBe(400);
+    }
+    expect(JSON.stringify(sink.records())).not.toContain(secret.secret_id);
+  });
+
   it('audits a refused login with method, mount, role and reason, and answers wrong role and secret ids alike', async () => {
     const { call, roleId, secret, records, sink } = await authNode();
     const wrongSecret = await call('POST', '/v1/auth/approle/login', {
