@@ -12,20 +12,22 @@
  * `node --import tsx bench/lambda-bundle.ts` prints the figures as JSON; `bench/run.ts` can call
  * {@link measureLambdaBundle}.
  */
+
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { crc32, deflateRawSync } from 'node:zlib';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { build } from 'esbuild';
 import type { ApiGatewayProxyEvent } from '../lambdas/entrypoints/lambda/api-gateway.ts';
 import { brokerEsbuildOptions } from '../lib/broker-bundling.ts';
 // @ts-expect-error -- plain ESM script shared with users (localstack/start-emulator.mjs); no type declarations.
 import { startEmulator } from '../localstack/start-emulator.mjs';
+import { apiGatewayEvent } from '../test/support/api-gateway-event.ts';
+import { createItemsTable } from '../test/support/aws-emulator.ts';
 
 export interface BundleBenchOptions {
   /** Cold starts to time. */
@@ -246,21 +248,9 @@ export interface FirstGetMeasurement {
 const BENCH_ADMIN_ROLE = 'arn:aws:iam::123456789012:role/coffer-bench-admin';
 const BENCH_ADMIN_SESSION = 'arn:aws:sts::123456789012:assumed-role/coffer-bench-admin/bench';
 
-/** The API Gateway (REST, v1) proxy event of a call by the bench's admin session. */
-function apiGatewayEvent(method: string, path: string, body?: unknown): ApiGatewayProxyEvent {
-  return {
-    httpMethod: method,
-    path,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? null : JSON.stringify(body),
-    isBase64Encoded: false,
-    requestContext: {
-      requestId: randomUUID(),
-      stage: 'prod',
-      path: `/prod${path}`,
-      identity: { sourceIp: '10.0.0.1', userArn: BENCH_ADMIN_SESSION },
-    },
-  };
+/** The API Gateway proxy event of a call by the bench's admin session. */
+function adminEvent(method: string, path: string, body?: unknown): ApiGatewayProxyEvent {
+  return apiGatewayEvent(method, path, body, { userArn: BENCH_ADMIN_SESSION });
 }
 
 /** Runs the bundle in a fresh process for one request; resolves with what {@link FIRST_REQUEST_TIMER} reports. */
@@ -310,20 +300,7 @@ export async function measureColdFirstGet(options: BundleBenchOptions = {}): Pro
     const client = { endpoint: emulator.endpoint, region: 'us-east-1', credentials: EMULATOR_CREDENTIALS };
     const tableName = `coffer-bench-${Date.now().toString(36)}`;
     const dynamodb = new DynamoDBClient(client);
-    await dynamodb.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-      }),
-    );
+    await createItemsTable(dynamodb, tableName);
     const key = await new KMSClient(client).send(new CreateKeyCommand({ Description: 'coffer bench' }));
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
@@ -337,14 +314,14 @@ export async function measureColdFirstGet(options: BundleBenchOptions = {}): Pro
       COFFER_BOOTSTRAP_ADMIN_ARNS: BENCH_ADMIN_ROLE,
     };
     const secretPath = '/v1/secret/data/bench/first-get';
-    await timeFirstRequest(timer, bundle, env, apiGatewayEvent('PUT', secretPath, { value: 'x'.repeat(1024) }));
+    await timeFirstRequest(timer, bundle, env, adminEvent('PUT', secretPath, { value: 'x'.repeat(1024) }));
 
     const imports: number[] = [];
     const requests: number[] = [];
     const totals: number[] = [];
     const cpu: number[] = [];
     for (let i = 0; i < runs; i++) {
-      const cold = await timeFirstRequest(timer, bundle, env, apiGatewayEvent('GET', secretPath));
+      const cold = await timeFirstRequest(timer, bundle, env, adminEvent('GET', secretPath));
       imports.push(cold.importMs);
       requests.push(cold.requestMs);
       totals.push(cold.importMs + cold.requestMs);

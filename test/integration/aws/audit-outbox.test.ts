@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
@@ -16,10 +16,10 @@ import { outboxPartition } from '../../../lambdas/core/audit/outbox/audit-outbox
 import { IamPrincipalService } from '../../../lambdas/core/auth/iam/iam-principal-service.ts';
 import { PolicyService } from '../../../lambdas/core/policy/policy-service.ts';
 import { systemClock } from '../../../lambdas/core/ports/clock.ts';
-import type { ApiGatewayProxyEvent } from '../../../lambdas/entrypoints/lambda/api-gateway.ts';
 import { type AuditRelayEvent, createAuditRelayHandler } from '../../../lambdas/entrypoints/lambda/audit-relay.ts';
 import { createLambdaHandler } from '../../../lambdas/entrypoints/lambda/compose.ts';
 import { LAG_METRIC, METRICS_NAMESPACE } from '../../../lambdas/entrypoints/lambda/deployment-names.ts';
+import { apiGatewayEvent } from '../../support/api-gateway-event.ts';
 import { awsEmulator, createItemsTable, uniqueName } from '../../support/aws-emulator.ts';
 
 const ACCOUNT = '123456789012';
@@ -29,20 +29,7 @@ const SCHEDULE: AuditRelayEvent = { source: 'aws.events' };
 const STREAM_WAKE_UP: AuditRelayEvent = { Records: [{ eventName: 'INSERT' }] };
 
 function event(method: string, path: string, body?: unknown, userArn: string | null = APP_SESSION) {
-  const proxy: ApiGatewayProxyEvent = {
-    httpMethod: method,
-    path,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-    body: body === undefined ? null : JSON.stringify(body),
-    isBase64Encoded: false,
-    requestContext: {
-      requestId: randomUUID(),
-      stage: 'prod',
-      path: `/prod${path}`,
-      identity: { sourceIp: '10.0.0.1', userArn },
-    },
-  };
-  return proxy;
+  return apiGatewayEvent(method, path, body, { userArn });
 }
 
 describe('Module: audit outbox and relay (emulator)', () => {

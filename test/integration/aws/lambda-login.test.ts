@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -10,6 +10,7 @@ import { TokenService } from '../../../lambdas/core/auth/token/token-service.ts'
 import { systemClock } from '../../../lambdas/core/ports/clock.ts';
 import type { ApiGatewayProxyEvent, ApiGatewayProxyResult } from '../../../lambdas/entrypoints/lambda/api-gateway.ts';
 import { createLambdaHandler } from '../../../lambdas/entrypoints/lambda/compose.ts';
+import { apiGatewayEvent } from '../../support/api-gateway-event.ts';
 import { awsEmulator, createItemsTable, uniqueName } from '../../support/aws-emulator.ts';
 import {
   githubClaims,
@@ -32,19 +33,7 @@ const AUDIENCE = 'https://coffer.example.com';
 type Handler = (event: ApiGatewayProxyEvent) => Promise<ApiGatewayProxyResult>;
 
 function event(method: string, path: string, body: unknown, userArn: string | null): ApiGatewayProxyEvent {
-  return {
-    httpMethod: method,
-    path,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-    body: body === undefined ? null : JSON.stringify(body),
-    isBase64Encoded: false,
-    requestContext: {
-      requestId: randomUUID(),
-      stage: 'prod',
-      path: `/prod${path}`,
-      identity: { sourceIp: '203.0.113.9', userArn },
-    },
-  };
+  return apiGatewayEvent(method, path, body, { userArn, sourceIp: '203.0.113.9' });
 }
 
 describe('Module: lambda handler logins (emulator)', () => {

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
@@ -18,6 +18,7 @@ import { systemClock } from '../../../lambdas/core/ports/clock.ts';
 import type { ApiGatewayProxyEvent } from '../../../lambdas/entrypoints/lambda/api-gateway.ts';
 import { createAuditRelayHandler } from '../../../lambdas/entrypoints/lambda/audit-relay.ts';
 import { createLambdaHandler } from '../../../lambdas/entrypoints/lambda/compose.ts';
+import { apiGatewayEvent } from '../../support/api-gateway-event.ts';
 import { createItemsTable, type EmulatorClientConfig, uniqueName } from '../../support/aws-emulator.ts';
 import { Rng } from '../malformed/prng.ts';
 import {
@@ -52,19 +53,7 @@ export interface AwsFaultScenarioResult {
 }
 
 function event(method: string, path: string, body?: unknown): ApiGatewayProxyEvent {
-  return {
-    httpMethod: method,
-    path,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-    body: body === undefined ? null : JSON.stringify(body),
-    isBase64Encoded: false,
-    requestContext: {
-      requestId: randomUUID(),
-      stage: 'prod',
-      path: `/prod${path}`,
-      identity: { sourceIp: '10.0.0.1', userArn: APP },
-    },
-  };
+  return apiGatewayEvent(method, path, body, { userArn: APP });
 }
 
 /**
