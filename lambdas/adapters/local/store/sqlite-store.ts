@@ -25,6 +25,11 @@ export interface SqliteStoreOptions {
    * @default true
    */
   readonly groupCommit?: boolean;
+  /**
+   * Makes the write-ahead log durable after a commit; the default is `fdatasync` of the `-wal` file on libuv's thread
+   * pool. Tests replace it to hold a sync open or make it fail. Unused where SQLite syncs itself (macOS, below).
+   */
+  readonly syncWal?: (() => Promise<void>) | undefined;
 }
 
 /** At most this many `transact` calls share one commit, so one burst cannot stall the event loop for long. */
@@ -71,10 +76,18 @@ const columns = (table: string) => `
 `;
 
 /**
- * The single-node `Store`: one SQLite file in WAL mode, fsynced on every commit.
+ * The single-node `Store`: one SQLite file in WAL mode, the log synced to disk after every commit and before any
+ * caller hears of it.
  *
  * Sort keys order byte-wise because SQLite's BINARY collation compares the UTF-8 bytes, which is DynamoDB's order
- * too. Writes are durable before `transact` resolves; with group commit, concurrent callers share that fsync.
+ * too. Writes are durable before `transact` resolves; with group commit, concurrent callers share that sync.
+ *
+ * The sync runs off the event loop. With `synchronous = FULL` SQLite would fsync inside `COMMIT`, and better-sqlite3
+ * runs `COMMIT` on the main thread, so every write stalled every request for a disk flush (a quarter to a half of
+ * the server's time under PKI and rotation load, docs/BENCHMARKS.md). So SQLite runs at `NORMAL`, where a WAL commit
+ * only writes its frames, and the store `fdatasync`s the `-wal` file itself on the thread pool before resolving: the
+ * same frames on disk before the acknowledgement as FULL gives. Until then a read of a partition the batch wrote
+ * waits for the sync, so nothing a caller reads can be lost to a power cut; a failed sync fails the store closed.
  *
  * @example
  * const store = SqliteStore.open({ path: '/var/lib/coffer/store.db' });
@@ -90,15 +103,22 @@ export class SqliteStore implements Store {
    * each transaction commits alone, at once.
    */
   private readonly commits: GroupCommit<readonly PreparedOp[]>;
+  /** The batch whose commit is written but not yet synced: the partitions it wrote, and when they are durable. */
+  private syncing: { readonly pks: ReadonlySet<string>; readonly done: Promise<void> } | undefined;
+  /** Set once a sync has failed: what is in the file may not be on disk, so nothing is served from it any more. */
+  private failed: StorageUnavailableError | undefined;
 
   private constructor(
     private readonly db: Database.Database,
     groupCommit: boolean,
+    /** Undefined where SQLite syncs inside `COMMIT` itself. */
+    private readonly syncWal: (() => Promise<void>) | undefined,
+    private readonly walFd: number | undefined,
   ) {
     this.commits = new GroupCommit({
       maxBatch: groupCommit ? MAX_GROUP_SIZE : 1,
       schedule: groupCommit ? 'nextTurn' : 'now',
-      commit: async (group) => this.commitGroup(group),
+      commit: async (group) => this.commitAndSync(group),
     });
   }
 
@@ -120,28 +140,44 @@ export class SqliteStore implements Store {
     fs.closeSync(fs.openSync(file, 'a', 0o600));
     fs.chmodSync(file, 0o600);
 
+    // On macOS only F_FULLFSYNC reaches the platter and Node cannot issue it, so there SQLite keeps syncing itself.
+    const selfSync = process.platform !== 'darwin';
     const db = new Database(file);
+    let walFd: number | undefined;
     try {
       db.pragma('journal_mode = WAL');
-      // FULL syncs the WAL on every commit: an acknowledged write survives power loss, not just a process crash.
-      db.pragma('synchronous = FULL');
+      // NORMAL: a commit writes its WAL frames without a sync; `commitAndSync` syncs them before anyone is answered,
+      // so an acknowledged write survives power loss, not just a process crash. Checkpoints still sync as FULL's do.
+      db.pragma(`synchronous = ${selfSync ? 'NORMAL' : 'FULL'}`);
       // Only macOS honours these; there a plain fsync does not reach the platter.
       db.pragma('fullfsync = ON');
       db.pragma('checkpoint_fullfsync = ON');
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       createOrMigrate(db);
+      if (selfSync && options.syncWal === undefined) {
+        // The first read transaction created the -wal file; it lives (same inode, reset in place after checkpoints)
+        // until the last connection closes, and ours stays open until `close`.
+        db.prepare('SELECT 1 FROM items LIMIT 1').get();
+        walFd = fs.openSync(`${file}-wal`, 'r');
+        // The log's directory entry must be durable too before the first commit that relies on the file.
+        syncDirectory(dir);
+      }
     } catch (error) {
+      if (walFd !== undefined) fs.closeSync(walFd);
       db.close();
       throw error;
     }
     for (const suffix of ['-wal', '-shm']) {
       if (fs.existsSync(file + suffix)) fs.chmodSync(file + suffix, 0o600);
     }
-    return new SqliteStore(db, options.groupCommit ?? true);
+    const fd = walFd;
+    const syncWal = !selfSync ? undefined : (options.syncWal ?? (() => fdatasync(fd!)));
+    return new SqliteStore(db, options.groupCommit ?? true, syncWal, walFd);
   }
 
   async get<T extends ItemData = ItemData>(pk: string, sk: string): Promise<StoredItem<T> | undefined> {
     this.assertOpen();
+    if (this.syncing?.pks.has(pk)) await this.durable();
     const row = this.statement('SELECT sk, rev, data, expires_at FROM items WHERE pk = ? AND sk = ?').get(pk, sk) as
       | ItemRow
       | undefined;
@@ -150,6 +186,7 @@ export class SqliteStore implements Store {
 
   async query<T extends ItemData = ItemData>(pk: string, options: QueryOptions = {}): Promise<Page<T>> {
     this.assertOpen();
+    if (this.syncing?.pks.has(pk)) await this.durable();
     const requested = Number.isFinite(options.limit) ? options.limit! : DEFAULT_QUERY_LIMIT;
     const limit = Math.trunc(Math.min(Math.max(requested, 1), MAX_QUERY_LIMIT));
     const clauses = ['pk = ?'];
@@ -189,6 +226,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     await this.commits.close();
+    if (this.walFd !== undefined) fs.closeSync(this.walFd);
     this.db.close();
   }
 
@@ -206,6 +244,45 @@ export class SqliteStore implements Store {
 
   private assertOpen(): void {
     if (this.closed) throw new Error('SqliteStore is closed');
+    if (this.failed !== undefined) throw this.failed;
+  }
+
+  /** Waits for the batch being synced; a read after a failed sync fails with the store. */
+  private async durable(): Promise<void> {
+    await this.syncing?.done.catch(() => undefined);
+    if (this.failed !== undefined) throw this.failed;
+  }
+
+  /**
+   * Commits a group, then syncs the log before any caller of it is answered. Flushes run one at a time, so the next
+   * group queues (and grows) while this one's sync is on the thread pool.
+   */
+  private async commitAndSync(group: readonly (readonly PreparedOp[])[]): Promise<unknown[]> {
+    if (this.failed !== undefined) throw this.failed;
+    const outcomes = this.commitGroup(group);
+    if (this.syncWal === undefined) return outcomes;
+    const pks = new Set<string>();
+    group.forEach((ops, index) => {
+      if (outcomes[index] === undefined) for (const op of ops) pks.add(op.pk);
+    });
+    if (pks.size === 0) return outcomes;
+    const done = this.syncWal();
+    this.syncing = { pks, done };
+    try {
+      await done;
+    } catch (error) {
+      // Committed in the file but perhaps not on disk, and after a failed fsync the kernel may already have marked
+      // the pages clean, so a retry proves nothing. Like PostgreSQL after a failed fsync, stop: only a restart, which
+      // reads back what the disk kept, is sound.
+      this.failed = new StorageUnavailableError(
+        'the store could not make its writes durable (the disk failed a sync); restart the server once the disk is sound',
+        { cause: error },
+      );
+      throw this.failed;
+    } finally {
+      this.syncing = undefined;
+    }
+    return outcomes;
   }
 
   private statement(sql: string): Database.Statement {
@@ -316,6 +393,19 @@ function createOrMigrate(db: Database.Database): void {
     if (!(error instanceof Database.SqliteError && error.code === 'SQLITE_FULL' && schemaOf() !== undefined)) {
       throw error;
     }
+  }
+}
+
+function fdatasync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fdatasync(fd, (error) => (error === null ? resolve() : reject(error))));
+}
+
+function syncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
