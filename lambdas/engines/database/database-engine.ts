@@ -167,7 +167,7 @@ export class DatabaseEngine implements DynamicProvider<'database'> {
 
   async issue(role: string, _ttlSeconds: number, expiresAt: number) {
     const r = await this.getRole(role);
-    const target = await this.target(r.db_name, role);
+    const target = await this.target(r.db_name, { role, inRequest: true });
     const username = renderUsername(r.username_template, role, this.clock.now());
     const password = generatePassword(r.password_policy);
     await this.plugin.createUser(target, r.creation_statements, {
@@ -203,7 +203,12 @@ export class DatabaseEngine implements DynamicProvider<'database'> {
     });
   }
 
-  private async target(configName: string, role?: string): Promise<Target> {
+  /**
+   * @param use.inRequest the caller is a request the broker audits durably on both sides (an issue); revocation and
+   *   renewal may come from the lease sweeper, which has no request record around it
+   */
+  private async target(configName: string, use: { role?: string; inRequest?: boolean } = {}): Promise<Target> {
+    const { role, inRequest = false } = use;
     const config = await this.getConfig(configName);
     if (role !== undefined && !config.allowed_roles.includes('*') && !config.allowed_roles.includes(role)) {
       throw new InvalidRequestError(`role ${role} is not in the allowed_roles of database config ${configName}`);
@@ -231,7 +236,11 @@ export class DatabaseEngine implements DynamicProvider<'database'> {
         grantRequestId: config.grant.requestId,
         grantedAt: new Date(config.grant.grantedAt).toISOString(),
       },
-      durable: true,
+      // Recorded before the credential is used. Within an issue it is not synced on its own: the request's durable
+      // record precedes it and the durable response follows it in the same chain, and syncing the response syncs
+      // this too, so it is on disk before the caller is answered (a sync here was one of five in a row per issue).
+      // Outside a request nothing later would sync it.
+      durable: !inRequest,
     });
     if (secret.value.kind !== 'string') {
       throw new InvalidRequestError(
