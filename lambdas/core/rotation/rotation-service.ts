@@ -269,6 +269,27 @@ export class RotationService {
     return group === undefined ? [name] : [...group.data.members];
   }
 
+  /**
+   * The rotation configs of the named secrets (by name, as stored), for a page of a listing: at most `names.length`
+   * + 1 items are read whatever the number of configs, so a page costs the same at 100 secrets and at 100,000. When
+   * all configs fit in one read of that size they come from it (one query); otherwise each name is read on its own.
+   */
+  async configsOf(names: readonly string[]): Promise<Map<string, RotationConfigView>> {
+    const wanted = new Set(names);
+    const found = new Map<string, RotationConfigView>();
+    if (wanted.size === 0) return found;
+    const first = await this.#store.query<RotationConfigRecord>(ROTATION_CONFIG_PK, { limit: wanted.size + 1 });
+    if (first.lastKey === undefined) {
+      for (const item of first.items) if (wanted.has(item.sk)) found.set(item.sk, viewOf(item.data));
+      return found;
+    }
+    const items = await Promise.all(
+      [...wanted].map((name) => this.#store.get<RotationConfigRecord>(ROTATION_CONFIG_PK, name)),
+    );
+    for (const item of items) if (item !== undefined) found.set(item.sk, viewOf(item.data));
+    return found;
+  }
+
   /** Every rotation config, in name order. */
   async listConfigs(): Promise<RotationConfigView[]> {
     const out: RotationConfigView[] = [];

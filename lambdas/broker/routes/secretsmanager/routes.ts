@@ -465,9 +465,10 @@ export function secretsManagerRoutes(path: (typeof SECRETS_MANAGER_PATHS)[number
           includePlannedDeletion,
           filters,
         });
-        // One read of every rotation config, not one per secret.
+        // The page's configs only: reading every config made each page cost as much as there are rotating secrets.
         const home = ctx.region === ctx.deps.regionalSecrets.homeRegion;
-        const configs = new Map((home ? await ctx.deps.rotation?.listConfigs() : [])?.map((c) => [c.name, c]));
+        const configs =
+          (home ? await ctx.deps.rotation?.configsOf(found.secrets.map((d) => d.name)) : undefined) ?? new Map();
         return {
           body: {
             SecretList: found.secrets.map((d) => describeShape(d, configs.get(d.name), 'SecretVersionsToStages')),

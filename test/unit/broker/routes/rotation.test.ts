@@ -6,6 +6,7 @@ import type { BrokerDeps } from '../../../../lambdas/broker/broker-deps.ts';
 import { nativeRoutes } from '../../../../lambdas/broker/routes/index.ts';
 import { ValidationError } from '../../../../lambdas/core/errors.ts';
 import type { RotationEventPublisher, RotationLauncher } from '../../../../lambdas/core/ports/rotation.ts';
+import { ROTATION_CONFIG_PK } from '../../../../lambdas/core/rotation/rotation-records.ts';
 import { RotationService } from '../../../../lambdas/core/rotation/rotation-service.ts';
 import {
   ROTATION_STEPS,
@@ -520,12 +521,15 @@ describe('Secrets Manager API with rotation', () => {
     });
     const perSecret = vi.spyOn(t.rotation, 'config');
     const all = vi.spyOn(t.rotation, 'listConfigs');
+    const ofPage = vi.spyOn(t.rotation, 'configsOf');
     const listed = await t.sm('ListSecrets', {});
-    // One read of every config, not one per secret.
-    expect(all).toHaveBeenCalledTimes(1);
+    // The page's configs in one call: neither one call per secret nor a read of every config.
+    expect(ofPage).toHaveBeenCalledTimes(1);
+    expect(all).not.toHaveBeenCalled();
     expect(perSecret).not.toHaveBeenCalled();
     perSecret.mockRestore();
     all.mockRestore();
+    ofPage.mockRestore();
     const entries = Object.fromEntries(listed.body.SecretList.map((s: { Name: string }) => [s.Name, s]));
     expect(entries['app/sm']).toMatchObject({ RotationEnabled: true, LastRotatedDate: now });
     // A secret that never had rotation has no rotation members at all, as AWS answers.
@@ -545,6 +549,41 @@ describe('Secrets Manager API with rotation', () => {
     expect(
       (await t.call('GET', '/v1/rotation/rotations', { query: { secretId: 'app/sm' } })).body.rotations,
     ).toHaveLength(1);
+  });
+
+  it('ListSecrets reads the rotation configs of its page only, however many secrets rotate', async () => {
+    const t = await setup();
+    for (const name of ['app/r1', 'app/r2', 'app/r3', 'app/r4', 'app/r5']) {
+      await t.createKeySecret(name);
+      await t.configure(name, { rules: { automaticallyAfterDays: Number(name.slice(-1)) } });
+    }
+    await t.createKeySecret('app/r0-plain');
+    const queries = vi.spyOn(t.node.store, 'query');
+    const gets = vi.spyOn(t.node.store, 'get');
+    const configReads = (spy: typeof queries | typeof gets) =>
+      spy.mock.calls.filter(([pk]) => pk === ROTATION_CONFIG_PK);
+
+    // More configs than the page holds: a bounded query finds that out, then the page's own are read by name.
+    const first = await t.sm('ListSecrets', { MaxResults: 2, SortOrder: 'asc' });
+    expect(first.body.SecretList.map((s: { Name: string }) => s.Name)).toEqual(['app/r0-plain', 'app/r1']);
+    expect(first.body.SecretList[0]).not.toHaveProperty('RotationEnabled');
+    expect(first.body.SecretList[1]).toMatchObject({
+      RotationEnabled: true,
+      RotationRules: { AutomaticallyAfterDays: 1 },
+    });
+    expect(configReads(queries)).toEqual([[ROTATION_CONFIG_PK, { limit: 3 }]]);
+    expect(configReads(gets).map(([, sk]) => sk)).toEqual(['app/r0-plain', 'app/r1']);
+
+    // A page at least as large as all configs: the one query holds them all, no read by name.
+    queries.mockClear();
+    gets.mockClear();
+    const all = await t.sm('ListSecrets', { MaxResults: 10, SortOrder: 'asc' });
+    expect(all.body.SecretList.map((s: { RotationRules?: unknown }) => s.RotationRules)).toEqual([
+      undefined,
+      ...[1, 2, 3, 4, 5].map((days) => ({ AutomaticallyAfterDays: days })),
+    ]);
+    expect(configReads(queries)).toEqual([[ROTATION_CONFIG_PK, { limit: 7 }]]);
+    expect(configReads(gets)).toEqual([]);
   });
 
   it('CancelRotateSecret turns rotation off; RotateSecret turns it back on', async () => {
