@@ -140,12 +140,13 @@ export class SqliteStore implements Store {
     fs.closeSync(fs.openSync(file, 'a', 0o600));
     fs.chmodSync(file, 0o600);
 
-    // On macOS only F_FULLFSYNC reaches the platter and Node cannot issue it, so there SQLite keeps syncing itself.
-    const selfSync = process.platform !== 'darwin';
     const db = new Database(file);
     let walFd: number | undefined;
+    let selfSync = false;
     try {
-      db.pragma('journal_mode = WAL');
+      // Where WAL cannot be had (a filesystem without shared memory) SQLite keeps its rollback journal, and on macOS
+      // only F_FULLFSYNC reaches the platter and Node cannot issue it: in both cases SQLite keeps syncing itself.
+      selfSync = db.pragma('journal_mode = WAL', { simple: true }) === 'wal' && process.platform !== 'darwin';
       // NORMAL: a commit writes its WAL frames without a sync; `commitAndSync` syncs them before anyone is answered,
       // so an acknowledged write survives power loss, not just a process crash. Checkpoints still sync as FULL's do.
       db.pragma(`synchronous = ${selfSync ? 'NORMAL' : 'FULL'}`);
