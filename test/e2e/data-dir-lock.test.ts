@@ -12,15 +12,22 @@ describe('coffer server: one server per data dir', () => {
     const dataDir = path.join(dir, 'data');
     let first: Awaited<ReturnType<typeof startServer>> | undefined;
     let third: Awaited<ReturnType<typeof startServer>> | undefined;
+    let intruder: Awaited<ReturnType<typeof startServer>> | undefined;
     try {
       first = await startServer(dataDir);
       const written = await api(first.address, first.rootToken, 'PUT', '/v1/secret/data/locked', { value: 'v1' });
       expect(written.status).toBe(200);
 
-      const second = await runCli(['server', '--data-dir', dataDir, '--port', '0']);
-      expect(second.code).not.toBe(0);
-      expect(second.stderr).toContain(`the data dir ${dataDir} is in use by another coffer server`);
-      expect(second.stdout).not.toContain('listening on');
+      // Started as the first was: it must exit before listening (were it to listen, it would be stopped in finally).
+      const second = await startServer(dataDir).then(
+        (server) => {
+          intruder = server;
+          return undefined;
+        },
+        (err: unknown) => (err as Error).message,
+      );
+      expect(second).toContain('server exited with 1 before listening');
+      expect(second).toContain(`error: the data dir ${dataDir} is in use by another coffer server`);
 
       // `coffer init` on the dir in use is refused the same way; offline reads of the audit log still work.
       const init = await runCli(['init', '--data-dir', dataDir]);
@@ -48,6 +55,7 @@ describe('coffer server: one server per data dir', () => {
     } finally {
       await first?.stop('SIGKILL');
       await third?.stop('SIGKILL');
+      await intruder?.stop('SIGKILL');
       cleanup();
     }
   }, 60_000);

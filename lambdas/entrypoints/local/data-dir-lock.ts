@@ -38,6 +38,9 @@ export function lockDataDir(dataDir: string): DataDirLock {
   // timeout 0: a busy lock means another server, which will not let go by waiting.
   const db = new Database(path.join(dataDir, DATA_DIR_LOCK_FILE), { timeout: 0 });
   try {
+    // Nothing is ever written, so the journal may live in memory: the lock is the one file in the data dir. (OFF is
+    // refused in better-sqlite3's defensive mode and would leave a `-journal` file beside it.)
+    db.pragma('journal_mode = MEMORY');
     db.pragma('locking_mode = EXCLUSIVE');
     db.exec('BEGIN EXCLUSIVE');
   } catch (err) {
