@@ -39,8 +39,11 @@ const WRITERS = 8;
 const NAMES = 32;
 /** Requests per worker while the disk is full or read-only. */
 const REQUESTS_WHILE_BROKEN = 12;
-/** Big enough for the store and a long audit log, small enough to fill in a moment. */
-const FS_SIZE = '24m';
+/**
+ * Big enough for the store and the audit log the episodes write (about 170 KB of audit records an episode: 200
+ * episodes outgrow 24 MB, and the disk then stays full of data), small enough to fill in a moment.
+ */
+const FS_SIZE: Record<SoakScale, string> = { ci: '24m', default: '24m', long: '128m' };
 const RECOVERY_MS = 20_000;
 
 type Episode = (typeof KINDS)[number];
@@ -228,7 +231,7 @@ async function run(ctx: SoakContext): Promise<SoakResult> {
   let mounted = false;
   let server: ServerProcess | undefined;
   try {
-    mount(['-t', 'tmpfs', '-o', `size=${FS_SIZE},mode=0700`, 'tmpfs', mnt]);
+    mount(['-t', 'tmpfs', '-o', `size=${FS_SIZE[ctx.scale]},mode=0700`, 'tmpfs', mnt]);
     mounted = true;
     const dataDir = path.join(mnt, 'data');
     const filler = path.join(mnt, 'filler');
