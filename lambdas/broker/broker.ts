@@ -287,6 +287,9 @@ export class Broker {
           : respond(protocol, httpError.status, errorBody(httpError, requestId), requestId);
       // Whole seconds, rounded up (RFC 9110); AWS SDKs ignore it and back off on the ThrottlingException itself.
       if (limited) answer.headers['retry-after'] = String(err.retryAfterSeconds);
+      else if (httpError.retryAfterSeconds !== undefined) {
+        answer.headers['retry-after'] = String(httpError.retryAfterSeconds);
+      }
       return answer;
     }
   }

@@ -15,6 +15,7 @@ const STATUS: Record<ErrorCode, number> = {
   payload_too_large: 413,
   audit_unavailable: 503,
   storage_unavailable: 503,
+  dependency_unavailable: 503,
   sealed: 503,
   decryption_failure: 500,
   internal: 500,
@@ -31,7 +32,19 @@ export const ERROR_STATUSES: ReadonlyMap<number, readonly ErrorCode[]> = new Map
 );
 
 /** 5xx errors whose message is still safe and useful to show: they describe the server's state, not its data. */
-const SAFE_SERVER_ERRORS: ReadonlySet<ErrorCode> = new Set(['audit_unavailable', 'storage_unavailable', 'sealed']);
+const SAFE_SERVER_ERRORS: ReadonlySet<ErrorCode> = new Set([
+  'audit_unavailable',
+  'storage_unavailable',
+  'dependency_unavailable',
+  'sealed',
+]);
+
+/**
+ * `Retry-After` seconds for an error a retry can cure, by code. A throttled or failing dependency has already been
+ * retried with backoff inside this request (the SDK's bounded attempts), so the client waits a little before asking
+ * again rather than at once; AWS SDK clients ignore the header and back off on the 503 itself.
+ */
+const RETRY_AFTER_SECONDS: Partial<Record<ErrorCode, number>> = { dependency_unavailable: 1 };
 
 export interface HttpError {
   readonly status: number;
@@ -39,13 +52,22 @@ export interface HttpError {
   readonly message: string;
   /** False when the real error must stay in the server log only. */
   readonly exposed: boolean;
+  /** The `Retry-After` header, in whole seconds, when a later retry of the same request can succeed. */
+  readonly retryAfterSeconds?: number;
 }
 
 export function toHttpError(err: unknown): HttpError {
   if (!isCofferError(err)) return { status: 500, code: 'internal', message: 'internal error', exposed: false };
   const status = STATUS[(err as CofferError).code];
   const exposed = status < 500 || SAFE_SERVER_ERRORS.has(err.code);
-  return { status, code: err.code, message: exposed ? err.message : 'internal error', exposed };
+  const retryAfterSeconds = RETRY_AFTER_SECONDS[err.code];
+  return {
+    status,
+    code: err.code,
+    message: exposed ? err.message : 'internal error',
+    exposed,
+    ...(retryAfterSeconds !== undefined && { retryAfterSeconds }),
+  };
 }
 
 export function errorBody(error: HttpError, requestId: string): string {
@@ -79,6 +101,8 @@ const AWS_TYPE: Record<ErrorCode, { status: number; type: string }> = {
   payload_too_large: { status: 400, type: 'InvalidParameterException' },
   audit_unavailable: { status: 500, type: 'InternalServiceError' },
   storage_unavailable: { status: 500, type: 'InternalServiceError' },
+  // Secrets Manager's own type, with 503: its SDKs retry a 503 with backoff as they do AWS's own "service unavailable".
+  dependency_unavailable: { status: 503, type: 'InternalServiceError' },
   sealed: { status: 500, type: 'InternalServiceError' },
   decryption_failure: { status: 400, type: 'DecryptionFailure' },
   internal: { status: 500, type: 'InternalServiceError' },

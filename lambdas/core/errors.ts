@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'audit_unavailable'
   | 'storage_unavailable'
+  | 'dependency_unavailable'
   | 'sealed'
   | 'decryption_failure'
   | 'internal';
@@ -107,6 +108,16 @@ export class AuditUnavailableError extends CofferError {
  */
 export class StorageUnavailableError extends CofferError {
   readonly code = 'storage_unavailable' as const;
+}
+
+/**
+ * Fail-closed: a service the runtime depends on (KMS, DynamoDB) kept throttling or failing through its bounded retries,
+ * so the request was not served. Transient, unlike an `InternalError`: the same request may succeed once the service
+ * recovers, so callers are told to come back (503 with `Retry-After`). A refusal that retrying cannot change (access
+ * denied, a disabled or missing key) is never this. `details.dependency` names the service.
+ */
+export class DependencyUnavailableError extends CofferError {
+  readonly code = 'dependency_unavailable' as const;
 }
 
 /** The keyring is sealed (passphrase missing or wrong), so no data key can be unwrapped. */

@@ -3,6 +3,7 @@ import type { Clock } from '../../core/ports/clock.ts';
 import { systemClock } from '../../core/ports/clock.ts';
 import { initialise, isInitialised, type LocalNode, openLocalNode } from './compose.ts';
 import { type LocalConfig, listenerTransport, listenUrl } from './config.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { LocalHttpServer } from './http-server.ts';
 import { servedHosts } from './served-names.ts';
 import { loadTlsOptions, type TlsFiles, tlsFilesOf } from './tls.ts';
@@ -32,18 +33,27 @@ export interface StartOptions {
 
 /**
  * `coffer server`: initialise on first start, then serve the broker on the loopback address, to the `Host` names of
- * {@link servedHosts} only.
+ * {@link servedHosts} only. One server per data dir: a second start on a dir in use fails before it reads anything.
+ * @throws DataDirInUseError when another process serves the data dir
  */
 export async function startLocalServer(given: LocalConfig, options: StartOptions = {}): Promise<RunningServer> {
   const config = await withPortChosen(given);
   // Certificates first: a refused transport or an unreadable key fails the start before anything is initialised.
   const tlsFiles = await tlsFilesOf(config);
   const tls = tlsFiles === undefined ? undefined : await loadTlsOptions(tlsFiles);
-  if (!isInitialised(config.dataDir)) {
-    const { rootToken } = await initialise(config);
-    options.onInitialised?.(rootToken);
+  // Before initialising too: two first starts racing on an empty dir would each create a keyring and a root token.
+  const lock = lockDataDir(config.dataDir);
+  let node: LocalNode;
+  try {
+    if (!isInitialised(config.dataDir)) {
+      const { rootToken } = await initialise(config);
+      options.onInitialised?.(rootToken);
+    }
+    node = await openLocalNode(config, options.clock ?? systemClock);
+  } catch (err) {
+    lock.release();
+    throw err;
   }
-  const node = await openLocalNode(config, options.clock ?? systemClock);
   const http = new LocalHttpServer(node.broker, {
     host: config.host,
     port: config.port,
@@ -58,6 +68,7 @@ export async function startLocalServer(given: LocalConfig, options: StartOptions
     address = await http.listen();
   } catch (err) {
     await node.close();
+    lock.release();
     throw err;
   }
   const purge = setInterval(() => {
@@ -80,7 +91,12 @@ export async function startLocalServer(given: LocalConfig, options: StartOptions
       stopping ??= (async () => {
         clearInterval(purge);
         await http.close();
-        await node.close();
+        try {
+          await node.close();
+        } finally {
+          // Only once the store and the audit log are closed may another server take the dir.
+          lock.release();
+        }
       })();
       return stopping;
     },

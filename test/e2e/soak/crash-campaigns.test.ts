@@ -6,8 +6,9 @@ import { campaign as killCycles } from '../../soak/campaigns/kill-cycles.ts';
 
 /**
  * The short CI variant of `npm run soak` for the crash, disk and clock campaigns: each at `ci` scale (a few dozen
- * SIGKILL cycles, disk-full episodes, clock-jump episodes) against the real server from dist/. A campaign checks its
- * own invariants and reports every breach in `failures`; a campaign cut short by its deadline reports that too.
+ * SIGKILL cycles, disk-full and read-only episodes, clock-jump episodes) against the real server from dist/. A
+ * campaign checks its own invariants and reports every breach in `failures`; a campaign cut short by its deadline
+ * reports that too.
  */
 
 /** Generous: a loaded 2-core machine restarts the server in 1.5–5 s, and kill-cycles restarts it 25 times. */
@@ -38,12 +39,19 @@ describe('Soak campaigns at CI scale: crashes, a full disk, clock jumps', () => 
   );
 
   it(
-    'disk-full: a full data dir answers 503, keeps nothing refused, and recovers without a restart',
+    'disk-full: a full or read-only data dir answers 503, keeps nothing refused, and recovers without a restart',
     async () => {
       const { counts } = await runCi(diskFull);
-      expect(counts.episodes).toBeGreaterThanOrEqual(3);
+      expect(counts.episodes).toBeGreaterThanOrEqual(6);
       expect(counts.recoveries).toBe(counts.episodes);
       expect(counts.refused503).toBeGreaterThan(0);
+      // Each kind ran and refused writes: the whole dir read-only fails closed on the audit log, the store alone
+      // read-only on the store, while reads go on.
+      expect(counts.readOnlyEpisodes).toBeGreaterThanOrEqual(2);
+      expect(counts.storeReadOnlyEpisodes).toBeGreaterThanOrEqual(2);
+      expect(counts['refused503.read-only.audit_unavailable']).toBeGreaterThan(0);
+      expect(counts['refused503.store-read-only.storage_unavailable']).toBeGreaterThan(0);
+      expect(counts.readsServedWhileStoreReadOnly).toBeGreaterThan(0);
     },
     BUDGET_MS + 60_000,
   );

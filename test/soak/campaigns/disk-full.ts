@@ -13,34 +13,49 @@ import {
   startSoakServer,
   storeIntegrity,
 } from '../node.ts';
+import { makeReadOnly, pathsUnder, straceAvailable } from '../support/read-only-injection.ts';
 
 /**
- * The data directory on a small tmpfs that fills up in the middle of a stream of writes and reads. While it cannot be
- * written, every request fails closed with 503 and a message that names no value; a write refused is never readable
- * later (nothing half-written); once space returns, the same running server takes writes again by itself and its
- * audit chain verifies. Needs root (`mount`), as CI runs.
+ * The data directory on a small tmpfs that fills up, or goes read-only, in the middle of a stream of writes and reads.
+ * While it cannot be written, every request fails closed with 503 and a message that names no value; a write refused
+ * is never readable later (nothing half-written); once space returns or the files are writable again, the same
+ * running server takes writes again by itself and its audit chain verifies. Needs root (`mount`, and ptrace for the
+ * read-only episodes), as CI runs.
  *
- * Not here: a data directory going read-only under the running server. `mount -o remount,ro` refuses (EBUSY) while
- * the server holds its files open for writing, and root ignores permissions, so that needs an injected EROFS.
+ * Episodes take turns:
+ * - `full`: the file system filled to its last byte (ENOSPC);
+ * - `read-only`: every file of the data dir answers EROFS (support/read-only-injection.ts: the kernel refuses
+ *   `mount -o remount,ro` with EBUSY while the server holds files open for writing, so strace answers EROFS to the
+ *   server's writes instead). Nothing can be audited, so reads fail closed too;
+ * - `store-read-only`: the store's files alone answer EROFS, as when the audit log lives on another volume: writes
+ *   answer 503 `storage_unavailable` and reads keep answering 200.
  */
 
-/** Disk-full episodes at each scale. */
-const EPISODES: Record<SoakScale, number> = { ci: 3, default: 30, long: 200 };
-const MINIMUM: Record<SoakScale, number> = { ci: 3, default: 5, long: 50 };
+/** Episodes at each scale (the three kinds in turn). */
+const EPISODES: Record<SoakScale, number> = { ci: 6, default: 30, long: 200 };
+const MINIMUM: Record<SoakScale, number> = { ci: 6, default: 6, long: 50 };
+const KINDS = ['full', 'read-only', 'store-read-only'] as const;
 const WRITERS = 8;
 const NAMES = 32;
 /** Requests per worker while the disk is full or read-only. */
 const REQUESTS_WHILE_BROKEN = 12;
-/** Big enough for the store and a long audit log, small enough to fill in a moment. */
-const FS_SIZE = '24m';
+/**
+ * Big enough for the store and the audit log the episodes write (about 170 KB of audit records an episode: 200
+ * episodes outgrow 24 MB, and the disk then stays full of data), small enough to fill in a moment.
+ */
+const FS_SIZE: Record<SoakScale, string> = { ci: '24m', default: '24m', long: '128m' };
 const RECOVERY_MS = 20_000;
 
-type Episode = 'full';
+type Episode = (typeof KINDS)[number];
 
 class DiskFull {
   readonly counts = {
     episodes: 0,
+    fullEpisodes: 0,
+    readOnlyEpisodes: 0,
+    storeReadOnlyEpisodes: 0,
     refused503: 0,
+    readsServedWhileStoreReadOnly: 0,
     acknowledgedWhileBroken: 0,
     appliedDespiteAudit503: 0,
     acknowledgedWrites: 0,
@@ -48,6 +63,8 @@ class DiskFull {
     readsChecked: 0,
     auditVerifies: 0,
   };
+  /** 503s by episode kind and error code. */
+  readonly byCode: Record<string, number> = {};
   readonly failures: string[] = [];
   /** Last acknowledged value per name, and values whose write was refused, with the error code it was refused with. */
   readonly acked = new Map<string, string>();
@@ -79,8 +96,15 @@ class DiskFull {
       this.counts.acknowledgedWrites++;
       if (broken !== undefined) this.counts.acknowledgedWhileBroken++;
     } else if (res.status === 503 && broken !== undefined) {
-      this.refused.set(value, String((res.body.error as { code?: unknown } | undefined)?.code));
+      const code = String((res.body.error as { code?: unknown } | undefined)?.code);
+      this.refused.set(value, code);
       this.counts.refused503++;
+      const key = `refused503.${broken}.${code}`;
+      this.byCode[key] = (this.byCode[key] ?? 0) + 1;
+      // The audit log is writable in a store-read-only episode: a refusal there must come from the store.
+      if (broken === 'store-read-only' && code !== 'storage_unavailable') {
+        this.fail(`a write on a read-only store answered 503 ${code}, not storage_unavailable`);
+      }
       const text = JSON.stringify(res.body);
       if (text.includes(value)) this.fail('a 503 answer carried the value it refused');
       const error = res.body.error as { message?: string } | undefined;
@@ -103,7 +127,13 @@ class DiskFull {
       return;
     }
     this.counts.readsChecked++;
+    // Reads change nothing: with the audit log writable, a read-only store must not stop them.
+    if (res.status === 503 && broken === 'store-read-only') {
+      this.fail(`read of ${name} on a read-only store answered 503 ${JSON.stringify(res.body).slice(0, 200)}`);
+      return;
+    }
     if (res.status === 503 && broken !== undefined) return;
+    if (res.status === 200 && broken === 'store-read-only') this.counts.readsServedWhileStoreReadOnly++;
     const acked = this.acked.get(name);
     if (res.status === 404 && acked === undefined) return;
     if (res.status !== 200) {
@@ -136,10 +166,11 @@ class DiskFull {
   }
 
   /** Once the disk is back, the same server takes writes again within RECOVERY_MS. */
-  async recovered(server: ServerProcess): Promise<void> {
+  async recovered(server: ServerProcess, episode: Episode): Promise<void> {
     const until = Date.now() + RECOVERY_MS;
     for (;;) {
-      const res = await this.write(server, 'soak/disk/recovery', 'full');
+      // Counted as written on a broken disk until one succeeds: the server may still hold the failure a moment.
+      const res = await this.write(server, 'soak/disk/recovery', episode);
       if (res?.status === 200) break;
       if (res === undefined || Date.now() > until) {
         this.fail(`writes still refused ${RECOVERY_MS / 1000} s after the disk came back`);
@@ -188,24 +219,47 @@ async function run(ctx: SoakContext): Promise<SoakResult> {
   if (process.getuid?.() !== 0) {
     return { counts: soak.counts, failures: ['needs root to mount a size-limited tmpfs (CI runs as root)'] };
   }
+  if (!straceAvailable()) {
+    return {
+      counts: soak.counts,
+      failures: ['needs strace to make the data dir read-only under the running server (apt-get install strace)'],
+    };
+  }
   const tmp = tempDir('coffer-soak-disk-');
   const mnt = path.join(tmp.dir, 'mnt');
   mkdirSync(mnt);
   let mounted = false;
   let server: ServerProcess | undefined;
   try {
-    mount(['-t', 'tmpfs', '-o', `size=${FS_SIZE},mode=0700`, 'tmpfs', mnt]);
+    mount(['-t', 'tmpfs', '-o', `size=${FS_SIZE[ctx.scale]},mode=0700`, 'tmpfs', mnt]);
     mounted = true;
     const dataDir = path.join(mnt, 'data');
     const filler = path.join(mnt, 'filler');
     server = await startSoakServer(dataDir);
     for (let n = 0; n < NAMES; n++) await soak.write(server, `soak/disk/n${n}`, undefined);
     while (soak.counts.episodes < EPISODES[ctx.scale] && Date.now() < ctx.deadline) {
-      fill(filler);
-      await soak.underFault(server, 'full');
-      rmSync(filler);
-      rmSync(`${filler}.tail`);
-      await soak.recovered(server);
+      const kind = KINDS[soak.counts.episodes % KINDS.length]!;
+      if (kind === 'full') {
+        fill(filler);
+        await soak.underFault(server, kind);
+        rmSync(filler);
+        rmSync(`${filler}.tail`);
+        soak.counts.fullEpisodes++;
+      } else {
+        const files =
+          kind === 'read-only'
+            ? pathsUnder(dataDir)
+            : pathsUnder(dataDir).filter((file) => path.basename(file).startsWith('coffer.db'));
+        const spell = await makeReadOnly(server.child.pid!, files);
+        try {
+          await soak.underFault(server, kind);
+        } finally {
+          await spell.restore();
+        }
+        if (kind === 'read-only') soak.counts.readOnlyEpisodes++;
+        else soak.counts.storeReadOnlyEpisodes++;
+      }
+      await soak.recovered(server, kind);
 
       soak.counts.episodes++;
       if (server.child.exitCode !== null || server.child.signalCode !== null) {
@@ -237,11 +291,11 @@ async function run(ctx: SoakContext): Promise<SoakResult> {
   if (soak.counts.episodes < MINIMUM[ctx.scale]) {
     soak.fail(`only ${soak.counts.episodes} episodes (at least ${MINIMUM[ctx.scale]} expected)`);
   }
-  return { counts: soak.counts, failures: soak.failures };
+  return { counts: { ...soak.counts, ...soak.byCode }, failures: soak.failures };
 }
 
 export const campaign: SoakCampaign = {
   name: 'disk-full',
-  title: 'data directory full (ENOSPC) mid-write, then space back',
+  title: 'data directory full (ENOSPC) or read-only (EROFS) mid-write, then writable again',
   run,
 };

@@ -65,7 +65,9 @@ function event(method: string, path: string, body?: unknown): ApiGatewayProxyEve
  * - the S3 audit chain verifies, every acknowledged request's `request` and `response` records are in it exactly
  *   once, no record is in it twice, and the outbox is empty;
  * - no SDK call made more HTTP attempts than its client's `maxAttempts` (the SDK defaults: DynamoDB 4, KMS and S3 3).
- * A 5xx answer is allowed (it is the honest answer when faults outlast the retries) and counted.
+ * A 503 is allowed (the honest answer when faults outlast the retries) and counted by its code: a dependency that
+ * throttles or fails through its retries is `dependency_unavailable` with `Retry-After`, an outbox write that could not
+ * be made `audit_unavailable`. Any other 5xx (a 500 is an internal error) is a failure.
  */
 export async function runAwsFaultScenario(options: AwsFaultScenarioOptions): Promise<AwsFaultScenarioResult> {
   const { emulator, seed } = options;
@@ -76,6 +78,20 @@ export async function runAwsFaultScenario(options: AwsFaultScenarioOptions): Pro
   const fail = (line: string) => {
     bump('failures');
     if (failures.length < 50) failures.push(line);
+  };
+  /** A request that was not served: only a 503 that says why, and when to come back if it can say, is honest. */
+  const refused = (what: string, res: { statusCode: number; headers: Record<string, string>; body: string }) => {
+    if (res.statusCode !== 503) {
+      fail(`${what} answered ${res.statusCode}: ${res.body.slice(0, 200)}`);
+      return;
+    }
+    const code = (JSON.parse(res.body) as { error?: { code?: string } }).error?.code ?? 'none';
+    bump(`503.${code}`);
+    if (code !== 'dependency_unavailable' && code !== 'audit_unavailable') {
+      fail(`${what} answered 503 ${code}: ${res.body.slice(0, 200)}`);
+    } else if (code === 'dependency_unavailable' && res.headers['retry-after'] === undefined) {
+      fail(`${what} answered 503 ${code} without Retry-After`);
+    }
   };
 
   // moto does not isolate DynamoDB transactions (see test/integration/aws/dynamodb-store.test.ts): one at a time.
@@ -162,7 +178,7 @@ export async function runAwsFaultScenario(options: AwsFaultScenarioOptions): Pro
           acknowledged.add(res.headers['x-request-id']!);
         } else {
           entry.maybe.add(value);
-          if (res.statusCode < 500) fail(`PUT ${name} answered ${res.statusCode}: ${res.body.slice(0, 200)}`);
+          refused(`PUT ${name}`, res);
         }
       } else {
         const res = await broker(event('GET', `/v1/secret/data/${name}`));
@@ -175,7 +191,7 @@ export async function runAwsFaultScenario(options: AwsFaultScenarioOptions): Pro
           }
         } else if (res.statusCode === 404) {
           if (entry.acked !== undefined) fail(`GET ${name} answered 404 after an acknowledged write`);
-        } else if (res.statusCode < 500) fail(`GET ${name} answered ${res.statusCode}: ${res.body.slice(0, 200)}`);
+        } else refused(`GET ${name}`, res);
       }
       if (sent % 100 === 0)
         log(`aws-faults: ${sent} requests, ${tally.attempts} HTTP attempts, ${JSON.stringify(tally.byFault)}`);

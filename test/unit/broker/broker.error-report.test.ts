@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Broker, describeError } from '../../../lambdas/broker/broker.ts';
 import { defineRoute } from '../../../lambdas/broker/route.ts';
-import { InternalError } from '../../../lambdas/core/errors.ts';
+import { DependencyUnavailableError, InternalError } from '../../../lambdas/core/errors.ts';
 import { memoryNode, request } from '../../support/memory-node.ts';
 
 const CANARY = 'canary-value-in-a-driver-message';
@@ -42,6 +42,20 @@ describe('Broker: reporting server errors', () => {
       `request ${res.headers['x-request-id']} test.fails failed: InternalError (internal): STS AssumeRole failed; caused by CredentialsProviderError`,
     );
     expect(log).not.toContain(CANARY);
+  });
+
+  it('answers a dependency unavailable past its retries with 503 and Retry-After', async () => {
+    const { deps, rootToken } = await memoryNode();
+    const error = new DependencyUnavailableError(
+      'DynamoDB write is unavailable (ThrottlingException) after retries; nothing was written: retry later',
+      { details: { dependency: 'DynamoDB' } },
+    );
+    const broker = new Broker(deps, [failingRoute(error)]);
+    const res = await broker.handle(request('GET', '/v1/test/fails', { token: rootToken }));
+
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('1');
+    expect(JSON.parse(res.body).error).toMatchObject({ code: 'dependency_unavailable', message: error.message });
   });
 
   it('names errors that are not Errors by their type', () => {

@@ -5,6 +5,8 @@ import {
   AlreadyExistsError,
   AuditUnavailableError,
   DecryptionFailureError,
+  DependencyUnavailableError,
+  InternalError,
   InvalidRequestError,
   LimitExceededError,
   NotFoundError,
@@ -68,6 +70,28 @@ describe('Function: toHttpError', () => {
       exposed: true,
     });
     expect(toAwsJsonError(error)).toMatchObject({ status: 500, type: 'InternalServiceError' });
+  });
+
+  it('answers a dependency throttled past its retries with 503, Retry-After and its message; a bug stays 500', () => {
+    const error = new DependencyUnavailableError(
+      'KMS GenerateDataKey is unavailable (ThrottlingException) after retries; the request was not completed: retry later',
+      { details: { dependency: 'KMS' } },
+    );
+    expect(toHttpError(error)).toEqual({
+      status: 503,
+      code: 'dependency_unavailable',
+      message: error.message,
+      exposed: true,
+      retryAfterSeconds: 1,
+    });
+    // Secrets Manager's documented type, with a status its SDKs retry.
+    expect(toAwsJsonError(error)).toMatchObject({ status: 503, type: 'InternalServiceError', message: error.message });
+    expect(toHttpError(new InternalError('KMS GenerateDataKey: KMS denied the request'))).toEqual({
+      status: 500,
+      code: 'internal',
+      message: 'internal error',
+      exposed: false,
+    });
   });
 
   it('answers a throttled write with 429, as a limit', () => {

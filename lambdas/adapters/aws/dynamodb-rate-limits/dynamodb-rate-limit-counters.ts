@@ -14,6 +14,7 @@ import type {
   RateLimitCounters,
 } from '../../../core/ports/rate-limit-counters.ts';
 import { EPSILON_MS, emissionMs, takeToken } from '../../../core/quota/token-bucket.ts';
+import { dependencyUnavailable, isUnavailableAwsError } from '../transient-errors.ts';
 
 /** Partition-key prefixes of the counters in the items table (each key its own partition, so none runs hot). */
 export const RATE_LIMIT_COUNTER_PREFIXES = { bucket: 'rate-limit#', failures: 'login-lockout#' } as const;
@@ -162,12 +163,14 @@ export class DynamoDbRateLimitCounters implements RateLimitCounters {
   }
 
   async clearFailures(key: string): Promise<void> {
-    await this.client.send(
-      new DeleteItemCommand({
-        TableName: this.tableName,
-        Key: this.key(RATE_LIMIT_COUNTER_PREFIXES.failures, key, 'failures'),
-      }),
-    );
+    await this.client
+      .send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: this.key(RATE_LIMIT_COUNTER_PREFIXES.failures, key, 'failures'),
+        }),
+      )
+      .catch(unavailable('DeleteItem'));
   }
 
   private key(prefix: string, key: string, sk: string): Record<string, AttributeValue> {
@@ -175,9 +178,9 @@ export class DynamoDbRateLimitCounters implements RateLimitCounters {
   }
 
   private async read(key: Record<string, AttributeValue>, attribute: string): Promise<number | undefined> {
-    const { Item } = await this.client.send(
-      new GetItemCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
-    );
+    const { Item } = await this.client
+      .send(new GetItemCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }))
+      .catch(unavailable('GetItem'));
     const value = Item?.[attribute]?.N;
     return value === undefined ? undefined : Number(value);
   }
@@ -225,9 +228,19 @@ export class DynamoDbRateLimitCounters implements RateLimitCounters {
       return Number(Attributes?.[returning]?.N);
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return returning === undefined ? false : undefined;
-      throw err;
+      return unavailable('UpdateItem')(err);
     }
   }
+}
+
+/**
+ * Rethrows a counter call's failure; one that is throttling or a DynamoDB fault past the SDK's retries as the core's
+ * `DependencyUnavailableError`: the request the quota guards is refused with 503 and `Retry-After`, not a 500.
+ */
+function unavailable(operation: string): (err: unknown) => never {
+  return (err) => {
+    throw isUnavailableAwsError(err) ? dependencyUnavailable('DynamoDB', operation, err) : err;
+  };
 }
 
 function num(value: number): AttributeValue {

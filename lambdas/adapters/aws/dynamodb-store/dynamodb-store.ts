@@ -24,6 +24,7 @@ import {
 } from '../../../core/ports/store.ts';
 import { compareKeys, validateOps } from '../../../core/ports/store-rules.ts';
 import { withRetries } from '../../../core/retry.ts';
+import { dependencyUnavailable, isUnavailableAwsError } from '../transient-errors.ts';
 
 /** Options of {@link DynamoDbStore}. */
 export interface DynamoDbStoreOptions {
@@ -220,6 +221,12 @@ export class DynamoDbStore implements Store {
         const op = ops[failed]!;
         throw new ConditionFailedError(failed, op.pk, op.sk);
       }
+      // Throttled or failing through every attempt: a 503 the caller may retry, not a bug. An attempt that may have
+      // applied leaves the outcome open, and the message says so (a retry of the same write converges).
+      if (isTransient(error) || isUnavailableAwsError(error)) {
+        const outcome = attempt.mayHaveApplied ? 'the write may or may not have been applied' : 'nothing was written';
+        throw dependencyUnavailable('DynamoDB', 'write', error, outcome);
+      }
       throw new InternalError(`DynamoDB write failed (${errorName(error)})`, { cause: error });
     }
   }
@@ -347,6 +354,7 @@ export class DynamoDbStore implements Store {
     try {
       return await send();
     } catch (error) {
+      if (isUnavailableAwsError(error)) throw dependencyUnavailable('DynamoDB', operation, error);
       throw new InternalError(`DynamoDB ${operation} failed (${errorName(error)})`, { cause: error });
     }
   }

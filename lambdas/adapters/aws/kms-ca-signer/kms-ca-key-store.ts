@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { InternalError, NotFoundError, ValidationError } from '../../../core/errors.ts';
 import { type CaKeyStore, type CaKeyType, type CaSigner, caHash } from '../../../core/ports/ca-key-store.ts';
+import { dependencyUnavailable, isUnavailableAwsError } from '../transient-errors.ts';
 
 const KEY_SPEC: Record<CaKeyType, KeySpec> = {
   'ec-p256': 'ECC_NIST_P256',
@@ -121,6 +122,7 @@ export class KmsCaKeyStore implements CaKeyStore {
     } catch (err) {
       const name = err instanceof Error ? err.name : '';
       if (name === 'NotFoundException') throw new NotFoundError('the KMS CA key does not exist', { cause: err });
+      if (isUnavailableAwsError(err)) throw dependencyUnavailable('KMS', 'request', err);
       throw new InternalError(`KMS request failed: ${name || 'unknown error'}`, { cause: err });
     }
   }

@@ -5,8 +5,14 @@ import {
   ReEncryptCommand,
   type ReEncryptCommandOutput,
 } from '@aws-sdk/client-kms';
-import { DecryptionFailureError, InternalError, ValidationError } from '../../../core/errors.ts';
+import {
+  DecryptionFailureError,
+  type DependencyUnavailableError,
+  InternalError,
+  ValidationError,
+} from '../../../core/errors.ts';
 import type { EncryptionContext, GeneratedDataKey, KeyProvider } from '../../../core/ports/key-provider.ts';
+import { dependencyUnavailable, isUnavailableAwsError } from '../transient-errors.ts';
 
 /** Version tag of the wrapped data-key string `kms1.<base64url(keyArn)>.<base64url(CiphertextBlob)>`. */
 const WRAPPED_PREFIX = 'kms1';
@@ -211,7 +217,13 @@ function takePlaintext(plaintext: Uint8Array | undefined, operation: string): Bu
   return copy;
 }
 
-function serviceFailure(operation: string, err: unknown): InternalError {
+/**
+ * A KMS failure in Coffer's words. Throttling or a KMS fault that outlasted the client's retries is
+ * {@link DependencyUnavailableError} (503, come back later); a refusal no retry changes (access denied, a disabled,
+ * missing or unusable key) stays an `InternalError`: an operator must act, and a client retrying would not help.
+ */
+function serviceFailure(operation: string, err: unknown): InternalError | DependencyUnavailableError {
+  if (isUnavailableAwsError(err)) return dependencyUnavailable('KMS', operation, err);
   const name = errorName(err);
   const why = SERVICE_FAILURES[name] ?? (name === '' ? 'the request failed' : `the request failed (${name})`);
   return new InternalError(`KMS ${operation}: ${why}`, { cause: err });

@@ -9,6 +9,7 @@ import {
 } from '../../../core/errors.ts';
 import type { EncryptionContext, GeneratedDataKey, KeyProvider } from '../../../core/ports/key-provider.ts';
 import type { CustomerKey, KeyRing } from '../../../core/ports/key-ring.ts';
+import { dependencyUnavailable, isUnavailableAwsError } from '../transient-errors.ts';
 import { KmsKeyProvider } from './kms-key-provider.ts';
 
 export interface KmsKeyRingOptions {
@@ -67,6 +68,7 @@ export class KmsKeyRing implements KeyRing {
       const message = (err as { message?: unknown }).message;
       // KMS's own words ("Alias arn:… is not found.", "Invalid keyId"): Secrets Manager passes them on.
       if (name === 'NotFoundException') throw new NotFoundError(String(message), { cause: err });
+      if (isUnavailableAwsError(err)) throw dependencyUnavailable('KMS', 'DescribeKey', err);
       throw new InternalError(`KMS DescribeKey: the request failed (${String(name)})`, { cause: err });
     }
     const key = described?.KeyMetadata;

@@ -1,42 +1,10 @@
 import { InternalError } from '../../../core/errors.ts';
 import { TransientRotationError } from '../../../core/rotation/rotation-types.ts';
-
-/** Error names AWS services answer when a retry later can succeed, whatever the service. */
-const TRANSIENT_NAMES: ReadonlySet<string> = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'InternalServerException',
-  'InternalException',
-  'InternalFailure',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'TimeoutError',
-]);
-
-/** The parts of an SDK service exception this module reads. */
-interface SdkErrorShape {
-  readonly name?: unknown;
-  readonly $fault?: unknown;
-  readonly $retryable?: unknown;
-}
+import { isTransientAwsError } from '../transient-errors.ts';
 
 /** The SDK error's `name` (`ExecutionAlreadyExists`, `ConflictException`, ...), or '' for anything else. */
 export function awsErrorName(err: unknown): string {
   return err instanceof Error ? err.name : '';
-}
-
-/**
- * True when `err` is worth retrying: throttling, a server-side fault, or a failure that is no service answer at all
- * (network, timeout: SDK service exceptions carry `$fault`, those do not). A client fault (refused, invalid,
- * missing) is final.
- */
-export function isTransientAwsError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const shape = err as SdkErrorShape;
-  if (TRANSIENT_NAMES.has(err.name) || shape.$retryable !== undefined) return true;
-  return shape.$fault !== 'client';
 }
 
 /**

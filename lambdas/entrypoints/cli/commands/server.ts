@@ -127,13 +127,20 @@ export function registerServerCommands(program: Command): void {
     .option('--data-dir <dir>', 'default .coffer, or COFFER_DATA_DIR')
     .action(async (flags: ServerFlags) => {
       const cfg = await config(flags);
-      const [{ initialise, isInitialised }, { dataPaths }] = await Promise.all([
+      const [{ initialise, isInitialised }, { dataPaths }, { lockDataDir }] = await Promise.all([
         import('../../local/compose.ts'),
         localConfig(),
+        import('../../local/data-dir-lock.ts'),
       ]);
-      if (isInitialised(cfg.dataDir)) throw new CliError(`${cfg.dataDir} is already initialised`, ExitCode.conflict);
-      const { rootToken } = await initialise(cfg);
-      announceRootToken(rootToken, dataPaths(cfg.dataDir).rootToken);
+      // A server starting on the same empty dir would initialise it too: one of the two must wait its turn.
+      const lock = lockDataDir(cfg.dataDir);
+      try {
+        if (isInitialised(cfg.dataDir)) throw new CliError(`${cfg.dataDir} is already initialised`, ExitCode.conflict);
+        const { rootToken } = await initialise(cfg);
+        announceRootToken(rootToken, dataPaths(cfg.dataDir).rootToken);
+      } finally {
+        lock.release();
+      }
     });
 
   program

@@ -5,6 +5,7 @@ import {
   GetItemCommand,
   ProvisionedThroughputExceededException,
   QueryCommand,
+  ResourceNotFoundException,
   ThrottlingException,
   TransactionCanceledException,
   TransactionConflictException,
@@ -18,7 +19,7 @@ import {
   type DynamoDbStoreOptions,
   failedConditionIndex,
 } from '../../../../lambdas/adapters/aws/dynamodb-store/dynamodb-store.ts';
-import { InternalError } from '../../../../lambdas/core/errors.ts';
+import { DependencyUnavailableError, InternalError } from '../../../../lambdas/core/errors.ts';
 import { ConditionFailedError, type WriteOp } from '../../../../lambdas/core/ports/store.ts';
 
 const TABLE = 'coffer-items';
@@ -125,14 +126,28 @@ describe('Class: DynamoDbStore', () => {
       ]);
     });
 
-    it('wraps a failed read in an InternalError naming only the cause', async () => {
+    it('wraps a read throttled past its retries in a DependencyUnavailableError naming only the cause', async () => {
       const cause = new ThrottlingException({ message: 'Rate exceeded', $metadata });
       dynamo.on(GetItemCommand).rejects(cause);
 
       const error = await rejection(newStore().get('p', SECRET));
 
+      expect(error).toBeInstanceOf(DependencyUnavailableError);
+      expect(error).toMatchObject({
+        message:
+          'DynamoDB GetItem is unavailable (ThrottlingException) after retries; the request was not completed: retry later',
+        cause,
+      });
+    });
+
+    it('wraps a read refused for good in an InternalError naming only the cause', async () => {
+      const cause = new ResourceNotFoundException({ message: `no table ${SECRET}`, $metadata });
+      dynamo.on(GetItemCommand).rejects(cause);
+
+      const error = await rejection(newStore().get('p', SECRET));
+
       expect(error).toBeInstanceOf(InternalError);
-      expect(error).toMatchObject({ message: 'DynamoDB GetItem failed (ThrottlingException)', cause });
+      expect(error).toMatchObject({ message: 'DynamoDB GetItem failed (ResourceNotFoundException)', cause });
     });
 
     it('refuses a malformed item without quoting it', async () => {
@@ -299,7 +314,7 @@ describe('Class: DynamoDbStore', () => {
       expect(dynamo.commandCalls(UpdateItemCommand)).toHaveLength(2);
     });
 
-    it('gives up after maxWriteAttempts with an InternalError carrying the cause', async () => {
+    it('gives up after maxWriteAttempts with a DependencyUnavailableError carrying the cause', async () => {
       const conflict = canceled('TransactionConflict', 'None');
       dynamo.on(TransactWriteItemsCommand).rejects(conflict);
 
@@ -310,8 +325,10 @@ describe('Class: DynamoDbStore', () => {
         ]),
       );
 
-      expect(error).toBeInstanceOf(InternalError);
+      // Contention that outlasted the retries: the caller may try again later; each attempt was refused outright.
+      expect(error).toBeInstanceOf(DependencyUnavailableError);
       expect(error).toMatchObject({ cause: conflict });
+      expect((error as Error).message).toContain('nothing was written');
       expect(dynamo.commandCalls(TransactWriteItemsCommand)).toHaveLength(3);
     });
 

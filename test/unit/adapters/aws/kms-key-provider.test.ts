@@ -1,5 +1,6 @@
 import {
   DecryptCommand,
+  DependencyTimeoutException,
   DisabledException,
   GenerateDataKeyCommand,
   IncorrectKeyException,
@@ -18,6 +19,7 @@ import { KmsKeyProvider } from '../../../../lambdas/adapters/aws/kms-key-provide
 import {
   type CofferError,
   DecryptionFailureError,
+  DependencyUnavailableError,
   InternalError,
   ValidationError,
 } from '../../../../lambdas/core/errors.ts';
@@ -141,12 +143,26 @@ describe('Class: KmsKeyProvider', () => {
       ['AccessDeniedException', unmodelled('AccessDeniedException'), /IAM grant/],
       ['DisabledException', awsError(DisabledException), /disabled/],
       ['NotFoundException', awsError(NotFoundException), /does not exist/],
-      ['ThrottlingException', unmodelled('ThrottlingException'), /throttling/],
-    ])('maps %s to an InternalError that keeps the cause', async (_, error, message) => {
+    ])('maps %s, which no retry changes, to an InternalError that keeps the cause', async (_, error, message) => {
       kms.on(GenerateDataKeyCommand).rejects(error);
       const err = await captureError(provider.generateDataKey(context));
       expect(err).toBeInstanceOf(InternalError);
       expect(err.message).toMatch(message);
+      expect(err.cause).toBe(error);
+    });
+
+    it.each([
+      ['ThrottlingException', unmodelled('ThrottlingException')],
+      ['KMSInternalException', awsError(KMSInternalException)],
+      ['DependencyTimeoutException', awsError(DependencyTimeoutException)],
+      ['a network failure', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
+    ])('maps %s past the client’s retries to DependencyUnavailableError (503, come back later)', async (_, error) => {
+      kms.on(GenerateDataKeyCommand).rejects(error);
+      const err = await captureError(provider.generateDataKey(context));
+      expect(err).toBeInstanceOf(DependencyUnavailableError);
+      expect(err.code).toBe('dependency_unavailable');
+      expect(err.details).toEqual({ dependency: 'KMS' });
+      expect(err.message).toContain(`KMS GenerateDataKey is unavailable (${error.name})`);
       expect(err.cause).toBe(error);
     });
   });
@@ -213,16 +229,25 @@ describe('Class: KmsKeyProvider', () => {
     });
 
     it.each([
-      ['ThrottlingException', unmodelled('ThrottlingException'), /throttling/],
       ['KMSInvalidStateException', awsError(KMSInvalidStateException), /pending deletion/],
       ['DisabledException', awsError(DisabledException), /disabled/],
-      ['KMSInternalException', awsError(KMSInternalException), /internal error/],
-      ['a network failure', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), /failed/],
     ])('maps %s to an InternalError that keeps the cause', async (_, error, message) => {
       kms.on(DecryptCommand).rejects(error);
       const err = await captureError(provider.unwrapDataKey(wrappedOf(KEY_ARN, BLOB), context));
       expect(err).toBeInstanceOf(InternalError);
       expect(err.message).toMatch(message);
+      expect(err.cause).toBe(error);
+    });
+
+    it.each([
+      ['ThrottlingException', unmodelled('ThrottlingException')],
+      ['KMSInternalException', awsError(KMSInternalException)],
+      ['a network failure', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
+    ])('maps %s to DependencyUnavailableError that keeps the cause', async (_, error) => {
+      kms.on(DecryptCommand).rejects(error);
+      const err = await captureError(provider.unwrapDataKey(wrappedOf(KEY_ARN, BLOB), context));
+      expect(err).toBeInstanceOf(DependencyUnavailableError);
+      expect(err.message).toContain('KMS Decrypt is unavailable');
       expect(err.cause).toBe(error);
     });
   });
@@ -287,13 +312,15 @@ describe('Class: KmsKeyProvider', () => {
       expect(kms.commandCalls(DecryptCommand)).toHaveLength(0);
     });
 
-    it('maps a refused source ciphertext to DecryptionFailureError and a service failure to InternalError', async () => {
+    it('maps a refused source ciphertext to DecryptionFailureError and a KMS fault to DependencyUnavailableError', async () => {
       const wrapped = wrappedOf(KEY_ARN, BLOB);
       kms
         .on(ReEncryptCommand)
         .rejectsOnce(awsError(InvalidCiphertextException))
-        .rejectsOnce(awsError(KMSInternalException));
+        .rejectsOnce(awsError(KMSInternalException))
+        .rejectsOnce(awsError(DisabledException));
       await expect(provider.rewrapDataKey(wrapped, context)).rejects.toBeInstanceOf(DecryptionFailureError);
+      await expect(provider.rewrapDataKey(wrapped, context)).rejects.toBeInstanceOf(DependencyUnavailableError);
       await expect(provider.rewrapDataKey(wrapped, context)).rejects.toBeInstanceOf(InternalError);
     });
 

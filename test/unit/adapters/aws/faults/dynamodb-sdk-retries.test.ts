@@ -1,7 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DynamoDbStore } from '../../../../../lambdas/adapters/aws/dynamodb-store/dynamodb-store.ts';
-import { InternalError } from '../../../../../lambdas/core/errors.ts';
+import { toHttpError } from '../../../../../lambdas/broker/http-errors.ts';
+import { DependencyUnavailableError, InternalError } from '../../../../../lambdas/core/errors.ts';
 import type { WriteOp } from '../../../../../lambdas/core/ports/store.ts';
 import { OFFLINE, type Scripted, scriptedHandler } from './scripted-http.ts';
 
@@ -34,14 +35,39 @@ describe('DynamoDbStore under faults, through the SDK retry strategy', () => {
     const maxAttempts = await client.config.maxAttempts();
     expect(maxAttempts).toBe(4);
     const store = new DynamoDbStore({ client, tableName: 't' });
-    await expect(store.get('p', 's')).rejects.toBeInstanceOf(InternalError);
+    // A fault DynamoDB kept answering through every attempt: 503, come back later, not an internal error.
+    await expect(store.get('p', 's')).rejects.toBeInstanceOf(DependencyUnavailableError);
     expect(seen).toHaveLength(maxAttempts);
+  });
+
+  it('keeps a refusal no retry changes (access denied, missing table) an internal error, after one attempt', async () => {
+    for (const refusal of [dynamoError(400, 'AccessDeniedException'), dynamoError(400, 'ResourceNotFoundException')]) {
+      const { client, seen } = scriptedClient([refusal]);
+      const store = new DynamoDbStore({ client, tableName: 't', retryBaseDelayMs: 0 });
+      const error = await store.transact([put('a')]).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(error).toBeInstanceOf(InternalError);
+      expect(toHttpError(error).status).toBe(500);
+      expect(seen).toHaveLength(1);
+    }
   });
 
   it('bounds a throttled write at maxWriteAttempts × maxAttempts HTTP attempts (8 × 4), never looping', async () => {
     const { client, seen } = scriptedClient([PROVISIONED]);
     const store = new DynamoDbStore({ client, tableName: 't', retryBaseDelayMs: 0 });
-    await expect(store.transact([put('a')])).rejects.toBeInstanceOf(InternalError);
+    const error = await store.transact([put('a')]).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(DependencyUnavailableError);
+    expect((error as Error).message).toMatch(
+      /DynamoDB write is unavailable \(ProvisionedThroughputExceededException\)/,
+    );
+    // The SDK sent it more than once, so the store cannot rule out an applied attempt, and says so.
+    expect((error as Error).message).toContain('the write may or may not have been applied');
+    expect(toHttpError(error)).toMatchObject({ status: 503, retryAfterSeconds: 1 });
     expect(seen).toHaveLength(8 * 4);
   }, 60_000);
 

@@ -3,7 +3,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { KmsKeyProvider } from '../../../../../lambdas/adapters/aws/kms-key-provider/kms-key-provider.ts';
 import { S3AuditSegments } from '../../../../../lambdas/adapters/aws/s3-audit/s3-audit-sink.ts';
-import { InternalError } from '../../../../../lambdas/core/errors.ts';
+import { toHttpError } from '../../../../../lambdas/broker/http-errors.ts';
+import { DependencyUnavailableError, InternalError } from '../../../../../lambdas/core/errors.ts';
 import { OFFLINE, scriptedHandler } from './scripted-http.ts';
 
 /**
@@ -28,10 +29,44 @@ describe('KmsKeyProvider under throttling', () => {
       () => undefined,
       (err: unknown) => err,
     );
-    expect(error).toBeInstanceOf(InternalError);
-    expect((error as Error).message).toContain('KMS is throttling requests');
+    // Throttled past its retries: a 503 with Retry-After for the caller (http-errors.ts), not an internal error.
+    expect(error).toBeInstanceOf(DependencyUnavailableError);
+    expect((error as Error).message).toContain('KMS GenerateDataKey is unavailable (ThrottlingException)');
+    expect(toHttpError(error)).toMatchObject({ status: 503, code: 'dependency_unavailable', retryAfterSeconds: 1 });
     expect(seen).toHaveLength(3);
     expect(seen.every((s) => s.target === 'TrentService.GenerateDataKey')).toBe(true);
+  });
+
+  it('gives up after 3 attempts answering 500 or a reset socket with the same 503 error', async () => {
+    for (const fault of [{ status: 500 }, { error: 'ECONNRESET' }] as const) {
+      const { handler, seen } = scriptedHandler([fault]);
+      const provider = new KmsKeyProvider({
+        client: new KMSClient({ ...OFFLINE, requestHandler: handler }),
+        keyId: KEY_ARN,
+      });
+      await expect(provider.generateDataKey({ secret: 'prod/db' })).rejects.toBeInstanceOf(DependencyUnavailableError);
+      expect(seen).toHaveLength(3);
+    }
+  });
+
+  it('keeps an access denial an internal error (an operator must fix the grant; retrying cannot)', async () => {
+    const denied = {
+      status: 400,
+      contentType: 'application/x-amz-json-1.1',
+      body: JSON.stringify({ __type: 'AccessDeniedException', message: 'not allowed' }),
+    };
+    const { handler, seen } = scriptedHandler([denied]);
+    const provider = new KmsKeyProvider({
+      client: new KMSClient({ ...OFFLINE, requestHandler: handler }),
+      keyId: KEY_ARN,
+    });
+    const error = await provider.generateDataKey({ secret: 'prod/db' }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(InternalError);
+    expect(toHttpError(error).status).toBe(500);
+    expect(seen).toHaveLength(1);
   });
 
   it('gets through a throttled attempt and a 500 on the third', async () => {
