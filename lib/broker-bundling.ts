@@ -26,6 +26,12 @@ export const DECLINED_CREDENTIAL_PROVIDERS = [
 const DECLINED_PROVIDERS_MODULE = path.join(REPO_ROOT, 'lambdas/entrypoints/lambda/declined-credential-providers.ts');
 
 /**
+ * `node:http` through `require` (`lambdas/entrypoints/lambda/node-http-by-require.ts`): imported as ESM it costs a
+ * cold start about 30 ms of CPU, most of it Node loading its fetch implementation for the module's ESM view.
+ */
+export const HTTP_BY_REQUIRE_MODULE = path.join(REPO_ROOT, 'lambdas/entrypoints/lambda/node-http-by-require.ts');
+
+/**
  * The bundle is ESM (the handler composes with top-level await), but some bundled CommonJS code still calls
  * `require` for Node built-ins, which ESM lacks: give it one.
  */
@@ -58,8 +64,12 @@ export const BROKER_BUNDLE = {
   banner: ESM_REQUIRE_BANNER,
   /** Nothing is external: the SDK included (see above). */
   external: [] as string[],
-  /** Module -> replacement (see {@link DECLINED_CREDENTIAL_PROVIDERS}). */
-  alias: Object.fromEntries(DECLINED_CREDENTIAL_PROVIDERS.map((name) => [name, DECLINED_PROVIDERS_MODULE])),
+  /** Module -> replacement (see {@link DECLINED_CREDENTIAL_PROVIDERS} and {@link HTTP_BY_REQUIRE_MODULE}). */
+  alias: {
+    ...Object.fromEntries(DECLINED_CREDENTIAL_PROVIDERS.map((name) => [name, DECLINED_PROVIDERS_MODULE])),
+    'node:http': HTTP_BY_REQUIRE_MODULE,
+    http: HTTP_BY_REQUIRE_MODULE,
+  } as Readonly<Record<string, string>>,
 } as const;
 
 /**

@@ -1,13 +1,16 @@
+import * as http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as declined from '../../../lambdas/entrypoints/lambda/declined-credential-providers.ts';
+import httpByRequire, * as httpNames from '../../../lambdas/entrypoints/lambda/node-http-by-require.ts';
 import {
   BROKER_ENTRY,
   brokerBundlingOptions,
   brokerEsbuildOptions,
   DECLINED_CREDENTIAL_PROVIDERS,
+  HTTP_BY_REQUIRE_MODULE,
   REPO_ROOT,
 } from '../../../lib/broker-bundling.ts';
 
@@ -38,6 +41,8 @@ describe('the broker Lambda bundle (issue 15: cold import)', () => {
   let entry: string;
   let bundled: string[];
 
+  let code: string;
+
   beforeAll(async () => {
     const result = await build({
       ...brokerEsbuildOptions(path.join(os.tmpdir(), 'coffer-broker-graph', 'index.mjs')),
@@ -50,6 +55,7 @@ describe('the broker Lambda bundle (issue 15: cold import)', () => {
     entry = path.relative(REPO_ROOT, BROKER_ENTRY);
     const [output] = Object.values(metafile.outputs).filter((out) => out.entryPoint !== undefined);
     bundled = Object.keys(output!.inputs);
+    code = result.outputFiles!.find((file) => file.path.endsWith('.mjs'))!.text;
   }, 60_000);
 
   it('is one file: dynamic imports stay inside the bundle, so the asset needs no chunks', () => {
@@ -114,6 +120,12 @@ describe('the broker Lambda bundle (issue 15: cold import)', () => {
     }
   });
 
+  it('loads node:http through require, never as an ES module (whose view of it loads undici, ~30 ms)', () => {
+    expect(code).not.toMatch(/\bfrom\s*["'](node:)?http["']/);
+    expect(code).not.toMatch(/\bimport\s*\(\s*["'](node:)?http["']\s*\)/);
+    expect(bundled).toContain('lambdas/entrypoints/lambda/node-http-by-require.ts');
+  });
+
   it("bundles no SSO, shared-config, process or web-identity credential provider, nor the SDK's nested clients", () => {
     for (const name of [...DECLINED_CREDENTIAL_PROVIDERS, '@aws-sdk/nested-clients', '@aws-sdk/token-providers']) {
       expect(bundled.filter(inPackage(name)), name).toEqual([]);
@@ -125,11 +137,13 @@ describe('the broker Lambda bundle (issue 15: cold import)', () => {
 
   it('gives CDK the same aliases as the benchmark, so both bundle alike', () => {
     const args = brokerBundlingOptions().esbuildArgs?.['--alias'];
-    expect(args).toEqual(
-      DECLINED_CREDENTIAL_PROVIDERS.map(
+    expect(args).toEqual([
+      ...DECLINED_CREDENTIAL_PROVIDERS.map(
         (name) => `${name}=${path.join(REPO_ROOT, 'lambdas/entrypoints/lambda/declined-credential-providers.ts')}`,
       ),
-    );
+      `node:http=${HTTP_BY_REQUIRE_MODULE}`,
+      `http=${HTTP_BY_REQUIRE_MODULE}`,
+    ]);
   });
 });
 
@@ -140,4 +154,12 @@ describe('Module: declined-credential-providers', () => {
       await expect(provider()()).rejects.toMatchObject({ name: 'CredentialsProviderError', tryNextLink: true });
     },
   );
+});
+
+describe('Module: node-http-by-require', () => {
+  it("is Node's own node:http, with the names the bundled code imports from it", () => {
+    expect(httpByRequire.request).toBe(http.request);
+    expect(httpNames.request).toBe(http.request);
+    expect(httpNames.Agent).toBe(http.Agent);
+  });
 });
