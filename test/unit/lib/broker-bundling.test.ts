@@ -84,20 +84,24 @@ describe('the broker Lambda bundle (issue 15: cold import)', () => {
    * of a secret must not pay for them. Each entry: the package, and the module whose `import()` brings it.
    */
   const LAZY_PACKAGES: readonly (readonly [string, string])[] = [
-    ['@peculiar/x509', 'lambdas/engines/pki/pki-engine.ts'],
-    ['@peculiar/asn1-schema', 'lambdas/engines/pki/pki-engine.ts'],
-    ['@peculiar/asn1-x509', 'lambdas/engines/pki/pki-engine.ts'],
-    ['asn1js', 'lambdas/engines/pki/pki-engine.ts'],
-    ['tsyringe', 'lambdas/engines/pki/pki-engine.ts'],
-    ['reflect-metadata', 'lambdas/engines/pki/pki-engine.ts'],
+    ['@peculiar/x509', 'lambdas/engines/pki/pki-service.ts'],
+    ['@peculiar/asn1-schema', 'lambdas/engines/pki/pki-service.ts'],
+    ['@peculiar/asn1-x509', 'lambdas/engines/pki/pki-service.ts'],
+    ['asn1js', 'lambdas/engines/pki/pki-service.ts'],
+    ['tsyringe', 'lambdas/engines/pki/pki-service.ts'],
+    ['reflect-metadata', 'lambdas/engines/pki/pki-service.ts'],
     ['pg', 'lambdas/engines/shared/postgres/postgres-sessions.ts'],
     ['pg-pool', 'lambdas/engines/shared/postgres/postgres-sessions.ts'],
     ['pg-protocol', 'lambdas/engines/shared/postgres/postgres-sessions.ts'],
+    ['jose', 'lambdas/core/auth/jwt/jwt-verifier-loader.ts'],
   ];
 
-  it.each(LAZY_PACKAGES)('loads %s at first use, not at cold start', (name) => {
+  it.each(LAZY_PACKAGES)('loads %s at first use (through %s), not at cold start', (name, loader) => {
     expect(bundled.some(inPackage(name)), `${name} is bundled`).toBe(true);
-    expect([...eagerInputs(metafile, entry)].filter(inPackage(name))).toEqual([]);
+    const eager = eagerInputs(metafile, entry);
+    expect([...eager].filter(inPackage(name))).toEqual([]);
+    expect(eager.has(loader), `${loader} is evaluated at cold start`).toBe(true);
+    expect(metafile.inputs[loader]!.imports.some((imported) => imported.kind === 'dynamic-import')).toBe(true);
   });
 
   it('evaluates at cold start none of the modules that load the lazy engines, only their light entry points', () => {
@@ -107,6 +111,7 @@ describe('the broker Lambda bundle (issue 15: cold import)', () => {
       'lambdas/core/auth/cert/cert-method.ts',
       'lambdas/engines/rotation/certificate/certificate-rotator.ts',
       'lambdas/engines/shared/postgres/postgres-sessions.ts',
+      'lambdas/core/auth/jwt/jwt-verifier-loader.ts',
     ]) {
       expect(eager.has(entryPoint), entryPoint).toBe(true);
     }
@@ -114,6 +119,8 @@ describe('the broker Lambda bundle (issue 15: cold import)', () => {
       'lambdas/engines/pki/pki-engine.ts',
       'lambdas/core/auth/cert/cert-verify.ts',
       'lambdas/engines/rotation/certificate/certificate-parts.ts',
+      'lambdas/core/auth/jwt/jwt-verifier.ts',
+      'lambdas/core/auth/jwt/jwt-keys.ts',
     ]) {
       expect(eager.has(loaded), loaded).toBe(false);
       expect(bundled).toContain(loaded);
