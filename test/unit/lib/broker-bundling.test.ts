@@ -4,14 +4,18 @@ import path from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as declined from '../../../lambdas/entrypoints/lambda/declined-credential-providers.ts';
+import noBrowserUserAgent from '../../../lambdas/entrypoints/lambda/no-browser-user-agent.ts';
 import httpByRequire, * as httpNames from '../../../lambdas/entrypoints/lambda/node-http-by-require.ts';
 import {
   BROKER_ENTRY,
   brokerBundlingOptions,
   brokerEsbuildOptions,
+  brokerSplitEsbuildOptions,
   DECLINED_CREDENTIAL_PROVIDERS,
   HTTP_BY_REQUIRE_MODULE,
+  NO_BROWSER_USER_AGENT_MODULE,
   REPO_ROOT,
+  SPLIT_BUNDLE_SCRIPT,
 } from '../../../lib/broker-bundling.ts';
 
 /**
@@ -36,6 +40,23 @@ function eagerInputs(metafile: Metafile, entry: string): Set<string> {
 
 const inPackage = (name: string) => (file: string) => file.includes(`node_modules/${name}/`);
 
+/**
+ * Engines most requests never reach, each loaded at its first use through a memoised `import()` (issue 15): a GET
+ * of a secret must not pay for them. Each entry: the package, and the module whose `import()` brings it.
+ */
+const LAZY_PACKAGES: readonly (readonly [string, string])[] = [
+  ['@peculiar/x509', 'lambdas/engines/pki/pki-service.ts'],
+  ['@peculiar/asn1-schema', 'lambdas/engines/pki/pki-service.ts'],
+  ['@peculiar/asn1-x509', 'lambdas/engines/pki/pki-service.ts'],
+  ['asn1js', 'lambdas/engines/pki/pki-service.ts'],
+  ['tsyringe', 'lambdas/engines/pki/pki-service.ts'],
+  ['reflect-metadata', 'lambdas/engines/pki/pki-service.ts'],
+  ['pg', 'lambdas/engines/shared/postgres/postgres-sessions.ts'],
+  ['pg-pool', 'lambdas/engines/shared/postgres/postgres-sessions.ts'],
+  ['pg-protocol', 'lambdas/engines/shared/postgres/postgres-sessions.ts'],
+  ['jose', 'lambdas/core/auth/jwt/jwt-verifier-loader.ts'],
+];
+
 describe('the broker Lambda bundle (issue 15: cold import)', () => {
   let metafile: Metafile;
   let entry: string;
@@ -58,9 +79,42 @@ describe('the broker Lambda bundle (issue 15: cold import)', () => {
     code = result.outputFiles!.find((file) => file.path.endsWith('.mjs'))!.text;
   }, 60_000);
 
-  it('is one file: dynamic imports stay inside the bundle, so the asset needs no chunks', () => {
-    const code = Object.keys(metafile.outputs).filter((file) => file.endsWith('.mjs'));
-    expect(code).toHaveLength(1);
+  it('splits as deployed: what a cold start loads (index.mjs and the chunks it imports) holds none of the lazy engines', async () => {
+    const split = await build({
+      ...brokerSplitEsbuildOptions(BROKER_ENTRY, path.join(os.tmpdir(), 'coffer-broker-split')),
+      absWorkingDir: REPO_ROOT,
+      metafile: true,
+      write: false,
+      logLevel: 'silent',
+    });
+    const outputs = split.metafile.outputs;
+    const index = Object.keys(outputs).find((file) => file.endsWith('/index.mjs'))!;
+    const loaded = new Set<string>();
+    const pending = [index];
+    while (pending.length > 0) {
+      const file = pending.pop()!;
+      if (loaded.has(file)) continue;
+      loaded.add(file);
+      for (const imported of outputs[file]!.imports) {
+        if (!imported.external && imported.kind === 'import-statement') pending.push(imported.path);
+      }
+    }
+    const chunks = Object.keys(outputs).filter((file) => file.endsWith('.mjs') && !loaded.has(file));
+    expect(chunks.length).toBeGreaterThan(0);
+    const inputsLoaded = [...loaded].flatMap((file) => Object.keys(outputs[file]!.inputs));
+    for (const [name] of LAZY_PACKAGES) expect(inputsLoaded.filter(inPackage(name)), name).toEqual([]);
+    expect(inputsLoaded.filter(inPackage('ldapts'))).toEqual([]);
+    expect(inputsLoaded).toContain('lambdas/engines/pki/pki-service.ts');
+  });
+
+  it('has CDK split every function as the benchmark does: its afterBundling hook rebuilds the entry into chunks', () => {
+    const entry = path.join(REPO_ROOT, 'lambdas/entrypoints/lambda/rotation-handler.ts');
+    const [command] = brokerBundlingOptions(entry).commandHooks!.afterBundling('/in', "/out/asset.1'2");
+    expect(command).toBe(
+      [process.execPath, '--import', 'tsx', SPLIT_BUNDLE_SCRIPT, entry, "/out/asset.1'\\''2"]
+        .map((w) => `'${w}'`)
+        .join(' '),
+    );
   });
 
   it("leaves out zod's locales and keeps only the English messages (zod is imported as a namespace)", () => {
@@ -78,23 +132,6 @@ describe('the broker Lambda bundle (issue 15: cold import)', () => {
     expect(eager).toContain('lambdas/adapters/ldap/ldapts-directory.ts');
     expect(eager.filter(inPackage('ldapts'))).toEqual([]);
   });
-
-  /**
-   * Engines most requests never reach, each loaded at its first use through a memoised `import()` (issue 15): a GET
-   * of a secret must not pay for them. Each entry: the package, and the module whose `import()` brings it.
-   */
-  const LAZY_PACKAGES: readonly (readonly [string, string])[] = [
-    ['@peculiar/x509', 'lambdas/engines/pki/pki-service.ts'],
-    ['@peculiar/asn1-schema', 'lambdas/engines/pki/pki-service.ts'],
-    ['@peculiar/asn1-x509', 'lambdas/engines/pki/pki-service.ts'],
-    ['asn1js', 'lambdas/engines/pki/pki-service.ts'],
-    ['tsyringe', 'lambdas/engines/pki/pki-service.ts'],
-    ['reflect-metadata', 'lambdas/engines/pki/pki-service.ts'],
-    ['pg', 'lambdas/engines/shared/postgres/postgres-sessions.ts'],
-    ['pg-pool', 'lambdas/engines/shared/postgres/postgres-sessions.ts'],
-    ['pg-protocol', 'lambdas/engines/shared/postgres/postgres-sessions.ts'],
-    ['jose', 'lambdas/core/auth/jwt/jwt-verifier-loader.ts'],
-  ];
 
   it.each(LAZY_PACKAGES)('loads %s at first use (through %s), not at cold start', (name, loader) => {
     expect(bundled.some(inPackage(name)), `${name} is bundled`).toBe(true);
@@ -133,6 +170,13 @@ describe('the broker Lambda bundle (issue 15: cold import)', () => {
     expect(bundled).toContain('lambdas/entrypoints/lambda/node-http-by-require.ts');
   });
 
+  it("bundles no bowser (the SDK's browser user-agent parser, never called in Node)", () => {
+    // Its importer is dead code in one file, but a split build still makes a chunk of every `import()` target.
+    const inputs = Object.keys(metafile.inputs);
+    expect(inputs.filter(inPackage('bowser'))).toEqual([]);
+    expect(inputs).toContain('lambdas/entrypoints/lambda/no-browser-user-agent.ts');
+  });
+
   it("bundles no SSO, shared-config, process or web-identity credential provider, nor the SDK's nested clients", () => {
     for (const name of [...DECLINED_CREDENTIAL_PROVIDERS, '@aws-sdk/nested-clients', '@aws-sdk/token-providers']) {
       expect(bundled.filter(inPackage(name)), name).toEqual([]);
@@ -150,6 +194,7 @@ describe('the broker Lambda bundle (issue 15: cold import)', () => {
       ),
       `node:http=${HTTP_BY_REQUIRE_MODULE}`,
       `http=${HTTP_BY_REQUIRE_MODULE}`,
+      `bowser=${NO_BROWSER_USER_AGENT_MODULE}`,
     ]);
   });
 });
@@ -168,5 +213,11 @@ describe('Module: node-http-by-require', () => {
     expect(httpByRequire.request).toBe(http.request);
     expect(httpNames.request).toBe(http.request);
     expect(httpNames.Agent).toBe(http.Agent);
+  });
+});
+
+describe('Module: no-browser-user-agent', () => {
+  it('parses nothing, so the SDK writes its user agent without browser details, as it does in Node anyway', () => {
+    expect(noBrowserUserAgent.parse('Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0')).toBeUndefined();
   });
 });
