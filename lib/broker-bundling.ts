@@ -94,7 +94,7 @@ export const SPLIT_OUTPUT = {
 } as const;
 
 /** Rebuilds a function's bundle with {@link SPLIT_OUTPUT} in CDK's asset directory (`afterBundling`). */
-export const SPLIT_BUNDLE_SCRIPT = path.join(REPO_ROOT, 'scripts/split-bundle.ts');
+export const SPLIT_BUNDLE_SCRIPT = path.join(REPO_ROOT, 'scripts/split-bundle.mjs');
 
 /** One word for `bash -c`. */
 function shellQuote(word: string): string {
@@ -104,8 +104,8 @@ function shellQuote(word: string): string {
 /**
  * Bundling options for a Coffer `NodejsFunction`: local esbuild (no Docker), output as {@link BROKER_BUNDLE}, then
  * split ({@link SPLIT_OUTPUT}). `NodejsFunction` bundles into one `--outfile`, which esbuild cannot split, so its
- * `afterBundling` hook rebuilds `entry` with the same options into chunks in the asset directory (the asset hash is
- * taken from that output).
+ * `afterBundling` hook rebuilds `entry` with the same options, as JSON to `scripts/split-bundle.mjs`, into chunks in
+ * the asset directory (the asset hash is taken from that output).
  *
  * @example
  * new NodejsFunction(this, 'Broker', { entry: BROKER_ENTRY, bundling: brokerBundlingOptions(BROKER_ENTRY) });
@@ -116,7 +116,9 @@ export function brokerBundlingOptions(entry: string = BROKER_ENTRY): lambdaNodej
       beforeBundling: () => [],
       beforeInstall: () => [],
       afterBundling: (_inputDir, outputDir) => [
-        [process.execPath, '--import', 'tsx', SPLIT_BUNDLE_SCRIPT, entry, outputDir].map(shellQuote).join(' '),
+        [process.execPath, SPLIT_BUNDLE_SCRIPT, outputDir, JSON.stringify(brokerSplitEsbuildOptions(entry, outputDir))]
+          .map(shellQuote)
+          .join(' '),
       ],
     },
     forceDockerBundling: false,

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import * as http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -109,12 +110,21 @@ describe('the broker Lambda bundle (issue 15: cold import)', () => {
 
   it('has CDK split every function as the benchmark does: its afterBundling hook rebuilds the entry into chunks', () => {
     const entry = path.join(REPO_ROOT, 'lambdas/entrypoints/lambda/rotation-handler.ts');
-    const [command] = brokerBundlingOptions(entry).commandHooks!.afterBundling('/in', "/out/asset.1'2");
-    expect(command).toBe(
-      [process.execPath, '--import', 'tsx', SPLIT_BUNDLE_SCRIPT, entry, "/out/asset.1'\\''2"]
-        .map((w) => `'${w}'`)
-        .join(' '),
-    );
+    const outdir = "/out/asset.1'2";
+    const [command] = brokerBundlingOptions(entry).commandHooks!.afterBundling('/in', outdir);
+    const words = [
+      process.execPath,
+      SPLIT_BUNDLE_SCRIPT,
+      outdir,
+      JSON.stringify(brokerSplitEsbuildOptions(entry, outdir)),
+    ];
+    expect(command).toBe(words.map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(' '));
+    // What bash hands the script: the options survive quoting (the banner holds single quotes).
+    const argv = execFileSync('bash', ['-c', `printf '%s\\0' ${command!.split(' ').slice(2).join(' ')}`])
+      .toString()
+      .split('\0');
+    expect(JSON.parse(argv[1]!)).toEqual(JSON.parse(JSON.stringify(brokerSplitEsbuildOptions(entry, outdir))));
+    expect(argv[0]).toBe(outdir);
   });
 
   it("leaves out zod's locales and keeps only the English messages (zod is imported as a namespace)", () => {
