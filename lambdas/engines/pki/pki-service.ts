@@ -36,13 +36,17 @@ export class PkiService {
 
   /** The engine, loaded and built once; a failed load is not kept, so the next call tries again. */
   #loaded(): Promise<PkiEngine> {
-    this.#engine ??= import('./pki-engine.ts').then(
-      ({ PkiEngine }) => new PkiEngine({ ...this.#options, crlUrl: this.#crlUrl }),
-      (err: unknown) => {
-        this.#engine = undefined;
-        throw err;
-      },
-    );
+    // The Reflect polyfill first, on its own: in a split bundle esbuild does not keep the evaluation order of imports
+    // across chunks, and tsyringe (under @peculiar/x509) refuses to load without it (see x509.ts).
+    this.#engine ??= import('reflect-metadata')
+      .then(() => import('./pki-engine.ts'))
+      .then(
+        ({ PkiEngine }) => new PkiEngine({ ...this.#options, crlUrl: this.#crlUrl }),
+        (err: unknown) => {
+          this.#engine = undefined;
+          throw err;
+        },
+      );
     return this.#engine;
   }
 

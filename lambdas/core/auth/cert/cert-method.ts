@@ -35,10 +35,14 @@ let certVerify: Promise<CertVerify> | undefined;
  * the broker Lambda's cold import (docs/BENCHMARKS.md, issue 15). A failed load is not kept.
  */
 function loadCertVerify(): Promise<CertVerify> {
-  certVerify ??= import('./cert-verify.ts').catch((err: unknown) => {
-    certVerify = undefined;
-    throw err;
-  });
+  // The Reflect polyfill first, on its own: in a split bundle esbuild does not keep the evaluation order of imports
+  // across chunks, and tsyringe (under @peculiar/x509) refuses to load without it (see x509.ts).
+  certVerify ??= import('reflect-metadata')
+    .then(() => import('./cert-verify.ts'))
+    .catch((err: unknown) => {
+      certVerify = undefined;
+      throw err;
+    });
   return certVerify;
 }
 

@@ -21,10 +21,14 @@ let parts: Promise<CertificateParts> | undefined;
  * (docs/BENCHMARKS.md, issue 15). A failed load is not kept.
  */
 function loadParts(): Promise<CertificateParts> {
-  parts ??= import('./certificate-parts.ts').catch((err: unknown) => {
-    parts = undefined;
-    throw err;
-  });
+  // The Reflect polyfill first, on its own: in a split bundle esbuild does not keep the evaluation order of imports
+  // across chunks, and tsyringe (under @peculiar/x509) refuses to load without it (see x509.ts).
+  parts ??= import('reflect-metadata')
+    .then(() => import('./certificate-parts.ts'))
+    .catch((err: unknown) => {
+      parts = undefined;
+      throw err;
+    });
   return parts;
 }
 
