@@ -113,4 +113,13 @@ describe('Module: the split broker bundle (emulator)', () => {
     expect(results.map((r) => r.status)).toEqual([201, 200, 400]);
     expect(JSON.parse(results[2]!.body).error.message).toContain('crls.0: not signed by any certificate of the role');
   });
+
+  it("answers malformed input with zod's English messages, as the one-file bundle did", async () => {
+    const results = await run([
+      apiGatewayEvent('PUT', '/v1/secret/data/app/bad', { value: 5 }, ADMIN),
+      apiGatewayEvent('GET', '/v1/secret/data/app/missing', undefined, ADMIN),
+    ]);
+    expect(results.map((r) => r.status)).toEqual([400, 404]);
+    expect(JSON.parse(results[0]!.body).error.message).toContain('expected string, received number');
+  });
 });
