@@ -1,7 +1,8 @@
 /**
  * Measures the broker Lambda bundle: its zipped size, and its cold initialisation (importing the bundle, which parses
  * the configuration, builds the SDK clients and composes the broker) against a baseline of starting Node on an empty
- * module. The bundle is built with the very options CDK uses (`lib/broker-bundling.ts`).
+ * module. The bundle is built with the very options CDK uses (`lib/broker-bundling.ts`), split into `index.mjs` and
+ * chunks as deployed.
  *
  * Besides wall time, each cold start reports the CPU time its import took: on a shared machine a process waits for a
  * core for longer than it computes, and the CPU figure moves far less from run to run than the wall figure.
@@ -14,7 +15,7 @@
  */
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -23,7 +24,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { build } from 'esbuild';
 import type { ApiGatewayProxyEvent } from '../lambdas/entrypoints/lambda/api-gateway.ts';
-import { brokerEsbuildOptions } from '../lib/broker-bundling.ts';
+import { BROKER_ENTRY, brokerSplitEsbuildOptions } from '../lib/broker-bundling.ts';
 // @ts-expect-error -- plain ESM script shared with users (localstack/start-emulator.mjs); no type declarations.
 import { startEmulator } from '../localstack/start-emulator.mjs';
 import { apiGatewayEvent } from '../test/support/api-gateway-event.ts';
@@ -33,7 +34,8 @@ export interface BundleBenchOptions {
   /** Cold starts to time. */
   runs?: number;
   /**
-   * A bundle built beforehand (with its `.map` beside it), e.g. from another commit to compare with in one run.
+   * A bundle built beforehand (its chunks and `.map` files beside it, alone in their directory), e.g. from another
+   * commit to compare with in one run.
    * @default the broker built from this tree with CDK's options
    */
   bundle?: string;
@@ -45,12 +47,14 @@ export interface Percentiles {
 }
 
 export interface LambdaBundleMeasurement {
-  /** Size of the deployment zip (bundle and source map, deflated), in bytes. */
+  /** Size of the deployment zip (`index.mjs`, its chunks and their source maps, deflated), in bytes. */
   zippedBytes: number;
-  /** The zip without the source map (`index.mjs` alone), in bytes. */
+  /** The zip without the source maps, in bytes. */
   zippedCodeBytes: number;
-  /** The unzipped bundle (`index.mjs`), in bytes. */
+  /** The unzipped entry module (`index.mjs`), in bytes. */
   bundleBytes: number;
+  /** The chunks beside it (code split off for `import()`, and code both share), unzipped, in bytes. */
+  chunkBytes: number;
   /** Wall time of a `node` process that imports the bundle and exits, in ms. */
   coldInitMs: Percentiles;
   /** Wall time of a `node` process that imports an empty module and exits, in ms. */
@@ -157,6 +161,15 @@ export function zip(files: readonly { name: string; data: Buffer }[]): Buffer {
   return Buffer.concat([...locals, directory, end]);
 }
 
+/** The files of the deployment zip: `index.mjs`, the chunks beside it and their source maps. */
+function bundleFiles(bundle: string): { name: string; data: Buffer }[] {
+  const dir = path.dirname(bundle);
+  return readdirSync(dir)
+    .filter((name) => /\.mjs(\.map)?$/.test(name))
+    .sort()
+    .map((name) => ({ name, data: readFileSync(path.join(dir, name)) }));
+}
+
 /** Runs `node <timer> <module>` once: the process wall time and the import time it reports. */
 function timeImport(
   timer: string,
@@ -194,13 +207,11 @@ export async function measureLambdaBundle(options: BundleBenchOptions = {}): Pro
   const runs = Math.max(1, options.runs ?? 15);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-bundle-'));
   try {
-    const bundle = options.bundle ?? path.join(dir, 'index.mjs');
-    if (options.bundle === undefined) await build(brokerEsbuildOptions(bundle));
+    const bundle = options.bundle ?? path.join(dir, 'out', 'index.mjs');
+    if (options.bundle === undefined) await build(brokerSplitEsbuildOptions(BROKER_ENTRY, path.dirname(bundle)));
     const code = readFileSync(bundle);
-    const archive = zip([
-      { name: 'index.mjs', data: code },
-      { name: 'index.mjs.map', data: readFileSync(`${bundle}.map`) },
-    ]);
+    const files = bundleFiles(bundle);
+    const archive = zip(files);
     const timer = path.join(dir, 'timer.mjs');
     const empty = path.join(dir, 'empty.mjs');
     writeFileSync(timer, IMPORT_TIMER);
@@ -220,8 +231,11 @@ export async function measureLambdaBundle(options: BundleBenchOptions = {}): Pro
     }
     return {
       zippedBytes: archive.length,
-      zippedCodeBytes: zip([{ name: 'index.mjs', data: code }]).length,
+      zippedCodeBytes: zip(files.filter((file) => !file.name.endsWith('.map'))).length,
       bundleBytes: code.length,
+      chunkBytes: files
+        .filter((file) => file.name !== 'index.mjs' && !file.name.endsWith('.map'))
+        .reduce((n, f) => n + f.data.length, 0),
       coldInitMs: percentiles(bundleWall),
       baselineInitMs: percentiles(baselineWall),
       importMs: percentiles(bundleImport),
@@ -292,8 +306,8 @@ export async function measureColdFirstGet(options: BundleBenchOptions = {}): Pro
   const emulator = (await startEmulator()) as { endpoint: string; stop(): Promise<void> };
   const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-first-get-'));
   try {
-    const bundle = options.bundle ?? path.join(dir, 'index.mjs');
-    if (options.bundle === undefined) await build(brokerEsbuildOptions(bundle));
+    const bundle = options.bundle ?? path.join(dir, 'out', 'index.mjs');
+    if (options.bundle === undefined) await build(brokerSplitEsbuildOptions(BROKER_ENTRY, path.dirname(bundle)));
     const timer = path.join(dir, 'first-request.mjs');
     writeFileSync(timer, FIRST_REQUEST_TIMER);
 

@@ -26,6 +26,15 @@ export const DECLINED_CREDENTIAL_PROVIDERS = [
 const DECLINED_PROVIDERS_MODULE = path.join(REPO_ROOT, 'lambdas/entrypoints/lambda/declined-credential-providers.ts');
 
 /**
+ * `node:http` through `require` (`lambdas/entrypoints/lambda/node-http-by-require.ts`): imported as ESM it costs a
+ * cold start about 30 ms of CPU, most of it Node loading its fetch implementation for the module's ESM view.
+ */
+export const HTTP_BY_REQUIRE_MODULE = path.join(REPO_ROOT, 'lambdas/entrypoints/lambda/node-http-by-require.ts');
+
+/** `bowser` parses browsers' user agents; the SDK loads it, Node never calls it (`no-browser-user-agent.ts`). */
+export const NO_BROWSER_USER_AGENT_MODULE = path.join(REPO_ROOT, 'lambdas/entrypoints/lambda/no-browser-user-agent.ts');
+
+/**
  * The bundle is ESM (the handler composes with top-level await), but some bundled CommonJS code still calls
  * `require` for Node built-ins, which ESM lacks: give it one.
  */
@@ -58,18 +67,60 @@ export const BROKER_BUNDLE = {
   banner: ESM_REQUIRE_BANNER,
   /** Nothing is external: the SDK included (see above). */
   external: [] as string[],
-  /** Module -> replacement (see {@link DECLINED_CREDENTIAL_PROVIDERS}). */
-  alias: Object.fromEntries(DECLINED_CREDENTIAL_PROVIDERS.map((name) => [name, DECLINED_PROVIDERS_MODULE])),
+  /**
+   * Module -> replacement (see {@link DECLINED_CREDENTIAL_PROVIDERS}, {@link HTTP_BY_REQUIRE_MODULE} and
+   * {@link NO_BROWSER_USER_AGENT_MODULE}).
+   */
+  alias: {
+    ...Object.fromEntries(DECLINED_CREDENTIAL_PROVIDERS.map((name) => [name, DECLINED_PROVIDERS_MODULE])),
+    'node:http': HTTP_BY_REQUIRE_MODULE,
+    http: HTTP_BY_REQUIRE_MODULE,
+    bowser: NO_BROWSER_USER_AGENT_MODULE,
+  } as Readonly<Record<string, string>>,
 } as const;
 
 /**
- * Bundling options for the broker's `NodejsFunction`: local esbuild (no Docker), output as {@link BROKER_BUNDLE}.
+ * Code splitting: the modules a function loads only through `import()` (the PKI engine and its ASN.1 stack, `pg`,
+ * `ldapts`, jose) go to chunk files beside `index.mjs`, which imports statically only the chunks it shares with
+ * them. In one file V8 still scanned them at every cold start; about 14% of the broker's import CPU
+ * (docs/BENCHMARKS.md, issue 15).
+ */
+export const SPLIT_OUTPUT = {
+  splitting: true,
+  entryNames: 'index',
+  chunkNames: 'chunk-[hash]',
+  /** ESM in `.mjs` files: Lambda's Node needs no `package.json` to know. */
+  outExtension: { '.js': '.mjs' },
+} as const;
+
+/** Rebuilds a function's bundle with {@link SPLIT_OUTPUT} in CDK's asset directory (`afterBundling`). */
+export const SPLIT_BUNDLE_SCRIPT = path.join(REPO_ROOT, 'scripts/split-bundle.mjs');
+
+/** One word for `bash -c`. */
+function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * Bundling options for a Coffer `NodejsFunction`: local esbuild (no Docker), output as {@link BROKER_BUNDLE}, then
+ * split ({@link SPLIT_OUTPUT}). `NodejsFunction` bundles into one `--outfile`, which esbuild cannot split, so its
+ * `afterBundling` hook rebuilds `entry` with the same options, as JSON to `scripts/split-bundle.mjs`, into chunks in
+ * the asset directory (the asset hash is taken from that output).
  *
  * @example
- * new NodejsFunction(this, 'Broker', { entry: BROKER_ENTRY, bundling: brokerBundlingOptions() });
+ * new NodejsFunction(this, 'Broker', { entry: BROKER_ENTRY, bundling: brokerBundlingOptions(BROKER_ENTRY) });
  */
-export function brokerBundlingOptions(): lambdaNodejs.BundlingOptions {
+export function brokerBundlingOptions(entry: string = BROKER_ENTRY): lambdaNodejs.BundlingOptions {
   return {
+    commandHooks: {
+      beforeBundling: () => [],
+      beforeInstall: () => [],
+      afterBundling: (_inputDir, outputDir) => [
+        [process.execPath, SPLIT_BUNDLE_SCRIPT, outputDir, JSON.stringify(brokerSplitEsbuildOptions(entry, outputDir))]
+          .map(shellQuote)
+          .join(' '),
+      ],
+    },
     forceDockerBundling: false,
     target: BROKER_BUNDLE.target,
     format: OutputFormat.ESM,
@@ -86,7 +137,8 @@ export function brokerBundlingOptions(): lambdaNodejs.BundlingOptions {
 }
 
 /**
- * The same bundle as esbuild `build()` options, for measuring it outside CDK.
+ * The bundle as esbuild `build()` options, in one file: what `NodejsFunction` builds first, and what the module-graph
+ * test reads (one file's metafile names every input a cold start evaluates).
  *
  * @example
  * await esbuild.build(brokerEsbuildOptions('/tmp/out/index.mjs'));
@@ -109,4 +161,15 @@ export function brokerEsbuildOptions(outfile: string): BuildOptions {
     alias: { ...BROKER_BUNDLE.alias },
     logLevel: 'warning',
   };
+}
+
+/**
+ * The bundle as deployed: {@link brokerEsbuildOptions} split into `index.mjs` and its chunks in `outdir`.
+ *
+ * @example
+ * await esbuild.build(brokerSplitEsbuildOptions(BROKER_ENTRY, '/tmp/out'));
+ */
+export function brokerSplitEsbuildOptions(entry: string, outdir: string): BuildOptions {
+  const { outfile: _single, ...options } = brokerEsbuildOptions(path.join(outdir, 'index.mjs'));
+  return { ...options, entryPoints: [entry], outdir, ...SPLIT_OUTPUT, outExtension: { ...SPLIT_OUTPUT.outExtension } };
 }

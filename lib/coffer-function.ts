@@ -30,9 +30,10 @@ export interface CofferFunctionProps
 }
 
 /**
- * A Coffer Lambda function: the entry module bundled as the broker is ({@link brokerBundlingOptions}: one minified ESM
- * file, source maps, error names kept), on {@link COFFER_LAMBDA_RUNTIME} and arm64 (cheaper per millisecond; the
- * bundle is plain JavaScript). Memory, timeout, role, log group and settings stay with each function.
+ * A Coffer Lambda function: the entry module bundled as the broker is ({@link brokerBundlingOptions}: minified ESM,
+ * split into `index.mjs` and chunks loaded at first use, source maps, error names kept), on
+ * {@link COFFER_LAMBDA_RUNTIME} and arm64 (cheaper per millisecond; the bundle is plain JavaScript). Memory, timeout,
+ * role, log group and settings stay with each function.
  *
  * @example
  * new CofferFunction(this, 'Function', {
@@ -55,7 +56,7 @@ export class CofferFunction extends lambdaNodejs.NodejsFunction {
       depsLockFilePath: `${REPO_ROOT}/package-lock.json`,
       runtime: COFFER_LAMBDA_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
-      bundling: brokerBundlingOptions(),
+      bundling: brokerBundlingOptions(props.entry),
       environment: { ...environment, ...(sourceMapStackTraces && { NODE_OPTIONS: '--enable-source-maps' }) },
     });
     Validations.of(this).acknowledge({

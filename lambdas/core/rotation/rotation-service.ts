@@ -555,7 +555,7 @@ export class RotationService {
       if (before.current !== undefined) {
         const ctx = await this.#context(rotation, member, config, before, breach);
         const previous = await this.#valueOf(member, before.current);
-        const retired = previous === undefined ? undefined : rotator.retire(ctx, previous);
+        const retired = previous === undefined ? undefined : await rotator.retire(ctx, previous);
         if (retired !== undefined && (breach || retired.afterMs !== undefined)) {
           const dueAt = breach ? now : now + (retired.afterMs ?? 0);
           const revocation: RevocationRecord = {
@@ -956,7 +956,7 @@ export class RotationService {
       const current = await this.#valueOf(config.name, (await this.#currentVersion(config.name)) ?? '').catch(
         () => undefined,
       );
-      const due = current === undefined ? undefined : rotator.dueAt(config.settings, current);
+      const due = current === undefined ? undefined : await rotator.dueAt(config.settings, current);
       if (due !== undefined) candidates.push(due);
     }
     return candidates.length === 0 ? undefined : Math.min(...candidates);

@@ -147,13 +147,23 @@ export interface Rotator<S = unknown> {
    * After finishSecret, the credential that just became AWSPREVIOUS: how to revoke it, and when.
    * `afterMs` undefined means "not by time" (alternating users stay valid until the next rotation changes them,
    * certificates until they expire); a breach rotation revokes the handle at once regardless.
-   * Returns undefined when there is nothing to revoke.
+   * Returns undefined when there is nothing to revoke. May answer through a promise (a rotator that loads its parser
+   * at first use).
    */
-  retire(ctx: RotatorContext<S>, previous: SecretValue): { handle: RevocationHandle; afterMs?: number } | undefined;
+  retire(ctx: RotatorContext<S>, previous: SecretValue): Retired | undefined | Promise<Retired | undefined>;
   /** Revokes a retired credential. Idempotent: succeeds when it is already gone. */
   revoke(settings: S, handle: RevocationHandle, secrets: RotationSecrets): Promise<void>;
-  /** When the value itself asks for the next rotation (a certificate at two-thirds of its lifetime), epoch ms. */
-  dueAt?(settings: S, current: SecretValue): number | undefined;
+  /**
+   * When the value itself asks for the next rotation (a certificate at two-thirds of its lifetime), epoch ms. May
+   * answer through a promise, as `retire` may.
+   */
+  dueAt?(settings: S, current: SecretValue): number | undefined | Promise<number | undefined>;
+}
+
+/** What `retire` answers: how to revoke the retired credential, and when. */
+export interface Retired {
+  readonly handle: RevocationHandle;
+  readonly afterMs?: number | undefined;
 }
 
 /**

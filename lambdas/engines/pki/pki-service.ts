@@ -1,43 +1,19 @@
 /**
- * The PKI engine's one entry point for the broker, the rotation engines and the composition roots. It wires the
- * parts, each in its own module: the CAs (`ca-service.ts`), roles (`role-service.ts`), issuing (`issuer.ts`),
- * revocation and the CRL (`crl.ts`), stored private keys (`stored-keys.ts`), over the records of `pki-records.ts`.
+ * The PKI engine's one entry point for the broker, the rotation engines and the composition roots. The engine itself
+ * (`pki-engine.ts`: the CAs, roles, issuing, the CRL, stored keys) is loaded at the first call, not when a broker
+ * starts: it brings @peculiar/x509 and its ASN.1 stack, about a tenth of the broker Lambda's cold import, and most
+ * requests (a GET of a secret) never touch PKI (docs/BENCHMARKS.md, issue 15).
  */
-import { randomBytes } from 'node:crypto';
-import type { CaKeyStore, CaKeyType } from '../../core/ports/ca-key-store.ts';
-import type { Clock } from '../../core/ports/clock.ts';
-import type { KeyProvider } from '../../core/ports/key-provider.ts';
-import type { Store } from '../../core/ports/store.ts';
-import { CaService } from './ca-service.ts';
-import { CrlService } from './crl.ts';
-import {
-  CertificateIssuer,
-  type IssuedCertificate,
-  type IssuedWithKey,
-  type IssueRequest,
-  type SignRequest,
-} from './issuer.ts';
-import { newSerial } from './pki-records.ts';
+import type { CaKeyType } from '../../core/ports/ca-key-store.ts';
+import type { IssuedCertificate, IssuedWithKey, IssueRequest, SignRequest } from './issuer.ts';
+import type { PkiEngine, PkiServiceOptions } from './pki-engine.ts';
 import type { PkiRole, PkiRoleInput } from './pki-role.ts';
-import { RoleService } from './role-service.ts';
-import { StoredKeys } from './stored-keys.ts';
 
 export type { IssuedCertificate, IssuedWithKey, IssueRequest, SignRequest } from './issuer.ts';
+export type { PkiServiceOptions } from './pki-engine.ts';
 export { type CaSlot, normaliseSerial } from './pki-records.ts';
 
-export interface PkiServiceOptions {
-  readonly store: Store;
-  /** Seals private keys that a role asks to store. */
-  readonly keyProvider: KeyProvider;
-  readonly caKeys: CaKeyStore;
-  readonly clock: Clock;
-  /** Base URL the CRL is served under; issued certificates carry `<publicUrl>/v1/pki/crl` as CRL distribution point. */
-  readonly publicUrl: string;
-  /** How long a CRL is valid (nextUpdate − thisUpdate); it is re-signed once half of it has passed. @default 259_200 (72 h) */
-  readonly crlLifetimeSeconds?: number;
-  /** Source of the 16 serial-number bytes; injectable so tests can force a collision. @default crypto random */
-  readonly randomSerial?: () => Buffer;
-}
+type Result<K extends keyof PkiEngine> = PkiEngine[K] extends (...args: never[]) => infer R ? R : never;
 
 /**
  * The PKI engine: a root CA, an optional intermediate (signed by the root or by an external CA), roles, issue and
@@ -45,146 +21,147 @@ export interface PkiServiceOptions {
  * and stored (sealed) only when the role asks.
  */
 export class PkiService {
+  readonly #options: PkiServiceOptions;
   readonly #crlUrl: string;
-  readonly #cas: CaService;
-  readonly #roles: RoleService;
-  readonly #issuer: CertificateIssuer;
-  readonly #crl: CrlService;
-  readonly #storedKeys: StoredKeys;
+  #engine: Promise<PkiEngine> | undefined;
 
   constructor(options: PkiServiceOptions) {
-    const { store, clock } = options;
-    const randomSerial = options.randomSerial ?? (() => randomBytes(16));
-    const serials = () => newSerial(randomSerial);
+    this.#options = options;
     this.#crlUrl = `${options.publicUrl.replace(/\/+$/, '')}/v1/pki/crl`;
-    this.#cas = new CaService({ store, caKeys: options.caKeys, clock, newSerial: serials });
-    this.#roles = new RoleService(store);
-    this.#storedKeys = new StoredKeys({ store, keyProvider: options.keyProvider });
-    this.#issuer = new CertificateIssuer({
-      store,
-      cas: this.#cas,
-      roles: this.#roles,
-      storedKeys: this.#storedKeys,
-      clock,
-      crlUrl: this.#crlUrl,
-      newSerial: serials,
-    });
-    this.#crl = new CrlService({
-      store,
-      cas: this.#cas,
-      clock,
-      crlLifetimeMs: (options.crlLifetimeSeconds ?? 259_200) * 1000,
-    });
   }
 
   get crlUrl(): string {
     return this.#crlUrl;
   }
 
+  /** The engine, loaded and built once; a failed load is not kept, so the next call tries again. */
+  #loaded(): Promise<PkiEngine> {
+    // The Reflect polyfill first, on its own: in a split bundle esbuild does not keep the evaluation order of imports
+    // across chunks, and tsyringe (under @peculiar/x509) refuses to load without it (see x509.ts).
+    this.#engine ??= import('reflect-metadata')
+      .then(() => import('./pki-engine.ts'))
+      .then(
+        ({ PkiEngine }) => new PkiEngine({ ...this.#options, crlUrl: this.#crlUrl }),
+        (err: unknown) => {
+          this.#engine = undefined;
+          throw err;
+        },
+      );
+    return this.#engine;
+  }
+
   // ---- CAs -------------------------------------------------------------------------------------------------
 
   /** Generates the root CA: a new key in the CaKeyStore and a self-signed certificate. Create-only. */
-  generateRoot(input: { common_name: string; key_type: CaKeyType; ttl: number }) {
-    return this.#cas.generateRoot(input);
+  async generateRoot(input: { common_name: string; key_type: CaKeyType; ttl: number }): Result<'generateRoot'> {
+    return (await this.#loaded()).generateRoot(input);
   }
 
   /**
    * Generates the intermediate's key and CSR. With `sign_with_root`, our root signs it at once and it becomes the
    * issuing CA; otherwise the CSR goes to an external CA and comes back through `setIntermediateCertificate`.
    */
-  generateIntermediate(input: { common_name: string; key_type: CaKeyType; sign_with_root: boolean; ttl: number }) {
-    return this.#cas.generateIntermediate(input);
+  async generateIntermediate(input: {
+    common_name: string;
+    key_type: CaKeyType;
+    sign_with_root: boolean;
+    ttl: number;
+  }): Result<'generateIntermediate'> {
+    return (await this.#loaded()).generateIntermediate(input);
   }
 
   /** The root signs a CA certificate for a CSR (ours or another intermediate's), path length 0. */
-  signIntermediate(input: { csr: string; ttl: number; common_name?: string }) {
-    return this.#cas.signIntermediate(input);
+  async signIntermediate(input: { csr: string; ttl: number; common_name?: string }): Result<'signIntermediate'> {
+    return (await this.#loaded()).signIntermediate(input);
   }
 
   /**
    * Imports the intermediate's signed certificate. It must hold the intermediate's own public key, be a CA
    * certificate, and verify against the first certificate of `chain` (default: our root).
    */
-  setIntermediateCertificate(input: { certificate: string; chain?: readonly string[] }) {
-    return this.#cas.setIntermediateCertificate(input);
+  async setIntermediateCertificate(input: {
+    certificate: string;
+    chain?: readonly string[];
+  }): Result<'setIntermediateCertificate'> {
+    return (await this.#loaded()).setIntermediateCertificate(input);
   }
 
   /** The issuing CA's certificate and chain (issuing CA first, root last). */
-  caChain() {
-    return this.#cas.caChain();
+  async caChain(): Result<'caChain'> {
+    return (await this.#loaded()).caChain();
   }
 
   // ---- roles -----------------------------------------------------------------------------------------------
 
-  putRole(name: string, input: PkiRoleInput): Promise<PkiRole> {
-    return this.#roles.put(name, input);
+  async putRole(name: string, input: PkiRoleInput): Promise<PkiRole> {
+    return (await this.#loaded()).putRole(name, input);
   }
 
-  getRole(name: string): Promise<PkiRole> {
-    return this.#roles.get(name);
+  async getRole(name: string): Promise<PkiRole> {
+    return (await this.#loaded()).getRole(name);
   }
 
-  deleteRole(name: string): Promise<void> {
-    return this.#roles.delete(name);
+  async deleteRole(name: string): Promise<void> {
+    return (await this.#loaded()).deleteRole(name);
   }
 
-  listRoles(): Promise<string[]> {
-    return this.#roles.list();
+  async listRoles(): Promise<string[]> {
+    return (await this.#loaded()).listRoles();
   }
 
   // ---- issue and sign --------------------------------------------------------------------------------------
 
   /** Generates a key pair on the server and a certificate for it. The private key is returned here, once. */
-  issue(roleName: string, request: IssueRequest): Promise<IssuedWithKey> {
-    return this.#issuer.issue(roleName, request);
+  async issue(roleName: string, request: IssueRequest): Promise<IssuedWithKey> {
+    return (await this.#loaded()).issue(roleName, request);
   }
 
   /** Signs a CSR after checking its proof of possession, its key against the role, and every name. */
-  sign(roleName: string, request: SignRequest): Promise<IssuedCertificate> {
-    return this.#issuer.sign(roleName, request);
+  async sign(roleName: string, request: SignRequest): Promise<IssuedCertificate> {
+    return (await this.#loaded()).sign(roleName, request);
   }
 
   /** A certificate's status and PEM (never its private key). */
-  certificate(serial: string) {
-    return this.#issuer.certificate(serial);
+  async certificate(serial: string): Result<'certificate'> {
+    return (await this.#loaded()).certificate(serial);
   }
 
-  listCertificates() {
-    return this.#issuer.listCertificates();
+  async listCertificates(): Result<'listCertificates'> {
+    return (await this.#loaded()).listCertificates();
   }
 
   /** The private key a `store_private_key` role kept, unsealed. */
-  storedPrivateKey(serial: string) {
-    return this.#storedKeys.open(serial);
+  async storedPrivateKey(serial: string): Result<'storedPrivateKey'> {
+    return (await this.#loaded()).storedPrivateKey(serial);
   }
 
   /** Re-wraps the data keys of stored private keys under the current root key (after a keyring rotation). */
-  rewrapAll() {
-    return this.#storedKeys.rewrapAll();
+  async rewrapAll(): Result<'rewrapAll'> {
+    return (await this.#loaded()).rewrapAll();
   }
 
   // ---- revocation, CRL, tidy -------------------------------------------------------------------------------
 
   /** Revokes a certificate by serial and publishes a new CRL. Revoking twice is a no-op. */
-  revoke(serial: string) {
-    return this.#crl.revoke(serial);
+  async revoke(serial: string): Result<'revoke'> {
+    return (await this.#loaded()).revoke(serial);
   }
 
   /** Whether one of the engine's CAs issued `certificate` (DER) and revoked it: the `CertificateRevocation` port. */
-  revocationStatus(certificate: Uint8Array) {
-    return this.#crl.revocationStatus(certificate);
+  async revocationStatus(certificate: Uint8Array): Result<'revocationStatus'> {
+    return (await this.#loaded()).revocationStatus(certificate);
   }
 
   /** The current CRL of the issuing CA (PEM), re-signed first when it is missing, stale or from another CA. */
-  crl() {
-    return this.#crl.crl();
+  async crl(): Result<'crl'> {
+    return (await this.#loaded()).crl();
   }
 
   /**
    * Removes certificates that expired more than `safetyBufferSeconds` ago from the index, and their entries from
    * the CRL (an expired certificate is rejected on its dates alone), then re-signs the CRL if it changed.
    */
-  tidy(safetyBufferSeconds?: number) {
-    return this.#crl.tidy(safetyBufferSeconds);
+  async tidy(safetyBufferSeconds?: number): Result<'tidy'> {
+    return (await this.#loaded()).tidy(safetyBufferSeconds);
   }
 }

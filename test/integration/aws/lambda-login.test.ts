@@ -118,7 +118,6 @@ describe('Module: lambda handler logins (emulator)', () => {
   afterEach(() => {
     vi.unstubAllEnvs();
     vi.restoreAllMocks();
-    vi.resetModules();
   });
 
   afterAll(async () => {
@@ -189,6 +188,10 @@ describe('Module: lambda handler logins (emulator)', () => {
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', emulator.credentials.secretAccessKey);
     vi.stubEnv('AWS_SESSION_TOKEN', '');
     for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+    // A fresh module graph for the entry point, which reads the stubbed environment when it loads. Reset here, not
+    // after every test: the handler of `beforeAll` loads its login checks at first use (`import()`), and under a reset
+    // registry they would come from another module graph, whose error classes its own `instanceof` checks miss.
+    vi.resetModules();
     const module = await import('../../../lambdas/entrypoints/lambda/handler.ts');
     const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     const result = await module.handler(

@@ -124,7 +124,7 @@ describe('httpApiKeyRotator against a real HTTP key service', () => {
     expect(service.requests.filter((r) => r.op === 'create')).toHaveLength(1);
 
     // finishSecret: the old value became AWSPREVIOUS, to be revoked after the overlap.
-    const retired = rotator.retire(context(s, pending), old.value);
+    const retired = await rotator.retire(context(s, pending), old.value);
     expect(retired).toEqual({ handle: { keyId: old.id }, afterMs: 900_000 });
     expect(service.isValid(old.key)).toBe(true);
     expect(service.isValid(created.apiKey!)).toBe(true);
@@ -141,12 +141,12 @@ describe('httpApiKeyRotator against a real HTTP key service', () => {
     const s = settings();
     const pending = await rotator.createValue(context(s, undefined));
     expect(Object.keys(json(pending)).sort()).toEqual(['apiKey', 'keyId']);
-    expect(rotator.retire(context(s, pending), text({ endpoint: 'x' }))).toBeUndefined();
+    expect(await rotator.retire(context(s, pending), text({ endpoint: 'x' }))).toBeUndefined();
   });
 
   it('defaults the overlap to an hour', async () => {
     const old = initialValue();
-    expect(rotator.retire(context(settings(), undefined), old.value)?.afterMs).toBe(3_600_000);
+    expect((await rotator.retire(context(settings(), undefined), old.value))?.afterMs).toBe(3_600_000);
   });
 
   it('rollback revokes the pending key and leaves the current key working', async () => {

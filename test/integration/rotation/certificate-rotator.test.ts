@@ -297,16 +297,20 @@ describe('certificateRotator: dueAt', () => {
     const v = read(current);
     const notBefore = Date.parse(v.notBefore);
     const lifetime = Date.parse(v.notAfter) - notBefore;
-    expect(rotator.dueAt(rotator.parseSettings(SETTINGS), current)).toBe(Math.floor(notBefore + (2 / 3) * lifetime));
-    expect(rotator.dueAt(rotator.parseSettings({ ...SETTINGS, renewAtFraction: 0.5 }), current)).toBe(
+    expect(await rotator.dueAt(rotator.parseSettings(SETTINGS), current)).toBe(
+      Math.floor(notBefore + (2 / 3) * lifetime),
+    );
+    expect(await rotator.dueAt(rotator.parseSettings({ ...SETTINGS, renewAtFraction: 0.5 }), current)).toBe(
       notBefore + lifetime / 2,
     );
   });
 
   it('leaves a value without a certificate to the rotation rules', async () => {
     const { rotator } = await setup();
-    expect(rotator.dueAt(rotator.parseSettings(SETTINGS), { kind: 'string', string: 'placeholder' })).toBeUndefined();
-    expect(rotator.dueAt(rotator.parseSettings(SETTINGS), { kind: 'string', string: '{}' })).toBeUndefined();
+    expect(
+      await rotator.dueAt(rotator.parseSettings(SETTINGS), { kind: 'string', string: 'placeholder' }),
+    ).toBeUndefined();
+    expect(await rotator.dueAt(rotator.parseSettings(SETTINGS), { kind: 'string', string: '{}' })).toBeUndefined();
   });
 });
 
@@ -316,7 +320,7 @@ describe('certificateRotator: retire, revoke, rollback', () => {
     const previous = await rotator.createValue(context());
     const current = await rotator.createValue(context({ ...SETTINGS }, { current: previous }));
     const ctx = context(SETTINGS, { current, previous, breach: true });
-    const retired = rotator.retire(ctx, previous);
+    const retired = await rotator.retire(ctx, previous);
     expect(retired).toEqual({ handle: { serial: read(previous).serialNumber }, afterMs: undefined });
     // Nothing is revoked by retiring.
     expect((await pki.certificate(read(previous).serialNumber)).status).toBe('valid');
@@ -332,8 +336,8 @@ describe('certificateRotator: retire, revoke, rollback', () => {
     const { rotator, context } = await setup();
     const current = await rotator.createValue(context());
     const ctx = context(SETTINGS, { current });
-    expect(rotator.retire(ctx, { kind: 'string', string: 'placeholder' })).toBeUndefined();
-    expect(rotator.retire(ctx, current)).toBeUndefined();
+    expect(await rotator.retire(ctx, { kind: 'string', string: 'placeholder' })).toBeUndefined();
+    expect(await rotator.retire(ctx, current)).toBeUndefined();
   });
 
   it('revokes idempotently: twice, and a serial the engine does not know', async () => {

@@ -150,7 +150,7 @@ class Rotation<S> {
   }
 
   /** finishSecret: AWSCURRENT moves, AWSPREVIOUS follows; returns what retire said. */
-  finish(pending: SecretValue) {
+  async finish(pending: SecretValue) {
     this.previous = this.current;
     this.current = pending;
     this.secrets.values.set(this.arn, pending);
@@ -159,7 +159,7 @@ class Rotation<S> {
 
   async rotate() {
     const { pending } = await this.prepare();
-    return { pending, retired: this.finish(pending) };
+    return { pending, retired: await this.finish(pending) };
   }
 }
 
@@ -208,7 +208,7 @@ describe('postgres-single rotator (real PostgreSQL)', () => {
     await rotator.testSecret(ctx, pending);
     expect(await canLogin(server, user, old)).toBe(false);
     expect(await works(pending)).toBe(true);
-    expect(r.finish(pending)).toBeUndefined();
+    expect(await r.finish(pending)).toBeUndefined();
   });
 
   it('with adminSecret, the admin changes the password (even when the current one is no longer accepted)', async () => {
@@ -318,7 +318,7 @@ describe('postgres-alternating rotator (real PostgreSQL)', () => {
     expect(fieldsOf(first.pending)).toMatchObject({ username: clone, note: 'kept', host: server.host });
     await rotator.setSecret(first.ctx, first.pending);
     await rotator.testSecret(first.ctx, first.pending);
-    const retired = r.finish(first.pending);
+    const retired = await r.finish(first.pending);
     expect(retired).toEqual({ handle: expect.objectContaining({ username: base }) });
     expect(retired?.afterMs).toBeUndefined();
 

@@ -1,8 +1,8 @@
+import { X509Certificate } from 'node:crypto';
 import * as z from 'zod';
 import { DurationSchema } from '../../duration.ts';
 import { PolicyNameSchema } from '../../policy/policy-schema.ts';
 import { CidrListSchema } from '../methods/cidrs.ts';
-import { PemConverter, X509Certificate, X509Crl } from './x509.ts';
 
 /** Bounds that keep a role small: it is read, and its certificates parsed, on every login. */
 export const CERT_LIMITS = {
@@ -17,30 +17,33 @@ export const CERT_LIMITS = {
 } as const;
 
 /**
- * The certificates of a PEM bundle, or undefined when the text holds anything that is not a readable certificate.
- * Every block must be a certificate: a stray private key pasted into a role must be refused, not stored.
+ * The certificates of a PEM bundle as separate PEM blocks, or undefined when the text holds anything that is not a
+ * readable certificate. Every block must be a certificate: a stray private key pasted into a role must be refused,
+ * not stored. Node's own parser checks them here, so the schema needs no X.509 library; the method parses the role
+ * again with @peculiar/x509 (loaded at the first role write or login) before storing it.
  */
-export function parseCertificateBundle(pem: string): X509Certificate[] | undefined {
-  const blocks = pem.match(/-----BEGIN [^-]+-----/g) ?? [];
-  if (blocks.length === 0 || blocks.some((block) => block !== '-----BEGIN CERTIFICATE-----')) return undefined;
+export function certificateBlocks(pem: string): string[] | undefined {
+  const labels = pem.match(/-----BEGIN [^-]+-----/g) ?? [];
+  if (labels.length === 0 || labels.some((label) => label !== '-----BEGIN CERTIFICATE-----')) return undefined;
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length !== labels.length) return undefined;
   try {
-    return PemConverter.decode(pem).map((der) => new X509Certificate(der));
+    for (const block of blocks) new X509Certificate(block);
+    return blocks;
   } catch {
     return undefined;
   }
 }
 
-/** A CRL in PEM (`BEGIN X509 CRL`, or `BEGIN CRL`), or undefined when the text is not one readable CRL. */
-export function parseCrl(pem: string): X509Crl | undefined {
-  const blocks = pem.match(/-----BEGIN [^-]+-----/g) ?? [];
+/** Whether the text is one PEM block labelled as a CRL (`BEGIN X509 CRL`, or `BEGIN CRL`); the method parses it. */
+export function isCrlPem(pem: string): boolean {
+  const labels = pem.match(/-----BEGIN [^-]+-----/g) ?? [];
   // RFC 7468 says `X509 CRL`; some tools (@peculiar/x509 among them) write `CRL`.
-  if (blocks.length !== 1 || !/^-----BEGIN (X509 )?CRL-----$/.test(blocks[0]!)) return undefined;
-  try {
-    return new X509Crl(pem);
-  } catch {
-    return undefined;
-  }
+  return labels.length === 1 && /^-----BEGIN (X509 )?CRL-----$/.test(labels[0]!);
 }
+
+export const CERTIFICATE_BUNDLE_ERROR = 'must be one or more PEM certificates (BEGIN CERTIFICATE) and nothing else';
+export const CRL_ERROR = 'must be a PEM CRL (BEGIN X509 CRL)';
 
 const PatternListSchema = z.array(z.string().min(1).max(CERT_LIMITS.patternLength)).max(CERT_LIMITS.patterns);
 
@@ -77,10 +80,8 @@ export const CertRoleSchema = z
     certificate: z
       .string()
       .max(CERT_LIMITS.pemLength)
-      .refine((pem) => parseCertificateBundle(pem) !== undefined, {
-        error: 'must be one or more PEM certificates (BEGIN CERTIFICATE) and nothing else',
-      })
-      .refine((pem) => (parseCertificateBundle(pem)?.length ?? 0) <= CERT_LIMITS.certificates, {
+      .refine((pem) => certificateBlocks(pem) !== undefined, { error: CERTIFICATE_BUNDLE_ERROR })
+      .refine((pem) => (certificateBlocks(pem)?.length ?? 0) <= CERT_LIMITS.certificates, {
         error: `must hold at most ${CERT_LIMITS.certificates} certificates`,
       }),
     allowed_common_names: PatternListSchema.default([]),
@@ -94,12 +95,7 @@ export const CertRoleSchema = z
      * certificate they list is refused. Each must be signed by one of the role's certificates (checked on write).
      */
     crls: z
-      .array(
-        z
-          .string()
-          .max(CERT_LIMITS.crlLength)
-          .refine((pem) => parseCrl(pem) !== undefined, { error: 'must be a PEM CRL (BEGIN X509 CRL)' }),
-      )
+      .array(z.string().max(CERT_LIMITS.crlLength).refine(isCrlPem, { error: CRL_ERROR }))
       .max(CERT_LIMITS.crls)
       .default([]),
     token_policies: z.array(PolicyNameSchema).max(CERT_LIMITS.policies).default([]),

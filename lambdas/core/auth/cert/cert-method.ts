@@ -14,18 +14,37 @@ import type {
 import { sourceAllowed } from '../methods/cidrs.ts';
 import { LoginFailedError } from '../methods/login-error.ts';
 import {
+  CERTIFICATE_BUNDLE_ERROR,
   type CertLogin,
   CertLoginSchema,
   type CertMountConfig,
   CertMountConfigSchema,
   type CertRole,
   CertRoleSchema,
-  parseCertificateBundle,
-  parseCrl,
+  CRL_ERROR,
 } from './cert-config.ts';
 import { CertLoginError } from './cert-errors.ts';
-import { checkCertificate, crlSignedByOneOf, factsOf, readClientCertificate } from './cert-verify.ts';
 import type { X509Certificate } from './x509.ts';
+
+type CertVerify = typeof import('./cert-verify.ts');
+let certVerify: Promise<CertVerify> | undefined;
+
+/**
+ * The certificate checks (and @peculiar/x509 with its ASN.1 stack under them) are loaded at the first role write or
+ * login, not when the broker starts: most brokers never see a certificate login, and the library is about a tenth of
+ * the broker Lambda's cold import (docs/BENCHMARKS.md, issue 15). A failed load is not kept.
+ */
+function loadCertVerify(): Promise<CertVerify> {
+  // The Reflect polyfill first, on its own: in a split bundle esbuild does not keep the evaluation order of imports
+  // across chunks, and tsyringe (under @peculiar/x509) refuses to load without it (see x509.ts).
+  certVerify ??= import('reflect-metadata')
+    .then(() => import('./cert-verify.ts'))
+    .catch((err: unknown) => {
+      certVerify = undefined;
+      throw err;
+    });
+  return certVerify;
+}
 
 /** The answer to a login without a client certificate: the fix is on the client's side, so say what it is. */
 export const NO_CLIENT_CERTIFICATE = 'the login needs a TLS client certificate: connect over mTLS';
@@ -57,14 +76,18 @@ export class CertMethod implements AuthMethod<CertMountConfig, CertRole, CertLog
   }
 
   /**
-   * Refuses a CRL that none of the role's certificates signed: it could only be a mistake (another CA's list), and
-   * at login it would be ignored without a word.
+   * Parses the role's certificates and CRLs with the library logins use (the schema checked them with Node's parser
+   * and their PEM labels only), and refuses a CRL that none of the role's certificates signed: it could only be a
+   * mistake (another CA's list), and at login it would be ignored without a word.
    */
   async prepareRole(write: RoleWrite<CertMountConfig, CertRole>): Promise<PreparedRole<CertRole>> {
-    const anchors = parseCertificateBundle(write.role.certificate) ?? [];
+    const { crlSignedByOneOf, parseCertificateBundle, parseCrl } = await loadCertVerify();
+    const anchors = parseCertificateBundle(write.role.certificate);
+    if (anchors === undefined) throw new ValidationError(`invalid role: certificate: ${CERTIFICATE_BUNDLE_ERROR}`);
     for (const [index, pem] of write.role.crls.entries()) {
       const crl = parseCrl(pem);
-      if (crl === undefined || !(await crlSignedByOneOf(crl, anchors))) {
+      if (crl === undefined) throw new ValidationError(`invalid role: crls.${index}: ${CRL_ERROR}`);
+      if (!(await crlSignedByOneOf(crl, anchors))) {
         throw new ValidationError(`invalid role: crls.${index}: not signed by any certificate of the role`);
       }
     }
@@ -80,11 +103,12 @@ export class CertMethod implements AuthMethod<CertMountConfig, CertRole, CertLog
     if (context.clientCertificate === undefined || context.clientCertificate.length === 0) {
       throw new CertLoginError('no_certificate', NO_CLIENT_CERTIFICATE, body.name);
     }
-    const cert = readClientCertificate(context.clientCertificate);
+    const verify = await loadCertVerify();
+    const cert = verify.readClientCertificate(context.clientCertificate);
     if (body.name !== undefined) {
       const role = await roles.get(body.name);
       if (role === undefined) throw new CertLoginError('no_role', 'role not found', body.name);
-      return this.#loginAs(body.name, role, cert, context);
+      return this.#loginAs(verify, body.name, role, cert, context);
     }
     if (roles.list === undefined) throw new InternalError('certificate login without a name needs the role list');
     const names = [...(await roles.list())].sort();
@@ -93,7 +117,7 @@ export class CertMethod implements AuthMethod<CertMountConfig, CertRole, CertLog
       const role = await roles.get(name);
       if (role === undefined) continue;
       try {
-        return await this.#loginAs(name, role, cert, context);
+        return await this.#loginAs(verify, name, role, cert, context);
       } catch (err) {
         if (!(err instanceof CertLoginError)) throw err;
         refusals.push(`${name}: ${err.reason}`);
@@ -106,12 +130,18 @@ export class CertMethod implements AuthMethod<CertMountConfig, CertRole, CertLog
     );
   }
 
-  async #loginAs(name: string, role: CertRole, cert: X509Certificate, context: LoginContext): Promise<LoginOutcome> {
+  async #loginAs(
+    verify: CertVerify,
+    name: string,
+    role: CertRole,
+    cert: X509Certificate,
+    context: LoginContext,
+  ): Promise<LoginOutcome> {
     try {
       if (!sourceAllowed(role.bound_cidrs, context.sourceIp)) {
         throw new CertLoginError('source', 'source address not allowed by the role');
       }
-      await checkCertificate(cert, role, context.now);
+      await verify.checkCertificate(cert, role, context.now);
       // Fails closed: a PKI engine that cannot answer refuses the login (as an internal error, not a denial).
       if ((await this.#revocation?.revocationStatus(context.clientCertificate!)) === 'revoked') {
         throw new CertLoginError('revoked', 'certificate revoked');
@@ -119,7 +149,7 @@ export class CertMethod implements AuthMethod<CertMountConfig, CertRole, CertLog
     } catch (err) {
       throw err instanceof CertLoginError ? err.forRole(name) : err;
     }
-    const facts = factsOf(cert);
+    const facts = verify.factsOf(cert);
     return {
       role: name,
       policies: role.token_policies,

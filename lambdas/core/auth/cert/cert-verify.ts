@@ -3,8 +3,7 @@
  * anchors, key usage, names and extensions. Revocation is the method's (it needs the PKI port).
  */
 import { globMatch } from '../methods/globs.ts';
-import type { CertRole } from './cert-config.ts';
-import { parseCertificateBundle, parseCrl } from './cert-config.ts';
+import { type CertRole, isCrlPem } from './cert-config.ts';
 import { CertLoginError } from './cert-errors.ts';
 import {
   AuthorityKeyIdentifierExtension,
@@ -13,11 +12,36 @@ import {
   ExtendedKeyUsageExtension,
   KeyUsageFlags,
   KeyUsagesExtension,
+  PemConverter,
   SubjectAlternativeNameExtension,
   SubjectKeyIdentifierExtension,
   X509Certificate,
-  type X509Crl,
+  X509Crl,
 } from './x509.ts';
+
+/**
+ * The certificates of a PEM bundle, or undefined when the text holds anything that is not a readable certificate
+ * (as `certificateBlocks` in `cert-config.ts`, here with the library the checks below use).
+ */
+export function parseCertificateBundle(pem: string): X509Certificate[] | undefined {
+  const blocks = pem.match(/-----BEGIN [^-]+-----/g) ?? [];
+  if (blocks.length === 0 || blocks.some((block) => block !== '-----BEGIN CERTIFICATE-----')) return undefined;
+  try {
+    return PemConverter.decode(pem).map((der) => new X509Certificate(der));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A CRL in PEM (`BEGIN X509 CRL`, or `BEGIN CRL`), or undefined when the text is not one readable CRL. */
+export function parseCrl(pem: string): X509Crl | undefined {
+  if (!isCrlPem(pem)) return undefined;
+  try {
+    return new X509Crl(pem);
+  } catch {
+    return undefined;
+  }
+}
 
 /** The names and identifiers of a client certificate that roles bind and token metadata carries. */
 export interface CertificateFacts {

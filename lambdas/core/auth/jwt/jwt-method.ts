@@ -15,7 +15,7 @@ import { LoginFailedError } from '../methods/login-error.ts';
 import { JWT_LIMITS, type JwtMountConfig, JwtMountConfigSchema, type JwtRole, JwtRoleSchema } from './jwt-config.ts';
 import { JwtLoginError } from './jwt-errors.ts';
 import type { JwtKeySource } from './jwt-keys.ts';
-import { keySourceFor, verifyLoginJwt } from './jwt-verifier.ts';
+import { type JwtVerifier, loadJwtVerifier } from './jwt-verifier-loader.ts';
 
 /**
  * The body of `POST /v1/auth/<mount>/login`: `{ role, jwt }`. No format check on `jwt` here: its messages would
@@ -69,11 +69,13 @@ export class JwtMethod implements AuthMethod<JwtMountConfig, JwtRole, JwtLogin> 
         body.role,
       );
     }
-    const identity = await verifyLoginJwt(body.jwt, mount.config, role, this.#keysFor(mount), context.now).catch(
-      (err: unknown) => {
+    const verifier = await loadJwtVerifier();
+    const keys = this.#keysFor(verifier, mount);
+    const identity = await verifier
+      .verifyLoginJwt(body.jwt, mount.config, role, keys, context.now)
+      .catch((err: unknown) => {
         throw err instanceof JwtLoginError ? err.forRole(body.role) : err;
-      },
-    );
+      });
     return {
       role: body.role,
       policies: role.token_policies,
@@ -86,12 +88,12 @@ export class JwtMethod implements AuthMethod<JwtMountConfig, JwtRole, JwtLogin> 
     };
   }
 
-  #keysFor(mount: AuthMountRef<JwtMountConfig>): JwtKeySource {
+  #keysFor(verifier: JwtVerifier, mount: AuthMountRef<JwtMountConfig>): JwtKeySource {
     const config = JSON.stringify(mount.config);
     const cached = this.#sources.get(mount.id);
     if (cached?.config === config) return cached.keys;
     const fetchImpl = this.#fetch;
-    const keys = keySourceFor(mount.config, {
+    const keys = verifier.keySourceFor(mount.config, {
       // Static keys never fetch; a URL source on a runtime without an egress guard fails closed at its first fetch.
       fetch:
         fetchImpl ??

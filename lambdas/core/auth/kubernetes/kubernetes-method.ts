@@ -1,4 +1,4 @@
-import { decodeJwt, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 import { InternalError, ValidationError } from '../../errors.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { KubernetesTokenReviewer } from '../../ports/kubernetes-token-review.ts';
@@ -6,7 +6,7 @@ import type { ItemData } from '../../ports/store.ts';
 import { DEFAULT_JWT_ALGORITHMS } from '../jwt/jwt-config.ts';
 import { JwtLoginError } from '../jwt/jwt-errors.ts';
 import type { JwtKeySource } from '../jwt/jwt-keys.ts';
-import { checkForm, keySourceFor, toLoginError } from '../jwt/jwt-verifier.ts';
+import { type JwtVerifier, loadJwtVerifier } from '../jwt/jwt-verifier-loader.ts';
 import type {
   AuthMethod,
   AuthMethodDeps,
@@ -130,8 +130,9 @@ export class KubernetesMethod implements AuthMethod<KubernetesMountConfig, Kuber
   ): Promise<JWTPayload> {
     const { config } = mount;
     const algorithms = [...(config.jwt_supported_algs ?? DEFAULT_JWT_ALGORITHMS)];
-    checkForm(jwt, algorithms);
-    const keys = this.#keysFor(mount);
+    const verifier = await loadJwtVerifier();
+    verifier.checkForm(jwt, algorithms);
+    const keys = this.#keysFor(verifier, mount);
     const issuer = config.issuer ?? (await keys.issuer());
     let payload: JWTPayload;
     try {
@@ -144,7 +145,7 @@ export class KubernetesMethod implements AuthMethod<KubernetesMountConfig, Kuber
         requiredClaims: ['exp'],
       }));
     } catch (err) {
-      throw toLoginError(err);
+      throw verifier.toLoginError(err);
     }
     if (payload.iat !== undefined && payload.iat > Math.floor(now / 1000) + role.clock_skew_leeway) {
       throw new JwtLoginError('not_yet_valid', 'token issued in the future');
@@ -165,7 +166,7 @@ export class KubernetesMethod implements AuthMethod<KubernetesMountConfig, Kuber
     now: number,
   ): Promise<ServiceAccount> {
     if (this.#reviewer === undefined) throw new ValidationError(NO_TOKEN_REVIEW);
-    const claimed = unverifiedAccount(jwt, role, now);
+    const claimed = unverifiedAccount(await loadJwtVerifier(), jwt, role, now);
     checkBindings(role, claimed);
     const review = await this.#reviewer.review({
       host: config.kubernetes_host,
@@ -187,13 +188,13 @@ export class KubernetesMethod implements AuthMethod<KubernetesMountConfig, Kuber
     return { ...claimed, ...definedOnly(reviewed) };
   }
 
-  #keysFor(mount: AuthMountRef<KubernetesMountConfig>): JwtKeySource {
+  #keysFor(verifier: JwtVerifier, mount: AuthMountRef<KubernetesMountConfig>): JwtKeySource {
     const config = JSON.stringify(mount.config);
     const cached = this.#sources.get(mount.id);
     if (cached?.config === config) return cached.keys;
     const fetchImpl = this.#fetch;
     const { jwks_url, oidc_discovery_url, jwt_validation_pubkeys } = mount.config;
-    const keys = keySourceFor(
+    const keys = verifier.keySourceFor(
       {
         ...(jwks_url !== undefined && { jwks_url }),
         ...(oidc_discovery_url !== undefined && { oidc_discovery_url }),
@@ -219,11 +220,11 @@ export class KubernetesMethod implements AuthMethod<KubernetesMountConfig, Kuber
  * The service account a token's own claims name, read without checking its signature (the cluster checks it next):
  * only to refuse early what the role would refuse anyway, and to match the cluster's answer against.
  */
-function unverifiedAccount(jwt: string, role: KubernetesRole, now: number): ServiceAccount {
+function unverifiedAccount(verifier: JwtVerifier, jwt: string, role: KubernetesRole, now: number): ServiceAccount {
   let claims: JWTPayload;
   try {
     if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(jwt)) throw new Error('not a compact JWS');
-    claims = decodeJwt(jwt);
+    claims = verifier.decodeJwt(jwt);
   } catch {
     throw new KubernetesLoginError('malformed', 'token is not a compact JWT');
   }

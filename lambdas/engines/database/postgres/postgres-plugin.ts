@@ -1,8 +1,9 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { EgressGuard } from '../../../core/egress/egress-policy.ts';
 import { InternalError } from '../../../core/errors.ts';
 import { failureMessage } from '../../../core/leases/lease-fns.ts';
 import type { PostgresSessions } from '../../shared/postgres/postgres-sessions.ts';
+import { escapeIdentifier } from '../../shared/postgres/sql-escape.ts';
 import type { AdminCredential, DbConfig } from '../database-types.ts';
 import { renderStatement } from './sql-template.ts';
 
@@ -43,7 +44,7 @@ export class PostgresPlugin implements DatabasePlugin {
     private readonly sessions: PostgresSessions,
   ) {}
 
-  private pool(target: Target): pg.Pool {
+  private pool(target: Target): Promise<pg.Pool> {
     // Keyed by the endpoint and its admin credential: a rotated credential gets a fresh pool.
     return this.sessions.pool(
       this.egress,
@@ -67,7 +68,7 @@ export class PostgresPlugin implements DatabasePlugin {
   ): Promise<T> {
     let client: pg.PoolClient;
     try {
-      client = await this.pool(target).connect();
+      client = await (await this.pool(target)).connect();
     } catch (err) {
       throw safeError(`cannot connect to database ${target.name}`, err, [target.admin.password, ...secrets]);
     }
@@ -101,7 +102,7 @@ export class PostgresPlugin implements DatabasePlugin {
       }
       const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name]);
       if (exists.rowCount === 0) return;
-      const ident = pg.escapeIdentifier(renderCheckedName(name));
+      const ident = escapeIdentifier(renderCheckedName(name));
       // No new sessions, then end the open ones, then move owned objects to the admin and drop the rest.
       await client.query(`ALTER ROLE ${ident} NOLOGIN`);
       await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [name]);

@@ -1,5 +1,5 @@
-import pg from 'pg';
 import { ValidationError } from '../../../core/errors.ts';
+import { escapeIdentifier, escapeLiteral } from '../../shared/postgres/sql-escape.ts';
 
 export type TemplateKey = 'name' | 'password' | 'expiration';
 
@@ -38,9 +38,9 @@ export function renderStatement(statement: string, values: Partial<Record<Templa
     if (value === undefined) throw new ValidationError(`placeholder {{${key}}} has no value here`);
     if (key === 'name') {
       if (!IDENTIFIER.test(value)) throw new ValidationError('refusing to substitute an invalid role name');
-      return pg.escapeIdentifier(value);
+      return escapeIdentifier(value);
     }
     if (value.includes('\0')) throw new ValidationError(`refusing to substitute a NUL byte for {{${key}}}`);
-    return pg.escapeLiteral(value);
+    return escapeLiteral(value);
   });
 }

@@ -2,24 +2,35 @@ import { webcrypto } from 'node:crypto';
 import { CofferError, NotFoundError, ValidationError } from '../../../core/errors.ts';
 import { type Clock, systemClock } from '../../../core/ports/clock.ts';
 import {
+  type Retired,
   type RevocationHandle,
   RotationStepError,
   type Rotator,
   type RotatorContext,
 } from '../../../core/rotation/rotation-types.ts';
 import type { SecretValue } from '../../../core/secrets/secret-types.ts';
-import { generateLeafKey, leafSigningAlgorithm } from '../../pki/leaf-keys.ts';
 import type { IssueRequest, PkiService } from '../../pki/pki-service.ts';
-import { Name, PemConverter, Pkcs10CertificateRequestGenerator } from '../../pki/x509.ts';
-import { type CertificateSettings, parseCertificateSettings } from './certificate-settings.ts';
-import {
-  certificateFacts,
-  certificateValue,
-  readCertificateValue,
-  renewPoint,
-  verifyChain,
-  verifyKeyMatch,
-} from './certificate-value.ts';
+import { type CertificateSettings, parseCertificateSettings, renewPoint } from './certificate-settings.ts';
+
+type CertificateParts = typeof import('./certificate-parts.ts');
+let parts: Promise<CertificateParts> | undefined;
+
+/**
+ * The certificate parser and CSR builder (@peculiar/x509 and its ASN.1 stack) are loaded at the first rotation step
+ * of a certificate secret, not when the broker starts: they are about a tenth of the broker Lambda's cold import
+ * (docs/BENCHMARKS.md, issue 15). A failed load is not kept.
+ */
+function loadParts(): Promise<CertificateParts> {
+  // The Reflect polyfill first, on its own: in a split bundle esbuild does not keep the evaluation order of imports
+  // across chunks, and tsyringe (under @peculiar/x509) refuses to load without it (see x509.ts).
+  parts ??= import('reflect-metadata')
+    .then(() => import('./certificate-parts.ts'))
+    .catch((err: unknown) => {
+      parts = undefined;
+      throw err;
+    });
+  return parts;
+}
 
 /** What the rotator needs of the PKI engine. */
 export type CertificatePki = Pick<PkiService, 'issue' | 'sign' | 'revoke' | 'caChain'>;
@@ -37,7 +48,7 @@ export interface CertificateRotatorOptions {
 /** A certificate always knows when it falls due, so `dueAt` is never absent here. */
 export type CertificateRotator = Rotator<CertificateSettings> & {
   readonly type: 'certificate';
-  dueAt(settings: CertificateSettings, current: SecretValue): number | undefined;
+  dueAt(settings: CertificateSettings, current: SecretValue): Promise<number | undefined>;
 };
 
 /** PKI errors that say the request itself is wrong: retrying cannot help, so the rotation fails and rolls back. */
@@ -85,6 +96,8 @@ export function certificateRotator(options: CertificateRotatorOptions): Certific
         return { certificate: issued.certificate, privateKey: issued.private_key, chain: issued.ca_chain };
       }
       // A key type of our own: generate the pair here and have the role sign a CSR for it.
+      const { generateLeafKey, leafSigningAlgorithm, Name, PemConverter, Pkcs10CertificateRequestGenerator } =
+        await loadParts();
       const keys = await generateLeafKey(settings.keyType);
       const csr = await Pkcs10CertificateRequestGenerator.create({
         name: new Name([{ CN: [settings.commonName] }]),
@@ -127,6 +140,7 @@ export function certificateRotator(options: CertificateRotatorOptions): Certific
 
     async createValue(ctx: RotatorContext<CertificateSettings>): Promise<SecretValue> {
       const { certificate, privateKey, chain } = await issue(ctx.settings);
+      const { certificateFacts, certificateValue } = await loadParts();
       const value = certificateValue(certificate, privateKey, chain);
       const facts = certificateFacts(value)!;
       if (renewPoint(facts.notBefore, facts.notAfter, ctx.settings.renewAtFraction) <= clock.now()) {
@@ -145,6 +159,7 @@ export function certificateRotator(options: CertificateRotatorOptions): Certific
     },
 
     async testSecret(ctx: RotatorContext<CertificateSettings>, pending: SecretValue): Promise<void> {
+      const { certificateFacts, readCertificateValue, verifyChain, verifyKeyMatch } = await loadParts();
       const value = readCertificateValue(pending, 'pending value');
       const facts = certificateFacts(pending);
       if (facts === undefined) throw new RotationStepError('chain: certificate is not a PEM X.509 certificate');
@@ -177,6 +192,7 @@ export function certificateRotator(options: CertificateRotatorOptions): Certific
       if (pending === undefined) return;
       // The pending certificate was never handed to anyone; revoking it keeps a copy of its key from being usable.
       // A value we cannot read holds no certificate of ours to revoke.
+      const { certificateFacts } = await loadParts();
       const facts = certificateFacts(pending);
       if (facts === undefined) return;
       // Never the live certificate, whatever the pending value holds.
@@ -184,10 +200,8 @@ export function certificateRotator(options: CertificateRotatorOptions): Certific
       await revokeSerial(facts.serial);
     },
 
-    retire(
-      ctx: RotatorContext<CertificateSettings>,
-      previous: SecretValue,
-    ): { handle: RevocationHandle; afterMs?: number } | undefined {
+    async retire(ctx: RotatorContext<CertificateSettings>, previous: SecretValue): Promise<Retired | undefined> {
+      const { certificateFacts } = await loadParts();
       const facts = certificateFacts(previous);
       // A placeholder put before the first rotation holds no certificate: nothing to revoke.
       if (facts === undefined) return undefined;
@@ -202,7 +216,8 @@ export function certificateRotator(options: CertificateRotatorOptions): Certific
       await revokeSerial(serial);
     },
 
-    dueAt(settings: CertificateSettings, current: SecretValue): number | undefined {
+    async dueAt(settings: CertificateSettings, current: SecretValue): Promise<number | undefined> {
+      const { certificateFacts } = await loadParts();
       const facts = certificateFacts(current);
       // No certificate yet: the rotation rules alone decide.
       if (facts === undefined) return undefined;

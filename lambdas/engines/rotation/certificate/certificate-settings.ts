@@ -63,3 +63,8 @@ export function parseCertificateSettings(input: unknown): CertificateSettings {
   }
   return result.data;
 }
+
+/** The moment a certificate falls due for renewal: `renewAtFraction` of the way through its lifetime. */
+export function renewPoint(notBefore: number, notAfter: number, renewAtFraction: number): number {
+  return Math.floor(notBefore + renewAtFraction * (notAfter - notBefore));
+}

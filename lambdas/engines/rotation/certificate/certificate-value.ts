@@ -99,11 +99,6 @@ export function certificateFacts(
   };
 }
 
-/** The moment a certificate falls due for renewal: `renewAtFraction` of the way through its lifetime. */
-export function renewPoint(notBefore: number, notAfter: number, renewAtFraction: number): number {
-  return Math.floor(notBefore + renewAtFraction * (notAfter - notBefore));
-}
-
 /**
  * Checks that the leaf verifies, link by link, through `chain` up to `anchor` (the PKI engine's own top
  * certificate, trusted by identity rather than by what the value claims), with every certificate valid at `now`

@@ -16,5 +16,6 @@ export {
   CertificateSettingsSchema,
   DEFAULT_RENEW_AT_FRACTION,
   parseCertificateSettings,
+  renewPoint,
 } from './certificate-settings.ts';
-export { type CertificateValue, renewPoint } from './certificate-value.ts';
+export type { CertificateValue } from './certificate-value.ts';

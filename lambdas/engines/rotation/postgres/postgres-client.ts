@@ -79,7 +79,7 @@ async function session<T>(
   refusedIsResult: boolean,
 ): Promise<{ ok: true; result: T } | { ok: false }> {
   const secrets = [endpoint.password, ...passwords];
-  const client = sessions.client(egress, endpoint, PURPOSE);
+  const client = await sessions.client(egress, endpoint, PURPOSE);
   try {
     try {
       await client.connect();
@@ -147,7 +147,7 @@ export async function withAdminSession<T>(
   const secrets = [endpoint.password, ...passwords];
   let client: pg.PoolClient;
   try {
-    client = await sessions.pool(egress, endpoint, PURPOSE, { max: ADMIN_POOL_SIZE }).connect();
+    client = await (await sessions.pool(egress, endpoint, PURPOSE, { max: ADMIN_POOL_SIZE })).connect();
   } catch (err) {
     throw stepError(`${what}: cannot log in`, err, secrets);
   }

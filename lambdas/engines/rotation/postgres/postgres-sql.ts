@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import { escapeIdentifier, escapeLiteral } from '../../shared/postgres/sql-escape.ts';
 import { passwordForAlterRole } from './postgres-password.ts';
 import type { UserPair } from './postgres-value.ts';
 
@@ -10,8 +10,8 @@ import type { UserPair } from './postgres-value.ts';
  * {@link passwordForAlterRole}).
  */
 
-const ident = (name: string) => pg.escapeIdentifier(name);
-const literal = (value: string) => pg.escapeLiteral(value);
+const ident = (name: string) => escapeIdentifier(name);
+const literal = (value: string) => escapeLiteral(value);
 
 /** A `DO` block whose dollar-quote tag is random and checked absent from the body, so no value can close it. */
 function doBlock(body: string): string {

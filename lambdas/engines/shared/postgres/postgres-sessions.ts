@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
-import pg from 'pg';
+import type pg from 'pg';
 import type { EgressGuard } from '../../../core/egress/egress-policy.ts';
 import { guardedStream } from '../guarded-socket.ts';
 
@@ -32,6 +32,25 @@ export const DEFAULT_POSTGRES_TIMEOUTS: PostgresTimeouts = {
   lockMs: 10_000,
   idleMs: 10_000,
 };
+
+type Pg = typeof import('pg').default;
+let pgModule: Promise<Pg> | undefined;
+
+/**
+ * `pg` is loaded when the first session is made, not when the broker starts: most brokers never reach PostgreSQL, and
+ * loading it costs several percent of the broker Lambda's cold import (docs/BENCHMARKS.md, issue 15). SQL is quoted
+ * without it (`sql-escape.ts`). A failed load is not kept, so the next session tries again.
+ */
+function loadPg(): Promise<Pg> {
+  pgModule ??= import('pg').then(
+    (module) => module.default,
+    (err: unknown) => {
+      pgModule = undefined;
+      throw err;
+    },
+  );
+  return pgModule;
+}
 
 /** Pools kept at once; the least recently used is ended beyond this (credentials rotate, targets come and go). */
 const DEFAULT_MAX_POOLS = 32;
@@ -68,8 +87,14 @@ export class PostgresSessions {
    * restart) never crashes the process: its next query fails.
    * @param purpose names the connection in egress refusals and `application_name`, e.g. `postgres rotation target`
    */
-  client(egress: EgressGuard, endpoint: PostgresEndpoint, purpose: string, connectMs?: number): pg.Client {
-    const client = new pg.Client(this.#config(egress, endpoint, purpose, connectMs));
+  async client(
+    egress: EgressGuard,
+    endpoint: PostgresEndpoint,
+    purpose: string,
+    connectMs?: number,
+  ): Promise<pg.Client> {
+    const { Client } = await loadPg();
+    const client = new Client(this.#config(egress, endpoint, purpose, connectMs));
     client.on('error', () => {});
     return client;
   }
@@ -79,12 +104,14 @@ export class PostgresSessions {
    * is ended).
    * @throws Error when the sessions were closed
    */
-  pool(
+  async pool(
     egress: EgressGuard,
     endpoint: PostgresEndpoint,
     purpose: string,
     options: { readonly max: number; readonly connectMs?: number },
-  ): pg.Pool {
+  ): Promise<pg.Pool> {
+    // Loaded before anything is looked up: from here on nothing awaits, so two callers cannot both make one pool.
+    const { Pool } = await loadPg();
     if (this.#closed) throw new Error('Cannot use a pool after calling end');
     const key = createHash('sha256')
       .update(JSON.stringify([purpose, endpoint.host, endpoint.port, endpoint.database, endpoint.user]))
@@ -99,7 +126,7 @@ export class PostgresSessions {
       this.#pools.set(key, existing);
       return existing;
     }
-    const pool = new pg.Pool({
+    const pool = new Pool({
       ...this.#config(egress, endpoint, purpose, options.connectMs),
       max: options.max,
       idleTimeoutMillis: this.timeouts.idleMs,

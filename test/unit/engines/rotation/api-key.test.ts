@@ -211,7 +211,7 @@ describe('cofferApiKeyRotator', () => {
       scopes: ['billing:read'],
     });
 
-    const retired = r.retire(context(settings, pending), first);
+    const retired = await r.retire(context(settings, pending), first);
     expect(retired).toEqual({ handle: { keyId: old.keyId, secretName: SECRET }, afterMs: 600_000 });
     expect((await registry.validate(old.apiKey!)).valid).toBe(true);
     await r.revoke(settings, retired!.handle, noSecrets);
@@ -253,7 +253,7 @@ describe('cofferApiKeyRotator', () => {
     const foreign = await r.createValue(context(settings, undefined, randomUUID(), 'svc/other'));
     await r.rollback(context(settings, undefined), foreign);
     expect((await registry.validate(json(foreign).apiKey!)).valid).toBe(true);
-    const retired = r.retire(context(settings, undefined), foreign);
+    const retired = await r.retire(context(settings, undefined), foreign);
     await r.revoke(settings, retired!.handle, noSecrets);
     expect((await registry.validate(json(foreign).apiKey!)).valid).toBe(true);
   });
@@ -327,8 +327,8 @@ describe('cofferApiKeyRotator', () => {
     }
   });
 
-  it('retires nothing when the previous value holds no key', () => {
+  it('retires nothing when the previous value holds no key', async () => {
     const r = rotator();
-    expect(r.retire(context(r.parseSettings({}), undefined), text({ note: 'no key' }))).toBeUndefined();
+    expect(await r.retire(context(r.parseSettings({}), undefined), text({ note: 'no key' }))).toBeUndefined();
   });
 });

@@ -28,7 +28,7 @@ describe('PostgresSessions', () => {
   it('bounds every session: a statement longer than the statement timeout is cancelled by the server', async () => {
     const sessions = new PostgresSessions({ timeouts: { statementMs: 200 } });
     try {
-      const client = sessions.client(loopbackEgress(), endpoint, 'test');
+      const client = await sessions.client(loopbackEgress(), endpoint, 'test');
       await client.connect();
       try {
         const shown = await client.query<{ statement_timeout: string; lock_timeout: string }>(
@@ -43,7 +43,7 @@ describe('PostgresSessions', () => {
         await client.end();
       }
       // Pooled sessions carry the same bounds.
-      const pool = sessions.pool(loopbackEgress(), endpoint, 'test', { max: 2 });
+      const pool = await sessions.pool(loopbackEgress(), endpoint, 'test', { max: 2 });
       await expect(pool.query('SELECT pg_sleep(5)')).rejects.toMatchObject({ code: '57014' });
     } finally {
       await sessions.close();
@@ -54,11 +54,11 @@ describe('PostgresSessions', () => {
     const sessions = new PostgresSessions();
     const egress = loopbackEgress();
     try {
-      const first = sessions.pool(egress, endpoint, 'test', { max: 2 });
-      expect(sessions.pool(egress, endpoint, 'test', { max: 2 })).toBe(first);
-      expect(sessions.pool(egress, { ...endpoint, password: 'rotated' }, 'test', { max: 2 })).not.toBe(first);
+      const first = await sessions.pool(egress, endpoint, 'test', { max: 2 });
+      expect(await sessions.pool(egress, endpoint, 'test', { max: 2 })).toBe(first);
+      expect(await sessions.pool(egress, { ...endpoint, password: 'rotated' }, 'test', { max: 2 })).not.toBe(first);
       // A pool made under another egress guard is never reused.
-      expect(sessions.pool(loopbackEgress(), endpoint, 'test', { max: 2 })).not.toBe(first);
+      expect(await sessions.pool(loopbackEgress(), endpoint, 'test', { max: 2 })).not.toBe(first);
       expect((await first.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one).toBe(1);
     } finally {
       await sessions.close();
@@ -68,18 +68,18 @@ describe('PostgresSessions', () => {
   it('ends the least recently used pool beyond its limit, and every pool when closed', async () => {
     const sessions = new PostgresSessions({ maxPools: 2 });
     const egress = loopbackEgress();
-    const a = sessions.pool(egress, { ...endpoint, password: 'a' }, 'test', { max: 1 });
-    sessions.pool(egress, { ...endpoint, password: 'b' }, 'test', { max: 1 });
-    sessions.pool(egress, { ...endpoint, password: 'a' }, 'test', { max: 1 });
-    sessions.pool(egress, { ...endpoint, password: 'c' }, 'test', { max: 1 });
+    const a = await sessions.pool(egress, { ...endpoint, password: 'a' }, 'test', { max: 1 });
+    await sessions.pool(egress, { ...endpoint, password: 'b' }, 'test', { max: 1 });
+    await sessions.pool(egress, { ...endpoint, password: 'a' }, 'test', { max: 1 });
+    await sessions.pool(egress, { ...endpoint, password: 'c' }, 'test', { max: 1 });
     expect(sessions.poolCount).toBe(2);
     // 'b' was the least recently used: 'a' is still the same pool.
-    expect(sessions.pool(egress, { ...endpoint, password: 'a' }, 'test', { max: 1 })).toBe(a);
-    const live = sessions.pool(egress, endpoint, 'test', { max: 1 });
+    expect(await sessions.pool(egress, { ...endpoint, password: 'a' }, 'test', { max: 1 })).toBe(a);
+    const live = await sessions.pool(egress, endpoint, 'test', { max: 1 });
     await live.query('SELECT 1');
     await sessions.close();
     expect(sessions.poolCount).toBe(0);
     expect(live.ended).toBe(true);
-    expect(() => sessions.pool(egress, endpoint, 'test', { max: 1 })).toThrow(/after calling end/);
+    await expect(sessions.pool(egress, endpoint, 'test', { max: 1 })).rejects.toThrow(/after calling end/);
   });
 });

@@ -251,6 +251,20 @@ describe('Class: CertMethod', () => {
     expect(CertRoleSchema.safeParse({ certificate: ca.pem, crls: [ca.pem] }).success).toBe(false);
   });
 
+  it('refuses on write a CRL with a CRL label that does not parse (the schema checks only the label)', async () => {
+    const unreadable = '-----BEGIN X509 CRL-----\nMAMCAQE=\n-----END X509 CRL-----\n';
+    const role = CertRoleSchema.parse({ certificate: ca.pem, crls: [unreadable] });
+    await expect(method().prepareRole({ mount, name: 'r', role, previous: undefined })).rejects.toThrow(
+      'invalid role: crls.0: must be a PEM CRL (BEGIN X509 CRL)',
+    );
+  });
+
+  it('refuses in the schema a certificate block that does not parse, without loading the X.509 library', () => {
+    const broken = '-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n';
+    expect(CertRoleSchema.safeParse({ certificate: broken }).success).toBe(false);
+    expect(CertRoleSchema.safeParse({ certificate: `${ca.pem}${broken}` }).success).toBe(false);
+  });
+
   it('refuses a source outside bound_cidrs and bytes that are not a certificate', async () => {
     const reader = roles({ r: { bound_cidrs: ['192.168.0.0/16'] } });
     expect(await refusal(method().login(mount, { name: 'r' }, reader, context(client)))).toMatchObject({
