@@ -1,6 +1,6 @@
 import { InternalError } from '../../../core/errors.ts';
 import { TransientRotationError } from '../../../core/rotation/rotation-types.ts';
-import { isTransientAwsError } from '../transient-errors.ts';
+import { dependencyUnavailable, isTransientAwsError, isUnavailableAwsError } from '../transient-errors.ts';
 
 /** The SDK error's `name` (`ExecutionAlreadyExists`, `ConflictException`, ...), or '' for anything else. */
 export function awsErrorName(err: unknown): string {
@@ -21,4 +21,19 @@ export function awsFailure(service: string, operation: string, err: unknown): Er
   return isTransientAwsError(err)
     ? new TransientRotationError(message, { cause: err })
     : new InternalError(message, { cause: err });
+}
+
+/**
+ * {@link awsFailure} for a call made while answering a request (starting a rotation, writing its schedule), where no
+ * state machine retries it: a service throttling or failing past the SDK's retries is the core's
+ * `DependencyUnavailableError` (503 with `Retry-After`), not `TransientRotationError`, which the broker would answer
+ * as an internal error.
+ *
+ * @example
+ * throw requestFailure('Step Functions', 'StartExecution', err, 'the rotation was not started');
+ */
+export function requestFailure(service: string, operation: string, err: unknown, outcome: string): Error {
+  return isUnavailableAwsError(err)
+    ? dependencyUnavailable(service, operation, err, outcome)
+    : awsFailure(service, operation, err);
 }

@@ -10,7 +10,10 @@ import { ConflictError } from '../../../core/errors.ts';
 import type { RotationScheduleSync } from '../../../core/ports/rotation.ts';
 import type { RotationRules } from '../../../core/rotation/rotation-types.ts';
 import { toSchedulerExpression } from '../../../core/rotation/schedule/rotation-rules.ts';
-import { awsErrorName, awsFailure } from './aws-failure.ts';
+import { awsErrorName, requestFailure } from './aws-failure.ts';
+
+/** What a refused schedule write leaves: the rotation config is written first, so repeating the request completes it. */
+const NOT_CHANGED = 'the rotation config is saved but its schedule is not; repeat the request';
 
 /** EventBridge Scheduler's bound on a schedule name (`[0-9a-zA-Z-_.]{1,64}`). */
 const MAX_SCHEDULE_NAME = 64;
@@ -85,7 +88,7 @@ export class SchedulerRotationSchedules implements RotationScheduleSync {
 
   /**
    * @throws ValidationError (from `toSchedulerExpression`) when the rules cannot be expressed as a schedule;
-   * TransientRotationError when Scheduler throttles or fails on its side; ConflictError when the schedule kept
+   * DependencyUnavailableError when Scheduler throttles, fails or is out of reach past the SDK's retries; ConflictError when the schedule kept
    * appearing and disappearing for {@link MAX_PUT_ATTEMPTS} attempts; InternalError for any other refusal.
    */
   async put(secretName: string, rules: RotationRules): Promise<void> {
@@ -95,19 +98,21 @@ export class SchedulerRotationSchedules implements RotationScheduleSync {
         await this.#client.send(new UpdateScheduleCommand(request));
         return;
       } catch (err) {
-        if (awsErrorName(err) !== 'ResourceNotFoundException') throw awsFailure('Scheduler', 'UpdateSchedule', err);
+        if (awsErrorName(err) !== 'ResourceNotFoundException')
+          throw requestFailure('Scheduler', 'UpdateSchedule', err, NOT_CHANGED);
       }
       try {
         await this.#client.send(new CreateScheduleCommand(request));
         return;
       } catch (err) {
-        if (awsErrorName(err) !== 'ConflictException') throw awsFailure('Scheduler', 'CreateSchedule', err);
+        if (awsErrorName(err) !== 'ConflictException')
+          throw requestFailure('Scheduler', 'CreateSchedule', err, NOT_CHANGED);
       }
     }
     throw new ConflictError(`the rotation schedule of ${secretName} changed concurrently; retry`);
   }
 
-  /** @throws TransientRotationError when Scheduler throttles or fails on its side; InternalError for any other refusal. */
+  /** @throws DependencyUnavailableError when Scheduler throttles, fails or is out of reach past the SDK's retries; InternalError for any other refusal. */
   async delete(secretName: string): Promise<void> {
     try {
       await this.#client.send(
@@ -115,7 +120,7 @@ export class SchedulerRotationSchedules implements RotationScheduleSync {
       );
     } catch (err) {
       if (awsErrorName(err) === 'ResourceNotFoundException') return;
-      throw awsFailure('Scheduler', 'DeleteSchedule', err);
+      throw requestFailure('Scheduler', 'DeleteSchedule', err, NOT_CHANGED);
     }
   }
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { RotationLauncher } from '../../../core/ports/rotation.ts';
 import type { RotationExecutionInput } from '../../../core/rotation/rotation-workflow.ts';
-import { awsErrorName, awsFailure } from './aws-failure.ts';
+import { awsErrorName, requestFailure } from './aws-failure.ts';
 
 /**
  * What a rotation id may be used as unchanged: the characters Step Functions accepts in an execution name that is to
@@ -58,8 +58,9 @@ export class StepFunctionsRotationLauncher implements RotationLauncher {
   }
 
   /**
-   * @throws TransientRotationError when Step Functions throttles or fails on its side; InternalError for any other
-   * refusal (missing state machine, denied), naming the SDK error.
+   * @throws DependencyUnavailableError when Step Functions throttles, fails on its side or cannot be reached past the
+   * SDK's retries; TransientRotationError for another failure a retry may cure; InternalError for any other refusal
+   * (missing state machine, denied), naming the SDK error.
    */
   async launch(input: RotationExecutionInput): Promise<void> {
     try {
@@ -72,7 +73,7 @@ export class StepFunctionsRotationLauncher implements RotationLauncher {
       );
     } catch (err) {
       if (awsErrorName(err) === 'ExecutionAlreadyExists') return;
-      throw awsFailure('Step Functions', 'StartExecution', err);
+      throw requestFailure('Step Functions', 'StartExecution', err, 'the rotation was not started');
     }
   }
 }

@@ -4,6 +4,7 @@ import {
   DeleteScheduleCommand,
   ResourceNotFoundException,
   SchedulerClient,
+  SchedulerServiceException,
   UpdateScheduleCommand,
   ValidationException,
 } from '@aws-sdk/client-scheduler';
@@ -14,7 +15,12 @@ import {
   SchedulerRotationSchedules,
   scheduleNameOf,
 } from '../../../../../lambdas/adapters/aws/rotation/scheduler-schedules.ts';
-import { ConflictError, InternalError, ValidationError } from '../../../../../lambdas/core/errors.ts';
+import {
+  ConflictError,
+  DependencyUnavailableError,
+  InternalError,
+  ValidationError,
+} from '../../../../../lambdas/core/errors.ts';
 import { rejectionOf } from '../../../../support/rejection.ts';
 
 const GROUP = 'coffer-rotation';
@@ -135,6 +141,27 @@ describe('Class: SchedulerRotationSchedules', () => {
       expect(err).toBeInstanceOf(InternalError);
       expect(err.message).toBe('Scheduler UpdateSchedule failed (ValidationException)');
       expect(scheduler.commandCalls(CreateScheduleCommand)).toHaveLength(0);
+    });
+  });
+
+  describe('throttling', () => {
+    it('answers Scheduler throttling past the SDK retries as a dependency unavailable (503) on put and delete', async () => {
+      const throttled = () =>
+        new SchedulerServiceException({
+          name: 'ThrottlingException',
+          $fault: 'client',
+          message: 'Rate exceeded',
+          $metadata: { httpStatusCode: 400 },
+        });
+      scheduler.on(UpdateScheduleCommand).rejects(throttled());
+      scheduler.on(DeleteScheduleCommand).rejects(throttled());
+      const put = await rejectionOf(schedules.put(SECRET, { automaticallyAfterDays: 30 }));
+      expect(put).toBeInstanceOf(DependencyUnavailableError);
+      expect(put.message).toBe(
+        'Scheduler UpdateSchedule is unavailable (ThrottlingException) after retries; the rotation config is saved but its schedule is not; repeat the request: retry later',
+      );
+      expect(scheduler.commandCalls(CreateScheduleCommand)).toHaveLength(0);
+      expect(await rejectionOf(schedules.delete(SECRET))).toBeInstanceOf(DependencyUnavailableError);
     });
   });
 

@@ -12,7 +12,8 @@ import {
   executionNameOf,
   StepFunctionsRotationLauncher,
 } from '../../../../../lambdas/adapters/aws/rotation/step-functions-launcher.ts';
-import { InternalError } from '../../../../../lambdas/core/errors.ts';
+import { toHttpError } from '../../../../../lambdas/broker/http-errors.ts';
+import { DependencyUnavailableError, InternalError } from '../../../../../lambdas/core/errors.ts';
 import { TransientRotationError } from '../../../../../lambdas/core/rotation/rotation-types.ts';
 import type { RotationExecutionInput } from '../../../../../lambdas/core/rotation/rotation-workflow.ts';
 import { rejectionOf } from '../../../../support/rejection.ts';
@@ -86,7 +87,7 @@ describe('Class: StepFunctionsRotationLauncher', () => {
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
   });
 
-  it('reports throttling as a transient failure, naming the operation and error only', async () => {
+  it('answers throttling past the SDK retries as a dependency unavailable (503), naming the operation and error only', async () => {
     sfn.on(StartExecutionCommand).rejects(
       new SFNServiceException({
         name: 'ThrottlingException',
@@ -96,12 +97,14 @@ describe('Class: StepFunctionsRotationLauncher', () => {
       }),
     );
     const err = await rejectionOf(launcher.launch(INPUT));
-    expect(err).toBeInstanceOf(TransientRotationError);
-    expect(err.name).toBe('TransientRotationError');
-    expect(err.message).toBe('Step Functions StartExecution failed (ThrottlingException)');
+    expect(err).toBeInstanceOf(DependencyUnavailableError);
+    expect(toHttpError(err)).toMatchObject({ status: 503, code: 'dependency_unavailable', retryAfterSeconds: 1 });
+    expect(err.message).toBe(
+      'Step Functions StartExecution is unavailable (ThrottlingException) after retries; the rotation was not started: retry later',
+    );
   });
 
-  it('reports a server-side fault as transient, whatever its name', async () => {
+  it('answers a server-side fault as a dependency unavailable, whatever its name', async () => {
     sfn.on(StartExecutionCommand).rejects(
       new SFNServiceException({
         name: 'SomethingBrokeException',
@@ -110,6 +113,11 @@ describe('Class: StepFunctionsRotationLauncher', () => {
         $metadata: { httpStatusCode: 503 },
       }),
     );
+    expect(await rejectionOf(launcher.launch(INPUT))).toBeInstanceOf(DependencyUnavailableError);
+  });
+
+  it('keeps an unexpected failure that is no service answer retryable for the state machine, not a 503', async () => {
+    sfn.on(StartExecutionCommand).rejects(new Error('socket hang up, maybe'));
     expect(await rejectionOf(launcher.launch(INPUT))).toBeInstanceOf(TransientRotationError);
   });
 
