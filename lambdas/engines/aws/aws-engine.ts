@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import * as z from 'zod';
+import { dependencyUnavailable, isUnavailableAwsError } from '../../core/aws-errors.ts';
 import { DurationSchema } from '../../core/duration.ts';
 import { InternalError, isCofferError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { DynamicProvider, HandleOf, RoleLimits } from '../../core/leases/lease-types.ts';
@@ -115,6 +116,8 @@ export class AwsEngine implements DynamicProvider<'aws'> {
         // A typed error (no region configured) is the caller's to read; anything else is logged by its name and
         // the operation that failed, never shown.
         if (isCofferError(err)) throw err;
+        if (isUnavailableAwsError(err))
+          throw dependencyUnavailable('STS', 'AssumeRole', err, 'no credential was issued');
         throw new InternalError(`STS AssumeRole failed: ${err instanceof Error ? err.name : typeof err}`, {
           cause: err,
         });

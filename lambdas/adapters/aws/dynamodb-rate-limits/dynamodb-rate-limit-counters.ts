@@ -6,6 +6,7 @@ import {
   GetItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { dependencyUnavailable, isUnavailableAwsError } from '../../../core/aws-errors.ts';
 import { InternalError } from '../../../core/errors.ts';
 import type {
   BucketDecision,
@@ -14,7 +15,6 @@ import type {
   RateLimitCounters,
 } from '../../../core/ports/rate-limit-counters.ts';
 import { EPSILON_MS, emissionMs, takeToken } from '../../../core/quota/token-bucket.ts';
-import { dependencyUnavailable, isUnavailableAwsError } from '../transient-errors.ts';
 
 /** Partition-key prefixes of the counters in the items table (each key its own partition, so none runs hot). */
 export const RATE_LIMIT_COUNTER_PREFIXES = { bucket: 'rate-limit#', failures: 'login-lockout#' } as const;

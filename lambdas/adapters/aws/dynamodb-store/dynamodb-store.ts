@@ -11,6 +11,7 @@ import {
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { dependencyUnavailable, isUnavailableAwsError } from '../../../core/aws-errors.ts';
 import { InternalError } from '../../../core/errors.ts';
 import {
   type Condition,
@@ -24,7 +25,6 @@ import {
 } from '../../../core/ports/store.ts';
 import { compareKeys, validateOps } from '../../../core/ports/store-rules.ts';
 import { withRetries } from '../../../core/retry.ts';
-import { dependencyUnavailable, isUnavailableAwsError } from '../transient-errors.ts';
 
 /** Options of {@link DynamoDbStore}. */
 export interface DynamoDbStoreOptions {

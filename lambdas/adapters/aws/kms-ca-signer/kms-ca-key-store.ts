@@ -7,9 +7,9 @@ import {
   SignCommand,
   type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
+import { dependencyUnavailable, isUnavailableAwsError } from '../../../core/aws-errors.ts';
 import { InternalError, NotFoundError, ValidationError } from '../../../core/errors.ts';
 import { type CaKeyStore, type CaKeyType, type CaSigner, caHash } from '../../../core/ports/ca-key-store.ts';
-import { dependencyUnavailable, isUnavailableAwsError } from '../transient-errors.ts';
 
 const KEY_SPEC: Record<CaKeyType, KeySpec> = {
   'ec-p256': 'ECC_NIST_P256',

@@ -5,6 +5,7 @@ import {
   ReEncryptCommand,
   type ReEncryptCommandOutput,
 } from '@aws-sdk/client-kms';
+import { dependencyUnavailable, isUnavailableAwsError } from '../../../core/aws-errors.ts';
 import {
   DecryptionFailureError,
   type DependencyUnavailableError,
@@ -12,7 +13,6 @@ import {
   ValidationError,
 } from '../../../core/errors.ts';
 import type { EncryptionContext, GeneratedDataKey, KeyProvider } from '../../../core/ports/key-provider.ts';
-import { dependencyUnavailable, isUnavailableAwsError } from '../transient-errors.ts';
 
 /** Version tag of the wrapped data-key string `kms1.<base64url(keyArn)>.<base64url(CiphertextBlob)>`. */
 const WRAPPED_PREFIX = 'kms1';

@@ -1,4 +1,5 @@
 import { DescribeKeyCommand, type DescribeKeyCommandOutput, type KMSClient } from '@aws-sdk/client-kms';
+import { dependencyUnavailable, isUnavailableAwsError } from '../../../core/aws-errors.ts';
 import { parseKmsKeyId } from '../../../core/crypto/kms-key-id.ts';
 import {
   DecryptionFailureError,
@@ -9,7 +10,6 @@ import {
 } from '../../../core/errors.ts';
 import type { EncryptionContext, GeneratedDataKey, KeyProvider } from '../../../core/ports/key-provider.ts';
 import type { CustomerKey, KeyRing } from '../../../core/ports/key-ring.ts';
-import { dependencyUnavailable, isUnavailableAwsError } from '../transient-errors.ts';
 import { KmsKeyProvider } from './kms-key-provider.ts';
 
 export interface KmsKeyRingOptions {

@@ -1,6 +1,6 @@
+import { dependencyUnavailable, isTransientAwsError, isUnavailableAwsError } from '../../../core/aws-errors.ts';
 import { InternalError } from '../../../core/errors.ts';
 import { TransientRotationError } from '../../../core/rotation/rotation-types.ts';
-import { dependencyUnavailable, isTransientAwsError, isUnavailableAwsError } from '../transient-errors.ts';
 
 /** The SDK error's `name` (`ExecutionAlreadyExists`, `ConflictException`, ...), or '' for anything else. */
 export function awsErrorName(err: unknown): string {

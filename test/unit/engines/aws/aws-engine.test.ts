@@ -1,7 +1,7 @@
 import type { STSClient } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../../../lambdas/adapters/memory/memory-store.ts';
-import { InternalError, NotFoundError } from '../../../../lambdas/core/errors.ts';
+import { DependencyUnavailableError, InternalError, NotFoundError } from '../../../../lambdas/core/errors.ts';
 import { AwsEngine } from '../../../../lambdas/engines/aws/aws-engine.ts';
 import { AwsRegionMissingError } from '../../../../lambdas/engines/aws/sts-client.ts';
 
@@ -53,5 +53,22 @@ describe('Class: AwsEngine', () => {
     expect(err).toBeInstanceOf(InternalError);
     expect((err as InternalError).message).toBe('STS AssumeRole failed: CredentialsProviderError');
     expect((err as InternalError).cause).toBe(failure);
+  });
+
+  it('answers STS throttling past the SDK retries as a dependency unavailable (503), naming only the error', async () => {
+    const throttled = Object.assign(new Error('Rate exceeded for arn:aws:iam::123456789012:role/deploy'), {
+      name: 'Throttling',
+      $fault: 'client',
+    });
+    const aws = engine(async () => {
+      throw throttled;
+    });
+    await aws.putRole('deploy', ROLE);
+    const err = await aws.issue('deploy', 900).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DependencyUnavailableError);
+    expect((err as Error).message).toBe(
+      'STS AssumeRole is unavailable (Throttling) after retries; no credential was issued: retry later',
+    );
+    expect((err as Error).cause).toBe(throttled);
   });
 });

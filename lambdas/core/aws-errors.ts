@@ -1,4 +1,4 @@
-import { DependencyUnavailableError } from '../../core/errors.ts';
+import { DependencyUnavailableError } from './errors.ts';
 
 /**
  * Error names AWS services answer when the same request can succeed later, whatever the service: throttling (each
