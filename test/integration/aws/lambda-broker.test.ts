@@ -117,7 +117,6 @@ describe('Module: lambda handler (emulator)', () => {
 
   afterEach(() => {
     vi.unstubAllEnvs();
-    vi.resetModules();
   });
 
   afterAll(async () => {
@@ -180,6 +179,10 @@ describe('Module: lambda handler (emulator)', () => {
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', emulator.credentials.secretAccessKey);
     vi.stubEnv('AWS_SESSION_TOKEN', '');
     for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+    // A fresh module graph for the entry point, which reads the stubbed environment when it loads. Reset here, not
+    // after every test: engines load at first use (`import()`), and under a registry reset meanwhile they would come
+    // from another module graph, whose error classes the broker's `instanceof` checks miss (a 4xx turned 500).
+    vi.resetModules();
     const module = await import('../../../lambdas/entrypoints/lambda/handler.ts');
     const got = await call('GET', '/v1/secret/data/app/db', { userArn: APP_SESSION }, module.handler);
     expect(got.status).toBe(200);
@@ -189,6 +192,7 @@ describe('Module: lambda handler (emulator)', () => {
   it('fails at module load when configuration is missing, naming the setting', async () => {
     for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
     vi.stubEnv('COFFER_TABLE_NAME', '');
+    vi.resetModules();
     await expect(import('../../../lambdas/entrypoints/lambda/handler.ts')).rejects.toThrow(
       'invalid configuration COFFER_TABLE_NAME: is required',
     );
