@@ -58,7 +58,9 @@ together and makes a re-created secret (new ARN) unable to see its predecessor's
 | ListSecrets (creation order) | \`Query pk=secrets-by-creation, begins_with(sk, 'a/' or 'd/')\` one page at a time → \`GetItem secrets/<name>\` for each name the caller may list | at most 1000 index entries a page |
 | Create a secret | \`TransactWriteItems\`: put version + put secret | both \`attribute_not_exists(pk)\` |
 | New value (\`PutSecretValue\`), stage moves (\`UpdateSecretVersionStage\`), rotation steps | \`TransactWriteItems\`: put new version (\`attribute_not_exists\`) + put secret (\`rev = :seen\`) + delete pruned versions | the secret's \`rev\` read before the change |
-| Metadata update, delete / restore, tag | \`UpdateItem secrets/<name>\` | \`rev = :seen\` |
+| Metadata update, tag | \`UpdateItem secrets/<name>\` | \`rev = :seen\` |
+| Delete (scheduled) / restore | \`TransactWriteItems\`: put secret + put / delete its \`secrets-by-deletion\` entry | \`rev = :seen\` |
+| Purge what is due | \`Query pk=secrets-by-deletion\` from the start until an entry is not yet due → \`GetItem secrets/<name>\` → \`TransactWriteItems\`: delete secret, its index entries and versions (a stale entry is deleted alone) | \`rev = :seen\` |
 | Authenticate a token | \`GetItem tokens/<hash>\` | item not past \`expiresAtMs\` |
 | Create a child token | \`TransactWriteItems\`: put token + put accessor + put child edge + condition-check parent accessor | parent \`attribute_exists\` (a revoked parent fails the whole transaction) |
 | Revoke a token tree | \`Query token-children#<accessor>\` recursively, then deletes in transactions of ≤ 100 items | |

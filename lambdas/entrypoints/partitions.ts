@@ -29,6 +29,7 @@ import {
 import { SECRET_REGIONS_PARTITION } from '../core/secrets/replication/replica-marking-store.ts';
 import { REPLICATION_PARTITION } from '../core/secrets/replication/replication-index.ts';
 import { CREATION_ORDER_PARTITION } from '../core/secrets/secret-creation-order.ts';
+import { DELETION_INDEX_PARTITION } from '../core/secrets/secret-deletion-index.ts';
 import { SECRETS_PARTITION, versionPartition } from '../core/secrets/secret-types.ts';
 import { WRAPPING_PARTITION } from '../core/wrapping/response-wrapping.ts';
 import { AWS_ROLE_PK } from '../engines/aws/aws-engine.ts';
@@ -82,6 +83,16 @@ export const PARTITIONS: readonly Partition[] = [
     access: 'ListSecrets: `Query begins_with(sk, a/ or d/)` one page at a time; purged with the secret',
   },
   {
+    pk: DELETION_INDEX_PARTITION,
+    owner: 'core/secrets/secret-deletion-index.ts',
+    holds:
+      '`{name, deletionDate}` of every secret scheduled for deletion (replicas included), or `{at}` for the `complete` marker',
+    sortKey: '`<13-digit deletion ms>/<name>`, or `complete`',
+    access:
+      'the purge: `Query` from the start, one page at a time, until an entry is not yet due; written with the record ' +
+      'that schedules, restores or purges',
+  },
+  {
     pk: `${SECRETS_PARTITION}@`,
     prefix: '<region>',
     owner: 'core/secrets/secret-service.ts',
@@ -96,6 +107,14 @@ export const PARTITIONS: readonly Partition[] = [
     holds: 'the creation-order index of a region other than the home region',
     sortKey: 'as `secrets-by-creation`',
     access: 'as `secrets-by-creation`, for that region',
+  },
+  {
+    pk: `${DELETION_INDEX_PARTITION}@`,
+    prefix: '<region>',
+    owner: 'core/secrets/secret-deletion-index.ts',
+    holds: 'the deletion-date index of a region other than the home region',
+    sortKey: 'as `secrets-by-deletion`',
+    access: 'as `secrets-by-deletion`, for that region',
   },
   {
     pk: REPLICATION_PARTITION,

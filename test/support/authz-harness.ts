@@ -46,6 +46,11 @@ import {
   CREATION_ORDER_PARTITION,
   nameInCreationOrderKey,
 } from '../../lambdas/core/secrets/secret-creation-order.ts';
+import {
+  DELETION_INDEX_COMPLETE,
+  DELETION_INDEX_PARTITION,
+  parseDeletionIndexKey,
+} from '../../lambdas/core/secrets/secret-deletion-index.ts';
 import type { SecretService } from '../../lambdas/core/secrets/secret-service.ts';
 import { SECRETS_PARTITION } from '../../lambdas/core/secrets/secret-types.ts';
 import { ResponseWrapping, WRAPPING_PARTITION } from '../../lambdas/core/wrapping/response-wrapping.ts';
@@ -455,6 +460,18 @@ export const PARTITIONS: readonly PartitionRule[] = [
         ? { kind: 'system', reason: 'the marker that every secret of the region is in the creation-order index' }
         : resource([`secrets/${nameInCreationOrderKey(sk)}`]),
   },
+  // The deletion-date index: one entry per secret scheduled for deletion, naming it (the purge reads it), and the
+  // store's marker; in the home region and in others (`secrets-by-deletion@<region>`).
+  ...[DELETION_INDEX_PARTITION, `${DELETION_INDEX_PARTITION}@`].map(
+    (pk): PartitionRule => ({
+      pk,
+      prefix: pk.endsWith('@'),
+      classify: ({ sk }) =>
+        sk === DELETION_INDEX_COMPLETE
+          ? { kind: 'system', reason: 'the marker that every scheduled deletion is in the deletion-date index' }
+          : resource([`secrets/${parseDeletionIndexKey(sk)?.name ?? sk}`]),
+    }),
+  ),
   // The replication index (`<region>/<name>` of each replicated primary) and the regions that hold secrets.
   { pk: REPLICATION_PARTITION, classify: ({ sk }) => resource([`secrets/${sk.slice(sk.indexOf('/') + 1)}`]) },
   {

@@ -1,4 +1,5 @@
 import { CREATION_ORDER_PARTITION } from './secret-creation-order.ts';
+import { DELETION_INDEX_PARTITION } from './secret-deletion-index.ts';
 import { SECRETS_PARTITION, versionPartition } from './secret-types.ts';
 
 /**
@@ -11,12 +12,15 @@ export interface SecretPartitions {
   readonly secrets: string;
   /** The creation-order index ListSecrets reads (`secret-creation-order.ts`). */
   readonly creationOrder: string;
+  /** The deletion-date index the purge reads (`secret-deletion-index.ts`). */
+  readonly deletionIndex: string;
 }
 
 /** The home region's partitions keep their names from before regions existed, so existing stores stay readable. */
 export const HOME_PARTITIONS: SecretPartitions = {
   secrets: SECRETS_PARTITION,
   creationOrder: CREATION_ORDER_PARTITION,
+  deletionIndex: DELETION_INDEX_PARTITION,
 };
 
 /** The separator of a regional partition name: `secrets@us-west-2`. Not a name character, so never ambiguous. */
@@ -28,6 +32,7 @@ export function secretPartitionsFor(region: string, home: string): SecretPartiti
   return {
     secrets: `${SECRETS_PARTITION}${REGION_SEPARATOR}${region}`,
     creationOrder: `${CREATION_ORDER_PARTITION}${REGION_SEPARATOR}${region}`,
+    deletionIndex: `${DELETION_INDEX_PARTITION}${REGION_SEPARATOR}${region}`,
   };
 }
 

@@ -32,6 +32,12 @@ import {
   isCreationOrderKey,
   unindexCreation,
 } from './secret-creation-order.ts';
+import {
+  DELETION_INDEX_COMPLETE,
+  type DeletionIndexItem,
+  parseDeletionIndexKey,
+  reindexDeletion,
+} from './secret-deletion-index.ts';
 import { matchesFilters, type SecretFilter } from './secret-filters.ts';
 import {
   applyStageUpdate,
@@ -213,6 +219,8 @@ export class SecretService {
   private readonly partitions: SecretPartitions;
   /** The store's marker was seen: every secret has its creation-order items (see `indexCreationOrder`). */
   private creationOrderIndexed = false;
+  /** The store's marker was seen: every secret scheduled for deletion has its entry (see `indexDeletions`). */
+  private deletionsIndexed = false;
 
   constructor(options: SecretServiceOptions) {
     this.keyProvider = options.keyProvider;
@@ -655,20 +663,10 @@ export class SecretService {
       this.creationOrderIndexed = true;
       return;
     }
-    // Batched, so that indexing a large store is a few hundred transactions, not one per secret.
-    let batch: WriteOp[] = [];
-    for await (const { data } of this.scan<SecretRecord>(this.partitions.secrets)) {
-      const ops = indexCreation(data.name, data.createdAt, this.partitions.creationOrder);
-      if (batch.length + ops.length > MAX_TRANSACTION_OPS) {
-        await this.store.transact(batch);
-        batch = [];
-      }
-      batch.push(...ops);
-    }
-    if (batch.length > 0) await this.store.transact(batch);
-    await this.store.transact([
-      { type: 'put', pk: this.partitions.creationOrder, sk: CREATION_ORDER_COMPLETE, data: { at: this.clock.now() } },
-    ]);
+    await this.indexEverySecret((data) => indexCreation(data.name, data.createdAt, this.partitions.creationOrder), {
+      pk: this.partitions.creationOrder,
+      sk: CREATION_ORDER_COMPLETE,
+    });
     this.creationOrderIndexed = true;
   }
 
@@ -896,6 +894,7 @@ export class SecretService {
           data: next,
           condition: { kind: 'rev', rev: item.rev },
         },
+        ...reindexDeletion(this.partitions.deletionIndex, secret, next),
       ]);
       return { arn: secret.arn, name: secret.name, deletionDate };
     });
@@ -917,6 +916,7 @@ export class SecretService {
           data: next,
           condition: { kind: 'rev', rev: item.rev },
         },
+        ...reindexDeletion(this.partitions.deletionIndex, item.data, next),
       ]);
       return { arn: secret.arn, name: secret.name };
     });
@@ -924,24 +924,84 @@ export class SecretService {
 
   /**
    * Purges every secret whose deletion date has passed; returns how many. Safe to run concurrently with writes.
-   * It reads every secret's record, in pages with a turn of the event loop between them: a synchronous store (SQLite)
-   * answers every read at once, so without the turns one pass held the server's event loop for its whole length
-   * (1.2 s of CPU at 100,000 secrets, every purge interval; docs/BENCHMARKS.md).
+   * It reads the deletion-date index up to now, so a sweep costs what is due, not a read of every secret's record
+   * (1.2 s of CPU at 100,000 secrets, every purge interval, which moved the GET p99; docs/BENCHMARKS.md). An entry
+   * whose record no longer carries its date (restored meanwhile, or purged with the name reused) is removed.
    */
   async purgeExpired(): Promise<number> {
+    await this.indexDeletions();
     const now = this.clock.now();
     let purged = 0;
-    for await (const item of this.scan<SecretRecord>(this.partitions.secrets, { background: true })) {
-      if (!isExpired(item.data, now)) continue;
-      try {
-        await this.purge(item);
-        purged++;
-      } catch (err) {
-        // Changed since the scan read it (purged by another sweep, or recreated): the next sweep decides.
-        if (!(err instanceof ConditionFailedError)) throw err;
+    let startAfter: string | undefined;
+    for (;;) {
+      const page = await this.store.query<DeletionIndexItem>(this.partitions.deletionIndex, {
+        limit: BACKGROUND_SCAN_PAGE,
+        ...(startAfter === undefined ? {} : { startAfter }),
+      });
+      for (const entry of page.items) {
+        const due = parseDeletionIndexKey(entry.sk);
+        // Entries sort by date and the marker after them all: nothing further is due.
+        if (due === undefined || due.deletionDate > now) return purged;
+        const item = await this.store.get<SecretRecord>(this.partitions.secrets, due.name);
+        try {
+          if (item !== undefined && item.data.deletionDate === due.deletionDate) {
+            await this.purge(item);
+            purged++;
+          } else {
+            await this.store.transact([{ type: 'delete', pk: this.partitions.deletionIndex, sk: entry.sk }]);
+          }
+        } catch (err) {
+          // Changed since it was read (purged by another sweep, restored, recreated): the next sweep decides.
+          if (!(err instanceof ConditionFailedError)) throw err;
+        }
       }
+      if (page.lastKey === undefined) return purged;
+      startAfter = page.lastKey;
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    return purged;
+  }
+
+  /**
+   * Writes the deletion-date entry of every secret scheduled for deletion before the index existed, then marks the
+   * store indexed. Once per store (a pass over every record, in background pages), and one read of the marker per
+   * service instance after that. Idempotent, and safe beside writes: an entry written for a secret restored meanwhile
+   * is stale, and the purge removes stale entries.
+   */
+  async indexDeletions(): Promise<void> {
+    if (this.deletionsIndexed) return;
+    if ((await this.store.get(this.partitions.deletionIndex, DELETION_INDEX_COMPLETE)) !== undefined) {
+      this.deletionsIndexed = true;
+      return;
+    }
+    // In background pages: it runs from the purge's timer, beside live requests.
+    await this.indexEverySecret(
+      (data) => reindexDeletion(this.partitions.deletionIndex, undefined, data),
+      { pk: this.partitions.deletionIndex, sk: DELETION_INDEX_COMPLETE },
+      { background: true },
+    );
+    this.deletionsIndexed = true;
+  }
+
+  /**
+   * Writes an index's items for every secret record, then its `marker`. Batched, so that indexing a large store is a
+   * few hundred transactions, not one per secret.
+   */
+  private async indexEverySecret(
+    itemsOf: (record: SecretRecord) => WriteOp[],
+    marker: { pk: string; sk: string },
+    options: { background?: boolean } = {},
+  ): Promise<void> {
+    let batch: WriteOp[] = [];
+    for await (const { data } of this.scan<SecretRecord>(this.partitions.secrets, options)) {
+      const ops = itemsOf(data);
+      if (batch.length + ops.length > MAX_TRANSACTION_OPS) {
+        await this.store.transact(batch);
+        batch = [];
+      }
+      batch.push(...ops);
+    }
+    if (batch.length > 0) await this.store.transact(batch);
+    await this.store.transact([{ type: 'put', ...marker, data: { at: this.clock.now() } }]);
   }
 
   /**
@@ -1064,7 +1124,10 @@ export class SecretService {
    */
   private async purge(item: SecretItem): Promise<void> {
     const pk = versionPartition(item.data.arn);
-    const unindex = unindexCreation(item.data.name, item.data.createdAt, this.partitions.creationOrder);
+    const unindex = [
+      ...unindexCreation(item.data.name, item.data.createdAt, this.partitions.creationOrder),
+      ...reindexDeletion(this.partitions.deletionIndex, item.data, undefined),
+    ];
     const first = item.data.versions.slice(0, MAX_TRANSACTION_OPS - 1 - unindex.length);
     await this.store.transact([
       { type: 'delete', pk: this.partitions.secrets, sk: item.sk, condition: { kind: 'rev', rev: item.rev } },

@@ -9,6 +9,7 @@ import {
   type WriteOp,
 } from '../../ports/store.ts';
 import { indexCreation, unindexCreation } from '../secret-creation-order.ts';
+import { reindexDeletion } from '../secret-deletion-index.ts';
 import type { SecretPartitions } from '../secret-partitions.ts';
 import { type ReplicaRecord, type SecretRecord, type VersionRecord, versionPartition } from '../secret-types.ts';
 import { openVersion, sealVersion, type VersionKeys } from '../version-sealing.ts';
@@ -205,7 +206,9 @@ export class SecretReplicator {
       ...(replica.kmsKeyId === undefined ? {} : { kmsKeyId: replica.kmsKeyId }),
     };
     const stale = [...held].filter((id) => !wanted.has(id));
-    const first = stale.slice(0, MAX_TRANSACTION_OPS - 3);
+    // A replica carries the primary's deletion date, so it is purged in its region when the primary would be.
+    const deletion = reindexDeletion(partitions.deletionIndex, existing?.data, record);
+    const first = stale.slice(0, MAX_TRANSACTION_OPS - 3 - deletion.length);
     await this.store.transact([
       {
         type: 'put',
@@ -218,6 +221,7 @@ export class SecretReplicator {
       ...(existing === undefined
         ? [...indexCreation(source.name, source.createdAt, partitions.creationOrder), regionMarker(replica.region)]
         : []),
+      ...deletion,
       ...first.map((id): WriteOp => ({ type: 'delete', pk: versionPartition(arn), sk: id })),
     ]);
     for (let i = first.length; i < stale.length; i += MAX_TRANSACTION_OPS) {
@@ -258,6 +262,7 @@ export class SecretReplicator {
     await this.store.transact([
       { type: 'delete', pk: partitions.secrets, sk: item.sk, condition: { kind: 'rev', rev: item.rev } },
       ...unindexCreation(item.data.name, item.data.createdAt, partitions.creationOrder),
+      ...reindexDeletion(partitions.deletionIndex, item.data, undefined),
     ]);
     for (;;) {
       const page = await this.store.query(pk, { limit: MAX_TRANSACTION_OPS });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   InvalidRequestError,
   LimitExceededError,
@@ -148,6 +148,68 @@ describe('Class: SecretService', () => {
       expect((await secrets.list({ includePlannedDeletion: true })).entries).toEqual([]);
       const recreated = await secrets.create({ name: 's', value: str('new') });
       expect((await secrets.get({ secretId: recreated.arn })).value).toEqual(str('new'));
+    });
+
+    it('reads only the deletion-date index and what is due, once the store is indexed', async () => {
+      const { secrets, store, clock } = setup();
+      for (let i = 0; i < 300; i++) await secrets.create({ name: `s-${String(i).padStart(3, '0')}` });
+      await secrets.delete({ secretId: 's-010', recoveryWindowDays: 7 });
+      await secrets.delete({ secretId: 's-020', recoveryWindowDays: 30 });
+      expect((await store.query('secrets-by-deletion')).items.map((i) => i.data.name)).toEqual(['s-010', 's-020']);
+      expect(await secrets.purgeExpired()).toBe(0);
+      clock.advance(8 * DAY);
+      const queries = vi.spyOn(store, 'query');
+      const gets = vi.spyOn(store, 'get');
+      expect(await secrets.purgeExpired()).toBe(1);
+      // No page of the secrets partition: the index up to the first entry not yet due, the one due record, and
+      // the purged secret's own versions.
+      expect(queries.mock.calls.map(([pk]) => pk.replace(/#.*/, '#…'))).toEqual([
+        'secrets-by-deletion',
+        'secret-versions#…',
+      ]);
+      expect(gets.mock.calls.map(([pk, sk]) => `${pk}/${sk}`)).toEqual(['secrets/s-010']);
+      expect(await store.get('secrets', 's-010')).toBeUndefined();
+      expect((await store.query('secrets-by-deletion')).items.map((i) => i.sk)).toEqual([
+        expect.stringMatching(/^\d{13}\/s-020$/),
+        'complete',
+      ]);
+    });
+
+    it('removes the entry of a restored secret, and an entry its record no longer carries', async () => {
+      const { secrets, store, clock } = setup();
+      await secrets.create({ name: 'kept', value: str('v') });
+      await secrets.delete({ secretId: 'kept', recoveryWindowDays: 7 });
+      await secrets.restore({ secretId: 'kept' });
+      expect((await store.query('secrets-by-deletion')).items).toEqual([]);
+      // A stale entry (as a crash between two writers could leave): the purge drops it and leaves the secret alone.
+      await store.transact([
+        { type: 'put', pk: 'secrets-by-deletion', sk: `${String(clock.now()).padStart(13, '0')}/kept`, data: {} },
+      ]);
+      clock.advance(DAY);
+      expect(await secrets.purgeExpired()).toBe(0);
+      expect((await secrets.get({ secretId: 'kept' })).value).toEqual(str('v'));
+      expect((await store.query('secrets-by-deletion')).items.map((i) => i.sk)).toEqual(['complete']);
+    });
+
+    it('indexes, once, the deletions a store scheduled before the index existed', async () => {
+      const { secrets, store, clock } = setup();
+      await secrets.create({ name: 'old', value: str('v') });
+      await secrets.create({ name: 'live', value: str('v') });
+      // A record scheduled for deletion by a version without the index: no entry, no marker.
+      const item = await store.get<SecretRecord>('secrets', 'old');
+      const deletionDate = clock.now() + 7 * DAY;
+      await store.transact([
+        { type: 'put', pk: 'secrets', sk: 'old', data: { ...item!.data, deletedAt: clock.now(), deletionDate } },
+      ]);
+      clock.advance(7 * DAY);
+      expect(await secrets.purgeExpired()).toBe(1);
+      expect(await store.get('secrets', 'old')).toBeUndefined();
+      expect(await store.get('secrets-by-deletion', 'complete')).toBeDefined();
+      // Indexed: a later sweep does not read the secrets partition again.
+      const queries = vi.spyOn(store, 'query');
+      expect(await secrets.purgeExpired()).toBe(0);
+      expect(queries.mock.calls.map(([pk]) => pk)).toEqual(['secrets-by-deletion']);
+      expect((await secrets.get({ secretId: 'live' })).value).toEqual(str('v'));
     });
 
     it('purges across pages of the secrets partition', async () => {
