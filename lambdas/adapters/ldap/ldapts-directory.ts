@@ -3,6 +3,7 @@ import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import type { Client } from 'ldapts';
 import type { EgressGuard } from '../../core/egress/egress-policy.ts';
 import { InternalError } from '../../core/errors.ts';
+import { lazyImport } from '../../core/lazy-import.ts';
 import {
   LdapBindRejectedError,
   type LdapConnectOptions,
@@ -14,21 +15,11 @@ import {
 
 const PURPOSE = 'ldap auth';
 
-type Ldapts = typeof import('ldapts');
-let ldapts: Promise<Ldapts> | undefined;
-
 /**
  * ldapts is loaded at the first LDAP login, not when the broker starts: most brokers never bind to a directory (a
- * Lambda broker outside a VPC cannot), and loading it costs about a tenth of the broker Lambda's cold import
- * (docs/BENCHMARKS.md, issue 15). A failed load is not kept, so the next login tries again.
+ * Lambda broker outside a VPC cannot), and loading it costs about a tenth of the broker Lambda's cold import.
  */
-function loadLdapts(): Promise<Ldapts> {
-  ldapts ??= import('ldapts').catch((err: unknown) => {
-    ldapts = undefined;
-    throw err;
-  });
-  return ldapts;
-}
+const loadLdapts = lazyImport(() => import('ldapts'));
 
 /**
  * LDAP directories through `ldapts`. Every connection asks the egress guard first and dials the address it checked

@@ -1,4 +1,5 @@
 import { InternalError, ValidationError } from '../../errors.ts';
+import { lazyImport } from '../../lazy-import.ts';
 import type { CertificateRevocation } from '../../ports/certificate-revocation.ts';
 import type {
   AuthMethod,
@@ -26,25 +27,14 @@ import {
 import { CertLoginError } from './cert-errors.ts';
 import type { X509Certificate } from './x509.ts';
 
-type CertVerify = typeof import('./cert-verify.ts');
-let certVerify: Promise<CertVerify> | undefined;
-
 /**
  * The certificate checks (and @peculiar/x509 with its ASN.1 stack under them) are loaded at the first role write or
  * login, not when the broker starts: most brokers never see a certificate login, and the library is about a tenth of
- * the broker Lambda's cold import (docs/BENCHMARKS.md, issue 15). A failed load is not kept.
+ * the broker Lambda's cold import. The Reflect polyfill first, on its own: in a split bundle esbuild does not keep
+ * the evaluation order of imports across chunks, and tsyringe (under @peculiar/x509) refuses to load without it.
  */
-function loadCertVerify(): Promise<CertVerify> {
-  // The Reflect polyfill first, on its own: in a split bundle esbuild does not keep the evaluation order of imports
-  // across chunks, and tsyringe (under @peculiar/x509) refuses to load without it (see x509.ts).
-  certVerify ??= import('reflect-metadata')
-    .then(() => import('./cert-verify.ts'))
-    .catch((err: unknown) => {
-      certVerify = undefined;
-      throw err;
-    });
-  return certVerify;
-}
+type CertVerify = typeof import('./cert-verify.ts');
+const loadCertVerify = lazyImport(() => import('reflect-metadata').then(() => import('./cert-verify.ts')));
 
 /** The answer to a login without a client certificate: the fix is on the client's side, so say what it is. */
 export const NO_CLIENT_CERTIFICATE = 'the login needs a TLS client certificate: connect over mTLS';

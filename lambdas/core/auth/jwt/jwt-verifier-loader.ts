@@ -1,3 +1,5 @@
+import { lazyImport } from '../../lazy-import.ts';
+
 /**
  * The JWT checks (`jwt-verifier.ts`, and jose under them) for the JWT and Kubernetes methods, loaded at their first
  * login, not when the broker starts: most brokers never see a JWT login, and a GET of a secret should not pay for
@@ -5,12 +7,4 @@
  */
 export type JwtVerifier = typeof import('./jwt-verifier.ts');
 
-let verifier: Promise<JwtVerifier> | undefined;
-
-export function loadJwtVerifier(): Promise<JwtVerifier> {
-  verifier ??= import('./jwt-verifier.ts').catch((err: unknown) => {
-    verifier = undefined;
-    throw err;
-  });
-  return verifier;
-}
+export const loadJwtVerifier: () => Promise<JwtVerifier> = lazyImport(() => import('./jwt-verifier.ts'));

@@ -1,5 +1,6 @@
 import { webcrypto } from 'node:crypto';
 import { CofferError, NotFoundError, ValidationError } from '../../../core/errors.ts';
+import { lazyImport } from '../../../core/lazy-import.ts';
 import { type Clock, systemClock } from '../../../core/ports/clock.ts';
 import {
   type Retired,
@@ -12,25 +13,13 @@ import type { SecretValue } from '../../../core/secrets/secret-types.ts';
 import type { IssueRequest, PkiService } from '../../pki/pki-service.ts';
 import { type CertificateSettings, parseCertificateSettings, renewPoint } from './certificate-settings.ts';
 
-type CertificateParts = typeof import('./certificate-parts.ts');
-let parts: Promise<CertificateParts> | undefined;
-
 /**
  * The certificate parser and CSR builder (@peculiar/x509 and its ASN.1 stack) are loaded at the first rotation step
- * of a certificate secret, not when the broker starts: they are about a tenth of the broker Lambda's cold import
- * (docs/BENCHMARKS.md, issue 15). A failed load is not kept.
+ * of a certificate secret, not when the broker starts: they are about a tenth of the broker Lambda's cold import.
+ * The Reflect polyfill first, on its own: in a split bundle esbuild does not keep the evaluation order of imports
+ * across chunks, and tsyringe (under @peculiar/x509) refuses to load without it (see core/auth/cert/x509.ts).
  */
-function loadParts(): Promise<CertificateParts> {
-  // The Reflect polyfill first, on its own: in a split bundle esbuild does not keep the evaluation order of imports
-  // across chunks, and tsyringe (under @peculiar/x509) refuses to load without it (see x509.ts).
-  parts ??= import('reflect-metadata')
-    .then(() => import('./certificate-parts.ts'))
-    .catch((err: unknown) => {
-      parts = undefined;
-      throw err;
-    });
-  return parts;
-}
+const loadParts = lazyImport(() => import('reflect-metadata').then(() => import('./certificate-parts.ts')));
 
 /** What the rotator needs of the PKI engine. */
 export type CertificatePki = Pick<PkiService, 'issue' | 'sign' | 'revoke' | 'caChain'>;
