@@ -170,12 +170,12 @@ function bundleFiles(bundle: string): { name: string; data: Buffer }[] {
     .map((name) => ({ name, data: readFileSync(path.join(dir, name)) }));
 }
 
-/** Runs `node <timer> <module>` once: the process wall time and the import time it reports. */
-function timeImport(
+/** Runs `node <timer> <module>` once in a fresh process: its exit code, output and wall time. */
+function runTimer(
   timer: string,
   module: string,
   env: NodeJS.ProcessEnv,
-): Promise<{ wallMs: number; importMs: number; cpuMs: number }> {
+): Promise<{ code: number | null; out: string; err: string; wallMs: number }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, [timer, pathToFileURL(module).href], {
@@ -187,13 +187,19 @@ function timeImport(
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     child.on('error', reject);
-    child.on('close', (code) => {
-      const wallMs = performance.now() - started;
-      if (code !== 0)
-        reject(new Error(`importing ${path.basename(module)} failed (exit ${code}): ${err.slice(0, 500)}`));
-      else resolve({ wallMs, ...JSON.parse(out) });
-    });
+    child.on('close', (code) => resolve({ code, out, err, wallMs: performance.now() - started }));
   });
+}
+
+/** Runs `node <timer> <module>` once: the process wall time and the import time it reports. */
+async function timeImport(
+  timer: string,
+  module: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ wallMs: number; importMs: number; cpuMs: number }> {
+  const { code, out, err, wallMs } = await runTimer(timer, module, env);
+  if (code !== 0) throw new Error(`importing ${path.basename(module)} failed (exit ${code}): ${err.slice(0, 500)}`);
+  return { wallMs, ...JSON.parse(out) };
 }
 
 /**
@@ -268,29 +274,16 @@ function adminEvent(method: string, path: string, body?: unknown): ApiGatewayPro
 }
 
 /** Runs the bundle in a fresh process for one request; resolves with what {@link FIRST_REQUEST_TIMER} reports. */
-function timeFirstRequest(
+async function timeFirstRequest(
   timer: string,
   bundle: string,
   env: NodeJS.ProcessEnv,
   event: ApiGatewayProxyEvent,
 ): Promise<{ importMs: number; requestMs: number; cpuMs: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [timer, pathToFileURL(bundle).href], {
-      env: { ...env, COFFER_BENCH_EVENT: JSON.stringify(event) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('COFFER_BENCH '));
-      if (code !== 0 || line === undefined)
-        reject(new Error(`first request failed (exit ${code}): ${err.slice(0, 500)}`));
-      else resolve(JSON.parse(line.slice('COFFER_BENCH '.length)));
-    });
-  });
+  const { code, out, err } = await runTimer(timer, bundle, { ...env, COFFER_BENCH_EVENT: JSON.stringify(event) });
+  const line = out.split('\n').find((l) => l.startsWith('COFFER_BENCH '));
+  if (code !== 0 || line === undefined) throw new Error(`first request failed (exit ${code}): ${err.slice(0, 500)}`);
+  return JSON.parse(line.slice('COFFER_BENCH '.length));
 }
 
 /**

@@ -58,6 +58,19 @@ const ROLE: PkiRoleInput = {
   max_ttl: '24h',
 };
 
+/** A root, an intermediate signed by it, the bench role, and one issue to warm up: what each measured path needs. */
+async function prepareIssuer(pki: PkiService): Promise<void> {
+  await pki.generateRoot({ common_name: 'Bench Root', key_type: 'ec-p256', ttl: 365 * 86_400 });
+  await pki.generateIntermediate({
+    common_name: 'Bench Int',
+    key_type: 'ec-p256',
+    sign_with_root: true,
+    ttl: 180 * 86_400,
+  });
+  await pki.putRole('bench', ROLE);
+  await pki.issue('bench', { common_name: 'warm.bench.internal' });
+}
+
 export async function benchPki(options: { count?: number; concurrency?: number } = {}): Promise<PkiBenchResult> {
   const count = options.count ?? 500;
   const concurrency = options.concurrency ?? 4;
@@ -82,15 +95,7 @@ export async function benchPki(options: { count?: number; concurrency?: number }
       clock,
       publicUrl: 'http://127.0.0.1:8270',
     });
-    await pki.generateRoot({ common_name: 'Bench Root', key_type: 'ec-p256', ttl: 365 * 86_400 });
-    await pki.generateIntermediate({
-      common_name: 'Bench Int',
-      key_type: 'ec-p256',
-      sign_with_root: true,
-      ttl: 180 * 86_400,
-    });
-    await pki.putRole('bench', ROLE);
-    await pki.issue('bench', { common_name: 'warm.bench.internal' });
+    await prepareIssuer(pki);
     return measure(count, concurrency, async (i) => {
       await pki.issue('bench', { common_name: `m${i}.bench.internal`, ttl: 3600 });
     });
@@ -112,15 +117,7 @@ export async function benchPki(options: { count?: number; concurrency?: number }
         ]);
       });
       const pki = node.deps.pki!;
-      await pki.generateRoot({ common_name: 'Bench Root', key_type: 'ec-p256', ttl: 365 * 86_400 });
-      await pki.generateIntermediate({
-        common_name: 'Bench Int',
-        key_type: 'ec-p256',
-        sign_with_root: true,
-        ttl: 180 * 86_400,
-      });
-      await pki.putRole('bench', ROLE);
-      await pki.issue('bench', { common_name: 'warm.bench.internal' });
+      await prepareIssuer(pki);
       inProcess = await measure(count, concurrency, async (i) => {
         await pki.issue('bench', { common_name: `h${i}.bench.internal`, ttl: 3600 });
       });
