@@ -10,6 +10,7 @@ import type { BrokerDeps } from '../../../lambdas/broker/broker-deps.ts';
 import { ALL_FEATURES, enabledFeatures, type Feature, RUNTIME_ONLY } from '../../../lambdas/broker/features.ts';
 import type { RouteDef } from '../../../lambdas/broker/route.ts';
 import { nativeRoutes } from '../../../lambdas/broker/routes/index.ts';
+import type { Store } from '../../../lambdas/core/ports/store.ts';
 import { composeAwsDeps } from '../../../lambdas/entrypoints/lambda/compose.ts';
 import { loadAwsConfig } from '../../../lambdas/entrypoints/lambda/config.ts';
 import { initialise, type LocalNode, openLocalNode } from '../../../lambdas/entrypoints/local/compose.ts';
@@ -75,18 +76,13 @@ describe('composeServices: both runtimes offer the same services and routes', ()
       request('PUT', '/v1/secret/data/compose/once', { token: rootToken, body: { value: 'v' } }),
     );
     expect(put.status).toBe(200);
-    const reads: string[] = [];
     // The store under the composition's request memo: every read that reaches it.
-    const original = node.store.get.bind(node.store);
-    (node.store as { get: typeof original }).get = async (pk, sk) => {
-      reads.push(`${pk} ${sk}`);
-      return original(pk, sk);
-    };
+    const { reads, restore } = recordReads(node.store);
     try {
       const got = await node.broker.handle(request('GET', '/v1/secret/data/compose/once', { token: rootToken }));
       expect(got.status).toBe(200);
     } finally {
-      (node.store as { get: typeof original }).get = original;
+      restore();
     }
     // At most once: on the local node the metadata may even come from its single-writer cache (the next test).
     expect(reads.filter((read) => read.startsWith('secrets ')).length).toBeLessThanOrEqual(1);
@@ -98,12 +94,7 @@ describe('composeServices: both runtimes offer the same services and routes', ()
       200,
     );
     await node.broker.handle(request('GET', path, { token: rootToken }));
-    const reads: string[] = [];
-    const original = node.store.get.bind(node.store);
-    (node.store as { get: typeof original }).get = async (pk, sk) => {
-      reads.push(`${pk} ${sk}`);
-      return original(pk, sk);
-    };
+    const { reads, restore } = recordReads(node.store);
     try {
       const again = await node.broker.handle(request('GET', path, { token: rootToken }));
       expect(JSON.parse(again.body).value).toBe('one');
@@ -112,7 +103,7 @@ describe('composeServices: both runtimes offer the same services and routes', ()
       const changed = await node.broker.handle(request('GET', path, { token: rootToken }));
       expect(JSON.parse(changed.body).value).toBe('two');
     } finally {
-      (node.store as { get: typeof original }).get = original;
+      restore();
     }
   });
 
@@ -160,3 +151,14 @@ describe('composeServices: both runtimes offer the same services and routes', ()
     }
   });
 });
+
+/** Records every `get` that reaches `store` as `"<pk> <sk>"` until `restore` is called. */
+function recordReads(store: Store): { reads: string[]; restore: () => void } {
+  const reads: string[] = [];
+  const original = store.get.bind(store);
+  (store as { get: typeof original }).get = async (pk, sk) => {
+    reads.push(`${pk} ${sk}`);
+    return original(pk, sk);
+  };
+  return { reads, restore: () => ((store as { get: typeof original }).get = original) };
+}
