@@ -125,6 +125,31 @@ describe('Class: SqliteStore (its table)', () => {
     }
   });
 
+  it('gives the moved-out table pages back: the file holds no free pages after the move', async () => {
+    const old = new Database(file);
+    old.pragma('journal_mode = WAL');
+    old.exec(WITHOUT_ROWID_SCHEMA);
+    const insert = old.prepare('INSERT INTO items (pk, sk, rev, data, expires_at) VALUES (?, ?, ?, ?, ?)');
+    old.transaction(() => {
+      for (let i = 0; i < 2_000; i++) insert.run('p', `k-${i}`, 1, JSON.stringify({ v: 'x'.repeat(2_000) }), null);
+    })();
+    old.pragma('wal_checkpoint(TRUNCATE)');
+    const pagesBefore = old.pragma('page_count', { simple: true }) as number;
+    old.close();
+
+    await SqliteStore.open({ path: file }).close();
+
+    const db = new Database(file, { readonly: true });
+    try {
+      // Without the compaction the dropped table's pages (about half the file) would sit on the free list.
+      expect(db.pragma('freelist_count', { simple: true })).toBe(0);
+      expect(db.pragma('page_count', { simple: true }) as number).toBeLessThan(pagesBefore * 1.25);
+    } finally {
+      db.close();
+    }
+    expect(fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0).toBe(0);
+  });
+
   it('moves afresh past a stray scratch table rather than merging what it holds', async () => {
     const old = new Database(file);
     old.exec(WITHOUT_ROWID_SCHEMA);
