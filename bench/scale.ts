@@ -9,6 +9,10 @@
  * audit file is not read by any measured request. Then the real server (`coffer server`, compiled `dist/`) is
  * started on each dir, and both serve in turn, round after round, so a figure and its baseline see the same machine.
  *
+ * Before the servers start, each store file is read once end to end, so both sizes are measured with their pages in
+ * the OS page cache, as on a server that has run a while; each measure also prints the KiB per request the server
+ * still read from storage, so a cold page shows rather than hides in the latency.
+ *
  * Requests are an open loop at a fixed rate (bench/open-loop.ts): GET of a random secret's current value; the native
  * folder listing (`GET /v1/secret/list/scale/`) first page and deep pages (a random cursor from the second half of
  * the listing); Secrets Manager ListSecrets first page and deep pages (NextToken).
@@ -17,11 +21,14 @@
  * built data dirs there and reuses them on the next run (building 1,000,000 versions takes minutes).
  */
 import {
+  closeSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
+  readSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -111,6 +118,27 @@ function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command; in clock ticks (100 per second).
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/** Bytes the process has had read from storage (not from the OS page cache), from /proc. */
+function storageReadBytes(pid: number): number {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  return Number(/^read_bytes: (\d+)$/m.exec(io)![1]);
+}
+
+/**
+ * Reads a file once, start to end, so its pages are in the OS page cache: the state of a server that has run a while,
+ * whatever its size. Without it the large store's first reads of each page come from the disk while the small one
+ * was cached by its build, and the comparison measures a cold cache against a warm one.
+ */
+function warmPageCache(file: string): void {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    while (readSync(fd, buffer, 0, buffer.length, null) > 0);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function rssMiB(pid: number): { total: number; anon: number; file: number } {
@@ -217,11 +245,14 @@ const MEASURE_KEYS = Object.keys(MEASURES) as Measure[];
 /** An open loop's latencies, and the server's CPU per request over it (which a busy machine colours far less). */
 interface Run extends LatencySummary {
   readonly cpuMsPerRequest: number;
+  /** KiB per request read from storage rather than the OS page cache: what a cold page costs shows here. */
+  readonly diskKiBPerRequest: number;
 }
 
 async function run(s: Served, measure: Measure, durationMs: number): Promise<Run> {
   const m = MEASURES[measure];
   const cpuBefore = cpuMs(s.pid);
+  const readBefore = storageReadBytes(s.pid);
   const summary = await openLoop({
     url: s.address,
     rate: m.rate,
@@ -229,7 +260,12 @@ async function run(s: Served, measure: Measure, durationMs: number): Promise<Run
     headers: { 'x-coffer-token': s.token },
     next: m.next(s),
   });
-  return { ...summary, cpuMsPerRequest: (cpuMs(s.pid) - cpuBefore) / Math.max(1, summary.sent) };
+  const sent = Math.max(1, summary.sent);
+  return {
+    ...summary,
+    cpuMsPerRequest: (cpuMs(s.pid) - cpuBefore) / sent,
+    diskKiBPerRequest: (storageReadBytes(s.pid) - readBefore) / 1024 / sent,
+  };
 }
 
 interface StoreCosts {
@@ -284,6 +320,7 @@ try {
     const took = await buildDataDir(dir, secrets);
     console.log(`built ${dir}: ${took === 0 ? 'reused' : `${fmt(took, 1)} s`}`);
   }
+  for (const secrets of SIZES) warmPageCache(dataPaths(path.join(root, `s${secrets}-v${VERSIONS}`)).database);
   for (const secrets of SIZES) served.push(await serve(path.join(root, `s${secrets}-v${VERSIONS}`), secrets));
 
   // Warm-up: JIT, sockets, SQLite's and the OS's caches, on every shape; then the resident set of each server.
@@ -312,10 +349,11 @@ try {
     const p50 = results.map((r) => median(r[m].map((x) => x.p50)));
     const failed = results.map((r) => r[m].reduce((n, x) => n + x.failed, 0));
     const cpu = results.map((r) => median(r[m].map((x) => x.cpuMsPerRequest)));
+    const disk = results.map((r) => median(r[m].map((x) => x.diskKiBPerRequest)));
     const ratio = p99[big]! / p99[base]!;
     console.log(
       `${MEASURES[m].label.padEnd(40)} ${fmt(p99[base]!, 2).padStart(10)} ${fmt(p99[big]!, 2).padStart(10)}   ${fmt(ratio, 2).padStart(5)}  ${ratio <= 1.5 ? 'met' : 'NOT met'}` +
-        `   (p50 ${fmt(p50[base]!, 2)} / ${fmt(p50[big]!, 2)}; server CPU ${fmt(cpu[base]!, 2)} / ${fmt(cpu[big]!, 2)} ms/req, ×${fmt(cpu[big]! / cpu[base]!, 2)})${failed.some((f) => f > 0) ? `   failed ${failed.join('/')}` : ''}`,
+        `   (p50 ${fmt(p50[base]!, 2)} / ${fmt(p50[big]!, 2)}; server CPU ${fmt(cpu[base]!, 2)} / ${fmt(cpu[big]!, 2)} ms/req, ×${fmt(cpu[big]! / cpu[base]!, 2)}; disk ${fmt(disk[base]!, 1)} / ${fmt(disk[big]!, 1)} KiB/req)${failed.some((f) => f > 0) ? `   failed ${failed.join('/')}` : ''}`,
     );
   }
   console.log('');
