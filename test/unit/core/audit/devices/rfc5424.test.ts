@@ -26,6 +26,6 @@ describe('Function: formatRfc5424', () => {
 
 describe('Function: octetCounted', () => {
   it('prefixes the length in bytes, not characters (RFC 6587)', () => {
-    expect(octetCounted('<38>1 é').toString('utf8')).toBe('8 <38>1 é') // 7 characters, 8 bytes;
+    expect(octetCounted('<38>1 é').toString('utf8')).toBe('8 <38>1 é'); // 7 characters, 8 bytes;
   });
 });
