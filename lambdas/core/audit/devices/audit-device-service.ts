@@ -188,7 +188,7 @@ export class AuditDeviceService {
 
   /** The types `enable` takes on this runtime: the built-in device's and the opener's. */
   get types(): readonly string[] {
-    return [this.#audit.builtin.type, ...(this.#opener?.types ?? [])];
+    return [...new Set([this.#audit.builtin.type, ...(this.#opener?.types ?? [])])];
   }
 
   /**
@@ -261,6 +261,15 @@ export class AuditDeviceService {
     if (enabled <= 1) {
       throw new InvalidRequestError(
         `${path} is the last enabled audit device; enable another before disabling it (Coffer never runs unaudited)`,
+      );
+    }
+    // Disabling the one device that still records would leave only failing ones: every request after it, this one's
+    // own response record included, would be refused. Refused here instead, with the reason.
+    const others = this.#audit.devices.health().filter((h) => h.path !== path);
+    if (others.length > 0 && others.every((h) => h.consecutiveFailures > 0)) {
+      const failing = others.map((h) => `${h.path}: ${h.lastError ?? 'failing'}`).join(', ');
+      throw new InvalidRequestError(
+        `every other enabled audit device is failing (${failing}); disabling ${path} would stop all requests`,
       );
     }
     await this.#write(

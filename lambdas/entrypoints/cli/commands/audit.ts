@@ -173,7 +173,7 @@ async function follow(file: string): Promise<never> {
 interface EnableFlags {
   path?: string;
   description?: string;
-  address?: string;
+  collector?: string;
   transport?: string;
   facility?: string;
   appName?: string;
@@ -192,9 +192,9 @@ const DEVICE_TYPES = ['file', 'syslog', 'socket', 's3'];
 const ENABLE_HELP = `
 Types and their options:
   file    --file-name <name.log>  a log in the node's audit directory (default <path>.log)
-  syslog  --address host:port --transport udp|tcp|tls (RFC 5424; TCP/TLS octet-counted)
+  syslog  --collector host:port --transport udp|tcp|tls (RFC 5424; TCP/TLS octet-counted)
           --facility auth --app-name coffer --ca-file <pem> --server-name <name>
-  socket  --address host:port --socket-type tcp|udp (JSON lines)
+  socket  --collector host:port --socket-type tcp|udp (JSON lines)
   s3      the built-in device on AWS (re-enables it at path s3)
 Network addresses must be on the egress allow-list (COFFER_EGRESS_ALLOW).
 
@@ -202,8 +202,8 @@ A request succeeds when at least one enabled device records it. A record that
 every device's filters exclude is written nowhere: that is the operator's choice.
 
 Examples:
-  coffer audit enable syslog --address logs.internal:6514 --transport tls --ca-file ca.pem
-  coffer audit enable socket --path siem --address 10.0.0.5:9000 --exclude-path 'sys/*'
+  coffer audit enable syslog --collector logs.internal:6514 --transport tls --ca-file ca.pem
+  coffer audit enable socket --path siem --collector 10.0.0.5:9000 --exclude-path 'sys/*'
   coffer audit enable file --path reads --file-name reads.log --exclude-operation sys.health
 `;
 
@@ -215,7 +215,7 @@ function deviceOptions(type: string, flags: EnableFlags, caPem: string | undefin
       return defined({ file_name: flags.fileName });
     case 'syslog':
       return defined({
-        address: flags.address,
+        address: flags.collector,
         transport: flags.transport,
         facility: flags.facility,
         app_name: flags.appName,
@@ -223,7 +223,7 @@ function deviceOptions(type: string, flags: EnableFlags, caPem: string | undefin
         server_name: flags.serverName,
       });
     case 'socket':
-      return defined({ address: flags.address, socket_type: flags.socketType });
+      return defined({ address: flags.collector, socket_type: flags.socketType });
     default:
       return {};
   }
@@ -239,7 +239,8 @@ function registerDeviceCommands(audit: Command): void {
     .description('enable an audit device (file, syslog, socket, s3) with its own HMAC key, filters and format')
     .option('--path <name>', 'where it is enabled (default: its type)')
     .option('--description <text>')
-    .option('--address <host:port>', 'syslog, socket: the collector')
+    // Not --address: that is the server's, a global option.
+    .option('--collector <host:port>', 'syslog, socket: where records go (on the egress allow-list)')
     .option('--transport <udp|tcp|tls>', 'syslog (default udp)')
     .option('--facility <name>', 'syslog (default auth)')
     .option('--app-name <name>', 'syslog: the RFC 5424 APP-NAME (default coffer)')

@@ -94,12 +94,25 @@ describe('Class: AuditDeviceService', () => {
   it('disabling one of two devices and breaking the other makes requests fail closed', async () => {
     const { audit, opener, devices } = node();
     await devices.enable('siem', socket());
+    await devices.disable('file');
+    await audit.request(entry);
     opener.sinks.get('siem')!.failWith = new Error('collector down');
-    // Broken but not alone: the built-in device records, the request goes through.
+    await expect(audit.request(entry)).rejects.toBeInstanceOf(AuditUnavailableError);
+    expect((await devices.list()).map((d) => [d.path, d.health?.consecutiveFailures])).toEqual([['siem', 1]]);
+  });
+
+  it('refuses to disable the one device still recording while every other one fails', async () => {
+    const { audit, opener, devices } = node();
+    await devices.enable('siem', socket());
+    opener.sinks.get('siem')!.failWith = Object.assign(new Error('down'), { code: 'ECONNREFUSED' });
+    await audit.request(entry);
+    await expect(devices.disable('file')).rejects.toThrow(
+      'every other enabled audit device is failing (siem: ECONNREFUSED); disabling file would stop all requests',
+    );
+    opener.sinks.get('siem')!.failWith = undefined;
     await audit.request(entry);
     await devices.disable('file');
-    await expect(audit.request(entry)).rejects.toBeInstanceOf(AuditUnavailableError);
-    expect((await devices.list()).map((d) => [d.path, d.health?.consecutiveFailures])).toEqual([['siem', 2]]);
+    expect((await devices.list()).map((d) => d.path)).toEqual(['siem']);
   });
 
   it('refuses to disable the last enabled device', async () => {
