@@ -95,12 +95,21 @@ export class AuditDeviceService {
     this.#audit.devices.onBeforeWrite(() => this.#refreshIfStale());
   }
 
-  /** Opens the stored devices and makes them, with the built-in one unless disabled, the set the log writes to. */
-  load(): Promise<void> {
-    this.#loading ??= this.#load().finally(() => {
-      this.#loading = undefined;
-    });
-    return this.#loading;
+  /**
+   * Opens the stored devices and makes them, with the built-in one unless disabled, the set the log writes to. Loads
+   * asked for together share one read; `fresh` reads again after any load in flight (which may predate a write).
+   */
+  load(options: { fresh?: boolean } = {}): Promise<void> {
+    if (this.#loading !== undefined && options.fresh !== true) return this.#loading;
+    const previous = this.#loading ?? Promise.resolve();
+    const loading: Promise<void> = previous
+      .catch(() => {})
+      .then(() => this.#load())
+      .finally(() => {
+        if (this.#loading === loading) this.#loading = undefined;
+      });
+    this.#loading = loading;
+    return loading;
   }
 
   /** Loads the set before the first record, and again once it is `refreshMs` old. */
@@ -211,7 +220,7 @@ export class AuditDeviceService {
         );
       }
       await this.#write({ ...roster, builtinDisabled: false }, rev);
-      await this.load();
+      await this.load({ fresh: true });
       return this.#view(undefined);
     }
     if (roster.devices.some((d) => d.config.path === path)) {
@@ -241,7 +250,7 @@ export class AuditDeviceService {
     const { plaintext, wrapped } = await this.#keyProvider.generateDataKey(keyContext(path, createdAt));
     plaintext.fill(0);
     await this.#write({ ...roster, devices: [...roster.devices, { config, wrappedKey: wrapped, createdAt }] }, rev);
-    await this.load();
+    await this.load({ fresh: true });
     return this.#view({ config, wrappedKey: wrapped, createdAt });
   }
 
@@ -278,7 +287,7 @@ export class AuditDeviceService {
         : { ...roster, devices: roster.devices.filter((d) => d.config.path !== path) },
       rev,
     );
-    await this.load();
+    await this.load({ fresh: true });
   }
 
   /** Every enabled device, the built-in one first, each with this node's view of its health. */

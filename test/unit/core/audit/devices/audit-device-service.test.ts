@@ -199,6 +199,42 @@ describe('Class: AuditDeviceService', () => {
     expect(two.opener.sinks.get('siem')?.records()).toHaveLength(1);
   });
 
+  it('loads afresh after a load in flight that read the set before a change (as enable and disable do)', async () => {
+    const memory = new MemoryStore();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let gated = true;
+    const store: Store = {
+      get: async (pk, sk) => {
+        const item = await memory.get(pk, sk);
+        if (gated) {
+          gated = false;
+          await gate;
+        }
+        return item as never;
+      },
+      query: (pk, options) => memory.query(pk, options),
+      transact: (ops) => memory.transact(ops),
+      close: () => memory.close(),
+    };
+    const keyProvider = new FakeKeyProvider();
+    const { audit, devices } = node({ store, keyProvider });
+    const stale = devices.load();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(gated).toBe(false); // the load in flight has read the empty set
+    await node({ store: memory, keyProvider }).devices.enable('siem', socket());
+    const coalesced = devices.load();
+    const fresh = devices.load({ fresh: true });
+    expect(coalesced).toBe(stale);
+    release();
+    await stale;
+    expect(audit.devices.active.map((d) => d.path)).toEqual(['file']);
+    await fresh;
+    expect(audit.devices.active.map((d) => d.path)).toEqual(['file', 'siem']);
+  });
+
   it('re-wraps the HMAC keys under a rotated root key, and the devices still hash alike', async () => {
     const { keyProvider, store, devices } = node();
     await devices.enable('siem', socket());

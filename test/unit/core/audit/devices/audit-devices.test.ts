@@ -148,8 +148,22 @@ describe('Filters of a device', () => {
     });
     expect(whole?.response).toMatchObject({ metadata: { owner: 'team' }, data: { metadata: 'deep' } });
     // Apart from what was dropped, the filtered record is the record.
-    const { request: _r1, response: _s1, seq: _q1, prev: _p1, hash: _h1, ...restA } = filtered as unknown as Record<string, unknown>;
-    const { request: _r2, response: _s2, seq: _q2, prev: _p2, hash: _h2, ...restB } = whole as unknown as Record<string, unknown>;
+    const {
+      request: _r1,
+      response: _s1,
+      seq: _q1,
+      prev: _p1,
+      hash: _h1,
+      ...restA
+    } = filtered as unknown as Record<string, unknown>;
+    const {
+      request: _r2,
+      response: _s2,
+      seq: _q2,
+      prev: _p2,
+      hash: _h2,
+      ...restB
+    } = whole as unknown as Record<string, unknown>;
     expect(restA).toEqual(restB);
   });
 
