@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './free-port.ts';
@@ -78,10 +78,18 @@ function rsyslogConf(dir: string, ports: { udp: number; tcp: number; tls: number
   ].join('\n');
 }
 
+/** Whether a socket is bound at 127.0.0.1:`port` (read from /proc: no tool needed, UDP included). */
+function bound(protocol: 'tcp' | 'udp', port: number): boolean {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync(`/proc/net/${protocol}`, 'utf8')
+    .split('\n')
+    .some((line) => line.trim().split(/\s+/)[1] === local);
+}
+
 /** Starts `rsyslogd -n` on free loopback ports and waits until every input accepts. */
 export async function startRsyslog(): Promise<TestRsyslog> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-rsyslog-'));
-  execFileSync('mkdir', ['-p', path.join(dir, 'work')]);
+  mkdirSync(path.join(dir, 'work'));
   makeCertificates(dir);
   const ports = { udp: await freePort(), tcp: await freePort(), tls: await freePort() };
   writeFileSync(path.join(dir, 'rsyslog.conf'), rsyslogConf(dir, ports));
@@ -112,12 +120,7 @@ export async function startRsyslog(): Promise<TestRsyslog> {
       'rsyslogd to listen on its inputs',
       () => {
         if (child.exitCode !== null) throw new Error(`rsyslogd exited (${child.exitCode}): ${output}`);
-        const tcp = execFileSync('ss', ['-ltnH'], { encoding: 'utf8' });
-        const udp = execFileSync('ss', ['-lunH'], { encoding: 'utf8' });
-        return (
-          [`${ports.tcp} `, `${ports.tls} `].every((p) => tcp.includes(`127.0.0.1:${p}`)) &&
-          udp.includes(`127.0.0.1:${ports.udp} `)
-        );
+        return [ports.tcp, ports.tls].every((p) => bound('tcp', p)) && bound('udp', ports.udp);
       },
       { intervalMs: 100, detail: () => output },
     );
