@@ -38,8 +38,8 @@ export type AuditEntry = Omit<AuditRecord, 'type' | 'time'> & {
 
 /**
  * The fail-closed audit log the broker writes to: a request record before an operation runs and a response record
- * after it. If the sink cannot take a record, the call throws {@link AuditUnavailableError} and the request must
- * be refused, so nothing happens that the log does not show.
+ * after it, each to every enabled audit device ({@link AuditDevices}). If no device takes a record, the call throws
+ * {@link AuditUnavailableError} and the request must be refused, so nothing happens that no log shows.
  *
  * @example
  * ```ts
@@ -69,7 +69,7 @@ export class AuditLog {
     this.#filters = (options.filters ?? []).map(checkFilter);
   }
 
-  /** Whether records of `operation` on `path` are left out of the log. */
+  /** Whether records of `operation` on `path` are left out of the log: of every device (each has its own filters too). */
   excluded(operation: string, path: string): boolean {
     return this.#filters.some(
       (filter) =>
@@ -112,7 +112,7 @@ export class AuditLog {
     return hashed;
   }
 
-  /** The audit HMAC of `value`, as it appears in the log (`hmac-sha256:<hex>`). */
+  /** The audit HMAC of `value` under the install's salt, as the built-in device writes it (`hmac-sha256:<hex>`). */
   hmac(value: string | Buffer): string {
     return this.#hasher.hmac(value);
   }
