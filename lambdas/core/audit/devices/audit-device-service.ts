@@ -126,6 +126,8 @@ export class AuditDeviceService {
     const { roster } = await this.#read();
     const active: ActiveAuditDevice[] = roster.builtinDisabled === true ? [] : [this.#audit.builtin];
     const keep = new Set<string>();
+    // Closed only once the new set is in place: a record written meanwhile still finds every device it had open.
+    const retired: AuditSink[] = [];
     for (const stored of roster.devices) {
       keep.add(stored.config.path);
       const open = this.#open.get(stored.config.path);
@@ -133,7 +135,7 @@ export class AuditDeviceService {
         active.push(open.device);
         continue;
       }
-      if (open !== undefined) await open.device.sink.close().catch(() => {});
+      if (open !== undefined) retired.push(open.device.sink);
       const device = await this.#openDevice(stored);
       this.#open.set(stored.config.path, { createdAt: stored.createdAt, device });
       active.push(device);
@@ -141,10 +143,11 @@ export class AuditDeviceService {
     for (const [path, open] of this.#open) {
       if (keep.has(path)) continue;
       this.#open.delete(path);
-      await open.device.sink.close().catch(() => {});
+      retired.push(open.device.sink);
     }
     this.#audit.devices.replace(active);
     this.#loadedAt = this.#clock.now();
+    await Promise.allSettled(retired.map((sink) => sink.close()));
   }
 
   /** A device that cannot be opened stays enabled and fails every record: it shows in health, never silently off. */
