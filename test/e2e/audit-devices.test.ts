@@ -23,7 +23,11 @@ const cli = (s: ServerProcess, args: string[], input?: string) =>
   runCli(args, { env: { COFFER_ADDR: s.address, COFFER_TOKEN: s.rootToken }, ...(input !== undefined && { input }) });
 
 interface Listed {
-  devices: { path: string; type: string; health?: { recorded: number; failures: number; lastError?: string } }[];
+  devices: {
+    path: string;
+    type: string;
+    health?: { recorded: number; failures: number; consecutiveFailures: number; lastError?: string };
+  }[];
 }
 
 describe('coffer audit enable|list|disable against the real server', () => {
@@ -108,7 +112,16 @@ describe('coffer audit enable|list|disable against the real server', () => {
       for (const socket of sockets) socket.destroy();
       return new Promise((resolve) => collector.close(resolve));
     });
-    await api(s.address, s.rootToken, 'GET', '/v1/sys/policies');
+    // The device is tried again once its backoff (1 s, doubling) is over.
+    await waitFor(
+      'the socket device to record again',
+      async () => {
+        await api(s.address, s.rootToken, 'GET', '/v1/sys/policies');
+        const listed = JSON.parse((await cli(s, ['audit', 'list', '--output', 'json'])).stdout) as Listed;
+        return listed.devices.find((d) => d.path === 'siem')?.health?.consecutiveFailures === 0;
+      },
+      { intervalMs: 250 },
+    );
     expect((await cli(s, ['audit', 'disable', 'file'])).code).toBe(0);
     for (const socket of sockets) socket.destroy();
     await new Promise((resolve) => collector.close(resolve));

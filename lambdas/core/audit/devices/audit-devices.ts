@@ -32,7 +32,10 @@ export interface AuditDeviceHealth {
   readonly builtin: boolean;
   /** Records it took. */
   readonly recorded: number;
-  /** Records it failed to take, and how many in a row up to now (0: healthy). */
+  /**
+   * Records it did not take (it failed, or was skipped while backing off after a failure), and how many attempts in a
+   * row failed up to now (0: healthy).
+   */
   readonly failures: number;
   readonly consecutiveFailures: number;
   /** Epoch milliseconds. */
@@ -65,7 +68,13 @@ interface Device {
   readonly dropRequest: ReadonlySet<string>;
   readonly dropResponse: ReadonlySet<string>;
   health: Omit<AuditDeviceHealth, 'path' | 'type' | 'builtin'>;
+  /** After a failure, when the device is tried again (epoch ms); 0 when healthy. */
+  retryAt: number;
 }
+
+/** The first backoff after a failure; it doubles with each failure in a row, up to {@link RETRY_MAX_MS}. */
+const RETRY_BASE_MS = 1000;
+const RETRY_MAX_MS = 30_000;
 
 /**
  * The enabled audit devices and Vault's rule over them: a record is written to every device whose filters keep it,
@@ -107,6 +116,7 @@ export class AuditDevices {
           kept !== undefined && kept.device.type === device.type
             ? kept.health
             : { recorded: 0, failures: 0, consecutiveFailures: 0 },
+        retryAt: kept !== undefined && kept.device.type === device.type ? kept.retryAt : 0,
       };
     });
   }
@@ -146,27 +156,54 @@ export class AuditDevices {
     const path = new RequestPath(record.path);
     const keeping = devices.filter((d) => !excludes(d, record, path));
     if (keeping.length === 0) return;
-    const outcomes = await Promise.allSettled(keeping.map((d) => d.device.sink.append(formatFor(d, record), options)));
+    const started = this.#clock.now();
+    // A device that just failed is left alone until its backoff ends, so a hung collector does not hold every request
+    // for its timeout while another device records. It is tried at once if no other device took the record: a
+    // record is never refused with a device untried.
+    const ready = keeping.filter((d) => d.retryAt <= started);
+    const waiting = keeping.filter((d) => d.retryAt > started);
+    const failures = await this.#attempt(ready, record, options);
+    if (failures.length < ready.length) {
+      for (const d of waiting) d.health = { ...d.health, failures: d.health.failures + 1 };
+      return;
+    }
+    failures.push(...(await this.#attempt(waiting, record, options)));
+    if (failures.length === keeping.length) {
+      throw new NoAuditDeviceRecordedError(
+        failures.map((f) => f.path),
+        failures.map((f) => f.reason),
+      );
+    }
+  }
+
+  /** Appends to each of `devices` and updates their health; answers the failures. */
+  async #attempt(
+    devices: readonly Device[],
+    record: AuditRecord,
+    options: { durable: boolean },
+  ): Promise<{ path: string; reason: unknown }[]> {
+    const outcomes = await Promise.allSettled(devices.map((d) => d.device.sink.append(formatFor(d, record), options)));
     const now = this.#clock.now();
-    const failed: string[] = [];
-    const reasons: unknown[] = [];
+    const failures: { path: string; reason: unknown }[] = [];
     outcomes.forEach((outcome, i) => {
-      const d = keeping[i]!;
+      const d = devices[i]!;
       if (outcome.status === 'fulfilled') {
+        d.retryAt = 0;
         d.health = { ...d.health, recorded: d.health.recorded + 1, consecutiveFailures: 0, lastSuccessAt: now };
-      } else {
-        failed.push(d.device.path);
-        reasons.push(outcome.reason);
-        d.health = {
-          ...d.health,
-          failures: d.health.failures + 1,
-          consecutiveFailures: d.health.consecutiveFailures + 1,
-          lastFailureAt: now,
-          lastError: errorClass(outcome.reason),
-        };
+        return;
       }
+      failures.push({ path: d.device.path, reason: outcome.reason });
+      const consecutiveFailures = d.health.consecutiveFailures + 1;
+      d.retryAt = now + Math.min(RETRY_BASE_MS * 2 ** (consecutiveFailures - 1), RETRY_MAX_MS);
+      d.health = {
+        ...d.health,
+        failures: d.health.failures + 1,
+        consecutiveFailures,
+        lastFailureAt: now,
+        lastError: errorClass(outcome.reason),
+      };
     });
-    if (failed.length === keeping.length) throw new NoAuditDeviceRecordedError(failed, reasons);
+    return failures;
   }
 
   /** Closes every device's sink; the first failure is thrown after all were tried. */

@@ -102,7 +102,8 @@ describe('Class: AuditDeviceService', () => {
   });
 
   it('refuses to disable the one device still recording while every other one fails', async () => {
-    const { audit, opener, devices } = node();
+    let now = 1_000;
+    const { audit, opener, devices } = node({ clock: { now: () => now } });
     await devices.enable('siem', socket());
     opener.sinks.get('siem')!.failWith = Object.assign(new Error('down'), { code: 'ECONNREFUSED' });
     await audit.request(entry);
@@ -110,6 +111,7 @@ describe('Class: AuditDeviceService', () => {
       'every other enabled audit device is failing (siem: ECONNREFUSED); disabling file would stop all requests',
     );
     opener.sinks.get('siem')!.failWith = undefined;
+    now += 1000; // its backoff over, the collector is tried again, and takes the record
     await audit.request(entry);
     await devices.disable('file');
     expect((await devices.list()).map((d) => d.path)).toEqual(['siem']);

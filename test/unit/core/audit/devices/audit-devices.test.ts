@@ -20,11 +20,14 @@ const NO_FILTERS: AuditDeviceFilters = {
 };
 
 /** A log whose built-in device is `builtin`, plus devices `a` and `b` with their own keys and filters. */
-function logWithDevices(filters: { a?: Partial<AuditDeviceFilters>; b?: Partial<AuditDeviceFilters> } = {}) {
+function logWithDevices(
+  filters: { a?: Partial<AuditDeviceFilters>; b?: Partial<AuditDeviceFilters> } = {},
+  at: { now(): number } = clock,
+) {
   const builtin = new MemoryAuditSink();
   const a = new MemoryAuditSink();
   const b = new MemoryAuditSink();
-  const log = new AuditLog({ sink: builtin, hasher: installHasher, clock });
+  const log = new AuditLog({ sink: builtin, hasher: installHasher, clock: at });
   log.devices.replace([
     { path: 'a', type: 'socket', sink: a, hasher: hasherA, filters: { ...NO_FILTERS, ...filters.a } },
     { path: 'b', type: 'syslog', sink: b, hasher: hasherB, filters: { ...NO_FILTERS, ...filters.b } },
@@ -79,12 +82,43 @@ describe('Class: AuditDevices', () => {
   });
 
   it('counts a device healthy again after its next success', async () => {
-    const { log, a } = logWithDevices();
+    let now = NOW;
+    const { log, a } = logWithDevices({}, { now: () => now });
     a.failWith = new Error('down');
     await log.request(entry);
     a.failWith = undefined;
+    now += 1000;
     await log.request(entry);
     expect(log.devices.health()[0]).toMatchObject({ recorded: 1, failures: 1, consecutiveFailures: 0 });
+  });
+
+  it('leaves a failed device alone while it backs off (1 s, doubling), unless no other device took the record', async () => {
+    let now = NOW;
+    const { log, a, b } = logWithDevices({}, { now: () => now });
+    let attempts = 0;
+    const append = a.append.bind(a);
+    a.append = (record) => {
+      attempts++;
+      return append(record);
+    };
+    a.failWith = new Error('hung');
+    await log.request(entry); // fails: tried again 1 s later
+    now += 999;
+    await log.request(entry);
+    expect(attempts).toBe(1);
+    now += 1;
+    await log.request(entry); // fails again: 2 s now
+    now += 1999;
+    await log.request(entry);
+    expect(attempts).toBe(2);
+    expect(b.records()).toHaveLength(4);
+    expect(log.devices.health()[0]).toMatchObject({ failures: 4, consecutiveFailures: 2 });
+    // When the other device fails too, the one backing off is tried at once rather than the record refused untried.
+    b.failWith = new Error('down');
+    a.failWith = undefined;
+    await log.request(entry);
+    expect(attempts).toBe(3);
+    expect(a.records()).toHaveLength(1);
   });
 
   it('refuses to write when no device is enabled at all', async () => {
