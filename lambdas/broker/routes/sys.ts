@@ -74,6 +74,9 @@ export function sysRoutes(openapi: () => Record<string, unknown>): RouteDef[] {
         .strict(),
       sensitive: ['input'],
       access: () => ({ path: 'sys/audit/hash', capability: 'update' }),
+      // Another device's key is that device's: a caller who may not read its settings gets no oracle for its hashes.
+      references: async ({ body }) =>
+        body.path === undefined ? [] : [{ path: `sys/audit-devices/${body.path}`, capability: 'read' }],
       async handle({ body }, { deps }) {
         if (body.path === undefined) return { body: { hash: deps.audit.hmac(body.input) } };
         return { body: { hash: await requireService(deps, 'auditDevices').hmac(body.path, body.input) } };

@@ -311,6 +311,9 @@ const VARIANTS: Record<string, Record<string, (seed: Seed) => Sample>> = {
     }),
   },
   'rotation.history': { 'of one secret': () => ({ query: { secretId: 'app/hist' } }) },
+  'audit.hash': {
+    "with a device's own key": () => ({ body: { input: 'something to search for', path: 'collector' } }),
+  },
   'lease.list': { 'every lease': () => ({}) },
   'secretsmanager.GetSecretValue': { 'by ARN': (s) => ({ body: { SecretId: s.dbArn } }) },
   'secretsmanager.DescribeSecret': { 'by ARN': (s) => ({ body: { SecretId: s.dbArn } }) },
