@@ -4,6 +4,7 @@
  * client never loads the broker.
  */
 
+export * from './audit-devices.ts';
 export * from './auth.ts';
 export * from './common.ts';
 export * from './credentials.ts';

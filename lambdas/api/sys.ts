@@ -1,10 +1,12 @@
 import * as z from 'zod';
+import { AuditHealthSummary } from './audit-devices.ts';
 
 export const Health = z.object({
   status: z.string().describe('"ok"'),
   version: z.string(),
   runtime: z.string(),
   initialized: z.boolean(),
+  audit: AuditHealthSummary.optional(),
 });
 export type Health = z.infer<typeof Health>;
 

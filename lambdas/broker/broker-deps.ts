@@ -1,4 +1,5 @@
 import type { AuditLog } from '../core/audit/audit-log.ts';
+import type { AuditDeviceService } from '../core/audit/devices/audit-device-service.ts';
 import type { VerifyResult } from '../core/audit/hash-chain.ts';
 import type { IamPrincipalService } from '../core/auth/iam/iam-principal-service.ts';
 import type { AuthMountService } from '../core/auth/methods/auth-mount-service.ts';
@@ -75,6 +76,8 @@ export interface BrokerDeps {
   readonly sigv4?: SigV4Verifier;
   readonly policies: PolicyService;
   readonly audit: AuditLog;
+  /** The audit devices besides the built-in one (`sys/audit-devices`). */
+  readonly auditDevices?: AuditDeviceService;
   readonly clock: Clock;
   readonly system: SystemOperations;
   /** The IAM caller mappings, managed through the API; absent where IAM callers are not accepted. */

@@ -19,6 +19,7 @@ export const FEATURES = {
   authMounts: 'auth methods (AppRole, …) mounted at /v1/auth/<mount>',
   wrapping: 'response wrapping',
   quotas: 'rate-limit quotas',
+  auditDevices: 'audit devices (sys/audit-devices): file, syslog, socket, s3',
   keys: 'customer keys for secrets (KmsKeyId): named keys in the keyring, KMS keys on AWS',
   keyCreation: 'creating named keys in the keyring (on AWS, keys are created in KMS)',
   auditVerify: 'verifying the audit log through the API',
@@ -62,6 +63,7 @@ const _everyOptionalServiceIsAFeature: Record<Exclude<OptionalServices, BrokerOp
   authMounts: true,
   wrapping: true,
   quotas: true,
+  auditDevices: true,
   keys: true,
 } satisfies Record<ServiceFeature, true>;
 void _everyOptionalServiceIsAFeature;

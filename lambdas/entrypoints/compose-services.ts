@@ -5,6 +5,8 @@ import type { BrokerDeps, LoginAttempt } from '../broker/broker-deps.ts';
 import { API_VERSION } from '../broker/routes/index.ts';
 import { AuditHasher } from '../core/audit/audit-hmac.ts';
 import { type AuditFilter, AuditLog } from '../core/audit/audit-log.ts';
+import type { AuditDeviceType } from '../core/audit/devices/audit-device-config.ts';
+import { AuditDeviceService } from '../core/audit/devices/audit-device-service.ts';
 import type { VerifyResult } from '../core/audit/hash-chain.ts';
 import { withBootstrapAdmins } from '../core/auth/iam/bootstrap-admins.ts';
 import { IamPrincipalService } from '../core/auth/iam/iam-principal-service.ts';
@@ -21,7 +23,7 @@ import { type EgressGuard, EgressPolicy } from '../core/egress/egress-policy.ts'
 import { LeaseService, type LeaseServiceOptions } from '../core/leases/lease-service.ts';
 import type { ProviderRegistry } from '../core/leases/lease-types.ts';
 import { PolicyService } from '../core/policy/policy-service.ts';
-import type { AuditSink } from '../core/ports/audit-sink.ts';
+import type { AuditDeviceOpener, AuditSink } from '../core/ports/audit-sink.ts';
 import type { CaKeyStore } from '../core/ports/ca-key-store.ts';
 import type { Clock } from '../core/ports/clock.ts';
 import type { KeyProvider } from '../core/ports/key-provider.ts';
@@ -129,6 +131,15 @@ export interface RuntimePorts {
     readonly salt: Buffer;
     /** @default none: every record is written */
     readonly filters?: readonly AuditFilter[];
+    /** Where `coffer audit list` shows the sink above, the built-in device. @default `{ path: 'file', type: 'file' }` */
+    readonly builtin?: { readonly path: string; readonly type: AuditDeviceType };
+    /** Opens the other devices `coffer audit enable` asks for; network ones dial through the egress guard. */
+    readonly devices: (egress: EgressGuard) => AuditDeviceOpener;
+    /**
+     * How old this node's view of the enabled devices may get before a record reloads it, where other nodes enable and
+     * disable them too (Lambda instances). @default never: the node is the only writer
+     */
+    readonly deviceRefreshMs?: number;
   };
   /** Where CA private keys live, given the composed store and (cached) key provider. */
   readonly caKeys: (shared: { store: Store; keyProvider: KeyProvider; clock: Clock }) => CaKeyStore;
@@ -239,6 +250,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     hasher: new AuditHasher(ports.audit.salt),
     clock,
     ...(ports.audit.filters !== undefined && { filters: ports.audit.filters }),
+    ...(ports.audit.builtin !== undefined && { builtin: ports.audit.builtin }),
   });
   const regionalSecrets = new RegionalSecrets({
     store,
@@ -268,6 +280,14 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     onChange: (region, name) => regionalSecrets.notifyReplicatedWrite(region, name),
   });
   const egress = new DnsEgressGuard(EgressPolicy.parse(settings.egressAllow));
+  const auditDevices = new AuditDeviceService({
+    store,
+    keyProvider,
+    clock,
+    audit,
+    opener: ports.audit.devices(egress),
+    ...(ports.audit.deviceRefreshMs !== undefined && { refreshMs: ports.audit.deviceRefreshMs }),
+  });
   const postgres = new PostgresSessions({
     ...(settings.postgresTimeouts !== undefined && { timeouts: settings.postgresTimeouts }),
   });
@@ -345,6 +365,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     pki,
     wrapping,
     authMounts,
+    auditDevices,
     ...(accessKeys === undefined ? [] : [accessKeys]),
   ];
   if (isDataKeyHolder(caKeys)) holders.push(caKeys);
@@ -359,6 +380,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     quotas: new QuotaService({ store, clock, counters, hmac }),
     policies: new PolicyService({ store, clock }),
     audit,
+    auditDevices,
     clock,
     ...(settings.maxBodyBytes !== undefined && { maxBodyBytes: settings.maxBodyBytes }),
     pki,
@@ -419,6 +441,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
       await dynamic.leases.drain();
       await dynamic.database.close();
       await postgres.close();
+      await auditDevices.close();
       keyProvider.clear();
       keyRing?.clear();
     },

@@ -9,6 +9,7 @@
  */
 import { RATE_LIMIT_COUNTER_PREFIXES } from '../adapters/aws/dynamodb-rate-limits/dynamodb-rate-limit-counters.ts';
 import { CA_KEY_PARTITION } from '../adapters/local/pki-keys/sealed-ca-key-store.ts';
+import { AUDIT_DEVICE_PARTITION } from '../core/audit/devices/audit-device-service.ts';
 import { OUTBOX_PARTITION_PREFIX } from '../core/audit/outbox/audit-outbox.ts';
 import { RELAY_PARTITION } from '../core/audit/outbox/outbox-relay.ts';
 import { APPROLE_PARTITIONS } from '../core/auth/approle/approle-types.ts';
@@ -382,6 +383,15 @@ export const PARTITIONS: readonly Partition[] = [
     holds: 'the CRL currently served (one item)',
     sortKey: '`current`',
     access: '`GetItem`; published unauthenticated at `/v1/pki/crl`',
+  },
+  {
+    pk: AUDIT_DEVICE_PARTITION,
+    owner: 'core/audit/devices/audit-device-service.ts',
+    holds:
+      'one item `devices`: every enabled audit device (type, options, filters, its HMAC key wrapped under the envelope key) and whether the built-in device is disabled',
+    sortKey: '`devices`',
+    access:
+      '`GetItem` when a node loads its devices (at its first record; on AWS again every 10 s); a conditional put per enable or disable',
   },
   {
     pk: OUTBOX_PARTITION_PREFIX,

@@ -12,6 +12,7 @@ import type { AccessCheck, RouteDef } from '../../lambdas/broker/route.ts';
 import { API_VERSION, nativeRoutes } from '../../lambdas/broker/routes/index.ts';
 import { AuditHasher } from '../../lambdas/core/audit/audit-hmac.ts';
 import { AuditLog } from '../../lambdas/core/audit/audit-log.ts';
+import { AUDIT_DEVICE_PARTITION, AuditDeviceService } from '../../lambdas/core/audit/devices/audit-device-service.ts';
 import { APPROLE_PARTITIONS } from '../../lambdas/core/auth/approle/approle-types.ts';
 import { IAM_PRINCIPAL_PARTITION, IamPrincipalService } from '../../lambdas/core/auth/iam/iam-principal-service.ts';
 import { AUTH_MOUNT_PARTITIONS, AuthMountService } from '../../lambdas/core/auth/methods/auth-mount-service.ts';
@@ -435,6 +436,25 @@ async function classifyToken(input: ClassifyInput, accessors: readonly (string |
  * constants of `lambdas/core/**` and `lambdas/engines/**`, and `SealedCaKeyStore`.
  */
 export const PARTITIONS: readonly PartitionRule[] = [
+  // The enabled audit devices, one item: every audited request reads it to know where its records go; enabling or
+  // disabling any device rewrites it, under `sudo` on that device's path.
+  {
+    pk: AUDIT_DEVICE_PARTITION,
+    classify: ({ touch }) =>
+      touch === 'read'
+        ? { kind: 'system', reason: 'the enabled audit devices, read before any record is written' }
+        : resource(
+            ['sys/audit-devices'],
+            [
+              {
+                capabilities: ['sudo'],
+                touches: ['write'],
+                matches: (p) => within(p, 'sys/audit-devices'),
+                why: 'enabling or disabling a device rewrites the one item listing them all',
+              },
+            ],
+          ),
+  },
   // Secrets: metadata by name, versions by ARN (`secret-versions#<arn>`).
   { pk: SECRETS_PARTITION, classify: ({ sk }) => resource([`secrets/${sk}`], [REWRAP]) },
   {
@@ -1065,6 +1085,14 @@ export async function buildAuthzWorld(
     authMounts,
     wrapping,
     quotas,
+    // Socket devices that keep their records in memory: nothing connects out here.
+    auditDevices: new AuditDeviceService({
+      store,
+      keyProvider,
+      clock,
+      audit,
+      opener: { types: ['socket'], open: async () => new MemoryAuditSink() },
+    }),
     onAccessDecision: tracer.onAccessDecision,
     requestScope: tracer.requestScope,
     system: {

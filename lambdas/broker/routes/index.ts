@@ -2,6 +2,7 @@ import { buildOpenApi } from '../openapi.ts';
 import { homeRegionOnly, type RouteDef, withFeature } from '../route.ts';
 import { accessKeyRoutes } from './access-keys.ts';
 import { apiKeyRoutes } from './api-keys.ts';
+import { auditDeviceRoutes } from './audit-devices.ts';
 import { authRoutes } from './auth.ts';
 import { awsRoutes } from './aws.ts';
 import { databaseRoutes } from './database.ts';
@@ -46,6 +47,7 @@ export function nativeRoutes(): RouteDef[] {
     ...withFeature('rotation', homeRegionOnly(rotationRoutes)),
     ...withFeature('wrapping', wrappingRoutes),
     ...withFeature('quotas', quotaRoutes),
+    ...withFeature('auditDevices', auditDeviceRoutes),
     ...keyRoutes,
     ...SECRETS_MANAGER_PATHS.flatMap((path) => secretsManagerRoutes(path)),
   ];

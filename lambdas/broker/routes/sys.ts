@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import * as api from '../../api/index.ts';
-import { requireSystem } from '../features.ts';
+import { AuditDevicePathSchema } from '../../core/audit/devices/audit-device-config.ts';
+import { requireService, requireSystem } from '../features.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 
 /** Routes are passed in so the OpenAPI document can describe the very table the broker serves. */
@@ -16,8 +17,16 @@ export function sysRoutes(openapi: () => Record<string, unknown>): RouteDef[] {
       response: api.Health,
       resource: () => 'sys/health',
       async handle(_input, { deps }) {
+        // Counts only: which devices exist and where they send is for `sudo` (`sys/audit-devices`), not for anyone.
+        const devices = deps.audit.devices.health();
         return {
-          body: { status: 'ok', version: deps.system.version, runtime: deps.system.runtime, initialized: true },
+          body: {
+            status: 'ok',
+            version: deps.system.version,
+            runtime: deps.system.runtime,
+            initialized: true,
+            audit: { devices: devices.length, failing: devices.filter((d) => d.consecutiveFailures > 0).length },
+          },
         };
       },
     }),
@@ -53,14 +62,24 @@ export function sysRoutes(openapi: () => Record<string, unknown>): RouteDef[] {
       operation: 'audit.hash',
       method: 'POST',
       path: '/v1/sys/audit/hash',
-      summary: 'HMAC a value with the audit salt, to search the audit log for it',
+      summary:
+        "HMAC a value with an audit device's key (the built-in device's, the install's audit salt, by default), to search its log for it",
       mutating: false,
       response: api.AuditHash,
-      body: z.object({ input: z.string().min(1).max(65_536) }).strict(),
+      body: z
+        .object({
+          input: z.string().min(1).max(65_536),
+          path: AuditDevicePathSchema.optional().describe('the device whose key to use (each device has its own)'),
+        })
+        .strict(),
       sensitive: ['input'],
       access: () => ({ path: 'sys/audit/hash', capability: 'update' }),
+      // Another device's key is that device's: a caller who may not read its settings gets no oracle for its hashes.
+      references: async ({ body }) =>
+        body.path === undefined ? [] : [{ path: `sys/audit-devices/${body.path}`, capability: 'read' }],
       async handle({ body }, { deps }) {
-        return { body: { hash: deps.audit.hmac(body.input) } };
+        if (body.path === undefined) return { body: { hash: deps.audit.hmac(body.input) } };
+        return { body: { hash: await requireService(deps, 'auditDevices').hmac(body.path, body.input) } };
       },
     }),
     defineRoute({

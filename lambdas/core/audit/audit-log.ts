@@ -4,6 +4,8 @@ import { type Clock, systemClock } from '../ports/clock.ts';
 import type { Principal } from '../principal.ts';
 import type { AuditHasher } from './audit-hmac.ts';
 import type { AuditPrincipal, AuditRecord } from './audit-types.ts';
+import { type ActiveAuditDevice, AuditDevices, NoAuditDeviceRecordedError } from './devices/audit-devices.ts';
+import { SensitiveValue } from './sensitive-value.ts';
 
 /**
  * Excludes records from the audit log. A record is excluded when it matches ALL fields given in ANY filter,
@@ -17,8 +19,11 @@ export interface AuditFilter {
 }
 
 export interface AuditLogOptions {
+  /** The runtime's built-in device (the node's audit file, the outbox to S3), keyed by the install's salt. */
   readonly sink: AuditSink;
   readonly hasher: AuditHasher;
+  /** Where and what the built-in device is, as `coffer audit list` shows it. @default `{ path: 'file', type: 'file' }` */
+  readonly builtin?: { readonly path: string; readonly type: string };
   /** @default none: every record is written */
   readonly filters?: readonly AuditFilter[];
   /** Source of record times. @default systemClock */
@@ -33,8 +38,8 @@ export type AuditEntry = Omit<AuditRecord, 'type' | 'time'> & {
 
 /**
  * The fail-closed audit log the broker writes to: a request record before an operation runs and a response record
- * after it. If the sink cannot take a record, the call throws {@link AuditUnavailableError} and the request must
- * be refused, so nothing happens that the log does not show.
+ * after it, each to every enabled audit device ({@link AuditDevices}). If no device takes a record, the call throws
+ * {@link AuditUnavailableError} and the request must be refused, so nothing happens that no log shows.
  *
  * @example
  * ```ts
@@ -44,21 +49,27 @@ export type AuditEntry = Omit<AuditRecord, 'type' | 'time'> & {
  * ```
  */
 export class AuditLog {
-  readonly #sink: AuditSink;
   readonly #hasher: AuditHasher;
+  /** Every enabled device; the built-in one until the device service loads the others. */
+  readonly devices: AuditDevices;
+  /** The runtime's own device, for the device service to keep in (or take out of) the set. */
+  readonly builtin: ActiveAuditDevice;
   readonly #filters: readonly AuditFilter[];
   readonly #clock: Clock;
   /** Token accessors' HMACs: a token presented again and again is hashed once, not on every request. */
   readonly #accessorHmacs = new Map<string, string>();
 
   constructor(options: AuditLogOptions) {
-    this.#sink = options.sink;
     this.#hasher = options.hasher;
     this.#clock = options.clock ?? systemClock;
+    const where = options.builtin ?? { path: 'file', type: 'file' };
+    this.builtin = { ...where, sink: options.sink, hasher: options.hasher, builtin: true };
+    this.devices = new AuditDevices({ clock: this.#clock });
+    this.devices.replace([this.builtin]);
     this.#filters = (options.filters ?? []).map(checkFilter);
   }
 
-  /** Whether records of `operation` on `path` are left out of the log. */
+  /** Whether records of `operation` on `path` are left out of the log: of every device (each has its own filters too). */
   excluded(operation: string, path: string): boolean {
     return this.#filters.some(
       (filter) =>
@@ -101,26 +112,33 @@ export class AuditLog {
     return hashed;
   }
 
-  /** The audit HMAC of `value`, as it appears in the log (`hmac-sha256:<hex>`). */
+  /** The audit HMAC of `value` under the install's salt, as the built-in device writes it (`hmac-sha256:<hex>`). */
   hmac(value: string | Buffer): string {
     return this.#hasher.hmac(value);
   }
 
   /**
    * A copy of `obj` in which the values of `sensitiveKeys`, at any depth (nested objects and arrays included), are
-   * replaced by their HMAC. A sensitive value that is itself an object or array has every leaf hashed, so no part
-   * of it reaches the log.
+   * replaced by {@link SensitiveValue}s, which each device hashes with its own key (and which serialise as their HMAC
+   * under the install's salt). A sensitive value that is itself an object or array has every leaf replaced, so no
+   * part of it reaches the log.
    */
   redact(obj: Readonly<Record<string, unknown>>, sensitiveKeys: readonly string[]): Record<string, unknown> {
-    return redactSensitive(obj, new Set(sensitiveKeys), (value) => this.#hasher.hmac(value)) as Record<string, unknown>;
+    const hasher = this.#hasher;
+    return redactSensitive(obj, new Set(sensitiveKeys), (value) => new SensitiveValue(value, hasher)) as Record<
+      string,
+      unknown
+    >;
   }
 
   async #write(type: AuditRecord['type'], entry: AuditEntry): Promise<void> {
     const { durable = false, ...fields } = entry;
     const record: AuditRecord = { type, time: new Date(this.#clock.now()).toISOString(), ...fields };
     try {
-      await this.#sink.append(record, { durable });
-    } catch (cause) {
+      await this.devices.write(record, { durable });
+    } catch (err) {
+      // One device, one reason: the cause is the device's own error, as it was before there were several.
+      const cause = err instanceof NoAuditDeviceRecordedError && err.reasons.length === 1 ? err.reasons[0] : err;
       throw new AuditUnavailableError('audit log unavailable: request refused', { cause });
     }
   }
@@ -136,7 +154,7 @@ function checkFilter(filter: AuditFilter): AuditFilter {
   return { ...filter };
 }
 
-type Hmac = (value: string | Buffer) => string;
+type Hmac = (value: string | Buffer) => SensitiveValue;
 
 /**
  * How deep redaction walks. The broker refuses request bodies nested deeper than 64 levels, so this only bites on

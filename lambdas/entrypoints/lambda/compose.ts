@@ -27,6 +27,7 @@ import {
   type DynamicSecrets,
   type RuntimePorts,
 } from '../compose-services.ts';
+import { NETWORK_AUDIT_DEVICE_TYPES, openNetworkAuditDevice } from '../network-audit-devices.ts';
 import { createApiGatewayHandler } from './api-gateway.ts';
 import { awsRotationPorts, createRotationClients, type RotationClients } from './compose-rotation.ts';
 import { AuditSaltSchema, type AwsConfig, loadAwsConfig } from './config.ts';
@@ -165,6 +166,9 @@ export function composeAwsDeps(
   return composeServices({ ...awsPorts(config, clients, clock), ...telemetry }).deps;
 }
 
+/** How long a function instance writes to the devices it loaded before it reads the set again (one item read). */
+const AUDIT_DEVICE_REFRESH_MS = 10_000;
+
 /** The AWS runtime's ports: DynamoDB behind the audit outbox, KMS, CA keys in KMS, Step Functions. */
 export function awsPorts(config: ResolvedAwsConfig, clients: AwsClients, clock: Clock): RuntimePorts {
   const items = new DynamoDbStore({ client: clients.dynamodb, tableName: config.tableName });
@@ -182,7 +186,22 @@ export function awsPorts(config: ResolvedAwsConfig, clients: AwsClients, clock: 
     envelopeKey: new KmsKeyProvider({ client: clients.kms, keyId: config.envelopeKeyArn }),
     // Customer keys of the deployment's account; the broker's IAM grant on them is the stack's (see lib/).
     keyRing: new KmsKeyRing({ client: clients.kms, account: config.account, region: config.region }),
-    audit: { sink: new OutboxAuditSink(outbox), salt: config.auditSalt },
+    audit: {
+      sink: new OutboxAuditSink(outbox),
+      salt: config.auditSalt,
+      builtin: { path: 's3', type: 's3' },
+      // Sent by the broker function itself, per request, through the egress guard (the function needs a route out).
+      devices: (egress) => ({
+        types: NETWORK_AUDIT_DEVICE_TYPES,
+        open: async (device) => {
+          const sink = openNetworkAuditDevice(device, egress);
+          if (sink === undefined) throw new Error(`${device.type} audit devices are not offered on AWS`);
+          return sink;
+        },
+      }),
+      // Every instance reloads the enabled devices at most this stale, so an enable or disable reaches all of them.
+      deviceRefreshMs: AUDIT_DEVICE_REFRESH_MS,
+    },
     // Tagged `coffer:ca=<deployment name>`: what the broker's grants on KMS require.
     caKeys: () =>
       new KmsCaKeyStore({

@@ -16,8 +16,10 @@ import type { BrokerDeps } from '../../broker/broker-deps.ts';
 import { nativeRoutes } from '../../broker/routes/index.ts';
 import { LoginCounters } from '../../core/auth/methods/login-counters.ts';
 import { TokenService } from '../../core/auth/token/token-service.ts';
+import type { EgressGuard } from '../../core/egress/egress-policy.ts';
 import { InvalidRequestError } from '../../core/errors.ts';
 import { LeaseSweeper } from '../../core/leases/lease-sweeper.ts';
+import type { AuditDeviceOpener } from '../../core/ports/audit-sink.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
 import type { Store } from '../../core/ports/store.ts';
 import { RotationScheduler } from '../../core/rotation/rotation-scheduler.ts';
@@ -25,6 +27,7 @@ import type { RotationService } from '../../core/rotation/rotation-service.ts';
 import rotationDefinition from '../../core/rotation/workflow/rotation-state-machine.asl.json' with { type: 'json' };
 import { stsClientFor } from '../../engines/aws/sts-client.ts';
 import { composeServices } from '../compose-services.ts';
+import { NETWORK_AUDIT_DEVICE_TYPES, openNetworkAuditDevice } from '../network-audit-devices.ts';
 import { dataPaths, type LocalConfig, secretLimits } from './config.ts';
 import { servedHosts, servedRegions } from './served-names.ts';
 
@@ -108,6 +111,32 @@ async function writeCreateOnly(file: string, data: Buffer): Promise<void> {
  */
 const PRESENTED_TOKEN_CACHE_MS = 30_000;
 
+/**
+ * The devices the local node opens besides its audit file: syslog and socket, and more files in its audit directory.
+ * Two devices never append to one file (nor to the built-in log): their chains would interleave.
+ */
+function localAuditDevices(auditDir: string, builtinLog: string, egress: EgressGuard): AuditDeviceOpener {
+  const inUse = new Set([path.resolve(builtinLog)]);
+  return {
+    types: ['file', ...NETWORK_AUDIT_DEVICE_TYPES],
+    async open(device) {
+      const network = openNetworkAuditDevice(device, egress);
+      if (network !== undefined) return network;
+      if (device.type !== 'file') throw new Error(`${device.type} audit devices are not offered by the local server`);
+      const file = path.resolve(auditDir, device.options.file_name ?? `${device.path}.log`);
+      if (inUse.has(file)) {
+        throw Object.assign(new Error('another audit device writes this file'), { name: 'AuditFileInUse' });
+      }
+      const opened = await FileAuditSink.open({ path: file });
+      inUse.add(file);
+      return {
+        append: (record, options) => opened.append(record, options),
+        close: () => opened.close().finally(() => inUse.delete(file)),
+      };
+    },
+  };
+}
+
 export async function openLocalNode(config: LocalConfig, clock: Clock = systemClock): Promise<LocalNode> {
   const paths = dataPaths(config.dataDir);
   const keyring = await FileKeyring.open({ path: paths.keyring, passphrase: config.passphrase });
@@ -124,7 +153,12 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     soleWriter: true,
     rateLimitCounters: new MemoryRateLimitCounters(),
     envelopeKey: keyring,
-    audit: { sink, salt, filters: config.auditExclude.map((operation) => ({ operation })) },
+    audit: {
+      sink,
+      salt,
+      filters: config.auditExclude.map((operation) => ({ operation })),
+      devices: (egress) => localAuditDevices(path.dirname(paths.auditLog), paths.auditLog, egress),
+    },
     caKeys: (shared) => new SealedCaKeyStore(shared),
     // Credentials and endpoint come from the standard AWS environment, the region from it too or a named error.
     sts: stsClientFor(config.awsRegion),

@@ -108,6 +108,13 @@ const FIXTURES: Record<string, (seed: Seed) => Sample> = {
   'audit.hash': () => ({ body: { input: 'something to search for' } }),
   'audit.verify': () => ({}),
   'audit.tail': () => ({ query: { lines: '5' } }),
+  'audit.device.list': () => ({}),
+  'audit.device.enable': () => ({
+    params: { path: 'collector2' },
+    body: { type: 'socket', options: { address: 'collector.test:9000' }, filters: { exclude_paths: ['sys/*'] } },
+  }),
+  // The seeded `collector` device: the built-in one stays, so this is not the last.
+  'audit.device.disable': () => ({ params: { path: 'collector' } }),
   'keyring.rotate': () => ({}),
   'keyring.key.create': () => ({ body: { alias: 'alias/payments' } }),
   'keyring.key.list': () => ({}),
@@ -304,6 +311,9 @@ const VARIANTS: Record<string, Record<string, (seed: Seed) => Sample>> = {
     }),
   },
   'rotation.history': { 'of one secret': () => ({ query: { secretId: 'app/hist' } }) },
+  'audit.hash': {
+    "with a device's own key": () => ({ body: { input: 'something to search for', path: 'collector' } }),
+  },
   'lease.list': { 'every lease': () => ({}) },
   'secretsmanager.GetSecretValue': { 'by ARN': (s) => ({ body: { SecretId: s.dbArn } }) },
   'secretsmanager.DescribeSecret': { 'by ARN': (s) => ({ body: { SecretId: s.dbArn } }) },
@@ -368,6 +378,13 @@ async function seed(noCa: boolean): Promise<{ snapshot: AuthzSnapshot; seed: See
   const { deps, root, tokens } = world;
   const { secrets } = deps;
   const db = await secrets.create({ name: 'app/db', value: { kind: 'string', string: 'the-db-password' } });
+  await deps.auditDevices!.enable('collector', {
+    type: 'socket',
+    options: { address: 'collector.test:9000', socket_type: 'tcp' },
+    description: '',
+    format: 'json',
+    filters: { exclude_operations: [], exclude_paths: [], drop_request_keys: [], drop_response_keys: [] },
+  });
   await secrets.create({ name: 'db/admin', value: { kind: 'string', string: ADMIN_SECRET } });
   await secrets.create({ name: 'app/pg', value: { kind: 'string', string: PG_VALUE } });
   await secrets.create({ name: 'app/old', value: { kind: 'string', string: 'old value' } });

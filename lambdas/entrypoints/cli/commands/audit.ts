@@ -1,8 +1,9 @@
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
+import type { AuditDevice } from '../../../api/audit-devices.ts';
 import type { ChainHead, VerifyResult } from '../../../core/audit/hash-chain.ts';
-import { client, integer, print, readSecretInput } from '../io.ts';
+import { client, collect, integer, listTable, print, readSecretInput } from '../io.ts';
 
 // Loaded by the commands that read the file, so the rest of the CLI starts without them.
 const auditFileSink = () => import('../../../adapters/local/audit-file/file-audit-sink.ts');
@@ -141,13 +142,17 @@ export function registerAuditCommands(program: Command): void {
 
   audit
     .command('hash')
-    .description('HMAC a value (read from stdin or --file) with the audit salt, to search the log for it')
+    .description("HMAC a value (read from stdin or --file) with an audit device's key, to search its log for it")
     .option('--file <path>')
-    .action(async (flags: { file?: string }, command: Command) => {
+    .option('--path <device>', "the device whose key to use (each has its own; default: the built-in device's)")
+    .action(async (flags: { file?: string; path?: string }, command: Command) => {
       const input = (await readSecretInput(flags.file)).toString('utf8');
-      const result = await client(command).call<{ hash: string }>('POST', '/v1/sys/audit/hash', { body: { input } });
+      const body = { input, ...(flags.path !== undefined && { path: flags.path }) };
+      const result = await client(command).call<{ hash: string }>('POST', '/v1/sys/audit/hash', { body });
       print(command, result, () => result.hash);
     });
+
+  registerDeviceCommands(audit);
 }
 
 /** Polls the file for appended bytes; the log is append-only, so the offset only moves forward. */
@@ -163,4 +168,148 @@ async function follow(file: string): Promise<never> {
     offset = size;
     process.stdout.write(buffer);
   }
+}
+
+interface EnableFlags {
+  path?: string;
+  description?: string;
+  collector?: string;
+  transport?: string;
+  facility?: string;
+  appName?: string;
+  caFile?: string;
+  serverName?: string;
+  socketType?: string;
+  fileName?: string;
+  excludeOperation?: string[];
+  excludePath?: string[];
+  dropRequestKey?: string[];
+  dropResponseKey?: string[];
+}
+
+const DEVICE_TYPES = ['file', 'syslog', 'socket', 's3'];
+
+const ENABLE_HELP = `
+Types and their options:
+  file    --file-name <name.log>  a log in the node's audit directory (default <path>.log)
+  syslog  --collector host:port --transport udp|tcp|tls (RFC 5424; TCP/TLS octet-counted)
+          --facility auth --app-name coffer --ca-file <pem> --server-name <name>
+  socket  --collector host:port --socket-type tcp|udp (JSON lines)
+  s3      the built-in device on AWS (re-enables it at path s3)
+Network addresses must be on the egress allow-list (COFFER_EGRESS_ALLOW).
+
+A request succeeds when at least one enabled device records it. A record that
+every device's filters exclude is written nowhere: that is the operator's choice.
+
+Examples:
+  coffer audit enable syslog --collector logs.internal:6514 --transport tls --ca-file ca.pem
+  coffer audit enable socket --path siem --collector 10.0.0.5:9000 --exclude-path 'sys/*'
+  coffer audit enable file --path reads --file-name reads.log --exclude-operation sys.health
+`;
+
+function deviceOptions(type: string, flags: EnableFlags, caPem: string | undefined): Record<string, unknown> {
+  const defined = (entries: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(entries).filter(([, v]) => v !== undefined));
+  switch (type) {
+    case 'file':
+      return defined({ file_name: flags.fileName });
+    case 'syslog':
+      return defined({
+        address: flags.collector,
+        transport: flags.transport,
+        facility: flags.facility,
+        app_name: flags.appName,
+        ca_pem: caPem,
+        server_name: flags.serverName,
+      });
+    case 'socket':
+      return defined({ address: flags.collector, socket_type: flags.socketType });
+    default:
+      return {};
+  }
+}
+
+function iso(time: string | undefined): string {
+  return time ?? '-';
+}
+
+function registerDeviceCommands(audit: Command): void {
+  audit
+    .command('enable <type>')
+    .description('enable an audit device (file, syslog, socket, s3) with its own HMAC key, filters and format')
+    .option('--path <name>', 'where it is enabled (default: its type)')
+    .option('--description <text>')
+    // Not --address: that is the server's, a global option.
+    .option('--collector <host:port>', 'syslog, socket: where records go (on the egress allow-list)')
+    .option('--transport <udp|tcp|tls>', 'syslog (default udp)')
+    .option('--facility <name>', 'syslog (default auth)')
+    .option('--app-name <name>', 'syslog: the RFC 5424 APP-NAME (default coffer)')
+    .option('--ca-file <pem>', "syslog over TLS: the CA certificates the collector's must chain to")
+    .option('--server-name <name>', "syslog over TLS: the name the collector's certificate must carry")
+    .option('--socket-type <tcp|udp>', 'socket (default tcp)')
+    .option('--file-name <name.log>', 'file: the log in the audit directory (default <path>.log)')
+    .option('--exclude-operation <op>', 'leave out records of this operation (repeatable)', collect)
+    .option('--exclude-path <glob>', 'leave out records on paths matching this policy glob (repeatable)', collect)
+    .option('--drop-request-key <key>', 'remove this key from request data, at any depth (repeatable)', collect)
+    .option('--drop-response-key <key>', 'remove this key from response data, at any depth (repeatable)', collect)
+    .addHelpText('after', ENABLE_HELP)
+    .action(async (type: string, flags: EnableFlags, command: Command) => {
+      if (!DEVICE_TYPES.includes(type)) {
+        throw new CliError(`the device type must be one of ${DEVICE_TYPES.join(', ')}`, ExitCode.usage);
+      }
+      const caPem =
+        flags.caFile === undefined
+          ? undefined
+          : await readFile(flags.caFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+              throw new CliError(`cannot read ${flags.caFile}: ${err.code ?? 'error'}`, ExitCode.usage);
+            });
+      const body = {
+        type,
+        options: deviceOptions(type, flags, caPem),
+        ...(flags.description !== undefined && { description: flags.description }),
+        filters: {
+          exclude_operations: flags.excludeOperation ?? [],
+          exclude_paths: flags.excludePath ?? [],
+          drop_request_keys: flags.dropRequestKey ?? [],
+          drop_response_keys: flags.dropResponseKey ?? [],
+        },
+      };
+      const path = flags.path ?? type;
+      const device = await client(command).call<AuditDevice>(
+        'PUT',
+        `/v1/sys/audit-devices/${encodeURIComponent(path)}`,
+        { body },
+      );
+      print(command, device, () => `enabled the ${device.type} audit device at ${device.path}`);
+    });
+
+  audit
+    .command('list')
+    .description("the enabled audit devices, with this node's view of each: records, failures, last error class")
+    .action(async (_flags: unknown, command: Command) => {
+      const { devices } = await client(command).call<{ devices: AuditDevice[] }>('GET', '/v1/sys/audit-devices');
+      print(command, { devices }, () =>
+        listTable(
+          ['PATH', 'TYPE', 'RECORDED', 'FAILURES', 'FAILING', 'LAST SUCCESS', 'LAST ERROR', 'DESCRIPTION'],
+          devices.map((d) => [
+            d.path,
+            d.type,
+            String(d.health?.recorded ?? 0),
+            String(d.health?.failures ?? 0),
+            (d.health?.consecutiveFailures ?? 0) > 0 ? 'yes' : 'no',
+            iso(d.health?.lastSuccessAt),
+            d.health?.lastError ?? '-',
+            d.description,
+          ]),
+        ),
+      );
+    });
+
+  audit
+    .command('disable <path>')
+    .description('disable an audit device; the last enabled one cannot be (Coffer never runs unaudited)')
+    .action(async (path: string, _flags: unknown, command: Command) => {
+      await client(command).call('DELETE', `/v1/sys/audit-devices/${encodeURIComponent(path)}`);
+      print(command, { disabled: path }, () => `disabled the audit device at ${path}`);
+    });
 }

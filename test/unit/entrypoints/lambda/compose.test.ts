@@ -6,8 +6,9 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../../../lambdas/adapters/memory/memory-store.ts';
+import { EnableAuditDeviceSchema } from '../../../../lambdas/core/audit/devices/audit-device-config.ts';
 import { IamPrincipalService } from '../../../../lambdas/core/auth/iam/iam-principal-service.ts';
-import { ValidationError } from '../../../../lambdas/core/errors.ts';
+import { AlreadyExistsError, ValidationError } from '../../../../lambdas/core/errors.ts';
 import { LeaseService } from '../../../../lambdas/core/leases/lease-service.ts';
 import type { Principal } from '../../../../lambdas/core/principal.ts';
 import { SecretService } from '../../../../lambdas/core/secrets/secret-service.ts';
@@ -158,6 +159,22 @@ describe('Function: composeAwsDeps (dynamic secrets and PKI)', () => {
     await expect(enable()).rejects.toBeInstanceOf(ValidationError);
     // In a VPC the configuration is accepted (the store write is what this mock answers).
     await expect(enable({ COFFER_BROKER_IN_VPC: 'true' })).resolves.toMatchObject({ type: 'ldap', path: 'ldap' });
+  });
+
+  it('has the outbox to S3 as its built-in audit device, offers syslog and socket devices, and no file device', async () => {
+    dynamodb.onAnyCommand().resolves({});
+    const devices = compose().auditDevices!;
+    expect(devices.types).toEqual(['s3', 'syslog', 'socket']);
+    expect(await devices.list()).toEqual([expect.objectContaining({ path: 's3', type: 's3', builtin: true })]);
+    await expect(devices.enable('local', EnableAuditDeviceSchema.parse({ type: 'file' }))).rejects.toThrow(
+      'this runtime offers s3, syslog, socket audit devices; file is not one of them',
+    );
+    await expect(devices.enable('bucket', EnableAuditDeviceSchema.parse({ type: 's3' }))).rejects.toThrow(
+      's3 is its built-in device, at path s3',
+    );
+    await expect(devices.enable('s3', EnableAuditDeviceSchema.parse({ type: 's3' }))).rejects.toThrow(
+      AlreadyExistsError,
+    );
   });
 
   it('falls back to the default URL for the CRL when COFFER_PUBLIC_URL is unset', () => {
