@@ -214,7 +214,8 @@ export async function measureLambdaBundle(options: BundleBenchOptions = {}): Pro
   const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-bundle-'));
   try {
     const bundle = options.bundle ?? path.join(dir, 'out', 'index.mjs');
-    if (options.bundle === undefined) await build(brokerSplitEsbuildOptions(BROKER_ENTRY, path.dirname(bundle)));
+    if (options.bundle === undefined)
+      await build(brokerSplitEsbuildOptions(BROKER_ENTRY, path.dirname(bundle), { sourceMaps: false }));
     const code = readFileSync(bundle);
     const files = bundleFiles(bundle);
     const archive = zip(files);
@@ -300,7 +301,8 @@ export async function measureColdFirstGet(options: BundleBenchOptions = {}): Pro
   const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-first-get-'));
   try {
     const bundle = options.bundle ?? path.join(dir, 'out', 'index.mjs');
-    if (options.bundle === undefined) await build(brokerSplitEsbuildOptions(BROKER_ENTRY, path.dirname(bundle)));
+    if (options.bundle === undefined)
+      await build(brokerSplitEsbuildOptions(BROKER_ENTRY, path.dirname(bundle), { sourceMaps: false }));
     const timer = path.join(dir, 'first-request.mjs');
     writeFileSync(timer, FIRST_REQUEST_TIMER);
 

@@ -23,7 +23,8 @@ export interface CofferFunctionProps
   readonly loggingFormat?: lambda.LoggingFormat;
   /**
    * Map stack traces back to the TypeScript sources (`NODE_OPTIONS=--enable-source-maps`). Mapping makes every
-   * `Error.stack` slower, which a function on a request path may not want to pay.
+   * `Error.stack` slower, which a function on a request path may not want to pay. Without it the function's zip
+   * carries no source maps: nothing would read them.
    * @default true
    */
   readonly sourceMapStackTraces?: boolean;
@@ -56,7 +57,8 @@ export class CofferFunction extends lambdaNodejs.NodejsFunction {
       depsLockFilePath: `${REPO_ROOT}/package-lock.json`,
       runtime: COFFER_LAMBDA_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
-      bundling: brokerBundlingOptions(props.entry),
+      // Maps only where something reads them: Node, when it maps stack traces.
+      bundling: brokerBundlingOptions(props.entry, { sourceMaps: sourceMapStackTraces }),
       environment: { ...environment, ...(sourceMapStackTraces && { NODE_OPTIONS: '--enable-source-maps' }) },
     });
     Validations.of(this).acknowledge({

@@ -122,12 +122,11 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
       expect(env).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'coffer', POWERTOOLS_METRICS_NAMESPACE: 'Coffer' });
     });
 
-    it('bundles ESM split into index.mjs and chunks, with the require banner, the SDK inside, minified, with external source maps', () => {
+    it('bundles ESM split into index.mjs and chunks, with the require banner, the SDK inside, minified, without source maps', () => {
       const hash = String(fnProps()[0]!.Code.S3Key).replace(/\.zip$/, '');
       const bundleDir = path.join(outdir, `asset.${hash}`);
       expect(fs.existsSync(path.join(bundleDir, 'index.mjs'))).toBe(true);
-      const files = fs.readdirSync(bundleDir).filter((name) => /\.mjs(\.map)?$/.test(name));
-      const modules = files.filter((name) => name.endsWith('.mjs'));
+      const modules = fs.readdirSync(bundleDir).filter((name) => name.endsWith('.mjs'));
       // The lazily loaded engines live in chunks beside the entry (lib/broker-bundling.ts, SPLIT_OUTPUT).
       expect(modules.length).toBeGreaterThan(1);
       const code = fs.readFileSync(path.join(bundleDir!, 'index.mjs'), 'utf8');
@@ -135,17 +134,42 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
       for (const module of all) {
         expect(module.startsWith(ESM_REQUIRE_BANNER)).toBe(true);
         expect(module).not.toMatch(/from\s*["']@aws-sdk\//);
+        expect(module).not.toMatch(/sourceMappingURL/);
       }
       expect(all.join('\n')).toContain('GenerateDataKey');
       // Minified: long lines (the few line breaks left sit inside template literals).
       expect(code.length / code.split('\n').length).toBeGreaterThan(2000);
-      const maps = modules.map((name) => fs.readFileSync(path.join(bundleDir, `${name}.map`), 'utf8'));
-      for (const map of maps) expect(JSON.parse(map).sourcesContent).toBeUndefined();
-      const deflated = [...all, ...maps].reduce((bytes, text) => bytes + deflateRawSync(text).length, 0);
+      // The broker does not map its stack traces (a cost on the request path), so it ships no maps to read.
+      expect(fs.readdirSync(bundleDir).filter((name) => name.endsWith('.map'))).toEqual([]);
+      const deflated = all.reduce((bytes, text) => bytes + deflateRawSync(text).length, 0);
       // The goal: ≤ 1 MB (docs/BENCHMARKS.md; issue 15). Importing zod as a namespace dropped its locales (zod 460 KB
-      // -> 111 KB of the minified bundle) and the credential providers no Lambda function uses went (-90 KB): from
-      // 1.14 MB to about 0.97 MB.
+      // -> 111 KB of the minified bundle) and the credential providers no Lambda function uses went (-90 KB); the
+      // source maps nothing read went too (568 KB of 1,010 KB).
       expect(deflated).toBeLessThan(1_000_000);
+    });
+
+    it('ships source maps with the functions that map their stack traces, and only with them', () => {
+      const assets = ofType('AWS::Lambda::Function').map(([, r]) => ({
+        dir: path.join(outdir, `asset.${String(r.Properties.Code.S3Key).replace(/\.zip$/, '')}`),
+        maps: (r.Properties.Environment?.Variables?.NODE_OPTIONS ?? '') === '--enable-source-maps',
+      }));
+      const bundled = assets.filter(({ dir }) => fs.existsSync(path.join(dir, 'index.mjs')));
+      expect(bundled.some(({ maps }) => maps)).toBe(true);
+      expect(bundled.some(({ maps }) => !maps)).toBe(true);
+      for (const { dir, maps } of bundled) {
+        const files = fs.readdirSync(dir);
+        const modules = files.filter((name) => name.endsWith('.mjs'));
+        if (maps) {
+          for (const name of modules) expect(files, dir).toContain(`${name}.map`);
+          const map = JSON.parse(fs.readFileSync(path.join(dir, 'index.mjs.map'), 'utf8'));
+          expect(map.sourcesContent).toBeUndefined();
+        } else {
+          expect(
+            files.filter((name) => name.endsWith('.map')),
+            dir,
+          ).toEqual([]);
+        }
+      }
     });
 
     it('keeps the audit salt in a generated secret encrypted with the storage key', () => {
