@@ -38,6 +38,11 @@ import {
   ROTATION_PK,
 } from '../../lambdas/core/rotation/rotation-records.ts';
 import { RotationService } from '../../lambdas/core/rotation/rotation-service.ts';
+import {
+  EXPIRY_INDEX_PARTITION,
+  EXPIRY_STATE_PARTITION,
+  parseExpiryIndexKey,
+} from '../../lambdas/core/secrets/expiration/expiry-index.ts';
 import { SECRET_REGIONS_PARTITION } from '../../lambdas/core/secrets/replication/replica-marking-store.ts';
 import { REPLICATION_PARTITION } from '../../lambdas/core/secrets/replication/replication-index.ts';
 import type { SecretReplicator } from '../../lambdas/core/secrets/replication/secret-replicator.ts';
@@ -470,6 +475,25 @@ export const PARTITIONS: readonly PartitionRule[] = [
         sk === DELETION_INDEX_COMPLETE
           ? { kind: 'system', reason: 'the marker that every scheduled deletion is in the deletion-date index' }
           : resource([`secrets/${parseDeletionIndexKey(sk)?.name ?? sk}`]),
+    }),
+  ),
+  // Expiration policies: the expiry index (`<due>/<name>#<event>`) and each policy's read count (`reads/<arn>`) and
+  // watched condition (`watch/<name>`), in the home region and in others (`…@<region>`).
+  ...[EXPIRY_INDEX_PARTITION, `${EXPIRY_INDEX_PARTITION}@`].map(
+    (pk): PartitionRule => ({
+      pk,
+      prefix: pk.endsWith('@'),
+      classify: ({ sk }) => resource([`secrets/${parseExpiryIndexKey(sk)?.subject ?? sk}`]),
+    }),
+  ),
+  ...[EXPIRY_STATE_PARTITION, `${EXPIRY_STATE_PARTITION}@`].map(
+    (pk): PartitionRule => ({
+      pk,
+      prefix: pk.endsWith('@'),
+      classify: ({ sk }) =>
+        resource([
+          `secrets/${sk.startsWith('reads/') ? secretNameOfArn(sk.slice('reads/'.length)) : sk.slice(sk.indexOf('/') + 1)}`,
+        ]),
     }),
   ),
   // The replication index (`<region>/<name>` of each replicated primary) and the regions that hold secrets.

@@ -8,6 +8,7 @@ import {
   ThrottledError,
   ValidationError,
 } from '../errors.ts';
+import { assertLeaseId } from '../leases/lease-fns.ts';
 import { LEASE_PK } from '../leases/lease-types.ts';
 import { parseResourcePolicy } from '../policy/resource-policy.ts';
 import type { Clock } from '../ports/clock.ts';
@@ -654,7 +655,7 @@ export class SecretService {
       watchedVersion = item.data.stages[AWSCURRENT];
     }
     if (input.expireWhenLeaseRevoked !== undefined) {
-      const lease = await this.store.get(LEASE_PK, input.expireWhenLeaseRevoked);
+      const lease = await this.store.get(LEASE_PK, assertLeaseId(input.expireWhenLeaseRevoked));
       if (lease === undefined) {
         throw new NotFoundError(`lease ${input.expireWhenLeaseRevoked} not found`, {
           details: { reason: 'lease_not_found' },

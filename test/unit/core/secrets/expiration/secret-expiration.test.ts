@@ -192,7 +192,7 @@ describe('Secret expiration', () => {
 
     it('expires when the named lease is revoked', async () => {
       const { secrets, store, sweep, published, clock } = withEvents();
-      const leaseId = 'database/creds/app/abc';
+      const leaseId = 'database/creds/app/0123456789abcdef01234567';
       await store.transact([
         {
           type: 'put',
@@ -211,7 +211,7 @@ describe('Secret expiration', () => {
 
     it('expires when the named lease runs out', async () => {
       const { secrets, store, clock } = withEvents();
-      const leaseId = 'aws/creds/ci/xyz';
+      const leaseId = 'aws/creds/ci/0123456789abcdef01234567';
       await store.transact([
         { type: 'put', pk: LEASE_PK, sk: leaseId, data: { leaseId, state: 'active', expiresAt: clock.now() + HOUR } },
       ]);
@@ -226,7 +226,7 @@ describe('Secret expiration', () => {
         NotFoundError,
       );
       await expect(
-        secrets.create({ name: 's', expiration: { expireWhenLeaseRevoked: 'database/creds/x/y' } }),
+        secrets.create({ name: 's', expiration: { expireWhenLeaseRevoked: 'database/creds/x/0123456789abcdef01234567' } }),
       ).rejects.toThrow(NotFoundError);
       await secrets.create({ name: 's' });
       await expect(secrets.update({ secretId: 's', expiration: { expireWhenRotated: 's' } })).rejects.toThrow(
