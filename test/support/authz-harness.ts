@@ -671,6 +671,11 @@ export const PARTITIONS: readonly PartitionRule[] = [
         ],
       ),
   },
+  // Issued certificates' expiry events (`<due>/<serial>#<event>`), written with the certificate, read by the sweep.
+  {
+    pk: 'pki#cert-expiry',
+    classify: ({ sk }) => resource([`pki/certs/${parseExpiryIndexKey(sk)?.subject ?? sk}`], [PKI_CERT_WRITERS]),
+  },
   {
     pk: 'pki#revoked',
     classify: ({ sk }) =>

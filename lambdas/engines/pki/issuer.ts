@@ -7,6 +7,7 @@ import type { Clock } from '../../core/ports/clock.ts';
 import type { Store } from '../../core/ports/store.ts';
 import { retryOnConflict } from '../../core/retry.ts';
 import { BACKDATE_MS, type CaService, type OpenedCa } from './ca-service.ts';
+import { certificateExpiryEntries } from './certificate-expiry.ts';
 import { checkKeyType, generateLeafKeyDer, inspectPublicKey } from './leaf-keys.ts';
 import { issuerTemplate } from './leaf-template.ts';
 import { checkDnsName, checkIpSan, normaliseDnsName } from './name-rules.ts';
@@ -209,6 +210,7 @@ export class CertificateIssuer {
         };
         await this.#store.transact([
           { type: 'put', pk: PK_CERT, sk: serial, data: record, condition: { kind: 'absent' } },
+          ...certificateExpiryEntries(serial, now, record.notAfter),
         ]);
         return record;
       },

@@ -226,7 +226,10 @@ describe('Secret expiration', () => {
         NotFoundError,
       );
       await expect(
-        secrets.create({ name: 's', expiration: { expireWhenLeaseRevoked: 'database/creds/x/0123456789abcdef01234567' } }),
+        secrets.create({
+          name: 's',
+          expiration: { expireWhenLeaseRevoked: 'database/creds/x/0123456789abcdef01234567' },
+        }),
       ).rejects.toThrow(NotFoundError);
       await secrets.create({ name: 's' });
       await expect(secrets.update({ secretId: 's', expiration: { expireWhenRotated: 's' } })).rejects.toThrow(
