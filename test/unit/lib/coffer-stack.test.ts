@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nativeRoutes } from '../../../lambdas/broker/routes/index.ts';
 import { AwsConfigSchema } from '../../../lambdas/entrypoints/lambda/config.ts';
 import { RELAY_SERVICE_NAME } from '../../../lambdas/entrypoints/lambda/deployment-names.ts';
+import { ExpirySweeperConfigSchema } from '../../../lambdas/entrypoints/lambda/expiry-sweeper.ts';
 import { LeaseSweeperConfigSchema } from '../../../lambdas/entrypoints/lambda/lease-sweeper.ts';
 import { ESM_REQUIRE_BANNER, REPO_ROOT } from '../../../lib/broker-bundling.ts';
 import { HEALTH_PATH, LOGIN_PATHS } from '../../../lib/coffer-api.ts';
@@ -283,6 +284,34 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
         (p.Properties.PolicyDocument.Statement as Statement[]).flatMap((s) => asList(s.Action)),
       );
       expect(actions.filter((a) => /^(kms|dynamodb):.*\*/.test(a))).toEqual([]);
+    });
+  });
+
+  describe('expiry sweeper', () => {
+    const sweeperId = () => idOf(stack.controlPlane.expirySweeper.function);
+
+    it('is a function with reserved concurrency 1, the settings it reads, run every minute', () => {
+      const [, fn] = ofType('AWS::Lambda::Function').find(([id]) => id === sweeperId())!;
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', ReservedConcurrentExecutions: 1 });
+      const variables = fn.Properties.Environment.Variables as Record<string, unknown>;
+      const settings = new Set<string>([...Object.keys(ExpirySweeperConfigSchema.in.shape), 'NODE_OPTIONS']);
+      for (const name of Object.keys(variables)) expect(settings, name).toContain(name);
+      expect(variables.COFFER_TABLE_NAME).toEqual({ Ref: idOf(stack.controlPlane.table) });
+      const rules = ofType('AWS::Events::Rule').filter(([, r]) =>
+        JSON.stringify(r.Properties.Targets).includes(sweeperId()),
+      );
+      expect(rules.map(([, r]) => r.Properties.ScheduleExpression)).toEqual(['rate(1 minute)']);
+    });
+
+    it('may put events of source coffer.rotation only, and no key action', () => {
+      const statements = ofType('AWS::IAM::Policy')
+        .filter(([, p]) =>
+          p.Properties.Roles.some((r: { Ref: string }) => r.Ref === idOf(stack.controlPlane.expirySweeper.role)),
+        )
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
+      const put = statements.find((st) => asList(st.Action).includes('events:PutEvents'))!;
+      expect(put.Condition).toEqual({ StringEquals: { 'events:source': 'coffer.rotation' } });
+      expect(statements.flatMap((st) => asList(st.Action)).filter((a) => a.startsWith('kms:'))).toEqual([]);
     });
   });
 
