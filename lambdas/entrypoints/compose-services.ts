@@ -36,7 +36,6 @@ import { RequestReadMemo } from '../core/request-reads.ts';
 import { parseRotationFaults, withRotationFaults } from '../core/rotation/rotation-faults.ts';
 import { RotationService } from '../core/rotation/rotation-service.ts';
 import type { StepTaskInput } from '../core/rotation/rotation-workflow.ts';
-import { ExpirySweep } from '../core/secrets/expiration/expiry-sweep.ts';
 import { RegionalSecrets } from '../core/secrets/regional-secrets.ts';
 import { ReplicaFaults } from '../core/secrets/replication/replica-faults.ts';
 import { ReplicationService } from '../core/secrets/replication/replication-service.ts';
@@ -48,7 +47,6 @@ import { ResponseWrapping } from '../core/wrapping/response-wrapping.ts';
 import { AwsEngine } from '../engines/aws/aws-engine.ts';
 import { DatabaseEngine } from '../engines/database/database-engine.ts';
 import { PostgresPlugin } from '../engines/database/postgres/postgres-plugin.ts';
-import { certificateExpirySource } from '../engines/pki/certificate-expiry.ts';
 import { PkiService } from '../engines/pki/pki-service.ts';
 import { ApiKeyRegistry } from '../engines/rotation/api-key/index.ts';
 import { createRotators } from '../engines/rotation/registry.ts';
@@ -179,11 +177,6 @@ export interface ComposedServices {
    * on AWS), hearing of writes through `deps.regionalSecrets.onReplicatedWrite`.
    */
   readonly replicator: SecretReplicator;
-  /**
-   * Publishes the expiry events of secrets and certificates as they fall due; the runtime decides when (the local
-   * node's timer, a scheduled function on AWS). Absent without an events port (rotation not composed).
-   */
-  readonly expirySweep?: ExpirySweep;
   /** Finishes in-flight revocations, closes engine connections and forgets cached keys. */
   close(): Promise<void>;
 }
@@ -420,21 +413,10 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
       }),
     },
   };
-  const events = ports.rotation?.events;
-  const expirySweep =
-    events === undefined
-      ? undefined
-      : new ExpirySweep({
-          store,
-          clock,
-          events,
-          sources: async () => [...(await regionalSecrets.expirySources()), certificateExpirySource(store)],
-        });
   return {
     deps,
     keyProvider,
     replicator,
-    ...(expirySweep !== undefined && { expirySweep }),
     async close() {
       await dynamic.leases.drain();
       await dynamic.database.close();

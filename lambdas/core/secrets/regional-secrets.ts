@@ -1,5 +1,4 @@
 import { checkRegion } from '../regions.ts';
-import type { ExpirySource } from './expiration/expiry-sweep.ts';
 import { SECRET_REGIONS_PARTITION } from './replication/replica-marking-store.ts';
 import { type SecretPartitions, secretPartitionsFor } from './secret-partitions.ts';
 import { SecretService, type SecretServiceOptions } from './secret-service.ts';
@@ -101,11 +100,6 @@ export class RegionalSecrets {
     let purged = 0;
     for (const region of await this.regions()) purged += await this.in(region).purgeExpired();
     return purged;
-  }
-
-  /** Every region's expiry index, home first (the expiry sweep's sources). */
-  async expirySources(): Promise<ExpirySource[]> {
-    return (await this.regions()).map((region) => this.in(region).expirySource());
   }
 
   /** Re-wraps every region's data keys under the current root key (a `DataKeyHolder`). */

@@ -33,8 +33,6 @@ import {
   type WatchItem,
   watchKey,
 } from './expiration/expiry-index.ts';
-import type { ExpirySource } from './expiration/expiry-sweep.ts';
-import { secretExpirySource } from './expiration/secret-expiry-source.ts';
 import { markingReplicasStale, type ReplicatedWriteHook } from './replication/replica-marking-store.ts';
 import { assertDeletable, assertWritable, replicationView } from './replication/replication-rules.ts';
 import {
@@ -609,17 +607,6 @@ export class SecretService {
     const described = describeRecord(data);
     if (data.expiration === undefined) return described;
     return { ...described, expiration: await this.expirationOf(data, data.expiration) };
-  }
-
-  /** This region's expiry index, as the expiry sweep reads it. */
-  expirySource(): ExpirySource {
-    return secretExpirySource({
-      store: this.store,
-      clock: this.clock,
-      partitions: this.partitions,
-      region: this.region,
-      guard: this.expiry,
-    });
   }
 
   /** A policy and where it stands, from what reads and observations recorded (observing nothing itself). */

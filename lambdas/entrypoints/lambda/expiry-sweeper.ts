@@ -7,9 +7,9 @@ import { DynamoDbStore } from '../../adapters/aws/dynamodb-store/dynamodb-store.
 import { EventBridgeRotationEvents } from '../../adapters/aws/rotation/eventbridge-events.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
 import type { Store } from '../../core/ports/store.ts';
-import { ExpirySweep, type ExpirySweepOutcome } from '../../core/secrets/expiration/expiry-sweep.ts';
+import type { ExpirySweepOutcome } from '../../core/secrets/expiration/expiry-sweep.ts';
 import { RegionalSecrets } from '../../core/secrets/regional-secrets.ts';
-import { certificateExpirySource } from '../../engines/pki/certificate-expiry.ts';
+import { composeExpirySweep } from '../expiry-sweep.ts';
 import { accountOf, EVENT_BUS, LambdaSettings, loadLambdaConfig } from './config.ts';
 import { kmsVersionKeys } from './version-keys.ts';
 
@@ -97,11 +97,11 @@ export function createExpirySweeperHandler(
     storeRegion: config.storeRegion,
     account: config.account,
   });
-  const sweep = new ExpirySweep({
+  const sweep = composeExpirySweep({
     store,
     clock,
+    secrets,
     events: new EventBridgeRotationEvents({ client: clients.eventBridge, eventBusName: config.eventBusName }),
-    sources: async () => [...(await secrets.expirySources()), certificateExpirySource(store)],
     onError: (err) =>
       logger.error('expiry event not published', {
         error: err instanceof Error ? { name: err.name, message: err.message } : { name: 'unknown' },

@@ -26,6 +26,7 @@ import rotationDefinition from '../../core/rotation/workflow/rotation-state-mach
 import type { ExpirySweepOutcome } from '../../core/secrets/expiration/expiry-sweep.ts';
 import { stsClientFor } from '../../engines/aws/sts-client.ts';
 import { composeServices } from '../compose-services.ts';
+import { composeExpirySweep } from '../expiry-sweep.ts';
 import { dataPaths, type LocalConfig, secretLimits } from './config.ts';
 import { servedHosts, servedRegions } from './served-names.ts';
 
@@ -196,7 +197,7 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
   // Expiry enforcement starts with the node (its first pass finishes revocations a crash interrupted).
   const sweeper = new LeaseSweeper(deps.leases!, { intervalMs: config.leaseSweepIntervalMs });
   sweeper.start();
-  const expirySweep = services.expirySweep!;
+  const expirySweep = composeExpirySweep({ store, clock, secrets: deps.regionalSecrets, events });
   // Expiry events come due while the node is down too: the first pass, at once, publishes them.
   const expirySweeper = new LeaseSweeper(expirySweep, {
     intervalMs: config.expirySweepIntervalMs,

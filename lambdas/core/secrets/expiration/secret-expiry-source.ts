@@ -1,8 +1,9 @@
 import type { Clock } from '../../ports/clock.ts';
 import { ConditionFailedError, type Store } from '../../ports/store.ts';
+import type { RegionalSecrets } from '../regional-secrets.ts';
 import { isPendingDeletion } from '../secret-fns.ts';
 import type { SecretRecord } from '../secret-types.ts';
-import type { ExpirationGuard, ExpirationPartitions } from './expiration-guard.ts';
+import { ExpirationGuard, type ExpirationPartitions } from './expiration-guard.ts';
 import { hasCondition, parseExpiryEvent, scheduledExpiryEvents } from './expiration-policy.ts';
 import { secretExpiryEvent } from './expiry-events.ts';
 import { type ExpiryIndexItem, WATCH_PREFIX, type WatchItem } from './expiry-index.ts';
@@ -19,9 +20,10 @@ export function secretExpirySource(options: {
   readonly clock: Clock;
   readonly partitions: ExpirationPartitions;
   readonly region: string;
-  readonly guard: ExpirationGuard;
 }): ExpirySource {
-  const { store, clock, partitions, region, guard } = options;
+  const { store, clock, partitions, region } = options;
+  // Observing writes only the expiry partitions (never a secret's record), so the plain store serves.
+  const guard = new ExpirationGuard({ store, clock, partitions, region });
   const recordOf = async (name: string, arn: string | undefined) => {
     const item = await store.get<SecretRecord>(partitions.secrets, name);
     if (item === undefined || (arn !== undefined && item.data.arn !== arn)) return undefined;
@@ -88,4 +90,18 @@ export function secretExpirySource(options: {
       });
     },
   };
+}
+
+/**
+ * Every region's secrets as expiry sources, home first: what the expiry sweep reads on either runtime. Built apart from
+ * the secret services, so the broker, which never sweeps, carries none of it.
+ */
+export async function secretExpirySources(
+  secrets: Pick<RegionalSecrets, 'regions' | 'partitionsOf'>,
+  store: Store,
+  clock: Clock,
+): Promise<ExpirySource[]> {
+  return (await secrets.regions()).map((region) =>
+    secretExpirySource({ store, clock, partitions: secrets.partitionsOf(region), region }),
+  );
 }

@@ -3,6 +3,8 @@ import { ExpiredError, NotFoundError, ValidationError } from '../../../../../lam
 import { LEASE_PK } from '../../../../../lambdas/core/leases/lease-types.ts';
 import { DAY_MS } from '../../../../../lambdas/core/secrets/expiration/expiration-policy.ts';
 import { ExpirySweep } from '../../../../../lambdas/core/secrets/expiration/expiry-sweep.ts';
+import { secretExpirySource } from '../../../../../lambdas/core/secrets/expiration/secret-expiry-source.ts';
+import { HOME_PARTITIONS } from '../../../../../lambdas/core/secrets/secret-partitions.ts';
 import { DAY, HOUR, setup, str } from '../fixtures.ts';
 
 type Published = { detailType: string; detail: Record<string, unknown> };
@@ -20,7 +22,9 @@ function withEvents(options: { failing?: () => boolean } = {}) {
     store: env.store,
     clock: env.clock,
     events,
-    sources: async () => [env.secrets.expirySource()],
+    sources: async () => [
+      secretExpirySource({ store: env.store, clock: env.clock, partitions: HOME_PARTITIONS, region: 'us-east-1' }),
+    ],
   });
   return { ...env, published, events, sweep };
 }
