@@ -1,9 +1,8 @@
 import * as z from 'zod';
 import type * as api from '../../api/index.ts';
 import { DurationSchema } from '../../core/duration.ts';
-import type { ExpiryNotice } from '../../core/secrets/expiration/expiration-guard.ts';
 import type { ExpirationInput } from '../../core/secrets/expiration/expiration-input.ts';
-import { EXPIRATION_LIMITS } from '../../core/secrets/expiration/expiration-policy.ts';
+import { EXPIRATION_LIMITS, type ExpiryNotice } from '../../core/secrets/expiration/expiration-policy.ts';
 import { SecretNameSchema } from '../../core/secrets/secret-schema.ts';
 import type { SecretDescription } from '../../core/secrets/secret-types.ts';
 import type { AccessCheck } from '../route.ts';

@@ -1,6 +1,5 @@
-import type { ExpiryNotice } from './expiration/expiration-guard.ts';
 import type { ExpirationInput } from './expiration/expiration-input.ts';
-import type { ExpirationPolicy, ExpirationStatus } from './expiration/expiration-policy.ts';
+import type { ExpirationPolicy, ExpirationStatus, ExpiryNotice } from './expiration/expiration-policy.ts';
 
 /**
  * The vocabulary of the secrets domain: values, stored records, requests and results.

@@ -9,6 +9,7 @@ import {
   type ExpirationFacts,
   type ExpirationPolicy,
   type ExpirationStatus,
+  type ExpiryNotice,
   expirationStatus,
   expiredEvent,
 } from './expiration-policy.ts';
@@ -19,14 +20,6 @@ export interface ExpirationPartitions {
   readonly secrets: string;
   readonly expiryIndex: string;
   readonly expiryState: string;
-}
-
-/** What a read answered within its policy carries back: the caller's warning, when one is due. */
-export interface ExpiryNotice {
-  readonly state: 'expiring' | 'grace';
-  readonly expiresAt: number;
-  readonly graceEndsAt: number;
-  readonly readsLeft?: number | undefined;
 }
 
 /**

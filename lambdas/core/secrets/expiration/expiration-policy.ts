@@ -73,6 +73,14 @@ export interface ExpirationStatus {
   readonly reason?: ExpiryReason | undefined;
 }
 
+/** What a read answered within its policy carries back: the caller's warning, when one is due. */
+export interface ExpiryNotice {
+  readonly state: 'expiring' | 'grace';
+  readonly expiresAt: number;
+  readonly graceEndsAt: number;
+  readonly readsLeft?: number | undefined;
+}
+
 /**
  * The state of a policy at `now`: the one rule the read path, the sweep and the compliance report share.
  *
