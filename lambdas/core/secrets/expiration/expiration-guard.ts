@@ -12,6 +12,7 @@ import {
   type ExpiryNotice,
   expirationStatus,
   expiredEvent,
+  hasCondition,
 } from './expiration-policy.ts';
 import { EXPIRY_EVENTS, type ExpiryEventPublisher } from './expiry-events.ts';
 import { expiryEntry, type ReadCountItem, readCountKey, type WatchItem, watchKey } from './expiry-index.ts';
@@ -58,10 +59,9 @@ export class ExpirationGuard {
     const policy = record.expiration;
     if (policy === undefined) return undefined;
     const now = this.options.clock.now();
+    // A replica carries its primary's policy, but what a condition names lives in the primary's region: observed there.
     const facts =
-      policy.whenRotated !== undefined || policy.whenLeaseRevoked !== undefined
-        ? await this.observe(record, policy, now)
-        : {};
+      hasCondition(policy) && record.primaryRegion === undefined ? await this.observe(record, policy, now) : {};
     // Time and conditions first: a refused read is not counted.
     const status = expirationStatus(policy, now, facts);
     if (status.state === 'expired') throw expired(record.name, status);
