@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ExpiredError, NotFoundError, ValidationError } from '../../../../../lambdas/core/errors.ts';
-import { LEASE_PK } from '../../../../../lambdas/core/leases/lease-types.ts';
-import { DAY_MS } from '../../../../../lambdas/core/secrets/expiration/expiration-policy.ts';
+import { LeaseService } from '../../../../../lambdas/core/leases/lease-service.ts';
 import { ExpirySweep } from '../../../../../lambdas/core/secrets/expiration/expiry-sweep.ts';
 import { secretExpirySource } from '../../../../../lambdas/core/secrets/expiration/secret-expiry-source.ts';
 import { HOME_PARTITIONS } from '../../../../../lambdas/core/secrets/secret-partitions.ts';
+import { FakeDatabaseProvider, fakeRegistry } from '../../leases/fake-provider.ts';
 import { DAY, HOUR, setup, str } from '../fixtures.ts';
 
 type Published = { detailType: string; detail: Record<string, unknown> };
@@ -186,6 +186,21 @@ describe('Secret expiration', () => {
       expect(published.filter((p) => p.detailType === 'SecretExpired')).toHaveLength(1);
     });
 
+    it("expires when a rotation's finishSecret moves the watched secret's labels, not when it stages a version", async () => {
+      const { secrets } = withEvents();
+      const first = await secrets.create({ name: 'db/admin', value: str('a1') });
+      await secrets.create({ name: 'db/app', value: str('p1'), expiration: { expireWhenRotated: 'db/admin' } });
+      const pending = await secrets.put({ secretId: 'db/admin', value: str('a2'), versionStages: ['AWSPENDING'] });
+      expect((await secrets.get({ secretId: 'db/app' })).value).toEqual(str('p1'));
+      await secrets.setRotationStages({
+        secretId: 'db/admin',
+        current: pending.versionId,
+        previous: first.versionId,
+        pending: undefined,
+      });
+      await expect(secrets.get({ secretId: 'db/app' })).rejects.toThrow(ExpiredError);
+    });
+
     it('is refused at the first read after the rotation, before any sweep', async () => {
       const { secrets } = withEvents();
       await secrets.create({ name: 'a', value: str('a1') });
@@ -194,31 +209,33 @@ describe('Secret expiration', () => {
       await expect(secrets.get({ secretId: 'b' })).rejects.toThrow(ExpiredError);
     });
 
+    function withLeases() {
+      const env = withEvents();
+      const db = new FakeDatabaseProvider();
+      db.roles.set('app', { defaultTtlSeconds: 3600, maxTtlSeconds: 7200 });
+      const leases = new LeaseService({ store: env.store, clock: env.clock, providers: fakeRegistry(db) });
+      const issue = async () =>
+        (await leases.issue({ kind: 'database', role: 'app', principalId: 'alice' })).lease.leaseId;
+      return { ...env, leases, issue };
+    }
+
     it('expires when the named lease is revoked', async () => {
-      const { secrets, store, sweep, published, clock } = withEvents();
-      const leaseId = 'database/creds/app/0123456789abcdef01234567';
-      await store.transact([
-        {
-          type: 'put',
-          pk: LEASE_PK,
-          sk: leaseId,
-          data: { leaseId, state: 'active', expiresAt: clock.now() + DAY_MS },
-        },
-      ]);
+      const { secrets, sweep, published, leases, issue } = withLeases();
+      const leaseId = await issue();
       await secrets.create({ name: 's', value: str('v'), expiration: { expireWhenLeaseRevoked: leaseId } });
-      expect((await secrets.get({ secretId: 's' })).value).toEqual(str('v'));
-      await store.transact([{ type: 'delete', pk: LEASE_PK, sk: leaseId }]);
       await sweep.sweep();
-      expect(published[0]).toMatchObject({ detailType: 'SecretExpired', detail: { reason: 'lease' } });
+      expect((await secrets.get({ secretId: 's' })).value).toEqual(str('v'));
+      await leases.revoke(leaseId);
+      await sweep.sweep();
+      expect(published).toEqual([
+        { detailType: 'SecretExpired', detail: expect.objectContaining({ secretName: 's', reason: 'lease' }) },
+      ]);
       await expect(secrets.get({ secretId: 's' })).rejects.toThrow(/the lease it depends on ended/);
     });
 
-    it('expires when the named lease runs out', async () => {
-      const { secrets, store, clock } = withEvents();
-      const leaseId = 'aws/creds/ci/0123456789abcdef01234567';
-      await store.transact([
-        { type: 'put', pk: LEASE_PK, sk: leaseId, data: { leaseId, state: 'active', expiresAt: clock.now() + HOUR } },
-      ]);
+    it('expires when the named lease runs out, even before the lease sweeper revokes it', async () => {
+      const { secrets, clock, issue } = withLeases();
+      const leaseId = await issue();
       await secrets.create({ name: 's', value: str('v'), expiration: { expireWhenLeaseRevoked: leaseId } });
       clock.advance(HOUR);
       await expect(secrets.get({ secretId: 's' })).rejects.toThrow(ExpiredError);
