@@ -119,7 +119,11 @@ export class ExpirationGuard {
         await store.transact(ops);
         return { triggeredAt: now, trigger };
       },
-      { maxAttempts: 10 },
+      {
+        maxAttempts: 10,
+        onExhausted: (last: ConditionFailedError) =>
+          new ConflictError(`too many concurrent observers of secret ${record.name}; retry`, { cause: last }),
+      },
     );
   }
 
@@ -204,9 +208,9 @@ export class ExpirationGuard {
   }
 }
 
-/** The refusal of a read past its policy: names the secret, the reason and the time, never a value. */
+/** The refusal of a read past its policy: names the secret, the reason and the times, never a value. */
 export function expired(name: string, status: ExpirationStatus): ExpiredError {
-  const at = status.graceEndsAt === undefined ? '' : ` at ${new Date(status.graceEndsAt).toISOString()}`;
+  const iso = (ms: number) => new Date(ms).toISOString();
   const why =
     status.reason === 'reads'
       ? 'its read limit is spent'
@@ -215,11 +219,16 @@ export function expired(name: string, status: ExpirationStatus): ExpiredError {
         : status.reason === 'lease'
           ? 'the lease it depends on ended'
           : 'its expiration time passed';
-  return new ExpiredError(`secret ${name} has expired: ${why}${status.reason === 'reads' ? '' : at}`, {
+  const { expiresAt, graceEndsAt } = status;
+  const when =
+    status.reason === 'reads' || expiresAt === undefined
+      ? ''
+      : ` at ${iso(expiresAt)}${graceEndsAt !== undefined && graceEndsAt > expiresAt ? ` and its grace period ended at ${iso(graceEndsAt)}` : ''}`;
+  return new ExpiredError(`secret ${name} has expired: ${why}${when}`, {
     details: {
       reason: 'secret_expired',
       expiry: status.reason ?? 'time',
-      ...(status.graceEndsAt === undefined ? {} : { expiredAt: new Date(status.graceEndsAt).toISOString() }),
+      ...(expiresAt === undefined ? {} : { expiredAt: iso(expiresAt) }),
     },
   });
 }

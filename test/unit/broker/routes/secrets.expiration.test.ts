@@ -54,7 +54,7 @@ describe('Routes: expiration policies of secrets', () => {
     expect(refused.status).toBe(410);
     expect(JSON.parse(refused.body).error).toMatchObject({
       code: 'expired',
-      message: `secret app/key has expired: its expiration time passed at ${graceEndsAt}`,
+      message: `secret app/key has expired: its expiration time passed at ${expiresAt} and its grace period ended at ${graceEndsAt}`,
     });
     expect(refused.body).not.toContain('the-value');
     const audited = JSON.stringify(sink.records());

@@ -83,7 +83,8 @@ describe('Secret expiration', () => {
     const refusal = await secrets.get({ secretId: 'app/token' }).catch((err: unknown) => err);
     expect(refusal).toBeInstanceOf(ExpiredError);
     expect((refusal as Error).message).toBe(
-      `secret app/token has expired: its expiration time passed at ${new Date(expiresAt + HOUR).toISOString()}`,
+      `secret app/token has expired: its expiration time passed at ${new Date(expiresAt).toISOString()} ` +
+        `and its grace period ended at ${new Date(expiresAt + HOUR).toISOString()}`,
     );
     expect(JSON.stringify(published)).not.toContain('v1');
   });
