@@ -44,6 +44,7 @@ export function certificateExpirySource(store: Store): ExpirySource {
         serial: cert.data.serial,
         commonName: cert.data.commonName,
         role: cert.data.role,
+        secretName: cert.data.secretName,
         notAfter: cert.data.notAfter,
         event: entry.event,
         due: entry.due,

@@ -69,6 +69,8 @@ export function certificateExpiryEvent(input: {
   serial: string;
   commonName: string;
   role: string;
+  /** The certificate secret it was issued for (certificate rotation). */
+  secretName?: string | undefined;
   notAfter: number;
   event: string;
   due: number;
@@ -80,6 +82,7 @@ export function certificateExpiryEvent(input: {
     serialNumber: input.serial,
     commonName: input.commonName,
     role: input.role,
+    ...(input.secretName === undefined ? {} : { secretName: input.secretName }),
     notAfter: iso(input.notAfter),
   };
   if (parsed.kind === 'expiring') {

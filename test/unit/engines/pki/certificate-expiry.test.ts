@@ -55,6 +55,18 @@ describe('Certificate expiry events', () => {
     expect(JSON.stringify(published)).not.toContain('PRIVATE KEY');
   });
 
+  it('names the certificate secret a certificate was issued for', async () => {
+    const { pki, sweep, published, advance } = setup();
+    await withChain(pki);
+    await pki.issue('web', { common_name: 'api.example.com', ttl: 48 * 3600, forSecret: 'prod/api/tls' });
+    advance(2 * DAY);
+    await sweep.sweep();
+    expect(published.map((p) => [p.detailType, p.detail.secretName])).toEqual([
+      ['CertificateExpiring', 'prod/api/tls'],
+      ['CertificateExpired', 'prod/api/tls'],
+    ]);
+  });
+
   it('says nothing of a certificate revoked before its end', async () => {
     const { pki, sweep, published, advance } = setup();
     await withChain(pki);
