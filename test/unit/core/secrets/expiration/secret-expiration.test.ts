@@ -89,11 +89,20 @@ describe('Secret expiration', () => {
     expect(JSON.stringify(published)).not.toContain('v1');
   });
 
-  it('publishes each event once across concurrent sweeps', async () => {
-    const { secrets, clock, sweep, published } = withEvents();
+  it('publishes each event once across concurrent sweepers and restarts', async () => {
+    const { secrets, clock, store, events, published } = withEvents();
     await secrets.create({ name: 's', value: str('v'), expiration: { ttlSeconds: 2 * 86_400 } });
     clock.advance(2 * DAY);
-    await Promise.all([sweep.sweep(), sweep.sweep(), sweep.sweep()]);
+    // Separate sweepers over one store, as separate processes (or a process before and after a restart) would be.
+    const sweeper = () =>
+      new ExpirySweep({
+        store,
+        clock,
+        events,
+        sources: async () => [secretExpirySource({ store, clock, partitions: HOME_PARTITIONS, region: 'us-east-1' })],
+      });
+    await Promise.all([sweeper().sweep(), sweeper().sweep(), sweeper().sweep()]);
+    await sweeper().sweep();
     expect(types(published)).toEqual([`SecretExpiring:${86_400}`, 'SecretExpired:']);
   });
 
