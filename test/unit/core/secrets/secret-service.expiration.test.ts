@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ExpiredError, NotFoundError, ValidationError } from '../../../../../lambdas/core/errors.ts';
-import { LeaseService } from '../../../../../lambdas/core/leases/lease-service.ts';
-import { ExpirySweep } from '../../../../../lambdas/core/secrets/expiration/expiry-sweep.ts';
-import { secretExpirySource } from '../../../../../lambdas/core/secrets/expiration/secret-expiry-source.ts';
-import { HOME_PARTITIONS } from '../../../../../lambdas/core/secrets/secret-partitions.ts';
-import { FakeDatabaseProvider, fakeRegistry } from '../../leases/fake-provider.ts';
-import { DAY, HOUR, setup, str } from '../fixtures.ts';
+import { ExpiredError, NotFoundError, ValidationError } from '../../../../lambdas/core/errors.ts';
+import { LeaseService } from '../../../../lambdas/core/leases/lease-service.ts';
+import { ExpirySweep } from '../../../../lambdas/core/secrets/expiration/expiry-sweep.ts';
+import { secretExpirySource } from '../../../../lambdas/core/secrets/expiration/secret-expiry-source.ts';
+import { HOME_PARTITIONS } from '../../../../lambdas/core/secrets/secret-partitions.ts';
+import { FakeDatabaseProvider, fakeRegistry } from '../leases/fake-provider.ts';
+import { DAY, HOUR, setup, str } from './fixtures.ts';
 
 type Published = { detailType: string; detail: Record<string, unknown> };
 
