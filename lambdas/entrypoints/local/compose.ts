@@ -197,7 +197,15 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
   // Expiry enforcement starts with the node (its first pass finishes revocations a crash interrupted).
   const sweeper = new LeaseSweeper(deps.leases!, { intervalMs: config.leaseSweepIntervalMs });
   sweeper.start();
-  const expirySweep = composeExpirySweep({ store, clock, secrets: deps.regionalSecrets, events });
+  const expirySweep = composeExpirySweep({
+    store,
+    clock,
+    secrets: deps.regionalSecrets,
+    events,
+    // The entry stays claimed and is published by a later pass; the name is enough to see the events file failing.
+    onError: (error) =>
+      process.stderr.write(`expiry event not published: ${error instanceof Error ? error.name : 'error'}\n`),
+  });
   // Expiry events come due while the node is down too: the first pass, at once, publishes them.
   const expirySweeper = new LeaseSweeper(expirySweep, {
     intervalMs: config.expirySweepIntervalMs,
