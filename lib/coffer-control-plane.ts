@@ -18,6 +18,7 @@ import { CofferApi, type CofferMtlsDomainProps } from './coffer-api.ts';
 import { CofferAuditTrail } from './coffer-audit-trail.ts';
 import { type BrokerNetwork, CofferBroker } from './coffer-broker.ts';
 import { CofferCloudHsmKey } from './coffer-cloudhsm-key.ts';
+import { CofferExpirySweeper } from './coffer-expiry-sweeper.ts';
 import { acknowledgeCustomResourceProvider, CofferKeyReplicas, replicaKeyArn } from './coffer-key-replicas.ts';
 import { CofferLeaseSweeper } from './coffer-lease-sweeper.ts';
 import { CofferMonitoring } from './coffer-monitoring.ts';
@@ -229,6 +230,8 @@ export class CofferControlPlane extends Construct {
   readonly auditRelay: AuditOutboxRelay;
   /** Revokes expired leases of dynamic credentials, every minute. */
   readonly leaseSweeper: CofferLeaseSweeper;
+  /** Publishes the expiry events of secrets and certificates (docs/expiration.md). */
+  readonly expirySweeper: CofferExpirySweeper;
   /** Secret rotation: the Step Functions workflow, its Lambda, the schedule group, breach and sweep rules. */
   readonly rotation: CofferRotation;
   /** The Lambda extension (Parameters and Secrets protocol) for functions that read Coffer secrets. */
@@ -440,6 +443,15 @@ export class CofferControlPlane extends Construct {
     this.grantStore(this.leaseSweeper.role);
     this.grantEnvelope(this.leaseSweeper.role);
     this.grantCustomerKeys(this.leaseSweeper.role);
+
+    this.expirySweeper = new CofferExpirySweeper(this, 'ExpirySweeper', {
+      tableName: this.table.tableName,
+      envelopeKeyArn: this.envelopeKey.keyArn,
+      deploymentName: name,
+      logRetention: props.logRetention,
+      removalPolicy,
+    });
+    this.grantStore(this.expirySweeper.role);
 
     this.rotation = new CofferRotation(this, 'Rotation', {
       deploymentName: name,

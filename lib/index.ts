@@ -12,6 +12,7 @@ export { CofferAuditTrail, type CofferAuditTrailProps } from './coffer-audit-tra
 export { type BrokerNetwork, CofferBroker, type CofferBrokerProps } from './coffer-broker.ts';
 export { CofferCloudHsmKey, type CofferCloudHsmKeyProps } from './coffer-cloudhsm-key.ts';
 export { CofferControlPlane, type CofferControlPlaneProps } from './coffer-control-plane.ts';
+export { CofferExpirySweeper, type CofferExpirySweeperProps } from './coffer-expiry-sweeper.ts';
 export { COFFER_LAMBDA_RUNTIME, CofferFunction, type CofferFunctionProps } from './coffer-function.ts';
 export { CofferLeaseSweeper, type CofferLeaseSweeperProps } from './coffer-lease-sweeper.ts';
 export { CofferMonitoring, type CofferMonitoringProps } from './coffer-monitoring.ts';

@@ -248,7 +248,9 @@ export class Broker {
           bytes: result.raw.bytes,
         };
       }
-      return respond(protocol, status, body, requestId);
+      const response = respond(protocol, status, body, requestId);
+      if (result.headers !== undefined) Object.assign(response.headers, result.headers);
+      return response;
     } catch (err) {
       const httpError = toHttpError(err);
       const awsError = protocol === 'aws-json' ? toAwsJsonError(err, route.operation) : undefined;

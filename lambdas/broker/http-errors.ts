@@ -6,6 +6,7 @@ const STATUS: Record<ErrorCode, number> = {
   validation: 400,
   invalid_request: 400,
   not_found: 404,
+  expired: 410,
   already_exists: 409,
   conflict: 409,
   unauthenticated: 401,
@@ -90,6 +91,8 @@ const AWS_TYPE: Record<ErrorCode, { status: number; type: string }> = {
   validation: { status: 400, type: 'InvalidParameterException' },
   invalid_request: { status: 400, type: 'InvalidRequestException' },
   not_found: { status: 400, type: 'ResourceNotFoundException' },
+  // AWS has no expiring secrets; a state that refuses the operation is its InvalidRequestException.
+  expired: { status: 400, type: 'InvalidRequestException' },
   already_exists: { status: 400, type: 'ResourceExistsException' },
   // A lost race that exhausted its retries, or a failed check-and-set: the request is valid, the state moved.
   conflict: { status: 400, type: 'InvalidRequestException' },

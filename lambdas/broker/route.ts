@@ -63,6 +63,8 @@ export interface RouteResult<T = unknown> {
    * distribution point). Never for secret material: raw bodies are not HMAC'd into the audit log, only left out.
    */
   readonly raw?: { readonly contentType: string; readonly bytes: Buffer };
+  /** Headers added to the answer (a warning the answer's body also carries). Never secret material. */
+  readonly headers?: Readonly<Record<string, string>>;
   /**
    * A login's facts, for the audit record (`login`, the alias HMAC'd by the broker) and the login metrics
    * (`BrokerDeps.onLogin`). Only login routes set it.

@@ -6,6 +6,7 @@
 export type ErrorCode =
   | 'validation'
   | 'not_found'
+  | 'expired'
   | 'already_exists'
   | 'conflict'
   | 'invalid_request'
@@ -45,6 +46,14 @@ export class ValidationError extends CofferError {
 
 export class NotFoundError extends CofferError {
   readonly code = 'not_found' as const;
+}
+
+/**
+ * The resource exists but its expiration policy ended it (a time past its grace period, a spent read budget, a
+ * condition met): gone for good, unlike a refusal a retry could change. The message names the expiry, never a value.
+ */
+export class ExpiredError extends CofferError {
+  readonly code = 'expired' as const;
 }
 
 /** Create-only write hit an existing resource, or a request token was reused with a different value. */

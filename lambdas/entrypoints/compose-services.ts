@@ -262,6 +262,8 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     ...(settings.storeRegion !== undefined && { storeRegion: settings.storeRegion }),
     account: settings.account,
     ...settings.secretLimits,
+    // A read during an expiration policy's grace period is announced where rotation's events go.
+    expiryEvents: ports.rotation?.events,
   });
   // Rotation, leases and the engines keep the home region's secrets.
   const secrets = regionalSecrets.home;

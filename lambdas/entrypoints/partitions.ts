@@ -27,6 +27,7 @@ import {
   ROTATION_LOCK_PK,
   ROTATION_PK,
 } from '../core/rotation/rotation-records.ts';
+import { EXPIRY_INDEX_PARTITION, EXPIRY_STATE_PARTITION } from '../core/secrets/expiration/expiry-index.ts';
 import { SECRET_REGIONS_PARTITION } from '../core/secrets/replication/replica-marking-store.ts';
 import { REPLICATION_PARTITION } from '../core/secrets/replication/replication-index.ts';
 import { CREATION_ORDER_PARTITION } from '../core/secrets/secret-creation-order.ts';
@@ -35,6 +36,7 @@ import { SECRETS_PARTITION, versionPartition } from '../core/secrets/secret-type
 import { WRAPPING_PARTITION } from '../core/wrapping/response-wrapping.ts';
 import { AWS_ROLE_PK } from '../engines/aws/aws-engine.ts';
 import { DB_CONFIG_PK, DB_ROLE_PK } from '../engines/database/database-types.ts';
+import { PK_CERT_EXPIRY } from '../engines/pki/certificate-expiry.ts';
 import { PK_CA, PK_CERT, PK_CRL, PK_REVOKED, PK_ROLE } from '../engines/pki/pki-records.ts';
 import { API_KEY_PARTITION } from '../engines/rotation/api-key/api-key-registry.ts';
 import { INIT_PK } from './local/compose.ts';
@@ -117,6 +119,36 @@ export const PARTITIONS: readonly Partition[] = [
     sortKey: 'as `secrets-by-deletion`',
     access: 'as `secrets-by-deletion`, for that region',
   },
+  {
+    pk: EXPIRY_INDEX_PARTITION,
+    owner: 'core/secrets/expiration/expiry-index.ts',
+    holds: '`{subject, arn, event, due, claimedAt?}`: one expiry event of a secret still to publish',
+    sortKey: '`<13-digit due ms>/<name>#<event>` (`expiring:<lead ms>`, `expired:<reason>`)',
+    access:
+      'the expiry sweep: `Query` from the start until an entry is not yet due; each entry claimed, published and ' +
+      'deleted by conditional writes; written with the record that sets or clears a policy, and by the read that ' +
+      'spends a read budget or observes a condition',
+  },
+  {
+    pk: EXPIRY_STATE_PARTITION,
+    owner: 'core/secrets/expiration/expiration-guard.ts',
+    holds:
+      '`reads/<arn>`: `{reads, setAt}`, the read count under `maxReads`; `watch/<name>`: `{arn, setAt, triggeredAt?}`, ' +
+      'a condition to observe (another secret rotating, a lease ending)',
+    sortKey: '`reads/<secret ARN>` or `watch/<secret name>`',
+    access:
+      '`GetItem` and a conditional put per read of a secret with a read budget; `Query` of `watch/` by the expiry sweep',
+  },
+  ...[EXPIRY_INDEX_PARTITION, EXPIRY_STATE_PARTITION].map(
+    (pk): Partition => ({
+      pk: `${pk}@`,
+      prefix: '<region>',
+      owner: 'core/secrets/expiration/expiry-index.ts',
+      holds: `the \`${pk}\` partition of a region other than the home region`,
+      sortKey: `as \`${pk}\``,
+      access: `as \`${pk}\`, for that region`,
+    }),
+  ),
   {
     pk: REPLICATION_PARTITION,
     owner: 'core/secrets/replication/replication-service.ts',
@@ -369,6 +401,13 @@ export const PARTITIONS: readonly Partition[] = [
     sortKey: 'serial',
     access: '`GetItem` by serial; `Query` to list',
     expires: 'at the certificate `notAfter`',
+  },
+  {
+    pk: PK_CERT_EXPIRY,
+    owner: 'engines/pki/certificate-expiry.ts',
+    holds: '`{subject: serial, event, due, claimedAt?}`: one expiry event of an issued certificate still to publish',
+    sortKey: '`<13-digit due ms>/<serial>#<event>`',
+    access: 'as `secrets-by-expiry`; written with the certificate it announces',
   },
   {
     pk: PK_REVOKED,

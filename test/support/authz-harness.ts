@@ -39,6 +39,11 @@ import {
   ROTATION_PK,
 } from '../../lambdas/core/rotation/rotation-records.ts';
 import { RotationService } from '../../lambdas/core/rotation/rotation-service.ts';
+import {
+  EXPIRY_INDEX_PARTITION,
+  EXPIRY_STATE_PARTITION,
+  parseExpiryIndexKey,
+} from '../../lambdas/core/secrets/expiration/expiry-index.ts';
 import { SECRET_REGIONS_PARTITION } from '../../lambdas/core/secrets/replication/replica-marking-store.ts';
 import { REPLICATION_PARTITION } from '../../lambdas/core/secrets/replication/replication-index.ts';
 import type { SecretReplicator } from '../../lambdas/core/secrets/replication/secret-replicator.ts';
@@ -492,6 +497,25 @@ export const PARTITIONS: readonly PartitionRule[] = [
           : resource([`secrets/${parseDeletionIndexKey(sk)?.name ?? sk}`]),
     }),
   ),
+  // Expiration policies: the expiry index (`<due>/<name>#<event>`) and each policy's read count (`reads/<arn>`) and
+  // watched condition (`watch/<name>`), in the home region and in others (`…@<region>`).
+  ...[EXPIRY_INDEX_PARTITION, `${EXPIRY_INDEX_PARTITION}@`].map(
+    (pk): PartitionRule => ({
+      pk,
+      prefix: pk.endsWith('@'),
+      classify: ({ sk }) => resource([`secrets/${parseExpiryIndexKey(sk)?.subject ?? sk}`]),
+    }),
+  ),
+  ...[EXPIRY_STATE_PARTITION, `${EXPIRY_STATE_PARTITION}@`].map(
+    (pk): PartitionRule => ({
+      pk,
+      prefix: pk.endsWith('@'),
+      classify: ({ sk }) =>
+        resource([
+          `secrets/${sk.startsWith('reads/') ? secretNameOfArn(sk.slice('reads/'.length)) : sk.slice(sk.indexOf('/') + 1)}`,
+        ]),
+    }),
+  ),
   // The replication index (`<region>/<name>` of each replicated primary) and the regions that hold secrets.
   { pk: REPLICATION_PARTITION, classify: ({ sk }) => resource([`secrets/${sk.slice(sk.indexOf('/') + 1)}`]) },
   {
@@ -666,6 +690,11 @@ export const PARTITIONS: readonly PartitionRule[] = [
           },
         ],
       ),
+  },
+  // Issued certificates' expiry events (`<due>/<serial>#<event>`), written with the certificate, read by the sweep.
+  {
+    pk: 'pki#cert-expiry',
+    classify: ({ sk }) => resource([`pki/certs/${parseExpiryIndexKey(sk)?.subject ?? sk}`], [PKI_CERT_WRITERS]),
   },
   {
     pk: 'pki#revoked',

@@ -4,6 +4,13 @@ import { NotFoundError, PermissionDeniedError, ValidationError } from '../../cor
 import { isWellFormedText, SecretNameSchema } from '../../core/secrets/secret-schema.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
 import { authorizeKey, mayUseKey } from './key-access.ts';
+import {
+  ExpirationBody,
+  expirationReferences,
+  expirationView,
+  expiryWarning,
+  toExpirationInput,
+} from './secret-expiration.ts';
 import { iso, Pagination, QueryBool, SecretNameParam, StringMap, toSecretValue, ValueFields } from './wire.ts';
 
 /** Policy path of a secret. Names are validated before this is used, so the path is canonical. */
@@ -27,6 +34,8 @@ const CreateBody = ValueFields.extend({
   clientRequestToken: text().min(1).max(64).optional(),
   /** A customer key (alias/<name>, key id or ARN) to seal the secret under; needs `read` on its key path. */
   kmsKeyId: text().min(1).max(2048).optional(),
+  /** When reads of the value end (docs/expiration.md). */
+  expiration: ExpirationBody.optional(),
 }).strict();
 
 const PutBody = ValueFields.extend({
@@ -54,6 +63,8 @@ const UpdateBody = z
      * versions when the caller may use the previous key too, as AWS does.
      */
     kmsKeyId: text().min(1).max(2048).nullable().optional(),
+    /** A new expiration policy (starts afresh); `null` removes it. */
+    expiration: ExpirationBody.nullable().optional(),
   })
   .strict();
 
@@ -90,6 +101,7 @@ export const secretRoutes: RouteDef[] = [
     body: CreateBody,
     sensitive: ['value', 'binary'],
     access: ({ body }) => ({ path: secretPath(body.name), capability: 'create' }),
+    references: async ({ body }) => expirationReferences(body.expiration),
     async handle({ body }, ctx) {
       const { secrets, isAllowed } = ctx;
       const value = toSecretValue(body);
@@ -102,6 +114,7 @@ export const secretRoutes: RouteDef[] = [
         metadata: body.metadata,
         clientRequestToken: body.clientRequestToken,
         ...(value === undefined ? {} : { value }),
+        ...(body.expiration === undefined ? {} : { expiration: toExpirationInput(body.expiration) }),
         // A retry is told apart by value only for a reader; see CreateSecretInput.mayRead.
         mayRead: await isAllowed({ path: secretPath(body.name), capability: 'read' }),
       });
@@ -126,6 +139,7 @@ export const secretRoutes: RouteDef[] = [
         versionId: query.versionId,
         versionStage: query.stage,
       });
+      const warning = expiryWarning(got.name, got.expiry);
       return {
         body: {
           name: got.name,
@@ -134,7 +148,9 @@ export const secretRoutes: RouteDef[] = [
           versionStages: got.versionStages,
           createdAt: iso(got.createdAt),
           ...readValue(got.value),
+          ...warning.fields,
         },
+        ...(warning.headers === undefined ? {} : { headers: warning.headers }),
       };
     },
   }),
@@ -199,6 +215,7 @@ export const secretRoutes: RouteDef[] = [
       return {
         body: {
           ...d,
+          expiration: expirationView(d.expiration),
           createdAt: iso(d.createdAt),
           updatedAt: iso(d.updatedAt),
           deletedAt: iso(d.deletedAt),
@@ -217,8 +234,13 @@ export const secretRoutes: RouteDef[] = [
     params: SecretNameParam,
     body: UpdateBody,
     access: ({ params }) => ({ path: secretPath(params.name), capability: 'update' }),
+    references: async ({ body }) => expirationReferences(body.expiration),
     async handle({ params, body }, ctx) {
-      const { kmsKeyId, ...metadata } = body;
+      const { kmsKeyId, expiration, ...rest } = body;
+      const metadata = {
+        ...rest,
+        ...(expiration === undefined ? {} : { expiration: expiration === null ? null : toExpirationInput(expiration) }),
+      };
       if (kmsKeyId !== undefined) {
         const key = kmsKeyId === null ? undefined : await authorizeKey(ctx, kmsKeyId);
         const previous = (await ctx.secrets.describe({ secretId: params.name })).kmsKeyId;

@@ -1,7 +1,10 @@
-import type { LeaseService, SweepOutcome } from './lease-service.ts';
+/** Anything swept periodically: the lease service, and the expiry sweep of secrets and certificates. */
+export interface Sweepable {
+  sweep(): Promise<unknown>;
+}
 
 /**
- * The local runtime's expiry enforcement: runs `LeaseService.sweep` every `intervalMs` (never two at once: the next
+ * The local runtime's expiry enforcement: runs `LeaseService.sweep` (or the expiry sweep's) every `intervalMs` (never two at once: the next
  * pass is scheduled when the previous one ends). On AWS a scheduled function calls `sweep` instead.
  *
  * @example
@@ -13,11 +16,11 @@ import type { LeaseService, SweepOutcome } from './lease-service.ts';
  */
 export class LeaseSweeper {
   private timer: NodeJS.Timeout | undefined;
-  private current: Promise<SweepOutcome | undefined> | undefined;
+  private current: Promise<unknown> | undefined;
   private stopped = true;
 
   constructor(
-    private readonly leases: Pick<LeaseService, 'sweep'>,
+    private readonly leases: Sweepable,
     private readonly options: {
       readonly intervalMs: number;
       /** Told about a pass that threw (e.g. the store is closing); the next pass still runs. */

@@ -1,3 +1,4 @@
+import { EXPIRY_INDEX_PARTITION, EXPIRY_STATE_PARTITION } from './expiration/expiry-index.ts';
 import { CREATION_ORDER_PARTITION } from './secret-creation-order.ts';
 import { DELETION_INDEX_PARTITION } from './secret-deletion-index.ts';
 import { SECRETS_PARTITION, versionPartition } from './secret-types.ts';
@@ -14,6 +15,10 @@ export interface SecretPartitions {
   readonly creationOrder: string;
   /** The deletion-date index the purge reads (`secret-deletion-index.ts`). */
   readonly deletionIndex: string;
+  /** The expiry index the expiry sweep reads (`expiration/expiry-index.ts`). */
+  readonly expiryIndex: string;
+  /** Read counts and observed conditions of expiration policies. */
+  readonly expiryState: string;
 }
 
 /** The home region's partitions keep their names from before regions existed, so existing stores stay readable. */
@@ -21,6 +26,8 @@ export const HOME_PARTITIONS: SecretPartitions = {
   secrets: SECRETS_PARTITION,
   creationOrder: CREATION_ORDER_PARTITION,
   deletionIndex: DELETION_INDEX_PARTITION,
+  expiryIndex: EXPIRY_INDEX_PARTITION,
+  expiryState: EXPIRY_STATE_PARTITION,
 };
 
 /** The separator of a regional partition name: `secrets@us-west-2`. Not a name character, so never ambiguous. */
@@ -33,6 +40,8 @@ export function secretPartitionsFor(region: string, home: string): SecretPartiti
     secrets: `${SECRETS_PARTITION}${REGION_SEPARATOR}${region}`,
     creationOrder: `${CREATION_ORDER_PARTITION}${REGION_SEPARATOR}${region}`,
     deletionIndex: `${DELETION_INDEX_PARTITION}${REGION_SEPARATOR}${region}`,
+    expiryIndex: `${EXPIRY_INDEX_PARTITION}${REGION_SEPARATOR}${region}`,
+    expiryState: `${EXPIRY_STATE_PARTITION}${REGION_SEPARATOR}${region}`,
   };
 }
 

@@ -8,6 +8,8 @@ import {
   ThrottledError,
   ValidationError,
 } from '../errors.ts';
+import { assertLeaseId } from '../leases/lease-fns.ts';
+import { LEASE_PK } from '../leases/lease-types.ts';
 import { parseResourcePolicy } from '../policy/resource-policy.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { KeyProvider } from '../ports/key-provider.ts';
@@ -20,6 +22,17 @@ import {
   type WriteOp,
 } from '../ports/store.ts';
 import { retryOnConflict } from '../retry.ts';
+import { ExpirationGuard } from './expiration/expiration-guard.ts';
+import { type ExpirationInput, toExpirationPolicy } from './expiration/expiration-input.ts';
+import { type ExpirationPolicy, expirationStatus } from './expiration/expiration-policy.ts';
+import type { ExpiryEventPublisher } from './expiration/expiry-events.ts';
+import {
+  type ReadCountItem,
+  readCountKey,
+  reindexExpiry,
+  type WatchItem,
+  watchKey,
+} from './expiration/expiry-index.ts';
 import { markingReplicasStale, type ReplicatedWriteHook } from './replication/replica-marking-store.ts';
 import { assertDeletable, assertWritable, replicationView } from './replication/replication-rules.ts';
 import {
@@ -152,6 +165,10 @@ export interface SecretServiceOptions {
   readonly partitions?: SecretPartitions | undefined;
   /** Told after each committed write to a primary with replicas (the local replication runner). @default none */
   readonly onReplicatedWrite?: ReplicatedWriteHook | undefined;
+  /** Where `SecretReadDuringGrace` goes (the events port). @default not published */
+  readonly expiryEvents?: ExpiryEventPublisher | undefined;
+  /** Told when a grace-period event could not be published. @default ignored */
+  readonly onExpiryEventError?: ((err: unknown) => void) | undefined;
 }
 
 const DEFAULT_MAX_LABELLED_VERSIONS = 100;
@@ -217,6 +234,7 @@ export class SecretService {
   private readonly maxLabelledVersions: number;
   private readonly writeLimiter: WriteRateLimiter | undefined;
   private readonly partitions: SecretPartitions;
+  private readonly expiry: ExpirationGuard;
   /** The store's marker was seen: every secret has its creation-order items (see `indexCreationOrder`). */
   private creationOrderIndexed = false;
   /** The store's marker was seen: every secret scheduled for deletion has its entry (see `indexDeletions`). */
@@ -235,6 +253,14 @@ export class SecretService {
       options.onReplicatedWrite,
       this.partitions === HOME_PARTITIONS ? undefined : this.region,
     );
+    this.expiry = new ExpirationGuard({
+      store: this.store,
+      clock: this.clock,
+      partitions: this.partitions,
+      region: this.region,
+      events: options.expiryEvents,
+      onEventError: options.onExpiryEventError,
+    });
     this.maxWriteAttempts = options.maxWriteAttempts ?? 20;
     const maxDeprecated = options.maxDeprecatedVersions ?? SECRET_LIMITS.maxDeprecatedVersions;
     const minPruneAgeMs = options.minPruneAgeMs ?? SECRET_LIMITS.pruneMinAgeMs;
@@ -298,6 +324,8 @@ export class SecretService {
         }
         throw new AlreadyExistsError(`secret ${name} already exists`, { details: { reason: 'secret_exists', name } });
       }
+      const expiration =
+        input.expiration === undefined ? undefined : await this.expirationPolicy(name, input.expiration, now);
       const record: SecretRecord = {
         arn,
         name,
@@ -309,6 +337,7 @@ export class SecretService {
         stages: {},
         versions: [],
         ...(kmsKeyId === undefined ? {} : { kmsKeyId }),
+        ...(expiration === undefined ? {} : { expiration }),
       };
       const ops: WriteOp[] = [];
       if (value !== undefined) {
@@ -325,6 +354,7 @@ export class SecretService {
       }
       ops.push({ type: 'put', pk: this.partitions.secrets, sk: name, data: record, condition: { kind: 'absent' } });
       ops.push(...indexCreation(name, now, this.partitions.creationOrder));
+      ops.push(...reindexExpiry(this.partitions, undefined, record));
       await this.store.transact(ops);
       return value === undefined ? { arn, name } : { arn, name, versionId };
     });
@@ -549,6 +579,8 @@ export class SecretService {
     }
     const version = await this.store.get<VersionRecord>(versionPartition(arn), versionId);
     if (version === undefined) throw versionNotFound(input.secretId, versionId);
+    // Before the value is opened: a refused read learns nothing, and a counted one is committed first.
+    const expiry = await this.expiry.admit(secret.data);
     const value = await this.openVersion(arn, version.data);
     return {
       arn,
@@ -557,6 +589,7 @@ export class SecretService {
       value,
       versionStages: labelsOf(stages, versionId),
       createdAt: version.data.createdAt,
+      ...(expiry === undefined ? {} : { expiry }),
     };
   }
 
@@ -571,7 +604,54 @@ export class SecretService {
   /** Metadata, tags and the version-to-stage map. Readable while pending deletion, as in AWS. */
   async describe(input: { secretId: string }): Promise<SecretDescription> {
     const { data } = await this.live(input.secretId);
-    return describeRecord(data);
+    const described = describeRecord(data);
+    if (data.expiration === undefined) return described;
+    return { ...described, expiration: await this.expirationOf(data, data.expiration) };
+  }
+
+  /** A policy and where it stands, from what reads and observations recorded (observing nothing itself). */
+  private async expirationOf(data: SecretRecord, policy: ExpirationPolicy) {
+    const [count, watch] = await Promise.all([
+      policy.maxReads === undefined
+        ? undefined
+        : this.store.get<ReadCountItem>(this.partitions.expiryState, readCountKey(data.arn)),
+      policy.whenRotated === undefined && policy.whenLeaseRevoked === undefined
+        ? undefined
+        : this.store.get<WatchItem>(this.partitions.expiryState, watchKey(data.name)),
+    ]);
+    const reads = count !== undefined && count.data.setAt === policy.setAt ? count.data.reads : 0;
+    const triggered = watch !== undefined && watch.data.arn === data.arn && watch.data.setAt === policy.setAt;
+    const facts = {
+      reads,
+      ...(triggered ? { triggeredAt: watch.data.triggeredAt, trigger: watch.data.trigger } : {}),
+    };
+    return { policy, status: expirationStatus(policy, this.clock.now(), facts) };
+  }
+
+  /**
+   * The policy `input` asks for on secret `name`, checked against what it names: the secret whose rotation ends it
+   * must exist (its current version is where the rotation is counted from) and be another; the lease must exist.
+   */
+  private async expirationPolicy(name: string, input: ExpirationInput, now: number, previous?: ExpirationPolicy) {
+    let watchedVersion: string | undefined;
+    if (input.expireWhenRotated !== undefined) {
+      const watched = validate(SecretNameSchema, input.expireWhenRotated);
+      if (watched === name) throw new ValidationError('a secret cannot expire when it itself rotates');
+      const item = await this.store.get<SecretRecord>(this.partitions.secrets, watched);
+      if (item === undefined || isExpired(item.data, now) || isPendingDeletion(item.data)) throw notFound(watched);
+      watchedVersion = item.data.stages[AWSCURRENT];
+    }
+    if (input.expireWhenLeaseRevoked !== undefined) {
+      const lease = await this.store.get(LEASE_PK, assertLeaseId(input.expireWhenLeaseRevoked));
+      if (lease === undefined) {
+        throw new NotFoundError(`lease ${input.expireWhenLeaseRevoked} not found`, {
+          details: { reason: 'lease_not_found' },
+        });
+      }
+    }
+    // A rewrite must read as one: its time is after the previous policy's, even within one millisecond.
+    const setAt = previous === undefined ? now : Math.max(now, previous.setAt + 1);
+    return toExpirationPolicy(input, setAt, watchedVersion);
   }
 
   /** The ARN and resource policy of a live secret, by name; `undefined` when there is no such secret. */
@@ -805,15 +885,20 @@ export class SecretService {
       const tags = { ...secret.tags, ...addTags };
       for (const key of removeTagKeys) delete tags[key];
       validate(TagsSchema, tags);
+      const now = this.clock.now();
       const next: SecretRecord = {
         ...secret,
         description: description ?? secret.description,
         metadata: metadata ?? secret.metadata,
         tags,
-        updatedAt: this.clock.now(),
+        updatedAt: now,
       };
       if (input.resourcePolicy === null) delete next.resourcePolicy;
       else if (input.resourcePolicy !== undefined) next.resourcePolicy = input.resourcePolicy;
+      if (input.expiration === null) delete next.expiration;
+      else if (input.expiration !== undefined) {
+        next.expiration = await this.expirationPolicy(secret.name, input.expiration, now, secret.expiration);
+      }
       await this.store.transact([
         {
           type: 'put',
@@ -822,6 +907,7 @@ export class SecretService {
           data: next,
           condition: { kind: 'rev', rev: item.rev },
         },
+        ...reindexExpiry(this.partitions, secret, next),
       ]);
       return { arn: secret.arn, name: secret.name };
     });
@@ -1127,6 +1213,7 @@ export class SecretService {
     const unindex = [
       ...unindexCreation(item.data.name, item.data.createdAt, this.partitions.creationOrder),
       ...reindexDeletion(this.partitions.deletionIndex, item.data, undefined),
+      ...reindexExpiry(this.partitions, item.data, undefined),
     ];
     const first = item.data.versions.slice(0, MAX_TRANSACTION_OPS - 1 - unindex.length);
     await this.store.transact([

@@ -1,3 +1,6 @@
+import type { ExpirationInput } from './expiration/expiration-input.ts';
+import type { ExpirationPolicy, ExpirationStatus, ExpiryNotice } from './expiration/expiration-policy.ts';
+
 /**
  * The vocabulary of the secrets domain: values, stored records, requests and results.
  *
@@ -83,6 +86,8 @@ export type SecretRecord = {
   primaryRegion?: string;
   /** On a primary only: the regions it is replicated to, each with its replication state. */
   replicas?: ReplicaRecord[];
+  /** When reads of its value end (`core/secrets/expiration/`); absent: never. */
+  expiration?: ExpirationPolicy;
 };
 
 /** AWS's `ReplicationStatus[].Status`. */
@@ -142,6 +147,8 @@ export interface CreateSecretInput {
   mayRead?: boolean | undefined;
   /** The ARN of a customer key (as `KeyRing.resolve` returned it) to seal every version under. @default the default key */
   kmsKeyId?: string | undefined;
+  /** When reads of its value end. @default never */
+  expiration?: ExpirationInput | undefined;
 }
 
 export interface CreateSecretResult {
@@ -230,6 +237,8 @@ export interface GetSecretValueResult {
   value: SecretValue;
   versionStages: string[];
   createdAt: number;
+  /** Present while the secret's expiration policy warns: expiring soon, or read during its grace period. */
+  expiry?: ExpiryNotice;
 }
 
 export interface SecretDescription {
@@ -253,6 +262,8 @@ export interface SecretDescription {
   readonly primaryRegion?: string | undefined;
   /** On primaries with replicas: each replica region and its state. */
   readonly replication?: readonly ReplicaStatusView[] | undefined;
+  /** The expiration policy and where it stands. */
+  readonly expiration?: { readonly policy: ExpirationPolicy; readonly status: ExpirationStatus } | undefined;
 }
 
 export interface ListVersionsInput {
@@ -293,6 +304,8 @@ export interface UpdateSecretInput {
   removeTagKeys?: readonly string[] | undefined;
   /** A resource policy document to store; `null` removes it. */
   resourcePolicy?: string | null | undefined;
+  /** A new expiration policy (starts afresh: read count and observed conditions reset); `null` removes it. */
+  expiration?: ExpirationInput | null | undefined;
 }
 
 export interface DeleteSecretInput {

@@ -7,6 +7,7 @@ import type { Clock } from '../../core/ports/clock.ts';
 import type { Store } from '../../core/ports/store.ts';
 import { retryOnConflict } from '../../core/retry.ts';
 import { BACKDATE_MS, type CaService, type OpenedCa } from './ca-service.ts';
+import { certificateExpiryEntries } from './certificate-expiry.ts';
 import { checkKeyType, generateLeafKeyDer, inspectPublicKey } from './leaf-keys.ts';
 import { issuerTemplate } from './leaf-template.ts';
 import { checkDnsName, checkIpSan, normaliseDnsName } from './name-rules.ts';
@@ -26,6 +27,11 @@ export interface IssueRequest {
   readonly ip_sans?: readonly string[];
   /** Seconds; @default the role's ttl */
   readonly ttl?: number;
+  /**
+   * The secret the certificate is issued for (the certificate rotation engine's), named by its expiry events. Not a
+   * member of the API's request: only an engine sets it. @default none
+   */
+  readonly forSecret?: string;
 }
 
 export interface SignRequest extends Partial<IssueRequest> {
@@ -95,7 +101,16 @@ export class CertificateIssuer {
     const notAfter = this.#cas.notAfter(issuer, ttl);
     const { spki, pkcs8 } = await generateLeafKeyDer(role.key_type);
     try {
-      const issued = await this.#issueCertificate(issuer, roleName, role, names, spki, notAfter, pkcs8);
+      const issued = await this.#issueCertificate(
+        issuer,
+        roleName,
+        role,
+        names,
+        spki,
+        notAfter,
+        pkcs8,
+        request.forSecret,
+      );
       return {
         ...issued,
         private_key: pemText(PemConverter.encode(pkcs8, 'PRIVATE KEY')),
@@ -131,7 +146,8 @@ export class CertificateIssuer {
     }
     const ttl = resolveTtl(role, request.ttl);
     const issuer = await this.#cas.issuer();
-    return this.#issueCertificate(issuer, roleName, role, names, spki, this.#cas.notAfter(issuer, ttl), undefined);
+    const notAfter = this.#cas.notAfter(issuer, ttl);
+    return this.#issueCertificate(issuer, roleName, role, names, spki, notAfter, undefined, request.forSecret);
   }
 
   /** A certificate's status and PEM (never its private key). */
@@ -177,6 +193,7 @@ export class CertificateIssuer {
     spki: Uint8Array,
     notAfter: Date,
     pkcs8: Buffer | undefined,
+    forSecret: string | undefined,
   ): Promise<IssuedCertificate> {
     const template = issuerTemplate(issuer, this.#crlUrl);
     const now = this.#clock.now();
@@ -203,12 +220,14 @@ export class CertificateIssuer {
           notAfter: notAfter.getTime(),
           status: 'valid',
           certificate: pemText(PemConverter.encode(der, 'CERTIFICATE')),
+          ...(forSecret === undefined ? {} : { secretName: forSecret }),
           ...(pkcs8 !== undefined && role.store_private_key
             ? { sealedKey: await this.#storedKeys.seal(serial, pkcs8) }
             : {}),
         };
         await this.#store.transact([
           { type: 'put', pk: PK_CERT, sk: serial, data: record, condition: { kind: 'absent' } },
+          ...certificateExpiryEntries(serial, now, record.notAfter),
         ]);
         return record;
       },

@@ -43,6 +43,8 @@ export interface CertRecord extends ItemData {
   certificate: string;
   /** Only when the role has `store_private_key`: the PKCS#8 key sealed under its own data key. */
   sealedKey?: { wrapped: string; blob: string };
+  /** The secret it was issued for, by the certificate rotation engine; its expiry events name it. */
+  secretName?: string;
 }
 
 export interface RevokedRecord extends ItemData {

@@ -25,8 +25,10 @@ import type { Store } from '../../core/ports/store.ts';
 import { RotationScheduler } from '../../core/rotation/rotation-scheduler.ts';
 import type { RotationService } from '../../core/rotation/rotation-service.ts';
 import rotationDefinition from '../../core/rotation/workflow/rotation-state-machine.asl.json' with { type: 'json' };
+import type { ExpirySweepOutcome } from '../../core/secrets/expiration/expiry-sweep.ts';
 import { stsClientFor } from '../../engines/aws/sts-client.ts';
 import { composeServices } from '../compose-services.ts';
+import { composeExpirySweep } from '../expiry-sweep.ts';
 import { NETWORK_AUDIT_DEVICE_TYPES, openNetworkAuditDevice } from '../network-audit-devices.ts';
 import { dataPaths, type LocalConfig, secretLimits } from './config.ts';
 import { servedHosts, servedRegions } from './served-names.ts';
@@ -44,6 +46,8 @@ export interface LocalNode {
   /** Re-opens the audit file (log rotation, SIGHUP). */
   reopenAudit(): Promise<void>;
   purgeExpired(): Promise<number>;
+  /** One pass of the expiry sweep (its timer runs it every `expirySweepIntervalMs`). */
+  sweepExpiry(): Promise<ExpirySweepOutcome>;
   close(): Promise<void>;
 }
 
@@ -227,6 +231,22 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
   // Expiry enforcement starts with the node (its first pass finishes revocations a crash interrupted).
   const sweeper = new LeaseSweeper(deps.leases!, { intervalMs: config.leaseSweepIntervalMs });
   sweeper.start();
+  const expirySweep = composeExpirySweep({
+    store,
+    clock,
+    secrets: deps.regionalSecrets,
+    events,
+    // The entry stays claimed and is published by a later pass; the name is enough to see the events file failing.
+    onError: (error) =>
+      process.stderr.write(`expiry event not published: ${error instanceof Error ? error.name : 'error'}\n`),
+  });
+  // Expiry events come due while the node is down too: the first pass, at once, publishes them.
+  const expirySweeper = new LeaseSweeper(expirySweep, {
+    intervalMs: config.expirySweepIntervalMs,
+    onError: (error) =>
+      process.stderr.write(`expiry sweep: ${error instanceof Error ? `${error.name}: ${error.message}` : 'error'}\n`),
+  });
+  expirySweeper.start();
   // Rotations a crash interrupted resume (or finish rolling back) before anything new starts; then the scheduler's
   // first tick starts what came due while the node was down.
   for (const input of await rotation.interrupted()) await rotationRunner.launch(input);
@@ -245,6 +265,7 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     store,
     reopenAudit: () => sink.reopen(),
     purgeExpired: () => deps.regionalSecrets.purgeExpired(),
+    sweepExpiry: () => expirySweep.sweep(),
     replicationRunner,
     rotation,
     rotationRunner,
@@ -253,6 +274,7 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
       await scheduler.stop();
       await rotationRunner.close();
       await sweeper.stop();
+      await expirySweeper.stop();
       await services.close();
       await store.close();
       await sink.close();

@@ -52,6 +52,8 @@ export const LocalConfigSchema = z.object({
   purgeIntervalMs: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
   /** How often the lease sweeper revokes expired leases and retries failed revocations. @default 1000 */
   leaseSweepIntervalMs: z.coerce.number().int().min(20).max(3_600_000).default(1000),
+  /** How often the expiry sweep publishes the expiry events of secrets and certificates that fell due. @default 60_000 */
+  expirySweepIntervalMs: z.coerce.number().int().min(20).max(3_600_000).default(60_000),
   /** Live leases per role (a role's max_leases overrides it). @default 1000 */
   leaseMaxPerRole: z.coerce.number().int().min(1).max(10_000_000).default(1000),
   /** Live leases per principal. @default 1000 */
@@ -167,6 +169,7 @@ export function loadLocalConfig(
     requestTimeoutMs: env.COFFER_REQUEST_TIMEOUT_MS as unknown as number | undefined,
     purgeIntervalMs: env.COFFER_PURGE_INTERVAL_MS as unknown as number | undefined,
     leaseSweepIntervalMs: env.COFFER_LEASE_SWEEP_INTERVAL_MS as unknown as number | undefined,
+    expirySweepIntervalMs: env.COFFER_EXPIRY_SWEEP_INTERVAL_MS as unknown as number | undefined,
     leaseMaxPerRole: env.COFFER_LEASE_MAX_PER_ROLE as unknown as number | undefined,
     leaseMaxPerPrincipal: env.COFFER_LEASE_MAX_PER_PRINCIPAL as unknown as number | undefined,
     leaseRetryBaseMs: env.COFFER_LEASE_RETRY_BASE_MS as unknown as number | undefined,

@@ -5,6 +5,7 @@ import { EgressPolicy } from '../../../lambdas/core/egress/egress-policy.ts';
 import { ValidationError } from '../../../lambdas/core/errors.ts';
 import { RotationStepError, type RotatorContext } from '../../../lambdas/core/rotation/rotation-types.ts';
 import type { SecretValue } from '../../../lambdas/core/secrets/secret-types.ts';
+import { type CertRecord, normaliseSerial, PK_CERT } from '../../../lambdas/engines/pki/pki-records.ts';
 import type { PkiService } from '../../../lambdas/engines/pki/pki-service.ts';
 import { X509CertificateGenerator, X509Crl } from '../../../lambdas/engines/pki/x509.ts';
 import {
@@ -33,7 +34,7 @@ function manualClock() {
 /** A root + intermediate PKI engine with role `web` (example.com and its subdomains), and a rotator on it. */
 async function setup(role: Record<string, unknown> = {}) {
   const clock = manualClock();
-  const { pki } = pkiFixture({ clock });
+  const { pki, store } = pkiFixture({ clock });
   const { root, intermediate } = await withChain(pki, role);
   // Leaves start an hour after their CAs, so "not yet valid" is the leaf's own window, not its issuer's.
   clock.advance(HOUR_MS);
@@ -56,7 +57,7 @@ async function setup(role: Record<string, unknown> = {}) {
     breach: false,
     ...extra,
   });
-  return { pki, clock, rotator, context, root, intermediate };
+  return { pki, store, clock, rotator, context, root, intermediate };
 }
 
 function read(value: SecretValue): CertificateValue {
@@ -116,6 +117,13 @@ describe('certificateRotator: createValue', () => {
     expect(b.serialNumber).not.toBe(a.serialNumber);
     expect(new NodeX509(b.certificate).publicKey.equals(cert.publicKey)).toBe(false);
     expect(b.privateKey).not.toBe(a.privateKey);
+  });
+
+  it('records the secret it issues for, which the certificate expiry events name', async () => {
+    const { rotator, context, store } = await setup();
+    const value = read(await rotator.createValue(context()));
+    const cert = await store.get<CertRecord>(PK_CERT, normaliseSerial(value.serialNumber));
+    expect(cert?.data.secretName).toBe('tls/api');
   });
 
   it('uses the role ttl when ttl is not set', async () => {

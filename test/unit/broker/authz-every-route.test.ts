@@ -120,11 +120,25 @@ const FIXTURES: Record<string, (seed: Seed) => Sample> = {
   'keyring.key.list': () => ({}),
   'keyring.key.read': () => ({ params: { name: 'app' } }),
   // Under a customer key: using it needs `read` on sys/keyring/keys/app, which the harness withholds in turn.
-  'secret.create': () => ({ body: { name: 'app/new', value: 'first value', kmsKeyId: 'alias/app' } }),
+  'secret.create': (seed) => ({
+    body: {
+      name: 'app/new',
+      value: 'first value',
+      kmsKeyId: 'alias/app',
+      // What an expiration policy watches is named by the request: read on the secret, read on the lease.
+      expiration: { ttl: '30d', grace: '1h', expireWhenRotated: 'db/admin', expireWhenLeaseRevoked: seed.leaseId },
+    },
+  }),
   'secret.read': () => ({ params: { name: 'app/db' } }),
   'secret.write': () => ({ params: { name: 'app/db' }, body: { value: 'second value' } }),
   'secret.describe': () => ({ params: { name: 'app/db' } }),
-  'secret.update': () => ({ params: { name: 'app/db' }, body: { description: 'the app database' } }),
+  'secret.update': (seed) => ({
+    params: { name: 'app/db' },
+    body: {
+      description: 'the app database',
+      expiration: { maxReads: 10, expireWhenRotated: 'db/admin', expireWhenLeaseRevoked: seed.leaseId },
+    },
+  }),
   'secret.delete': () => ({ params: { name: 'app/db' }, query: { recoveryWindowDays: '7' } }),
   'secret.restore': () => ({ params: { name: 'app/old' } }),
   'secret.versions': () => ({ params: { name: 'app/db' } }),

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nativeRoutes } from '../../../lambdas/broker/routes/index.ts';
 import { AwsConfigSchema } from '../../../lambdas/entrypoints/lambda/config.ts';
 import { RELAY_SERVICE_NAME } from '../../../lambdas/entrypoints/lambda/deployment-names.ts';
+import { ExpirySweeperConfigSchema } from '../../../lambdas/entrypoints/lambda/expiry-sweeper.ts';
 import { LeaseSweeperConfigSchema } from '../../../lambdas/entrypoints/lambda/lease-sweeper.ts';
 import { ESM_REQUIRE_BANNER, REPO_ROOT } from '../../../lib/broker-bundling.ts';
 import { HEALTH_PATH, LOGIN_PATHS } from '../../../lib/coffer-api.ts';
@@ -83,6 +84,7 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
           idOf(stack.controlPlane.broker.function),
           idOf(stack.controlPlane.auditRelay.function),
           idOf(stack.controlPlane.leaseSweeper.function),
+          idOf(stack.controlPlane.expirySweeper.function),
           idOf(stack.controlPlane.rotation.function),
         ].sort(),
       );
@@ -307,6 +309,36 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
         (p.Properties.PolicyDocument.Statement as Statement[]).flatMap((s) => asList(s.Action)),
       );
       expect(actions.filter((a) => /^(kms|dynamodb):.*\*/.test(a))).toEqual([]);
+    });
+  });
+
+  describe('expiry sweeper', () => {
+    const sweeperId = () => idOf(stack.controlPlane.expirySweeper.function);
+
+    it('is a function with reserved concurrency 1, the settings it reads, run every minute', () => {
+      const [, fn] = ofType('AWS::Lambda::Function').find(([id]) => id === sweeperId())!;
+      expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', ReservedConcurrentExecutions: 1 });
+      const variables = fn.Properties.Environment.Variables as Record<string, unknown>;
+      const settings = new Set<string>([...Object.keys(ExpirySweeperConfigSchema.in.shape), 'NODE_OPTIONS']);
+      for (const name of Object.keys(variables)) expect(settings, name).toContain(name);
+      expect(variables.COFFER_TABLE_NAME).toEqual({ Ref: idOf(stack.controlPlane.table) });
+      const rules = ofType('AWS::Events::Rule').filter(([, r]) =>
+        JSON.stringify(r.Properties.Targets).includes(sweeperId()),
+      );
+      expect(rules.map(([, r]) => r.Properties.ScheduleExpression)).toEqual(['rate(1 minute)']);
+    });
+
+    it('may put events of source coffer.rotation only, and never use the envelope key', () => {
+      const statements = ofType('AWS::IAM::Policy')
+        .filter(([, p]) =>
+          p.Properties.Roles.some((r: { Ref: string }) => r.Ref === idOf(stack.controlPlane.expirySweeper.role)),
+        )
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Statement[]);
+      const put = statements.find((st) => asList(st.Action).includes('events:PutEvents'))!;
+      expect(put.Condition).toEqual({ StringEquals: { 'events:source': 'coffer.rotation' } });
+      const actions = statements.map((st) => asList(st.Action).sort());
+      expect(actions).toContainEqual([...STORE_TABLE_ACTIONS].sort());
+      expect(actions).not.toContainEqual([...ENVELOPE_KEY_ACTIONS].sort());
     });
   });
 
@@ -675,7 +707,8 @@ describe('Stack: CofferStack (validation)', () => {
     const stack = new Stack(app(), 'Embedded');
     new CofferControlPlane(stack, 'Plane', { name: 'embedded' });
     const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::Lambda::Function', 4); // the broker, the audit relay, the lease sweeper, rotation
+    // The broker, the audit relay, the lease sweeper, the expiry sweeper, rotation.
+    template.resourceCountIs('AWS::Lambda::Function', 5);
     template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
     template.resourceCountIs('AWS::CloudTrail::Trail', 1);
   });

@@ -71,12 +71,15 @@ export function certificateRotator(options: CertificateRotatorOptions): Certific
 
   async function issue(
     settings: CertificateSettings,
+    secretName: string,
   ): Promise<{ certificate: string; privateKey: string; chain: string[] }> {
     const request: IssueRequest = {
       common_name: settings.commonName,
       alt_names: settings.altNames,
       ip_sans: settings.ipSans,
       ttl: settings.ttl,
+      // Its CertificateExpiring and CertificateExpired events name the secret that holds it.
+      forSecret: secretName,
     };
     try {
       if (settings.keyType === undefined) {
@@ -128,7 +131,7 @@ export function certificateRotator(options: CertificateRotatorOptions): Certific
     ],
 
     async createValue(ctx: RotatorContext<CertificateSettings>): Promise<SecretValue> {
-      const { certificate, privateKey, chain } = await issue(ctx.settings);
+      const { certificate, privateKey, chain } = await issue(ctx.settings, ctx.secretName);
       const { certificateFacts, certificateValue } = await loadParts();
       const value = certificateValue(certificate, privateKey, chain);
       const facts = certificateFacts(value)!;

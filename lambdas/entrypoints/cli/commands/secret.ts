@@ -3,6 +3,7 @@ import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import { namePath } from '../../../sdk/name-path.ts';
 import { client, collect, globals, integer, keyValues, listTable, nameList, print, readSecretInput } from '../io.ts';
 import { registerSecretRotate } from './rotation.ts';
+import { type ExpirationFlags, expirationBody, withExpirationOptions } from './secret-expiration.ts';
 import { registerSecretReplication } from './secret-replication.ts';
 
 interface ValueFlags {
@@ -31,6 +32,8 @@ interface SecretRead {
   versionStages: string[];
   value?: string;
   binary?: string;
+  /** Present while the secret's expiration policy warns (expiring soon, or read during its grace period). */
+  warnings?: string[];
 }
 
 /** The version carrying `label`, or undefined when none does or the metadata cannot be read (the server decides). */
@@ -45,8 +48,7 @@ async function labelHolder(api: ReturnType<typeof client>, name: string, label: 
 export function registerSecretCommands(program: Command): void {
   const secret = program.command('secret').description('store, version, read and delete secrets');
 
-  secret
-    .command('create <name>')
+  withExpirationOptions(secret.command('create <name>'))
     .description('create a secret; its first value comes from stdin (when piped) or --file')
     .option('--file <path>', 'read the value from a file, or "-" for stdin')
     .option('--no-value', 'create the secret without a value, even when stdin is not a terminal')
@@ -71,6 +73,7 @@ export function registerSecretCommands(program: Command): void {
         metadata: keyValues(flags.metadata as string[] | undefined, '--metadata'),
         clientRequestToken: flags.requestToken,
         kmsKeyId: flags.kmsKeyId,
+        expiration: expirationBody(flags as ExpirationFlags),
       };
       const created = await client(command).call('POST', '/v1/secrets', { body });
       print(command, created, () => `created ${created.name} (${created.arn})`);
@@ -114,6 +117,8 @@ export function registerSecretCommands(program: Command): void {
       const read = await client(command).call<SecretRead>('GET', `/v1/secret/data/${namePath(name)}`, {
         query: { stage: flags.stage, versionId: flags.versionId },
       });
+      // On stderr, so a pipe still receives the value alone.
+      for (const warning of read.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);
       if (globals(command).output === 'json') {
         print(command, read);
       } else if (read.binary !== undefined) {
@@ -198,24 +203,34 @@ export function registerSecretCommands(program: Command): void {
       print(command, result);
     });
 
-  secret
-    .command('update <name>')
-    .description("change a secret's description or key; a new key re-encrypts its labelled versions")
+  withExpirationOptions(secret.command('update <name>'))
+    .description("change a secret's description, key or expiration; a new key re-encrypts its labelled versions")
+    .option('--clear-expiration', 'remove the expiration policy')
     .option('--description <text>')
     .option('--kms-key-id <key>', 'seal under a customer key from now on: alias/<name>, key id or key ARN')
     .option('--default-key', 'go back to the default key (the root key)')
     .action(
       async (
         name: string,
-        flags: { description?: string; kmsKeyId?: string; defaultKey?: boolean },
+        flags: {
+          description?: string;
+          kmsKeyId?: string;
+          defaultKey?: boolean;
+          clearExpiration?: boolean;
+        } & ExpirationFlags,
         command: Command,
       ) => {
         if (flags.kmsKeyId !== undefined && flags.defaultKey === true) {
           throw new CliError('use --kms-key-id or --default-key, not both', ExitCode.usage);
         }
+        const expiration = expirationBody(flags);
+        if (expiration !== undefined && flags.clearExpiration === true) {
+          throw new CliError('use --clear-expiration or expiration flags, not both', ExitCode.usage);
+        }
         const body = {
           description: flags.description,
           ...(flags.defaultKey === true ? { kmsKeyId: null } : { kmsKeyId: flags.kmsKeyId }),
+          ...(flags.clearExpiration === true ? { expiration: null } : { expiration }),
         };
         const result = await client(command).call('PATCH', `/v1/secret/metadata/${namePath(name)}`, { body });
         print(command, result, () => `updated ${name}`);
