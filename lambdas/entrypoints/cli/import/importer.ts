@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { CliError } from '../../../agent/exit-codes.ts';
 import { namePath } from '../../../sdk/name-path.ts';
 import type { ApiClient } from '../api-client.ts';
@@ -112,15 +113,20 @@ export class Importer {
       return { ...base, action: 'skip', outcome: 'skipped', reason: (item.unavailable ?? ['no value']).join(', ') };
     }
     const dryRun = this.options.dryRun === true;
+    let planned: PlannedAction = 'create';
     try {
       const existing = await this.describe(name);
       const ours = this.journal.wasStarted(fingerprint);
       const policy = this.options.onConflict ?? 'skip';
       const action: PlannedAction = existing === undefined || ours ? 'create' : policy;
+      planned = action;
       const reason =
         item.unavailable !== undefined && item.unavailable.length > 0 ? item.unavailable.join(', ') : undefined;
       if (dryRun) return { ...base, action, reason };
       if (action === 'skip') return { ...base, action, outcome: 'skipped', reason: 'exists' };
+      if (action !== 'create' && (await this.holdsAlready(name, item))) {
+        return { ...base, action, outcome: 'skipped', reason: 'unchanged' };
+      }
       this.journal.start(fingerprint);
       const tags = { ...item.tags, ...this.options.tags };
       if (action === 'create' && existing === undefined) {
@@ -147,7 +153,7 @@ export class Importer {
       return { ...base, action, outcome, reason };
     } catch (err) {
       const reason = err instanceof CliError || err instanceof Error ? err.message : String(err);
-      return { ...base, action: 'create', outcome: 'failed', reason };
+      return { ...base, action: planned, outcome: 'failed', reason };
     }
   }
 
@@ -159,6 +165,24 @@ export class Importer {
       if (err instanceof CliError && (err.exitCode === 3 || err.exitCode === 4)) return undefined;
       throw err;
     }
+  }
+
+  /**
+   * Whether a one-version item's value is already the secret's current one, so re-running an import with
+   * `new-version` or `overwrite` adds no copy of it. Compared in constant time; a caller who may not read just writes.
+   */
+  private async holdsAlready(name: string, item: SourceItem): Promise<boolean> {
+    if (item.versions.length !== 1) return false;
+    const wanted = item.versions[0]!.value;
+    const current = await this.api
+      .call<{ value?: string; binary?: string }>('GET', `/v1/secret/data/${namePath(name)}`)
+      .catch(() => undefined);
+    if (current === undefined) return false;
+    const have =
+      current.binary !== undefined ? Buffer.from(current.binary, 'base64') : Buffer.from(current.value ?? '', 'utf8');
+    const want = 'string' in wanted ? Buffer.from(wanted.string, 'utf8') : wanted.binary;
+    const isBinary = 'binary' in wanted;
+    return isBinary === (current.binary !== undefined) && have.length === want.length && timingSafeEqual(have, want);
   }
 
   private async patch(name: string, body: Record<string, unknown>): Promise<void> {
