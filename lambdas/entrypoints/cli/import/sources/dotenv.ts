@@ -66,10 +66,14 @@ function unescapeDouble(body: string): string {
   return body.replace(/\\(.)/gs, (whole, c: string) => ESCAPES[c] ?? whole);
 }
 
-/** `dotenv:<file>`: one secret per key; `{{source}}` is the file's name without `.env` (`.env.prod` → `prod`). */
+/**
+ * `dotenv:<file>`: one secret per key; `{{source}}` is the file's name without `.env` (`.env.prod` and `prod.env` →
+ * `prod`; `.env` → `env`).
+ */
 export function dotenvSource(file: string): ImportSource {
   const base = path.basename(file);
-  const stem = base.replace(/^\.env\.?/, '').replace(/\.env$/, '') || 'env';
+  const stem =
+    /(?:^|\.)env\.(.+)$/.exec(base)?.[1] ?? /^(.+)\.env$/.exec(base)?.[1] ?? (base === '.env' ? 'env' : base);
   return {
     label: `dotenv:${file}`,
     defaultTemplate: '{{key}}',

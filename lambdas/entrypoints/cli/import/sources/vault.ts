@@ -31,7 +31,7 @@ export interface VaultOptions {
 
 /**
  * `vault:<addr>[/<mount>[/<path>]]`: HashiCorp Vault or OpenBao KV version 2 over its HTTP API. Paths are listed
- * recursively (`LIST /v1/<mount>/metadata/<path>`); every version still readable is imported oldest first (so the
+ * recursively (`LIST /v1/<mount>/metadata/<path>`, sent as its documented equal `GET …?list=true`); every version still readable is imported oldest first (so the
  * newest becomes AWSCURRENT and the one before AWSPREVIOUS), as the JSON object of its keys; deleted and destroyed
  * versions are reported and skipped; `custom_metadata` becomes tags. The mount defaults to `secret`.
  */
@@ -75,7 +75,8 @@ export function vaultSource(options: VaultOptions): ImportSource {
   const encode = (p: string) => p.split('/').map(encodeURIComponent).join('/');
 
   async function list(prefix: string): Promise<string[]> {
-    const { status, body } = await call('LIST', `metadata/${encode(prefix)}`);
+    // `GET ?list=true` is Vault's documented equal of the LIST verb, which some proxies (and node:http) do not pass.
+    const { status, body } = await call('GET', `metadata/${encode(prefix)}?list=true`);
     if (status === 404) return [];
     if (status !== 200) throw new CliError(`Vault LIST ${prefix || '/'} answered ${status}`, ExitCode.failure);
     const keys = Listing.parse(body).data.keys;

@@ -1,5 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseDotenv } from '../../../../../lambdas/entrypoints/cli/import/sources/dotenv.ts';
+import { dotenvSource, parseDotenv } from '../../../../../lambdas/entrypoints/cli/import/sources/dotenv.ts';
 
 const parse = (text: string) => Object.fromEntries(parseDotenv(text));
 
@@ -42,5 +45,19 @@ describe('parseDotenv', () => {
 
   it('counts the lines of a multi-line value when naming a later bad line', () => {
     expect(() => parse('A="1\n2\n3"\nbad\n')).toThrow(/^line 4:/);
+  });
+});
+
+describe('dotenvSource', () => {
+  it('names {{source}} after the file without its .env part', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-dotenv-'));
+    const sourceOf = async (name: string) => {
+      writeFileSync(path.join(dir, name), 'A=1\n');
+      return (await dotenvSource(path.join(dir, name)).items())[0]!.vars.source;
+    };
+    expect(await sourceOf('.env')).toBe('env');
+    expect(await sourceOf('.env.prod')).toBe('prod');
+    expect(await sourceOf('staging.env')).toBe('staging');
+    expect(await sourceOf('settings')).toBe('settings');
   });
 });
