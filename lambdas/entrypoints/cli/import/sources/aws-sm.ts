@@ -29,7 +29,8 @@ export function awsSecretsManagerSource(prefix: string | undefined): ImportSourc
           );
           entries.push(...(page.SecretList ?? []));
           next = page.NextToken;
-        } while (next !== undefined);
+          // An empty token also ends a listing: some emulators send "" on the last page.
+        } while (next !== undefined && next !== '');
         for (const entry of entries) {
           const id = entry.ARN ?? entry.Name!;
           // ListSecrets' name filter matches by prefix on AWS but by word in some emulators: check it here too.
@@ -43,7 +44,7 @@ export function awsSecretsManagerSource(prefix: string | undefined): ImportSourc
             );
             ids.push(...(page.Versions ?? []));
             vnext = page.NextToken;
-          } while (vnext !== undefined);
+          } while (vnext !== undefined && vnext !== '');
           ids.sort((a, b) => (a.CreatedDate?.getTime() ?? 0) - (b.CreatedDate?.getTime() ?? 0));
           const stagesOf = described.VersionIdsToStages ?? {};
           const versions: SourceVersion[] = [];
