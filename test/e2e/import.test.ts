@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sealBundle } from '../../lambdas/entrypoints/cli/import/bundle.ts';
 import { api, COFFER_BIN, runCli, type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
 import { startVaultKv, type VaultKv } from '../support/vault-kv.ts';
@@ -455,5 +456,51 @@ describe('coffer export and the restore drill', () => {
       await fresh.stop();
       tmp.cleanup();
     }
+  });
+});
+
+describe('restoring a long history', () => {
+  it("retries the writes the secret's write rate throttles, and restores all 30 versions", async () => {
+    const prefix = unique();
+    const versions = Array.from({ length: 30 }, (_, i) => ({
+      versionId: randomUUID(),
+      stages: i === 29 ? ['AWSCURRENT'] : i === 28 ? ['AWSPREVIOUS'] : [],
+      createdAt: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(),
+      value: `history-${i}`,
+    }));
+    const sealed = await sealBundle(
+      { secrets: [{ name: `${prefix}long`, description: '', tags: {}, versions }] },
+      'pp',
+      { cost: { N: 2 ** 14, r: 8, p: 1 } },
+    );
+    const done = await cli(['import', `bundle:${file('long.coffer', sealed)}`], { COFFER_BUNDLE_PASSPHRASE: 'pp' });
+    expect(done.code, done.stdout).toBe(0);
+    const restored = await allVersions(`${prefix}long`);
+    expect(restored.map((v) => v.versionId).sort()).toEqual(versions.map((v) => v.versionId).sort());
+    expect((await read(`${prefix}long`)).value).toBe('history-29');
+    expect((await read(`${prefix}long`, '?stage=AWSPREVIOUS')).value).toBe('history-28');
+    expect(
+      Object.values((await describeSecret(`${prefix}long`)).body.versionIdsToStages)
+        .flat()
+        .sort(),
+    ).toEqual(['AWSCURRENT', 'AWSPREVIOUS']);
+  });
+});
+
+describe('coffer export --prefix', () => {
+  it('takes a prefix that is not a whole folder', async () => {
+    const prefix = unique();
+    const { address, rootToken } = current();
+    for (const name of ['api', 'app', 'web']) {
+      expect((await api(address, rootToken, 'PUT', `/v1/secret/data/${prefix}${name}`, { value: name })).status).toBe(
+        200,
+      );
+    }
+    const bundle = path.join(work.dir, `${randomUUID()}.coffer`);
+    const exported = await cli(['export', '--output-file', bundle, '--prefix', `${prefix}ap`, '-o', 'json'], {
+      COFFER_BUNDLE_PASSPHRASE: 'pp',
+    });
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(JSON.parse(exported.stdout)).toMatchObject({ secrets: 2, versions: 2 });
   });
 });

@@ -13,7 +13,10 @@ interface Described {
 /** Every secret under `prefix` the caller may list and read, with every version (labelled or not), oldest first. */
 export async function collectBundle(api: ApiClient, prefix: string, progress: Progress): Promise<BundleContent> {
   const names: string[] = [];
-  const path = prefix === '' ? '/v1/secret/list' : `/v1/secret/list/${namePath(prefix.replace(/\/+$/, ''))}`;
+  // A prefix that is not a whole folder (`prod/ap` for `prod/api` and `prod/app`) is listed from its folder, then
+  // filtered by name.
+  const folder = prefix.slice(0, prefix.lastIndexOf('/') + 1).replace(/\/+$/, '');
+  const path = folder === '' ? '/v1/secret/list' : `/v1/secret/list/${namePath(folder)}`;
   let cursor: string | undefined;
   do {
     const page = await api.call<{ entries: Array<{ name: string; kind: string }>; nextCursor?: string }>('GET', path, {

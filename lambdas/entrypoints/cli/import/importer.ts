@@ -19,7 +19,16 @@ export interface ImportOptions {
   /** @default 'skip' */
   readonly onConflict?: ConflictPolicy | undefined;
   readonly dryRun?: boolean | undefined;
+  /** Waits between retries of a throttled write. @default setTimeout */
+  readonly sleep?: ((ms: number) => Promise<void>) | undefined;
 }
+
+/**
+ * A secret's writes are rate-limited per name (10 a second, bursts of 20, by default): restoring a long history runs
+ * into it by design, so a throttled request waits and is sent again, doubling the wait from half a second, six times.
+ */
+const THROTTLE_RETRIES = 6;
+const THROTTLE_FIRST_WAIT_MS = 500;
 
 export interface ItemResult {
   readonly source: string;
@@ -130,7 +139,7 @@ export class Importer {
       this.journal.start(fingerprint);
       const tags = { ...item.tags, ...this.options.tags };
       if (action === 'create' && existing === undefined) {
-        await this.api.call('POST', '/v1/secrets', {
+        await this.call('POST', '/v1/secrets', {
           body: { name, description: item.description, tags: Object.keys(tags).length === 0 ? undefined : tags },
         });
       } else if (action === 'overwrite') {
@@ -157,10 +166,28 @@ export class Importer {
     }
   }
 
+  private async call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options: { body?: unknown; query?: Record<string, string | number | boolean | undefined> } = {},
+  ): Promise<T> {
+    const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.api.call<T>(method, path, options);
+      } catch (err) {
+        // The CLI's client reports the server's error code in parentheses; `throttled` is the 429 of a write rate.
+        const throttled = err instanceof CliError && err.message.endsWith('(throttled)');
+        if (!throttled || attempt >= THROTTLE_RETRIES) throw err;
+        await sleep(THROTTLE_FIRST_WAIT_MS * 2 ** attempt);
+      }
+    }
+  }
+
   /** The secret as it stands, or undefined when there is none (or the caller may not read it: the writes decide). */
   private async describe(name: string): Promise<Described | undefined> {
     try {
-      return await this.api.call<Described>('GET', `/v1/secret/metadata/${namePath(name)}`);
+      return await this.call<Described>('GET', `/v1/secret/metadata/${namePath(name)}`);
     } catch (err) {
       if (err instanceof CliError && (err.exitCode === 3 || err.exitCode === 4)) return undefined;
       throw err;
@@ -186,14 +213,14 @@ export class Importer {
   }
 
   private async patch(name: string, body: Record<string, unknown>): Promise<void> {
-    await this.api.call('PATCH', `/v1/secret/metadata/${namePath(name)}`, { body });
+    await this.call('PATCH', `/v1/secret/metadata/${namePath(name)}`, { body });
   }
 
   private async writeVersions(name: string, fingerprint: string, item: SourceItem): Promise<void> {
     for (const [index, version] of item.versions.entries()) {
       const stages =
         version.stages === undefined ? undefined : version.stages.length === 0 ? [IMPORT_LABEL] : [...version.stages];
-      await this.api.call('PUT', `/v1/secret/data/${namePath(name)}`, {
+      await this.call('PUT', `/v1/secret/data/${namePath(name)}`, {
         body: {
           ...valueBody(version.value),
           clientRequestToken: version.versionId ?? this.journal.versionId(fingerprint, index),
@@ -226,14 +253,14 @@ export class Importer {
       const holder = (await holderOf()).get(label);
       const target = desired.get(label)!;
       if (holder === target) continue;
-      await this.api.call('POST', `/v1/secret/stages/${namePath(name)}`, {
+      await this.call('POST', `/v1/secret/stages/${namePath(name)}`, {
         body: { stage: label, moveToVersionId: target, removeFromVersionId: holder },
       });
     }
     for (const [label, holder] of await holderOf()) {
       if (desired.has(label) || label === 'AWSCURRENT') continue;
       if (label !== IMPORT_LABEL && !created) continue;
-      await this.api.call('POST', `/v1/secret/stages/${namePath(name)}`, {
+      await this.call('POST', `/v1/secret/stages/${namePath(name)}`, {
         body: { stage: label, removeFromVersionId: holder },
       });
     }
