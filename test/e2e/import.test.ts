@@ -126,6 +126,17 @@ describe('coffer import dotenv:', () => {
     expect(template.stdout).toContain('unknown {{path}} in the name template; this source has {{source}} {{key}}');
   });
 
+  it('refuses an unknown conflict policy, an unknown source, and a resume file on a dry run', async () => {
+    const env = `dotenv:${file('.env', 'A=1\n')}`;
+    const policy = await cli(['import', env, '--on-conflict', 'replace']);
+    expect([policy.code, policy.stderr]).toEqual([2, 'error: --on-conflict must be skip, overwrite, new-version\n']);
+    const unknown = await cli(['import', 'consul:x']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown source "consul:x": use dotenv:<file>, env, k8s:<manifest.yaml>');
+    const dry = await cli(['import', env, '--dry-run', '--resume-file', path.join(work.dir, 'never')]);
+    expect([dry.code, dry.stderr]).toEqual([2, 'error: a dry run writes nothing: drop --resume-file\n']);
+  });
+
   it('names secrets from a template', async () => {
     const prefix = unique();
     const env = file('.env.staging', 'TOKEN=t\n');
@@ -488,6 +499,31 @@ describe('restoring a long history', () => {
 });
 
 describe('coffer export --prefix', () => {
+  it('fails naming a secret the caller may list but not read, and writes no bundle', async () => {
+    const prefix = unique();
+    const { address, rootToken } = current();
+    for (const name of ['open', 'closed']) {
+      expect((await api(address, rootToken, 'PUT', `/v1/secret/data/${prefix}${name}`, { value: name })).status).toBe(
+        200,
+      );
+    }
+    await api(address, rootToken, 'PUT', '/v1/sys/policies/export-some', {
+      rules: [
+        { path: `secrets/${prefix.slice(0, -1)}`, capabilities: ['list'] },
+        { path: `secrets/${prefix}open`, capabilities: ['read'] },
+      ],
+    });
+    const { token } = JSON.parse((await cli(['token', 'create', '--policy', 'export-some', '-o', 'json'])).stdout);
+    const bundle = path.join(work.dir, `${randomUUID()}.coffer`);
+    const refused = await cli(['export', '--output-file', bundle, '--prefix', prefix], {
+      COFFER_TOKEN: token,
+      COFFER_BUNDLE_PASSPHRASE: 'pp',
+    });
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain(`error: ${prefix}closed: `);
+    expect(() => readFileSync(bundle)).toThrow(/ENOENT/);
+  });
+
   it('takes a prefix that is not a whole folder', async () => {
     const prefix = unique();
     const { address, rootToken } = current();
