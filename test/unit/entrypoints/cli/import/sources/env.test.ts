@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { envSource } from '../../../../../lambdas/entrypoints/cli/import/sources/env.ts';
+import { envSource } from '../../../../../../lambdas/entrypoints/cli/import/sources/env.ts';
 
 const keys = async (env: NodeJS.ProcessEnv, filter = {}) => (await envSource(env, filter).items()).map((i) => i.key);
 

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dotenvSource, parseDotenv } from '../../../../../lambdas/entrypoints/cli/import/sources/dotenv.ts';
+import { dotenvSource, parseDotenv } from '../../../../../../lambdas/entrypoints/cli/import/sources/dotenv.ts';
 
 const parse = (text: string) => Object.fromEntries(parseDotenv(text));
 

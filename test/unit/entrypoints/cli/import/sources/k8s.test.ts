@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseKubernetesSecrets } from '../../../../../lambdas/entrypoints/cli/import/sources/k8s.ts';
+import { parseKubernetesSecrets } from '../../../../../../lambdas/entrypoints/cli/import/sources/k8s.ts';
 
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
 
