@@ -345,6 +345,28 @@ describe('resuming an interrupted import', () => {
   });
 });
 
+describe('resuming after the source changed', () => {
+  it('fails an unfinished item whose value changed rather than replacing the version it wrote', async () => {
+    const prefix = unique();
+    const resume = path.join(work.dir, `${randomUUID()}.resume`);
+    const env = file('.env', 'A=1\n');
+    const args = ['import', `dotenv:${env}`, '--prefix', prefix, '--resume-file', resume];
+    expect((await cli(args)).code).toBe(0);
+    const journal = readFileSync(resume, 'utf8')
+      .split('\n')
+      .filter((l) => !l.includes('"done"'));
+    writeFileSync(resume, journal.join('\n'));
+    writeFileSync(env, 'A=2\n');
+    const changed = await cli(args);
+    expect(changed.code).toBe(1);
+    expect(changed.stdout).toMatch(
+      /failed: A → \S+A: version \S+ already exists; a new value needs a new clientRequestToken/,
+    );
+    expect((await read(`${prefix}A`)).value).toBe('1');
+    expect(await versionCount(`${prefix}A`)).toBe(1);
+  });
+});
+
 describe('import progress', () => {
   it('off a terminal: one plain line per item on stderr, no control characters, and the summary alone on stdout', async () => {
     const prefix = unique();
