@@ -149,11 +149,12 @@ export class Importer {
           addTags: Object.keys(tags).length === 0 ? undefined : tags,
           removeTagKeys: removeTagKeys.length === 0 ? undefined : removeTagKeys,
         });
-      } else if (Object.keys(tags).length > 0 || item.description !== undefined) {
-        await this.patch(name, {
-          addTags: Object.keys(tags).length === 0 ? undefined : tags,
-          description: item.description,
-        });
+      } else {
+        // A new version leaves the description alone; a secret this import created and is finishing gets the source's.
+        const description = action === 'create' ? item.description : undefined;
+        if (Object.keys(tags).length > 0 || description !== undefined) {
+          await this.patch(name, { addTags: Object.keys(tags).length === 0 ? undefined : tags, description });
+        }
       }
       await this.writeVersions(name, fingerprint, item);
       if (item.versions.some((v) => v.stages !== undefined)) await this.restoreLabels(name, item, action === 'create');
