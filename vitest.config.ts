@@ -7,7 +7,7 @@ import { defineConfig } from 'vitest/config';
  */
 const AWS_SUITES = {
   integration: ['test/integration/aws/**/*.test.ts'],
-  e2e: ['test/e2e/aws-creds.test.ts', 'test/e2e/readme-aws.test.ts'],
+  e2e: ['test/e2e/aws-creds.test.ts', 'test/e2e/readme-aws.test.ts', 'test/e2e/import-aws.test.ts'],
 };
 
 const AWS_EMULATOR = ['test/support/aws-global-setup.ts'];

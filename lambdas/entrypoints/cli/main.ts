@@ -13,6 +13,7 @@ import { registerCredsCommands } from './commands/creds.ts';
 import { registerDbCommands } from './commands/db.ts';
 import { registerDevCommands } from './commands/dev.ts';
 import { registerIamCommands } from './commands/iam.ts';
+import { registerImportCommands } from './commands/import.ts';
 import { registerKubernetesCommands } from './commands/kubernetes.ts';
 import { registerLeaseCommands } from './commands/lease.ts';
 import { registerPkiCommands } from './commands/pki.ts';
@@ -62,6 +63,7 @@ export function buildProgram(): Command {
   registerAgentCommand(program);
   registerCompletionCommand(program);
   registerDevCommands(program);
+  registerImportCommands(program);
   return program;
 }
 
