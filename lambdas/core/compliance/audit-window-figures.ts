@@ -11,7 +11,8 @@
  *   a later one is still running (`inFlight`), not a gap. A response with outcome `ok` in the window must have its
  *   request record (the broker writes it before any handler runs); one without is a gap (`missing: 'request'`). A
  *   refused or failed response may stand alone: requests refused before their request record (bad input, bad token,
- *   no route) leave only the refusal. `system` records are the log's own and count nowhere.
+ *   no route) leave only the refusal. `system` records are the log's own, and records of Coffer's own work (source
+ *   `internal`: rotation steps, an engine reading its credential) are no caller's: both count nowhere.
  * - Denied: a response with outcome `denied` (401, 403, or refused by a quota or the login lockout).
  * - Logins: responses carrying `login` (attempts that reached a mounted auth method); succeeded when outcome `ok`.
  * - A secret is read when an `ok` response of a value-reading operation ({@link VALUE_READS}) was granted `read` on
@@ -31,6 +32,8 @@ export const VALUE_READS: ReadonlySet<string> = new Set([
 ]);
 
 const SECRET_PATH_PREFIX = 'secrets/';
+/** The source address of the records Coffer writes about its own work (rotation, engines), not a caller's. */
+const INTERNAL_SOURCE = 'internal';
 
 export interface AuditGap {
   readonly requestId: string;
@@ -104,6 +107,9 @@ export class AuditWindowCounter {
   add(record: AuditRecord): void {
     const at = Date.parse(record.time);
     if (!Number.isFinite(at) || at > this.#until || record.type === 'system') return;
+    // What Coffer records of its own work (a rotation's steps, an engine reading its admin credential) stands alone
+    // and is no caller's request.
+    if (record.sourceIp === INTERNAL_SOURCE) return;
     const inWindow = at >= this.#since;
     if (record.type === 'request') {
       this.#pending.set(record.requestId, { operation: record.operation, time: record.time, at, inWindow });

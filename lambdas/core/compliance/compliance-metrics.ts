@@ -290,7 +290,11 @@ export function complianceMetrics(input: ComplianceInputs): Metric[] {
       `a longer one is out of compliance and listed (by display name and accessor HMAC). ok = 100; warning >= 90; ` +
       'failing < 90.';
     const outOf: ComplianceDetail[] = [];
-    for (const token of input.tokens) {
+    // Without a max TTL first, then the longest-lived, so the worst lead the list.
+    const life = (t: ComplianceToken) =>
+      t.maxExpiresAt === null ? Number.POSITIVE_INFINITY : t.maxExpiresAt - t.createdAt;
+    const tokens = [...input.tokens].sort((a, b) => life(b) - life(a) || a.createdAt - b.createdAt);
+    for (const token of tokens) {
       const life = token.maxExpiresAt === null ? undefined : token.maxExpiresAt - token.createdAt;
       if (life !== undefined && life <= THRESHOLDS.longLivedTokenMs) continue;
       outOf.push({
@@ -470,8 +474,8 @@ export function complianceMetrics(input: ComplianceInputs): Metric[] {
     const definition =
       `Principals refused (outcome denied) in ${window}, by how often; the value is how many distinct principals ` +
       '(unauthenticated callers count by source address) and the details list the top ' +
-      `${THRESHOLDS.topDenied}. ok when none was refused ${THRESHOLDS.deniedPrincipalWarning} times or more; ` +
-      'warning otherwise.';
+      `${THRESHOLDS.topDenied}. Status by the most refused principal's denials: ok < ` +
+      `${THRESHOLDS.deniedPrincipalWarning}; warning >= ${THRESHOLDS.deniedPrincipalWarning}.`;
     if (audit === undefined) {
       metrics.push(unknown('top_denied_principals', 'Top denied principals', definition, 'count', noAudit));
     } else {
