@@ -261,8 +261,8 @@ export function complianceMetrics(input: ComplianceInputs): Metric[] {
   }
   {
     const definition =
-      `Share of the login attempts answered in ${window} (attempts that reached a mounted auth method: AppRole, ` +
-      'JWT, LDAP, certificates, …) that succeeded. No attempt: no figure, ok. ok >= 90; warning >= 70; failing < 70.';
+      `Share of the login attempts answered in ${window} that succeeded; an attempt is a login that reached a ` +
+      'mounted auth method (AppRole, JWT, LDAP, certificates, …). No attempt: no figure, ok. ok >= 90; warning >= 70; failing < 70.';
     if (audit === undefined) {
       metrics.push(unknown('authentication_success_rate', 'Authentication success', definition, 'percent', noAudit));
     } else {
