@@ -14,6 +14,7 @@ import { buildAuthMethods } from '../core/auth/methods/registry.ts';
 import { AccessKeyService } from '../core/auth/sigv4/access-key-service.ts';
 import { SigV4Verifier, type SigV4VerifierOptions } from '../core/auth/sigv4/sigv4-verifier.ts';
 import { TokenService } from '../core/auth/token/token-service.ts';
+import type { ComplianceCertificate } from '../core/compliance/compliance-metrics.ts';
 import { ComplianceService, type ExpiredSecrets } from '../core/compliance/compliance-service.ts';
 import { CachingKeyProvider } from '../core/crypto/data-key-cache.ts';
 import { CachingKeyRing } from '../core/crypto/key-ring-cache.ts';
@@ -367,12 +368,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     tokens,
     hmac,
     rotation,
-    certificates: async () =>
-      (await pki.listCertificates()).map((c) => ({
-        serial: c.serial_number,
-        notAfter: Date.parse(c.expiration),
-        revoked: c.status === 'revoked',
-      })),
+    certificates: () => issuedCertificates(pki),
     auditWindow: ports.auditWindow,
     expiredSecrets: ports.expiredSecrets,
   });
@@ -452,6 +448,15 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
       keyRing?.clear();
     },
   };
+}
+
+/** The PKI engine's issued certificates as the compliance report counts them. */
+export async function issuedCertificates(pki: PkiService): Promise<ComplianceCertificate[]> {
+  return (await pki.listCertificates()).map((c) => ({
+    serial: c.serial_number,
+    notAfter: Date.parse(c.expiration),
+    revoked: c.status === 'revoked',
+  }));
 }
 
 function isDataKeyHolder(value: object): value is DataKeyHolder {
