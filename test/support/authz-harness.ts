@@ -22,6 +22,7 @@ import { SigV4Verifier } from '../../lambdas/core/auth/sigv4/sigv4-verifier.ts';
 import { hashToken, TokenService } from '../../lambdas/core/auth/token/token-service.ts';
 import { TOKEN_PARTITIONS, type TokenRecord } from '../../lambdas/core/auth/token/token-types.ts';
 import { ComplianceService } from '../../lambdas/core/compliance/compliance-service.ts';
+import { computeReportLazily } from '../../lambdas/core/compliance/compute-report.ts';
 import { LeaseService } from '../../lambdas/core/leases/lease-service.ts';
 import { DUE_PK, FAILED_PK, LEASE_PK, PREFIX_JOB_PK, QUOTA_PK } from '../../lambdas/core/leases/lease-types.ts';
 import { POLICY_PARTITION, PolicyService } from '../../lambdas/core/policy/policy-service.ts';
@@ -1076,6 +1077,7 @@ export async function buildAuthzWorld(
     apiKeys: new ApiKeyRegistry({ store, clock }),
     rotation,
     compliance: new ComplianceService({
+      compute: computeReportLazily,
       clock,
       secrets,
       tokens,
