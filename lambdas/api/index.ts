@@ -7,6 +7,7 @@
 export * from './audit-devices.ts';
 export * from './auth.ts';
 export * from './common.ts';
+export * from './compliance.ts';
 export * from './credentials.ts';
 export * from './database.ts';
 export * from './keys.ts';

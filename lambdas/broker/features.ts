@@ -20,6 +20,7 @@ export const FEATURES = {
   wrapping: 'response wrapping',
   quotas: 'rate-limit quotas',
   auditDevices: 'audit devices (sys/audit-devices): file, syslog, socket, s3',
+  compliance: 'the compliance report',
   keys: 'customer keys for secrets (KmsKeyId): named keys in the keyring, KMS keys on AWS',
   keyCreation: 'creating named keys in the keyring (on AWS, keys are created in KMS)',
   auditVerify: 'verifying the audit log through the API',
@@ -65,6 +66,7 @@ const _everyOptionalServiceIsAFeature: Record<Exclude<OptionalServices, BrokerOp
   quotas: true,
   auditDevices: true,
   keys: true,
+  compliance: true,
 } satisfies Record<ServiceFeature, true>;
 void _everyOptionalServiceIsAFeature;
 
@@ -139,6 +141,12 @@ export const RUNTIME_ONLY: Readonly<
   loginMetrics: {
     runtime: 'local',
     why: 'each function instance counts only its own logins: CloudWatch has the totals (LoginSucceeded/LoginFailed)',
+  },
+  compliance: {
+    runtime: 'local',
+    why:
+      'the broker Lambda keeps its 1 MB zip budget: on AWS the figures are published as CloudWatch metrics ' +
+      '(dashboard and alarms, docs/compliance.md)',
   },
   replicationFaults: {
     runtime: 'local',

@@ -16,6 +16,8 @@ import { buildAuthMethods } from '../core/auth/methods/registry.ts';
 import { AccessKeyService } from '../core/auth/sigv4/access-key-service.ts';
 import { SigV4Verifier, type SigV4VerifierOptions } from '../core/auth/sigv4/sigv4-verifier.ts';
 import { TokenService } from '../core/auth/token/token-service.ts';
+import type { ComplianceCertificate } from '../core/compliance/compliance-metrics.ts';
+import { ComplianceService, type ComputeReport, type ExpiredSecrets } from '../core/compliance/compliance-service.ts';
 import { CachingKeyProvider } from '../core/crypto/data-key-cache.ts';
 import { CachingKeyRing } from '../core/crypto/key-ring-cache.ts';
 import { type DataKeyHolder, type RootKeyring, rotateRootKey } from '../core/crypto/root-key-rotation.ts';
@@ -24,6 +26,7 @@ import { LeaseService, type LeaseServiceOptions } from '../core/leases/lease-ser
 import type { ProviderRegistry } from '../core/leases/lease-types.ts';
 import { PolicyService } from '../core/policy/policy-service.ts';
 import type { AuditDeviceOpener, AuditSink } from '../core/ports/audit-sink.ts';
+import type { AuditWindowReader } from '../core/ports/audit-window.ts';
 import type { CaKeyStore } from '../core/ports/ca-key-store.ts';
 import type { Clock } from '../core/ports/clock.ts';
 import type { KeyProvider } from '../core/ports/key-provider.ts';
@@ -164,6 +167,21 @@ export interface RuntimePorts {
     verify(): Promise<VerifyResult>;
     tail(lines: number): Promise<string[]>;
   };
+  /**
+   * Reads the audit records of a window back, for the compliance report (the audit file; S3 on AWS).
+   * @default the report's audit figures are `unknown`
+   */
+  readonly auditWindow?: AuditWindowReader;
+  /**
+   * The live secrets their expiration policy has ended (in grace or expired), for the compliance report.
+   * @default the report's expired-secret figure is `unknown`
+   */
+  readonly expiredSecrets?: ExpiredSecrets;
+  /**
+   * Computes compliance reports (`computeReportLazily`): the compliance report is offered where it is given.
+   * @default not offered (the broker Lambda: see `RUNTIME_ONLY.compliance`)
+   */
+  readonly computeComplianceReport?: ComputeReport;
   /** The customer keys secrets may name (`KmsKeyId`); data keys are cached over them here. @default not offered */
   readonly keyRing?: KeyRing;
   /** A root key the node rotates itself (KMS rotates its own). @default root-key rotation not offered */
@@ -372,8 +390,24 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
   ];
   if (isDataKeyHolder(caKeys)) holders.push(caKeys);
 
+  const compliance =
+    ports.computeComplianceReport === undefined
+      ? undefined
+      : new ComplianceService({
+          compute: ports.computeComplianceReport,
+          clock,
+          secrets,
+          tokens,
+          hmac,
+          rotation,
+          certificates: () => issuedCertificates(pki),
+          auditWindow: ports.auditWindow,
+          expiredSecrets: ports.expiredSecrets,
+        });
+
   const deps: BrokerDeps = {
     secrets,
+    ...(compliance !== undefined && { compliance }),
     regionalSecrets,
     replication,
     tokens,
@@ -448,6 +482,15 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
       keyRing?.clear();
     },
   };
+}
+
+/** The PKI engine's issued certificates as the compliance report counts them. */
+export async function issuedCertificates(pki: PkiService): Promise<ComplianceCertificate[]> {
+  return (await pki.listCertificates()).map((c) => ({
+    serial: c.serial_number,
+    notAfter: Date.parse(c.expiration),
+    revoked: c.status === 'revoked',
+  }));
 }
 
 function isDataKeyHolder(value: object): value is DataKeyHolder {

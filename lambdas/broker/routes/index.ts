@@ -5,6 +5,7 @@ import { apiKeyRoutes } from './api-keys.ts';
 import { auditDeviceRoutes } from './audit-devices.ts';
 import { authRoutes } from './auth.ts';
 import { awsRoutes } from './aws.ts';
+import { complianceRoutes } from './compliance.ts';
 import { databaseRoutes } from './database.ts';
 import { iamMappingRoutes } from './iam-mappings.ts';
 import { keyRoutes } from './keys.ts';
@@ -48,6 +49,7 @@ export function nativeRoutes(): RouteDef[] {
     ...withFeature('wrapping', wrappingRoutes),
     ...withFeature('quotas', quotaRoutes),
     ...withFeature('auditDevices', auditDeviceRoutes),
+    ...withFeature('compliance', complianceRoutes),
     ...keyRoutes,
     ...SECRETS_MANAGER_PATHS.flatMap((path) => secretsManagerRoutes(path)),
   ];

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ClientNodeTokenReviewer } from '../../adapters/kubernetes/client-node-token-reviewer.ts';
+import { AuditFileWindow } from '../../adapters/local/audit-file/audit-file-window.ts';
 import { FileAuditSink, readAuditTail, verifyAuditFile } from '../../adapters/local/audit-file/file-audit-sink.ts';
 import { FileKeyring } from '../../adapters/local/keyring/file-keyring.ts';
 import { LocalKeyRing } from '../../adapters/local/keyring/local-key-ring.ts';
@@ -16,6 +17,7 @@ import type { BrokerDeps } from '../../broker/broker-deps.ts';
 import { nativeRoutes } from '../../broker/routes/index.ts';
 import { LoginCounters } from '../../core/auth/methods/login-counters.ts';
 import { TokenService } from '../../core/auth/token/token-service.ts';
+import { computeReportLazily } from '../../core/compliance/compute-report.ts';
 import type { EgressGuard } from '../../core/egress/egress-policy.ts';
 import { InvalidRequestError } from '../../core/errors.ts';
 import { LeaseSweeper } from '../../core/leases/lease-sweeper.ts';
@@ -208,6 +210,8 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
       regions: servedRegions(config),
       hosts: servedHosts(config),
     },
+    auditWindow: new AuditFileWindow(paths.auditLog),
+    computeComplianceReport: computeReportLazily,
     auditFile: {
       verify: () => verifyAuditFile(paths.auditLog),
       tail: (lines) => readAuditTail(paths.auditLog, lines),
