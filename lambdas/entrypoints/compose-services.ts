@@ -174,7 +174,7 @@ export interface RuntimePorts {
   readonly auditWindow?: AuditWindowReader;
   /**
    * The live secrets their expiration policy has ended (in grace or expired), for the compliance report.
-   * @default the report's expired-secret figure is `unknown`
+   * @default the home region's secrets, judged by `SecretService.endedByExpiration`
    */
   readonly expiredSecrets?: ExpiredSecrets;
   /**
@@ -402,7 +402,8 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
           rotation,
           certificates: () => issuedCertificates(pki),
           auditWindow: ports.auditWindow,
-          expiredSecrets: ports.expiredSecrets,
+          // The home region's secrets, as every other figure of the report; a runtime may bring its own reader.
+          expiredSecrets: ports.expiredSecrets ?? (() => secrets.endedByExpiration()),
         });
 
   const deps: BrokerDeps = {

@@ -688,6 +688,26 @@ export class SecretService {
   }
 
   /**
+   * The live secrets whose expiration policy has ended (in grace or expired), as the compliance report counts them:
+   * each policy judged with the reads and observations recorded for it, as `describe` does, at the service's now.
+   */
+  async endedByExpiration(): Promise<{ name: string; state: 'grace' | 'expired'; expiresAt?: number }[]> {
+    const now = this.clock.now();
+    const out: { name: string; state: 'grace' | 'expired'; expiresAt?: number }[] = [];
+    for await (const { data } of this.scan<SecretRecord>(this.partitions.secrets)) {
+      if (data.expiration === undefined || isExpired(data, now) || isPendingDeletion(data)) continue;
+      const { status } = await this.expirationOf(data, data.expiration);
+      if (status.state !== 'grace' && status.state !== 'expired') continue;
+      out.push({
+        name: data.name,
+        state: status.state,
+        ...(status.expiresAt !== undefined && { expiresAt: status.expiresAt }),
+      });
+    }
+    return out;
+  }
+
+  /**
    * One page of live secrets in creation order (AWS ListSecrets), the order ties broken by name, starting after
    * `after` (the `position` a previous page returned). Reads the creation-order index page by page: `visible` decides
    * first for every name it meets, before its record is read; state and filters then narrow what it allowed. A page

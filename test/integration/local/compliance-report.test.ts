@@ -96,12 +96,12 @@ describe('Local node: the compliance report', () => {
     for (const row of tokens.details ?? []) expect(row.accessor).toMatch(/^hmac-sha256:/);
   });
 
-  it('secrets: two never read in the window, one without an owner; expiry policies are not wired here', () => {
+  it('secrets: two never read in the window, one without an owner, none ended by an expiration policy', () => {
     expect(metric('stale_secrets')).toMatchObject({ value: 2, status: 'warning' });
     expect(metric('stale_secrets').details?.map((d) => d.name)).toEqual(['app/overdue', 'app/stale']);
     expect(metric('secrets_without_owner')).toMatchObject({ value: 1, status: 'warning' });
     expect(metric('secrets_without_owner').details).toEqual([{ name: 'app/stale' }]);
-    expect(metric('expired_secrets')).toMatchObject({ value: null, status: 'unknown' });
+    expect(metric('expired_secrets')).toMatchObject({ value: 0, status: 'ok' });
   });
 
   it('certificates: two expire within 30 days (one within 7), the expired one listed, the revoked one not', () => {
