@@ -1,0 +1,119 @@
+import { useState } from 'preact/hooks';
+import * as z from 'zod';
+import type { CofferApi } from './api-client.ts';
+import { describeError, type Notice, Status } from './components.tsx';
+import { AuditPage } from './pages/audit.tsx';
+import { CompliancePage } from './pages/compliance.tsx';
+import { LeasesPage } from './pages/leases.tsx';
+import { PkiPage } from './pages/pki.tsx';
+import { PoliciesPage } from './pages/policies.tsx';
+import { RotationPage } from './pages/rotation.tsx';
+import { SecretsPage } from './pages/secrets.tsx';
+import { SignIn } from './pages/sign-in.tsx';
+
+/** Who the console acts as: what `token/lookup-self` says of the token it holds. */
+const Self = z.object({ policies: z.array(z.string()).optional(), displayName: z.string().optional() }).passthrough();
+
+export interface PageProps {
+  readonly api: CofferApi;
+  readonly notify: (notice: Notice) => void;
+}
+
+const PAGES = {
+  secrets: { title: 'Secrets', view: SecretsPage },
+  policies: { title: 'Policies', view: PoliciesPage },
+  leases: { title: 'Leases', view: LeasesPage },
+  pki: { title: 'PKI', view: PkiPage },
+  rotation: { title: 'Rotation', view: RotationPage },
+  compliance: { title: 'Compliance', view: CompliancePage },
+  audit: { title: 'Audit', view: AuditPage },
+} as const;
+type PageName = keyof typeof PAGES;
+
+/**
+ * The console. Which page is open is kept in memory, not in the URL: the URL stays `/ui/`, so nothing a page shows
+ * (a secret's name, a search) reaches history, bookmarks or a `Referer`.
+ */
+export function App(props: { readonly api: CofferApi }) {
+  const { api } = props;
+  const [signedIn, setSignedIn] = useState(false);
+  const [who, setWho] = useState<string>('');
+  const [page, setPage] = useState<PageName>('secrets');
+  const [notice, setNotice] = useState<Notice | undefined>(undefined);
+
+  async function onSignedIn(token: string) {
+    api.useToken(token);
+    try {
+      const self = await api.call('/v1/auth/token/lookup-self', Self);
+      setWho((self.policies ?? []).join(', '));
+      setSignedIn(true);
+      setNotice({ kind: 'ok', text: 'Signed in.' });
+    } catch (error) {
+      api.forget();
+      setNotice({ kind: 'error', text: `Sign-in failed: ${describeError(error)}` });
+    }
+  }
+
+  async function signOut() {
+    try {
+      // Revoked, not only forgotten: a copy of it (a memory dump, a proxy) is worth nothing afterwards.
+      await api.call('/v1/auth/token/revoke-self', z.unknown(), { method: 'POST' });
+    } catch {
+      // A root or already-expired token may refuse; it is forgotten either way.
+    }
+    api.forget();
+    setSignedIn(false);
+    setWho('');
+    setPage('secrets');
+    setNotice({ kind: 'ok', text: 'Signed out: the token was revoked and forgotten.' });
+  }
+
+  const View = PAGES[page].view;
+  return (
+    <>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <span class="brand">Coffer</span>
+        {signedIn ? (
+          <div class="session">
+            <span>Policies: {who === '' ? 'none' : who}</span>
+            <button type="button" onClick={() => void signOut()}>
+              Sign out
+            </button>
+          </div>
+        ) : null}
+      </header>
+      {signedIn ? (
+        <nav aria-label="Console sections">
+          <ul>
+            {(Object.keys(PAGES) as PageName[]).map((name) => (
+              <li key={name}>
+                <button
+                  type="button"
+                  class="nav"
+                  aria-current={page === name ? 'page' : undefined}
+                  onClick={() => {
+                    setNotice(undefined);
+                    setPage(name);
+                  }}
+                >
+                  {PAGES[name].title}
+                </button>
+              </li>
+            ))}
+          </ul>
+        </nav>
+      ) : null}
+      <main id="main">
+        <Status notice={notice} />
+        {signedIn ? (
+          <View key={page} api={api} notify={setNotice} />
+        ) : (
+          <SignIn api={api} onToken={onSignedIn} notify={setNotice} />
+        )}
+      </main>
+    </>
+  );
+}
