@@ -14,11 +14,6 @@ import { SignIn } from './pages/sign-in.tsx';
 /** Who the console acts as: what `token/lookup-self` says of the token it holds. */
 const Self = z.object({ policies: z.array(z.string()).optional(), displayName: z.string().optional() }).passthrough();
 
-export interface PageProps {
-  readonly api: CofferApi;
-  readonly notify: (notice: Notice) => void;
-}
-
 const PAGES = {
   secrets: { title: 'Secrets', view: SecretsPage },
   policies: { title: 'Policies', view: PoliciesPage },

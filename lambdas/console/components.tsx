@@ -1,6 +1,12 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError } from './api-client.ts';
+import { ApiError, type CofferApi } from './api-client.ts';
+
+/** What every page of the console is given: the API (holding the token) and the status line. */
+export interface PageProps {
+  readonly api: CofferApi;
+  readonly notify: (notice: Notice) => void;
+}
 
 /** A labelled input: every control has a visible label tied to it. */
 export function Field(props: {

@@ -205,8 +205,7 @@ export const authRoutes: RouteDef[] = [
     // already (an unknown mount answers 404), and nothing of a mount's configuration, roles or description.
     resource: () => 'sys/login-methods',
     async handle(_input, ctx) {
-      const mounts = await mountsOf(ctx).list();
-      return { body: { methods: mounts.map((mount) => ({ path: mount.path, type: mount.type })) } };
+      return { body: { methods: await mountsOf(ctx).loginMethods() } };
     },
   }),
   defineRoute({

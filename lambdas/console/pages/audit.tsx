@@ -1,8 +1,7 @@
 import { useState } from 'preact/hooks';
 import * as z from 'zod';
 import { AuditTail } from '../../api/sys.ts';
-import type { PageProps } from '../app.tsx';
-import { Field, formatTime, PageHeading, Select, useLoad } from '../components.tsx';
+import { Field, formatTime, PageHeading, type PageProps, Select, useLoad } from '../components.tsx';
 
 /** The fields of a record the search shows; records are HMAC-redacted by the server before they get here. */
 const ShownRecord = z

@@ -1,7 +1,6 @@
 import { useState } from 'preact/hooks';
 import { type ComplianceMetric, ComplianceReport } from '../../api/compliance.ts';
-import type { PageProps } from '../app.tsx';
-import { formatTime, PageHeading, Select, useLoad } from '../components.tsx';
+import { formatTime, PageHeading, type PageProps, Select, useLoad } from '../components.tsx';
 
 const WINDOWS = [
   ['7d', 'last 7 days'],

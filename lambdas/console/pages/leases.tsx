@@ -1,7 +1,6 @@
 import * as z from 'zod';
 import { LeaseList, LeaseRenewed } from '../../api/leases.ts';
-import type { PageProps } from '../app.tsx';
-import { describeError, formatTime, PageHeading, useLoad } from '../components.tsx';
+import { describeError, formatTime, PageHeading, type PageProps, useLoad } from '../components.tsx';
 
 export function LeasesPage({ api, notify }: PageProps) {
   const leases = useLoad(() => api.call('/v1/sys/leases', LeaseList), []);

@@ -1,6 +1,5 @@
 import { PkiCaChain, PkiCertificateList, PkiRoleList } from '../../api/pki.ts';
-import type { PageProps } from '../app.tsx';
-import { formatTime, PageHeading, useLoad } from '../components.tsx';
+import { formatTime, PageHeading, type PageProps, useLoad } from '../components.tsx';
 
 export function PkiPage({ api }: PageProps) {
   const ca = useLoad(() => api.call('/v1/pki/ca', PkiCaChain), []);

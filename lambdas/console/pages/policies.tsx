@@ -1,7 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { PolicyDocument, PolicyNames, PolicyTestResult } from '../../api/policies.ts';
-import type { PageProps } from '../app.tsx';
-import { describeError, Field, PageHeading, Select, useLoad } from '../components.tsx';
+import { describeError, Field, PageHeading, type PageProps, Select, useLoad } from '../components.tsx';
 
 const CAPABILITIES = ['read', 'create', 'update', 'delete', 'list', 'rotate', 'sudo'] as const;
 /** The policy test runs this long after the last keystroke, so typing a path is not a request per character. */

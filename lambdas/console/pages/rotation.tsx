@@ -1,6 +1,5 @@
 import { RotationCompliance, RotationConfigList, RotationHistory } from '../../api/rotation.ts';
-import type { PageProps } from '../app.tsx';
-import { formatTime, PageHeading, useLoad } from '../components.tsx';
+import { formatTime, PageHeading, type PageProps, useLoad } from '../components.tsx';
 
 export function RotationPage({ api }: PageProps) {
   const status = useLoad(() => api.call('/v1/rotation/status', RotationCompliance), []);

@@ -10,8 +10,7 @@ import {
   SecretWritten,
 } from '../../api/secrets.ts';
 import { ApiError, namePath } from '../api-client.ts';
-import type { PageProps } from '../app.tsx';
-import { describeError, Field, formatTime, PageHeading, Select, useLoad } from '../components.tsx';
+import { describeError, Field, formatTime, PageHeading, type PageProps, Select, useLoad } from '../components.tsx';
 
 /** Rotation types a secret's own value can be rotated with from here, without settings naming other secrets. */
 const ROTATION_TYPES = [['api-key-coffer', 'api-key-coffer (keys Coffer issues)']] as const;
