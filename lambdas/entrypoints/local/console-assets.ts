@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CONSOLE_CSP, CONSOLE_SECURITY_HEADERS } from '../../core/auth/console-headers.ts';
 
 /**
  * The web console's files (`npm run build` writes them to `dist/console/`), served by the local server under `/ui/`.
@@ -11,32 +12,10 @@ import { fileURLToPath } from 'node:url';
 /** Where the console is served. */
 export const CONSOLE_PREFIX = '/ui/';
 
-/**
- * What every console answer carries. No inline script or style anywhere, so the policy allows none; the API is on the
- * same origin (`connect-src 'self'`). The same policy is CloudFront's response-headers policy on AWS
- * (`lib/coffer-console.ts`), with the API's origin added to `connect-src`.
- */
-export const CONSOLE_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "font-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
-
-export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+/** What every console answer carries: the CSP (the API on the same origin) and the other security headers. */
+const HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy': CONSOLE_CSP,
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-  'cross-origin-opener-policy': 'same-origin',
-  'cross-origin-resource-policy': 'same-origin',
-  'permissions-policy': 'camera=(), microphone=(), geolocation=(), clipboard-read=()',
+  ...CONSOLE_SECURITY_HEADERS,
 };
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -103,7 +82,7 @@ export class ConsoleAssets {
     return {
       status: 200,
       headers: {
-        ...CONSOLE_SECURITY_HEADERS,
+        ...HEADERS,
         'content-type': file.type,
         'content-length': String(file.bytes.length),
         'cache-control': file.cache,
@@ -116,7 +95,7 @@ export class ConsoleAssets {
     return {
       status,
       headers: {
-        ...CONSOLE_SECURITY_HEADERS,
+        ...HEADERS,
         'content-type': 'text/plain; charset=utf-8',
         'cache-control': NO_STORE,
         ...extra,
