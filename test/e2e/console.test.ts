@@ -241,9 +241,9 @@ describe('web console in chromium', () => {
 
     await tabTo((el) => el.text === 'Secrets');
     await page.keyboard.press('Enter');
-    await tabTo((el) => el.text.startsWith('📁 console/'));
+    await tabTo((el) => el.text === 'folder console/');
     await page.keyboard.press('Enter');
-    await tabTo((el) => el.text.startsWith('📁 console/') && el.text !== '📁 console/');
+    await tabTo((el) => el.text.startsWith('folder console/') && el.text !== 'folder console/');
     await page.keyboard.press('Enter');
     await tabTo((el) => el.text === secretName);
     await page.keyboard.press('Enter');

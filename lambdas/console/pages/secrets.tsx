@@ -47,7 +47,7 @@ export function SecretsPage({ api, notify }: PageProps) {
               <li key={entry.name}>
                 {entry.kind === 'folder' ? (
                   <button type="button" class="link" onClick={() => setPrefix(entry.name)}>
-                    📁 {entry.name}
+                    <span class="kind">folder</span> {entry.name}
                   </button>
                 ) : (
                   <button
@@ -315,6 +315,9 @@ function SecretDetail(props: PageProps & { readonly name: string }) {
             <dd>{formatTime(rotation.data.nextRotationAt)}</dd>
           </dl>
         ) : null}
+        <p class="hint">
+          api-key-coffer keeps the key it issues (keyId, apiKey) in the value, which must be a JSON object.
+        </p>
         <form onSubmit={(event) => void configureRotation(event)} aria-label="Configure rotation">
           <Select
             id="rotation-type"
