@@ -6,6 +6,7 @@
 
 export * from './auth.ts';
 export * from './common.ts';
+export * from './compliance.ts';
 export * from './credentials.ts';
 export * from './database.ts';
 export * from './keys.ts';

@@ -6,6 +6,7 @@ import type { LoginMetrics } from '../core/auth/methods/login-counters.ts';
 import type { AccessKeyService } from '../core/auth/sigv4/access-key-service.ts';
 import type { SigV4Verifier } from '../core/auth/sigv4/sigv4-verifier.ts';
 import type { TokenService } from '../core/auth/token/token-service.ts';
+import type { ComplianceService } from '../core/compliance/compliance-service.ts';
 import type { LeaseService } from '../core/leases/lease-service.ts';
 import type { PolicyService } from '../core/policy/policy-service.ts';
 import type { Clock } from '../core/ports/clock.ts';
@@ -101,6 +102,8 @@ export interface BrokerDeps {
   readonly keys?: KeyRing;
   /** Rate-limit quotas (`sys/quotas/rate-limit`), enforced on every request; absent where not enabled. */
   readonly quotas?: QuotaService;
+  /** The compliance report (`GET /v1/sys/compliance`); composed on both runtimes. */
+  readonly compliance?: ComplianceService;
   /**
    * Told of every access decision (enforced or filtering), for metrics and for the test harness that proves no
    * request touches a record it was not authorised for. Must not throw.

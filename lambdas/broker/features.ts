@@ -19,6 +19,7 @@ export const FEATURES = {
   authMounts: 'auth methods (AppRole, …) mounted at /v1/auth/<mount>',
   wrapping: 'response wrapping',
   quotas: 'rate-limit quotas',
+  compliance: 'the compliance report',
   keys: 'customer keys for secrets (KmsKeyId): named keys in the keyring, KMS keys on AWS',
   keyCreation: 'creating named keys in the keyring (on AWS, keys are created in KMS)',
   auditVerify: 'verifying the audit log through the API',
@@ -63,6 +64,7 @@ const _everyOptionalServiceIsAFeature: Record<Exclude<OptionalServices, BrokerOp
   wrapping: true,
   quotas: true,
   keys: true,
+  compliance: true,
 } satisfies Record<ServiceFeature, true>;
 void _everyOptionalServiceIsAFeature;
 

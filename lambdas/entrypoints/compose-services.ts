@@ -14,6 +14,7 @@ import { buildAuthMethods } from '../core/auth/methods/registry.ts';
 import { AccessKeyService } from '../core/auth/sigv4/access-key-service.ts';
 import { SigV4Verifier, type SigV4VerifierOptions } from '../core/auth/sigv4/sigv4-verifier.ts';
 import { TokenService } from '../core/auth/token/token-service.ts';
+import { ComplianceService, type ExpiredSecrets } from '../core/compliance/compliance-service.ts';
 import { CachingKeyProvider } from '../core/crypto/data-key-cache.ts';
 import { CachingKeyRing } from '../core/crypto/key-ring-cache.ts';
 import { type DataKeyHolder, type RootKeyring, rotateRootKey } from '../core/crypto/root-key-rotation.ts';
@@ -22,6 +23,7 @@ import { LeaseService, type LeaseServiceOptions } from '../core/leases/lease-ser
 import type { ProviderRegistry } from '../core/leases/lease-types.ts';
 import { PolicyService } from '../core/policy/policy-service.ts';
 import type { AuditSink } from '../core/ports/audit-sink.ts';
+import type { AuditWindowReader } from '../core/ports/audit-window.ts';
 import type { CaKeyStore } from '../core/ports/ca-key-store.ts';
 import type { Clock } from '../core/ports/clock.ts';
 import type { KeyProvider } from '../core/ports/key-provider.ts';
@@ -153,6 +155,16 @@ export interface RuntimePorts {
     verify(): Promise<VerifyResult>;
     tail(lines: number): Promise<string[]>;
   };
+  /**
+   * Reads the audit records of a window back, for the compliance report (the audit file; S3 on AWS).
+   * @default the report's audit figures are `unknown`
+   */
+  readonly auditWindow?: AuditWindowReader;
+  /**
+   * The live secrets their expiration policy has ended (in grace or expired), for the compliance report.
+   * @default the report's expired-secret figure is `unknown`
+   */
+  readonly expiredSecrets?: ExpiredSecrets;
   /** The customer keys secrets may name (`KmsKeyId`); data keys are cached over them here. @default not offered */
   readonly keyRing?: KeyRing;
   /** A root key the node rotates itself (KMS rotates its own). @default root-key rotation not offered */
@@ -349,8 +361,25 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
   ];
   if (isDataKeyHolder(caKeys)) holders.push(caKeys);
 
+  const compliance = new ComplianceService({
+    clock,
+    secrets,
+    tokens,
+    hmac,
+    rotation,
+    certificates: async () =>
+      (await pki.listCertificates()).map((c) => ({
+        serial: c.serial_number,
+        notAfter: Date.parse(c.expiration),
+        revoked: c.status === 'revoked',
+      })),
+    auditWindow: ports.auditWindow,
+    expiredSecrets: ports.expiredSecrets,
+  });
+
   const deps: BrokerDeps = {
     secrets,
+    compliance,
     regionalSecrets,
     replication,
     tokens,

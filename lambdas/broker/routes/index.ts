@@ -4,6 +4,7 @@ import { accessKeyRoutes } from './access-keys.ts';
 import { apiKeyRoutes } from './api-keys.ts';
 import { authRoutes } from './auth.ts';
 import { awsRoutes } from './aws.ts';
+import { complianceRoutes } from './compliance.ts';
 import { databaseRoutes } from './database.ts';
 import { iamMappingRoutes } from './iam-mappings.ts';
 import { keyRoutes } from './keys.ts';
@@ -46,6 +47,7 @@ export function nativeRoutes(): RouteDef[] {
     ...withFeature('rotation', homeRegionOnly(rotationRoutes)),
     ...withFeature('wrapping', wrappingRoutes),
     ...withFeature('quotas', quotaRoutes),
+    ...withFeature('compliance', complianceRoutes),
     ...keyRoutes,
     ...SECRETS_MANAGER_PATHS.flatMap((path) => secretsManagerRoutes(path)),
   ];

@@ -756,12 +756,18 @@ export class RotationService {
     return all.slice(0, input.limit ?? 100);
   }
 
-  /** The rotation-compliance figures: share on schedule, overdue secrets, success rate, time to rotate. */
-  async status(): Promise<ComplianceFigures> {
+  /**
+   * The rotation-compliance figures: share on schedule, overdue secrets, success rate, time to rotate. With
+   * `rotationsSince` (epoch ms), the rotation figures count only the rotations started then or later (the
+   * compliance report's window); the schedule figures are always as of now.
+   */
+  async status(options: { rotationsSince?: number } = {}): Promise<ComplianceFigures> {
     const configs: RotationConfigRecord[] = [];
     for await (const { data } of this.#scan<RotationConfigRecord>(ROTATION_CONFIG_PK)) configs.push(data);
+    const since = options.rotationsSince ?? Number.NEGATIVE_INFINITY;
     const rotations: RotationRecord[] = [];
-    for await (const { data } of this.#scan<RotationRecord>(ROTATION_PK)) rotations.push(data);
+    for await (const { data } of this.#scan<RotationRecord>(ROTATION_PK))
+      if (data.startedAt >= since) rotations.push(data);
     return complianceFigures({
       configs: configs.map((c) => ({
         name: c.name,

@@ -9,6 +9,7 @@ import { registerAuditCommands } from './commands/audit.ts';
 import { registerAuthCommands } from './commands/auth.ts';
 import { registerAwsCommands } from './commands/aws.ts';
 import { registerCompletionCommand } from './commands/completion.ts';
+import { registerComplianceCommands } from './commands/compliance.ts';
 import { registerCredsCommands } from './commands/creds.ts';
 import { registerDbCommands } from './commands/db.ts';
 import { registerDevCommands } from './commands/dev.ts';
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
   registerAwsCommands(program);
   registerLeaseCommands(program);
   registerRotationCommands(program);
+  registerComplianceCommands(program);
   registerIamCommands(program);
   registerQuotaCommands(program);
   registerRunCommand(program);

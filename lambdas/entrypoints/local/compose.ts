@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ClientNodeTokenReviewer } from '../../adapters/kubernetes/client-node-token-reviewer.ts';
+import { AuditFileWindow } from '../../adapters/local/audit-file/audit-file-window.ts';
 import { FileAuditSink, readAuditTail, verifyAuditFile } from '../../adapters/local/audit-file/file-audit-sink.ts';
 import { FileKeyring } from '../../adapters/local/keyring/file-keyring.ts';
 import { LocalKeyRing } from '../../adapters/local/keyring/local-key-ring.ts';
@@ -170,6 +171,7 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
       regions: servedRegions(config),
       hosts: servedHosts(config),
     },
+    auditWindow: new AuditFileWindow(paths.auditLog),
     auditFile: {
       verify: () => verifyAuditFile(paths.auditLog),
       tail: (lines) => readAuditTail(paths.auditLog, lines),
