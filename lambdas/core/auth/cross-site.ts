@@ -16,6 +16,11 @@ export interface CrossSiteRequest {
   readonly headers: Readonly<Record<string, string | undefined>>;
   /** `http` or `https`: the scheme this listener serves, which the request's own origin carries. */
   readonly scheme: 'http' | 'https';
+  /**
+   * Origins that are this server too, such as its public URL's behind a TLS-terminating proxy (which the browser sees
+   * as `https://coffer.example.com` while the listener serves plain HTTP). @default none
+   */
+  readonly ownOrigins?: readonly string[];
 }
 
 /**
@@ -34,6 +39,7 @@ export function crossSiteRefusal(request: CrossSiteRequest): string | undefined 
   }
   const origin = request.headers.origin;
   if (origin === undefined) return undefined;
+  if (request.ownOrigins?.includes(origin) === true) return undefined;
   const host = request.headers.host;
   if (host === undefined || origin !== `${request.scheme}://${host.toLowerCase()}`) {
     return `the Origin ${origin.slice(0, 200)} is not this server`;

@@ -28,6 +28,8 @@ export interface HttpServerOptions {
   readonly audit?: Pick<AuditLog, 'response' | 'excluded'>;
   /** Serve HTTPS with these; with `ca`, every client must present a certificate chaining to it. @default plain HTTP */
   readonly tls?: TlsListenerOptions | undefined;
+  /** Origins a browser may name for this server besides its own `Host` (its public URL's). @default none */
+  readonly ownOrigins?: readonly string[];
   /** The web console served under `/ui/`. @default none (`/ui/` is then the broker's 404) */
   readonly console?: ConsoleAssets | undefined;
 }
@@ -144,6 +146,7 @@ export class LocalHttpServer {
         method: req.method ?? 'GET',
         headers: req.headers as Record<string, string | undefined>,
         scheme: this.options.tls === undefined ? 'http' : 'https',
+        ownOrigins: this.options.ownOrigins,
       });
       if (crossSite !== undefined) {
         await this.refuse(req, res, {

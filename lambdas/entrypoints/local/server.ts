@@ -64,6 +64,7 @@ export async function startLocalServer(given: LocalConfig, options: StartOptions
     allowedHosts: servedHosts(config),
     audit: node.deps.audit,
     tls,
+    ownOrigins: [new URL(config.publicUrl).origin],
     console: consoleDir === undefined ? undefined : ConsoleAssets.load(consoleDir),
   });
   let address: AddressInfo;

@@ -43,4 +43,21 @@ describe('crossSiteRefusal', () => {
   it('keeps a long Origin short in its message', () => {
     expect(post({ origin: `https://${'a'.repeat(500)}.example` })!.length).toBeLessThan(260);
   });
+
+  it("accepts the server's public origin, as a browser behind a TLS-terminating proxy names it", () => {
+    const request = {
+      method: 'POST',
+      scheme: 'http' as const,
+      headers: { host: 'coffer.example.com', origin: 'https://coffer.example.com' },
+    };
+    expect(crossSiteRefusal(request)).toBeDefined();
+    expect(crossSiteRefusal({ ...request, ownOrigins: ['https://coffer.example.com'] })).toBeUndefined();
+    expect(
+      crossSiteRefusal({
+        ...request,
+        headers: { ...request.headers, origin: 'https://evil.example' },
+        ownOrigins: ['https://coffer.example.com'],
+      }),
+    ).toBeDefined();
+  });
 });

@@ -41,6 +41,7 @@ async function start(options: { allowedHosts?: AllowedHostsOptions; exclude?: bo
     port: 0,
     audit,
     console: options.console,
+    ownOrigins: options.ownOrigins,
     ...(options.allowedHosts === undefined ? {} : { allowedHosts: options.allowedHosts }),
   });
   servers.push(server);
@@ -233,6 +234,14 @@ describe('Class: LocalHttpServer', () => {
       expect((await call(port, 'POST', '/v1/secrets', {}, '{}')).status).toBe(200);
       expect(handled).toHaveLength(3);
       expect(sink.records()).toEqual([]);
+    });
+
+    it("lets a write from the server's public origin through (a browser behind a TLS-terminating proxy)", async () => {
+      const { port, handled } = await start({ ownOrigins: ['https://coffer.example.com'] });
+      const proxied = { origin: 'https://coffer.example.com', 'sec-fetch-site': 'same-origin' };
+      expect((await call(port, 'POST', '/v1/secrets', proxied, '{}')).status).toBe(200);
+      expect((await call(port, 'POST', '/v1/secrets', { origin: 'https://evil.example' }, '{}')).status).toBe(403);
+      expect(handled).toHaveLength(1);
     });
 
     it('answers an AWS JSON client in its own error shape', async () => {
