@@ -22,7 +22,14 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
 
-async function start(options: { allowedHosts?: AllowedHostsOptions; exclude?: boolean; console?: ConsoleAssets } = {}) {
+async function start(
+  options: {
+    allowedHosts?: AllowedHostsOptions;
+    exclude?: boolean;
+    console?: ConsoleAssets;
+    ownOrigins?: string[];
+  } = {},
+) {
   const handled: BrokerRequest[] = [];
   const broker = {
     handle: async (request: BrokerRequest) => {
