@@ -4,6 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canLogin, startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { api, type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
 
+/** How long a page may take to show what an action changed (a wait, not a measured time). */
+const POLL = { timeout: 30_000 };
+
 /**
  * The console's Leases, PKI and Rotation pages in chromium, against the real server with a real PostgreSQL behind
  * the database engine (so a lease is a real PostgreSQL user that renewing and revoking act on).
@@ -75,7 +78,7 @@ describe('console pages in chromium', () => {
       .getByRole('status')
       .filter({ hasText: `Revoked ${issued.leaseId}` })
       .waitFor();
-    await expect(row.count()).resolves.toBe(0);
+    await expect.poll(() => row.count(), POLL).toBe(0);
     expect(await canLogin(pg, issued.username, issued.password)).toBe(false);
   });
 

@@ -7,6 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
 
+/** How long a page may take to show what an action changed (a wait, not a measured time). */
+const POLL = { timeout: 30_000 };
+
 /**
  * The web console in a real browser (Debian's chromium, driven by playwright-core) against the real server and its
  * compiled `dist/console/`. Set COFFER_CONSOLE_SCREENSHOTS=1 to refresh the screenshots in docs/console/.
@@ -130,7 +133,7 @@ describe('web console in chromium', () => {
     await shoot(page, 'secrets');
 
     await page.getByRole('button', { name: /^Hide version / }).click();
-    await expect(page.locator('pre.value').count()).resolves.toBe(0);
+    await expect.poll(() => page.locator('pre.value').count(), POLL).toBe(0);
     expect(await page.content()).not.toContain(secretMarker);
 
     await page
@@ -141,7 +144,7 @@ describe('web console in chromium', () => {
       .getByRole('status')
       .filter({ hasText: /Saved version/ })
       .waitFor();
-    await expect(page.locator('tbody tr').filter({ hasText: 'AWSPREVIOUS' }).count()).resolves.toBe(1);
+    await expect.poll(() => page.locator('tbody tr').filter({ hasText: 'AWSPREVIOUS' }).count(), POLL).toBe(1);
 
     await page.getByRole('button', { name: 'Configure rotation' }).click();
     await page
@@ -161,7 +164,7 @@ describe('web console in chromium', () => {
       endpoint: 'https://billing.example/v2',
       apiKey: expect.any(String),
     });
-    await expect(page.locator('tbody tr').filter({ hasText: 'AWSCURRENT' }).count()).resolves.toBe(1);
+    await expect.poll(() => page.locator('tbody tr').filter({ hasText: 'AWSCURRENT' }).count(), POLL).toBe(1);
     await page.context().close();
   });
 
@@ -176,6 +179,17 @@ describe('web console in chromium', () => {
         })
       ).status,
     ).toBe(200);
+    // A policy written in the editor is saved through the API and listed.
+    await page.getByLabel('Policy name').fill('console-editor');
+    await page
+      .getByLabel('Document (JSON)')
+      .fill(JSON.stringify({ rules: [{ path: 'secrets/console/*', capabilities: ['list'] }] }));
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved policy console-editor' }).waitFor();
+    await page.getByRole('list', { name: 'Policies' }).getByRole('button', { name: 'console-editor' }).waitFor();
+    const saved = await api(server().address, server().rootToken, 'GET', '/v1/sys/policies/console-editor');
+    expect(saved.body.rules).toEqual([{ path: 'secrets/console/*', capabilities: ['list'] }]);
+
     await page.getByLabel('Path', { exact: true }).fill(`secrets/${secretName}`);
     await page.getByLabel('Policies (comma-separated)').fill('console-reader');
     await page.locator('.decision').filter({ hasText: 'Allowed' }).waitFor();
@@ -205,11 +219,11 @@ describe('web console in chromium', () => {
       ).toBe(201);
     }
     await page.getByRole('button', { name: 'Refresh report' }).click();
-    await expect.poll(async () => Number(await withoutOwner.textContent()), { timeout: 30_000 }).toBe(before + 2);
+    await expect.poll(async () => Number(await withoutOwner.textContent()), POLL).toBe(before + 2);
     // Every metric of the contract has a row and a bar.
     for (const id of ['rotation_compliance', 'audit_completeness', 'mean_time_to_rotate', 'top_denied_principals']) {
-      await expect(page.locator(`tr[data-metric="${id}"]`).count()).resolves.toBe(1);
-      await expect(page.locator(`svg.chart rect[data-metric="${id}"]`).count()).resolves.toBe(1);
+      await expect.poll(() => page.locator(`tr[data-metric="${id}"]`).count(), POLL).toBe(1);
+      await expect.poll(() => page.locator(`svg.chart rect[data-metric="${id}"]`).count(), POLL).toBe(1);
     }
     await shoot(page, 'compliance');
     await page.context().close();
@@ -237,7 +251,9 @@ describe('web console in chromium', () => {
     const outline = await page.evaluate<string>('getComputedStyle(document.activeElement).outlineStyle');
     expect(outline).not.toBe('none');
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.evaluate<string>("document.activeElement?.textContent ?? ''")).toBe('Compliance');
+    await expect
+      .poll(() => page.evaluate<string>("document.activeElement?.textContent ?? ''"), POLL)
+      .toBe('Compliance');
 
     await tabTo((el) => el.text === 'Secrets');
     await page.keyboard.press('Enter');
@@ -250,6 +266,28 @@ describe('web console in chromium', () => {
     await tabTo((el) => el.text === 'Reveal');
     await page.keyboard.press('Enter');
     await page.locator('pre.value').waitFor();
+    await page.context().close();
+  });
+
+  it('labels every control and marks its landmarks, on every page', async () => {
+    const page = await openConsole();
+    /** Controls without an accessible label, and the landmarks present, on the page as it is. */
+    const audit = () =>
+      page.evaluate<{ unlabelled: string[]; landmarks: string[] }>(`({
+        unlabelled: [...document.querySelectorAll('input, select, textarea, button')]
+          .filter((el) => (el.labels?.length ?? 0) === 0 && !el.getAttribute('aria-label') && el.textContent.trim() === '')
+          .map((el) => el.outerHTML.slice(0, 80)),
+        landmarks: [...document.querySelectorAll('header, nav, main')].map((el) => el.tagName.toLowerCase()),
+      })`);
+    expect((await audit()).unlabelled).toEqual([]);
+    await signInWithToken(page, server().rootToken);
+    for (const section of ['Secrets', 'Policies', 'Leases', 'PKI', 'Rotation', 'Compliance', 'Audit']) {
+      await page.getByRole('navigation').getByRole('button', { name: section }).click();
+      await page.getByRole('heading', { level: 1, name: section }).waitFor();
+      const found = await audit();
+      expect(found.unlabelled, section).toEqual([]);
+      expect(found.landmarks, section).toEqual(['header', 'nav', 'main']);
+    }
     await page.context().close();
   });
 
