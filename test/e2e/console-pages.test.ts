@@ -3,16 +3,19 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canLogin, startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { api, type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
+import { GROUPS_DN, PEOPLE_DN, startSlapd, type TestSlapd, USERS } from '../support/slapd.ts';
 
 /** How long a page may take to show what an action changed (a wait, not a measured time). */
 const POLL = { timeout: 30_000 };
 
 /**
- * The console's Leases, PKI and Rotation pages in chromium, against the real server with a real PostgreSQL behind
- * the database engine (so a lease is a real PostgreSQL user that renewing and revoking act on).
+ * The console's Leases, PKI and Rotation pages and its LDAP sign-in in chromium, against the real server with a real
+ * PostgreSQL behind the database engine (so a lease is a real PostgreSQL user that renewing and revoking act on) and
+ * a real OpenLDAP directory behind an LDAP mount.
  */
 
 let pg: TestPostgres;
+let slapd: TestSlapd;
 let server: ServerProcess;
 let cleanup: () => void;
 let browser: Browser;
@@ -26,6 +29,7 @@ async function call(method: string, urlPath: string, body?: unknown) {
 
 beforeAll(async () => {
   pg = await startPostgres();
+  slapd = await startSlapd();
   const tmp = tempDir();
   cleanup = tmp.cleanup;
   server = await startServer(path.join(tmp.dir, 'data'));
@@ -51,6 +55,7 @@ afterAll(async () => {
   await browser?.close();
   await server?.stop();
   await pg?.stop();
+  await slapd?.stop();
   cleanup?.();
 });
 
@@ -115,5 +120,43 @@ describe('console pages in chromium', () => {
     await page.getByText('Secrets with rotation').waitFor();
     const history = page.locator('table', { has: page.locator('caption', { hasText: 'History' }) });
     await history.locator('tr', { hasText: 'svc/key' }).waitFor();
+  });
+
+  it('signs in through an LDAP mount with a directory password, and says why a wrong one is refused', async () => {
+    await call('POST', '/v1/sys/auth/ldap', {
+      type: 'ldap',
+      config: {
+        url: slapd.ldapsUrl,
+        certificate: slapd.caPem,
+        binddn: slapd.serviceDn,
+        bindpass: slapd.servicePassword,
+        userdn: PEOPLE_DN,
+        userattr: 'uid',
+        groupdn: GROUPS_DN,
+      },
+    });
+    await call('PUT', '/v1/sys/policies/engineering', { rules: [{ path: 'secrets/eng/*', capabilities: ['read'] }] });
+    await call('PUT', '/v1/auth/ldap/groups/engineers', { policies: ['engineering'] });
+    const context = await browser.newContext();
+    const ldap = await context.newPage();
+    const urls: string[] = [];
+    ldap.on('request', (request) => urls.push(request.url()));
+    await ldap.goto(`${server.address}/ui/`);
+    await ldap.getByLabel('Method').selectOption('ldap');
+    await ldap.getByLabel('Username').fill(USERS.alice.uid);
+    await ldap.getByLabel('Password').fill('not-her-password');
+    await ldap.getByRole('button', { name: 'Sign in' }).click();
+    await ldap
+      .getByRole('alert')
+      .filter({ hasText: /Sign-in failed: .*\(40[13]\)/ })
+      .waitFor();
+    // The form is cleared after each attempt.
+    await expect(ldap.getByLabel('Password').inputValue()).resolves.toBe('');
+    await ldap.getByLabel('Username').fill(USERS.alice.uid);
+    await ldap.getByLabel('Password').fill(USERS.alice.password);
+    await ldap.getByRole('button', { name: 'Sign in' }).click();
+    await ldap.getByText('Policies: engineering').waitFor();
+    expect(urls.filter((url) => url.includes(USERS.alice.password) || url.includes(USERS.alice.uid))).toEqual([]);
+    await context.close();
   });
 });
