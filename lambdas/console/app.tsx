@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import * as z from 'zod';
+import { TokenDescription } from '../api/tokens.ts';
 import type { CofferApi } from './api-client.ts';
 import { describeError, type Notice, Status } from './components.tsx';
 import { AuditPage } from './pages/audit.tsx';
@@ -10,9 +11,6 @@ import { PoliciesPage } from './pages/policies.tsx';
 import { RotationPage } from './pages/rotation.tsx';
 import { SecretsPage } from './pages/secrets.tsx';
 import { SignIn } from './pages/sign-in.tsx';
-
-/** Who the console acts as: what `token/lookup-self` says of the token it holds. */
-const Self = z.object({ policies: z.array(z.string()).optional(), displayName: z.string().optional() }).passthrough();
 
 const PAGES = {
   secrets: { title: 'Secrets', view: SecretsPage },
@@ -36,11 +34,15 @@ export function App(props: { readonly api: CofferApi }) {
   const [page, setPage] = useState<PageName>('secrets');
   const [notice, setNotice] = useState<Notice | undefined>(undefined);
 
-  async function onSignedIn(token: string) {
+  /** Whether the console logged in for the token it holds (and so owns it), or was handed an existing one. */
+  const [minted, setMinted] = useState(false);
+
+  async function onSignedIn(token: string, loggedIn: boolean) {
     api.useToken(token);
     try {
-      const self = await api.call('/v1/auth/token/lookup-self', Self);
-      setWho((self.policies ?? []).join(', '));
+      const self = await api.call('/v1/auth/token/lookup-self', TokenDescription);
+      setWho(self.policies.join(', '));
+      setMinted(loggedIn);
       setSignedIn(true);
       setNotice({ kind: 'ok', text: 'Signed in.' });
     } catch (error) {
@@ -49,18 +51,30 @@ export function App(props: { readonly api: CofferApi }) {
     }
   }
 
+  /**
+   * A token the console logged in for is revoked: nobody else holds it, and a copy (a memory dump, a proxy log) is
+   * then worth nothing. A token that was pasted in belongs to whoever pasted it (the CLI, a file, the root token) and
+   * is only forgotten, as revoking it would cut off its other users.
+   */
   async function signOut() {
-    try {
-      // Revoked, not only forgotten: a copy of it (a memory dump, a proxy) is worth nothing afterwards.
-      await api.call('/v1/auth/token/revoke-self', z.unknown(), { method: 'POST' });
-    } catch {
-      // A root or already-expired token may refuse; it is forgotten either way.
+    let revoked = false;
+    if (minted) {
+      try {
+        await api.call('/v1/auth/token/revoke-self', z.unknown(), { method: 'POST' });
+        revoked = true;
+      } catch {
+        // An expired token cannot be revoked, and needs not be; it is forgotten either way.
+      }
     }
     api.forget();
     setSignedIn(false);
+    setMinted(false);
     setWho('');
     setPage('secrets');
-    setNotice({ kind: 'ok', text: 'Signed out: the token was revoked and forgotten.' });
+    setNotice({
+      kind: 'ok',
+      text: revoked ? 'Signed out: the token was revoked and forgotten.' : 'Signed out: the token was forgotten.',
+    });
   }
 
   const View = PAGES[page].view;

@@ -310,7 +310,7 @@ describe('web console in chromium', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByText('Policies: console-reader').waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByRole('heading', { name: 'Sign in to Coffer' }).waitFor();
+    await page.getByRole('status').filter({ hasText: 'Signed out: the token was revoked and forgotten.' }).waitFor();
     const revoked = (await auditTail()).filter((r) => r.operation === 'token.revoke-self' && r.type === 'response');
     expect(revoked.map((r) => r.outcome)).toEqual(['ok']);
     expect(requestedUrls.some((url) => url.includes(secretId) || url.includes(roleId))).toBe(false);
@@ -395,6 +395,10 @@ describe('web console in chromium', () => {
       expect(consoleMessages.filter((message) => message.includes(leaked))).toEqual([]);
     }
     expect(requestedUrls.length).toBeGreaterThan(10);
+    // A pasted token is forgotten on sign-out, not revoked: the CLI or file it came from still uses it.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('status').filter({ hasText: 'Signed out: the token was forgotten.' }).waitFor();
+    expect((await api(server().address, server().rootToken, 'GET', '/v1/auth/token/lookup-self')).status).toBe(200);
     await page.context().close();
   });
 });

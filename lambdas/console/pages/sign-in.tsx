@@ -32,7 +32,8 @@ const TOKEN = '';
  */
 export function SignIn(props: {
   readonly api: CofferApi;
-  readonly onToken: (token: string) => Promise<void>;
+  /** `loggedIn`: the token comes from a login made here (the console owns it), not from the user. */
+  readonly onToken: (token: string, loggedIn: boolean) => Promise<void>;
   readonly notify: (notice: Notice) => void;
 }) {
   const { api } = props;
@@ -56,14 +57,14 @@ export function SignIn(props: {
     setBusy(true);
     try {
       if (chosen === undefined) {
-        await props.onToken(token.trim());
+        await props.onToken(token.trim(), false);
       } else {
         const body = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== ''));
         const answer = await api.call(`/v1/auth/${encodeURIComponent(chosen.path)}/login`, LoginResponse, {
           method: 'POST',
           body,
         });
-        await props.onToken(answer.auth.client_token);
+        await props.onToken(answer.auth.client_token, true);
       }
     } catch (error) {
       props.notify({ kind: 'error', text: `Sign-in failed: ${describeError(error)}` });
