@@ -64,6 +64,7 @@ export function SecretsPage({ api, notify }: PageProps) {
           </ul>
           {list.data?.entries.length === 0 ? <p>No secrets here.</p> : null}
           <CreateSecret
+            key={prefix}
             prefix={prefix}
             api={api}
             notify={notify}
