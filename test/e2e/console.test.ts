@@ -229,7 +229,7 @@ describe('web console in chromium', () => {
     await page.context().close();
   });
 
-  it('is usable with the keyboard alone: sign in, move between sections, reveal a value, with focus visible', async () => {
+  it('is usable with the keyboard alone: sign in, move between sections, reveal, create, with focus visible', async () => {
     const page = await openConsole();
     /** Presses Tab until the focused element matches, at most `limit` times. */
     async function tabTo(matches: (el: { id: string; text: string }) => boolean, limit = 40): Promise<void> {
@@ -266,6 +266,19 @@ describe('web console in chromium', () => {
     await tabTo((el) => el.text === 'Reveal');
     await page.keyboard.press('Enter');
     await page.locator('pre.value').waitFor();
+
+    // Creating a secret: the form's fields in order, submitted with Enter.
+    const typed = `console/keyboard-${randomUUID().slice(0, 8)}`;
+    await tabTo((el) => el.id === 'new-secret-name');
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type(typed);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('typed-value');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: typed }).waitFor();
+    expect((await api(server().address, server().rootToken, 'GET', `/v1/secret/data/${typed}`)).body.value).toBe(
+      'typed-value',
+    );
     await page.context().close();
   });
 
