@@ -212,7 +212,7 @@ export class AuditOutboxRelay extends Construct {
 }
 
 /** How cdk-nag names the bucket's ARN in a finding: `<LogicalId.Arn>` for a bucket of this app, else the ARN. */
-function arnToken(bucket: s3.IBucket): string {
+export function arnToken(bucket: s3.IBucket): string {
   const resolved = Stack.of(bucket).resolve(bucket.bucketArn) as unknown;
   const getAtt = (resolved as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
   if (getAtt !== undefined) return `<${getAtt[0]}.${getAtt[1]}>`;

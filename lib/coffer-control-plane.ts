@@ -18,6 +18,7 @@ import { CofferApi, type CofferMtlsDomainProps } from './coffer-api.ts';
 import { CofferAuditTrail } from './coffer-audit-trail.ts';
 import { type BrokerNetwork, CofferBroker } from './coffer-broker.ts';
 import { CofferCloudHsmKey } from './coffer-cloudhsm-key.ts';
+import { CofferCompliance } from './coffer-compliance.ts';
 import { acknowledgeCustomResourceProvider, CofferKeyReplicas, replicaKeyArn } from './coffer-key-replicas.ts';
 import { CofferLeaseSweeper } from './coffer-lease-sweeper.ts';
 import { CofferMonitoring } from './coffer-monitoring.ts';
@@ -231,6 +232,8 @@ export class CofferControlPlane extends Construct {
   readonly leaseSweeper: CofferLeaseSweeper;
   /** Secret rotation: the Step Functions workflow, its Lambda, the schedule group, breach and sweep rules. */
   readonly rotation: CofferRotation;
+  /** The scheduled compliance report: its figures as CloudWatch metrics, a dashboard and alarms (docs/compliance.md). */
+  readonly compliance: CofferCompliance;
   /** The Lambda extension (Parameters and Secrets protocol) for functions that read Coffer secrets. */
   readonly extensionLayer: CofferExtensionLayer;
   /** The resolved deployment name. */
@@ -461,10 +464,31 @@ export class CofferControlPlane extends Construct {
     }
     // Certificate rotation re-issues from the PKI engine: the same CRL URL as the broker's.
     this.rotation.function.addEnvironment('COFFER_PUBLIC_URL', publicUrl);
+
+    this.compliance = new CofferCompliance(this, 'Compliance', {
+      deploymentName: name,
+      tableArn: this.table.tableArn,
+      tableName: this.table.tableName,
+      envelopeKeyArn: this.envelopeKey.keyArn,
+      storageKey: this.storageKey,
+      auditBucket: this.auditBucket,
+      auditSaltSecret: this.broker.auditSaltSecret,
+      // The rotation settings: the report reads rotation configs and history (it starts nothing).
+      environment: this.rotation.environment,
+      alarmTopic: props.alarmTopic,
+      logRetention: props.logRetention,
+      removalPolicy,
+    });
     if (replicaOf !== undefined) {
       // Every region's items are in the global table: this region's audit records keep to an outbox of its own, and
       // every region names the partitions of each region's secrets alike.
-      for (const fn of [this.broker.function, this.rotation.function, this.leaseSweeper.function]) {
+      const readers = [
+        this.broker.function,
+        this.rotation.function,
+        this.leaseSweeper.function,
+        this.compliance.function,
+      ];
+      for (const fn of readers) {
         fn.addEnvironment('COFFER_AUDIT_OUTBOX_SCOPE', region);
         fn.addEnvironment('COFFER_STORE_REGION', replicaOf.primaryRegion);
       }
@@ -527,7 +551,13 @@ export class CofferControlPlane extends Construct {
       extraAlarms: [...tableAlarms, this.auditRelay.lagAlarm, this.rotation.failedAlarm],
       alarmTopic: props.alarmTopic,
     });
-    this.alarms = [...tableAlarms, this.auditRelay.lagAlarm, this.rotation.failedAlarm, ...this.monitoring.alarms];
+    this.alarms = [
+      ...tableAlarms,
+      this.auditRelay.lagAlarm,
+      this.rotation.failedAlarm,
+      ...this.monitoring.alarms,
+      ...this.compliance.alarms,
+    ];
   }
 
   /**

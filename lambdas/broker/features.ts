@@ -140,6 +140,12 @@ export const RUNTIME_ONLY: Readonly<
     runtime: 'local',
     why: 'each function instance counts only its own logins: CloudWatch has the totals (LoginSucceeded/LoginFailed)',
   },
+  compliance: {
+    runtime: 'local',
+    why:
+      'the broker Lambda keeps its 1 MB zip budget: on AWS the figures are published as CloudWatch metrics ' +
+      '(dashboard and alarms, docs/compliance.md)',
+  },
   replicationFaults: {
     runtime: 'local',
     why: "a test switch of the local replicator; on AWS a replica region fails for real, as DynamoDB's replica does",

@@ -14,7 +14,8 @@ import { buildAuthMethods } from '../core/auth/methods/registry.ts';
 import { AccessKeyService } from '../core/auth/sigv4/access-key-service.ts';
 import { SigV4Verifier, type SigV4VerifierOptions } from '../core/auth/sigv4/sigv4-verifier.ts';
 import { TokenService } from '../core/auth/token/token-service.ts';
-import { ComplianceService, type ExpiredSecrets } from '../core/compliance/compliance-service.ts';
+import type { ComplianceCertificate } from '../core/compliance/compliance-metrics.ts';
+import { ComplianceService, type ComputeReport, type ExpiredSecrets } from '../core/compliance/compliance-service.ts';
 import { CachingKeyProvider } from '../core/crypto/data-key-cache.ts';
 import { CachingKeyRing } from '../core/crypto/key-ring-cache.ts';
 import { type DataKeyHolder, type RootKeyring, rotateRootKey } from '../core/crypto/root-key-rotation.ts';
@@ -165,6 +166,11 @@ export interface RuntimePorts {
    * @default the report's expired-secret figure is `unknown`
    */
   readonly expiredSecrets?: ExpiredSecrets;
+  /**
+   * Computes compliance reports (`computeReportLazily`): the compliance report is offered where it is given.
+   * @default not offered (the broker Lambda: see `RUNTIME_ONLY.compliance`)
+   */
+  readonly computeComplianceReport?: ComputeReport;
   /** The customer keys secrets may name (`KmsKeyId`); data keys are cached over them here. @default not offered */
   readonly keyRing?: KeyRing;
   /** A root key the node rotates itself (KMS rotates its own). @default root-key rotation not offered */
@@ -361,25 +367,24 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
   ];
   if (isDataKeyHolder(caKeys)) holders.push(caKeys);
 
-  const compliance = new ComplianceService({
-    clock,
-    secrets,
-    tokens,
-    hmac,
-    rotation,
-    certificates: async () =>
-      (await pki.listCertificates()).map((c) => ({
-        serial: c.serial_number,
-        notAfter: Date.parse(c.expiration),
-        revoked: c.status === 'revoked',
-      })),
-    auditWindow: ports.auditWindow,
-    expiredSecrets: ports.expiredSecrets,
-  });
+  const compliance =
+    ports.computeComplianceReport === undefined
+      ? undefined
+      : new ComplianceService({
+          compute: ports.computeComplianceReport,
+          clock,
+          secrets,
+          tokens,
+          hmac,
+          rotation,
+          certificates: () => issuedCertificates(pki),
+          auditWindow: ports.auditWindow,
+          expiredSecrets: ports.expiredSecrets,
+        });
 
   const deps: BrokerDeps = {
     secrets,
-    compliance,
+    ...(compliance !== undefined && { compliance }),
     regionalSecrets,
     replication,
     tokens,
@@ -452,6 +457,15 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
       keyRing?.clear();
     },
   };
+}
+
+/** The PKI engine's issued certificates as the compliance report counts them. */
+export async function issuedCertificates(pki: PkiService): Promise<ComplianceCertificate[]> {
+  return (await pki.listCertificates()).map((c) => ({
+    serial: c.serial_number,
+    notAfter: Date.parse(c.expiration),
+    revoked: c.status === 'revoked',
+  }));
 }
 
 function isDataKeyHolder(value: object): value is DataKeyHolder {

@@ -21,6 +21,8 @@ import { ACCESS_KEY_PARTITION } from '../../lambdas/core/auth/sigv4/access-key-t
 import { SigV4Verifier } from '../../lambdas/core/auth/sigv4/sigv4-verifier.ts';
 import { hashToken, TokenService } from '../../lambdas/core/auth/token/token-service.ts';
 import { TOKEN_PARTITIONS, type TokenRecord } from '../../lambdas/core/auth/token/token-types.ts';
+import { ComplianceService } from '../../lambdas/core/compliance/compliance-service.ts';
+import { computeReportLazily } from '../../lambdas/core/compliance/compute-report.ts';
 import { LeaseService } from '../../lambdas/core/leases/lease-service.ts';
 import { DUE_PK, FAILED_PK, LEASE_PK, PREFIX_JOB_PK, QUOTA_PK } from '../../lambdas/core/leases/lease-types.ts';
 import { POLICY_PARTITION, PolicyService } from '../../lambdas/core/policy/policy-service.ts';
@@ -62,6 +64,7 @@ import { PkiService } from '../../lambdas/engines/pki/pki-service.ts';
 import { API_KEY_PARTITION, ApiKeyRegistry } from '../../lambdas/engines/rotation/api-key/api-key-registry.ts';
 import { createRotators } from '../../lambdas/engines/rotation/registry.ts';
 import { PostgresSessions } from '../../lambdas/engines/shared/postgres/postgres-sessions.ts';
+import { issuedCertificates } from '../../lambdas/entrypoints/compose-services.ts';
 import { FakeKeyProvider } from './fake-key-provider.ts';
 import { fakeLdapDirectory, LDAP_FIXTURE_ENTRIES } from './fake-ldap-directory.ts';
 import { MemoryKeyRing } from './memory-key-ring.ts';
@@ -290,6 +293,13 @@ const resource = (
 });
 
 const exactly = (path: string) => (p: string) => p === path;
+/** The compliance report reads (never writes) what it aggregates: names, tags, dates and counts, never a value. */
+const COMPLIANCE_REPORT: Grant = {
+  capabilities: ['read'],
+  touches: ['read'],
+  matches: exactly('sys/compliance'),
+  why: 'the compliance report aggregates every secret, token, rotation and issued certificate',
+};
 /** A decision on `ancestor` covers `path` when it is `path` or a folder above it. */
 export const within = (path: string, ancestor: string): boolean => path === ancestor || path.startsWith(`${ancestor}/`);
 const WRITE: readonly Exclude<Capability, 'deny'>[] = ['create', 'update', 'delete', 'rotate', 'sudo'];
@@ -436,7 +446,7 @@ async function classifyToken(input: ClassifyInput, accessors: readonly (string |
  */
 export const PARTITIONS: readonly PartitionRule[] = [
   // Secrets: metadata by name, versions by ARN (`secret-versions#<arn>`).
-  { pk: SECRETS_PARTITION, classify: ({ sk }) => resource([`secrets/${sk}`], [REWRAP]) },
+  { pk: SECRETS_PARTITION, classify: ({ sk }) => resource([`secrets/${sk}`], [REWRAP, COMPLIANCE_REPORT]) },
   {
     pk: 'secret-versions#',
     prefix: true,
@@ -489,10 +499,11 @@ export const PARTITIONS: readonly PartitionRule[] = [
   // Tokens: by hash; accessors → hash; `token-children#<parent>` → child accessors.
   {
     pk: TOKEN_PARTITIONS.tokens,
-    classify: (input) =>
-      input.caller?.tokenHash === input.sk
-        ? { kind: 'self', reason: "the caller's own token" }
-        : classifyToken(input, [(input.data as TokenRecord | undefined)?.accessor]),
+    classify: async (input) => {
+      if (input.caller?.tokenHash === input.sk) return { kind: 'self', reason: "the caller's own token" };
+      const cls = await classifyToken(input, [(input.data as TokenRecord | undefined)?.accessor]);
+      return cls.kind === 'resource' ? { ...cls, grants: [...cls.grants, COMPLIANCE_REPORT] } : cls;
+    },
   },
   { pk: TOKEN_PARTITIONS.accessors, classify: (input) => classifyToken(input, [input.sk]) },
   // An edge parent → child is the child's (revoking the child removes it) and the parent's (it lists its children).
@@ -644,6 +655,7 @@ export const PARTITIONS: readonly PartitionRule[] = [
             matches: exactly(`pki/certs/${sk}/private-key`),
             why: 'the stored private key is sealed inside the certificate record',
           },
+          COMPLIANCE_REPORT,
         ],
       ),
   },
@@ -732,6 +744,7 @@ export const PARTITIONS: readonly PartitionRule[] = [
             matches: exactly('sys/rotation/status'),
             why: 'compliance figures aggregate every rotation config',
           },
+          COMPLIANCE_REPORT,
         ],
       ),
   },
@@ -750,6 +763,7 @@ export const PARTITIONS: readonly PartitionRule[] = [
             matches: exactly('sys/rotation/status'),
             why: 'compliance figures aggregate every rotation',
           },
+          COMPLIANCE_REPORT,
         ],
       );
     },
@@ -1064,6 +1078,15 @@ export async function buildAuthzWorld(
     aws,
     apiKeys: new ApiKeyRegistry({ store, clock }),
     rotation,
+    compliance: new ComplianceService({
+      compute: computeReportLazily,
+      clock,
+      secrets,
+      tokens,
+      hmac: (value) => audit.hmac(value),
+      rotation,
+      certificates: () => issuedCertificates(pki),
+    }),
     authMounts,
     wrapping,
     quotas,

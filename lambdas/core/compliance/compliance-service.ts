@@ -1,6 +1,5 @@
 import { parseDuration } from '../duration.ts';
 import { ValidationError } from '../errors.ts';
-import { lazyImport } from '../lazy-import.ts';
 import type { AuditWindowReader } from '../ports/audit-window.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { ComplianceFigures } from '../rotation/rotation-compliance.ts';
@@ -20,6 +19,15 @@ export interface ComplianceReportFigures {
 
 /** The live secrets their expiration policy has ended at `now` (epoch ms): in grace or expired. */
 export type ExpiredSecrets = (now: number) => Promise<readonly SecretExpiry[]>;
+
+/**
+ * Computes a report from the sources (`buildReport` in `compliance-report.ts`). Injected, so a runtime that does not
+ * compute reports (the broker Lambda, whose zip has a 1 MB budget) never bundles the figures.
+ */
+export type ComputeReport = (
+  sources: ComplianceServiceOptions,
+  window: { since: number; until: number },
+) => Promise<ComplianceReportFigures>;
 
 export interface ComplianceServiceOptions {
   readonly clock: Clock;
@@ -51,9 +59,6 @@ export interface ComplianceServiceOptions {
   readonly expiredSecrets?: ExpiredSecrets | undefined;
 }
 
-// The figures, their definitions and the audit-record pass are loaded on the first report, not at cold start.
-const loadReport = lazyImport(() => import('./compliance-report.ts'));
-
 /**
  * The compliance report (docs/compliance.md): the figures an audit asks for, each with its definition, over a window
  * ending now. Reads through its options only; never a secret value.
@@ -66,9 +71,12 @@ const loadReport = lazyImport(() => import('./compliance-report.ts'));
  */
 export class ComplianceService {
   readonly #options: ComplianceServiceOptions;
+  readonly #compute: ComputeReport;
 
-  constructor(options: ComplianceServiceOptions) {
-    this.#options = options;
+  constructor(options: ComplianceServiceOptions & { readonly compute: ComputeReport }) {
+    const { compute, ...sources } = options;
+    this.#options = sources;
+    this.#compute = compute;
   }
 
   /**
@@ -78,8 +86,7 @@ export class ComplianceService {
   async report(input: { since?: string | undefined } = {}): Promise<ComplianceReportFigures> {
     const until = this.#options.clock.now();
     const since = windowStart(input.since ?? DEFAULT_WINDOW, until);
-    const { buildReport } = await loadReport();
-    return buildReport(this.#options, { since, until });
+    return this.#compute(this.#options, { since, until });
   }
 }
 

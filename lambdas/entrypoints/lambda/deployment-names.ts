@@ -34,3 +34,29 @@ export const CUSTOMER_KEY_TAG = 'coffer:secrets';
  * API for a Coffer token (one a login returned, say) instead of SigV4. Everywhere else only IAM callers are served.
  */
 export const TOKEN_BASE_PATH = '/token';
+
+/** The `service` dimension Powertools adds to every metric of the scheduled compliance function. */
+export const COMPLIANCE_SERVICE_NAME = 'compliance';
+/**
+ * The CloudWatch metric of each compliance figure (`GET /v1/sys/compliance`'s metric ids, docs/compliance.md), as the
+ * scheduled compliance function publishes it; a figure without a value (nothing to measure) is not published.
+ */
+export const COMPLIANCE_METRICS = {
+  rotation_compliance: 'RotationCompliancePercent',
+  rotation_overdue: 'RotationsOverdue',
+  audit_completeness: 'AuditCompletenessPercent',
+  unauthorised_attempt_rate: 'UnauthorisedAttemptPercent',
+  authentication_success_rate: 'AuthenticationSuccessPercent',
+  token_expiry_compliance: 'TokenExpiryCompliancePercent',
+  stale_secrets: 'StaleSecrets',
+  secrets_without_owner: 'SecretsWithoutOwner',
+  expiring_certificates: 'ExpiringCertificates',
+  expired_secrets: 'ExpiredSecrets',
+  mean_time_to_rotate: 'MeanTimeToRotateSeconds',
+  rotation_success_rate: 'RotationSuccessPercent',
+  top_denied_principals: 'DeniedPrincipals',
+} as const;
+/** Requests of the window without one of their two audit records (the audit-completeness gaps). */
+export const AUDIT_GAPS_METRIC = 'AuditGaps';
+/** Audit hash chains of the window that did not verify. */
+export const AUDIT_CHAINS_FAILED_METRIC = 'AuditChainsFailed';

@@ -17,6 +17,7 @@ import type { BrokerDeps } from '../../broker/broker-deps.ts';
 import { nativeRoutes } from '../../broker/routes/index.ts';
 import { LoginCounters } from '../../core/auth/methods/login-counters.ts';
 import { TokenService } from '../../core/auth/token/token-service.ts';
+import { computeReportLazily } from '../../core/compliance/compute-report.ts';
 import { InvalidRequestError } from '../../core/errors.ts';
 import { LeaseSweeper } from '../../core/leases/lease-sweeper.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
@@ -172,6 +173,7 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
       hosts: servedHosts(config),
     },
     auditWindow: new AuditFileWindow(paths.auditLog),
+    computeComplianceReport: computeReportLazily,
     auditFile: {
       verify: () => verifyAuditFile(paths.auditLog),
       tail: (lines) => readAuditTail(paths.auditLog, lines),

@@ -105,6 +105,7 @@ const FIXTURES: Record<string, (seed: Seed) => Sample> = {
   'sys.health': () => ({}),
   'sys.openapi': () => ({}),
   'sys.metrics': () => ({}),
+  'sys.compliance': () => ({ query: { since: '7d' } }),
   'audit.hash': () => ({ body: { input: 'something to search for' } }),
   'audit.verify': () => ({}),
   'audit.tail': () => ({ query: { lines: '5' } }),

@@ -72,7 +72,7 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
         .filter(([id]) => id === idOf(stack.controlPlane.broker.function))
         .map(([, r]) => r.Properties);
 
-    it('is one nodejs22.x arm64 function with an ESM handler (beside the relay, sweeper and rotation only)', () => {
+    it('is one nodejs22.x arm64 function with an ESM handler (beside the relay, sweeper, rotation and compliance only)', () => {
       expect(fnProps()).toHaveLength(1);
       expect(
         ofType('AWS::Lambda::Function')
@@ -84,6 +84,7 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
           idOf(stack.controlPlane.auditRelay.function),
           idOf(stack.controlPlane.leaseSweeper.function),
           idOf(stack.controlPlane.rotation.function),
+          idOf(stack.controlPlane.compliance.function),
         ].sort(),
       );
       expect(fnProps()[0]).toMatchObject({
@@ -550,7 +551,9 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
       ['Coffer', 'KmsErrors'],
       ['Coffer', AUDIT_SHIPPING_LAG_METRIC],
     ])('alarms on %s %s', (namespace, metricName) => {
-      expect(alarmOn(namespace, metricName)).toHaveLength(1);
+      // The compliance function's own alarms are its construct's (test/unit/lib/coffer-compliance.test.ts).
+      const compliance = (a: { AlarmDescription?: unknown }) => String(a.AlarmDescription).includes('compliance');
+      expect(alarmOn(namespace, metricName).filter((a) => !compliance(a))).toHaveLength(1);
     });
 
     it('alarms on DynamoDB throttles of the table', () => {
@@ -569,12 +572,13 @@ describe('Stack: CofferStack (broker, API, trail, monitoring)', () => {
     });
 
     it('sends every alarm to the alarm topic', () => {
-      expect(alarms()).toHaveLength(10);
+      // 10, and the compliance function's 6.
+      expect(alarms()).toHaveLength(16);
       for (const alarm of alarms()) expect(alarm.AlarmActions).toEqual([TOPIC]);
     });
 
     it('draws a dashboard of the same metrics', () => {
-      const [, dashboard] = ofType('AWS::CloudWatch::Dashboard')[0]!;
+      const [, dashboard] = ofType('AWS::CloudWatch::Dashboard').find(([id]) => !id.includes('Compliance'))!;
       const body = JSON.stringify(dashboard.Properties.DashboardBody);
       for (const name of [
         '5XXError',
@@ -651,7 +655,8 @@ describe('Stack: CofferStack (validation)', () => {
     const stack = new Stack(app(), 'Embedded');
     new CofferControlPlane(stack, 'Plane', { name: 'embedded' });
     const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::Lambda::Function', 4); // the broker, the audit relay, the lease sweeper, rotation
+    // The broker, the audit relay, the lease sweeper, rotation, compliance.
+    template.resourceCountIs('AWS::Lambda::Function', 5);
     template.resourceCountIs('AWS::ApiGateway::RestApi', 1);
     template.resourceCountIs('AWS::CloudTrail::Trail', 1);
   });

@@ -7,6 +7,7 @@ import {
   type Metric,
 } from '../../../../lambdas/core/compliance/compliance-metrics.ts';
 import { ComplianceService, windowStart } from '../../../../lambdas/core/compliance/compliance-service.ts';
+import { computeReportLazily } from '../../../../lambdas/core/compliance/compute-report.ts';
 import type { AuditWindowReader } from '../../../../lambdas/core/ports/audit-window.ts';
 import type { ComplianceFigures } from '../../../../lambdas/core/rotation/rotation-compliance.ts';
 
@@ -219,6 +220,7 @@ describe('ComplianceService', () => {
   it('counts the secrets expiration has ended through its injected reader, read at the report time', async () => {
     const asked: number[] = [];
     const service = new ComplianceService({
+      compute: computeReportLazily,
       clock,
       secrets: { listDescriptions: async () => [] },
       tokens: { liveRecords: () => (async function* () {})() },
@@ -246,6 +248,7 @@ describe('ComplianceService', () => {
   it('reads the audit window from the grace before `since`, and names tokens by their accessor HMAC', async () => {
     const froms: number[] = [];
     const service = new ComplianceService({
+      compute: computeReportLazily,
       clock,
       secrets: { listDescriptions: async () => [] },
       tokens: {
