@@ -2,6 +2,7 @@
 // `<out>/assets/`, the page that names them (`index.html`), and `config.json` (empty: the API is on the page's own
 // origin; the AWS deployment writes the API's URL there). Called by `scripts/build.ts`, so `npm ci` and `npm start`
 // build it too.
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
@@ -36,17 +37,21 @@ export async function buildConsole(
     write: false,
     logLevel: 'warning',
   });
-  const names: Record<string, string> = {};
+  const built: Record<string, { name: string; integrity: string }> = {};
   for (const file of result.outputFiles) {
     write(file.path, file.contents);
-    names[path.extname(file.path)] = path.basename(file.path);
+    // Subresource integrity: a script or stylesheet changed where it is stored (a bucket, a cache) is not run.
+    const integrity = `sha384-${createHash('sha384').update(file.contents).digest('base64')}`;
+    built[path.extname(file.path)] = { name: path.basename(file.path), integrity };
   }
-  const script = names['.js'];
-  const style = names['.css'];
+  const script = built['.js'];
+  const style = built['.css'];
   if (script === undefined || style === undefined) throw new Error('the console build wrote no script or stylesheet');
   const page = readFileSync(path.join(source, 'index.html'), 'utf8')
-    .replace('%SCRIPT%', script)
-    .replace('%STYLE%', style);
+    .replace('%SCRIPT_INTEGRITY%', script.integrity)
+    .replace('%SCRIPT%', script.name)
+    .replace('%STYLE_INTEGRITY%', style.integrity)
+    .replace('%STYLE%', style.name);
   write(path.join(outDir, 'index.html'), Buffer.from(page));
   write(path.join(outDir, 'config.json'), Buffer.from('{}\n'));
   const written = new Set(result.outputFiles.map((file) => path.basename(file.path)));

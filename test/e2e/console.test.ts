@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -99,6 +99,10 @@ describe('web console in chromium', () => {
     expect(script).toBeDefined();
     const asset = await fetch(`${server().address}/ui/assets/${script}`);
     expect(asset.status).toBe(200);
+    // The page pins the script's content (subresource integrity).
+    const integrity = /src="\.\/assets\/app-[A-Z0-9]+\.js" integrity="(sha384-[A-Za-z0-9+/=]+)"/.exec(html)?.[1];
+    const body = Buffer.from(await asset.clone().arrayBuffer());
+    expect(integrity).toBe(`sha384-${createHash('sha384').update(body).digest('base64')}`);
     expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     expect(asset.headers.get('content-type')).toMatch(/^text\/javascript/);
     expect((await fetch(`${server().address}/ui/assets/../../root-token`)).status).toBe(404);
