@@ -14,7 +14,7 @@ export function consoleCsp(api: readonly string[] = []): string {
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
+    "img-src 'self'",
     ["connect-src 'self'", ...api].join(' '),
     "font-src 'self'",
     "object-src 'none'",
