@@ -61,15 +61,16 @@ export class CofferApi {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.#token !== undefined) headers['x-coffer-token'] = this.#token;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
-    const response = await fetch(url, {
+    const init = {
       method: options.method ?? 'GET',
       headers,
       body: options.body === undefined ? null : JSON.stringify(options.body),
       // Nothing of Coffer's is cached by the browser: answers may hold values.
-      cache: 'no-store',
-      credentials: 'omit',
-      referrerPolicy: 'no-referrer',
-    });
+      cache: 'no-store' as const,
+      credentials: 'omit' as const,
+      referrerPolicy: 'no-referrer' as const,
+    };
+    const response = await fetch(url, init);
     const text = await response.text();
     const json: unknown = text === '' ? undefined : safeJson(text);
     if (!response.ok) {
