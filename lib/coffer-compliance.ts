@@ -123,13 +123,16 @@ export class CofferCompliance extends Construct {
       ],
     });
 
+    // Two runs per period: a run that comes a little late still lands in every period, so an alarm that treats missing
+    // data as breaching fires only when runs stop.
+    const period = Duration.seconds(rate.toSeconds() * 2);
     const metric = (metricName: string, statistic: string = cloudwatch.Stats.MAXIMUM) =>
       new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,
         metricName,
         dimensionsMap: { service: COMPLIANCE_SERVICE_NAME },
         statistic,
-        period: rate,
+        period,
       });
     const m = COMPLIANCE_METRICS;
     const alarm = (
@@ -175,7 +178,7 @@ export class CofferCompliance extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
       alarm('ComplianceFunctionErrorsAlarm', 'the compliance function failed: its figures are stale', {
-        metric: this.function.metricErrors({ period: rate, statistic: cloudwatch.Stats.SUM }),
+        metric: this.function.metricErrors({ period, statistic: cloudwatch.Stats.SUM }),
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
