@@ -7,12 +7,13 @@
  *   engines/<engine>                                     → core, engines/shared
  *   core                                                 → node built-ins without I/O, pure libraries
  *
- *   clients: sdk ← extension, sdk ← agent; they may use core's pure helpers, nothing else of the server.
+ *   clients: sdk ← extension, sdk ← agent; they may use core's pure helpers, nothing else of the server. The web
+ *   console (lambdas/console) is a client too: a browser page that reaches Coffer over HTTP and reads with lambdas/api.
  *
  * Each rule says why it exists: a violation's message is that comment.
  */
 
-const CLIENTS = '^lambdas/(agent|sdk|extension)/';
+const CLIENTS = '^lambdas/(agent|sdk|extension|console)/';
 /** The wire contract of the native API, if it gets a folder: shared by the broker and the clients. */
 const WIRE = '^lambdas/(api|sdk/wire)/';
 
@@ -144,6 +145,17 @@ module.exports = {
       to: { path: ['^lambdas/(entrypoints|broker|engines|adapters)/', '^(lib|bin|scripts)/'] },
     },
     {
+      name: 'console-runs-in-a-browser',
+      comment:
+        'The web console is bundled for browsers: Node built-ins do not exist there, and the SDK, agent and extension ' +
+        'are Node clients. It reads the API with the wire schemas (lambdas/api) and nothing else of Coffer.',
+      severity: 'error',
+      from: { path: '^lambdas/console/' },
+      to: {
+        pathNot: ['^lambdas/(console|api)/', '(^|/)node_modules/(preact|zod)/'],
+      },
+    },
+    {
       name: 'sdk-is-the-base-client',
       comment:
         'The SDK is published on its own (coffer/sdk) and is what the agent and the extension build on, so it may not ' +
@@ -211,7 +223,7 @@ module.exports = {
     enhancedResolveOptions: {
       exportsFields: ['exports'],
       conditionNames: ['import', 'require', 'node', 'default', 'types'],
-      extensions: ['.ts', '.mjs', '.js', '.cjs', '.json', '.d.ts'],
+      extensions: ['.ts', '.tsx', '.mjs', '.js', '.cjs', '.json', '.d.ts'],
     },
     skipAnalysisNotInRules: true,
   },

@@ -10,6 +10,8 @@ export const DIST_DIR = path.join(ROOT, 'dist');
 export const BUILD_STAMP = '.build-stamp';
 /** The TypeScript trees the entries are compiled from. */
 const SOURCE_DIRS = ['lambdas', 'lib'];
+/** What the entries and the web console (`.tsx`, `.css`, `.html`) are compiled from. */
+const SOURCE_EXTENSIONS = ['.ts', '.tsx', '.json', '.css', '.html'];
 
 /** Each compiled entry (`dist/<name>.mjs`) and its source module. */
 export const BUILT_ENTRIES = {
@@ -36,7 +38,7 @@ function newestSource(root) {
     const base = path.join(root, dir);
     if (!existsSync(base)) continue;
     for (const name of readdirSync(base, { recursive: true })) {
-      if (!name.endsWith('.ts') && !name.endsWith('.json')) continue;
+      if (!SOURCE_EXTENSIONS.some((extension) => name.endsWith(extension))) continue;
       newest = Math.max(newest, statSync(path.join(base, name)).mtimeMs);
     }
   }

@@ -11,6 +11,7 @@ export { CofferApi, type CofferApiProps, type CofferMtlsDomainProps } from './co
 export { CofferAuditTrail, type CofferAuditTrailProps } from './coffer-audit-trail.ts';
 export { type BrokerNetwork, CofferBroker, type CofferBrokerProps } from './coffer-broker.ts';
 export { CofferCloudHsmKey, type CofferCloudHsmKeyProps } from './coffer-cloudhsm-key.ts';
+export { CofferConsole, type CofferConsoleProps } from './coffer-console.ts';
 export { CofferControlPlane, type CofferControlPlaneProps } from './coffer-control-plane.ts';
 export { CofferExpirySweeper, type CofferExpirySweeperProps } from './coffer-expiry-sweeper.ts';
 export { COFFER_LAMBDA_RUNTIME, CofferFunction, type CofferFunctionProps } from './coffer-function.ts';

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { build } from 'esbuild';
 import { BUILD_STAMP, BUILT_ENTRIES, DIST_DIR } from '../bin/built.mjs';
 import { ESM_REQUIRE_BANNER, REPO_ROOT } from '../lib/broker-bundling.ts';
+import { buildConsole } from './build-console.ts';
 
 /**
  * Writes every output file under a temporary name and renames it into place: a CLI started while a build runs (tests
@@ -52,7 +53,9 @@ for (const name of readdirSync(DIST_DIR)) {
   const file = path.join(DIST_DIR, name);
   if (/\.mjs(\.map)?$/.test(name) && !outputs.has(file)) rmSync(file, { force: true });
 }
+const consoleBytes = await buildConsole(REPO_ROOT, path.join(DIST_DIR, 'console'), writeAtomically);
 // The stamp holds the build's start: a source saved while it ran is newer, so the CLI asks for another build.
 writeAtomically(path.join(DIST_DIR, BUILD_STAMP), Buffer.from(`${started.toISOString()}\n`));
 const size = result.outputFiles.reduce((sum, file) => sum + file.contents.length, 0);
 console.log(`built ${Object.keys(BUILT_ENTRIES).length} entries to dist/ (${Math.round(size / 1024)} KB)`);
+console.log(`built the web console to dist/console/ (${Math.round(consoleBytes / 1024)} KB)`);

@@ -82,3 +82,9 @@ export type LdapEntryView = z.infer<typeof LdapEntryView>;
 
 export const LdapEntryList = z.object({ names: z.array(z.string()) });
 export type LdapEntryList = z.infer<typeof LdapEntryList>;
+
+/** The login methods a sign-in page offers: mount and method only, nothing of their configuration or roles. */
+export const LoginMethods = z.object({
+  methods: z.array(z.object({ path: z.string(), type: z.string().describe('approle, jwt, kubernetes, cert, ldap') })),
+});
+export type LoginMethods = z.infer<typeof LoginMethods>;

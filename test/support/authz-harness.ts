@@ -1074,6 +1074,8 @@ export async function buildAuthzWorld(
     tokens,
   });
   tracer.wrapInPhase(authMounts, 'login', 'login');
+  // The sign-in page's list of mounts reads what a login reads, for anyone (`/v1/sys/login-methods`).
+  tracer.wrapInPhase(authMounts, 'loginMethods', 'login');
   const wrapping = new ResponseWrapping({ store, keyProvider, clock });
   for (const method of ['wrap', 'unwrap', 'lookup'] as const) tracer.wrapInPhase(wrapping, method, 'wrapping');
   const quotas = new QuotaService({

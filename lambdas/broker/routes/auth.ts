@@ -193,6 +193,22 @@ export const authRoutes: RouteDef[] = [
     },
   }),
   defineRoute({
+    operation: 'auth.login-methods',
+    method: 'GET',
+    path: '/v1/sys/login-methods',
+    summary:
+      'The enabled login mounts (path and method only), for sign-in pages such as the web console; no token needed',
+    auth: 'none',
+    mutating: false,
+    response: api.LoginMethods,
+    // Vault's `sys/internal/ui/mounts` without a token: what a login attempt at `auth/<mount>/login` tells anyone
+    // already (an unknown mount answers 404), and nothing of a mount's configuration, roles or description.
+    resource: () => 'sys/login-methods',
+    async handle(_input, ctx) {
+      return { body: { methods: await mountsOf(ctx).loginMethods() } };
+    },
+  }),
+  defineRoute({
     operation: 'auth.login',
     method: 'POST',
     path: '/v1/auth/{mount}/login',

@@ -8,6 +8,8 @@ import { errorBody } from '../../broker/http-errors.ts';
 import type { BrokerRequest } from '../../broker/http-types.ts';
 import type { AuditLog } from '../../core/audit/audit-log.ts';
 import { AllowedHosts, type AllowedHostsOptions } from '../../core/auth/allowed-hosts.ts';
+import { crossSiteRefusal } from '../../core/auth/cross-site.ts';
+import { ConsoleAssets } from './console-assets.ts';
 import type { TlsListenerOptions } from './tls.ts';
 
 export interface HttpServerOptions {
@@ -26,10 +28,16 @@ export interface HttpServerOptions {
   readonly audit?: Pick<AuditLog, 'response' | 'excluded'>;
   /** Serve HTTPS with these; with `ca`, every client must present a certificate chaining to it. @default plain HTTP */
   readonly tls?: TlsListenerOptions | undefined;
+  /** Origins a browser may name for this server besides its own `Host` (its public URL's). @default none */
+  readonly ownOrigins?: readonly string[];
+  /** The web console served under `/ui/`. @default none (`/ui/` is then the broker's 404) */
+  readonly console?: ConsoleAssets | undefined;
 }
 
 /** The operation name audit records of a refused `Host` carry. */
 export const MISDIRECTED_OPERATION = 'http.misdirected';
+/** The operation name audit records of a refused cross-site request carry. */
+export const CROSS_SITE_OPERATION = 'http.cross-site';
 /** How much of a refused `Host` goes into the audit record: enough to recognise the name, never a flood. */
 const AUDITED_HOST_CHARS = 255;
 
@@ -125,6 +133,30 @@ export class LocalHttpServer {
         await this.misdirected(req, res);
         return;
       }
+      const consoleAssets = this.options.console;
+      const pathOnly = (req.url ?? '/').split('?', 1)[0]!;
+      if (consoleAssets !== undefined && ConsoleAssets.owns(pathOnly)) {
+        const answer = consoleAssets.answer(req.method ?? 'GET', pathOnly);
+        res.writeHead(answer.status, answer.headers);
+        res.end(answer.body);
+        req.resume();
+        return;
+      }
+      const crossSite = crossSiteRefusal({
+        method: req.method ?? 'GET',
+        headers: req.headers as Record<string, string | undefined>,
+        scheme: this.options.tls === undefined ? 'http' : 'https',
+        ownOrigins: this.options.ownOrigins,
+      });
+      if (crossSite !== undefined) {
+        await this.refuse(req, res, {
+          operation: CROSS_SITE_OPERATION,
+          status: 403,
+          code: 'cross_site_request',
+          message: crossSite,
+        });
+        return;
+      }
       const limit = this.options.maxBodyBytes ?? 1_048_576;
       const body = await readBody(req, limit);
       const tooLarge = body === 'too-large';
@@ -167,24 +199,44 @@ export class LocalHttpServer {
 
   /**
    * Refuses a request for a `Host` this node does not answer to: nothing of it is read or handled, the connection is
-   * closed, and the refusal is audited when an audit log is given. A failed audit write changes nothing, since no
-   * operation ran.
+   * closed, and the refusal is audited when an audit log is given.
    */
-  private async misdirected(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private misdirected(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    return this.refuse(req, res, {
+      operation: MISDIRECTED_OPERATION,
+      status: MISDIRECTED_STATUS,
+      code: 'misdirected_request',
+      message: MISDIRECTED_MESSAGE,
+    });
+  }
+
+  /**
+   * Refuses a request before the broker sees it (a `Host` not answered, a cross-site write): nothing of it is read or
+   * handled, the connection is closed, and the refusal is audited when an audit log is given. A failed audit write
+   * changes nothing, since no operation ran.
+   */
+  private async refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal): Promise<void> {
     const requestId = randomUUID();
     const audit = this.options.audit;
-    if (audit !== undefined && !audit.excluded(MISDIRECTED_OPERATION, '')) {
+    if (audit !== undefined && !audit.excluded(refusal.operation, '')) {
       const host = req.headers.host;
+      const origin = req.headers.origin;
       await audit
         .response({
           requestId,
-          operation: MISDIRECTED_OPERATION,
+          operation: refusal.operation,
           path: '',
           sourceIp: normaliseIp(req.socket.remoteAddress ?? ''),
-          request: { host: host === undefined ? null : host.slice(0, AUDITED_HOST_CHARS), method: req.method ?? '' },
+          request: {
+            host: host === undefined ? null : host.slice(0, AUDITED_HOST_CHARS),
+            method: req.method ?? '',
+            ...(refusal.operation === CROSS_SITE_OPERATION
+              ? { origin: origin === undefined ? null : origin.slice(0, AUDITED_HOST_CHARS) }
+              : {}),
+          },
           outcome: 'denied',
-          status: MISDIRECTED_STATUS,
-          errorCode: 'misdirected_request',
+          status: refusal.status,
+          errorCode: refusal.code,
         })
         .catch(() => {
           // The request is refused either way; the broker's own records report an unavailable audit log.
@@ -193,12 +245,9 @@ export class LocalHttpServer {
     // AWS clients read `__type`; everyone else gets the native error shape.
     const body =
       req.headers['x-amz-target'] === undefined
-        ? errorBody(
-            { status: MISDIRECTED_STATUS, code: 'misdirected_request', message: MISDIRECTED_MESSAGE, exposed: true },
-            requestId,
-          )
-        : JSON.stringify({ __type: 'MisdirectedRequest', message: MISDIRECTED_MESSAGE });
-    res.writeHead(MISDIRECTED_STATUS, {
+        ? errorBody({ status: refusal.status, code: refusal.code, message: refusal.message, exposed: true }, requestId)
+        : JSON.stringify({ __type: AWS_REFUSAL_TYPES[refusal.code], message: refusal.message });
+    res.writeHead(refusal.status, {
       'content-type': req.headers['x-amz-target'] === undefined ? 'application/json' : 'application/x-amz-json-1.1',
       connection: 'close',
     });
@@ -206,6 +255,18 @@ export class LocalHttpServer {
     req.resume();
   }
 }
+
+interface Refusal {
+  readonly operation: string;
+  readonly status: number;
+  readonly code: 'misdirected_request' | 'cross_site_request';
+  readonly message: string;
+}
+
+const AWS_REFUSAL_TYPES: Record<Refusal['code'], string> = {
+  misdirected_request: 'MisdirectedRequest',
+  cross_site_request: 'AccessDeniedException',
+};
 
 function secureContextOptions(tls: TlsListenerOptions) {
   return { cert: tls.cert, key: tls.key, minVersion: tls.minVersion, ...(tls.ca === undefined ? {} : { ca: tls.ca }) };

@@ -3,6 +3,7 @@ import type { Clock } from '../../core/ports/clock.ts';
 import { systemClock } from '../../core/ports/clock.ts';
 import { initialise, isInitialised, type LocalNode, openLocalNode } from './compose.ts';
 import { type LocalConfig, listenerTransport, listenUrl } from './config.ts';
+import { builtConsoleDir, ConsoleAssets } from './console-assets.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { LocalHttpServer } from './http-server.ts';
 import { servedHosts } from './served-names.ts';
@@ -54,6 +55,7 @@ export async function startLocalServer(given: LocalConfig, options: StartOptions
     lock.release();
     throw err;
   }
+  const consoleDir = builtConsoleDir();
   const http = new LocalHttpServer(node.broker, {
     host: config.host,
     port: config.port,
@@ -62,6 +64,8 @@ export async function startLocalServer(given: LocalConfig, options: StartOptions
     allowedHosts: servedHosts(config),
     audit: node.deps.audit,
     tls,
+    ownOrigins: [new URL(config.publicUrl).origin],
+    console: consoleDir === undefined ? undefined : ConsoleAssets.load(consoleDir),
   });
   let address: AddressInfo;
   try {

@@ -43,4 +43,16 @@ describe('Function: builtEntry', () => {
       'the TypeScript sources changed since dist/ was built: run npm run build',
     );
   });
+
+  it.each(['lambdas/console/app.tsx', 'lambdas/console/styles.css', 'lambdas/console/index.html'])(
+    'asks for a build when a web console source (%s) changed after it',
+    (file) => {
+      const root = checkout({ sourceAt: new Date('2026-01-01T00:00:00Z'), builtAt: new Date('2026-01-02T00:00:00Z') });
+      const source = path.join(root, file);
+      mkdirSync(path.dirname(source), { recursive: true });
+      writeFileSync(source, '\n');
+      utimesSync(source, new Date('2026-01-03T00:00:00Z'), new Date('2026-01-03T00:00:00Z'));
+      expect(() => builtEntry('cli', root)).toThrow(StaleBuildError);
+    },
+  );
 });

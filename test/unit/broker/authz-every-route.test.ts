@@ -222,6 +222,7 @@ const FIXTURES: Record<string, (seed: Seed) => Sample> = {
   'iam.mapping.list': () => ({}),
   'iam.mapping.delete': (s) => ({ query: { pattern: s.iamPattern } }),
   'auth.mount.list': () => ({}),
+  'auth.login-methods': () => ({}),
   'auth.mount.enable': () => ({ params: { mount: 'ci-approle' }, body: { type: 'approle' } }),
   'auth.mount.disable': () => ({ params: { mount: 'approle' } }),
   'wrapping.unwrap': (s) => ({ body: { token: s.wrappingToken } }),

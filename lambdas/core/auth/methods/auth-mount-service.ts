@@ -234,6 +234,14 @@ export class AuthMountService {
     return data as AuthMountRecord;
   }
 
+  /**
+   * What a sign-in page may show anyone: each mount's path and method, nothing of its configuration, description or
+   * roles. It reads no more than a login attempt does (an unknown mount answers 404 to anyone already).
+   */
+  async loginMethods(): Promise<{ path: string; type: AuthMethodType }[]> {
+    return (await this.list()).map((mount) => ({ path: mount.path, type: mount.type }));
+  }
+
   async list(): Promise<AuthMountRecord[]> {
     return (await queryAll<MountItem>(this.store, AUTH_MOUNT_PARTITIONS.mounts)).map((item) => item.data);
   }

@@ -41,6 +41,14 @@ async function authNode() {
 }
 
 describe('Routes: auth methods', () => {
+  it('lists the login mounts without a token, path and method only, for sign-in pages', async () => {
+    const { call, root } = await authNode();
+    await root('PUT', '/v1/auth/approle/config', {});
+    const listed = await call('GET', '/v1/sys/login-methods');
+    expect(listed.status).toBe(200);
+    expect(listed.body).toEqual({ methods: [{ path: 'approle', type: 'approle' }] });
+  });
+
   it('logs in without a token, in Vault shape, for a token that reads what the role allows and nothing else', async () => {
     const { call, roleId, secret, records, sink } = await authNode();
     const login = await call('POST', '/v1/auth/approle/login', {

@@ -1,12 +1,20 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryAuditSink } from '../../../../lambdas/adapters/memory/memory-audit-sink.ts';
 import type { BrokerRequest } from '../../../../lambdas/broker/http-types.ts';
 import { AuditHasher } from '../../../../lambdas/core/audit/audit-hmac.ts';
 import { AuditLog } from '../../../../lambdas/core/audit/audit-log.ts';
 import type { AllowedHostsOptions } from '../../../../lambdas/core/auth/allowed-hosts.ts';
-import { LocalHttpServer, MISDIRECTED_OPERATION } from '../../../../lambdas/entrypoints/local/http-server.ts';
+import { ConsoleAssets } from '../../../../lambdas/entrypoints/local/console-assets.ts';
+import {
+  CROSS_SITE_OPERATION,
+  LocalHttpServer,
+  MISDIRECTED_OPERATION,
+} from '../../../../lambdas/entrypoints/local/http-server.ts';
 
 const servers: LocalHttpServer[] = [];
 
@@ -14,7 +22,14 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
 
-async function start(options: { allowedHosts?: AllowedHostsOptions; exclude?: boolean } = {}) {
+async function start(
+  options: {
+    allowedHosts?: AllowedHostsOptions;
+    exclude?: boolean;
+    console?: ConsoleAssets;
+    ownOrigins?: string[];
+  } = {},
+) {
   const handled: BrokerRequest[] = [];
   const broker = {
     handle: async (request: BrokerRequest) => {
@@ -32,6 +47,8 @@ async function start(options: { allowedHosts?: AllowedHostsOptions; exclude?: bo
     host: '127.0.0.1',
     port: 0,
     audit,
+    console: options.console,
+    ownOrigins: options.ownOrigins,
     ...(options.allowedHosts === undefined ? {} : { allowedHosts: options.allowedHosts }),
   });
   servers.push(server);
@@ -63,6 +80,27 @@ function request(
         );
       },
     );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** `method path` with these headers, from 127.0.0.1 to the server's own `Host`. */
+function call(
+  port: number,
+  method: string,
+  urlPath: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+      );
+    });
     req.on('error', reject);
     req.end(body);
   });
@@ -151,6 +189,115 @@ describe('Class: LocalHttpServer', () => {
       const { port, sink } = await start({ exclude: true });
       expect((await request(port, 'evil.example')).status).toBe(421);
       expect(sink.records()).toEqual([]);
+    });
+  });
+
+  describe('cross-site writes', () => {
+    it('refuses a POST a browser says another site made, before the broker, with 403 and an audit record', async () => {
+      const { port, handled, sink } = await start();
+      const res = await call(
+        port,
+        'POST',
+        '/v1/auth/approle/login',
+        { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site', 'content-type': 'text/plain' },
+        '{"role_id":"r","secret_id":"s"}',
+      );
+      expect(res.status).toBe(403);
+      expect(JSON.parse(res.body)).toEqual({
+        error: {
+          code: 'cross_site_request',
+          message: 'a cross-site request may not change anything here',
+          requestId: expect.any(String),
+        },
+      });
+      expect(handled).toEqual([]);
+      expect(sink.records()).toEqual([
+        expect.objectContaining({
+          operation: CROSS_SITE_OPERATION,
+          outcome: 'denied',
+          status: 403,
+          errorCode: 'cross_site_request',
+          request: { host: `127.0.0.1:${port}`, method: 'POST', origin: 'https://evil.example' },
+        }),
+      ]);
+      // Nothing of the body reaches the record.
+      expect(JSON.stringify(sink.records())).not.toContain('secret_id');
+    });
+
+    it('refuses a write whose Origin is another server even without Sec-Fetch-Site', async () => {
+      const { port, handled } = await start();
+      const res = await call(port, 'DELETE', '/v1/secret/metadata/x', { origin: 'http://127.0.0.1:1' });
+      expect(res.status).toBe(403);
+      expect(handled).toEqual([]);
+    });
+
+    it('lets same-origin writes, reads from anywhere, and clients without browser headers through', async () => {
+      const { port, handled, sink } = await start();
+      const self = `http://127.0.0.1:${port}`;
+      expect(
+        (await call(port, 'POST', '/v1/secrets', { origin: self, 'sec-fetch-site': 'same-origin' }, '{}')).status,
+      ).toBe(200);
+      expect((await call(port, 'GET', '/v1/secret/list', { origin: 'https://evil.example' })).status).toBe(200);
+      expect((await call(port, 'POST', '/v1/secrets', {}, '{}')).status).toBe(200);
+      expect(handled).toHaveLength(3);
+      expect(sink.records()).toEqual([]);
+    });
+
+    it("lets a write from the server's public origin through (a browser behind a TLS-terminating proxy)", async () => {
+      const { port, handled } = await start({ ownOrigins: ['https://coffer.example.com'] });
+      const proxied = { origin: 'https://coffer.example.com', 'sec-fetch-site': 'same-origin' };
+      expect((await call(port, 'POST', '/v1/secrets', proxied, '{}')).status).toBe(200);
+      expect((await call(port, 'POST', '/v1/secrets', { origin: 'https://evil.example' }, '{}')).status).toBe(403);
+      expect(handled).toHaveLength(1);
+    });
+
+    it('answers an AWS JSON client in its own error shape', async () => {
+      const { port } = await start();
+      const res = await call(
+        port,
+        'POST',
+        '/',
+        { 'x-amz-target': 'secretsmanager.ListSecrets', 'sec-fetch-site': 'cross-site' },
+        '{}',
+      );
+      expect(res.status).toBe(403);
+      expect(JSON.parse(res.body)).toEqual({ __type: 'AccessDeniedException', message: expect.any(String) });
+    });
+  });
+
+  describe('the web console', () => {
+    function consoleDir(): ConsoleAssets {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-console-'));
+      mkdirSync(path.join(dir, 'assets'));
+      writeFileSync(path.join(dir, 'index.html'), '<!doctype html><title>console</title>');
+      writeFileSync(path.join(dir, 'assets', 'app-X.js'), 'void 0');
+      const assets = ConsoleAssets.load(dir);
+      rmSync(dir, { recursive: true, force: true });
+      return assets;
+    }
+
+    it('serves /ui/ itself with the security headers; the API still goes to the broker', async () => {
+      const { port, handled } = await start({ console: consoleDir() });
+      const page = await call(port, 'GET', '/ui/?ignored=1');
+      expect(page.status).toBe(200);
+      expect(page.body).toBe('<!doctype html><title>console</title>');
+      expect(page.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+      expect(page.headers['cache-control']).toBe('no-store');
+      expect((await call(port, 'GET', '/ui/assets/app-X.js')).headers['cache-control']).toContain('immutable');
+      expect(handled).toEqual([]);
+      expect((await call(port, 'GET', '/v1/sys/health')).status).toBe(200);
+      expect(handled).toHaveLength(1);
+    });
+
+    it('checks the Host before serving the console too (DNS rebinding)', async () => {
+      const { port } = await start({ console: consoleDir() });
+      expect((await call(port, 'GET', '/ui/', { host: 'evil.example' })).status).toBe(421);
+    });
+
+    it('leaves /ui/ to the broker when there is no console', async () => {
+      const { port, handled } = await start();
+      await call(port, 'GET', '/ui/');
+      expect(handled.map((r) => r.rawPath)).toEqual(['/ui/']);
     });
   });
 });
