@@ -62,6 +62,7 @@ import { PkiService } from '../../lambdas/engines/pki/pki-service.ts';
 import { API_KEY_PARTITION, ApiKeyRegistry } from '../../lambdas/engines/rotation/api-key/api-key-registry.ts';
 import { createRotators } from '../../lambdas/engines/rotation/registry.ts';
 import { PostgresSessions } from '../../lambdas/engines/shared/postgres/postgres-sessions.ts';
+import { SshService } from '../../lambdas/engines/ssh/ssh-service.ts';
 import { FakeKeyProvider } from './fake-key-provider.ts';
 import { fakeLdapDirectory, LDAP_FIXTURE_ENTRIES } from './fake-ldap-directory.ts';
 import { MemoryKeyRing } from './memory-key-ring.ts';
@@ -984,7 +985,8 @@ export async function buildAuthzWorld(
   tracer.wrapInPhase(engineSecrets, 'get', 'engine-delegated');
   const database = new DatabaseEngine({ store, clock, secrets: engineSecrets, plugin: new FakeDatabasePlugin() });
   const aws = new AwsEngine({ store, sts: fakeSts });
-  const leases = new LeaseService({ store, clock, providers: { database, aws } });
+  const ssh = new SshService({ store, clock, caKeys, keyProvider });
+  const leases = new LeaseService({ store, clock, providers: { database, aws, ssh } });
   const rotation = new RotationService({
     store,
     secrets,
@@ -1060,6 +1062,7 @@ export async function buildAuthzWorld(
     leases,
     database,
     aws,
+    ssh,
     apiKeys: new ApiKeyRegistry({ store, clock }),
     rotation,
     authMounts,

@@ -71,6 +71,8 @@ export interface IssueInput<K extends DynamicKind> {
   readonly principalId: string;
   /** @default the role's default TTL; capped by its max TTL */
   readonly ttlSeconds?: number | undefined;
+  /** Handed to the provider's `issue` as it is (the provider validates it). @default none */
+  readonly request?: unknown;
 }
 
 export interface RevokeOutcome {
@@ -200,7 +202,7 @@ export class LeaseService {
     await this.reserve(lease, roleLimit);
     let issued: { credential: CredentialOf<K>; revokeHandle: HandleOf<K> };
     try {
-      issued = await provider.issue(input.role, lease.ttlSeconds, expiresAt);
+      issued = await provider.issue(input.role, lease.ttlSeconds, expiresAt, input.request);
     } catch (err) {
       // Nothing was created at the target: release the reservation.
       await this.finalize([await this.mustGet(leaseId)]).catch(() => {
