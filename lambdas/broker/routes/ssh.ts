@@ -234,6 +234,7 @@ export const sshRoutes: RouteDef[] = [
       await roleOfType(deps, params.role, 'ca');
       const { lease, credential } = await requireService(deps, 'leases').issue({
         kind: 'ssh',
+        action: 'sign',
         role: params.role,
         principalId: principal?.id ?? 'anonymous',
         ttlSeconds: body.ttl === undefined ? undefined : parseDuration(body.ttl),

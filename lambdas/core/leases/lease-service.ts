@@ -73,6 +73,11 @@ export interface IssueInput<K extends DynamicKind> {
   readonly ttlSeconds?: number | undefined;
   /** Handed to the provider's `issue` as it is (the provider validates it). @default none */
   readonly request?: unknown;
+  /**
+   * The action the lease is named after: `sign` for a key the engine signs (SSH certificates), so the lease sits
+   * under the policy path the caller was authorised at (`ssh/sign/<role>/<id>`). @default 'creds'
+   */
+  readonly action?: 'creds' | 'sign';
 }
 
 export interface RevokeOutcome {
@@ -177,7 +182,7 @@ export class LeaseService {
   async issue<K extends DynamicKind>(input: IssueInput<K>): Promise<{ lease: LeaseView; credential: CredentialOf<K> }> {
     const provider = this.provider(input.kind);
     const limits = await provider.roleLimits(input.role);
-    const rolePath = `${input.kind}/creds/${input.role}`;
+    const rolePath = `${input.kind}/${input.action ?? 'creds'}/${input.role}`;
     const ttl = input.ttlSeconds ?? limits.defaultTtlSeconds;
     if (!Number.isSafeInteger(ttl) || ttl <= 0) throw new ValidationError('ttl must be a positive number of seconds');
     const now = this.clock.now();

@@ -25,6 +25,7 @@ async function setup(keyType: SshCaKeyType, keyName = `user-${keyType}`) {
   const sign = async (request: Record<string, unknown> = {}) => {
     const { lease, credential } = await f.leases.issue({
       kind: 'ssh',
+      action: 'sign',
       role: 'dev',
       principalId: 'accessor-1',
       request: { public_key: key.publicKey, key_id: 'coffer:alice:accessor-1', ...request },

@@ -31,6 +31,7 @@ async function signer(role: SshRoleInput = DEV_ROLE, options: Parameters<typeof 
   const sign = (request: Record<string, unknown> = {}, ttlSeconds?: number) =>
     f.leases.issue({
       kind: 'ssh',
+      action: 'sign',
       role: 'dev',
       principalId: 'accessor-1',
       ttlSeconds,
@@ -57,6 +58,7 @@ describe('SshService: the CA', () => {
     await f.ssh.putRole('dev', DEV_ROLE);
     const { credential } = await f.leases.issue({
       kind: 'ssh',
+      action: 'sign',
       role: 'dev',
       principalId: 'p',
       request: { public_key: alice.publicKey, key_id: 'k' },
@@ -100,6 +102,8 @@ describe('SshService: signing', () => {
     expect(described).toMatch(/Principals: \n\s+dev-alice\n/);
     expect(described).toMatch(/Extensions: \n\s+permit-pty\n/);
     expect(lease.expiresAt - lease.issuedAt).toBe(600_000);
+    // Named after the path the caller was authorised at, so `sys/leases/revoke/ssh/sign/dev/…` policies fit.
+    expect(lease.leaseId).toMatch(/^ssh\/sign\/dev\/[a-f0-9]{24}$/);
     const [, from, to] = /Valid: from (\S+) to (\S+)/.exec(described)!;
     // Backdated 30 s for hosts whose clock runs behind; ssh-keygen prints local time without a zone.
     expect(new Date(`${to}Z`).getTime() - new Date(`${from}Z`).getTime()).toBe(630_000);
