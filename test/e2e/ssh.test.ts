@@ -25,10 +25,10 @@ async function text(urlPath: string): Promise<{ status: number; type: string | n
   return { status: res.status, type: res.headers.get('content-type'), body: await res.text() };
 }
 
-async function tokenWith(name: string, rules: { path: string; capabilities: string[] }[]): Promise<string> {
+async function tokenWith(name: string, rules: { path: string; capabilities: string[] }[], ttl = '1h'): Promise<string> {
   const put = await api(current().address, current().rootToken, 'PUT', `/v1/sys/policies/${name}`, { rules });
   expect(put.status, JSON.stringify(put.body)).toBeLessThan(300);
-  const created = await cli(['token', 'create', '--policy', name, '-o', 'json']);
+  const created = await cli(['token', 'create', '--policy', name, '--ttl', ttl, '-o', 'json']);
   expect(created.code, created.stderr).toBe(0);
   return (JSON.parse(created.stdout) as { token: string }).token;
 }
@@ -155,6 +155,15 @@ describe('authorisation', () => {
     expect(beyond.stderr).toContain('role dev does not allow the principal(s) root');
     const ca = await cli(['ssh', 'ca', 'delete'], token);
     expect(ca.code).not.toBe(0);
+  });
+
+  it("never signs a certificate that outlives the caller's token", async () => {
+    const token = await tokenWith('ssh-dev-short', [{ path: 'ssh/sign/dev', capabilities: ['update'] }], '5m');
+    const lookup = await cli(['token', 'lookup', '-o', 'json'], token);
+    expect(lookup.code, lookup.stderr).toBe(0);
+    const tokenExpiry = Date.parse((JSON.parse(lookup.stdout) as { expiresAt: string }).expiresAt);
+    const signed = await sign(['--ttl', '1h'], token);
+    expect(Date.parse(signed.expiresAt)).toBeLessThanOrEqual(tokenExpiry);
   });
 });
 

@@ -23,7 +23,7 @@ const RoleParam = z.object({ role: RoleName });
 const Ttl = z
   .union([z.string().max(32), z.number().int().min(1)])
   .optional()
-  .describe('e.g. "10m"; capped by the role\'s max_ttl');
+  .describe('e.g. "10m"; capped by the role\'s max_ttl and the calling token\'s expiry');
 const PrincipalList = z
   .union([z.array(z.string().min(1).max(256)).min(1).max(256), z.string().min(1).max(25_000)])
   .transform((v) =>
@@ -67,7 +67,7 @@ function keyIdOf(principal: Principal | undefined): string {
   return principal === undefined ? 'coffer:anonymous' : `coffer:${principal.displayName}:${principal.id}`;
 }
 
-async function roleOfType(deps: BrokerDeps, name: string, type: SshRole['key_type']): Promise<void> {
+async function roleOfType(deps: BrokerDeps, name: string, type: SshRole['key_type']): Promise<SshRole> {
   const role = await ssh(deps).getRole(name);
   if (role.key_type !== type) {
     throw new InvalidRequestError(
@@ -76,6 +76,21 @@ async function roleOfType(deps: BrokerDeps, name: string, type: SshRole['key_typ
         : `role ${name} signs certificates: use /v1/ssh/sign/${name}`,
     );
   }
+  return role;
+}
+
+/**
+ * The TTL to issue for: the one asked for (else the role's), never past the caller's token's expiry. A certificate
+ * cannot be called back once signed, so it must not outlive the credential that asked for it.
+ */
+async function ttlWithin(ctx: RouteContext, role: SshRole, asked: string | number | undefined): Promise<number> {
+  const ttl = asked === undefined ? role.ttl : parseDuration(asked);
+  if (ctx.principal?.type !== 'token') return ttl;
+  const token = await ctx.deps.tokens.lookup({ accessor: ctx.principal.id });
+  if (token.expiresAt === null) return ttl;
+  const left = Math.floor((token.expiresAt - ctx.deps.clock.now()) / 1000);
+  if (left <= 0) throw new InvalidRequestError('the calling token has expired');
+  return Math.min(ttl, left);
 }
 
 function leaseFields(lease: Parameters<typeof describeLease>[0], ctx: RouteContext) {
@@ -231,13 +246,13 @@ export const sshRoutes: RouteDef[] = [
     access: ({ params }) => ({ path: `ssh/sign/${params.role}`, capability: 'update' }),
     async handle({ params, body }, ctx) {
       const { deps, principal } = ctx;
-      await roleOfType(deps, params.role, 'ca');
+      const role = await roleOfType(deps, params.role, 'ca');
       const { lease, credential } = await requireService(deps, 'leases').issue({
         kind: 'ssh',
         action: 'sign',
         role: params.role,
         principalId: principal?.id ?? 'anonymous',
-        ttlSeconds: body.ttl === undefined ? undefined : parseDuration(body.ttl),
+        ttlSeconds: await ttlWithin(ctx, role, body.ttl),
         request: {
           public_key: body.public_key,
           key_id: keyIdOf(principal),
@@ -273,12 +288,12 @@ export const sshRoutes: RouteDef[] = [
     access: ({ params }) => ({ path: `ssh/creds/${params.role}`, capability: 'update' }),
     async handle({ params, body }, ctx) {
       const { deps, principal } = ctx;
-      await roleOfType(deps, params.role, 'otp');
+      const role = await roleOfType(deps, params.role, 'otp');
       const { lease, credential } = await requireService(deps, 'leases').issue({
         kind: 'ssh',
         role: params.role,
         principalId: principal?.id ?? 'anonymous',
-        ttlSeconds: body.ttl === undefined ? undefined : parseDuration(body.ttl),
+        ttlSeconds: await ttlWithin(ctx, role, body.ttl),
         request: { ip: body.ip, ...(body.username !== undefined && { username: body.username }) },
       });
       if (credential.type !== 'otp') throw new InvalidRequestError(`role ${params.role} is not an OTP role`);
