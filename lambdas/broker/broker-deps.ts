@@ -23,6 +23,7 @@ import type { AwsEngine } from '../engines/aws/aws-engine.ts';
 import type { DatabaseEngine } from '../engines/database/database-engine.ts';
 import type { PkiService } from '../engines/pki/pki-service.ts';
 import type { ApiKeyRegistry } from '../engines/rotation/api-key/api-key-registry.ts';
+import type { SshService } from '../engines/ssh/ssh-service.ts';
 
 /** Operations that only some runtimes offer (the local file keyring and file audit log). */
 export interface SystemOperations {
@@ -95,6 +96,8 @@ export interface BrokerDeps {
   readonly database?: DatabaseEngine;
   /** Short-lived AWS credentials (STS AssumeRole); absent where not enabled. */
   readonly aws?: AwsEngine;
+  /** The SSH engine: a CA signing users' keys, and one-time passwords; absent where not enabled. */
+  readonly ssh?: SshService;
   /** Coffer-managed API keys, validated for services by `POST /v1/apikeys/validate`; absent where not enabled. */
   readonly apiKeys?: ApiKeyRegistry;
   /** Rotation (configs, on-demand and breach rotations, status); absent where not enabled. */

@@ -56,6 +56,7 @@ import { PkiService } from '../engines/pki/pki-service.ts';
 import { ApiKeyRegistry } from '../engines/rotation/api-key/index.ts';
 import { createRotators } from '../engines/rotation/registry.ts';
 import { PostgresSessions, type PostgresTimeouts } from '../engines/shared/postgres/postgres-sessions.ts';
+import { SshService } from '../engines/ssh/ssh-service.ts';
 
 /** What both runtimes configure the same way; each runtime reads it from its own configuration. */
 export interface ServiceSettings {
@@ -215,6 +216,7 @@ export interface DynamicSecrets {
   readonly leases: LeaseService;
   readonly database: DatabaseEngine;
   readonly aws: AwsEngine;
+  readonly ssh: SshService;
 }
 
 /**
@@ -234,6 +236,8 @@ export function composeDynamicSecrets(options: {
   readonly leases?: ServiceSettings['leases'];
   /** Records each read of a connection's admin credential. @default not recorded (the lease sweeper) */
   readonly audit?: AuditLog;
+  /** The SSH CA's keys. @default none: the SSH engine only revokes (the lease sweeper) */
+  readonly sshKeys?: { readonly caKeys: CaKeyStore; readonly keyProvider: KeyProvider };
 }): DynamicSecrets {
   const { store, secrets, clock, audit, egress } = options;
   const database = new DatabaseEngine({
@@ -244,8 +248,9 @@ export function composeDynamicSecrets(options: {
     ...(audit !== undefined && { audit }),
   });
   const aws = new AwsEngine({ store, sts: options.sts });
-  const providers = { database, aws } satisfies ProviderRegistry;
-  return { leases: new LeaseService({ store, clock, providers, ...options.leases }), database, aws };
+  const ssh = new SshService({ store, clock, ...options.sshKeys });
+  const providers = { database, aws, ssh } satisfies ProviderRegistry;
+  return { leases: new LeaseService({ store, clock, providers, ...options.leases }), database, aws, ssh };
 }
 
 /**
@@ -321,6 +326,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     clock,
     postgres,
     audit,
+    sshKeys: { caKeys, keyProvider },
     ...(settings.leases !== undefined && { leases: settings.leases }),
   });
   const rotation = ports.rotation === undefined ? undefined : composeRotation();
@@ -383,6 +389,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
   const holders: DataKeyHolder[] = [
     regionalSecrets,
     pki,
+    dynamic.ssh,
     wrapping,
     authMounts,
     auditDevices,
@@ -424,6 +431,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     leases: dynamic.leases,
     database: dynamic.database,
     aws: dynamic.aws,
+    ssh: dynamic.ssh,
     apiKeys: new ApiKeyRegistry({ store, clock }),
     ...(rotation !== undefined && { rotation }),
     ...(keyRing !== undefined && { keys: keyRing }),

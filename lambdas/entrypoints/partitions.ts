@@ -39,6 +39,7 @@ import { DB_CONFIG_PK, DB_ROLE_PK } from '../engines/database/database-types.ts'
 import { PK_CERT_EXPIRY } from '../engines/pki/certificate-expiry.ts';
 import { PK_CA, PK_CERT, PK_CRL, PK_REVOKED, PK_ROLE } from '../engines/pki/pki-records.ts';
 import { API_KEY_PARTITION } from '../engines/rotation/api-key/api-key-registry.ts';
+import { SSH_CA_PK, SSH_CERT_PK, SSH_OTP_PK, SSH_REVOKED_PK, SSH_ROLE_PK } from '../engines/ssh/ssh-records.ts';
 import { INIT_PK } from './local/compose.ts';
 
 export interface Partition {
@@ -431,6 +432,45 @@ export const PARTITIONS: readonly Partition[] = [
     sortKey: '`devices`',
     access:
       '`GetItem` when a node loads its devices (at its first record; on AWS again every 10 s); a conditional put per enable or disable',
+  },
+  {
+    pk: SSH_CA_PK,
+    owner: 'engines/ssh/ssh-service.ts',
+    holds:
+      "the SSH CA: its public key (OpenSSH line), and either the CA key store's key id (ECDSA, RSA) or the Ed25519 " +
+      'key sealed under the key provider',
+    sortKey: '`current`',
+    access: '`GetItem` to sign; published unauthenticated at `/v1/ssh/public_key`',
+  },
+  {
+    pk: SSH_ROLE_PK,
+    owner: 'engines/ssh/ssh-service.ts',
+    holds: 'SSH role: `ca` (principals, extensions, critical options, key types) or `otp` (users, hosts); TTLs',
+    sortKey: 'role name',
+    access: '`GetItem` to sign or issue a password under the role; `Query` to list',
+  },
+  {
+    pk: SSH_CERT_PK,
+    owner: 'engines/ssh/ssh-service.ts',
+    holds: 'a signed certificate: role, key id, principals, expiry (no key material)',
+    sortKey: 'serial (decimal), written create-only so serials are unique',
+    access: '`PutItem` when signing',
+  },
+  {
+    pk: SSH_REVOKED_PK,
+    owner: 'engines/ssh/ssh-service.ts',
+    holds: "a revoked certificate's public key and expiry",
+    sortKey: 'serial (decimal)',
+    access: '`Query` to build the revoked-keys list, published unauthenticated at `/v1/ssh/revoked_keys`',
+    expires: 'left out of the list once the certificate would have expired',
+  },
+  {
+    pk: SSH_OTP_PK,
+    owner: 'engines/ssh/ssh-service.ts',
+    holds: 'a live one-time password: its SHA-256, user, host, expiry (never the password)',
+    sortKey: 'SHA-256 of the password (hex)',
+    access: '`GetItem` then a conditional `DeleteItem` to verify it once',
+    expires: 'at verification, at its lease end, or refused after `expiresAt`',
   },
   {
     pk: OUTBOX_PARTITION_PREFIX,

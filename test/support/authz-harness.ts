@@ -70,6 +70,7 @@ import { PkiService } from '../../lambdas/engines/pki/pki-service.ts';
 import { API_KEY_PARTITION, ApiKeyRegistry } from '../../lambdas/engines/rotation/api-key/api-key-registry.ts';
 import { createRotators } from '../../lambdas/engines/rotation/registry.ts';
 import { PostgresSessions } from '../../lambdas/engines/shared/postgres/postgres-sessions.ts';
+import { SshService } from '../../lambdas/engines/ssh/ssh-service.ts';
 import { issuedCertificates } from '../../lambdas/entrypoints/compose-services.ts';
 import { FakeKeyProvider } from './fake-key-provider.ts';
 import { fakeLdapDirectory, LDAP_FIXTURE_ENTRIES } from './fake-ldap-directory.ts';
@@ -382,8 +383,8 @@ function leaseGrants(leaseId: string): Grant[] {
     {
       capabilities: ['read', 'update'],
       touches: ['read', 'write'],
-      matches: (p) => /^[a-z]+\/creds\/[^/]+$/.test(p) && within(leaseId, p),
-      why: 'issuing a credential creates its lease',
+      matches: (p) => /^[a-z]+\/(creds|sign)\/[^/]+$/.test(p) && within(leaseId, p),
+      why: 'issuing a credential (or signing a key) creates its lease',
     },
   ];
 }
@@ -714,6 +715,92 @@ export const PARTITIONS: readonly PartitionRule[] = [
       resource([`pki/certs/${sk}`], [PKI_CERT_WRITERS], 'revoked serials are published in the CRL at /v1/pki/crl'),
   },
   { pk: 'pki#crl', classify: () => resource([], [PKI_CERT_WRITERS], 'the CRL is published at /v1/pki/crl') },
+  // SSH engine: the CA's public key and the revoked-keys list are published unauthenticated (/v1/ssh/public_key,
+  // /v1/ssh/revoked_keys); signing reads the CA and records a serial; passwords are written by creds, consumed by verify.
+  {
+    pk: 'ssh#ca',
+    classify: () =>
+      resource(
+        ['ssh/config/ca'],
+        [
+          {
+            capabilities: ['update'],
+            touches: ['read'],
+            matches: (p) => /^ssh\/sign\/[^/]+$/.test(p),
+            why: 'signing reads the CA (and unseals its key)',
+          },
+          REWRAP,
+        ],
+        "the CA's public key is published at /v1/ssh/public_key",
+      ),
+  },
+  {
+    pk: 'ssh#role',
+    classify: ({ sk }) =>
+      resource(
+        [`ssh/roles/${sk}`],
+        [
+          {
+            capabilities: ['update'],
+            touches: ['read'],
+            matches: (p) => p === `ssh/sign/${sk}` || p === `ssh/creds/${sk}`,
+            why: 'signing or issuing a password under the role',
+          },
+        ],
+      ),
+  },
+  {
+    pk: 'ssh#cert',
+    classify: () =>
+      resource(
+        [],
+        [
+          {
+            capabilities: ['update'],
+            touches: ['read', 'write'],
+            matches: (p) => /^ssh\/sign\/[^/]+$/.test(p),
+            why: 'each certificate signed records its serial, create-only',
+          },
+        ],
+      ),
+  },
+  {
+    pk: 'ssh#revoked',
+    classify: () =>
+      resource(
+        [],
+        [
+          {
+            capabilities: ['update', 'sudo'],
+            touches: ['read', 'write'],
+            matches: (p) => /^sys\/leases\/(revoke|revoke-prefix)\/ssh(\/|$)/.test(p),
+            why: "revoking a certificate's lease lists its key",
+          },
+        ],
+        'the revoked keys are published at /v1/ssh/revoked_keys',
+      ),
+  },
+  {
+    pk: 'ssh#otp',
+    classify: () =>
+      resource(
+        [],
+        [
+          {
+            capabilities: ['update'],
+            touches: ['read', 'write'],
+            matches: (p) => /^ssh\/creds\/[^/]+$/.test(p) || p === 'ssh/verify',
+            why: 'issuing a password stores its hash; verifying consumes it',
+          },
+          {
+            capabilities: ['update', 'sudo'],
+            touches: ['read', 'write'],
+            matches: (p) => /^sys\/leases\/(renew|revoke|revoke-prefix)\/ssh(\/|$)/.test(p),
+            why: "renewing a password's lease moves its expiry; revoking deletes it",
+          },
+        ],
+      ),
+  },
   // Database engine: a creds request (or a lease renewal/revocation) reads its role and that role's config.
   {
     pk: DB_ROLE_PK,
@@ -1047,7 +1134,8 @@ export async function buildAuthzWorld(
   tracer.wrapInPhase(engineSecrets, 'get', 'engine-delegated');
   const database = new DatabaseEngine({ store, clock, secrets: engineSecrets, plugin: new FakeDatabasePlugin() });
   const aws = new AwsEngine({ store, sts: fakeSts });
-  const leases = new LeaseService({ store, clock, providers: { database, aws } });
+  const ssh = new SshService({ store, clock, caKeys, keyProvider });
+  const leases = new LeaseService({ store, clock, providers: { database, aws, ssh } });
   const rotation = new RotationService({
     store,
     secrets,
@@ -1125,6 +1213,7 @@ export async function buildAuthzWorld(
     leases,
     database,
     aws,
+    ssh,
     apiKeys: new ApiKeyRegistry({ store, clock }),
     rotation,
     compliance: new ComplianceService({

@@ -18,6 +18,7 @@ import { replicationRoutes } from './replication.ts';
 import { rotationRoutes } from './rotation.ts';
 import { secretRoutes } from './secrets.ts';
 import { SECRETS_MANAGER_PATHS, secretsManagerRoutes } from './secretsmanager/routes.ts';
+import { sshRoutes } from './ssh.ts';
 import { sysRoutes } from './sys.ts';
 import { tokenRoutes } from './tokens.ts';
 import { wrappingRoutes } from './wrapping.ts';
@@ -44,6 +45,7 @@ export function nativeRoutes(): RouteDef[] {
     ...withFeature('database', homeRegionOnly(databaseRoutes)),
     ...withFeature('leases', leaseRoutes),
     ...withFeature('aws', awsRoutes),
+    ...withFeature('ssh', sshRoutes),
     ...withFeature('iamPrincipals', iamMappingRoutes),
     ...withFeature('rotation', homeRegionOnly(rotationRoutes)),
     ...withFeature('wrapping', wrappingRoutes),

@@ -1,8 +1,11 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { ValidationError } from '../errors.ts';
 
-/** Lease ids: `<engine>/creds/<role>/<24 hex>`. Role names are validated by their engines; this is the outer bound. */
-const LEASE_ID = /^[a-z0-9]+\/creds\/[A-Za-z0-9_.-]{1,128}\/[a-f0-9]{24}$/;
+/**
+ * Lease ids: `<engine>/creds/<role>/<24 hex>`, or `<engine>/sign/<role>/<24 hex>` for a key the engine signed (SSH
+ * certificates). Role names are validated by their engines; this is the outer bound.
+ */
+const LEASE_ID = /^[a-z0-9]+\/(creds|sign)\/[A-Za-z0-9_.-]{1,128}\/[a-f0-9]{24}$/;
 const LEASE_PREFIX = /^[a-z0-9]+(\/[A-Za-z0-9_.-]*)*$/;
 
 export function newLeaseId(rolePath: string): string {
@@ -12,7 +15,7 @@ export function newLeaseId(rolePath: string): string {
 export function assertLeaseId(leaseId: string): string {
   if (!LEASE_ID.test(leaseId)) {
     throw new ValidationError(
-      `invalid lease id ${JSON.stringify(leaseId.slice(0, 200))}: expected <engine>/creds/<role>/<id>`,
+      `invalid lease id ${JSON.stringify(leaseId.slice(0, 200))}: expected <engine>/creds/<role>/<id> or <engine>/sign/<role>/<id>`,
     );
   }
   return leaseId;

@@ -71,6 +71,13 @@ export interface IssueInput<K extends DynamicKind> {
   readonly principalId: string;
   /** @default the role's default TTL; capped by its max TTL */
   readonly ttlSeconds?: number | undefined;
+  /** Handed to the provider's `issue` as it is (the provider validates it). @default none */
+  readonly request?: unknown;
+  /**
+   * The action the lease is named after: `sign` for a key the engine signs (SSH certificates), so the lease sits
+   * under the policy path the caller was authorised at (`ssh/sign/<role>/<id>`). @default 'creds'
+   */
+  readonly action?: 'creds' | 'sign';
 }
 
 export interface RevokeOutcome {
@@ -175,7 +182,7 @@ export class LeaseService {
   async issue<K extends DynamicKind>(input: IssueInput<K>): Promise<{ lease: LeaseView; credential: CredentialOf<K> }> {
     const provider = this.provider(input.kind);
     const limits = await provider.roleLimits(input.role);
-    const rolePath = `${input.kind}/creds/${input.role}`;
+    const rolePath = `${input.kind}/${input.action ?? 'creds'}/${input.role}`;
     const ttl = input.ttlSeconds ?? limits.defaultTtlSeconds;
     if (!Number.isSafeInteger(ttl) || ttl <= 0) throw new ValidationError('ttl must be a positive number of seconds');
     const now = this.clock.now();
@@ -200,7 +207,7 @@ export class LeaseService {
     await this.reserve(lease, roleLimit);
     let issued: { credential: CredentialOf<K>; revokeHandle: HandleOf<K> };
     try {
-      issued = await provider.issue(input.role, lease.ttlSeconds, expiresAt);
+      issued = await provider.issue(input.role, lease.ttlSeconds, expiresAt, input.request);
     } catch (err) {
       // Nothing was created at the target: release the reservation.
       await this.finalize([await this.mustGet(leaseId)]).catch(() => {

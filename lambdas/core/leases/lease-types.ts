@@ -4,7 +4,7 @@
  */
 
 /** The kinds of dynamic credential Coffer can issue. Adding one here forces a provider into every registry. */
-export type DynamicKind = 'database' | 'aws';
+export type DynamicKind = 'database' | 'aws' | 'ssh';
 
 /** What each kind issues, and what its provider needs later to revoke it. Handles are stored; credentials never are. */
 export interface DynamicKinds {
@@ -20,6 +20,22 @@ export interface DynamicKinds {
       readonly expiration: string;
     };
     readonly handle: { readonly role: string; readonly roleArn: string; readonly accessKeyId: string };
+  };
+  /** A signed OpenSSH certificate, or a one-time password (the role's type decides). */
+  ssh: {
+    readonly credential:
+      | { readonly type: 'certificate'; readonly signedKey: string; readonly serialNumber: string }
+      | { readonly type: 'otp'; readonly key: string; readonly username: string; readonly ip: string };
+    readonly handle:
+      | {
+          readonly type: 'certificate';
+          readonly role: string;
+          readonly serial: string;
+          /** The certified public key (OpenSSH line): what the revoked-keys list names once the lease is revoked. */
+          readonly publicKey: string;
+          readonly validUntil: number;
+        }
+      | { readonly type: 'otp'; readonly role: string; readonly otpHash: string };
   };
 }
 
@@ -47,6 +63,8 @@ export interface DynamicProvider<K extends DynamicKind> {
     role: string,
     ttlSeconds: number,
     expiresAt: number,
+    /** What the caller asked for beyond a TTL (the public key to sign, the OTP's user and host); the engine parses it. */
+    request?: unknown,
   ): Promise<{ credential: CredentialOf<K>; revokeHandle: HandleOf<K> }>;
   /** Removes the credential at the target. Idempotent. */
   revoke(handle: HandleOf<K>): Promise<void>;

@@ -24,6 +24,7 @@ import { registerRotationCommands } from './commands/rotation.ts';
 import { registerRunCommand } from './commands/run.ts';
 import { registerSecretCommands } from './commands/secret.ts';
 import { registerServerCommands } from './commands/server.ts';
+import { registerSshCommands } from './commands/ssh.ts';
 import { registerTokenCommands } from './commands/token.ts';
 import { registerWrappingCommands } from './commands/wrapping.ts';
 
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
   registerAuditCommands(program);
   registerAccessKeyCommands(program);
   registerPkiCommands(program);
+  registerSshCommands(program);
   registerCredsCommands(program);
   registerDbCommands(program);
   registerAwsCommands(program);

@@ -102,6 +102,18 @@ describe('Module: the split broker bundle (emulator)', () => {
     expect(JSON.parse(results[6]!.body).error.message).toBe('token signature is invalid');
   });
 
+  it('creates an SSH CA in KMS and signs a key with sshpk from its chunk, in a cold process of its own', async () => {
+    const publicKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIElmPHiO0G74ULwhGMdaA2ZGJEY/pja+6ocZ04gf7ZNE';
+    const results = await run([
+      apiGatewayEvent('POST', '/v1/ssh/config/ca', { key_type: 'ec-p256' }, ADMIN),
+      apiGatewayEvent('PUT', '/v1/ssh/roles/dev', { key_type: 'ca', default_user: 'dev-alice' }, ADMIN),
+      apiGatewayEvent('POST', '/v1/ssh/sign/dev', { public_key: publicKey }, ADMIN),
+    ]);
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(JSON.parse(results[0]!.body)).toMatchObject({ key_type: 'ec-p256', key_store: 'kms' });
+    expect(JSON.parse(results[2]!.body).signed_key).toMatch(/^ssh-ed25519-cert-v01@openssh\.com /);
+  });
+
   it('writes a certificate login role, whose checks load at first use, in a cold process of its own', async () => {
     const ca = await makeCa(Date.now());
     const ca2 = await makeCa(Date.now(), 'Other CA');

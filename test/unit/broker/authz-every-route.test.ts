@@ -45,6 +45,7 @@ interface Seed {
   readonly secretId: string;
   readonly secretIdAccessor: string;
   readonly wrappingToken: string;
+  readonly sshOtp: string;
 }
 
 interface Sample {
@@ -58,6 +59,8 @@ interface Sample {
 }
 
 let leafCsr = '';
+/** A user's OpenSSH public key for the SSH engine to sign (public: nothing secret in a fixture). */
+const SSH_USER_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIElmPHiO0G74ULwhGMdaA2ZGJEY/pja+6ocZ04gf7ZNE';
 
 const ADMIN_SECRET = JSON.stringify({ username: 'admin', password: 'admin-password-not-real' });
 /** A PostgreSQL secret value: postgres rotation pins the target it names when configured. */
@@ -216,6 +219,21 @@ const FIXTURES: Record<string, (seed: Seed) => Sample> = {
   'aws.role.delete': () => ({ params: { name: 'deploy' } }),
   'aws.creds.read': () => ({ params: { role: 'deploy' } }),
   'aws.creds.issue': () => ({ params: { role: 'deploy' }, body: {} }),
+  'ssh.ca.create': () => ({ body: { key_type: 'ed25519' }, noCa: true }),
+  'ssh.ca.read': () => ({}),
+  'ssh.ca.delete': () => ({}),
+  'ssh.public_key': () => ({}),
+  'ssh.revoked_keys': () => ({}),
+  'ssh.role.list': () => ({}),
+  'ssh.role.write': () => ({
+    params: { name: 'ops' },
+    body: { key_type: 'ca', allowed_users: ['ops-*'], default_user: 'ops-alice' },
+  }),
+  'ssh.role.read': () => ({ params: { name: 'dev' } }),
+  'ssh.role.delete': () => ({ params: { name: 'dev' } }),
+  'ssh.sign': () => ({ params: { role: 'dev' }, body: { public_key: SSH_USER_KEY, valid_principals: ['dev-bob'] } }),
+  'ssh.creds': () => ({ params: { role: 'hosts' }, body: { ip: '10.0.0.5' } }),
+  'ssh.verify': (s) => ({ body: { otp: s.sshOtp } }),
   'iam.mapping.put': () => ({
     body: { pattern: 'arn:aws:iam::123456789012:role/ci', policies: ['fixture-policy'] },
   }),
@@ -451,6 +469,17 @@ async function seed(noCa: boolean): Promise<{ snapshot: AuthzSnapshot; seed: See
   await deps.database!.putRole('app', { db_name: 'main' });
   const lease = await deps.leases!.issue({ kind: 'database', role: 'app', principalId: 'seed' });
   await deps.aws!.putRole('deploy', { role_arn: 'arn:aws:iam::123456789012:role/deploy' });
+  const ssh = deps.ssh!;
+  if (!noCa) await ssh.createCa('ed25519');
+  await ssh.putRole('dev', { key_type: 'ca', allowed_users: ['dev-*'], default_user: 'dev-alice' });
+  await ssh.putRole('hosts', { key_type: 'otp', default_user: 'deploy', cidr_list: ['10.0.0.0/24'] });
+  const otp = await deps.leases!.issue({
+    kind: 'ssh',
+    role: 'hosts',
+    principalId: 'seed',
+    request: { ip: '10.0.0.6' },
+  });
+  const sshOtp = otp.credential.type === 'otp' ? otp.credential.key : '';
   // Generous: the fixture quota is there to be read and deleted, never to refuse a request of these runs.
   await deps.quotas!.put('fixture-quota', { path: 'secrets/', rate: 1_000_000, interval: 1, per: 'global' });
   const authMounts = deps.authMounts!;
@@ -499,6 +528,7 @@ async function seed(noCa: boolean): Promise<{ snapshot: AuthzSnapshot; seed: See
       secretId: secretId.secretId,
       secretIdAccessor: secretId.accessor,
       wrappingToken: wrapped.token,
+      sshOtp,
     },
   };
 }

@@ -56,6 +56,7 @@ const LAZY_PACKAGES: readonly (readonly [string, string])[] = [
   ['pg-pool', 'lambdas/engines/shared/postgres/postgres-sessions.ts'],
   ['pg-protocol', 'lambdas/engines/shared/postgres/postgres-sessions.ts'],
   ['jose', 'lambdas/core/auth/jwt/jwt-verifier-loader.ts'],
+  ['sshpk', 'lambdas/engines/ssh/ssh-service.ts'],
 ];
 
 describe('the broker Lambda bundle (issue 15: cold import)', () => {
@@ -159,6 +160,7 @@ describe('the broker Lambda bundle (issue 15: cold import)', () => {
       'lambdas/engines/rotation/certificate/certificate-rotator.ts',
       'lambdas/engines/shared/postgres/postgres-sessions.ts',
       'lambdas/core/auth/jwt/jwt-verifier-loader.ts',
+      'lambdas/engines/ssh/ssh-service.ts',
     ]) {
       expect(eager.has(entryPoint), entryPoint).toBe(true);
     }
@@ -168,6 +170,7 @@ describe('the broker Lambda bundle (issue 15: cold import)', () => {
       'lambdas/engines/rotation/certificate/certificate-parts.ts',
       'lambdas/core/auth/jwt/jwt-verifier.ts',
       'lambdas/core/auth/jwt/jwt-keys.ts',
+      'lambdas/engines/ssh/ssh-certificates.ts',
     ]) {
       expect(eager.has(loaded), loaded).toBe(false);
       expect(bundled).toContain(loaded);

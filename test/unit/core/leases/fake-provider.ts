@@ -62,6 +62,18 @@ export const unusedAwsProvider: DynamicProvider<'aws'> = {
   revoke: async () => {},
 };
 
+/** An `ssh` provider that is never used by these tests but completes the registry. */
+export const unusedSshProvider: DynamicProvider<'ssh'> = {
+  kind: 'ssh',
+  roleLimits: async (role) => {
+    throw new NotFoundError(`no SSH role "${role}"`);
+  },
+  issue: async () => {
+    throw new Error('not used');
+  },
+  revoke: async () => {},
+};
+
 export function fakeRegistry(database = new FakeDatabaseProvider()) {
-  return { database, aws: unusedAwsProvider } satisfies ProviderRegistry;
+  return { database, aws: unusedAwsProvider, ssh: unusedSshProvider } satisfies ProviderRegistry;
 }
