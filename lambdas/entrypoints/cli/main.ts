@@ -20,6 +20,7 @@ import { registerPolicyCommands } from './commands/policy.ts';
 import { registerQuotaCommands } from './commands/quota.ts';
 import { registerRotationCommands } from './commands/rotation.ts';
 import { registerRunCommand } from './commands/run.ts';
+import { registerScanCommand } from './commands/scan.ts';
 import { registerSecretCommands } from './commands/secret.ts';
 import { registerServerCommands } from './commands/server.ts';
 import { registerTokenCommands } from './commands/token.ts';
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
   registerIamCommands(program);
   registerQuotaCommands(program);
   registerRunCommand(program);
+  registerScanCommand(program);
   registerAgentCommand(program);
   registerCompletionCommand(program);
   registerDevCommands(program);
