@@ -27,7 +27,7 @@ const NOT_SECRET_NAME =
  * dots and dashes as in YAML and properties files) and the value (optionally quoted, without spaces).
  */
 const ASSIGNMENT =
-  /(?<![A-Za-z0-9_])(?<quoteName>["']?)(?<name>[A-Za-z_][A-Za-z0-9_.-]{0,80})\k<quoteName>\s*(?::=|=>|=|:)\s*(?<quote>["'`]?)(?<value>[^\s"'`,;]{1,500})\k<quote>/g;
+  /(?<![A-Za-z0-9_])(?<quoteName>["']?)(?<name>[A-Za-z_][A-Za-z0-9_.-]{0,80})\k<quoteName>[ \t]*(?::=|=>|=|:)[ \t]*(?<quote>["'`]?)(?<value>[^\s"'`,;]{1,500})\k<quote>/g;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HEX = /^(?:0x)?[0-9a-f]+$/i;

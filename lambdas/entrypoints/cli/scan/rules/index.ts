@@ -1,9 +1,10 @@
 import { creator as recommended } from '@secretlint/secretlint-rule-preset-recommend';
 import type { SecretLintCoreConfig } from '@secretlint/types';
-import { cofferRule } from './coffer.ts';
+import { COFFER_RULE_ID, cofferRule } from './coffer.ts';
 import { databaseUrlRule } from './database-url.ts';
 import { ENTROPY_RULE_ID, entropyRule } from './entropy.ts';
 import { jwtRule } from './jwt.ts';
+import { privateKeyRule } from './private-key.ts';
 
 export { ENTROPY_RULE_ID };
 
@@ -24,6 +25,7 @@ export const SCAN_CONFIG: SecretLintCoreConfig = {
       rules: [{ id: AWS_RULE_ID, options: { enableIDScanRule: true } }],
     },
     { id: cofferRule.meta.id, rule: cofferRule },
+    { id: privateKeyRule.meta.id, rule: privateKeyRule },
     { id: jwtRule.meta.id, rule: jwtRule },
     { id: databaseUrlRule.meta.id, rule: databaseUrlRule },
     { id: entropyRule.meta.id, rule: entropyRule },
@@ -36,9 +38,14 @@ export const SCAN_CONFIG: SecretLintCoreConfig = {
  */
 export const DROPPED_MESSAGE_IDS: ReadonlySet<string> = new Set(['AWSAccountID']);
 
-/** Which rule wins when two report overlapping text: the most specific. The entropy rule only fills gaps. */
+/**
+ * Which rule wins when two report overlapping text, lowest first: Coffer's credentials (a Coffer key pair also fits the
+ * AWS rule's `secretAccessKey = …`), then the preset's maintained rules, then Coffer's rules that fill the preset's
+ * gaps, and last the entropy rule, which only reports what nothing more specific recognised.
+ */
 export function rulePriority(ruleId: string): number {
-  if (ruleId === ENTROPY_RULE_ID) return 2;
-  if (ruleId.startsWith('coffer/')) return 0;
+  if (ruleId === COFFER_RULE_ID) return 0;
+  if (ruleId === ENTROPY_RULE_ID) return 3;
+  if (ruleId.startsWith('coffer/')) return 2;
   return 1;
 }
