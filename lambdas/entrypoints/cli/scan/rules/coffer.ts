@@ -26,7 +26,7 @@ const ANY_ACCESS_KEY_ID = new RegExp(
   `(?<![A-Za-z0-9])(?:${ACCESS_KEY_ID_PREFIX}|A3T[A-Z0-9]|AKIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])`,
   'g',
 );
-const SECRET_ACCESS_KEY = /(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])/g;
+const SECRET_ACCESS_KEY = /(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=])/g;
 /** How many lines above or below an access key id its secret is looked for. */
 const PAIR_DISTANCE_LINES = 3;
 
