@@ -1,11 +1,13 @@
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFixtureRepo, cofferToken, type FixtureRepo, password } from '../support/scan-fixture-repo.ts';
 import { COFFER_BIN, tempDir } from '../support/server-process.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
 
 interface Finding {
   ruleId: string;
@@ -362,5 +364,30 @@ describe('coffer scan on a fixture repository', () => {
     stagedRepo.git('reset', '-q');
     const nothing = await scan(staged, ['--staged']);
     expect(nothing.code).toBe(0);
+  });
+
+  it('examples/pre-commit, installed as a git hook, refuses a commit that adds a secret and lets a clean one through', () => {
+    const hooked = path.join(temp.dir, 'hooked');
+    const hookedRepo = buildFixtureRepo(hooked);
+    copyFileSync(path.join(ROOT, 'examples/pre-commit'), path.join(hooked, '.git/hooks/pre-commit'));
+    chmodSync(path.join(hooked, '.git/hooks/pre-commit'), 0o755);
+    const env = { ...process.env, COFFER: `${process.execPath} ${COFFER_BIN}` };
+    const commit = (message: string) =>
+      spawnSync('git', ['commit', '-q', '-m', message], { cwd: hooked, env, encoding: 'utf8' });
+
+    const token = cofferToken();
+    writeFileSync(path.join(hooked, 'src/leak.ts'), `export const token = '${token}';\n`);
+    hookedRepo.git('add', 'src/leak.ts');
+    const refused = commit('add a leak');
+    expect(refused.status).toBe(1);
+    // git runs hooks with their stdout on its stderr.
+    expect(refused.stderr).toContain('src/leak.ts:1:23  coffer/coffer-credentials  found a Coffer token');
+    expect(refused.stdout + refused.stderr).not.toContain(token);
+    expect(hookedRepo.git('log', '--format=%s', '-1').trim()).toBe('remove legacy config');
+
+    writeFileSync(path.join(hooked, 'src/leak.ts'), 'export const token = process.env.COFFER_TOKEN;\n');
+    hookedRepo.git('add', 'src/leak.ts');
+    expect(commit('read the token from the environment').status).toBe(0);
+    expect(hookedRepo.git('log', '--format=%s', '-1').trim()).toBe('read the token from the environment');
   });
 });
