@@ -146,6 +146,7 @@ function files(): FileSpec[] {
         { text: `const SERVICE_JWT = '${jwt}';`, planted: 'JWT', secret: jwt },
         { text: `const sessionToken = '${randomUUID()}';`, lookAlike: 'UUID assigned to a token name' },
         { text: `const tokenSha256 = '${sha256}';`, lookAlike: 'sha256 hex digest' },
+        { text: 'const dbPassword = process.env.ORDERS_DB_PASSWORD;', lookAlike: 'code reading the secret' },
         {
           text: "const unsigned = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.';",
           lookAlike: 'unsigned JWT (alg none, no signature)',

@@ -10,8 +10,8 @@ import { isPlaceholder } from './placeholders.ts';
  * - the name looks secret and not like a digest or an identifier (`password_hash`, `checksum`, `key_id` are not);
  * - it is at least `ENTROPY_MIN_LENGTH` characters and has at least `ENTROPY_MIN_BITS` bits of Shannon entropy per
  *   character: random keys of that length score 4 and above, words and sentences below 3.5;
- * - it is not a placeholder, a UUID, a digest in hex or in `sha256:`/`sha512-` notation (lockfile integrity), nor the
- *   base64 of readable text.
+ * - it is not a placeholder, a UUID, a digest in hex or in `sha256:`/`sha512-` notation (lockfile integrity), the
+ *   base64 of readable text, nor code that reads the secret from elsewhere (`process.env.DB_PASSWORD`).
  */
 export const ENTROPY_RULE_ID = 'coffer/high-entropy-assignment';
 export const ENTROPY_MIN_LENGTH = 20;
@@ -32,6 +32,11 @@ const ASSIGNMENT =
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HEX = /^(?:0x)?[0-9a-f]+$/i;
 const DIGEST_NOTATION = /^(?:sha(?:1|224|256|384|512)|md5|blake2b?)[-:]/i;
+/**
+ * Code that fetches the secret rather than holding it: a property path (`process.env.DB_PASSWORD`,
+ * `settings.secrets.apiToken`), a call or an index (`getenv(…)`, `os.environ[…]`), an environment variable's name.
+ */
+const CODE_REFERENCE = /^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$|[()[\]{}]|^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/;
 
 const messages = {
   HighEntropy: { en: () => 'found a high-entropy value assigned to a secret-looking name' },
@@ -62,6 +67,7 @@ export function looksLikeSecretName(name: string): boolean {
 export function looksLikeSecretValue(value: string): boolean {
   if (value.length < ENTROPY_MIN_LENGTH) return false;
   if (isPlaceholder(value) || UUID.test(value) || HEX.test(value) || DIGEST_NOTATION.test(value)) return false;
+  if (CODE_REFERENCE.test(value)) return false;
   if (isBase64OfText(value)) return false;
   return shannonEntropy(value) >= ENTROPY_MIN_BITS;
 }

@@ -60,6 +60,9 @@ describe('Function: looksLikeSecretValue', () => {
     ['a run of x', 'xxxxxxxxxxxxxxxxxxxxxxxx'],
     ['an example', 'EXAMPLEKEY1234567890ABCDEF'],
     ['a low-entropy phrase', 'correcthorsebatterystaple'],
+    ['a property path', 'process.env.COFFER_TOKEN'],
+    ['a call', 'readSecret(SECRET_PATH_V2)'],
+    ['an environment variable name', 'ORDERS_DB_PASSWORD_V2'],
   ])('does not take %s for a secret', (_name, value) => {
     expect(looksLikeSecretValue(value)).toBe(false);
   });
