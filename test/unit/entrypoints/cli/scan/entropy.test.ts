@@ -54,6 +54,7 @@ describe('Function: looksLikeSecretValue', () => {
     ['a docker digest', `sha256:${randomBytes(32).toString('hex')}`],
     ['base64 of text', Buffer.from('this is only a greeting, nothing more').toString('base64')],
     ['base64 of JSON', Buffer.from('{"user":"ci","role":"reader"}').toString('base64')],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell-style placeholder is the case under test
     ['a template', '${DATABASE_PASSWORD_FROM_VAULT}'],
     ['a mustache template', '{{ .Values.db.password }}'],
     ['an angle-bracket placeholder', '<paste-your-api-key-here>'],

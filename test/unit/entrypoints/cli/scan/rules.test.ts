@@ -43,7 +43,11 @@ describe('Rule: coffer/coffer-credentials', () => {
     ]);
     const lone = `something=${cofferSecretAccessKey()}\n`;
     expect(await rulesAt(lone)).toEqual([]);
-    const aws = `aws_access_key_id=AKIA${'QWERTYUIOPASDFGH'}\naws_secret_access_key=${cofferSecretAccessKey()}\n`;
+    // The preset's AWS rule ends its match with `\b`, so it passes over a key ending in `+` or `/` (the entropy rule
+    // then reports it): draw one that ends in a letter or digit.
+    let awsSecret = cofferSecretAccessKey();
+    while (!/[A-Za-z0-9]$/.test(awsSecret)) awsSecret = cofferSecretAccessKey();
+    const aws = `aws_access_key_id=AKIA${'QWERTYUIOPASDFGH'}\naws_secret_access_key=${awsSecret}\n`;
     expect((await rulesAt(aws)).map(([rule]) => rule)).toEqual([
       '@secretlint/secretlint-rule-aws',
       '@secretlint/secretlint-rule-aws',
@@ -88,6 +92,7 @@ describe('Rule: coffer/database-url', () => {
 
   it('passes over placeholders and URLs without a password', async () => {
     const content = [
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell-style placeholder is the case under test
       'redis://:${REDIS_PASSWORD}@cache:6379',
       'redis://:<password>@cache:6379',
       'amqp://guest:guest@localhost:5672',
