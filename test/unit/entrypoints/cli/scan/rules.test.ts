@@ -141,6 +141,16 @@ describe('Rule: coffer/high-entropy-assignment', () => {
     ]);
   });
 
+  it('passes over type annotations, ARNs and names inside other words', async () => {
+    const content = [
+      'export const privateKeyRule: SecretLintRuleCreator = {',
+      'const token: AccessTokenResponseBody | undefined = undefined;',
+      "  KmsUserPasswordSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kmsuser-AbCdEf',",
+      '"@aws-cdk/aws-secretsmanager:useAttachedSecretResourcePolicyForSecretTargetAttachments": true,',
+    ].join('\n');
+    expect(await rulesAt(content)).toEqual([]);
+  });
+
   it('reads no assignment across a line break', async () => {
     expect(await rulesAt(`password:\n  ${randomBytes(24).toString('base64url')}`)).toEqual([]);
   });
