@@ -9,6 +9,8 @@ const run = promisify(execFile);
 /** git's own test for binary content: a NUL byte in the first 8000 bytes. */
 const BINARY_SNIFF_BYTES = 8000;
 const GIT_OUTPUT_LIMIT = 1024 * 1024 * 1024;
+/** How many bytes of blobs one `git cat-file --batch` reads. */
+const BLOB_BATCH_BYTES = 32 * 1024 * 1024;
 
 /** What was scanned and what was passed over, for the summary line. */
 export interface SourceStats {
@@ -165,29 +167,48 @@ async function* readBlobs(
 ): AsyncGenerator<{ blob: string; content: string }> {
   if (blobs.length === 0) return;
   const sizes = (await git(root, ['cat-file', '--batch-check'], `${blobs.join('\n')}\n`)).toString('utf8');
-  const wanted: string[] = [];
+  const wanted: Array<{ id: string; size: number }> = [];
   for (const line of sizes.split('\n')) {
     const [blob, type, size] = line.split(' ');
     if (blob === undefined || type !== 'blob') continue;
     if (Number(size) > maxBytes) stats.skippedLarge += 1;
-    else wanted.push(blob);
+    else wanted.push({ id: blob, size: Number(size) });
   }
-  if (wanted.length === 0) return;
-  const batch = await git(root, ['cat-file', '--batch'], `${wanted.join('\n')}\n`);
-  // Each object: "<oid> blob <size>\n<content>\n".
-  let at = 0;
-  while (at < batch.length) {
-    const headerEnd = batch.indexOf(0x0a, at);
-    const [blob, , size] = batch.subarray(at, headerEnd).toString('utf8').split(' ');
-    const content = batch.subarray(headerEnd + 1, headerEnd + 1 + Number(size));
-    at = headerEnd + 1 + Number(size) + 1;
-    if (isBinary(content)) {
-      stats.skippedBinary += 1;
-      continue;
+  for (const group of groupsOf(wanted)) {
+    const batch = await git(root, ['cat-file', '--batch'], `${group.map((blob) => blob.id).join('\n')}\n`);
+    // Each object: "<oid> blob <size>\n<content>\n".
+    let at = 0;
+    while (at < batch.length) {
+      const headerEnd = batch.indexOf(0x0a, at);
+      const [blob, , size] = batch.subarray(at, headerEnd).toString('utf8').split(' ');
+      const content = batch.subarray(headerEnd + 1, headerEnd + 1 + Number(size));
+      at = headerEnd + 1 + Number(size) + 1;
+      if (isBinary(content)) {
+        stats.skippedBinary += 1;
+        continue;
+      }
+      stats.scanned += 1;
+      yield { blob: blob as string, content: content.toString('utf8') };
     }
-    stats.scanned += 1;
-    yield { blob: blob as string, content: content.toString('utf8') };
   }
+}
+
+/** Blobs in groups of at most `BLOB_BATCH_BYTES`, so a large history is never held in memory at once. */
+function groupsOf(blobs: ReadonlyArray<{ id: string; size: number }>): Array<Array<{ id: string; size: number }>> {
+  const groups: Array<Array<{ id: string; size: number }>> = [];
+  let current: Array<{ id: string; size: number }> = [];
+  let bytes = 0;
+  for (const blob of blobs) {
+    if (current.length > 0 && bytes + blob.size > BLOB_BATCH_BYTES) {
+      groups.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(blob);
+    bytes += blob.size;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
 }
 
 /** The new blob of a `--raw` entry (`:100644 100644 <old> <new> M`), unless it is a deletion or a submodule. */
