@@ -22,6 +22,7 @@ import { registerPolicyCommands } from './commands/policy.ts';
 import { registerQuotaCommands } from './commands/quota.ts';
 import { registerRotationCommands } from './commands/rotation.ts';
 import { registerRunCommand } from './commands/run.ts';
+import { registerScanCommand } from './commands/scan.ts';
 import { registerSecretCommands } from './commands/secret.ts';
 import { registerServerCommands } from './commands/server.ts';
 import { registerSshCommands } from './commands/ssh.ts';
@@ -64,6 +65,7 @@ export function buildProgram(): Command {
   registerIamCommands(program);
   registerQuotaCommands(program);
   registerRunCommand(program);
+  registerScanCommand(program);
   registerAgentCommand(program);
   registerCompletionCommand(program);
   registerDevCommands(program);
