@@ -9,6 +9,18 @@ import { COFFER_BIN, tempDir } from '../support/server-process.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
+/**
+ * A validator for the official SARIF 2.1.0 (rtm.5) schema. It is a draft-04 schema, which Ajv 8 reads once its draft
+ * markers (`$schema`, `id`) are taken off; its patterns are not Unicode regular expressions.
+ */
+function officialSarifValidator() {
+  const file = path.join(ROOT, 'node_modules/@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json');
+  const { $schema: _draft, id: _id, ...schema } = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const ajv = new Ajv({ allErrors: true, strict: false, validateSchema: false, unicodeRegExp: false });
+  addFormats.default(ajv);
+  return ajv.compile(schema);
+}
+
 interface Finding {
   ruleId: string;
   path: string;
@@ -44,8 +56,8 @@ function findingsOf(result: Scan): Finding[] {
 /**
  * What GitHub code scanning requires of an uploaded SARIF file, as a JSON schema (draft-07) over the parts of the
  * SARIF 2.1.0 schema it reads: the log's version and schema, the tool's driver and rules, and each result's rule,
- * message, location (a relative URI, 1-based lines) and partial fingerprints. No npm package installed here ships
- * the official sarif-schema-2.1.0.json (docs/scan.md says how the output was checked against it).
+ * message, location (a relative URI, 1-based lines) and partial fingerprints; stricter than the official schema,
+ * which the output is held to as well ({@link officialSarifValidator}).
  */
 const SARIF_SUBSET_SCHEMA = {
   type: 'object',
@@ -279,9 +291,16 @@ describe('coffer scan on a fixture repository', () => {
     // Every result's rule is described in the driver.
     const rules = new Set(run?.tool.driver.rules.map((rule) => rule.id));
     expect(run?.results.filter((r) => !rules.has(r.ruleId))).toEqual([]);
+    // The official SARIF 2.1.0 schema (as published by OASIS, shipped in @microsoft/jest-sarif) accepts it too.
+    const official = officialSarifValidator();
+    expect(official(log), ajv.errorsText(official.errors)).toBe(true);
     // And the check has teeth: a result without a location is refused.
     delete run?.results[0]?.locations;
     expect(validate(log)).toBe(false);
+    // The official schema has teeth as well: a result level SARIF does not define is refused.
+    const broken = JSON.parse(sarif.stdout) as { runs: Array<{ results: Array<{ level?: string }> }> };
+    broken.runs[0]!.results[0]!.level = 'catastrophic';
+    expect(official(broken)).toBe(false);
   });
 
   it('accepts the findings of a baseline and reports only new ones', async () => {
