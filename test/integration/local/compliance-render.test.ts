@@ -101,7 +101,7 @@ describe('The compliance report, rendered', () => {
     const byId = Object.fromEntries(metrics.map((r) => [r[1], r]));
     expect(byId.rotation_compliance?.slice(3, 6)).toEqual(['50', 'percent', 'failing']);
     expect(byId.audit_completeness?.slice(3, 6)).toEqual(['92.3', 'percent', 'failing']);
-    expect(byId.expired_secrets?.slice(3, 6)).toEqual(['', 'count', 'unknown']);
+    expect(byId.expired_secrets?.slice(3, 6)).toEqual(['0', 'count', 'ok']);
     // Definitions hold commas and quotes: quoted, and read back whole.
     expect(byId.stale_secrets?.[6]).toBe(report.metrics.find((m) => m.id === 'stale_secrets')?.definition);
     const overdue = rows.filter((r) => r[0] === 'detail' && r[1] === 'rotation_overdue');
