@@ -256,6 +256,13 @@ export class CofferCompliance extends Construct {
         resources: [props.tableArn],
         conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [COMPLIANCE_PARTITION] } },
       }),
+      // The write is to a table under the storage key, so it may need the key as every writer of the table has it
+      // (the broker's grantStore); through DynamoDB only, so no S3 object or secret is written with it.
+      new iam.PolicyStatement({
+        actions: ['kms:Encrypt', 'kms:GenerateDataKey'],
+        resources: [props.storageKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Aws.REGION}.amazonaws.com` } },
+      }),
       new iam.PolicyStatement({
         actions: ['s3:ListBucket'],
         resources: [props.auditBucket.bucketArn],

@@ -104,6 +104,16 @@ describe('Construct: CofferCompliance', () => {
         Resource: TABLE_ARN,
         Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['compliance'] } },
       },
+      {
+        Effect: 'Allow',
+        Action: ['kms:Encrypt', 'kms:GenerateDataKey'],
+        Resource: expect.anything(),
+        Condition: {
+          StringEquals: {
+            'kms:ViaService': { 'Fn::Join': ['', ['dynamodb.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+          },
+        },
+      },
     ]);
     expect(COMPLIANCE_REPORT_WRITE_ACTIONS).toEqual(['dynamodb:UpdateItem']);
   });
