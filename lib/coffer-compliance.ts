@@ -11,6 +11,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { COMPLIANCE_PARTITION } from '../lambdas/core/compliance/stored-report.ts';
 import {
   AUDIT_CHAINS_FAILED_METRIC,
   AUDIT_GAPS_METRIC,
@@ -27,6 +28,11 @@ import { functionRole } from './function-role.ts';
 export const COMPLIANCE_ENTRY = path.join(REPO_ROOT, 'lambdas/entrypoints/lambda/compliance-handler.ts');
 /** What the compliance function may do on the items table: read, nothing else. */
 export const COMPLIANCE_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query'] as const;
+/**
+ * How it stores its report for the broker, on the `compliance` partition only (`dynamodb:LeadingKeys`). The store's
+ * single put is an `UpdateItem` (it increments the item's `rev` atomically), not a `PutItem`.
+ */
+export const COMPLIANCE_REPORT_WRITE_ACTIONS = ['dynamodb:UpdateItem'] as const;
 /** Where the audit relay writes its segments (`S3AuditSegments`' default prefix). */
 const AUDIT_PREFIX = 'audit/';
 
@@ -64,7 +70,8 @@ export interface CofferComplianceProps {
  * does not verify, an unauthorised-attempt rate of 5 % or more, a certificate expiring within 30 days, and the function
  * failing (no figures is no assurance).
  *
- * Its role reads, and never writes: the items table (GetItem, Query), the audit bucket's segments, the audit salt.
+ * Its role reads the items table (GetItem, Query), the audit bucket's segments and the audit salt, and writes one
+ * thing: its report, in the table's `compliance` partition, which the broker answers `GET /v1/sys/compliance` from.
  *
  * @example
  * ```ts
@@ -243,6 +250,19 @@ export class CofferCompliance extends Construct {
   private grantReads(props: CofferComplianceProps): void {
     const statements = [
       new iam.PolicyStatement({ actions: [...COMPLIANCE_TABLE_ACTIONS], resources: [props.tableArn] }),
+      // IAM cannot name an item, but it can name the partition key: the report's partition and no other.
+      new iam.PolicyStatement({
+        actions: [...COMPLIANCE_REPORT_WRITE_ACTIONS],
+        resources: [props.tableArn],
+        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [COMPLIANCE_PARTITION] } },
+      }),
+      // The write is to a table under the storage key, so it may need the key as every writer of the table has it
+      // (the broker's grantStore); through DynamoDB only, so no S3 object or secret is written with it.
+      new iam.PolicyStatement({
+        actions: ['kms:Encrypt', 'kms:GenerateDataKey'],
+        resources: [props.storageKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Aws.REGION}.amazonaws.com` } },
+      }),
       new iam.PolicyStatement({
         actions: ['s3:ListBucket'],
         resources: [props.auditBucket.bucketArn],

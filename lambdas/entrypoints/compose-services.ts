@@ -179,8 +179,9 @@ export interface RuntimePorts {
    */
   readonly expiredSecrets?: ExpiredSecrets;
   /**
-   * Computes compliance reports (`computeReportLazily`): the compliance report is offered where it is given.
-   * @default not offered (the broker Lambda: see `RUNTIME_ONLY.compliance`)
+   * Computes compliance reports (`computeReportLazily` locally; on AWS the broker reads the report its scheduled
+   * function stored, `storedReportReader`): the compliance report is offered where it is given.
+   * @default not offered
    */
   readonly computeComplianceReport?: ComputeReport;
   /** The customer keys secrets may name (`KmsKeyId`); data keys are cached over them here. @default not offered */

@@ -17,6 +17,7 @@ import { IAM_PRINCIPAL_PARTITION } from '../core/auth/iam/iam-principal-service.
 import { AUTH_MOUNT_PARTITIONS } from '../core/auth/methods/auth-mount-service.ts';
 import { ACCESS_KEY_PARTITION } from '../core/auth/sigv4/access-key-types.ts';
 import { TOKEN_PARTITIONS } from '../core/auth/token/token-types.ts';
+import { COMPLIANCE_PARTITION, LATEST_REPORT_SK } from '../core/compliance/stored-report.ts';
 import { DUE_PK, FAILED_PK, LEASE_PK, PREFIX_JOB_PK, QUOTA_PK } from '../core/leases/lease-types.ts';
 import { POLICY_PARTITION } from '../core/policy/policy-service.ts';
 import { RATE_LIMIT_QUOTA_PARTITION } from '../core/quota/quota-types.ts';
@@ -486,6 +487,17 @@ export const PARTITIONS: readonly Partition[] = [
     holds: 'last shipped seq and hash',
     sortKey: 'stream id',
     access: '`GetItem`, then a put with a `rev` check',
+  },
+  {
+    pk: COMPLIANCE_PARTITION,
+    owner: 'core/compliance/stored-report.ts',
+    holds:
+      '`{since, report}`: the last compliance report the scheduled function computed (AWS only): its figures, ' +
+      'window and `generatedAt` (names and counts, never a secret value)',
+    sortKey: `\`${LATEST_REPORT_SK}\``,
+    access:
+      'one unconditional put per run of the compliance function (its only write grant); `GetItem` by the broker per ' +
+      '`GET /v1/sys/compliance`',
   },
   {
     pk: INIT_PK,

@@ -24,6 +24,7 @@ import { hashToken, TokenService } from '../../lambdas/core/auth/token/token-ser
 import { TOKEN_PARTITIONS, type TokenRecord } from '../../lambdas/core/auth/token/token-types.ts';
 import { ComplianceService } from '../../lambdas/core/compliance/compliance-service.ts';
 import { computeReportLazily } from '../../lambdas/core/compliance/compute-report.ts';
+import { COMPLIANCE_PARTITION } from '../../lambdas/core/compliance/stored-report.ts';
 import { LeaseService } from '../../lambdas/core/leases/lease-service.ts';
 import { DUE_PK, FAILED_PK, LEASE_PK, PREFIX_JOB_PK, QUOTA_PK } from '../../lambdas/core/leases/lease-types.ts';
 import { POLICY_PARTITION, PolicyService } from '../../lambdas/core/policy/policy-service.ts';
@@ -471,6 +472,8 @@ export const PARTITIONS: readonly PartitionRule[] = [
             ],
           ),
   },
+  // The report the compliance function stored (AWS): an auditor's answer, behind `read` on sys/compliance.
+  { pk: COMPLIANCE_PARTITION, classify: () => resource(['sys/compliance']) },
   // Secrets: metadata by name, versions by ARN (`secret-versions#<arn>`).
   { pk: SECRETS_PARTITION, classify: ({ sk }) => resource([`secrets/${sk}`], [REWRAP, COMPLIANCE_REPORT]) },
   {

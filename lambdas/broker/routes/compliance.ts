@@ -24,7 +24,11 @@ export const complianceRoutes: RouteDef[] = [
           .min(1)
           .max(64)
           .optional()
-          .describe('How far back the window reaches: a duration (30d, 12h) or an ISO-8601 instant; default 30d'),
+          .describe(
+            'How far back the window reaches: a duration (30d, 12h) or an ISO-8601 instant; default 30d. On AWS, ' +
+              'the report its compliance function last computed: only that window (COFFER_COMPLIANCE_WINDOW, 1d ' +
+              'by default), which leaving since out selects',
+          ),
       })
       .strict(),
     access: () => ({ path: 'sys/compliance', capability: 'read' }),

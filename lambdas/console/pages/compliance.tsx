@@ -2,7 +2,10 @@ import { useState } from 'preact/hooks';
 import { type ComplianceMetric, ComplianceReport } from '../../api/compliance.ts';
 import { formatTime, PageHeading, type PageProps, Select, useLoad } from '../components.tsx';
 
+// The first choice sends no window: the server's own (30 days on a local node; on AWS the one window its compliance
+// function computes, the only one the broker there answers).
 const WINDOWS = [
+  ['', "the server's (30 days; on AWS, the deployment's)"],
   ['7d', 'last 7 days'],
   ['30d', 'last 30 days'],
   ['90d', 'last 90 days'],
@@ -73,8 +76,11 @@ function ComplianceChart(props: { readonly metrics: readonly ComplianceMetric[] 
 }
 
 export function CompliancePage({ api }: PageProps) {
-  const [since, setSince] = useState('30d');
-  const report = useLoad(() => api.call('/v1/sys/compliance', ComplianceReport, { query: { since } }), [since]);
+  const [since, setSince] = useState('');
+  const report = useLoad(
+    () => api.call('/v1/sys/compliance', ComplianceReport, { query: since === '' ? {} : { since } }),
+    [since],
+  );
   const data = report.data;
   return (
     <section aria-labelledby="compliance-heading">

@@ -22,11 +22,14 @@ export type ExpiredSecrets = (now: number) => Promise<readonly SecretExpiry[]>;
 
 /**
  * Computes a report from the sources (`buildReport` in `compliance-report.ts`). Injected, so a runtime that does not
- * compute reports (the broker Lambda, whose zip has a 1 MB budget) never bundles the figures.
+ * compute reports (the broker Lambda, whose zip has a 1 MB budget) never bundles the figures: it answers the report
+ * its scheduled function stored (`storedReportReader` in `stored-report.ts`), which must know whether a window was
+ * asked at all (`request.since`) rather than the default one.
  */
 export type ComputeReport = (
   sources: ComplianceServiceOptions,
   window: { since: number; until: number },
+  request?: { readonly since?: string | undefined },
 ) => Promise<ComplianceReportFigures>;
 
 export interface ComplianceServiceOptions {
@@ -86,7 +89,7 @@ export class ComplianceService {
   async report(input: { since?: string | undefined } = {}): Promise<ComplianceReportFigures> {
     const until = this.#options.clock.now();
     const since = windowStart(input.since ?? DEFAULT_WINDOW, until);
-    return this.#compute(this.#options, { since, until });
+    return this.#compute(this.#options, { since, until }, { since: input.since });
   }
 }
 

@@ -1,11 +1,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDbStore } from '../../adapters/aws/dynamodb-store/dynamodb-store.ts';
 import { S3AuditWindow } from '../../adapters/aws/s3-audit/s3-audit-window.ts';
 import { buildReport } from '../../core/compliance/compliance-report.ts';
 import type { ComplianceReportFigures } from '../../core/compliance/compliance-service.ts';
+import { saveReport } from '../../core/compliance/stored-report.ts';
 import { ValidationError } from '../../core/errors.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
+import type { Store } from '../../core/ports/store.ts';
 import type { RuntimePorts } from '../compose-services.ts';
 import { composeServices } from '../compose-services.ts';
 import { type AwsClients, awsPorts, createAwsClients, resolveAuditSalt } from './compose.ts';
@@ -40,6 +43,12 @@ export interface ComplianceFunctionOptions {
   readonly clock?: Clock;
   /** Where the audit log is read back. @default the S3 audit bucket of `config` */
   readonly auditWindow?: RuntimePorts['auditWindow'];
+  /**
+   * Where the report is stored for the broker to answer (`compliance`/`latest`). The items table itself, not the
+   * audit outbox: the function's role may write that one item only, and storing a report changes nothing to audit.
+   * @default the items table of `config`
+   */
+  readonly reportStore?: Store;
 }
 
 const UNITS = { percent: MetricUnit.Percent, count: MetricUnit.Count, seconds: MetricUnit.Seconds } as const;
@@ -51,8 +60,9 @@ const UNITS = { percent: MetricUnit.Percent, count: MetricUnit.Count, seconds: M
  * log as the audit reader, and computes the report in the same core code as the local node. The broker Lambda does
  * not compute reports (its zip budget): this function does, on its schedule.
  *
- * Each run publishes every figure that has a value, plus the audit gaps and the chains that failed; it logs the ids,
- * values and statuses, never the details (which name secrets and principals).
+ * Each run stores the report (one item, `compliance`/`latest`) for the broker's `GET /v1/sys/compliance`, publishes
+ * every figure that has a value, plus the audit gaps and the chains that failed; it logs the ids, values and statuses,
+ * never the details (which name secrets and principals).
  *
  * @example
  * ```ts
@@ -79,12 +89,16 @@ export async function loadComplianceHandler(
     computeComplianceReport: buildReport,
   });
   const compliance = deps.compliance!;
+  const reportStore =
+    options.reportStore ?? new DynamoDbStore({ client: clients.dynamodb, tableName: resolved.tableName });
   const metrics =
     options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: COMPLIANCE_SERVICE_NAME });
   const logger = options.logger ?? new Logger({ serviceName: COMPLIANCE_SERVICE_NAME });
 
   return async () => {
     const report = await compliance.report({ since: window });
+    // Stored before the metrics are published: a failed write fails the run, which the function's alarm reports.
+    await saveReport(reportStore, window, report);
     for (const metric of report.metrics) {
       if (metric.value === null || metric.unit === 'ratio') continue;
       metrics.addMetric(COMPLIANCE_METRICS[metric.id], UNITS[metric.unit], metric.value);

@@ -17,8 +17,9 @@ import { awsEmulator, createItemsTable, uniqueName } from '../../support/aws-emu
 
 const ACCOUNT = '123456789012';
 const APP = `arn:aws:sts::${ACCOUNT}:assumed-role/app-role/session-1`;
+const AUDITOR = `arn:aws:sts::${ACCOUNT}:assumed-role/auditor-role/session-1`;
 
-function event(method: string, path: string, body?: unknown): ApiGatewayProxyEvent {
+function event(method: string, path: string, body?: unknown, userArn = APP): ApiGatewayProxyEvent {
   return {
     httpMethod: method,
     path,
@@ -29,7 +30,7 @@ function event(method: string, path: string, body?: unknown): ApiGatewayProxyEve
       requestId: randomUUID(),
       stage: 'prod',
       path: `/prod${path}`,
-      identity: { sourceIp: '10.0.0.1', userArn: APP },
+      identity: { sourceIp: '10.0.0.1', userArn },
     },
   };
 }
@@ -65,12 +66,19 @@ describe('Module: the compliance function (emulator)', () => {
       rules: [{ path: 'secrets/app/*', capabilities: ['create', 'read', 'update'] }],
     });
     await new IamPrincipalService({ store, clock: systemClock }).put(`arn:aws:iam::${ACCOUNT}:role/app-role`, ['app']);
+    await new PolicyService({ store, clock: systemClock }).put({
+      name: 'auditors',
+      rules: [{ path: 'sys/compliance', capabilities: ['read'] }],
+    });
+    await new IamPrincipalService({ store, clock: systemClock }).put(`arn:aws:iam::${ACCOUNT}:role/auditor-role`, [
+      'auditors',
+    ]);
   });
   afterAll(async () => {
     await dynamodb.send(new DeleteTableCommand({ TableName: tableName }));
   });
 
-  it('publishes the figures of the deployment, read from its table and its S3 audit log', async () => {
+  it('publishes the figures of the deployment, read from its table and its S3 audit log, and the broker serves them', async () => {
     const broker = createLambdaHandler(env, { dynamodb, kms });
     const status = async (method: string, path: string, body?: unknown) =>
       (await broker(event(method, path, body))).statusCode;
@@ -85,6 +93,11 @@ describe('Module: the compliance function (emulator)', () => {
       metrics: { addMetric: () => {}, publishStoredMetrics: () => {} },
     });
     await relay({ source: 'aws.events' });
+    // Before the function's first run the broker has no report to give, and says so rather than make one up. (Its
+    // audit records stay in the outbox: the relay ran, so the report below does not count them.)
+    const early = await broker(event('GET', '/v1/sys/compliance', undefined, AUDITOR));
+    expect(early.statusCode).toBe(503);
+    expect(JSON.parse(early.body).error.code).toBe('dependency_unavailable');
 
     const published = new Map<string, number>();
     let flushes = 0;
@@ -117,5 +130,25 @@ describe('Module: the compliance function (emulator)', () => {
     expect(audit?.details?.find((d) => d.kind === 'chain')).toMatchObject({ verified: true });
     // The log names figures, never the details' secret names.
     expect(JSON.stringify(logged)).not.toContain('app/orphan');
+
+    // The broker answers the report the function stored: the same figures, and when they were computed.
+    const served = await broker(event('GET', '/v1/sys/compliance', undefined, AUDITOR));
+    expect(served.statusCode).toBe(200);
+    expect(JSON.parse(served.body)).toEqual({
+      generatedAt: new Date(report.generatedAt).toISOString(),
+      window: {
+        since: new Date(report.window.since).toISOString(),
+        until: new Date(report.window.until).toISOString(),
+      },
+      metrics: JSON.parse(JSON.stringify(report.metrics)),
+    });
+    const since = (window: string) => ({
+      ...event('GET', '/v1/sys/compliance', undefined, AUDITOR),
+      queryStringParameters: { since: window },
+    });
+    expect((await broker(since('24h'))).statusCode).toBe(200);
+    const otherWindow = await broker(since('30d'));
+    expect(otherWindow.statusCode).toBe(400);
+    expect(JSON.parse(otherWindow.body).error.message).toMatch(/since=1d/);
   });
 });

@@ -14,7 +14,11 @@ import {
   COMPLIANCE_METRICS,
 } from '../../../lambdas/entrypoints/lambda/deployment-names.ts';
 import { REPO_ROOT } from '../../../lib/broker-bundling.ts';
-import { COMPLIANCE_TABLE_ACTIONS, CofferCompliance } from '../../../lib/coffer-compliance.ts';
+import {
+  COMPLIANCE_REPORT_WRITE_ACTIONS,
+  COMPLIANCE_TABLE_ACTIONS,
+  CofferCompliance,
+} from '../../../lib/coffer-compliance.ts';
 import { CofferStack } from '../../../lib/coffer-stack.ts';
 
 const cdkJsonContext: Record<string, unknown> = JSON.parse(
@@ -79,17 +83,39 @@ describe('Construct: CofferCompliance', () => {
     });
   });
 
-  it('reads and never writes: table GetItem/Query, audit segments, the salt', () => {
-    const actions = Object.values(resources)
+  it('reads table GetItem/Query, audit segments, the salt, and writes nothing but its report', () => {
+    const statements = Object.values(resources)
       .filter((r) => r.Type === 'AWS::IAM::Policy')
-      .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[] }[])
-      .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Condition?: unknown }[]);
+    const actionsOf = (s: { Action: string | string[] }) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+    const actions = statements.flatMap(actionsOf);
     expect(actions).toEqual(expect.arrayContaining([...COMPLIANCE_TABLE_ACTIONS, 's3:GetObject', 's3:ListBucket']));
-    for (const action of actions) {
-      expect(action).not.toMatch(
-        /^(dynamodb:(Put|Delete|Update|TransactWrite|BatchWrite)|s3:(Put|Delete)|kms:(Encrypt|GenerateDataKey))/,
-      );
-    }
+    const writes = statements.filter((s) =>
+      actionsOf(s).some((a) =>
+        /^(dynamodb:(Put|Delete|Update|TransactWrite|BatchWrite)|s3:(Put|Delete)|kms:(Encrypt|GenerateDataKey))/.test(
+          a,
+        ),
+      ),
+    );
+    expect(writes).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:UpdateItem',
+        Resource: TABLE_ARN,
+        Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['compliance'] } },
+      },
+      {
+        Effect: 'Allow',
+        Action: ['kms:Encrypt', 'kms:GenerateDataKey'],
+        Resource: expect.anything(),
+        Condition: {
+          StringEquals: {
+            'kms:ViaService': { 'Fn::Join': ['', ['dynamodb.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+          },
+        },
+      },
+    ]);
+    expect(COMPLIANCE_REPORT_WRITE_ACTIONS).toEqual(['dynamodb:UpdateItem']);
   });
 
   it('alarms on rotation compliance below 100 %, audit gaps and chains, refusals of 5 %, expiring certificates', () => {

@@ -34,7 +34,12 @@ export function registerComplianceCommands(program: Command): void {
   compliance
     .command('report')
     .description('rotation, audit completeness, denials, logins, tokens, stale and expiring items, with definitions')
-    .option('--since <window>', 'how far back: a duration (30d, 12h) or an ISO-8601 instant', '30d')
+    // No default here: the server's is the right one, 30d on a local node and, on AWS, the one window its compliance
+    // function computes (any other is refused there).
+    .option(
+      '--since <window>',
+      "how far back: a duration (30d, 12h) or an ISO-8601 instant (default: the server's, 30d; on AWS its window)",
+    )
     .option('--format <format>', `${FORMATS.join('|')}`)
     .option('--file <path>', 'write the report to this file (mode 0600: it names secrets and principals)')
     .addHelpText('after', REPORT_HELP)
