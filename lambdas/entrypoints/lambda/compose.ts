@@ -245,6 +245,7 @@ export function createLambdaHandler(
   }
   return createApiGatewayHandler(
     composeAwsBroker({ ...config, auditSalt: config.auditSalt }, clients, systemClock, telemetry),
+    { consoleOrigin: config.consoleOrigin },
   );
 }
 
@@ -259,5 +260,7 @@ export async function loadLambdaHandler(
   telemetry: AwsTelemetry = {},
 ) {
   const resolved = await resolveAuditSalt(config, clients.secretsManager);
-  return createApiGatewayHandler(composeAwsBroker(resolved, clients, systemClock, telemetry));
+  return createApiGatewayHandler(composeAwsBroker(resolved, clients, systemClock, telemetry), {
+    consoleOrigin: config.consoleOrigin,
+  });
 }
