@@ -99,16 +99,6 @@ export function toProxyResult(response: BrokerResponse): ApiGatewayProxyResult {
   return { statusCode: response.status, headers: response.headers, body: response.body, isBase64Encoded: false };
 }
 
-/** The request headers the web console sends (SigV4's, a token, a JSON body), allowed by its CORS. */
-export const CONSOLE_CORS_HEADERS = [
-  'authorization',
-  'content-type',
-  'x-amz-content-sha256',
-  'x-amz-date',
-  'x-amz-security-token',
-  'x-coffer-token',
-] as const;
-
 /**
  * The CORS headers of every broker answer when a web console is deployed: its origin and nothing else (never `*`),
  * so only the console's page may read the answers; the browser still sends no cookie (the API uses none).
