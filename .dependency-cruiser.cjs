@@ -148,11 +148,15 @@ module.exports = {
       name: 'console-runs-in-a-browser',
       comment:
         'The web console is bundled for browsers: Node built-ins do not exist there, and the SDK, agent and extension ' +
-        'are Node clients. It reads the API with the wire schemas (lambdas/api) and nothing else of Coffer.',
+        'are Node clients. It reads the API with the wire schemas (lambdas/api) and nothing else of Coffer, and signs ' +
+        'requests (SigV4) with the browser-capable @smithy/signature-v4 and @aws-crypto/sha256-js.',
       severity: 'error',
       from: { path: '^lambdas/console/' },
       to: {
-        pathNot: ['^lambdas/(console|api)/', '(^|/)node_modules/(preact|zod)/'],
+        pathNot: [
+          '^lambdas/(console|api)/',
+          '(^|/)node_modules/(preact|zod|@smithy/signature-v4|@aws-crypto/sha256-js)/',
+        ],
       },
     },
     {

@@ -1,11 +1,11 @@
-import { type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { TOKEN_BASE_PATH } from '../lambdas/entrypoints/lambda/deployment-names.ts';
+import { CONSOLE_CORS_HEADERS, TOKEN_BASE_PATH } from '../lambdas/entrypoints/lambda/deployment-names.ts';
 
 /** A route API Gateway serves without IAM authorization: the broker's liveness probe (`sys.health`). */
 export const HEALTH_PATH = '/v1/sys/health';
@@ -254,6 +254,47 @@ export class CofferApi extends Construct {
       reason:
         'The account-level API Gateway logging role uses AmazonAPIGatewayPushToCloudWatchLogs, the policy AWS ' +
         'documents for execution logging; it grants only CloudWatch Logs writes.',
+    });
+  }
+}
+
+/**
+ * CORS for the web console (`CofferConsole`) at `origin` (`https://<distribution>.cloudfront.net`), and for nothing
+ * else: every resource answers the browser's preflight `OPTIONS` (a mock integration, no authorisation: a preflight
+ * carries no credentials and reaches no data), and the gateway's own error answers (a refused signature, throttling)
+ * carry `Access-Control-Allow-Origin: <origin>` so the page can read why. The broker's answers get the same header
+ * from the Lambda (`COFFER_CONSOLE_ORIGIN`).
+ */
+export function allowConsoleOrigin(api: CofferApi, origin: string): void {
+  const allowOrigin = `'${origin}'`;
+  const resources = [
+    api.restApi.root,
+    ...api.restApi.node.findAll().filter((c): c is apigateway.Resource => c instanceof apigateway.Resource),
+  ];
+  for (const resource of resources) {
+    resource.addCorsPreflight({
+      allowOrigins: [origin],
+      allowHeaders: [...CONSOLE_CORS_HEADERS],
+      allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      maxAge: Duration.minutes(10),
+    });
+  }
+  for (const type of [apigateway.ResponseType.DEFAULT_4XX, apigateway.ResponseType.DEFAULT_5XX]) {
+    api.restApi.addGatewayResponse(`Cors${type.responseType}`, {
+      type,
+      responseHeaders: { 'Access-Control-Allow-Origin': allowOrigin, Vary: "'Origin'" },
+    });
+  }
+  for (const method of api.restApi.methods.filter((m) => m.httpMethod === 'OPTIONS')) {
+    Validations.of(method).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason:
+        'A CORS preflight for the web console: a mock integration that answers which origin, methods and headers ' +
+        'are allowed, carries no credentials and reaches neither the broker nor any data.',
+    });
+    Validations.of(method).acknowledge({
+      id: 'AwsSolutions-COG4',
+      reason: 'A CORS preflight is unauthenticated by definition (see APIG4).',
     });
   }
 }

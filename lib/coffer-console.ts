@@ -11,6 +11,8 @@ import { REPO_ROOT } from './broker-bundling.ts';
 export interface CofferConsoleProps {
   /** The Coffer API the console calls (written to `config.json`, and allowed by the CSP's `connect-src`). */
   readonly apiUrl: string;
+  /** The API's region, which the console's SigV4 signatures name (`config.json`). @default the stack's region */
+  readonly region?: string;
   /** Where the server access logs of the console's bucket go (e.g. the control plane's access-log bucket). */
   readonly accessLogBucket: s3.IBucket;
   /** The built console (`npm run build`). @default `<repo>/dist/console` */
@@ -39,6 +41,8 @@ export class CofferConsole extends Construct {
   readonly bucket: s3.Bucket;
   readonly distribution: cloudfront.Distribution;
   readonly responseHeaders: cloudfront.ResponseHeadersPolicy;
+  /** The console's origin (`https://<domain>.cloudfront.net`), which the API's CORS allows. */
+  readonly origin: string;
 
   constructor(scope: Construct, id: string, props: CofferConsoleProps) {
     super(scope, id);
@@ -90,6 +94,7 @@ export class CofferConsole extends Construct {
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
       ...(props.webAclId === undefined ? {} : { webAclId: props.webAclId }),
     });
+    this.origin = `https://${this.distribution.distributionDomainName}`;
     const assets = new s3deploy.BucketDeployment(this, 'Assets', {
       sources: [s3deploy.Source.asset(path.join(dir, 'assets'))],
       destinationBucket: this.bucket,
@@ -100,7 +105,12 @@ export class CofferConsole extends Construct {
     const page = new s3deploy.BucketDeployment(this, 'Page', {
       sources: [
         s3deploy.Source.asset(dir, { exclude: ['assets', 'assets/**', 'config.json'] }),
-        s3deploy.Source.jsonData('config.json', { apiUrl: props.apiUrl }),
+        // The console signs its calls (SigV4, AWS credentials) for API Gateway: signing name `execute-api`.
+        s3deploy.Source.jsonData('config.json', {
+          apiUrl: props.apiUrl,
+          region: props.region ?? Stack.of(this).region,
+          signingService: 'execute-api',
+        }),
       ],
       destinationBucket: this.bucket,
       cacheControl: [s3deploy.CacheControl.noStore()],
@@ -142,6 +152,8 @@ export class CofferConsole extends Construct {
     const stack = Stack.of(this);
     const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
     const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+    // Literal when the app's context names the partitions (cdk.json's target partitions), a token otherwise.
+    const partition = Token.isUnresolved(stack.partition) ? '<AWS::Partition>' : stack.partition;
     const qualifier =
       (stack.node.tryGetContext('@aws-cdk/core:bootstrapQualifier') as string | undefined) ??
       DefaultStackSynthesizer.DEFAULT_QUALIFIER;
@@ -151,7 +163,7 @@ export class CofferConsole extends Construct {
       'AwsSolutions-IAM5[Resource::*]': "CDK's deployment provider invalidates the distribution's paths after a copy.",
       [`AwsSolutions-IAM5[Resource::${arnToken(this.bucket)}/*]`]:
         'The provider writes the built console into its bucket: every key of that bucket, nothing else.',
-      [`AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-${qualifier}-assets-${account}-${region}/*]`]:
+      [`AwsSolutions-IAM5[Resource::arn:${partition}:s3:::cdk-${qualifier}-assets-${account}-${region}/*]`]:
         'The provider reads the console from the CDK bootstrap asset bucket.',
     };
     for (const action of ['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:DeleteObject*', 's3:Abort*']) {

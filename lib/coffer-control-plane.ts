@@ -14,11 +14,12 @@ import { EgressPolicy } from '../lambdas/core/egress/egress-policy.ts';
 import { HOME_PARTITIONS, secretPartitionsFor } from '../lambdas/core/secrets/secret-partitions.ts';
 import { CUSTOMER_KEY_TAG } from '../lambdas/entrypoints/lambda/deployment-names.ts';
 import { AuditOutboxRelay } from './audit-outbox-relay.ts';
-import { CofferApi, type CofferMtlsDomainProps } from './coffer-api.ts';
+import { allowConsoleOrigin, CofferApi, type CofferMtlsDomainProps } from './coffer-api.ts';
 import { CofferAuditTrail } from './coffer-audit-trail.ts';
 import { type BrokerNetwork, CofferBroker } from './coffer-broker.ts';
 import { CofferCloudHsmKey } from './coffer-cloudhsm-key.ts';
 import { CofferCompliance } from './coffer-compliance.ts';
+import { CofferConsole, type CofferConsoleProps } from './coffer-console.ts';
 import { CofferExpirySweeper } from './coffer-expiry-sweeper.ts';
 import { acknowledgeCustomResourceProvider, CofferKeyReplicas, replicaKeyArn } from './coffer-key-replicas.ts';
 import { CofferLeaseSweeper } from './coffer-lease-sweeper.ts';
@@ -63,6 +64,9 @@ export const ENVELOPE_SECRET_ID_PATTERN = 'arn:*:secretsmanager:*:*:secret:*';
 const GLACIER_IR_AFTER_DAYS = 90;
 const MAX_AUDIT_RETENTION_DAYS = 36_500;
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** What {@link CofferControlPlaneProps.console} may set of the console's deployment. */
+export type CofferConsoleSettings = Pick<CofferConsoleProps, 'consoleDir' | 'webAclId'>;
 
 /** Configuration of {@link CofferControlPlane}. */
 export interface CofferControlPlaneProps {
@@ -138,6 +142,13 @@ export interface CofferControlPlaneProps {
   readonly apiCloudWatchRole?: boolean;
   /** A custom domain with mutual TLS (an S3 truststore), for certificate login on AWS. @default none */
   readonly apiMtlsDomain?: CofferMtlsDomainProps;
+  /**
+   * Deploy the web console (`CofferConsole`: S3 and CloudFront) with this API's URL and region in its `config.json`,
+   * and allow its origin, and only it, by CORS on the API (preflights, gateway errors and the broker's answers). Its
+   * users sign in with AWS credentials (SigV4, `execute-api:Invoke`). `true`, or the console's own settings.
+   * @default false
+   */
+  readonly console?: boolean | CofferConsoleSettings;
   /**
    * Log the items table's data events in CloudTrail (about two per secret read, $0.10 per 100,000: see docs/COST.md).
    * @default true
@@ -223,6 +234,8 @@ export class CofferControlPlane extends Construct {
   readonly broker: CofferBroker;
   /** The REST API in front of the broker. */
   readonly api: CofferApi;
+  /** The web console, when `console` is set. */
+  readonly console?: CofferConsole;
   /** The CloudTrail trail and its bucket. */
   readonly trail: CofferAuditTrail;
   /** Alarms and dashboard of the request path. */
@@ -435,6 +448,17 @@ export class CofferControlPlane extends Construct {
     // names the Stage resource, which depends (through the deployment and methods) on the broker function: a cycle.
     const publicUrl = `https://${this.api.restApi.restApiId}.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}/${props.stageName ?? 'prod'}`;
     this.broker.function.addEnvironment('COFFER_PUBLIC_URL', publicUrl);
+    if (props.console !== undefined && props.console !== false) {
+      this.console = new CofferConsole(this, 'Console', {
+        ...(props.console === true ? {} : props.console),
+        // Not `restApi.url` (the Stage): the API's CORS names the distribution, whose CSP names this URL (a cycle).
+        apiUrl: `${publicUrl}/`,
+        region: Aws.REGION,
+        accessLogBucket: this.accessLogBucket,
+      });
+      allowConsoleOrigin(this.api, this.console.origin);
+      this.broker.function.addEnvironment('COFFER_CONSOLE_ORIGIN', this.console.origin);
+    }
 
     this.leaseSweeper = new CofferLeaseSweeper(this, 'LeaseSweeper', {
       tableName: this.table.tableName,

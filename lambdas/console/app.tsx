@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import * as z from 'zod';
 import { TokenDescription } from '../api/tokens.ts';
-import type { CofferApi } from './api-client.ts';
+import { ApiError, type CofferApi, type SigningCredentials } from './api-client.ts';
 import { describeError, type Notice, Status } from './components.tsx';
 import { AuditPage } from './pages/audit.tsx';
 import { CompliancePage } from './pages/compliance.tsx';
@@ -10,7 +10,7 @@ import { PkiPage } from './pages/pki.tsx';
 import { PoliciesPage } from './pages/policies.tsx';
 import { RotationPage } from './pages/rotation.tsx';
 import { SecretsPage } from './pages/secrets.tsx';
-import { SignIn } from './pages/sign-in.tsx';
+import { SignIn, type SigningDefaults } from './pages/sign-in.tsx';
 
 const PAGES = {
   secrets: { title: 'Secrets', view: SecretsPage },
@@ -27,7 +27,7 @@ type PageName = keyof typeof PAGES;
  * The console. Which page is open is kept in memory, not in the URL: the URL stays `/ui/`, so nothing a page shows
  * (a secret's name, a search) reaches history, bookmarks or a `Referer`.
  */
-export function App(props: { readonly api: CofferApi }) {
+export function App(props: { readonly api: CofferApi; readonly signing: SigningDefaults }) {
   const { api } = props;
   const [signedIn, setSignedIn] = useState(false);
   const [who, setWho] = useState<string>('');
@@ -37,11 +37,33 @@ export function App(props: { readonly api: CofferApi }) {
   /** Whether the console logged in for the token it holds (and so owns it), or was handed an existing one. */
   const [minted, setMinted] = useState(false);
 
+  /**
+   * Signs every call with the credentials, after one signed call proves them: `lookup-self` answers 400 ("needs a
+   * token caller") only once the signature has verified, and 401/403 when it does not.
+   */
+  async function onCredentials(credentials: SigningCredentials) {
+    api.useCredentials(credentials);
+    try {
+      try {
+        await api.call('/v1/auth/token/lookup-self', TokenDescription);
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 400)) throw error;
+      }
+      setWho(`Access key: ${credentials.accessKeyId}`);
+      setMinted(false);
+      setSignedIn(true);
+      setNotice({ kind: 'ok', text: 'Signed in.' });
+    } catch (error) {
+      api.forget();
+      setNotice({ kind: 'error', text: `Sign-in failed: ${describeError(error)}` });
+    }
+  }
+
   async function onSignedIn(token: string, loggedIn: boolean) {
     api.useToken(token);
     try {
       const self = await api.call('/v1/auth/token/lookup-self', TokenDescription);
-      setWho(self.policies.join(', '));
+      setWho(`Policies: ${self.policies.length === 0 ? 'none' : self.policies.join(', ')}`);
       setMinted(loggedIn);
       setSignedIn(true);
       setNotice({ kind: 'ok', text: 'Signed in.' });
@@ -87,7 +109,7 @@ export function App(props: { readonly api: CofferApi }) {
         <span class="brand">Coffer</span>
         {signedIn ? (
           <div class="session">
-            <span>Policies: {who === '' ? 'none' : who}</span>
+            <span>{who}</span>
             <button type="button" onClick={() => void signOut()}>
               Sign out
             </button>
@@ -120,7 +142,13 @@ export function App(props: { readonly api: CofferApi }) {
         {signedIn ? (
           <View key={page} api={api} notify={setNotice} />
         ) : (
-          <SignIn api={api} onToken={onSignedIn} notify={setNotice} />
+          <SignIn
+            api={api}
+            signing={props.signing}
+            onToken={onSignedIn}
+            onCredentials={onCredentials}
+            notify={setNotice}
+          />
         )}
       </main>
     </>

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api } from '../support/server-process.ts';
+import { api, runCli } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
 
 /** How long a page may take to show what an action changed (a wait, not a measured time). */
@@ -39,6 +39,8 @@ describe('web console in chromium', () => {
   /** A JSON object, as the `api-key-coffer` rotation type keeps its key beside the rest of the value. */
   const secretValue = JSON.stringify({ endpoint: 'https://billing.example', password: secretMarker });
   const secretName = `console/${randomUUID().slice(0, 8)}/api-key`;
+  /** Secret access keys the console signed with, which must never leave the page either. */
+  const signingSecrets: string[] = [];
 
   async function openConsole(context?: BrowserContext): Promise<Page> {
     const page = await (context ?? (await browser.newContext({ viewport: { width: 1180, height: 760 } }))).newPage();
@@ -337,6 +339,84 @@ describe('web console in chromium', () => {
     await page.context().close();
   });
 
+  it('signs every call with a Coffer access key (SigV4, service coffer): writes and reads a secret; a wrong secret key is refused', async () => {
+    const { address, rootToken } = server();
+    const rules = [{ path: 'secrets/*', capabilities: ['create', 'read', 'update', 'list'] }];
+    expect((await api(address, rootToken, 'PUT', '/v1/sys/policies/console-signer', { rules })).status).toBe(200);
+    const created = await runCli(
+      ['access-key', 'create', '--principal', 'console-signer', '--policy', 'console-signer', '-o', 'json'],
+      { env: { COFFER_ADDR: address, COFFER_TOKEN: rootToken } },
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const key = JSON.parse(created.stdout) as { accessKeyId: string; secretAccessKey: string };
+    signingSecrets.push(key.secretAccessKey);
+    const signedName = `console-sigv4/${randomUUID().slice(0, 8)}/db`;
+    const signedValue = `sigv4-${secretMarker}`;
+
+    const page = await openConsole();
+    const sent: { url: string; headers: Record<string, string> }[] = [];
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname.startsWith('/v1/'))
+        sent.push({ url: request.url(), headers: request.headers() });
+    });
+    const signIn = async (secretAccessKey: string) => {
+      await page.getByLabel('Method').selectOption({ label: 'AWS credentials (SigV4)' });
+      // The region comes from the node (config.json), as the signature must name a region it serves.
+      await expect.poll(() => page.getByLabel('Region').inputValue(), POLL).not.toBe('');
+      await page.getByLabel('Access key ID').fill(key.accessKeyId);
+      await page.getByLabel('Secret access key').fill(secretAccessKey);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+    };
+
+    // A wrong secret key: the signature does not verify, and the console stays on the sign-in page.
+    await signIn(`${key.secretAccessKey.slice(0, -4)}AAAA`);
+    await page
+      .getByRole('alert')
+      .filter({ hasText: /Sign-in failed: The request signature we calculated does not match/ })
+      .waitFor();
+    expect(await page.getByRole('button', { name: 'Sign out' }).count()).toBe(0);
+    const refused = (await auditTail()).filter(
+      (r) => r.type === 'response' && r.outcome === 'denied' && r.path === 'auth/token/lookup-self',
+    );
+    expect(refused.length).toBeGreaterThan(0);
+
+    await signIn(key.secretAccessKey);
+    await page.getByText(`Access key: ${key.accessKeyId}`).waitFor();
+
+    await page.getByLabel('Name', { exact: true }).fill(signedName);
+    await page.getByLabel('Value', { exact: true }).fill(signedValue);
+    await page.getByRole('button', { name: 'Create secret' }).click();
+    await page.getByRole('heading', { name: signedName }).waitFor();
+    await page
+      .getByRole('button', { name: /^Reveal version / })
+      .first()
+      .click();
+    await page.locator('pre.value').waitFor();
+    expect(await page.locator('pre.value').textContent()).toBe(signedValue);
+
+    // The write and the read were the access key's own, verified by signature: no token was sent.
+    const records = (await auditTail()).filter(
+      (r) => r.type === 'response' && r.path === `secrets/${signedName}` && r.outcome === 'ok',
+    ) as (AuditRecord & { principal?: { type?: string; id?: string } })[];
+    expect(records.map((r) => r.operation)).toEqual(expect.arrayContaining(['secret.create', 'secret.read']));
+    for (const record of records) expect(record.principal?.id).toBe(key.accessKeyId);
+    const stored = await api(address, rootToken, 'GET', `/v1/secret/data/${encodeURI(signedName)}`);
+    expect(stored.body.value).toBe(signedValue);
+    const signedCalls = sent.filter((r) => r.headers.authorization !== undefined);
+    expect(signedCalls.length).toBeGreaterThan(2);
+    for (const { headers } of signedCalls) {
+      expect(headers.authorization).toMatch(
+        new RegExp(
+          `^AWS4-HMAC-SHA256 Credential=${key.accessKeyId}/\\d{8}/[a-z0-9-]+/coffer/aws4_request, SignedHeaders=`,
+        ),
+      );
+      expect(headers['x-coffer-token']).toBeUndefined();
+    }
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('status').filter({ hasText: 'Signed out' }).waitFor();
+    await page.context().close();
+  });
+
   it('enforces the CSP in the browser: an injected inline script does not run', async () => {
     const page = await openConsole();
     // Browser-side code is given as text: this file is compiled without the DOM's types.
@@ -410,7 +490,7 @@ describe('web console in chromium', () => {
     );
     expect(storage).toEqual({ local: '{}', session: '{}', cookies: '' });
     expect(page.url()).toBe(`${server().address}/ui/`);
-    for (const leaked of [server().rootToken, secretMarker]) {
+    for (const leaked of [server().rootToken, secretMarker, ...signingSecrets]) {
       expect(requestedUrls.filter((url) => url.includes(leaked))).toEqual([]);
       expect(consoleMessages.filter((message) => message.includes(leaked))).toEqual([]);
     }

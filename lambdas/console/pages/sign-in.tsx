@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { LoginMethods, LoginResponse } from '../../api/auth.ts';
-import type { CofferApi } from '../api-client.ts';
+import type { CofferApi, SigningCredentials } from '../api-client.ts';
 import { describeError, Field, type Notice, PageHeading, Select } from '../components.tsx';
 
 /** The fields each method's login takes (the names `POST /v1/auth/<mount>/login` reads). */
@@ -26,6 +26,21 @@ const METHOD_FIELDS: Record<string, readonly (readonly [field: string, label: st
 
 const TOKEN = '';
 
+/** What `aws configure export-credentials` prints (or a Coffer access key, which has no session token). */
+const CREDENTIAL_FIELDS: readonly (readonly [field: string, label: string, secret: boolean, required: boolean])[] = [
+  ['accessKeyId', 'Access key ID', false, true],
+  ['secretAccessKey', 'Secret access key', true, true],
+  ['sessionToken', 'Session token (optional)', true, false],
+];
+/** The option for AWS credentials or a Coffer access key (a mount path never holds a space). */
+const CREDENTIALS = 'aws credentials';
+
+/** The region and signing name the credentials are scoped to, from `config.json` (the region may be changed). */
+export interface SigningDefaults {
+  readonly region: string;
+  readonly service: string;
+}
+
 /**
  * Sign in with a token, or through any enabled login mount. Whatever is typed stays in this form's state until it is
  * sent in a request body (never a URL), and the form is cleared once it has been.
@@ -34,6 +49,9 @@ export function SignIn(props: {
   readonly api: CofferApi;
   /** `loggedIn`: the token comes from a login made here (the console owns it), not from the user. */
   readonly onToken: (token: string, loggedIn: boolean) => Promise<void>;
+  readonly signing: SigningDefaults;
+  /** The credentials sign every request from then on (SigV4); they stay in memory only. */
+  readonly onCredentials: (credentials: SigningCredentials) => Promise<void>;
   readonly notify: (notice: Notice) => void;
 }) {
   const { api } = props;
@@ -42,6 +60,7 @@ export function SignIn(props: {
   const [token, setToken] = useState('');
   const [fields, setFields] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
+  const [region, setRegion] = useState(props.signing.region);
 
   useEffect(() => {
     api.call('/v1/sys/login-methods', LoginMethods).then(
@@ -56,7 +75,16 @@ export function SignIn(props: {
     event.preventDefault();
     setBusy(true);
     try {
-      if (chosen === undefined) {
+      if (mount === CREDENTIALS) {
+        const sessionToken = (fields.sessionToken ?? '').trim();
+        await props.onCredentials({
+          accessKeyId: (fields.accessKeyId ?? '').trim(),
+          secretAccessKey: (fields.secretAccessKey ?? '').trim(),
+          ...(sessionToken !== '' && { sessionToken }),
+          region: region.trim(),
+          service: props.signing.service,
+        });
+      } else if (chosen === undefined) {
         await props.onToken(token.trim(), false);
       } else {
         const body = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== ''));
@@ -89,9 +117,29 @@ export function SignIn(props: {
             setMount(value);
             setFields({});
           }}
-          options={[[TOKEN, 'Token'], ...mounts.map((m) => [m.path, `${m.type} (${m.path}/)`] as const)]}
+          options={[
+            [TOKEN, 'Token'],
+            [CREDENTIALS, 'AWS credentials (SigV4)'],
+            ...mounts.map((m) => [m.path, `${m.type} (${m.path}/)`] as const),
+          ]}
         />
-        {chosen === undefined ? (
+        {mount === CREDENTIALS ? (
+          <>
+            {CREDENTIAL_FIELDS.map(([field, label, secret, required]) => (
+              <Field
+                key={field}
+                id={`sign-in-${field}`}
+                label={label}
+                type={secret ? 'password' : 'text'}
+                value={fields[field] ?? ''}
+                onInput={(value) => setFields({ ...fields, [field]: value })}
+                autoComplete="off"
+                required={required}
+              />
+            ))}
+            <Field id="sign-in-region" label="Region" value={region} onInput={setRegion} autoComplete="off" required />
+          </>
+        ) : chosen === undefined ? (
           <Field id="sign-in-token" label="Token" type="password" value={token} onInput={setToken} required />
         ) : (
           (METHOD_FIELDS[chosen.type] ?? []).map(([field, label, secret]) => (

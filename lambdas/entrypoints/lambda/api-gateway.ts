@@ -99,8 +99,25 @@ export function toProxyResult(response: BrokerResponse): ApiGatewayProxyResult {
   return { statusCode: response.status, headers: response.headers, body: response.body, isBase64Encoded: false };
 }
 
-/** The Lambda entry: the same broker as the local server, behind API Gateway's proxy integration. */
-export function createApiGatewayHandler(broker: Pick<Broker, 'handle'>) {
-  return async (event: ApiGatewayProxyEvent): Promise<ApiGatewayProxyResult> =>
-    toProxyResult(await broker.handle(toBrokerRequest(event)));
+/**
+ * The CORS headers of every broker answer when a web console is deployed: its origin and nothing else (never `*`),
+ * so only the console's page may read the answers; the browser still sends no cookie (the API uses none).
+ */
+export function consoleCorsHeaders(origin: string): Record<string, string> {
+  return { 'access-control-allow-origin': origin, vary: 'Origin' };
+}
+
+/**
+ * The Lambda entry: the same broker as the local server, behind API Gateway's proxy integration.
+ * @param options.consoleOrigin the web console's origin (`COFFER_CONSOLE_ORIGIN`), allowed to read every answer
+ */
+export function createApiGatewayHandler(
+  broker: Pick<Broker, 'handle'>,
+  options: { readonly consoleOrigin?: string | undefined } = {},
+) {
+  const cors = options.consoleOrigin === undefined ? undefined : consoleCorsHeaders(options.consoleOrigin);
+  return async (event: ApiGatewayProxyEvent): Promise<ApiGatewayProxyResult> => {
+    const result = toProxyResult(await broker.handle(toBrokerRequest(event)));
+    return cors === undefined ? result : { ...result, headers: { ...result.headers, ...cors } };
+  };
 }

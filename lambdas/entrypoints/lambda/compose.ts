@@ -249,6 +249,7 @@ export function createLambdaHandler(
   }
   return createApiGatewayHandler(
     composeAwsBroker({ ...config, auditSalt: config.auditSalt }, clients, systemClock, telemetry),
+    { consoleOrigin: config.consoleOrigin },
   );
 }
 
@@ -263,5 +264,7 @@ export async function loadLambdaHandler(
   telemetry: AwsTelemetry = {},
 ) {
   const resolved = await resolveAuditSalt(config, clients.secretsManager);
-  return createApiGatewayHandler(composeAwsBroker(resolved, clients, systemClock, telemetry));
+  return createApiGatewayHandler(composeAwsBroker(resolved, clients, systemClock, telemetry), {
+    consoleOrigin: config.consoleOrigin,
+  });
 }

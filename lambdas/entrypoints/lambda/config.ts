@@ -203,6 +203,15 @@ export const AwsConfigSchema = LambdaSettings.pick({
      * directory, so only then may an LDAP auth method be enabled. @default false
      */
     COFFER_BROKER_IN_VPC: z.enum(['true', 'false']).optional(),
+    /**
+     * The web console's origin (`CofferConsole`'s distribution, `https://<id>.cloudfront.net`): every answer carries
+     * `Access-Control-Allow-Origin` for it, and for nothing else. An origin only: https, no path, never `*`.
+     * @default no CORS
+     */
+    COFFER_CONSOLE_ORIGIN: z
+      .string()
+      .regex(/^https:\/\/[a-z0-9.-]+(?::\d{1,5})?$/, 'must be an https origin (scheme and host, no path)')
+      .optional(),
   })
   .superRefine((env, ctx) => {
     const rotationSet = ROTATION_SETTINGS.filter((name) => env[name] !== undefined);
@@ -237,6 +246,7 @@ export const AwsConfigSchema = LambdaSettings.pick({
     deploymentName: env.COFFER_DEPLOYMENT_NAME ?? 'coffer',
     egressAllow: egressAllowOf(env),
     brokerInVpc: env.COFFER_BROKER_IN_VPC === 'true',
+    consoleOrigin: env.COFFER_CONSOLE_ORIGIN,
     /** Where rotations run and schedules live; `undefined` when rotation is not configured. */
     rotation:
       env.COFFER_ROTATION_STATE_MACHINE_ARN === undefined

@@ -60,3 +60,15 @@ export const COMPLIANCE_METRICS = {
 export const AUDIT_GAPS_METRIC = 'AuditGaps';
 /** Audit hash chains of the window that did not verify. */
 export const AUDIT_CHAINS_FAILED_METRIC = 'AuditChainsFailed';
+/**
+ * The request headers the web console sends (SigV4's, a token, a JSON body): the API's CORS preflights allow these
+ * (`lib/coffer-api.ts`), for the console's origin only.
+ */
+export const CONSOLE_CORS_HEADERS = [
+  'authorization',
+  'content-type',
+  'x-amz-content-sha256',
+  'x-amz-date',
+  'x-amz-security-token',
+  'x-coffer-token',
+] as const;

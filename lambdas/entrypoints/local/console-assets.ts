@@ -48,9 +48,11 @@ export class ConsoleAssets {
 
   /**
    * The console built into `dir` (`index.html`, `config.json`, `assets/*`).
+   * @param signing the region this node serves: then `config.json` names it and the signing name `coffer`, so the
+   *   console's SigV4 sign-in (a Coffer access key) is scoped as this node verifies it
    * @throws Error when `dir` has no `index.html`
    */
-  static load(dir: string): ConsoleAssets {
+  static load(dir: string, signing?: { readonly region: string }): ConsoleAssets {
     const files = new Map<string, ConsoleFile>();
     const add = (relative: string, cache: string) => {
       const type = CONTENT_TYPES[path.extname(relative)];
@@ -59,7 +61,12 @@ export class ConsoleAssets {
     };
     if (!existsSync(path.join(dir, 'index.html'))) throw new Error(`no console in ${dir}: run npm run build`);
     add('index.html', NO_STORE);
-    if (existsSync(path.join(dir, 'config.json'))) add('config.json', NO_STORE);
+    if (signing !== undefined) {
+      const config = `${JSON.stringify({ region: signing.region, signingService: 'coffer' })}\n`;
+      files.set('config.json', { bytes: Buffer.from(config), type: 'application/json', cache: NO_STORE });
+    } else if (existsSync(path.join(dir, 'config.json'))) {
+      add('config.json', NO_STORE);
+    }
     const assets = path.join(dir, 'assets');
     if (existsSync(assets)) for (const name of readdirSync(assets)) add(`assets/${name}`, IMMUTABLE);
     return new ConsoleAssets(files);

@@ -65,7 +65,7 @@ export async function startLocalServer(given: LocalConfig, options: StartOptions
     audit: node.deps.audit,
     tls,
     ownOrigins: [new URL(config.publicUrl).origin],
-    console: consoleDir === undefined ? undefined : ConsoleAssets.load(consoleDir),
+    console: consoleDir === undefined ? undefined : ConsoleAssets.load(consoleDir, { region: config.region }),
   });
   let address: AddressInfo;
   try {

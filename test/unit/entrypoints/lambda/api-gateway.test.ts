@@ -219,4 +219,23 @@ describe('API Gateway entry', () => {
     );
     expect(res.statusCode).toBe(401);
   });
+
+  it("lets the web console's origin, and only it, read every answer when one is configured", async () => {
+    const { broker } = await memoryNode();
+    const refusedEvent = event({
+      path: '/v1/secret/data/app/key',
+      requestContext: { identity: { sourceIp: '10.0.0.7', userArn: 'arn:aws:iam::123456789012:role/unknown' } },
+    });
+    const origin = 'https://d1234abcd.cloudfront.net';
+    const withConsole = await createApiGatewayHandler(broker, { consoleOrigin: origin })(refusedEvent);
+    expect(withConsole.statusCode).toBe(401);
+    expect(withConsole.headers).toMatchObject({ 'access-control-allow-origin': origin, vary: 'Origin' });
+    const health = await createApiGatewayHandler(broker, { consoleOrigin: origin })(
+      event({ path: '/v1/sys/health', requestContext: { identity: { sourceIp: '10.0.0.7' } } }),
+    );
+    expect(health.statusCode).toBe(200);
+    expect(health.headers['access-control-allow-origin']).toBe(origin);
+    const without = await createApiGatewayHandler(broker)(refusedEvent);
+    expect(without.headers['access-control-allow-origin']).toBeUndefined();
+  });
 });

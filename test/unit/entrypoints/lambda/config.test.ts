@@ -87,6 +87,17 @@ describe('Function: loadAwsConfig (public URL, deployment name)', () => {
     expect(config.deploymentName).toBe('coffer');
   });
 
+  it("reads the web console's origin for CORS, and refuses anything but an https origin (never *)", () => {
+    expect(loadAwsConfig(salted).consoleOrigin).toBeUndefined();
+    const origin = 'https://d1234abcd.cloudfront.net';
+    expect(loadAwsConfig({ ...salted, COFFER_CONSOLE_ORIGIN: origin }).consoleOrigin).toBe(origin);
+    for (const bad of ['*', 'http://d1234abcd.cloudfront.net', 'https://d1234abcd.cloudfront.net/', 'null']) {
+      expect(() => loadAwsConfig({ ...salted, COFFER_CONSOLE_ORIGIN: bad }), bad).toThrow(
+        /^invalid configuration COFFER_CONSOLE_ORIGIN: must be an https origin/,
+      );
+    }
+  });
+
   it('refuses a URL that is not http(s) and a name with other characters, naming the setting', () => {
     expect(() => loadAwsConfig({ ...salted, COFFER_PUBLIC_URL: 'ftp://example.com' })).toThrow(
       /^invalid configuration COFFER_PUBLIC_URL: must be an http\(s\) URL$/,

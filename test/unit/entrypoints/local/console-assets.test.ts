@@ -51,6 +51,13 @@ describe('ConsoleAssets', () => {
     expect(assets.answer('GET', '/ui/config.json').headers['cache-control']).toBe('no-store');
   });
 
+  it("serves a config.json naming the node's region and the signing name coffer, for the console's SigV4 sign-in", () => {
+    const assets = ConsoleAssets.load(builtConsole(), { region: 'eu-west-3' });
+    const config = assets.answer('GET', '/ui/config.json');
+    expect(config.headers).toMatchObject({ 'content-type': 'application/json', 'cache-control': 'no-store' });
+    expect(JSON.parse(String(config.body))).toEqual({ region: 'eu-west-3', signingService: 'coffer' });
+  });
+
   it('answers nothing outside its table: traversal, other files, unknown types', () => {
     const assets = ConsoleAssets.load(builtConsole());
     for (const p of ['/ui/../secret.key', '/ui/secret.key', '/ui/assets/notes.txt', '/ui/assets/%2e%2e/secret.key']) {
