@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { LoginMethods, LoginResponse } from '../../api/auth.ts';
 import type { CofferApi, SigningCredentials } from '../api-client.ts';
 import { describeError, Field, type Notice, PageHeading, Select } from '../components.tsx';
+import { CREDENTIALS_SIGN_IN, defaultSignInMethod, TOKEN_SIGN_IN } from '../sign-in-method.ts';
 
 /** The fields each method's login takes (the names `POST /v1/auth/<mount>/login` reads). */
 const METHOD_FIELDS: Record<string, readonly (readonly [field: string, label: string, secret: boolean])[]> = {
@@ -24,7 +25,7 @@ const METHOD_FIELDS: Record<string, readonly (readonly [field: string, label: st
   cert: [['name', 'Certificate role (optional)', false]],
 };
 
-const TOKEN = '';
+const TOKEN = TOKEN_SIGN_IN;
 
 /** What `aws configure export-credentials` prints (or a Coffer access key, which has no session token). */
 const CREDENTIAL_FIELDS: readonly (readonly [field: string, label: string, secret: boolean, required: boolean])[] = [
@@ -32,8 +33,7 @@ const CREDENTIAL_FIELDS: readonly (readonly [field: string, label: string, secre
   ['secretAccessKey', 'Secret access key', true, true],
   ['sessionToken', 'Session token (optional)', true, false],
 ];
-/** The option for AWS credentials or a Coffer access key (a mount path never holds a space). */
-const CREDENTIALS = 'aws credentials';
+const CREDENTIALS = CREDENTIALS_SIGN_IN;
 
 /** The region and signing name the credentials are scoped to, from `config.json` (the region may be changed). */
 export interface SigningDefaults {
@@ -56,7 +56,7 @@ export function SignIn(props: {
 }) {
   const { api } = props;
   const [mounts, setMounts] = useState<readonly { path: string; type: string }[]>([]);
-  const [mount, setMount] = useState(TOKEN);
+  const [mount, setMount] = useState(defaultSignInMethod(props.signing));
   const [token, setToken] = useState('');
   const [fields, setFields] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
