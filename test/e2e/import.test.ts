@@ -423,7 +423,10 @@ describe('coffer export and the restore drill', () => {
     for (const value of ['db password one', 'db password two', 'db password three', 'db password four']) {
       expect((await call('PUT', `/v1/secret/data/${prefix}db`, { value })).status).toBe(200);
     }
-    const pending = await call('PUT', `/v1/secret/data/${prefix}db`, { value: 'db password five', stages: ['AWSPENDING'] });
+    const pending = await call('PUT', `/v1/secret/data/${prefix}db`, {
+      value: 'db password five',
+      stages: ['AWSPENDING'],
+    });
     expect(pending.status).toBe(200);
     expect(
       (await call('PUT', `/v1/secret/data/${prefix}bin`, { binary: Buffer.from([0, 1, 254]).toString('base64') }))
@@ -435,7 +438,8 @@ describe('coffer export and the restore drill', () => {
     expect(exported.code, exported.stderr).toBe(0);
     expect(exported.stdout).toBe(`exported 2 secret(s), 6 version(s) to ${bundle}\n`);
     const sealed = readFileSync(bundle);
-    for (const plain of ['db password one', 'the db', `${prefix}db`]) expect(sealed.includes(Buffer.from(plain))).toBe(false);
+    for (const plain of ['db password one', 'the db', `${prefix}db`])
+      expect(sealed.includes(Buffer.from(plain))).toBe(false);
 
     const again = await cli(['export', '--output-file', bundle], PASS);
     expect(again.code).toBe(2);
