@@ -1,8 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../support/free-port.ts';
+import { readJsonLines } from '../support/json-lines.js';
 import { startRsyslog } from '../support/rsyslog.ts';
 import { api, runCli, type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -173,10 +174,7 @@ describe('coffer audit enable|list|disable against the real server', () => {
     await api(s.address, s.rootToken, 'PUT', '/v1/secret/data/app/f', { value: 'v' });
     const read = await api(s.address, s.rootToken, 'GET', '/v1/secret/data/app/f');
     const lines = (file: string) =>
-      readFileSync(path.join(s.dataDir, 'audit', file), 'utf8')
-        .trim()
-        .split('\n')
-        .map((line) => JSON.parse(line) as { operation: string; requestId: string; response?: object });
+      readJsonLines<{ operation: string; requestId: string; response?: object }>(path.join(s.dataDir, 'audit', file));
     const reads = lines('reads.log');
     const all = lines('audit.log');
     expect(reads.some((r) => r.operation === 'secret.write')).toBe(false);

@@ -1,6 +1,7 @@
 import { copyFileSync, readFileSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readJsonLines } from '../support/json-lines.js';
 import { api, runCli, type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
 import { waitFor } from '../support/wait-for.ts';
 
@@ -18,10 +19,7 @@ async function server(): Promise<ServerProcess> {
 
 const auditPath = (s: ServerProcess) => path.join(s.dataDir, 'audit', 'audit.log');
 const records = (s: ServerProcess) =>
-  readFileSync(auditPath(s), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as { type: string; requestId: string; operation: string; outcome?: string });
+  readJsonLines<{ type: string; requestId: string; operation: string; outcome?: string }>(auditPath(s));
 
 describe('Audit log end to end', () => {
   it('records every request and response, linked by request id', async () => {

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readJsonLines } from '../support/json-lines.js';
 import { api, runCli, tempDir } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
 
@@ -20,11 +21,7 @@ interface AuditLine {
   path: string;
   denied?: { path: string; reason?: string };
 }
-const auditLines = (): AuditLine[] =>
-  readFileSync(path.join(current().dataDir, 'audit', 'audit.log'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as AuditLine);
+const auditLines = (): AuditLine[] => readJsonLines<AuditLine>(path.join(current().dataDir, 'audit', 'audit.log'));
 
 async function ok(args: string[], options: { token?: string; input?: string } = {}): Promise<string> {
   const result = await cli(args, options);

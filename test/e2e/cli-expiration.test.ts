@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { faultClockFile } from '../../lambdas/entrypoints/local/fault-clock.ts';
+import { readJsonLines } from '../support/json-lines.js';
 import { runCli } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -18,10 +19,9 @@ const HOUR = 3_600_000;
 
 function events(): { 'detail-type': string; detail: Record<string, unknown> }[] {
   try {
-    return readFileSync(path.join(current().dataDir, 'events.jsonl'), 'utf8')
-      .split('\n')
-      .filter((line) => line !== '')
-      .map((line) => JSON.parse(line));
+    return readJsonLines<{ 'detail-type': string; detail: Record<string, unknown> }>(
+      path.join(current().dataDir, 'events.jsonl'),
+    );
   } catch {
     return [];
   }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
+import { readJsonLines } from '../support/json-lines.js';
 import { api, runCli } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
 
@@ -29,11 +30,7 @@ interface AuditLine {
   path: string;
   denied?: { path: string; reason?: string };
 }
-const auditLines = (): AuditLine[] =>
-  readFileSync(path.join(current().dataDir, 'audit', 'audit.log'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as AuditLine);
+const auditLines = (): AuditLine[] => readJsonLines<AuditLine>(path.join(current().dataDir, 'audit', 'audit.log'));
 
 describe('coffer quota', () => {
   it('puts, lists, gets and deletes quotas, in tables and JSON', async () => {

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RotationType } from '../../lambdas/core/rotation/rotation-types.ts';
 import { ROTATION_EVENTS } from '../../lambdas/core/rotation/rotation-workflow.ts';
 import { type ApiKeyService, startApiKeyService } from '../support/api-key-service.ts';
+import { readJsonLines } from '../support/json-lines.js';
 import { loginVerdict, startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { api, runCli, type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -296,20 +296,14 @@ function clientLoop(node: Node, name: string, fixture: Fixture) {
 
 function eventsOf(node: Node): { 'detail-type': string; detail: Json }[] {
   try {
-    return readFileSync(path.join(node.dataDir, 'events.jsonl'), 'utf8')
-      .split('\n')
-      .filter((line) => line !== '')
-      .map((line) => JSON.parse(line) as { 'detail-type': string; detail: Json });
+    return readJsonLines<{ 'detail-type': string; detail: Json }>(path.join(node.dataDir, 'events.jsonl'));
   } catch {
     return [];
   }
 }
 
 function auditOf(node: Node): { operation: string; response?: Json }[] {
-  return readFileSync(path.join(node.dataDir, 'audit', 'audit.log'), 'utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as { operation: string; response?: Json });
+  return readJsonLines<{ operation: string; response?: Json }>(path.join(node.dataDir, 'audit', 'audit.log'));
 }
 
 const mentions = (detail: unknown, rotationId: string) => JSON.stringify(detail).includes(rotationId);
