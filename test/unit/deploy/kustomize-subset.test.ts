@@ -129,7 +129,7 @@ describe('the test Kustomize renderer', () => {
       'd.yaml':
         'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    spec:\n      initContainers: [{name: i, image: "coffer:1"}]\n      containers: [{name: a, image: coffer}, {name: b, image: coffer-other}]\n',
     });
-    const spec = (renderKustomization(dir)[0]?.spec as { template: { spec: Record<string, { image: string }[]> } })
+    const spec = (renderKustomization(dir)[0]!.spec as { template: { spec: Record<string, { image: string }[]> } })
       .template.spec;
     expect(spec.initContainers?.map((container) => container.image)).toEqual(['r.example/coffer:2']);
     expect(spec.containers?.map((container) => container.image)).toEqual(['r.example/coffer:2', 'coffer-other']);
@@ -141,7 +141,7 @@ describe('the test Kustomize renderer', () => {
       'd.yaml':
         'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    spec:\n      volumes: [{name: v, secret: {secretName: s, defaultMode: 0440}}]\n',
     });
-    const spec = (renderKustomization(dir)[0]?.spec as { template: { spec: { volumes: unknown[] } } }).template.spec;
+    const spec = (renderKustomization(dir)[0]!.spec as { template: { spec: { volumes: unknown[] } } }).template.spec;
     expect(spec.volumes).toEqual([{ name: 'v', secret: { secretName: 's', defaultMode: 0o440 } }]);
   });
 });

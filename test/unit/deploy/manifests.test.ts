@@ -325,7 +325,7 @@ describe('deploy/kubernetes/overlays/ha', () => {
       set.spec.template.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
     expect(others).toEqual([]);
     expect(term?.topologyKey).toBe('kubernetes.io/hostname');
-    const { matchLabels } = term?.labelSelector as { matchLabels: Record<string, string> };
+    const { matchLabels } = term!.labelSelector as { matchLabels: Record<string, string> };
     expect(selects(matchLabels, set.spec.template.metadata.labels)).toBe(true);
   });
 });
