@@ -11,8 +11,8 @@ COPY bin/coffer.mjs bin/built.mjs ./bin/
 COPY lambdas ./lambdas
 COPY lib ./lib
 COPY scripts ./scripts
-# `npm ci` runs `prepare`, which is `npm run build`.
-RUN npm ci
+# The build, named rather than left to `prepare`; no installed package needs its own install script to build.
+RUN npm ci --ignore-scripts && npm run build
 
 # The runtime dependencies alone: dist/ leaves packages external, and better-sqlite3 is a native addon. Scripts are
 # off (`prepare` would build again), so the one addon is built on its own, against this Debian's glibc, which is the
