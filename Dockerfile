@@ -29,10 +29,10 @@ COPY --from=runtime-dependencies /src/node_modules ./node_modules
 COPY --from=build /src/package.json ./
 COPY --from=build /src/bin/coffer.mjs /src/bin/built.mjs ./bin/
 COPY --from=build /src/dist ./dist
-# The files above belong to root and are read-only to the process; it writes only to its data directory (a volume,
-# COFFER_DATA_DIR), so the root filesystem can be mounted read-only.
+# The files above belong to root and are read-only to the process; it writes only to its data directory (in a volume
+# mounted at /var/lib/coffer), so the root filesystem can be mounted read-only.
 USER 65532:65532
-ENV NODE_ENV=production COFFER_DATA_DIR=/var/lib/coffer
+ENV NODE_ENV=production COFFER_DATA_DIR=/var/lib/coffer/data
 EXPOSE 8270
 ENTRYPOINT ["/nodejs/bin/node", "/app/bin/coffer.mjs"]
 CMD ["server"]

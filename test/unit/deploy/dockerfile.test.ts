@@ -60,7 +60,7 @@ describe('Dockerfile', () => {
     expect(runtime.instructions.filter((i) => i.keyword === 'CMD').map(execForm)).toEqual([['server']]);
     expect(runtime.instructions.find((i) => i.keyword === 'WORKDIR')?.args).toBe('/app');
     const env = Object.assign({}, ...runtime.instructions.filter((i) => i.keyword === 'ENV').map(envOf));
-    expect(env).toEqual({ NODE_ENV: 'production', COFFER_DATA_DIR: '/var/lib/coffer' });
+    expect(env).toEqual({ NODE_ENV: 'production', COFFER_DATA_DIR: '/var/lib/coffer/data' });
   });
 
   it('sends the build only what it copies: no node_modules, dist/ or data directory from the checkout', () => {

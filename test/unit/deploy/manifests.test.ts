@@ -120,7 +120,7 @@ describe.each(KUSTOMIZATIONS)('deploy/kubernetes/%s', (name) => {
     expect(set.spec.template.spec.volumes).toContainEqual(
       expect.objectContaining({ name: 'tls', secret: expect.objectContaining({ secretName: 'coffer-tls' }) }),
     );
-    expect(envOf(server, 'COFFER_DATA_DIR')?.value).toBe('/var/lib/coffer');
+    expect(envOf(server, 'COFFER_DATA_DIR')?.value).toBe('/var/lib/coffer/data');
     expect(server.volumeMounts).toContainEqual({ name: 'data', mountPath: '/var/lib/coffer' });
     expect(set.spec.volumeClaimTemplates?.map((claim) => claim.metadata.name)).toEqual(['data']);
   });
