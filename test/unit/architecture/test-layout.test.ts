@@ -14,6 +14,8 @@ const CROSS_CUTTING: Record<string, string> = {
   'broker/authz-every-route.test.ts': 'every route of every routes file against the authorisation invariant',
   'broker/secretsmanager-fidelity/':
     'every Secrets Manager operation against recorded AWS answers (test/fixtures/secretsmanager)',
+  'deploy/':
+    'the deployment artefacts, which are no module: deploy/kubernetes (rendered, schema-checked) and the Dockerfile',
   'adapters/aws/faults/':
     "the AWS adapters and the SDK's retries together under injected throttling, 5xx and lost answers",
 };
