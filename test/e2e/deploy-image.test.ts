@@ -190,7 +190,7 @@ beforeAll(async () => {
   mkdirSync(dataDir, { recursive: true });
   if (IS_ROOT) chownSync(dataDir, 0, USER);
   chmodSync(dataDir, IS_ROOT ? 0o2770 : 0o700);
-  const env = { ...containerEnv(imageEnv), PATH: '/usr/bin:/bin', HOME: home };
+  const env: Record<string, string> = { ...containerEnv(imageEnv), PATH: '/usr/bin:/bin', HOME: home };
   const asUser = IS_ROOT ? ['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--clear-groups', '--'] : [];
   const traced = ['-f', '-qq', '-o', traceLog, '-e', `trace=${WRITING_CALLS.join(',')}`];
   const child = spawn('strace', [...traced, ...asUser, ...entrypoint, ...container.args], {

@@ -107,8 +107,9 @@ export function renderKustomization(dir: string): KubeObject[] {
     if (matches.length !== 1) {
       throw new Error(`patch ${patch.path} matches ${matches.length} objects in ${dir}; the subset wants exactly one`);
     }
-    const patched = jsonPatch.applyPatch(structuredClone(matches[0]), operations, true, false).newDocument;
-    objects = objects.map((object) => (object === matches[0] ? patched : object));
+    const [target] = matches as [KubeObject];
+    const patched = jsonPatch.applyPatch(structuredClone(target), operations, true, false).newDocument;
+    objects = objects.map((object) => (object === target ? patched : object));
   }
   if (kustomization.namespace !== undefined) objects = setNamespace(objects, kustomization.namespace);
   for (const image of kustomization.images ?? []) objects = objects.map((object) => setImage(object, image));
