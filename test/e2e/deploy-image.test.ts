@@ -19,6 +19,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyOf, envOf, execForm, readDockerfile } from '../support/dockerfile.ts';
 import { type KubeObject, renderKustomization } from '../support/kustomize.ts';
+import { containerEnvironment, type EnvVar } from '../support/pod-env.ts';
 
 /**
  * The server run the way the image and the manifests run it, where there is no container runtime: the final stage's
@@ -47,11 +48,7 @@ const traceLog = path.join(work, 'trace.log');
 
 interface Container {
   args: string[];
-  env: {
-    name: string;
-    value?: string;
-    valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { optional?: boolean } };
-  }[];
+  env: EnvVar[];
   volumeMounts: { name: string; mountPath: string }[];
   startupProbe: { httpGet: { path: string; httpHeaders: { name: string; value: string }[] } };
 }
@@ -104,32 +101,6 @@ function makeReadOnly(dir: string): void {
     chmodSync(file, stat.isDirectory() ? 0o555 : 0o444);
   }
   chmodSync(dir, 0o555);
-}
-
-/** The container's environment as the kubelet builds it: the image's, then the manifest's, `$(VAR)` expanded. */
-function containerEnv(imageEnv: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = { ...imageEnv };
-  const expand = (value: string) =>
-    value.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name: string) => env[name] ?? whole);
-  const mapped = (value: string) => {
-    for (const mount of container.volumeMounts) {
-      if (value === mount.mountPath || value.startsWith(`${mount.mountPath}/`)) {
-        const local = VOLUMES[mount.name];
-        if (local === undefined) throw new Error(`no local directory for the volume ${mount.name}`);
-        return local + value.slice(mount.mountPath.length);
-      }
-    }
-    return value;
-  };
-  for (const variable of container.env) {
-    if (variable.value !== undefined) env[variable.name] = mapped(expand(variable.value));
-    else if (variable.valueFrom?.fieldRef !== undefined)
-      env[variable.name] = POD[variable.valueFrom.fieldRef.fieldPath]!;
-    // The optional passphrase Secret does not exist in this deployment, so the kubelet leaves the variable out.
-    else if (variable.valueFrom?.secretKeyRef?.optional === true) continue;
-    else throw new Error(`the test cannot provide ${variable.name}`);
-  }
-  return { ...env, COFFER_PORT: '0' };
 }
 
 function openssl(args: string[]): void {
@@ -190,7 +161,15 @@ beforeAll(async () => {
   mkdirSync(dataDir, { recursive: true });
   if (IS_ROOT) chownSync(dataDir, 0, USER);
   chmodSync(dataDir, IS_ROOT ? 0o2770 : 0o700);
-  const env: Record<string, string> = { ...containerEnv(imageEnv), PATH: '/usr/bin:/bin', HOME: home };
+  // The image's ENV, then the container's (the kubelet's wins); the optional passphrase Secret does not exist here.
+  const manifestEnv = containerEnvironment(container, { fields: POD, volumes: VOLUMES });
+  const env: Record<string, string> = {
+    ...imageEnv,
+    ...manifestEnv,
+    COFFER_PORT: '0',
+    PATH: '/usr/bin:/bin',
+    HOME: home,
+  };
   const asUser = IS_ROOT ? ['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--clear-groups', '--'] : [];
   const traced = ['-f', '-qq', '-o', traceLog, '-e', `trace=${WRITING_CALLS.join(',')}`];
   const child = spawn('strace', [...traced, ...asUser, ...entrypoint, ...container.args], {
