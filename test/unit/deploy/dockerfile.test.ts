@@ -67,7 +67,7 @@ describe('Dockerfile', () => {
     const ignore = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')
       .split('\n')
       .filter((line) => line.trim() !== '' && !line.startsWith('#'));
-    expect(ignore[0]).toBe('**');
+    expect(ignore[0]).toBe('*');
     const included = ignore.slice(1);
     expect(included.every((line) => line.startsWith('!'))).toBe(true);
     expect(included.filter((line) => /node_modules|dist|\.coffer|test|\.git/.test(line))).toEqual([]);
