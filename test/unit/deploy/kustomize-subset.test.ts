@@ -36,4 +36,20 @@ describe('the kustomizations under deploy/kubernetes', () => {
       }
     },
   );
+
+  it('leave no YAML file out: every file is a resource or a patch of the kustomization beside it', () => {
+    for (const dir of dirs) {
+      const kustomization = readKustomization(dir);
+      const used = new Set([
+        'kustomization.yaml',
+        ...kustomization.resources,
+        ...(kustomization.patches ?? []).map((patch) => patch.path),
+      ]);
+      const files = readdirSync(dir).filter((file) => file.endsWith('.yaml') || file.endsWith('.yml'));
+      expect(
+        files.filter((file) => !used.has(file)),
+        path.relative(KUBERNETES, dir),
+      ).toEqual([]);
+    }
+  });
 });
