@@ -13,7 +13,7 @@
  * Each rule says why it exists: a violation's message is that comment.
  */
 
-const CLIENTS = '^lambdas/(agent|sdk|extension|console)/';
+const CLIENTS = '^lambdas/(agent|sdk|extension|console|injector)/';
 /** The wire contract of the native API, if it gets a folder: shared by the broker and the clients. */
 const WIRE = '^lambdas/(api|sdk/wire)/';
 
