@@ -3,8 +3,8 @@
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import jsonPatch, { type Operation } from 'fast-json-patch';
 import { stringify } from 'yaml';
-import type { InjectorSettings } from '../lambdas/injector/agent-pod.ts';
 import { reviewAdmission } from '../lambdas/injector/admission-review.ts';
+import type { InjectorSettings } from '../lambdas/injector/agent-pod.ts';
 
 export const EXAMPLE_SETTINGS: InjectorSettings = {
   cofferAddress: 'https://coffer.coffer.svc:8200',
@@ -64,7 +64,9 @@ export const INJECTION_EXAMPLES: readonly InjectionExample[] = [
       'coffer.io/agent-limits-mem': '192Mi',
       'coffer.io/agent-inject-secret-api-key': 'shop/payments-api@AWSPENDING',
     },
-    initContainers: [{ name: 'wait-for-db', image: 'busybox:1.36', command: ['sh', '-c', 'until nc -z db 5432; do sleep 1; done'] }],
+    initContainers: [
+      { name: 'wait-for-db', image: 'busybox:1.36', command: ['sh', '-c', 'until nc -z db 5432; do sleep 1; done'] },
+    ],
   },
 ];
 
@@ -95,7 +97,10 @@ export function admissionReviewOf(pod: V1Pod, uid = '705ab4f5-6393-11e8-b7cc-420
       requestResource: { group: '', version: 'v1', resource: 'pods' },
       namespace: pod.metadata?.namespace ?? 'default',
       operation: 'CREATE' as const,
-      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: ['system:authenticated'] },
+      userInfo: {
+        username: 'system:serviceaccount:kube-system:replicaset-controller',
+        groups: ['system:authenticated'],
+      },
       object: pod,
       oldObject: null,
       dryRun: false,

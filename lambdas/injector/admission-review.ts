@@ -2,7 +2,7 @@ import type { V1Pod, V1Status } from '@kubernetes/client-node';
 // A CommonJS package: Node sees its exports on the default import only.
 import jsonPatch from 'fast-json-patch';
 import * as z from 'zod';
-import { injectAgent, type InjectorSettings } from './agent-pod.ts';
+import { type InjectorSettings, injectAgent } from './agent-pod.ts';
 import { AnnotationError, parseInjectionRequest, wantsInjection } from './annotations.ts';
 
 /**
@@ -80,7 +80,11 @@ export function reviewAdmission(body: unknown, settings: InjectorSettings): Admi
   try {
     const injected = injectAgent(pod, parseInjectionRequest(annotations), settings);
     const patch = jsonPatch.compare(pod, injected);
-    return answer({ allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') });
+    return answer({
+      allowed: true,
+      patchType: 'JSONPatch',
+      patch: Buffer.from(JSON.stringify(patch)).toString('base64'),
+    });
   } catch (err) {
     if (!(err instanceof AnnotationError)) throw err;
     return answer({

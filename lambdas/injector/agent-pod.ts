@@ -1,4 +1,4 @@
-import type { V1Container, V1EnvVar, V1Pod, V1SecurityContext, V1Volume} from '@kubernetes/client-node';
+import type { V1Container, V1EnvVar, V1Pod, V1SecurityContext, V1Volume } from '@kubernetes/client-node';
 import { parseAgentConfig } from '../agent/config.ts';
 import { ANNOTATIONS, AnnotationError, type InjectionRequest, SECRETS_DIR } from './annotations.ts';
 
@@ -80,7 +80,10 @@ export function injectAgent(pod: V1Pod, request: InjectionRequest, settings: Inj
     }
     return {
       ...container,
-      volumeMounts: [...(container.volumeMounts ?? []), { name: SECRETS_VOLUME, mountPath: SECRETS_DIR, readOnly: true }],
+      volumeMounts: [
+        ...(container.volumeMounts ?? []),
+        { name: SECRETS_VOLUME, mountPath: SECRETS_DIR, readOnly: true },
+      ],
     };
   };
 
@@ -106,7 +109,9 @@ export function injectAgent(pod: V1Pod, request: InjectionRequest, settings: Inj
     {
       name: TOKEN_VOLUME,
       projected: {
-        sources: [{ serviceAccountToken: { audience: request.audience, expirationSeconds: TOKEN_SECONDS, path: 'token' } }],
+        sources: [
+          { serviceAccountToken: { audience: request.audience, expirationSeconds: TOKEN_SECONDS, path: 'token' } },
+        ],
       },
     },
   ];

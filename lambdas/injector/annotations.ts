@@ -151,11 +151,17 @@ export function parseInjectionRequest(annotations: Readonly<Record<string, strin
   };
 
   const role = get(ANNOTATIONS.role);
-  if (role === undefined) throw new AnnotationError(`${ANNOTATIONS.role} is required: the Kubernetes auth role to log in with`);
+  if (role === undefined)
+    throw new AnnotationError(`${ANNOTATIONS.role} is required: the Kubernetes auth role to log in with`);
   if (!ROLE.test(role)) {
     throw new AnnotationError(`${ANNOTATIONS.role} must be a role name (a-z, 0-9, _ . -), got ${JSON.stringify(role)}`);
   }
-  const authPath = matching(ANNOTATIONS.authPath, MOUNT, 'one mount path segment (a-z, 0-9, _ -)', AGENT_DEFAULTS.authPath);
+  const authPath = matching(
+    ANNOTATIONS.authPath,
+    MOUNT,
+    'one mount path segment (a-z, 0-9, _ -)',
+    AGENT_DEFAULTS.authPath,
+  );
   const audience = matching(ANNOTATIONS.audience, /^[\x21-\x7e]{1,256}$/, 'a token audience', AGENT_DEFAULTS.audience);
   const prePopulateOnly = flag(ANNOTATIONS.prePopulateOnly, false);
   const prePopulate = flag(ANNOTATIONS.prePopulate, true);
@@ -235,7 +241,9 @@ function parseFiles(annotations: Readonly<Record<string, string>>): InjectedFile
     paths.set(file, key);
     const perms = parts.perms ?? AGENT_DEFAULTS.perms;
     if (!/^0?[0-7]{3}$/.test(perms)) {
-      throw new AnnotationError(`coffer.io/agent-inject-perms-${key} must be an octal mode such as "0640", got ${JSON.stringify(perms)}`);
+      throw new AnnotationError(
+        `coffer.io/agent-inject-perms-${key} must be an octal mode such as "0640", got ${JSON.stringify(perms)}`,
+      );
     }
     const template = parts.template ?? secretTemplate(key, parts.secret ?? '');
     checkTemplate(key, template);
@@ -259,7 +267,9 @@ function secretTemplate(key: string, text: string): string {
   try {
     ref = parseSecretRef(text.trim());
   } catch (err) {
-    throw new AnnotationError(`coffer.io/agent-inject-secret-${key}: ${err instanceof Error ? err.message : 'invalid'}`);
+    throw new AnnotationError(
+      `coffer.io/agent-inject-secret-${key}: ${err instanceof Error ? err.message : 'invalid'}`,
+    );
   }
   const field = ref.field === undefined ? '' : ` ${JSON.stringify(ref.field)}`;
   const stage = ref.stage === DEFAULT_STAGE ? '' : ` stage=${JSON.stringify(ref.stage)}`;

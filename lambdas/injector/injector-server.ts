@@ -1,11 +1,11 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { type FSWatcher, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { ZodError } from 'zod';
-import type { InjectorSettings } from './agent-pod.ts';
 import { reviewAdmission } from './admission-review.ts';
+import type { InjectorSettings } from './agent-pod.ts';
 
 export interface InjectorServerOptions {
   readonly host: string;
@@ -88,7 +88,10 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
       } catch (err) {
         if (err instanceof ZodError) {
           const issue = err.issues[0];
-          return send(400, `not an AdmissionReview (admission.k8s.io/v1): ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}\n`);
+          return send(
+            400,
+            `not an AdmissionReview (admission.k8s.io/v1): ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}\n`,
+          );
         }
         options.log(`internal error: ${err instanceof Error ? err.name : 'unknown'}`);
         send(500, 'internal error\n');
@@ -107,7 +110,9 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
       server.setSecureContext({ ...(await loadTls()), minVersion: 'TLSv1.2' });
       options.log('reloaded the TLS certificate');
     } catch (err) {
-      options.log(`kept the TLS certificate: the new one does not load (${err instanceof Error ? err.message : 'error'})`);
+      options.log(
+        `kept the TLS certificate: the new one does not load (${err instanceof Error ? err.message : 'error'})`,
+      );
     }
   };
   // cert-manager and kubelet secret mounts replace files by renaming a directory: watch the directories, not the files.

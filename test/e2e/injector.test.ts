@@ -86,8 +86,20 @@ beforeAll(async () => {
   await root('PUT', '/v1/sys/policies/shop-web', { rules: [{ path: 'secrets/shop/*', capabilities: ['read'] }] });
   const role = await runCli(
     [
-      'kubernetes', 'role', 'put', 'web', '--service-account', 'web', '--namespace', 'shop',
-      '--audience', 'coffer', '--policy', 'shop-web', '--token-ttl', '15m',
+      'kubernetes',
+      'role',
+      'put',
+      'web',
+      '--service-account',
+      'web',
+      '--namespace',
+      'shop',
+      '--audience',
+      'coffer',
+      '--policy',
+      'shop-web',
+      '--token-ttl',
+      '15m',
     ],
     { env: { COFFER_ADDR: address, COFFER_TOKEN: rootToken } },
   );
@@ -103,9 +115,13 @@ beforeAll(async () => {
     COFFER_INJECTOR_TLS_KEY: path.join(files.dir, 'tls.key'),
     COFFER_INJECTOR_AGENT_IMAGE: 'registry.example.com/coffer:e2e',
   });
-  injectorUrl = await waitFor('the injector to listen', () => /listening on (https:\/\/\S+)/.exec(injector.output())?.[1], {
-    detail: injector.output,
-  });
+  injectorUrl = await waitFor(
+    'the injector to listen',
+    () => /listening on (https:\/\/\S+)/.exec(injector.output())?.[1],
+    {
+      detail: injector.output,
+    },
+  );
 });
 
 /** One HTTPS request to the injector, trusting the test's CA alone. */
@@ -136,7 +152,8 @@ const pod: V1Pod = {
       'coffer.io/agent-inject': 'true',
       'coffer.io/role': 'web',
       'coffer.io/agent-inject-secret-api-key': 'shop/api-key',
-      'coffer.io/agent-inject-template-db.env': 'DB_USER={{ secret "shop/db" "username" }}\nDB_PASSWORD={{ secret "shop/db" "password" }}\n',
+      'coffer.io/agent-inject-template-db.env':
+        'DB_USER={{ secret "shop/db" "username" }}\nDB_PASSWORD={{ secret "shop/db" "password" }}\n',
       'coffer.io/agent-inject-file-db.env': 'config/db.env',
     },
   },
@@ -174,7 +191,9 @@ describe('coffer injector, end to end', () => {
   it('answers an AdmissionReview over HTTPS with a JSON patch that gives a valid injected pod', async () => {
     const res = await post('/mutate', 'POST', admissionReviewOf(pod, 'e2e-uid'));
     expect(res.status).toBe(200);
-    const { response } = JSON.parse(res.text) as { response: { uid: string; allowed: boolean; patchType: string; patch: string } };
+    const { response } = JSON.parse(res.text) as {
+      response: { uid: string; allowed: boolean; patchType: string; patch: string };
+    };
     expect(response).toMatchObject({ uid: 'e2e-uid', allowed: true, patchType: 'JSONPatch' });
     const patch = JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as Operation[];
     injected = jsonPatch.applyPatch(structuredClone(pod), patch, true, false).newDocument;
@@ -191,7 +210,10 @@ describe('coffer injector, end to end', () => {
     expect(JSON.parse(res.text).response).toMatchObject({
       uid: 'e2e-bad',
       allowed: false,
-      status: { code: 400, message: expect.stringContaining('coffer.io/agent-inject-file-db.env must be a relative path') },
+      status: {
+        code: 400,
+        message: expect.stringContaining('coffer.io/agent-inject-file-db.env must be a relative path'),
+      },
     });
   });
 
@@ -206,7 +228,9 @@ describe('coffer injector, end to end', () => {
     const init = runContainer(injected.spec!.initContainers![0]!, mounts, true);
     expect(await init.exited, init.output()).toBe(0);
     expect(readFileSync(path.join(mounts['coffer-secrets'], 'api-key'), 'utf8')).toBe('api-key-1');
-    expect(readFileSync(path.join(mounts['coffer-secrets'], 'config/db.env'), 'utf8')).toBe('DB_USER=shop\nDB_PASSWORD=pw-1\n');
+    expect(readFileSync(path.join(mounts['coffer-secrets'], 'config/db.env'), 'utf8')).toBe(
+      'DB_USER=shop\nDB_PASSWORD=pw-1\n',
+    );
     expect(statSync(path.join(mounts['coffer-secrets'], 'api-key')).mode & 0o777).toBe(0o644);
     // Coffer asked the cluster about the pod's token, for Coffer's audience.
     expect(cluster.received.at(-1)?.body?.spec).toEqual({ token: POD_TOKEN, audiences: ['coffer'] });
@@ -219,10 +243,14 @@ describe('coffer injector, end to end', () => {
     const file = path.join(mounts['coffer-secrets'], 'api-key');
     rmSync(file);
     const sidecar = runContainer(injected.spec!.containers.find((c) => c.name === 'coffer-agent')!, mounts, false);
-    await waitFor('the sidecar to render', () => /rendered .*api-key/.test(sidecar.output()), { detail: sidecar.output });
+    await waitFor('the sidecar to render', () => /rendered .*api-key/.test(sidecar.output()), {
+      detail: sidecar.output,
+    });
     expect(readFileSync(file, 'utf8')).toBe('api-key-1');
     const { address, rootToken } = current();
-    expect((await api(address, rootToken, 'PUT', '/v1/secret/data/shop/api-key', { value: 'api-key-2' })).status).toBeLessThan(300);
+    expect(
+      (await api(address, rootToken, 'PUT', '/v1/secret/data/shop/api-key', { value: 'api-key-2' })).status,
+    ).toBeLessThan(300);
     // SIGHUP polls at once instead of at the next interval (30 s by default).
     sidecar.child.kill('SIGHUP');
     await waitFor('the new value', () => existsSync(file) && readFileSync(file, 'utf8') === 'api-key-2', {

@@ -49,7 +49,9 @@ describe('reviewAdmission', () => {
       { name: 'coffer-secrets', emptyDir: { medium: 'Memory' } },
       {
         name: 'coffer-token',
-        projected: { sources: [{ serviceAccountToken: { audience: 'coffer', expirationSeconds: 3600, path: 'token' } }] },
+        projected: {
+          sources: [{ serviceAccountToken: { audience: 'coffer', expirationSeconds: 3600, path: 'token' } }],
+        },
       },
     ]);
     expect(container(spec.containers, 'app')?.volumeMounts).toEqual([
@@ -129,7 +131,10 @@ describe('reviewAdmission', () => {
     expect(configOf(init).auto_auth).toMatchObject({ mount: 'cluster-eu', role: 'web' });
     expect(configOf(init).templates[0]?.contents).toBe('{{ secret "shop/payments-api" stage="AWSPENDING" }}');
     expect(spec.volumes?.[1]?.projected?.sources?.[0]?.serviceAccountToken?.audience).toBe('coffer-eu');
-    expect(init?.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi' }, limits: { cpu: '500m', memory: '192Mi' } });
+    expect(init?.resources).toEqual({
+      requests: { cpu: '50m', memory: '96Mi' },
+      limits: { cpu: '500m', memory: '192Mi' },
+    });
   });
 
   it('sidecar only (agent-pre-populate "false"), the mount in the named containers only, another image and user', () => {
@@ -180,7 +185,11 @@ describe('reviewAdmission', () => {
   it.each([
     ['no role', { 'coffer.io/role': undefined }, 'coffer.io/role is required'],
     ['a bad role', { 'coffer.io/role': 'Web Role' }, 'coffer.io/role must be a role name'],
-    ['a bad auth path', { 'coffer.io/auth-path': 'auth/kubernetes' }, 'coffer.io/auth-path must be one mount path segment'],
+    [
+      'a bad auth path',
+      { 'coffer.io/auth-path': 'auth/kubernetes' },
+      'coffer.io/auth-path must be one mount path segment',
+    ],
     ['a file name with ..', { 'coffer.io/agent-inject-secret-..': 'shop/db' }, 'is not a file name'],
     [
       'a file path escaping the volume',
@@ -234,7 +243,9 @@ describe('reviewAdmission', () => {
   });
 
   it('refuses a body that is not an AdmissionReview v1 (the server answers 400)', () => {
-    expect(() => reviewAdmission({ apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview' }, EXAMPLE_SETTINGS)).toThrow();
+    expect(() =>
+      reviewAdmission({ apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview' }, EXAMPLE_SETTINGS),
+    ).toThrow();
     const noPod = admissionReviewOf(examplePod(example('secret')));
     (noPod.request as { object: unknown }).object = { metadata: {} };
     expect(reviewAdmission(noPod, EXAMPLE_SETTINGS).response).toMatchObject({ allowed: false, status: { code: 400 } });

@@ -1,11 +1,15 @@
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_BODY_BYTES, type RunningInjector, startInjectorServer } from '../../../lambdas/injector/injector-server.ts';
+import {
+  MAX_BODY_BYTES,
+  type RunningInjector,
+  startInjectorServer,
+} from '../../../lambdas/injector/injector-server.ts';
 import { admissionReviewOf, EXAMPLE_SETTINGS, examplePod, INJECTION_EXAMPLES } from '../../../scripts/injected-pods.ts';
 import { makeServerPki, type TestPki } from '../../support/kubernetes-api.ts';
 import { waitFor } from '../../support/wait-for.ts';
@@ -42,7 +46,13 @@ interface Answer {
 }
 
 /** One HTTPS request trusting `ca` alone. */
-function send(method: string, pathName: string, body?: string | Buffer, headers: Record<string, string> = {}, ca = pki.caPem) {
+function send(
+  method: string,
+  pathName: string,
+  body?: string | Buffer,
+  headers: Record<string, string> = {},
+  ca = pki.caPem,
+) {
   return new Promise<Answer>((resolve, reject) => {
     const req = request(
       { host: '127.0.0.1', port: injector.port, method, path: pathName, ca, headers, agent: false },
@@ -74,7 +84,9 @@ describe('startInjectorServer', () => {
     const review = admissionReviewOf(examplePod(INJECTION_EXAMPLES[0]!), 'server-uid-1');
     const res = await send('POST', '/mutate', JSON.stringify(review), json);
     expect(res.status).toBe(200);
-    const answer = JSON.parse(res.body) as { response: { uid: string; allowed: boolean; patchType: string; patch: string } };
+    const answer = JSON.parse(res.body) as {
+      response: { uid: string; allowed: boolean; patchType: string; patch: string };
+    };
     expect(answer).toMatchObject({
       apiVersion: 'admission.k8s.io/v1',
       kind: 'AdmissionReview',

@@ -34,11 +34,31 @@ export function registerInjectorCommand(program: Command): void {
         'annotated coffer.io/agent-inject: "true"; serves POST /mutate and GET /healthz over HTTPS (docs/kubernetes-injected-pods.md)',
     )
     .addOption(env(new Option('--listen <host:port>', 'where to serve').default('0.0.0.0:8443'), 'LISTEN'))
-    .addOption(env(new Option('--tls-cert <file>', 'the serving certificate chain (PEM), re-read when it changes').makeOptionMandatory(), 'TLS_CERT'))
+    .addOption(
+      env(
+        new Option(
+          '--tls-cert <file>',
+          'the serving certificate chain (PEM), re-read when it changes',
+        ).makeOptionMandatory(),
+        'TLS_CERT',
+      ),
+    )
     .addOption(env(new Option('--tls-key <file>', 'its private key (PEM)').makeOptionMandatory(), 'TLS_KEY'))
-    .addOption(env(new Option('--coffer-addr <url>', 'the address injected agents reach Coffer at').makeOptionMandatory(), 'COFFER_ADDR'))
-    .addOption(env(new Option('--agent-image <image>', 'the image of the injected agent').default(DEFAULT_AGENT_IMAGE), 'AGENT_IMAGE'))
-    .addOption(env(new Option('--ca-cert <file>', 'CA certificates (PEM) the agents trust for --coffer-addr'), 'CA_CERT'))
+    .addOption(
+      env(
+        new Option('--coffer-addr <url>', 'the address injected agents reach Coffer at').makeOptionMandatory(),
+        'COFFER_ADDR',
+      ),
+    )
+    .addOption(
+      env(
+        new Option('--agent-image <image>', 'the image of the injected agent').default(DEFAULT_AGENT_IMAGE),
+        'AGENT_IMAGE',
+      ),
+    )
+    .addOption(
+      env(new Option('--ca-cert <file>', 'CA certificates (PEM) the agents trust for --coffer-addr'), 'CA_CERT'),
+    )
     .action(async (flags: InjectorFlags) => {
       const { host, port } = parseListen(flags.listen);
       let address: URL;
@@ -71,7 +91,9 @@ export function registerInjectorCommand(program: Command): void {
       }).catch((err: NodeJS.ErrnoException) => {
         throw new CliError(`cannot serve on ${flags.listen}: ${err.code ?? err.message}`, ExitCode.failure);
       });
-      process.stdout.write(`coffer injector listening on https://${host.includes(':') ? `[${host}]` : host}:${running.port}\n`);
+      process.stdout.write(
+        `coffer injector listening on https://${host.includes(':') ? `[${host}]` : host}:${running.port}\n`,
+      );
       process.on('SIGHUP', () => void running.reloadTls());
       for (const signal of ['SIGTERM', 'SIGINT'] as const) {
         process.once(signal, () => {
