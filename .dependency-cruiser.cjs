@@ -7,7 +7,7 @@
  *   engines/<engine>                                     → core, engines/shared
  *   core                                                 → node built-ins without I/O, pure libraries
  *
- *   clients: sdk ← extension, sdk ← agent; they may use core's pure helpers, nothing else of the server. The web
+ *   clients: sdk ← extension, sdk ← agent ← injector; they may use core's pure helpers, nothing else of the server. The web
  *   console (lambdas/console) is a client too: a browser page that reaches Coffer over HTTP and reads with lambdas/api.
  *
  * Each rule says why it exists: a violation's message is that comment.
@@ -138,8 +138,8 @@ module.exports = {
     {
       name: 'clients-talk-http-only',
       comment:
-        'The agent, the SDK and the extension run on the callers side and reach Coffer over its API only. They are ' +
-        'shipped without the server: no CLI, broker, engine, adapter or entrypoint.',
+        'The agent, the SDK, the extension and the Kubernetes injector run on the callers side and reach Coffer over ' +
+        'its API only. They are shipped without the server: no CLI, broker, engine, adapter or entrypoint.',
       severity: 'error',
       from: { path: CLIENTS },
       to: { path: ['^lambdas/(entrypoints|broker|engines|adapters)/', '^(lib|bin|scripts)/'] },

@@ -268,6 +268,20 @@ describe('coffer injector, end to end', () => {
     expect(both.stderr).toContain('give one of --config <file> and --config-env <variable>');
   });
 
+  it('refuses bad flags with usage errors before serving', async () => {
+    const tls = ['--tls-cert', path.join(files.dir, 'tls.crt'), '--tls-key', path.join(files.dir, 'tls.key')];
+    const listen = await runCli(['injector', ...tls, '--listen', '8443', '--coffer-addr', 'https://coffer:8200']);
+    expect(listen.code).toBe(2);
+    expect(listen.stderr).toContain('--listen takes host:port (e.g. 0.0.0.0:8443), got "8443"');
+    const addr = await runCli(['injector', ...tls, '--listen', '127.0.0.1:0', '--coffer-addr', 'coffer:8200']);
+    expect(addr.code).toBe(2);
+    expect(addr.stderr).toContain('--coffer-addr must be an http(s) URL');
+    const ca = path.join(files.dir, 'no-such-ca.pem');
+    const noCa = await runCli(['injector', ...tls, '--coffer-addr', 'https://coffer:8200', '--ca-cert', ca]);
+    expect(noCa.code).toBe(2);
+    expect(noCa.stderr).toContain(`cannot read --ca-cert ${ca}: ENOENT`);
+  });
+
   it('stops on SIGTERM', async () => {
     injector.child.kill('SIGTERM');
     expect(await injector.exited).toBe(0);
