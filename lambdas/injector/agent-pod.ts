@@ -67,10 +67,13 @@ export function injectAgent(pod: V1Pod, request: InjectionRequest, settings: Inj
       throw new AnnotationError(`the pod already has a volume named ${volume.name}`);
     }
   }
-  const targets = request.containers ?? spec.containers.map((c) => c.name);
+  const ownInit = spec.initContainers ?? [];
+  // The pod's own init containers see the files only when the agent's init container has rendered them first.
+  const mountable = [...spec.containers, ...(request.initContainer && request.initFirst ? ownInit : [])];
+  const targets = request.containers ?? mountable.map((c) => c.name);
   for (const name of targets) {
-    if (!spec.containers.some((c) => c.name === name)) {
-      throw new AnnotationError(`${ANNOTATIONS.containers} names ${name}, which is not a container of the pod`);
+    if (!mountable.some((c) => c.name === name)) {
+      throw new AnnotationError(`${ANNOTATIONS.containers} names ${name}, which is not a container of the pod (or an init container that runs after the agent's)`);
     }
   }
   const mountSecrets = (container: V1Container): V1Container => {
@@ -115,9 +118,8 @@ export function injectAgent(pod: V1Pod, request: InjectionRequest, settings: Inj
       },
     },
   ];
-  const ownInit = spec.initContainers ?? [];
   const init = request.initContainer ? [agent(INIT_CONTAINER, true)] : [];
-  const initContainers = request.initFirst ? [...init, ...ownInit] : [...ownInit, ...init];
+  const initContainers = request.initFirst ? [...init, ...ownInit.map(mountSecrets)] : [...ownInit, ...init];
   return {
     ...pod,
     metadata: {

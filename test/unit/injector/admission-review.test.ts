@@ -156,6 +156,20 @@ describe('reviewAdmission', () => {
     expect(sidecar.securityContext).toMatchObject({ runAsUser: 2000, runAsGroup: 3000, runAsNonRoot: true });
   });
 
+  it('mounts the files in the pod’s own init containers when the agent’s init container runs before them', () => {
+    const pod = examplePod(example('secret'));
+    pod.spec!.initContainers = [{ name: 'migrate', image: 'registry.example.com/shop-migrate:2.3.1' }];
+    const spec = validated(admit(pod).result).spec!;
+    expect(spec.initContainers?.map((c) => c.name)).toEqual(['coffer-agent-init', 'migrate']);
+    expect(container(spec.initContainers, 'migrate')?.volumeMounts).toEqual([
+      { name: 'coffer-secrets', mountPath: '/coffer/secrets', readOnly: true },
+    ]);
+    pod.metadata!.annotations!['coffer.io/agent-inject-containers'] = 'migrate';
+    const only = validated(admit(pod).result).spec!;
+    expect(container(only.containers, 'app')?.volumeMounts).toBeUndefined();
+    expect(container(only.initContainers, 'migrate')?.volumeMounts).toHaveLength(1);
+  });
+
   it('hands the agents the CA of --ca-cert in COFFER_CACERT_PEM', () => {
     const caPem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
     const spec = validated(admit(examplePod(example('secret')), { ...EXAMPLE_SETTINGS, caPem }).result).spec!;
