@@ -62,6 +62,7 @@ export const INJECTION_EXAMPLES: readonly InjectionExample[] = [
       'coffer.io/agent-init-first': 'false',
       'coffer.io/agent-requests-mem': '96Mi',
       'coffer.io/agent-limits-mem': '192Mi',
+      'coffer.io/agent-poll-interval': '5m',
       'coffer.io/agent-inject-secret-api-key': 'shop/payments-api@AWSPENDING',
     },
     initContainers: [
@@ -138,6 +139,30 @@ export function renderInjectedPods(): string {
       '```',
     ].join('\n');
   });
+  const again = examplePod(INJECTION_EXAMPLES[0]!);
+  const refused = examplePod(INJECTION_EXAMPLES[0]!);
+  refused.metadata!.annotations!['coffer.io/agent-inject-file-db-password'] = '../../etc/passwd';
+  const answer = (pod: V1Pod) => JSON.stringify(reviewAdmission(admissionReviewOf(pod), EXAMPLE_SETTINGS), null, 2);
+  sections.push(
+    [
+      '### A pod injected already',
+      '',
+      'The first pod above, sent again after its patch (a reinvocation): allowed, no patch.',
+      '',
+      '```json',
+      answer(injectedPod(again)),
+      '```',
+    ].join('\n'),
+    [
+      '### A refused pod',
+      '',
+      'The first pod above with `coffer.io/agent-inject-file-db-password: ../../etc/passwd`:',
+      '',
+      '```json',
+      answer(refused),
+      '```',
+    ].join('\n'),
+  );
   return `${sections.join('\n\n')}\n`;
 }
 

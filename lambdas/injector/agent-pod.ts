@@ -33,6 +33,9 @@ export function agentConfig(request: InjectionRequest, settings: InjectorSetting
       role: request.role,
       token_path: `${TOKEN_DIR}/token`,
     },
+    ...(request.pollInterval === undefined
+      ? {}
+      : { poll_interval: /^\d+$/.test(request.pollInterval) ? Number(request.pollInterval) : request.pollInterval }),
     templates: request.files.map((file) => ({
       contents: file.template,
       destination: `${SECRETS_DIR}/${file.path}`,
@@ -73,7 +76,9 @@ export function injectAgent(pod: V1Pod, request: InjectionRequest, settings: Inj
   const targets = request.containers ?? mountable.map((c) => c.name);
   for (const name of targets) {
     if (!mountable.some((c) => c.name === name)) {
-      throw new AnnotationError(`${ANNOTATIONS.containers} names ${name}, which is not a container of the pod (or an init container that runs after the agent's)`);
+      throw new AnnotationError(
+        `${ANNOTATIONS.containers} names ${name}, which is not a container of the pod (or an init container that runs after the agent's)`,
+      );
     }
   }
   const mountSecrets = (container: V1Container): V1Container => {

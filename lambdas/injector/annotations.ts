@@ -26,6 +26,8 @@ export const ANNOTATIONS = {
   prePopulate: 'coffer.io/agent-pre-populate',
   /** `"false"`: the init container runs after the pod's own init containers. @default "true" */
   initFirst: 'coffer.io/agent-init-first',
+  /** How often the sidecar checks the secrets' versions (`"30s"`, `"5m"`). @default the agent's, 30s */
+  pollInterval: 'coffer.io/agent-poll-interval',
   /** The agent's image. @default the injector's `--agent-image` */
   image: 'coffer.io/agent-image',
   /** Comma-separated containers that mount the secrets volume. @default every container of the pod */
@@ -89,6 +91,7 @@ export interface InjectionRequest {
   readonly sidecar: boolean;
   readonly initFirst: boolean;
   readonly image: string | undefined;
+  readonly pollInterval: string | undefined;
   /** Undefined: every container of the pod. */
   readonly containers: readonly string[] | undefined;
   readonly resources: {
@@ -174,6 +177,13 @@ export function parseInjectionRequest(annotations: Readonly<Record<string, strin
   if (image !== undefined && !IMAGE.test(image)) {
     throw new AnnotationError(`${ANNOTATIONS.image} must be an image reference, got ${JSON.stringify(image)}`);
   }
+  const pollInterval = get(ANNOTATIONS.pollInterval);
+  // Not under a second: every agent of every replica polls the server at this pace.
+  if (pollInterval !== undefined && !/^([1-9][0-9]*(s|m|h)|[1-9][0-9]*)$/.test(pollInterval)) {
+    throw new AnnotationError(
+      `${ANNOTATIONS.pollInterval} must be a duration of whole seconds, minutes or hours ("30s", "5m"), got ${JSON.stringify(pollInterval)}`,
+    );
+  }
   const containersText = get(ANNOTATIONS.containers);
   const containers = containersText?.split(',').map((name) => name.trim());
   for (const name of containers ?? []) {
@@ -191,6 +201,7 @@ export function parseInjectionRequest(annotations: Readonly<Record<string, strin
     sidecar: !prePopulateOnly,
     initFirst: flag(ANNOTATIONS.initFirst, true),
     image,
+    pollInterval,
     containers,
     resources: {
       requests: {

@@ -129,6 +129,7 @@ describe('reviewAdmission', () => {
     expect(container(spec.initContainers, 'wait-for-db')?.volumeMounts).toBeUndefined();
     const init = container(spec.initContainers, 'coffer-agent-init');
     expect(configOf(init).auto_auth).toMatchObject({ mount: 'cluster-eu', role: 'web' });
+    expect(configOf(init).poll_interval).toBe(300_000);
     expect(configOf(init).templates[0]?.contents).toBe('{{ secret "shop/payments-api" stage="AWSPENDING" }}');
     expect(spec.volumes?.[1]?.projected?.sources?.[0]?.serviceAccountToken?.audience).toBe('coffer-eu');
     expect(init?.resources).toEqual({
@@ -226,6 +227,7 @@ describe('reviewAdmission', () => {
       'leave no agent to inject',
     ],
     ['root', { 'coffer.io/agent-run-as-user': '0' }, 'never root'],
+    ['a poll interval under a second', { 'coffer.io/agent-poll-interval': '250ms' }, 'whole seconds'],
     ['a bad quantity', { 'coffer.io/agent-limits-mem': 'lots' }, 'a Kubernetes quantity'],
     ['an unknown container', { 'coffer.io/agent-inject-containers': 'app,worker' }, 'names worker'],
     ['nothing to render', { 'coffer.io/agent-inject-secret-db-password': undefined }, 'nothing to render'],
