@@ -7,8 +7,8 @@ import { reviewAdmission } from '../lambdas/injector/admission-review.ts';
 import type { InjectorSettings } from '../lambdas/injector/agent-pod.ts';
 
 export const EXAMPLE_SETTINGS: InjectorSettings = {
-  cofferAddress: 'https://coffer.coffer.svc:8200',
-  agentImage: 'registry.example.com/coffer:1.0.0',
+  cofferAddress: 'https://coffer.coffer.svc:8270',
+  agentImage: 'registry.example.com/coffer:0.1.0',
 };
 
 export interface InjectionExample {

@@ -101,7 +101,9 @@ export function injectAgent(pod: V1Pod, request: InjectionRequest, settings: Inj
     name,
     image: request.image ?? settings.agentImage,
     imagePullPolicy: 'IfNotPresent',
-    command: ['coffer', 'agent', '--config-env', CONFIG_ENV, ...(once ? ['--once'] : [])],
+    // Arguments of the image's entrypoint, which is `coffer` (the Dockerfile's): a distroless image has no shell
+    // and no `coffer` on a PATH to name in a command.
+    args: ['agent', '--config-env', CONFIG_ENV, ...(once ? ['--once'] : [])],
     env,
     resources: { requests: { ...request.resources.requests }, limits: { ...request.resources.limits } },
     securityContext: hardened(request),

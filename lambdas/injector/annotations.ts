@@ -36,7 +36,7 @@ export const ANNOTATIONS = {
   limitsMem: 'coffer.io/agent-limits-mem',
   requestsCpu: 'coffer.io/agent-requests-cpu',
   requestsMem: 'coffer.io/agent-requests-mem',
-  /** The agent containers' user and group. @default 100 and 1000 */
+  /** The agent containers' user and group. @default 65532 and 65532 (the image's `nonroot`) */
   runAsUser: 'coffer.io/agent-run-as-user',
   runAsGroup: 'coffer.io/agent-run-as-group',
 } as const;
@@ -50,8 +50,8 @@ export const SECRETS_DIR = '/coffer/secrets';
 export const AGENT_DEFAULTS = {
   authPath: 'kubernetes',
   audience: 'coffer',
-  runAsUser: 100,
-  runAsGroup: 1000,
+  runAsUser: 65532,
+  runAsGroup: 65532,
   /**
    * The app container usually runs as another user than the agent, and an emptyDir shares no owner: the files are
    * readable by the pod's containers (the volume is mounted in this pod only). `agent-inject-perms-<file>` narrows it.

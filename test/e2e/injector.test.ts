@@ -17,7 +17,7 @@ import { projectedClaims } from '../unit/core/auth/kubernetes/kubernetes-test-to
 /**
  * Issue 17 item 5, short of a cluster: `coffer injector` serves a real AdmissionReview over HTTPS; its patch applied to
  * the pod gives a pod the Kubernetes schema accepts; then the injected agent containers are run as the kubelet would
- * run them (their command, their environment, each volume mount a directory of the test, the projected token a file)
+ * run them (the image's entrypoint `coffer` with their arguments, their environment, each volume mount a directory of the test, the projected token a file)
  * against a real Coffer server whose Kubernetes auth method asks a loopback TokenReview API. The files in the shared
  * volume's stand-in hold the rendered secret and template.
  */
@@ -161,20 +161,21 @@ const pod: V1Pod = {
 };
 
 /**
- * Runs an injected container as the kubelet would: its command (`coffer` is the CLI under test), its environment,
+ * Runs an injected container as the kubelet would: the image's entrypoint (`coffer`, the CLI under test) with the
+ * container's arguments, its environment,
  * each of its volume mounts a directory of the test. The config names the mount paths; they are the same strings
  * the kubelet would mount, so replacing them is what mounting does.
  */
 function runContainer(container: V1Container, mounts: Record<string, string>, once: boolean): Child {
-  expect(container.command?.[0]).toBe('coffer');
+  expect(container.command).toBeUndefined();
   const childEnv: Record<string, string> = {};
   for (const variable of container.env ?? []) {
     let value = variable.value ?? '';
     for (const mount of container.volumeMounts ?? []) value = value.replaceAll(mount.mountPath, mounts[mount.name]!);
     childEnv[variable.name] = value;
   }
-  expect(container.command?.includes('--once')).toBe(once);
-  return spawnCli(container.command!.slice(1), childEnv);
+  expect(container.args?.includes('--once')).toBe(once);
+  return spawnCli(container.args!, childEnv);
 }
 
 describe('coffer injector, end to end', () => {

@@ -61,9 +61,11 @@ describe('reviewAdmission', () => {
     expect(spec.containers.map((c) => c.name)).toEqual(['app', 'coffer-agent']);
     const init = container(spec.initContainers, 'coffer-agent-init')!;
     const sidecar = container(spec.containers, 'coffer-agent')!;
-    expect(init.command).toEqual(['coffer', 'agent', '--config-env', 'COFFER_AGENT_CONFIG', '--once']);
-    expect(sidecar.command).toEqual(['coffer', 'agent', '--config-env', 'COFFER_AGENT_CONFIG']);
-    expect(init.image).toBe('registry.example.com/coffer:1.0.0');
+    // The image's entrypoint is `coffer`: the containers give its arguments only.
+    expect(init.command).toBeUndefined();
+    expect(init.args).toEqual(['agent', '--config-env', 'COFFER_AGENT_CONFIG', '--once']);
+    expect(sidecar.args).toEqual(['agent', '--config-env', 'COFFER_AGENT_CONFIG']);
+    expect(init.image).toBe('registry.example.com/coffer:0.1.0');
     for (const agent of [init, sidecar]) {
       expect(agent.volumeMounts).toEqual([
         { name: 'coffer-secrets', mountPath: '/coffer/secrets' },
@@ -71,8 +73,8 @@ describe('reviewAdmission', () => {
       ]);
       expect(agent.securityContext).toEqual({
         runAsNonRoot: true,
-        runAsUser: 100,
-        runAsGroup: 1000,
+        runAsUser: 65532,
+        runAsGroup: 65532,
         readOnlyRootFilesystem: true,
         allowPrivilegeEscalation: false,
         capabilities: { drop: ['ALL'] },
@@ -85,7 +87,7 @@ describe('reviewAdmission', () => {
       expect(envOf(agent, 'COFFER_CACERT_PEM')).toBeUndefined();
     }
     const config = configOf(init);
-    expect(config.address).toBe('https://coffer.coffer.svc:8200');
+    expect(config.address).toBe('https://coffer.coffer.svc:8270');
     expect(config.auto_auth).toMatchObject({
       method: 'kubernetes',
       mount: 'kubernetes',
