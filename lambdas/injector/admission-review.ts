@@ -76,8 +76,8 @@ export function reviewAdmission(body: unknown, settings: InjectorSettings): Admi
   }
   const pod = shape.data as V1Pod;
   const annotations = pod.metadata?.annotations ?? {};
-  if (!wantsInjection(annotations)) return answer({ allowed: true });
   try {
+    if (!wantsInjection(annotations)) return answer({ allowed: true });
     const injected = injectAgent(pod, parseInjectionRequest(annotations), settings);
     const patch = jsonPatch.compare(pod, injected);
     return answer({

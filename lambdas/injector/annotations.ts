@@ -118,9 +118,18 @@ const IMAGE = /^[A-Za-z0-9][A-Za-z0-9._\-/:@]{0,254}$/;
 
 const TRUE_OR_FALSE = z.enum(['true', 'false']);
 
-/** True when the annotations ask for injection and the pod was not injected already. */
+/**
+ * True when the annotations ask for injection and the pod was not injected already.
+ * @throws AnnotationError for an `agent-inject` that is neither "true" nor "false": a pod that meant "yes" would
+ *   otherwise start without the secrets it asked for, and without a word why.
+ */
 export function wantsInjection(annotations: Readonly<Record<string, string>>): boolean {
-  return annotations[ANNOTATIONS.inject] === 'true' && annotations[ANNOTATIONS.status] !== 'injected';
+  const inject = annotations[ANNOTATIONS.inject];
+  if (inject === undefined || annotations[ANNOTATIONS.status] === 'injected') return false;
+  if (!TRUE_OR_FALSE.safeParse(inject).success) {
+    throw new AnnotationError(`${ANNOTATIONS.inject} must be "true" or "false", got ${JSON.stringify(inject)}`);
+  }
+  return inject === 'true';
 }
 
 /**
