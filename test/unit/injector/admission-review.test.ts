@@ -200,7 +200,11 @@ describe('reviewAdmission', () => {
   });
 
   it.each([
-    ['an agent-inject that is not "true" or "false"', { 'coffer.io/agent-inject': 'yes' }, 'agent-inject must be "true"'],
+    [
+      'an agent-inject that is not "true" or "false"',
+      { 'coffer.io/agent-inject': 'yes' },
+      'agent-inject must be "true"',
+    ],
     ['no role', { 'coffer.io/role': undefined }, 'coffer.io/role is required'],
     ['a bad role', { 'coffer.io/role': 'Web Role' }, 'coffer.io/role must be a role name'],
     [
