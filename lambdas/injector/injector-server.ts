@@ -61,11 +61,14 @@ export async function startInjectorServer(options: InjectorServerOptions): Promi
     let size = 0;
     let tooLarge = false;
     req.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
         tooLarge = true;
+        chunks.length = 0;
+        // The answer closes the connection: the rest of the body is dropped with it, never buffered.
+        res.setHeader('connection', 'close');
         send(413, `an AdmissionReview is at most ${MAX_BODY_BYTES} bytes\n`);
-        req.destroy();
         return;
       }
       chunks.push(chunk);
