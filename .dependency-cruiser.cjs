@@ -7,13 +7,13 @@
  *   engines/<engine>                                     → core, engines/shared
  *   core                                                 → node built-ins without I/O, pure libraries
  *
- *   clients: sdk ← extension, sdk ← agent; they may use core's pure helpers, nothing else of the server. The web
+ *   clients: sdk ← extension, sdk ← agent ← injector; they may use core's pure helpers, nothing else of the server. The web
  *   console (lambdas/console) is a client too: a browser page that reaches Coffer over HTTP and reads with lambdas/api.
  *
  * Each rule says why it exists: a violation's message is that comment.
  */
 
-const CLIENTS = '^lambdas/(agent|sdk|extension|console)/';
+const CLIENTS = '^lambdas/(agent|sdk|extension|console|injector)/';
 /** The wire contract of the native API, if it gets a folder: shared by the broker and the clients. */
 const WIRE = '^lambdas/(api|sdk/wire)/';
 
@@ -138,8 +138,8 @@ module.exports = {
     {
       name: 'clients-talk-http-only',
       comment:
-        'The agent, the SDK and the extension run on the callers side and reach Coffer over its API only. They are ' +
-        'shipped without the server: no CLI, broker, engine, adapter or entrypoint.',
+        'The agent, the SDK, the extension and the Kubernetes injector run on the callers side and reach Coffer over ' +
+        'its API only. They are shipped without the server: no CLI, broker, engine, adapter or entrypoint.',
       severity: 'error',
       from: { path: CLIENTS },
       to: { path: ['^lambdas/(entrypoints|broker|engines|adapters)/', '^(lib|bin|scripts)/'] },

@@ -11,7 +11,8 @@ export interface ApiClientOptions {
   readonly sign?: RequestAuthoriser | undefined;
   /**
    * A PEM file of the CA certificates that alone are trusted for an https address (a dev-TLS node's
-   * `<data-dir>/tls/ca.pem`). @default process.env.COFFER_CACERT, else the system's trust store
+   * `<data-dir>/tls/ca.pem`). @default process.env.COFFER_CACERT, else the PEM text of COFFER_CACERT_PEM (the
+   * injected agent's: its image has no file to name), else the system's trust store
    */
   readonly caCertFile?: string | undefined;
   /**
@@ -53,6 +54,7 @@ export class ApiClient {
     const setting = (given: string | undefined, variable: string | undefined) =>
       given ?? (variable === '' ? undefined : variable);
     const caCertFile = setting(options.caCertFile, process.env.COFFER_CACERT);
+    const caCertPem = setting(undefined, process.env.COFFER_CACERT_PEM);
     const clientCertFile = setting(options.clientCertFile, process.env.COFFER_CLIENT_CERT);
     const clientKeyFile = setting(options.clientKeyFile, process.env.COFFER_CLIENT_KEY);
     if ((clientCertFile === undefined) !== (clientKeyFile === undefined)) {
@@ -63,7 +65,11 @@ export class ApiClient {
     }
     this.http = new CofferHttp({
       endpoint: options.address,
-      ...(caCertFile === undefined ? {} : { caCert: { file: caCertFile } }),
+      ...(caCertFile !== undefined
+        ? { caCert: { file: caCertFile } }
+        : caCertPem !== undefined
+          ? { caCert: { pem: caCertPem } }
+          : {}),
       ...(clientCertFile === undefined ? {} : { clientCert: { file: clientCertFile } }),
       ...(clientKeyFile === undefined ? {} : { clientKey: { file: clientKeyFile } }),
       authorise: async (request) => {

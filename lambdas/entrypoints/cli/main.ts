@@ -15,6 +15,7 @@ import { registerDbCommands } from './commands/db.ts';
 import { registerDevCommands } from './commands/dev.ts';
 import { registerIamCommands } from './commands/iam.ts';
 import { registerImportCommands } from './commands/import.ts';
+import { registerInjectorCommand } from './commands/injector.ts';
 import { registerKubernetesCommands } from './commands/kubernetes.ts';
 import { registerLeaseCommands } from './commands/lease.ts';
 import { registerPkiCommands } from './commands/pki.ts';
@@ -70,6 +71,7 @@ export function buildProgram(): Command {
   registerCompletionCommand(program);
   registerDevCommands(program);
   registerImportCommands(program);
+  registerInjectorCommand(program);
   return program;
 }
 

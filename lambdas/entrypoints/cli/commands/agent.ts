@@ -8,19 +8,42 @@ import type { ApiCall } from '../../../agent/secret-source.ts';
 import { ApiClient } from '../api-client.ts';
 import { globals } from '../io.ts';
 
-async function loadConfig(file: string): Promise<AgentConfig> {
-  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new CliError(`cannot read ${file}: ${err.code ?? 'error'}`, ExitCode.usage);
-  });
+/**
+ * The configuration from `--config <file>`, or from the variable `--config-env` names: the Kubernetes injector
+ * hands the agent its configuration that way, so the image needs no shell or writable file system to write one.
+ * Relative paths are resolved against the file's directory, or the working directory for a variable.
+ */
+async function loadConfig(flags: { config?: string; configEnv?: string }): Promise<AgentConfig> {
+  if ((flags.config === undefined) === (flags.configEnv === undefined)) {
+    throw new CliError('give one of --config <file> and --config-env <variable>', ExitCode.usage);
+  }
+  let origin: string;
+  let text: string;
+  let baseDir: string;
+  if (flags.config !== undefined) {
+    const file = flags.config;
+    origin = file;
+    text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new CliError(`cannot read ${file}: ${err.code ?? 'error'}`, ExitCode.usage);
+    });
+    baseDir = path.dirname(path.resolve(file));
+  } else {
+    const variable = flags.configEnv as string;
+    origin = `$${variable}`;
+    const value = process.env[variable];
+    if (value === undefined || value === '') throw new CliError(`${origin} is not set`, ExitCode.usage);
+    text = value;
+    baseDir = process.cwd();
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new CliError(`${file} is not valid JSON: ${err instanceof Error ? err.message : ''}`, ExitCode.usage);
+    throw new CliError(`${origin} is not valid JSON: ${err instanceof Error ? err.message : ''}`, ExitCode.usage);
   }
   // The agent loads with its command only, so the rest of the CLI starts without it.
   const { parseAgentConfig } = await import('../../../agent/config.ts');
-  return parseAgentConfig(json, path.dirname(path.resolve(file)));
+  return parseAgentConfig(json, baseDir);
 }
 
 export function registerAgentCommand(program: Command): void {
@@ -30,10 +53,11 @@ export function registerAgentCommand(program: Command): void {
       'render secrets into files (atomically, mode 0600 by default) and/or run a child with secrets in its ' +
         'environment, keeping both current; see the README for the config file',
     )
-    .requiredOption('--config <file>', 'the agent configuration (JSON)')
+    .option('--config <file>', 'the agent configuration (JSON)')
+    .option('--config-env <variable>', 'the agent configuration (JSON) in this environment variable instead of a file')
     .option('--once', 'render the templates once and exit (no polling, no exec)')
-    .action(async (flags: { config: string; once?: boolean }, command: Command) => {
-      const config = await loadConfig(flags.config);
+    .action(async (flags: { config?: string; configEnv?: string; once?: boolean }, command: Command) => {
+      const config = await loadConfig(flags);
       if (flags.once === true && config.exec !== undefined) {
         throw new CliError(
           '--once renders templates only; for one child with secrets use `coffer run`',

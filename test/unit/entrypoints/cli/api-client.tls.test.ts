@@ -1,6 +1,9 @@
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CliError, ExitCode } from '../../../../lambdas/agent/exit-codes.ts';
 import { ApiClient } from '../../../../lambdas/entrypoints/cli/api-client.ts';
+import { makeServerPki } from '../../../support/kubernetes-api.ts';
 
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -60,5 +63,29 @@ describe('Class: ApiClient over https', () => {
     expect(err.message).toContain(
       'cannot read the client certificate file /nonexistent/client.pem (COFFER_CLIENT_CERT): ENOENT',
     );
+  });
+
+  it('trusts the PEM text of COFFER_CACERT_PEM alone (the injected agent has no CA file), and COFFER_CACERT wins', async () => {
+    const pki = makeServerPki('cacert-pem-test-ca');
+    const server = createServer({ cert: pki.certPem, key: pki.keyPem }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"initialized":true}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      vi.stubEnv('COFFER_CACERT', '');
+      const untrusted = await failure(new ApiClient({ address, token: undefined }));
+      expect(untrusted.message).toContain('not trusted');
+      vi.stubEnv('COFFER_CACERT_PEM', pki.caPem);
+      expect(await new ApiClient({ address, token: undefined }).call('GET', '/v1/sys/health')).toEqual({
+        initialized: true,
+      });
+      vi.stubEnv('COFFER_CACERT', '/nonexistent/env.pem');
+      expect((await failure(new ApiClient({ address, token: undefined }))).message).toContain('/nonexistent/env.pem');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
