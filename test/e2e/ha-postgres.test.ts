@@ -111,6 +111,22 @@ describe('three nodes on one PostgreSQL store behind one address', () => {
     expect(read.body).toMatchObject({ value: 'hi', versionId: created.body.versionId });
   });
 
+  it('serves a write made through one node on the next read through another (no node caches its own view)', async () => {
+    const root = nodes[0]!.rootToken;
+    await api(nodes[0]!.address, root, 'PUT', '/v1/secret/data/ha/fresh', { value: 'one' });
+    expect((await api(nodes[2]!.address, root, 'GET', '/v1/secret/data/ha/fresh')).body.value).toBe('one');
+    await api(nodes[1]!.address, root, 'PUT', '/v1/secret/data/ha/fresh', { value: 'two' });
+    expect((await api(nodes[2]!.address, root, 'GET', '/v1/secret/data/ha/fresh')).body.value).toBe('two');
+
+    // A token revoked through one node is refused by the others at once: none serves it from memory.
+    const created = await api(nodes[0]!.address, root, 'POST', '/v1/auth/token/create', { ttl: '1h' });
+    expect(created.status).toBe(201);
+    const child = String(created.body.token);
+    expect((await api(nodes[2]!.address, child, 'GET', '/v1/auth/token/lookup-self')).status).toBe(200);
+    expect((await api(nodes[1]!.address, child, 'POST', '/v1/auth/token/revoke-self')).status).toBe(204);
+    expect((await api(nodes[2]!.address, child, 'GET', '/v1/auth/token/lookup-self')).status).toBe(401);
+  });
+
   it('loses no acknowledged write when one node is killed mid-load', { timeout: 300_000 }, async () => {
     const token = nodes[0]!.rootToken;
     const address = proxy!.address;
