@@ -111,6 +111,17 @@ describe('three nodes on one PostgreSQL store behind one address', () => {
     expect(read.body).toMatchObject({ value: 'hi', versionId: created.body.versionId });
   });
 
+  it('offers no change to the shared keyring through one node (root-key rotation, named keys)', async () => {
+    const root = nodes[0]!.rootToken;
+    const rotate = await api(nodes[0]!.address, root, 'POST', '/v1/sys/keyring/rotate');
+    const create = await api(nodes[1]!.address, root, 'POST', '/v1/sys/keyring/keys', { alias: 'app' });
+    for (const refused of [rotate, create]) {
+      expect(refused.status).toBeGreaterThanOrEqual(400);
+      expect(refused.status).toBeLessThan(500);
+      expect(refused.body.error?.message).toMatch(/is not enabled on this runtime/);
+    }
+  });
+
   it('serves a write made through one node on the next read through another (no node caches its own view)', async () => {
     const root = nodes[0]!.rootToken;
     await api(nodes[0]!.address, root, 'PUT', '/v1/secret/data/ha/fresh', { value: 'one' });
