@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { type RoundRobinProxy, startRoundRobinProxy } from '../support/round-robin-proxy.ts';
-import { api, type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
+import { api, runCli, type ServerProcess, startServer, tempDir } from '../support/server-process.ts';
 
 /**
  * Three nodes on one PostgreSQL store behind one address (docs/ha.md): one is killed with SIGKILL while clients write
@@ -258,5 +258,30 @@ describe('three nodes on one PostgreSQL store behind one address', () => {
     }
     // The load really went through every node.
     for (const node of nodes) expect(proxy!.forwarded.get(new URL(node.address).host)).toBeGreaterThan(0);
+  });
+  it('initialises a fresh store with coffer init --store-url once, then refuses, never echoing the password', async () => {
+    const admin = await pgServer.adminClient();
+    try {
+      await admin.query('CREATE DATABASE coffer_cli');
+    } finally {
+      await admin.end();
+    }
+    const url = `postgres://${pgServer.adminUser}:${encodeURIComponent(pgServer.adminPassword)}@${pgServer.host}:${pgServer.port}/coffer_cli`;
+    const init = (dataDir: string) =>
+      runCli(
+        ['init', '--store-url', url, '--keyring-file', path.join(dirs.dir, 'cli-keyring.json'), '--data-dir', dataDir],
+        { env: { COFFER_PASSPHRASE: '' } },
+      );
+
+    const first = await init(path.join(dirs.dir, 'cli-a'));
+    expect(first).toMatchObject({ code: 0, stdout: expect.stringMatching(/Coffer initialised[\s\S]*cft_/) });
+    const again = await init(path.join(dirs.dir, 'cli-b'));
+    expect(again.code).toBe(5);
+    expect(again.stderr).toMatch(
+      /the store at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/coffer_cli is already initialised/,
+    );
+    for (const output of [first.stdout, first.stderr, again.stdout, again.stderr]) {
+      expect(output).not.toContain(pgServer.adminPassword);
+    }
   });
 });
