@@ -195,6 +195,33 @@ describe('Class: PostgresStore', () => {
     }
   });
 
+  it('reads and writes on a fresh session when the server ended the pooled one (a restart, a failover)', async () => {
+    const store = await PostgresStore.open({
+      url: urlOf(server),
+      password: server.adminPassword,
+      maxConnections: 1,
+      retryDelayMs: () => 0,
+    });
+    const admin = await server.adminClient();
+    try {
+      await store.transact([{ type: 'put', pk: 'ended', sk: 'k', data: { v: 1 } }]);
+      const ended = async () => {
+        const { rows } = await admin.query(
+          `SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE application_name = 'coffer store' AND pid <> pg_backend_pid()`,
+        );
+        expect(rows.length).toBeGreaterThan(0);
+      };
+      await ended();
+      expect(await store.get('ended', 'k')).toMatchObject({ rev: 1, data: { v: 1 } });
+      await ended();
+      await store.transact([{ type: 'put', pk: 'ended', sk: 'k', data: { v: 2 }, condition: { kind: 'rev', rev: 1 } }]);
+      expect(await store.get('ended', 'k')).toMatchObject({ rev: 2, data: { v: 2 } });
+    } finally {
+      await admin.end();
+      await store.close();
+    }
+  });
+
   it('refuses a password both in the URL and given apart, without echoing either', async () => {
     const open = PostgresStore.open({ url: urlOf(server, 'in-url-secret'), password: 'file-secret' });
     await expect(open).rejects.toThrow(/carries a password and another was given/);
