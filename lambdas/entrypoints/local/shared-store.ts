@@ -1,6 +1,6 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { FileKeyring } from '../../adapters/local/keyring/file-keyring.ts';
-import { PostgresStore } from '../../adapters/postgres/store/postgres-store.ts';
+import type { PostgresStore } from '../../adapters/postgres/store/postgres-store.ts';
 import { TokenService } from '../../core/auth/token/token-service.ts';
 import { AlreadyExistsError, InvalidRequestError, ValidationError } from '../../core/errors.ts';
 import { systemClock } from '../../core/ports/clock.ts';
@@ -54,6 +54,8 @@ export async function openSharedStore(config: LocalConfig & { readonly storeUrl:
       ? undefined
       : (await readFile(config.storePasswordFile, 'utf8')).replace(/\r?\n$/, '');
   const password = inUrl ? undefined : (fromFile ?? config.storePassword);
+  // Loaded here, not with the module: a node on SQLite never loads pg.
+  const { PostgresStore } = await import('../../adapters/postgres/store/postgres-store.ts');
   return PostgresStore.open({ url: config.storeUrl, password, maxConnections: config.storeMaxConnections });
 }
 
