@@ -27,12 +27,18 @@ interface ClusterRecord extends Record<string, unknown> {
   readonly auditSalt: string;
 }
 
-/** Whether this node serves a shared store rather than SQLite in its data dir. */
+/**
+ * Whether this node serves a shared store rather than SQLite in its data dir.
+ * @example if (usesSharedStore(config)) await initialiseOrJoin(config);
+ */
 export function usesSharedStore(config: LocalConfig): config is LocalConfig & { readonly storeUrl: string } {
   return config.storeUrl !== undefined;
 }
 
-/** The keyring file of a node: the shared one of a store URL, else the data dir's. */
+/**
+ * The keyring file of a node: the shared one of a store URL, else the data dir's.
+ * @example await FileKeyring.open({ path: keyringPath(config), passphrase: config.passphrase });
+ */
 export function keyringPath(config: LocalConfig): string {
   return (usesSharedStore(config) ? config.keyringFile : undefined) ?? dataPaths(config.dataDir).keyring;
 }
@@ -41,6 +47,7 @@ export function keyringPath(config: LocalConfig): string {
  * Opens the shared store. The password comes from the URL, else `COFFER_STORE_PASSWORD_FILE` (its content, without a
  * trailing newline), else `PGPASSWORD`.
  * @throws ValidationError when the URL carries a password and a file gives another
+ * @example const store = await openSharedStore(config); // config.storeUrl = 'postgres://coffer@db/coffer'
  */
 export async function openSharedStore(config: LocalConfig & { readonly storeUrl: string }): Promise<PostgresStore> {
   const inUrl = new URL(config.storeUrl).password !== '';
@@ -65,6 +72,9 @@ export async function openSharedStore(config: LocalConfig & { readonly storeUrl:
  * exactly one initialises it. The others (and every later node) join: they check their keyring against the store.
  * @returns the root token when this node initialised the store; undefined when it joined
  * @throws InvalidRequestError when the store was initialised under another keyring, or this node has none
+ * @example
+ * const { rootToken } = await initialiseOrJoin(config);
+ * if (rootToken !== undefined) announce(rootToken); // this node initialised the store
  */
 export async function initialiseOrJoin(
   config: LocalConfig & { readonly storeUrl: string },
@@ -115,6 +125,7 @@ export async function initialiseOrJoin(
 /**
  * The audit salt every node of the store shares, unwrapped with this node's keyring.
  * @throws InvalidRequestError when the store is not initialised, or its salt does not open with this keyring
+ * @example const salt = await clusterSalt(store, keyring, config); // the same 32 bytes on every node
  */
 export async function clusterSalt(store: Store, keyring: KeyProvider, config: LocalConfig): Promise<Buffer> {
   const record = await store.get<ClusterRecord>(CLUSTER_PK, CLUSTER_SK);
