@@ -71,3 +71,17 @@ describe('the server passphrase', () => {
     expect(loadLocalConfig(env).passphrase).toBe('correct horse battery');
   });
 });
+
+describe('the HA overlay', () => {
+  it('runs every node on the shared PostgreSQL store with the mounted keyring; single-node overlays keep SQLite', () => {
+    const ha = serverConfig('overlays/ha').config;
+    expect(ha.storeUrl).toBe(SECRETS['coffer-store/url']);
+    expect(ha.storePasswordFile).toEqual(expect.stringMatching(/^\//));
+    expect(ha.keyringFile).toEqual(expect.stringMatching(/^\//));
+    for (const name of ['base', 'overlays/single-node']) {
+      const config = serverConfig(name).config;
+      expect(config.storeUrl).toBeUndefined();
+      expect(config.keyringFile).toBeUndefined();
+    }
+  });
+});
