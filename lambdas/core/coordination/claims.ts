@@ -6,13 +6,13 @@ import { type Condition, ConditionFailedError, type Store } from '../ports/store
 export const CLAIM_PARTITION = 'coord/claim';
 
 /** What a claim item holds. Its expiry is the claim's own, not the store's TTL (an expired claim may still be read). */
-export interface ClaimRecord {
+export type ClaimRecord = {
   /** The node process holding the claim (`Claims.holder`). */
   readonly holder: string;
   /** Epoch ms after which any node may take the claim over. */
   readonly expiresAt: number;
   readonly claimedAt: number;
-}
+};
 
 /**
  * Who runs a job when several nodes serve one store: a named claim held by one node until it expires. Expiry, not a
