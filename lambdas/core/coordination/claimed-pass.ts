@@ -1,14 +1,16 @@
+import type { Clock } from '../ports/clock.ts';
 import type { Claims } from './claims.ts';
 
 /**
  * A periodic job (a sweep pass) that one node runs per interval when several nodes share a store: a pass first claims
  * `name` for `intervalMs`, and keeps the claim after it ends, so a node whose timer fires within the interval finds it
  * held and skips; the holder's own next pass renews it, and a killed holder's claim lapses after one interval, when
- * the next node to try takes over. A pass longer than the interval keeps its claim alive while it runs.
+ * the next node to try takes over. A pass longer than the interval keeps its claim alive while it runs. The holder
+ * too skips a pass asked for within the interval of its last (a manual pass, two timers): one pass per interval.
  *
  * @example
  * ```ts
- * const pass = new ClaimedPass(claims, 'sweep/expiry', { intervalMs: 60_000, run: () => expirySweep.sweep() });
+ * const pass = new ClaimedPass(claims, 'sweep/expiry', { clock, intervalMs: 60_000, run: () => expirySweep.sweep() });
  * await pass.sweep(); // undefined when another node ran this interval's pass
  * ```
  */
@@ -17,11 +19,15 @@ export class ClaimedPass<T> {
   readonly #name: string;
   readonly #intervalMs: number;
   readonly #run: () => Promise<T>;
+  readonly #clock: Clock;
+  /** When this node's last pass started; -Infinity before the first. */
+  #lastStart = Number.NEGATIVE_INFINITY;
 
   constructor(
     claims: Claims,
     name: string,
     options: {
+      readonly clock: Clock;
       /** How often the job should run across all nodes: the claim's TTL. */
       readonly intervalMs: number;
       readonly run: () => Promise<T>;
@@ -31,11 +37,15 @@ export class ClaimedPass<T> {
     this.#name = name;
     this.#intervalMs = options.intervalMs;
     this.#run = options.run;
+    this.#clock = options.clock;
   }
 
   /** One pass, on this node if it wins the interval's claim. @returns the job's outcome, undefined when skipped */
   async sweep(): Promise<T | undefined> {
+    const now = this.#clock.now();
+    if (now < this.#lastStart + this.#intervalMs) return undefined;
     if (!(await this.#claims.claim(this.#name, this.#intervalMs))) return undefined;
+    this.#lastStart = now;
     const keepAlive = setInterval(
       () => {
         // A failed renewal is retried at the next beat; the pass cannot be cut short from here (see RELIABILITY.md).

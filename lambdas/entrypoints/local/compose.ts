@@ -248,6 +248,7 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
   // expiry events that came due while it was down); interrupted rotations resume before the scheduler's first tick.
   const jobs = new NodeJobs({
     claims,
+    clock,
     leases: deps.leases!,
     expirySweep,
     purge: () => deps.regionalSecrets.purgeExpired(),

@@ -1,6 +1,7 @@
 import { ClaimedPass } from '../../core/coordination/claimed-pass.ts';
 import { type Claims, soleNodeClaims } from '../../core/coordination/claims.ts';
 import { LeaseSweeper, type Sweepable } from '../../core/leases/lease-sweeper.ts';
+import type { Clock } from '../../core/ports/clock.ts';
 import { RotationScheduler } from '../../core/rotation/rotation-scheduler.ts';
 import type { RotationService } from '../../core/rotation/rotation-service.ts';
 import type { RotationExecutionInput } from '../../core/rotation/rotation-workflow.ts';
@@ -16,6 +17,7 @@ export const JOB_CLAIMS = {
 export interface NodeJobsOptions {
   /** `soleNodeClaims` for a node that is its store's only writer (no I/O); `StoreClaims` where nodes share it. */
   readonly claims: Claims;
+  readonly clock: Clock;
   readonly leases: Sweepable;
   readonly expirySweep: Sweepable;
   /** Deletes secrets whose recovery window has ended. */
@@ -61,16 +63,22 @@ export class NodeJobs {
 
   constructor(options: NodeJobsOptions) {
     this.#options = options;
-    const { claims, intervals, onError } = options;
+    const { claims, clock, intervals, onError } = options;
     this.leaseSweep = new ClaimedPass(claims, JOB_CLAIMS.leaseSweep, {
+      clock,
       intervalMs: intervals.leaseSweepMs,
       run: () => options.leases.sweep(),
     });
     this.expirySweep = new ClaimedPass(claims, JOB_CLAIMS.expirySweep, {
+      clock,
       intervalMs: intervals.expirySweepMs,
       run: () => options.expirySweep.sweep(),
     });
-    this.purge = new ClaimedPass(claims, JOB_CLAIMS.purge, { intervalMs: intervals.purgeMs, run: options.purge });
+    this.purge = new ClaimedPass(claims, JOB_CLAIMS.purge, {
+      clock,
+      intervalMs: intervals.purgeMs,
+      run: options.purge,
+    });
     this.#leaseSweeper = new LeaseSweeper(this.leaseSweep, {
       intervalMs: intervals.leaseSweepMs,
       onError: (error) => onError('lease sweep', error),
@@ -79,15 +87,29 @@ export class NodeJobs {
       intervalMs: intervals.expirySweepMs,
       onError: (error) => onError('expiry sweep', error),
     });
+    // The scheduler hands each tick's work over; the pass (one object, remembering this node's last tick) runs it.
+    let tickWork: () => Promise<void> = async () => undefined;
+    const rotationTick = new ClaimedPass(claims, JOB_CLAIMS.rotationTick, {
+      clock,
+      intervalMs: intervals.rotationTickMs,
+      run: () => tickWork(),
+    });
     this.#scheduler = new RotationScheduler({
       rotation: options.rotation,
       intervalMs: intervals.rotationTickMs,
       onError: (error) => onError('rotation scheduler', error),
-      runTick: (tick) =>
-        new ClaimedPass(claims, JOB_CLAIMS.rotationTick, { intervalMs: intervals.rotationTickMs, run: tick }).sweep(),
+      runTick: (tick) => {
+        tickWork = tick;
+        return rotationTick.sweep();
+      },
       // The only node adopts what a crash left at start-up; where nodes share the store, one may die at any time.
       ...(claims !== soleNodeClaims && { adoptInterrupted: () => this.adoptInterrupted() }),
     });
+  }
+
+  /** One rotation tick as the scheduler's timer runs it: the schedule and revocations, if this node wins the tick. */
+  rotationTick(): Promise<void> {
+    return this.#scheduler.runOnce();
   }
 
   /**
