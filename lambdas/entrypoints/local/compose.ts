@@ -223,6 +223,7 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     keyRing: new LocalKeyRing({ keyring, region: config.region, account: config.account }),
     kubernetesTokenReview: (egress) => new ClientNodeTokenReviewer(egress),
     loginCounters: new LoginCounters(clock.now()),
+    claims,
   });
   const { deps } = services;
   // Replication runs after the write is acknowledged, as AWS's does; first what a crash left behind.

@@ -78,7 +78,7 @@ function cluster(count: number, options: { coordinated?: boolean; gate?: Map<str
       // Renewals happen when the test says (`runner.heartbeat()`): a real-time timer would renew at will.
       heartbeatMs: 0,
     });
-    const leases = new LeaseService({ store, clock, providers: fakeProviders(db) });
+    const leases = new LeaseService({ store, clock, providers: fakeProviders(db), claims });
     const counts = { expiry: 0, purge: 0, ticks: 0 };
     const jobs = new NodeJobs({
       claims,
@@ -126,6 +126,21 @@ describe('Class: NodeJobs, three nodes on one store', () => {
     expect(db.revokeCalls).toBe(1);
     expect(db.users.size).toBe(0);
     await expect(nodes[1]!.leases.lookup(lease.leaseId)).rejects.toThrow(/not found/);
+  });
+
+  it('revokes a lease once when one node’s API call and another node’s sweep revoke it at the same moment', async () => {
+    for (const coordinated of [true, false]) {
+      const { nodes, clock, db } = cluster(2, { coordinated });
+      const [a, b] = nodes as [Node, Node];
+      const { lease } = await a.leases.issue({ kind: 'database', role: 'app', principalId: 'alice' });
+      db.onRevoke = () => new Promise((resolve) => setImmediate(resolve));
+      clock.advance(61_000);
+      await Promise.all([a.leases.revoke(lease.leaseId), b.jobs.leaseSweep.sweep()]);
+      // Uncoordinated (the control), both nodes call the target.
+      expect(db.revokeCalls).toBe(coordinated ? 1 : 2);
+      expect(db.users.size).toBe(0);
+      await expect(b.leases.lookup(lease.leaseId)).rejects.toThrow(/not found/);
+    }
   });
 
   it('(control) revokes it more than once when the nodes do not coordinate', async () => {
