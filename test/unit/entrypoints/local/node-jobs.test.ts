@@ -56,7 +56,12 @@ function cluster(count: number, options: { coordinated?: boolean; gate?: Map<str
   const store = new MemoryStore();
   const keyProvider = new FakeKeyProvider();
   let time = Date.UTC(2026, 11, 7, 12, 0, 0);
-  const clock = { now: () => time, advance: (ms: number) => void (time += ms) };
+  const clock = {
+    now: () => time,
+    advance: (ms: number) => {
+      time += ms;
+    },
+  };
   const db = new FakeDatabaseProvider();
   db.roles.set('app', { defaultTtlSeconds: 60, maxTtlSeconds: 300 });
   const target = new FakeTarget();
