@@ -510,8 +510,13 @@ export const PARTITIONS: readonly Partition[] = [
   {
     pk: INIT_PK,
     owner: 'entrypoints/local/compose.ts',
-    holds: '`{initializedAt, rootAccessor}` (local node only)',
-    sortKey: '`init`',
-    access: 'one create-only put by `coffer init`',
+    holds:
+      '`init`: `{initializedAt, rootAccessor}` (a local node on SQLite); `cluster`: `{initializedAt, rootAccessor, ' +
+      'auditSalt}` (local nodes sharing a PostgreSQL store, docs/ha.md: the audit salt, wrapped under the shared ' +
+      'keyring, which a joining node must unwrap)',
+    sortKey: '`init` or `cluster`',
+    access:
+      'one create-only put by `coffer init` (or the first server start); on a shared store, a `GetItem` of `cluster` ' +
+      'by every node at start',
   },
 ];

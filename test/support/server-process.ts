@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LOOPBACK_EGRESS } from './egress.ts';
@@ -11,6 +11,7 @@ export interface ServerProcess {
   readonly child: ChildProcess;
   readonly address: string;
   readonly dataDir: string;
+  /** Empty for a node that joined a shared store another node initialised (docs/ha.md). */
   readonly rootToken: string;
   /** Everything the server printed so far. */
   output(): string;
@@ -47,7 +48,9 @@ export async function startServer(dataDir: string, env: Record<string, string> =
     child.stderr!.on('data', look);
     void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${out}`)));
   });
-  const rootToken = readFileSync(path.join(dataDir, 'root-token'), 'utf8').trim();
+  // A node that joined a shared store (docs/ha.md) has no root token of its own: the one that initialised it has.
+  const rootTokenFile = path.join(dataDir, 'root-token');
+  const rootToken = existsSync(rootTokenFile) ? readFileSync(rootTokenFile, 'utf8').trim() : '';
   return {
     child,
     address,

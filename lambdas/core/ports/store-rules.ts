@@ -38,3 +38,21 @@ export function validateOps(ops: readonly WriteOp[]): void {
     seen.add(key);
   }
 }
+
+/**
+ * The smallest string above every string that starts with `prefix` (undefined if none exists), so a prefix becomes
+ * an index range (in SQLite and PostgreSQL alike). UTF-8 byte order equals code point order, so bumping the last code
+ * point is enough; unlike LIKE or GLOB this needs no escaping of `%`, `_`, `*` or `?`.
+ */
+export function prefixUpperBound(prefix: string): string | undefined {
+  // Lone surrogates reach the database as U+FFFD (UTF-8 encoding replaces them), so compute the bound on what is actually stored.
+  const codePoints = Array.from(prefix, (char) => {
+    const codePoint = char.codePointAt(0)!;
+    return codePoint >= 0xd800 && codePoint <= 0xdfff ? 0xfffd : codePoint;
+  });
+  while (codePoints.length > 0) {
+    const last = codePoints.pop()!;
+    if (last < 0x10ffff) return String.fromCodePoint(...codePoints, last === 0xd7ff ? 0xe000 : last + 1);
+  }
+  return undefined;
+}

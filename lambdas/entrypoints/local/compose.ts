@@ -23,6 +23,7 @@ import type { EgressGuard } from '../../core/egress/egress-policy.ts';
 import { InvalidRequestError } from '../../core/errors.ts';
 import type { AuditDeviceOpener } from '../../core/ports/audit-sink.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
+import type { KeyRing } from '../../core/ports/key-ring.ts';
 import type { Store } from '../../core/ports/store.ts';
 import type { RotationService } from '../../core/rotation/rotation-service.ts';
 import rotationDefinition from '../../core/rotation/workflow/rotation-state-machine.asl.json' with { type: 'json' };
@@ -34,6 +35,7 @@ import { NETWORK_AUDIT_DEVICE_TYPES, openNetworkAuditDevice } from '../network-a
 import { dataPaths, type LocalConfig, secretLimits } from './config.ts';
 import { NodeJobs } from './node-jobs.ts';
 import { servedHosts, servedRegions } from './served-names.ts';
+import { clusterSalt, keyringPath, openSharedStore, usesSharedStore } from './shared-store.ts';
 
 /** The local runtime's composition root: the only place that knows which adapters the local node uses. */
 export interface LocalNode {
@@ -97,6 +99,16 @@ export async function initialise(config: LocalConfig): Promise<{ rootToken: stri
   }
 }
 
+/** A key ring that offers its keys but creates none (a shared keyring is changed offline, on every node at once). */
+function withoutKeyCreation(ring: KeyRing): KeyRing {
+  return {
+    describe: () => ring.describe(),
+    resolve: (keyId) => ring.resolve(keyId),
+    provider: (keyArn) => ring.provider(keyArn),
+    list: () => ring.list(),
+  };
+}
+
 async function writeCreateOnly(file: string, data: Buffer): Promise<void> {
   const handle = await open(file, 'wx', 0o600).catch(async (err: NodeJS.ErrnoException) => {
     // A previous, interrupted init may have left the salt: keep it, so existing audit hashes stay searchable.
@@ -146,19 +158,31 @@ function localAuditDevices(auditDir: string, builtinLog: string, egress: EgressG
 
 export async function openLocalNode(config: LocalConfig, clock: Clock = systemClock): Promise<LocalNode> {
   const paths = dataPaths(config.dataDir);
-  const keyring = await FileKeyring.open({ path: paths.keyring, passphrase: config.passphrase });
-  const salt = await readFile(paths.auditSalt);
-  await mkdir(path.dirname(paths.auditLog), { recursive: true, mode: 0o700 });
-  const sink = await FileAuditSink.open({ path: paths.auditLog });
-  const store = SqliteStore.open({ path: paths.database });
+  // With a store URL this node is one of several on one PostgreSQL store: the store and the keyring are shared, the
+  // data dir keeps only what is the node's own (its audit log, its lock, its events file).
+  const shared = usesSharedStore(config);
+  const keyring = await FileKeyring.open({ path: keyringPath(config), passphrase: config.passphrase });
+  const store: Store = shared ? await openSharedStore(config) : SqliteStore.open({ path: paths.database });
+  let sink: FileAuditSink;
+  let salt: Buffer;
+  try {
+    salt = shared ? await clusterSalt(store, keyring, config) : await readFile(paths.auditSalt);
+    await mkdir(path.dirname(paths.auditLog), { recursive: true, mode: 0o700 });
+    sink = await FileAuditSink.open({ path: paths.auditLog });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const events = new FileEventPublisher(paths.events, clock);
-  const claims = jobClaims(store, clock);
+  // Alone on its store (SQLite, the data-dir lock) the node claims nothing; nodes sharing one coordinate through it.
+  const claims: Claims = shared ? new StoreClaims({ store, clock }) : soleNodeClaims;
   let runner: LocalRotationRunner | undefined;
   const services = composeServices({
     runtime: 'local',
     clock,
     store,
-    soleWriter: true,
+    // Other nodes write the shared store too: nothing may be served from a cache of this node's own writes.
+    soleWriter: !shared,
     rateLimitCounters: new MemoryRateLimitCounters(),
     envelopeKey: keyring,
     audit: {
@@ -184,8 +208,9 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
       },
       rotationFault: config.rotationFault,
       maxBodyBytes: config.maxBodyBytes,
-      // This process is the store's only writer, so every revocation passes through the cache it would invalidate.
-      presentedTokenCacheMs: PRESENTED_TOKEN_CACHE_MS,
+      // Alone on its store, this process sees every revocation pass through the cache it would invalidate; beside other
+      // nodes it would not (a token revoked on one must fail on all at once), so it reads every token from the store.
+      ...(!shared && { presentedTokenCacheMs: PRESENTED_TOKEN_CACHE_MS }),
       regions: config.regions,
       replicationFaults: config.faultInjection,
     },
@@ -219,8 +244,12 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
       verify: () => verifyAuditFile(paths.auditLog),
       tail: (lines) => readAuditTail(paths.auditLog, lines),
     },
-    rootKeyring: keyring,
-    keyRing: new LocalKeyRing({ keyring, region: config.region, account: config.account }),
+    // The shared keyring is a file every node reads (a mounted Secret): a key rotated or created on one node would be
+    // missing on the others, and data sealed under it unreadable there. Those changes are made offline (docs/ha.md).
+    ...(!shared && { rootKeyring: keyring }),
+    keyRing: shared
+      ? withoutKeyCreation(new LocalKeyRing({ keyring, region: config.region, account: config.account }))
+      : new LocalKeyRing({ keyring, region: config.region, account: config.account }),
     kubernetesTokenReview: (egress) => new ClientNodeTokenReviewer(egress),
     loginCounters: new LoginCounters(clock.now()),
     claims,
@@ -287,12 +316,4 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
       await sink.close();
     },
   };
-}
-
-/**
- * Who runs the node's jobs: the SQLite node is its store's only writer (the data-dir lock keeps other processes out),
- * so it claims nothing; a store other nodes share is coordinated through claims in it.
- */
-function jobClaims(store: Store, clock: Clock): Claims {
-  return store instanceof SqliteStore ? soleNodeClaims : new StoreClaims({ store, clock });
 }

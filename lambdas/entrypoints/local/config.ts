@@ -144,6 +144,26 @@ export const LocalConfigSchema = z.object({
   devTls: z.boolean().optional(),
   /** Serve plain HTTP on an address that is not loopback (tokens then cross the network in clear). @default false */
   insecurePlainHttp: z.boolean().default(false),
+  /**
+   * A `postgres://` URL: the node keeps its items in this PostgreSQL database, which several nodes share (docs/ha.md).
+   * The data dir then holds only what is the node's own (its audit log, its lock, dev TLS). @default none: SQLite in
+   * the data dir
+   */
+  storeUrl: z
+    .string()
+    .refine(isPostgresUrl, 'COFFER_STORE_URL must be a postgres:// URL naming a host and a database')
+    .optional(),
+  /** The store's password, from a file (a mounted Kubernetes Secret), when the URL carries none. @default none */
+  storePasswordFile: z.string().min(1).optional(),
+  /** The store's password from `PGPASSWORD`, when neither the URL nor a file gives one. @default none */
+  storePassword: z.string().min(1).optional(),
+  /** Sessions a node opens to the store at most. @default 10 */
+  storeMaxConnections: z.coerce.number().int().min(1).max(1000).default(10),
+  /**
+   * With a store URL: the keyring every node shares (a mounted Secret; read-only is fine). Created here by the node
+   * that initialises an empty store when the file does not exist yet. @default `<dataDir>/keyring.json`
+   */
+  keyringFile: z.string().min(1).optional(),
 });
 
 export type LocalConfig = Omit<z.infer<typeof LocalConfigSchema>, 'publicUrl'> & { readonly publicUrl: string };
@@ -192,6 +212,11 @@ export function loadLocalConfig(
     tlsMinVersion: firstSet(env.COFFER_TLS_MIN_VERSION) as LocalConfigInput['tlsMinVersion'],
     devTls: flag(env.COFFER_DEV_TLS, 'COFFER_DEV_TLS'),
     insecurePlainHttp: flag(env.COFFER_INSECURE_PLAIN_HTTP, 'COFFER_INSECURE_PLAIN_HTTP'),
+    storeUrl: firstSet(env.COFFER_STORE_URL),
+    storePasswordFile: firstSet(env.COFFER_STORE_PASSWORD_FILE),
+    storePassword: firstSet(env.PGPASSWORD),
+    storeMaxConnections: env.COFFER_STORE_MAX_CONNECTIONS as unknown as number | undefined,
+    keyringFile: firstSet(env.COFFER_KEYRING_FILE),
   };
   // An override given as `undefined` (a CLI flag left out) must not hide the environment: flags, then env, then
   // defaults. Spreading first and filtering after would let it.
@@ -203,11 +228,13 @@ export function loadLocalConfig(
     throw new ValidationError(`invalid configuration ${issue.path.join('.')}: ${issue.message}`);
   }
   checkTlsSettings(parsed.data);
+  checkStoreSettings(parsed.data);
   const { host, port } = parsed.data;
   const transport = listenerTransport(parsed.data);
   return {
     ...parsed.data,
     dataDir: path.resolve(parsed.data.dataDir),
+    ...(parsed.data.keyringFile !== undefined && { keyringFile: path.resolve(parsed.data.keyringFile) }),
     publicUrl: parsed.data.publicUrl ?? listenUrl(host, port, transport.kind === 'plain' ? 'http' : 'https'),
   };
 }
@@ -237,6 +264,39 @@ function checkTlsSettings(config: z.output<typeof LocalConfigSchema>): void {
       'invalid configuration: --tls-client-ca (COFFER_TLS_CLIENT_CA) needs TLS: give --tls-cert/--tls-key or --dev-tls',
     );
   }
+}
+
+/** Store settings that only mean something beside a store URL are refused without one, not silently ignored. */
+function checkStoreSettings(config: z.output<typeof LocalConfigSchema>): void {
+  if (config.storeUrl !== undefined) return;
+  for (const [given, name] of [
+    [config.storePasswordFile, 'COFFER_STORE_PASSWORD_FILE'],
+    [config.keyringFile, 'COFFER_KEYRING_FILE'],
+  ] as const) {
+    if (given !== undefined) {
+      throw new ValidationError(`invalid configuration: ${name} is for a shared store: set COFFER_STORE_URL too`);
+    }
+  }
+}
+
+function isPostgresUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return /^postgres(ql)?:$/.test(url.protocol) && url.hostname !== '' && url.pathname.length > 1;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The store URL as it may be shown (start-up line, errors): the password, if it carries one, replaced by `***`.
+ *
+ * @example redactStoreUrl('postgres://coffer:s3cret@db:5432/coffer') // 'postgres://coffer:***@db:5432/coffer'
+ */
+export function redactStoreUrl(value: string): string {
+  const url = new URL(value);
+  if (url.password !== '') url.password = '***';
+  return url.toString();
 }
 
 /**

@@ -7,6 +7,7 @@ import { builtConsoleDir, ConsoleAssets } from './console-assets.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { LocalHttpServer } from './http-server.ts';
 import { servedHosts } from './served-names.ts';
+import { initialiseOrJoin, usesSharedStore } from './shared-store.ts';
 import { loadTlsOptions, type TlsFiles, tlsFilesOf } from './tls.ts';
 
 export interface RunningServer {
@@ -46,7 +47,11 @@ export async function startLocalServer(given: LocalConfig, options: StartOptions
   const lock = lockDataDir(config.dataDir);
   let node: LocalNode;
   try {
-    if (!isInitialised(config.dataDir)) {
+    if (usesSharedStore(config)) {
+      // Nodes sharing a store initialise it once between them; every other start joins it.
+      const { rootToken } = await initialiseOrJoin(config);
+      if (rootToken !== undefined) options.onInitialised?.(rootToken);
+    } else if (!isInitialised(config.dataDir)) {
       const { rootToken } = await initialise(config);
       options.onInitialised?.(rootToken);
     }

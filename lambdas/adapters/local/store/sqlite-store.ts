@@ -13,7 +13,10 @@ import {
   type StoredItem,
   type WriteOp,
 } from '../../../core/ports/store.ts';
-import { compareKeys, holds, validateOps } from '../../../core/ports/store-rules.ts';
+import { compareKeys, holds, prefixUpperBound, validateOps } from '../../../core/ports/store-rules.ts';
+
+// The SQLite store's tests import the bound from here, where it was first written.
+export { prefixUpperBound };
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -443,24 +446,6 @@ function prepareOp(op: WriteOp): PreparedOp {
 function toItem<T extends ItemData>(pk: string, row: ItemRow): StoredItem<T> {
   const item = { pk, sk: row.sk, rev: row.rev, data: JSON.parse(row.data) as T };
   return row.expires_at === null ? item : { ...item, expiresAt: row.expires_at };
-}
-
-/**
- * The smallest string above every string that starts with `prefix` (undefined if none exists), so a prefix becomes
- * an index range. UTF-8 byte order equals code point order, so bumping the last code point is enough; unlike LIKE or
- * GLOB this needs no escaping of `%`, `_`, `*` or `?`.
- */
-export function prefixUpperBound(prefix: string): string | undefined {
-  // Lone surrogates reach SQLite as U+FFFD, so compute the bound on what is actually stored.
-  const codePoints = Array.from(prefix, (char) => {
-    const codePoint = char.codePointAt(0)!;
-    return codePoint >= 0xd800 && codePoint <= 0xdfff ? 0xfffd : codePoint;
-  });
-  while (codePoints.length > 0) {
-    const last = codePoints.pop()!;
-    if (last < 0x10ffff) return String.fromCodePoint(...codePoints, last === 0xd7ff ? 0xe000 : last + 1);
-  }
-  return undefined;
 }
 
 /**

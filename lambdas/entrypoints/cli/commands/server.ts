@@ -19,6 +19,8 @@ interface ServerFlags {
   tlsMinVersion?: string;
   devTls?: boolean;
   insecurePlainHttp?: boolean;
+  storeUrl?: string;
+  keyringFile?: string;
 }
 
 /** Flags win, then `COFFER_*` variables, then the defaults: only flags actually given become overrides. */
@@ -37,6 +39,8 @@ async function config(flags: ServerFlags) {
     overrides.tlsMinVersion = flags.tlsMinVersion as LocalConfigInput['tlsMinVersion'];
   if (flags.devTls !== undefined) overrides.devTls = flags.devTls;
   if (flags.insecurePlainHttp !== undefined) overrides.insecurePlainHttp = flags.insecurePlainHttp;
+  if (flags.storeUrl !== undefined) overrides.storeUrl = flags.storeUrl;
+  if (flags.keyringFile !== undefined) overrides.keyringFile = flags.keyringFile;
   return loadLocalConfig(process.env, overrides);
 }
 
@@ -125,16 +129,35 @@ export function registerServerCommands(program: Command): void {
     .command('init')
     .description('create the keyring, the audit salt and the root token (COFFER_PASSPHRASE seals the root key)')
     .option('--data-dir <dir>', 'default .coffer, or COFFER_DATA_DIR')
+    .option('--store-url <url>', 'initialise this shared PostgreSQL store (postgres://…), or COFFER_STORE_URL')
+    .option(
+      '--keyring-file <file>',
+      'with --store-url: the shared keyring (created if missing), or COFFER_KEYRING_FILE',
+    )
     .action(async (flags: ServerFlags) => {
       const cfg = await config(flags);
-      const [{ initialise, isInitialised }, { dataPaths }, { lockDataDir }] = await Promise.all([
-        import('../../local/compose.ts'),
-        localConfig(),
-        import('../../local/data-dir-lock.ts'),
-      ]);
+      const [{ initialise, isInitialised }, { dataPaths, redactStoreUrl }, { lockDataDir }, shared] = await Promise.all(
+        [
+          import('../../local/compose.ts'),
+          localConfig(),
+          import('../../local/data-dir-lock.ts'),
+          import('../../local/shared-store.ts'),
+        ],
+      );
       // A server starting on the same empty dir would initialise it too: one of the two must wait its turn.
       const lock = lockDataDir(cfg.dataDir);
       try {
+        if (shared.usesSharedStore(cfg)) {
+          const { rootToken } = await shared.initialiseOrJoin(cfg);
+          if (rootToken === undefined) {
+            throw new CliError(
+              `the store at ${redactStoreUrl(cfg.storeUrl)} is already initialised`,
+              ExitCode.conflict,
+            );
+          }
+          announceRootToken(rootToken, dataPaths(cfg.dataDir).rootToken);
+          return;
+        }
         if (isInitialised(cfg.dataDir)) throw new CliError(`${cfg.dataDir} is already initialised`, ExitCode.conflict);
         const { rootToken } = await initialise(cfg);
         announceRootToken(rootToken, dataPaths(cfg.dataDir).rootToken);
@@ -163,6 +186,8 @@ export function registerServerCommands(program: Command): void {
     )
     .option('--no-dev-tls', 'never generate one (plain HTTP on a non-loopback host is then refused)')
     .option('--insecure-plain-http', 'serve plain HTTP on a non-loopback host, or COFFER_INSECURE_PLAIN_HTTP=1')
+    .option('--store-url <url>', 'share this PostgreSQL store with other nodes (postgres://…), or COFFER_STORE_URL')
+    .option('--keyring-file <file>', 'with --store-url: the keyring all nodes share, or COFFER_KEYRING_FILE')
     .action(async (flags: ServerFlags) => {
       const cfg = await config(flags);
       const [{ startLocalServer }, { dataPaths }] = await Promise.all([import('../../local/server.ts'), localConfig()]);
@@ -188,7 +213,8 @@ export function registerServerCommands(program: Command): void {
           `Development TLS: clients trust its CA with\n\n    export COFFER_CACERT=${running.tls.devCa}\n\n`,
         );
       }
-      process.stdout.write(`Coffer listening on ${running.scheme}://${host}:${port} (data: ${cfg.dataDir})\n`);
+      const store = cfg.storeUrl === undefined ? '' : `, store: ${(await localConfig()).redactStoreUrl(cfg.storeUrl)}`;
+      process.stdout.write(`Coffer listening on ${running.scheme}://${host}:${port} (data: ${cfg.dataDir}${store})\n`);
       shutdown.started(running);
       // SIGHUP is the log-rotation and certificate-renewal signal: both are done, each failing on its own.
       process.on('SIGHUP', () => {
