@@ -1,12 +1,13 @@
 import type { Clock } from '../ports/clock.ts';
-import type { Claims } from './claims.ts';
+import { type Claims, soleNodeClaims } from './claims.ts';
 
 /**
  * A periodic job (a sweep pass) that one node runs per interval when several nodes share a store: a pass first claims
  * `name` for `intervalMs`, and keeps the claim after it ends, so a node whose timer fires within the interval finds it
  * held and skips; the holder's own next pass renews it, and a killed holder's claim lapses after one interval, when
  * the next node to try takes over. A pass longer than the interval keeps its claim alive while it runs. The holder
- * too skips a pass asked for within the interval of its last (a manual pass, two timers): one pass per interval.
+ * too skips a pass asked for within the interval of its last (a manual pass, two timers): one pass per interval. The
+ * store's only node runs every pass it is asked for, as it did before coordination.
  *
  * @example
  * ```ts
@@ -43,7 +44,10 @@ export class ClaimedPass<T> {
   /** One pass, on this node if it wins the interval's claim. @returns the job's outcome, undefined when skipped */
   async sweep(): Promise<T | undefined> {
     const now = this.#clock.now();
-    if (now < this.#lastStart + this.#intervalMs) return undefined;
+    // A clock set back before the last pass says nothing about the interval: the pass runs rather than wait for it.
+    if (this.#claims !== soleNodeClaims && now >= this.#lastStart && now < this.#lastStart + this.#intervalMs) {
+      return undefined;
+    }
     if (!(await this.#claims.claim(this.#name, this.#intervalMs))) return undefined;
     this.#lastStart = now;
     const keepAlive = setInterval(

@@ -141,6 +141,29 @@ describe('Class: ClaimedPass', () => {
     expect(ran[2]).not.toBe(ran[1]);
   });
 
+  it('runs a pass at once after the node’s clock was set back before its last one', async () => {
+    const { claims, clock } = nodes(1);
+    const ran: number[] = [];
+    const pass = new ClaimedPass(claims[0]!, 'sweep/z', { clock, intervalMs: 60_000, run: async () => ran.push(1) });
+    await pass.sweep();
+    clock.advance(-3_600_000);
+    await pass.sweep();
+    expect(ran).toHaveLength(2);
+  });
+
+  it('runs every pass asked for on the store’s only node (no claim, no interval check)', async () => {
+    const clock = new FakeClock();
+    const ran: number[] = [];
+    const pass = new ClaimedPass(soleNodeClaims, 'sweep/z', {
+      clock,
+      intervalMs: 60_000,
+      run: async () => ran.push(1),
+    });
+    await pass.sweep();
+    await pass.sweep();
+    expect(ran).toHaveLength(2);
+  });
+
   it('returns the job’s outcome to the node that ran it and undefined to the others', async () => {
     const { claims, clock } = nodes(2);
     const [a, b] = claims.map(
