@@ -18,6 +18,7 @@ import { SigV4Verifier, type SigV4VerifierOptions } from '../core/auth/sigv4/sig
 import { TokenService } from '../core/auth/token/token-service.ts';
 import type { ComplianceCertificate } from '../core/compliance/compliance-metrics.ts';
 import { ComplianceService, type ComputeReport, type ExpiredSecrets } from '../core/compliance/compliance-service.ts';
+import type { Claims } from '../core/coordination/claims.ts';
 import { CachingKeyProvider } from '../core/crypto/data-key-cache.ts';
 import { CachingKeyRing } from '../core/crypto/key-ring-cache.ts';
 import { type DataKeyHolder, type RootKeyring, rotateRootKey } from '../core/crypto/root-key-rotation.ts';
@@ -196,6 +197,11 @@ export interface RuntimePorts {
   readonly onLogin?: BrokerDeps['onLogin'];
   /** Counts logins in memory and serves the counts (`GET /v1/sys/metrics`). @default not offered */
   readonly loginCounters?: LoginCounters;
+  /**
+   * Where several nodes share the store: the claims that keep a job (a lease's revocation) on one node at a time.
+   * @default soleNodeClaims: this node is the store's only one
+   */
+  readonly claims?: Claims;
 }
 
 /** The services of one node, and how to stop them. */
@@ -239,6 +245,8 @@ export function composeDynamicSecrets(options: {
   readonly audit?: AuditLog;
   /** The SSH CA's keys. @default none: the SSH engine only revokes (the lease sweeper) */
   readonly sshKeys?: { readonly caKeys: CaKeyStore; readonly keyProvider: KeyProvider };
+  /** Who revokes a lease at its target where nodes share the store. @default the store's only node */
+  readonly claims?: Claims;
 }): DynamicSecrets {
   const { store, secrets, clock, audit, egress } = options;
   const database = new DatabaseEngine({
@@ -251,7 +259,8 @@ export function composeDynamicSecrets(options: {
   const aws = new AwsEngine({ store, sts: options.sts });
   const ssh = new SshService({ store, clock, ...options.sshKeys });
   const providers = { database, aws, ssh } satisfies ProviderRegistry;
-  return { leases: new LeaseService({ store, clock, providers, ...options.leases }), database, aws, ssh };
+  const leases = new LeaseService({ store, clock, providers, ...options.leases, claims: options.claims });
+  return { leases, database, aws, ssh };
 }
 
 /**
@@ -329,6 +338,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     audit,
     sshKeys: { caKeys, keyProvider },
     ...(settings.leases !== undefined && { leases: settings.leases }),
+    ...(ports.claims !== undefined && { claims: ports.claims }),
   });
   const rotation = ports.rotation === undefined ? undefined : composeRotation();
   const accessKeys =

@@ -18,6 +18,7 @@ import { AUTH_MOUNT_PARTITIONS } from '../core/auth/methods/auth-mount-service.t
 import { ACCESS_KEY_PARTITION } from '../core/auth/sigv4/access-key-types.ts';
 import { TOKEN_PARTITIONS } from '../core/auth/token/token-types.ts';
 import { COMPLIANCE_PARTITION, LATEST_REPORT_SK } from '../core/compliance/stored-report.ts';
+import { CLAIM_PARTITION } from '../core/coordination/claims.ts';
 import { DUE_PK, FAILED_PK, LEASE_PK, PREFIX_JOB_PK, QUOTA_PK } from '../core/leases/lease-types.ts';
 import { POLICY_PARTITION } from '../core/policy/policy-service.ts';
 import { RATE_LIMIT_QUOTA_PARTITION } from '../core/quota/quota-types.ts';
@@ -311,6 +312,13 @@ export const PARTITIONS: readonly Partition[] = [
     holds: '`{prefix, requestedAt}` of a revoke-by-prefix job',
     sortKey: 'prefix',
     access: 'put when the job starts, deleted when it finishes',
+  },
+  {
+    pk: CLAIM_PARTITION,
+    owner: 'core/coordination/claims.ts',
+    holds: '`{holder, expiresAt, claimedAt}`: which node process runs a job (a sweep pass, a rotation) until when',
+    sortKey: 'job name (`sweep/leases`, `rotation/<rotation id>`, …)',
+    access: '`GetItem`, then a put conditional on absence or the revision read; deleted on release',
   },
   {
     pk: ROTATION_CONFIG_PK,

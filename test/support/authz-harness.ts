@@ -25,6 +25,7 @@ import { TOKEN_PARTITIONS, type TokenRecord } from '../../lambdas/core/auth/toke
 import { ComplianceService } from '../../lambdas/core/compliance/compliance-service.ts';
 import { computeReportLazily } from '../../lambdas/core/compliance/compute-report.ts';
 import { COMPLIANCE_PARTITION } from '../../lambdas/core/compliance/stored-report.ts';
+import { CLAIM_PARTITION } from '../../lambdas/core/coordination/claims.ts';
 import { LeaseService } from '../../lambdas/core/leases/lease-service.ts';
 import { DUE_PK, FAILED_PK, LEASE_PK, PREFIX_JOB_PK, QUOTA_PK } from '../../lambdas/core/leases/lease-types.ts';
 import { POLICY_PARTITION, PolicyService } from '../../lambdas/core/policy/policy-service.ts';
@@ -868,6 +869,13 @@ export const PARTITIONS: readonly PartitionRule[] = [
     classify: () => ({
       kind: 'system',
       reason: 'live-lease counters per role and per principal: bookkeeping of issue and revoke, never returned',
+    }),
+  },
+  {
+    pk: CLAIM_PARTITION,
+    classify: () => ({
+      kind: 'system',
+      reason: 'which node runs a job (a rotation it launches, a sweep): node ids and expiry, never returned',
     }),
   },
   // Rotation: configs and locks per secret; rotations and revocations name their secrets; groups their members.

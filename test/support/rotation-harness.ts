@@ -1,6 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { LocalRotationRunner } from '../../lambdas/adapters/local/rotation-runner/local-rotation-runner.ts';
+import {
+  LocalRotationRunner,
+  type LocalRotationRunnerOptions,
+} from '../../lambdas/adapters/local/rotation-runner/local-rotation-runner.ts';
 import { MemoryAuditSink } from '../../lambdas/adapters/memory/memory-audit-sink.ts';
 import { MemoryStore } from '../../lambdas/adapters/memory/memory-store.ts';
 import { AuditHasher } from '../../lambdas/core/audit/audit-hmac.ts';
@@ -125,9 +128,12 @@ export interface RotationHarness {
   readonly schedules: RecordingSchedules;
   readonly sink: MemoryAuditSink;
   readonly clock: { now: () => number; advance: (ms: number) => void };
-  /** A second node over the same store: what a restart after a crash sees. */
-  restart(rotators?: RotatorRegistry): RotationHarness;
+  /** A second node over the same store: what a restart after a crash sees, or another node sharing the store. */
+  restart(rotators?: RotatorRegistry, runner?: RunnerClaims): RotationHarness;
 }
+
+/** How a harness node's runner coordinates with other nodes on the store. @default the store's only node */
+export type RunnerClaims = Pick<LocalRotationRunnerOptions, 'claims' | 'claimTtlMs' | 'heartbeatMs'>;
 
 /**
  * A rotation service over in-memory adapters whose launcher is the real local runner executing the committed
@@ -137,6 +143,7 @@ export function rotationHarness(
   rotators: RotatorRegistry,
   shared?: { store: MemoryStore; keyProvider: FakeKeyProvider; clock: RotationHarness['clock'] },
   definition: Record<string, unknown> = ROTATION_DEFINITION,
+  runnerClaims: RunnerClaims = {},
 ): RotationHarness {
   let time = Date.UTC(2026, 10, 29, 12, 0, 0);
   const clock = shared?.clock ?? {
@@ -158,6 +165,7 @@ export function rotationHarness(
     step: (input) => (service as RotationService).runStep(input),
     events,
     retryIntervalMs: 0,
+    ...runnerClaims,
   });
   service = new RotationService({
     store,
@@ -179,7 +187,7 @@ export function rotationHarness(
     schedules,
     sink,
     clock,
-    restart: (next = rotators) => rotationHarness(next, { store, keyProvider, clock }, definition),
+    restart: (next = rotators, runner = {}) => rotationHarness(next, { store, keyProvider, clock }, definition, runner),
   };
 }
 

@@ -1,3 +1,4 @@
+import { type Claims, soleNodeClaims } from '../coordination/claims.ts';
 import { ConflictError, InvalidRequestError, LimitExceededError, NotFoundError, ValidationError } from '../errors.ts';
 import { GroupCommit } from '../group-commit.ts';
 import { Mutex } from '../mutex.ts';
@@ -63,6 +64,18 @@ export interface LeaseServiceOptions {
   readonly batchSize?: number | undefined;
   /** A lease still `issuing` after this long was interrupted (crash) and is abandoned. @default 60_000 */
   readonly issueGraceMs?: number | undefined;
+  /**
+   * Where nodes share the store: each revocation at a target runs on the node holding the lease's claim, so an API
+   * revoke on one node and a sweep on another never revoke one credential at once. @default soleNodeClaims
+   */
+  readonly claims?: Claims | undefined;
+  /** How long a lease's revocation stays its node's; a node killed mid-revocation delays the retry this long. @default 120_000 */
+  readonly revokeClaimTtlMs?: number | undefined;
+}
+
+/** The claim naming the node revoking a lease at its target. */
+export function leaseClaim(leaseId: string): string {
+  return `lease/${leaseId}`;
 }
 
 export interface IssueInput<K extends DynamicKind> {
@@ -136,6 +149,8 @@ export class LeaseService {
   private readonly concurrency: number;
   private readonly batchSize: number;
   private readonly issueGraceMs: number;
+  private readonly claims: Claims;
+  private readonly revokeClaimTtlMs: number;
   /** Bookkeeping writes that touch the quota counters run one at a time on a node. */
   private readonly quotaLock = new Mutex();
   /**
@@ -167,6 +182,8 @@ export class LeaseService {
     this.concurrency = options.revokeConcurrency ?? 16;
     this.batchSize = options.batchSize ?? 200;
     this.issueGraceMs = options.issueGraceMs ?? 60_000;
+    this.claims = options.claims ?? soleNodeClaims;
+    this.revokeClaimTtlMs = options.revokeClaimTtlMs ?? 120_000;
   }
 
   private provider<K extends DynamicKind>(kind: K): DynamicProvider<K> {
@@ -442,8 +459,12 @@ export class LeaseService {
       if (result.status === 'fulfilled' && result.value.revoked) done.push(withHandle[i]!);
       else failed++;
     });
-    const finalized = await this.finalize(done);
-    return { revoked: finalized, failed };
+    try {
+      return { revoked: await this.finalize(done), failed };
+    } finally {
+      // Held until the leases are deleted, so no other node revokes one again in between.
+      await this.releaseClaims(done.filter((item) => item.data.revokeHandle !== undefined));
+    }
   }
 
   /** Sets `revoking`, due now, on every lease not already revoking: the persisted intent. */
@@ -502,17 +523,34 @@ export class LeaseService {
     const promise = (async (): Promise<RevokeOutcome> => {
       const lease = item.data;
       if (lease.revokeHandle !== undefined) {
+        if (!(await this.claims.claim(leaseClaim(item.sk), this.revokeClaimTtlMs))) {
+          // Another node is revoking it at the target right now; if that node dies, a sweep retries after its claim.
+          return { leaseId: lease.leaseId, revoked: false, lease: viewOf(lease) };
+        }
         try {
           await this.provider(lease.kind).revoke(lease.revokeHandle as never);
         } catch (err) {
+          await this.releaseClaims([item]);
           return this.recordFailure(item, err);
         }
       }
-      if (options.finalize !== false) await this.finalize([item]);
+      if (options.finalize !== false) {
+        try {
+          await this.finalize([item]);
+        } finally {
+          await this.releaseClaims([item]);
+        }
+      }
       return { leaseId: lease.leaseId, revoked: true };
     })();
     this.inFlight.set(item.sk, promise);
     return promise.finally(() => this.inFlight.delete(item.sk));
+  }
+
+  private async releaseClaims(items: readonly LeaseItem[]): Promise<void> {
+    if (this.claims === soleNodeClaims) return;
+    // A claim left behind only delays a retry by its TTL: never worth failing a revocation that succeeded.
+    await Promise.allSettled(items.map((item) => this.claims.release(leaseClaim(item.sk))));
   }
 
   private async recordFailure(item: LeaseItem, err: unknown): Promise<RevokeOutcome> {

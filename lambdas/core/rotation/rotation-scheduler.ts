@@ -6,6 +6,14 @@ export interface RotationSchedulerOptions {
   readonly intervalMs?: number;
   /** Told of a failed tick; the scheduler keeps going. */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Runs a tick's schedule and revocations, where nodes share the store on the node winning the tick's claim
+   * (`ClaimedPass`), so a due rotation is started and a retired credential revoked by one node.
+   * @default runs it here
+   */
+  readonly runTick?: (tick: () => Promise<void>) => Promise<unknown>;
+  /** Run first at every tick, on every node: takes over rotations whose node died (`interrupted`). @default none */
+  readonly adoptInterrupted?: () => Promise<unknown>;
 }
 
 /**
@@ -33,8 +41,12 @@ export class RotationScheduler {
   runOnce(): Promise<void> {
     this.#tick ??= (async () => {
       try {
-        await this.#options.rotation.rotateDue();
-        await this.#options.rotation.sweepRevocations();
+        await this.#options.adoptInterrupted?.();
+        const tick = async () => {
+          await this.#options.rotation.rotateDue();
+          await this.#options.rotation.sweepRevocations();
+        };
+        await (this.#options.runTick === undefined ? tick() : this.#options.runTick(tick));
       } catch (error) {
         this.#options.onError?.(error);
       } finally {

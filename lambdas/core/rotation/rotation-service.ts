@@ -462,11 +462,16 @@ export class RotationService {
   /**
    * Rotations a restarted local runner must pick up: running ones resume, rolling-back ones finish rolling back.
    * Each is audited and published as interrupted, so the crash is visible even when the resumed rotation succeeds.
+   *
+   * @param adopt where nodes share the store, takes a rotation over for this node (its runner's claim): only the
+   *   rotations it adopts are returned, so a rotation another live node runs is neither resumed nor reported.
+   *   @default every unfinished rotation (the store's only node, after a restart)
    */
-  async interrupted(): Promise<RotationExecutionInput[]> {
+  async interrupted(adopt?: (rotationId: string) => Promise<boolean>): Promise<RotationExecutionInput[]> {
     const out: RotationExecutionInput[] = [];
     for await (const { data } of this.#scan<RotationRecord>(ROTATION_PK)) {
       if (data.status !== 'running' && data.status !== 'rolling-back') continue;
+      if (adopt !== undefined && !(await adopt(data.rotationId))) continue;
       const action = data.status === 'running' ? 'resume' : 'finish-rollback';
       await this.#record('rotation.interrupted', data.secrets, data.rotationId, 'error', { step: data.step, action });
       await this.#events.publish(ROTATION_EVENTS.interrupted, {

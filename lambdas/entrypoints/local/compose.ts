@@ -18,14 +18,13 @@ import { nativeRoutes } from '../../broker/routes/index.ts';
 import { LoginCounters } from '../../core/auth/methods/login-counters.ts';
 import { TokenService } from '../../core/auth/token/token-service.ts';
 import { computeReportLazily } from '../../core/compliance/compute-report.ts';
+import { type Claims, StoreClaims, soleNodeClaims } from '../../core/coordination/claims.ts';
 import type { EgressGuard } from '../../core/egress/egress-policy.ts';
 import { InvalidRequestError } from '../../core/errors.ts';
-import { LeaseSweeper } from '../../core/leases/lease-sweeper.ts';
 import type { AuditDeviceOpener } from '../../core/ports/audit-sink.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
 import type { KeyRing } from '../../core/ports/key-ring.ts';
 import type { Store } from '../../core/ports/store.ts';
-import { RotationScheduler } from '../../core/rotation/rotation-scheduler.ts';
 import type { RotationService } from '../../core/rotation/rotation-service.ts';
 import rotationDefinition from '../../core/rotation/workflow/rotation-state-machine.asl.json' with { type: 'json' };
 import type { ExpirySweepOutcome } from '../../core/secrets/expiration/expiry-sweep.ts';
@@ -34,6 +33,7 @@ import { composeServices } from '../compose-services.ts';
 import { composeExpirySweep } from '../expiry-sweep.ts';
 import { NETWORK_AUDIT_DEVICE_TYPES, openNetworkAuditDevice } from '../network-audit-devices.ts';
 import { dataPaths, type LocalConfig, secretLimits } from './config.ts';
+import { NodeJobs } from './node-jobs.ts';
 import { servedHosts, servedRegions } from './served-names.ts';
 import { clusterSalt, keyringPath, openSharedStore, usesSharedStore } from './shared-store.ts';
 
@@ -49,6 +49,7 @@ export interface LocalNode {
   readonly replicationRunner: LocalReplicationRunner;
   /** Re-opens the audit file (log rotation, SIGHUP). */
   reopenAudit(): Promise<void>;
+  /** One pass of the deletion purge (the server's timer); 0 when another node sharing the store ran this interval's. */
   purgeExpired(): Promise<number>;
   /** One pass of the expiry sweep (its timer runs it every `expirySweepIntervalMs`). */
   sweepExpiry(): Promise<ExpirySweepOutcome>;
@@ -173,6 +174,8 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     throw error;
   }
   const events = new FileEventPublisher(paths.events, clock);
+  // Alone on its store (SQLite, the data-dir lock) the node claims nothing; nodes sharing one coordinate through it.
+  const claims: Claims = shared ? new StoreClaims({ store, clock }) : soleNodeClaims;
   let runner: LocalRotationRunner | undefined;
   const services = composeServices({
     runtime: 'local',
@@ -218,6 +221,7 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
           step,
           events,
           retryIntervalMs: config.rotationRetryIntervalMs,
+          claims,
           onError: (rotationId, error) =>
             process.stderr.write(
               `rotation ${rotationId}: execution error: ${error instanceof Error ? error.name : 'unknown'}\n`,
@@ -248,6 +252,7 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
       : new LocalKeyRing({ keyring, region: config.region, account: config.account }),
     kubernetesTokenReview: (egress) => new ClientNodeTokenReviewer(egress),
     loginCounters: new LoginCounters(clock.now()),
+    claims,
   });
   const { deps } = services;
   // Replication runs after the write is acknowledged, as AWS's does; first what a crash left behind.
@@ -260,9 +265,6 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
   await replicationRunner.start();
   const rotation = deps.rotation!;
   const rotationRunner = runner!;
-  // Expiry enforcement starts with the node (its first pass finishes revocations a crash interrupted).
-  const sweeper = new LeaseSweeper(deps.leases!, { intervalMs: config.leaseSweepIntervalMs });
-  sweeper.start();
   const expirySweep = composeExpirySweep({
     store,
     clock,
@@ -272,41 +274,43 @@ export async function openLocalNode(config: LocalConfig, clock: Clock = systemCl
     onError: (error) =>
       process.stderr.write(`expiry event not published: ${error instanceof Error ? error.name : 'error'}\n`),
   });
-  // Expiry events come due while the node is down too: the first pass, at once, publishes them.
-  const expirySweeper = new LeaseSweeper(expirySweep, {
-    intervalMs: config.expirySweepIntervalMs,
-    onError: (error) =>
-      process.stderr.write(`expiry sweep: ${error instanceof Error ? `${error.name}: ${error.message}` : 'error'}\n`),
-  });
-  expirySweeper.start();
-  // Rotations a crash interrupted resume (or finish rolling back) before anything new starts; then the scheduler's
-  // first tick starts what came due while the node was down.
-  for (const input of await rotation.interrupted()) await rotationRunner.launch(input);
-  const scheduler = new RotationScheduler({
+  // Expiry enforcement starts with the node (its first passes finish revocations a crash interrupted and publish
+  // expiry events that came due while it was down); interrupted rotations resume before the scheduler's first tick.
+  const jobs = new NodeJobs({
+    claims,
+    clock,
+    leases: deps.leases!,
+    expirySweep,
+    purge: () => deps.regionalSecrets.purgeExpired(),
     rotation,
-    intervalMs: config.rotationTickMs,
-    onError: (error) =>
-      process.stderr.write(
-        `rotation scheduler: ${error instanceof Error ? `${error.name}: ${error.message}` : 'error'}\n`,
-      ),
+    runner: rotationRunner,
+    intervals: {
+      leaseSweepMs: config.leaseSweepIntervalMs,
+      expirySweepMs: config.expirySweepIntervalMs,
+      purgeMs: config.purgeIntervalMs,
+      rotationTickMs: config.rotationTickMs,
+    },
+    onError: (job, error) => {
+      // A lease pass that threw (the store closing) is retried by the next; its failures are on the leases themselves.
+      if (job === 'lease sweep') return;
+      process.stderr.write(`${job}: ${error instanceof Error ? `${error.name}: ${error.message}` : 'error'}\n`);
+    },
   });
-  scheduler.start();
+  await jobs.start();
   return {
     broker: new Broker(deps, nativeRoutes()),
     deps,
     store,
     reopenAudit: () => sink.reopen(),
-    purgeExpired: () => deps.regionalSecrets.purgeExpired(),
+    purgeExpired: async () => (await jobs.purge.sweep()) ?? 0,
     sweepExpiry: () => expirySweep.sweep(),
     replicationRunner,
     rotation,
     rotationRunner,
     async close() {
       await replicationRunner.close();
-      await scheduler.stop();
+      await jobs.stop();
       await rotationRunner.close();
-      await sweeper.stop();
-      await expirySweeper.stop();
       await services.close();
       await store.close();
       await sink.close();

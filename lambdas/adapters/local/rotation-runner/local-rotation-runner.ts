@@ -1,3 +1,4 @@
+import { type Claims, soleNodeClaims } from '../../../core/coordination/claims.ts';
 import type { RotationEventPublisher, RotationLauncher } from '../../../core/ports/rotation.ts';
 import {
   ROTATION_EVENTS,
@@ -16,6 +17,25 @@ export interface LocalRotationRunnerOptions {
   readonly retryIntervalMs?: number | undefined;
   /** Told when an execution ends abnormally (not a handled rotation failure). Never given secret material. */
   readonly onError?: ((rotationId: string, error: unknown) => void) | undefined;
+  /**
+   * Where nodes sharing the store agree who runs each rotation: an execution runs only on the node holding the claim
+   * `rotation/<id>`, renewed before every step and every `heartbeatMs`. @default soleNodeClaims (the store's only node)
+   */
+  readonly claims?: Claims | undefined;
+  /** How long a rotation stays its node's after the last renewal; a killed node's rotations wait this long. @default 30_000 */
+  readonly claimTtlMs?: number | undefined;
+  /** How often running executions renew their claims; 0: only before each step and on `heartbeat()`. @default claimTtlMs / 3 */
+  readonly heartbeatMs?: number | undefined;
+}
+
+/** The claim naming the node that runs a rotation's execution. */
+export function rotationClaim(rotationId: string): string {
+  return `rotation/${rotationId}`;
+}
+
+/** An execution stopped because another node took its rotation over (this node was paused past its claim). */
+export class RotationClaimLostError extends Error {
+  override readonly name = 'RotationClaimLostError';
 }
 
 type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -32,17 +52,71 @@ type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string
 export class LocalRotationRunner implements RotationLauncher {
   readonly #options: LocalRotationRunnerOptions;
   readonly #running = new Map<string, Promise<void>>();
+  readonly #claims: Claims;
+  readonly #claimTtlMs: number;
+  readonly #heartbeat: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: LocalRotationRunnerOptions) {
     this.#options = options;
+    this.#claims = options.claims ?? soleNodeClaims;
+    this.#claimTtlMs = options.claimTtlMs ?? 30_000;
+    const beat = options.heartbeatMs ?? Math.floor(this.#claimTtlMs / 3);
+    if (this.#claims !== soleNodeClaims && beat > 0) {
+      this.#heartbeat = setInterval(() => void this.heartbeat(), beat);
+      this.#heartbeat.unref();
+    }
   }
 
+  /**
+   * Starts the execution of `input` on this node, unless it runs here already or another node holds its claim (that
+   * node runs it: Step Functions' one execution per name, across nodes).
+   */
   async launch(input: RotationExecutionInput): Promise<void> {
     if (this.#closed) throw new Error('the rotation runner is shut down');
     if (this.#running.has(input.RotationId)) return;
-    const run = this.#run(input).finally(() => this.#running.delete(input.RotationId));
+    // Registered before the claim's round trip, so a second launch of the id on this node finds it running.
+    const claimed = deferred();
+    const run = this.#claimed(input, claimed).finally(() => this.#running.delete(input.RotationId));
     this.#running.set(input.RotationId, run);
+    // The start is durable once this node holds the claim (or another node does: it runs the execution).
+    await claimed.promise;
+  }
+
+  /**
+   * Takes over an interrupted rotation (for `RotationService.interrupted`): true when no execution of it runs here and
+   * this node won its claim, i.e. the node that ran it is gone (its claim expired) or it was this node before a restart.
+   */
+  async adopt(rotationId: string): Promise<boolean> {
+    if (this.#closed || this.#running.has(rotationId)) return false;
+    return this.#claims.claim(rotationClaim(rotationId), this.#claimTtlMs);
+  }
+
+  /** Renews the claim of every execution running here (the timer calls it; tests call it). */
+  async heartbeat(): Promise<void> {
+    await Promise.allSettled(this.running.map((id) => this.#claims.renew(rotationClaim(id), this.#claimTtlMs)));
+  }
+
+  async #claimed(input: RotationExecutionInput, claimed: Deferred): Promise<void> {
+    const claim = rotationClaim(input.RotationId);
+    let won: boolean;
+    try {
+      won = await this.#claims.claim(claim, this.#claimTtlMs);
+    } catch (error) {
+      claimed.reject(error);
+      return;
+    }
+    claimed.resolve();
+    if (!won) return;
+    const lost = await this.#run(input).then(
+      () => false,
+      (error: unknown) => {
+        this.#options.onError?.(input.RotationId, error);
+        return error instanceof RotationClaimLostError;
+      },
+    );
+    // A lost claim is another node's now: releasing it would free the rotation for a third node.
+    if (!lost) await this.#claims.release(claim).catch(() => undefined);
   }
 
   /** Rotation ids whose execution is in flight. */
@@ -63,6 +137,7 @@ export class LocalRotationRunner implements RotationLauncher {
   /** Stops taking new executions and waits up to `timeoutMs` for those in flight; the rest resume on next start. */
   async close(timeoutMs = 5_000): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#heartbeat);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       this.idle(),
@@ -88,8 +163,24 @@ export class LocalRotationRunner implements RotationLauncher {
 
   async #run(input: RotationExecutionInput): Promise<void> {
     const machine = await this.#machine();
-    const step = (value: JsonValue): Promise<JsonValue> =>
-      this.#options.step(value as unknown as StepTaskInput) as Promise<JsonValue>;
+    const claim = rotationClaim(input.RotationId);
+    let lost = false;
+    let abort = (): void => undefined;
+    // Fencing: a node paused past its claim must not run one more step of a rotation another node took over.
+    const fenced =
+      <A, R>(task: (value: A) => Promise<R>) =>
+      async (value: A): Promise<R> => {
+        if (!lost && !(await this.#claims.renew(claim, this.#claimTtlMs))) {
+          lost = true;
+          abort();
+        }
+        if (lost) throw new RotationClaimLostError(`rotation ${input.RotationId} is run by another node now`);
+        return task(value);
+      };
+    const step = fenced(
+      (value: JsonValue): Promise<JsonValue> =>
+        this.#options.step(value as unknown as StepTaskInput) as Promise<JsonValue>,
+    );
     const retryNames = [
       ROTATION_STATES.createSecret,
       ROTATION_STATES.setSecret,
@@ -106,10 +197,10 @@ export class LocalRotationRunner implements RotationLauncher {
           [ROTATION_STATES.testSecret]: step,
           [ROTATION_STATES.finishSecret]: step,
           [ROTATION_STATES.rollback]: step,
-          [ROTATION_STATES.publishFailure]: async (value: JsonValue) => {
+          [ROTATION_STATES.publishFailure]: fenced(async (value: JsonValue) => {
             await this.#publish(value);
             return {};
-          },
+          }),
         },
         ...(interval === undefined
           ? {}
@@ -117,9 +208,11 @@ export class LocalRotationRunner implements RotationLauncher {
       },
       context: { Execution: { Name: input.RotationId } },
     });
+    abort = execution.abort;
     try {
       await execution.result;
     } catch (error) {
+      if (lost) throw new RotationClaimLostError(`rotation ${input.RotationId} is run by another node now`);
       // A rotation that failed and rolled back ends in the definition's Fail state: expected, already recorded.
       if (isHandledFailure(error)) return;
       this.#options.onError?.(input.RotationId, error);
@@ -148,4 +241,20 @@ export class LocalRotationRunner implements RotationLauncher {
 function isHandledFailure(error: unknown): boolean {
   const cause = error instanceof Error ? error.cause : undefined;
   return typeof cause === 'object' && cause !== null && cause.constructor.name === 'FailStateError';
+}
+
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
 }

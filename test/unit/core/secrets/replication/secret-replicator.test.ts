@@ -252,6 +252,30 @@ describe('Class: SecretReplicator', () => {
     expect(await t.statuses()).toEqual({ 'us-west-2': 'InSync' });
   });
 
+  it('is harmless run by several nodes at once at their start-up (one store): replicas in sync, each version once', async () => {
+    await t.east.create({ name: 'app/db', value: text('v1') });
+    await t.east.put({ secretId: 'app/db', value: text('v2') });
+    await t.replication.addReplicas({
+      region: 'us-east-1',
+      secretId: 'app/db',
+      replicas: [{ region: 'us-west-2' }, { region: 'eu-west-1' }],
+    });
+    // Three nodes start together over the store the crash left: each reconciles, none coordinated.
+    const nodes = [1, 2, 3].map(() =>
+      regionalSecretsDeps({ store: t.store, keyProvider: t.keyProvider, clock: { now: () => 1 } }),
+    );
+    const results = await Promise.all(nodes.map((n) => n.replicator.reconcile()));
+    expect(results).toEqual([{ behind: [] }, { behind: [] }, { behind: [] }]);
+    expect(await t.statuses()).toEqual({ 'us-west-2': 'InSync', 'eu-west-1': 'InSync' });
+    const primaryVersions = Object.keys((await t.east.describe({ secretId: 'app/db' })).versionIdsToStages).sort();
+    for (const replica of [t.west, t.eu]) {
+      expect((await replica.get({ secretId: 'app/db' })).value).toEqual(text('v2'));
+      expect(Object.keys((await replica.describe({ secretId: 'app/db' })).versionIdsToStages).sort()).toEqual(
+        primaryVersions,
+      );
+    }
+  });
+
   it('fails a replica whose region holds another secret of the name, unless ForceOverwriteReplicaSecret', async () => {
     await t.east.create({ name: 'app/db', value: text('primary') });
     await t.west.create({ name: 'app/db', value: text('someone else') });
