@@ -18,6 +18,7 @@ export * from './quotas.ts';
 export * from './replication.ts';
 export * from './rotation.ts';
 export * from './secrets.ts';
+export * from './oauth.ts';
 export * from './ssh.ts';
 export * from './sys.ts';
 export * from './tokens.ts';

@@ -56,6 +56,7 @@ import { PkiService } from '../engines/pki/pki-service.ts';
 import { ApiKeyRegistry } from '../engines/rotation/api-key/index.ts';
 import { createRotators } from '../engines/rotation/registry.ts';
 import { PostgresSessions, type PostgresTimeouts } from '../engines/shared/postgres/postgres-sessions.ts';
+import { OAuthService } from '../engines/oauth/oauth-service.ts';
 import { SshService } from '../engines/ssh/ssh-service.ts';
 
 /** What both runtimes configure the same way; each runtime reads it from its own configuration. */
@@ -218,6 +219,7 @@ export interface DynamicSecrets {
   readonly database: DatabaseEngine;
   readonly aws: AwsEngine;
   readonly ssh: SshService;
+  readonly oauth: OAuthService;
 }
 
 /**
@@ -239,6 +241,8 @@ export function composeDynamicSecrets(options: {
   readonly audit?: AuditLog;
   /** The SSH CA's keys. @default none: the SSH engine only revokes (the lease sweeper) */
   readonly sshKeys?: { readonly caKeys: CaKeyStore; readonly keyProvider: KeyProvider };
+  /** Seals the OAuth engine's client credential and the access tokens it must present to revoke them. */
+  readonly keyProvider: KeyProvider;
 }): DynamicSecrets {
   const { store, secrets, clock, audit, egress } = options;
   const database = new DatabaseEngine({
@@ -250,8 +254,14 @@ export function composeDynamicSecrets(options: {
   });
   const aws = new AwsEngine({ store, sts: options.sts });
   const ssh = new SshService({ store, clock, ...options.sshKeys });
-  const providers = { database, aws, ssh } satisfies ProviderRegistry;
-  return { leases: new LeaseService({ store, clock, providers, ...options.leases }), database, aws, ssh };
+  const oauth = new OAuthService({
+    store,
+    clock,
+    keyProvider: options.keyProvider,
+    fetch: guardedFetch(egress, 'oauth provider'),
+  });
+  const providers = { database, aws, ssh, oauth } satisfies ProviderRegistry;
+  return { leases: new LeaseService({ store, clock, providers, ...options.leases }), database, aws, ssh, oauth };
 }
 
 /**
@@ -328,6 +338,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     postgres,
     audit,
     sshKeys: { caKeys, keyProvider },
+    keyProvider,
     ...(settings.leases !== undefined && { leases: settings.leases }),
   });
   const rotation = ports.rotation === undefined ? undefined : composeRotation();
@@ -391,6 +402,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     regionalSecrets,
     pki,
     dynamic.ssh,
+    dynamic.oauth,
     wrapping,
     authMounts,
     auditDevices,
@@ -433,6 +445,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     database: dynamic.database,
     aws: dynamic.aws,
     ssh: dynamic.ssh,
+    oauth: dynamic.oauth,
     apiKeys: new ApiKeyRegistry({ store, clock }),
     ...(rotation !== undefined && { rotation }),
     ...(keyRing !== undefined && { keys: keyRing }),

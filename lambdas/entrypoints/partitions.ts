@@ -40,6 +40,7 @@ import { DB_CONFIG_PK, DB_ROLE_PK } from '../engines/database/database-types.ts'
 import { PK_CERT_EXPIRY } from '../engines/pki/certificate-expiry.ts';
 import { PK_CA, PK_CERT, PK_CRL, PK_REVOKED, PK_ROLE } from '../engines/pki/pki-records.ts';
 import { API_KEY_PARTITION } from '../engines/rotation/api-key/api-key-registry.ts';
+import { OAUTH_CONFIG_PK, OAUTH_ROLE_PK, OAUTH_TOKEN_PK } from '../engines/oauth/oauth-records.ts';
 import { SSH_CA_PK, SSH_CERT_PK, SSH_OTP_PK, SSH_REVOKED_PK, SSH_ROLE_PK } from '../engines/ssh/ssh-records.ts';
 import { INIT_PK } from './local/compose.ts';
 
@@ -472,6 +473,30 @@ export const PARTITIONS: readonly Partition[] = [
     sortKey: 'SHA-256 of the password (hex)',
     access: '`GetItem` then a conditional `DeleteItem` to verify it once',
     expires: 'at verification, at its lease end, or refused after `expiresAt`',
+  },
+  {
+    pk: OAUTH_CONFIG_PK,
+    owner: 'engines/oauth/oauth-service.ts',
+    holds:
+      "the OAuth engine's config: issuer, its discovered metadata, client id and auth method; the client secret and " +
+      'refresh token sealed under the key provider',
+    sortKey: '`current`',
+    access: '`GetItem` per token request; a put conditional on its revision when a refresh rotates the refresh token',
+  },
+  {
+    pk: OAUTH_ROLE_PK,
+    owner: 'engines/oauth/oauth-service.ts',
+    holds: 'OAuth role: grant, allowed and default scopes, audience or resource, TTLs',
+    sortKey: 'role name',
+    access: '`GetItem` per token request under the role; `Query` to list',
+  },
+  {
+    pk: OAUTH_TOKEN_PK,
+    owner: 'engines/oauth/oauth-service.ts',
+    holds: 'an access token under a live lease, sealed under the key provider, for its revocation (RFC 7009)',
+    sortKey: 'SHA-256 of the access token (hex)',
+    access: '`PutItem` when issued; `GetItem` then `DeleteItem` when its lease is revoked',
+    expires: "at its lease's revocation; store expiry at the token's own expiry",
   },
   {
     pk: OUTBOX_PARTITION_PREFIX,

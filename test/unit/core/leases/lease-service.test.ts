@@ -6,7 +6,7 @@ import { LEASE_PK, type LeaseRecord, type ProviderRegistry } from '../../../../l
 import type { Store } from '../../../../lambdas/core/ports/store.ts';
 import { waitFor } from '../../../support/wait-for.ts';
 import { FakeClock } from '../secrets/fixtures.ts';
-import { FakeDatabaseProvider, fakeRegistry, unusedAwsProvider, unusedSshProvider } from './fake-provider.ts';
+import { FakeDatabaseProvider, fakeRegistry, unusedAwsProvider, unusedOAuthProvider, unusedSshProvider } from './fake-provider.ts';
 
 const SECOND = 1000;
 
@@ -358,15 +358,21 @@ describe('Class: LeaseService', () => {
   describe('Type: ProviderRegistry', () => {
     it('is a compile error to leave a dynamic kind without a provider', () => {
       const database = new FakeDatabaseProvider();
-      // @ts-expect-error -- 'aws' and 'ssh' are missing: every DynamicKind needs a provider.
+      // @ts-expect-error -- 'aws', 'ssh' and 'oauth' are missing: every DynamicKind needs a provider.
       const incomplete = { database } satisfies ProviderRegistry;
       const swapped = {
         // @ts-expect-error -- a provider of the wrong kind does not fit the slot.
         database: unusedAwsProvider,
         aws: unusedAwsProvider,
         ssh: unusedSshProvider,
+        oauth: unusedOAuthProvider,
       } satisfies ProviderRegistry;
-      const complete = { database, aws: unusedAwsProvider, ssh: unusedSshProvider } satisfies ProviderRegistry;
+      const complete = {
+        database,
+        aws: unusedAwsProvider,
+        ssh: unusedSshProvider,
+        oauth: unusedOAuthProvider,
+      } satisfies ProviderRegistry;
       expect(Object.keys(incomplete)).toEqual(['database']);
       expect(swapped.database.kind).toBe('aws');
       expect(Object.keys(complete).sort()).toEqual(['aws', 'database', 'ssh']);
