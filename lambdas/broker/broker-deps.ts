@@ -21,9 +21,9 @@ import type { SecretService } from '../core/secrets/secret-service.ts';
 import type { ResponseWrapping } from '../core/wrapping/response-wrapping.ts';
 import type { AwsEngine } from '../engines/aws/aws-engine.ts';
 import type { DatabaseEngine } from '../engines/database/database-engine.ts';
+import type { OAuthService } from '../engines/oauth/oauth-service.ts';
 import type { PkiService } from '../engines/pki/pki-service.ts';
 import type { ApiKeyRegistry } from '../engines/rotation/api-key/api-key-registry.ts';
-import type { OAuthService } from '../engines/oauth/oauth-service.ts';
 import type { SshService } from '../engines/ssh/ssh-service.ts';
 
 /** Operations that only some runtimes offer (the local file keyring and file audit log). */

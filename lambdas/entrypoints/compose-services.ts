@@ -52,11 +52,11 @@ import { ResponseWrapping } from '../core/wrapping/response-wrapping.ts';
 import { AwsEngine } from '../engines/aws/aws-engine.ts';
 import { DatabaseEngine } from '../engines/database/database-engine.ts';
 import { PostgresPlugin } from '../engines/database/postgres/postgres-plugin.ts';
+import { OAuthService } from '../engines/oauth/oauth-service.ts';
 import { PkiService } from '../engines/pki/pki-service.ts';
 import { ApiKeyRegistry } from '../engines/rotation/api-key/index.ts';
 import { createRotators } from '../engines/rotation/registry.ts';
 import { PostgresSessions, type PostgresTimeouts } from '../engines/shared/postgres/postgres-sessions.ts';
-import { OAuthService } from '../engines/oauth/oauth-service.ts';
 import { SshService } from '../engines/ssh/ssh-service.ts';
 
 /** What both runtimes configure the same way; each runtime reads it from its own configuration. */

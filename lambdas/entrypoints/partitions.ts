@@ -37,10 +37,10 @@ import { SECRETS_PARTITION, versionPartition } from '../core/secrets/secret-type
 import { WRAPPING_PARTITION } from '../core/wrapping/response-wrapping.ts';
 import { AWS_ROLE_PK } from '../engines/aws/aws-engine.ts';
 import { DB_CONFIG_PK, DB_ROLE_PK } from '../engines/database/database-types.ts';
+import { OAUTH_CONFIG_PK, OAUTH_ROLE_PK, OAUTH_TOKEN_PK } from '../engines/oauth/oauth-records.ts';
 import { PK_CERT_EXPIRY } from '../engines/pki/certificate-expiry.ts';
 import { PK_CA, PK_CERT, PK_CRL, PK_REVOKED, PK_ROLE } from '../engines/pki/pki-records.ts';
 import { API_KEY_PARTITION } from '../engines/rotation/api-key/api-key-registry.ts';
-import { OAUTH_CONFIG_PK, OAUTH_ROLE_PK, OAUTH_TOKEN_PK } from '../engines/oauth/oauth-records.ts';
 import { SSH_CA_PK, SSH_CERT_PK, SSH_OTP_PK, SSH_REVOKED_PK, SSH_ROLE_PK } from '../engines/ssh/ssh-records.ts';
 import { INIT_PK } from './local/compose.ts';
 

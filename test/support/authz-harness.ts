@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import { fakeOAuthFetch } from './fake-oauth-fetch.ts';
 import { RATE_LIMIT_COUNTER_PREFIXES } from '../../lambdas/adapters/aws/dynamodb-rate-limits/dynamodb-rate-limit-counters.ts';
 import { SealedCaKeyStore } from '../../lambdas/adapters/local/pki-keys/sealed-ca-key-store.ts';
 import { MemoryRateLimitCounters } from '../../lambdas/adapters/local/rate-limits/memory-rate-limit-counters.ts';
@@ -68,16 +67,17 @@ import { AWS_ROLE_PK, AwsEngine } from '../../lambdas/engines/aws/aws-engine.ts'
 import { DatabaseEngine } from '../../lambdas/engines/database/database-engine.ts';
 import { DB_CONFIG_PK, DB_ROLE_PK } from '../../lambdas/engines/database/database-types.ts';
 import type { DatabasePlugin } from '../../lambdas/engines/database/postgres/postgres-plugin.ts';
+import { OAUTH_CONFIG_PK, OAUTH_ROLE_PK, OAUTH_TOKEN_PK } from '../../lambdas/engines/oauth/oauth-records.ts';
+import { OAuthService } from '../../lambdas/engines/oauth/oauth-service.ts';
 import { PkiService } from '../../lambdas/engines/pki/pki-service.ts';
 import { API_KEY_PARTITION, ApiKeyRegistry } from '../../lambdas/engines/rotation/api-key/api-key-registry.ts';
 import { createRotators } from '../../lambdas/engines/rotation/registry.ts';
 import { PostgresSessions } from '../../lambdas/engines/shared/postgres/postgres-sessions.ts';
-import { OAUTH_CONFIG_PK, OAUTH_ROLE_PK, OAUTH_TOKEN_PK } from '../../lambdas/engines/oauth/oauth-records.ts';
-import { OAuthService } from '../../lambdas/engines/oauth/oauth-service.ts';
 import { SshService } from '../../lambdas/engines/ssh/ssh-service.ts';
 import { issuedCertificates } from '../../lambdas/entrypoints/compose-services.ts';
 import { FakeKeyProvider } from './fake-key-provider.ts';
 import { fakeLdapDirectory, LDAP_FIXTURE_ENTRIES } from './fake-ldap-directory.ts';
+import { fakeOAuthFetch } from './fake-oauth-fetch.ts';
 import { MemoryKeyRing } from './memory-key-ring.ts';
 import { regionalSecretsDeps } from './regional-secrets.ts';
 import { RecordingEvents, RecordingSchedules } from './rotation-harness.ts';

@@ -20,6 +20,7 @@ import {
   ResponseBodyError,
   refreshTokenGrantRequest,
   revocationRequest,
+  WWWAuthenticateChallengeError,
 } from 'oauth4webapi';
 import { DependencyUnavailableError, InvalidRequestError, isCofferError } from '../../core/errors.ts';
 import type { ClientAuthMethod } from './oauth-records.ts';
@@ -184,19 +185,31 @@ function isNetworkError(err: Error): boolean {
 function refusal(err: unknown, what: string, issuer: string, secrets: readonly string[] = []): Error {
   if (isCofferError(err)) return err;
   const host = safeHost(issuer);
-  if (err instanceof ResponseBodyError) {
-    if (err.status >= 500) {
+  // A 401 with a challenge (a wrong client secret): the OAuth error is in the challenge's parameters.
+  const challenged =
+    err instanceof WWWAuthenticateChallengeError
+      ? { status: err.status, ...err.cause.find((c) => c.parameters.error !== undefined)?.parameters }
+      : undefined;
+  const answered =
+    err instanceof ResponseBodyError
+      ? { status: err.status, error: err.error, error_description: err.error_description }
+      : challenged;
+  if (answered !== undefined) {
+    const error = typeof answered.error === 'string' ? answered.error : `HTTP ${answered.status}`;
+    if (answered.status >= 500) {
       return new DependencyUnavailableError(
-        `the authorisation server at ${host} answered ${err.status} to the ${what}; retry later`,
+        `the authorisation server at ${host} answered ${answered.status} to the ${what}; retry later`,
         { cause: err, details: { dependency: 'oauth' } },
       );
     }
     const description =
-      typeof err.error_description === 'string' ? `: ${redact(err.error_description, secrets).slice(0, 300)}` : '';
-    return new InvalidRequestError(
-      `the authorisation server at ${host} refused the ${what}: ${redact(err.error, secrets).slice(0, 100)}${description}`,
-      { details: { oauthError: redact(err.error, secrets).slice(0, 100) } },
-    );
+      typeof answered.error_description === 'string'
+        ? `: ${redact(answered.error_description, secrets).slice(0, 300)}`
+        : '';
+    const code = redact(error, secrets).slice(0, 100);
+    return new InvalidRequestError(`the authorisation server at ${host} refused the ${what}: ${code}${description}`, {
+      details: { oauthError: code },
+    });
   }
   if (err instanceof Error && !isNetworkError(err)) {
     return new InvalidRequestError(

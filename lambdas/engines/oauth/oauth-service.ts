@@ -5,8 +5,8 @@
  * (`oauth-protocol.ts`), not at start.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { rewrapPartition } from '../../core/crypto/root-key-rotation.ts';
 import { open as openSealed, seal } from '../../core/crypto/envelope.ts';
+import { rewrapPartition } from '../../core/crypto/root-key-rotation.ts';
 import {
   ConflictError,
   InvalidRequestError,
@@ -261,7 +261,9 @@ export class OAuthService implements DynamicProvider<'oauth'> {
     if (!expired) {
       const config = await this.#configItem().catch((err: unknown) => {
         if (err instanceof NotFoundError) {
-          throw new InvalidRequestError('no OAuth config: the token cannot be revoked at the server until one is written');
+          throw new InvalidRequestError(
+            'no OAuth config: the token cannot be revoked at the server until one is written',
+          );
         }
         throw err;
       });
@@ -337,8 +339,7 @@ export class OAuthService implements DynamicProvider<'oauth'> {
     rotated?: { record: OAuthConfigRecord; rev: number },
   ): Promise<void> {
     const hash = tokenHash(answer.accessToken);
-    const expiresAt =
-      answer.expiresIn === undefined ? undefined : this.#options.clock.now() + answer.expiresIn * 1000;
+    const expiresAt = answer.expiresIn === undefined ? undefined : this.#options.clock.now() + answer.expiresIn * 1000;
     const record: OAuthTokenRecord = {
       role,
       sealed: await this.#seal(Buffer.from(answer.accessToken, 'utf8'), tokenContext(hash), tokenBinding(hash)),
@@ -379,11 +380,7 @@ export class OAuthService implements DynamicProvider<'oauth'> {
   }
 
   #sealCredentials(id: string, credentials: ClientCredentials): Promise<SealedBlob> {
-    return this.#seal(
-      Buffer.from(JSON.stringify(credentials), 'utf8'),
-      credentialsContext(id),
-      credentialsBinding(id),
-    );
+    return this.#seal(Buffer.from(JSON.stringify(credentials), 'utf8'), credentialsContext(id), credentialsBinding(id));
   }
 
   async #seal(

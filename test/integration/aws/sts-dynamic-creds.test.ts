@@ -26,7 +26,12 @@ function setup() {
     { step: 'initialize', name: 'recordCommands' },
   );
   const aws = new AwsEngine({ store, sts });
-  const providers = { database: new FakeDatabaseProvider(), aws, ssh: unusedSshProvider, oauth: unusedOAuthProvider } satisfies ProviderRegistry;
+  const providers = {
+    database: new FakeDatabaseProvider(),
+    aws,
+    ssh: unusedSshProvider,
+    oauth: unusedOAuthProvider,
+  } satisfies ProviderRegistry;
   const leases = new LeaseService({ store, clock: { now: () => Date.now() }, providers });
   return { aws, leases, sent, emulator };
 }

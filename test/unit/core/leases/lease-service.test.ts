@@ -6,7 +6,13 @@ import { LEASE_PK, type LeaseRecord, type ProviderRegistry } from '../../../../l
 import type { Store } from '../../../../lambdas/core/ports/store.ts';
 import { waitFor } from '../../../support/wait-for.ts';
 import { FakeClock } from '../secrets/fixtures.ts';
-import { FakeDatabaseProvider, fakeRegistry, unusedAwsProvider, unusedOAuthProvider, unusedSshProvider } from './fake-provider.ts';
+import {
+  FakeDatabaseProvider,
+  fakeRegistry,
+  unusedAwsProvider,
+  unusedOAuthProvider,
+  unusedSshProvider,
+} from './fake-provider.ts';
 
 const SECOND = 1000;
 
