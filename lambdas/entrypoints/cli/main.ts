@@ -17,6 +17,7 @@ import { registerIamCommands } from './commands/iam.ts';
 import { registerImportCommands } from './commands/import.ts';
 import { registerKubernetesCommands } from './commands/kubernetes.ts';
 import { registerLeaseCommands } from './commands/lease.ts';
+import { registerOAuthCommands } from './commands/oauth.ts';
 import { registerPkiCommands } from './commands/pki.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
 import { registerQuotaCommands } from './commands/quota.ts';
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
   registerAccessKeyCommands(program);
   registerPkiCommands(program);
   registerSshCommands(program);
+  registerOAuthCommands(program);
   registerCredsCommands(program);
   registerDbCommands(program);
   registerAwsCommands(program);
