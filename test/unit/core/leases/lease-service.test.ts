@@ -30,6 +30,16 @@ function setup(options: Partial<ConstructorParameters<typeof LeaseService>[0]> =
 
 describe('Class: LeaseService', () => {
   describe('issue', () => {
+    it('ends the lease with a credential its target ends sooner, and no renewal moves it past that', async () => {
+      const { issue, clock, db, leases } = setup();
+      const issueAtTarget = db.issue.bind(db);
+      // The target's own expiry (an access token's expires_in), before the role's 60 s and max 300 s.
+      db.issue = async (...args) => ({ ...(await issueAtTarget(...args)), endsAt: clock.now() + 30_000 });
+      const { lease } = await issue();
+      expect(lease).toMatchObject({ expiresAt: clock.now() + 30_000, maxExpiresAt: clock.now() + 30_000 });
+      expect(await leases.renew(lease.leaseId, 300)).toMatchObject({ expiresAt: clock.now() + 30_000, capped: true });
+    });
+
     it('prefixes the lease id with the engine and role path and records TTL and max TTL', async () => {
       const { issue, clock, db } = setup();
       const { lease, credential } = await issue();
@@ -381,7 +391,7 @@ describe('Class: LeaseService', () => {
       } satisfies ProviderRegistry;
       expect(Object.keys(incomplete)).toEqual(['database']);
       expect(swapped.database.kind).toBe('aws');
-      expect(Object.keys(complete).sort()).toEqual(['aws', 'database', 'ssh']);
+      expect(Object.keys(complete).sort()).toEqual(['aws', 'database', 'oauth', 'ssh']);
     });
   });
 });
