@@ -7,7 +7,14 @@ import { randomBytes } from 'node:crypto';
  */
 export const FAKE_OAUTH_ISSUER = 'https://oauth.test';
 
-export function fakeOAuthFetch(): typeof fetch & { readonly revoked: Set<string> } {
+export function fakeOAuthFetch(
+  options: {
+    /** The scope the server grants for the one asked for. @default the one asked for */
+    readonly grant?: (asked: string | null) => string | null;
+    /** Awaited before each token answer (to hold two requests in flight at once). */
+    readonly beforeToken?: () => Promise<void>;
+  } = {},
+): typeof fetch & { readonly revoked: Set<string> } {
   const revoked = new Set<string>();
   const json = (body: unknown, status = 200) =>
     new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
@@ -22,11 +29,13 @@ export function fakeOAuthFetch(): typeof fetch & { readonly revoked: Set<string>
     }
     const form = new URLSearchParams(String(init.body ?? ''));
     if (url.pathname === '/token') {
+      await options.beforeToken?.();
+      const scope = options.grant === undefined ? form.get('scope') : options.grant(form.get('scope'));
       return json({
         access_token: randomBytes(16).toString('hex'),
         token_type: 'Bearer',
         expires_in: 3600,
-        ...(form.has('scope') && { scope: form.get('scope') }),
+        ...(scope !== null && { scope }),
         ...(form.get('grant_type') === 'refresh_token' && { refresh_token: randomBytes(16).toString('hex') }),
       });
     }

@@ -1,7 +1,6 @@
 import * as z from 'zod';
 import * as api from '../../api/index.ts';
 import { parseDuration } from '../../core/duration.ts';
-import type { LeaseView } from '../../core/leases/lease-types.ts';
 import { OAUTH_ROLE_NAME, OAuthConfigSchema, OAuthRoleSchema, Scope } from '../../engines/oauth/oauth-role.ts';
 import type { OAuthConfigView } from '../../engines/oauth/oauth-service.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
@@ -62,7 +61,7 @@ async function issueToken(
   });
   return {
     body: {
-      ...describeLease(lease as LeaseView),
+      ...describeLease(lease),
       kind: 'oauth' as const,
       leaseDuration: Math.round((lease.expiresAt - deps.clock.now()) / 1000),
       // Up to the token's own expiry: a renewal never outlives the token it stands for.

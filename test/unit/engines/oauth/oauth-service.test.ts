@@ -3,6 +3,7 @@ import { DnsEgressGuard, guardedFetch } from '../../../../lambdas/adapters/egres
 import { MemoryStore } from '../../../../lambdas/adapters/memory/memory-store.ts';
 import { EgressPolicy } from '../../../../lambdas/core/egress/egress-policy.ts';
 import {
+  ConflictError,
   InvalidRequestError,
   LimitExceededError,
   NotFoundError,
@@ -14,6 +15,7 @@ import { OAUTH_CONFIG_PK, OAUTH_TOKEN_PK } from '../../../../lambdas/engines/oau
 import { OAuthService, tokenHash } from '../../../../lambdas/engines/oauth/oauth-service.ts';
 import { LOOPBACK_EGRESS } from '../../../support/egress.ts';
 import { FakeKeyProvider } from '../../../support/fake-key-provider.ts';
+import { FAKE_OAUTH_ISSUER, fakeOAuthFetch } from '../../../support/fake-oauth-fetch.ts';
 import { type OidcServer, startOidcProvider } from '../../../support/oidc-provider.ts';
 import { rejectionOf as rejection } from '../../../support/rejection.ts';
 import { FakeDatabaseProvider, unusedAwsProvider, unusedSshProvider } from '../../core/leases/fake-provider.ts';
@@ -235,6 +237,16 @@ describe('Class: OAuthService', () => {
       expect(storeText(store)).not.toContain(first);
     });
 
+    it('serialises refreshes on a node: requests at once each get a token, the grant survives', async () => {
+      const { oauth, issue, configure } = fixture();
+      await configure({ refresh_token: await server.issueRefreshToken() });
+      await oauth.putRole('offline', { grant: 'refresh_token', allowed_scopes: ['offline_access'] });
+      const issued = await Promise.all([issue('offline'), issue('offline'), issue('offline')]);
+      for (const { credential } of issued) {
+        expect((await server.introspect(credential.accessToken)).active).toBe(true);
+      }
+    });
+
     it('tells the operator when a refresh_token role has no refresh token to use', async () => {
       const { oauth, issue, configure } = fixture();
       await configure();
@@ -242,6 +254,74 @@ describe('Class: OAuthService', () => {
       const err = await rejection(issue('offline'));
       expect(err).toBeInstanceOf(InvalidRequestError);
       expect((err as Error).message).toMatch(/holds no refresh token/);
+    });
+  });
+
+  describe('against a server that misbehaves (a fake one)', () => {
+    /** One node; two built over the same store and envelope key are two nodes of one deployment. */
+    function fakeFixture(
+      fetch: ReturnType<typeof fakeOAuthFetch>,
+      store = new MemoryStore(),
+      keyProvider = new FakeKeyProvider(),
+    ) {
+      const clock = new FakeClock(Date.now());
+      const oauth = new OAuthService({ store, clock, keyProvider, fetch });
+      const leases = new LeaseService({
+        store,
+        clock,
+        providers: { database: new FakeDatabaseProvider(), aws: unusedAwsProvider, ssh: unusedSshProvider, oauth },
+      });
+      return { store, oauth, leases };
+    }
+
+    it('revokes and refuses a token the server granted scopes beyond the role for', async () => {
+      const fetch = fakeOAuthFetch({ grant: (asked) => `${asked ?? ''} admin`.trim() });
+      const { oauth, leases, store } = fakeFixture(fetch);
+      await oauth.putConfig({ issuer: FAKE_OAUTH_ISSUER, client_id: 'coffer', client_secret: 's3cret-value' });
+      await oauth.putRole('reports', { allowed_scopes: ['reports:read'] });
+      const err = await rejection(
+        leases.issue({ kind: 'oauth', role: 'reports', principalId: 'alice', request: { scopes: ['reports:read'] } }),
+      );
+      expect(err).toBeInstanceOf(PermissionDeniedError);
+      expect((err as Error).message).toMatch(
+        /granted scope\(s\) outside role reports \(admin\); the token was revoked/,
+      );
+      expect(fetch.revoked.size).toBe(1);
+      expect((await store.query(OAUTH_TOKEN_PK)).items).toHaveLength(0);
+      expect((await leases.list({ prefix: 'oauth/' })).leases).toHaveLength(0);
+    });
+
+    it('lets one of two nodes refreshing at once keep its token; the other gives its token back (409)', async () => {
+      let arrived = 0;
+      let release: () => void = () => {};
+      const both = new Promise<void>((resolve) => (release = resolve));
+      const fetch = fakeOAuthFetch({
+        beforeToken: async () => {
+          if (++arrived === 2) release();
+          await both;
+        },
+      });
+      const store = new MemoryStore();
+      const keyProvider = new FakeKeyProvider();
+      const a = fakeFixture(fetch, store, keyProvider);
+      const b = fakeFixture(fetch, store, keyProvider);
+      await a.oauth.putConfig({
+        issuer: FAKE_OAUTH_ISSUER,
+        client_id: 'coffer',
+        client_secret: 's3cret-value',
+        refresh_token: 'first-refresh-token',
+      });
+      await a.oauth.putRole('offline', { grant: 'refresh_token' });
+      const outcomes = await Promise.allSettled([
+        a.leases.issue({ kind: 'oauth', role: 'offline', principalId: 'alice' }),
+        b.leases.issue({ kind: 'oauth', role: 'offline', principalId: 'bob' }),
+      ]);
+      const refused = outcomes.filter((o) => o.status === 'rejected');
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      expect(refused).toHaveLength(1);
+      expect((refused[0] as PromiseRejectedResult).reason).toBeInstanceOf(ConflictError);
+      expect(fetch.revoked.size).toBe(1);
+      expect((await a.leases.list({ prefix: 'oauth/' })).leases).toHaveLength(1);
     });
   });
 
