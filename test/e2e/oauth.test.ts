@@ -47,10 +47,10 @@ async function creds(role: string, args: string[] = [], token?: string): Promise
   return JSON.parse(out.stdout) as Issued;
 }
 
-async function tokenWith(name: string, rules: { path: string; capabilities: string[] }[]): Promise<string> {
+async function tokenWith(name: string, rules: { path: string; capabilities: string[] }[], ttl = '1h'): Promise<string> {
   const put = await api(current().address, current().rootToken, 'PUT', `/v1/sys/policies/${name}`, { rules });
   expect(put.status, JSON.stringify(put.body)).toBeLessThan(300);
-  const created = await cli(['token', 'create', '--policy', name, '--ttl', '1h', '-o', 'json']);
+  const created = await cli(['token', 'create', '--policy', name, '--ttl', ttl, '-o', 'json']);
   expect(created.code, created.stderr).toBe(0);
   return (JSON.parse(created.stdout) as { token: string }).token;
 }
@@ -181,6 +181,21 @@ describe('authorisation', () => {
       allowed_scopes: ['admin'],
     });
     expect(widen.status).toBe(403);
+  });
+});
+
+describe('lease TTL', () => {
+  it("never leases a token past the calling token's expiry", async () => {
+    const token = await tokenWith(
+      'oauth-reports-short',
+      [{ path: 'oauth/creds/reports', capabilities: ['update'] }],
+      '2m',
+    );
+    const lookup = await cli(['token', 'lookup', '-o', 'json'], { token });
+    expect(lookup.code, lookup.stderr).toBe(0);
+    const tokenExpiry = Date.parse((JSON.parse(lookup.stdout) as { expiresAt: string }).expiresAt);
+    const issued = await creds('reports', ['--ttl', '10m'], token);
+    expect(Date.parse(issued.expiresAt)).toBeLessThanOrEqual(tokenExpiry);
   });
 });
 

@@ -39,10 +39,11 @@ function fixture(options: { egress?: string } = {}) {
   const store = new MemoryStore();
   const clock = new FakeClock(Date.now());
   const egress = new DnsEgressGuard(EgressPolicy.parse(options.egress ?? LOOPBACK_EGRESS));
+  const keyProvider = new FakeKeyProvider();
   const oauth = new OAuthService({
     store,
     clock,
-    keyProvider: new FakeKeyProvider(),
+    keyProvider,
     fetch: guardedFetch(egress, 'oauth provider'),
   });
   const leases = new LeaseService({
@@ -68,7 +69,7 @@ function fixture(options: { egress?: string } = {}) {
       ttlSeconds,
       request: scopes === undefined ? {} : { scopes },
     });
-  return { store, clock, oauth, leases, configure, issue };
+  return { store, clock, keyProvider, oauth, leases, configure, issue };
 }
 
 describe('Class: OAuthService', () => {
@@ -213,6 +214,23 @@ describe('Class: OAuthService', () => {
       expect(long).toMatchObject({ expiresAt: credential.expiresAt, capped: true });
       // Still the same token, still live at the server.
       expect((await server.introspect(credential.accessToken)).active).toBe(true);
+    });
+  });
+
+  describe('root-key rotation', () => {
+    it('re-wraps the sealed credential and live tokens, which still work once the old root key is retired', async () => {
+      const { oauth, issue, leases, keyProvider, configure } = fixture();
+      await configure();
+      await oauth.putRole('reports', { allowed_scopes: ['reports:read'] });
+      const { lease, credential } = await issue('reports', ['reports:read']);
+      const previous = keyProvider.describe().keyId;
+      keyProvider.rotate();
+      expect((await oauth.rewrapAll()).rewrapped).toBe(2);
+      expect((await oauth.rewrapAll()).rewrapped).toBe(0);
+      keyProvider.retire(previous);
+      await issue('reports', ['reports:read']);
+      expect((await leases.revoke(lease.leaseId)).revoked).toBe(true);
+      expect((await server.introspect(credential.accessToken)).active).toBe(false);
     });
   });
 
