@@ -48,13 +48,19 @@ export interface TokenAnswer {
   readonly refreshToken?: string | undefined;
 }
 
-type Fetch = typeof fetch;
+/** How the engine reaches the server: the egress-guarded fetch, and how long one exchange may take. */
+export interface Transport {
+  readonly fetch: typeof fetch;
+  /** A server that accepts and never answers must not hold a request (or the refresh lock) for ever. */
+  readonly timeoutMs: number;
+}
 
-function options(fetcher: Fetch, issuer: string) {
+function options(transport: Transport, issuer: string) {
   return {
-    [customFetch]: fetcher,
+    [customFetch]: transport.fetch,
     // The config schema admits plain http for a loopback issuer only.
     [allowInsecureRequests]: new URL(issuer).protocol === 'http:',
+    signal: () => AbortSignal.timeout(transport.timeoutMs),
   };
 }
 
@@ -62,12 +68,12 @@ function options(fetcher: Fetch, issuer: string) {
  * The server's metadata: OpenID Connect discovery, else RFC 8414 (`/.well-known/oauth-authorization-server`).
  * @throws InvalidRequestError when the issuer answers no usable metadata
  */
-export async function discover(issuer: string, fetcher: Fetch): Promise<AuthorizationServer> {
+export async function discover(issuer: string, transport: Transport): Promise<AuthorizationServer> {
   const url = new URL(issuer);
   let first: unknown;
   for (const algorithm of ['oidc', 'oauth2'] as const) {
     try {
-      const response = await discoveryRequest(url, { ...options(fetcher, issuer), algorithm });
+      const response = await discoveryRequest(url, { ...options(transport, issuer), algorithm });
       const server = await processDiscoveryResponse(url, response);
       if (typeof server.token_endpoint !== 'string') {
         throw new InvalidRequestError(`the authorisation server ${issuer} names no token_endpoint`);
@@ -86,7 +92,7 @@ export async function clientCredentials(
   server: AuthorizationServer,
   client: OAuthClient,
   parameters: TokenParameters,
-  fetcher: Fetch,
+  transport: Transport,
 ): Promise<TokenAnswer> {
   const params = tokenParameters(parameters);
   try {
@@ -95,7 +101,7 @@ export async function clientCredentials(
       { client_id: client.clientId },
       auth(client),
       params,
-      options(fetcher, server.issuer),
+      options(transport, server.issuer),
     );
     return answerOf(await processClientCredentialsResponse(server, { client_id: client.clientId }, response));
   } catch (err) {
@@ -108,12 +114,12 @@ export async function refresh(
   client: OAuthClient,
   refreshToken: string,
   parameters: TokenParameters,
-  fetcher: Fetch,
+  transport: Transport,
 ): Promise<TokenAnswer> {
   const oauthClient: Client = { client_id: client.clientId };
   try {
     const response = await refreshTokenGrantRequest(server, oauthClient, auth(client), refreshToken, {
-      ...options(fetcher, server.issuer),
+      ...options(transport, server.issuer),
       additionalParameters: tokenParameters(parameters),
     });
     return answerOf(await processRefreshTokenResponse(server, oauthClient, response));
@@ -127,11 +133,11 @@ export async function revoke(
   server: AuthorizationServer,
   client: OAuthClient,
   token: string,
-  fetcher: Fetch,
+  transport: Transport,
 ): Promise<void> {
   try {
     const response = await revocationRequest(server, { client_id: client.clientId }, auth(client), token, {
-      ...options(fetcher, server.issuer),
+      ...options(transport, server.issuer),
       additionalParameters: { token_type_hint: 'access_token' },
     });
     await processRevocationResponse(response);

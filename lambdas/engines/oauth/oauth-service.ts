@@ -20,7 +20,7 @@ import { Mutex } from '../../core/mutex.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { KeyProvider } from '../../core/ports/key-provider.ts';
 import { ConditionFailedError, type ItemData, type Store, type StoredItem } from '../../core/ports/store.ts';
-import type { OAuthClient, TokenAnswer, TokenParameters } from './oauth-protocol.ts';
+import type { OAuthClient, TokenAnswer, TokenParameters, Transport } from './oauth-protocol.ts';
 import {
   type ClientCredentials,
   CONFIG_SK,
@@ -51,6 +51,8 @@ export interface OAuthServiceOptions {
   readonly keyProvider: KeyProvider;
   /** Every request to the authorisation server goes through it: the egress-guarded fetch of the composition. */
   readonly fetch: typeof fetch;
+  /** How long one exchange with the server may take. @default 10_000 */
+  readonly timeoutMs?: number | undefined;
 }
 
 /** The config as callers see it: never a secret, only whether each is set. */
@@ -86,8 +88,11 @@ export class OAuthService implements DynamicProvider<'oauth'> {
    */
   readonly #refreshing = new Mutex();
 
+  readonly #transport: Transport;
+
   constructor(options: OAuthServiceOptions) {
     this.#options = options;
+    this.#transport = { fetch: options.fetch, timeoutMs: options.timeoutMs ?? 10_000 };
   }
 
   // ---- the config --------------------------------------------------------------------------------------------
@@ -103,7 +108,7 @@ export class OAuthService implements DynamicProvider<'oauth'> {
       throw new ValidationError(`invalid OAuth config: ${issue.path.join('.') || 'config'}: ${issue.message}`);
     }
     const config = parsed.data;
-    const server = await (await loadProtocol()).discover(config.issuer, this.#options.fetch);
+    const server = await (await loadProtocol()).discover(config.issuer, this.#transport);
     const id = randomUUID();
     const record: OAuthConfigRecord = {
       id,
@@ -283,7 +288,7 @@ export class OAuthService implements DynamicProvider<'oauth'> {
       serverOf(config),
       clientOf(config, credentials),
       parameters,
-      this.#options.fetch,
+      this.#transport,
     );
     await this.#keepToken(role, answer);
     return { answer, config };
@@ -309,7 +314,7 @@ export class OAuthService implements DynamicProvider<'oauth'> {
         clientOf(config, credentials),
         credentials.refresh_token,
         parameters,
-        this.#options.fetch,
+        this.#transport,
       );
       const rotated =
         answer.refreshToken === undefined || answer.refreshToken === credentials.refresh_token
@@ -365,7 +370,7 @@ export class OAuthService implements DynamicProvider<'oauth'> {
     const server = serverOf(config);
     if (typeof server.revocation_endpoint !== 'string') return;
     const credentials = await this.#credentials(config);
-    await (await loadProtocol()).revoke(server, clientOf(config, credentials), token, this.#options.fetch);
+    await (await loadProtocol()).revoke(server, clientOf(config, credentials), token, this.#transport);
   }
 
   async #configItem(): Promise<StoredItem<OAuthConfigRecord>> {

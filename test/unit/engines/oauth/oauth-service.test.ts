@@ -1,9 +1,12 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DnsEgressGuard, guardedFetch } from '../../../../lambdas/adapters/egress/dns-egress-guard.ts';
 import { MemoryStore } from '../../../../lambdas/adapters/memory/memory-store.ts';
 import { EgressPolicy } from '../../../../lambdas/core/egress/egress-policy.ts';
 import {
   ConflictError,
+  DependencyUnavailableError,
   InvalidRequestError,
   LimitExceededError,
   NotFoundError,
@@ -35,7 +38,7 @@ afterAll(async () => {
   await server.close();
 });
 
-function fixture(options: { egress?: string } = {}) {
+function fixture(options: { egress?: string; timeoutMs?: number } = {}) {
   const store = new MemoryStore();
   const clock = new FakeClock(Date.now());
   const egress = new DnsEgressGuard(EgressPolicy.parse(options.egress ?? LOOPBACK_EGRESS));
@@ -45,6 +48,7 @@ function fixture(options: { egress?: string } = {}) {
     clock,
     keyProvider,
     fetch: guardedFetch(egress, 'oauth provider'),
+    timeoutMs: options.timeoutMs,
   });
   const leases = new LeaseService({
     store,
@@ -97,6 +101,21 @@ describe('Class: OAuthService', () => {
       expect(err).toBeInstanceOf(PermissionDeniedError);
       expect((err as Error).message).toMatch(/^outbound connection refused: oauth provider 127\.0\.0\.1:\d+: /);
       expect(await store.get(OAUTH_CONFIG_PK, 'current')).toBeUndefined();
+    });
+
+    it('gives up on a server that accepts and never answers (503), within its timeout', async () => {
+      const silent = createServer(() => {});
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      try {
+        const { oauth } = fixture({ timeoutMs: 200 });
+        const issuer = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+        const err = await rejection(oauth.putConfig({ issuer, client_id: 'c', client_secret: 's' }));
+        expect(err).toBeInstanceOf(DependencyUnavailableError);
+        expect((err as Error).message).toMatch(/could not be reached for the discovery/);
+      } finally {
+        silent.closeAllConnections();
+        silent.close();
+      }
     });
 
     it('refuses a plain-http issuer that is not on loopback', async () => {
