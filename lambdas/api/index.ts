@@ -12,6 +12,7 @@ export * from './credentials.ts';
 export * from './database.ts';
 export * from './keys.ts';
 export * from './leases.ts';
+export * from './oauth.ts';
 export * from './pki.ts';
 export * from './policies.ts';
 export * from './quotas.ts';

@@ -3,7 +3,7 @@ import { Instant } from './common.ts';
 
 export const LeaseDescription = z.object({
   leaseId: z.string(),
-  kind: z.enum(['database', 'aws', 'ssh']),
+  kind: z.enum(['database', 'aws', 'ssh', 'oauth']),
   state: z.enum(['issuing', 'active', 'revoking']),
   issuedAt: Instant,
   expiresAt: Instant,

@@ -21,6 +21,7 @@ import type { SecretService } from '../core/secrets/secret-service.ts';
 import type { ResponseWrapping } from '../core/wrapping/response-wrapping.ts';
 import type { AwsEngine } from '../engines/aws/aws-engine.ts';
 import type { DatabaseEngine } from '../engines/database/database-engine.ts';
+import type { OAuthService } from '../engines/oauth/oauth-service.ts';
 import type { PkiService } from '../engines/pki/pki-service.ts';
 import type { ApiKeyRegistry } from '../engines/rotation/api-key/api-key-registry.ts';
 import type { SshService } from '../engines/ssh/ssh-service.ts';
@@ -98,6 +99,7 @@ export interface BrokerDeps {
   readonly aws?: AwsEngine;
   /** The SSH engine: a CA signing users' keys, and one-time passwords; absent where not enabled. */
   readonly ssh?: SshService;
+  readonly oauth?: OAuthService;
   /** Coffer-managed API keys, validated for services by `POST /v1/apikeys/validate`; absent where not enabled. */
   readonly apiKeys?: ApiKeyRegistry;
   /** Rotation (configs, on-demand and breach rotations, status); absent where not enabled. */

@@ -53,6 +53,7 @@ import { ResponseWrapping } from '../core/wrapping/response-wrapping.ts';
 import { AwsEngine } from '../engines/aws/aws-engine.ts';
 import { DatabaseEngine } from '../engines/database/database-engine.ts';
 import { PostgresPlugin } from '../engines/database/postgres/postgres-plugin.ts';
+import { OAuthService } from '../engines/oauth/oauth-service.ts';
 import { PkiService } from '../engines/pki/pki-service.ts';
 import { ApiKeyRegistry } from '../engines/rotation/api-key/index.ts';
 import { createRotators } from '../engines/rotation/registry.ts';
@@ -224,6 +225,7 @@ export interface DynamicSecrets {
   readonly database: DatabaseEngine;
   readonly aws: AwsEngine;
   readonly ssh: SshService;
+  readonly oauth: OAuthService;
 }
 
 /**
@@ -247,6 +249,8 @@ export function composeDynamicSecrets(options: {
   readonly sshKeys?: { readonly caKeys: CaKeyStore; readonly keyProvider: KeyProvider };
   /** Who revokes a lease at its target where nodes share the store. @default the store's only node */
   readonly claims?: Claims;
+  /** Seals the OAuth engine's client credential and the access tokens it must present to revoke them. */
+  readonly keyProvider: KeyProvider;
 }): DynamicSecrets {
   const { store, secrets, clock, audit, egress } = options;
   const database = new DatabaseEngine({
@@ -258,9 +262,15 @@ export function composeDynamicSecrets(options: {
   });
   const aws = new AwsEngine({ store, sts: options.sts });
   const ssh = new SshService({ store, clock, ...options.sshKeys });
-  const providers = { database, aws, ssh } satisfies ProviderRegistry;
+  const oauth = new OAuthService({
+    store,
+    clock,
+    keyProvider: options.keyProvider,
+    fetch: guardedFetch(egress, 'oauth provider'),
+  });
+  const providers = { database, aws, ssh, oauth } satisfies ProviderRegistry;
   const leases = new LeaseService({ store, clock, providers, ...options.leases, claims: options.claims });
-  return { leases, database, aws, ssh };
+  return { leases, database, aws, ssh, oauth };
 }
 
 /**
@@ -337,6 +347,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     postgres,
     audit,
     sshKeys: { caKeys, keyProvider },
+    keyProvider,
     ...(settings.leases !== undefined && { leases: settings.leases }),
     ...(ports.claims !== undefined && { claims: ports.claims }),
   });
@@ -401,6 +412,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     regionalSecrets,
     pki,
     dynamic.ssh,
+    dynamic.oauth,
     wrapping,
     authMounts,
     auditDevices,
@@ -443,6 +455,7 @@ export function composeServices(ports: RuntimePorts): ComposedServices {
     database: dynamic.database,
     aws: dynamic.aws,
     ssh: dynamic.ssh,
+    oauth: dynamic.oauth,
     apiKeys: new ApiKeyRegistry({ store, clock }),
     ...(rotation !== undefined && { rotation }),
     ...(keyRing !== undefined && { keys: keyRing }),

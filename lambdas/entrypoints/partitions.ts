@@ -38,6 +38,7 @@ import { SECRETS_PARTITION, versionPartition } from '../core/secrets/secret-type
 import { WRAPPING_PARTITION } from '../core/wrapping/response-wrapping.ts';
 import { AWS_ROLE_PK } from '../engines/aws/aws-engine.ts';
 import { DB_CONFIG_PK, DB_ROLE_PK } from '../engines/database/database-types.ts';
+import { OAUTH_CONFIG_PK, OAUTH_ROLE_PK, OAUTH_TOKEN_PK } from '../engines/oauth/oauth-records.ts';
 import { PK_CERT_EXPIRY } from '../engines/pki/certificate-expiry.ts';
 import { PK_CA, PK_CERT, PK_CRL, PK_REVOKED, PK_ROLE } from '../engines/pki/pki-records.ts';
 import { API_KEY_PARTITION } from '../engines/rotation/api-key/api-key-registry.ts';
@@ -480,6 +481,30 @@ export const PARTITIONS: readonly Partition[] = [
     sortKey: 'SHA-256 of the password (hex)',
     access: '`GetItem` then a conditional `DeleteItem` to verify it once',
     expires: 'at verification, at its lease end, or refused after `expiresAt`',
+  },
+  {
+    pk: OAUTH_CONFIG_PK,
+    owner: 'engines/oauth/oauth-service.ts',
+    holds:
+      "the OAuth engine's config: issuer, its discovered metadata, client id and auth method; the client secret and " +
+      'refresh token sealed under the key provider',
+    sortKey: '`current`',
+    access: '`GetItem` per token request; a put conditional on its revision when a refresh rotates the refresh token',
+  },
+  {
+    pk: OAUTH_ROLE_PK,
+    owner: 'engines/oauth/oauth-service.ts',
+    holds: 'OAuth role: grant, allowed and default scopes, audience or resource, TTLs',
+    sortKey: 'role name',
+    access: '`GetItem` per token request under the role; `Query` to list',
+  },
+  {
+    pk: OAUTH_TOKEN_PK,
+    owner: 'engines/oauth/oauth-service.ts',
+    holds: 'an access token under a live lease, sealed under the key provider, for its revocation (RFC 7009)',
+    sortKey: 'SHA-256 of the access token (hex)',
+    access: '`PutItem` when issued; `GetItem` then `DeleteItem` when its lease is revoked',
+    expires: "at its lease's revocation; store expiry at the token's own expiry",
   },
   {
     pk: OUTBOX_PARTITION_PREFIX,

@@ -68,6 +68,8 @@ import { AWS_ROLE_PK, AwsEngine } from '../../lambdas/engines/aws/aws-engine.ts'
 import { DatabaseEngine } from '../../lambdas/engines/database/database-engine.ts';
 import { DB_CONFIG_PK, DB_ROLE_PK } from '../../lambdas/engines/database/database-types.ts';
 import type { DatabasePlugin } from '../../lambdas/engines/database/postgres/postgres-plugin.ts';
+import { OAUTH_CONFIG_PK, OAUTH_ROLE_PK, OAUTH_TOKEN_PK } from '../../lambdas/engines/oauth/oauth-records.ts';
+import { OAuthService } from '../../lambdas/engines/oauth/oauth-service.ts';
 import { PkiService } from '../../lambdas/engines/pki/pki-service.ts';
 import { API_KEY_PARTITION, ApiKeyRegistry } from '../../lambdas/engines/rotation/api-key/api-key-registry.ts';
 import { createRotators } from '../../lambdas/engines/rotation/registry.ts';
@@ -76,6 +78,7 @@ import { SshService } from '../../lambdas/engines/ssh/ssh-service.ts';
 import { issuedCertificates } from '../../lambdas/entrypoints/compose-services.ts';
 import { FakeKeyProvider } from './fake-key-provider.ts';
 import { fakeLdapDirectory, LDAP_FIXTURE_ENTRIES } from './fake-ldap-directory.ts';
+import { fakeOAuthFetch } from './fake-oauth-fetch.ts';
 import { MemoryKeyRing } from './memory-key-ring.ts';
 import { regionalSecretsDeps } from './regional-secrets.ts';
 import { RecordingEvents, RecordingSchedules } from './rotation-harness.ts';
@@ -805,6 +808,67 @@ export const PARTITIONS: readonly PartitionRule[] = [
         ],
       ),
   },
+  // OAuth engine: a token request reads its role and the config (a refresh rewrites the config's sealed refresh token)
+  // and keeps the token sealed; revoking the lease reads the config and the token, and deletes the token.
+  {
+    pk: OAUTH_CONFIG_PK,
+    classify: () =>
+      resource(
+        ['oauth/config'],
+        [
+          {
+            capabilities: ['read', 'update'],
+            touches: ['read', 'write'],
+            matches: (p) => /^oauth\/creds\/[^/]+$/.test(p),
+            why: 'a token request opens the client credential (a refresh rotates the refresh token in it)',
+          },
+          {
+            capabilities: ['update', 'sudo'],
+            touches: ['read'],
+            matches: (p) => /^sys\/leases\/(revoke|revoke-prefix)\/oauth(\/|$)/.test(p),
+            why: 'revoking a lease presents the token to the server with the client credential',
+          },
+          REWRAP,
+        ],
+      ),
+  },
+  {
+    pk: OAUTH_ROLE_PK,
+    classify: ({ sk }) =>
+      resource(
+        [`oauth/roles/${sk}`],
+        [
+          {
+            capabilities: ['read', 'update'],
+            touches: ['read'],
+            matches: (p) => p === `oauth/creds/${sk}`,
+            why: 'a token request under the role',
+          },
+        ],
+      ),
+  },
+  {
+    pk: OAUTH_TOKEN_PK,
+    classify: () =>
+      resource(
+        [],
+        [
+          {
+            capabilities: ['read', 'update'],
+            touches: ['read', 'write'],
+            matches: (p) => /^oauth\/creds\/[^/]+$/.test(p),
+            why: 'each token issued is kept sealed for its revocation',
+          },
+          {
+            capabilities: ['update', 'sudo'],
+            touches: ['read', 'write'],
+            matches: (p) => /^sys\/leases\/(revoke|revoke-prefix)\/oauth(\/|$)/.test(p),
+            why: "revoking a token's lease revokes it at the server and forgets it",
+          },
+          REWRAP,
+        ],
+      ),
+  },
   // Database engine: a creds request (or a lease renewal/revocation) reads its role and that role's config.
   {
     pk: DB_ROLE_PK,
@@ -1146,7 +1210,8 @@ export async function buildAuthzWorld(
   const database = new DatabaseEngine({ store, clock, secrets: engineSecrets, plugin: new FakeDatabasePlugin() });
   const aws = new AwsEngine({ store, sts: fakeSts });
   const ssh = new SshService({ store, clock, caKeys, keyProvider });
-  const leases = new LeaseService({ store, clock, providers: { database, aws, ssh } });
+  const oauth = new OAuthService({ store, clock, keyProvider, fetch: fakeOAuthFetch() });
+  const leases = new LeaseService({ store, clock, providers: { database, aws, ssh, oauth } });
   const rotation = new RotationService({
     store,
     secrets,
@@ -1225,6 +1290,7 @@ export async function buildAuthzWorld(
     database,
     aws,
     ssh,
+    oauth,
     apiKeys: new ApiKeyRegistry({ store, clock }),
     rotation,
     compliance: new ComplianceService({
@@ -1264,7 +1330,8 @@ export async function buildAuthzWorld(
           (await secrets.rewrapAll()).rewrapped +
           (await accessKeys.rewrapAll()).rewrapped +
           (await caKeys.rewrapAll()).rewrapped +
-          (await pki.rewrapAll()).rewrapped;
+          (await pki.rewrapAll()).rewrapped +
+          (await oauth.rewrapAll()).rewrapped;
         return { keyId, rewrapped, retired: [previous] };
       },
     },

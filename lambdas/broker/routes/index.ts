@@ -11,6 +11,7 @@ import { iamMappingRoutes } from './iam-mappings.ts';
 import { keyRoutes } from './keys.ts';
 import { ldapRoutes } from './ldap.ts';
 import { leaseRoutes } from './leases.ts';
+import { oauthRoutes } from './oauth.ts';
 import { pkiRoutes } from './pki.ts';
 import { policyRoutes } from './policies.ts';
 import { quotaRoutes } from './quotas.ts';
@@ -46,6 +47,7 @@ export function nativeRoutes(): RouteDef[] {
     ...withFeature('leases', leaseRoutes),
     ...withFeature('aws', awsRoutes),
     ...withFeature('ssh', sshRoutes),
+    ...withFeature('oauth', oauthRoutes),
     ...withFeature('iamPrincipals', iamMappingRoutes),
     ...withFeature('rotation', homeRegionOnly(rotationRoutes)),
     ...withFeature('wrapping', wrappingRoutes),

@@ -1,10 +1,11 @@
 import * as z from 'zod';
 import * as api from '../../api/index.ts';
 import { parseDuration } from '../../core/duration.ts';
+import { InvalidRequestError } from '../../core/errors.ts';
 import type { LeaseView } from '../../core/leases/lease-types.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
 import { requireService } from '../features.ts';
-import { defineRoute, type RouteDef } from '../route.ts';
+import { defineRoute, type RouteContext, type RouteDef } from '../route.ts';
 import { iso, Pagination, QueryBool } from './wire.ts';
 
 const LeaseId = z.string().min(1).max(512).describe('e.g. database/creds/app/1f2e…');
@@ -21,6 +22,20 @@ export function describeLease(lease: LeaseView) {
     attempts: lease.attempts,
     ...(lease.lastError === undefined ? {} : { lastError: lease.lastError, lastAttemptAt: iso(lease.lastAttemptAt) }),
   };
+}
+
+/**
+ * A TTL no longer than what is left of the calling token: a credential handed out under a lease must not outlive the
+ * credential that asked for it (an SSH certificate cannot be called back once signed; an access token lives on at its
+ * server until revoked).
+ */
+export async function withinCallerToken(ctx: RouteContext, ttlSeconds: number): Promise<number> {
+  if (ctx.principal?.type !== 'token') return ttlSeconds;
+  const token = await ctx.deps.tokens.lookup({ accessor: ctx.principal.id });
+  if (token.expiresAt === null) return ttlSeconds;
+  const left = Math.floor((token.expiresAt - ctx.deps.clock.now()) / 1000);
+  if (left <= 0) throw new InvalidRequestError('the calling token has expired');
+  return Math.min(ttlSeconds, left);
 }
 
 function leases(deps: BrokerDeps) {

@@ -8,7 +8,7 @@ import { type SshRole, SshRoleSchema } from '../../engines/ssh/ssh-role.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
 import { requireService } from '../features.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../route.ts';
-import { describeLease } from './leases.ts';
+import { describeLease, withinCallerToken } from './leases.ts';
 import { iso } from './wire.ts';
 
 /**
@@ -84,13 +84,7 @@ async function roleOfType(deps: BrokerDeps, name: string, type: SshRole['key_typ
  * cannot be called back once signed, so it must not outlive the credential that asked for it.
  */
 async function ttlWithin(ctx: RouteContext, role: SshRole, asked: string | number | undefined): Promise<number> {
-  const ttl = asked === undefined ? role.ttl : parseDuration(asked);
-  if (ctx.principal?.type !== 'token') return ttl;
-  const token = await ctx.deps.tokens.lookup({ accessor: ctx.principal.id });
-  if (token.expiresAt === null) return ttl;
-  const left = Math.floor((token.expiresAt - ctx.deps.clock.now()) / 1000);
-  if (left <= 0) throw new InvalidRequestError('the calling token has expired');
-  return Math.min(ttl, left);
+  return withinCallerToken(ctx, asked === undefined ? role.ttl : parseDuration(asked));
 }
 
 function leaseFields(lease: Parameters<typeof describeLease>[0], ctx: RouteContext) {

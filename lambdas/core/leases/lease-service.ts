@@ -222,7 +222,7 @@ export class LeaseService {
     };
     const roleLimit = limits.maxLeases ?? this.maxPerRole;
     await this.reserve(lease, roleLimit);
-    let issued: { credential: CredentialOf<K>; revokeHandle: HandleOf<K> };
+    let issued: { credential: CredentialOf<K>; revokeHandle: HandleOf<K>; endsAt?: number | undefined };
     try {
       issued = await provider.issue(input.role, lease.ttlSeconds, expiresAt, input.request);
     } catch (err) {
@@ -233,7 +233,16 @@ export class LeaseService {
       throw err;
     }
     const reserved = await this.mustGet(leaseId);
-    lease = { ...reserved.data, state: 'active', revokeHandle: issued.revokeHandle, dueAt: expiresAt };
+    // A credential the target ends sooner takes its lease with it: a lease never outlives what it stands for.
+    const endsAt = Math.min(expiresAt, issued.endsAt ?? expiresAt);
+    lease = {
+      ...reserved.data,
+      state: 'active',
+      revokeHandle: issued.revokeHandle,
+      expiresAt: endsAt,
+      maxExpiresAt: Math.min(reserved.data.maxExpiresAt, issued.endsAt ?? reserved.data.maxExpiresAt),
+      dueAt: endsAt,
+    };
     try {
       await this.store.transact([
         { type: 'put', pk: LEASE_PK, sk: leaseId, data: lease, condition: { kind: 'rev', rev: reserved.rev } },

@@ -4,7 +4,7 @@
  */
 
 /** The kinds of dynamic credential Coffer can issue. Adding one here forces a provider into every registry. */
-export type DynamicKind = 'database' | 'aws' | 'ssh';
+export type DynamicKind = 'database' | 'aws' | 'ssh' | 'oauth';
 
 /** What each kind issues, and what its provider needs later to revoke it. Handles are stored; credentials never are. */
 export interface DynamicKinds {
@@ -37,6 +37,26 @@ export interface DynamicKinds {
         }
       | { readonly type: 'otp'; readonly role: string; readonly otpHash: string };
   };
+  /** An OAuth 2.0 access token from the configured authorisation server. */
+  oauth: {
+    readonly credential: {
+      readonly accessToken: string;
+      readonly tokenType: string;
+      /** The scopes the server granted (it may grant fewer than were asked for). */
+      readonly scope: string;
+      /** Epoch ms: the server's own expiry of the token, when it named one (`expires_in`). */
+      readonly expiresAt?: number | undefined;
+    };
+    readonly handle: {
+      readonly role: string;
+      /**
+       * SHA-256 (hex) of the access token: the engine keeps the token sealed under this name, since revocation
+       * (RFC 7009) must present the token itself and a lease record is no place for a bearer credential.
+       */
+      readonly tokenHash: string;
+      readonly expiresAt?: number | undefined;
+    };
+  };
 }
 
 export type CredentialOf<K extends DynamicKind> = DynamicKinds[K]['credential'];
@@ -65,7 +85,15 @@ export interface DynamicProvider<K extends DynamicKind> {
     expiresAt: number,
     /** What the caller asked for beyond a TTL (the public key to sign, the OTP's user and host); the engine parses it. */
     request?: unknown,
-  ): Promise<{ credential: CredentialOf<K>; revokeHandle: HandleOf<K> }>;
+  ): Promise<{
+    credential: CredentialOf<K>;
+    revokeHandle: HandleOf<K>;
+    /**
+     * Epoch ms: when the target itself ends the credential, if that is before the lease would. The lease then ends
+     * with it, and no renewal moves it further (an OAuth access token's `expires_in`).
+     */
+    endsAt?: number | undefined;
+  }>;
   /** Removes the credential at the target. Idempotent. */
   revoke(handle: HandleOf<K>): Promise<void>;
   /** Extends the credential at the target, where the target enforces an expiry of its own. */

@@ -18,6 +18,7 @@ import { registerImportCommands } from './commands/import.ts';
 import { registerInjectorCommand } from './commands/injector.ts';
 import { registerKubernetesCommands } from './commands/kubernetes.ts';
 import { registerLeaseCommands } from './commands/lease.ts';
+import { registerOAuthCommands } from './commands/oauth.ts';
 import { registerPkiCommands } from './commands/pki.ts';
 import { registerPolicyCommands } from './commands/policy.ts';
 import { registerQuotaCommands } from './commands/quota.ts';
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
   registerAccessKeyCommands(program);
   registerPkiCommands(program);
   registerSshCommands(program);
+  registerOAuthCommands(program);
   registerCredsCommands(program);
   registerDbCommands(program);
   registerAwsCommands(program);

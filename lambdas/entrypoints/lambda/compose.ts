@@ -19,6 +19,7 @@ import { storedReportReader } from '../../core/compliance/stored-report.ts';
 import { EgressPolicy } from '../../core/egress/egress-policy.ts';
 import { ValidationError } from '../../core/errors.ts';
 import { type Clock, systemClock } from '../../core/ports/clock.ts';
+import type { KeyProvider } from '../../core/ports/key-provider.ts';
 import type { Store } from '../../core/ports/store.ts';
 import type { SecretService } from '../../core/secrets/secret-service.ts';
 import { PostgresSessions } from '../../engines/shared/postgres/postgres-sessions.ts';
@@ -75,6 +76,8 @@ export function composeDynamicSecrets(options: {
   readonly clients: Pick<AwsClients, 'sts'>;
   readonly config: Pick<AwsConfig, 'region' | 'endpoint' | 'egressAllow'>;
   readonly clock: Clock;
+  /** The envelope key: the OAuth engine opens its client credential and the tokens it revokes with it. */
+  readonly keyProvider: KeyProvider;
   readonly audit?: AuditLog;
 }): DynamicSecrets {
   const { config } = options;
@@ -86,6 +89,7 @@ export function composeDynamicSecrets(options: {
     // One per function instance: idle sessions close on their own, and the instance ends with its sessions.
     postgres: new PostgresSessions(),
     sts: options.clients.sts ?? stsClient(config),
+    keyProvider: options.keyProvider,
     ...(options.audit !== undefined && { audit: options.audit }),
   });
 }

@@ -106,7 +106,7 @@ export function createLeaseSweeperHandler(
     partitions: secretPartitionsFor(config.region, config.storeRegion),
     account: config.account,
   });
-  const { leases } = composeDynamicSecrets({ store, secrets, clients, config, clock });
+  const { leases } = composeDynamicSecrets({ store, secrets, clients, config, clock, keyProvider });
 
   return async () => {
     try {

@@ -7,7 +7,7 @@ import { SshService } from '../../../lambdas/engines/ssh/ssh-service.ts';
 import { awsEmulator } from '../../support/aws-emulator.ts';
 import { FakeKeyProvider } from '../../support/fake-key-provider.ts';
 import { startSshd } from '../../support/sshd.ts';
-import { FakeDatabaseProvider, unusedAwsProvider } from '../../unit/core/leases/fake-provider.ts';
+import { FakeDatabaseProvider, unusedAwsProvider, unusedOAuthProvider } from '../../unit/core/leases/fake-provider.ts';
 import { scratch, userKey } from '../../unit/engines/ssh/fixtures.ts';
 
 /**
@@ -38,7 +38,7 @@ function engineOverKms() {
   const leases = new LeaseService({
     store,
     clock,
-    providers: { database: new FakeDatabaseProvider(), aws: unusedAwsProvider, ssh },
+    providers: { database: new FakeDatabaseProvider(), aws: unusedAwsProvider, ssh, oauth: unusedOAuthProvider },
   });
   return { ssh, leases, commands };
 }

@@ -32,7 +32,7 @@ async function setup() {
   const store = new DynamoDbStore({ client: clients.dynamodb, tableName });
   const keyProvider = new KmsKeyProvider({ client: clients.kms, keyId: envelopeKeyArn });
   const secrets = new SecretService({ store, keyProvider, clock, region: emulator.region, account: '123456789012' });
-  const broker = composeDynamicSecrets({ store, secrets, clients, config, clock });
+  const broker = composeDynamicSecrets({ store, secrets, clients, config, clock, keyProvider });
   const handler = createLeaseSweeperHandler(
     {
       COFFER_TABLE_NAME: tableName,

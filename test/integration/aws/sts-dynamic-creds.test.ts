@@ -6,7 +6,7 @@ import { LeaseService } from '../../../lambdas/core/leases/lease-service.ts';
 import type { ProviderRegistry } from '../../../lambdas/core/leases/lease-types.ts';
 import { AwsEngine } from '../../../lambdas/engines/aws/aws-engine.ts';
 import { awsEmulator } from '../../support/aws-emulator.ts';
-import { FakeDatabaseProvider, unusedSshProvider } from '../../unit/core/leases/fake-provider.ts';
+import { FakeDatabaseProvider, unusedOAuthProvider, unusedSshProvider } from '../../unit/core/leases/fake-provider.ts';
 
 const POLICY = JSON.stringify({
   Version: '2012-10-17',
@@ -26,7 +26,12 @@ function setup() {
     { step: 'initialize', name: 'recordCommands' },
   );
   const aws = new AwsEngine({ store, sts });
-  const providers = { database: new FakeDatabaseProvider(), aws, ssh: unusedSshProvider } satisfies ProviderRegistry;
+  const providers = {
+    database: new FakeDatabaseProvider(),
+    aws,
+    ssh: unusedSshProvider,
+    oauth: unusedOAuthProvider,
+  } satisfies ProviderRegistry;
   const leases = new LeaseService({ store, clock: { now: () => Date.now() }, providers });
   return { aws, leases, sent, emulator };
 }

@@ -16,7 +16,7 @@ const TEST_CONNECTION_GRANT = { grantedBy: { type: 'token', id: 'test', displayN
 
 import { FakeKeyProvider } from '../../support/fake-key-provider.ts';
 import { canLogin, startPostgres, type TestPostgres } from '../../support/postgres.ts';
-import { unusedAwsProvider, unusedSshProvider } from '../../unit/core/leases/fake-provider.ts';
+import { unusedAwsProvider, unusedOAuthProvider, unusedSshProvider } from '../../unit/core/leases/fake-provider.ts';
 
 /** Real time plus an offset the tests move forward, so VALID UNTIL at the server stays meaningful. */
 class OffsetClock {
@@ -65,7 +65,12 @@ async function setup(options: { maxLeasesPerRole?: number; maxLeasesPerPrincipal
   const putRole = (name: string, role: Partial<DbRoleInput> = {}) =>
     database.putRole(name, { db_name: 'main', default_ttl: 60, max_ttl: 300, ...role });
   await putRole('app');
-  const providers = { database, aws: unusedAwsProvider, ssh: unusedSshProvider } satisfies ProviderRegistry;
+  const providers = {
+    database,
+    aws: unusedAwsProvider,
+    ssh: unusedSshProvider,
+    oauth: unusedOAuthProvider,
+  } satisfies ProviderRegistry;
   const leases = new LeaseService({ store, clock, providers, retryBaseMs: 1000, ...options });
   const issue = (role = 'app', principalId = 'alice', ttlSeconds?: number) =>
     leases.issue({ kind: 'database', role, principalId, ttlSeconds });

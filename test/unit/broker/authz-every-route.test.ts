@@ -17,6 +17,7 @@ import {
   type RequestTrace,
   unauthorisedTouches,
 } from '../../support/authz-harness.ts';
+import { FAKE_OAUTH_ISSUER } from '../../support/fake-oauth-fetch.ts';
 
 /**
  * Security issue #11, requirement 3: no route acts beyond its caller. Generated from the route table: every route
@@ -234,6 +235,17 @@ const FIXTURES: Record<string, (seed: Seed) => Sample> = {
   'ssh.sign': () => ({ params: { role: 'dev' }, body: { public_key: SSH_USER_KEY, valid_principals: ['dev-bob'] } }),
   'ssh.creds': () => ({ params: { role: 'hosts' }, body: { ip: '10.0.0.5' } }),
   'ssh.verify': (s) => ({ body: { otp: s.sshOtp } }),
+  'oauth.config.write': () => ({
+    body: { issuer: FAKE_OAUTH_ISSUER, client_id: 'coffer', client_secret: 'fixture-client-secret' },
+  }),
+  'oauth.config.read': () => ({}),
+  'oauth.config.delete': () => ({}),
+  'oauth.role.list': () => ({}),
+  'oauth.role.write': () => ({ params: { name: 'ops' }, body: { allowed_scopes: ['ops:read'] } }),
+  'oauth.role.read': () => ({ params: { name: 'reports' } }),
+  'oauth.role.delete': () => ({ params: { name: 'reports' } }),
+  'oauth.creds.read': () => ({ params: { role: 'reports' } }),
+  'oauth.creds.issue': () => ({ params: { role: 'reports' }, body: { scopes: ['reports:read'] } }),
   'iam.mapping.put': () => ({
     body: { pattern: 'arn:aws:iam::123456789012:role/ci', policies: ['fixture-policy'] },
   }),
@@ -480,6 +492,12 @@ async function seed(noCa: boolean): Promise<{ snapshot: AuthzSnapshot; seed: See
     request: { ip: '10.0.0.6' },
   });
   const sshOtp = otp.credential.type === 'otp' ? otp.credential.key : '';
+  await deps.oauth!.putConfig({
+    issuer: FAKE_OAUTH_ISSUER,
+    client_id: 'coffer',
+    client_secret: 'fixture-client-secret',
+  });
+  await deps.oauth!.putRole('reports', { allowed_scopes: ['reports:read'], default_scopes: ['reports:read'] });
   // Generous: the fixture quota is there to be read and deleted, never to refuse a request of these runs.
   await deps.quotas!.put('fixture-quota', { path: 'secrets/', rate: 1_000_000, interval: 1, per: 'global' });
   const authMounts = deps.authMounts!;

@@ -6,7 +6,7 @@ import { LeaseService } from '../../../../lambdas/core/leases/lease-service.ts';
 import { SshService } from '../../../../lambdas/engines/ssh/ssh-service.ts';
 import { FakeKeyProvider } from '../../../support/fake-key-provider.ts';
 import { memoryNode, request } from '../../../support/memory-node.ts';
-import { FakeDatabaseProvider, unusedAwsProvider } from '../../core/leases/fake-provider.ts';
+import { FakeDatabaseProvider, unusedAwsProvider, unusedOAuthProvider } from '../../core/leases/fake-provider.ts';
 
 type Body = Record<string, unknown> & { error?: { code: string; message: string } };
 /** A user's public key (public: nothing secret in a fixture). */
@@ -26,7 +26,7 @@ async function sshNode() {
   const leases = new LeaseService({
     store,
     clock,
-    providers: { database: new FakeDatabaseProvider(), aws: unusedAwsProvider, ssh },
+    providers: { database: new FakeDatabaseProvider(), aws: unusedAwsProvider, ssh, oauth: unusedOAuthProvider },
   });
   const broker = new Broker({ ...node.deps, ssh, leases }, nativeRoutes(), () => {});
   const call = async (method: string, path: string, token: string | undefined, body?: unknown) => {

@@ -74,6 +74,23 @@ export const unusedSshProvider: DynamicProvider<'ssh'> = {
   revoke: async () => {},
 };
 
+/** An `oauth` provider that is never used by these tests but completes the registry. */
+export const unusedOAuthProvider: DynamicProvider<'oauth'> = {
+  kind: 'oauth',
+  roleLimits: async (role) => {
+    throw new NotFoundError(`no OAuth role "${role}"`);
+  },
+  issue: async () => {
+    throw new Error('not used');
+  },
+  revoke: async () => {},
+};
+
 export function fakeRegistry(database = new FakeDatabaseProvider()) {
-  return { database, aws: unusedAwsProvider, ssh: unusedSshProvider } satisfies ProviderRegistry;
+  return {
+    database,
+    aws: unusedAwsProvider,
+    ssh: unusedSshProvider,
+    oauth: unusedOAuthProvider,
+  } satisfies ProviderRegistry;
 }

@@ -6,7 +6,13 @@ import { LEASE_PK, type LeaseRecord, type ProviderRegistry } from '../../../../l
 import type { Store } from '../../../../lambdas/core/ports/store.ts';
 import { waitFor } from '../../../support/wait-for.ts';
 import { FakeClock } from '../secrets/fixtures.ts';
-import { FakeDatabaseProvider, fakeRegistry, unusedAwsProvider, unusedSshProvider } from './fake-provider.ts';
+import {
+  FakeDatabaseProvider,
+  fakeRegistry,
+  unusedAwsProvider,
+  unusedOAuthProvider,
+  unusedSshProvider,
+} from './fake-provider.ts';
 
 const SECOND = 1000;
 
@@ -24,6 +30,16 @@ function setup(options: Partial<ConstructorParameters<typeof LeaseService>[0]> =
 
 describe('Class: LeaseService', () => {
   describe('issue', () => {
+    it('ends the lease with a credential its target ends sooner, and no renewal moves it past that', async () => {
+      const { issue, clock, db, leases } = setup();
+      const issueAtTarget = db.issue.bind(db);
+      // The target's own expiry (an access token's expires_in), before the role's 60 s and max 300 s.
+      db.issue = async (...args) => ({ ...(await issueAtTarget(...args)), endsAt: clock.now() + 30_000 });
+      const { lease } = await issue();
+      expect(lease).toMatchObject({ expiresAt: clock.now() + 30_000, maxExpiresAt: clock.now() + 30_000 });
+      expect(await leases.renew(lease.leaseId, 300)).toMatchObject({ expiresAt: clock.now() + 30_000, capped: true });
+    });
+
     it('prefixes the lease id with the engine and role path and records TTL and max TTL', async () => {
       const { issue, clock, db } = setup();
       const { lease, credential } = await issue();
@@ -358,18 +374,24 @@ describe('Class: LeaseService', () => {
   describe('Type: ProviderRegistry', () => {
     it('is a compile error to leave a dynamic kind without a provider', () => {
       const database = new FakeDatabaseProvider();
-      // @ts-expect-error -- 'aws' and 'ssh' are missing: every DynamicKind needs a provider.
+      // @ts-expect-error -- 'aws', 'ssh' and 'oauth' are missing: every DynamicKind needs a provider.
       const incomplete = { database } satisfies ProviderRegistry;
       const swapped = {
         // @ts-expect-error -- a provider of the wrong kind does not fit the slot.
         database: unusedAwsProvider,
         aws: unusedAwsProvider,
         ssh: unusedSshProvider,
+        oauth: unusedOAuthProvider,
       } satisfies ProviderRegistry;
-      const complete = { database, aws: unusedAwsProvider, ssh: unusedSshProvider } satisfies ProviderRegistry;
+      const complete = {
+        database,
+        aws: unusedAwsProvider,
+        ssh: unusedSshProvider,
+        oauth: unusedOAuthProvider,
+      } satisfies ProviderRegistry;
       expect(Object.keys(incomplete)).toEqual(['database']);
       expect(swapped.database.kind).toBe('aws');
-      expect(Object.keys(complete).sort()).toEqual(['aws', 'database', 'ssh']);
+      expect(Object.keys(complete).sort()).toEqual(['aws', 'database', 'oauth', 'ssh']);
     });
   });
 });

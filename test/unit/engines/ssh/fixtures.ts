@@ -7,7 +7,7 @@ import { MemoryStore } from '../../../../lambdas/adapters/memory/memory-store.ts
 import { LeaseService } from '../../../../lambdas/core/leases/lease-service.ts';
 import { SshService } from '../../../../lambdas/engines/ssh/ssh-service.ts';
 import { FakeKeyProvider } from '../../../support/fake-key-provider.ts';
-import { FakeDatabaseProvider, unusedAwsProvider } from '../../core/leases/fake-provider.ts';
+import { FakeDatabaseProvider, unusedAwsProvider, unusedOAuthProvider } from '../../core/leases/fake-provider.ts';
 import { FakeClock } from '../../core/secrets/fixtures.ts';
 
 /** An SSH engine over a memory store and the local sealed CA key store, with a lease service on a fake clock. */
@@ -20,7 +20,7 @@ export function sshFixture(options: { randomSerial?: () => Buffer } = {}) {
   const leases = new LeaseService({
     store,
     clock,
-    providers: { database: new FakeDatabaseProvider(), aws: unusedAwsProvider, ssh },
+    providers: { database: new FakeDatabaseProvider(), aws: unusedAwsProvider, ssh, oauth: unusedOAuthProvider },
   });
   return { store, clock, keyProvider, caKeys, ssh, leases };
 }

@@ -207,16 +207,12 @@ describe('Function: composeDynamicSecrets', () => {
     });
     const store = new MemoryStore();
     const clock = { now: () => Date.now() };
-    const secrets = new SecretService({
-      store,
-      keyProvider: new FakeKeyProvider(),
-      clock,
-      region: 'eu-west-1',
-      account: ACCOUNT,
-    });
+    const keyProvider = new FakeKeyProvider();
+    const secrets = new SecretService({ store, keyProvider, clock, region: 'eu-west-1', account: ACCOUNT });
     const { aws, leases } = composeDynamicSecrets({
       store,
       secrets,
+      keyProvider,
       clients: { sts: new STSClient({ region: 'eu-west-1' }) },
       config: { region: 'eu-west-1', endpoint: undefined, egressAllow: '' },
       clock,
