@@ -14,7 +14,28 @@ import { type ImportSource, stringValue } from '../source.ts';
  * A line that is none of these is refused with its line number (never its text: it may hold a value).
  */
 export function parseDotenv(text: string): Map<string, string> {
-  const entries = new Map<string, string>();
+  return new Map(dotenvEntries(text).map((entry) => [entry.key, entry.value]));
+}
+
+/** One `KEY=value` of a `.env` file, with where its value is written (for `coffer scan --fix`, which rewrites it). */
+export interface DotenvEntry {
+  readonly key: string;
+  readonly value: string;
+  /** 1-based line of the key. */
+  readonly line: number;
+  /** Offsets in the text as given of the value as written, quotes included: what replacing the value replaces. */
+  readonly valueStart: number;
+  readonly valueEnd: number;
+}
+
+/** Every definition of the file in order (a key defined twice appears twice); the grammar is `parseDotenv`'s. */
+export function dotenvEntries(text: string): DotenvEntry[] {
+  // Offsets are found in the text with CRLF made LF, then moved back past the dropped CRs.
+  const droppedCr: number[] = [];
+  for (let at = text.indexOf('\r\n'); at !== -1; at = text.indexOf('\r\n', at + 2))
+    droppedCr.push(at - droppedCr.length);
+  const original = (offset: number) => offset + droppedCr.filter((at) => at < offset).length;
+  const entries: DotenvEntry[] = [];
   const source = text.replace(/\r\n?/g, '\n');
   let i = 0;
   let line = 1;
@@ -33,7 +54,10 @@ export function parseDotenv(text: string): Map<string, string> {
     const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=[ \t]*/.exec(raw);
     if (match === null) fail('expected KEY=value');
     const key = match![1]!;
+    const keyLine = line;
     let at = i + match![0].length;
+    const valueStart = at;
+    let valueEnd: number;
     const quote = source[at];
     let value: string;
     if (quote === '"' || quote === "'" || quote === '`') {
@@ -44,6 +68,7 @@ export function parseDotenv(text: string): Map<string, string> {
       value = quote === '"' ? unescapeDouble(body) : body;
       line += (body.match(/\n/g) ?? []).length;
       at = close + 1;
+      valueEnd = at;
       const restEnd = source.indexOf('\n', at) === -1 ? source.length : source.indexOf('\n', at);
       const rest = source.slice(at, restEnd).trim();
       if (rest !== '' && !rest.startsWith('#')) fail('unexpected text after the closing quote');
@@ -51,10 +76,12 @@ export function parseDotenv(text: string): Map<string, string> {
     } else {
       const rest = source.slice(at, end);
       const comment = /(^|\s)#/.exec(rest);
-      value = (comment === null ? rest : rest.slice(0, comment.index)).trim();
+      const written = comment === null ? rest : rest.slice(0, comment.index);
+      value = written.trim();
+      valueEnd = at + written.trimEnd().length;
       i = end + 1;
     }
-    entries.set(key, value);
+    entries.push({ key, value, line: keyLine, valueStart: original(valueStart), valueEnd: original(valueEnd) });
     line++;
   }
   return entries;
