@@ -71,11 +71,12 @@ export interface CliResult {
 /** Runs the real `coffer` CLI; `input` is piped to stdin (stdin is closed either way). */
 export function runCli(
   args: readonly string[],
-  options: { env?: Record<string, string>; input?: string | Buffer } = {},
+  options: { env?: Record<string, string>; input?: string | Buffer; cwd?: string } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [COFFER_BIN, ...args], {
       env: { ...process.env, ...options.env },
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

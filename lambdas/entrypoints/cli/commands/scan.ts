@@ -125,7 +125,12 @@ function checkFixFlags(flags: Record<string, unknown>): void {
   if (flags.write === true && flags.dryRun === true) {
     throw new CliError('--dry-run writes nothing: drop --write or --dry-run', ExitCode.usage);
   }
+  if (flags.write === true && flags.yes !== true && !canAsk()) {
+    throw new CliError('--write changes files: confirm with --yes (there is no terminal to ask on)', ExitCode.usage);
+  }
 }
+
+const canAsk = () => process.stdin.isTTY === true && process.stderr.isTTY === true;
 
 async function fix(
   command: Command,
@@ -167,11 +172,8 @@ async function fix(
   if (report.results.some((r) => r.outcome === 'failed' || r.outcome === 'manual')) process.exitCode = ExitCode.failure;
 }
 
-/** `--write` changes files: asked on a terminal, refused without one unless `--yes` says so. */
+/** `--write` changes files: asked on a terminal (without one, `checkFixFlags` wants `--yes`). */
 async function confirm(files: number, secrets: number): Promise<void> {
-  if (process.stdin.isTTY !== true || process.stderr.isTTY !== true) {
-    throw new CliError('--write changes files: confirm with --yes (there is no terminal to ask on)', ExitCode.usage);
-  }
   const prompt = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await prompt.question(

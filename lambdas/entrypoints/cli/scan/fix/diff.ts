@@ -42,7 +42,7 @@ export function unifiedDiff(filePath: string, content: string, spans: readonly D
     const first = lineOf(edit.start);
     const last = lineOf(Math.max(edit.start, edit.end - 1));
     const previous = blocks.at(-1);
-    if (previous !== undefined && first <= previous.last) previous.last = Math.max(previous.last, last);
+    if (previous !== undefined && first <= previous.last + 1) previous.last = Math.max(previous.last, last);
     else blocks.push({ first, last });
   }
 

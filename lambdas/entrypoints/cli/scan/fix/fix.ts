@@ -183,7 +183,7 @@ async function statusOf(
   dryRun: boolean,
 ): Promise<{ ok: boolean; imported?: string; reason?: string }> {
   if (dryRun) {
-    if (result.outcome === 'failed') return { ok: false, reason: result.reason };
+    if (result.outcome === 'failed') return { ok: false, imported: 'failed', reason: result.reason };
     // An existing secret is compared with the value when the fix runs; a dry run reads no value.
     return { ok: true, imported: result.action === 'skip' ? 'exists' : result.action };
   }
@@ -197,12 +197,13 @@ async function statusOf(
       if (await holdsValue(api, result.name, stringValue(item.value))) return { ok: true, imported: 'exists' };
       return {
         ok: false,
+        imported: 'skipped',
         reason:
           `${result.name} exists with another value (or this token may not read it): left in the file; ` +
           'use --on-conflict new-version to store this value as its newest version, or another --prefix',
       };
     default:
-      return { ok: false, reason: result.reason ?? 'import failed' };
+      return { ok: false, imported: 'failed', reason: result.reason ?? 'import failed' };
   }
 }
 
