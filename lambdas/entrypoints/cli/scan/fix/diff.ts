@@ -11,7 +11,7 @@ const CONTEXT = 3;
 
 /**
  * The secret of a span as a diff may show it: redacted, on as many lines as it had, so line numbers stay true.
- * @example redactedLines('-----BEGIN\nabc\n-----END') // '----…(24 chars)\n…\n…'
+ * @example redactedLines('-----BEGIN\nabc\n-----END') // '----…(23 chars)\n…\n…'
  */
 export function redactedLines(secret: string): string {
   const lines = secret.split('\n');
