@@ -138,6 +138,16 @@ describe('coffer scan --fix', () => {
     expect(childEnv.DATABASE_URL).toBe(r.secrets.databaseUrl);
     expect(childEnv.APP_NAME).toBe('billing');
     expect(childEnv.COFFER_TOKEN).toBeUndefined();
+    const twice = await cli(r.dir, [
+      'run',
+      '--env-file',
+      '.env',
+      '--secret',
+      `APP_NAME=${prefix}/db-password`,
+      '--',
+      'true',
+    ]);
+    expect([twice.code, twice.stderr]).toEqual([2, 'error: --secret APP_NAME is given twice\n']);
 
     // The agent renders each template back into the file as it was, byte for byte.
     const config = path.join(r.dir, 'agent.json');

@@ -10,18 +10,22 @@ export interface DiffSpan {
 const CONTEXT = 3;
 
 /**
- * The secret of a span as a diff may show it: redacted, on as many lines as it had, so line numbers stay true.
- * @example redactedLines('-----BEGIN\nabc\n-----END') // '----…(23 chars)\n…\n…'
+ * The secret of a span as a diff may show it: redacted, on as many lines as it had, so line numbers stay true; a
+ * removed line that held nothing but the middle of a secret is then left out of the diff (see `unifiedDiff`).
+ * @example redactedLines('-----BEGIN\nabc\n-----END') // '----…(23 chars, 3 lines)\n…\n…'
  */
 export function redactedLines(secret: string): string {
   const lines = secret.split('\n');
-  return [redact(secret), ...lines.slice(1).map(() => '…')].join('\n');
+  if (lines.length === 1) return redact(secret);
+  return [redact(secret).replace(/\)$/, `, ${lines.length} lines)`), ...lines.slice(1).map(() => '…')].join('\n');
 }
 
 /**
  * A unified diff (`--- a/path`, `+++ b/path`, hunks with 3 lines of context) of the replacements in one file, for a
  * person to review. Every secret in it is redacted, on both sides, so it cannot be applied with `git apply`:
- * `coffer scan --fix --write` makes the change. Empty when nothing is replaced.
+ * `coffer scan --fix --write` makes the change. The lines a multi-line secret being replaced covers after its first
+ * are not shown (its first line says how many it had): a hunk's old count is of the lines shown, its start the line in
+ * the file. Empty when nothing is replaced.
  */
 export function unifiedDiff(filePath: string, content: string, spans: readonly DiffSpan[]): string {
   const sorted = [...spans].sort((a, b) => a.start - b.start);
@@ -49,6 +53,12 @@ export function unifiedDiff(filePath: string, content: string, spans: readonly D
   const lineStarts = [0];
   for (let at = content.indexOf('\n'); at !== -1; at = content.indexOf('\n', at + 1)) lineStarts.push(at + 1);
   const lineStart = (line: number) => lineStarts[line - 1] ?? content.length;
+  /** A line wholly inside a replaced secret, not its first: nothing of it would be read in the diff. */
+  const hidden = (line: number) => {
+    const from = lineStart(line);
+    const to = line < lineStarts.length ? lineStart(line + 1) - 1 : content.length;
+    return edits.some((edit) => edit.start < from && to <= edit.end);
+  };
   const newBlock = (block: { first: number; last: number }) => {
     const from = lineStart(block.first);
     const to = block.last < lineStarts.length ? lineStart(block.last + 1) : content.length;
@@ -71,19 +81,24 @@ export function unifiedDiff(filePath: string, content: string, spans: readonly D
     const first = Math.max(1, group[0]!.first - CONTEXT);
     const last = Math.min(oldLines.length, group.at(-1)!.last + CONTEXT);
     const body: string[] = [];
+    let oldShown = 0;
     let oldCount = 0;
     let newCount = 0;
     let line = first;
     for (const block of group) {
-      for (; line < block.first; line++, oldCount++, newCount++) body.push(` ${oldLines[line - 1]!}`);
-      for (; line <= block.last; line++, oldCount++) body.push(`-${oldLines[line - 1]!}`);
+      for (; line < block.first; line++, oldShown++, oldCount++, newCount++) body.push(` ${oldLines[line - 1]!}`);
+      for (; line <= block.last; line++, oldCount++) {
+        if (hidden(line)) continue;
+        body.push(`-${oldLines[line - 1]!}`);
+        oldShown++;
+      }
       for (const added of newBlock(block)) {
         body.push(`+${added}`);
         newCount++;
       }
     }
-    for (; line <= last; line++, oldCount++, newCount++) body.push(` ${oldLines[line - 1]!}`);
-    out.push(`@@ -${first},${oldCount} +${first + delta},${newCount} @@`, ...body);
+    for (; line <= last; line++, oldShown++, oldCount++, newCount++) body.push(` ${oldLines[line - 1]!}`);
+    out.push(`@@ -${first},${oldShown} +${first + delta},${newCount} @@`, ...body);
     delta += newCount - oldCount;
   }
   return `${out.join('\n')}\n`;

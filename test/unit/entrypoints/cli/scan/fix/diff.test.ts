@@ -68,9 +68,9 @@ describe('unifiedDiff', () => {
       span(content, 'tttttttttttttttttttt', 'coffer://token'),
     ]);
     const hunks = diff.split('\n').filter((line) => line.startsWith('@@'));
-    expect(hunks).toEqual(['@@ -1,6 +1,4 @@', '@@ -10,4 +8,4 @@']);
-    // The key keeps its three lines on the old side, redacted: line numbers stay those of the file.
-    expect(diff).toContain(`-KEY='---…(${pem.length + 2} chars)\n-…\n-…\n+KEY=coffer://key\n`);
+    // The key's three lines show as one, which says how many it had; starts are the lines of the file.
+    expect(hunks).toEqual(['@@ -1,4 +1,4 @@', '@@ -10,4 +8,4 @@']);
+    expect(diff).toContain(`-KEY='---…(${pem.length + 2} chars, 3 lines)\n+KEY=coffer://key\n line 4\n`);
   });
 
   it('redacts a secret that is not replaced (its import failed) wherever it shows as context', () => {
@@ -97,7 +97,28 @@ describe('unifiedDiff', () => {
 });
 
 describe('redactedLines', () => {
-  it('keeps the number of lines of the secret', () => {
-    expect(redactedLines('abcdefgh\nijklmnop\nqrstuvwx')).toBe('abcd…(26 chars)\n…\n…');
+  it('keeps the number of lines of the secret, and says it', () => {
+    expect(redactedLines('abcdefgh\nijklmnop\nqrstuvwx')).toBe('abcd…(26 chars, 3 lines)\n…\n…');
+    expect(redactedLines('abcdefgh')).toBe('ab…(8 chars)');
+  });
+
+  it('shows a multi-line secret left in place (failed) on its lines, as context', () => {
+    const content = "A=aaaaaaaaaaaaaaaa\nB='bbbbbbbb\nbbbbbbbb'\n";
+    const diff = unifiedDiff('.env', content, [
+      span(content, 'aaaaaaaaaaaaaaaa', 'coffer://a'),
+      span(content, "'bbbbbbbb\nbbbbbbbb'"),
+    ]);
+    expect(diff).toBe(
+      [
+        '--- a/.env',
+        '+++ b/.env',
+        '@@ -1,3 +1,3 @@',
+        '-A=aaaa…(16 chars)',
+        '+A=coffer://a',
+        " B='bbb…(19 chars, 2 lines)",
+        ' …',
+        '',
+      ].join('\n'),
+    );
   });
 });
