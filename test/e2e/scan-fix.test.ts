@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { password, randomFrom, signedJwt } from '../support/scan-fixture-repo.ts';
-import { api, runCli, tempDir } from '../support/server-process.ts';
+import { api, COFFER_BIN, runCli, tempDir } from '../support/server-process.ts';
 import { useServer } from '../support/use-server.ts';
 
 /**
@@ -249,6 +249,11 @@ describe('coffer scan --fix', () => {
     await api(address, rootToken, 'PUT', `/v1/secret/data/${prefix}/db-password`, { value: 'someone-elses' });
     await api(address, rootToken, 'PUT', `/v1/secret/data/${prefix}/client-secret`, { value: r.secrets.clientSecret });
 
+    // The dry run already compares: it says which reference would be refused.
+    const planned = await cli(r.dir, ['scan', '--fix', '--dry-run', '--prefix', `${prefix}/`]);
+    expect(planned.stdout).toMatch(/\.env:3 +DB_PASSWORD +\S+ +skipped +failed +\S+ exists with another value/);
+    expect(planned.stdout).toMatch(/config\/app\.yaml:5 +client_secret +\S+ +exists +proposed/);
+
     const fixed = await cli(r.dir, ['scan', '--fix', '--write', '--yes', '--prefix', `${prefix}/`, '-o', 'json']);
     expect(fixed.code).toBe(1);
     expect(fixed.stdout).not.toContain(jwt);
@@ -281,6 +286,47 @@ describe('coffer scan --fix', () => {
       'new-version',
     ]);
     expect(versioned.stdout).toMatch(/\.env:3 +DB_PASSWORD +\S+ +updated +fixed/);
+    expect((await read(`${prefix}/db-password`)).value).toBe(r.secrets.dbPassword);
+  });
+
+  it('finds a .env that git ignores when it is named, and leaves it alone when it is not', async () => {
+    const r = repo({ '.gitignore': '.env\n' });
+    const prefix = unique();
+    const all = await cli(r.dir, ['scan', '--fix', '--dry-run', '--prefix', `${prefix}/`, '-o', 'json']);
+    const paths = (JSON.parse(all.stdout) as { results: Array<{ path: string }> }).results.map((x) => x.path);
+    expect(paths).not.toContain('.env');
+    const named = await cli(r.dir, ['scan', '--fix', '--write', '--yes', '--prefix', `${prefix}/`, '.env']);
+    expect(named.code, named.stdout).toBe(0);
+    expect(r.read('.env')).toContain(`DB_PASSWORD=coffer://${prefix}/db-password\n`);
+    expect(r.read('config/app.yaml')).toBe(r.files['config/app.yaml']);
+  });
+
+  it('asks before --write on a terminal: no changes without a yes, the fix with one', async () => {
+    const r = repo();
+    const prefix = unique();
+    // script(1) runs the CLI on a pseudo-terminal and types the answer on it.
+    const onTerminal = (answer: string) =>
+      runCli([], {
+        cwd: r.dir,
+        input: answer,
+        env: { COFFER_ADDR: current().address, COFFER_TOKEN: current().rootToken },
+        command: [
+          'script',
+          '-qec',
+          `${JSON.stringify(process.execPath)} ${JSON.stringify(COFFER_BIN)} scan --fix --write --prefix ${prefix}/`,
+          '/dev/null',
+        ],
+      });
+    const declined = await onTerminal('n\n');
+    expect(declined.code).toBe(1);
+    expect(declined.stdout).toContain('import 4 secret(s) into Coffer and rewrite up to 3 file(s)? [y/N]');
+    expect(declined.stdout).toContain('not confirmed: nothing imported, no file changed');
+    for (const [file, text] of Object.entries(r.files)) expect(r.read(file)).toBe(text);
+    expect((await read(`${prefix}/db-password`)).status).toBe(404);
+
+    const accepted = await onTerminal('y\n');
+    expect(accepted.code, accepted.stdout).toBe(0);
+    expect(r.read('.env')).toContain(`DB_PASSWORD=coffer://${prefix}/db-password\n`);
     expect((await read(`${prefix}/db-password`)).value).toBe(r.secrets.dbPassword);
   });
 

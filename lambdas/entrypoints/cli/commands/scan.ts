@@ -179,7 +179,8 @@ async function confirm(files: number, secrets: number): Promise<void> {
     const answer = await prompt.question(
       `import ${secrets} secret(s) into Coffer and rewrite up to ${files} file(s)? [y/N] `,
     );
-    if (!/^y(es)?$/i.test(answer.trim())) throw new CliError('nothing changed', ExitCode.failure);
+    if (!/^y(es)?$/i.test(answer.trim()))
+      throw new CliError('not confirmed: nothing imported, no file changed', ExitCode.failure);
   } finally {
     prompt.close();
   }

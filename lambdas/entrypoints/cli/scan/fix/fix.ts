@@ -182,26 +182,28 @@ async function statusOf(
   item: FixItem,
   dryRun: boolean,
 ): Promise<{ ok: boolean; imported?: string; reason?: string }> {
+  // The default policy leaves an existing secret alone: a reference to it is right only if it holds this value. A dry
+  // run compares too (a read changes nothing), so its plan says what the fix will do.
+  const existing = async () =>
+    (await holdsValue(api, result.name, stringValue(item.value)))
+      ? { ok: true, imported: 'exists' }
+      : {
+          ok: false,
+          imported: 'skipped',
+          reason:
+            `${result.name} exists with another value (or this token may not read it): left in the file; ` +
+            'use --on-conflict new-version to store this value as its newest version, or another --prefix',
+        };
   if (dryRun) {
     if (result.outcome === 'failed') return { ok: false, imported: 'failed', reason: result.reason };
-    // An existing secret is compared with the value when the fix runs; a dry run reads no value.
-    return { ok: true, imported: result.action === 'skip' ? 'exists' : result.action };
+    return result.action === 'skip' ? existing() : { ok: true, imported: result.action };
   }
   switch (result.outcome) {
     case 'created':
     case 'updated':
       return { ok: true, imported: result.outcome };
     case 'skipped':
-      if (result.reason === 'unchanged') return { ok: true, imported: 'exists' };
-      // The default policy leaves an existing secret alone: a reference to it is right only if it holds this value.
-      if (await holdsValue(api, result.name, stringValue(item.value))) return { ok: true, imported: 'exists' };
-      return {
-        ok: false,
-        imported: 'skipped',
-        reason:
-          `${result.name} exists with another value (or this token may not read it): left in the file; ` +
-          'use --on-conflict new-version to store this value as its newest version, or another --prefix',
-      };
+      return result.reason === 'unchanged' ? { ok: true, imported: 'exists' } : existing();
     default:
       return { ok: false, imported: 'failed', reason: result.reason ?? 'import failed' };
   }
