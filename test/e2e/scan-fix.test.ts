@@ -292,7 +292,7 @@ describe('coffer scan --fix', () => {
   it('finds a .env that git ignores when it is named, and leaves it alone when it is not', async () => {
     const r = repo({ '.gitignore': '.env\n' });
     const prefix = unique();
-    const all = await cli(r.dir, ['scan', '--fix', '--dry-run', '--prefix', `${prefix}/`, '-o', 'json']);
+    const all = await cli(r.dir, ['scan', '--fix', '--dry-run', '--prefix', `${prefix}/`, '--format', 'json']);
     const paths = (JSON.parse(all.stdout) as { results: Array<{ path: string }> }).results.map((x) => x.path);
     expect(paths).not.toContain('.env');
     const named = await cli(r.dir, ['scan', '--fix', '--write', '--yes', '--prefix', `${prefix}/`, '.env']);

@@ -141,7 +141,7 @@ async function fix(
   const quiet = command.optsWithGlobals<{ quiet?: boolean }>().quiet === true;
   if (!quiet) process.stderr.write(scanned);
   if (findings.length === 0) {
-    print(command, { results: [], diff: '', written: [] }, () => 'nothing to fix');
+    answer(command, flags, { results: [], diff: '', written: [] }, () => 'nothing to fix');
     return;
   }
   const options = {
@@ -153,7 +153,10 @@ async function fix(
     cwd: process.cwd(),
   };
   const plans = await planFixes(findings, options);
-  if (options.write && flags.yes !== true) await confirm(plans.length, findings.length);
+  if (options.write && flags.yes !== true) {
+    const rewritable = plans.filter((plan) => plan.items.some((item) => item.replacement !== undefined)).length;
+    await confirm(rewritable, findings.length);
+  }
   const progress = progressOf(command, options.dryRun ? 'planning' : 'importing');
   const report = await progress.run(
     (p) => applyFixes(client(command), plans, options, p),
@@ -165,11 +168,17 @@ async function fix(
     });
   }
   const diffShown = typeof flags.patchFile === 'string' ? '' : report.diff;
-  print(command, report, () =>
+  answer(command, flags, report, () =>
     diffShown === '' ? formatFixTable(report) : `${formatFixTable(report)}\n\n${diffShown}`,
   );
   if (!quiet) process.stderr.write(formatFixSummary(report, options.dryRun) + formatNextSteps(report));
   if (report.results.some((r) => r.outcome === 'failed' || r.outcome === 'manual')) process.exitCode = ExitCode.failure;
+}
+
+/** The fix's answer: JSON with `--format json` as with `-o json`, else the table. */
+function answer(command: Command, flags: Record<string, unknown>, value: unknown, table: () => string): void {
+  if (flags.format === 'json') process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  else print(command, value, table);
 }
 
 /** `--write` changes files: asked on a terminal (without one, `checkFixFlags` wants `--yes`). */
