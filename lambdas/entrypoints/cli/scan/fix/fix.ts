@@ -212,7 +212,10 @@ async function statusOf(
 /** Rewrites one file, unless it changed since it was scanned; answers why it was not rewritten, if it was not. */
 async function rewrite(absolute: string, plan: FilePlan, edits: readonly FixItem[]): Promise<string | undefined> {
   try {
-    const [now, info] = await Promise.all([readFile(absolute, 'utf8'), stat(absolute)]);
+    const [bytes, info] = await Promise.all([readFile(absolute), stat(absolute)]);
+    const now = bytes.toString('utf8');
+    // Text that is not UTF-8 (a Latin-1 file) was read with replacement characters: written back, it would be damaged.
+    if (!Buffer.from(now, 'utf8').equals(bytes)) return `${plan.path} is not UTF-8 text: replace the secret by hand`;
     if (now !== plan.content) return `${plan.path} changed since it was scanned: scan again`;
     await writeFileAtomic(absolute, applyItems(plan.content, edits), info.mode & 0o7777);
     return undefined;

@@ -31,7 +31,7 @@ const reference = 'coffer://app/db-password';
 const quiet = new Progress('test', { quiet: true });
 const options = { prefix: 'app/', nameTemplate: '{{key}}', onConflict: 'skip' as const, dryRun: false, write: true };
 
-async function planned(files: Record<string, string>) {
+async function planned(files: Record<string, string | Buffer>) {
   const cwd = mkdtempSync(path.join(dir, 'repo-'));
   for (const [file, text] of Object.entries(files)) writeFileSync(path.join(cwd, file), text);
   const report = await scan({
@@ -65,6 +65,18 @@ describe('applyFixes', () => {
     ]);
     expect(readFileSync(path.join(cwd, '.env'), 'utf8')).toBe(`DB_PASSWORD=${password}\nEDITED=1\n`);
     expect(report.diff).toBe('');
+  });
+
+  it('does not write back a file that is not UTF-8, which it would damage', async () => {
+    const latin1 = Buffer.concat([
+      Buffer.from('# caf'),
+      Buffer.from([0xe9]),
+      Buffer.from(`\nDB_PASSWORD=${password}\n`),
+    ]);
+    const { cwd, plans } = await planned({ '.env': latin1 });
+    const report = await applyFixes(accepting, plans, { ...options, cwd }, quiet);
+    expect(report.results.map((r) => r.reason)).toEqual(['.env is not UTF-8 text: replace the secret by hand']);
+    expect(readFileSync(path.join(cwd, '.env')).equals(latin1)).toBe(true);
   });
 
   it('without --write imports and proposes, and changes no file', async () => {
