@@ -149,6 +149,27 @@ describe('coffer scan --fix', () => {
     ]);
     expect([twice.code, twice.stderr]).toEqual([2, 'error: --secret APP_NAME is given twice\n']);
 
+    // The agent's exec child gets them from the same .env (exec.env_file).
+    const execOut = path.join(r.dir, 'exec-env.json');
+    const execConfig = path.join(r.dir, 'agent-exec.json');
+    writeFileSync(
+      execConfig,
+      JSON.stringify({
+        exec: {
+          command: [process.execPath, '-e', script.replace(JSON.stringify(out), JSON.stringify(execOut))],
+          env_file: '.env',
+        },
+      }),
+    );
+    const exec = await cli(r.dir, ['agent', '--config', execConfig]);
+    expect(exec.code, exec.stderr).toBe(0);
+    const execEnv = JSON.parse(readFileSync(execOut, 'utf8')) as Record<string, string>;
+    expect([execEnv.DB_PASSWORD, execEnv.DATABASE_URL, execEnv.APP_NAME]).toEqual([
+      r.secrets.dbPassword,
+      r.secrets.databaseUrl,
+      'billing',
+    ]);
+
     // The agent renders each template back into the file as it was, byte for byte.
     const config = path.join(r.dir, 'agent.json');
     writeFileSync(
@@ -164,7 +185,7 @@ describe('coffer scan --fix', () => {
     expect(rendered.code, rendered.stderr).toBe(0);
     expect(r.read('rendered/app.yaml')).toBe(r.files['config/app.yaml']);
     expect(r.read('rendered/service.json')).toBe(r.files['config/service.json']);
-    writeFileSync(path.join(r.dir, '.gitignore'), 'rendered/\nchild-env.json\n');
+    writeFileSync(path.join(r.dir, '.gitignore'), 'rendered/\n*.json\n!config/*.json\n');
 
     // Idempotent: the references are no findings, so nothing is left to fix.
     const again = await cli(r.dir, ['scan']);

@@ -1,36 +1,24 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { childEnvironment, exitStatus, forwardSignals, spawnFailureStatus } from '../../../agent/child-process.ts';
+import { readEnvFile } from '../../../agent/dotenv.ts';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import { parseEnvBinding, selectField, versionKey } from '../../../agent/secret-ref.ts';
 import { type ApiCall, SecretSource } from '../../../agent/secret-source.ts';
-import { parseDotenv } from '../import/sources/dotenv.ts';
 import { client, collect } from '../io.ts';
 
-/** What marks a `.env` value as a reference to a secret rather than the value itself. */
-export const ENV_FILE_REFERENCE = 'coffer://';
-
 /**
- * A `.env` file's variables for `coffer run --env-file`: a value `coffer://secret[#field][@stage]` is a binding to
- * resolve, any other value is passed as it is (the file's settings that are no secrets).
+ * A `.env` file's variables for `coffer run --env-file`: each `coffer://secret[#field][@stage]` value becomes a
+ * binding to resolve, any other value is passed as it is.
  */
-export async function envFileBindings(file: string): Promise<{ bindings: string[]; plain: Map<string, string> }> {
-  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new CliError(`cannot read ${file}: ${err.code ?? 'error'}`, ExitCode.usage);
-  });
-  let entries: Map<string, string>;
-  try {
-    entries = parseDotenv(text);
-  } catch (err) {
-    throw err instanceof CliError ? new CliError(`${file}: ${err.message}`, err.exitCode) : err;
-  }
-  const bindings: string[] = [];
-  const plain = new Map<string, string>();
-  for (const [key, value] of entries) {
-    if (value.startsWith(ENV_FILE_REFERENCE)) bindings.push(`${key}=${value.slice(ENV_FILE_REFERENCE.length)}`);
-    else plain.set(key, value);
-  }
+export async function envFileBindings(
+  file: string,
+): Promise<{ bindings: string[]; plain: ReadonlyMap<string, string> }> {
+  const { secrets, plain } = await readEnvFile(file);
+  // The stage is always written out, so a name holding "@" reads back as the same reference.
+  const bindings = [...secrets].map(
+    ([key, ref]) => `${key}=${ref.name}${ref.field === undefined ? '' : `#${ref.field}`}@${ref.stage}`,
+  );
   return { bindings, plain };
 }
 

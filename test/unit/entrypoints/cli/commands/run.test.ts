@@ -25,7 +25,10 @@ describe('envFileBindings (coffer run --env-file)', () => {
       ].join('\n'),
     );
     const { bindings, plain } = await envFileBindings(file);
-    expect(bindings).toEqual(['DB_PASSWORD=apps/billing/db-password', 'DB_USER=apps/billing/db#user@AWSPREVIOUS']);
+    expect(bindings).toEqual([
+      'DB_PASSWORD=apps/billing/db-password@AWSCURRENT',
+      'DB_USER=apps/billing/db#user@AWSPREVIOUS',
+    ]);
     expect(Object.fromEntries(plain)).toEqual({ APP_NAME: 'billing', GREETING: 'hello\nworld' });
   });
 
