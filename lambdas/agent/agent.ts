@@ -4,6 +4,7 @@ import { compareFile, setFileMode, writeFileAtomic } from './atomic-file.ts';
 import { AutoAuth, type TokenSource } from './auto-auth.ts';
 import { childEnvironment, exitStatus, forwardSignals } from './child-process.ts';
 import type { AgentConfig, TemplateConfig } from './config.ts';
+import { readEnvFile } from './dotenv.ts';
 import { ExecSupervisor } from './exec-supervisor.ts';
 import { CliError, ExitCode } from './exit-codes.ts';
 import { describeRef, type SecretRef, selectField, versionKey } from './secret-ref.ts';
@@ -50,10 +51,11 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
 export async function runAgent(options: AgentOptions): Promise<number> {
   const { config, log } = options;
   const templates = await loadTemplates(config.templates);
+  const { execBindings, execPlain } = await loadExecEnv(config);
   const refs = new Map<string, SecretRef>();
   for (const t of templates) for (const ref of t.compiled.secrets) refs.set(versionKey(ref), ref);
-  for (const ref of Object.values(config.exec?.env ?? {})) refs.set(versionKey(ref), ref);
-  const execKeys = new Set(Object.values(config.exec?.env ?? {}).map(versionKey));
+  for (const ref of Object.values(execBindings)) refs.set(versionKey(ref), ref);
+  const execKeys = new Set(Object.values(execBindings).map(versionKey));
 
   // Lifecycle. Signal handlers are installed before anything else, so a signal during start-up (a SIGHUP sent when
   // the first render signals a process group, a SIGTERM from a supervisor) never kills the agent mid-write.
@@ -168,8 +170,8 @@ export async function runAgent(options: AgentOptions): Promise<number> {
   };
 
   const execEnv = (): NodeJS.ProcessEnv => {
-    const injected: Record<string, string> = {};
-    for (const [variable, ref] of Object.entries(config.exec?.env ?? {})) injected[variable] = selected(ref);
+    const injected: Record<string, string> = { ...execPlain };
+    for (const [variable, ref] of Object.entries(execBindings)) injected[variable] = selected(ref);
     return childEnvironment(options.env, injected);
   };
 
@@ -273,6 +275,21 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     auth.stop();
     await cache?.close();
   }
+}
+
+/** The exec child's variables: `exec.env`, and `exec.env_file`'s secrets and plain values. */
+async function loadExecEnv(
+  config: AgentConfig,
+): Promise<{ execBindings: Record<string, SecretRef>; execPlain: Record<string, string> }> {
+  const env = config.exec?.env ?? {};
+  if (config.exec?.env_file === undefined) return { execBindings: env, execPlain: {} };
+  const file = await readEnvFile(config.exec.env_file);
+  for (const variable of [...file.secrets.keys(), ...file.plain.keys()]) {
+    if (Object.hasOwn(env, variable)) {
+      throw new CliError(`${variable} is in both exec.env and exec.env_file`, ExitCode.usage);
+    }
+  }
+  return { execBindings: { ...Object.fromEntries(file.secrets), ...env }, execPlain: Object.fromEntries(file.plain) };
 }
 
 async function loadTemplates(configs: readonly TemplateConfig[]): Promise<LoadedTemplate[]> {

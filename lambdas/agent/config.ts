@@ -157,6 +157,12 @@ const Exec = z.strictObject({
   restart_kill_timeout: Duration.default(10_000),
   /** Environment variables of the child: `NAME: "secret[#field][@stage]"`. */
   env: z.record(z.string().regex(ENV_NAME, 'an environment variable name'), SecretRefText).default({}),
+  /**
+   * A `.env` file of the child's variables, as `coffer run --env-file` reads it: a value
+   * `coffer://secret[#field][@stage]` (what `coffer scan --fix` writes) is a secret kept current like `env`'s, any
+   * other value is passed as it is. A variable may not be in both. Read once, at start.
+   */
+  env_file: z.string().min(1).optional(),
 });
 
 /** The agent's configuration file (JSON). Relative paths are resolved against the file's directory. */
@@ -250,6 +256,9 @@ export function parseAgentConfig(input: unknown, baseDir: string): AgentConfig {
     directory,
     auto_auth: resolveAutoAuth(config.auto_auth, resolve),
     ...(config.sink === undefined ? {} : { sink: { ...config.sink, path: resolve(config.sink.path) } }),
+    ...(config.exec?.env_file === undefined
+      ? {}
+      : { exec: { ...config.exec, env_file: resolve(config.exec.env_file) } }),
     templates: config.templates.map((t) => ({
       ...t,
       destination: resolve(t.destination),

@@ -71,14 +71,19 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the real `coffer` CLI; `input` is piped to stdin (stdin is closed either way). */
+/**
+ * Runs the real `coffer` CLI; `input` is piped to stdin (stdin is closed either way). `command` runs instead of
+ * `coffer args` (a wrapper such as script(1) that runs the CLI itself).
+ */
 export function runCli(
   args: readonly string[],
-  options: { env?: Record<string, string>; input?: string | Buffer } = {},
+  options: { env?: Record<string, string>; input?: string | Buffer; cwd?: string; command?: readonly string[] } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [COFFER_BIN, ...args], {
+    const [file, ...argv] = options.command ?? [process.execPath, COFFER_BIN, ...args];
+    const child = spawn(file!, argv, {
       env: { ...process.env, ...options.env },
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

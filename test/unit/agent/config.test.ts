@@ -48,8 +48,15 @@ describe('Function: parseAgentConfig', () => {
     });
   });
 
+  it("resolves exec.env_file against the config file's directory", () => {
+    const config = parseAgentConfig({ exec: { command: ['app'], env_file: '.env' } }, '/srv/app');
+    expect(config.exec?.env_file).toBe(path.resolve('/srv/app', '.env'));
+    expect(parseAgentConfig({ exec: { command: ['app'] } }, '/').exec?.env_file).toBeUndefined();
+  });
+
   it.each([
     [{}, /nothing to do/],
+    [{ exec: { command: ['a'], env_file: '' } }, /exec\.env_file/],
     [{ templates: [{ destination: '/o' }] }, /exactly one of source or contents/],
     [{ templates: [{ source: 'a', contents: 'b', destination: '/o' }] }, /exactly one of source or contents/],
     [{ ...base, poll_interval: '1d' }, /poll_interval/],

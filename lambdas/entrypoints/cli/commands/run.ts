@@ -1,10 +1,26 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { childEnvironment, exitStatus, forwardSignals, spawnFailureStatus } from '../../../agent/child-process.ts';
+import { readEnvFile } from '../../../agent/dotenv.ts';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import { parseEnvBinding, selectField, versionKey } from '../../../agent/secret-ref.ts';
 import { type ApiCall, SecretSource } from '../../../agent/secret-source.ts';
 import { client, collect } from '../io.ts';
+
+/**
+ * A `.env` file's variables for `coffer run --env-file`: each `coffer://secret[#field][@stage]` value becomes a
+ * binding to resolve, any other value is passed as it is.
+ */
+export async function envFileBindings(
+  file: string,
+): Promise<{ bindings: string[]; plain: ReadonlyMap<string, string> }> {
+  const { secrets, plain } = await readEnvFile(file);
+  // The stage is always written out, so a name holding "@" reads back as the same reference.
+  const bindings = [...secrets].map(
+    ([key, ref]) => `${key}=${ref.name}${ref.field === undefined ? '' : `#${ref.field}`}@${ref.stage}`,
+  );
+  return { bindings, plain };
+}
 
 /**
  * Resolves every `NAME=secret[#field][@stage]` binding to its value. Each (secret, stage) is read once, so two
@@ -43,16 +59,34 @@ export function registerRunCommand(program: Command): void {
       'run a command with secrets added to its environment only (never argv, never this process); ' +
         'signals are forwarded and the exit status is the child’s. Put the command after "--".',
     )
-    .requiredOption(
+    .option(
       '--secret <NAME=secret[#field][@stage]>',
       'inject a secret (or one field of a JSON secret) as $NAME; repeatable',
       collect,
     )
+    .option(
+      '--env-file <file>',
+      'add the variables of a .env file; a value coffer://secret[#field][@stage] is resolved, others are passed as they are',
+    )
     .argument('<command...>', 'the command and its arguments, after "--"')
-    .action(async (argv: string[], flags: { secret: string[] }, command: Command) => {
+    .action(async (argv: string[], flags: { secret?: string[]; envFile?: string }, command: Command) => {
+      if (flags.secret === undefined && flags.envFile === undefined) {
+        throw new CliError('give --secret NAME=secret (repeatable) or --env-file FILE', ExitCode.usage);
+      }
+      const fromFile =
+        flags.envFile === undefined
+          ? { bindings: [], plain: new Map<string, string>() }
+          : await envFileBindings(flags.envFile);
+      for (const binding of flags.secret ?? []) {
+        const variable = binding.slice(0, binding.indexOf('='));
+        if (fromFile.plain.has(variable)) throw new CliError(`--secret ${variable} is given twice`, ExitCode.usage);
+      }
       const api = client(command);
-      const injected = await resolveBindings(api.call.bind(api) as ApiCall, flags.secret);
-      process.exitCode = await runChild(argv, injected);
+      const resolved = await resolveBindings(api.call.bind(api) as ApiCall, [
+        ...fromFile.bindings,
+        ...(flags.secret ?? []),
+      ]);
+      process.exitCode = await runChild(argv, new Map([...fromFile.plain, ...resolved]));
     });
 }
 

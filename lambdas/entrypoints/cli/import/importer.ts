@@ -201,16 +201,7 @@ export class Importer {
    */
   private async holdsAlready(name: string, item: SourceItem): Promise<boolean> {
     if (item.versions.length !== 1) return false;
-    const wanted = item.versions[0]!.value;
-    const current = await this.api
-      .call<{ value?: string; binary?: string }>('GET', `/v1/secret/data/${namePath(name)}`)
-      .catch(() => undefined);
-    if (current === undefined) return false;
-    const have =
-      current.binary !== undefined ? Buffer.from(current.binary, 'base64') : Buffer.from(current.value ?? '', 'utf8');
-    const want = 'string' in wanted ? Buffer.from(wanted.string, 'utf8') : wanted.binary;
-    const isBinary = 'binary' in wanted;
-    return isBinary === (current.binary !== undefined) && have.length === want.length && timingSafeEqual(have, want);
+    return holdsValue(this.api, name, item.versions[0]!.value);
   }
 
   private async patch(name: string, body: Record<string, unknown>): Promise<void> {
@@ -266,6 +257,22 @@ export class Importer {
       });
     }
   }
+}
+
+/**
+ * Whether `value` is the secret's current one, compared in constant time. False when the secret does not exist or the
+ * caller may not read it.
+ */
+export async function holdsValue(api: ApiClient, name: string, wanted: SourceValue): Promise<boolean> {
+  const current = await api
+    .call<{ value?: string; binary?: string }>('GET', `/v1/secret/data/${namePath(name)}`)
+    .catch(() => undefined);
+  if (current === undefined) return false;
+  const have =
+    current.binary !== undefined ? Buffer.from(current.binary, 'base64') : Buffer.from(current.value ?? '', 'utf8');
+  const want = 'string' in wanted ? Buffer.from(wanted.string, 'utf8') : wanted.binary;
+  const isBinary = 'binary' in wanted;
+  return isBinary === (current.binary !== undefined) && have.length === want.length && timingSafeEqual(have, want);
 }
 
 /** Counts by source and outcome, for the summary. */

@@ -24,9 +24,10 @@ export function newStats(): SourceStats {
 }
 
 /**
- * The files under `paths` (files or directories), each once. Inside a git work tree, what git would not ignore:
- * tracked files and untracked ones that `.gitignore` does not exclude (`git ls-files -co --exclude-standard`).
- * Elsewhere every regular file, except `.git` folders. Symbolic links are not followed.
+ * The files under `paths` (files or directories), each once. In a folder inside a git work tree, what git would not
+ * ignore: tracked files and untracked ones that `.gitignore` does not exclude (`git ls-files -co --exclude-standard`).
+ * Elsewhere every regular file, except `.git` folders. A file given by name is scanned, ignored or not. Symbolic links
+ * are not followed.
  */
 export async function listFiles(paths: readonly string[], cwd: string): Promise<string[]> {
   const files = new Set<string>();
@@ -35,22 +36,25 @@ export async function listFiles(paths: readonly string[], cwd: string): Promise<
     const stats = await lstat(absolute).catch(() => {
       throw new CliError(`no such file or directory: ${given}`, ExitCode.usage);
     });
-    const folder = stats.isDirectory() ? absolute : path.dirname(absolute);
+    // A file named on the command line is scanned even if git ignores it: a `.env` is usually ignored, and it is
+    // where `coffer scan .env` and `coffer scan --fix .env` have to look.
+    if (!stats.isDirectory()) {
+      files.add(absolute);
+      continue;
+    }
+    const folder = absolute;
     const inGit = await git(folder, ['rev-parse', '--is-inside-work-tree']).then(
       (out) => out.toString('utf8').trim() === 'true',
       () => false,
     );
     if (inGit) {
-      const spec = stats.isDirectory() ? '.' : path.basename(absolute);
-      const listed = await git(folder, ['ls-files', '-z', '-co', '--exclude-standard', '--', spec]);
+      const listed = await git(folder, ['ls-files', '-z', '-co', '--exclude-standard', '--', '.']);
       for (const name of splitNul(listed)) files.add(path.join(folder, name));
-    } else if (stats.isDirectory()) {
+    } else {
       for (const entry of await readdir(absolute, { recursive: true, withFileTypes: true })) {
         const full = path.join(entry.parentPath, entry.name);
         if (entry.isFile() && !path.relative(absolute, full).split(path.sep).includes('.git')) files.add(full);
       }
-    } else {
-      files.add(absolute);
     }
   }
   return [...files].sort();

@@ -1,70 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { parseDotenv } from '../../../../agent/dotenv.ts';
 import { CliError, ExitCode } from '../../../../agent/exit-codes.ts';
 import { type ImportSource, stringValue } from '../source.ts';
 
-/**
- * `.env` syntax as the `dotenv` package and Docker Compose read it (no parser of it is a dependency of Coffer, so this
- * one is kept small and tested line by line):
- * - `KEY=value` and `export KEY=value`; spaces around the key, the `=` and an unquoted value are dropped;
- * - `#` starts a comment on its own line, or after whitespace following an unquoted value;
- * - `'single'` and `` `backtick` `` quotes are literal; `"double"` quotes expand `\n`, `\r`, `\t`, `\"` and `\\`;
- *   any quoted value may span lines;
- * - a later definition of a key wins, as in a shell; `${VAR}` is NOT expanded (the value is stored as written).
- * A line that is none of these is refused with its line number (never its text: it may hold a value).
- */
-export function parseDotenv(text: string): Map<string, string> {
-  const entries = new Map<string, string>();
-  const source = text.replace(/\r\n?/g, '\n');
-  let i = 0;
-  let line = 1;
-  const fail = (why: string): never => {
-    throw new CliError(`line ${line}: ${why}`, ExitCode.usage);
-  };
-  while (i < source.length) {
-    const end = source.indexOf('\n', i) === -1 ? source.length : source.indexOf('\n', i);
-    const raw = source.slice(i, end);
-    const trimmed = raw.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) {
-      i = end + 1;
-      line++;
-      continue;
-    }
-    const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=[ \t]*/.exec(raw);
-    if (match === null) fail('expected KEY=value');
-    const key = match![1]!;
-    let at = i + match![0].length;
-    const quote = source[at];
-    let value: string;
-    if (quote === '"' || quote === "'" || quote === '`') {
-      let close = at + 1;
-      while (close < source.length && source[close] !== quote) close += quote === '"' && source[close] === '\\' ? 2 : 1;
-      if (close >= source.length) fail(`unterminated ${quote} quote`);
-      const body = source.slice(at + 1, close);
-      value = quote === '"' ? unescapeDouble(body) : body;
-      line += (body.match(/\n/g) ?? []).length;
-      at = close + 1;
-      const restEnd = source.indexOf('\n', at) === -1 ? source.length : source.indexOf('\n', at);
-      const rest = source.slice(at, restEnd).trim();
-      if (rest !== '' && !rest.startsWith('#')) fail('unexpected text after the closing quote');
-      i = restEnd + 1;
-    } else {
-      const rest = source.slice(at, end);
-      const comment = /(^|\s)#/.exec(rest);
-      value = (comment === null ? rest : rest.slice(0, comment.index)).trim();
-      i = end + 1;
-    }
-    entries.set(key, value);
-    line++;
-  }
-  return entries;
-}
-
-const ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', '"': '"', '\\': '\\' };
-
-function unescapeDouble(body: string): string {
-  return body.replace(/\\(.)/gs, (whole, c: string) => ESCAPES[c] ?? whole);
-}
+// The grammar is the agent's, which reads `.env` files of references for its child (`exec.env_file`).
+export { type DotenvEntry, dotenvEntries, parseDotenv } from '../../../../agent/dotenv.ts';
 
 /**
  * `dotenv:<file>`: one secret per key; `{{source}}` is the file's name without `.env` (`.env.prod` and `prod.env` →

@@ -39,8 +39,11 @@ const DIGEST_NOTATION = /^(?:sha(?:1|224|256|384|512)|md5|blake2b?)[-:]/i;
  * `settings.secrets.apiToken`), a call or an index (`getenv(…)`, `os.environ[…]`), an environment variable's name.
  */
 const CODE_REFERENCE = /^[A-Za-z_$][\w$]*(?:\??\.[A-Za-z_$][\w$]*)+!?$|[()[\]{}<>]|^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/;
-/** A Coffer secret reference, as `coffer run --secret NAME=billing/api-key#apiKey@AWSPREVIOUS` takes it. */
-const COFFER_REFERENCE = /^[\w./-]+#[\w.-]+(?:@[\w-]+)?$/;
+/**
+ * A Coffer secret reference, as `coffer run --secret NAME=billing/api-key#apiKey@AWSPREVIOUS` takes it, or as a
+ * `.env` file holds it for `coffer run --env-file` (`coffer://billing/api-key`, what `coffer scan --fix` writes).
+ */
+const COFFER_REFERENCE = /^[\w./-]+#[\w.-]+(?:@[\w-]+)?$|^coffer:\/\/[\w/+=.@#-]+$/;
 /** Lowercase words joined by `-`, `_`, `.` or `/`: a header name, a path, a test's `pg-password-not-real`. */
 const SLUG = /^[a-z0-9]+(?:[-_./][a-z0-9]+){2,}$/;
 /** After `name:`, a type annotation (`secret: SecretType = …`, `token: A | B`) rather than a value. */

@@ -67,6 +67,8 @@ describe('Function: looksLikeSecretValue', () => {
     ['a generic type', 'Pick<SecretsManagerClient'],
     ['a header name', 'x-aws-parameters-secrets-token'],
     ['a Coffer secret reference', 'billing/api-key#apiKey@AWSPREVIOUS'],
+    ['a Coffer reference in a .env file (scan --fix)', 'coffer://t3f9a1c2b/apps/billing/db-password'],
+    ['a Coffer reference with a field and a stage', 'coffer://Prod/DB+Main=1@ops#password@AWSPREVIOUS'],
     ['a path', 'kubernetes.io/serviceaccount/namespace'],
     ['a test value in words', 'do-not-echo-this-secret-0123456789'],
     ['an ARN', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf'],

@@ -2,9 +2,45 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dotenvSource, parseDotenv } from '../../../../../../lambdas/entrypoints/cli/import/sources/dotenv.ts';
+import {
+  dotenvEntries,
+  dotenvSource,
+  parseDotenv,
+} from '../../../../../../lambdas/entrypoints/cli/import/sources/dotenv.ts';
 
 const parse = (text: string) => Object.fromEntries(parseDotenv(text));
+
+describe('dotenvEntries', () => {
+  const written = (text: string) =>
+    dotenvEntries(text).map((e) => [e.key, e.line, text.slice(e.valueStart, e.valueEnd)]);
+
+  it('gives where each value is written: unquoted without the comment, quoted with its quotes, over lines', () => {
+    const text = 'A=abc # note\nexport B = "x y"  # b\nC=\'-----BEGIN\nabc\n-----END\'\nD=\nE=ab#c\n';
+    expect(written(text)).toEqual([
+      ['A', 1, 'abc'],
+      ['B', 2, '"x y"'],
+      ['C', 3, "'-----BEGIN\nabc\n-----END'"],
+      ['D', 6, ''],
+      ['E', 7, 'ab#c'],
+    ]);
+  });
+
+  it('gives offsets in the text as written when lines end in CRLF', () => {
+    const text = 'A=1\r\nB="two\r\nlines"\r\nC=three\r\n';
+    expect(written(text)).toEqual([
+      ['A', 1, '1'],
+      ['B', 2, '"two\r\nlines"'],
+      ['C', 4, 'three'],
+    ]);
+  });
+
+  it('lists a key defined twice twice, each with its own value', () => {
+    expect(dotenvEntries('A=1\nA=2\n').map((e) => [e.key, e.value, e.line])).toEqual([
+      ['A', '1', 1],
+      ['A', '2', 2],
+    ]);
+  });
+});
 
 describe('parseDotenv', () => {
   it('reads KEY=value, `export`, spaces around the key and value, and skips blank and comment lines', () => {
