@@ -18,7 +18,7 @@ import { SigV4Verifier, type SigV4VerifierOptions } from '../core/auth/sigv4/sig
 import { TokenService } from '../core/auth/token/token-service.ts';
 import type { ComplianceCertificate } from '../core/compliance/compliance-metrics.ts';
 import { ComplianceService, type ComputeReport, type ExpiredSecrets } from '../core/compliance/compliance-service.ts';
-import type { Claims } from '../core/coordination/claims.ts';
+import { type Claims, StoreClaims } from '../core/coordination/claims.ts';
 import { CachingKeyProvider } from '../core/crypto/data-key-cache.ts';
 import { CachingKeyRing } from '../core/crypto/key-ring-cache.ts';
 import { type DataKeyHolder, type RootKeyring, rotateRootKey } from '../core/crypto/root-key-rotation.ts';
@@ -267,6 +267,9 @@ export function composeDynamicSecrets(options: {
     clock,
     keyProvider: options.keyProvider,
     fetch: guardedFetch(egress, 'oauth provider'),
+    // A refresh token is spent once: Lambda instances (no claims given) and nodes sharing a store take turns by a
+    // claim; a node alone on its store passes claims that cost nothing.
+    claims: options.claims ?? new StoreClaims({ store, clock }),
   });
   const providers = { database, aws, ssh, oauth } satisfies ProviderRegistry;
   const leases = new LeaseService({ store, clock, providers, ...options.leases, claims: options.claims });

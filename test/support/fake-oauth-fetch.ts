@@ -13,9 +13,13 @@ export function fakeOAuthFetch(
     readonly grant?: (asked: string | null) => string | null;
     /** Awaited before each token answer (to hold two requests in flight at once). */
     readonly beforeToken?: () => Promise<void>;
+    /** Refuse a refresh token presented a second time (`invalid_grant`), as a server with reuse detection does. */
+    readonly refuseReuse?: boolean;
   } = {},
-): typeof fetch & { readonly revoked: Set<string> } {
+): typeof fetch & { readonly revoked: Set<string>; readonly spentRefreshTokens: string[] } {
   const revoked = new Set<string>();
+  /** Refresh tokens presented, in order. */
+  const spentRefreshTokens: string[] = [];
   const json = (body: unknown, status = 200) =>
     new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
   const handler = async (input: Parameters<typeof fetch>[0], init: RequestInit = {}) => {
@@ -30,6 +34,13 @@ export function fakeOAuthFetch(
     const form = new URLSearchParams(String(init.body ?? ''));
     if (url.pathname === '/token') {
       await options.beforeToken?.();
+      const presented = form.get('refresh_token');
+      if (form.get('grant_type') === 'refresh_token' && presented !== null) {
+        if (options.refuseReuse === true && spentRefreshTokens.includes(presented)) {
+          return json({ error: 'invalid_grant' }, 400);
+        }
+        spentRefreshTokens.push(presented);
+      }
       const scope = options.grant === undefined ? form.get('scope') : options.grant(form.get('scope'));
       return json({
         access_token: randomBytes(16).toString('hex'),
@@ -45,5 +56,5 @@ export function fakeOAuthFetch(
     }
     return json({ error: 'not_found' }, 404);
   };
-  return Object.assign(handler as typeof fetch, { revoked });
+  return Object.assign(handler as typeof fetch, { revoked, spentRefreshTokens });
 }

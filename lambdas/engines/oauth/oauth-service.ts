@@ -5,6 +5,7 @@
  * (`oauth-protocol.ts`), not at start.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import type { Claims } from '../../core/coordination/claims.ts';
 import { open as openSealed, seal } from '../../core/crypto/envelope.ts';
 import { rewrapPartition } from '../../core/crypto/root-key-rotation.ts';
 import {
@@ -53,7 +54,15 @@ export interface OAuthServiceOptions {
   readonly fetch: typeof fetch;
   /** How long one exchange with the server may take. @default 10_000 */
   readonly timeoutMs?: number | undefined;
+  /**
+   * Where several nodes (or Lambda instances) share the store: the claim that keeps refreshes to one node at a time.
+   * @default none: the node's own lock only
+   */
+  readonly claims?: Claims | undefined;
 }
+
+/** The claim a node holds while it spends the refresh token: across nodes, one refresh at a time. */
+export const OAUTH_REFRESH_CLAIM = 'oauth/refresh';
 
 /** The config as callers see it: never a secret, only whether each is set. */
 export interface OAuthConfigView {
@@ -299,42 +308,65 @@ export class OAuthService implements DynamicProvider<'oauth'> {
    * access token, before anything is answered: the old one is spent at the server, so the new one must not be lost.
    */
   async #refreshGrant(role: string, parameters: TokenParameters) {
-    return this.#refreshing.run(async () => {
-      const item = await this.#configItem();
-      const config = item.data;
-      const credentials = await this.#credentials(config);
-      if (credentials.refresh_token === undefined) {
-        throw new InvalidRequestError(
-          `role ${role} uses the refresh_token grant, but the OAuth config holds no refresh token: write one with the config`,
-        );
-      }
-      const protocol = await loadProtocol();
-      const answer = await protocol.refresh(
-        serverOf(config),
-        clientOf(config, credentials),
-        credentials.refresh_token,
-        parameters,
-        this.#transport,
+    return this.#refreshing.run(() => this.#acrossNodes(() => this.#refreshOnce(role, parameters)));
+  }
+
+  /**
+   * Runs `spend` holding the refresh claim. A second node waits for the first to write the rotated token rather than
+   * present the spent one, which a server with reuse detection would answer by revoking the whole grant.
+   */
+  async #acrossNodes<T>(spend: () => Promise<T>): Promise<T> {
+    const claims = this.#options.claims;
+    if (claims === undefined) return spend();
+    // Held past the exchange's own timeout and the write after it, so a claim never lapses while its holder spends.
+    const ttlMs = this.#transport.timeoutMs * 3;
+    for (let waited = 0, pause = 25; !(await claims.claim(OAUTH_REFRESH_CLAIM, ttlMs)); waited += pause) {
+      if (waited >= ttlMs) throw new ConflictError('another node is refreshing the OAuth grant; retry');
+      pause = Math.min(pause * 2, 1000);
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+    try {
+      return await spend();
+    } finally {
+      await claims.release(OAUTH_REFRESH_CLAIM).catch(() => {});
+    }
+  }
+
+  async #refreshOnce(role: string, parameters: TokenParameters) {
+    const item = await this.#configItem();
+    const config = item.data;
+    const credentials = await this.#credentials(config);
+    if (credentials.refresh_token === undefined) {
+      throw new InvalidRequestError(
+        `role ${role} uses the refresh_token grant, but the OAuth config holds no refresh token: write one with the config`,
       );
-      const rotated =
-        answer.refreshToken === undefined || answer.refreshToken === credentials.refresh_token
-          ? undefined
-          : {
-              ...config,
-              sealed: await this.#sealCredentials(config.id, { ...credentials, refresh_token: answer.refreshToken }),
-              refreshedAt: this.#options.clock.now(),
-            };
-      try {
-        await this.#keepToken(role, answer, rotated === undefined ? undefined : { record: rotated, rev: item.rev });
-      } catch (err) {
-        if (!(err instanceof ConditionFailedError)) throw err;
-        // The config was replaced meanwhile (a new credential written, or another node refreshed): the one written
-        // last stands; this token is given back rather than handed out on a grant no longer on record.
-        await this.#revokeAtServer(config, answer.accessToken).catch(() => {});
-        throw new ConflictError('the OAuth config changed while its refresh token was used; retry');
-      }
-      return { answer, config };
-    });
+    }
+    const protocol = await loadProtocol();
+    const answer = await protocol.refresh(
+      serverOf(config),
+      clientOf(config, credentials),
+      credentials.refresh_token,
+      parameters,
+      this.#transport,
+    );
+    const rotated =
+      answer.refreshToken === undefined || answer.refreshToken === credentials.refresh_token
+        ? undefined
+        : {
+            ...config,
+            sealed: await this.#sealCredentials(config.id, { ...credentials, refresh_token: answer.refreshToken }),
+            refreshedAt: this.#options.clock.now(),
+          };
+    try {
+      await this.#keepToken(role, answer, rotated === undefined ? undefined : { record: rotated, rev: item.rev });
+    } catch (err) {
+      if (!(err instanceof ConditionFailedError)) throw err;
+      // The config was replaced meanwhile (a new credential written, or another node refreshed): the one written
+      // last stands; this token is given back rather than handed out on a grant no longer on record.
+      await this.#revokeAtServer(config, answer.accessToken).catch(() => {});
+      throw new ConflictError('the OAuth config changed while its refresh token was used; retry');
+    }
+    return { answer, config };
   }
 
   /** Seals the access token under its hash (and, for a refresh, writes the rotated config) in one transaction. */

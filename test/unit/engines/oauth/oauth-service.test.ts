@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DnsEgressGuard, guardedFetch } from '../../../../lambdas/adapters/egress/dns-egress-guard.ts';
 import { MemoryStore } from '../../../../lambdas/adapters/memory/memory-store.ts';
+import { CLAIM_PARTITION, type Claims, StoreClaims } from '../../../../lambdas/core/coordination/claims.ts';
 import { EgressPolicy } from '../../../../lambdas/core/egress/egress-policy.ts';
 import {
   ConflictError,
@@ -300,9 +301,10 @@ describe('Class: OAuthService', () => {
       fetch: ReturnType<typeof fakeOAuthFetch>,
       store = new MemoryStore(),
       keyProvider = new FakeKeyProvider(),
+      claims?: (clock: FakeClock) => Claims,
     ) {
       const clock = new FakeClock(Date.now());
-      const oauth = new OAuthService({ store, clock, keyProvider, fetch });
+      const oauth = new OAuthService({ store, clock, keyProvider, fetch, claims: claims?.(clock) });
       const leases = new LeaseService({
         store,
         clock,
@@ -359,6 +361,55 @@ describe('Class: OAuthService', () => {
       expect((refused[0] as PromiseRejectedResult).reason).toBeInstanceOf(ConflictError);
       expect(fetch.revoked.size).toBe(1);
       expect((await a.leases.list({ prefix: 'oauth/' })).leases).toHaveLength(1);
+    });
+
+    // Refreshes across nodes sharing a store.
+    /** Two nodes over one store refreshing at once, against a server that refuses a refresh token used twice. */
+    async function twoNodesRefresh(claims: ((store: MemoryStore, clock: FakeClock) => Claims) | undefined) {
+      const seen = { inFlight: 0, mostInFlight: 0 };
+      const fetch = fakeOAuthFetch({
+        refuseReuse: true,
+        beforeToken: async () => {
+          seen.mostInFlight = Math.max(seen.mostInFlight, ++seen.inFlight);
+          // Long enough for the other node to reach the server (or ask for the claim) while this one is there.
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          seen.inFlight--;
+        },
+      });
+      const store = new MemoryStore();
+      const keyProvider = new FakeKeyProvider();
+      const node = () => fakeFixture(fetch, store, keyProvider, claims && ((clock) => claims(store, clock)));
+      const [a, b] = [node(), node()];
+      await a.oauth.putConfig({
+        issuer: FAKE_OAUTH_ISSUER,
+        client_id: 'coffer',
+        client_secret: 's3cret-value',
+        refresh_token: 'first-refresh-token',
+      });
+      await a.oauth.putRole('offline', { grant: 'refresh_token' });
+      const outcomes = await Promise.allSettled([
+        a.leases.issue({ kind: 'oauth', role: 'offline', principalId: 'alice' }),
+        b.leases.issue({ kind: 'oauth', role: 'offline', principalId: 'bob' }),
+      ]);
+      return { outcomes, fetch, store, mostInFlight: seen.mostInFlight };
+    }
+
+    it('without a shared claim, the second node presents the spent refresh token and is refused', async () => {
+      const { outcomes, mostInFlight } = await twoNodesRefresh(undefined);
+      expect(mostInFlight).toBe(2);
+      expect(outcomes.filter((o) => o.status === 'rejected')).toHaveLength(1);
+    });
+
+    it('spends each refresh token once when two nodes refresh at once: the second waits for the rotated one', async () => {
+      const { outcomes, fetch, store, mostInFlight } = await twoNodesRefresh(
+        (store, clock) => new StoreClaims({ store, clock }),
+      );
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled']);
+      expect(mostInFlight).toBe(1);
+      expect(fetch.spentRefreshTokens).toHaveLength(2);
+      expect(fetch.spentRefreshTokens[0]).toBe('first-refresh-token');
+      expect(fetch.revoked.size).toBe(0);
+      expect((await store.query(CLAIM_PARTITION)).items).toEqual([]);
     });
   });
 
