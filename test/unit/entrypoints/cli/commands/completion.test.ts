@@ -19,16 +19,12 @@ const installed = (shell: string) => spawnSync('sh', ['-c', `command -v ${shell}
 function bashCompletes(typed: string[]): string[] {
   const script = completionScript(buildProgram(), 'bash');
   const words = typed.map((word) => `'${word}'`).join(' ');
-  const run = spawnSync(
-    'bash',
-    [
-      '-c',
-      `${script}\nCOMP_WORDS=(${words}); COMP_CWORD=${typed.length - 1}; _coffer; printf '%s\\n' "\${COMPREPLY[@]}"`,
-    ],
-    {
-      encoding: 'utf8',
-    },
-  );
+  // On stdin, not `-c`: the script outgrows the kernel's limit on one argument (128 KiB, E2BIG).
+  const run = spawnSync('bash', ['-s'], {
+    input: `${script}\nCOMP_WORDS=(${words}); COMP_CWORD=${typed.length - 1}; _coffer; printf '%s\\n' "\${COMPREPLY[@]}"`,
+    encoding: 'utf8',
+  });
+  expect(run.error).toBeUndefined();
   expect(run.stderr).toBe('');
   return run.stdout.split('\n').filter((line) => line !== '');
 }
@@ -91,8 +87,13 @@ describe('coffer completion', () => {
   it('completes subcommands and options in fish', () => {
     expect(installed('fish'), 'fish is not installed: apt-get install fish (.ci/run does)').toBe(true);
     const script = completionScript(program, 'fish');
+    // Sourced from a file, not given to `-c`: the script outgrows the kernel's limit on one argument (128 KiB, E2BIG).
+    const dir = mkdtempSync(path.join(tmpdir(), 'coffer-fish-'));
+    const file = path.join(dir, 'coffer.fish');
+    writeFileSync(file, script);
     const fishCompletes = (line: string) => {
-      const run = spawnSync('fish', ['-c', `${script}\ncomplete -C '${line}'`], { encoding: 'utf8' });
+      const run = spawnSync('fish', ['-c', `source '${file}'; complete -C '${line}'`], { encoding: 'utf8' });
+      expect(run.error).toBeUndefined();
       expect(run.stderr).toBe('');
       return run.stdout.split('\n').map((candidate) => candidate.split('\t')[0]);
     };
@@ -100,6 +101,7 @@ describe('coffer completion', () => {
     expect(fishCompletes('coffer secret get --ver')).toEqual(['--version-id', '']);
     // The value of --output is left to fish's file names: no command is offered there.
     expect(fishCompletes('coffer --output ')).not.toContain('secret');
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('completes the commands, then the subcommands of the command typed', () => {
