@@ -11,6 +11,7 @@ import type { ExpirySweepOutcome } from '../../core/secrets/expiration/expiry-sw
 import { RegionalSecrets } from '../../core/secrets/regional-secrets.ts';
 import { composeExpirySweep } from '../expiry-sweep.ts';
 import { accountOf, EVENT_BUS, LambdaSettings, loadLambdaConfig } from './config.ts';
+import { type PassLogger, scheduledPass, sdkClientOptions } from './scheduled-pass.ts';
 import { kmsVersionKeys } from './version-keys.ts';
 
 /** The `service` name of the expiry sweeper's logs. */
@@ -59,10 +60,7 @@ export interface ExpirySweeperHandlerOptions {
   readonly clients?: ExpirySweeperClients;
   /** @default the DynamoDB table of the configuration */
   readonly store?: Store;
-  readonly logger?: {
-    info(message: string, attributes: Record<string, unknown>): void;
-    error(message: string, attributes: Record<string, unknown>): void;
-  };
+  readonly logger?: PassLogger;
   /** @default systemClock */
   readonly clock?: Clock;
 }
@@ -107,21 +105,11 @@ export function createExpirySweeperHandler(
         error: err instanceof Error ? { name: err.name, message: err.message } : { name: 'unknown' },
       }),
   });
-  return async () => {
-    try {
-      const outcome = await sweep.sweep();
-      logger.info('expiry sweep finished', { ...outcome });
-      return outcome;
-    } catch (err) {
-      const error = err instanceof Error ? { name: err.name, message: err.message } : { name: 'unknown' };
-      logger.error('expiry sweep failed', { error });
-      throw err;
-    }
-  };
+  return scheduledPass(logger, 'expiry sweep', () => sweep.sweep());
 }
 
 function createClients(config: ExpirySweeperConfig): ExpirySweeperClients {
-  const common = { region: config.region, ...(config.endpoint !== undefined && { endpoint: config.endpoint }) };
+  const common = sdkClientOptions(config);
   return {
     dynamodb: new DynamoDBClient(common),
     kms: new KMSClient(common),

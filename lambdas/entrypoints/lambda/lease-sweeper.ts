@@ -10,6 +10,7 @@ import { secretPartitionsFor } from '../../core/secrets/secret-partitions.ts';
 import { SecretService } from '../../core/secrets/secret-service.ts';
 import { composeDynamicSecrets } from './compose.ts';
 import { accountOf, egressAllowOf, LambdaSettings, loadLambdaConfig } from './config.ts';
+import { type PassLogger, scheduledPass, sdkClientOptions } from './scheduled-pass.ts';
 import { kmsVersionKeys } from './version-keys.ts';
 
 /** The `service` name of the sweeper's logs. */
@@ -54,17 +55,11 @@ export interface LeaseSweeperClients {
   readonly sts: STSClient;
 }
 
-/** The part of a Powertools `Logger` the sweeper uses. */
-export interface SweeperLogger {
-  info(message: string, attributes: Record<string, unknown>): void;
-  error(message: string, attributes: Record<string, unknown>): void;
-}
-
 export interface LeaseSweeperHandlerOptions {
   /** @default clients of the configured region (and emulator endpoint) */
   readonly clients?: LeaseSweeperClients;
   /** @default a Powertools logger, service `lease-sweeper` */
-  readonly logger?: SweeperLogger;
+  readonly logger?: PassLogger;
   /** @default systemClock */
   readonly clock?: Clock;
 }
@@ -91,7 +86,7 @@ export function createLeaseSweeperHandler(
   const config = loadLeaseSweeperConfig(env);
   const clients = options.clients ?? createSweeperClients(config);
   const clock = options.clock ?? systemClock;
-  const logger: SweeperLogger = options.logger ?? new Logger({ serviceName: SWEEPER_SERVICE_NAME });
+  const logger: PassLogger = options.logger ?? new Logger({ serviceName: SWEEPER_SERVICE_NAME });
   // The plain store, not the audit outbox: nothing here runs inside a request.
   const store = new DynamoDbStore({ client: clients.dynamodb, tableName: config.tableName });
   // A connection's admin secret may be sealed under a customer key (KmsKeyId): the sweeper reads it like the broker.
@@ -108,21 +103,10 @@ export function createLeaseSweeperHandler(
   });
   const { leases } = composeDynamicSecrets({ store, secrets, clients, config, clock, keyProvider });
 
-  return async () => {
-    try {
-      const outcome = await leases.sweep();
-      logger.info('lease sweep finished', { ...outcome });
-      return outcome;
-    } catch (err) {
-      // Names and messages only: lease and SDK errors never quote credentials.
-      const error = err instanceof Error ? { name: err.name, message: err.message } : { name: 'unknown' };
-      logger.error('lease sweep failed', { error });
-      throw err;
-    }
-  };
+  return scheduledPass(logger, 'lease sweep', () => leases.sweep());
 }
 
 function createSweeperClients(config: LeaseSweeperConfig): LeaseSweeperClients {
-  const common = { region: config.region, ...(config.endpoint !== undefined && { endpoint: config.endpoint }) };
+  const common = sdkClientOptions(config);
   return { dynamodb: new DynamoDBClient(common), kms: new KMSClient(common), sts: new STSClient(common) };
 }
