@@ -1,9 +1,9 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { startDaemon } from './daemon.ts';
 import { freePort } from './free-port.ts';
-import { waitFor } from './wait-for.ts';
 
 /** Where Debian's `rsyslog` package installs the daemon (not on a non-root PATH). */
 const RSYSLOGD = process.env.COFFER_TEST_RSYSLOGD ?? '/usr/sbin/rsyslogd';
@@ -93,41 +93,13 @@ export async function startRsyslog(): Promise<TestRsyslog> {
   makeCertificates(dir);
   const ports = { udp: await freePort(), tcp: await freePort(), tls: await freePort() };
   writeFileSync(path.join(dir, 'rsyslog.conf'), rsyslogConf(dir, ports));
-  let output = '';
-  const child: ChildProcess = spawn(
-    RSYSLOGD,
-    ['-n', '-f', path.join(dir, 'rsyslog.conf'), '-i', path.join(dir, 'rsyslogd.pid')],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
+  const daemon = await startDaemon({
+    name: 'rsyslogd',
+    command: RSYSLOGD,
+    args: ['-n', '-f', path.join(dir, 'rsyslog.conf'), '-i', path.join(dir, 'rsyslogd.pid')],
+    dir,
+    ready: () => [ports.tcp, ports.tls].every((p) => bound('tcp', p)) && bound('udp', ports.udp),
   });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitFor(
-      'rsyslogd to listen on its inputs',
-      () => {
-        if (child.exitCode !== null) throw new Error(`rsyslogd exited (${child.exitCode}): ${output}`);
-        return [ports.tcp, ports.tls].every((p) => bound('tcp', p)) && bound('udp', ports.udp);
-      },
-      { intervalMs: 100, detail: () => output },
-    );
-  } catch (err) {
-    await stop();
-    throw err;
-  }
   const read = (name: string) => {
     try {
       return readFileSync(path.join(dir, `${name}.log`), 'utf8')
@@ -144,6 +116,6 @@ export async function startRsyslog(): Promise<TestRsyslog> {
     caPem: readFileSync(path.join(dir, 'ca.crt'), 'utf8'),
     otherCaPem: readFileSync(path.join(dir, 'other.crt'), 'utf8'),
     received: read,
-    stop,
+    stop: daemon.stop,
   };
 }

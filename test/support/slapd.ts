@@ -1,12 +1,12 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'ldapts';
+import { startDaemon } from './daemon.ts';
 import { freePort } from './free-port.ts';
-import { waitFor } from './wait-for.ts';
 
 /** Where Debian's `slapd` package installs the daemon (not on a non-root PATH). */
 const SLAPD = process.env.COFFER_TEST_SLAPD ?? '/usr/sbin/slapd';
@@ -153,36 +153,19 @@ export async function startSlapd(): Promise<TestSlapd> {
   const ldapsPort = await freePort();
   const url = `ldap://127.0.0.1:${port}`;
   const ldapsUrl = `ldaps://127.0.0.1:${ldapsPort}`;
-  let log = '';
   // `-d 0`: stay in the foreground (so the test owns the process) without debug output.
-  const child: ChildProcess = spawn(SLAPD, ['-f', `${dir}/slapd.conf`, '-h', `${url}/ ${ldapsUrl}/`, '-d', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const daemon = await startDaemon({
+    name: 'slapd',
+    command: SLAPD,
+    args: ['-f', `${dir}/slapd.conf`, '-h', `${url}/ ${ldapsUrl}/`, '-d', '0'],
+    dir,
+    ready: async () => (await accepts(port)) && (await accepts(ldapsPort)),
+    intervalMs: 50,
   });
-  child.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
   try {
-    await waitFor(
-      'slapd to accept connections',
-      async () => {
-        if (child.exitCode !== null) throw new Error(`slapd exited (${child.exitCode}): ${log}`);
-        return (await accepts(port)) && (await accepts(ldapsPort));
-      },
-      { intervalMs: 50, detail: () => log },
-    );
     await seed(url, `cn=admin,${BASE_DN}`, adminPassword, servicePassword);
   } catch (err) {
-    await stop();
+    await daemon.stop();
     throw err;
   }
   return {
@@ -195,7 +178,7 @@ export async function startSlapd(): Promise<TestSlapd> {
     serviceDn: `cn=coffer,${BASE_DN}`,
     servicePassword,
     userDn: (uid) => `uid=${escapeDnValue(uid)},${PEOPLE_DN}`,
-    stop,
+    stop: daemon.stop,
   };
 }
 

@@ -1,11 +1,11 @@
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { startDaemon } from './daemon.ts';
 import { freePort } from './free-port.ts';
-import { waitFor } from './wait-for.ts';
 
 /** Where Debian's `openssh-server` installs the daemon (not on a non-root PATH). */
 const SSHD = process.env.COFFER_TEST_SSHD ?? '/usr/sbin/sshd';
@@ -57,18 +57,13 @@ export async function startSshd(options: {
     'LogLevel VERBOSE',
   ];
   writeFileSync(path.join(dir, 'sshd_config'), `${config.join('\n')}\n`);
-  let output = '';
-  const child: ChildProcess = spawn(SSHD, ['-D', '-e', '-f', path.join(dir, 'sshd_config')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitFor(
-    'sshd to listen',
-    () =>
+  const daemon = await startDaemon({
+    name: 'sshd',
+    command: SSHD,
+    args: ['-D', '-e', '-f', path.join(dir, 'sshd_config')],
+    dir,
+    ready: () =>
       new Promise<boolean>((resolve) => {
-        if (child.exitCode !== null) throw new Error(`sshd exited: ${output}`);
         const socket = net.connect(port, '127.0.0.1');
         socket.once('connect', () => {
           socket.destroy();
@@ -76,8 +71,7 @@ export async function startSshd(options: {
         });
         socket.once('error', () => resolve(false));
       }),
-    { intervalMs: 100, detail: () => output },
-  );
+  });
   return {
     port,
     dir,
@@ -116,13 +110,9 @@ export async function startSshd(options: {
         return { ok: true, output: result.stderr };
       } catch (err) {
         const e = err as { stderr?: string };
-        return { ok: false, output: `${e.stderr ?? ''}\n--- sshd ---\n${output.slice(-2000)}` };
+        return { ok: false, output: `${e.stderr ?? ''}\n--- sshd ---\n${daemon.output().slice(-2000)}` };
       }
     },
-    async stop() {
-      child.kill('SIGTERM');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: daemon.stop,
   };
 }
