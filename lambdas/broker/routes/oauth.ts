@@ -1,8 +1,9 @@
 import * as z from 'zod';
 import * as api from '../../api/index.ts';
 import { parseDuration } from '../../core/duration.ts';
-import { OAUTH_ROLE_NAME, OAuthConfigSchema, OAuthRoleSchema, Scope } from '../../engines/oauth/oauth-role.ts';
+import { OAuthConfigSchema, OAuthRoleSchema, Scope } from '../../engines/oauth/oauth-role.ts';
 import type { OAuthConfigView } from '../../engines/oauth/oauth-service.ts';
+import { ROLE_NAME } from '../../engines/shared/engine-roles.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
 import { requireService } from '../features.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../route.ts';
@@ -13,7 +14,7 @@ import { iso } from './wire.ts';
  * The OAuth engine: policy paths `oauth/config` (the authorisation server and the client credential), `oauth/roles/
  * <name>`, `oauth/creds/<role>` (an access token under a lease).
  */
-const RoleName = z.string().regex(OAUTH_ROLE_NAME, 'a role name is 1–128 letters, digits, "_", "." or "-"');
+const RoleName = z.string().regex(ROLE_NAME, 'a role name is 1–128 letters, digits, "_", "." or "-"');
 const NameParam = z.object({ name: RoleName });
 const RoleParam = z.object({ role: RoleName });
 

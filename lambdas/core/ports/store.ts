@@ -83,3 +83,26 @@ export interface Store {
   transact(ops: readonly WriteOp[]): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * Every item of one partition (or of one sort-key prefix in it), page after page, in sort-key order. For partitions
+ * that stay small (roles, mounts, revocation lists): it holds them all in memory.
+ */
+export async function queryAll<T extends ItemData = ItemData>(
+  store: Store,
+  pk: string,
+  options: { readonly prefix?: string } = {},
+): Promise<StoredItem<T>[]> {
+  const items: StoredItem<T>[] = [];
+  let startAfter: string | undefined;
+  do {
+    const page = await store.query<T>(pk, {
+      limit: 1000,
+      ...(options.prefix !== undefined && { prefix: options.prefix }),
+      ...(startAfter !== undefined && { startAfter }),
+    });
+    items.push(...page.items);
+    startAfter = page.lastKey;
+  } while (startAfter !== undefined);
+  return items;
+}

@@ -8,8 +8,6 @@ import * as z from 'zod';
 import { DurationSchema } from '../../core/duration.ts';
 import { CLIENT_AUTH_METHODS } from './oauth-records.ts';
 
-export const OAUTH_ROLE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
 /** RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`. */
 export const Scope = z
   .string()

@@ -20,7 +20,8 @@ import type { DynamicProvider, HandleOf, RoleLimits } from '../../core/leases/le
 import { Mutex } from '../../core/mutex.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { KeyProvider } from '../../core/ports/key-provider.ts';
-import { ConditionFailedError, type ItemData, type Store, type StoredItem } from '../../core/ports/store.ts';
+import { ConditionFailedError, type Store, type StoredItem } from '../../core/ports/store.ts';
+import { EngineRoles } from '../shared/engine-roles.ts';
 import type { OAuthClient, TokenAnswer, TokenParameters, Transport } from './oauth-protocol.ts';
 import {
   type ClientCredentials,
@@ -33,7 +34,6 @@ import {
   type SealedBlob,
 } from './oauth-records.ts';
 import {
-  OAUTH_ROLE_NAME,
   type OAuthConfigInput,
   OAuthConfigSchema,
   type OAuthRole,
@@ -43,7 +43,6 @@ import {
 } from './oauth-role.ts';
 
 const loadProtocol = lazyImport(() => import('./oauth-protocol.ts'));
-const PAGE = 1000;
 
 export interface OAuthServiceOptions {
   readonly store: Store;
@@ -91,6 +90,7 @@ export type OAuthCredential = Awaited<ReturnType<OAuthService['issue']>>['creden
 export class OAuthService implements DynamicProvider<'oauth'> {
   readonly kind = 'oauth' as const;
   readonly #options: OAuthServiceOptions;
+  readonly #roles: EngineRoles<OAuthRole, OAuthRoleInput>;
   /**
    * Refreshes run one at a time on a node: a rotated refresh token is valid once, and a server that sees a used one
    * again may revoke the whole grant (reuse detection, RFC 9700 §4.14.2).
@@ -102,6 +102,12 @@ export class OAuthService implements DynamicProvider<'oauth'> {
   constructor(options: OAuthServiceOptions) {
     this.#options = options;
     this.#transport = { fetch: options.fetch, timeoutMs: options.timeoutMs ?? 10_000 };
+    this.#roles = new EngineRoles({
+      store: options.store,
+      pk: OAUTH_ROLE_PK,
+      schema: OAuthRoleSchema,
+      noun: 'OAuth role',
+    });
   }
 
   // ---- the config --------------------------------------------------------------------------------------------
@@ -172,39 +178,21 @@ export class OAuthService implements DynamicProvider<'oauth'> {
 
   // ---- roles -------------------------------------------------------------------------------------------------
 
-  async putRole(name: string, input: OAuthRoleInput): Promise<OAuthRole> {
-    checkRoleName(name);
-    const parsed = OAuthRoleSchema.safeParse(input);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new ValidationError(`invalid OAuth role: ${issue.path.join('.') || 'role'}: ${issue.message}`);
-    }
-    await this.#options.store.transact([{ type: 'put', pk: OAUTH_ROLE_PK, sk: name, data: parsed.data }]);
-    return parsed.data;
+  putRole(name: string, input: OAuthRoleInput): Promise<OAuthRole> {
+    return this.#roles.put(name, input);
   }
 
-  async getRole(name: string): Promise<OAuthRole> {
-    checkRoleName(name);
-    const item = await this.#options.store.get<OAuthRole & ItemData>(OAUTH_ROLE_PK, name);
-    if (item === undefined) throw new NotFoundError(`no OAuth role "${name}"`);
-    return item.data;
+  getRole(name: string): Promise<OAuthRole> {
+    return this.#roles.get(name);
   }
 
   /** Deletes a role. Its live leases stay listed and revocable; nothing new is issued for it. */
-  async deleteRole(name: string): Promise<void> {
-    checkRoleName(name);
-    try {
-      await this.#options.store.transact([
-        { type: 'delete', pk: OAUTH_ROLE_PK, sk: name, condition: { kind: 'exists' } },
-      ]);
-    } catch (err) {
-      if (err instanceof ConditionFailedError) throw new NotFoundError(`no OAuth role "${name}"`);
-      throw err;
-    }
+  deleteRole(name: string): Promise<void> {
+    return this.#roles.delete(name);
   }
 
-  async listRoles(): Promise<string[]> {
-    return (await queryAll(this.#options.store, OAUTH_ROLE_PK)).map((item) => item.sk);
+  listRoles(): Promise<string[]> {
+    return this.#roles.list();
   }
 
   // ---- the lease provider ------------------------------------------------------------------------------------
@@ -481,10 +469,6 @@ export function tokenHash(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
-function checkRoleName(name: string): void {
-  if (!OAUTH_ROLE_NAME.test(name)) throw new ValidationError('a role name is 1–128 letters, digits, "_", "." or "-"');
-}
-
 function credentialsContext(id: string) {
   return { engine: 'oauth', config: id };
 }
@@ -499,15 +483,4 @@ function tokenContext(hash: string) {
 
 function tokenBinding(hash: string) {
   return { secretId: `oauth/token/${hash}`, versionId: 'access-token' };
-}
-
-async function queryAll<T extends ItemData>(store: Store, pk: string): Promise<StoredItem<T>[]> {
-  const out: StoredItem<T>[] = [];
-  let startAfter: string | undefined;
-  do {
-    const page = await store.query<T>(pk, { limit: PAGE, ...(startAfter === undefined ? {} : { startAfter }) });
-    out.push(...page.items);
-    startAfter = page.lastKey;
-  } while (startAfter !== undefined);
-  return out;
 }

@@ -5,7 +5,7 @@
 import { NotFoundError } from '../../core/errors.ts';
 import type { RevocationStatus } from '../../core/ports/certificate-revocation.ts';
 import type { Clock } from '../../core/ports/clock.ts';
-import type { Store, WriteOp } from '../../core/ports/store.ts';
+import { queryAll, type Store, type WriteOp } from '../../core/ports/store.ts';
 import { retryOnConflict } from '../../core/retry.ts';
 import type { CaService } from './ca-service.ts';
 import { derInteger } from './der.ts';
@@ -20,7 +20,6 @@ import {
   PK_CERT,
   PK_CRL,
   PK_REVOKED,
-  queryAll,
   type RevokedRecord,
 } from './pki-records.ts';
 import { AuthorityKeyIdentifierExtension, Extension, PemConverter, X509Certificate, X509CrlGenerator } from './x509.ts';

@@ -5,6 +5,7 @@
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { Store } from '../../core/ports/store.ts';
+import { queryAll } from '../../core/ports/store.ts';
 import { retryOnConflict } from '../../core/retry.ts';
 import { BACKDATE_MS, type CaService, type OpenedCa } from './ca-service.ts';
 import { certificateExpiryEntries } from './certificate-expiry.ts';
@@ -12,7 +13,7 @@ import { checkKeyType, generateLeafKeyDer, inspectPublicKey } from './leaf-keys.
 import { issuerTemplate } from './leaf-template.ts';
 import { checkDnsName, checkIpSan, normaliseDnsName } from './name-rules.ts';
 import { parseCsr, pemText } from './pem.ts';
-import { type CertRecord, normaliseSerial, PK_CERT, queryAll } from './pki-records.ts';
+import { type CertRecord, normaliseSerial, PK_CERT } from './pki-records.ts';
 import type { PkiRole } from './pki-role.ts';
 import type { RoleService } from './role-service.ts';
 import type { StoredKeys } from './stored-keys.ts';

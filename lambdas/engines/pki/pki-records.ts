@@ -4,7 +4,7 @@
  */
 import { ValidationError } from '../../core/errors.ts';
 import type { CaKeyType } from '../../core/ports/ca-key-store.ts';
-import type { ItemData, Store, StoredItem } from '../../core/ports/store.ts';
+import type { ItemData } from '../../core/ports/store.ts';
 
 export const PK_CA = 'pki#ca';
 export const PK_ROLE = 'pki#role';
@@ -13,7 +13,6 @@ export const PK_REVOKED = 'pki#revoked';
 export const PK_CRL = 'pki#crl';
 /** The CRL partition holds one item: the CRL currently served. */
 export const CRL_SK = 'current';
-const PAGE = 1000;
 
 export type CaSlot = 'root' | 'intermediate';
 
@@ -63,17 +62,6 @@ export interface CrlRecord extends ItemData {
 }
 
 /** Every item of a partition, page by page. */
-export async function queryAll<T extends ItemData>(store: Store, pk: string): Promise<StoredItem<T>[]> {
-  const out: StoredItem<T>[] = [];
-  let startAfter: string | undefined;
-  do {
-    const page = await store.query<T>(pk, { limit: PAGE, ...(startAfter === undefined ? {} : { startAfter }) });
-    out.push(...page.items);
-    startAfter = page.lastKey;
-  } while (startAfter !== undefined);
-  return out;
-}
-
 /** 128 random bits as 32 hex digits (the first byte is never 0, so the DER and hex forms stay canonical). */
 export function newSerial(randomSerial: () => Buffer): string {
   for (;;) {

@@ -72,4 +72,4 @@ export const PkiRoleSchema = z
 export type PkiRole = z.output<typeof PkiRoleSchema>;
 export type PkiRoleInput = z.input<typeof PkiRoleSchema>;
 
-export const ROLE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+export { ROLE_NAME } from '../shared/engine-roles.ts';

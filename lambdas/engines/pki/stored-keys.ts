@@ -5,9 +5,9 @@
 import { open as openSealed, seal } from '../../core/crypto/envelope.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import type { KeyProvider } from '../../core/ports/key-provider.ts';
-import { ConditionFailedError, type Store } from '../../core/ports/store.ts';
+import { ConditionFailedError, queryAll, type Store } from '../../core/ports/store.ts';
 import { pemText } from './pem.ts';
-import { type CertRecord, normaliseSerial, PK_CERT, queryAll } from './pki-records.ts';
+import { type CertRecord, normaliseSerial, PK_CERT } from './pki-records.ts';
 import { PemConverter } from './x509.ts';
 
 export type SealedKey = NonNullable<CertRecord['sealedKey']>;

@@ -6,8 +6,6 @@ import { isIP } from 'node:net';
 import * as z from 'zod';
 import { DurationSchema } from '../../core/duration.ts';
 
-export const SSH_ROLE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
 /** The user key types a role may accept, as OpenSSH names their families. */
 export const SSH_USER_KEY_TYPES = ['ed25519', 'ecdsa', 'rsa'] as const;
 export type SshUserKeyType = (typeof SSH_USER_KEY_TYPES)[number];

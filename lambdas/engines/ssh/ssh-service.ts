@@ -29,7 +29,8 @@ import type { DynamicProvider, HandleOf, RoleLimits } from '../../core/leases/le
 import type { CaKeyStore, CaKeyType } from '../../core/ports/ca-key-store.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { KeyProvider } from '../../core/ports/key-provider.ts';
-import { ConditionFailedError, type ItemData, type Store, type StoredItem } from '../../core/ports/store.ts';
+import { ConditionFailedError, queryAll, type Store } from '../../core/ports/store.ts';
+import { EngineRoles } from '../shared/engine-roles.ts';
 import {
   CA_SK,
   SSH_CA_PK,
@@ -48,7 +49,6 @@ import {
   OtpRequestSchema,
   type SignRequest,
   SignRequestSchema,
-  SSH_ROLE_NAME,
   type SshCaRole,
   type SshOtpRole,
   type SshRole,
@@ -61,7 +61,6 @@ const generate = promisify(generateKeyPair);
 
 /** Certificates start this long before they are signed, so a host whose clock runs behind accepts them (as Vault). */
 const BACKDATE_MS = 30_000;
-const PAGE = 1000;
 
 export interface SshServiceOptions {
   readonly store: Store;
@@ -88,11 +87,13 @@ export type SshCredential = Awaited<ReturnType<SshService['issue']>>['credential
 export class SshService implements DynamicProvider<'ssh'> {
   readonly kind = 'ssh' as const;
   readonly #options: SshServiceOptions;
+  readonly #roles: EngineRoles<SshRole, SshRoleInput>;
   /** The unsealed Ed25519 CA key, by the CA's creation time (a new CA is a new key). */
   #edKey: { createdAt: number; key: ReturnType<typeof createPrivateKey> } | undefined;
 
   constructor(options: SshServiceOptions) {
     this.#options = options;
+    this.#roles = new EngineRoles({ store: options.store, pk: SSH_ROLE_PK, schema: SshRoleSchema, noun: 'SSH role' });
   }
 
   // ---- the CA ------------------------------------------------------------------------------------------------
@@ -191,39 +192,21 @@ export class SshService implements DynamicProvider<'ssh'> {
 
   // ---- roles -------------------------------------------------------------------------------------------------
 
-  async putRole(name: string, input: SshRoleInput): Promise<SshRole> {
-    checkRoleName(name);
-    const parsed = SshRoleSchema.safeParse(input);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new ValidationError(`invalid SSH role: ${issue.path.join('.') || 'role'}: ${issue.message}`);
-    }
-    await this.#options.store.transact([{ type: 'put', pk: SSH_ROLE_PK, sk: name, data: parsed.data }]);
-    return parsed.data;
+  putRole(name: string, input: SshRoleInput): Promise<SshRole> {
+    return this.#roles.put(name, input);
   }
 
-  async getRole(name: string): Promise<SshRole> {
-    checkRoleName(name);
-    const item = await this.#options.store.get<SshRole & ItemData>(SSH_ROLE_PK, name);
-    if (item === undefined) throw new NotFoundError(`no SSH role "${name}"`);
-    return item.data;
+  getRole(name: string): Promise<SshRole> {
+    return this.#roles.get(name);
   }
 
   /** Deletes a role. Its live leases stay listed and revocable; nothing new is issued for it. */
-  async deleteRole(name: string): Promise<void> {
-    checkRoleName(name);
-    try {
-      await this.#options.store.transact([
-        { type: 'delete', pk: SSH_ROLE_PK, sk: name, condition: { kind: 'exists' } },
-      ]);
-    } catch (err) {
-      if (err instanceof ConditionFailedError) throw new NotFoundError(`no SSH role "${name}"`);
-      throw err;
-    }
+  deleteRole(name: string): Promise<void> {
+    return this.#roles.delete(name);
   }
 
-  async listRoles(): Promise<string[]> {
-    return (await queryAll(this.#options.store, SSH_ROLE_PK)).map((item) => item.sk);
+  listRoles(): Promise<string[]> {
+    return this.#roles.list();
   }
 
   // ---- the lease provider ------------------------------------------------------------------------------------
@@ -507,25 +490,10 @@ function otpHash(otp: string): string {
   return createHash('sha256').update(otp, 'utf8').digest('hex');
 }
 
-function checkRoleName(name: string): void {
-  if (!SSH_ROLE_NAME.test(name)) throw new ValidationError('a role name is 1–128 letters, digits, "_", "." or "-"');
-}
-
 function caKeyContext(createdAt: number) {
   return { engine: 'ssh', caKey: String(createdAt) };
 }
 
 function caKeyBinding(createdAt: number) {
   return { secretId: `ssh/ca-key/${createdAt}`, versionId: 'private-key' };
-}
-
-async function queryAll<T extends ItemData>(store: Store, pk: string): Promise<StoredItem<T>[]> {
-  const out: StoredItem<T>[] = [];
-  let startAfter: string | undefined;
-  do {
-    const page = await store.query<T>(pk, { limit: PAGE, ...(startAfter === undefined ? {} : { startAfter }) });
-    out.push(...page.items);
-    startAfter = page.lastKey;
-  } while (startAfter !== undefined);
-  return out;
 }

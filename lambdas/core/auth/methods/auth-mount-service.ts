@@ -5,7 +5,7 @@ import { rewrapPartition } from '../../crypto/root-key-rotation.ts';
 import { AlreadyExistsError, NotFoundError, ValidationError } from '../../errors.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { KeyProvider } from '../../ports/key-provider.ts';
-import { ConditionFailedError, type ItemData, type Store, type WriteOp } from '../../ports/store.ts';
+import { ConditionFailedError, type ItemData, queryAll, type Store, type WriteOp } from '../../ports/store.ts';
 import type { Principal, PrincipalCeiling } from '../../principal.ts';
 import {
   LOCKOUT_METHODS,
@@ -407,7 +407,9 @@ export class AuthMountService {
   /** @param prefix only the roles whose names start with it (LDAP's `groups/`, `users/`) */
   async listRoles(path: string, prefix?: string): Promise<string[]> {
     const { mount } = await this.mounted(path);
-    return (await queryAll<RoleItem>(this.store, rolePartition(mount), prefix)).map((item) => item.sk);
+    return (await queryAll<RoleItem>(this.store, rolePartition(mount), prefix === undefined ? {} : { prefix })).map(
+      (item) => item.sk,
+    );
   }
 
   /** @throws NotFoundError */
@@ -561,19 +563,4 @@ function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, what: string): T 
     .slice(0, 5)
     .map((issue) => (issue.path.length === 0 ? issue.message : `${issue.path.join('.')}: ${issue.message}`));
   throw new ValidationError(`invalid ${what}: ${shown.join('; ')}`, { cause: result.error });
-}
-
-async function queryAll<T extends ItemData>(store: Store, pk: string, prefix?: string) {
-  const items = [];
-  let startAfter: string | undefined;
-  do {
-    const page = await store.query<T>(pk, {
-      limit: 1000,
-      ...(prefix === undefined ? {} : { prefix }),
-      ...(startAfter === undefined ? {} : { startAfter }),
-    });
-    items.push(...page.items);
-    startAfter = page.lastKey;
-  } while (startAfter !== undefined);
-  return items;
 }
