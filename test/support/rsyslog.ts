@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startDaemon } from './daemon.ts';
 import { freePort } from './free-port.ts';
+import { writeServerCertificates } from './openssl-pki.ts';
 
 /** Where Debian's `rsyslog` package installs the daemon (not on a non-root PATH). */
 const RSYSLOGD = process.env.COFFER_TEST_RSYSLOGD ?? '/usr/sbin/rsyslogd';
@@ -20,41 +20,6 @@ export interface TestRsyslog {
   /** The messages received on one input, one per line, as RFC 5424 (`RSYSLOG_SyslogProtocol23Format`). */
   received(input: 'udp' | 'tcp' | 'tls'): string[];
   stop(): Promise<void>;
-}
-
-function openssl(args: string[], cwd: string): void {
-  execFileSync('openssl', args, { cwd, stdio: 'pipe' });
-}
-
-/** A CA and a collector certificate for 127.0.0.1/localhost signed by it, plus an unrelated CA. */
-function makeCertificates(dir: string): void {
-  const rsa = ['-newkey', 'rsa:2048', '-nodes'];
-  openssl(
-    ['req', '-x509', ...rsa, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=coffer test syslog CA'],
-    dir,
-  );
-  openssl(
-    ['req', '-x509', ...rsa, '-keyout', 'other.key', '-out', 'other.crt', '-days', '2', '-subj', '/CN=another CA'],
-    dir,
-  );
-  openssl(['req', ...rsa, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1'], dir);
-  writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  openssl(
-    [
-      'x509',
-      '-req',
-      '-in',
-      'server.csr',
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      'server.crt',
-    ].concat(['-days', '2', '-extfile', 'server.ext']),
-    dir,
-  );
 }
 
 function rsyslogConf(dir: string, ports: { udp: number; tcp: number; tls: number }): string {
@@ -90,7 +55,7 @@ function bound(protocol: 'tcp' | 'udp', port: number): boolean {
 export async function startRsyslog(): Promise<TestRsyslog> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-rsyslog-'));
   mkdirSync(path.join(dir, 'work'));
-  makeCertificates(dir);
+  writeServerCertificates(dir, { caName: 'coffer test syslog CA', key: 'rsa' });
   const ports = { udp: await freePort(), tcp: await freePort(), tls: await freePort() };
   writeFileSync(path.join(dir, 'rsyslog.conf'), rsyslogConf(dir, ports));
   const daemon = await startDaemon({

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -7,6 +6,7 @@ import path from 'node:path';
 import { Client } from 'ldapts';
 import { startDaemon } from './daemon.ts';
 import { freePort } from './free-port.ts';
+import { writeServerCertificates } from './openssl-pki.ts';
 
 /** Where Debian's `slapd` package installs the daemon (not on a non-root PATH). */
 const SLAPD = process.env.COFFER_TEST_SLAPD ?? '/usr/sbin/slapd';
@@ -66,45 +66,6 @@ export interface TestSlapd {
   stop(): Promise<void>;
 }
 
-function openssl(args: string[], cwd: string): void {
-  execFileSync('openssl', args, { cwd, stdio: 'pipe' });
-}
-
-/** A CA and a server certificate for 127.0.0.1/localhost signed by it, plus an unrelated CA. */
-function makeCertificates(dir: string): void {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  openssl(
-    ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=coffer test LDAP CA'],
-    dir,
-  );
-  openssl(
-    ['req', '-x509', ...ec, '-keyout', 'other.key', '-out', 'other.crt', '-days', '2', '-subj', '/CN=another CA'],
-    dir,
-  );
-  openssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1'], dir);
-  writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  openssl(
-    [
-      'x509',
-      '-req',
-      '-in',
-      'server.csr',
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      'server.crt',
-      '-days',
-      '2',
-      '-extfile',
-      'server.ext',
-    ],
-    dir,
-  );
-}
-
 function slapdConf(dir: string, adminPassword: string): string {
   return [
     ...['core', 'cosine', 'inetorgperson', 'nis'].map((schema) => `include ${SCHEMA_DIR}/${schema}.schema`),
@@ -145,7 +106,7 @@ function slapdConf(dir: string, adminPassword: string): string {
 export async function startSlapd(): Promise<TestSlapd> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-slapd-'));
   mkdirSync(path.join(dir, 'db'));
-  makeCertificates(dir);
+  writeServerCertificates(dir, { caName: 'coffer test LDAP CA', key: 'ec' });
   const adminPassword = randomBytes(18).toString('base64url');
   const servicePassword = randomBytes(18).toString('base64url');
   writeFileSync(path.join(dir, 'slapd.conf'), slapdConf(dir, adminPassword));
