@@ -6,6 +6,7 @@ import type { PkiService } from '../../engines/pki/pki-service.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
 import { requireService } from '../features.ts';
 import { defineRoute, type RouteDef } from '../route.ts';
+import { ListOrCommaSeparated } from './wire.ts';
 
 /** Policy paths of the PKI engine: `pki/root`, `pki/intermediate`, `pki/roles/<name>`, `pki/issue/<role>`, ... */
 export const pkiPath = (...segments: string[]): string => ['pki', ...segments].join('/');
@@ -16,17 +17,7 @@ function pki(deps: BrokerDeps): PkiService {
 
 const CommonName = z.string().min(1).max(64).describe('Subject CN (a DNS name for leaf certificates)');
 const Pem = z.string().min(1).max(65_536);
-const NameList = z
-  .union([z.array(z.string().min(1).max(253)).max(100), z.string().max(25_000)])
-  .transform((v) =>
-    typeof v === 'string'
-      ? v
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean)
-      : v,
-  )
-  .describe('A list, or a comma-separated string');
+const NameList = ListOrCommaSeparated(z.string().min(1).max(253), { max: 100 });
 const RoleParam = z.object({ role: z.string().min(1).max(128) });
 const NameParam = z.object({ name: z.string().min(1).max(128) });
 const SerialParam = z.object({ serial: z.string().min(1).max(64) });

@@ -3,38 +3,27 @@ import * as api from '../../api/index.ts';
 import { parseDuration } from '../../core/duration.ts';
 import { InvalidRequestError } from '../../core/errors.ts';
 import type { Principal } from '../../core/principal.ts';
+import { ROLE_NAME } from '../../engines/shared/engine-roles.ts';
 import { SSH_CA_KEY_TYPES } from '../../engines/ssh/ssh-records.ts';
 import { type SshRole, SshRoleSchema } from '../../engines/ssh/ssh-role.ts';
 import type { BrokerDeps } from '../broker-deps.ts';
 import { requireService } from '../features.ts';
 import { defineRoute, type RouteContext, type RouteDef } from '../route.ts';
 import { describeLease, withinCallerToken } from './leases.ts';
-import { iso } from './wire.ts';
+import { iso, ListOrCommaSeparated } from './wire.ts';
 
 /**
  * The SSH engine (Vault's `ssh` mount): policy paths `ssh/config/ca`, `ssh/roles/<name>`, `ssh/sign/<role>` (sign a
  * public key), `ssh/creds/<role>` (a one-time password), `ssh/verify` (a host's helper consumes one).
  */
-const RoleName = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'a role name is 1–128 letters, digits, "_", "." or "-"');
+const RoleName = z.string().regex(ROLE_NAME, 'a role name is 1–128 letters, digits, "_", "." or "-"');
 const NameParam = z.object({ name: RoleName });
 const RoleParam = z.object({ role: RoleName });
 const Ttl = z
   .union([z.string().max(32), z.number().int().min(1)])
   .optional()
   .describe('e.g. "10m"; capped by the role\'s max_ttl and the calling token\'s expiry');
-const PrincipalList = z
-  .union([z.array(z.string().min(1).max(256)).min(1).max(256), z.string().min(1).max(25_000)])
-  .transform((v) =>
-    typeof v === 'string'
-      ? v
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean)
-      : v,
-  )
-  .describe('A list, or a comma-separated string');
+const PrincipalList = ListOrCommaSeparated(z.string().min(1).max(256), { nonEmpty: true, max: 256 });
 
 const CaBody = z.object({ key_type: z.enum(SSH_CA_KEY_TYPES).default('ed25519') }).strict();
 

@@ -39,6 +39,23 @@ export function iso(epochMs: number | undefined): string | undefined {
 }
 
 /** Query-string booleans: only the literal words, so a typo is an error rather than silently false. */
+/** A list given as a JSON array, or as one comma-separated string (what a CLI flag or a form sends). */
+export function ListOrCommaSeparated(item: z.ZodString, limits: { readonly nonEmpty?: boolean; readonly max: number }) {
+  const list = z.array(item).max(limits.max);
+  const text = z.string().max(25_000);
+  return z
+    .union(limits.nonEmpty === true ? [list.min(1), text.min(1)] : [list, text])
+    .transform((v) =>
+      typeof v === 'string'
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : v,
+    )
+    .describe('A list, or a comma-separated string');
+}
+
 export const QueryBool = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 export const Pagination = z.object({
