@@ -104,20 +104,28 @@ export interface EnvFile {
 }
 
 /**
+ * A `.env` file's variables, in file order.
+ * @throws CliError (usage) for a file that cannot be read, or a malformed line (named by the file and its number, never
+ *   by its text)
+ */
+export async function readDotenvFile(file: string): Promise<Map<string, string>> {
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new CliError(`cannot read ${file}: ${err.code ?? 'error'}`, ExitCode.usage);
+  });
+  try {
+    return parseDotenv(text);
+  } catch (err) {
+    throw err instanceof CliError ? new CliError(`${file}: ${err.message}`, err.exitCode) : err;
+  }
+}
+
+/**
  * Reads a `.env` file for `coffer run --env-file` and the agent's `exec.env_file`: what `coffer scan --fix` writes.
  * @throws CliError (usage) for a file that cannot be read, a malformed line (by number, never by text) or a bad
  *   reference.
  */
 export async function readEnvFile(file: string): Promise<EnvFile> {
-  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new CliError(`cannot read ${file}: ${err.code ?? 'error'}`, ExitCode.usage);
-  });
-  let entries: Map<string, string>;
-  try {
-    entries = parseDotenv(text);
-  } catch (err) {
-    throw err instanceof CliError ? new CliError(`${file}: ${err.message}`, err.exitCode) : err;
-  }
+  const entries = await readDotenvFile(file);
   const secrets = new Map<string, SecretRef>();
   const plain = new Map<string, string>();
   for (const [key, value] of entries) {

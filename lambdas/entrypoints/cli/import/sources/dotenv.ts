@@ -1,7 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseDotenv } from '../../../../agent/dotenv.ts';
-import { CliError, ExitCode } from '../../../../agent/exit-codes.ts';
+import { readDotenvFile } from '../../../../agent/dotenv.ts';
 import { type ImportSource, stringValue } from '../source.ts';
 
 // The grammar is the agent's, which reads `.env` files of references for its child (`exec.env_file`).
@@ -19,15 +17,7 @@ export function dotenvSource(file: string): ImportSource {
     label: `dotenv:${file}`,
     defaultTemplate: '{{key}}',
     async items() {
-      const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-        throw new CliError(`cannot read ${file}: ${err.code ?? 'error'}`, ExitCode.usage);
-      });
-      let entries: Map<string, string>;
-      try {
-        entries = parseDotenv(text);
-      } catch (err) {
-        throw err instanceof CliError ? new CliError(`${file}: ${err.message}`, err.exitCode) : err;
-      }
+      const entries = await readDotenvFile(file);
       return [...entries].map(([key, value]) => ({
         key,
         vars: { source: stem, key },
