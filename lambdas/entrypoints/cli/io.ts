@@ -107,6 +107,24 @@ export function print(command: Command, value: unknown, table: () => string = ()
 }
 
 /** What an empty list says in table mode: a blank output reads as a hang or a failure (gh says "no … found"). */
+/**
+ * `get <name>`, `list` and `delete <name>` under an engine's `role` command, over `<rolesPath>/<name>` (the PKI, SSH
+ * and OAuth engines answer them alike).
+ */
+export function addRoleReadCommands(roles: Command, rolesPath: string): void {
+  const rolePath = (name: string) => `${rolesPath}/${encodeURIComponent(name)}`;
+  roles.command('get <name>').action(async (name: string, _flags: unknown, command: Command) => {
+    print(command, await client(command).call('GET', rolePath(name)));
+  });
+  roles.command('list').action(async (_flags: unknown, command: Command) => {
+    const listed = await client(command).call<{ roles: string[] }>('GET', rolesPath);
+    print(command, listed, () => nameList(listed.roles));
+  });
+  roles.command('delete <name>').action(async (name: string, _flags: unknown, command: Command) => {
+    print(command, await client(command).call('DELETE', rolePath(name)), () => 'deleted');
+  });
+}
+
 export const NONE = '(none)';
 
 /** A list for people: the header even when there are no rows, then `(none)`. */

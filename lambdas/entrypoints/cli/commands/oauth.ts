@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type * as z from 'zod';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import type * as api from '../../../api/index.ts';
-import { client, columns, nameList, print, readSecretInput } from '../io.ts';
+import { addRoleReadCommands, client, columns, print, readSecretInput } from '../io.ts';
 
 type Token = z.infer<typeof api.OAuthToken>;
 type Config = z.infer<typeof api.OAuthConfig>;
@@ -107,16 +107,7 @@ export function registerOAuthCommands(program: Command): void {
       });
       print(command, saved, () => `saved role ${name}`);
     });
-  roles.command('get <name>').action(async (name: string, _flags: unknown, command: Command) => {
-    print(command, await client(command).call('GET', `/v1/oauth/roles/${role(name)}`));
-  });
-  roles.command('list').action(async (_flags: unknown, command: Command) => {
-    const listed = await client(command).call<{ roles: string[] }>('GET', '/v1/oauth/roles');
-    print(command, listed, () => nameList(listed.roles));
-  });
-  roles.command('delete <name>').action(async (name: string, _flags: unknown, command: Command) => {
-    print(command, await client(command).call('DELETE', `/v1/oauth/roles/${role(name)}`), () => 'deleted');
-  });
+  addRoleReadCommands(roles, '/v1/oauth/roles');
 
   oauth
     .command('creds <role>')

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type * as z from 'zod';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import type * as api from '../../../api/index.ts';
-import { client, columns, nameList, print } from '../io.ts';
+import { addRoleReadCommands, client, columns, print } from '../io.ts';
 
 /** `issue` answers the private key too; `sign` does not. */
 type Issued = z.infer<typeof api.PkiCertificateIssued> &
@@ -178,16 +178,7 @@ export function registerPkiCommands(program: Command): void {
       const saved = await client(command).call('PUT', `/v1/pki/roles/${encodeURIComponent(name)}`, { body });
       print(command, saved, () => `saved role ${name}`);
     });
-  role.command('get <name>').action(async (name: string, _flags: unknown, command: Command) => {
-    print(command, await client(command).call('GET', `/v1/pki/roles/${encodeURIComponent(name)}`));
-  });
-  role.command('list').action(async (_flags: unknown, command: Command) => {
-    const listed = await client(command).call<{ roles: string[] }>('GET', '/v1/pki/roles');
-    print(command, listed, () => nameList(listed.roles));
-  });
-  role.command('delete <name>').action(async (name: string, _flags: unknown, command: Command) => {
-    print(command, await client(command).call('DELETE', `/v1/pki/roles/${encodeURIComponent(name)}`), () => 'deleted');
-  });
+  addRoleReadCommands(role, '/v1/pki/roles');
 
   pki
     .command('issue <role>')

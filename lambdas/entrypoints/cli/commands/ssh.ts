@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type * as z from 'zod';
 import { CliError, ExitCode } from '../../../agent/exit-codes.ts';
 import type * as api from '../../../api/index.ts';
-import { client, collect, columns, keyValues, nameList, print, readSecretInput } from '../io.ts';
+import { addRoleReadCommands, client, collect, columns, keyValues, print, readSecretInput } from '../io.ts';
 
 type Signed = z.infer<typeof api.SshSignedCertificate>;
 type Otp = z.infer<typeof api.SshOtpCredential>;
@@ -99,16 +99,7 @@ export function registerSshCommands(program: Command): void {
       const saved = await client(command).call('PUT', `/v1/ssh/roles/${role(name)}`, { body });
       print(command, saved, () => `saved role ${name}`);
     });
-  roles.command('get <name>').action(async (name: string, _flags: unknown, command: Command) => {
-    print(command, await client(command).call('GET', `/v1/ssh/roles/${role(name)}`));
-  });
-  roles.command('list').action(async (_flags: unknown, command: Command) => {
-    const listed = await client(command).call<{ roles: string[] }>('GET', '/v1/ssh/roles');
-    print(command, listed, () => nameList(listed.roles));
-  });
-  roles.command('delete <name>').action(async (name: string, _flags: unknown, command: Command) => {
-    print(command, await client(command).call('DELETE', `/v1/ssh/roles/${role(name)}`), () => 'deleted');
-  });
+  addRoleReadCommands(roles, '/v1/ssh/roles');
 
   ssh
     .command('sign <role>')
