@@ -526,15 +526,25 @@ export class LeaseService {
   }
 
   /** One revocation attempt at the target, shared with any concurrent attempt on the same lease. */
-  private attempt(item: LeaseItem, options: { finalize?: boolean } = {}): Promise<RevokeOutcome> {
-    const running = this.inFlight.get(item.sk);
+  private attempt(read: LeaseItem, options: { finalize?: boolean } = {}): Promise<RevokeOutcome> {
+    const running = this.inFlight.get(read.sk);
     if (running !== undefined) return running;
     const promise = (async (): Promise<RevokeOutcome> => {
+      let item = read;
       const lease = item.data;
       if (lease.revokeHandle !== undefined) {
         if (!(await this.claims.claim(leaseClaim(item.sk), this.revokeClaimTtlMs))) {
           // Another node is revoking it at the target right now; if that node dies, a sweep retries after its claim.
           return { leaseId: lease.leaseId, revoked: false, lease: viewOf(lease) };
+        }
+        if (this.claims !== soleNodeClaims) {
+          // Read again under the claim: another node may have revoked it and released the claim since `read`.
+          const current = await this.store.get<LeaseItem['data']>(LEASE_PK, item.sk);
+          if (current === undefined) {
+            await this.releaseClaims([item]);
+            return { leaseId: lease.leaseId, revoked: true };
+          }
+          item = current;
         }
         try {
           await this.provider(lease.kind).revoke(lease.revokeHandle as never);
@@ -552,8 +562,8 @@ export class LeaseService {
       }
       return { leaseId: lease.leaseId, revoked: true };
     })();
-    this.inFlight.set(item.sk, promise);
-    return promise.finally(() => this.inFlight.delete(item.sk));
+    this.inFlight.set(read.sk, promise);
+    return promise.finally(() => this.inFlight.delete(read.sk));
   }
 
   private async releaseClaims(items: readonly LeaseItem[]): Promise<void> {
